@@ -1,0 +1,247 @@
+//! PostgreSQL: the connection, reads in read-only transactions, cancelling.
+//!
+//! Connecting (URLs, conninfo, environment, `.pgpass`, TLS) is in
+//! `conninfo`; the catalog queries are in `pg_catalog`. Reads use the
+//! simple query protocol so every value arrives in the server's text form,
+//! and run through a cursor fetched in batches, so a `SELECT` over millions
+//! of rows streams with constant memory.
+
+use postgres::error::SqlState;
+use postgres::types::Type;
+use postgres::{Client, SimpleQueryMessage, Transaction};
+
+use conninfo::PgParams;
+use super::{Canceller, ColumnMeta, ReadSummary, RowSink, TargetIdentity, Value};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+
+pub mod catalog;
+pub mod conninfo;
+
+/// Rows fetched per round trip when streaming a read.
+const FETCH_BATCH: usize = 1000;
+
+pub struct PgConnection {
+    client: Client,
+    params: PgParams,
+    identity: TargetIdentity,
+}
+
+impl PgConnection {
+    /// Connects to a URL or conninfo string (empty: the environment).
+    pub fn connect(spec: &str) -> Result<PgConnection> {
+        let params = conninfo::resolve(spec)?;
+        let mut client = conninfo::connect(&params)?;
+        let identity = read_identity(&mut client, &params)?;
+        Ok(PgConnection {
+            client,
+            params,
+            identity,
+        })
+    }
+
+    pub fn identity(&self) -> &TargetIdentity {
+        &self.identity
+    }
+
+    pub fn params(&self) -> &PgParams {
+        &self.params
+    }
+
+    /// The underlying client, for code in `db/` that composes transactions.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    pub fn introspect(&mut self) -> Result<Schema> {
+        let mut tx = self.client.build_transaction().read_only(true).start()?;
+        let schema = catalog::load(&mut tx, &mut catalog::QueryCounter::default())?;
+        tx.commit()?;
+        Ok(schema)
+    }
+
+    pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+        let mut tx = self.client.build_transaction().read_only(true).start()?;
+        let summary = read_in(&mut tx, sql, sink)?;
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    pub fn run_session(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql)?;
+        Ok(())
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        conninfo::canceller(&self.client, &self.params)
+    }
+}
+
+/// Reads the server's identity. The system identifier needs
+/// `pg_control_system()`, which ordinary roles may not call; it is optional.
+fn read_identity(client: &mut Client, params: &PgParams) -> Result<TargetIdentity> {
+    let row = client.query_one(
+        "SELECT current_database(), current_user, current_setting('server_version')",
+        &[],
+    )?;
+    let database: String = row.try_get(0)?;
+    let user: String = row.try_get(1)?;
+    let server_version: String = row.try_get(2)?;
+    let system_identifier = match client.query_one("SELECT system_identifier::text FROM pg_control_system()", &[]) {
+        Ok(row) => row.try_get::<_, Option<String>>(0).ok().flatten(),
+        Err(_) => None,
+    };
+    let tls = client
+        .query_opt(
+            "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+            &[],
+        )
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten());
+    Ok(TargetIdentity {
+        engine: super::Engine::Postgres,
+        display: params.display_url(),
+        database,
+        host: params.hosts.first().cloned(),
+        port: params.ports.first().copied(),
+        user: Some(user),
+        system_identifier,
+        server_version,
+        tls,
+    })
+}
+
+/// Whether a statement can be wrapped in a cursor: plain queries can,
+/// `SHOW` and `EXPLAIN` cannot (they are small anyway).
+fn cursorable(sql: &str) -> bool {
+    let first = sql
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(first.as_str(), "select" | "with" | "values" | "table")
+}
+
+fn is_numeric_type(t: &Type) -> bool {
+    matches!(
+        *t,
+        Type::INT2 | Type::INT4 | Type::INT8 | Type::NUMERIC | Type::FLOAT4 | Type::FLOAT8 | Type::OID | Type::MONEY
+    )
+}
+
+/// Runs one read statement inside `tx`, streaming rows in text form.
+pub fn read_in(tx: &mut Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+    let body = crate::sql::strip_trailing_semicolons(sql);
+    let mut summary = ReadSummary::default();
+    if !cursorable(body) {
+        let mut started = false;
+        for msg in tx.simple_query(body)? {
+            match msg {
+                SimpleQueryMessage::RowDescription(cols) => {
+                    let metas: Vec<ColumnMeta> = cols
+                        .iter()
+                        .map(|c| ColumnMeta {
+                            name: c.name().to_owned(),
+                            numeric: false,
+                        })
+                        .collect();
+                    sink.columns(&metas)?;
+                    started = true;
+                    summary.has_result = true;
+                }
+                SimpleQueryMessage::Row(row) => {
+                    sink.row(text_row(&row))?;
+                    summary.rows += 1;
+                }
+                SimpleQueryMessage::CommandComplete(_) => {}
+                _ => {}
+            }
+        }
+        let _ = started;
+        return Ok(summary);
+    }
+
+    // Describe first: it gives types (for alignment) even for an empty result.
+    let stmt = tx.prepare(body)?;
+    let metas: Vec<ColumnMeta> = stmt
+        .columns()
+        .iter()
+        .map(|c| ColumnMeta {
+            name: c.name().to_owned(),
+            numeric: is_numeric_type(c.type_()),
+        })
+        .collect();
+    sink.columns(&metas)?;
+    summary.has_result = true;
+    tx.batch_execute(&format!("DECLARE dbguard_read NO SCROLL CURSOR FOR {body}\n"))?;
+    let fetch = format!("FETCH FORWARD {FETCH_BATCH} FROM dbguard_read");
+    loop {
+        let mut got = 0usize;
+        for msg in tx.simple_query(&fetch)? {
+            if let SimpleQueryMessage::Row(row) = msg {
+                sink.row(text_row(&row))?;
+                got += 1;
+            }
+        }
+        summary.rows += got as u64;
+        if got < FETCH_BATCH {
+            break;
+        }
+    }
+    tx.batch_execute("CLOSE dbguard_read")?;
+    Ok(summary)
+}
+
+fn text_row(row: &postgres::SimpleQueryRow) -> Vec<Value> {
+    (0..row.len())
+        .map(|i| match row.try_get(i) {
+            Ok(Some(s)) => Value::Text(s.to_owned()),
+            _ => Value::Null,
+        })
+        .collect()
+}
+
+/// Turns a driver error into one readable message: the server's error with
+/// its detail and hint, or what went wrong on the wire.
+pub fn describe_error(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{}: {}", db.severity(), db.message());
+        if db.code() == &SqlState::QUERY_CANCELED {
+            s = "query cancelled".to_owned();
+        }
+        if let Some(detail) = db.detail() {
+            s.push_str("\nDETAIL: ");
+            s.push_str(detail);
+        }
+        if let Some(hint) = db.hint() {
+            s.push_str("\nHINT: ");
+            s.push_str(hint);
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = inner.source();
+    }
+    s
+}
+
+/// True when the error is the server refusing a write in a read-only
+/// transaction.
+pub fn is_read_only_violation(e: &Error) -> bool {
+    e.message.contains("read-only transaction")
+}
+
+impl From<&postgres::Error> for Error {
+    fn from(e: &postgres::Error) -> Self {
+        Error::database(describe_error(e))
+    }
+}

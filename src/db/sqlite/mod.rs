@@ -1,0 +1,217 @@
+//! SQLite: opening files safely, reads under `PRAGMA query_only`, cancelling.
+//!
+//! A target path that does not exist is an error, never a new empty database
+//! (only the demo creates one). Every connection runs with
+//! `PRAGMA foreign_keys=ON`, because SQLite leaves foreign keys off by
+//! default and dbguard's previews assume the engine enforces them.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
+
+use super::{Canceller, ColumnMeta, Engine, ReadSummary, RowSink, TargetIdentity, Value};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+
+pub mod catalog;
+
+pub struct SqliteConnection {
+    conn: RawConnection,
+    identity: TargetIdentity,
+}
+
+const HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+impl SqliteConnection {
+    /// Opens an existing SQLite file (or creates it when `create` is set).
+    pub fn open(path: &Path, create: bool) -> Result<SqliteConnection> {
+        if !create {
+            check_file(path)?;
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = RawConnection::open_with_flags(path, flags).map_err(|e| {
+            Error::connect(format!(
+                "cannot open SQLite file {}: {}",
+                path.display(),
+                describe_error(&e)
+            ))
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // A file with a valid header but a damaged body fails here, not later.
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| {
+                Error::connect(format!(
+                    "{} is not a usable SQLite database: {}",
+                    path.display(),
+                    describe_error(&e)
+                ))
+            })?;
+        let abs: PathBuf = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let version: String = conn.query_row("SELECT sqlite_version()", [], |r| r.get(0))?;
+        let identity = TargetIdentity {
+            engine: Engine::Sqlite,
+            display: abs.display().to_string(),
+            database: abs.display().to_string(),
+            host: None,
+            port: None,
+            user: None,
+            system_identifier: None,
+            server_version: version,
+            tls: None,
+        };
+        Ok(SqliteConnection { conn, identity })
+    }
+
+    pub fn identity(&self) -> &TargetIdentity {
+        &self.identity
+    }
+
+    /// The underlying connection, for code in `db/` that composes
+    /// transactions.
+    pub fn raw(&mut self) -> &mut RawConnection {
+        &mut self.conn
+    }
+
+    pub fn introspect(&mut self) -> Result<Schema> {
+        let tx = self.conn.transaction()?;
+        let schema = catalog::load(&tx, &mut catalog::QueryCounter::default())?;
+        tx.commit()?;
+        Ok(schema)
+    }
+
+    pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+        // query_only makes SQLite itself refuse any write, whatever the
+        // statement turns out to do; it is switched off again even on error.
+        self.conn.pragma_update(None, "query_only", true)?;
+        let result = (|| -> Result<ReadSummary> {
+            let tx = self.conn.transaction()?;
+            let summary = read_in(&tx, sql, sink)?;
+            tx.commit()?;
+            Ok(summary)
+        })();
+        let reset = self.conn.pragma_update(None, "query_only", false);
+        let summary = result?;
+        reset?;
+        Ok(summary)
+    }
+
+    pub fn run_session(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql)?;
+        Ok(())
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        let handle = self.conn.get_interrupt_handle();
+        Canceller::new(move || handle.interrupt())
+    }
+}
+
+/// Says precisely why a path is not an openable SQLite database.
+fn check_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::connect(format!(
+                "SQLite file not found: {}\nCheck the path; dbguard never creates an empty database in place of a missing one.",
+                path.display()
+            ))
+        } else {
+            Error::connect(format!("cannot read {}: {e}", path.display()))
+        }
+    })?;
+    if meta.is_dir() {
+        return Err(Error::connect(format!(
+            "{} is a directory, not a SQLite file",
+            path.display()
+        )));
+    }
+    if meta.len() == 0 {
+        // SQLite treats an empty file as an empty database.
+        return Ok(());
+    }
+    let mut header = [0u8; 16];
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::connect(format!("cannot open {}: {e}", path.display())))?;
+    let n = f.read(&mut header).unwrap_or(0);
+    if n < 16 || &header != HEADER {
+        return Err(Error::connect(format!(
+            "{} is not a SQLite database (no SQLite header)\nGive the path of a SQLite file, or a postgres:// URL.",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn to_value(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+fn is_numeric_decl(decl: Option<&str>) -> bool {
+    let Some(d) = decl else { return false };
+    let d = d.to_ascii_uppercase();
+    ["INT", "REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"]
+        .iter()
+        .any(|k| d.contains(k))
+}
+
+/// Runs one read statement inside `tx`, streaming rows to `sink`.
+pub fn read_in(tx: &Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+    let body = crate::sql::strip_trailing_semicolons(sql);
+    let mut stmt = tx.prepare(body)?;
+    if !stmt.readonly() {
+        return Err(Error::refused(
+            "SQLite reports that this statement writes; it was not run\nWrites go through the guarded path.",
+        ));
+    }
+    let metas: Vec<ColumnMeta> = stmt
+        .columns()
+        .map(|c| ColumnMeta {
+            name: c.name().to_owned(),
+            numeric: is_numeric_decl(c.decl_type()),
+        })
+        .collect();
+    let ncols = metas.len();
+    let mut summary = ReadSummary {
+        rows: 0,
+        has_result: ncols > 0,
+    };
+    if ncols > 0 {
+        sink.columns(&metas)?;
+    }
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(ncols);
+        for i in 0..ncols {
+            values.push(to_value(row.get_ref(i)?));
+        }
+        sink.row(values)?;
+        summary.rows += 1;
+    }
+    Ok(summary)
+}
+
+/// One readable line for a SQLite error.
+pub fn describe_error(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(err, Some(msg)) => {
+            if err.code == rusqlite::ErrorCode::OperationInterrupted {
+                "query cancelled".to_owned()
+            } else {
+                format!("ERROR: {msg}")
+            }
+        }
+        rusqlite::Error::SqliteFailure(err, None) => format!("ERROR: {err}"),
+        other => format!("ERROR: {other}"),
+    }
+}

@@ -1,0 +1,18 @@
+//! The `dbguard` binary: parse arguments, run, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = dbguard::cli::Cli::parse();
+    match dbguard::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.kind != dbguard::ErrorKind::ScriptFailed {
+                eprintln!("dbguard: {e}");
+            }
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}

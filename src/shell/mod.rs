@@ -1,0 +1,569 @@
+//! The shell: the REPL loop, script mode, meta commands, and the guard that
+//! decides what each statement may do.
+//!
+//! One code path runs every statement, whether typed at the prompt, piped
+//! in like `psql -f`, or given to `dbguard exec`: [`Shell::run_text`] splits
+//! the input, classifies each statement and either runs it as a read (in a
+//! read-only transaction), runs an allowed session setting, or refuses it
+//! with what it recognised. Nothing the classifier could not place is run.
+
+pub mod complete;
+pub mod describe;
+pub mod exec;
+pub mod render;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
+
+use crate::cli::{DisplayArgs, Format, GlobalArgs, ShellArgs};
+use crate::db::{Canceller, Connection, Engine, OpenOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::schema::Schema;
+use crate::sql::{self, Kind};
+use render::{DisplaySettings, Expanded};
+
+/// What the shell knows about its session, besides the connection.
+pub struct Shell {
+    conn: Connection,
+    schema: Arc<RwLock<Schema>>,
+    pub display: DisplaySettings,
+    pub format: Format,
+    pub timing: bool,
+    pub env_label: Option<String>,
+    pub operator: String,
+    out: Box<dyn Write>,
+    err: Box<dyn Write>,
+}
+
+/// The statement running now, so Ctrl-C can cancel it.
+fn running() -> &'static Mutex<Option<Canceller>> {
+    static RUNNING: OnceLock<Mutex<Option<Canceller>>> = OnceLock::new();
+    RUNNING.get_or_init(|| Mutex::new(None))
+}
+
+/// Installs the Ctrl-C handler once: it cancels the running statement, or
+/// ends the process when nothing runs (rustyline handles Ctrl-C itself
+/// while it reads a line, since the terminal is in raw mode then).
+fn install_interrupt_handler() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = ctrlc::set_handler(|| {
+            let current = running().lock().ok().and_then(|g| g.clone());
+            match current {
+                Some(c) => c.cancel(),
+                None => std::process::exit(130),
+            }
+        });
+    });
+}
+
+/// Marks a statement as running for the duration of a closure.
+fn while_running<T>(canceller: Canceller, f: impl FnOnce() -> T) -> T {
+    if let Ok(mut g) = running().lock() {
+        *g = Some(canceller);
+    }
+    let r = f();
+    if let Ok(mut g) = running().lock() {
+        *g = None;
+    }
+    r
+}
+
+impl Shell {
+    /// Opens a shell on a connection, loading its schema.
+    pub fn new(mut conn: Connection, display: &DisplayArgs, operator: String) -> Result<Shell> {
+        let schema = conn.introspect()?;
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let width = if std::io::stdout().is_terminal() {
+            terminal_width()
+        } else {
+            None
+        };
+        Ok(Shell {
+            conn,
+            schema: Arc::new(RwLock::new(schema)),
+            display: DisplaySettings {
+                expanded: Expanded::Auto,
+                color,
+                width,
+                display_limit: display.display_limit,
+            },
+            format: Format::Text,
+            timing: false,
+            env_label: display.env.clone(),
+            operator,
+            out: Box::new(std::io::stdout()),
+            err: Box::new(std::io::stderr()),
+        })
+    }
+
+    /// Sends output somewhere else (tests, `exec`).
+    pub fn set_output(&mut self, out: Box<dyn Write>, err: Box<dyn Write>) {
+        self.out = out;
+        self.err = err;
+    }
+
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.conn.engine()
+    }
+
+    /// A snapshot of the schema (cheap to clone the Arc).
+    pub fn schema(&self) -> Arc<RwLock<Schema>> {
+        Arc::clone(&self.schema)
+    }
+
+    fn print(&mut self, s: &str) -> Result<()> {
+        self.out
+            .write_all(s.as_bytes())
+            .and_then(|_| self.out.flush())
+            .map_err(|e| Error::io(format!("cannot write output: {e}")))
+    }
+
+    fn print_err(&mut self, s: &str) {
+        let _ = writeln!(self.err, "{s}");
+        let _ = self.err.flush();
+    }
+
+    /// Runs every statement in `input`, in order, through the guard.
+    /// Returns how many failed or were refused; each was reported.
+    pub fn run_text(&mut self, input: &str) -> usize {
+        let mut failed = 0;
+        for piece in sql::split(self.engine(), input) {
+            if let Err(e) = self.run_statement(&piece) {
+                self.report(&e);
+                failed += 1;
+            }
+        }
+        failed
+    }
+
+    fn report(&mut self, e: &Error) {
+        let text = e.to_string();
+        let text = if text.starts_with("ERROR") || text.starts_with("FATAL") {
+            text
+        } else {
+            format!("ERROR: {text}")
+        };
+        self.print_err(&text);
+    }
+
+    /// Classifies one statement and does what the guard allows with it.
+    pub fn run_statement(&mut self, text: &str) -> Result<()> {
+        let stmt = sql::classify(self.engine(), text);
+        let started = Instant::now();
+        let result = match stmt.kind {
+            Kind::Read => self.run_read(&stmt.text),
+            Kind::Session if stmt.session_allowed => {
+                let canceller = self.conn.canceller();
+                let conn = &mut self.conn;
+                while_running(canceller, || conn.run_session(&stmt.text))?;
+                // search_path changes which tables bare names resolve to.
+                self.reload_schema()?;
+                match self.format {
+                    Format::Text => self.print("SET\n"),
+                    Format::Json => self.print("{\"status\":\"SET\"}\n"),
+                }
+            }
+            _ => Err(refusal(&stmt)),
+        };
+        if self.timing && self.format == Format::Text {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let _ = self.print(&format!("Time: {ms:.3} ms\n"));
+        }
+        match (&result, self.format) {
+            (Err(e), Format::Json) => {
+                let obj = serde_json::json!({
+                    "statement": stmt.text,
+                    "kind": stmt.kind.name(),
+                    "table": stmt.table,
+                    "predicate": stmt.predicate,
+                    "error": e.message,
+                });
+                let _ = self.print(&format!("{obj}\n"));
+            }
+            _ => {}
+        }
+        result
+    }
+
+    fn run_read(&mut self, text: &str) -> Result<()> {
+        let canceller = self.conn.canceller();
+        match self.format {
+            Format::Text => {
+                let mut sink = render::TableCollector::new(&self.display);
+                let conn = &mut self.conn;
+                let summary = while_running(canceller, || conn.run_read(text, &mut sink))?;
+                if summary.has_result {
+                    let rendered = sink.render(&summary);
+                    self.print(&rendered)?;
+                } else {
+                    self.print("OK\n")?;
+                }
+                Ok(())
+            }
+            Format::Json => {
+                let mut buf: Vec<u8> = Vec::new();
+                {
+                    let mut sink = render::JsonWriter::new(&mut buf);
+                    let conn = &mut self.conn;
+                    while_running(canceller, || conn.run_read(text, &mut sink))?;
+                    sink.finish()?;
+                }
+                self.out
+                    .write_all(&buf)
+                    .map_err(|e| Error::io(format!("cannot write output: {e}")))
+            }
+        }
+    }
+
+    /// Reloads the schema (after `SET search_path`, or `\d` on a stale one).
+    pub fn reload_schema(&mut self) -> Result<()> {
+        let schema = self.conn.introspect()?;
+        if let Ok(mut g) = self.schema.write() {
+            *g = schema;
+        }
+        Ok(())
+    }
+
+    /// Runs a meta command (`\dt`, `\d`, ...). Returns `Ok(false)` for `\q`.
+    pub fn run_meta(&mut self, line: &str) -> Result<bool> {
+        let line = line.trim();
+        let (cmd, arg) = match line.find(char::is_whitespace) {
+            Some(i) => (&line[..i], Some(line[i..].trim()).filter(|a| !a.is_empty())),
+            None => (line, None),
+        };
+        let schema = Arc::clone(&self.schema);
+        let schema = schema
+            .read()
+            .map_err(|_| Error::io("schema lock poisoned"))?;
+        match cmd {
+            "\\q" | "\\quit" => return Ok(false),
+            "\\?" | "\\help" => self.print(META_HELP)?,
+            "\\dt" => self.print(&describe::list_tables(&schema, arg))?,
+            "\\d" => match arg {
+                None => self.print(&describe::list_tables(&schema, None))?,
+                Some(name) => {
+                    let table = find_table(&schema, name)?;
+                    self.print(&describe::describe_table(&schema, table))?
+                }
+            },
+            "\\refs" => {
+                let name = arg.ok_or_else(|| Error::input("\\refs needs a table name: \\refs TABLE"))?;
+                let table = find_table(&schema, name)?;
+                self.print(&describe::refs_tree(&schema, table))?
+            }
+            "\\x" => {
+                self.display.expanded = match arg {
+                    Some("on") => Expanded::On,
+                    Some("off") => Expanded::Off,
+                    Some("auto") => Expanded::Auto,
+                    None => match self.display.expanded {
+                        Expanded::On => Expanded::Off,
+                        _ => Expanded::On,
+                    },
+                    Some(other) => {
+                        return Err(Error::input(format!(
+                            "\\x: unknown value '{other}'\nUse \\x on, \\x off or \\x auto."
+                        )));
+                    }
+                };
+                let word = match self.display.expanded {
+                    Expanded::On => "on",
+                    Expanded::Off => "off",
+                    Expanded::Auto => "auto",
+                };
+                self.print(&format!("Expanded display is {word}.\n"))?
+            }
+            "\\timing" => {
+                self.timing = match arg {
+                    Some("on") => true,
+                    Some("off") => false,
+                    _ => !self.timing,
+                };
+                let word = if self.timing { "on" } else { "off" };
+                self.print(&format!("Timing is {word}.\n"))?
+            }
+            "\\limit" => {
+                let n = arg
+                    .and_then(|a| a.parse::<usize>().ok())
+                    .ok_or_else(|| Error::input("\\limit needs a number of rows: \\limit 500"))?;
+                self.display.display_limit = n;
+                self.print(&format!("Showing at most {n} rows per result.\n"))?
+            }
+            "\\conninfo" => {
+                let text = conninfo_text(self.conn.identity());
+                self.print(&text)?
+            }
+            other => {
+                return Err(Error::input(format!(
+                    "invalid command {other}\nTry \\? for help."
+                )));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads statements from a non-terminal, like `psql -f`: no prompt, no
+    /// colors, every statement through the guard, and an error at the end
+    /// if any statement failed or was refused.
+    pub fn run_script(&mut self, input: &mut dyn BufRead) -> Result<()> {
+        let mut failed = 0usize;
+        let mut buffer = String::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = input
+                .read_line(&mut line)
+                .map_err(|e| Error::io(format!("cannot read input: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
+                buffer.clear();
+                match self.run_meta(&line) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        self.report(&e);
+                        failed += 1;
+                    }
+                }
+                continue;
+            }
+            buffer.push_str(&line);
+            if sql::is_complete(self.engine(), &buffer) {
+                failed += self.run_text(&buffer);
+                buffer.clear();
+            }
+        }
+        if !buffer.trim().is_empty() {
+            failed += self.run_text(&buffer);
+        }
+        if failed > 0 {
+            return Err(Error::new(
+                ErrorKind::ScriptFailed,
+                format!("{failed} statement(s) failed or were refused"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The prompt: `production:obs (alice)=> `, and `-> ` while a statement
+    /// continues over several lines. Returns (plain, colored).
+    pub fn prompt(&self, continuation: bool) -> (String, String) {
+        let env = self.env_label.as_deref().unwrap_or("unknown");
+        let db = match self.engine() {
+            Engine::Postgres => self.conn.identity().database.clone(),
+            Engine::Sqlite => std::path::Path::new(&self.conn.identity().database)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "sqlite".into()),
+        };
+        let tail = if continuation { "-> " } else { "=> " };
+        let plain = format!("{env}:{db} ({}){tail}", self.operator);
+        if !self.display.color {
+            return (plain.clone(), plain);
+        }
+        let env_color = match env {
+            "production" | "prod" => "\x1b[1;31m",
+            "staging" => "\x1b[1;33m",
+            _ => "\x1b[1;32m",
+        };
+        let colored = format!(
+            "{env_color}{env}\x1b[0m:\x1b[1m{db}\x1b[0m ({}){tail}",
+            self.operator
+        );
+        (plain, colored)
+    }
+
+    /// The interactive loop on a terminal.
+    pub fn run_interactive(&mut self) -> Result<()> {
+        use rustyline::error::ReadlineError;
+        use rustyline::history::FileHistory;
+        use rustyline::{Config, Editor};
+
+        let config = Config::builder()
+            .auto_add_history(false)
+            .max_history_size(10_000)
+            .map_err(|e| Error::io(format!("cannot configure line editor: {e}")))?
+            .build();
+        let mut editor: Editor<complete::ShellHelper, FileHistory> = Editor::with_config(config)
+            .map_err(|e| Error::io(format!("cannot start line editor: {e}")))?;
+        editor.set_helper(Some(complete::ShellHelper::new(self.engine(), self.schema())));
+        let history = history_path();
+        if let Some(h) = &history {
+            let _ = editor.load_history(h);
+        }
+        let ident = self.conn.identity().clone();
+        self.print(&format!(
+            "dbguard {} — {} {} ({})\nType \\? for help. Reads run read-only; writes are refused until the guarded path exists.\n",
+            env!("CARGO_PKG_VERSION"),
+            ident.engine.name(),
+            ident.server_version,
+            ident.display
+        ))?;
+        loop {
+            let prompt = self.prompt(false);
+            match editor.readline(&prompt) {
+                Ok(input) => {
+                    if input.trim().is_empty() {
+                        continue;
+                    }
+                    let _ = editor.add_history_entry(input.as_str());
+                    if input.trim_start().starts_with('\\') {
+                        match self.run_meta(&input) {
+                            Ok(true) => {}
+                            Ok(false) => break,
+                            Err(e) => self.report(&e),
+                        }
+                    } else {
+                        self.run_text(&input);
+                    }
+                }
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(Error::io(format!("cannot read input: {e}"))),
+            }
+        }
+        if let Some(h) = &history {
+            if let Some(dir) = h.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = editor.save_history(h);
+        }
+        Ok(())
+    }
+}
+
+/// Why a statement was not run, with what the classifier recognised.
+fn refusal(stmt: &sql::Statement) -> Error {
+    let mut what = stmt.kind.name().to_uppercase();
+    if let Some(t) = &stmt.table {
+        what.push_str(&format!(" on {t}"));
+    }
+    if let Some(p) = &stmt.predicate {
+        what.push_str(&format!(" WHERE {p}"));
+    }
+    let msg = match stmt.kind {
+        Kind::Insert | Kind::Update | Kind::Delete | Kind::Truncate | Kind::Merge => format!(
+            "{what}: not executed\nWrites run only through the guarded path (preview, approval, apply with undo), which this version does not have yet."
+        ),
+        Kind::Ddl => format!(
+            "DDL not executed{}\nSchema changes require the DDL guard, which does not exist yet.",
+            stmt.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+        ),
+        Kind::Transaction => "BEGIN/COMMIT/ROLLBACK not executed: each change runs in its own guarded transaction\nType the statements alone; the guard wraps each one.".to_owned(),
+        Kind::Session => format!(
+            "session setting not executed{}\nOnly display and lookup settings (search_path, timezone, datestyle, statement_timeout, ...) may be changed.",
+            stmt.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+        ),
+        Kind::Unknown => format!(
+            "statement not executed: {}\nThe guard runs only statements it can classify.",
+            stmt.note.as_deref().unwrap_or("not recognised")
+        ),
+        Kind::Read => "read refused".to_owned(),
+    };
+    Error::refused(msg)
+}
+
+fn find_table<'s>(schema: &'s Schema, name: &str) -> Result<&'s crate::schema::Table> {
+    schema.resolve_str(name).ok_or_else(|| {
+        Error::input(format!(
+            "table {name} not found\nList tables with \\dt; quote mixed-case names (\"MyTable\")."
+        ))
+    })
+}
+
+fn conninfo_text(id: &crate::db::TargetIdentity) -> String {
+    let mut s = format!("{} {} at {}\n", id.engine.name(), id.server_version, id.display);
+    match id.engine {
+        Engine::Postgres => {
+            s.push_str(&format!(
+                "database \"{}\" as user \"{}\"",
+                id.database,
+                id.user.as_deref().unwrap_or("?")
+            ));
+            if let Some(h) = &id.host {
+                if h.starts_with('/') {
+                    s.push_str(&format!(" via socket in \"{h}\""));
+                } else {
+                    s.push_str(&format!(" on host \"{h}\""));
+                }
+            }
+            if let Some(p) = id.port {
+                s.push_str(&format!(" at port \"{p}\""));
+            }
+            s.push('\n');
+            match &id.tls {
+                Some(v) => s.push_str(&format!("SSL connection ({v})\n")),
+                None => s.push_str("no SSL\n"),
+            }
+            if let Some(sys) = &id.system_identifier {
+                s.push_str(&format!("cluster system identifier {sys}\n"));
+            }
+        }
+        Engine::Sqlite => s.push_str(&format!("file {}\n", id.database)),
+    }
+    s
+}
+
+const META_HELP: &str = "\
+Meta commands
+  \\?              this help
+  \\q              quit (Ctrl-D works too)
+  \\dt [PATTERN]   list tables (PATTERN: a substring of schema.table)
+  \\d TABLE        columns, keys, foreign keys out and in, triggers
+  \\refs TABLE     tree of everything that references TABLE, recursively
+  \\x [on|off|auto] expanded display (one column per line)
+  \\timing [on|off] show how long each statement took
+  \\limit N        show at most N rows per result (default 1000)
+  \\conninfo       where you are connected
+
+Statements end with ';' and may span lines. Ctrl-C cancels the input line
+or the running query. Reads run in a read-only transaction; writes, DDL and
+anything unrecognised are refused until the guarded path exists.
+";
+
+/// `$XDG_STATE_HOME/dbguard`, default `~/.local/state/dbguard`.
+pub fn state_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("dbguard"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/state/dbguard"))
+}
+
+fn history_path() -> Option<PathBuf> {
+    state_dir().map(|d| d.join("history"))
+}
+
+fn terminal_width() -> Option<u16> {
+    comfy_table::Table::new().width()
+}
+
+/// `dbguard shell`: open the target and run interactively or as a script.
+pub fn run_shell(global: &GlobalArgs, args: &ShellArgs) -> Result<()> {
+    let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
+    run_on(conn, global, &args.display)
+}
+
+/// Runs the shell on an open connection: a REPL on a terminal, script mode
+/// otherwise.
+pub fn run_on(conn: Connection, global: &GlobalArgs, display: &DisplayArgs) -> Result<()> {
+    let mut shell = Shell::new(conn, display, global.operator())?;
+    install_interrupt_handler();
+    if std::io::stdin().is_terminal() {
+        shell.run_interactive()
+    } else {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        shell.run_script(&mut lock)
+    }
+}

@@ -1,0 +1,489 @@
+//! Statement classification: what kind of statement, on which table, with
+//! which predicate.
+//!
+//! Classification is a whitelist. A statement is a read only when its parse
+//! tree says so (a query with no data-modifying CTE and no `SELECT INTO`, a
+//! plain `EXPLAIN`, a `SHOW`, a value-less `PRAGMA`); every parse tree the
+//! code does not recognise, and every text the parser rejects, is `Unknown`
+//! and is refused. Reads additionally run in a read-only transaction, so a
+//! function with side effects called from a `SELECT` fails in the engine.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    self, FromTable, ObjectName, ObjectNamePart, SetExpr, TableFactor, TableObject, visit_statements,
+};
+use sqlparser::parser::Parser;
+
+use crate::db::Engine;
+
+/// The class of a statement, which decides what the guard does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Read,
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+    Merge,
+    Ddl,
+    /// `BEGIN`, `COMMIT`, `ROLLBACK`, savepoints.
+    Transaction,
+    /// `SET`, `RESET`, `PRAGMA x = y`, ...
+    Session,
+    Unknown,
+}
+
+impl Kind {
+    /// Lower-case name used in messages and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::Insert => "insert",
+            Kind::Update => "update",
+            Kind::Delete => "delete",
+            Kind::Truncate => "truncate",
+            Kind::Merge => "merge",
+            Kind::Ddl => "ddl",
+            Kind::Transaction => "transaction",
+            Kind::Session => "session",
+            Kind::Unknown => "unknown",
+        }
+    }
+
+    /// Statements that change rows.
+    pub fn is_data_write(self) -> bool {
+        matches!(
+            self,
+            Kind::Insert | Kind::Update | Kind::Delete | Kind::Truncate | Kind::Merge
+        )
+    }
+}
+
+/// One classified statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// The text exactly as typed, without the trailing semicolon.
+    pub text: String,
+    pub kind: Kind,
+    /// The target table of a write, as typed (`public."My T"`).
+    pub table: Option<String>,
+    /// The target table's identifier parts with their quote flags, for
+    /// resolving against the schema.
+    pub table_parts: Option<Vec<(String, bool)>>,
+    /// The `WHERE` clause of an UPDATE or DELETE, as SQL.
+    pub predicate: Option<String>,
+    /// For `Session` statements: whether the setting is on the short list
+    /// the guard lets through (search_path, timezone, ...).
+    pub session_allowed: bool,
+    /// Why the statement is `Unknown`, or a note on how it was read.
+    pub note: Option<String>,
+    /// The parse tree, when the parser accepted the statement.
+    pub ast: Option<ast::Statement>,
+}
+
+impl Statement {
+    fn new(text: &str, kind: Kind) -> Self {
+        Statement {
+            text: text.to_owned(),
+            kind,
+            table: None,
+            table_parts: None,
+            predicate: None,
+            session_allowed: false,
+            note: None,
+            ast: None,
+        }
+    }
+
+    fn unknown(text: &str, why: impl Into<String>) -> Self {
+        let mut s = Statement::new(text, Kind::Unknown);
+        s.note = Some(why.into());
+        s
+    }
+
+    fn with_table(mut self, name: &ObjectName) -> Self {
+        self.table = Some(name.to_string());
+        self.table_parts = name_parts(name);
+        self
+    }
+}
+
+/// Session settings that only change how this session reads and displays
+/// data. Anything else (`session_replication_role`, `role`, ...) could turn
+/// off a safety the guard relies on, so it is refused.
+const SAFE_SETTINGS: &[&str] = &[
+    "search_path",
+    "timezone",
+    "time zone",
+    "datestyle",
+    "intervalstyle",
+    "extra_float_digits",
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "application_name",
+    "bytea_output",
+    "client_min_messages",
+    "work_mem",
+    "jit",
+];
+
+/// SQLite pragmas that take an argument in parentheses and only report.
+/// A parenthesised argument to any other pragma sets it.
+const READ_PRAGMAS: &[&str] = &[
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "foreign_key_check",
+    "integrity_check",
+    "quick_check",
+    "table_list",
+];
+
+fn name_parts(name: &ObjectName) -> Option<Vec<(String, bool)>> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(id) => Some((id.value.clone(), id.quote_style.is_some())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Parses and classifies one statement (as produced by [`super::split`]).
+/// Never panics; anything it cannot read is `Unknown` with the reason.
+pub fn classify(engine: Engine, text: &str) -> Statement {
+    let text = super::strip_trailing_semicolons(text).trim_start();
+    let dialect = super::dialect(engine);
+    let parsed = Parser::new(dialect.as_ref())
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_statements());
+    let mut stmts = match parsed {
+        Ok(s) => s,
+        Err(e) => {
+            return Statement::unknown(
+                text,
+                format!("the SQL parser ({} dialect) could not read it: {e}", engine.name()),
+            );
+        }
+    };
+    if stmts.len() != 1 {
+        return Statement::unknown(
+            text,
+            format!("expected one statement, the parser found {}", stmts.len()),
+        );
+    }
+    let Some(stmt) = stmts.pop() else {
+        return Statement::unknown(text, "empty statement");
+    };
+    let mut out = classify_tree(engine, text, &stmt);
+    out.ast = Some(stmt);
+    out
+}
+
+/// True when a data-modifying statement is nested inside `stmt` (a writable
+/// CTE such as `WITH d AS (DELETE ... RETURNING *) SELECT ...`).
+fn has_nested_write(stmt: &ast::Statement) -> bool {
+    let mut depth = 0usize;
+    let mut found = false;
+    let _ = visit_statements(stmt, |s| {
+        depth += 1;
+        if depth > 1
+            && matches!(
+                s,
+                ast::Statement::Insert(_)
+                    | ast::Statement::Update(_)
+                    | ast::Statement::Delete(_)
+                    | ast::Statement::Merge(_)
+            )
+        {
+            found = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+fn has_select_into(body: &SetExpr) -> bool {
+    match body {
+        SetExpr::Select(s) => s.into.is_some(),
+        SetExpr::Query(q) => has_select_into(&q.body),
+        SetExpr::SetOperation { left, right, .. } => has_select_into(left) || has_select_into(right),
+        _ => false,
+    }
+}
+
+fn classify_tree(engine: Engine, text: &str, stmt: &ast::Statement) -> Statement {
+    use ast::Statement as S;
+    // EXPLAIN is judged by what it runs (see below), not by what it names.
+    if !matches!(stmt, S::Explain { .. }) && has_nested_write(stmt) {
+        return Statement::unknown(
+            text,
+            "a data-modifying WITH clause (writable CTE) cannot be analyzed",
+        );
+    }
+    match stmt {
+        S::Query(q) => {
+            if has_select_into(&q.body) {
+                let mut s = Statement::new(text, Kind::Ddl);
+                s.note = Some("SELECT INTO creates a table".into());
+                s
+            } else {
+                Statement::new(text, Kind::Read)
+            }
+        }
+        S::Insert(ins) => match &ins.table {
+            TableObject::TableName(name) => Statement::new(text, Kind::Insert).with_table(name),
+            _ => Statement::unknown(text, "INSERT into a table function cannot be analyzed"),
+        },
+        S::Update(up) => {
+            if !up.table.joins.is_empty() {
+                return Statement::unknown(text, "multi-table UPDATE cannot be analyzed");
+            }
+            match &up.table.relation {
+                TableFactor::Table { name, .. } => {
+                    let mut s = Statement::new(text, Kind::Update).with_table(name);
+                    s.predicate = up.selection.as_ref().map(|e| e.to_string());
+                    s
+                }
+                _ => Statement::unknown(text, "UPDATE of something other than a table"),
+            }
+        }
+        S::Delete(del) => {
+            if !del.tables.is_empty() {
+                return Statement::unknown(text, "multi-table DELETE cannot be analyzed");
+            }
+            let from = match &del.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+            };
+            match from.as_slice() {
+                [twj] if twj.joins.is_empty() => match &twj.relation {
+                    TableFactor::Table { name, .. } => {
+                        let mut s = Statement::new(text, Kind::Delete).with_table(name);
+                        s.predicate = del.selection.as_ref().map(|e| e.to_string());
+                        s
+                    }
+                    _ => Statement::unknown(text, "DELETE from something other than a table"),
+                },
+                _ => Statement::unknown(text, "DELETE from several tables cannot be analyzed"),
+            }
+        }
+        S::Truncate(t) => match t.table_names.first() {
+            Some(first) => {
+                let mut s = Statement::new(text, Kind::Truncate).with_table(&first.name);
+                if t.table_names.len() > 1 {
+                    s.note = Some(format!("truncates {} tables", t.table_names.len()));
+                }
+                s
+            }
+            None => Statement::unknown(text, "TRUNCATE without a table"),
+        },
+        S::Merge(m) => match &m.table {
+            TableFactor::Table { name, .. } => Statement::new(text, Kind::Merge).with_table(name),
+            _ => Statement::unknown(text, "MERGE into something other than a table"),
+        },
+        S::Explain {
+            analyze, statement, ..
+        } => {
+            // EXPLAIN ANALYZE runs the statement; plain EXPLAIN only plans it.
+            if *analyze {
+                let inner = classify_tree(engine, text, statement);
+                if inner.kind == Kind::Read {
+                    Statement::new(text, Kind::Read)
+                } else {
+                    let mut s = inner;
+                    s.note = Some("EXPLAIN ANALYZE executes the statement".into());
+                    s
+                }
+            } else {
+                Statement::new(text, Kind::Read)
+            }
+        }
+        S::ExplainTable { .. }
+        | S::ShowVariable { .. }
+        | S::ShowVariables { .. }
+        | S::ShowTables { .. }
+        | S::ShowColumns { .. }
+        | S::ShowSchemas { .. }
+        | S::ShowDatabases { .. }
+        | S::ShowViews { .. }
+        | S::ShowFunctions { .. }
+        | S::ShowCollation { .. }
+        | S::ShowCreate { .. }
+        | S::ShowStatus { .. } => Statement::new(text, Kind::Read),
+        S::Pragma { name, value, is_eq } => {
+            let pragma = name.to_string().to_ascii_lowercase();
+            let pragma = pragma.rsplit('.').next().unwrap_or("");
+            if value.is_none() || (!is_eq && READ_PRAGMAS.contains(&pragma)) {
+                Statement::new(text, Kind::Read)
+            } else {
+                let mut s = Statement::new(text, Kind::Session);
+                s.note = Some("PRAGMA assignments can turn off foreign keys or durability".into());
+                s
+            }
+        }
+        S::StartTransaction { .. }
+        | S::Commit { .. }
+        | S::Rollback { .. }
+        | S::Savepoint { .. }
+        | S::ReleaseSavepoint { .. } => Statement::new(text, Kind::Transaction),
+        S::Set(set) => {
+            let mut s = Statement::new(text, Kind::Session);
+            s.session_allowed = match set {
+                ast::Set::SingleAssignment { variable, .. } => {
+                    let name = variable.to_string().to_ascii_lowercase();
+                    SAFE_SETTINGS.contains(&name.as_str())
+                }
+                ast::Set::SetTimeZone { .. } => true,
+                _ => false,
+            };
+            s
+        }
+        S::Reset { .. } | S::Discard { .. } | S::Use { .. } => Statement::new(text, Kind::Session),
+        S::CreateView { .. }
+        | S::CreateTable { .. }
+        | S::CreateVirtualTable { .. }
+        | S::CreateIndex { .. }
+        | S::CreateRole { .. }
+        | S::CreateSchema { .. }
+        | S::CreateDatabase { .. }
+        | S::CreateFunction { .. }
+        | S::CreateTrigger { .. }
+        | S::CreateProcedure { .. }
+        | S::CreateSequence { .. }
+        | S::CreateDomain { .. }
+        | S::CreateType { .. }
+        | S::CreateExtension { .. }
+        | S::CreatePolicy { .. }
+        | S::CreateServer { .. }
+        | S::CreateCollation { .. }
+        | S::CreateOperator { .. }
+        | S::CreateOperatorFamily { .. }
+        | S::CreateOperatorClass { .. }
+        | S::CreateTextSearch { .. }
+        | S::CreateUser { .. }
+        | S::AlterTable { .. }
+        | S::AlterSchema { .. }
+        | S::AlterIndex { .. }
+        | S::AlterView { .. }
+        | S::AlterFunction { .. }
+        | S::AlterType { .. }
+        | S::AlterCollation { .. }
+        | S::AlterOperator { .. }
+        | S::AlterOperatorFamily { .. }
+        | S::AlterOperatorClass { .. }
+        | S::AlterTextSearch { .. }
+        | S::AlterRole { .. }
+        | S::AlterPolicy { .. }
+        | S::AlterUser { .. }
+        | S::Drop { .. }
+        | S::DropFunction { .. }
+        | S::DropDomain { .. }
+        | S::DropProcedure { .. }
+        | S::DropPolicy { .. }
+        | S::DropTrigger { .. }
+        | S::DropExtension { .. }
+        | S::DropOperator { .. }
+        | S::DropOperatorFamily { .. }
+        | S::DropOperatorClass { .. }
+        | S::Comment { .. }
+        | S::Grant { .. }
+        | S::Revoke { .. }
+        | S::RenameTable { .. } => Statement::new(text, Kind::Ddl),
+        other => {
+            let name = format!("{other:?}");
+            let name = name
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("statement")
+                .to_owned();
+            Statement::unknown(text, format!("{name} statements are not supported by the guard"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(engine: Engine, sql: &str) -> Kind {
+        classify(engine, sql).kind
+    }
+
+    #[test]
+    fn reads() {
+        for sql in [
+            "SELECT 1",
+            "select * from t where a in (select b from u)",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "VALUES (1), (2)",
+            "EXPLAIN DELETE FROM t",
+            "EXPLAIN ANALYZE SELECT 1",
+            "SHOW search_path",
+            "SELECT f()",
+        ] {
+            assert_eq!(kind(Engine::Postgres, sql), Kind::Read, "{sql}");
+        }
+        assert_eq!(kind(Engine::Sqlite, "PRAGMA table_info('t')"), Kind::Read);
+        assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys"), Kind::Read);
+    }
+
+    #[test]
+    fn writes_with_target_and_predicate() {
+        let s = classify(Engine::Postgres, "DELETE FROM public.\"My T\" WHERE id = 3;");
+        assert_eq!(s.kind, Kind::Delete);
+        assert_eq!(s.table.as_deref(), Some("public.\"My T\""));
+        assert_eq!(
+            s.table_parts,
+            Some(vec![("public".into(), false), ("My T".into(), true)])
+        );
+        assert_eq!(s.predicate.as_deref(), Some("id = 3"));
+        let s = classify(Engine::Sqlite, "update t set a = 1 where b > 2");
+        assert_eq!((s.kind, s.predicate.as_deref()), (Kind::Update, Some("b > 2")));
+        assert_eq!(kind(Engine::Postgres, "INSERT INTO t VALUES (1)"), Kind::Insert);
+        assert_eq!(kind(Engine::Postgres, "TRUNCATE t CASCADE"), Kind::Truncate);
+        assert_eq!(
+            kind(Engine::Postgres, "DELETE FROM t USING u WHERE t.a = u.a"),
+            Kind::Delete
+        );
+        assert_eq!(kind(Engine::Postgres, "EXPLAIN ANALYZE DELETE FROM t"), Kind::Delete);
+    }
+
+    #[test]
+    fn refused_kinds() {
+        assert_eq!(kind(Engine::Postgres, "CREATE TABLE x (a int)"), Kind::Ddl);
+        assert_eq!(kind(Engine::Postgres, "DROP TABLE x"), Kind::Ddl);
+        assert_eq!(kind(Engine::Postgres, "SELECT * INTO newt FROM t"), Kind::Ddl);
+        assert_eq!(kind(Engine::Postgres, "BEGIN"), Kind::Transaction);
+        assert_eq!(kind(Engine::Postgres, "COMMIT"), Kind::Transaction);
+        assert_eq!(
+            kind(
+                Engine::Postgres,
+                "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"
+            ),
+            Kind::Unknown
+        );
+        assert_eq!(kind(Engine::Postgres, "DO $$ BEGIN END $$"), Kind::Unknown);
+        assert_eq!(kind(Engine::Postgres, "CALL p()"), Kind::Unknown);
+        assert_eq!(kind(Engine::Postgres, "SELEC 1"), Kind::Unknown);
+        assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys = 0"), Kind::Session);
+        assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys(0)"), Kind::Session);
+        // the parser rejects OFF as a value: refused all the same
+        assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys = OFF"), Kind::Unknown);
+    }
+
+    #[test]
+    fn session_settings() {
+        let s = classify(Engine::Postgres, "SET search_path TO public, other");
+        assert_eq!((s.kind, s.session_allowed), (Kind::Session, true));
+        let s = classify(Engine::Postgres, "SET session_replication_role = replica");
+        assert_eq!((s.kind, s.session_allowed), (Kind::Session, false));
+        let s = classify(Engine::Postgres, "SET ROLE admin");
+        assert_eq!((s.kind, s.session_allowed), (Kind::Session, false));
+    }
+}

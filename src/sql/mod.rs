@@ -1,0 +1,166 @@
+//! Understanding what the user typed, before anything runs.
+//!
+//! Input is split into statements with `sqlparser`'s tokenizer (so a `;`
+//! inside a string, a comment or a dollar-quoted body does not split), and
+//! each statement is parsed with the engine's dialect and classified. The
+//! guard acts on the class: reads run in a read-only transaction, a short
+//! list of harmless session settings runs as is, and everything else —
+//! writes, DDL, transaction control and anything the parser does not
+//! understand — is refused. Text that cannot be classified is never run.
+
+mod classify;
+
+pub use classify::{Kind, Statement, classify};
+
+use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use crate::db::Engine;
+
+/// The `sqlparser` dialect for an engine.
+pub fn dialect(engine: Engine) -> Box<dyn Dialect> {
+    match engine {
+        Engine::Postgres => Box::new(PostgreSqlDialect {}),
+        Engine::Sqlite => Box::new(SQLiteDialect {}),
+    }
+}
+
+/// Removes trailing whitespace and semicolons.
+pub fn strip_trailing_semicolons(sql: &str) -> &str {
+    sql.trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+}
+
+fn tokenize(engine: Engine, input: &str) -> Result<Vec<TokenWithSpan>, String> {
+    let dialect = dialect(engine);
+    Tokenizer::new(dialect.as_ref(), input)
+        .tokenize_with_location()
+        .map_err(|e| e.to_string())
+}
+
+/// Maps the tokenizer's (line, column) locations, which count characters,
+/// to byte offsets.
+struct Offsets {
+    line_starts: Vec<usize>,
+}
+
+impl Offsets {
+    fn new(s: &str) -> Self {
+        let mut line_starts = vec![0];
+        for (i, b) in s.bytes().enumerate() {
+            if b == b'\n' {
+                line_starts.push(i + 1);
+            }
+        }
+        Offsets { line_starts }
+    }
+
+    fn byte(&self, s: &str, line: u64, column: u64) -> usize {
+        let Some(&start) = usize::try_from(line)
+            .ok()
+            .and_then(|l| l.checked_sub(1))
+            .and_then(|l| self.line_starts.get(l))
+        else {
+            return s.len();
+        };
+        let skip = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+        match s[start..].char_indices().nth(skip) {
+            Some((i, _)) => start + i,
+            None => s.len(),
+        }
+    }
+}
+
+fn is_trivia(t: &Token) -> bool {
+    matches!(t, Token::Whitespace(_) | Token::EOF)
+}
+
+/// Splits input into statements at top-level semicolons, keeping each
+/// statement's text exactly as typed (without the semicolon). Pieces that
+/// hold only whitespace and comments are dropped. If the input cannot be
+/// tokenized (an unterminated string, say), it is returned whole so the
+/// classifier reports the problem.
+pub fn split(engine: Engine, input: &str) -> Vec<String> {
+    let tokens = match tokenize(engine, input) {
+        Ok(t) => t,
+        Err(_) => {
+            return if input.trim().is_empty() {
+                Vec::new()
+            } else {
+                vec![input.trim().to_owned()]
+            };
+        }
+    };
+    let offsets = Offsets::new(input);
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut has_content = false;
+    for t in &tokens {
+        match &t.token {
+            Token::SemiColon => {
+                let end = offsets.byte(input, t.span.start.line, t.span.start.column);
+                if has_content && end >= start {
+                    out.push(input[start..end].trim().to_owned());
+                }
+                start = offsets.byte(input, t.span.end.line, t.span.end.column).max(end);
+                has_content = false;
+            }
+            tok if !is_trivia(tok) => has_content = true,
+            _ => {}
+        }
+    }
+    if has_content && start <= input.len() {
+        let rest = input[start..].trim();
+        if !rest.is_empty() {
+            out.push(rest.to_owned());
+        }
+    }
+    out
+}
+
+/// Whether a buffer typed at the prompt is ready to run: it ends with a
+/// semicolon outside any string or comment. An unterminated string or
+/// comment means more lines are coming.
+pub fn is_complete(engine: Engine, buffer: &str) -> bool {
+    match tokenize(engine, buffer) {
+        Ok(tokens) => tokens
+            .iter()
+            .rev()
+            .find(|t| !is_trivia(&t.token))
+            .is_some_and(|t| t.token == Token::SemiColon),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_top_level_semicolons_only() {
+        let s = split(
+            Engine::Postgres,
+            "select 'a;b'; select $$x;y$$ ;-- c;\nselect 3 /* ; */",
+        );
+        assert_eq!(s, vec!["select 'a;b'", "select $$x;y$$", "-- c;\nselect 3 /* ; */"]);
+    }
+
+    #[test]
+    fn keeps_non_ascii_text_intact() {
+        let s = split(Engine::Postgres, "select 'ünï';\nselect \"bıgınt\" ;");
+        assert_eq!(s, vec!["select 'ünï'", "select \"bıgınt\""]);
+    }
+
+    #[test]
+    fn drops_empty_pieces() {
+        assert!(split(Engine::Sqlite, " ; ;; -- nothing\n").is_empty());
+    }
+
+    #[test]
+    fn completeness() {
+        assert!(is_complete(Engine::Postgres, "select 1;"));
+        assert!(is_complete(Engine::Postgres, "select 1; -- trailing"));
+        assert!(!is_complete(Engine::Postgres, "select 1"));
+        assert!(!is_complete(Engine::Postgres, "select ';"));
+        assert!(!is_complete(Engine::Postgres, "select 1 /* ; "));
+    }
+}

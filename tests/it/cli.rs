@@ -1,0 +1,83 @@
+//! The command line: targets, exit codes, exec output.
+
+use crate::helpers::*;
+
+#[test]
+fn missing_sqlite_file_is_one_clear_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.sqlite");
+    let out = run(&["exec", path.to_str().unwrap(), "-c", "select 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("dbguard: SQLite file not found:"), "{err}");
+    assert!(!path.exists(), "a missing file must not be created");
+}
+
+#[test]
+fn not_a_sqlite_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.txt");
+    std::fs::write(&path, "hello, this is not a database at all").unwrap();
+    let out = run(&["exec", path.to_str().unwrap(), "-c", "select 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not a SQLite database"), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_scheme_is_named() {
+    let out = run(&["exec", "mysql://root@localhost/test", "-c", "select 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown target scheme 'mysql://'"), "{}", stderr(&out));
+}
+
+#[test]
+fn exec_json_read_on_sqlite() {
+    let db = SqliteDb::with("create table t(a integer, b text, c real, d blob); insert into t values (1, 'x', 1.5, x'00ff'), (2, null, null, null);");
+    let out = run(&["exec", &db.target(), "-c", "select * from t order by a", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "columns": ["a", "b", "c", "d"],
+            "rows": [["1", "x", "1.5", "\\x00ff"], ["2", null, null, null]],
+            "row_count": 2
+        })
+    );
+}
+
+#[test]
+fn exec_json_read_on_postgres_uses_text_form() {
+    let db = PgDb::new();
+    let out = run(&[
+        "exec",
+        &db.url,
+        "-c",
+        "select 1::int as a, null::text as b, '{1,2}'::int[] as c, 1.50::numeric as d; select 'x'",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"columns": ["a", "b", "c", "d"], "rows": [["1", null, "{1,2}", "1.50"]], "row_count": 1})
+    );
+    assert_eq!(lines[1]["rows"], serde_json::json!([["x"]]));
+}
+
+#[test]
+fn exec_refuses_a_write_with_what_it_recognised() {
+    let db = SqliteDb::with("create table t(a integer); insert into t values (1);");
+    let out = run(&["exec", &db.target(), "-c", "delete from t where a = 1", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["kind"], "delete");
+    assert_eq!(v["table"], "t");
+    assert_eq!(v["predicate"], "a = 1");
+    let n: i64 = db.conn().query_row("select count(*) from t", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, real engines only.
+//!
+//! Postgres tests each get a fresh database on the server named by
+//! `DBGUARD_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! dropped afterwards. SQLite tests use temporary files. Nothing here reads
+//! `../shared`: fixtures are written by the tests.
+
+mod helpers;
+
+mod cli;
+mod classify_props;
+mod reads;
