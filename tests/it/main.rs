@@ -7,6 +7,11 @@
 
 mod helpers;
 
-mod cli;
 mod classify_props;
+mod cli;
+mod complete;
+mod connect;
+mod demo;
+mod introspect;
 mod reads;
+mod render;
