@@ -138,7 +138,10 @@ impl TargetSpec {
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             return Ok(TargetSpec::Postgres(t.to_owned()));
         }
-        if let Some(rest) = t.strip_prefix("sqlite://").or_else(|| t.strip_prefix("sqlite:")) {
+        if let Some(rest) = t
+            .strip_prefix("sqlite://")
+            .or_else(|| t.strip_prefix("sqlite:"))
+        {
             if rest.is_empty() {
                 return Err(Error::input(
                     "sqlite target has no path\nWrite sqlite:PATH or a plain file path.",
@@ -148,7 +151,11 @@ impl TargetSpec {
         }
         if let Some(idx) = t.find("://") {
             let scheme = &t[..idx];
-            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            {
                 return Err(Error::input(format!(
                     "unknown target scheme '{scheme}://'\nUse postgres://, postgresql://, sqlite: or a SQLite file path."
                 )));
@@ -165,7 +172,9 @@ impl Connection {
     /// Opens a target string (see [`TargetSpec::parse`]).
     pub fn open(target: Option<&str>, opts: &OpenOptions) -> Result<Connection> {
         match TargetSpec::parse(target)? {
-            TargetSpec::Postgres(s) => Ok(Connection::Postgres(postgres::PgConnection::connect(&s)?)),
+            TargetSpec::Postgres(s) => {
+                Ok(Connection::Postgres(postgres::PgConnection::connect(&s)?))
+            }
             TargetSpec::Sqlite(path) => Ok(Connection::Sqlite(sqlite::SqliteConnection::open(
                 std::path::Path::new(&path),
                 opts.create_sqlite,

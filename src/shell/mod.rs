@@ -254,7 +254,8 @@ impl Shell {
                 }
             },
             "\\refs" => {
-                let name = arg.ok_or_else(|| Error::input("\\refs needs a table name: \\refs TABLE"))?;
+                let name =
+                    arg.ok_or_else(|| Error::input("\\refs needs a table name: \\refs TABLE"))?;
                 let table = find_table(&schema, name)?;
                 self.print(&describe::refs_tree(&schema, table))?
             }
@@ -395,7 +396,10 @@ impl Shell {
             .build();
         let mut editor: Editor<complete::ShellHelper, FileHistory> = Editor::with_config(config)
             .map_err(|e| Error::io(format!("cannot start line editor: {e}")))?;
-        editor.set_helper(Some(complete::ShellHelper::new(self.engine(), self.schema())));
+        editor.set_helper(Some(complete::ShellHelper::new(
+            self.engine(),
+            self.schema(),
+        )));
         let history = history_path();
         if let Some(h) = &history {
             let _ = editor.load_history(h);
@@ -481,7 +485,12 @@ fn find_table<'s>(schema: &'s Schema, name: &str) -> Result<&'s crate::schema::T
 }
 
 fn conninfo_text(id: &crate::db::TargetIdentity) -> String {
-    let mut s = format!("{} {} at {}\n", id.engine.name(), id.server_version, id.display);
+    let mut s = format!(
+        "{} {} at {}\n",
+        id.engine.name(),
+        id.server_version,
+        id.display
+    );
     match id.engine {
         Engine::Postgres => {
             s.push_str(&format!(

@@ -11,7 +11,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    self, FromTable, ObjectName, ObjectNamePart, SetExpr, TableFactor, TableObject, visit_statements,
+    self, FromTable, ObjectName, ObjectNamePart, SetExpr, TableFactor, TableObject,
+    visit_statements,
 };
 use sqlparser::parser::Parser;
 
@@ -167,7 +168,10 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
         Err(e) => {
             return Statement::unknown(
                 text,
-                format!("the SQL parser ({} dialect) could not read it: {e}", engine.name()),
+                format!(
+                    "the SQL parser ({} dialect) could not read it: {e}",
+                    engine.name()
+                ),
             );
         }
     };
@@ -213,7 +217,9 @@ fn has_select_into(body: &SetExpr) -> bool {
     match body {
         SetExpr::Select(s) => s.into.is_some(),
         SetExpr::Query(q) => has_select_into(&q.body),
-        SetExpr::SetOperation { left, right, .. } => has_select_into(left) || has_select_into(right),
+        SetExpr::SetOperation { left, right, .. } => {
+            has_select_into(left) || has_select_into(right)
+        }
         _ => false,
     }
 }
@@ -402,7 +408,10 @@ fn classify_tree(engine: Engine, text: &str, stmt: &ast::Statement) -> Statement
                 .next()
                 .unwrap_or("statement")
                 .to_owned();
-            Statement::unknown(text, format!("{name} statements are not supported by the guard"))
+            Statement::unknown(
+                text,
+                format!("{name} statements are not supported by the guard"),
+            )
         }
     }
 }
@@ -435,7 +444,10 @@ mod tests {
 
     #[test]
     fn writes_with_target_and_predicate() {
-        let s = classify(Engine::Postgres, "DELETE FROM public.\"My T\" WHERE id = 3;");
+        let s = classify(
+            Engine::Postgres,
+            "DELETE FROM public.\"My T\" WHERE id = 3;",
+        );
         assert_eq!(s.kind, Kind::Delete);
         assert_eq!(s.table.as_deref(), Some("public.\"My T\""));
         assert_eq!(
@@ -444,21 +456,33 @@ mod tests {
         );
         assert_eq!(s.predicate.as_deref(), Some("id = 3"));
         let s = classify(Engine::Sqlite, "update t set a = 1 where b > 2");
-        assert_eq!((s.kind, s.predicate.as_deref()), (Kind::Update, Some("b > 2")));
-        assert_eq!(kind(Engine::Postgres, "INSERT INTO t VALUES (1)"), Kind::Insert);
+        assert_eq!(
+            (s.kind, s.predicate.as_deref()),
+            (Kind::Update, Some("b > 2"))
+        );
+        assert_eq!(
+            kind(Engine::Postgres, "INSERT INTO t VALUES (1)"),
+            Kind::Insert
+        );
         assert_eq!(kind(Engine::Postgres, "TRUNCATE t CASCADE"), Kind::Truncate);
         assert_eq!(
             kind(Engine::Postgres, "DELETE FROM t USING u WHERE t.a = u.a"),
             Kind::Delete
         );
-        assert_eq!(kind(Engine::Postgres, "EXPLAIN ANALYZE DELETE FROM t"), Kind::Delete);
+        assert_eq!(
+            kind(Engine::Postgres, "EXPLAIN ANALYZE DELETE FROM t"),
+            Kind::Delete
+        );
     }
 
     #[test]
     fn refused_kinds() {
         assert_eq!(kind(Engine::Postgres, "CREATE TABLE x (a int)"), Kind::Ddl);
         assert_eq!(kind(Engine::Postgres, "DROP TABLE x"), Kind::Ddl);
-        assert_eq!(kind(Engine::Postgres, "SELECT * INTO newt FROM t"), Kind::Ddl);
+        assert_eq!(
+            kind(Engine::Postgres, "SELECT * INTO newt FROM t"),
+            Kind::Ddl
+        );
         assert_eq!(kind(Engine::Postgres, "BEGIN"), Kind::Transaction);
         assert_eq!(kind(Engine::Postgres, "COMMIT"), Kind::Transaction);
         assert_eq!(
@@ -471,10 +495,19 @@ mod tests {
         assert_eq!(kind(Engine::Postgres, "DO $$ BEGIN END $$"), Kind::Unknown);
         assert_eq!(kind(Engine::Postgres, "CALL p()"), Kind::Unknown);
         assert_eq!(kind(Engine::Postgres, "SELEC 1"), Kind::Unknown);
-        assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys = 0"), Kind::Session);
-        assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys(0)"), Kind::Session);
+        assert_eq!(
+            kind(Engine::Sqlite, "PRAGMA foreign_keys = 0"),
+            Kind::Session
+        );
+        assert_eq!(
+            kind(Engine::Sqlite, "PRAGMA foreign_keys(0)"),
+            Kind::Session
+        );
         // the parser rejects OFF as a value: refused all the same
-        assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys = OFF"), Kind::Unknown);
+        assert_eq!(
+            kind(Engine::Sqlite, "PRAGMA foreign_keys = OFF"),
+            Kind::Unknown
+        );
     }
 
     #[test]

@@ -101,7 +101,9 @@ pub fn split(engine: Engine, input: &str) -> Vec<String> {
                 if has_content && end >= start {
                     out.push(input[start..end].trim().to_owned());
                 }
-                start = offsets.byte(input, t.span.end.line, t.span.end.column).max(end);
+                start = offsets
+                    .byte(input, t.span.end.line, t.span.end.column)
+                    .max(end);
                 has_content = false;
             }
             tok if !is_trivia(tok) => has_content = true,
@@ -141,7 +143,10 @@ mod tests {
             Engine::Postgres,
             "select 'a;b'; select $$x;y$$ ;-- c;\nselect 3 /* ; */",
         );
-        assert_eq!(s, vec!["select 'a;b'", "select $$x;y$$", "-- c;\nselect 3 /* ; */"]);
+        assert_eq!(
+            s,
+            vec!["select 'a;b'", "select $$x;y$$", "-- c;\nselect 3 /* ; */"]
+        );
     }
 
     #[test]

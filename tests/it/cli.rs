@@ -20,20 +20,37 @@ fn not_a_sqlite_file_is_named() {
     std::fs::write(&path, "hello, this is not a database at all").unwrap();
     let out = run(&["exec", path.to_str().unwrap(), "-c", "select 1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is not a SQLite database"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a SQLite database"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn unknown_scheme_is_named() {
     let out = run(&["exec", "mysql://root@localhost/test", "-c", "select 1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("unknown target scheme 'mysql://'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown target scheme 'mysql://'"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn exec_json_read_on_sqlite() {
-    let db = SqliteDb::with("create table t(a integer, b text, c real, d blob); insert into t values (1, 'x', 1.5, x'00ff'), (2, null, null, null);");
-    let out = run(&["exec", &db.target(), "-c", "select * from t order by a", "--format", "json"]);
+    let db = SqliteDb::with(
+        "create table t(a integer, b text, c real, d blob); insert into t values (1, 'x', 1.5, x'00ff'), (2, null, null, null);",
+    );
+    let out = run(&[
+        "exec",
+        &db.target(),
+        "-c",
+        "select * from t order by a",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(
@@ -72,12 +89,22 @@ fn exec_json_read_on_postgres_uses_text_form() {
 #[test]
 fn exec_refuses_a_write_with_what_it_recognised() {
     let db = SqliteDb::with("create table t(a integer); insert into t values (1);");
-    let out = run(&["exec", &db.target(), "-c", "delete from t where a = 1", "--format", "json"]);
+    let out = run(&[
+        "exec",
+        &db.target(),
+        "-c",
+        "delete from t where a = 1",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(v["kind"], "delete");
     assert_eq!(v["table"], "t");
     assert_eq!(v["predicate"], "a = 1");
-    let n: i64 = db.conn().query_row("select count(*) from t", [], |r| r.get(0)).unwrap();
+    let n: i64 = db
+        .conn()
+        .query_row("select count(*) from t", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
 }

@@ -10,10 +10,10 @@ use postgres::error::SqlState;
 use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage, Transaction};
 
-use conninfo::PgParams;
 use super::{Canceller, ColumnMeta, ReadSummary, RowSink, TargetIdentity, Value};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
+use conninfo::PgParams;
 
 pub mod catalog;
 pub mod conninfo;
@@ -87,7 +87,10 @@ fn read_identity(client: &mut Client, params: &PgParams) -> Result<TargetIdentit
     let database: String = row.try_get(0)?;
     let user: String = row.try_get(1)?;
     let server_version: String = row.try_get(2)?;
-    let system_identifier = match client.query_one("SELECT system_identifier::text FROM pg_control_system()", &[]) {
+    let system_identifier = match client.query_one(
+        "SELECT system_identifier::text FROM pg_control_system()",
+        &[],
+    ) {
         Ok(row) => row.try_get::<_, Option<String>>(0).ok().flatten(),
         Err(_) => None,
     };
@@ -127,7 +130,14 @@ fn cursorable(sql: &str) -> bool {
 fn is_numeric_type(t: &Type) -> bool {
     matches!(
         *t,
-        Type::INT2 | Type::INT4 | Type::INT8 | Type::NUMERIC | Type::FLOAT4 | Type::FLOAT8 | Type::OID | Type::MONEY
+        Type::INT2
+            | Type::INT4
+            | Type::INT8
+            | Type::NUMERIC
+            | Type::FLOAT4
+            | Type::FLOAT8
+            | Type::OID
+            | Type::MONEY
     )
 }
 
@@ -175,7 +185,9 @@ pub fn read_in(tx: &mut Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> R
         .collect();
     sink.columns(&metas)?;
     summary.has_result = true;
-    tx.batch_execute(&format!("DECLARE dbguard_read NO SCROLL CURSOR FOR {body}\n"))?;
+    tx.batch_execute(&format!(
+        "DECLARE dbguard_read NO SCROLL CURSOR FOR {body}\n"
+    ))?;
     let fetch = format!("FETCH FORWARD {FETCH_BATCH} FROM dbguard_read");
     loop {
         let mut got = 0usize;

@@ -44,14 +44,16 @@ impl SqliteConnection {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "foreign_keys", true)?;
         // A file with a valid header but a damaged body fails here, not later.
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
-            .map_err(|e| {
-                Error::connect(format!(
-                    "{} is not a usable SQLite database: {}",
-                    path.display(),
-                    describe_error(&e)
-                ))
-            })?;
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| {
+            Error::connect(format!(
+                "{} is not a usable SQLite database: {}",
+                path.display(),
+                describe_error(&e)
+            ))
+        })?;
         let abs: PathBuf = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let version: String = conn.query_row("SELECT sqlite_version()", [], |r| r.get(0))?;
         let identity = TargetIdentity {
