@@ -192,7 +192,7 @@ pub fn create(path: &Path) -> Result<()> {
 }
 
 fn fill(tx: &rusqlite::Transaction<'_>) -> Result<()> {
-    let mut rng = Lcg(0x5eed_d8_6a_a2d);
+    let mut rng = Lcg(0x5eed_d86a_a2d0);
     for (i, (name, desc)) in ARCHITECTURES.iter().enumerate() {
         tx.execute(
             "INSERT INTO architectures (id, name, description) VALUES (?1, ?2, ?3)",

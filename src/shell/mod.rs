@@ -176,8 +176,8 @@ impl Shell {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let _ = self.print(&format!("Time: {ms:.3} ms\n"));
         }
-        match (&result, self.format) {
-            (Err(e), Format::Json) => {
+        if let (Err(e), Format::Json) = (&result, self.format) {
+            {
                 let obj = serde_json::json!({
                     "statement": stmt.text,
                     "kind": stmt.kind.name(),
@@ -187,12 +187,15 @@ impl Shell {
                 });
                 let _ = self.print(&format!("{obj}\n"));
             }
-            _ => {}
         }
         result
     }
 
     fn run_read(&mut self, text: &str) -> Result<()> {
+        // The window may have been resized since the last statement.
+        if self.display.width.is_some() {
+            self.display.width = terminal_width();
+        }
         let canceller = self.conn.canceller();
         match self.format {
             Format::Text => {
@@ -391,6 +394,7 @@ impl Shell {
 
         let config = Config::builder()
             .auto_add_history(false)
+            .completion_type(rustyline::CompletionType::List)
             .max_history_size(10_000)
             .map_err(|e| Error::io(format!("cannot configure line editor: {e}")))?
             .build();

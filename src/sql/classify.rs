@@ -184,7 +184,7 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
     let Some(stmt) = stmts.pop() else {
         return Statement::unknown(text, "empty statement");
     };
-    let mut out = classify_tree(engine, text, &stmt);
+    let mut out = classify_tree(text, &stmt);
     out.ast = Some(stmt);
     out
 }
@@ -224,7 +224,7 @@ fn has_select_into(body: &SetExpr) -> bool {
     }
 }
 
-fn classify_tree(engine: Engine, text: &str, stmt: &ast::Statement) -> Statement {
+fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
     use ast::Statement as S;
     // EXPLAIN is judged by what it runs (see below), not by what it names.
     if !matches!(stmt, S::Explain { .. }) && has_nested_write(stmt) {
@@ -298,7 +298,7 @@ fn classify_tree(engine: Engine, text: &str, stmt: &ast::Statement) -> Statement
         } => {
             // EXPLAIN ANALYZE runs the statement; plain EXPLAIN only plans it.
             if *analyze {
-                let inner = classify_tree(engine, text, statement);
+                let inner = classify_tree(text, statement);
                 if inner.kind == Kind::Read {
                     Statement::new(text, Kind::Read)
                 } else {

@@ -124,7 +124,14 @@ pub fn dbguard(state: &Path) -> Command {
         .env_remove("PGPASSWORD")
         .env_remove("PGDATABASE")
         .env_remove("PGSSLMODE")
-        .env_remove("PGPASSFILE");
+        .env_remove("PGPASSFILE")
+        .env_remove("PGSSLROOTCERT")
+        .env_remove("PGCONNECT_TIMEOUT")
+        .env_remove("PGAPPNAME")
+        .env_remove("PGOPTIONS")
+        .env_remove("PGHOSTADDR")
+        .env_remove("PGTARGETSESSIONATTRS")
+        .env_remove("PGCHANNELBINDING");
     cmd
 }
 

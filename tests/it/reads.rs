@@ -26,18 +26,20 @@ fn select_of_a_writing_function_fails_read_only_on_postgres() {
 
 #[test]
 fn typed_delete_is_classified_not_executed() {
-    for (target, _keep) in [{
-        let db = PgDb::with("create table t(id int primary key); insert into t values (1),(2);");
-        (db.url.clone(), Box::new(db) as Box<dyn std::any::Any>)
-    }] {
-        let out = run_with_stdin(&[&target], "DELETE FROM t WHERE id = 1;\n");
-        assert_eq!(out.status.code(), Some(1));
-        let err = stderr(&out);
-        assert!(
-            err.contains("DELETE on t WHERE id = 1: not executed"),
-            "{err}"
-        );
-    }
+    let pg = PgDb::with("create table t(id int primary key); insert into t values (1),(2);");
+    let out = run_with_stdin(&[&pg.url], "DELETE FROM t WHERE id = 1;\n");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("DELETE on t WHERE id = 1: not executed"),
+        "{err}"
+    );
+    let n: i64 = pg
+        .client()
+        .query_one("select count(*) from t", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
     let db =
         SqliteDb::with("create table t(id integer primary key); insert into t values (1),(2);");
     let out = run_with_stdin(

@@ -31,8 +31,8 @@ impl PgConnection {
     /// Connects to a URL or conninfo string (empty: the environment).
     pub fn connect(spec: &str) -> Result<PgConnection> {
         let params = conninfo::resolve(spec)?;
-        let mut client = conninfo::connect(&params)?;
-        let identity = read_identity(&mut client, &params)?;
+        let (mut client, host_index) = conninfo::connect_with_host(&params)?;
+        let identity = read_identity(&mut client, &params, host_index)?;
         Ok(PgConnection {
             client,
             params,
@@ -79,7 +79,11 @@ impl PgConnection {
 
 /// Reads the server's identity. The system identifier needs
 /// `pg_control_system()`, which ordinary roles may not call; it is optional.
-fn read_identity(client: &mut Client, params: &PgParams) -> Result<TargetIdentity> {
+fn read_identity(
+    client: &mut Client,
+    params: &PgParams,
+    host_index: usize,
+) -> Result<TargetIdentity> {
     let row = client.query_one(
         "SELECT current_database(), current_user, current_setting('server_version')",
         &[],
@@ -106,8 +110,12 @@ fn read_identity(client: &mut Client, params: &PgParams) -> Result<TargetIdentit
         engine: super::Engine::Postgres,
         display: params.display_url(),
         database,
-        host: params.hosts.first().cloned(),
-        port: params.ports.first().copied(),
+        host: params.hosts.get(host_index).cloned(),
+        port: params
+            .ports
+            .get(host_index)
+            .or_else(|| params.ports.first())
+            .copied(),
         user: Some(user),
         system_identifier,
         server_version,
