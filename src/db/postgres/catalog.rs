@@ -1,12 +1,30 @@
 //! Postgres catalog introspection: the whole schema in a handful of queries.
 //!
-//! (Initial version; being completed.)
+//! `load` reads `pg_catalog` directly (not `information_schema`, which hides
+//! objects the role does not own and cannot express PG15 `SET NULL (col)`
+//! lists, partitions or triggers' bit flags) with six queries for the whole
+//! database, whatever its size: server version and search path, tables,
+//! columns, key/foreign-key constraints, unique indexes that are not
+//! constraints, triggers. Each query returns rows for every table at once and
+//! is stitched together here by table OID, so 1,000 tables cost the same
+//! number of round trips as one.
+//!
+//! Every query filters relations the same way ([`REL_FILTER`]): ordinary,
+//! partitioned and foreign tables in every schema except the system ones.
+//! Values are read with `try_get` so a catalog surprise becomes an error
+//! message, never a panic. Names are kept exactly as the catalog spells them;
+//! quoting is a display concern (`schema::display_ident`).
+
+use std::collections::HashMap;
 
 use postgres::Transaction;
 
 use crate::db::Engine;
-use crate::error::Result;
-use crate::schema::Schema;
+use crate::error::{Error, Result};
+use crate::schema::{
+    Column, FkAction, ForeignKey, Generated, Identity, Key, MatchType, QualName, Schema, Table,
+    TableKind, Trigger, TriggerEvent, TriggerTiming,
+};
 
 /// Counts catalog queries, so a test can prove introspection stays at a
 /// handful of queries however many tables there are.
@@ -15,10 +33,400 @@ pub struct QueryCounter {
     pub queries: usize,
 }
 
+/// The relations dbguard knows about, as a `WHERE` fragment over `c`
+/// (`pg_class`) and `n` (`pg_namespace`). `pg_toast*` and `pg_temp*` cover
+/// the per-backend temp and toast schemas (`pg_temp_3`, `pg_toast_temp_3`);
+/// another session's temporary tables are not ours to change.
+const REL_FILTER: &str = "c.relkind IN ('r', 'p', 'f') \
+     AND n.nspname <> 'pg_catalog' \
+     AND n.nspname <> 'information_schema' \
+     AND n.nspname NOT LIKE 'pg\\_toast%' \
+     AND n.nspname NOT LIKE 'pg\\_temp%'";
+
+/// PG15 added `pg_constraint.confdelsetcols` (`ON DELETE SET NULL (col)`).
+const PG15: i32 = 150_000;
+
 /// Loads every table of every non-system schema.
 pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> {
+    // 1. Server version (decides which catalog columns exist) and the
+    //    effective search path (how unqualified names resolve).
     counter.queries += 1;
-    let row = tx.query_one("SELECT current_schemas(false)", &[])?;
-    let search_path: Vec<String> = row.try_get(0)?;
-    Ok(Schema::new(Engine::Postgres, Vec::new(), search_path))
+    let row = tx.query_one(
+        "SELECT current_setting('server_version_num')::int4, current_schemas(false)::text[]",
+        &[],
+    )?;
+    let version: i32 = row.try_get(0)?;
+    let search_path: Vec<String> = row.try_get(1)?;
+
+    // 2. Tables, with their partition parent. `pg_inherits` also records
+    //    plain (legacy) inheritance; only `relispartition` rows are
+    //    partitions, so the join is restricted to those.
+    counter.queries += 1;
+    let rows = tx.query(
+        &format!(
+            "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, \
+                    c.relrowsecurity, c.relforcerowsecurity, \
+                    pn.nspname::text, pc.relname::text \
+             FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition \
+             LEFT JOIN pg_class pc ON pc.oid = i.inhparent \
+             LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
+             WHERE {REL_FILTER}"
+        ),
+        &[],
+    )?;
+    let mut tables: Vec<Table> = Vec::with_capacity(rows.len());
+    let mut by_oid: HashMap<u32, usize> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let oid: u32 = row.try_get(0)?;
+        let schema: String = row.try_get(1)?;
+        let name: String = row.try_get(2)?;
+        let relkind: String = row.try_get(3)?;
+        let mut t = Table::new(QualName::new(Some(&schema), &name));
+        t.kind = match relkind.as_str() {
+            "p" => TableKind::Partitioned,
+            "f" => TableKind::Foreign,
+            _ => TableKind::Table,
+        };
+        t.rls_enabled = row.try_get(4)?;
+        t.rls_forced = row.try_get(5)?;
+        let parent_schema: Option<String> = row.try_get(6)?;
+        let parent_name: Option<String> = row.try_get(7)?;
+        if let (Some(ps), Some(pn)) = (parent_schema, parent_name) {
+            t.partition_of = Some(QualName::new(Some(&ps), &pn));
+        }
+        by_oid.insert(oid, tables.len());
+        tables.push(t);
+    }
+
+    // 3. Columns in attnum order. `attgenerated` is 's' (stored) or, from
+    //    PG18, 'v' (virtual); the generation expression lives in
+    //    `pg_attrdef` like a default does. Expressions are deparsed in
+    //    pretty mode, as psql shows them: still valid SQL, minus redundant
+    //    parentheses.
+    counter.queries += 1;
+    let rows = tx.query(
+        &format!(
+            "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                    a.attnotnull, pg_get_expr(d.adbin, d.adrelid, true), \
+                    a.attgenerated::text, a.attidentity::text, a.attnum \
+             FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND {REL_FILTER} \
+             ORDER BY a.attrelid, a.attnum"
+        ),
+        &[],
+    )?;
+    // Column names by (table OID, attnum): constraints and indexes name
+    // their columns by number, mapped back here rather than with a
+    // correlated subquery per constraint (five times slower at 2,000 FKs).
+    let mut attnames: HashMap<(u32, i16), String> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let oid: u32 = row.try_get(0)?;
+        let Some(&ti) = by_oid.get(&oid) else {
+            continue;
+        };
+        let attnum: i16 = row.try_get(7)?;
+        attnames.insert((oid, attnum), row.try_get(1)?);
+        let generated: String = row.try_get(5)?;
+        let identity: String = row.try_get(6)?;
+        tables[ti].columns.push(Column {
+            name: row.try_get(1)?,
+            type_name: row.try_get(2)?,
+            not_null: row.try_get(3)?,
+            default: row.try_get(4)?,
+            generated: match generated.as_str() {
+                "s" => Some(Generated::Stored),
+                "v" => Some(Generated::Virtual),
+                _ => None,
+            },
+            identity: match identity.as_str() {
+                "a" => Some(Identity::Always),
+                "d" => Some(Identity::ByDefault),
+                _ => None,
+            },
+        });
+    }
+
+    // 4. Primary keys, unique constraints and foreign keys. `conkey` and
+    //    `confkey` list column numbers in key order, which is what pairs
+    //    composite FK columns with the referenced ones.
+    let del_set_cols = if version >= PG15 {
+        "con.confdelsetcols"
+    } else {
+        "NULL::int2[]"
+    };
+    counter.queries += 1;
+    let rows = tx.query(
+        &format!(
+            "SELECT con.conrelid, con.conname::text, con.contype::text, \
+                    con.conkey, con.confkey, con.confrelid, \
+                    fn.nspname::text, fc.relname::text, \
+                    con.confdeltype::text, con.confupdtype::text, con.confmatchtype::text, \
+                    con.condeferrable, con.condeferred, con.conparentid, \
+                    {del_set_cols} \
+             FROM pg_constraint con \
+             JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
+             LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
+             WHERE con.contype IN ('p', 'u', 'f') AND {REL_FILTER}"
+        ),
+        &[],
+    )?;
+    for row in &rows {
+        let oid: u32 = row.try_get(0)?;
+        let Some(&ti) = by_oid.get(&oid) else {
+            continue;
+        };
+        let name: String = row.try_get(1)?;
+        let contype: String = row.try_get(2)?;
+        let conkey: Option<Vec<i16>> = row.try_get(3)?;
+        let columns = column_names(&attnames, oid, conkey.as_deref(), &name)?;
+        match contype.as_str() {
+            "p" => tables[ti].primary_key = Some(Key { name, columns }),
+            "u" => tables[ti].unique.push(Key { name, columns }),
+            "f" => {
+                // A foreign key with a parent constraint is a clone Postgres
+                // made itself: on each partition of a partitioned referencing
+                // table (a copy of the parent's FK), and on the referencing
+                // table for each partition of a partitioned referenced table
+                // (pointing at the partition). Both are enforced through the
+                // parent constraint, which is listed once on the partitioned
+                // table; listing the clones would show every edge once per
+                // partition and invent references to partitions nobody
+                // declared. psql's `\d` hides them the same way. The impact
+                // analysis therefore finds FKs of a partition on its
+                // `partition_of` ancestors.
+                let parent_con: u32 = row.try_get(13)?;
+                if parent_con != 0 {
+                    continue;
+                }
+                let ref_oid: u32 = row.try_get(5)?;
+                let confkey: Option<Vec<i16>> = row.try_get(4)?;
+                let ref_columns = column_names(&attnames, ref_oid, confkey.as_deref(), &name)?;
+                let ref_schema: Option<String> = row.try_get(6)?;
+                let ref_name: Option<String> = row.try_get(7)?;
+                let ref_name = ref_name.ok_or_else(|| {
+                    Error::database(format!("foreign key {name} references a missing table"))
+                })?;
+                let on_delete: String = row.try_get(8)?;
+                let on_update: String = row.try_get(9)?;
+                let match_type: String = row.try_get(10)?;
+                // NULL (no PG15 list, or before PG15) means "all FK columns".
+                let set_cols: Option<Vec<i16>> = row.try_get(14)?;
+                let delete_set_columns = match set_cols {
+                    Some(nums) if !nums.is_empty() => {
+                        Some(column_names(&attnames, oid, Some(&nums), &name)?)
+                    }
+                    _ => None,
+                };
+                let table = tables[ti].name.clone();
+                tables[ti].foreign_keys.push(ForeignKey {
+                    on_delete: fk_action(&on_delete, &name)?,
+                    on_update: fk_action(&on_update, &name)?,
+                    delete_set_columns,
+                    match_type: match match_type.as_str() {
+                        "f" => MatchType::Full,
+                        "p" => MatchType::Partial,
+                        _ => MatchType::Simple,
+                    },
+                    deferrable: row.try_get(11)?,
+                    initially_deferred: row.try_get(12)?,
+                    table,
+                    columns,
+                    ref_table: QualName::new(ref_schema.as_deref(), &ref_name),
+                    ref_columns,
+                    name,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    // 5. Unique indexes that back no constraint (`CREATE UNIQUE INDEX`):
+    //    they enforce uniqueness just the same. Partial and expression
+    //    indexes are left out, since they do not make a column list unique;
+    //    only key columns count (`indnkeyatts`), not `INCLUDE` ones.
+    counter.queries += 1;
+    let rows = tx.query(
+        &format!(
+            "SELECT i.indrelid, ic.relname::text, i.indkey::int2[], i.indnkeyatts \
+             FROM pg_index i \
+             JOIN pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint con \
+                               WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')) \
+               AND {REL_FILTER}"
+        ),
+        &[],
+    )?;
+    for row in &rows {
+        let oid: u32 = row.try_get(0)?;
+        let Some(&ti) = by_oid.get(&oid) else {
+            continue;
+        };
+        let name: String = row.try_get(1)?;
+        let indkey: Vec<i16> = row.try_get(2)?;
+        let key_atts: i16 = row.try_get(3)?;
+        let keys: Vec<i16> = indkey
+            .into_iter()
+            .take(usize::try_from(key_atts).unwrap_or(0))
+            .collect();
+        // attnum 0 is an expression column (excluded above, but a key with
+        // one would not be a column list).
+        if keys.is_empty() || keys.contains(&0) {
+            continue;
+        }
+        let columns = column_names(&attnames, oid, Some(&keys), &name)?;
+        tables[ti].unique.push(Key { name, columns });
+    }
+
+    // 6. User triggers. Internal ones implement FK actions, which the model
+    //    already has as foreign keys. Triggers cloned onto partitions from a
+    //    partitioned table's trigger are kept: they do fire on the partition.
+    counter.queries += 1;
+    let rows = tx.query(
+        &format!(
+            "SELECT t.tgrelid, t.tgname::text, t.tgtype::int4, t.tgenabled::text, \
+                    pn.nspname::text, p.proname::text \
+             FROM pg_trigger t \
+             JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_proc p ON p.oid = t.tgfoid \
+             JOIN pg_namespace pn ON pn.oid = p.pronamespace \
+             WHERE NOT t.tgisinternal AND {REL_FILTER}"
+        ),
+        &[],
+    )?;
+    for row in &rows {
+        let oid: u32 = row.try_get(0)?;
+        let Some(&ti) = by_oid.get(&oid) else {
+            continue;
+        };
+        let tgtype: i32 = row.try_get(2)?;
+        let enabled: String = row.try_get(3)?;
+        let fn_schema: String = row.try_get(4)?;
+        let fn_name: String = row.try_get(5)?;
+        // Qualify the function only when the search path would not find it,
+        // the way psql prints names.
+        let action = if search_path.contains(&fn_schema) || fn_schema == "pg_catalog" {
+            format!("{}()", crate::schema::display_ident(&fn_name))
+        } else {
+            format!(
+                "{}.{}()",
+                crate::schema::display_ident(&fn_schema),
+                crate::schema::display_ident(&fn_name)
+            )
+        };
+        tables[ti].triggers.push(Trigger {
+            name: row.try_get(1)?,
+            timing: decode_timing(tgtype),
+            events: decode_events(tgtype),
+            for_each_row: tgtype & TRIGGER_TYPE_ROW != 0,
+            // 'O' (origin), 'A' (always) and 'R' (replica) all count as
+            // enabled: 'R' triggers do not fire in a normal session, but a
+            // safety tool would rather list a trigger that stays quiet than
+            // hide one that fires (for example under a replication role).
+            enabled: enabled != "D",
+            action,
+        });
+    }
+
+    Ok(Schema::new(Engine::Postgres, tables, search_path))
+}
+
+/// Maps a constraint's or index's column numbers to names, in order. A
+/// number with no loaded column means the catalog changed under us or
+/// points outside the loaded tables; better to fail than to show a key
+/// with a column missing.
+fn column_names(
+    attnames: &HashMap<(u32, i16), String>,
+    rel: u32,
+    nums: Option<&[i16]>,
+    object: &str,
+) -> Result<Vec<String>> {
+    nums.unwrap_or_default()
+        .iter()
+        .map(|n| {
+            attnames.get(&(rel, *n)).cloned().ok_or_else(|| {
+                Error::database(format!(
+                    "{object} refers to column number {n} of a table dbguard did not load (oid {rel})"
+                ))
+            })
+        })
+        .collect()
+}
+
+// `pg_trigger.tgtype` bits (src/include/catalog/pg_trigger.h).
+const TRIGGER_TYPE_ROW: i32 = 1 << 0;
+const TRIGGER_TYPE_BEFORE: i32 = 1 << 1;
+const TRIGGER_TYPE_INSERT: i32 = 1 << 2;
+const TRIGGER_TYPE_DELETE: i32 = 1 << 3;
+const TRIGGER_TYPE_UPDATE: i32 = 1 << 4;
+const TRIGGER_TYPE_TRUNCATE: i32 = 1 << 5;
+const TRIGGER_TYPE_INSTEAD: i32 = 1 << 6;
+
+fn decode_timing(tgtype: i32) -> TriggerTiming {
+    if tgtype & TRIGGER_TYPE_INSTEAD != 0 {
+        TriggerTiming::InsteadOf
+    } else if tgtype & TRIGGER_TYPE_BEFORE != 0 {
+        TriggerTiming::Before
+    } else {
+        TriggerTiming::After
+    }
+}
+
+/// Events in the order psql prints them.
+fn decode_events(tgtype: i32) -> Vec<TriggerEvent> {
+    [
+        (TRIGGER_TYPE_INSERT, TriggerEvent::Insert),
+        (TRIGGER_TYPE_UPDATE, TriggerEvent::Update),
+        (TRIGGER_TYPE_DELETE, TriggerEvent::Delete),
+        (TRIGGER_TYPE_TRUNCATE, TriggerEvent::Truncate),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| tgtype & bit != 0)
+    .map(|(_, ev)| ev)
+    .collect()
+}
+
+/// Decodes `confdeltype`/`confupdtype`. An unknown code is an error rather
+/// than a guess: a wrong action would make every later preview wrong.
+fn fk_action(code: &str, constraint: &str) -> Result<FkAction> {
+    match code {
+        "a" => Ok(FkAction::NoAction),
+        "r" => Ok(FkAction::Restrict),
+        "c" => Ok(FkAction::Cascade),
+        "n" => Ok(FkAction::SetNull),
+        "d" => Ok(FkAction::SetDefault),
+        other => Err(Error::database(format!(
+            "foreign key {constraint} has an action code '{other}' this version of dbguard does not know\n\
+             Upgrade dbguard; previews of this database cannot be trusted until then."
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_trigger_bits() {
+        // BEFORE ROW INSERT OR UPDATE
+        let t = 1 | 2 | 4 | 16;
+        assert_eq!(decode_timing(t), TriggerTiming::Before);
+        assert_eq!(
+            decode_events(t),
+            vec![TriggerEvent::Insert, TriggerEvent::Update]
+        );
+        assert_eq!(decode_timing(8), TriggerTiming::After);
+        assert_eq!(decode_timing(64 | 1 | 8), TriggerTiming::InsteadOf);
+        assert_eq!(decode_events(32), vec![TriggerEvent::Truncate]);
+    }
 }
