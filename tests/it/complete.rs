@@ -148,10 +148,17 @@ impl Tmux {
 
     /// Waits until the screen shows `needle`.
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_count(needle, 1)
+    }
+
+    /// Waits until `needle` shows `n` times: a second prompt means the
+    /// shell is ready for input again. Typing before that loses keys when
+    /// the machine is busy.
+    fn wait_for_count(&self, needle: &str, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
-            if screen.contains(needle) {
+            if screen.matches(needle).count() >= n {
                 return screen;
             }
             assert!(
@@ -222,9 +229,11 @@ fn interactive_session_in_tmux() {
 
     // Ctrl-C drops the line; nothing runs.
     tmux.key("C-c");
+    tmux.wait_for_count("(tester)=>", 2);
     tmux.type_text("SELECT 'after ctrl-c' AS marker");
     tmux.key("Enter");
     // Continued on the next line until the semicolon.
+    tmux.wait_for("AS marker");
     tmux.type_text("FROM packages WHERE id = 1;");
     tmux.key("Enter");
     let screen = tmux.wait_for("(1 row)");
@@ -234,9 +243,11 @@ fn interactive_session_in_tmux() {
         "the cancelled line ran:\n{screen}"
     );
 
+    tmux.wait_for_count("(tester)=>", 3);
     tmux.type_text("\\x");
     tmux.key("Enter");
     tmux.wait_for("Expanded display is on.");
+    tmux.wait_for_count("(tester)=>", 4);
     tmux.type_text("SELECT id, name, description FROM packages ORDER BY id;");
     tmux.key("Enter");
     let screen = tmux.wait_for("(2 rows)");
