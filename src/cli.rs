@@ -18,7 +18,7 @@ use crate::error::Result;
         Reads run in read-only transactions. Writes go through one lifecycle: \
         analyze, preview impact, policy verdict, approval, guarded apply, undo entry. \
         Without a subcommand, dbguard opens the shell.",
-    args_conflicts_with_subcommands = true
+    subcommand_precedence_over_arg = true
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -108,3 +108,64 @@ fn exec_refuses_a_write_with_what_it_recognised() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn global_options_are_accepted_before_and_after_the_subcommand() {
+    let db = SqliteDb::with("create table t(a integer); insert into t values (1);");
+    let policy = tempfile::tempdir().unwrap();
+    for args in [
+        vec![
+            "--policy",
+            policy.path().to_str().unwrap(),
+            "--as",
+            "bob",
+            "exec",
+            &db.target(),
+            "-c",
+            "select a from t",
+        ],
+        vec![
+            "exec",
+            "--policy",
+            policy.path().to_str().unwrap(),
+            "--as",
+            "bob",
+            &db.target(),
+            "-c",
+            "select a from t",
+        ],
+        vec![
+            "exec",
+            &db.target(),
+            "-c",
+            "select a from t",
+            "--journal",
+            "/tmp/j.sqlite",
+            "--as",
+            "bob",
+        ],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            stdout(&out).lines().any(|l| l.trim() == "1"),
+            "{args:?}: {}",
+            stdout(&out)
+        );
+    }
+    // The shell is the default subcommand, with or without global options first.
+    for args in [
+        vec![db.target()],
+        vec!["--as".into(), "bob".into(), db.target()],
+        vec!["shell".into(), db.target()],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_with_stdin(&args, "select a + 1 as b from t;\n");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            stdout(&out).lines().any(|l| l.trim() == "2"),
+            "{args:?}: {}",
+            stdout(&out)
+        );
+    }
+}
