@@ -83,6 +83,24 @@ pub struct DisplayArgs {
     pub display_limit: usize,
 }
 
+/// How previews are computed.
+#[derive(Debug, Clone, Args)]
+pub struct PreviewArgs {
+    /// Time limit for computing one preview, in seconds; an effect that
+    /// cannot be counted in time is reported and the change treated as
+    /// unbounded.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub preview_timeout: f64,
+}
+
+impl Default for PreviewArgs {
+    fn default() -> Self {
+        PreviewArgs {
+            preview_timeout: 10.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args, Default)]
 pub struct ShellArgs {
     /// Target: postgres:// URL, key=value conninfo, SQLite file path or
@@ -92,6 +110,9 @@ pub struct ShellArgs {
 
     #[command(flatten)]
     pub display: DisplayArgs,
+
+    #[command(flatten)]
+    pub preview: PreviewArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -106,6 +127,9 @@ pub struct DemoArgs {
 
     #[command(flatten)]
     pub display: DisplayArgs,
+
+    #[command(flatten)]
+    pub preview: PreviewArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -129,8 +153,16 @@ pub struct ExecArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
+    /// Preview writes (the effects tree) without running them. Exit
+    /// status 5 when a statement would fail.
+    #[arg(long)]
+    pub dry_run: bool,
+
     #[command(flatten)]
     pub display: DisplayArgs,
+
+    #[command(flatten)]
+    pub preview: PreviewArgs,
 }
 
 /// Runs the parsed command line.

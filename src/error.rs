@@ -40,6 +40,8 @@ pub enum ErrorKind {
     Io,
     /// Some statements of a script failed; each was already reported.
     ScriptFailed,
+    /// The previewed statement would fail (a restricting reference).
+    WouldFail,
 }
 
 /// An error with a message written for the person at the terminal.
@@ -83,6 +85,7 @@ impl Error {
             | ErrorKind::Refused
             | ErrorKind::Io
             | ErrorKind::ScriptFailed => exit::ERROR,
+            ErrorKind::WouldFail => exit::WOULD_FAIL,
         }
     }
 

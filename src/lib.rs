@@ -9,15 +9,18 @@
 //! (what commits is what was previewed), and an *undo entry* records the
 //! inverse of every row it changed. Reads run in read-only transactions.
 //!
-//! This version builds the foundation: connecting (`db`), the schema model
-//! (`schema`), classification (`sql`), the shell (`shell`) and the demo
-//! database (`demo`). Writes are recognised and refused until the guarded
-//! path exists.
+//! This version connects (`db`), introspects (`schema`), classifies
+//! (`sql`), runs reads and previews writes (`impact`) in the shell
+//! (`shell`), with associations from policy files (`policy`) and a demo
+//! database (`demo`). Writes stop at their preview until guarded apply and
+//! the undo journal exist.
 
 pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod impact;
+pub mod policy;
 pub mod schema;
 pub mod shell;
 pub mod sql;

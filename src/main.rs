@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     match dbguard::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.kind != dbguard::ErrorKind::ScriptFailed {
+            if !matches!(
+                e.kind,
+                dbguard::ErrorKind::ScriptFailed | dbguard::ErrorKind::WouldFail
+            ) {
                 eprintln!("dbguard: {e}");
             }
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))

@@ -181,6 +181,12 @@ pub struct ForeignKey {
     pub match_type: MatchType,
     pub deferrable: bool,
     pub initially_deferred: bool,
+    /// Where this key comes in the order the engine runs the actions of a
+    /// table's foreign keys: the constraint's OID on Postgres (its RI
+    /// triggers fire in creation order), the `pragma_foreign_key_list` id on
+    /// SQLite. Whether a RESTRICT reference is cleared by a cascade on the
+    /// same rows depends on which of the two runs first.
+    pub ordinal: i64,
 }
 
 impl ForeignKey {

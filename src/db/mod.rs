@@ -9,6 +9,7 @@
 //! (catalog introspection, reads) take the engine's transaction and never
 //! open one themselves, so a caller can compose them.
 
+pub mod dialect;
 pub mod postgres;
 pub mod sqlite;
 pub mod value;
@@ -90,6 +91,58 @@ impl Canceller {
     }
     pub fn cancel(&self) {
         (self.0)()
+    }
+}
+
+/// Rows returned by a preview query, values in text form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// The read-only queries of one preview: one snapshot of the database and
+/// one time budget for all of them. A query that would run past the budget
+/// is stopped and answers `None`, so the preview can say which part could
+/// not be computed in time instead of failing as a whole.
+pub trait PreviewTx {
+    fn engine(&self) -> Engine;
+    /// Runs one query; `Ok(None)` when the time budget ran out.
+    fn query(&mut self, sql: &str) -> Result<Option<Rows>>;
+    /// Asks the engine to parse and plan `sql` without running it. Returns
+    /// the engine's error if it rejects the statement: the preview must not
+    /// describe a statement the engine reads differently, or not at all.
+    fn check(&mut self, sql: &str) -> Result<Option<String>>;
+}
+
+impl dyn PreviewTx + '_ {
+    /// Runs a query whose first column of the first row is a count.
+    pub fn count(&mut self, sql: &str) -> Result<Option<u64>> {
+        let Some(rows) = self.query(sql)? else {
+            return Ok(None);
+        };
+        let text = rows
+            .rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::text)
+            .unwrap_or_else(|| "0".into());
+        text.trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Error::database(format!("count query returned {text:?}, not a number")))
+    }
+}
+
+/// With `DBGUARD_ECHO_SQL` set, every query a preview runs is printed to
+/// stderr with its time, like `psql -E` shows the queries behind meta
+/// commands: the operator can see, and rerun, exactly what was counted.
+pub(crate) fn trace_sql(sql: &str, started: std::time::Instant) {
+    if std::env::var_os("DBGUARD_ECHO_SQL").is_some() {
+        eprintln!(
+            "-- {:.3} ms\n{sql};",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
     }
 }
 
@@ -221,6 +274,19 @@ impl Connection {
         match self {
             Connection::Postgres(c) => c.run_session(sql),
             Connection::Sqlite(c) => c.run_session(sql),
+        }
+    }
+
+    /// Runs `f` with the read-only, single-snapshot query runner a preview
+    /// uses, bounded by `budget` in total.
+    pub fn preview<T>(
+        &mut self,
+        budget: std::time::Duration,
+        f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Connection::Postgres(c) => c.preview(budget, f),
+            Connection::Sqlite(c) => c.preview(budget, f),
         }
     }
 

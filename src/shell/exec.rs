@@ -9,13 +9,21 @@ use super::Shell;
 
 pub fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<()> {
     let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
-    let mut shell = Shell::new(conn, &args.display, global.operator())?;
+    let mut shell = Shell::new(conn, &args.display, &args.preview, global)?;
     shell.format = args.format;
+    shell.dry_run = args.dry_run;
     if args.format == Format::Json {
         shell.display.color = false;
     }
     super::install_interrupt_handler();
     let failed = shell.run_text(&args.command);
+    // Every failure was a preview saying the statement would fail: exit 5.
+    if failed > 0 && failed == shell.would_fail {
+        return Err(Error::new(
+            ErrorKind::WouldFail,
+            format!("{failed} statement(s) would fail"),
+        ));
+    }
     if failed > 0 {
         return Err(Error::new(
             ErrorKind::ScriptFailed,

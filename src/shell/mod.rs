@@ -17,9 +17,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use crate::cli::{DisplayArgs, Format, GlobalArgs, ShellArgs};
+use crate::cli::{DisplayArgs, Format, GlobalArgs, PreviewArgs, ShellArgs};
 use crate::db::{Canceller, Connection, Engine, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
+use crate::impact::{self, PreviewOptions};
+use crate::policy::Policy;
 use crate::schema::Schema;
 use crate::sql::{self, Kind};
 use render::{DisplaySettings, Expanded};
@@ -33,6 +35,16 @@ pub struct Shell {
     pub timing: bool,
     pub env_label: Option<String>,
     pub operator: String,
+    pub policy: Policy,
+    pub preview: PreviewOptions,
+    /// Show sample rows in previews (`\samples`).
+    pub samples: bool,
+    /// `exec --dry-run`: a preview is the whole answer for a write.
+    pub dry_run: bool,
+    /// The current statement's JSON object was already printed.
+    json_printed: bool,
+    /// Statements whose preview said they would fail.
+    pub would_fail: usize,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
 }
@@ -73,7 +85,23 @@ fn while_running<T>(canceller: Canceller, f: impl FnOnce() -> T) -> T {
 
 impl Shell {
     /// Opens a shell on a connection, loading its schema.
-    pub fn new(mut conn: Connection, display: &DisplayArgs, operator: String) -> Result<Shell> {
+    pub fn new(
+        mut conn: Connection,
+        display: &DisplayArgs,
+        preview: &PreviewArgs,
+        global: &GlobalArgs,
+    ) -> Result<Shell> {
+        let policy = Policy::load(global.policy.as_deref())?;
+        let timeout = std::time::Duration::try_from_secs_f64(preview.preview_timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "--preview-timeout {} is not a positive number of seconds",
+                    preview.preview_timeout
+                ))
+            })?;
+        let operator = global.operator();
         let schema = conn.introspect()?;
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let width = if std::io::stdout().is_terminal() {
@@ -94,6 +122,15 @@ impl Shell {
             timing: false,
             env_label: display.env.clone(),
             operator,
+            policy,
+            preview: PreviewOptions {
+                timeout,
+                ..PreviewOptions::default()
+            },
+            samples: true,
+            dry_run: false,
+            json_printed: false,
+            would_fail: 0,
             out: Box::new(std::io::stdout()),
             err: Box::new(std::io::stderr()),
         })
@@ -136,7 +173,12 @@ impl Shell {
         let mut failed = 0;
         for piece in sql::split(self.engine(), input) {
             if let Err(e) = self.run_statement(&piece) {
-                self.report(&e);
+                // The preview already said why it would fail.
+                if e.kind == ErrorKind::WouldFail {
+                    self.would_fail += 1;
+                } else {
+                    self.report(&e);
+                }
                 failed += 1;
             }
         }
@@ -157,8 +199,10 @@ impl Shell {
     pub fn run_statement(&mut self, text: &str) -> Result<()> {
         let stmt = sql::classify(self.engine(), text);
         let started = Instant::now();
+        self.json_printed = false;
         let result = match stmt.kind {
             Kind::Read => self.run_read(&stmt.text),
+            k if k.is_data_write() => self.run_write(&stmt),
             Kind::Session if stmt.session_allowed => {
                 let canceller = self.conn.canceller();
                 let conn = &mut self.conn;
@@ -176,7 +220,7 @@ impl Shell {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let _ = self.print(&format!("Time: {ms:.3} ms\n"));
         }
-        if let (Err(e), Format::Json) = (&result, self.format) {
+        if let (Err(e), Format::Json, false) = (&result, self.format, self.json_printed) {
             {
                 let obj = serde_json::json!({
                     "statement": stmt.text,
@@ -189,6 +233,62 @@ impl Shell {
             }
         }
         result
+    }
+
+    /// Previews a write: computes and shows its impact. Applying arrives
+    /// with the guarded apply and undo journal; until then a write stops at
+    /// its preview.
+    fn run_write(&mut self, stmt: &sql::Statement) -> Result<()> {
+        let schema = self
+            .schema
+            .read()
+            .map_err(|_| Error::io("schema lock poisoned"))?
+            .clone();
+        let canceller = self.conn.canceller();
+        let conn = &mut self.conn;
+        let policy = &self.policy;
+        let options = &self.preview;
+        let impact = while_running(canceller, || {
+            impact::preview(conn, &schema, policy, stmt, options)
+        })?;
+        let refusal = (!self.dry_run).then(|| {
+            format!(
+                "{}: not executed\nApplying arrives with the guarded apply and undo journal; dbguard exec --dry-run previews without this message.",
+                recognised(stmt)
+            )
+        });
+        match self.format {
+            Format::Text => {
+                let style = impact::render::Style {
+                    color: self.display.color,
+                    samples: self.samples,
+                };
+                let text = impact::render::text(&impact, style);
+                self.print(&text)?;
+            }
+            Format::Json => {
+                let mut v = impact::render::json(&impact);
+                if let (Some(msg), Some(obj)) = (&refusal, v.as_object_mut()) {
+                    obj.insert("error".into(), serde_json::Value::String(msg.clone()));
+                }
+                self.print(&format!("{v}\n"))?;
+                self.json_printed = true;
+            }
+        }
+        if let Some(msg) = refusal {
+            return Err(Error::refused(msg));
+        }
+        if impact.will_fail {
+            return Err(Error::new(
+                ErrorKind::WouldFail,
+                impact
+                    .failures
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "the statement would fail".into()),
+            ));
+        }
+        Ok(())
     }
 
     fn run_read(&mut self, text: &str) -> Result<()> {
@@ -300,6 +400,15 @@ impl Shell {
                 self.display.display_limit = n;
                 self.print(&format!("Showing at most {n} rows per result.\n"))?
             }
+            "\\samples" => {
+                self.samples = match arg {
+                    Some("on") => true,
+                    Some("off") => false,
+                    _ => !self.samples,
+                };
+                let word = if self.samples { "on" } else { "off" };
+                self.print(&format!("Sample rows in previews are {word}.\n"))?
+            }
             "\\conninfo" => {
                 let text = conninfo_text(self.conn.identity());
                 self.print(&text)?
@@ -410,7 +519,7 @@ impl Shell {
         }
         let ident = self.conn.identity().clone();
         self.print(&format!(
-            "dbguard {} — {} {} ({})\nType \\? for help. Reads run read-only; writes are refused until the guarded path exists.\n",
+            "dbguard {} — {} {} ({})\nType \\? for help. Reads run read-only; a write shows its preview and is not executed yet.\n",
             env!("CARGO_PKG_VERSION"),
             ident.engine.name(),
             ident.server_version,
@@ -449,8 +558,8 @@ impl Shell {
     }
 }
 
-/// Why a statement was not run, with what the classifier recognised.
-fn refusal(stmt: &sql::Statement) -> Error {
+/// What the classifier recognised: `DELETE on t WHERE id = 1`.
+fn recognised(stmt: &sql::Statement) -> String {
     let mut what = stmt.kind.name().to_uppercase();
     if let Some(t) = &stmt.table {
         what.push_str(&format!(" on {t}"));
@@ -458,6 +567,12 @@ fn refusal(stmt: &sql::Statement) -> Error {
     if let Some(p) = &stmt.predicate {
         what.push_str(&format!(" WHERE {p}"));
     }
+    what
+}
+
+/// Why a statement was not run, with what the classifier recognised.
+fn refusal(stmt: &sql::Statement) -> Error {
+    let what = recognised(stmt);
     let msg = match stmt.kind {
         Kind::Insert | Kind::Update | Kind::Delete | Kind::Truncate | Kind::Merge => format!(
             "{what}: not executed\nWrites run only through the guarded path (preview, approval, apply with undo), which this version does not have yet."
@@ -536,11 +651,14 @@ Meta commands
   \\x [on|off|auto] expanded display (one column per line)
   \\timing [on|off] show how long each statement took
   \\limit N        show at most N rows per result (default 1000)
+  \\samples [on|off] sample rows under each effect of a preview
   \\conninfo       where you are connected
 
 Statements end with ';' and may span lines. Ctrl-C cancels the input line
 or the running query. Reads run in a read-only transaction; writes, DDL and
-anything unrecognised are refused until the guarded path exists.
+anything unrecognised are never run. A write shows its preview: every row
+it deletes, changes or leaves dangling, at every depth; applying arrives
+with the guarded apply and undo journal.
 ";
 
 /// `$XDG_STATE_HOME/dbguard`, default `~/.local/state/dbguard`.
@@ -564,13 +682,18 @@ fn terminal_width() -> Option<u16> {
 /// `dbguard shell`: open the target and run interactively or as a script.
 pub fn run_shell(global: &GlobalArgs, args: &ShellArgs) -> Result<()> {
     let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
-    run_on(conn, global, &args.display)
+    run_on(conn, global, &args.display, &args.preview)
 }
 
 /// Runs the shell on an open connection: a REPL on a terminal, script mode
 /// otherwise.
-pub fn run_on(conn: Connection, global: &GlobalArgs, display: &DisplayArgs) -> Result<()> {
-    let mut shell = Shell::new(conn, display, global.operator())?;
+pub fn run_on(
+    conn: Connection,
+    global: &GlobalArgs,
+    display: &DisplayArgs,
+    preview: &PreviewArgs,
+) -> Result<()> {
+    let mut shell = Shell::new(conn, display, preview, global)?;
     install_interrupt_handler();
     if std::io::stdin().is_terminal() {
         shell.run_interactive()

@@ -81,6 +81,10 @@ pub struct Statement {
     pub note: Option<String>,
     /// The parse tree, when the parser accepted the statement.
     pub ast: Option<ast::Statement>,
+    /// A read-only `WITH` clause in front of a write
+    /// (`WITH old AS (SELECT ...) DELETE ...`), as SQL; the write itself is
+    /// `ast`'s body.
+    pub with: Option<String>,
 }
 
 impl Statement {
@@ -94,6 +98,7 @@ impl Statement {
             session_allowed: false,
             note: None,
             ast: None,
+            with: None,
         }
     }
 
@@ -185,6 +190,16 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
         return Statement::unknown(text, "empty statement");
     };
     let mut out = classify_tree(text, &stmt);
+    // Previews are built from the parse tree, printed back as SQL. A write
+    // whose printed form is not the same tokens as what was typed was read
+    // differently by the parser than the engine may read it (operators it
+    // rewrote, clauses it filled in): it is not analyzable.
+    if out.kind.is_data_write() && !super::same_tokens(engine, text, &stmt.to_string()) {
+        return Statement::unknown(
+            text,
+            "the SQL parser does not read this statement back exactly, so its preview could differ from what the database does",
+        );
+    }
     out.ast = Some(stmt);
     out
 }
@@ -213,6 +228,39 @@ fn has_nested_write(stmt: &ast::Statement) -> bool {
     found
 }
 
+/// True when any statement nested in `q` modifies data.
+fn query_writes(q: &ast::Query) -> bool {
+    let mut found = false;
+    let _ = visit_statements(q, |s| {
+        if matches!(
+            s,
+            ast::Statement::Insert(_)
+                | ast::Statement::Update(_)
+                | ast::Statement::Delete(_)
+                | ast::Statement::Merge(_)
+        ) {
+            found = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+/// The write inside `WITH ... DELETE/UPDATE/INSERT`, if that is what `stmt` is.
+pub fn write_under_with(stmt: &ast::Statement) -> Option<(&ast::Query, &ast::Statement)> {
+    let ast::Statement::Query(q) = stmt else {
+        return None;
+    };
+    match q.body.as_ref() {
+        SetExpr::Insert(inner)
+        | SetExpr::Update(inner)
+        | SetExpr::Delete(inner)
+        | SetExpr::Merge(inner) => Some((q, inner)),
+        _ => None,
+    }
+}
+
 fn has_select_into(body: &SetExpr) -> bool {
     match body {
         SetExpr::Select(s) => s.into.is_some(),
@@ -226,6 +274,25 @@ fn has_select_into(body: &SetExpr) -> bool {
 
 fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
     use ast::Statement as S;
+    // `WITH x AS (SELECT ...) DELETE ...`: the CTEs must only read; the
+    // write is judged like the bare statement.
+    if let Some((q, inner)) = write_under_with(stmt) {
+        let Some(with) = &q.with else {
+            return Statement::unknown(text, "a write nested in a query cannot be analyzed");
+        };
+        if with.cte_tables.iter().any(|c| query_writes(&c.query)) {
+            return Statement::unknown(
+                text,
+                "a data-modifying WITH clause (writable CTE) cannot be analyzed",
+            );
+        }
+        if q.order_by.is_some() || q.limit_clause.is_some() || !q.locks.is_empty() {
+            return Statement::unknown(text, "clauses after a WITH ... write cannot be analyzed");
+        }
+        let mut s = classify_tree(text, inner);
+        s.with = Some(with.to_string());
+        return s;
+    }
     // EXPLAIN is judged by what it runs (see below), not by what it names.
     if !matches!(stmt, S::Explain { .. }) && has_nested_write(stmt) {
         return Statement::unknown(
@@ -493,6 +560,13 @@ mod tests {
             Kind::Unknown
         );
         assert_eq!(kind(Engine::Postgres, "DO $$ BEGIN END $$"), Kind::Unknown);
+        assert_eq!(
+            kind(
+                Engine::Postgres,
+                "WITH x AS (SELECT 1) UPDATE t SET a = 1 WHERE a IN (WITH y AS (DELETE FROM u RETURNING a) SELECT a FROM y)"
+            ),
+            Kind::Unknown
+        );
         assert_eq!(kind(Engine::Postgres, "CALL p()"), Kind::Unknown);
         assert_eq!(kind(Engine::Postgres, "SELEC 1"), Kind::Unknown);
         assert_eq!(
@@ -507,6 +581,20 @@ mod tests {
         assert_eq!(
             kind(Engine::Sqlite, "PRAGMA foreign_keys = OFF"),
             Kind::Unknown
+        );
+    }
+
+    #[test]
+    fn read_only_with_in_front_of_a_write() {
+        let s = classify(
+            Engine::Postgres,
+            "WITH old AS (SELECT id FROM t WHERE a < 3) DELETE FROM t WHERE id IN (SELECT id FROM old)",
+        );
+        assert_eq!(s.kind, Kind::Delete);
+        assert_eq!(s.table.as_deref(), Some("t"));
+        assert_eq!(
+            s.with.as_deref(),
+            Some("WITH old AS (SELECT id FROM t WHERE a < 3)")
         );
     }
 

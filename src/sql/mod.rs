@@ -10,7 +10,7 @@
 
 mod classify;
 
-pub use classify::{Kind, Statement, classify};
+pub use classify::{Kind, Statement, classify, write_under_with};
 
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
@@ -133,6 +133,34 @@ pub fn is_complete(engine: Engine, buffer: &str) -> bool {
     }
 }
 
+/// Whether two SQL texts are the same token sequence, ignoring whitespace,
+/// comments, the case of unquoted words, the optional keyword `AS` and the
+/// spelling `!=` for `<>`. Used to prove that printing a parse tree back
+/// gives what was typed.
+pub fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
+    fn norm(engine: Engine, s: &str) -> Option<Vec<String>> {
+        let tokens = tokenize(engine, s).ok()?;
+        Some(
+            tokens
+                .into_iter()
+                .filter_map(|t| match t.token {
+                    Token::Whitespace(_) | Token::EOF | Token::SemiColon => None,
+                    Token::Word(w) if w.quote_style.is_none() => {
+                        let lower = w.value.to_lowercase();
+                        (lower != "as").then_some(lower)
+                    }
+                    Token::Neq => Some("<>".to_owned()),
+                    other => Some(other.to_string()),
+                })
+                .collect(),
+        )
+    }
+    match (norm(engine, a), norm(engine, b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +186,23 @@ mod tests {
     #[test]
     fn drops_empty_pieces() {
         assert!(split(Engine::Sqlite, " ; ;; -- nothing\n").is_empty());
+    }
+
+    #[test]
+    fn token_comparison_ignores_only_spelling() {
+        let pg = Engine::Postgres;
+        assert!(same_tokens(
+            pg,
+            "delete from t x where a != 1",
+            "DELETE FROM t AS x WHERE a <> 1"
+        ));
+        assert!(same_tokens(pg, "select 'it''s' -- c", "SELECT 'it''s'"));
+        assert!(!same_tokens(
+            pg,
+            "delete from t where a == 1",
+            "DELETE FROM t WHERE a = 1"
+        ));
+        assert!(!same_tokens(pg, "select \"A\"", "SELECT a"));
     }
 
     #[test]

@@ -100,8 +100,13 @@ fn exec_refuses_a_write_with_what_it_recognised() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(v["kind"], "delete");
-    assert_eq!(v["table"], "t");
-    assert_eq!(v["predicate"], "a = 1");
+    assert_eq!(v["target"]["table"], "t");
+    assert_eq!(v["target"]["rows"], 1);
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("DELETE on t WHERE a = 1: not executed"),
+        "{error}"
+    );
     let n: i64 = db
         .conn()
         .query_row("select count(*) from t", [], |r| r.get(0))

@@ -167,7 +167,7 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
                     fn.nspname::text, fc.relname::text, \
                     con.confdeltype::text, con.confupdtype::text, con.confmatchtype::text, \
                     con.condeferrable, con.condeferred, con.conparentid, \
-                    {del_set_cols} \
+                    {del_set_cols}, con.oid \
              FROM pg_constraint con \
              JOIN pg_class c ON c.oid = con.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -236,6 +236,7 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
                     },
                     deferrable: row.try_get(11)?,
                     initially_deferred: row.try_get(12)?,
+                    ordinal: i64::from(row.try_get::<_, u32>(15)?),
                     table,
                     columns,
                     ref_table: QualName::new(ref_schema.as_deref(), &ref_name),

@@ -10,7 +10,9 @@ use postgres::error::SqlState;
 use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage, Transaction};
 
-use super::{Canceller, ColumnMeta, ReadSummary, RowSink, TargetIdentity, Value};
+use super::{
+    Canceller, ColumnMeta, Engine, PreviewTx, ReadSummary, RowSink, Rows, TargetIdentity, Value,
+};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use conninfo::PgParams;
@@ -72,6 +74,30 @@ impl PgConnection {
         Ok(())
     }
 
+    /// One REPEATABLE READ, READ ONLY transaction for all queries of a
+    /// preview, so every count sees the same snapshot.
+    pub fn preview<T>(
+        &mut self,
+        budget: std::time::Duration,
+        f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let result = {
+            let mut runner = PgPreview {
+                tx: &mut tx,
+                deadline: std::time::Instant::now() + budget,
+            };
+            f(&mut runner)
+        };
+        tx.rollback()?;
+        result
+    }
+
     pub fn canceller(&self) -> Canceller {
         conninfo::canceller(&self.client, &self.params)
     }
@@ -121,6 +147,89 @@ fn read_identity(
         server_version,
         tls,
     })
+}
+
+/// Runs preview queries inside one read-only transaction; each query runs
+/// under a savepoint with `statement_timeout` set to what is left of the
+/// budget, so a timeout loses only that query.
+pub struct PgPreview<'a, 't> {
+    pub tx: &'a mut Transaction<'t>,
+    pub deadline: std::time::Instant,
+}
+
+impl PreviewTx for PgPreview<'_, '_> {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn check(&mut self, sql: &str) -> Result<Option<String>> {
+        // Parse and analysis only (the extended protocol's Parse/Describe):
+        // nothing executes, so a write is fine even in a read-only
+        // transaction. A rejection aborts the transaction, hence the
+        // savepoint.
+        self.tx.batch_execute("SAVEPOINT dbguard_check")?;
+        match self.tx.prepare(sql) {
+            Ok(_) => {
+                self.tx.batch_execute("RELEASE SAVEPOINT dbguard_check")?;
+                Ok(None)
+            }
+            Err(e) if e.as_db_error().is_some() => {
+                self.tx.batch_execute(
+                    "ROLLBACK TO SAVEPOINT dbguard_check; RELEASE SAVEPOINT dbguard_check",
+                )?;
+                Ok(Some(describe_error(&e)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
+        let remaining = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        if remaining.is_zero() {
+            return Ok(None);
+        }
+        let ms = remaining.as_millis().max(1);
+        let started = std::time::Instant::now();
+        // One round trip: the savepoint, the time limit, the query and the
+        // release travel together; a failure anywhere skips the rest.
+        let batch = format!(
+            "SAVEPOINT dbguard_q; SET LOCAL statement_timeout = {ms}; {sql}; RELEASE SAVEPOINT dbguard_q"
+        );
+        let result = self.tx.simple_query(&batch);
+        super::trace_sql(sql, started);
+        match result {
+            Ok(msgs) => {
+                let mut rows = Rows::default();
+                for msg in msgs {
+                    match msg {
+                        SimpleQueryMessage::RowDescription(cols) => {
+                            rows.columns = cols.iter().map(|c| c.name().to_owned()).collect();
+                        }
+                        SimpleQueryMessage::Row(row) => rows.rows.push(text_row(&row)),
+                        _ => {}
+                    }
+                }
+                Ok(Some(rows))
+            }
+            Err(e) => {
+                let cancelled = e.code() == Some(&SqlState::QUERY_CANCELED);
+                self.tx.batch_execute(
+                    "ROLLBACK TO SAVEPOINT dbguard_q; RELEASE SAVEPOINT dbguard_q",
+                )?;
+                // A cancel before the deadline came from the operator (Ctrl-C).
+                if cancelled
+                    && std::time::Instant::now() + std::time::Duration::from_millis(50)
+                        >= self.deadline
+                {
+                    Ok(None)
+                } else {
+                    Err(Error::database(describe_error(&e)))
+                }
+            }
+        }
+    }
 }
 
 /// Whether a statement can be wrapped in a cursor: plain queries can,

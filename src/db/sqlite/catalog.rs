@@ -244,6 +244,7 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
                 match_type: MatchType::Simple,
                 deferrable: info.is_some_and(|f| f.deferrable),
                 initially_deferred: info.is_some_and(|f| f.initially_deferred),
+                ordinal: first.id,
             },
         ));
     }

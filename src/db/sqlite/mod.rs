@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
 
-use super::{Canceller, ColumnMeta, Engine, ReadSummary, RowSink, TargetIdentity, Value};
+use super::{
+    Canceller, ColumnMeta, Engine, PreviewTx, ReadSummary, RowSink, Rows, TargetIdentity, Value,
+};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 
@@ -108,9 +110,94 @@ impl SqliteConnection {
         Ok(())
     }
 
+    /// All queries of a preview in one read transaction under
+    /// `query_only`, with a progress handler enforcing the time budget.
+    pub fn preview<T>(
+        &mut self,
+        budget: std::time::Duration,
+        f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>,
+    ) -> Result<T> {
+        let deadline = std::time::Instant::now() + budget;
+        self.conn.pragma_update(None, "query_only", true)?;
+        self.conn
+            .progress_handler(10_000, Some(move || std::time::Instant::now() >= deadline))?;
+        let result = (|| -> Result<T> {
+            let tx = self.conn.transaction()?;
+            let r = {
+                let mut runner = SqlitePreview { tx: &tx, deadline };
+                f(&mut runner)
+            };
+            tx.rollback()?;
+            r
+        })();
+        let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
+        let reset = self.conn.pragma_update(None, "query_only", false);
+        let r = result?;
+        reset?;
+        Ok(r)
+    }
+
     pub fn canceller(&self) -> Canceller {
         let handle = self.conn.get_interrupt_handle();
         Canceller::new(move || handle.interrupt())
+    }
+}
+
+/// Runs preview queries in one SQLite read transaction.
+pub struct SqlitePreview<'a, 't> {
+    pub tx: &'a Transaction<'t>,
+    pub deadline: std::time::Instant,
+}
+
+impl PreviewTx for SqlitePreview<'_, '_> {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn check(&mut self, sql: &str) -> Result<Option<String>> {
+        // Compiling a statement runs nothing.
+        match self.tx.prepare(sql) {
+            Ok(_) => Ok(None),
+            Err(e @ rusqlite::Error::SqliteFailure(..)) => Ok(Some(describe_error(&e))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
+        if std::time::Instant::now() >= self.deadline {
+            return Ok(None);
+        }
+        let run = || -> rusqlite::Result<Rows> {
+            let mut stmt = self.tx.prepare(sql)?;
+            let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+            let n = columns.len();
+            let mut out = Rows {
+                columns,
+                rows: Vec::new(),
+            };
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let mut values = Vec::with_capacity(n);
+                for i in 0..n {
+                    values.push(to_value(row.get_ref(i)?));
+                }
+                out.rows.push(values);
+            }
+            Ok(out)
+        };
+        let started = std::time::Instant::now();
+        let result = run();
+        super::trace_sql(sql, started);
+        match result {
+            Ok(rows) => Ok(Some(rows)),
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == rusqlite::ErrorCode::OperationInterrupted
+                    && std::time::Instant::now() >= self.deadline =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

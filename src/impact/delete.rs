@@ -1,0 +1,899 @@
+//! DELETE previews: the cascade closure over the foreign-key graph.
+//!
+//! Every table a delete can reach through `ON DELETE CASCADE` gets a CTE
+//! holding the identities (and the referenced key columns) of its rows that
+//! will be deleted, defined from its parents' CTEs. Tables outside cycles
+//! form a chain in topological order, so each set is computed once and
+//! joined with hash semi-joins, like hand-written `IN (SELECT ...)`
+//! queries. A cycle of tables (a self-reference, or two tables pointing at
+//! each other) gets one recursive closure whose `UNION` makes it a fixed
+//! point on row sets: it ends however the rows are linked, and a row
+//! reached twice counts once.
+//!
+//! Every other edge out of a deleted table is then one query: `SET NULL`
+//! and `SET DEFAULT` rows, `RESTRICT`/`NO ACTION` blockers (referencing rows
+//! that are not themselves deleted), and dangling association rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlparser::ast::{self, FromTable};
+
+use super::{
+    Action, Context, Effect, Impact, Totals, add_trigger_effects, display_columns, empty_impact,
+    qcol, sample_order, table_ref_qual, target_table, user_ctes, with_clause, write_ast,
+};
+use crate::db::dialect::{ClosureStep, tuple};
+use crate::db::{Engine, PreviewTx, Rows};
+use crate::error::{Error, Result};
+use crate::schema::{FkAction, Schema, Table, quote_ident};
+use crate::sql::Statement;
+
+/// One reference into a deleted table.
+#[derive(Debug, Clone)]
+struct Edge {
+    parent: usize,
+    child: usize,
+    action: Action,
+    via: String,
+    source: &'static str,
+    child_cols: Vec<String>,
+    parent_cols: Vec<String>,
+    /// Columns changed by SET NULL / SET DEFAULT.
+    set_cols: Vec<String>,
+    deferred: bool,
+    /// The engine's firing order among the parent's keys (see
+    /// [`crate::schema::ForeignKey::ordinal`]).
+    ordinal: i64,
+    array: bool,
+    elem_type: String,
+}
+
+/// The tables a delete reaches and how.
+struct Graph {
+    target: usize,
+    /// Tables whose rows are deleted, in BFS order from the target.
+    deleted: Vec<usize>,
+    depth: HashMap<usize, usize>,
+    edges: Vec<Edge>,
+    /// Strongly connected components of the cascade graph, parents first.
+    sccs: Vec<Vec<usize>>,
+    scc_of: HashMap<usize, usize>,
+    /// Components that need a recursive closure (a cycle or self-loop).
+    cyclic: Vec<bool>,
+}
+
+impl Graph {
+    fn build(ctx: &Context<'_>, target: usize) -> Graph {
+        let schema = ctx.schema;
+        let mut deleted = vec![target];
+        let mut depth = HashMap::from([(target, 0usize)]);
+        let mut edges = Vec::new();
+        let mut i = 0;
+        while i < deleted.len() {
+            let p = deleted[i];
+            i += 1;
+            let pname = &schema.tables[p].name;
+            // Keys that reference a partitioned table also reference the
+            // rows of each of its partitions.
+            let mut fks = schema.referencing(pname);
+            let mut up = schema.tables[p].partition_of.clone();
+            while let Some(parent) = up {
+                fks.extend(schema.referencing(&parent));
+                up = schema.get(&parent).and_then(|t| t.partition_of.clone());
+            }
+            for fk in fks {
+                let Some(c) = schema.index_of(&fk.table) else {
+                    continue;
+                };
+                let action = Action::from_fk(fk.on_delete);
+                edges.push(Edge {
+                    parent: p,
+                    child: c,
+                    action,
+                    via: fk.name.clone(),
+                    source: "fk",
+                    child_cols: fk.columns.clone(),
+                    parent_cols: fk.ref_columns.clone(),
+                    set_cols: match fk.on_delete {
+                        FkAction::SetNull | FkAction::SetDefault => {
+                            fk.delete_set_columns().to_vec()
+                        }
+                        _ => Vec::new(),
+                    },
+                    deferred: fk.deferrable && fk.initially_deferred,
+                    ordinal: fk.ordinal,
+                    array: false,
+                    elem_type: String::new(),
+                });
+                if action == Action::Cascade && !depth.contains_key(&c) {
+                    depth.insert(c, depth[&p] + 1);
+                    deleted.push(c);
+                }
+            }
+            for a in ctx.associations.iter().filter(|a| &a.ref_table == pname) {
+                let Some(c) = schema.index_of(&a.table) else {
+                    continue;
+                };
+                edges.push(Edge {
+                    parent: p,
+                    child: c,
+                    action: Action::Dangling,
+                    via: a.name(),
+                    source: a.source.name(),
+                    child_cols: vec![a.column.clone()],
+                    parent_cols: vec![a.ref_column.clone()],
+                    set_cols: Vec::new(),
+                    deferred: false,
+                    ordinal: 0,
+                    array: a.array,
+                    elem_type: a.elem_type.clone(),
+                });
+            }
+        }
+        let (sccs, scc_of, cyclic) = components(&deleted, &edges);
+        Graph {
+            target,
+            deleted,
+            depth,
+            edges,
+            sccs,
+            scc_of,
+            cyclic,
+        }
+    }
+
+    fn is_cyclic(&self, x: usize) -> bool {
+        self.scc_of.get(&x).is_some_and(|&k| self.cyclic[k])
+    }
+
+    fn cascade_into(&self, x: usize) -> impl Iterator<Item = &Edge> {
+        self.edges
+            .iter()
+            .filter(move |e| e.child == x && e.action == Action::Cascade)
+    }
+}
+
+/// Tarjan's strongly connected components over the cascade edges, returned
+/// parents first, with which ones hold a cycle.
+fn components(
+    nodes: &[usize],
+    edges: &[Edge],
+) -> (Vec<Vec<usize>>, HashMap<usize, usize>, Vec<bool>) {
+    let mut adj: HashMap<usize, Vec<usize>> = HashMap::new();
+    for e in edges.iter().filter(|e| e.action == Action::Cascade) {
+        adj.entry(e.parent).or_default().push(e.child);
+    }
+    struct St<'a> {
+        adj: &'a HashMap<usize, Vec<usize>>,
+        index: HashMap<usize, usize>,
+        low: HashMap<usize, usize>,
+        on: HashMap<usize, bool>,
+        stack: Vec<usize>,
+        next: usize,
+        out: Vec<Vec<usize>>,
+    }
+    fn visit(s: &mut St<'_>, v: usize) {
+        s.index.insert(v, s.next);
+        s.low.insert(v, s.next);
+        s.next += 1;
+        s.stack.push(v);
+        s.on.insert(v, true);
+        let succ = s.adj.get(&v).cloned().unwrap_or_default();
+        for w in succ {
+            if !s.index.contains_key(&w) {
+                visit(s, w);
+                let lw = s.low[&w];
+                let lv = s.low[&v];
+                s.low.insert(v, lv.min(lw));
+            } else if s.on.get(&w).copied().unwrap_or(false) {
+                let iw = s.index[&w];
+                let lv = s.low[&v];
+                s.low.insert(v, lv.min(iw));
+            }
+        }
+        if s.low[&v] == s.index[&v] {
+            let mut comp = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on.insert(w, false);
+                comp.push(w);
+                if w == v {
+                    break;
+                }
+            }
+            comp.sort_unstable();
+            s.out.push(comp);
+        }
+    }
+    let mut st = St {
+        adj: &adj,
+        index: HashMap::new(),
+        low: HashMap::new(),
+        on: HashMap::new(),
+        stack: Vec::new(),
+        next: 0,
+        out: Vec::new(),
+    };
+    for &n in nodes {
+        if !st.index.contains_key(&n) {
+            visit(&mut st, n);
+        }
+    }
+    let mut sccs = st.out;
+    sccs.reverse();
+    let mut scc_of = HashMap::new();
+    for (k, comp) in sccs.iter().enumerate() {
+        for &x in comp {
+            scc_of.insert(x, k);
+        }
+    }
+    let cyclic = sccs
+        .iter()
+        .map(|comp| {
+            comp.len() > 1
+                || edges.iter().any(|e| {
+                    e.action == Action::Cascade && e.parent == comp[0] && e.child == comp[0]
+                })
+        })
+        .collect();
+    (sccs, scc_of, cyclic)
+}
+
+/// A CTE the counting queries may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Node {
+    /// The rows the statement itself matches.
+    Target,
+    /// The deleted rows of a table.
+    Deleted(usize),
+    /// The recursive closure of a cyclic component.
+    Closure(usize),
+}
+
+/// Writes the counting SQL for one DELETE.
+struct Sql<'a> {
+    schema: &'a Schema,
+    ctx: &'a Context<'a>,
+    g: &'a Graph,
+    /// `FROM` text of the target: relation (with alias) and USING list.
+    from: String,
+    /// How the statement refers to the target table (alias or name).
+    qual: String,
+    pred: Option<String>,
+    distinct: bool,
+    user_ctes: Vec<String>,
+    user_recursive: bool,
+    /// Columns each deleted table's CTE carries for its children.
+    carried: HashMap<usize, Vec<String>>,
+}
+
+impl Sql<'_> {
+    fn table(&self, x: usize) -> &Table {
+        &self.schema.tables[x]
+    }
+
+    fn alias(x: usize) -> String {
+        format!("t{x}")
+    }
+
+    fn ident(&self, x: usize, qual: &str) -> Vec<String> {
+        self.ctx.dialect.row_ident(self.table(x), qual)
+    }
+
+    fn ident_cols(&self, x: usize) -> Vec<String> {
+        (0..self.ident(x, "q").len())
+            .map(|i| format!("__i{i}"))
+            .collect()
+    }
+
+    fn name(&self, n: Node) -> String {
+        match n {
+            Node::Target => {
+                if self.g.is_cyclic(self.g.target) {
+                    "dt".to_owned()
+                } else {
+                    format!("d{}", self.g.target)
+                }
+            }
+            Node::Deleted(x) if x == self.g.target && !self.g.is_cyclic(x) => {
+                self.name(Node::Target)
+            }
+            Node::Deleted(x) => format!("d{x}"),
+            Node::Closure(k) => format!("r{k}"),
+        }
+    }
+
+    fn deps(&self, n: Node) -> Vec<Node> {
+        match n {
+            Node::Target => Vec::new(),
+            Node::Deleted(x) if x == self.g.target && !self.g.is_cyclic(x) => vec![Node::Target],
+            Node::Deleted(x) => {
+                if self.g.is_cyclic(x) {
+                    vec![Node::Closure(self.g.scc_of[&x])]
+                } else {
+                    self.g
+                        .cascade_into(x)
+                        .map(|e| Node::Deleted(e.parent))
+                        .collect()
+                }
+            }
+            Node::Closure(k) => {
+                let mut d = Vec::new();
+                for &x in &self.g.sccs[k] {
+                    if x == self.g.target {
+                        d.push(Node::Target);
+                    }
+                    for e in self.g.cascade_into(x) {
+                        if self.g.scc_of.get(&e.parent) != Some(&k) {
+                            d.push(Node::Deleted(e.parent));
+                        }
+                    }
+                }
+                d
+            }
+        }
+    }
+
+    /// `child cols IN (SELECT parent cols FROM d_parent)` for an edge.
+    fn member(&self, e: &Edge, qual: &str) -> String {
+        let parent = self.name(Node::Deleted(e.parent));
+        let pcols: Vec<String> = e.parent_cols.iter().map(|c| quote_ident(c)).collect();
+        if e.array {
+            let sub = format!("SELECT {} FROM {parent}", pcols.join(", "));
+            if let Some(sql) =
+                self.ctx
+                    .dialect
+                    .array_overlaps(&qcol(qual, &e.child_cols[0]), &e.elem_type, &sub)
+            {
+                return sql;
+            }
+        }
+        let ccols: Vec<String> = e.child_cols.iter().map(|c| qcol(qual, c)).collect();
+        format!(
+            "{} IN (SELECT {} FROM {parent})",
+            tuple(&ccols),
+            pcols.join(", ")
+        )
+    }
+
+    /// The row `qual` of table `x` is among its deleted rows.
+    fn is_deleted(&self, x: usize, qual: &str) -> String {
+        format!(
+            "{} IN (SELECT {} FROM {})",
+            tuple(&self.ident(x, qual)),
+            self.ident_cols(x).join(", "),
+            self.name(Node::Deleted(x))
+        )
+    }
+
+    fn select_list(&self, x: usize, qual: &str) -> String {
+        let mut items: Vec<String> = self
+            .ident(x, qual)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS __i{i}"))
+            .collect();
+        for c in self.carried.get(&x).into_iter().flatten() {
+            items.push(format!("{} AS {}", qcol(qual, c), quote_ident(c)));
+        }
+        items.join(", ")
+    }
+
+    fn def(&self, n: Node) -> String {
+        let name = self.name(n);
+        match n {
+            Node::Target => {
+                let t = self.g.target;
+                format!(
+                    "{name} AS (SELECT {}{} FROM {}{})",
+                    if self.distinct { "DISTINCT " } else { "" },
+                    self.select_list(t, &self.qual),
+                    self.from,
+                    self.pred
+                        .as_ref()
+                        .map(|p| format!(" WHERE {p}"))
+                        .unwrap_or_default()
+                )
+            }
+            Node::Deleted(x) => {
+                let a = Self::alias(x);
+                let cond = if self.g.is_cyclic(x) {
+                    let k = self.g.scc_of[&x];
+                    self.ctx
+                        .dialect
+                        .in_closure(&self.ident(x, &a), &self.name(Node::Closure(k)), x)
+                } else {
+                    let conds: Vec<String> =
+                        self.g.cascade_into(x).map(|e| self.member(e, &a)).collect();
+                    conds.join(" OR ")
+                };
+                format!(
+                    "{name} AS (SELECT {} FROM {} AS {a} WHERE {cond})",
+                    self.select_list(x, &a),
+                    self.table(x).name.sql()
+                )
+            }
+            Node::Closure(k) => {
+                let mut seeds = Vec::new();
+                let mut steps = Vec::new();
+                for &x in &self.g.sccs[k] {
+                    if x == self.g.target {
+                        seeds.push(self.ctx.dialect.closure_seed(
+                            x,
+                            &self.ident_cols(x),
+                            &format!("FROM {}", self.name(Node::Target)),
+                        ));
+                    }
+                    for e in self.g.cascade_into(x) {
+                        if self.g.scc_of.get(&e.parent) == Some(&k) {
+                            steps.push(ClosureStep {
+                                parent_tag: e.parent,
+                                parent_sql: self.table(e.parent).name.sql(),
+                                child_tag: e.child,
+                                child_sql: self.table(e.child).name.sql(),
+                                pairs: e
+                                    .child_cols
+                                    .iter()
+                                    .cloned()
+                                    .zip(e.parent_cols.iter().cloned())
+                                    .collect(),
+                                parent_ident: self.ident(e.parent, "p"),
+                                child_ident: self.ident(e.child, "c"),
+                            });
+                        } else {
+                            seeds.push(self.ctx.dialect.closure_seed(
+                                x,
+                                &self.ident(x, "s"),
+                                &format!(
+                                    "FROM {} AS s WHERE {}",
+                                    self.table(x).name.sql(),
+                                    self.member(e, "s")
+                                ),
+                            ));
+                        }
+                    }
+                }
+                self.ctx.dialect.closure_cte(&name, &seeds, &steps)
+            }
+        }
+    }
+
+    /// `WITH ...` defining `needed` and everything they depend on.
+    fn with(&self, needed: &[Node]) -> String {
+        let mut order: Vec<Node> = Vec::new();
+        fn walk(s: &Sql<'_>, n: Node, order: &mut Vec<Node>) {
+            if order.contains(&n) {
+                return;
+            }
+            for d in s.deps(n) {
+                walk(s, d, order);
+            }
+            // Deleted(target) outside cycles is the target CTE itself.
+            if !(matches!(n, Node::Deleted(x) if x == s.g.target && !s.g.is_cyclic(x)))
+                && !order.contains(&n)
+            {
+                order.push(n);
+            }
+        }
+        for &n in needed {
+            walk(self, n, &mut order);
+        }
+        let recursive = self.user_recursive || order.iter().any(|n| matches!(n, Node::Closure(_)));
+        let mut ctes = self.user_ctes.clone();
+        ctes.extend(order.into_iter().map(|n| self.def(n)));
+        with_clause(&ctes, recursive)
+    }
+
+    fn count(&self, tx: &mut dyn PreviewTx, needed: &[Node], body: &str) -> Result<Option<u64>> {
+        let sql = format!("{}SELECT count(*) FROM {body}", self.with(needed));
+        tx.count(&sql)
+    }
+
+    fn sample(
+        &self,
+        tx: &mut dyn PreviewTx,
+        needed: &[Node],
+        x: usize,
+        focus: &[String],
+        cond: &str,
+    ) -> Result<Rows> {
+        let n = self.ctx.options.sample_rows;
+        if n == 0 {
+            return Ok(Rows::default());
+        }
+        let a = Self::alias(x);
+        let shown = display_columns(self.table(x), focus, 5);
+        let cols: Vec<String> = shown.iter().map(|c| qcol(&a, c)).collect();
+        let sql = format!(
+            "{}SELECT {} FROM {} AS {a} WHERE {cond}{} LIMIT {n}",
+            self.with(needed),
+            cols.join(", "),
+            self.table(x).name.sql(),
+            sample_order(self.table(x), &a, &shown)
+        );
+        Ok(tx.query(&sql)?.unwrap_or_default())
+    }
+}
+
+pub(super) fn analyze(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    stmt: &Statement,
+) -> Result<Impact> {
+    let ast::Statement::Delete(del) = write_ast(stmt)? else {
+        return Err(Error::refused("not a DELETE statement"));
+    };
+    if !del.order_by.is_empty() || del.limit.is_some() {
+        return Err(Error::refused(
+            "DELETE ... ORDER BY/LIMIT cannot be previewed exactly\nSelect the rows with a WHERE clause instead.",
+        ));
+    }
+    let table = target_table(ctx, stmt)?;
+    let target = ctx
+        .schema
+        .index_of(&table.name)
+        .ok_or_else(|| Error::refused("target table vanished from the schema"))?;
+    let from = match &del.from {
+        FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
+    };
+    let relation = &from
+        .first()
+        .ok_or_else(|| Error::refused("DELETE without a table"))?
+        .relation;
+    let (mut from_sql, qual) = table_ref_qual(relation)?;
+    let mut distinct = false;
+    if let Some(using) = &del.using {
+        for u in using {
+            from_sql.push_str(", ");
+            from_sql.push_str(&u.to_string());
+        }
+        distinct = !using.is_empty();
+    }
+    let (user_ctes, user_recursive) = user_ctes(stmt);
+    let g = Graph::build(ctx, target);
+    let mut carried: HashMap<usize, Vec<String>> = HashMap::new();
+    for e in &g.edges {
+        let v = carried.entry(e.parent).or_default();
+        for c in &e.parent_cols {
+            if !v.contains(c) {
+                v.push(c.clone());
+            }
+        }
+    }
+    let sql = Sql {
+        schema: ctx.schema,
+        ctx,
+        g: &g,
+        from: from_sql,
+        qual,
+        pred: del.selection.as_ref().map(|e| e.to_string()),
+        distinct,
+        user_ctes,
+        user_recursive,
+        carried,
+    };
+    let mut impact = empty_impact(stmt, table);
+    let mut bounded = true;
+
+    // Target rows.
+    let target_name = sql.name(Node::Target);
+    let target_rows = sql.count(tx, &[Node::Target], &target_name)?;
+    bounded &= target_rows.is_some();
+    impact.target.rows = target_rows;
+    if target_rows.unwrap_or(1) > 0 {
+        let a = Sql::alias(target);
+        let cond = format!(
+            "{} IN (SELECT {} FROM {target_name})",
+            tuple(&sql.ident(target, &a)),
+            sql.ident_cols(target).join(", ")
+        );
+        impact.target.sample = sql.sample(tx, &[Node::Target], target, &[], &cond)?;
+    }
+
+    // Deleted rows per table (distinct, whatever the paths).
+    let mut deleted_rows: BTreeMap<usize, Option<u64>> = BTreeMap::new();
+    for &x in &g.deleted {
+        let n = if x == target && !g.is_cyclic(x) {
+            target_rows
+        } else {
+            sql.count(tx, &[Node::Deleted(x)], &sql.name(Node::Deleted(x)))?
+        };
+        bounded &= n.is_some();
+        deleted_rows.insert(x, n);
+    }
+
+    let sqlite = ctx.dialect.0 == Engine::Sqlite;
+    let mut setnull_tables: Vec<usize> = Vec::new();
+    for e in &g.edges {
+        let c = e.child;
+        let ca = Sql::alias(c);
+        let member = sql.member(e, &ca);
+        let child_deleted = deleted_rows.contains_key(&c);
+        let mut needed = vec![Node::Deleted(e.parent)];
+        let cond = match e.action {
+            Action::Cascade | Action::SetNull | Action::SetDefault => member.clone(),
+            Action::Restrict | Action::NoAction => {
+                // Which deleted referencing rows no longer block depends on
+                // when the engine checks (see `blocker_rule`).
+                match blocker_rule(sqlite, e) {
+                    Saved::ByAnyDelete if child_deleted => {
+                        needed.push(Node::Deleted(c));
+                        format!("{member} AND NOT ({})", sql.is_deleted(c, &ca))
+                    }
+                    Saved::ByAnyDelete => member.clone(),
+                    Saved::ByEarlierDirectCascade => {
+                        let mut saves: Vec<String> = Vec::new();
+                        if c == target && !sqlite {
+                            needed.push(Node::Target);
+                            saves.push(format!(
+                                "{} IN (SELECT {} FROM {})",
+                                tuple(&sql.ident(c, &ca)),
+                                sql.ident_cols(c).join(", "),
+                                sql.name(Node::Target)
+                            ));
+                        }
+                        for cg in g.edges.iter().filter(|cg| {
+                            cg.action == Action::Cascade
+                                && cg.parent == e.parent
+                                && cg.child == c
+                                && fires_before(cg, e)
+                        }) {
+                            saves.push(sql.member(cg, &ca));
+                        }
+                        if saves.is_empty() {
+                            member.clone()
+                        } else {
+                            format!("{member} AND NOT ({})", saves.join(" OR "))
+                        }
+                    }
+                }
+            }
+            _ => {
+                if child_deleted {
+                    needed.push(Node::Deleted(c));
+                    format!("{member} AND NOT ({})", sql.is_deleted(c, &ca))
+                } else {
+                    member.clone()
+                }
+            }
+        };
+        let single_path = e.action == Action::Cascade
+            && !g.is_cyclic(c)
+            && c != target
+            && g.cascade_into(c).count() == 1;
+        let rows = if single_path {
+            deleted_rows.get(&c).copied().flatten()
+        } else {
+            sql.count(
+                tx,
+                &needed,
+                &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
+            )?
+        };
+        bounded &= rows.is_some();
+        if matches!(e.action, Action::SetNull | Action::SetDefault) && !setnull_tables.contains(&c)
+        {
+            setnull_tables.push(c);
+        }
+        let blocking =
+            matches!(e.action, Action::Restrict | Action::NoAction) && rows.unwrap_or(0) > 0;
+        let mut note = None;
+        if blocking {
+            let child = sql.table(c).name.to_string();
+            let parent = sql.table(e.parent).name.to_string();
+            let n = rows.unwrap_or(0);
+            let clause = if e.deferred {
+                format!(
+                    "ON DELETE {} DEFERRABLE INITIALLY DEFERRED",
+                    if e.action == Action::Restrict {
+                        "RESTRICT"
+                    } else {
+                        "NO ACTION"
+                    }
+                )
+            } else {
+                format!(
+                    "ON DELETE {}",
+                    if e.action == Action::Restrict {
+                        "RESTRICT"
+                    } else {
+                        "NO ACTION"
+                    }
+                )
+            };
+            let when = if e.deferred {
+                "; the failure comes at commit"
+            } else {
+                ""
+            };
+            impact.failures.push(format!(
+                "cannot delete from {parent}: {n} row{} in {child} still reference{} it (FK {}, {clause}){when}",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                e.via
+            ));
+            if e.deferred {
+                note = Some("deferred: fails at commit".into());
+            }
+        }
+        let sample = if rows.unwrap_or(0) > 0 {
+            sql.sample(tx, &needed, c, &e.child_cols, &cond)?
+        } else {
+            Rows::default()
+        };
+        impact.effects.push(Effect {
+            table: sql.table(c).name.clone(),
+            action: e.action,
+            via: e.via.clone(),
+            source: e.source,
+            depth: g.depth.get(&e.parent).copied().unwrap_or(0) + 1,
+            rows,
+            columns: if e.set_cols.is_empty() {
+                e.child_cols.clone()
+            } else {
+                e.set_cols.clone()
+            },
+            parent: sql.table(e.parent).name.clone(),
+            reached: true,
+            blocking,
+            note,
+            sample,
+        });
+    }
+
+    // SET DEFAULT: the default must still find a parent row.
+    for e in g.edges.iter().filter(|e| e.action == Action::SetDefault) {
+        check_set_default(tx, &sql, e, &mut impact)?;
+    }
+
+    // Net updates: rows set to NULL/default that are not deleted anyway.
+    let mut totals: BTreeMap<usize, Totals> = BTreeMap::new();
+    for (&x, n) in &deleted_rows {
+        totals.entry(x).or_default().delete = n.unwrap_or(0);
+    }
+    for &c in &setnull_tables {
+        // One SET NULL edge into a table with no deleted rows: its count is
+        // already the net total.
+        let edges_in: Vec<&Effect> = impact
+            .effects
+            .iter()
+            .filter(|e| {
+                e.table == sql.table(c).name
+                    && matches!(e.action, Action::SetNull | Action::SetDefault)
+            })
+            .collect();
+        if edges_in.len() == 1 && !deleted_rows.contains_key(&c) {
+            let n = edges_in[0].rows;
+            totals.entry(c).or_default().update = n.unwrap_or(0);
+            continue;
+        }
+        let ca = Sql::alias(c);
+        let mut needed = Vec::new();
+        let conds: Vec<String> = g
+            .edges
+            .iter()
+            .filter(|e| e.child == c && matches!(e.action, Action::SetNull | Action::SetDefault))
+            .map(|e| {
+                needed.push(Node::Deleted(e.parent));
+                sql.member(e, &ca)
+            })
+            .collect();
+        let mut cond = format!("({})", conds.join(" OR "));
+        if deleted_rows.contains_key(&c) {
+            needed.push(Node::Deleted(c));
+            cond = format!("{cond} AND NOT ({})", sql.is_deleted(c, &ca));
+        }
+        let n = sql.count(
+            tx,
+            &needed,
+            &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
+        )?;
+        bounded &= n.is_some();
+        totals.entry(c).or_default().update = n.unwrap_or(0);
+    }
+    impact.totals = totals
+        .into_iter()
+        .map(|(x, t)| (sql.table(x).name.clone(), t))
+        .collect();
+    impact.totals.entry(table.name.clone()).or_default();
+    impact.will_fail = !impact.failures.is_empty();
+    impact.bounded = bounded;
+    let depth_of = |q: &crate::schema::QualName| {
+        ctx.schema
+            .index_of(q)
+            .and_then(|i| g.depth.get(&i).copied())
+            .unwrap_or(1)
+    };
+    add_trigger_effects(&mut impact, ctx, &depth_of);
+    Ok(impact)
+}
+
+/// When a referencing row that the same statement deletes stops blocking.
+enum Saved {
+    /// The check runs at the end of the statement (SQLite NO ACTION) or
+    /// transaction (deferred): any delete of the row in time clears it.
+    ByAnyDelete,
+    /// The check runs as soon as the parent row goes (Postgres' RI
+    /// triggers fire per parent row, in the order of the keys; SQLite
+    /// RESTRICT is immediate): only the statement's own rows and a cascade
+    /// from the same parent that runs first clear it; a cascade arriving
+    /// through a deeper path comes too late.
+    ByEarlierDirectCascade,
+}
+
+fn blocker_rule(sqlite: bool, e: &Edge) -> Saved {
+    match (sqlite, e.action, e.deferred) {
+        (true, Action::Restrict, _) => Saved::ByEarlierDirectCascade,
+        (true, _, _) => Saved::ByAnyDelete,
+        (false, _, true) => Saved::ByAnyDelete,
+        (false, _, false) => Saved::ByEarlierDirectCascade,
+    }
+}
+
+/// Whether cascade `g` runs before the check of `f` on the same parent row:
+/// Postgres fires RI triggers in creation (OID) order; SQLite runs the
+/// actions in `pragma_foreign_key_list` id order, last declared first. Both
+/// are ascending `ordinal` (the scenario suite checks this against each
+/// engine).
+fn fires_before(g: &Edge, f: &Edge) -> bool {
+    g.ordinal < f.ordinal
+}
+
+/// For `ON DELETE SET DEFAULT`: the column default must reference a parent
+/// row that survives the delete, or the statement fails.
+fn check_set_default(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    e: &Edge,
+    impact: &mut Impact,
+) -> Result<()> {
+    let child = sql.table(e.child);
+    let parent = sql.table(e.parent);
+    let reached = impact
+        .effects
+        .iter()
+        .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0);
+    if !reached {
+        return Ok(());
+    }
+    if e.child_cols.len() != 1 {
+        impact.warnings.push(format!(
+            "{}: SET DEFAULT on a composite key is not checked against {}",
+            e.via, parent.name
+        ));
+        return Ok(());
+    }
+    let col = &e.child_cols[0];
+    let Some(column) = child.column(col) else {
+        return Ok(());
+    };
+    let Some(default) = column.default.as_deref() else {
+        return Ok(()); // default NULL always satisfies the key
+    };
+    if default.contains('(') && !default.contains("::") {
+        impact.warnings.push(format!(
+            "{}: the default of {}.{col} ({default}) is computed at run time and not checked",
+            e.via, child.name
+        ));
+        return Ok(());
+    }
+    let pa = "p";
+    let value = sql.ctx.dialect.cast(default, &column.type_name);
+    let body = format!(
+        "(SELECT {value} AS v) AS s WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS {pa} WHERE {} = s.v AND NOT ({}))",
+        parent.name.sql(),
+        qcol(pa, &e.parent_cols[0]),
+        sql.is_deleted(e.parent, pa)
+    );
+    if let Some(n) = sql.count(tx, &[Node::Deleted(e.parent)], &body)? {
+        if n > 0 {
+            impact.failures.push(format!(
+                "cannot delete from {}: ON DELETE SET DEFAULT sets {}.{col} to {default}, which no remaining {} row has (FK {})",
+                parent.name, child.name, parent.name, e.via
+            ));
+            for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
+                f.blocking = true;
+            }
+        }
+    }
+    Ok(())
+}

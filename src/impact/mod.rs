@@ -1,0 +1,649 @@
+//! Impact previews: what a write will really do, computed before it runs.
+//!
+//! For a DELETE, UPDATE, INSERT or TRUNCATE this module builds the effects
+//! tree — target rows, rows removed by `ON DELETE CASCADE` at any depth,
+//! rows changed by `SET NULL`/`SET DEFAULT`, references that will make the
+//! statement fail, rows left dangling through associations the schema does
+//! not declare, and triggers that will fire — from the live database,
+//! without writing anything.
+//!
+//! Counting is set-based and happens in the database: each table's set of
+//! affected rows is a CTE defined from its parents' sets (a chain in
+//! topological order over the foreign-key graph; a recursive closure only
+//! for cycles), so a preview costs about what hand-written `count(*)`
+//! queries for the same edges cost, and no key is pulled to the client.
+//! All queries of one preview run in one read-only snapshot under one time
+//! budget; an edge that could not be counted in time is reported as such.
+
+pub mod associations;
+mod delete;
+mod insert;
+pub mod render;
+mod truncate;
+mod update;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::dialect::Dialect;
+use crate::db::{Connection, Engine, PreviewTx, Rows, TargetIdentity, Value};
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use crate::schema::{QualName, Schema, Table, TriggerEvent, quote_ident};
+use crate::sql::{Kind, Statement};
+use associations::Association;
+
+/// What an effect does to the rows it reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Cascade,
+    SetNull,
+    SetDefault,
+    Restrict,
+    NoAction,
+    Dangling,
+    Trigger,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Cascade => "cascade",
+            Action::SetNull => "set_null",
+            Action::SetDefault => "set_default",
+            Action::Restrict => "restrict",
+            Action::NoAction => "no_action",
+            Action::Dangling => "dangling",
+            Action::Trigger => "trigger",
+        }
+    }
+
+    fn from_fk(a: crate::schema::FkAction) -> Action {
+        use crate::schema::FkAction as F;
+        match a {
+            F::Cascade => Action::Cascade,
+            F::SetNull => Action::SetNull,
+            F::SetDefault => Action::SetDefault,
+            F::Restrict => Action::Restrict,
+            F::NoAction => Action::NoAction,
+        }
+    }
+}
+
+/// One edge of the effects tree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Effect {
+    /// The table whose rows this effect reaches.
+    #[serde(serialize_with = "ser_name")]
+    pub table: QualName,
+    pub action: Action,
+    /// The constraint, association or trigger that causes it.
+    pub via: String,
+    /// `fk`, `declared`, `inferred` or `trigger`.
+    pub source: &'static str,
+    /// 1 for effects on the target's direct references, and so on.
+    pub depth: usize,
+    /// Rows reached through this edge; `None` when not counted in time.
+    pub rows: Option<u64>,
+    /// The columns involved: the referencing columns, or those set.
+    pub columns: Vec<String>,
+    /// The table this effect hangs under in the tree.
+    #[serde(serialize_with = "ser_name")]
+    pub parent: QualName,
+    /// False when the statement fails before this effect would happen.
+    pub reached: bool,
+    /// This effect makes the statement fail.
+    pub blocking: bool,
+    /// A remark for the operator (deferred check, trigger caveat, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// A few of the rows reached.
+    #[serde(skip)]
+    pub sample: Rows,
+}
+
+fn ser_name<S: serde::Serializer>(q: &QualName, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&q.to_string())
+}
+
+/// Net rows per table: what the database looks like afterwards. A row
+/// deleted through one path and set to NULL through another counts once,
+/// as deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub delete: u64,
+    pub update: u64,
+    pub insert: u64,
+}
+
+/// One column change of an UPDATE (or ON CONFLICT DO UPDATE) sample row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub column: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// A sample row of the target with its key and changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangedRow {
+    pub key: Vec<(String, Option<String>)>,
+    pub changes: Vec<Change>,
+}
+
+/// The statement's own rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    #[serde(serialize_with = "ser_name")]
+    pub table: QualName,
+    /// Rows the statement matches (deletes, updates or inserts).
+    pub rows: Option<u64>,
+    /// UPDATE: matched rows whose new values equal the old ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged: Option<u64>,
+    /// INSERT ... ON CONFLICT: rows that hit an existing key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<u64>,
+    #[serde(skip)]
+    pub sample: Rows,
+    /// UPDATE and ON CONFLICT DO UPDATE: before → after of the first rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangedRow>,
+}
+
+/// The effects tree of one statement and its verdict-relevant summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impact {
+    pub statement: String,
+    pub kind: &'static str,
+    pub target: Target,
+    pub effects: Vec<Effect>,
+    #[serde(serialize_with = "ser_totals")]
+    pub totals: BTreeMap<QualName, Totals>,
+    pub will_fail: bool,
+    /// Why it will fail, one line each.
+    pub failures: Vec<String>,
+    pub warnings: Vec<String>,
+    /// False when some edge could not be counted in time: treat the change
+    /// as unbounded.
+    pub bounded: bool,
+    pub digest: String,
+}
+
+fn ser_totals<S: serde::Serializer>(
+    t: &BTreeMap<QualName, Totals>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(t.len()))?;
+    for (k, v) in t {
+        m.serialize_entry(&k.to_string(), v)?;
+    }
+    m.end()
+}
+
+/// Preview settings.
+#[derive(Debug, Clone)]
+pub struct PreviewOptions {
+    /// Time budget for all queries of one preview.
+    pub timeout: Duration,
+    /// Sample rows fetched per effect.
+    pub sample_rows: usize,
+}
+
+impl Default for PreviewOptions {
+    fn default() -> Self {
+        PreviewOptions {
+            timeout: Duration::from_secs(10),
+            sample_rows: 3,
+        }
+    }
+}
+
+/// Everything a preview reads besides the database.
+pub struct Context<'a> {
+    pub schema: &'a Schema,
+    pub associations: &'a [Association],
+    pub options: &'a PreviewOptions,
+    pub dialect: Dialect,
+}
+
+/// Computes the impact of a classified write on a connection.
+pub fn preview(
+    conn: &mut Connection,
+    schema: &Schema,
+    policy: &Policy,
+    stmt: &Statement,
+    options: &PreviewOptions,
+) -> Result<Impact> {
+    let (assocs, assoc_warnings) = associations::associations(schema, policy);
+    let identity = conn.identity().clone();
+    let engine = conn.engine();
+    let ctx = Context {
+        schema,
+        associations: &assocs,
+        options,
+        dialect: Dialect(engine),
+    };
+    let mut impact = conn.preview(options.timeout, |tx| analyze(tx, &ctx, stmt))?;
+    impact.warnings.extend(assoc_warnings);
+    impact.digest = digest(&identity, &impact);
+    Ok(impact)
+}
+
+/// Computes the impact inside an existing preview runner (the apply path
+/// recomputes it in its own transaction).
+pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> Result<Impact> {
+    // The engine reads the statement first: what it rejects fails, and no
+    // preview is built from a parse the engine would not share.
+    if stmt.kind.is_data_write() {
+        if let Some(err) = tx.check(&stmt.text)? {
+            let table = target_table(ctx, stmt)
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|_| QualName::new(None, stmt.table.as_deref().unwrap_or("?")));
+            let mut impact = Impact {
+                statement: stmt.text.clone(),
+                kind: stmt.kind.name(),
+                target: Target {
+                    table,
+                    rows: None,
+                    unchanged: None,
+                    conflicts: None,
+                    sample: Rows::default(),
+                    changes: Vec::new(),
+                },
+                effects: Vec::new(),
+                totals: BTreeMap::new(),
+                will_fail: true,
+                failures: vec![format!(
+                    "the database rejects the statement: {}",
+                    err.replace('\n', " ")
+                )],
+                warnings: Vec::new(),
+                bounded: true,
+                digest: String::new(),
+            };
+            impact
+                .totals
+                .entry(impact.target.table.clone())
+                .or_default();
+            return Ok(impact);
+        }
+    }
+    let mut impact = match stmt.kind {
+        Kind::Delete => delete::analyze(tx, ctx, stmt)?,
+        Kind::Update => update::analyze(tx, ctx, stmt)?,
+        Kind::Insert => insert::analyze(tx, ctx, stmt)?,
+        Kind::Truncate => truncate::analyze(tx, ctx, stmt)?,
+        Kind::Merge => {
+            return Err(Error::refused(
+                "MERGE is not previewable yet: its effects cannot be computed before it runs\nWrite it as separate INSERT, UPDATE and DELETE statements.",
+            ));
+        }
+        Kind::Ddl => {
+            return Err(Error::refused(
+                "DDL is not previewable yet — requires the DDL guard; not executed",
+            ));
+        }
+        other => {
+            return Err(Error::refused(format!(
+                "a {} statement has no impact to preview",
+                other.name()
+            )));
+        }
+    };
+    if ctx.dialect.0 == Engine::Postgres {
+        if let Some(role) = setting(tx, "session_replication_role")? {
+            if role != "origin" {
+                impact.warnings.push(format!(
+                    "session_replication_role is {role}: foreign key actions and triggers do not fire, so the counts above will not happen"
+                ));
+            }
+        }
+    }
+    let rls: Vec<String> = impact
+        .totals
+        .keys()
+        .filter_map(|t| ctx.schema.get(t))
+        .filter(|t| t.rls_enabled)
+        .map(|t| t.name.to_string())
+        .collect();
+    if !rls.is_empty() {
+        impact.warnings.push(format!(
+            "row-level security is enabled on {}: counts are what this role can see and may be off",
+            rls.join(", ")
+        ));
+    }
+    if !impact.bounded {
+        impact.warnings.push(
+            "some effects could not be counted within the preview time limit: treat the change as unbounded".into(),
+        );
+    }
+    if impact.will_fail {
+        for e in &mut impact.effects {
+            if !e.blocking {
+                e.reached = false;
+            }
+        }
+    }
+    Ok(impact)
+}
+
+fn setting(tx: &mut dyn PreviewTx, name: &str) -> Result<Option<String>> {
+    let rows = tx.query(&format!("SELECT current_setting('{name}')"))?;
+    Ok(rows.and_then(|r| {
+        r.rows
+            .first()
+            .and_then(|row| row.first().and_then(Value::text))
+    }))
+}
+
+/// The digest an approval binds to: SHA-256 over the target identity, the
+/// statement and the effects summary (tables, actions, row counts,
+/// totals, failure). Samples are not part of it: they are illustrations.
+pub fn digest(identity: &TargetIdentity, impact: &Impact) -> String {
+    let effects: Vec<serde_json::Value> = impact
+        .effects
+        .iter()
+        .map(|e| serde_json::json!([e.table.to_string(), e.action.name(), e.via, e.depth, e.rows]))
+        .collect();
+    let totals: Vec<serde_json::Value> = impact
+        .totals
+        .iter()
+        .map(|(t, v)| serde_json::json!([t.to_string(), v.delete, v.update, v.insert]))
+        .collect();
+    let canonical = serde_json::json!({
+        "engine": identity.engine.name(),
+        "target": identity.display,
+        "database": identity.database,
+        "system_identifier": identity.system_identifier,
+        "statement": impact.statement,
+        "kind": impact.kind,
+        "table": impact.target.table.to_string(),
+        "rows": impact.target.rows,
+        "effects": effects,
+        "totals": totals,
+        "will_fail": impact.will_fail,
+    });
+    let mut h = Sha256::new();
+    h.update(canonical.to_string().as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- helpers shared by the statement kinds ----
+
+/// Resolves the statement's target table.
+fn target_table<'s>(ctx: &Context<'s>, stmt: &Statement) -> Result<&'s Table> {
+    let parts = stmt
+        .table_parts
+        .as_ref()
+        .ok_or_else(|| Error::refused("the statement has no target table"))?;
+    ctx.schema.resolve(parts).ok_or_else(|| {
+        Error::input(format!(
+            "table {} not found\nList tables with \\dt; quote mixed-case names.",
+            stmt.table.as_deref().unwrap_or("?")
+        ))
+    })
+}
+
+/// `"col"` quoted, qualified with `qual`.
+fn qcol(qual: &str, col: &str) -> String {
+    format!("{qual}.{}", quote_ident(col))
+}
+
+/// Columns shown for sample rows: the key first, then the columns of
+/// interest, then a couple more, at most `max`.
+fn display_columns(table: &Table, focus: &[String], max: usize) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    let mut push = |c: &str| {
+        if cols.len() < max && !cols.iter().any(|x| x == c) && table.column(c).is_some() {
+            cols.push(c.to_owned());
+        }
+    };
+    if let Some(pk) = &table.primary_key {
+        for c in &pk.columns {
+            push(c);
+        }
+    }
+    for c in focus {
+        push(c);
+    }
+    for c in &table.columns {
+        push(&c.name);
+    }
+    cols
+}
+
+/// `ORDER BY` for sample rows, so a preview shows the same rows every time:
+/// the primary key, or the displayed columns.
+fn sample_order(table: &Table, qual: &str, shown: &[String]) -> String {
+    let cols: Vec<String> = match &table.primary_key {
+        Some(pk) => pk.columns.iter().map(|c| qcol(qual, c)).collect(),
+        None => shown.iter().map(|c| qcol(qual, c)).collect(),
+    };
+    if cols.is_empty() {
+        String::new()
+    } else {
+        format!(" ORDER BY {}", cols.join(", "))
+    }
+}
+
+/// Triggers on `table` that fire for `event`.
+fn firing_triggers(table: &Table, event: TriggerEvent) -> Vec<&crate::schema::Trigger> {
+    table
+        .triggers
+        .iter()
+        .filter(|t| t.enabled && t.events.contains(&event))
+        .collect()
+}
+
+/// Adds trigger effects for every table with changed rows.
+fn add_trigger_effects(
+    impact: &mut Impact,
+    ctx: &Context<'_>,
+    depth_of: &dyn Fn(&QualName) -> usize,
+) {
+    let mut extra = Vec::new();
+    let mut names = Vec::new();
+    let target = impact.target.table.clone();
+    for (tname, totals) in &impact.totals {
+        let Some(table) = ctx.schema.get(tname) else {
+            continue;
+        };
+        for (event, rows) in [
+            (TriggerEvent::Delete, totals.delete),
+            (TriggerEvent::Update, totals.update),
+            (TriggerEvent::Insert, totals.insert),
+        ] {
+            for trig in firing_triggers(table, event) {
+                // Statement-level triggers on the target fire even for 0 rows.
+                if rows == 0 && (tname != &target || trig.for_each_row) {
+                    continue;
+                }
+                names.push(format!("{} on {}", trig.name, tname));
+                extra.push(Effect {
+                    table: tname.clone(),
+                    action: Action::Trigger,
+                    via: trig.name.clone(),
+                    source: "trigger",
+                    depth: depth_of(tname),
+                    rows: Some(if trig.for_each_row { rows } else { 1 }),
+                    columns: Vec::new(),
+                    parent: tname.clone(),
+                    reached: true,
+                    blocking: false,
+                    note: Some(format!(
+                        "{} {} {} trigger, calls {}",
+                        match trig.timing {
+                            crate::schema::TriggerTiming::Before => "BEFORE",
+                            crate::schema::TriggerTiming::After => "AFTER",
+                            crate::schema::TriggerTiming::InsteadOf => "INSTEAD OF",
+                        },
+                        match event {
+                            TriggerEvent::Delete => "DELETE",
+                            TriggerEvent::Update => "UPDATE",
+                            TriggerEvent::Insert => "INSERT",
+                            TriggerEvent::Truncate => "TRUNCATE",
+                        },
+                        if trig.for_each_row {
+                            "row"
+                        } else {
+                            "statement"
+                        },
+                        trig.action
+                    )),
+                    sample: Rows::default(),
+                });
+            }
+        }
+    }
+    if !names.is_empty() {
+        impact.warnings.push(format!(
+            "triggers will fire ({}): what they do cannot be computed from the catalog and is not in these counts",
+            names.join(", ")
+        ));
+    }
+    impact.effects.extend(extra);
+}
+
+/// Builds `WITH [RECURSIVE] a, b, ...` from CTE definitions.
+fn with_clause(ctes: &[String], recursive: bool) -> String {
+    if ctes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "WITH {}{}\n",
+            if recursive { "RECURSIVE " } else { "" },
+            ctes.join(",\n")
+        )
+    }
+}
+
+/// The user's own `WITH` clause (in front of the write): its CTE
+/// definitions and whether it was RECURSIVE.
+fn user_ctes(stmt: &Statement) -> (Vec<String>, bool) {
+    let Some(ast) = &stmt.ast else {
+        return (Vec::new(), false);
+    };
+    match crate::sql::write_under_with(ast) {
+        Some((q, _)) => match &q.with {
+            Some(w) => (
+                w.cte_tables.iter().map(|c| c.to_string()).collect(),
+                w.recursive,
+            ),
+            None => (Vec::new(), false),
+        },
+        None => (Vec::new(), false),
+    }
+}
+
+/// The write statement itself (under a `WITH`, or bare).
+fn write_ast(stmt: &Statement) -> Result<&sqlparser::ast::Statement> {
+    let ast = stmt
+        .ast
+        .as_ref()
+        .ok_or_else(|| Error::refused("the statement could not be parsed"))?;
+    Ok(match crate::sql::write_under_with(ast) {
+        Some((_, inner)) => inner,
+        None => ast,
+    })
+}
+
+fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
+    Impact {
+        statement: stmt.text.clone(),
+        kind: stmt.kind.name(),
+        target: Target {
+            table: table.name.clone(),
+            rows: Some(0),
+            unchanged: None,
+            conflicts: None,
+            sample: Rows::default(),
+            changes: Vec::new(),
+        },
+        effects: Vec::new(),
+        totals: BTreeMap::new(),
+        will_fail: false,
+        failures: Vec::new(),
+        warnings: Vec::new(),
+        bounded: true,
+        digest: String::new(),
+    }
+}
+
+/// The SQL of a table reference (with its alias) and the name the
+/// statement uses for it: the alias, or the table's last name part.
+fn table_ref_qual(relation: &sqlparser::ast::TableFactor) -> Result<(String, String)> {
+    match relation {
+        sqlparser::ast::TableFactor::Table { name, alias, .. } => {
+            let qual = match alias {
+                Some(a) => a.name.to_string(),
+                None => name
+                    .0
+                    .last()
+                    .map(|p| p.to_string())
+                    .ok_or_else(|| Error::refused("empty table name"))?,
+            };
+            Ok((relation.to_string(), qual))
+        }
+        _ => Err(Error::refused("the target is not a plain table")),
+    }
+}
+
+/// Resolves a column named in the statement to the catalog's spelling:
+/// quoted names match exactly; unquoted ones fold to lower case on
+/// Postgres and match case-insensitively on SQLite.
+fn resolve_column(
+    ctx: &Context<'_>,
+    table: &Table,
+    ident: &sqlparser::ast::Ident,
+) -> Result<String> {
+    let found = if ident.quote_style.is_some() {
+        table.column(&ident.value)
+    } else {
+        match ctx.dialect.0 {
+            Engine::Postgres => table.column(&ident.value.to_lowercase()),
+            Engine::Sqlite => table
+                .columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&ident.value)),
+        }
+    };
+    found.map(|c| c.name.clone()).ok_or_else(|| {
+        Error::input(format!(
+            "column {} of {} does not exist\nCheck the name with \\d {}.",
+            ident, table.name, table.name
+        ))
+    })
+}
+
+/// A sample row split into its key and (before, after) column pairs:
+/// the query returns the key columns, then old and new of each column.
+fn changed_rows(rows: &Rows, key_len: usize, columns: &[String]) -> Vec<ChangedRow> {
+    rows.rows
+        .iter()
+        .map(|r| {
+            let key = rows
+                .columns
+                .iter()
+                .zip(r)
+                .take(key_len)
+                .map(|(c, v)| (c.clone(), v.text()))
+                .collect();
+            let changes = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Change {
+                    column: c.clone(),
+                    before: r.get(key_len + 2 * i).and_then(Value::text),
+                    after: r.get(key_len + 2 * i + 1).and_then(Value::text),
+                })
+                .collect();
+            ChangedRow { key, changes }
+        })
+        .collect()
+}

@@ -1,0 +1,372 @@
+//! Rendering an impact: the effects tree for the shell, and JSON.
+//!
+//! The tree hangs every effect under the table whose deleted rows cause it,
+//! so the picture matches `\refs`: a table reached by two paths is drawn
+//! under the first and marked `(see above)` under the others, a cycle back
+//! to a table on the current path is marked `(cycle)`. The last lines are
+//! the verdict in words: what will be deleted and changed, what is left
+//! dangling, or that it WILL FAIL and why.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use super::{Action, Effect, Impact};
+use crate::db::{Rows, Value};
+use crate::schema::QualName;
+
+/// How the tree is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+    /// Show sample rows under each effect.
+    pub samples: bool,
+}
+
+fn paint(style: Style, code: &str, text: &str) -> String {
+    if style.color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn rows_text(rows: Option<u64>) -> String {
+    match rows {
+        Some(1) => "1 row".into(),
+        Some(n) => format!("{n} rows"),
+        None => "not counted in time".into(),
+    }
+}
+
+fn sample_lines(rows: &Rows, indent: &str, out: &mut String) {
+    for row in &rows.rows {
+        let cells: Vec<String> = rows
+            .columns
+            .iter()
+            .zip(row)
+            .map(|(c, v)| format!("{c}={}", cell(v)))
+            .collect();
+        let _ = writeln!(out, "{indent}· {}", cells.join(", "));
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v.text() {
+        None => "NULL".into(),
+        Some(s) => {
+            let one_line: String = s
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            if one_line.chars().count() > 40 {
+                let cut: String = one_line.chars().take(39).collect();
+                format!("{cut}…")
+            } else {
+                one_line
+            }
+        }
+    }
+}
+
+fn verb(action: Action, kind: &str) -> &'static str {
+    match action {
+        Action::Cascade if kind == "update" => "cascade update",
+        Action::Cascade if kind == "truncate" => "cascade truncate",
+        Action::Cascade => "cascade delete",
+        Action::SetNull => "set null",
+        Action::SetDefault => "set default",
+        Action::Restrict => "restrict",
+        Action::NoAction => "no action",
+        Action::Dangling => "dangling",
+        Action::Trigger => "trigger",
+    }
+}
+
+fn effect_line(e: &Effect, kind: &str, style: Style) -> String {
+    let action = match e.action {
+        Action::Restrict | Action::NoAction if e.blocking => {
+            paint(style, "1;31", verb(e.action, kind))
+        }
+        Action::Dangling => paint(style, "33", verb(e.action, kind)),
+        Action::Cascade => paint(style, "31", verb(e.action, kind)),
+        _ => verb(e.action, kind).to_owned(),
+    };
+    let cols = if e.columns.is_empty() || e.action == Action::Trigger {
+        String::new()
+    } else {
+        format!(" ({})", e.columns.join(", "))
+    };
+    let source = if e.source == "fk" {
+        String::new()
+    } else {
+        format!(", {}", e.source)
+    };
+    let mut line = format!(
+        "{action} {}{cols}: {}  via {}{source}",
+        e.table,
+        rows_text(e.rows),
+        e.via
+    );
+    if !e.reached {
+        line.push_str("  [not reached: the statement fails]");
+    }
+    if let Some(n) = &e.note {
+        line.push_str(&format!("  — {n}"));
+    }
+    line
+}
+
+/// The effects tree and verdict lines for the shell.
+pub fn text(impact: &Impact, style: Style) -> String {
+    let mut out = String::new();
+    let verb = impact.kind;
+    let _ = writeln!(
+        out,
+        "{} {}: {} to {verb}{}",
+        paint(style, "1", "target"),
+        impact.target.table,
+        rows_text(impact.target.rows),
+        match impact.target.unchanged {
+            Some(n) if n > 0 => format!(" ({n} unchanged: new values equal the old)"),
+            _ => String::new(),
+        }
+    );
+    if style.samples {
+        sample_lines(&impact.target.sample, "  ", &mut out);
+        for row in &impact.target.changes {
+            let key: Vec<String> = row
+                .key
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("NULL")))
+                .collect();
+            let _ = writeln!(out, "  · {}", key.join(", "));
+            for c in &row.changes {
+                let _ = writeln!(out, "      {}", change_line(c, style));
+            }
+        }
+    }
+    let mut seen: BTreeSet<QualName> = BTreeSet::new();
+    seen.insert(impact.target.table.clone());
+    let mut path = vec![impact.target.table.clone()];
+    draw(
+        impact,
+        &impact.target.table,
+        "",
+        style,
+        &mut seen,
+        &mut path,
+        &mut out,
+    );
+    for line in summary(impact) {
+        let _ = writeln!(out, "{line}");
+    }
+    for w in &impact.warnings {
+        let _ = writeln!(out, "{} {w}", paint(style, "33", "warning:"));
+    }
+    out
+}
+
+fn draw(
+    impact: &Impact,
+    parent: &QualName,
+    prefix: &str,
+    style: Style,
+    seen: &mut BTreeSet<QualName>,
+    path: &mut Vec<QualName>,
+    out: &mut String,
+) {
+    let children: Vec<&Effect> = impact
+        .effects
+        .iter()
+        .filter(|e| {
+            &e.parent == parent
+                && !(e.action == Action::Trigger && &e.table == parent && e.depth == 0)
+        })
+        .collect();
+    for (i, e) in children.iter().enumerate() {
+        let last = i + 1 == children.len();
+        let branch = if last { "└── " } else { "├── " };
+        let mut line = effect_line(e, impact.kind, style);
+        let descend = e.action == Action::Cascade && impact.kind != "update";
+        if descend && path.contains(&e.table) {
+            line.push_str(" (cycle)");
+        } else if descend && seen.contains(&e.table) && &e.table != parent {
+            line.push_str(" (see above)");
+        }
+        let _ = writeln!(out, "{prefix}{branch}{line}");
+        let inner = format!("{prefix}{}", if last { "    " } else { "│   " });
+        if style.samples {
+            sample_lines(&e.sample, &format!("{inner}  "), out);
+        }
+        if descend && !path.contains(&e.table) && seen.insert(e.table.clone()) {
+            path.push(e.table.clone());
+            draw(impact, &e.table, &inner, style, seen, path, out);
+            path.pop();
+        }
+    }
+}
+
+fn change_line(c: &super::Change, style: Style) -> String {
+    let before = c.before.as_deref().unwrap_or("NULL");
+    let after = c.after.as_deref().unwrap_or("NULL");
+    if c.before == c.after {
+        return format!("{}: {before} (unchanged)", c.column);
+    }
+    // An inline diff for text that changed in part; whole values otherwise.
+    let diff = similar::TextDiff::from_chars(before, after);
+    if diff.ratio() > 0.5 && before.len() > 8 {
+        let mut s = String::new();
+        for op in diff.iter_all_changes() {
+            let v = op.value();
+            match op.tag() {
+                similar::ChangeTag::Equal => s.push_str(v),
+                similar::ChangeTag::Delete => s.push_str(&paint(style, "31", &format!("[-{v}-]"))),
+                similar::ChangeTag::Insert => {
+                    s.push_str(&paint(style, "32", &format!("{{+{v}+}}")))
+                }
+            }
+        }
+        format!("{}: {s}", c.column)
+    } else {
+        format!(
+            "{}: {} → {}",
+            c.column,
+            paint(style, "31", before),
+            paint(style, "32", after)
+        )
+    }
+}
+
+/// The verdict in words: `will delete 1 + 57 rows in 4 tables`, ...
+pub fn summary(impact: &Impact) -> Vec<String> {
+    let mut lines = Vec::new();
+    if impact.will_fail {
+        for f in &impact.failures {
+            lines.push(format!("WILL FAIL: {f}"));
+        }
+    }
+    let target_rows = impact.target.rows.unwrap_or(0);
+    let mut deleted = 0u64;
+    let mut del_tables = 0usize;
+    let mut updated = 0u64;
+    let mut upd_tables = Vec::new();
+    let mut inserted = 0u64;
+    for (t, tot) in &impact.totals {
+        if tot.delete > 0 {
+            del_tables += 1;
+            deleted += tot.delete;
+        }
+        if tot.update > 0 {
+            updated += tot.update;
+            upd_tables.push(t.to_string());
+        }
+        inserted += tot.insert;
+    }
+    let prefix = if impact.will_fail { "would" } else { "will" };
+    match impact.kind {
+        "delete" | "truncate" => {
+            let others = deleted.saturating_sub(target_rows);
+            let tables = if del_tables == 1 {
+                "table".to_owned()
+            } else {
+                "tables".to_owned()
+            };
+            if others > 0 {
+                lines.push(format!(
+                    "{prefix} delete {target_rows} + {others} rows in {del_tables} {tables}"
+                ));
+            } else {
+                lines.push(format!(
+                    "{prefix} delete {target_rows} row{} in {del_tables} {tables}",
+                    if target_rows == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        "update" => lines.push(format!(
+            "{prefix} update {updated} row{} in {}",
+            if updated == 1 { "" } else { "s" },
+            if upd_tables.is_empty() {
+                impact.target.table.to_string()
+            } else {
+                upd_tables.join(", ")
+            }
+        )),
+        "insert" => lines.push(format!(
+            "{prefix} insert {inserted} row{}{}",
+            if inserted == 1 { "" } else { "s" },
+            if updated > 0 {
+                format!(" and update {updated}")
+            } else {
+                String::new()
+            }
+        )),
+        _ => {}
+    }
+    if impact.kind == "delete" && updated > 0 {
+        lines.push(format!(
+            "{prefix} set {updated} row{} in {}",
+            if updated == 1 { "" } else { "s" },
+            upd_tables.join(", ")
+        ));
+    }
+    let mut dangling: Vec<String> = Vec::new();
+    for e in impact
+        .effects
+        .iter()
+        .filter(|e| e.action == Action::Dangling)
+    {
+        if let Some(n) = e.rows.filter(|&n| n > 0) {
+            dangling.push(format!(
+                "{n} row{} in {}.{} ({})",
+                if n == 1 { "" } else { "s" },
+                e.table,
+                e.columns.join(", "),
+                e.source
+            ));
+        }
+    }
+    if !dangling.is_empty() {
+        lines.push(format!("leaves {} dangling", dangling.join(", ")));
+    }
+    lines
+}
+
+/// The JSON object for `exec --format json`.
+pub fn json(impact: &Impact) -> serde_json::Value {
+    let mut v = serde_json::to_value(impact).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        // Samples, keyed by column, for scripts that want to show them.
+        let sample = |rows: &Rows| -> serde_json::Value {
+            rows.rows
+                .iter()
+                .map(|r| {
+                    let m: serde_json::Map<String, serde_json::Value> = rows
+                        .columns
+                        .iter()
+                        .zip(r)
+                        .map(|(c, v)| {
+                            (
+                                c.clone(),
+                                v.text()
+                                    .map(serde_json::Value::String)
+                                    .unwrap_or(serde_json::Value::Null),
+                            )
+                        })
+                        .collect();
+                    serde_json::Value::Object(m)
+                })
+                .collect()
+        };
+        if let Some(t) = obj.get_mut("target").and_then(|t| t.as_object_mut()) {
+            t.insert("sample".into(), sample(&impact.target.sample));
+        }
+        if let Some(effects) = obj.get_mut("effects").and_then(|e| e.as_array_mut()) {
+            for (j, e) in effects.iter_mut().enumerate() {
+                if let (Some(o), Some(src)) = (e.as_object_mut(), impact.effects.get(j)) {
+                    o.insert("sample".into(), sample(&src.sample));
+                }
+            }
+        }
+    }
+    v
+}

@@ -1,0 +1,170 @@
+//! TRUNCATE previews (Postgres): every row of the named tables, plus every
+//! table that references them, recursively, when `CASCADE` is given —
+//! whatever the foreign keys' `ON DELETE` actions, since TRUNCATE does not
+//! look at rows. Without `CASCADE`, any reference from a table outside the
+//! set makes it fail, even an empty one. SQLite has no TRUNCATE.
+
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{self, CascadeOption};
+
+use super::{Action, Context, Effect, Impact, Totals, empty_impact, target_table, write_ast};
+use crate::db::{Engine, PreviewTx, Rows};
+use crate::error::{Error, Result};
+use crate::schema::{QualName, TriggerEvent, quote_ident};
+use crate::sql::Statement;
+
+pub(super) fn analyze(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    stmt: &Statement,
+) -> Result<Impact> {
+    if ctx.dialect.0 == Engine::Sqlite {
+        return Err(Error::refused(
+            "SQLite has no TRUNCATE; the statement would fail\nUse DELETE FROM table (previewed with its cascades).",
+        ));
+    }
+    let ast::Statement::Truncate(t) = write_ast(stmt)? else {
+        return Err(Error::refused("not a TRUNCATE statement"));
+    };
+    let first = target_table(ctx, stmt)?;
+    let mut set: Vec<QualName> = Vec::new();
+    for target in &t.table_names {
+        let parts: Option<Vec<(String, bool)>> = target
+            .name
+            .0
+            .iter()
+            .map(|p| {
+                p.as_ident()
+                    .map(|i| (i.value.clone(), i.quote_style.is_some()))
+            })
+            .collect();
+        let table = parts
+            .as_deref()
+            .and_then(|p| ctx.schema.resolve(p))
+            .ok_or_else(|| Error::input(format!("table {} not found", target.name)))?;
+        if !set.contains(&table.name) {
+            set.push(table.name.clone());
+        }
+        // Partitions are emptied with their partitioned table.
+        for p in ctx
+            .schema
+            .tables
+            .iter()
+            .filter(|p| p.partition_of.as_ref() == Some(&table.name))
+        {
+            if !set.contains(&p.name) {
+                set.push(p.name.clone());
+            }
+        }
+    }
+    let cascade = matches!(t.cascade, Some(CascadeOption::Cascade));
+    let mut impact = empty_impact(stmt, first);
+    let mut depth: BTreeMap<QualName, usize> = set.iter().map(|n| (n.clone(), 0)).collect();
+    let mut i = 0;
+    while i < set.len() {
+        let parent = set[i].clone();
+        i += 1;
+        for fk in ctx.schema.referencing(&parent) {
+            let inside = set.contains(&fk.table);
+            if !inside && !cascade {
+                impact.failures.push(format!(
+                    "cannot truncate {parent}: {} references it (FK {}); TRUNCATE without CASCADE fails whatever the rows\nAdd CASCADE to empty {} too, or DELETE the rows instead.",
+                    fk.table, fk.name, fk.table
+                ));
+            }
+            let d = depth.get(&parent).copied().unwrap_or(0) + 1;
+            impact.effects.push(Effect {
+                table: fk.table.clone(),
+                action: if cascade {
+                    Action::Cascade
+                } else {
+                    Action::Restrict
+                },
+                via: fk.name.clone(),
+                source: "fk",
+                depth: d,
+                rows: None,
+                columns: fk.columns.clone(),
+                parent: parent.clone(),
+                reached: true,
+                blocking: !cascade && !inside,
+                note: cascade.then(|| "TRUNCATE ... CASCADE empties the whole table".to_owned()),
+                sample: Rows::default(),
+            });
+            if cascade && !inside {
+                depth.insert(fk.table.clone(), d);
+                set.push(fk.table.clone());
+            }
+        }
+    }
+    let mut bounded = true;
+    let mut totals: BTreeMap<QualName, Totals> = BTreeMap::new();
+    for name in &set {
+        let n = tx.count(&format!("SELECT count(*) FROM ONLY {}", name.sql()))?;
+        bounded &= n.is_some();
+        totals.entry(name.clone()).or_default().delete = n.unwrap_or(0);
+    }
+    for e in &mut impact.effects {
+        e.rows = totals.get(&e.table).map(|t| t.delete).or(Some(0));
+        if e.action == Action::Restrict && e.blocking {
+            let n = tx.count(&format!("SELECT count(*) FROM {}", e.table.sql()))?;
+            e.rows = n;
+        }
+    }
+    // Associations into emptied tables leave every non-NULL reference dangling.
+    for a in ctx
+        .associations
+        .iter()
+        .filter(|a| set.contains(&a.ref_table) && !set.contains(&a.table))
+    {
+        let n = tx.count(&format!(
+            "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
+            a.table.sql(),
+            quote_ident(&a.column)
+        ))?;
+        bounded &= n.is_some();
+        impact.effects.push(Effect {
+            table: a.table.clone(),
+            action: Action::Dangling,
+            via: a.name(),
+            source: a.source.name(),
+            depth: depth.get(&a.ref_table).copied().unwrap_or(0) + 1,
+            rows: n,
+            columns: vec![a.column.clone()],
+            parent: a.ref_table.clone(),
+            reached: true,
+            blocking: false,
+            note: None,
+            sample: Rows::default(),
+        });
+    }
+    impact.target.rows = totals.get(&first.name).map(|t| t.delete);
+    impact.totals = totals;
+    impact.will_fail = !impact.failures.is_empty();
+    impact.bounded = bounded;
+    if t.identity.is_some() {
+        impact.warnings.push(
+            "RESTART IDENTITY resets the sequences of the emptied tables; undo cannot restore them"
+                .into(),
+        );
+    }
+    // TRUNCATE fires TRUNCATE triggers, not DELETE triggers.
+    let trig: Vec<String> = set
+        .iter()
+        .filter_map(|n| ctx.schema.get(n))
+        .flat_map(|t| {
+            t.triggers
+                .iter()
+                .filter(|tr| tr.enabled && tr.events.contains(&TriggerEvent::Truncate))
+                .map(move |tr| format!("{} on {}", tr.name, t.name))
+        })
+        .collect();
+    if !trig.is_empty() {
+        impact.warnings.push(format!(
+            "TRUNCATE triggers will fire ({}): what they do is not in these counts",
+            trig.join(", ")
+        ));
+    }
+    Ok(impact)
+}
