@@ -14,6 +14,7 @@ mod connect;
 mod demo;
 mod impact;
 mod impact_guard;
+mod impact_props;
 mod impact_snap;
 mod introspect;
 mod reads;
