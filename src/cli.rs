@@ -40,8 +40,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub policy: Option<PathBuf>,
 
-    /// Undo journal and audit file. Accepted now; the journal is written
-    /// once guarded apply exists.
+    /// Undo journal file (default: $XDG_STATE_HOME/dbguard/journal.sqlite).
     #[arg(long, global = true, value_name = "PATH")]
     pub journal: Option<PathBuf>,
 
@@ -68,6 +67,92 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run statements non-interactively through the same guard as the shell.
     Exec(ExecArgs),
+    /// The undo journal: list, show, undo, export and replay changes.
+    Undo(UndoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    #[command(subcommand)]
+    pub command: UndoCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExportFormat {
+    /// A script for plain psql / sqlite3.
+    #[default]
+    Sql,
+    /// The journal entry and its rows.
+    Json,
+}
+
+/// How an undo is confirmed and run.
+#[derive(Debug, Clone, Args)]
+pub struct UndoRunArgs {
+    /// Undo without asking (still planned, checked for conflicts, journaled).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub yes: bool,
+
+    /// Show what the undo would do, and its conflicts, without running it.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Restore every row that does not conflict and leave conflicting rows
+    /// as they are (recorded in the undo's journal entry).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UndoCommand {
+    /// List journaled changes, newest first.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show one change: its statement and every row, before and after.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Undo a change on its database (or on DB).
+    Apply {
+        id: i64,
+        /// The database to restore into; default: the change's own target.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
+        #[command(flatten)]
+        run: UndoRunArgs,
+    },
+    /// Print a change's undo as SQL for plain psql/sqlite3, or as JSON.
+    Export {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Sql)]
+        format: ExportFormat,
+    },
+    /// Undo changes recorded in another journal, into another database
+    /// (a staging copy, a restored backup).
+    Replay {
+        /// The journal the changes were recorded in.
+        #[arg(long, value_name = "JOURNAL")]
+        from: PathBuf,
+        /// The database to restore into.
+        #[arg(long, value_name = "DB")]
+        to: String,
+        /// Changes to undo, in this order (default: every committed change
+        /// that is not itself an undo, newest first).
+        ids: Vec<i64>,
+        #[command(flatten)]
+        run: UndoRunArgs,
+    },
 }
 
 /// How the shell looks and behaves.
@@ -93,6 +178,56 @@ pub struct PreviewArgs {
     pub preview_timeout: f64,
 }
 
+/// How a confirmed change is applied.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// How long to wait for row locks when applying, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub lock_timeout: f64,
+
+    /// How long the change may run when applying, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub statement_timeout: f64,
+
+    /// Apply even when triggers change rows the journal cannot capture;
+    /// the undo entry is then marked partial and says what it misses.
+    #[arg(long)]
+    pub allow_uncovered: bool,
+}
+
+impl Default for ApplyArgs {
+    fn default() -> Self {
+        ApplyArgs {
+            lock_timeout: 2.0,
+            statement_timeout: 30.0,
+            allow_uncovered: false,
+        }
+    }
+}
+
+impl ApplyArgs {
+    /// The apply options, or an error naming a bad timeout.
+    pub fn options(&self) -> Result<crate::apply::ApplyOptions> {
+        let secs = |v: f64, name: &str| {
+            std::time::Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    crate::error::Error::input(format!(
+                        "--{name} {v} is not a positive number of seconds"
+                    ))
+                })
+        };
+        Ok(crate::apply::ApplyOptions {
+            guard: crate::db::GuardOptions {
+                lock_timeout: secs(self.lock_timeout, "lock-timeout")?,
+                statement_timeout: secs(self.statement_timeout, "statement-timeout")?,
+            },
+            allow_uncovered: self.allow_uncovered,
+        })
+    }
+}
+
 impl Default for PreviewArgs {
     fn default() -> Self {
         PreviewArgs {
@@ -113,6 +248,9 @@ pub struct ShellArgs {
 
     #[command(flatten)]
     pub preview: PreviewArgs,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -130,6 +268,9 @@ pub struct DemoArgs {
 
     #[command(flatten)]
     pub preview: PreviewArgs,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -158,11 +299,19 @@ pub struct ExecArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Apply writes without asking (they are still previewed, verified
+    /// and journaled). Without it, exec never applies a write.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub yes: bool,
+
     #[command(flatten)]
     pub display: DisplayArgs,
 
     #[command(flatten)]
     pub preview: PreviewArgs,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 /// Runs the parsed command line.
@@ -173,5 +322,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Shell(args)) => crate::shell::run_shell(&global, &args),
         Some(Command::Demo(args)) => crate::demo::run(&global, &args),
         Some(Command::Exec(args)) => crate::shell::exec::run(&global, &args),
+        Some(Command::Undo(args)) => crate::shell::undo::run(&global, &args.command),
     }
 }

@@ -349,5 +349,5 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
         return Ok(());
     }
     let conn = Connection::Sqlite(SqliteConnection::open(&args.path, false)?);
-    crate::shell::run_on(conn, global, &args.display, &args.preview)
+    crate::shell::run_on(conn, global, &args.display, &args.preview, &args.apply)
 }

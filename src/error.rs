@@ -42,6 +42,8 @@ pub enum ErrorKind {
     ScriptFailed,
     /// The previewed statement would fail (a restricting reference).
     WouldFail,
+    /// The database changed between the preview and the apply.
+    Drift,
 }
 
 /// An error with a message written for the person at the terminal.
@@ -75,6 +77,9 @@ impl Error {
     pub fn io(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Io, message)
     }
+    pub fn drift(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Drift, message)
+    }
 
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
@@ -86,6 +91,7 @@ impl Error {
             | ErrorKind::Io
             | ErrorKind::ScriptFailed => exit::ERROR,
             ErrorKind::WouldFail => exit::WOULD_FAIL,
+            ErrorKind::Drift => exit::DRIFT,
         }
     }
 

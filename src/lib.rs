@@ -10,17 +10,21 @@
 //! inverse of every row it changed. Reads run in read-only transactions.
 //!
 //! This version connects (`db`), introspects (`schema`), classifies
-//! (`sql`), runs reads and previews writes (`impact`) in the shell
-//! (`shell`), with associations from policy files (`policy`) and a demo
-//! database (`demo`). Writes stop at their preview until guarded apply and
-//! the undo journal exist.
+//! (`sql`), runs reads, previews writes (`impact`), applies them under
+//! guard (`apply`) with an undo journal (`journal`) that `restore` plays
+//! back, in the shell (`shell`), with associations from policy files
+//! (`policy`) and a demo database (`demo`). Policy verdicts and approvals
+//! come next.
 
+pub mod apply;
 pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod impact;
+pub mod journal;
 pub mod policy;
+pub mod restore;
 pub mod schema;
 pub mod shell;
 pub mod sql;

@@ -4,9 +4,28 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// With `DBGUARD_REPORT_RSS` set, prints the process's peak resident set
+/// size at exit (Linux), so benchmarks can measure memory from outside.
+fn report_rss() {
+    if std::env::var_os("DBGUARD_REPORT_RSS").is_none() {
+        return;
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .map(|v| v.trim().trim_end_matches("kB").trim().to_owned())
+        {
+            eprintln!("peak_rss_kb={kb}");
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = dbguard::cli::Cli::parse();
-    match dbguard::cli::run(cli) {
+    let result = dbguard::cli::run(cli);
+    report_rss();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if !matches!(

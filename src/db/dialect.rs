@@ -51,6 +51,48 @@ impl Dialect {
         }
     }
 
+    /// An aggregate over rows of `table` (as `qual`) that changes when the
+    /// set of rows changes, whatever their order: a sum of hashes of the
+    /// primary key (Postgres), or of mixed rowids (SQLite). Part of the
+    /// preview's digest, so the same number of *other* rows is drift too.
+    pub fn fingerprint(&self, table: &Table, qual: &str) -> String {
+        match self.0 {
+            Engine::Postgres => {
+                let key = match &table.primary_key {
+                    Some(pk) if pk.columns.len() == 1 => {
+                        format!("{qual}.{}::text", quote_ident(&pk.columns[0]))
+                    }
+                    Some(pk) => format!(
+                        "ROW({})::text",
+                        pk.columns
+                            .iter()
+                            .map(|c| format!("{qual}.{}", quote_ident(c)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => format!("{qual}.ctid::text"),
+                };
+                format!("coalesce(sum(hashtextextended({key}, 0)::numeric), 0)::text")
+            }
+            Engine::Sqlite => {
+                if table.without_rowid {
+                    let cols: Vec<String> = table
+                        .primary_key
+                        .iter()
+                        .flat_map(|pk| pk.columns.iter())
+                        .map(|c| format!("length(quote({qual}.{}))", quote_ident(c)))
+                        .collect();
+                    if cols.is_empty() {
+                        return "0".into();
+                    }
+                    format!("coalesce(sum({}), 0)", cols.join(" * 31 + "))
+                } else {
+                    format!("coalesce(sum(({qual}.rowid * 2654435761) % 4294967311), 0)")
+                }
+            }
+        }
+    }
+
     /// Width of the identity of any row in a closure over a cycle: the
     /// closure table has one fixed shape for all tables in the cycle.
     fn closure_ident(&self, ident: &[String]) -> Vec<String> {
@@ -84,10 +126,15 @@ impl Dialect {
     }
 
     /// `a IS NOT DISTINCT FROM b`.
+    ///
+    /// "Not distinct" here means the stored value would be the same: on
+    /// Postgres the text forms are compared (json, xml and point have no
+    /// `=`, and `1.0 = 1.00` or two boxes of the same area are equal but
+    /// not the same value); on SQLite the storage class must match too.
     pub fn not_distinct(&self, a: &str, b: &str) -> String {
         match self.0 {
-            Engine::Postgres => format!("({a}) IS NOT DISTINCT FROM ({b})"),
-            Engine::Sqlite => format!("({a}) IS ({b})"),
+            Engine::Postgres => format!("(({a})::text IS NOT DISTINCT FROM ({b})::text)"),
+            Engine::Sqlite => format!("(({a}) IS ({b}) AND typeof({a}) = typeof({b}))"),
         }
     }
 

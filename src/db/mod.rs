@@ -134,6 +134,52 @@ impl dyn PreviewTx + '_ {
     }
 }
 
+/// Rows one transaction deleted, updated and inserted in one table, as
+/// the engine counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableCounts {
+    pub deleted: u64,
+    pub updated: u64,
+    pub inserted: u64,
+}
+
+/// Timeouts of a guarded apply.
+#[derive(Debug, Clone)]
+pub struct GuardOptions {
+    /// How long to wait for a row or table lock.
+    pub lock_timeout: std::time::Duration,
+    /// How long any one statement may run.
+    pub statement_timeout: std::time::Duration,
+}
+
+/// The transaction a guarded apply runs in: the preview queries (to
+/// recompute the impact), plus locking, capturing, executing and counting.
+/// Nothing commits unless the closure given to [`Connection::guarded`]
+/// returns `Ok`.
+pub trait ApplyTx: PreviewTx {
+    /// Runs a query that locks rows and returns a count (`SELECT count(*)
+    /// FROM (... FOR UPDATE) s` on Postgres; SQLite's `BEGIN IMMEDIATE`
+    /// already holds the database).
+    fn lock(&mut self, sql: &str) -> Result<u64>;
+    /// Streams the rows of a query, values in the engine's form.
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
+    /// Runs the operator's statement as typed; returns the rows it reports.
+    fn execute(&mut self, sql: &str) -> Result<u64>;
+    /// Per-table row counts of this transaction so far, where the engine
+    /// keeps them (Postgres `pg_stat_xact_user_tables`).
+    fn counters(
+        &mut self,
+    ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>>;
+    /// All rows changed so far by this connection (SQLite
+    /// `total_changes()`, which includes foreign-key actions and triggers).
+    fn total_changes(&mut self) -> Result<Option<u64>>;
+    /// The transaction id (Postgres), for reconciling after a crash.
+    fn txid(&mut self) -> Result<Option<String>>;
+    /// The expression selecting rows this transaction wrote (Postgres
+    /// `xmin`), qualified with `alias`.
+    fn written_by_me(&self, alias: &str) -> Option<String>;
+}
+
 /// With `DBGUARD_ECHO_SQL` set, every query a preview runs is printed to
 /// stderr with its time, like `psql -E` shows the queries behind meta
 /// commands: the operator can see, and rerun, exactly what was counted.
@@ -287,6 +333,20 @@ impl Connection {
         match self {
             Connection::Postgres(c) => c.preview(budget, f),
             Connection::Sqlite(c) => c.preview(budget, f),
+        }
+    }
+
+    /// Runs `f` in one write transaction (Postgres REPEATABLE READ with
+    /// lock and statement timeouts; SQLite `BEGIN IMMEDIATE`), committing
+    /// only if it returns `Ok`.
+    pub fn guarded<T>(
+        &mut self,
+        opts: &GuardOptions,
+        f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Connection::Postgres(c) => c.guarded(opts, f),
+            Connection::Sqlite(c) => c.guarded(opts, f),
         }
     }
 

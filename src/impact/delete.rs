@@ -508,7 +508,7 @@ impl Sql<'_> {
             self.with(needed),
             cols.join(", "),
             self.table(x).name.sql(),
-            sample_order(self.table(x), &a, &shown)
+            sample_order(self.ctx.dialect, self.table(x), &a)
         );
         Ok(tx.query(&sql)?.unwrap_or_default())
     }
@@ -581,6 +581,19 @@ pub(super) fn analyze(
     impact.target.rows = target_rows;
     if target_rows.unwrap_or(1) > 0 {
         let a = Sql::alias(target);
+        let fp = format!(
+            "{}SELECT {} FROM {} AS {a} WHERE {} IN (SELECT {} FROM {target_name})",
+            sql.with(&[Node::Target]),
+            ctx.dialect.fingerprint(table, &a),
+            table.name.sql(),
+            tuple(&sql.ident(target, &a)),
+            sql.ident_cols(target).join(", ")
+        );
+        impact.target.fingerprint = tx.query(&fp)?.and_then(|r| {
+            r.rows
+                .first()
+                .and_then(|row| row.first().and_then(|v| v.text()))
+        });
         let cond = format!(
             "{} IN (SELECT {} FROM {target_name})",
             tuple(&sql.ident(target, &a)),
@@ -761,11 +774,8 @@ pub(super) fn analyze(
                     && matches!(e.action, Action::SetNull | Action::SetDefault)
             })
             .collect();
-        if edges_in.len() == 1 && !deleted_rows.contains_key(&c) {
-            let n = edges_in[0].rows;
-            totals.entry(c).or_default().update = n.unwrap_or(0);
-            continue;
-        }
+        let shortcut =
+            (edges_in.len() == 1 && !deleted_rows.contains_key(&c)).then(|| edges_in[0].rows);
         let ca = Sql::alias(c);
         let mut needed = Vec::new();
         let conds: Vec<String> = g
@@ -782,13 +792,42 @@ pub(super) fn analyze(
             needed.push(Node::Deleted(c));
             cond = format!("{cond} AND NOT ({})", sql.is_deleted(c, &ca));
         }
-        let n = sql.count(
-            tx,
-            &needed,
-            &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
-        )?;
+        let n = match shortcut {
+            Some(n) => n,
+            None => sql.count(
+                tx,
+                &needed,
+                &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
+            )?,
+        };
         bounded &= n.is_some();
         totals.entry(c).or_default().update = n.unwrap_or(0);
+        impact.row_sets.push(super::RowSet {
+            table: sql.table(c).name.clone(),
+            op: crate::journal::Op::Update,
+            with: sql.with(&needed),
+            alias: ca.clone(),
+            join: String::new(),
+            cond,
+            rows: n,
+            position: g.depth.get(&c).copied().unwrap_or(0) as i64,
+            new_key: None,
+        });
+    }
+    // Deleted rows, parents first.
+    for (pos, &x) in g.deleted.iter().enumerate() {
+        let a = Sql::alias(x);
+        impact.row_sets.push(super::RowSet {
+            table: sql.table(x).name.clone(),
+            op: crate::journal::Op::Delete,
+            with: sql.with(&[Node::Deleted(x)]),
+            alias: a.clone(),
+            join: String::new(),
+            cond: sql.is_deleted(x, &a),
+            rows: deleted_rows.get(&x).copied().flatten(),
+            position: pos as i64,
+            new_key: None,
+        });
     }
     impact.totals = totals
         .into_iter()

@@ -475,6 +475,39 @@ pub(super) fn analyze(
             insert: inserted.unwrap_or(0),
         },
     );
+    impact.row_sets.push(super::RowSet {
+        table: table.name.clone(),
+        op: crate::journal::Op::Insert,
+        with: String::new(),
+        alias: "a".into(),
+        join: String::new(),
+        cond: String::new(),
+        rows: inserted,
+        position: 0,
+        new_key: None,
+    });
+    if impact.target.conflicts.unwrap_or(0) > 0 {
+        if let Conflict::Update(key, _, _) = &conflict {
+            let eq: Vec<String> = key
+                .columns
+                .iter()
+                .map(|c| format!("{} = v.{}", qcol("a", c), quote_ident(c)))
+                .collect();
+            impact.row_sets.push(super::RowSet {
+                table: table.name.clone(),
+                op: crate::journal::Op::Update,
+                with: with_v.clone(),
+                alias: "a".into(),
+                join: String::new(),
+                cond: format!("EXISTS (SELECT 1 FROM v WHERE {})", eq.join(" AND ")),
+                // Rows whose update changes nothing are touched all the
+                // same; the apply counts what it captures.
+                rows: None,
+                position: 0,
+                new_key: None,
+            });
+        }
+    }
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
     impact.bounded = bounded;
@@ -562,7 +595,7 @@ fn conflict_updates(
         tx.query(&format!(
             "{with}SELECT {} FROM {from}{} LIMIT {}",
             sel.join(", "),
-            super::sample_order(table, &qual, &key.columns),
+            super::sample_order(ctx.dialect, table, &qual),
             ctx.options.sample_rows
         ))?
         .unwrap_or_default()

@@ -153,6 +153,10 @@ pub struct Target {
     /// UPDATE and ON CONFLICT DO UPDATE: before → after of the first rows.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<ChangedRow>,
+    /// Which rows matched (an order-free hash of their keys), so that the
+    /// same count of different rows at apply time is drift.
+    #[serde(skip)]
+    pub fingerprint: Option<String>,
 }
 
 /// The effects tree of one statement and its verdict-relevant summary.
@@ -172,6 +176,33 @@ pub struct Impact {
     /// as unbounded.
     pub bounded: bool,
     pub digest: String,
+    /// The rows each table loses or changes, as SQL the guarded apply runs
+    /// in its own transaction to lock and capture them.
+    #[serde(skip)]
+    pub row_sets: Vec<RowSet>,
+}
+
+/// The rows of one table a change deletes, updates or inserts, as SQL:
+/// `{with}SELECT ... FROM {table} AS {alias} WHERE {cond}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowSet {
+    pub table: QualName,
+    pub op: crate::journal::Op,
+    /// The `WITH` clause `cond` needs (empty when none).
+    pub with: String,
+    pub alias: String,
+    /// A join the condition and `new_key` use (empty when none).
+    pub join: String,
+    /// Selects the rows; empty for inserts, which exist only afterwards.
+    pub cond: String,
+    /// Rows the preview counted in this set.
+    pub rows: Option<u64>,
+    /// Restore order: parents before children.
+    pub position: i64,
+    /// For updates: the new values of the table's key columns, computed
+    /// before the change (same order as the primary key), so after-images
+    /// can be found even when the change moves the key.
+    pub new_key: Option<Vec<String>>,
 }
 
 fn ser_totals<S: serde::Serializer>(
@@ -255,6 +286,7 @@ pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> R
                     conflicts: None,
                     sample: Rows::default(),
                     changes: Vec::new(),
+                    fingerprint: None,
                 },
                 effects: Vec::new(),
                 totals: BTreeMap::new(),
@@ -266,6 +298,7 @@ pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> R
                 warnings: Vec::new(),
                 bounded: true,
                 digest: String::new(),
+                row_sets: Vec::new(),
             };
             impact
                 .totals
@@ -365,6 +398,7 @@ pub fn digest(identity: &TargetIdentity, impact: &Impact) -> String {
         "kind": impact.kind,
         "table": impact.target.table.to_string(),
         "rows": impact.target.rows,
+        "fingerprint": impact.target.fingerprint,
         "effects": effects,
         "totals": totals,
         "will_fail": impact.will_fail,
@@ -420,10 +454,12 @@ fn display_columns(table: &Table, focus: &[String], max: usize) -> Vec<String> {
 
 /// `ORDER BY` for sample rows, so a preview shows the same rows every time:
 /// the primary key, or the displayed columns.
-fn sample_order(table: &Table, qual: &str, shown: &[String]) -> String {
+fn sample_order(d: Dialect, table: &Table, qual: &str) -> String {
+    // Without a key, the row identity orders (columns may have no ordering
+    // operator, like json).
     let cols: Vec<String> = match &table.primary_key {
         Some(pk) => pk.columns.iter().map(|c| qcol(qual, c)).collect(),
-        None => shown.iter().map(|c| qcol(qual, c)).collect(),
+        None => d.row_ident(table, qual),
     };
     if cols.is_empty() {
         String::new()
@@ -564,6 +600,7 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
             conflicts: None,
             sample: Rows::default(),
             changes: Vec::new(),
+            fingerprint: None,
         },
         effects: Vec::new(),
         totals: BTreeMap::new(),
@@ -572,6 +609,7 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         warnings: Vec::new(),
         bounded: true,
         digest: String::new(),
+        row_sets: Vec::new(),
     }
 }
 

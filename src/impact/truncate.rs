@@ -139,6 +139,26 @@ pub(super) fn analyze(
             sample: Rows::default(),
         });
     }
+    for (pos, name) in set.iter().enumerate() {
+        if ctx
+            .schema
+            .get(name)
+            .is_some_and(|t| t.kind == crate::schema::TableKind::Partitioned)
+        {
+            continue; // its rows live in its partitions, which are in the set
+        }
+        impact.row_sets.push(super::RowSet {
+            table: name.clone(),
+            op: crate::journal::Op::Delete,
+            with: String::new(),
+            alias: "a".into(),
+            join: String::new(),
+            cond: "TRUE".into(),
+            rows: totals.get(name).map(|t| t.delete),
+            position: pos as i64,
+            new_key: None,
+        });
+    }
     impact.target.rows = totals.get(&first.name).map(|t| t.delete);
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();

@@ -92,11 +92,6 @@ pub(super) fn analyze(
         .map(|(i, e)| format!("{e} AS __i{i}"))
         .collect();
     let ident_cols: Vec<String> = (0..ident.len()).map(|i| format!("__i{i}")).collect();
-    let m_def = format!(
-        "m AS (SELECT {}{}, CASE WHEN {{all_same}} THEN 0 ELSE 1 END AS __changed FROM {from}{pred})",
-        if joined { "DISTINCT " } else { "" },
-        ident_sel.join(", ")
-    );
     let new_eq_old: Vec<String> = assigned
         .iter()
         .map(|(c, v)| d.not_distinct(v, &qcol(&qual, c)))
@@ -106,11 +101,28 @@ pub(super) fn analyze(
     } else {
         new_eq_old.join(" AND ")
     };
+    // The primary key's values after the update, when the update moves it,
+    // so the guarded apply can find each row's after-image.
+    let pk_moves = table.primary_key.as_ref().filter(|pk| {
+        pk.columns
+            .iter()
+            .any(|c| assigned.iter().any(|(a, _)| a == c))
+    });
+    let mut m_items = ident_sel.clone();
+    if let Some(pk) = pk_moves {
+        for (i, c) in pk.columns.iter().enumerate() {
+            m_items.push(format!("{} AS __k{i}", new_value(&assigned, &qual, c)));
+        }
+    }
     // m: matched rows (distinct, an UPDATE ... FROM may join a row twice),
     // with a flag saying whether any value changes.
-    let m_cte = m_def.replace("{all_same}", &all_same);
+    let m_cte = format!(
+        "m AS (SELECT {}{}, CASE WHEN {all_same} THEN 0 ELSE 1 END AS __changed FROM {from}{pred})",
+        if joined { "DISTINCT " } else { "" },
+        m_items.join(", ")
+    );
     let mut ctes = uctes.clone();
-    ctes.push(m_cte);
+    ctes.push(m_cte.clone());
     let with_m = with_clause(&ctes, urec);
 
     let mut impact = empty_impact(stmt, table);
@@ -135,6 +147,25 @@ pub(super) fn analyze(
     };
     impact.target.rows = matched;
     impact.target.unchanged = unchanged;
+    if matched.unwrap_or(1) > 0 {
+        let on: Vec<String> = d
+            .row_ident(table, "a")
+            .iter()
+            .zip(&ident_cols)
+            .map(|(a, m)| format!("{a} = m.{m}"))
+            .collect();
+        let fp = format!(
+            "{with_m}SELECT {} FROM {} AS a JOIN m ON {}",
+            d.fingerprint(table, "a"),
+            table.name.sql(),
+            on.join(" AND ")
+        );
+        impact.target.fingerprint = tx.query(&fp)?.and_then(|r| {
+            r.rows
+                .first()
+                .and_then(|row| row.first().and_then(|v| v.text()))
+        });
+    }
     let changed = matched.zip(unchanged).map(|(m, u)| m.saturating_sub(u));
 
     // Before → after for the first rows.
@@ -153,7 +184,7 @@ pub(super) fn analyze(
             "{}SELECT {} FROM {from}{pred}{} LIMIT {}",
             with_clause(&uctes, urec),
             sel.join(", "),
-            sample_order(table, &qual, &key_cols),
+            sample_order(d, table, &qual),
             ctx.options.sample_rows
         );
         let rows = tx.query(&sql)?.unwrap_or_default();
@@ -403,7 +434,11 @@ pub(super) fn analyze(
             sel.join(", "),
             pred,
             if pred.is_empty() { " WHERE" } else { " AND" },
-            d.not_distinct(&tuple(&new), &tuple(&old))
+            new.iter()
+                .zip(&old)
+                .map(|(n, o)| d.not_distinct(n, o))
+                .collect::<Vec<_>>()
+                .join(" AND ")
         );
         let mut ctes = uctes.clone();
         ctes.push(k_cte.clone());
@@ -485,7 +520,7 @@ pub(super) fn analyze(
                 "{with_k}SELECT {} FROM {} AS {ca} WHERE {cond}{} LIMIT {}",
                 cols.join(", "),
                 child.name.sql(),
-                sample_order(child, ca, &shown),
+                sample_order(d, child, ca),
                 ctx.options.sample_rows
             ))?
             .unwrap_or_default()
@@ -520,7 +555,7 @@ pub(super) fn analyze(
             conds.push(format!("({c})"));
         }
         if child_name == &table.name {
-            ctes.push(m_cte_for_totals(&m_def, &all_same));
+            ctes.push(m_cte.clone());
             let cident = d.row_ident(child, "c");
             conds.push(format!(
                 "{} IN (SELECT {} FROM m WHERE __changed = 1)",
@@ -536,6 +571,46 @@ pub(super) fn analyze(
         ))?;
         bounded &= n.is_some();
         totals.entry(child_name.clone()).or_default().update = n.unwrap_or(0);
+    }
+    // The target's rows, and the children a key change updates.
+    let a_ident = d.row_ident(table, "a");
+    let on: Vec<String> = a_ident
+        .iter()
+        .zip(&ident_cols)
+        .map(|(a, m)| format!("{a} = m.{m}"))
+        .collect();
+    impact.row_sets.push(super::RowSet {
+        table: table.name.clone(),
+        op: crate::journal::Op::Update,
+        with: with_m.clone(),
+        alias: "a".into(),
+        join: format!("JOIN m ON {}", on.join(" AND ")),
+        cond: "TRUE".into(),
+        rows: matched,
+        position: 0,
+        new_key: pk_moves.map(|pk| (0..pk.columns.len()).map(|i| format!("m.__k{i}")).collect()),
+    });
+    for (child_name, edges) in &child_updates {
+        let mut ctes = uctes.clone();
+        let mut conds: Vec<String> = Vec::new();
+        for (k, c) in edges {
+            ctes.push(k.clone());
+            conds.push(format!("({c})"));
+        }
+        if child_name == &table.name {
+            continue; // the target's own set covers it
+        }
+        impact.row_sets.push(super::RowSet {
+            table: child_name.clone(),
+            op: crate::journal::Op::Update,
+            with: with_clause(&ctes, urec),
+            alias: "c".into(),
+            join: String::new(),
+            cond: conds.join(" OR "),
+            rows: totals.get(child_name).map(|t| t.update),
+            position: 1,
+            new_key: None,
+        });
     }
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
@@ -561,8 +636,4 @@ fn referenced_columns_change(ctx: &Context<'_>, table: &Table, cols: &[String]) 
         .referencing(&table.name)
         .iter()
         .any(|fk| fk.ref_columns.iter().any(|c| cols.contains(c)))
-}
-
-fn m_cte_for_totals(def: &str, all_same: &str) -> String {
-    def.replace("{all_same}", all_same)
 }

@@ -44,6 +44,8 @@ pub const META_COMMANDS: &[&str] = &[
     "\\timing",
     "\\limit",
     "\\conninfo",
+    "\\samples",
+    "\\undo",
 ];
 
 /// The keywords worth offering: sqlparser knows hundreds (`ABS`, `A`, ...),

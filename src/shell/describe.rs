@@ -27,7 +27,7 @@ const PSQL_STYLE: TableStyle = TableStyle::new()
     .header_separator(LineStyle::none().fill('-').junction('+'))
     .content_lines(ContentLineStyle::none().junction('|'));
 
-fn grid(header: &[&str]) -> Grid {
+pub(crate) fn grid(header: &[&str]) -> Grid {
     let mut g = Grid::new();
     g.load_style(PSQL_STYLE);
     // Meta output is not wrapped to the terminal: names must stay whole and
@@ -38,7 +38,7 @@ fn grid(header: &[&str]) -> Grid {
 }
 
 /// A grid as text without the padding comfy-table leaves at line ends.
-fn grid_text(g: &Grid) -> String {
+pub(crate) fn grid_text(g: &Grid) -> String {
     let mut s = String::new();
     for line in g.lines() {
         s.push_str(line.trim_end());

@@ -9,9 +9,12 @@ use super::Shell;
 
 pub fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<()> {
     let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
-    let mut shell = Shell::new(conn, &args.display, &args.preview, global)?;
+    let mut shell = Shell::new(conn, &args.display, &args.preview, &args.apply, global)?;
     shell.format = args.format;
     shell.dry_run = args.dry_run;
+    shell.yes = args.yes;
+    // exec never asks: without --yes a write stops at its preview.
+    shell.interactive = false;
     if args.format == Format::Json {
         shell.display.color = false;
     }
@@ -22,6 +25,13 @@ pub fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<()> {
         return Err(Error::new(
             ErrorKind::WouldFail,
             format!("{failed} statement(s) would fail"),
+        ));
+    }
+    // Every failure was drift: exit 4, so scripts can preview again.
+    if failed > 0 && failed == shell.drifted {
+        return Err(Error::new(
+            ErrorKind::Drift,
+            format!("{failed} statement(s) found the database changed since the preview"),
         ));
     }
     if failed > 0 {

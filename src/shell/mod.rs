@@ -11,16 +11,19 @@ pub mod complete;
 pub mod describe;
 pub mod exec;
 pub mod render;
+pub mod undo;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use crate::cli::{DisplayArgs, Format, GlobalArgs, PreviewArgs, ShellArgs};
+use crate::apply::ApplyOptions;
+use crate::cli::{ApplyArgs, DisplayArgs, Format, GlobalArgs, PreviewArgs, ShellArgs};
 use crate::db::{Canceller, Connection, Engine, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, PreviewOptions};
+use crate::journal::Journal;
 use crate::policy::Policy;
 use crate::schema::Schema;
 use crate::sql::{self, Kind};
@@ -41,10 +44,19 @@ pub struct Shell {
     pub samples: bool,
     /// `exec --dry-run`: a preview is the whole answer for a write.
     pub dry_run: bool,
+    /// `exec --yes`: apply confirmed writes without asking.
+    pub yes: bool,
+    /// Confirmation can be asked (stdin is a terminal).
+    pub interactive: bool,
+    pub apply: ApplyOptions,
+    journal_path: Option<PathBuf>,
+    journal: Option<Journal>,
     /// The current statement's JSON object was already printed.
     json_printed: bool,
     /// Statements whose preview said they would fail.
     pub would_fail: usize,
+    /// Statements refused because the database drifted since the preview.
+    pub drifted: usize,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
 }
@@ -89,8 +101,10 @@ impl Shell {
         mut conn: Connection,
         display: &DisplayArgs,
         preview: &PreviewArgs,
+        apply: &ApplyArgs,
         global: &GlobalArgs,
     ) -> Result<Shell> {
+        let apply = apply.options()?;
         let policy = Policy::load(global.policy.as_deref())?;
         let timeout = std::time::Duration::try_from_secs_f64(preview.preview_timeout)
             .ok()
@@ -103,6 +117,18 @@ impl Shell {
             })?;
         let operator = global.operator();
         let schema = conn.introspect()?;
+        // Settle entries a crash left prepared for this target, before
+        // anything else is done with it. A journal that does not exist yet
+        // is not created just to look.
+        let journal_file = global.journal.clone().or_else(Journal::default_path);
+        let journal = match journal_file.filter(|p| p.exists()) {
+            Some(p) => {
+                let j = Journal::open(Some(&p))?;
+                crate::apply::reconcile(&mut conn, &j)?;
+                Some(j)
+            }
+            None => None,
+        };
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let width = if std::io::stdout().is_terminal() {
             terminal_width()
@@ -129,8 +155,14 @@ impl Shell {
             },
             samples: true,
             dry_run: false,
+            yes: false,
+            interactive: std::io::stdin().is_terminal(),
+            apply,
+            journal_path: global.journal.clone(),
+            journal,
             json_printed: false,
             would_fail: 0,
+            drifted: 0,
             out: Box::new(std::io::stdout()),
             err: Box::new(std::io::stderr()),
         })
@@ -177,6 +209,9 @@ impl Shell {
                 if e.kind == ErrorKind::WouldFail {
                     self.would_fail += 1;
                 } else {
+                    if e.kind == ErrorKind::Drift {
+                        self.drifted += 1;
+                    }
                     self.report(&e);
                 }
                 failed += 1;
@@ -235,9 +270,8 @@ impl Shell {
         result
     }
 
-    /// Previews a write: computes and shows its impact. Applying arrives
-    /// with the guarded apply and undo journal; until then a write stops at
-    /// its preview.
+    /// Previews a write, then (confirmed on a terminal, or with `--yes`)
+    /// applies it under guard with its undo entry.
     fn run_write(&mut self, stmt: &sql::Statement) -> Result<()> {
         let schema = self
             .schema
@@ -251,33 +285,53 @@ impl Shell {
         let impact = while_running(canceller, || {
             impact::preview(conn, &schema, policy, stmt, options)
         })?;
-        let refusal = (!self.dry_run).then(|| {
-            format!(
-                "{}: not executed\nApplying arrives with the guarded apply and undo journal; dbguard exec --dry-run previews without this message.",
-                recognised(stmt)
-            )
-        });
-        match self.format {
-            Format::Text => {
-                let style = impact::render::Style {
-                    color: self.display.color,
-                    samples: self.samples,
-                };
-                let text = impact::render::text(&impact, style);
-                self.print(&text)?;
-            }
-            Format::Json => {
-                let mut v = impact::render::json(&impact);
-                if let (Some(msg), Some(obj)) = (&refusal, v.as_object_mut()) {
-                    obj.insert("error".into(), serde_json::Value::String(msg.clone()));
+        let style = impact::render::Style {
+            color: self.display.color,
+            samples: self.samples,
+        };
+        if self.format == Format::Text {
+            let text = impact::render::text(&impact, style);
+            self.print(&text)?;
+        }
+        let outcome = self.after_preview(stmt, &schema, &impact);
+        if self.format == Format::Json {
+            let mut v = impact::render::json(&impact);
+            if let Some(obj) = v.as_object_mut() {
+                match &outcome {
+                    Ok(Some(applied)) => {
+                        obj.insert("change_id".into(), applied.change_id.into());
+                        if let Some(p) = &applied.partial {
+                            obj.insert("partial".into(), p.clone().into());
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.kind == ErrorKind::WouldFail => {}
+                    Err(e) => {
+                        obj.insert("error".into(), e.message.clone().into());
+                    }
                 }
-                self.print(&format!("{v}\n"))?;
-                self.json_printed = true;
             }
+            self.print(&format!("{v}\n"))?;
+            self.json_printed = true;
         }
-        if let Some(msg) = refusal {
-            return Err(Error::refused(msg));
+        match outcome? {
+            Some(applied) if self.format == Format::Text => {
+                let text = applied_text(&applied);
+                self.print(&text)?;
+                Ok(())
+            }
+            _ => Ok(()),
         }
+    }
+
+    /// What happens after a preview: nothing (dry run), a refusal, or a
+    /// confirmation and the guarded apply.
+    fn after_preview(
+        &mut self,
+        stmt: &sql::Statement,
+        schema: &Schema,
+        impact: &impact::Impact,
+    ) -> Result<Option<crate::apply::Applied>> {
         if impact.will_fail {
             return Err(Error::new(
                 ErrorKind::WouldFail,
@@ -288,7 +342,95 @@ impl Shell {
                     .unwrap_or_else(|| "the statement would fail".into()),
             ));
         }
-        Ok(())
+        if self.dry_run {
+            return Ok(None);
+        }
+        if !self.yes {
+            if !self.interactive {
+                return Err(Error::refused(format!(
+                    "{}: not applied: confirming a change needs a terminal\nRun it in the shell on a terminal, or with dbguard exec --yes.",
+                    recognised(stmt)
+                )));
+            }
+            if !self.confirm()? {
+                self.print("Not applied.\n")?;
+                return Ok(None);
+            }
+        }
+        if self.journal.is_none() {
+            let journal = Journal::open(self.journal_path.as_deref())?;
+            crate::apply::reconcile(&mut self.conn, &journal)?;
+            self.journal = Some(journal);
+        }
+        let Some(journal) = self.journal.as_mut() else {
+            return Err(Error::io("journal not open"));
+        };
+        let canceller = self.conn.canceller();
+        let conn = &mut self.conn;
+        let policy = &self.policy;
+        let opts = &self.apply;
+        let operator = &self.operator;
+        let applied = while_running(canceller, || {
+            crate::apply::apply(conn, journal, schema, policy, stmt, impact, opts, operator)
+        })?;
+        Ok(Some(applied))
+    }
+
+    /// `\undo` lists the recent changes on this target; `\undo ID` plans,
+    /// confirms and undoes one.
+    fn undo_meta(&mut self, arg: Option<&str>) -> Result<()> {
+        if self.journal.is_none() {
+            let journal = Journal::open(self.journal_path.as_deref())?;
+            crate::apply::reconcile(&mut self.conn, &journal)?;
+            self.journal = Some(journal);
+        }
+        let Some(journal) = self.journal.as_mut() else {
+            return Err(Error::io("journal not open"));
+        };
+        match arg {
+            None => {
+                let db = self.conn.identity().database.clone();
+                let changes: Vec<_> = journal
+                    .list()?
+                    .into_iter()
+                    .filter(|c| c.meta.target_database == db)
+                    .take(20)
+                    .collect();
+                let text = undo::list_text(journal, &changes, Format::Text)?;
+                self.print(&text)
+            }
+            Some(id) => {
+                let id: i64 = id.parse().map_err(|_| {
+                    Error::input(format!("\\undo needs a change id, not {id:?}: \\undo 42"))
+                })?;
+                let loaded = crate::restore::load(journal, id, false)?;
+                let run = crate::cli::UndoRunArgs {
+                    yes: false,
+                    dry_run: false,
+                    force: false,
+                    format: Format::Text,
+                    apply: crate::cli::ApplyArgs::default(),
+                };
+                if !self.interactive {
+                    return Err(Error::refused(format!(
+                        "undo of change {id} not applied: confirming needs a terminal\nUse dbguard undo apply {id} --yes."
+                    )));
+                }
+                let operator = self.operator.clone();
+                undo::undo_one(&mut self.conn, journal, loaded, &run, &operator, false)
+            }
+        }
+    }
+
+    /// Asks on the terminal; only `apply` or `yes` confirms.
+    fn confirm(&mut self) -> Result<bool> {
+        self.print("Apply this change? Type apply (or yes) to run it; anything else cancels: ")?;
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;
+        let a = answer.trim().to_ascii_lowercase();
+        Ok(a == "apply" || a == "yes")
     }
 
     fn run_read(&mut self, text: &str) -> Result<()> {
@@ -399,6 +541,11 @@ impl Shell {
                     .ok_or_else(|| Error::input("\\limit needs a number of rows: \\limit 500"))?;
                 self.display.display_limit = n;
                 self.print(&format!("Showing at most {n} rows per result.\n"))?
+            }
+            "\\undo" => {
+                drop(schema);
+                self.undo_meta(arg)?;
+                return Ok(true);
             }
             "\\samples" => {
                 self.samples = match arg {
@@ -519,7 +666,7 @@ impl Shell {
         }
         let ident = self.conn.identity().clone();
         self.print(&format!(
-            "dbguard {} — {} {} ({})\nType \\? for help. Reads run read-only; a write shows its preview and is not executed yet.\n",
+            "dbguard {} — {} {} ({})\nType \\? for help. Reads run read-only; a write shows its preview and asks before it is applied.\n",
             env!("CARGO_PKG_VERSION"),
             ident.engine.name(),
             ident.server_version,
@@ -556,6 +703,41 @@ impl Shell {
         }
         Ok(())
     }
+}
+
+/// The report after an apply: change id, rows per table, time, and the
+/// command that undoes it.
+fn applied_text(a: &crate::apply::Applied) -> String {
+    let mut parts = Vec::new();
+    for (table, c) in &a.recorded {
+        let mut v = Vec::new();
+        if c.deleted > 0 {
+            v.push(format!("{} deleted", c.deleted));
+        }
+        if c.updated > 0 {
+            v.push(format!("{} updated", c.updated));
+        }
+        if c.inserted > 0 {
+            v.push(format!("{} inserted", c.inserted));
+        }
+        if !v.is_empty() {
+            parts.push(format!("  {table}: {}", v.join(", ")));
+        }
+    }
+    let mut s = format!(
+        "Applied as change {} in {:.0} ms; every changed row is in the journal.\n{}\n",
+        a.change_id,
+        a.elapsed.as_secs_f64() * 1000.0,
+        parts.join("\n")
+    );
+    if let Some(p) = &a.partial {
+        s.push_str(&format!("PARTIAL undo entry: {p}\n"));
+    }
+    s.push_str(&format!(
+        "Undo with: \\undo {}   (or: dbguard undo apply {})\n",
+        a.change_id, a.change_id
+    ));
+    s
 }
 
 /// What the classifier recognised: `DELETE on t WHERE id = 1`.
@@ -652,13 +834,14 @@ Meta commands
   \\timing [on|off] show how long each statement took
   \\limit N        show at most N rows per result (default 1000)
   \\samples [on|off] sample rows under each effect of a preview
+  \\undo [ID]      list this database's recent changes, or undo change ID
   \\conninfo       where you are connected
 
 Statements end with ';' and may span lines. Ctrl-C cancels the input line
-or the running query. Reads run in a read-only transaction; writes, DDL and
-anything unrecognised are never run. A write shows its preview: every row
-it deletes, changes or leaves dangling, at every depth; applying arrives
-with the guarded apply and undo journal.
+or the running query. Reads run in a read-only transaction. A write shows
+its preview (every row it deletes, changes or leaves dangling, at every
+depth) and asks; `apply` runs it under guard and journals every changed
+row, so \\undo ID puts it back. DDL and anything unrecognised never run.
 ";
 
 /// `$XDG_STATE_HOME/dbguard`, default `~/.local/state/dbguard`.
@@ -682,7 +865,7 @@ fn terminal_width() -> Option<u16> {
 /// `dbguard shell`: open the target and run interactively or as a script.
 pub fn run_shell(global: &GlobalArgs, args: &ShellArgs) -> Result<()> {
     let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
-    run_on(conn, global, &args.display, &args.preview)
+    run_on(conn, global, &args.display, &args.preview, &args.apply)
 }
 
 /// Runs the shell on an open connection: a REPL on a terminal, script mode
@@ -692,8 +875,9 @@ pub fn run_on(
     global: &GlobalArgs,
     display: &DisplayArgs,
     preview: &PreviewArgs,
+    apply: &ApplyArgs,
 ) -> Result<()> {
-    let mut shell = Shell::new(conn, display, preview, global)?;
+    let mut shell = Shell::new(conn, display, preview, apply, global)?;
     install_interrupt_handler();
     if std::io::stdin().is_terminal() {
         shell.run_interactive()

@@ -104,7 +104,7 @@ fn exec_refuses_a_write_with_what_it_recognised() {
     assert_eq!(v["target"]["rows"], 1);
     let error = v["error"].as_str().unwrap_or_default();
     assert!(
-        error.starts_with("DELETE on t WHERE a = 1: not executed"),
+        error.starts_with("DELETE on t WHERE a = 1: not applied"),
         "{error}"
     );
     let n: i64 = db

@@ -31,7 +31,7 @@ fn typed_delete_is_classified_not_executed() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("DELETE on t WHERE id = 1: not executed"),
+        err.contains("DELETE on t WHERE id = 1: not applied"),
         "{err}"
     );
     let n: i64 = pg

@@ -11,7 +11,8 @@ use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage, Transaction};
 
 use super::{
-    Canceller, ColumnMeta, Engine, PreviewTx, ReadSummary, RowSink, Rows, TargetIdentity, Value,
+    ApplyTx, Canceller, ColumnMeta, Engine, GuardOptions, PreviewTx, ReadSummary, RowSink, Rows,
+    TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -87,6 +88,7 @@ impl PgConnection {
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
+        canonical_output(&mut tx)?;
         let result = {
             let mut runner = PgPreview {
                 tx: &mut tx,
@@ -96,6 +98,58 @@ impl PgConnection {
         };
         tx.rollback()?;
         result
+    }
+
+    /// One REPEATABLE READ write transaction with lock and statement
+    /// timeouts; commits only when `f` returns `Ok`. A concurrent change to
+    /// a row the apply touches surfaces as a serialization failure, which
+    /// is drift.
+    pub fn guarded<T>(
+        &mut self,
+        opts: &GuardOptions,
+        f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .start()?;
+        let lock_ms = opts.lock_timeout.as_millis().max(1);
+        let stmt_ms = opts.statement_timeout.as_millis().max(1);
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {lock_ms}; SET LOCAL statement_timeout = {stmt_ms}"
+        ))?;
+        canonical_output(&mut tx)?;
+        let result = {
+            let mut runner = PgApply {
+                preview: PgPreview {
+                    tx: &mut tx,
+                    deadline: std::time::Instant::now() + opts.statement_timeout,
+                },
+                statement_timeout_ms: stmt_ms,
+            };
+            f(&mut runner)
+        };
+        match result {
+            Ok(v) => {
+                tx.commit().map_err(|e| apply_error(&e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = tx.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// `txid_status()` of a transaction id: committed, aborted, in progress,
+    /// or `None` when the server no longer knows (too old).
+    pub fn txid_status(&mut self, txid: &str) -> Result<Option<String>> {
+        let id: i64 = txid
+            .parse()
+            .map_err(|_| Error::database(format!("journal holds a bad transaction id {txid:?}")))?;
+        let row = self.client.query_one("SELECT txid_status($1)", &[&id])?;
+        Ok(row.try_get::<_, Option<String>>(0)?)
     }
 
     pub fn canceller(&self) -> Canceller {
@@ -229,6 +283,165 @@ impl PreviewTx for PgPreview<'_, '_> {
                 }
             }
         }
+    }
+}
+
+/// Makes value *output* exact and unambiguous for the rest of the
+/// transaction, whatever the database's defaults: ISO dates (numeric time
+/// zone offsets, not abbreviations like `IST` that read back as another
+/// zone) keeping the session's day/month order for *input*, so predicates
+/// mean what they meant; shortest exact floats; hex bytea. Captured
+/// before-images then read back as the same values.
+fn canonical_output(tx: &mut Transaction<'_>) -> Result<()> {
+    tx.batch_execute(
+        "SELECT set_config('DateStyle', 'ISO, ' || coalesce(nullif(split_part(current_setting('DateStyle'), ', ', 2), ''), 'MDY'), true), \
+                set_config('extra_float_digits', '3', true), \
+                set_config('bytea_output', 'hex', true)",
+    )?;
+    Ok(())
+}
+
+/// Maps the errors an apply expects to their meaning.
+fn apply_error(e: &postgres::Error) -> Error {
+    match e.code() {
+        Some(c) if c == &SqlState::T_R_SERIALIZATION_FAILURE => Error::drift(format!(
+            "the rows changed since the preview (a concurrent transaction modified them): {}\nNothing was committed; preview again.",
+            describe_error(e)
+        )),
+        Some(c) if c == &SqlState::LOCK_NOT_AVAILABLE => Error::database(format!(
+            "could not lock the rows within lock_timeout: another transaction holds them\nNothing was committed; try again, or raise --lock-timeout. ({})",
+            describe_error(e)
+        )),
+        Some(c) if c == &SqlState::QUERY_CANCELED => Error::database(format!(
+            "the change did not finish within statement_timeout (or was cancelled)\nNothing was committed. ({})",
+            describe_error(e)
+        )),
+        _ => Error::database(describe_error(e)),
+    }
+}
+
+/// The apply transaction on Postgres.
+pub struct PgApply<'a, 't> {
+    preview: PgPreview<'a, 't>,
+    statement_timeout_ms: u128,
+}
+
+impl PreviewTx for PgApply<'_, '_> {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+    fn check(&mut self, sql: &str) -> Result<Option<String>> {
+        self.preview.check(sql)
+    }
+    fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
+        self.preview.query(sql)
+    }
+}
+
+impl ApplyTx for PgApply<'_, '_> {
+    fn lock(&mut self, sql: &str) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let msgs = self
+            .preview
+            .tx
+            .simple_query(sql)
+            .map_err(|e| apply_error(&e))?;
+        super::trace_sql(sql, started);
+        for m in msgs {
+            if let SimpleQueryMessage::Row(r) = m {
+                let text = r.try_get(0).ok().flatten().unwrap_or("0");
+                return text
+                    .parse()
+                    .map_err(|_| Error::database(format!("lock query returned {text:?}")));
+            }
+        }
+        Ok(0)
+    }
+
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let tx = &mut *self.preview.tx;
+        tx.batch_execute(&format!("DECLARE dbguard_cap NO SCROLL CURSOR FOR {sql}\n"))
+            .map_err(|e| apply_error(&e))?;
+        let mut n = 0u64;
+        loop {
+            let mut got = 0usize;
+            for msg in tx
+                .simple_query("FETCH FORWARD 5000 FROM dbguard_cap")
+                .map_err(|e| apply_error(&e))?
+            {
+                if let SimpleQueryMessage::Row(row) = msg {
+                    f(text_row(&row))?;
+                    got += 1;
+                }
+            }
+            n += got as u64;
+            if got < 5000 {
+                break;
+            }
+        }
+        tx.batch_execute("CLOSE dbguard_cap")
+            .map_err(|e| apply_error(&e))?;
+        super::trace_sql(sql, started);
+        Ok(n)
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<u64> {
+        let tx = &mut *self.preview.tx;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {}",
+            self.statement_timeout_ms
+        ))?;
+        let started = std::time::Instant::now();
+        let n = tx.execute(sql, &[]).map_err(|e| apply_error(&e))?;
+        super::trace_sql(sql, started);
+        Ok(n)
+    }
+
+    fn counters(
+        &mut self,
+    ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>> {
+        let rows = self.preview.tx.query(
+            "SELECT schemaname::text, relname::text, n_tup_del, n_tup_upd, n_tup_ins \
+             FROM pg_stat_xact_user_tables WHERE n_tup_del + n_tup_upd + n_tup_ins > 0",
+            &[],
+        )?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in rows {
+            let schema: String = r.try_get(0)?;
+            let name: String = r.try_get(1)?;
+            let del: i64 = r.try_get(2)?;
+            let upd: i64 = r.try_get(3)?;
+            let ins: i64 = r.try_get(4)?;
+            out.insert(
+                crate::schema::QualName::new(Some(&schema), &name),
+                TableCounts {
+                    deleted: del.max(0) as u64,
+                    updated: upd.max(0) as u64,
+                    inserted: ins.max(0) as u64,
+                },
+            );
+        }
+        Ok(Some(out))
+    }
+
+    fn total_changes(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    fn txid(&mut self) -> Result<Option<String>> {
+        let row = self
+            .preview
+            .tx
+            .query_one("SELECT txid_current()::text", &[])?;
+        Ok(row.try_get::<_, Option<String>>(0)?)
+    }
+
+    fn written_by_me(&self, alias: &str) -> Option<String> {
+        // xmin is the 32-bit transaction id; txid_current() adds the epoch.
+        Some(format!(
+            "{alias}.xmin::text = (txid_current() % 4294967296)::text"
+        ))
     }
 }
 

@@ -12,7 +12,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
 
 use super::{
-    Canceller, ColumnMeta, Engine, PreviewTx, ReadSummary, RowSink, Rows, TargetIdentity, Value,
+    ApplyTx, Canceller, ColumnMeta, Engine, GuardOptions, PreviewTx, ReadSummary, RowSink, Rows,
+    TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -137,6 +138,42 @@ impl SqliteConnection {
         Ok(r)
     }
 
+    /// One `BEGIN IMMEDIATE` transaction (the single writer), with the lock
+    /// timeout as busy timeout and the statement timeout enforced by a
+    /// progress handler; commits only when `f` returns `Ok`.
+    pub fn guarded<T>(
+        &mut self,
+        opts: &GuardOptions,
+        f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
+    ) -> Result<T> {
+        self.conn.busy_timeout(opts.lock_timeout)?;
+        let deadline = std::time::Instant::now() + opts.statement_timeout;
+        self.conn
+            .progress_handler(10_000, Some(move || std::time::Instant::now() >= deadline))?;
+        let result = (|| -> Result<T> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| {
+                    Error::database(format!(
+                        "could not take the write lock within lock_timeout: {}\nAnother connection is writing; try again.",
+                        describe_error(&e)
+                    ))
+                })?;
+            let v = {
+                let mut runner = SqliteApply {
+                    preview: SqlitePreview { tx: &tx, deadline },
+                };
+                f(&mut runner)?
+            };
+            tx.commit()?;
+            Ok(v)
+        })();
+        let _ = self.conn.progress_handler(0, None::<fn() -> bool>);
+        let _ = self.conn.busy_timeout(std::time::Duration::from_secs(5));
+        result
+    }
+
     pub fn canceller(&self) -> Canceller {
         let handle = self.conn.get_interrupt_handle();
         Canceller::new(move || handle.interrupt())
@@ -198,6 +235,78 @@ impl PreviewTx for SqlitePreview<'_, '_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The apply transaction on SQLite.
+pub struct SqliteApply<'a, 't> {
+    preview: SqlitePreview<'a, 't>,
+}
+
+impl PreviewTx for SqliteApply<'_, '_> {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+    fn check(&mut self, sql: &str) -> Result<Option<String>> {
+        self.preview.check(sql)
+    }
+    fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
+        self.preview.query(sql)
+    }
+}
+
+impl ApplyTx for SqliteApply<'_, '_> {
+    fn lock(&mut self, sql: &str) -> Result<u64> {
+        // BEGIN IMMEDIATE holds the write lock on the whole database.
+        let n = self.preview.tx.query_row(sql, [], |r| r.get::<_, i64>(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let mut stmt = self.preview.tx.prepare(sql)?;
+        let ncols = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        let mut n = 0u64;
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(ncols);
+            for i in 0..ncols {
+                values.push(to_value(row.get_ref(i)?));
+            }
+            f(values)?;
+            n += 1;
+        }
+        super::trace_sql(sql, started);
+        Ok(n)
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let n = self.preview.tx.execute(sql, [])?;
+        super::trace_sql(sql, started);
+        Ok(n as u64)
+    }
+
+    fn counters(
+        &mut self,
+    ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>> {
+        Ok(None)
+    }
+
+    fn total_changes(&mut self) -> Result<Option<u64>> {
+        let n: i64 = self
+            .preview
+            .tx
+            .query_row("SELECT total_changes()", [], |r| r.get(0))?;
+        Ok(Some(n.max(0) as u64))
+    }
+
+    fn txid(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn written_by_me(&self, _alias: &str) -> Option<String> {
+        None
     }
 }
 

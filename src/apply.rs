@@ -1,0 +1,785 @@
+//! Guarded apply: execute exactly what was previewed, and record the
+//! inverse of every changed row before the change can be seen.
+//!
+//! Everything happens in one target transaction (Postgres REPEATABLE READ,
+//! SQLite `BEGIN IMMEDIATE`), with lock and statement timeouts:
+//!
+//! 1. Recompute the impact in the transaction's snapshot; if its digest is
+//!    not the confirmed one, the database drifted: roll back (exit 4).
+//! 2. Lock the rows of every affected table (`FOR UPDATE` on Postgres).
+//! 3. Capture full before-images of every row that will be deleted or
+//!    changed, streamed into the journal (constant memory).
+//! 4. Execute the operator's statement as typed.
+//! 5. Verify coverage: the statement's row count, and the engine's own
+//!    per-table counters (Postgres `pg_stat_xact_user_tables`, SQLite
+//!    `total_changes()`), equal what was captured. A table changed that was
+//!    not captured (a trigger writing elsewhere) rolls back, unless the
+//!    operator allowed an uncovered change, which is then marked partial.
+//! 6. Capture after-images of updated and inserted rows.
+//! 7. Write-ahead: the journal entry becomes durable as `prepared` (with the
+//!    Postgres transaction id); the target commits; the entry is marked
+//!    `committed`. [`reconcile`] settles entries left `prepared` by a crash.
+//!
+//! Undo (`crate::restore`) runs through the same path with its own body, so
+//! an undo is itself journaled and can be undone.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::db::{ApplyTx, Connection, Engine, GuardOptions, TableCounts, Value};
+use crate::error::{Error, ErrorKind, Result};
+use crate::impact::{self, Context, Impact, PreviewOptions, RowSet};
+use crate::journal::{ChangeMeta, ColumnInfo, Journal, Op, Recording, Status, TableInfo};
+use crate::policy::Policy;
+use crate::schema::{Generated, Identity, QualName, Schema, Table, quote_ident};
+use crate::sql::Statement;
+
+/// How an apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub guard: GuardOptions,
+    /// Commit even when the engine reports changes the journal cannot
+    /// cover (triggers writing elsewhere); the entry is marked partial.
+    pub allow_uncovered: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            guard: GuardOptions {
+                lock_timeout: Duration::from_secs(2),
+                statement_timeout: Duration::from_secs(30),
+            },
+            allow_uncovered: false,
+        }
+    }
+}
+
+/// What a committed apply did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub change_id: i64,
+    /// Rows recorded per table and operation.
+    pub recorded: BTreeMap<String, TableCounts>,
+    pub elapsed: Duration,
+    /// Set when the change is only partly covered by its undo entry.
+    pub partial: Option<String>,
+}
+
+/// Kills the process at a named step when `DBGUARD_CRASH_AT` says so: the
+/// crash tests use it to prove the journal protocol at every step.
+pub fn crash_point(step: &str) {
+    if std::env::var("DBGUARD_CRASH_AT").is_ok_and(|v| v == step) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
+    }
+}
+
+/// Column metadata of a table as the journal keeps it.
+pub fn table_info(table: &Table, position: i64) -> TableInfo {
+    let columns: Vec<ColumnInfo> = table
+        .columns
+        .iter()
+        .map(|c| ColumnInfo {
+            name: c.name.clone(),
+            type_name: c.type_name.clone(),
+            generated: c.generated.is_some(),
+            identity_always: c.identity == Some(Identity::Always),
+        })
+        .collect();
+    let key_columns = match &table.primary_key {
+        Some(pk) => pk.columns.clone(),
+        None => table
+            .columns
+            .iter()
+            .filter(|c| c.generated != Some(Generated::Virtual))
+            .map(|c| c.name.clone())
+            .collect(),
+    };
+    TableInfo {
+        name: table.name.to_string(),
+        schema: table.name.schema.clone(),
+        table: table.name.name.clone(),
+        position,
+        columns,
+        key_columns,
+    }
+}
+
+/// Values of the key columns of a captured row.
+pub fn key_of(info: &TableInfo, row: &[Value]) -> Vec<Value> {
+    info.key_columns
+        .iter()
+        .filter_map(|k| info.columns.iter().position(|c| &c.name == k))
+        .filter_map(|i| row.get(i).cloned())
+        .collect()
+}
+
+/// The journal metadata of a change on the connected target.
+pub fn meta_for(
+    conn: &Connection,
+    operator: &str,
+    statement: &str,
+    kind: &str,
+    digest: &str,
+    impact_json: String,
+    undo_of: Option<i64>,
+) -> ChangeMeta {
+    let id = conn.identity();
+    ChangeMeta {
+        operator: operator.to_owned(),
+        engine: id.engine.name().to_owned(),
+        target: id.display.clone(),
+        target_database: id.database.clone(),
+        system_identifier: id.system_identifier.clone(),
+        statement: statement.to_owned(),
+        kind: kind.to_owned(),
+        digest: digest.to_owned(),
+        impact: impact_json,
+        undo_of,
+    }
+}
+
+/// Runs `body` in a guarded transaction with a journal recording, and
+/// carries out the write-ahead protocol around it.
+pub fn run_guarded(
+    conn: &mut Connection,
+    journal: &mut Journal,
+    meta: &ChangeMeta,
+    opts: &ApplyOptions,
+    body: impl FnOnce(&mut dyn ApplyTx, &mut Recording<'_>) -> Result<()>,
+) -> Result<i64> {
+    let id = conn.guarded(&opts.guard, |tx| {
+        let mut rec = journal.begin(meta)?;
+        body(tx, &mut rec)?;
+        if let Some(txid) = tx.txid()? {
+            rec.set_txid(&txid)?;
+        }
+        let id = rec.prepare()?;
+        crash_point("after_prepare");
+        Ok(id)
+    })?;
+    crash_point("after_commit");
+    journal.set_status(id, Status::Committed)?;
+    Ok(id)
+}
+
+/// Applies a previewed write: the whole guarded path for one statement.
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    conn: &mut Connection,
+    journal: &mut Journal,
+    schema: &Schema,
+    policy: &Policy,
+    stmt: &Statement,
+    confirmed: &Impact,
+    opts: &ApplyOptions,
+    operator: &str,
+) -> Result<Applied> {
+    let started = Instant::now();
+    let identity = conn.identity().clone();
+    let engine = conn.engine();
+    let (assocs, _) = impact::associations::associations(schema, policy);
+    let preview_opts = PreviewOptions {
+        timeout: opts.guard.statement_timeout,
+        sample_rows: 0,
+    };
+    let ctx = Context {
+        schema,
+        associations: &assocs,
+        options: &preview_opts,
+        dialect: crate::db::dialect::Dialect(engine),
+    };
+    let impact_json = impact::render::json(confirmed).to_string();
+    let meta = meta_for(
+        conn,
+        operator,
+        &stmt.text,
+        confirmed.kind,
+        &confirmed.digest,
+        impact_json,
+        None,
+    );
+    let mut recorded: BTreeMap<String, TableCounts> = BTreeMap::new();
+    let mut partial = None;
+    let change_id = run_guarded(conn, journal, &meta, opts, |tx, rec| {
+        // 1. The same impact, now, in this transaction's snapshot.
+        let mut fresh = impact::analyze(tx, &ctx, stmt)?;
+        fresh.digest = impact::digest(&identity, &fresh);
+        if fresh.digest != confirmed.digest {
+            return Err(Error::drift(format!(
+                "the database changed since the preview; nothing was applied\n{}\nPreview again and confirm the new impact.",
+                drift_details(confirmed, &fresh)
+            )));
+        }
+        if fresh.will_fail {
+            return Err(Error::new(ErrorKind::WouldFail, fresh.failures.join("\n")));
+        }
+        if !fresh.bounded {
+            return Err(Error::refused(
+                "the impact could not be counted within the statement timeout, so it cannot be verified; nothing was applied",
+            ));
+        }
+        // 2. + 3. Lock and capture, table by table.
+        let mut infos: BTreeMap<QualName, TableInfo> = BTreeMap::new();
+        for set in &fresh.row_sets {
+            let table = schema.get(&set.table).ok_or_else(|| {
+                Error::database(format!("table {} vanished from the schema", set.table))
+            })?;
+            if !infos.contains_key(&set.table) {
+                let info = table_info(table, set.position);
+                rec.table(&info)?;
+                infos.insert(set.table.clone(), info);
+            }
+        }
+        let mut expected: BTreeMap<QualName, TableCounts> = BTreeMap::new();
+        for set in fresh.row_sets.iter().filter(|s| s.op != Op::Insert) {
+            let table = schema.get(&set.table).ok_or_else(|| {
+                Error::database(format!("table {} vanished from the schema", set.table))
+            })?;
+            let info = &infos[&set.table];
+            if engine == Engine::Postgres {
+                let locked = tx.lock(&lock_sql(set))?;
+                if set.rows.is_some_and(|r| r != locked) {
+                    return Err(Error::drift(format!(
+                        "{}: {} rows to {} at the preview, {locked} locked now; nothing was applied",
+                        set.table,
+                        set.rows.unwrap_or(0),
+                        set.op.name()
+                    )));
+                }
+            }
+            let n = capture(tx, rec, set, table, info)?;
+            if set.rows.is_some_and(|r| r != n) {
+                return Err(Error::drift(format!(
+                    "{}: {} rows at the preview, {n} captured; nothing was applied",
+                    set.table,
+                    set.rows.unwrap_or(0)
+                )));
+            }
+            let e = expected.entry(set.table.clone()).or_default();
+            match set.op {
+                Op::Delete => e.deleted += n,
+                _ => e.updated += n,
+            }
+            let r = recorded.entry(set.table.to_string()).or_default();
+            match set.op {
+                Op::Delete => r.deleted += n,
+                _ => r.updated += n,
+            }
+        }
+        for set in fresh.row_sets.iter().filter(|s| s.op == Op::Insert) {
+            expected.entry(set.table.clone()).or_default().inserted += set.rows.unwrap_or(0);
+        }
+        crash_point("after_capture");
+
+        // 4. The statement, as typed.
+        let before_changes = tx.total_changes()?;
+        let sqlite_before = sqlite_rowids_before(tx, &fresh, schema)?;
+        let n = tx.execute(&stmt.text)?;
+        verify_count(&fresh, &expected, n)?;
+
+        // 5. Coverage.
+        if let Some(uncovered) = verify_coverage(tx, &fresh, &expected, before_changes)? {
+            if opts.allow_uncovered {
+                rec.set_partial(&uncovered)?;
+                partial = Some(uncovered);
+            } else {
+                return Err(Error::refused(format!(
+                    "{uncovered}\nNothing was committed. Rerun with --allow-uncovered to apply it anyway; its undo entry will be partial."
+                )));
+            }
+        }
+
+        // 6. After-images.
+        for (name, info) in &infos {
+            let sets: Vec<&RowSet> = fresh
+                .row_sets
+                .iter()
+                .filter(|s| &s.table == name && s.op != Op::Delete)
+                .collect();
+            if sets.is_empty() {
+                continue;
+            }
+            let table = schema
+                .get(name)
+                .ok_or_else(|| Error::database(format!("table {name} vanished from the schema")))?;
+            let inserted = after_images(tx, rec, table, info, &sqlite_before)?;
+            if inserted > 0 {
+                recorded.entry(name.to_string()).or_default().inserted += inserted;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Applied {
+        change_id,
+        recorded,
+        elapsed: started.elapsed(),
+        partial,
+    })
+}
+
+fn drift_details(before: &Impact, now: &Impact) -> String {
+    let mut lines = Vec::new();
+    if before.target.rows != now.target.rows {
+        lines.push(format!(
+            "  {}: {} target rows at the preview, {} now",
+            now.target.table,
+            before.target.rows.unwrap_or(0),
+            now.target.rows.unwrap_or(0)
+        ));
+    }
+    let tables: std::collections::BTreeSet<&QualName> =
+        before.totals.keys().chain(now.totals.keys()).collect();
+    for t in tables {
+        let a = before.totals.get(t).copied().unwrap_or_default();
+        let b = now.totals.get(t).copied().unwrap_or_default();
+        if a != b {
+            lines.push(format!(
+                "  {t}: delete {} → {}, update {} → {}, insert {} → {}",
+                a.delete, b.delete, a.update, b.update, a.insert, b.insert
+            ));
+        }
+    }
+    if lines.is_empty() {
+        lines.push("  the effects (edges or their row counts) differ".into());
+    }
+    lines.join("\n")
+}
+
+fn select_columns(table: &Table, alias: &str) -> String {
+    table
+        .columns
+        .iter()
+        .map(|c| format!("{alias}.{}", quote_ident(&c.name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn lock_sql(set: &RowSet) -> String {
+    format!(
+        "{}SELECT count(*) FROM (SELECT 1 FROM {} AS {a} {} WHERE {} FOR UPDATE OF {a}) AS s",
+        set.with,
+        set.table.sql(),
+        set.join,
+        set.cond,
+        a = set.alias
+    )
+}
+
+/// Streams the before-images of one row set into the journal.
+fn capture(
+    tx: &mut dyn ApplyTx,
+    rec: &mut Recording<'_>,
+    set: &RowSet,
+    table: &Table,
+    info: &TableInfo,
+) -> Result<u64> {
+    let mut cols = select_columns(table, &set.alias);
+    let extra = set.new_key.as_ref().map(|k| k.len()).unwrap_or(0);
+    if let Some(k) = &set.new_key {
+        cols.push_str(", ");
+        cols.push_str(&k.join(", "));
+    }
+    let sql = format!(
+        "{}SELECT {cols} FROM {} AS {} {} WHERE {}",
+        set.with,
+        set.table.sql(),
+        set.alias,
+        set.join,
+        set.cond
+    );
+    let ncols = table.columns.len();
+    let name = info.name.clone();
+    let op = set.op;
+    tx.stream(&sql, &mut |mut row: Vec<Value>| {
+        let key = if extra > 0 {
+            row.split_off(ncols)
+        } else {
+            key_of(info, &row)
+        };
+        rec.row(&name, op, &key, Some(&row), None)
+    })
+}
+
+/// The statement's own row count must be what was previewed.
+fn verify_count(fresh: &Impact, captured: &BTreeMap<QualName, TableCounts>, n: u64) -> Result<()> {
+    let expected = match fresh.kind {
+        "delete" | "update" => fresh.target.rows,
+        "insert" => {
+            // Inserted rows, plus the existing rows ON CONFLICT DO UPDATE
+            // touched (as captured), as the engines count them.
+            let t = captured
+                .get(&fresh.target.table)
+                .copied()
+                .unwrap_or_default();
+            let inserted = fresh
+                .totals
+                .get(&fresh.target.table)
+                .map(|t| t.insert)
+                .unwrap_or(0);
+            Some(inserted + t.updated)
+        }
+        _ => None, // TRUNCATE reports no row count
+    };
+    match expected {
+        Some(e) if e != n => Err(Error::drift(format!(
+            "the statement reported {n} rows where the preview counted {e}; nothing was committed"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Compares what the engine says changed with what was captured. Returns
+/// a description of changes the journal does not cover, if any.
+fn verify_coverage(
+    tx: &mut dyn ApplyTx,
+    fresh: &Impact,
+    expected: &BTreeMap<QualName, TableCounts>,
+    before_changes: Option<u64>,
+) -> Result<Option<String>> {
+    if let Some(counters) = tx.counters()? {
+        let mut uncovered = Vec::new();
+        let names: std::collections::BTreeSet<&QualName> =
+            counters.keys().chain(expected.keys()).collect();
+        for name in names {
+            let got = counters.get(name).copied().unwrap_or_default();
+            let want = expected.get(name).copied().unwrap_or_default();
+            if fresh.kind == "truncate" && expected.contains_key(name) {
+                continue; // TRUNCATE does not count rows
+            }
+            if !expected.contains_key(name) {
+                uncovered.push(format!(
+                    "{name} ({} deleted, {} updated, {} inserted)",
+                    got.deleted, got.updated, got.inserted
+                ));
+                continue;
+            }
+            // A row set to NULL and then deleted by another path counts as
+            // both an update and a delete.
+            let upd_ok = got.updated >= want.updated && got.updated <= want.updated + want.deleted;
+            if got.deleted != want.deleted || !upd_ok || got.inserted != want.inserted {
+                if got.deleted > want.deleted
+                    || got.inserted > want.inserted
+                    || got.updated > want.updated + want.deleted
+                {
+                    uncovered.push(format!(
+                        "{name} (captured {} deleted, {} updated, {} inserted; the engine changed {} deleted, {} updated, {} inserted)",
+                        want.deleted, want.updated, want.inserted, got.deleted, got.updated, got.inserted
+                    ));
+                } else {
+                    return Err(Error::drift(format!(
+                        "{name}: captured {} deleted, {} updated, {} inserted, but the statement changed {} deleted, {} updated, {} inserted; nothing was committed",
+                        want.deleted,
+                        want.updated,
+                        want.inserted,
+                        got.deleted,
+                        got.updated,
+                        got.inserted
+                    )));
+                }
+            }
+        }
+        if uncovered.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(format!(
+            "the statement changed rows the journal did not capture (triggers or rules writing elsewhere): {}; those cannot be undone",
+            uncovered.join(", ")
+        )));
+    }
+    if let (Some(before), Some(after)) = (before_changes, tx.total_changes()?) {
+        let want: u64 = expected
+            .values()
+            .map(|c| c.deleted + c.updated + c.inserted)
+            .sum();
+        let got = after.saturating_sub(before);
+        if got > want {
+            // SQLite keeps no per-table counts: name the triggers that fire,
+            // with what they run, so the operator sees where rows went.
+            let triggers: Vec<String> = fresh
+                .effects
+                .iter()
+                .filter(|e| e.action == crate::impact::Action::Trigger)
+                .map(|e| match &e.note {
+                    Some(n) => format!("{} on {} ({n})", e.via, e.table),
+                    None => format!("{} on {}", e.via, e.table),
+                })
+                .collect();
+            let by = if triggers.is_empty() {
+                "triggers writing elsewhere".to_owned()
+            } else {
+                format!("triggers: {}", triggers.join("; "))
+            };
+            return Ok(Some(format!(
+                "the statement changed {got} rows but the journal captured {want} ({by}); the difference cannot be undone"
+            )));
+        }
+        if got < want {
+            return Err(Error::drift(format!(
+                "the statement changed {got} rows where {want} were captured; nothing was committed"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// SQLite has no "written by this transaction" marker: remember which
+/// rowids existed before an INSERT, so the new rows can be found after.
+fn sqlite_rowids_before(
+    tx: &mut dyn ApplyTx,
+    fresh: &Impact,
+    schema: &Schema,
+) -> Result<BTreeMap<QualName, String>> {
+    let mut out = BTreeMap::new();
+    if tx.written_by_me("a").is_some() {
+        return Ok(out);
+    }
+    for set in fresh.row_sets.iter().filter(|s| s.op == Op::Insert) {
+        let Some(table) = schema.get(&set.table) else {
+            continue;
+        };
+        let temp = format!("dbguard_before_{}", out.len());
+        let key = if table.without_rowid {
+            match &table.primary_key {
+                Some(pk) => pk
+                    .columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => continue,
+            }
+        } else {
+            "rowid".to_owned()
+        };
+        tx.execute(&format!("DROP TABLE IF EXISTS temp.{temp}"))?;
+        tx.execute(&format!(
+            "CREATE TEMP TABLE {temp} AS SELECT {key} FROM {}",
+            table.name.sql()
+        ))?;
+        out.insert(
+            set.table.clone(),
+            format!("({key}) NOT IN (SELECT * FROM temp.{temp})"),
+        );
+    }
+    Ok(out)
+}
+
+/// Records after-images of updated rows (by key) and inserted rows.
+/// Returns how many inserted rows were recorded.
+fn after_images(
+    tx: &mut dyn ApplyTx,
+    rec: &mut Recording<'_>,
+    table: &Table,
+    info: &TableInfo,
+    sqlite_before: &BTreeMap<QualName, String>,
+) -> Result<u64> {
+    let cols = select_columns(table, "a");
+    let name = info.name.clone();
+    let mut inserted = 0u64;
+    if let Some(mine) = tx.written_by_me("a") {
+        tx.stream(
+            &format!("SELECT {cols} FROM {} AS a WHERE {mine}", table.name.sql()),
+            &mut |row: Vec<Value>| {
+                let key = key_of(info, &row);
+                if !rec.set_after_by_key(&name, &key, &row)? {
+                    rec.row(&name, Op::Insert, &key, None, Some(&row))?;
+                    inserted += 1;
+                }
+                Ok(())
+            },
+        )?;
+        return Ok(inserted);
+    }
+    // SQLite: updated rows re-read by key, a batch at a time (constant
+    // memory), new rows by what did not exist before.
+    let mut last = 0i64;
+    loop {
+        let batch = rec.missing_after(&name, last, 500)?;
+        let Some(&(seq, _)) = batch.last() else { break };
+        last = seq;
+        let values: Vec<String> = batch
+            .iter()
+            .map(|(_, key)| {
+                let v: Vec<String> = key.iter().map(sqlite_literal).collect();
+                format!("({})", v.join(", "))
+            })
+            .collect();
+        let names: Vec<String> = (0..info.key_columns.len())
+            .map(|i| format!("k{i}"))
+            .collect();
+        let on: Vec<String> = info
+            .key_columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("a.{} IS v.k{i}", quote_ident(c)))
+            .collect();
+        let sql = format!(
+            "WITH v({}) AS (VALUES {}) SELECT {cols} FROM {} AS a JOIN v ON {}",
+            names.join(", "),
+            values.join(", "),
+            table.name.sql(),
+            on.join(" AND ")
+        );
+        let mut found: Vec<Vec<Value>> = Vec::new();
+        tx.stream(&sql, &mut |row| {
+            found.push(row);
+            Ok(())
+        })?;
+        for row in found {
+            let key = key_of(info, &row);
+            rec.set_after_by_key(&name, &key, &row)?;
+        }
+    }
+    if let Some(cond) = sqlite_before.get(&table.name) {
+        tx.stream(
+            &format!("SELECT {cols} FROM {} AS a WHERE {cond}", table.name.sql()),
+            &mut |row: Vec<Value>| {
+                let key = key_of(info, &row);
+                rec.row(&name, Op::Insert, &key, None, Some(&row))?;
+                inserted += 1;
+                Ok(())
+            },
+        )?;
+    }
+    Ok(inserted)
+}
+
+/// A SQLite literal for a value.
+pub fn sqlite_literal(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) => {
+            if f.is_finite() {
+                format!("{f:?}")
+            } else if f.is_nan() {
+                "NULL".into()
+            } else if *f > 0.0 {
+                "9e999".into()
+            } else {
+                "-9e999".into()
+            }
+        }
+        // Control characters other than newline and tab go as bytes: the
+        // sqlite3 shell reading a script drops a CR before LF.
+        Value::Text(s) if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => format!(
+            "CAST(X'{}' AS TEXT)",
+            s.bytes().map(|b| format!("{b:02X}")).collect::<String>()
+        ),
+        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Blob(b) => format!(
+            "X'{}'",
+            b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+        ),
+    }
+}
+
+/// Settles journal entries a crash left `prepared`, for the connected
+/// target: Postgres asks `txid_status()`; SQLite checks whether the first
+/// recorded row is in its after state.
+pub fn reconcile(conn: &mut Connection, journal: &Journal) -> Result<Vec<(i64, Status)>> {
+    let identity = conn.identity().clone();
+    let mut settled = Vec::new();
+    for change in journal.prepared()? {
+        if change.meta.engine != identity.engine.name()
+            || change.meta.target_database != identity.database
+        {
+            continue;
+        }
+        let status = match conn {
+            Connection::Postgres(pg) => match &change.txid {
+                Some(txid) => match pg.txid_status(txid)?.as_deref() {
+                    Some("committed") => Some(Status::Committed),
+                    Some("aborted") => Some(Status::Aborted),
+                    Some(_) => None, // still in progress
+                    None => Some(Status::Aborted),
+                },
+                // Prepared without a txid: the target never got that far.
+                None => Some(Status::Aborted),
+            },
+            Connection::Sqlite(_) => Some(sqlite_status(conn, journal, change.id)?),
+        };
+        if let Some(s) = status {
+            journal.set_status(change.id, s)?;
+            settled.push((change.id, s));
+        }
+    }
+    Ok(settled)
+}
+
+/// Whether a SQLite change committed: its first recorded row shows it.
+fn sqlite_status(conn: &mut Connection, journal: &Journal, id: i64) -> Result<Status> {
+    let tables = journal.tables(id)?;
+    let mut first = None;
+    journal.for_each_row(id, |r| {
+        if first.is_none() {
+            first = Some(r);
+        }
+        Ok(())
+    })?;
+    let Some(row) = first else {
+        return Ok(Status::Aborted);
+    };
+    let Some(info) = tables.iter().find(|t| t.name == row.table) else {
+        return Ok(Status::Aborted);
+    };
+    let cond: Vec<String> = info
+        .key_columns
+        .iter()
+        .zip(&row.key)
+        .map(|(c, v)| format!("{} IS {}", quote_ident(c), sqlite_literal(v)))
+        .collect();
+    let cols: Vec<String> = info.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {}",
+        cols.join(", "),
+        quote_ident(&info.table),
+        cond.join(" AND ")
+    );
+    let mut current: Option<Vec<Value>> = None;
+    let mut sink = Collect(&mut current);
+    conn.run_read(&sql, &mut sink)?;
+    Ok(match row.op {
+        Op::Delete => {
+            if current.is_some() {
+                Status::Aborted
+            } else {
+                Status::Committed
+            }
+        }
+        Op::Update => {
+            if current.as_ref() == row.after.as_ref() && row.after != row.before {
+                Status::Committed
+            } else if current.as_ref() == row.before.as_ref() {
+                Status::Aborted
+            } else {
+                Status::Committed
+            }
+        }
+        Op::Insert => {
+            if current.is_some() {
+                Status::Committed
+            } else {
+                Status::Aborted
+            }
+        }
+    })
+}
+
+struct Collect<'a>(&'a mut Option<Vec<Value>>);
+
+impl crate::db::RowSink for Collect<'_> {
+    fn columns(&mut self, _: &[crate::db::ColumnMeta]) -> Result<()> {
+        Ok(())
+    }
+    fn row(&mut self, row: Vec<Value>) -> Result<()> {
+        if self.0.is_none() {
+            *self.0 = Some(row);
+        }
+        Ok(())
+    }
+}

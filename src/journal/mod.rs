@@ -1,0 +1,814 @@
+//! The undo journal: a SQLite file that records, durably and before the
+//! change commits, everything needed to put every changed row back.
+//!
+//! One journal may be shared by several shells (WAL mode, a busy timeout,
+//! `BEGIN IMMEDIATE` for writers). Its schema is versioned with
+//! `PRAGMA user_version`; a journal written by a newer dbguard is refused
+//! untouched rather than misread.
+//!
+//! Write-ahead protocol (see `crate::apply`): a change's rows are streamed
+//! into one journal transaction while the target transaction is open; the
+//! journal commits the entry as `prepared` (with the Postgres transaction
+//! id) *before* the target commits; after the target commits, the entry is
+//! marked `committed`. A crash between the two leaves a `prepared` entry
+//! that [`Journal::prepared`] lists for reconciliation against the target.
+//!
+//! Values are stored as JSON: Postgres values as their text form (a string,
+//! or null), SQLite values tagged with their storage class (`{"int": "42"}`,
+//! `{"real": "0x3ff0000000000000"}` with the exact bits, `{"blob": "00ff"}`,
+//! text as a plain string), so every value round-trips exactly.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection as RawConnection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::db::Value;
+use crate::error::{Error, Result};
+
+/// The journal schema this version reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS changes (
+    id                INTEGER PRIMARY KEY,
+    created_at        TEXT NOT NULL,
+    operator          TEXT NOT NULL,
+    engine            TEXT NOT NULL,
+    target            TEXT NOT NULL,
+    target_database   TEXT NOT NULL,
+    system_identifier TEXT,
+    statement         TEXT NOT NULL,
+    kind              TEXT NOT NULL,
+    digest            TEXT NOT NULL,
+    impact            TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('prepared', 'committed', 'aborted')),
+    txid              TEXT,
+    partial           TEXT,
+    undo_of           INTEGER REFERENCES changes(id),
+    committed_at      TEXT,
+    row_count         INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS change_tables (
+    change_id   INTEGER NOT NULL REFERENCES changes(id) ON DELETE CASCADE,
+    tbl         TEXT NOT NULL,
+    schema_name TEXT,
+    table_name  TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    columns     TEXT NOT NULL,
+    key_columns TEXT NOT NULL,
+    PRIMARY KEY (change_id, tbl)
+);
+CREATE TABLE IF NOT EXISTS change_rows (
+    change_id INTEGER NOT NULL REFERENCES changes(id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    tbl       TEXT NOT NULL,
+    op        TEXT NOT NULL CHECK (op IN ('delete', 'update', 'insert')),
+    key       TEXT NOT NULL,
+    before    TEXT,
+    after     TEXT,
+    PRIMARY KEY (change_id, seq)
+);
+CREATE INDEX IF NOT EXISTS change_rows_key ON change_rows (change_id, tbl, key);
+";
+
+/// Where a change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Durable, target commit not yet confirmed.
+    Prepared,
+    Committed,
+    /// The target transaction did not commit.
+    Aborted,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Prepared => "prepared",
+            Status::Committed => "committed",
+            Status::Aborted => "aborted",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Status> {
+        match s {
+            "prepared" => Ok(Status::Prepared),
+            "committed" => Ok(Status::Committed),
+            "aborted" => Ok(Status::Aborted),
+            other => Err(Error::database(format!(
+                "journal has unknown status {other:?}"
+            ))),
+        }
+    }
+}
+
+/// What one row change was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Delete,
+    Update,
+    Insert,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Delete => "delete",
+            Op::Update => "update",
+            Op::Insert => "insert",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Op> {
+        match s {
+            "delete" => Ok(Op::Delete),
+            "update" => Ok(Op::Update),
+            "insert" => Ok(Op::Insert),
+            other => Err(Error::database(format!(
+                "journal has unknown row op {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A column of a journaled table, as the target described it at capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub type_name: String,
+    /// Generated columns are left to the database on restore.
+    #[serde(default)]
+    pub generated: bool,
+    /// `GENERATED ALWAYS AS IDENTITY` needs `OVERRIDING SYSTEM VALUE`.
+    #[serde(default)]
+    pub identity_always: bool,
+}
+
+/// A table touched by a change, with its columns in capture order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableInfo {
+    /// `schema.table` on Postgres, bare on SQLite (display form).
+    pub name: String,
+    pub schema: Option<String>,
+    pub table: String,
+    /// Restore order: parents before children (lower first).
+    pub position: i64,
+    pub columns: Vec<ColumnInfo>,
+    /// Columns that identify a row (primary key, or all columns).
+    pub key_columns: Vec<String>,
+}
+
+/// What a change was done to, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeMeta {
+    pub operator: String,
+    pub engine: String,
+    pub target: String,
+    pub target_database: String,
+    pub system_identifier: Option<String>,
+    pub statement: String,
+    pub kind: String,
+    pub digest: String,
+    /// The impact preview that was confirmed, as JSON.
+    pub impact: String,
+    pub undo_of: Option<i64>,
+}
+
+/// A journal entry as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub id: i64,
+    pub created_at: String,
+    pub status: Status,
+    pub txid: Option<String>,
+    pub partial: Option<String>,
+    pub committed_at: Option<String>,
+    pub row_count: i64,
+    #[serde(flatten)]
+    pub meta: ChangeMeta,
+}
+
+/// One journaled row change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowChange {
+    pub seq: i64,
+    pub table: String,
+    pub op: Op,
+    /// The row's key values after the change (before it, for deletes).
+    pub key: Vec<Value>,
+    pub before: Option<Vec<Value>>,
+    pub after: Option<Vec<Value>>,
+}
+
+/// JSON form of a value (see the module doc).
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Text(s) => serde_json::Value::String(s.clone()),
+        Value::Integer(i) => json!({"int": i.to_string()}),
+        Value::Real(f) => json!({"real": format!("{:#018x}", f.to_bits())}),
+        Value::Blob(b) => json!({"blob": b.iter().map(|x| format!("{x:02x}")).collect::<String>()}),
+    }
+}
+
+/// Reads a value back from its JSON form.
+pub fn value_from_json(v: &serde_json::Value) -> Result<Value> {
+    let bad = || Error::database(format!("journal holds a value it cannot read: {v}"));
+    match v {
+        serde_json::Value::Null => Ok(Value::Null),
+        serde_json::Value::String(s) => Ok(Value::Text(s.clone())),
+        serde_json::Value::Object(m) => {
+            if let Some(i) = m.get("int").and_then(|x| x.as_str()) {
+                return i.parse().map(Value::Integer).map_err(|_| bad());
+            }
+            if let Some(r) = m.get("real").and_then(|x| x.as_str()) {
+                let hex = r.trim_start_matches("0x");
+                return u64::from_str_radix(hex, 16)
+                    .map(|bits| Value::Real(f64::from_bits(bits)))
+                    .map_err(|_| bad());
+            }
+            if let Some(b) = m.get("blob").and_then(|x| x.as_str()) {
+                if b.len() % 2 != 0 {
+                    return Err(bad());
+                }
+                let bytes: std::result::Result<Vec<u8>, _> = (0..b.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(b.get(i..i + 2).unwrap_or("zz"), 16))
+                    .collect();
+                return bytes.map(Value::Blob).map_err(|_| bad());
+            }
+            Err(bad())
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn row_to_json(row: &[Value]) -> String {
+    serde_json::Value::Array(row.iter().map(value_to_json).collect()).to_string()
+}
+
+fn row_from_json(text: &str) -> Result<Vec<Value>> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::database(format!("journal row is not valid JSON: {e}")))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| Error::database("journal row is not a JSON array"))?;
+    arr.iter().map(value_from_json).collect()
+}
+
+fn now() -> String {
+    // RFC 3339 in UTC, from the system clock; no time crate needed.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// An open journal file.
+pub struct Journal {
+    conn: RawConnection,
+    path: PathBuf,
+}
+
+impl Journal {
+    /// `$XDG_STATE_HOME/dbguard/journal.sqlite` (default
+    /// `~/.local/state/dbguard/journal.sqlite`).
+    pub fn default_path() -> Option<PathBuf> {
+        crate::shell::state_dir().map(|d| d.join("journal.sqlite"))
+    }
+
+    /// Opens (creating if needed) the journal at `path`, or the default.
+    pub fn open(path: Option<&Path>) -> Result<Journal> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => Journal::default_path().ok_or_else(|| {
+                Error::io("no journal location: set XDG_STATE_HOME or HOME, or give --journal PATH")
+            })?,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::io(format!(
+                    "cannot create journal directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let conn = RawConnection::open(&path)
+            .map_err(|e| Error::io(format!("cannot open journal {}: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::io(format!(
+                "journal {} was written by a newer dbguard (schema {version}; this version reads {SCHEMA_VERSION})\nUpgrade dbguard to read it; the file was not changed.",
+                path.display()
+            )));
+        }
+        // WAL lets several shells read while one writes; FULL makes every
+        // commit durable before it returns, which the write-ahead protocol
+        // relies on.
+        conn.pragma_update(None, "journal_mode", "wal")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+        }
+        Ok(Journal { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts recording a change: one journal transaction that stays open
+    /// while the target transaction captures and executes.
+    pub fn begin(&mut self, meta: &ChangeMeta) -> Result<Recording<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO changes (created_at, operator, engine, target, target_database, system_identifier,
+                 statement, kind, digest, impact, status, undo_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'prepared', ?11)",
+            params![
+                now(),
+                meta.operator,
+                meta.engine,
+                meta.target,
+                meta.target_database,
+                meta.system_identifier,
+                meta.statement,
+                meta.kind,
+                meta.digest,
+                meta.impact,
+                meta.undo_of
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        Ok(Recording {
+            tx,
+            id,
+            seq: 0,
+            position: 0,
+        })
+    }
+
+    /// Marks a prepared change committed or aborted.
+    pub fn set_status(&self, id: i64, status: Status) -> Result<()> {
+        let committed_at = (status == Status::Committed).then(now);
+        let n = self.conn.execute(
+            "UPDATE changes SET status = ?2, committed_at = coalesce(?3, committed_at) WHERE id = ?1",
+            params![id, status.name(), committed_at],
+        )?;
+        if n == 0 {
+            return Err(Error::input(format!("no change {id} in the journal")));
+        }
+        Ok(())
+    }
+
+    fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Change, String)> {
+        let status: String = r.get("status")?;
+        Ok((
+            Change {
+                id: r.get("id")?,
+                created_at: r.get("created_at")?,
+                status: Status::Prepared,
+                txid: r.get("txid")?,
+                partial: r.get("partial")?,
+                committed_at: r.get("committed_at")?,
+                row_count: r.get("row_count")?,
+                meta: ChangeMeta {
+                    operator: r.get("operator")?,
+                    engine: r.get("engine")?,
+                    target: r.get("target")?,
+                    target_database: r.get("target_database")?,
+                    system_identifier: r.get("system_identifier")?,
+                    statement: r.get("statement")?,
+                    kind: r.get("kind")?,
+                    digest: r.get("digest")?,
+                    impact: r.get("impact")?,
+                    undo_of: r.get("undo_of")?,
+                },
+            },
+            status,
+        ))
+    }
+
+    /// Every change, newest first.
+    pub fn list(&self) -> Result<Vec<Change>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT * FROM changes ORDER BY id DESC")?;
+        let rows = stmt.query_map([], Journal::change_from_row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (mut c, status) = r?;
+            c.status = Status::parse(&status)?;
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// One change.
+    pub fn get(&self, id: i64) -> Result<Change> {
+        let found = self
+            .conn
+            .query_row(
+                "SELECT * FROM changes WHERE id = ?1",
+                [id],
+                Journal::change_from_row,
+            )
+            .optional()?;
+        let (mut c, status) = found.ok_or_else(|| {
+            Error::input(format!(
+                "no change {id} in the journal {}\nList changes with dbguard undo list.",
+                self.path.display()
+            ))
+        })?;
+        c.status = Status::parse(&status)?;
+        Ok(c)
+    }
+
+    /// Changes still `prepared`, for reconciliation.
+    pub fn prepared(&self) -> Result<Vec<Change>> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|c| c.status == Status::Prepared)
+            .collect())
+    }
+
+    /// The tables of a change, in restore order.
+    pub fn tables(&self, id: i64) -> Result<Vec<TableInfo>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tbl, schema_name, table_name, position, columns, key_columns
+             FROM change_tables WHERE change_id = ?1 ORDER BY position, tbl",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (name, schema, table, position, columns, keys) = r?;
+            out.push(TableInfo {
+                name,
+                schema,
+                table,
+                position,
+                columns: serde_json::from_str(&columns)
+                    .map_err(|e| Error::database(format!("journal column list unreadable: {e}")))?,
+                key_columns: serde_json::from_str(&keys)
+                    .map_err(|e| Error::database(format!("journal key list unreadable: {e}")))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Streams the rows of a change in capture order (constant memory).
+    pub fn for_each_row(&self, id: i64, mut f: impl FnMut(RowChange) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, tbl, op, key, before, after FROM change_rows WHERE change_id = ?1 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(3)?;
+            let before: Option<String> = r.get(4)?;
+            let after: Option<String> = r.get(5)?;
+            f(RowChange {
+                seq: r.get(0)?,
+                table: r.get(1)?,
+                op: Op::parse(&r.get::<_, String>(2)?)?,
+                key: row_from_json(&key)?,
+                before: before.as_deref().map(row_from_json).transpose()?,
+                after: after.as_deref().map(row_from_json).transpose()?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Streams the rows of one operation of a change, grouped by table in
+    /// restore order (parents first, or children first), then capture
+    /// order: what a restore needs, in constant memory.
+    pub fn for_each_row_of(
+        &self,
+        id: i64,
+        op: Op,
+        children_first: bool,
+        mut f: impl FnMut(RowChange) -> Result<()>,
+    ) -> Result<()> {
+        let order = if children_first { "DESC" } else { "ASC" };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT r.seq, r.tbl, r.op, r.key, r.before, r.after
+             FROM change_rows r JOIN change_tables t ON t.change_id = r.change_id AND t.tbl = r.tbl
+             WHERE r.change_id = ?1 AND r.op = ?2
+             ORDER BY t.position {order}, t.tbl, r.seq"
+        ))?;
+        let mut rows = stmt.query(params![id, op.name()])?;
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(3)?;
+            let before: Option<String> = r.get(4)?;
+            let after: Option<String> = r.get(5)?;
+            f(RowChange {
+                seq: r.get(0)?,
+                table: r.get(1)?,
+                op: Op::parse(&r.get::<_, String>(2)?)?,
+                key: row_from_json(&key)?,
+                before: before.as_deref().map(row_from_json).transpose()?,
+                after: after.as_deref().map(row_from_json).transpose()?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// How many rows of each operation a change recorded.
+    pub fn row_counts(&self, id: i64) -> Result<Vec<(String, Op, i64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tbl, op, count(*) FROM change_rows WHERE change_id = ?1 GROUP BY tbl, op ORDER BY tbl, op",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (t, op, n) = r?;
+            out.push((t, Op::parse(&op)?, n));
+        }
+        Ok(out)
+    }
+
+    /// The change that undid `id`, if any (committed).
+    pub fn undone_by(&self, id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM changes WHERE undo_of = ?1 AND status = 'committed' ORDER BY id LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+/// A change being recorded: rows go into the open journal transaction.
+pub struct Recording<'j> {
+    tx: rusqlite::Transaction<'j>,
+    id: i64,
+    seq: i64,
+    position: i64,
+}
+
+impl Recording<'_> {
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Describes a table before its rows are recorded. Tables are restored
+    /// in the order they are described here.
+    pub fn table(&mut self, info: &TableInfo) -> Result<()> {
+        let columns = serde_json::to_string(&info.columns).map_err(|e| Error::io(e.to_string()))?;
+        let keys =
+            serde_json::to_string(&info.key_columns).map_err(|e| Error::io(e.to_string()))?;
+        self.position += 1;
+        self.tx.execute(
+            "INSERT INTO change_tables (change_id, tbl, schema_name, table_name, position, columns, key_columns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (change_id, tbl) DO NOTHING",
+            params![self.id, info.name, info.schema, info.table, info.position, columns, keys],
+        )?;
+        Ok(())
+    }
+
+    /// Records one row change. `key` identifies the row after the change
+    /// (for a delete, the row that was).
+    pub fn row(
+        &mut self,
+        table: &str,
+        op: Op,
+        key: &[Value],
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+    ) -> Result<()> {
+        self.seq += 1;
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO change_rows (change_id, seq, tbl, op, key, before, after)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        stmt.execute(params![
+            self.id,
+            self.seq,
+            table,
+            op.name(),
+            row_to_json(key),
+            before.map(row_to_json),
+            after.map(row_to_json)
+        ])?;
+        Ok(())
+    }
+
+    /// Sets the after-image of the updated row with this key; false when no
+    /// updated row of the table has it.
+    pub fn set_after_by_key(
+        &mut self,
+        table: &str,
+        key: &[Value],
+        after: &[Value],
+    ) -> Result<bool> {
+        let mut stmt = self.tx.prepare_cached(
+            "UPDATE change_rows SET after = ?4
+             WHERE change_id = ?1 AND tbl = ?2 AND key = ?3 AND op = 'update' AND after IS NULL",
+        )?;
+        let n = stmt.execute(params![
+            self.id,
+            table,
+            row_to_json(key),
+            row_to_json(after)
+        ])?;
+        Ok(n > 0)
+    }
+
+    /// Up to `limit` keys of updated rows of `table` after `after_seq`
+    /// whose after-image is missing, with their seq (for re-reading them in
+    /// batches by key).
+    pub fn missing_after(
+        &mut self,
+        table: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<Value>)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT seq, key FROM change_rows
+             WHERE change_id = ?1 AND tbl = ?2 AND op = 'update' AND after IS NULL AND seq > ?3
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let mut rows = stmt.query(params![self.id, table, after_seq, limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(1)?;
+            out.push((r.get(0)?, row_from_json(&key)?));
+        }
+        Ok(out)
+    }
+
+    /// The Postgres transaction id the target change runs in.
+    pub fn set_txid(&mut self, txid: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE changes SET txid = ?2 WHERE id = ?1",
+            params![self.id, txid],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the entry as not covering every change (`--allow-uncovered`).
+    pub fn set_partial(&mut self, why: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE changes SET partial = ?2 WHERE id = ?1",
+            params![self.id, why],
+        )?;
+        Ok(())
+    }
+
+    /// Makes the entry durable as `prepared`. Call before the target
+    /// commits.
+    pub fn prepare(self) -> Result<i64> {
+        self.tx.execute(
+            "UPDATE changes SET row_count = ?2 WHERE id = ?1",
+            params![self.id, self.seq],
+        )?;
+        let id = self.id;
+        self.tx.commit()?;
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_exactly() {
+        for v in [
+            Value::Null,
+            Value::Text("it's \\ \n ünï".into()),
+            Value::Integer(i64::MIN),
+            Value::Integer(i64::MAX),
+            Value::Real(-0.0),
+            Value::Real(f64::NAN),
+            Value::Real(1e-310),
+            Value::Blob(vec![0, 255, 1]),
+        ] {
+            let back = value_from_json(&value_to_json(&v)).unwrap();
+            match (&v, &back) {
+                (Value::Real(a), Value::Real(b)) => assert_eq!(a.to_bits(), b.to_bits()),
+                _ => assert_eq!(v, back),
+            }
+        }
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_778), (2026, 11, 21));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn records_and_reads_back_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let mut j = Journal::open(Some(&path)).unwrap();
+        let meta = ChangeMeta {
+            operator: "alice".into(),
+            engine: "SQLite".into(),
+            target: "/x.sqlite".into(),
+            target_database: "/x.sqlite".into(),
+            system_identifier: None,
+            statement: "DELETE FROM t".into(),
+            kind: "delete".into(),
+            digest: "d".into(),
+            impact: "{}".into(),
+            undo_of: None,
+        };
+        let mut rec = j.begin(&meta).unwrap();
+        rec.table(&TableInfo {
+            name: "t".into(),
+            schema: None,
+            table: "t".into(),
+            position: 1,
+            columns: vec![ColumnInfo {
+                name: "a".into(),
+                type_name: "INTEGER".into(),
+                generated: false,
+                identity_always: false,
+            }],
+            key_columns: vec!["a".into()],
+        })
+        .unwrap();
+        rec.row(
+            "t",
+            Op::Delete,
+            &[Value::Integer(7)],
+            Some(&[Value::Integer(7)]),
+            None,
+        )
+        .unwrap();
+        let id = rec.prepare().unwrap();
+        assert_eq!(j.get(id).unwrap().status, Status::Prepared);
+        j.set_status(id, Status::Committed).unwrap();
+        let c = j.get(id).unwrap();
+        assert_eq!((c.status, c.row_count), (Status::Committed, 1));
+        let mut rows = Vec::new();
+        j.for_each_row(id, |r| {
+            rows.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows[0].before, Some(vec![Value::Integer(7)]));
+        assert_eq!(j.tables(id).unwrap()[0].key_columns, vec!["a".to_string()]);
+        drop(j);
+        // A newer schema is refused, and the file is left as it was.
+        let conn = RawConnection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Journal::open(Some(&path)).err().unwrap();
+        assert!(err.message.contains("newer dbguard"), "{err}");
+    }
+}

@@ -1,0 +1,872 @@
+//! Undo and replay: put back every row a journaled change touched.
+//!
+//! The inverse of a change is planned from its journal entry: deleted rows
+//! are re-inserted (parents first), updated rows get their before-images
+//! back, inserted rows are deleted (children first). Before anything runs,
+//! every row is checked against the database as it is now: a re-inserted
+//! key that exists again, or an updated or inserted row that no longer
+//! equals its after-image, is a **conflict**. Conflicts are listed row by
+//! row and nothing changes, unless `--force` skips the conflicting rows
+//! (the skipped rows are written into the undo's own journal entry).
+//!
+//! The restore runs through the same guarded path as any change
+//! (`crate::apply::run_guarded`): one transaction, timeouts, and its own
+//! journal entry with before- and after-images, so an undo can be undone.
+//! On Postgres, where the role may set `session_replication_role`, rows
+//! are restored in `replica` mode so triggers and `ON UPDATE` actions do
+//! not bend them, and referential integrity is checked before commit;
+//! otherwise triggers fire and the undo reports, column by column, where
+//! restored rows differ from their before-images.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::apply::{ApplyOptions, key_of, meta_for, run_guarded, sqlite_literal};
+use crate::db::{ApplyTx, Connection, Engine, PreviewTx, Value};
+use crate::error::{Error, ErrorKind, Result};
+use crate::journal::{Change, Journal, Op, RowChange, Status, TableInfo};
+use crate::schema::{QualName, Schema, quote_ident};
+
+/// One row that cannot be restored as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub table: String,
+    pub key: Vec<Option<String>>,
+    pub reason: String,
+}
+
+/// What an undo will do, per table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UndoCounts {
+    pub reinsert: u64,
+    pub revert: u64,
+    pub delete: u64,
+}
+
+/// The plan of an undo, as previewed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UndoPlan {
+    pub change_id: i64,
+    pub statement: String,
+    pub tables: BTreeMap<String, UndoCounts>,
+    pub conflicts: Vec<Conflict>,
+    pub partial: Option<String>,
+}
+
+/// The outcome of an applied undo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UndoReport {
+    pub plan: UndoPlan,
+    pub change_id: i64,
+    /// `replica` (triggers and FK actions off, integrity checked) or
+    /// `triggers` (they fired).
+    pub mode: &'static str,
+    /// Restored rows that differ from their before-images (triggers mode).
+    pub differences: Vec<String>,
+    pub skipped: usize,
+}
+
+/// How an undo runs.
+#[derive(Debug, Clone, Default)]
+pub struct UndoOptions {
+    pub apply: ApplyOptions,
+    /// Skip conflicting rows instead of refusing.
+    pub force: bool,
+    /// Allow restoring into a database other than the change's target.
+    pub replay: bool,
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.text()
+}
+
+/// A literal for `v` in a column of `type_name`, for the engine.
+pub fn literal(engine: Engine, v: &Value, type_name: &str) -> String {
+    match engine {
+        Engine::Sqlite => sqlite_literal(v),
+        Engine::Postgres => match v {
+            // Typed, so a VALUES column of only NULLs still has its type.
+            Value::Null if !type_name.is_empty() => format!("NULL::{type_name}"),
+            Value::Null => "NULL".into(),
+            other => {
+                let t = other.text().unwrap_or_default();
+                // E'' works whatever standard_conforming_strings says.
+                let escaped = t.replace('\\', "\\\\").replace('\'', "''");
+                if type_name.is_empty() {
+                    format!("E'{escaped}'")
+                } else {
+                    format!("E'{escaped}'::{type_name}")
+                }
+            }
+        },
+    }
+}
+
+fn table_sql(info: &TableInfo) -> String {
+    match &info.schema {
+        Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&info.table)),
+        None => quote_ident(&info.table),
+    }
+}
+
+/// Rows restored per statement: big enough to amortise round trips, small
+/// enough that a batch's literals stay a modest statement.
+const BATCH: usize = 500;
+
+/// Whether the key columns are a primary key (never NULL) rather than all
+/// columns of a keyless table (which may hold NULLs).
+fn key_is_primary(info: &TableInfo) -> bool {
+    info.key_columns.len() < info.columns.iter().filter(|c| !c.generated).count()
+}
+
+fn col_type<'a>(info: &'a TableInfo, name: &str) -> &'a str {
+    info.columns
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.type_name.as_str())
+        .unwrap_or("")
+}
+
+/// `WITH v(k0, ..) AS (VALUES ...)` holding the keys of `rows`, typed.
+fn keys_cte(engine: Engine, info: &TableInfo, rows: &[&RowChange]) -> String {
+    let names: Vec<String> = (0..info.key_columns.len())
+        .map(|i| format!("k{i}"))
+        .collect();
+    let values: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let vals: Vec<String> = info
+                .key_columns
+                .iter()
+                .zip(&r.key)
+                .map(|(c, v)| literal(engine, v, col_type(info, c)))
+                .collect();
+            format!("({})", vals.join(", "))
+        })
+        .collect();
+    format!(
+        "WITH v({}) AS (VALUES {})",
+        names.join(", "),
+        values.join(", ")
+    )
+}
+
+/// `t.k = v.k0 AND ...` (or the NULL-safe form for keyless tables).
+fn key_join(engine: Engine, info: &TableInfo, t: &str) -> String {
+    info.key_columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let l = format!("{t}.{}", quote_ident(c));
+            if key_is_primary(info) {
+                format!("{l} = v.k{i}")
+            } else {
+                // A keyless table is matched on every column, NULL-safely;
+                // on Postgres by text form, since json, xml or point have
+                // no equality operator.
+                match engine {
+                    Engine::Postgres => format!("{l}::text IS NOT DISTINCT FROM v.k{i}::text"),
+                    Engine::Sqlite => format!("{l} IS v.k{i}"),
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn key_string(key: &[Value]) -> String {
+    serde_json::Value::Array(key.iter().map(crate::journal::value_to_json).collect()).to_string()
+}
+
+/// The current rows with the keys of `rows`, by key.
+fn current_rows(
+    tx: &mut dyn PreviewTx,
+    engine: Engine,
+    info: &TableInfo,
+    rows: &[&RowChange],
+) -> Result<std::collections::HashMap<String, Vec<Value>>> {
+    let mut out = std::collections::HashMap::new();
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    let cols: Vec<String> = info
+        .columns
+        .iter()
+        .map(|c| format!("t.{}", quote_ident(&c.name)))
+        .collect();
+    let sql = format!(
+        "{} SELECT {} FROM {} AS t JOIN v ON {}",
+        keys_cte(engine, info, rows),
+        cols.join(", "),
+        table_sql(info),
+        key_join(engine, info, "t")
+    );
+    let found = tx.query(&sql)?.ok_or_else(|| {
+        Error::database(format!(
+            "reading {} did not finish within the statement timeout",
+            info.name
+        ))
+    })?;
+    for row in found.rows {
+        out.insert(key_string(&key_of(info, &row)), row);
+    }
+    Ok(out)
+}
+
+/// Compares two rows, ignoring generated columns; returns the names of the
+/// columns that differ.
+fn differing(info: &TableInfo, a: &[Value], b: &[Value]) -> Vec<String> {
+    info.columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.generated)
+        .filter(|(i, _)| !same_value(a.get(*i), b.get(*i)))
+        .map(|(_, c)| c.name.clone())
+        .collect()
+}
+
+fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Real(x)), Some(Value::Real(y))) => x.to_bits() == y.to_bits(),
+        (a, b) => a == b,
+    }
+}
+
+/// Why a row cannot be restored as recorded, given the current row.
+fn conflict_of(info: &TableInfo, row: &RowChange, now: Option<&Vec<Value>>) -> Option<String> {
+    match row.op {
+        Op::Delete => now.map(|_| "a row with this key exists again".to_owned()),
+        Op::Update | Op::Insert => match (now, &row.after) {
+            (None, _) => Some("the row is gone".to_owned()),
+            (Some(n), Some(after)) => {
+                let cols = differing(info, n, after);
+                (!cols.is_empty()).then(|| format!("changed since: {}", cols.join(", ")))
+            }
+            (Some(_), None) => Some("the journal has no after-image to compare with".to_owned()),
+        },
+    }
+}
+
+/// Loads a change that may be undone.
+fn undoable(journal: &Journal, id: i64) -> Result<Change> {
+    let change = journal.get(id)?;
+    if change.status != Status::Committed {
+        return Err(Error::input(format!(
+            "change {id} is {}, not committed: there is nothing to undo",
+            change.status.name()
+        )));
+    }
+    if let Some(by) = journal.undone_by(id)? {
+        return Err(Error::input(format!(
+            "change {id} was already undone by change {by}\nTo redo it, undo change {by}."
+        )));
+    }
+    Ok(change)
+}
+
+/// The three restore phases: re-inserts parents first, reverted updates,
+/// deletes of inserted rows children first.
+const PHASES: [(Op, bool); 3] = [(Op::Delete, false), (Op::Update, false), (Op::Insert, true)];
+
+/// Streams the rows of a change in restore order, in batches of one table.
+fn for_each_batch(
+    source: &Journal,
+    id: i64,
+    info_of: &BTreeMap<String, TableInfo>,
+    mut f: impl FnMut(&TableInfo, &[RowChange]) -> Result<()>,
+) -> Result<()> {
+    for (op, children_first) in PHASES {
+        let mut buf: Vec<RowChange> = Vec::new();
+        let mut flush = |buf: &mut Vec<RowChange>| -> Result<()> {
+            if let Some(first) = buf.first() {
+                if let Some(info) = info_of.get(&first.table) {
+                    f(info, buf)?;
+                }
+            }
+            buf.clear();
+            Ok(())
+        };
+        source.for_each_row_of(id, op, children_first, |row| {
+            if buf.first().is_some_and(|r| r.table != row.table) || buf.len() >= BATCH {
+                flush(&mut buf)?;
+            }
+            buf.push(row);
+            Ok(())
+        })?;
+        flush(&mut buf)?;
+    }
+    Ok(())
+}
+
+/// Plans the undo and finds its conflicts, batch by batch.
+fn plan(
+    tx: &mut dyn PreviewTx,
+    engine: Engine,
+    change: &Change,
+    source: &Journal,
+    info_of: &BTreeMap<String, TableInfo>,
+) -> Result<(UndoPlan, std::collections::BTreeSet<i64>)> {
+    let mut plan = UndoPlan {
+        change_id: change.id,
+        statement: change.meta.statement.clone(),
+        tables: BTreeMap::new(),
+        conflicts: Vec::new(),
+        partial: change.partial.clone(),
+    };
+    let mut skip = std::collections::BTreeSet::new();
+    for_each_batch(source, change.id, info_of, |info, rows| {
+        let refs: Vec<&RowChange> = rows.iter().collect();
+        let now = current_rows(tx, engine, info, &refs)?;
+        for row in rows {
+            let counts = plan.tables.entry(row.table.clone()).or_default();
+            match row.op {
+                Op::Delete => counts.reinsert += 1,
+                Op::Update => counts.revert += 1,
+                Op::Insert => counts.delete += 1,
+            }
+            if let Some(reason) = conflict_of(info, row, now.get(&key_string(&row.key))) {
+                plan.conflicts.push(Conflict {
+                    table: row.table.clone(),
+                    key: row.key.iter().map(text).collect(),
+                    reason,
+                });
+                skip.insert(row.seq);
+            }
+        }
+        Ok(())
+    })?;
+    Ok((plan, skip))
+}
+
+/// A journaled change ready to be undone: its entry and tables; the rows
+/// stream from the journal it came from.
+pub struct Loaded {
+    pub change: Change,
+    pub tables: Vec<TableInfo>,
+    /// The journal file holding its rows.
+    pub source: std::path::PathBuf,
+}
+
+/// Reads change `id` for undoing; `replay` skips the "already undone"
+/// check, which is about the original target only.
+pub fn load(journal: &Journal, id: i64, replay: bool) -> Result<Loaded> {
+    let change = if replay {
+        let c = journal.get(id)?;
+        if c.status != Status::Committed {
+            return Err(Error::input(format!(
+                "change {id} is {}, not committed: there is nothing to replay",
+                c.status.name()
+            )));
+        }
+        c
+    } else {
+        undoable(journal, id)?
+    };
+    Ok(Loaded {
+        tables: journal.tables(id)?,
+        change,
+        source: journal.path().to_path_buf(),
+    })
+}
+
+/// Reads any change (for show and export), whatever its status.
+pub fn load_any(journal: &Journal, id: i64) -> Result<Loaded> {
+    Ok(Loaded {
+        change: journal.get(id)?,
+        tables: journal.tables(id)?,
+        source: journal.path().to_path_buf(),
+    })
+}
+
+/// Undoes change `id` on `conn` (its target, or another database when
+/// replaying), or only plans it with `dry_run`.
+pub fn undo(
+    conn: &mut Connection,
+    journal: &mut Journal,
+    schema: &Schema,
+    id: i64,
+    opts: &UndoOptions,
+    operator: &str,
+    dry_run: bool,
+) -> Result<(UndoPlan, Option<UndoReport>)> {
+    let loaded = load(journal, id, opts.replay)?;
+    undo_loaded(conn, journal, schema, &loaded, opts, operator, dry_run)
+}
+
+/// A multi-row statement restoring one batch; returns the rows it must
+/// report.
+fn batch_sql(engine: Engine, info: &TableInfo, rows: &[&RowChange]) -> Option<String> {
+    let first = rows.first()?;
+    let target = table_sql(info);
+    match first.op {
+        Op::Delete => {
+            let cols: Vec<String> = info
+                .columns
+                .iter()
+                .filter(|c| !c.generated)
+                .map(|c| quote_ident(&c.name))
+                .collect();
+            let values: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.before.as_ref())
+                .map(|before| {
+                    let vals: Vec<String> = info
+                        .columns
+                        .iter()
+                        .zip(before)
+                        .filter(|(c, _)| !c.generated)
+                        .map(|(c, v)| literal(engine, v, &c.type_name))
+                        .collect();
+                    format!("({})", vals.join(", "))
+                })
+                .collect();
+            let overriding =
+                if engine == Engine::Postgres && info.columns.iter().any(|c| c.identity_always) {
+                    " OVERRIDING SYSTEM VALUE"
+                } else {
+                    ""
+                };
+            Some(format!(
+                "INSERT INTO {target} ({}){overriding} VALUES {}",
+                cols.join(", "),
+                values.join(", ")
+            ))
+        }
+        Op::Update => {
+            // Every non-generated column gets its before-image; identity
+            // ALWAYS columns cannot be assigned and keep their value.
+            let settable: Vec<(usize, &crate::journal::ColumnInfo)> = info
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.generated && !c.identity_always)
+                .collect();
+            let nkeys = info.key_columns.len();
+            let mut names: Vec<String> = (0..nkeys).map(|i| format!("k{i}")).collect();
+            names.extend((0..settable.len()).map(|j| format!("c{j}")));
+            let values: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.before.as_ref().map(|b| (r, b)))
+                .map(|(r, before)| {
+                    let mut vals: Vec<String> = info
+                        .key_columns
+                        .iter()
+                        .zip(&r.key)
+                        .map(|(c, v)| literal(engine, v, col_type(info, c)))
+                        .collect();
+                    for (i, c) in &settable {
+                        let v = before.get(*i).cloned().unwrap_or(Value::Null);
+                        vals.push(literal(engine, &v, &c.type_name));
+                    }
+                    format!("({})", vals.join(", "))
+                })
+                .collect();
+            let sets: Vec<String> = settable
+                .iter()
+                .enumerate()
+                .map(|(j, (_, c))| format!("{} = v.c{j}", quote_ident(&c.name)))
+                .collect();
+            if sets.is_empty() {
+                return None;
+            }
+            Some(format!(
+                "WITH v({}) AS (VALUES {}) UPDATE {target} SET {} FROM v WHERE {}",
+                names.join(", "),
+                values.join(", "),
+                sets.join(", "),
+                key_join(engine, info, &target)
+            ))
+        }
+        Op::Insert => Some(format!(
+            "{} DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM v WHERE {})",
+            keys_cte(engine, info, rows),
+            key_join(engine, info, &target)
+        )),
+    }
+}
+
+/// Undoes a loaded change, recording the undo in `journal`.
+pub fn undo_loaded(
+    conn: &mut Connection,
+    journal: &mut Journal,
+    schema: &Schema,
+    loaded: &Loaded,
+    opts: &UndoOptions,
+    operator: &str,
+    dry_run: bool,
+) -> Result<(UndoPlan, Option<UndoReport>)> {
+    let change = &loaded.change;
+    let tables = &loaded.tables;
+    let id = change.id;
+    let engine = conn.engine();
+    if change.meta.engine != engine.name() {
+        return Err(Error::input(format!(
+            "change {id} was made on {}, this target is {}",
+            change.meta.engine,
+            engine.name()
+        )));
+    }
+    let identity = conn.identity().clone();
+    if !opts.replay && change.meta.target_database != identity.database {
+        return Err(Error::input(format!(
+            "change {id} was made on {} ({}), not on {}\nConnect to that database, or use dbguard undo replay to restore into another one.",
+            change.meta.target, change.meta.target_database, identity.display
+        )));
+    }
+    // The rows are read through a second handle on the journal file: the
+    // recording holds the first one's write transaction.
+    let source = Journal::open(Some(&loaded.source))?;
+    let info_of: BTreeMap<String, TableInfo> =
+        tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
+    if dry_run {
+        let (plan, _) = conn.preview(opts.apply.guard.statement_timeout, |tx| {
+            plan(tx, engine, change, &source, &info_of)
+        })?;
+        return Ok((plan, None));
+    }
+    let meta = meta_for(
+        conn,
+        operator,
+        &format!("UNDO change {id}: {}", change.meta.statement),
+        "undo",
+        &change.meta.digest,
+        serde_json::json!({"undo_of": id}).to_string(),
+        (!opts.replay).then_some(id),
+    );
+    let total: u64 = change.row_count.max(0) as u64;
+    let progress = Progress::new(total);
+    let mut result: Option<(UndoPlan, UndoReport)> = None;
+    let undo_id = run_guarded(conn, journal, &meta, &opts.apply, |tx, rec| {
+        let (plan, skip) = plan(tx, engine, change, &source, &info_of)?;
+        if !plan.conflicts.is_empty() && !opts.force {
+            return Err(conflict_error(&plan));
+        }
+        for t in tables {
+            rec.table(t)?;
+        }
+        let mode = if engine == Engine::Postgres && try_replica(tx)? {
+            "replica"
+        } else {
+            "triggers"
+        };
+        let mut differences = Vec::new();
+        let mut done = 0u64;
+        let mut crashed_half = false;
+        for_each_batch(&source, id, &info_of, |info, rows| {
+            let todo: Vec<&RowChange> = rows.iter().filter(|r| !skip.contains(&r.seq)).collect();
+            if todo.is_empty() {
+                return Ok(());
+            }
+            if let Some(sql) = batch_sql(engine, info, &todo) {
+                let n = tx.execute(&sql)?;
+                if n != todo.len() as u64 {
+                    return Err(Error::drift(format!(
+                        "{}: restoring {} rows changed {n}; nothing was committed",
+                        info.name,
+                        todo.len()
+                    )));
+                }
+            }
+            // What the rows are now: their before-images, unless triggers
+            // (in triggers mode) changed them.
+            let now = if mode == "triggers" && todo[0].op != Op::Insert {
+                Some(current_rows(tx, engine, info, &todo)?)
+            } else {
+                None
+            };
+            for row in &todo {
+                match row.op {
+                    Op::Delete | Op::Update => {
+                        let before = row.before.clone().unwrap_or_default();
+                        let actual = now
+                            .as_ref()
+                            .and_then(|m| m.get(&key_string(&row.key)).cloned())
+                            .unwrap_or_else(|| before.clone());
+                        let cols = differing(info, &actual, &before);
+                        if !cols.is_empty() {
+                            differences.push(format!(
+                                "{} {}: {}",
+                                row.table,
+                                key_text(&row.key),
+                                cols.join(", ")
+                            ));
+                        }
+                        let key = key_of(info, &actual);
+                        if row.op == Op::Delete {
+                            rec.row(&row.table, Op::Insert, &key, None, Some(&actual))?;
+                        } else {
+                            rec.row(
+                                &row.table,
+                                Op::Update,
+                                &key,
+                                row.after.as_deref(),
+                                Some(&actual),
+                            )?;
+                        }
+                    }
+                    Op::Insert => {
+                        rec.row(&row.table, Op::Delete, &row.key, row.after.as_deref(), None)?;
+                    }
+                }
+            }
+            done += todo.len() as u64;
+            progress.show(done);
+            if !crashed_half && done * 2 >= total {
+                crashed_half = true;
+                crate::apply::crash_point("during_undo");
+            }
+            Ok(())
+        })?;
+        progress.finish();
+        if mode == "replica" {
+            check_integrity(tx, schema, tables)?;
+        }
+        if !skip.is_empty() {
+            rec.set_partial(&format!(
+                "--force skipped {} conflicting row(s): {}",
+                skip.len(),
+                plan.conflicts
+                    .iter()
+                    .take(100)
+                    .map(|c| format!("{} {} ({})", c.table, key_text_opt(&c.key), c.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))?;
+        }
+        let report = UndoReport {
+            plan: plan.clone(),
+            change_id: 0,
+            mode,
+            differences,
+            skipped: skip.len(),
+        };
+        result = Some((plan, report));
+        Ok(())
+    })?;
+    match result {
+        Some((plan, mut report)) => {
+            report.change_id = undo_id;
+            Ok((plan, Some(report)))
+        }
+        None => Err(Error::io("undo finished without a report")),
+    }
+}
+
+/// A progress line on stderr for restores that take more than a moment,
+/// only on a terminal.
+struct Progress {
+    total: u64,
+    started: std::time::Instant,
+    shown: std::cell::Cell<bool>,
+    tty: bool,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        Progress {
+            total,
+            started: std::time::Instant::now(),
+            shown: std::cell::Cell::new(false),
+            tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+
+    fn show(&self, done: u64) {
+        if !self.tty || self.started.elapsed() < std::time::Duration::from_millis(700) {
+            return;
+        }
+        self.shown.set(true);
+        let pct = (done * 100).checked_div(self.total).unwrap_or(100);
+        let width = 30usize;
+        let filled = (pct as usize * width / 100).min(width);
+        eprint!(
+            "\rrestoring [{}{}] {done}/{} rows",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.total
+        );
+    }
+
+    fn finish(&self) {
+        if self.shown.get() {
+            eprintln!();
+        }
+    }
+}
+
+fn key_text(key: &[Value]) -> String {
+    let parts: Vec<String> = key
+        .iter()
+        .map(|v| v.text().unwrap_or_else(|| "NULL".into()))
+        .collect();
+    format!("({})", parts.join(", "))
+}
+
+fn key_text_opt(key: &[Option<String>]) -> String {
+    let parts: Vec<&str> = key.iter().map(|v| v.as_deref().unwrap_or("NULL")).collect();
+    format!("({})", parts.join(", "))
+}
+
+fn conflict_error(plan: &UndoPlan) -> Error {
+    let mut s = format!(
+        "cannot undo change {}: {} row{} conflict with the database as it is now; nothing was changed\n",
+        plan.change_id,
+        plan.conflicts.len(),
+        if plan.conflicts.len() == 1 { "" } else { "s" }
+    );
+    for c in plan.conflicts.iter().take(50) {
+        s.push_str(&format!(
+            "  {} {}: {}\n",
+            c.table,
+            key_text_opt(&c.key),
+            c.reason
+        ));
+    }
+    if plan.conflicts.len() > 50 {
+        s.push_str(&format!("  ... and {} more\n", plan.conflicts.len() - 50));
+    }
+    s.push_str("Resolve them, or rerun with --force to restore every other row and leave these as they are.");
+    Error::new(ErrorKind::Refused, s)
+}
+
+/// Turns off triggers and FK actions for this transaction when the role
+/// may (superuser, or granted SET on the parameter). The savepoint in
+/// `query` keeps a refusal from aborting the transaction.
+fn try_replica(tx: &mut dyn ApplyTx) -> Result<bool> {
+    Ok(tx
+        .query("SET LOCAL session_replication_role = replica")
+        .map(|r| r.is_some())
+        .unwrap_or(false))
+}
+
+/// With triggers off, foreign keys were not checked while restoring: check
+/// every key into and out of the restored tables before commit.
+fn check_integrity(tx: &mut dyn ApplyTx, schema: &Schema, tables: &[TableInfo]) -> Result<()> {
+    let names: Vec<QualName> = tables
+        .iter()
+        .map(|t| QualName::new(t.schema.as_deref(), &t.table))
+        .collect();
+    let mut fks = Vec::new();
+    for n in &names {
+        if let Some(t) = schema.get(n) {
+            fks.extend(t.foreign_keys.iter().cloned());
+        }
+        fks.extend(schema.referencing(n).into_iter().cloned());
+    }
+    fks.sort_by(|a, b| a.name.cmp(&b.name).then(a.table.cmp(&b.table)));
+    fks.dedup_by(|a, b| a.name == b.name && a.table == b.table);
+    for fk in fks {
+        let not_null: Vec<String> = fk
+            .columns
+            .iter()
+            .map(|c| format!("c.{} IS NOT NULL", quote_ident(c)))
+            .collect();
+        let eq: Vec<String> = fk
+            .columns
+            .iter()
+            .zip(&fk.ref_columns)
+            .map(|(c, r)| format!("p.{} = c.{}", quote_ident(r), quote_ident(c)))
+            .collect();
+        let sql = format!(
+            "SELECT count(*) FROM {} AS c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+            fk.table.sql(),
+            not_null.join(" AND "),
+            fk.ref_table.sql(),
+            eq.join(" AND ")
+        );
+        let n = (tx as &mut dyn PreviewTx).count(&sql)?.unwrap_or(0);
+        if n > 0 {
+            return Err(Error::refused(format!(
+                "the restored rows would leave {n} row{} of {} without their {} row (FK {}); nothing was committed",
+                if n == 1 { "" } else { "s" },
+                fk.table,
+                fk.ref_table,
+                fk.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The undo of a change as a script for plain `psql -v ON_ERROR_STOP=1` or
+/// `sqlite3`: one transaction, rows in restore order (multi-row statements
+/// like the guarded undo), values as literals cast to their types,
+/// identifiers quoted. Streams: constant memory whatever the change's size.
+pub fn export_sql(loaded: &Loaded, out: &mut dyn std::io::Write) -> Result<()> {
+    let io = |e: std::io::Error| Error::io(format!("cannot write the script: {e}"));
+    let engine = if loaded.change.meta.engine == Engine::Sqlite.name() {
+        Engine::Sqlite
+    } else {
+        Engine::Postgres
+    };
+    let info_of: BTreeMap<String, TableInfo> = loaded
+        .tables
+        .iter()
+        .map(|t| (t.name.clone(), t.clone()))
+        .collect();
+    let c = &loaded.change;
+    writeln!(
+        out,
+        "-- dbguard undo of change {} ({} on {}, by {} at {})",
+        c.id, c.meta.kind, c.meta.target, c.meta.operator, c.created_at
+    )
+    .map_err(io)?;
+    for line in c.meta.statement.lines() {
+        writeln!(out, "-- {line}").map_err(io)?;
+    }
+    if let Some(p) = &c.partial {
+        writeln!(out, "-- WARNING: partial entry: {p}").map_err(io)?;
+    }
+    writeln!(
+        out,
+        "-- Run with: psql -v ON_ERROR_STOP=1 -f FILE (Postgres) or sqlite3 DB < FILE (SQLite)."
+    )
+    .map_err(io)?;
+    writeln!(
+        out,
+        "-- Rows are restored as recorded, without conflict checks: any error rolls it all back."
+    )
+    .map_err(io)?;
+    writeln!(out, "BEGIN;").map_err(io)?;
+    if engine == Engine::Sqlite {
+        writeln!(out, "PRAGMA defer_foreign_keys = ON;").map_err(io)?;
+    }
+    let source = Journal::open(Some(&loaded.source))?;
+    for_each_batch(&source, c.id, &info_of, |info, rows| {
+        let refs: Vec<&RowChange> = rows.iter().collect();
+        if let Some(sql) = batch_sql(engine, info, &refs) {
+            writeln!(out, "{sql};").map_err(io)?;
+        }
+        Ok(())
+    })?;
+    writeln!(out, "COMMIT;").map_err(io)?;
+    Ok(())
+}
+
+/// The change and its rows as JSON (values in the journal's encoding).
+pub fn export_json(loaded: &Loaded) -> Result<serde_json::Value> {
+    let source = Journal::open(Some(&loaded.source))?;
+    let mut rows = Vec::new();
+    source.for_each_row(loaded.change.id, |r| {
+        let enc = |v: &Option<Vec<Value>>| match v {
+            Some(vals) => {
+                serde_json::Value::Array(vals.iter().map(crate::journal::value_to_json).collect())
+            }
+            None => serde_json::Value::Null,
+        };
+        rows.push(serde_json::json!({
+            "table": r.table,
+            "op": r.op.name(),
+            "key": r.key.iter().map(crate::journal::value_to_json).collect::<Vec<_>>(),
+            "before": enc(&r.before),
+            "after": enc(&r.after),
+        }));
+        Ok(())
+    })?;
+    Ok(serde_json::json!({
+        "change": loaded.change,
+        "tables": loaded.tables,
+        "rows": rows,
+    }))
+}

@@ -1,0 +1,375 @@
+//! `dbguard undo ...` and `\undo`: listing, showing, undoing, exporting and
+//! replaying journaled changes.
+//!
+//! An undo is a change like any other: it is planned and checked for
+//! conflicts first (what `--dry-run` prints), confirmed (on a terminal, or
+//! with `--yes`; never by default), then run through the guarded path and
+//! journaled. Exit status 5 when conflicts stop it.
+
+use std::io::IsTerminal;
+
+use crate::apply;
+use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
+use crate::db::{Connection, OpenOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::journal::{Change, Journal, Status};
+use crate::restore::{self, UndoOptions, UndoPlan, UndoReport};
+
+pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
+    let mut journal = Journal::open(global.journal.as_deref())?;
+    match cmd {
+        UndoCommand::List { format } => {
+            reconcile_all(&journal);
+            let changes = journal.list()?;
+            print!("{}", list_text(&journal, &changes, *format)?);
+            Ok(())
+        }
+        UndoCommand::Show { id, format } => {
+            let loaded = restore::load_any(&journal, *id)?;
+            match format {
+                Format::Json => println!("{}", restore::export_json(&loaded)?),
+                Format::Text => print!("{}", show_text(&journal, &loaded)?),
+            }
+            Ok(())
+        }
+        UndoCommand::Export { id, format } => {
+            let loaded = restore::load_any(&journal, *id)?;
+            match format {
+                ExportFormat::Sql => {
+                    let stdout = std::io::stdout();
+                    let mut lock = std::io::BufWriter::new(stdout.lock());
+                    restore::export_sql(&loaded, &mut lock)?;
+                    std::io::Write::flush(&mut lock)
+                        .map_err(|e| Error::io(format!("cannot write the script: {e}")))?;
+                }
+                ExportFormat::Json => println!("{}", restore::export_json(&loaded)?),
+            }
+            Ok(())
+        }
+        UndoCommand::Apply { id, target, run } => {
+            let change = journal.get(*id)?;
+            let target = target.clone().unwrap_or_else(|| change.meta.target.clone());
+            let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
+            apply::reconcile(&mut conn, &journal)?;
+            let loaded = restore::load(&journal, *id, false)?;
+            undo_one(
+                &mut conn,
+                &mut journal,
+                loaded,
+                run,
+                &global.operator(),
+                false,
+            )
+        }
+        UndoCommand::Replay { from, to, ids, run } => {
+            let source = Journal::open(Some(from))?;
+            let mut conn = Connection::open(Some(to), &OpenOptions::default())?;
+            let ids: Vec<i64> = if ids.is_empty() {
+                source
+                    .list()?
+                    .into_iter()
+                    .filter(|c| c.status == Status::Committed && c.meta.kind != "undo")
+                    .map(|c| c.id)
+                    .collect()
+            } else {
+                ids.clone()
+            };
+            let mut failed = 0;
+            for id in ids {
+                let loaded = restore::load(&source, id, true)?;
+                if let Err(e) = undo_one(
+                    &mut conn,
+                    &mut journal,
+                    loaded,
+                    run,
+                    &global.operator(),
+                    true,
+                ) {
+                    eprintln!("dbguard: change {id}: {e}");
+                    failed += 1;
+                }
+            }
+            if failed > 0 {
+                return Err(Error::new(
+                    ErrorKind::ScriptFailed,
+                    format!("{failed} change(s) were not replayed"),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Plans, confirms and runs one undo, printing what happened.
+pub fn undo_one(
+    conn: &mut Connection,
+    journal: &mut Journal,
+    loaded: restore::Loaded,
+    run: &UndoRunArgs,
+    operator: &str,
+    replay: bool,
+) -> Result<()> {
+    let schema = conn.introspect()?;
+    let opts = UndoOptions {
+        apply: run.apply.options()?,
+        force: run.force,
+        replay,
+    };
+    let id = loaded.change.id;
+    let (plan, _) = restore::undo_loaded(conn, journal, &schema, &loaded, &opts, operator, true)?;
+    if run.format == Format::Text {
+        print!("{}", plan_text(&plan));
+    }
+    let blocked = !plan.conflicts.is_empty() && !run.force;
+    if run.dry_run || blocked {
+        if run.format == Format::Json {
+            println!(
+                "{}",
+                serde_json::json!({"undo_of": id, "plan": plan, "dry_run": run.dry_run})
+            );
+        }
+        if blocked {
+            return Err(Error::new(
+                ErrorKind::WouldFail,
+                format!(
+                    "change {id} cannot be undone: {} conflicting row(s)",
+                    plan.conflicts.len()
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    if !run.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::refused(format!(
+                "undo of change {id} not applied: confirming needs a terminal\nRun it on a terminal, or add --yes."
+            )));
+        }
+        print!("Undo change {id}? Type undo (or yes) to run it; anything else cancels: ");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;
+        let a = answer.trim().to_ascii_lowercase();
+        if a != "undo" && a != "yes" {
+            println!("Not undone.");
+            return Ok(());
+        }
+    }
+    let (_, report) =
+        restore::undo_loaded(conn, journal, &schema, &loaded, &opts, operator, false)?;
+    let Some(report) = report else {
+        return Err(Error::io("the undo finished without a report"));
+    };
+    match run.format {
+        Format::Text => print!("{}", report_text(&report)),
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "undo_of": id,
+                "change_id": report.change_id,
+                "mode": report.mode,
+                "plan": report.plan,
+                "differences": report.differences,
+                "skipped": report.skipped,
+            })
+        ),
+    }
+    Ok(())
+}
+
+/// Settles prepared entries whose targets can be reached.
+pub fn reconcile_all(journal: &Journal) {
+    let Ok(prepared) = journal.prepared() else {
+        return;
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for c in prepared {
+        if !seen.insert(c.meta.target.clone()) {
+            continue;
+        }
+        if let Ok(mut conn) = Connection::open(Some(&c.meta.target), &OpenOptions::default()) {
+            let _ = apply::reconcile(&mut conn, journal);
+        }
+    }
+}
+
+pub fn list_text(journal: &Journal, changes: &[Change], format: Format) -> Result<String> {
+    if format == Format::Json {
+        let mut items = Vec::new();
+        for c in changes {
+            let mut v = serde_json::to_value(c).map_err(|e| Error::io(e.to_string()))?;
+            if let Some(o) = v.as_object_mut() {
+                o.remove("impact");
+                o.insert("undone_by".into(), journal.undone_by(c.id)?.into());
+            }
+            items.push(v);
+        }
+        return Ok(format!("{}\n", serde_json::Value::Array(items)));
+    }
+    let mut table = super::describe::grid(&[
+        "id",
+        "when",
+        "operator",
+        "kind",
+        "status",
+        "rows",
+        "target",
+        "statement",
+    ]);
+    for c in changes {
+        let mut status = c.status.name().to_owned();
+        if let Some(by) = journal.undone_by(c.id)? {
+            status = format!("undone by {by}");
+        }
+        if c.partial.is_some() {
+            status.push_str(" (partial)");
+        }
+        let stmt: String = c.meta.statement.chars().take(60).collect();
+        table.add_row([
+            c.id.to_string(),
+            c.created_at.clone(),
+            c.meta.operator.clone(),
+            c.meta.kind.clone(),
+            status,
+            c.row_count.to_string(),
+            c.meta.target.clone(),
+            stmt.replace('\n', " "),
+        ]);
+    }
+    Ok(format!(
+        "{}({} change{})\n",
+        super::describe::grid_text(&table),
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" }
+    ))
+}
+
+fn value_text(v: &crate::db::Value) -> String {
+    v.text().unwrap_or_else(|| "NULL".into())
+}
+
+pub fn show_text(journal: &Journal, l: &restore::Loaded) -> Result<String> {
+    let c = &l.change;
+    let mut s = format!(
+        "change {} — {} by {} at {} on {}\nstatus: {}{}\n{}\n",
+        c.id,
+        c.meta.kind,
+        c.meta.operator,
+        c.created_at,
+        c.meta.target,
+        c.status.name(),
+        c.partial
+            .as_deref()
+            .map(|p| format!(" (partial: {p})"))
+            .unwrap_or_default(),
+        c.meta.statement
+    );
+    let columns: std::collections::BTreeMap<&str, &crate::journal::TableInfo> =
+        l.tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut current = String::new();
+    journal.for_each_row(c.id, |r| {
+        let Some(t) = columns.get(r.table.as_str()) else {
+            return Ok(());
+        };
+        if r.table != current {
+            s.push_str(&format!("\n{}\n", r.table));
+            current = r.table.clone();
+        }
+        let key: Vec<String> = r.key.iter().map(value_text).collect();
+        s.push_str(&format!("  {} ({})\n", r.op.name(), key.join(", ")));
+        for (i, col) in t.columns.iter().enumerate() {
+            let b = r.before.as_ref().and_then(|v| v.get(i)).map(value_text);
+            let a = r.after.as_ref().and_then(|v| v.get(i)).map(value_text);
+            match (b, a) {
+                (Some(b), Some(a)) if b != a => s.push_str(&format!(
+                    "    - {}: {b}\n    + {}: {a}\n",
+                    col.name, col.name
+                )),
+                (Some(b), None) => s.push_str(&format!("    - {}: {b}\n", col.name)),
+                (None, Some(a)) => s.push_str(&format!("    + {}: {a}\n", col.name)),
+                _ => {}
+            }
+        }
+        Ok(())
+    })?;
+    Ok(s)
+}
+
+pub fn plan_text(p: &UndoPlan) -> String {
+    let mut s = format!(
+        "undo of change {}: {}\n",
+        p.change_id,
+        p.statement.replace('\n', " ")
+    );
+    for (t, c) in &p.tables {
+        let mut parts = Vec::new();
+        if c.reinsert > 0 {
+            parts.push(format!("re-insert {}", c.reinsert));
+        }
+        if c.revert > 0 {
+            parts.push(format!(
+                "restore {} before-image{}",
+                c.revert,
+                if c.revert == 1 { "" } else { "s" }
+            ));
+        }
+        if c.delete > 0 {
+            parts.push(format!("delete {} inserted", c.delete));
+        }
+        s.push_str(&format!("  {t}: {}\n", parts.join(", ")));
+    }
+    if let Some(p) = &p.partial {
+        s.push_str(&format!("warning: the change's entry is partial: {p}\n"));
+    }
+    if !p.conflicts.is_empty() {
+        s.push_str(&format!("CONFLICTS ({}):\n", p.conflicts.len()));
+        for c in p.conflicts.iter().take(50) {
+            let key: Vec<&str> = c
+                .key
+                .iter()
+                .map(|k| k.as_deref().unwrap_or("NULL"))
+                .collect();
+            s.push_str(&format!(
+                "  {} ({}): {}\n",
+                c.table,
+                key.join(", "),
+                c.reason
+            ));
+        }
+    }
+    s
+}
+
+pub fn report_text(r: &UndoReport) -> String {
+    let mut s = format!(
+        "Undone as change {} ({} mode: {}).\n",
+        r.change_id,
+        r.mode,
+        if r.mode == "replica" {
+            "triggers and foreign-key actions off, referential integrity checked"
+        } else {
+            "triggers fired"
+        }
+    );
+    if r.skipped > 0 {
+        s.push_str(&format!(
+            "--force left {} conflicting row(s) as they were.\n",
+            r.skipped
+        ));
+    }
+    if r.differences.is_empty() {
+        s.push_str("Every restored row equals its before-image.\n");
+    } else {
+        s.push_str("Restored rows that differ from their before-images (triggers changed them):\n");
+        for d in &r.differences {
+            s.push_str(&format!("  {d}\n"));
+        }
+    }
+    s.push_str(&format!(
+        "Undo this undo with: dbguard undo apply {}\n",
+        r.change_id
+    ));
+    s
+}
