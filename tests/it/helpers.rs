@@ -163,3 +163,272 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+// ---- guarded apply and undo (tests/it/apply*.rs) ----
+
+/// Every user table of a Postgres database, each as its rows' text forms
+/// (`t::text`), sorted: equal dumps mean equal contents.
+pub fn pg_dump_tables(url: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to test db");
+    let tables: Vec<String> = client
+        .query(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+            &[],
+        )
+        .expect("list tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for t in tables {
+        let rows: Vec<String> = client
+            .query(
+                &format!("SELECT t::text FROM {t} AS t ORDER BY t::text COLLATE \"C\""),
+                &[],
+            )
+            .expect("dump table")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        out.insert(t, rows);
+    }
+    out
+}
+
+/// Every table of a SQLite file, each as its rows (`quote()` of every
+/// column, so storage classes show), sorted.
+pub fn sqlite_dump_tables(path: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let conn = rusqlite::Connection::open(path).expect("open sqlite");
+    let mut tables: Vec<String> = Vec::new();
+    {
+        let mut st = conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+            )
+            .expect("list tables");
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).expect("tables");
+        for r in rows {
+            tables.push(r.expect("table name"));
+        }
+    }
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = std::collections::BTreeMap::new();
+    for t in tables {
+        let mut cols: Vec<String> = Vec::new();
+        {
+            let mut st = conn
+                .prepare(&format!(
+                    "SELECT name FROM pragma_table_xinfo({})",
+                    sqlite_str(&t)
+                ))
+                .expect("columns");
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .expect("columns");
+            for r in rows {
+                cols.push(r.expect("column"));
+            }
+        }
+        let expr = cols
+            .iter()
+            .map(|c| format!("quote({})", q(c)))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let mut st = conn
+            .prepare(&format!("SELECT {expr} AS r FROM {} ORDER BY r", q(&t)))
+            .expect("dump table");
+        let rows: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("dump")
+            .map(|r| r.expect("row"))
+            .collect();
+        out.insert(t, rows);
+    }
+    out
+}
+
+/// A SQL string literal.
+pub fn sqlite_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A temporary state directory and journal file for `dbguard` runs.
+pub struct JournalDir {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl JournalDir {
+    pub fn new() -> JournalDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.sqlite");
+        JournalDir { dir, path }
+    }
+
+    /// Runs `dbguard --journal PATH ARGS` with no stdin.
+    pub fn run(&self, args: &[&str]) -> Output {
+        dbguard(self.dir.path())
+            .arg("--journal")
+            .arg(&self.path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run dbguard")
+    }
+}
+
+/// The last JSON object printed on stdout.
+pub fn last_json(o: &Output) -> serde_json::Value {
+    let out = stdout(o);
+    out.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{') || l.trim_start().starts_with('['))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON on stdout (exit {:?})\nstdout:\n{out}\nstderr:\n{}",
+                o.status.code(),
+                stderr(o)
+            )
+        })
+}
+
+// ---- Guarded apply / undo journal helpers (apply_types, apply_crash) ----
+
+/// Runs `dbguard --journal J ARGS` with extra environment variables.
+pub fn dbguard_journal(journal: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let state = journal.parent().unwrap_or(journal);
+    let mut cmd = dbguard(state);
+    cmd.arg("--journal").arg(journal).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null()).output().expect("spawn dbguard")
+}
+
+/// `exec DB -c SQL --yes --format json` must succeed; returns its change id.
+pub fn exec_apply(journal: &Path, db: &str, sql: &str) -> i64 {
+    let out = dbguard_journal(
+        journal,
+        &["exec", db, "-c", sql, "--yes", "--format", "json"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "exec {sql:?} failed ({:?})\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let v: serde_json::Value = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("exec printed no JSON object: {text}"));
+    v["change_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("exec JSON has no change_id: {text}"))
+}
+
+/// `undo apply ID [DB] --yes --format json` must succeed; returns the
+/// undo's own change id.
+pub fn undo_apply(journal: &Path, id: i64, db: Option<&str>) -> i64 {
+    let id_s = id.to_string();
+    let mut args = vec!["undo", "apply", &id_s];
+    if let Some(db) = db {
+        args.push(db);
+    }
+    args.extend(["--yes", "--format", "json"]);
+    let out = dbguard_journal(journal, &args, &[]);
+    assert!(
+        out.status.success(),
+        "undo apply {id} failed ({:?})\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let v: serde_json::Value = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("undo apply printed no JSON object: {text}"));
+    v["change_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("undo JSON has no change_id: {text}"))
+}
+
+/// `undo list --format json` (which reconciles prepared entries).
+pub fn undo_list(journal: &Path) -> Vec<serde_json::Value> {
+    let out = dbguard_journal(journal, &["undo", "list", "--format", "json"], &[]);
+    assert!(
+        out.status.success(),
+        "undo list failed ({:?})\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim())
+        .unwrap_or_else(|e| panic!("undo list JSON: {e}\n{}", stdout(&out)));
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// Every row of `table` in the server's text form (simple query protocol),
+/// ordered by `order_by`, each value tagged with its column name.
+pub fn pg_rows_text(
+    client: &mut postgres::Client,
+    table: &str,
+    order_by: &str,
+) -> Vec<Vec<(String, Option<String>)>> {
+    let mut rows = Vec::new();
+    for msg in client
+        .simple_query(&format!("SELECT * FROM {table} ORDER BY {order_by}"))
+        .expect("select rows")
+    {
+        if let postgres::SimpleQueryMessage::Row(r) = msg {
+            let row = r
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name().to_owned(), r.get(i).map(str::to_owned)))
+                .collect();
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// A SQLite value with its storage class, reals by their bits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SqlVal {
+    Null,
+    Int(i64),
+    RealBits(u64),
+    Text(Vec<u8>),
+    Blob(Vec<u8>),
+}
+
+/// Every row of a SQLite query, each value with its storage class.
+pub fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<SqlVal>> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let n = stmt.column_count();
+    let mut rows = stmt.query([]).expect("query");
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().expect("row") {
+        let row = (0..n)
+            .map(|i| match r.get_ref(i).expect("value") {
+                ValueRef::Null => SqlVal::Null,
+                ValueRef::Integer(x) => SqlVal::Int(x),
+                ValueRef::Real(f) => SqlVal::RealBits(f.to_bits()),
+                ValueRef::Text(t) => SqlVal::Text(t.to_vec()),
+                ValueRef::Blob(b) => SqlVal::Blob(b.to_vec()),
+            })
+            .collect();
+        out.push(row);
+    }
+    out
+}

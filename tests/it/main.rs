@@ -7,6 +7,12 @@
 
 mod helpers;
 
+mod apply;
+mod apply_conflicts;
+mod apply_crash;
+mod apply_export;
+mod apply_replay;
+mod apply_types;
 mod classify_props;
 mod cli;
 mod complete;

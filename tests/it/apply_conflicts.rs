@@ -1,0 +1,197 @@
+//! Undo conflicts (issue 4, acceptance 7): a row re-created or changed
+//! after the change makes `undo apply` refuse with a row-level list (exit
+//! 5, nothing changed); `--force` restores every other row, leaves the
+//! conflicting ones, and its journal entry is partial and names them.
+
+use dbguard::db::Engine;
+
+use crate::apply::{Db, assert_exit, exec_yes, undo_list};
+use crate::helpers::*;
+
+const ITEMS: &str = "
+CREATE TABLE item (id integer PRIMARY KEY, name text NOT NULL, qty integer NOT NULL);
+INSERT INTO item VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3), (4, 'four', 4);
+";
+
+/// Applies `sql`, runs `later` with a plain client, then: `undo apply`
+/// exits 5 naming row 2 of `item` and changes nothing; `--force` leaves
+/// the database equal to `expected` (a fixture built from scratch) and its
+/// journal entry names the skipped row.
+fn conflict(engine: Engine, sql: &str, later: &str, expected: &str) {
+    let db = Db::new(engine, ITEMS);
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, sql, &[]);
+    db.plain(later);
+    let now = db.dump();
+    let ids = id.to_string();
+
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(
+        &o,
+        5,
+        &format!("{engine:?}: undo of `{sql}` after `{later}`"),
+    );
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.lines()
+            .any(|l| l.contains("item") && l.contains("(2)") && !l.contains("(1)")),
+        "{engine:?}: the conflict list does not name row 2 of item on its own line:\n{all}"
+    );
+    assert!(
+        !all.lines()
+            .any(|l| l.contains("item") && (l.contains("(1)") || l.contains("(3)"))),
+        "{engine:?}: rows 1 and 3 do not conflict:\n{all}"
+    );
+    assert_eq!(db.dump(), now, "{engine:?}: a refused undo changed data");
+    assert!(
+        undo_list(&j).iter().all(|c| c["undo_of"].is_null()),
+        "{engine:?}: a refused undo was journaled: {:?}",
+        undo_list(&j)
+    );
+
+    // The JSON form lists the conflict too.
+    let o = j.run(&["undo", "apply", &ids, "--yes", "--format", "json"]);
+    assert_exit(&o, 5, "undo apply --format json");
+    let v = last_json(&o);
+    let conflicts = v["plan"]["conflicts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan.conflicts in {v}"));
+    assert_eq!(conflicts.len(), 1, "{v}");
+    assert!(
+        conflicts[0]["table"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("item"),
+        "{v}"
+    );
+    assert_eq!(conflicts[0]["key"], serde_json::json!(["2"]), "{v}");
+    assert_eq!(db.dump(), now);
+
+    // --force: every other row restored, row 2 left as it is.
+    let o = j.run(&[
+        "undo", "apply", &ids, "--yes", "--force", "--format", "json",
+    ]);
+    assert_exit(&o, 0, "undo apply --force");
+    let v = last_json(&o);
+    assert_eq!(v["skipped"], 1, "{v}");
+    let undo_id = v["change_id"].as_i64().expect("change_id");
+    let want = Db::new(engine, expected).dump();
+    assert_eq!(db.dump(), want, "{engine:?}: after undo --force");
+
+    let entry = undo_list(&j)
+        .into_iter()
+        .find(|c| c["id"].as_i64() == Some(undo_id))
+        .expect("the undo in undo list");
+    assert_eq!(entry["status"], "committed", "{entry}");
+    assert_eq!(entry["undo_of"].as_i64(), Some(id), "{entry}");
+    let partial = entry["partial"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the forced undo's entry is not partial: {entry}"));
+    assert!(
+        partial.contains("item") && partial.contains("(2)"),
+        "the partial note does not name the skipped row: {partial}"
+    );
+}
+
+fn deleted_row_recreated(engine: Engine) {
+    conflict(
+        engine,
+        "DELETE FROM item WHERE id <= 3",
+        "INSERT INTO item VALUES (2, 'again', 20)",
+        "CREATE TABLE item (id integer PRIMARY KEY, name text NOT NULL, qty integer NOT NULL);
+         INSERT INTO item VALUES (1, 'one', 1), (2, 'again', 20), (3, 'three', 3), (4, 'four', 4);",
+    );
+}
+
+fn updated_row_changed_again(engine: Engine) {
+    conflict(
+        engine,
+        "UPDATE item SET qty = qty * 10 WHERE id <= 3",
+        "UPDATE item SET name = 'changed' WHERE id = 2",
+        "CREATE TABLE item (id integer PRIMARY KEY, name text NOT NULL, qty integer NOT NULL);
+         INSERT INTO item VALUES (1, 'one', 1), (2, 'changed', 20), (3, 'three', 3), (4, 'four', 4);",
+    );
+}
+
+fn updated_row_deleted(engine: Engine) {
+    conflict(
+        engine,
+        "UPDATE item SET qty = qty * 10 WHERE id <= 3",
+        "DELETE FROM item WHERE id = 2",
+        "CREATE TABLE item (id integer PRIMARY KEY, name text NOT NULL, qty integer NOT NULL);
+         INSERT INTO item VALUES (1, 'one', 1), (3, 'three', 3), (4, 'four', 4);",
+    );
+}
+
+#[test]
+fn pg_undo_delete_conflicts_with_recreated_row() {
+    deleted_row_recreated(Engine::Postgres);
+}
+
+#[test]
+fn sqlite_undo_delete_conflicts_with_recreated_row() {
+    deleted_row_recreated(Engine::Sqlite);
+}
+
+#[test]
+fn pg_undo_update_conflicts_with_row_changed_again() {
+    updated_row_changed_again(Engine::Postgres);
+}
+
+#[test]
+fn sqlite_undo_update_conflicts_with_row_changed_again() {
+    updated_row_changed_again(Engine::Sqlite);
+}
+
+#[test]
+fn pg_undo_update_conflicts_with_row_deleted_since() {
+    updated_row_deleted(Engine::Postgres);
+}
+
+#[test]
+fn sqlite_undo_update_conflicts_with_row_deleted_since() {
+    updated_row_deleted(Engine::Sqlite);
+}
+
+/// An inserted row changed since: the undo must not delete it.
+fn inserted_row_changed(engine: Engine) {
+    let db = Db::new(engine, ITEMS);
+    let j = JournalDir::new();
+    let id = exec_yes(
+        &j,
+        &db,
+        "INSERT INTO item VALUES (5, 'five', 5), (6, 'six', 6)",
+        &[],
+    );
+    db.plain("UPDATE item SET qty = 60 WHERE id = 6");
+    let now = db.dump();
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 5, "undo of an insert whose row changed since");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.lines().any(|l| l.contains("item") && l.contains("(6)")),
+        "{all}"
+    );
+    assert_eq!(db.dump(), now);
+    let o = j.run(&["undo", "apply", &ids, "--yes", "--force"]);
+    assert_exit(&o, 0, "undo --force");
+    let want = Db::new(
+        engine,
+        "CREATE TABLE item (id integer PRIMARY KEY, name text NOT NULL, qty integer NOT NULL);
+         INSERT INTO item VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3), (4, 'four', 4),
+                                 (6, 'six', 60);",
+    )
+    .dump();
+    assert_eq!(db.dump(), want);
+}
+
+#[test]
+fn pg_undo_insert_conflicts_with_row_changed_since() {
+    inserted_row_changed(Engine::Postgres);
+}
+
+#[test]
+fn sqlite_undo_insert_conflicts_with_row_changed_since() {
+    inserted_row_changed(Engine::Sqlite);
+}
