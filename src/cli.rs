@@ -35,9 +35,9 @@ pub struct Cli {
 /// Options every subcommand accepts, before or after the subcommand name.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GlobalArgs {
-    /// Policy directory (policies/*.toml and policies/approvers). Accepted
-    /// now; policies take effect with the approval workflow.
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Policy directory (policies/*.toml and policies/approvers); default
+    /// ./policies when it exists, else the built-in default.
+    #[arg(long, global = true, value_name = "DIR", env = "DBGUARD_POLICY")]
     pub policy: Option<PathBuf>,
 
     /// Undo journal file (default: $XDG_STATE_HOME/dbguard/journal.sqlite).
@@ -69,6 +69,75 @@ pub enum Command {
     Exec(ExecArgs),
     /// The undo journal: list, show, undo, export and replay changes.
     Undo(UndoArgs),
+    /// Sign (or reject) a change another operator requested, with your SSH key.
+    Approve(ApproveArgs),
+    /// The tamper-evident audit trail: show it, verify its hash chain.
+    Audit(AuditArgs),
+    /// Policies: validate a policy directory and print the effective rules.
+    Policy(PolicyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApproveArgs {
+    /// The request line the operator's shell printed (`dbguard-request:v1:...`).
+    #[arg(value_name = "REQUEST")]
+    pub request: String,
+
+    /// Private key to sign with (default: the first of ~/.ssh/id_ed25519,
+    /// id_ecdsa, id_rsa). A `.pub` file signs through ssh-agent.
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<PathBuf>,
+
+    /// Sign without asking (for scripted approvers); the token is the last
+    /// line of the output.
+    #[arg(long, conflicts_with = "reject")]
+    pub yes: bool,
+
+    /// Record a refusal instead of signing.
+    #[arg(long)]
+    pub reject: bool,
+
+    /// Why the change is rejected (with --reject).
+    #[arg(long, value_name = "TEXT", requires = "reject")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit trail, oldest first.
+    Show {
+        /// Only records at or after this time (RFC 3339, or YYYY-MM-DD).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check the hash chain; exit 1 naming the first broken record.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate every file (unknown keys, bad globs, unknown groups,
+    /// approvers that do not parse) and print the effective rules.
+    Check {
+        /// The policy directory (default: --policy, ./policies, or the
+        /// built-in default).
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +174,11 @@ pub struct UndoRunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// An approval token for the undo, when policy asks for one; repeat
+    /// for several approvers.
+    #[arg(long = "token", value_name = "TOKEN")]
+    pub tokens: Vec<String>,
 
     #[command(flatten)]
     pub apply: ApplyArgs,
@@ -179,30 +253,22 @@ pub struct PreviewArgs {
 }
 
 /// How a confirmed change is applied.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct ApplyArgs {
-    /// How long to wait for row locks when applying, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
-    pub lock_timeout: f64,
+    /// How long to wait for row locks when applying, in seconds (default:
+    /// policy's lock_timeout, else 2).
+    #[arg(long, value_name = "SECS")]
+    pub lock_timeout: Option<f64>,
 
-    /// How long the change may run when applying, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub statement_timeout: f64,
+    /// How long the change may run when applying, in seconds (default:
+    /// policy's statement_timeout, else 30).
+    #[arg(long, value_name = "SECS")]
+    pub statement_timeout: Option<f64>,
 
     /// Apply even when triggers change rows the journal cannot capture;
     /// the undo entry is then marked partial and says what it misses.
     #[arg(long)]
     pub allow_uncovered: bool,
-}
-
-impl Default for ApplyArgs {
-    fn default() -> Self {
-        ApplyArgs {
-            lock_timeout: 2.0,
-            statement_timeout: 30.0,
-            allow_uncovered: false,
-        }
-    }
 }
 
 impl ApplyArgs {
@@ -220,8 +286,11 @@ impl ApplyArgs {
         };
         Ok(crate::apply::ApplyOptions {
             guard: crate::db::GuardOptions {
-                lock_timeout: secs(self.lock_timeout, "lock-timeout")?,
-                statement_timeout: secs(self.statement_timeout, "statement-timeout")?,
+                lock_timeout: secs(self.lock_timeout.unwrap_or(2.0), "lock-timeout")?,
+                statement_timeout: secs(
+                    self.statement_timeout.unwrap_or(30.0),
+                    "statement-timeout",
+                )?,
             },
             allow_uncovered: self.allow_uncovered,
         })
@@ -304,6 +373,11 @@ pub struct ExecArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub yes: bool,
 
+    /// An approval token (`dbguard-approval:v1:...`) from `dbguard
+    /// approve`; repeat for several approvers.
+    #[arg(long = "token", value_name = "TOKEN")]
+    pub tokens: Vec<String>,
+
     #[command(flatten)]
     pub display: DisplayArgs,
 
@@ -323,5 +397,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Demo(args)) => crate::demo::run(&global, &args),
         Some(Command::Exec(args)) => crate::shell::exec::run(&global, &args),
         Some(Command::Undo(args)) => crate::shell::undo::run(&global, &args.command),
+        Some(Command::Approve(args)) => crate::approval::cli::approve(&global, &args),
+        Some(Command::Audit(args)) => crate::journal::audit::cli(&global, &args.command),
+        Some(Command::Policy(args)) => crate::policy::check::cli(&global, &args.command),
     }
 }

@@ -44,6 +44,10 @@ pub enum ErrorKind {
     WouldFail,
     /// The database changed between the preview and the apply.
     Drift,
+    /// Policy denies the change.
+    Denied,
+    /// Approvals are missing or invalid.
+    Approval,
 }
 
 /// An error with a message written for the person at the terminal.
@@ -51,6 +55,11 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// An approval request line the error carries (exit 3 with a request).
+    pub request: Option<String>,
+    /// Already shown to the user where it happened; only the exit status
+    /// is left to give.
+    pub reported: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,6 +69,8 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            request: None,
+            reported: false,
         }
     }
     pub fn input(message: impl Into<String>) -> Self {
@@ -80,6 +91,12 @@ impl Error {
     pub fn drift(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Drift, message)
     }
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Denied, message)
+    }
+    pub fn approval(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Approval, message)
+    }
 
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
@@ -92,7 +109,21 @@ impl Error {
             | ErrorKind::ScriptFailed => exit::ERROR,
             ErrorKind::WouldFail => exit::WOULD_FAIL,
             ErrorKind::Drift => exit::DRIFT,
+            ErrorKind::Denied => exit::DENIED,
+            ErrorKind::Approval => exit::APPROVAL,
         }
+    }
+
+    /// Marks the error as already reported.
+    pub fn reported(mut self) -> Self {
+        self.reported = true;
+        self
+    }
+
+    /// Attaches an approval request line.
+    pub fn with_request(mut self, line: String) -> Self {
+        self.request = Some(line);
+        self
     }
 
     /// Prefixes the message with context, keeping the kind.

@@ -17,6 +17,7 @@
 //! come next.
 
 pub mod apply;
+pub mod approval;
 pub mod cli;
 pub mod db;
 pub mod demo;

@@ -28,10 +28,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if !matches!(
-                e.kind,
-                dbguard::ErrorKind::ScriptFailed | dbguard::ErrorKind::WouldFail
-            ) {
+            // Script failures were each reported where they happened.
+            if e.kind != dbguard::ErrorKind::ScriptFailed && !e.reported {
                 eprintln!("dbguard: {e}");
             }
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))

@@ -18,6 +18,8 @@
 //! `{"real": "0x3ff0000000000000"}` with the exact bits, `{"blob": "00ff"}`,
 //! text as a plain string), so every value round-trips exactly.
 
+pub mod audit;
+
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection as RawConnection, OptionalExtension, params};
@@ -27,8 +29,14 @@ use crate::db::Value;
 use crate::error::{Error, Result};
 
 /// The journal schema this version reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// History: 1 — changes, their tables and rows (the undo log); 2 — the
+/// hash-chained audit trail (`audit`, `audit_head`) and the single-use
+/// record of approval tokens (`approvals`). Opening an older journal
+/// migrates it in one transaction; a newer one is refused untouched.
+pub const SCHEMA_VERSION: i64 = 2;
 
+/// Schema 1: the undo log.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS changes (
     id                INTEGER PRIMARY KEY,
@@ -70,6 +78,49 @@ CREATE TABLE IF NOT EXISTS change_rows (
     PRIMARY KEY (change_id, seq)
 );
 CREATE INDEX IF NOT EXISTS change_rows_key ON change_rows (change_id, tbl, key);
+";
+
+/// Schema 2: the audit trail and the approvals a change used (see
+/// [`audit`]). The triggers make the trail append-only for anyone writing
+/// through SQLite without dropping them first; the hash chain is what shows
+/// an edit made anyway.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    event     TEXT NOT NULL,
+    operator  TEXT NOT NULL,
+    target    TEXT,
+    change_id INTEGER,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+CREATE TABLE IF NOT EXISTS audit_head (
+    one       INTEGER PRIMARY KEY CHECK (one = 1),
+    last_id   INTEGER NOT NULL,
+    last_hash TEXT NOT NULL
+);
+INSERT OR IGNORE INTO audit_head (one, last_id, last_hash)
+    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+CREATE TABLE IF NOT EXISTS approvals (
+    change_id   INTEGER REFERENCES changes(id),
+    principal   TEXT,
+    fingerprint TEXT,
+    nonce       TEXT UNIQUE NOT NULL,
+    signed_at   INTEGER,
+    used_at     TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_change ON approvals (change_id);
 ";
 
 /// Where a change stands.
@@ -320,7 +371,7 @@ impl Journal {
                 ))
             })?;
         }
-        let conn = RawConnection::open(&path)
+        let mut conn = RawConnection::open(&path)
             .map_err(|e| Error::io(format!("cannot open journal {}: {e}", path.display())))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -337,11 +388,32 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         if version < SCHEMA_VERSION {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
+            Journal::migrate(&mut conn, &path)?;
         }
         Ok(Journal { conn, path })
+    }
+
+    /// Brings the schema up to [`SCHEMA_VERSION`], step by step, in one
+    /// `BEGIN IMMEDIATE` transaction. The version is read again inside it:
+    /// another shell may have migrated the file meanwhile.
+    fn migrate(conn: &mut RawConnection, path: &Path) -> Result<()> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::io(format!(
+                "journal {} was written by a newer dbguard (schema {version}; this version reads {SCHEMA_VERSION})\nUpgrade dbguard to read it; the file was not changed.",
+                path.display()
+            )));
+        }
+        if version < 1 {
+            tx.execute_batch(SCHEMA)?;
+        }
+        if version < 2 {
+            tx.execute_batch(SCHEMA_V2)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

@@ -13,32 +13,32 @@ pub fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<()> {
     shell.format = args.format;
     shell.dry_run = args.dry_run;
     shell.yes = args.yes;
+    shell.tokens = args.tokens.clone();
     // exec never asks: without --yes a write stops at its preview.
     shell.interactive = false;
     if args.format == Format::Json {
         shell.display.color = false;
     }
     super::install_interrupt_handler();
+    shell.audit("session_start", None, serde_json::json!({"exec": true}));
     let failed = shell.run_text(&args.command);
-    // Every failure was a preview saying the statement would fail: exit 5.
-    if failed > 0 && failed == shell.would_fail {
-        return Err(Error::new(
-            ErrorKind::WouldFail,
-            format!("{failed} statement(s) would fail"),
-        ));
+    shell.audit("session_end", None, serde_json::json!({"failed": failed}));
+    if failed == 0 {
+        return Ok(());
     }
-    // Every failure was drift: exit 4, so scripts can preview again.
-    if failed > 0 && failed == shell.drifted {
-        return Err(Error::new(
-            ErrorKind::Drift,
-            format!("{failed} statement(s) found the database changed since the preview"),
-        ));
-    }
-    if failed > 0 {
-        return Err(Error::new(
+    // When every failure has the same meaningful kind, exit with its code
+    // (2 denied, 3 approval, 4 drift, 5 would fail); anything mixed is 1.
+    let kinds = &shell.failure_kinds;
+    let same = kinds.iter().all(|k| Some(k) == kinds.first());
+    match kinds.first() {
+        Some(
+            k @ (ErrorKind::WouldFail | ErrorKind::Drift | ErrorKind::Denied | ErrorKind::Approval),
+        ) if same => {
+            Err(Error::new(k.clone(), format!("{failed} statement(s) not applied")).reported())
+        }
+        _ => Err(Error::new(
             ErrorKind::ScriptFailed,
             format!("{failed} statement(s) failed or were refused"),
-        ));
+        )),
     }
-    Ok(())
 }

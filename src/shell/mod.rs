@@ -10,6 +10,7 @@
 pub mod complete;
 pub mod describe;
 pub mod exec;
+pub mod gate;
 pub mod render;
 pub mod undo;
 
@@ -46,6 +47,11 @@ pub struct Shell {
     pub dry_run: bool,
     /// `exec --yes`: apply confirmed writes without asking.
     pub yes: bool,
+    /// Approval tokens given with `--token`.
+    pub tokens: Vec<String>,
+    /// The piped input being run as a script, and a line read ahead.
+    script: Option<Box<dyn BufRead>>,
+    pushback: Option<String>,
     /// Confirmation can be asked (stdin is a terminal).
     pub interactive: bool,
     pub apply: ApplyOptions,
@@ -57,6 +63,8 @@ pub struct Shell {
     pub would_fail: usize,
     /// Statements refused because the database drifted since the preview.
     pub drifted: usize,
+    /// The kind of every failure, in order (exec's exit status).
+    pub failure_kinds: Vec<ErrorKind>,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
 }
@@ -104,6 +112,7 @@ impl Shell {
         apply: &ApplyArgs,
         global: &GlobalArgs,
     ) -> Result<Shell> {
+        let apply_explicit = (apply.lock_timeout, apply.statement_timeout);
         let apply = apply.options()?;
         let policy = Policy::load(global.policy.as_deref())?;
         let timeout = std::time::Duration::try_from_secs_f64(preview.preview_timeout)
@@ -117,18 +126,23 @@ impl Shell {
             })?;
         let operator = global.operator();
         let schema = conn.introspect()?;
-        // Settle entries a crash left prepared for this target, before
-        // anything else is done with it. A journal that does not exist yet
-        // is not created just to look.
-        let journal_file = global.journal.clone().or_else(Journal::default_path);
-        let journal = match journal_file.filter(|p| p.exists()) {
-            Some(p) => {
-                let j = Journal::open(Some(&p))?;
-                crate::apply::reconcile(&mut conn, &j)?;
-                Some(j)
+        // The journal holds the audit trail too, so every session opens it.
+        // Entries a crash left prepared for this target are settled first.
+        let journal = Journal::open(global.journal.as_deref())?;
+        crate::apply::reconcile(&mut conn, &journal)?;
+        let journal = Some(journal);
+        let env_label = display.env.clone().or_else(|| policy.env_label());
+        let mut apply = apply;
+        if apply_explicit.0.is_none() {
+            if let Some(t) = policy.lock_timeout() {
+                apply.guard.lock_timeout = t;
             }
-            None => None,
-        };
+        }
+        if apply_explicit.1.is_none() {
+            if let Some(t) = policy.statement_timeout() {
+                apply.guard.statement_timeout = t;
+            }
+        }
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let width = if std::io::stdout().is_terminal() {
             terminal_width()
@@ -146,7 +160,7 @@ impl Shell {
             },
             format: Format::Text,
             timing: false,
-            env_label: display.env.clone(),
+            env_label,
             operator,
             policy,
             preview: PreviewOptions {
@@ -156,6 +170,9 @@ impl Shell {
             samples: true,
             dry_run: false,
             yes: false,
+            tokens: Vec::new(),
+            script: None,
+            pushback: None,
             interactive: std::io::stdin().is_terminal(),
             apply,
             journal_path: global.journal.clone(),
@@ -163,6 +180,7 @@ impl Shell {
             json_printed: false,
             would_fail: 0,
             drifted: 0,
+            failure_kinds: Vec::new(),
             out: Box::new(std::io::stdout()),
             err: Box::new(std::io::stderr()),
         })
@@ -206,6 +224,7 @@ impl Shell {
         for piece in sql::split(self.engine(), input) {
             if let Err(e) = self.run_statement(&piece) {
                 // The preview already said why it would fail.
+                self.failure_kinds.push(e.kind.clone());
                 if e.kind == ErrorKind::WouldFail {
                     self.would_fail += 1;
                 } else {
@@ -233,6 +252,11 @@ impl Shell {
     /// Classifies one statement and does what the guard allows with it.
     pub fn run_statement(&mut self, text: &str) -> Result<()> {
         let stmt = sql::classify(self.engine(), text);
+        self.audit(
+            "statement",
+            None,
+            serde_json::json!({"statement": stmt.text, "kind": stmt.kind.name()}),
+        );
         let started = Instant::now();
         self.json_printed = false;
         let result = match stmt.kind {
@@ -289,14 +313,45 @@ impl Shell {
             color: self.display.color,
             samples: self.samples,
         };
+        let has_where =
+            stmt.predicate.is_some() || !matches!(stmt.kind, Kind::Update | Kind::Delete);
+        let verdict = self.policy.verdict(&gate::input_for(&impact, has_where));
+        self.audit(
+            "preview",
+            None,
+            serde_json::json!({
+                "statement": stmt.text,
+                "digest": impact.digest,
+                "totals": impact::render::json(&impact)["totals"],
+                "will_fail": impact.will_fail,
+            }),
+        );
+        self.audit("verdict", None, gate::verdict_json(&verdict));
         if self.format == Format::Text {
-            let text = impact::render::text(&impact, style);
+            let mut text = impact::render::text(&impact, style);
+            text.push_str(&gate::verdict_line(&verdict));
+            text.push('\n');
             self.print(&text)?;
         }
-        let outcome = self.after_preview(stmt, &schema, &impact);
+        let outcome = self.after_preview(stmt, &schema, &impact, &verdict);
+        if let Err(e) = &outcome {
+            if e.kind != ErrorKind::WouldFail {
+                self.audit(
+                    "refusal",
+                    None,
+                    serde_json::json!({"statement": stmt.text, "reason": e.message}),
+                );
+            }
+        }
         if self.format == Format::Json {
             let mut v = impact::render::json(&impact);
             if let Some(obj) = v.as_object_mut() {
+                obj.insert("verdict".into(), gate::verdict_json(&verdict));
+                if let Err(e) = &outcome {
+                    if let Some(r) = &e.request {
+                        obj.insert("request".into(), r.clone().into());
+                    }
+                }
                 match &outcome {
                     Ok(Some(applied)) => {
                         obj.insert("change_id".into(), applied.change_id.into());
@@ -324,14 +379,17 @@ impl Shell {
         }
     }
 
-    /// What happens after a preview: nothing (dry run), a refusal, or a
-    /// confirmation and the guarded apply.
+    /// What happens after a preview: nothing (dry run), a refusal, or the
+    /// gate (policy verdict, confirmation or approvals) and the guarded
+    /// apply.
     fn after_preview(
         &mut self,
         stmt: &sql::Statement,
         schema: &Schema,
         impact: &impact::Impact,
+        verdict: &crate::policy::verdict::Verdict,
     ) -> Result<Option<crate::apply::Applied>> {
+        use crate::policy::verdict::Decision;
         if impact.will_fail {
             return Err(Error::new(
                 ErrorKind::WouldFail,
@@ -342,25 +400,96 @@ impl Shell {
                     .unwrap_or_else(|| "the statement would fail".into()),
             ));
         }
+        // A dry run still reports a denial (exit 2), but asks nothing.
+        if self.dry_run && verdict.decision != Decision::Deny {
+            return Ok(None);
+        }
+        let identity = self.conn.identity().clone();
+        let passed = {
+            let Some(journal) = self.journal.as_ref() else {
+                return Err(Error::io("journal not open"));
+            };
+            let session = gate::Session {
+                policy: &self.policy,
+                journal,
+                identity: &identity,
+                operator: &self.operator,
+                tokens: &self.tokens,
+                yes: self.yes,
+                interactive: self.interactive,
+                script: self.script.is_some(),
+            };
+            let script = &mut self.script;
+            let pushback = &mut self.pushback;
+            let interactive = self.interactive;
+            // On a terminal answers come from the keyboard; in a piped
+            // script only approval tokens are taken from the next lines, and
+            // any other line is left for the script.
+            let mut input = move || -> Result<Option<String>> {
+                if interactive {
+                    return gate::terminal_line();
+                }
+                let Some(reader) = script.as_mut() else {
+                    return Ok(None);
+                };
+                let line = match pushback.take() {
+                    Some(l) => l,
+                    None => {
+                        let mut l = String::new();
+                        let n = reader
+                            .read_line(&mut l)
+                            .map_err(|e| Error::io(format!("cannot read input: {e}")))?;
+                        if n == 0 {
+                            return Ok(None);
+                        }
+                        l
+                    }
+                };
+                if line.trim_start().starts_with("dbguard-approval:") {
+                    Ok(Some(line))
+                } else {
+                    *pushback = Some(line);
+                    Ok(None)
+                }
+            };
+            let change = gate::Change {
+                kind: impact.kind,
+                statement: &stmt.text,
+                digest: &impact.digest,
+                verdict,
+                summary: gate::summary_of(impact),
+            };
+            gate::decide(
+                &session,
+                &change,
+                &mut |t| {
+                    // Prompts and requests go straight to stdout, flushed: a
+                    // program driving a piped shell waits for them.
+                    print!("{t}");
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                    Ok(())
+                },
+                &mut input,
+            )
+            .map_err(|e| {
+                if e.kind == ErrorKind::Refused {
+                    Error::refused(format!("{}: {}", recognised(stmt), e.message))
+                } else {
+                    e
+                }
+            })?
+        };
         if self.dry_run {
             return Ok(None);
         }
-        if !self.yes {
-            if !self.interactive {
-                return Err(Error::refused(format!(
-                    "{}: not applied: confirming a change needs a terminal\nRun it in the shell on a terminal, or with dbguard exec --yes.",
-                    recognised(stmt)
-                )));
-            }
-            if !self.confirm()? {
-                self.print("Not applied.\n")?;
-                return Ok(None);
-            }
-        }
-        if self.journal.is_none() {
-            let journal = Journal::open(self.journal_path.as_deref())?;
-            crate::apply::reconcile(&mut self.conn, &journal)?;
-            self.journal = Some(journal);
+        if passed.cancelled {
+            self.print("Not applied.\n")?;
+            self.audit(
+                "refusal",
+                None,
+                serde_json::json!({"statement": stmt.text, "reason": "cancelled by the operator"}),
+            );
+            return Ok(None);
         }
         let Some(journal) = self.journal.as_mut() else {
             return Err(Error::io("journal not open"));
@@ -373,7 +502,52 @@ impl Shell {
         let applied = while_running(canceller, || {
             crate::apply::apply(conn, journal, schema, policy, stmt, impact, opts, operator)
         })?;
+        // All approvals of one request share its nonce, which is used once:
+        // one record names every approver.
+        let records: Vec<(String, String, String, i64)> = match passed.approvals.first() {
+            Some(first) => vec![(
+                passed
+                    .approvals
+                    .iter()
+                    .map(|a| a.principal.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                passed
+                    .approvals
+                    .iter()
+                    .map(|a| a.fingerprint.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                first.nonce.clone(),
+                first.signed_at,
+            )],
+            None => Vec::new(),
+        };
+        if !records.is_empty() {
+            journal.record_approvals(applied.change_id, &records)?;
+        }
+        self.audit(
+            "apply",
+            Some(applied.change_id),
+            serde_json::json!({
+                "statement": stmt.text,
+                "digest": impact.digest,
+                "approvals": passed.approvals,
+                "partial": applied.partial,
+            }),
+        );
         Ok(Some(applied))
+    }
+
+    /// Appends an audit event. A journal that cannot record it is said on
+    /// stderr; the change itself is journaled separately.
+    pub fn audit(&mut self, event: &str, change_id: Option<i64>, detail: serde_json::Value) {
+        let target = self.conn.identity().display.clone();
+        if let Some(j) = &self.journal {
+            if let Err(e) = j.audit(event, &self.operator, Some(&target), change_id, detail) {
+                let _ = writeln!(self.err, "dbguard: cannot write the audit trail: {e}");
+            }
+        }
     }
 
     /// `\undo` lists the recent changes on this target; `\undo ID` plans,
@@ -409,6 +583,7 @@ impl Shell {
                     dry_run: false,
                     force: false,
                     format: Format::Text,
+                    tokens: Vec::new(),
                     apply: crate::cli::ApplyArgs::default(),
                 };
                 if !self.interactive {
@@ -417,20 +592,17 @@ impl Shell {
                     )));
                 }
                 let operator = self.operator.clone();
-                undo::undo_one(&mut self.conn, journal, loaded, &run, &operator, false)
+                undo::undo_one(
+                    &mut self.conn,
+                    journal,
+                    &self.policy,
+                    loaded,
+                    &run,
+                    &operator,
+                    false,
+                )
             }
         }
-    }
-
-    /// Asks on the terminal; only `apply` or `yes` confirms.
-    fn confirm(&mut self) -> Result<bool> {
-        self.print("Apply this change? Type apply (or yes) to run it; anything else cancels: ")?;
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;
-        let a = answer.trim().to_ascii_lowercase();
-        Ok(a == "apply" || a == "yes")
     }
 
     fn run_read(&mut self, text: &str) -> Result<()> {
@@ -572,18 +744,27 @@ impl Shell {
     /// Reads statements from a non-terminal, like `psql -f`: no prompt, no
     /// colors, every statement through the guard, and an error at the end
     /// if any statement failed or was refused.
-    pub fn run_script(&mut self, input: &mut dyn BufRead) -> Result<()> {
+    pub fn run_script(&mut self, input: Box<dyn BufRead>) -> Result<()> {
+        self.script = Some(input);
         let mut failed = 0usize;
         let mut buffer = String::new();
-        let mut line = String::new();
         loop {
-            line.clear();
-            let n = input
-                .read_line(&mut line)
-                .map_err(|e| Error::io(format!("cannot read input: {e}")))?;
-            if n == 0 {
-                break;
-            }
+            let line = match self.pushback.take() {
+                Some(l) => l,
+                None => {
+                    let mut l = String::new();
+                    let n = match self.script.as_mut() {
+                        Some(r) => r
+                            .read_line(&mut l)
+                            .map_err(|e| Error::io(format!("cannot read input: {e}")))?,
+                        None => 0,
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    l
+                }
+            };
             if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
                 buffer.clear();
                 match self.run_meta(&line) {
@@ -679,7 +860,10 @@ impl Shell {
                     if input.trim().is_empty() {
                         continue;
                     }
-                    let _ = editor.add_history_entry(input.as_str());
+                    // Approval tokens are credentials: never in the history.
+                    if !input.contains("dbguard-approval:") {
+                        let _ = editor.add_history_entry(input.as_str());
+                    }
                     if input.trim_start().starts_with('\\') {
                         match self.run_meta(&input) {
                             Ok(true) => {}
@@ -879,11 +1063,20 @@ pub fn run_on(
 ) -> Result<()> {
     let mut shell = Shell::new(conn, display, preview, apply, global)?;
     install_interrupt_handler();
-    if std::io::stdin().is_terminal() {
+    shell.audit(
+        "session_start",
+        None,
+        serde_json::json!({"interactive": shell.interactive}),
+    );
+    let result = if std::io::stdin().is_terminal() {
         shell.run_interactive()
     } else {
-        let stdin = std::io::stdin();
-        let mut lock = stdin.lock();
-        shell.run_script(&mut lock)
-    }
+        shell.run_script(Box::new(std::io::stdin().lock()))
+    };
+    shell.audit(
+        "session_end",
+        None,
+        serde_json::json!({"ok": result.is_ok()}),
+    );
+    result
 }

@@ -52,9 +52,11 @@ pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
             apply::reconcile(&mut conn, &journal)?;
             let loaded = restore::load(&journal, *id, false)?;
+            let policy = crate::policy::Policy::load(global.policy.as_deref())?;
             undo_one(
                 &mut conn,
                 &mut journal,
+                &policy,
                 loaded,
                 run,
                 &global.operator(),
@@ -74,12 +76,14 @@ pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             } else {
                 ids.clone()
             };
+            let policy = crate::policy::Policy::load(global.policy.as_deref())?;
             let mut failed = 0;
             for id in ids {
                 let loaded = restore::load(&source, id, true)?;
                 if let Err(e) = undo_one(
                     &mut conn,
                     &mut journal,
+                    &policy,
                     loaded,
                     run,
                     &global.operator(),
@@ -104,6 +108,7 @@ pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
 pub fn undo_one(
     conn: &mut Connection,
     journal: &mut Journal,
+    policy: &crate::policy::Policy,
     loaded: restore::Loaded,
     run: &UndoRunArgs,
     operator: &str,
@@ -139,29 +144,134 @@ pub fn undo_one(
         }
         return Ok(());
     }
-    if !run.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Error::refused(format!(
-                "undo of change {id} not applied: confirming needs a terminal\nRun it on a terminal, or add --yes."
-            )));
+    // The undo is a change like any other: policy decides what it needs.
+    let tables: Vec<crate::schema::QualName> = loaded
+        .tables
+        .iter()
+        .map(|t| crate::schema::QualName::new(t.schema.as_deref(), &t.table))
+        .collect();
+    let first = tables
+        .first()
+        .cloned()
+        .unwrap_or_else(|| crate::schema::QualName::new(None, "?"));
+    let rows = loaded.change.row_count.max(0) as u64;
+    let verdict = policy.verdict(&crate::policy::verdict::VerdictInput {
+        kind: "undo",
+        table: &first,
+        has_where: true,
+        target_rows: rows,
+        total_rows: rows,
+        has_cascades: false,
+        has_dangling: false,
+        has_warnings: plan.partial.is_some(),
+        tables: tables.clone(),
+    });
+    if run.format == Format::Text {
+        println!("{}", super::gate::verdict_line(&verdict));
+    }
+    let statement = format!("UNDO change {id}: {}", loaded.change.meta.statement);
+    let digest = {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::json!({"undo_of": id, "digest": loaded.change.meta.digest, "plan": plan.tables});
+        Sha256::digest(canonical.to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let identity = conn.identity().clone();
+    let passed = {
+        let session = super::gate::Session {
+            policy,
+            journal,
+            identity: &identity,
+            operator,
+            tokens: &run.tokens,
+            yes: run.yes,
+            interactive: std::io::stdin().is_terminal(),
+            script: false,
+        };
+        let change = super::gate::Change {
+            kind: "undo",
+            statement: &statement,
+            digest: &digest,
+            verdict: &verdict,
+            summary: serde_json::json!({"undo_of": id, "plan": plan.tables, "conflicts": plan.conflicts.len()}),
+        };
+        match super::gate::decide(
+            &session,
+            &change,
+            &mut |t| {
+                print!("{t}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                Ok(())
+            },
+            &mut super::gate::terminal_line,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = journal.audit(
+                    "refusal",
+                    operator,
+                    Some(&identity.display),
+                    None,
+                    serde_json::json!({"statement": statement, "reason": e.message}),
+                );
+                if run.format == Format::Json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "undo_of": id,
+                            "plan": plan,
+                            "verdict": super::gate::verdict_json(&verdict),
+                            "request": e.request,
+                            "error": e.message,
+                        })
+                    );
+                }
+                return Err(e);
+            }
         }
-        print!("Undo change {id}? Type undo (or yes) to run it; anything else cancels: ");
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;
-        let a = answer.trim().to_ascii_lowercase();
-        if a != "undo" && a != "yes" {
-            println!("Not undone.");
-            return Ok(());
-        }
+    };
+    if passed.cancelled {
+        println!("Not undone.");
+        return Ok(());
     }
     let (_, report) =
         restore::undo_loaded(conn, journal, &schema, &loaded, &opts, operator, false)?;
     let Some(report) = report else {
         return Err(Error::io("the undo finished without a report"));
     };
+    // All approvals of one request share its nonce, which is used once:
+    // one record names every approver.
+    let records: Vec<(String, String, String, i64)> = match passed.approvals.first() {
+        Some(first) => vec![(
+            passed
+                .approvals
+                .iter()
+                .map(|a| a.principal.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            passed
+                .approvals
+                .iter()
+                .map(|a| a.fingerprint.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            first.nonce.clone(),
+            first.signed_at,
+        )],
+        None => Vec::new(),
+    };
+    if !records.is_empty() {
+        journal.record_approvals(report.change_id, &records)?;
+    }
+    let _ = journal.audit(
+        "undo",
+        operator,
+        Some(&identity.display),
+        Some(report.change_id),
+        serde_json::json!({"undo_of": id, "mode": report.mode, "approvals": passed.approvals, "skipped": report.skipped}),
+    );
     match run.format {
         Format::Text => print!("{}", report_text(&report)),
         Format::Json => println!(

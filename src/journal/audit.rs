@@ -1,0 +1,754 @@
+//! The audit trail: every event of every session, append-only and
+//! hash-chained, in the journal's `audit` table.
+//!
+//! Each record carries the SHA-256 of the one before it, so an edit, a
+//! deletion or a reordering shows up as a broken link that
+//! [`Journal::audit_verify`] (and `dbguard audit verify`) names:
+//!
+//! ```text
+//! hash = hex(sha256(prev_hash || "\n" || canonical))
+//! ```
+//!
+//! where `prev_hash` is the previous record's `hash` (64 zeros for the
+//! first record) and `canonical` is the record as compact JSON with sorted
+//! keys and no whitespace:
+//!
+//! ```text
+//! {"at":"2026-03-01T12:00:00.000Z","change_id":null,"detail":{...},"event":"statement","id":1,"operator":"alice@example.org","target":"/data/app.sqlite"}
+//! ```
+//!
+//! `detail` is stored in the table exactly as it appears there (canonical
+//! JSON: object keys sorted, compact, strings escaped as `serde_json` writes
+//! them), so a verifier hashes the stored text without re-encoding it. Ids
+//! run 1, 2, 3... without gaps; `at` is UTC with milliseconds.
+//!
+//! Appends read the chain head and insert in one `BEGIN IMMEDIATE`
+//! transaction, so several shells may share one journal.
+//!
+//! What the chain shows and what it cannot:
+//!
+//! - An edited record (any column, including its hash), a deleted record
+//!   with records after it, records swapped or reordered: always, naming the
+//!   first broken record.
+//! - A truncated tail (the last records deleted): not from the chain alone,
+//!   since what remains is a valid chain. The journal therefore also keeps
+//!   the chain head (last id and hash) in `audit_head`, updated in the same
+//!   transaction as every append; a tail deleted without rewriting the head
+//!   is reported. The same holds after later appends, which chain from the
+//!   head, so the gap stays visible.
+//! - Known limit: the chain has no secret. Someone who can write the journal
+//!   file can rewrite every record after the one they change, and the head
+//!   with them, and the result verifies. To make such a rewrite evident,
+//!   copy the last hash `dbguard audit verify` prints somewhere the operator
+//!   cannot write (a ticket, a log shipper): a later trail must still
+//!   contain that record with that hash. The `audit` table also has
+//!   triggers that refuse `UPDATE` and `DELETE`, a guard against accidents,
+//!   not against someone who drops them.
+//!
+//! Approval tokens and passwords are never stored here: callers pass
+//! principals and key fingerprints only.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::Journal;
+use crate::cli::{AuditCommand, Format, GlobalArgs};
+use crate::error::{Error, Result};
+
+/// The `prev_hash` of the first record.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The events the trail records.
+pub const EVENTS: &[&str] = &[
+    "session_start",
+    "session_end",
+    "statement",
+    "preview",
+    "verdict",
+    "request",
+    "approval",
+    "rejection",
+    "apply",
+    "undo",
+    "refusal",
+];
+
+/// One record of the trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: String,
+    pub event: String,
+    pub operator: String,
+    pub target: Option<String>,
+    pub change_id: Option<i64>,
+    pub detail: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// An approval token's use, as recorded with the change it approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalUse {
+    pub change_id: Option<i64>,
+    pub principal: Option<String>,
+    pub fingerprint: Option<String>,
+    pub nonce: String,
+    /// When the approver signed (Unix seconds).
+    pub signed_at: Option<i64>,
+    /// When the change used it (RFC 3339, UTC).
+    pub used_at: Option<String>,
+}
+
+/// Compact JSON with object keys sorted, at every depth.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value as V;
+    match v {
+        V::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&json_string(k));
+                out.push(':');
+                write_canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        V::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// The canonical form of a record that its hash covers. `detail` is the
+/// stored (already canonical) text, embedded as is.
+fn record_canonical(
+    id: i64,
+    at: &str,
+    event: &str,
+    operator: &str,
+    target: Option<&str>,
+    change_id: Option<i64>,
+    detail: &str,
+) -> String {
+    format!(
+        "{{\"at\":{},\"change_id\":{},\"detail\":{},\"event\":{},\"id\":{},\"operator\":{},\"target\":{}}}",
+        json_string(at),
+        change_id.map_or_else(|| "null".to_owned(), |c| c.to_string()),
+        detail,
+        json_string(event),
+        id,
+        json_string(operator),
+        target.map_or_else(|| "null".to_owned(), json_string),
+    )
+}
+
+/// `hex(sha256(prev_hash || "\n" || canonical))`.
+fn chain_hash(prev_hash: &str, canonical: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Now, UTC, with milliseconds: `2026-03-01T12:00:00.123Z`.
+fn now_ms() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_ms(d.as_secs() as i64, d.subsec_millis())
+}
+
+fn format_ms(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = super::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Civil date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `--since`: RFC 3339 (any offset) or `YYYY-MM-DD` (midnight UTC),
+/// into the stored form of `at`, so the two compare as strings.
+pub fn parse_since(s: &str) -> Result<String> {
+    parse_time(s.trim()).ok_or_else(|| {
+        Error::input(format!(
+            "--since {s:?} is not a time\nGive RFC 3339 (2026-03-01T12:00:00Z, 2026-03-01T14:00:00+02:00) or a date (2026-03-01)."
+        ))
+    })
+}
+
+fn parse_time(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let num = |from: usize, to: usize| -> Option<u32> {
+        let part = s.get(from..to)?;
+        if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo) || d == 0 || d > month_days[(mo - 1) as usize] {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), mo, d);
+    if b.len() == 10 {
+        return Some(format_ms(days * 86_400, 0));
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    // 60 is a leap second; count it as the last second of the minute.
+    if h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0u32;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = &s[start..i];
+        let ms: String = frac.chars().chain("000".chars()).take(3).collect();
+        millis = ms.parse().ok()?;
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0i64,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let (oh, om) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = i64::from(oh * 3600 + om * 60);
+            if *sign == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + sec.min(59)) - offset;
+    Some(format_ms(secs, millis))
+}
+
+fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
+    let detail: String = r.get(6)?;
+    Ok(AuditRecord {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        event: r.get(2)?,
+        operator: r.get(3)?,
+        target: r.get(4)?,
+        change_id: r.get(5)?,
+        // A record edited into invalid JSON still shows (verify names it).
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+        prev_hash: r.get(7)?,
+        hash: r.get(8)?,
+    })
+}
+
+const RECORD_COLUMNS: &str = "id, at, event, operator, target, change_id, detail, prev_hash, hash";
+
+impl Journal {
+    /// Appends one event. `event` is one of [`EVENTS`]: session_start,
+    /// session_end, statement, preview, verdict, request, approval,
+    /// rejection, apply, undo, refusal. `detail` is any JSON (the statement
+    /// as typed, the digest, the verdict...); never tokens or passwords
+    /// (callers pass only principals/fingerprints). Returns the record's id.
+    pub fn audit(
+        &self,
+        event: &str,
+        operator: &str,
+        target: Option<&str>,
+        change_id: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<i64> {
+        if !EVENTS.contains(&event) {
+            return Err(Error::input(format!(
+                "unknown audit event {event:?}\nUse one of: {}.",
+                EVENTS.join(", ")
+            )));
+        }
+        let detail = canonical_json(&detail);
+        let at = now_ms();
+        // One writer at a time: the head read and the insert must not
+        // interleave with another shell's append.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let head: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        // Chain from the recorded head, so a truncated tail stays a visible
+        // gap; from the table only if the head is missing or behind it.
+        let (last_id, prev_hash) = match (head, last) {
+            (Some(h), Some(l)) if l.0 > h.0 => l,
+            (Some(h), _) => h,
+            (None, Some(l)) => l,
+            (None, None) => (0, GENESIS_HASH.to_owned()),
+        };
+        let id = last_id + 1;
+        let hash = chain_hash(
+            &prev_hash,
+            &record_canonical(id, &at, event, operator, target, change_id, &detail),
+        );
+        tx.execute(
+            "INSERT INTO audit (id, at, event, operator, target, change_id, detail, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id, at, event, operator, target, change_id, detail, prev_hash, hash
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?1, ?2)
+             ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
+            params![id, hash],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// The trail, oldest first; with `since` (RFC 3339 or `YYYY-MM-DD`),
+    /// only records at or after that time.
+    pub fn audit_records(&self, since: Option<&str>) -> Result<Vec<AuditRecord>> {
+        let since = since.map(parse_since).transpose()?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS} FROM audit WHERE ?1 IS NULL OR at >= ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([since], record_from_row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// One record, if it exists.
+    pub fn audit_record(&self, id: i64) -> Result<Option<AuditRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {RECORD_COLUMNS} FROM audit WHERE id = ?1"),
+                [id],
+                record_from_row,
+            )
+            .optional()?)
+    }
+
+    /// How many records the trail has, and the last one's hash
+    /// ([`GENESIS_HASH`] when empty).
+    pub fn audit_summary(&self) -> Result<(i64, String)> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
+        let last: Option<String> = self
+            .conn
+            .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok((n, last.unwrap_or_else(|| GENESIS_HASH.to_owned())))
+    }
+
+    /// Checks the whole chain, in constant memory. `Ok(None)` when it is
+    /// intact; `Ok(Some((id, reason)))` naming the first broken record
+    /// (edited, deleted — a gap or a prev_hash that does not match —, or
+    /// reordered). For a deleted record, the id named is the record after
+    /// the gap (the reason names the missing ones); for a truncated tail,
+    /// the first missing id.
+    pub fn audit_verify(&self) -> Result<Option<(i64, String)>> {
+        // A snapshot: appends by other shells during the scan are not seen.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+        let head: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let mut prev_id = 0i64;
+        let mut prev_hash = GENESIS_HASH.to_owned();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT id, at, event, operator, target, change_id, detail, prev_hash, hash
+                 FROM audit ORDER BY id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let at: String = r.get(1)?;
+                let event: String = r.get(2)?;
+                let operator: String = r.get(3)?;
+                let target: Option<String> = r.get(4)?;
+                let change_id: Option<i64> = r.get(5)?;
+                let detail: String = r.get(6)?;
+                let stored_prev: String = r.get(7)?;
+                let hash: String = r.get(8)?;
+                if id != prev_id + 1 {
+                    let missing = if id == prev_id + 2 {
+                        format!("record {} is missing", prev_id + 1)
+                    } else {
+                        format!("records {} to {} are missing", prev_id + 1, id - 1)
+                    };
+                    let after = if prev_id == 0 {
+                        "it is the first record left".to_owned()
+                    } else {
+                        format!("the trail jumps from record {prev_id} to {id}")
+                    };
+                    return Ok(Some((id, format!("{missing} (deleted): {after}"))));
+                }
+                if stored_prev != prev_hash {
+                    let before = if prev_id == 0 {
+                        "the first record's prev_hash is not 64 zeros".to_owned()
+                    } else {
+                        format!("its prev_hash does not match the hash of record {prev_id}")
+                    };
+                    return Ok(Some((
+                        id,
+                        format!(
+                            "{before}: records were deleted, replaced or reordered, or its prev_hash was edited"
+                        ),
+                    )));
+                }
+                let expected = chain_hash(
+                    &stored_prev,
+                    &record_canonical(
+                        id,
+                        &at,
+                        &event,
+                        &operator,
+                        target.as_deref(),
+                        change_id,
+                        &detail,
+                    ),
+                );
+                if expected != hash {
+                    return Ok(Some((
+                        id,
+                        "its contents do not match its hash: the record was edited (or its hash was)"
+                            .to_owned(),
+                    )));
+                }
+                if serde_json::from_str::<serde_json::Value>(&detail).is_err() {
+                    return Ok(Some((id, "its detail is not valid JSON".to_owned())));
+                }
+                prev_id = id;
+                prev_hash = hash;
+            }
+        }
+        let broken = match head {
+            None if prev_id > 0 => Some((
+                prev_id,
+                "the chain head (audit_head) is missing: it was deleted".to_owned(),
+            )),
+            None => None,
+            Some((head_id, _)) if head_id > prev_id => {
+                let missing = if head_id == prev_id + 1 {
+                    format!("record {head_id} is missing")
+                } else {
+                    format!("records {} to {head_id} are missing", prev_id + 1)
+                };
+                Some((
+                    prev_id + 1,
+                    format!(
+                        "{missing} (deleted): the trail was truncated; the recorded chain head is record {head_id}"
+                    ),
+                ))
+            }
+            Some((head_id, _)) if head_id < prev_id => Some((
+                head_id + 1,
+                format!(
+                    "record {} was not appended by dbguard: the recorded chain head is record {head_id}",
+                    head_id + 1
+                ),
+            )),
+            Some((head_id, head_hash)) if head_hash != prev_hash => Some((
+                head_id,
+                "its hash does not match the recorded chain head: the record was replaced"
+                    .to_owned(),
+            )),
+            Some(_) => None,
+        };
+        tx.commit()?;
+        Ok(broken)
+    }
+
+    /// Records the approvals a change used, marking each token's nonce
+    /// used, in one small transaction; `Err` ([`crate::ErrorKind::Approval`])
+    /// and nothing recorded if any nonce was used before. Call it after the
+    /// change is prepared and before the target commits, so a token raced
+    /// by another shell aborts the change.
+    pub fn record_approvals(
+        &self,
+        change_id: i64,
+        approvals: &[(String, String, String, i64)],
+    ) -> Result<()> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let used_at = super::now();
+        for (principal, fingerprint, nonce, signed_at) in approvals {
+            let before: Option<(Option<i64>, Option<String>)> = tx
+                .query_row(
+                    "SELECT change_id, used_at FROM approvals WHERE nonce = ?1",
+                    [nonce],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((by, when)) = before {
+                let by = by.map_or_else(String::new, |c| format!(" by change {c}"));
+                let when = when.map_or_else(String::new, |w| format!(" at {w}"));
+                return Err(Error::approval(format!(
+                    "the approval by {principal} was already used{by}{when}; a token is good for one change only\nAsk the approver for a new token."
+                )));
+            }
+            tx.execute(
+                "INSERT INTO approvals (change_id, principal, fingerprint, nonce, signed_at, used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![change_id, principal, fingerprint, nonce, signed_at, used_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether an approval with this nonce was already used.
+    pub fn nonce_used(&self, nonce: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM approvals WHERE nonce = ?1)",
+            [nonce],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The approvals a change used, in the order recorded.
+    pub fn approvals_of(&self, change_id: i64) -> Result<Vec<ApprovalUse>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT change_id, principal, fingerprint, nonce, signed_at, used_at
+             FROM approvals WHERE change_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([change_id], |r| {
+            Ok(ApprovalUse {
+                change_id: r.get(0)?,
+                principal: r.get(1)?,
+                fingerprint: r.get(2)?,
+                nonce: r.get(3)?,
+                signed_at: r.get(4)?,
+                used_at: r.get(5)?,
+            })
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+}
+
+/// Records as a psql-like table (`id | at | event | operator | target |
+/// change | detail`, detail as compact JSON) or a JSON array.
+pub fn records_text(records: &[AuditRecord], format: Format) -> Result<String> {
+    if format == Format::Json {
+        let v = serde_json::to_value(records).map_err(|e| Error::io(e.to_string()))?;
+        return Ok(format!("{v}\n"));
+    }
+    let mut table = crate::shell::describe::grid(&[
+        "id", "at", "event", "operator", "target", "change", "detail",
+    ]);
+    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    for r in records {
+        table.add_row([
+            r.id.to_string(),
+            r.at.clone(),
+            one_line(&r.event),
+            one_line(&r.operator),
+            r.target.as_deref().map(one_line).unwrap_or_default(),
+            r.change_id.map(|c| c.to_string()).unwrap_or_default(),
+            r.detail.to_string(),
+        ]);
+    }
+    Ok(format!(
+        "{}({} record{})\n",
+        crate::shell::describe::grid_text(&table),
+        records.len(),
+        if records.len() == 1 { "" } else { "s" }
+    ))
+}
+
+/// `dbguard audit show` and `dbguard audit verify`.
+pub fn cli(global: &GlobalArgs, cmd: &AuditCommand) -> Result<()> {
+    let journal = Journal::open(global.journal.as_deref())?;
+    match cmd {
+        AuditCommand::Show { since, format } => {
+            let records = journal.audit_records(since.as_deref())?;
+            print!("{}", records_text(&records, *format)?);
+            Ok(())
+        }
+        AuditCommand::Verify => match journal.audit_verify()? {
+            None => {
+                let (n, hash) = journal.audit_summary()?;
+                println!(
+                    "audit trail intact: {n} record{}, last hash {hash}",
+                    if n == 1 { "" } else { "s" }
+                );
+                Ok(())
+            }
+            Some((id, reason)) => {
+                if let Some(r) = journal.audit_record(id)? {
+                    println!("first broken record:");
+                    print!("{}", records_text(&[r], Format::Text)?);
+                }
+                Err(Error::database(format!(
+                    "audit trail broken at record {id}: {reason}\nThe journal {} was changed outside dbguard; keep a copy of it as evidence.",
+                    journal.path().display()
+                )))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let v = serde_json::json!({"b": [ {"z": 1, "a": "x\n"} ], "a": null, "é": 1.5});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":null,"b":[{"a":"x\n","z":1}],"é":1.5}"#
+        );
+    }
+
+    #[test]
+    fn record_canonical_form_is_stable() {
+        assert_eq!(
+            record_canonical(
+                3,
+                "2026-03-01T12:00:00.000Z",
+                "statement",
+                "alice",
+                None,
+                Some(7),
+                "{\"sql\":\"DELETE\"}"
+            ),
+            r#"{"at":"2026-03-01T12:00:00.000Z","change_id":7,"detail":{"sql":"DELETE"},"event":"statement","id":3,"operator":"alice","target":null}"#
+        );
+        // Plain SHA-256 over prev_hash, a newline and the canonical form
+        // (checked against Python's hashlib).
+        assert_eq!(
+            chain_hash(GENESIS_HASH, "{}"),
+            "5649d09ed68c17156095d175eef152856c5b1a81c117c409c1e00f096aa6838e"
+        );
+    }
+
+    #[test]
+    fn since_accepts_rfc3339_and_dates() {
+        assert_eq!(
+            parse_since("2026-03-01").unwrap(),
+            "2026-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            parse_since("2026-03-01T12:30:05Z").unwrap(),
+            "2026-03-01T12:30:05.000Z"
+        );
+        assert_eq!(
+            parse_since("2026-03-01T01:30:05.25+02:00").unwrap(),
+            "2026-02-28T23:30:05.250Z"
+        );
+        assert_eq!(
+            parse_since("2024-12-31t23:00:00-01:30").unwrap(),
+            "2025-01-01T00:30:00.000Z"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-03-01T25:00:00Z",
+            "2026-03-01T12:00:00",
+            "2026-03-01T12:00Z",
+            "2026-03-01T12:00:00.Z",
+            "2026-03-01T12:00:00+0200",
+            "2026-03-01x",
+            "２０２６-03-01",
+        ] {
+            let e = parse_since(bad).unwrap_err();
+            assert!(e.message.contains("is not a time"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn days_round_trip() {
+        for days in [-800_000i64, -1, 0, 11_016, 20_778, 2_932_896] {
+            let (y, m, d) = super::super::civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! `dbguard policy check [DIR]`: validates a policy directory and prints
+//! the effective policy.
+//!
+//! Every problem is one line, `FILE:LINE: error: ...` or
+//! `FILE: warning: ...`. With any error the command exits 1 after listing
+//! them; otherwise it prints the effective policy (target, limits, groups,
+//! rules in evaluation order, associations, approvers) and exits 0.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::{BUILTIN_NAME, Policy, Problem, duration};
+use crate::cli::{GlobalArgs, PolicyCommand};
+use crate::error::{Error, Result};
+
+pub fn cli(global: &GlobalArgs, cmd: &PolicyCommand) -> Result<()> {
+    let PolicyCommand::Check { dir } = cmd;
+    let dir: Option<PathBuf> = dir.clone().or_else(|| global.policy.clone()).or_else(|| {
+        let local = Path::new("policies");
+        local.is_dir().then(|| local.to_path_buf())
+    });
+    let (policy, problems) = match &dir {
+        Some(d) => Policy::load_checked(d)?,
+        None => {
+            let p = Policy::builtin();
+            let w = p.warnings.clone();
+            (p, w)
+        }
+    };
+    let (text, errors) = report(&policy, &problems);
+    print!("{text}");
+    if errors > 0 {
+        let shown = dir
+            .as_ref()
+            .map_or_else(|| BUILTIN_NAME.to_owned(), |d| d.display().to_string());
+        return Err(Error::input(format!(
+            "policy {shown} has {errors} error{}",
+            if errors == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(())
+}
+
+/// The text `policy check` prints and the number of errors: the problems,
+/// then (without errors) the effective policy.
+pub fn report(policy: &Policy, problems: &[Problem]) -> (String, usize) {
+    let mut out = String::new();
+    for p in problems {
+        let _ = writeln!(out, "{p}");
+    }
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    if errors == 0 {
+        if !problems.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&effective(policy));
+    }
+    (out, errors)
+}
+
+/// The effective policy, for people.
+pub fn effective(policy: &Policy) -> String {
+    let mut out = String::new();
+    let source = match &policy.dir {
+        None => BUILTIN_NAME.to_owned(),
+        Some(d) if policy.files.is_empty() => {
+            format!("{} (no *.toml: the built-in default rules)", d.display())
+        }
+        Some(d) => {
+            let names: Vec<String> = policy
+                .files
+                .iter()
+                .map(|f| {
+                    f.file_name()
+                        .map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into())
+                })
+                .collect();
+            format!("{} ({})", d.display(), names.join(", "))
+        }
+    };
+    let _ = writeln!(out, "policy: {source}");
+
+    let t = &policy.target;
+    let list =
+        |g: &[super::glob::Glob]| g.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ");
+    if t.urls.is_empty() && t.hosts.is_empty() && t.databases.is_empty() {
+        let _ = writeln!(out, "target: every database");
+    } else {
+        let _ = writeln!(out, "target:");
+        for (key, globs) in [
+            ("urls", &t.urls),
+            ("hosts", &t.hosts),
+            ("databases", &t.databases),
+        ] {
+            if !globs.is_empty() {
+                let _ = writeln!(out, "  {key}: {}", list(globs));
+            }
+        }
+    }
+    let _ = writeln!(out, "env: {}", t.env.as_deref().unwrap_or("(none)"));
+
+    let l = &policy.limits;
+    let d = |v: Option<std::time::Duration>| v.map_or_else(|| "none".to_owned(), duration::format);
+    let _ = writeln!(out, "limits:");
+    let _ = writeln!(out, "  lock_timeout: {}", d(l.lock_timeout));
+    let _ = writeln!(out, "  statement_timeout: {}", d(l.statement_timeout));
+    let _ = writeln!(
+        out,
+        "  max_rows: {}",
+        l.max_rows
+            .map_or_else(|| "none".to_owned(), |n| n.to_string())
+    );
+    let _ = writeln!(
+        out,
+        "  request_ttl: {}{}",
+        duration::format(policy.request_ttl()),
+        if l.request_ttl.is_none() {
+            " (default)"
+        } else {
+            ""
+        }
+    );
+
+    if policy.groups.is_empty() {
+        let _ = writeln!(out, "groups: none");
+    } else {
+        let _ = writeln!(out, "groups:");
+        for (name, members) in &policy.groups {
+            let _ = writeln!(out, "  {name}: {}", members.join(", "));
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "rules (strictest matching verdict wins; no match: {}):",
+        policy.default_decision.name()
+    );
+    if let Some(max) = l.max_rows {
+        let _ = writeln!(
+            out,
+            "  deny     limits.max_rows: changes touching more than {max} rows"
+        );
+    }
+    if policy.rules.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for r in policy.rules_by_strictness() {
+        let _ = writeln!(
+            out,
+            "  {:<8} {}: {}{}",
+            r.verdict.name(),
+            r.name,
+            r.describe_conditions(),
+            match r.describe_approvals() {
+                a if a.is_empty() => a,
+                a => format!("; needs {a}"),
+            }
+        );
+        if let Some(m) = &r.message {
+            let _ = writeln!(out, "           message: {m}");
+        }
+    }
+
+    if policy.associations.is_empty() {
+        let _ = writeln!(
+            out,
+            "associations: none declared (inferred from <table>_id columns: {})",
+            if policy.infer_associations {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "associations (inferred from <table>_id columns: {}):",
+            if policy.infer_associations {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+        for a in &policy.associations {
+            match (&a.to, a.ignore) {
+                (_, true) => {
+                    let _ = writeln!(out, "  {} (inferred one ignored)", a.from);
+                }
+                (Some(to), false) => {
+                    let _ = writeln!(out, "  {} → {to}", a.from);
+                }
+                (None, false) => {}
+            }
+        }
+    }
+
+    match policy.approvers_file() {
+        None => {
+            let _ = writeln!(out, "approvers: none (no approvers file)");
+        }
+        Some(path) if policy.approvers.is_empty() => {
+            let _ = writeln!(out, "approvers: none listed in {}", path.display());
+        }
+        Some(path) => {
+            let _ = writeln!(out, "approvers ({}):", path.display());
+            for a in &policy.approvers {
+                let _ = writeln!(
+                    out,
+                    "  {} {} {}{}",
+                    a.principals.join(","),
+                    a.key.algorithm().as_str(),
+                    a.fingerprint(),
+                    if a.allows_dbguard() {
+                        ""
+                    } else {
+                        " (namespaces exclude dbguard)"
+                    }
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,28 @@
+//! Rule condition `operations = [...]`: which kinds of change a rule is
+//! about. Omitted, a rule matches every kind.
+
+use super::verdict::VerdictInput;
+
+/// Every operation name a rule may list, as `VerdictInput::kind` spells it.
+pub const KNOWN: &[&str] = &[
+    "insert", "update", "delete", "truncate", "merge", "ddl", "undo",
+];
+
+/// Whether `name` is a known operation.
+pub fn is_known(name: &str) -> bool {
+    KNOWN.contains(&name)
+}
+
+/// Matches when the change's kind is one of `0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operations(pub Vec<String>);
+
+impl Operations {
+    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+        self.0.iter().any(|op| op.eq_ignore_ascii_case(input.kind))
+    }
+
+    pub fn describe(&self) -> String {
+        self.0.join(", ")
+    }
+}

@@ -1,0 +1,24 @@
+//! Rule condition `without_where = true|false`: with `true` the rule
+//! matches only UPDATE and DELETE statements that lack a WHERE clause (they
+//! change every row of the table); with `false`, only UPDATE and DELETE
+//! statements that have one. Other kinds never match this condition.
+
+use super::verdict::VerdictInput;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithoutWhere(pub bool);
+
+impl WithoutWhere {
+    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+        let filtered = matches!(input.kind, "update" | "delete");
+        filtered && input.has_where != self.0
+    }
+
+    pub fn describe(&self) -> String {
+        if self.0 {
+            "without WHERE".to_owned()
+        } else {
+            "with WHERE".to_owned()
+        }
+    }
+}
