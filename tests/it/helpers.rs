@@ -110,11 +110,30 @@ impl SqliteDb {
     }
 }
 
+/// A policy directory whose only rule is "confirm everything": most tests
+/// exercise previews and applies, not policy, and must not depend on the
+/// repository's `policies/` (which the binary would read from the crate
+/// root). Policy tests pass their own `--policy`.
+pub fn permissive_policy() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("permissive.toml"),
+            "version = 1\ndefault = \"confirm\"\n",
+        )
+        .expect("write policy");
+        dir
+    })
+    .path()
+}
+
 /// The `dbguard` binary with an isolated environment: its own state
 /// directory, no colors, no inherited target variables.
 pub fn dbguard(state: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbguard"));
     cmd.env("XDG_STATE_HOME", state)
+        .env("DBGUARD_POLICY", permissive_policy())
         .env("NO_COLOR", "1")
         .env("USER", "tester")
         .env_remove("DATABASE_URL")
