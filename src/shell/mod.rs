@@ -125,6 +125,23 @@ impl Shell {
                 ))
             })?;
         let operator = global.operator();
+        // A policy whose [target] names other databases does not govern
+        // this one: the built-in default does, and the operator is told.
+        let policy = if policy.applies_to(conn.identity()) {
+            policy
+        } else {
+            eprintln!(
+                "dbguard: the policy in {} does not apply to {} ([target]); using the built-in default policy",
+                policy
+                    .files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "--policy".into()),
+                conn.identity().display
+            );
+            Policy::builtin()
+        };
         let schema = conn.introspect()?;
         // The journal holds the audit trail too, so every session opens it.
         // Entries a crash left prepared for this target are settled first.

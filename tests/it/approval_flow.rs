@@ -334,3 +334,30 @@ fn denied_exits_2_and_missing_approvers_say_how_to_add_one() {
     );
     assert_eq!(sqlite_dump_tables(&db.path), before);
 }
+
+#[test]
+fn a_policy_for_other_targets_falls_back_to_the_built_in_default() {
+    let db = SqliteDb::with(SCHEMA);
+    let policy = tempfile::tempdir().unwrap();
+    std::fs::write(
+        policy.path().join("p.toml"),
+        "version = 1\ndefault = \"allow\"\n[target]\ndatabases = [\"some-other-db\"]\n",
+    )
+    .unwrap();
+    let j = JournalDir::new();
+    let out = j.run(&[
+        "--policy",
+        policy.path().to_str().unwrap(),
+        "exec",
+        &db.target(),
+        "-c",
+        "DELETE FROM c",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    // The built-in default denies a DELETE without WHERE; the allow-all
+    // policy for another database does not apply here.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not apply"), "{}", stderr(&out));
+}
