@@ -394,6 +394,13 @@ fn capture(
     let ncols = table.columns.len();
     let name = info.name.clone();
     let op = set.op;
+    // Deletes (no key moves, no after-image to pair) take the bulk path
+    // where the engine has one: the rows as COPY writes them, in chunks.
+    if op == Op::Delete && extra == 0 {
+        if let Some(n) = tx.copy_out(&sql, &mut |text, lines| rec.chunk(&name, op, lines, text))? {
+            return Ok(n);
+        }
+    }
     tx.stream(&sql, &mut |mut row: Vec<Value>| {
         let key = if extra > 0 {
             row.split_off(ncols)

@@ -114,6 +114,9 @@ fn table_sql(info: &TableInfo) -> String {
 /// enough that a batch's literals stay a modest statement.
 const BATCH: usize = 500;
 
+/// Rows per conflict-check query when planning an undo.
+const PLAN_BATCH: usize = 5000;
+
 /// Whether the key columns are a primary key (never NULL) rather than all
 /// columns of a keyless table (which may hold NULLs).
 fn key_is_primary(info: &TableInfo) -> bool {
@@ -274,9 +277,11 @@ fn for_each_batch(
     source: &Journal,
     id: i64,
     info_of: &BTreeMap<String, TableInfo>,
+    phases: &[(Op, bool)],
+    batch: usize,
     mut f: impl FnMut(&TableInfo, &[RowChange]) -> Result<()>,
 ) -> Result<()> {
-    for (op, children_first) in PHASES {
+    for &(op, children_first) in phases {
         let mut buf: Vec<RowChange> = Vec::new();
         let mut flush = |buf: &mut Vec<RowChange>| -> Result<()> {
             if let Some(first) = buf.first() {
@@ -288,7 +293,7 @@ fn for_each_batch(
             Ok(())
         };
         source.for_each_row_of(id, op, children_first, |row| {
-            if buf.first().is_some_and(|r| r.table != row.table) || buf.len() >= BATCH {
+            if buf.first().is_some_and(|r| r.table != row.table) || buf.len() >= batch {
                 flush(&mut buf)?;
             }
             buf.push(row);
@@ -306,6 +311,7 @@ fn plan(
     change: &Change,
     source: &Journal,
     info_of: &BTreeMap<String, TableInfo>,
+    phases: &[(Op, bool)],
 ) -> Result<(UndoPlan, std::collections::BTreeSet<i64>)> {
     let mut plan = UndoPlan {
         change_id: change.id,
@@ -315,27 +321,35 @@ fn plan(
         partial: change.partial.clone(),
     };
     let mut skip = std::collections::BTreeSet::new();
-    for_each_batch(source, change.id, info_of, |info, rows| {
-        let refs: Vec<&RowChange> = rows.iter().collect();
-        let now = current_rows(tx, engine, info, &refs)?;
-        for row in rows {
-            let counts = plan.tables.entry(row.table.clone()).or_default();
-            match row.op {
-                Op::Delete => counts.reinsert += 1,
-                Op::Update => counts.revert += 1,
-                Op::Insert => counts.delete += 1,
+    // Checking is read-only: bigger batches, fewer round trips.
+    for_each_batch(
+        source,
+        change.id,
+        info_of,
+        phases,
+        PLAN_BATCH,
+        |info, rows| {
+            let refs: Vec<&RowChange> = rows.iter().collect();
+            let now = current_rows(tx, engine, info, &refs)?;
+            for row in rows {
+                let counts = plan.tables.entry(row.table.clone()).or_default();
+                match row.op {
+                    Op::Delete => counts.reinsert += 1,
+                    Op::Update => counts.revert += 1,
+                    Op::Insert => counts.delete += 1,
+                }
+                if let Some(reason) = conflict_of(info, row, now.get(&key_string(&row.key))) {
+                    plan.conflicts.push(Conflict {
+                        table: row.table.clone(),
+                        key: row.key.iter().map(text).collect(),
+                        reason,
+                    });
+                    skip.insert(row.seq);
+                }
             }
-            if let Some(reason) = conflict_of(info, row, now.get(&key_string(&row.key))) {
-                plan.conflicts.push(Conflict {
-                    table: row.table.clone(),
-                    key: row.key.iter().map(text).collect(),
-                    reason,
-                });
-                skip.insert(row.seq);
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     Ok((plan, skip))
 }
 
@@ -521,7 +535,7 @@ pub fn undo_loaded(
         tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
     if dry_run {
         let (plan, _) = conn.preview(opts.apply.guard.statement_timeout, |tx| {
-            plan(tx, engine, change, &source, &info_of)
+            plan(tx, engine, change, &source, &info_of, &PHASES)
         })?;
         return Ok((plan, None));
     }
@@ -538,7 +552,17 @@ pub fn undo_loaded(
     let progress = Progress::new(total);
     let mut result: Option<(UndoPlan, UndoReport)> = None;
     let undo_id = run_guarded(conn, journal, &meta, &opts.apply, |tx, rec| {
-        let (plan, skip) = plan(tx, engine, change, &source, &info_of)?;
+        // Postgres re-inserts deleted rows in bulk: COPY into a staging
+        // table, one set-based conflict check, INSERT ... SELECT. Other
+        // rows (and SQLite, and --force, which skips row by row) go in
+        // batches of literal statements.
+        let staged = engine == Engine::Postgres && !opts.force;
+        let phases: &[(Op, bool)] = if staged { &PHASES[1..] } else { &PHASES };
+        let (mut plan, skip) = plan(tx, engine, change, &source, &info_of, phases)?;
+        let mut stages: Vec<(TableInfo, String, u64)> = Vec::new();
+        if staged {
+            stage_deleted_rows(tx, &source, id, tables, &mut plan, &mut stages)?;
+        }
         if !plan.conflicts.is_empty() && !opts.force {
             return Err(conflict_error(&plan));
         }
@@ -553,7 +577,101 @@ pub fn undo_loaded(
         let mut differences = Vec::new();
         let mut done = 0u64;
         let mut crashed_half = false;
-        for_each_batch(&source, id, &info_of, |info, rows| {
+        for (info, stage, rows) in &stages {
+            let cols: Vec<String> = info
+                .columns
+                .iter()
+                .filter(|c| !c.generated)
+                .map(|c| quote_ident(&c.name))
+                .collect();
+            let overriding = if info.columns.iter().any(|c| c.identity_always) {
+                " OVERRIDING SYSTEM VALUE"
+            } else {
+                ""
+            };
+            let n = tx.execute(&format!(
+                "INSERT INTO {} ({}){overriding} SELECT {} FROM {stage}",
+                table_sql(info),
+                cols.join(", "),
+                cols.join(", ")
+            ))?;
+            if n != *rows {
+                return Err(Error::drift(format!(
+                    "{}: restoring {rows} rows inserted {n}; nothing was committed",
+                    info.name
+                )));
+            }
+            // The undo's own record: the restored rows. In replica mode
+            // nothing could change them on the way in, so the staged rows
+            // are what the table now holds; with triggers, they are re-read.
+            let all: Vec<String> = info
+                .columns
+                .iter()
+                .map(|c| format!("t.{}", quote_ident(&c.name)))
+                .collect();
+            let keyed: Vec<String> = info
+                .key_columns
+                .iter()
+                .map(|k| format!("t.{} = s.{}", quote_ident(k), quote_ident(k)))
+                .collect();
+            let now_sql = if mode == "replica" && !info.columns.iter().any(|c| c.generated) {
+                format!("SELECT {} FROM {stage} AS t", all.join(", "))
+            } else {
+                format!(
+                    "SELECT {} FROM {} AS t WHERE EXISTS (SELECT 1 FROM {stage} AS s WHERE {})",
+                    all.join(", "),
+                    table_sql(info),
+                    if key_is_primary(info) {
+                        keyed.join(" AND ")
+                    } else {
+                        stage_match(info)
+                    }
+                )
+            };
+            let name = info.name.clone();
+            tx.copy_out(&now_sql, &mut |text, lines| {
+                rec.chunk(&name, Op::Insert, lines, text)
+            })?;
+            if mode == "triggers" {
+                let diff_sql = format!(
+                    "SELECT count(*) FROM {} AS t JOIN {stage} AS s ON {} WHERE ({}) IS DISTINCT FROM ({})",
+                    table_sql(info),
+                    if key_is_primary(info) {
+                        keyed.join(" AND ")
+                    } else {
+                        stage_match(info)
+                    },
+                    info.columns
+                        .iter()
+                        .filter(|c| !c.generated)
+                        .map(|c| format!("t.{}::text", quote_ident(&c.name)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    info.columns
+                        .iter()
+                        .filter(|c| !c.generated)
+                        .map(|c| format!("s.{}::text", quote_ident(&c.name)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if let Some(d) = (tx as &mut dyn PreviewTx)
+                    .count(&diff_sql)?
+                    .filter(|&d| d > 0)
+                {
+                    differences.push(format!(
+                        "{}: {d} re-inserted row(s) differ from their before-images (triggers)",
+                        info.name
+                    ));
+                }
+            }
+            done += n;
+            progress.show(done);
+            if !crashed_half && done * 2 >= total {
+                crashed_half = true;
+                crate::apply::crash_point("during_undo");
+            }
+        }
+        for_each_batch(&source, id, &info_of, phases, BATCH, |info, rows| {
             let todo: Vec<&RowChange> = rows.iter().filter(|r| !skip.contains(&r.seq)).collect();
             if todo.is_empty() {
                 return Ok(());
@@ -651,6 +769,102 @@ pub fn undo_loaded(
         }
         None => Err(Error::io("undo finished without a report")),
     }
+}
+
+/// `t` and `s` rows equal column by column (a keyless table).
+fn stage_match(info: &TableInfo) -> String {
+    info.columns
+        .iter()
+        .filter(|c| !c.generated)
+        .map(|c| {
+            format!(
+                "t.{n}::text IS NOT DISTINCT FROM s.{n}::text",
+                n = quote_ident(&c.name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Loads the deleted rows of every table into staging tables (parents
+/// first) and adds a conflict for every row whose key exists again. Nothing
+/// in the user's tables changes here.
+fn stage_deleted_rows(
+    tx: &mut dyn ApplyTx,
+    source: &Journal,
+    id: i64,
+    tables: &[TableInfo],
+    plan: &mut UndoPlan,
+    stages: &mut Vec<(TableInfo, String, u64)>,
+) -> Result<()> {
+    let mut ordered: Vec<&TableInfo> = tables.iter().collect();
+    ordered.sort_by_key(|t| (t.position, t.name.clone()));
+    for (i, info) in ordered.into_iter().enumerate() {
+        let stage = format!("pg_temp.dbguard_stage_{i}");
+        tx.execute(&format!(
+            "CREATE TEMP TABLE dbguard_stage_{i} (LIKE {}) ON COMMIT DROP",
+            table_sql(info)
+        ))?;
+        let cols: Vec<String> = info.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let mut err: Option<Error> = None;
+        let n = tx.copy_in(
+            &format!("COPY {stage} ({}) FROM STDIN", cols.join(", ")),
+            &mut |w| {
+                let mut line = String::new();
+                source.for_each_row_of(id, Op::Delete, false, |row| {
+                    if row.table != info.name {
+                        return Ok(());
+                    }
+                    if let Some(before) = &row.before {
+                        line.clear();
+                        crate::journal::encode_copy_line(before, &mut line);
+                        line.push('\n');
+                        if let Err(e) = w.write_all(line.as_bytes()) {
+                            err = Some(Error::io(format!("cannot stream rows to restore: {e}")));
+                        }
+                    }
+                    Ok(())
+                })
+            },
+        )?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let n = n.unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        plan.tables.entry(info.name.clone()).or_default().reinsert += n;
+        let keys: Vec<String> = info
+            .key_columns
+            .iter()
+            .map(|k| format!("s.{}", quote_ident(k)))
+            .collect();
+        let keyed: Vec<String> = info
+            .key_columns
+            .iter()
+            .map(|k| format!("t.{} = s.{}", quote_ident(k), quote_ident(k)))
+            .collect();
+        let found = (tx as &mut dyn PreviewTx).query(&format!(
+            "SELECT {} FROM {stage} AS s WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {}) LIMIT 1000",
+            keys.join(", "),
+            table_sql(info),
+            if key_is_primary(info) {
+                keyed.join(" AND ")
+            } else {
+                stage_match(info)
+            }
+        ))?;
+        for row in found.map(|r| r.rows).unwrap_or_default() {
+            plan.conflicts.push(Conflict {
+                table: info.name.clone(),
+                key: row.iter().map(text).collect(),
+                reason: "a row with this key exists again".into(),
+            });
+        }
+        stages.push((info.clone(), stage, n));
+    }
+    Ok(())
 }
 
 /// A progress line on stderr for restores that take more than a moment,
@@ -833,7 +1047,7 @@ pub fn export_sql(loaded: &Loaded, out: &mut dyn std::io::Write) -> Result<()> {
         writeln!(out, "PRAGMA defer_foreign_keys = ON;").map_err(io)?;
     }
     let source = Journal::open(Some(&loaded.source))?;
-    for_each_batch(&source, c.id, &info_of, |info, rows| {
+    for_each_batch(&source, c.id, &info_of, &PHASES, BATCH, |info, rows| {
         let refs: Vec<&RowChange> = rows.iter().collect();
         if let Some(sql) = batch_sql(engine, info, &refs) {
             writeln!(out, "{sql};").map_err(io)?;

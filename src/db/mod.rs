@@ -163,6 +163,21 @@ pub trait ApplyTx: PreviewTx {
     fn lock(&mut self, sql: &str) -> Result<u64>;
     /// Streams the rows of a query, values in the engine's form.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
+    /// Streams the rows of a query in Postgres `COPY` text format, in
+    /// chunks of complete lines (and how many lines each holds); `None`
+    /// when the engine has no such bulk path.
+    fn copy_out(
+        &mut self,
+        sql: &str,
+        f: &mut dyn FnMut(&str, u64) -> Result<()>,
+    ) -> Result<Option<u64>>;
+    /// Runs `COPY ... FROM STDIN` with the text `f` writes; `None` when the
+    /// engine has no such bulk path.
+    fn copy_in(
+        &mut self,
+        sql: &str,
+        f: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<Option<u64>>;
     /// Runs the operator's statement as typed; returns the rows it reports.
     fn execute(&mut self, sql: &str) -> Result<u64>;
     /// Per-table row counts of this transaction so far, where the engine

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 /// hash-chained audit trail (`audit`, `audit_head`) and the single-use
 /// record of approval tokens (`approvals`). Opening an older journal
 /// migrates it in one transaction; a newer one is refused untouched.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Schema 1: the undo log.
 const SCHEMA: &str = "
@@ -79,6 +79,141 @@ CREATE TABLE IF NOT EXISTS change_rows (
 );
 CREATE INDEX IF NOT EXISTS change_rows_key ON change_rows (change_id, tbl, key);
 ";
+
+/// Schema 3: rows captured in bulk. A Postgres delete's before-images are
+/// streamed with `COPY ... TO STDOUT` and kept as the server wrote them (the
+/// text format: tab-separated, `\N` for NULL, backslash escapes), a chunk
+/// of lines per record: capture then costs about what a manual `COPY` does.
+/// Each line is one row, numbered `first_seq + i` in the change's sequence.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS change_chunks (
+    change_id INTEGER NOT NULL REFERENCES changes(id) ON DELETE CASCADE,
+    first_seq INTEGER NOT NULL,
+    tbl       TEXT NOT NULL,
+    op        TEXT NOT NULL CHECK (op IN ('delete', 'update', 'insert')),
+    rows      INTEGER NOT NULL,
+    data      TEXT NOT NULL,
+    PRIMARY KEY (change_id, first_seq)
+);
+";
+
+/// Encodes text-form values as one line of Postgres `COPY` text format
+/// (without the newline).
+pub fn encode_copy_line(values: &[Value], out: &mut String) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        match v.text() {
+            None => out.push_str("\\N"),
+            Some(t) => {
+                for c in t.chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '\t' => out.push_str("\\t"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        other => out.push(other),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decodes one line of Postgres `COPY` text format into text-form values.
+pub fn decode_copy_line(line: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for field in line.split('\t') {
+        if field == "\\N" {
+            out.push(Value::Null);
+            continue;
+        }
+        let mut s = String::with_capacity(field.len());
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut chars = field.chars().peekable();
+        // Octal and hex escapes produce bytes; collect them so multi-byte
+        // characters written as escapes come out whole.
+        let flush = |bytes: &mut Vec<u8>, s: &mut String| {
+            if !bytes.is_empty() {
+                s.push_str(&String::from_utf8_lossy(bytes));
+                bytes.clear();
+            }
+        };
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                flush(&mut bytes, &mut s);
+                s.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('b') => {
+                    flush(&mut bytes, &mut s);
+                    s.push('\u{8}')
+                }
+                Some('f') => {
+                    flush(&mut bytes, &mut s);
+                    s.push('\u{c}')
+                }
+                Some('n') => {
+                    flush(&mut bytes, &mut s);
+                    s.push('\n')
+                }
+                Some('r') => {
+                    flush(&mut bytes, &mut s);
+                    s.push('\r')
+                }
+                Some('t') => {
+                    flush(&mut bytes, &mut s);
+                    s.push('\t')
+                }
+                Some('v') => {
+                    flush(&mut bytes, &mut s);
+                    s.push('\u{b}')
+                }
+                Some(d @ '0'..='7') => {
+                    let mut v = d.to_digit(8).unwrap_or(0);
+                    for _ in 0..2 {
+                        match chars.peek().and_then(|c| c.to_digit(8)) {
+                            Some(x) => {
+                                v = v * 8 + x;
+                                chars.next();
+                            }
+                            None => break,
+                        }
+                    }
+                    bytes.push((v & 0xff) as u8);
+                }
+                Some('x') => {
+                    let mut v = 0u32;
+                    let mut n = 0;
+                    while n < 2 {
+                        match chars.peek().and_then(|c| c.to_digit(16)) {
+                            Some(x) => {
+                                v = v * 16 + x;
+                                chars.next();
+                                n += 1;
+                            }
+                            None => break,
+                        }
+                    }
+                    bytes.push(v as u8);
+                }
+                Some(other) => {
+                    flush(&mut bytes, &mut s);
+                    s.push(other)
+                }
+                None => {
+                    flush(&mut bytes, &mut s);
+                    s.push('\\')
+                }
+            }
+        }
+        flush(&mut bytes, &mut s);
+        out.push(Value::Text(s));
+    }
+    out
+}
 
 /// Schema 2: the audit trail and the approvals a change used (see
 /// [`audit`]). The triggers make the trail append-only for anyone writing
@@ -342,6 +477,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A `change_rows` row (columns seq, tbl, op, key, before, after).
+fn row_change(r: &rusqlite::Row<'_>) -> Result<RowChange> {
+    let key: String = r.get(3)?;
+    let before: Option<String> = r.get(4)?;
+    let after: Option<String> = r.get(5)?;
+    Ok(RowChange {
+        seq: r.get(0)?,
+        table: r.get(1)?,
+        op: Op::parse(&r.get::<_, String>(2)?)?,
+        key: row_from_json(&key)?,
+        before: before.as_deref().map(row_from_json).transpose()?,
+        after: after.as_deref().map(row_from_json).transpose()?,
+    })
+}
+
 /// An open journal file.
 pub struct Journal {
     conn: RawConnection,
@@ -410,6 +560,9 @@ impl Journal {
         }
         if version < 2 {
             tx.execute_batch(SCHEMA_V2)?;
+        }
+        if version < 3 {
+            tx.execute_batch(SCHEMA_V3)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
@@ -572,23 +725,127 @@ impl Journal {
     }
 
     /// Streams the rows of a change in capture order (constant memory).
-    pub fn for_each_row(&self, id: i64, mut f: impl FnMut(RowChange) -> Result<()>) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, tbl, op, key, before, after FROM change_rows WHERE change_id = ?1 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([id])?;
-        while let Some(r) = rows.next()? {
-            let key: String = r.get(3)?;
-            let before: Option<String> = r.get(4)?;
-            let after: Option<String> = r.get(5)?;
-            f(RowChange {
-                seq: r.get(0)?,
-                table: r.get(1)?,
-                op: Op::parse(&r.get::<_, String>(2)?)?,
-                key: row_from_json(&key)?,
-                before: before.as_deref().map(row_from_json).transpose()?,
-                after: after.as_deref().map(row_from_json).transpose()?,
-            })?;
+    pub fn for_each_row(&self, id: i64, f: impl FnMut(RowChange) -> Result<()>) -> Result<()> {
+        self.merged_rows(id, None, false, f)
+    }
+
+    /// Rows and chunk-decoded rows of a change, merged in one order: by
+    /// seq, or (with `op`) by table position then seq.
+    fn merged_rows(
+        &self,
+        id: i64,
+        op: Option<Op>,
+        children_first: bool,
+        mut f: impl FnMut(RowChange) -> Result<()>,
+    ) -> Result<()> {
+        let order = if children_first { "DESC" } else { "ASC" };
+        let (filter, ordering) = match op {
+            Some(_) => ("AND r.op = ?2", format!("t.position {order}, t.tbl, r.seq")),
+            None => ("AND ?2 IS NULL", "r.seq".to_owned()),
+        };
+        let op_name = op.map(|o| o.name());
+        let mut rows_stmt = self.conn.prepare(&format!(
+            "SELECT r.seq, r.tbl, r.op, r.key, r.before, r.after, t.position
+             FROM change_rows r JOIN change_tables t ON t.change_id = r.change_id AND t.tbl = r.tbl
+             WHERE r.change_id = ?1 {filter}
+             ORDER BY {ordering}"
+        ))?;
+        let mut chunk_stmt = self.conn.prepare(&format!(
+            "SELECT r.first_seq, r.tbl, r.op, r.rows, r.data, t.position
+             FROM change_chunks r JOIN change_tables t ON t.change_id = r.change_id AND t.tbl = r.tbl
+             WHERE r.change_id = ?1 {filter}
+             ORDER BY {}",
+            ordering.replace("r.seq", "r.first_seq")
+        ))?;
+        let tables: std::collections::HashMap<String, TableInfo> = self
+            .tables(id)?
+            .into_iter()
+            .map(|t| (t.name.clone(), t))
+            .collect();
+        let mut rows = rows_stmt.query(params![id, op_name])?;
+        let mut chunks = chunk_stmt.query(params![id, op_name])?;
+        // Sort key of a row or chunk in the requested order.
+        let key_of = |pos: i64, tbl: &str, seq: i64| -> (i64, String, i64) {
+            match op {
+                Some(_) if children_first => (-pos, tbl.to_owned(), seq),
+                Some(_) => (pos, tbl.to_owned(), seq),
+                None => (0, String::new(), seq),
+            }
+        };
+        let mut next_row = rows
+            .next()?
+            .map(|r| -> Result<(RowChange, i64)> { Ok((row_change(r)?, r.get(6)?)) })
+            .transpose()?;
+        let mut next_chunk = chunks
+            .next()?
+            .map(|r| -> Result<(i64, String, String, i64, String, i64)> {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .transpose()?;
+        loop {
+            let take_chunk = match (&next_row, &next_chunk) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((r, rpos)), Some(c)) => {
+                    key_of(c.5, &c.1, c.0) < key_of(*rpos, &r.table, r.seq)
+                }
+            };
+            if take_chunk {
+                let Some((first, tbl, op_s, _n, data, _)) = next_chunk.take() else {
+                    break;
+                };
+                let op = Op::parse(&op_s)?;
+                let info = tables.get(&tbl);
+                for (i, line) in data.lines().enumerate() {
+                    let values = decode_copy_line(line);
+                    let key = match info {
+                        Some(info) => crate::apply::key_of(info, &values),
+                        None => Vec::new(),
+                    };
+                    let (before, after) = match op {
+                        Op::Insert => (None, Some(values)),
+                        _ => (Some(values), None),
+                    };
+                    f(RowChange {
+                        seq: first + i as i64,
+                        table: tbl.clone(),
+                        op,
+                        key,
+                        before,
+                        after,
+                    })?;
+                }
+                next_chunk = chunks
+                    .next()?
+                    .map(|r| -> Result<(i64, String, String, i64, String, i64)> {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    })
+                    .transpose()?;
+            } else {
+                let Some((row, _)) = next_row.take() else {
+                    break;
+                };
+                f(row)?;
+                next_row = rows
+                    .next()?
+                    .map(|r| -> Result<(RowChange, i64)> { Ok((row_change(r)?, r.get(6)?)) })
+                    .transpose()?;
+            }
         }
         Ok(())
     }
@@ -601,36 +858,19 @@ impl Journal {
         id: i64,
         op: Op,
         children_first: bool,
-        mut f: impl FnMut(RowChange) -> Result<()>,
+        f: impl FnMut(RowChange) -> Result<()>,
     ) -> Result<()> {
-        let order = if children_first { "DESC" } else { "ASC" };
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT r.seq, r.tbl, r.op, r.key, r.before, r.after
-             FROM change_rows r JOIN change_tables t ON t.change_id = r.change_id AND t.tbl = r.tbl
-             WHERE r.change_id = ?1 AND r.op = ?2
-             ORDER BY t.position {order}, t.tbl, r.seq"
-        ))?;
-        let mut rows = stmt.query(params![id, op.name()])?;
-        while let Some(r) = rows.next()? {
-            let key: String = r.get(3)?;
-            let before: Option<String> = r.get(4)?;
-            let after: Option<String> = r.get(5)?;
-            f(RowChange {
-                seq: r.get(0)?,
-                table: r.get(1)?,
-                op: Op::parse(&r.get::<_, String>(2)?)?,
-                key: row_from_json(&key)?,
-                before: before.as_deref().map(row_from_json).transpose()?,
-                after: after.as_deref().map(row_from_json).transpose()?,
-            })?;
-        }
-        Ok(())
+        self.merged_rows(id, Some(op), children_first, f)
     }
 
     /// How many rows of each operation a change recorded.
     pub fn row_counts(&self, id: i64) -> Result<Vec<(String, Op, i64)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT tbl, op, count(*) FROM change_rows WHERE change_id = ?1 GROUP BY tbl, op ORDER BY tbl, op",
+            "SELECT tbl, op, sum(n) FROM (
+                 SELECT tbl, op, count(*) AS n FROM change_rows WHERE change_id = ?1 GROUP BY tbl, op
+                 UNION ALL
+                 SELECT tbl, op, sum(rows) FROM change_chunks WHERE change_id = ?1 GROUP BY tbl, op
+             ) GROUP BY tbl, op ORDER BY tbl, op",
         )?;
         let rows = stmt.query_map([id], |r| {
             Ok((
@@ -713,6 +953,18 @@ impl Recording<'_> {
             before.map(row_to_json),
             after.map(row_to_json)
         ])?;
+        Ok(())
+    }
+
+    /// Records a chunk of rows in Postgres `COPY` text format (complete
+    /// lines), as captured: the fast path for large deletes.
+    pub fn chunk(&mut self, table: &str, op: Op, rows: u64, data: &str) -> Result<()> {
+        let first = self.seq + 1;
+        self.seq += rows as i64;
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        stmt.execute(params![self.id, first, table, op.name(), rows as i64, data])?;
         Ok(())
     }
 
@@ -882,5 +1134,29 @@ mod tests {
         drop(conn);
         let err = Journal::open(Some(&path)).err().unwrap();
         assert!(err.message.contains("newer dbguard"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::*;
+
+    #[test]
+    fn copy_lines_round_trip() {
+        let row = vec![
+            Value::Text("a\tb\nc\\d\re".into()),
+            Value::Null,
+            Value::Text("\\N".into()),
+            Value::Text(String::new()),
+            Value::Text("ünï \u{1F600}".into()),
+        ];
+        let mut line = String::new();
+        encode_copy_line(&row, &mut line);
+        assert_eq!(decode_copy_line(&line), row);
+        // What the server writes for bytes given as escapes.
+        assert_eq!(
+            decode_copy_line("\\303\\274\\x41\\\\N\t\\N"),
+            vec![Value::Text("üA\\N".into()), Value::Null]
+        );
     }
 }

@@ -419,7 +419,6 @@ fn a_schema_1_journal_migrates_and_keeps_its_changes() {
 
     let j = Journal::open(Some(&jd.path)).expect("a schema 1 journal opens");
     assert_eq!(user_version(&jd.path), dbguard::journal::SCHEMA_VERSION);
-    assert_eq!(dbguard::journal::SCHEMA_VERSION, 2);
     let changes = j.list().unwrap();
     assert_eq!(changes.len(), 1);
     let c = &changes[0];
@@ -467,7 +466,7 @@ fn a_newer_journal_is_refused_untouched() {
     let jd = trail(1);
     rusqlite::Connection::open(&jd.path)
         .unwrap()
-        .pragma_update(None, "user_version", 3)
+        .pragma_update(None, "user_version", dbguard::journal::SCHEMA_VERSION + 1)
         .unwrap();
     let before = std::fs::read(&jd.path).unwrap();
     let e = Journal::open(Some(&jd.path)).err().expect("refused");

@@ -386,6 +386,65 @@ impl ApplyTx for PgApply<'_, '_> {
         Ok(n)
     }
 
+    fn copy_out(
+        &mut self,
+        sql: &str,
+        f: &mut dyn FnMut(&str, u64) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        use std::io::Read;
+        let started = std::time::Instant::now();
+        let tx = &mut *self.preview.tx;
+        let mut reader = tx
+            .copy_out(format!("COPY ({sql}) TO STDOUT").as_str())
+            .map_err(|e| apply_error(&e))?;
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut chunk = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = reader
+                .read(&mut chunk)
+                .map_err(|e| Error::database(format!("reading the captured rows failed: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            // Hand over complete lines once a good amount has gathered.
+            if buf.len() >= 1 << 20 {
+                if let Some(end) = buf.iter().rposition(|&b| b == b'\n') {
+                    let rest = buf.split_off(end + 1);
+                    let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+                    let text = String::from_utf8(std::mem::replace(&mut buf, rest))
+                        .map_err(|_| Error::database("captured rows are not UTF-8"))?;
+                    f(&text, lines)?;
+                    total += lines;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+            let text = String::from_utf8(buf)
+                .map_err(|_| Error::database("captured rows are not UTF-8"))?;
+            f(&text, lines)?;
+            total += lines;
+        }
+        drop(reader);
+        super::trace_sql(sql, started);
+        Ok(Some(total))
+    }
+
+    fn copy_in(
+        &mut self,
+        sql: &str,
+        f: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        let started = std::time::Instant::now();
+        let mut writer = self.preview.tx.copy_in(sql).map_err(|e| apply_error(&e))?;
+        f(&mut writer)?;
+        let n = writer.finish().map_err(|e| apply_error(&e))?;
+        super::trace_sql(sql, started);
+        Ok(Some(n))
+    }
+
     fn execute(&mut self, sql: &str) -> Result<u64> {
         let tx = &mut *self.preview.tx;
         tx.batch_execute(&format!(

@@ -280,6 +280,22 @@ impl ApplyTx for SqliteApply<'_, '_> {
         Ok(n)
     }
 
+    fn copy_out(
+        &mut self,
+        _sql: &str,
+        _f: &mut dyn FnMut(&str, u64) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    fn copy_in(
+        &mut self,
+        _sql: &str,
+        _f: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     fn execute(&mut self, sql: &str) -> Result<u64> {
         let started = std::time::Instant::now();
         let n = self.preview.tx.execute(sql, [])?;
