@@ -56,6 +56,26 @@ pub struct Passed {
     pub cancelled: bool,
 }
 
+impl Passed {
+    /// Records the approvals that let change `change_id` through. All
+    /// approvals of one request share its nonce, which is used once, so one
+    /// record names every approver.
+    pub fn record(&self, journal: &Journal, change_id: i64) -> Result<()> {
+        let Some(first) = self.approvals.first() else {
+            return Ok(());
+        };
+        let joined =
+            |f: fn(&Approval) -> &str| self.approvals.iter().map(f).collect::<Vec<_>>().join(", ");
+        let record = (
+            joined(|a| a.principal.as_str()),
+            joined(|a| a.fingerprint.as_str()),
+            first.nonce.clone(),
+            first.signed_at,
+        );
+        journal.record_approvals(change_id, &[record])
+    }
+}
+
 /// Seconds since the epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

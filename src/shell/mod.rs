@@ -519,30 +519,7 @@ impl Shell {
         let applied = while_running(canceller, || {
             crate::apply::apply(conn, journal, schema, policy, stmt, impact, opts, operator)
         })?;
-        // All approvals of one request share its nonce, which is used once:
-        // one record names every approver.
-        let records: Vec<(String, String, String, i64)> = match passed.approvals.first() {
-            Some(first) => vec![(
-                passed
-                    .approvals
-                    .iter()
-                    .map(|a| a.principal.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                passed
-                    .approvals
-                    .iter()
-                    .map(|a| a.fingerprint.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                first.nonce.clone(),
-                first.signed_at,
-            )],
-            None => Vec::new(),
-        };
-        if !records.is_empty() {
-            journal.record_approvals(applied.change_id, &records)?;
-        }
+        passed.record(journal, applied.change_id)?;
         self.audit(
             "apply",
             Some(applied.change_id),

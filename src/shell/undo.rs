@@ -241,30 +241,7 @@ pub fn undo_one(
     let Some(report) = report else {
         return Err(Error::io("the undo finished without a report"));
     };
-    // All approvals of one request share its nonce, which is used once:
-    // one record names every approver.
-    let records: Vec<(String, String, String, i64)> = match passed.approvals.first() {
-        Some(first) => vec![(
-            passed
-                .approvals
-                .iter()
-                .map(|a| a.principal.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            passed
-                .approvals
-                .iter()
-                .map(|a| a.fingerprint.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            first.nonce.clone(),
-            first.signed_at,
-        )],
-        None => Vec::new(),
-    };
-    if !records.is_empty() {
-        journal.record_approvals(report.change_id, &records)?;
-    }
+    passed.record(journal, report.change_id)?;
     let _ = journal.audit(
         "undo",
         operator,
