@@ -518,7 +518,8 @@ fn sqlite_schema_model_is_exact() {
 
 /// DDL for `n` tables with two FKs each (to the previous table and to the
 /// one seven back, wrapping around), added after all tables exist so the
-/// graph has long cycles. Shared shape with `benches/introspect.rs`.
+/// graph has long cycles. The startup measure of `benches/suite.rs` uses
+/// the same shape.
 fn generated_schema_sql(n: usize, pg: bool) -> String {
     let mut sql = String::new();
     for i in 0..n {
