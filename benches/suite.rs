@@ -379,6 +379,57 @@ impl Cycle {
     }
 }
 
+/// The one-row fix: `exec --yes` of a 1-row delete of a childless parent
+/// (its FK edges and association checked, journal made durable) against
+/// the bare autocommit `DELETE` of the next such parent.
+fn one_row_fix(
+    opts: &Opts,
+    env: &Env,
+    report: &mut Report,
+    engine: &'static str,
+    size: u64,
+    target: &str,
+    bare: &mut dyn FnMut(&str) -> Res<u64>,
+) -> Res<()> {
+    let journal = env.dir.join(format!("journal-{engine}-one-{size}.sqlite"));
+    remove_journal(&journal);
+    let runs = opts.runs.max(5);
+    let mut dg = Vec::new();
+    let mut base = Vec::new();
+    let mut next = LONELY_BASE;
+    for i in 0..opts.warmup + runs {
+        next += 1;
+        let stmt = format!("DELETE FROM parent WHERE id = {next}");
+        let a = dbguard(&env.policy, &journal, &exec_args(target, &stmt))?;
+        next += 1;
+        let stmt = format!("DELETE FROM parent WHERE id = {next}");
+        let (b, n) = timed(|| bare(&stmt))?;
+        if n != 1 {
+            return Err(format!("one-row baseline deleted {n} rows").into());
+        }
+        if i >= opts.warmup {
+            dg.push(a.ms);
+            base.push(b);
+        }
+    }
+    remove_journal(&journal);
+    let e = Entry {
+        measure: "one-row fix".into(),
+        engine,
+        size: Some(size),
+        rows: Some(1),
+        runs,
+        dbguard_ms: median(&dg),
+        baseline: "DELETE (autocommit)".into(),
+        baseline_ms: median(&base),
+        target: None,
+        limit_ms: None,
+    };
+    progress(&e);
+    report.entries.push(e);
+    Ok(())
+}
+
 fn progress(e: &Entry) {
     eprintln!(
         "  {:<12} {:<9} {:>9} rows: dbguard {:>10.2} ms, {:<22} {:>10.2} ms, ratio {:.2}",
@@ -547,43 +598,10 @@ fn pg_size(
     }
 
     if opts.wants("one-row") {
-        let journal = env.dir.join(format!("journal-pg-one-{size}.sqlite"));
-        remove_journal(&journal);
         pg_settle(db)?;
-        let runs = opts.runs.max(5);
-        let mut dg = Vec::new();
-        let mut base = Vec::new();
-        let mut next = LONELY_BASE;
-        for i in 0..opts.warmup + runs {
-            next += 1;
-            let stmt = format!("DELETE FROM parent WHERE id = {next}");
-            let a = dbguard(&env.policy, &journal, &exec_args(url, &stmt))?;
-            next += 1;
-            let stmt = format!("DELETE FROM parent WHERE id = {next}");
-            let (b, n) = timed(|| Ok(db.execute(stmt.as_str(), &[])?))?;
-            if n != 1 {
-                return Err(format!("one-row baseline deleted {n} rows").into());
-            }
-            if i >= opts.warmup {
-                dg.push(a.ms);
-                base.push(b);
-            }
-        }
-        remove_journal(&journal);
-        let e = Entry {
-            measure: "one-row fix".into(),
-            engine: "postgres",
-            size: Some(size),
-            rows: Some(1),
-            runs,
-            dbguard_ms: median(&dg),
-            baseline: "DELETE (autocommit)".into(),
-            baseline_ms: median(&base),
-            target: None,
-            limit_ms: None,
-        };
-        progress(&e);
-        report.entries.push(e);
+        one_row_fix(opts, env, report, "postgres", size, url, &mut |stmt| {
+            Ok(db.execute(stmt, &[])?)
+        })?;
     }
     Ok(())
 }
@@ -806,42 +824,9 @@ fn sqlite_size(opts: &Opts, env: &Env, size: u64, report: &mut Report) -> Res<()
         );
 
         // One-row fix on SQLite too: cheap, and shows the fixed cost.
-        let journal = env.dir.join(format!("journal-sqlite-one-{size}.sqlite"));
-        remove_journal(&journal);
-        let runs = opts.runs.max(5);
-        let mut dg = Vec::new();
-        let mut base = Vec::new();
-        let mut next = LONELY_BASE;
-        for i in 0..opts.warmup + runs {
-            next += 1;
-            let stmt = format!("DELETE FROM parent WHERE id = {next}");
-            let a = dbguard(&env.policy, &journal, &exec_args(&target, &stmt))?;
-            next += 1;
-            let stmt = format!("DELETE FROM parent WHERE id = {next}");
-            let (b, n) = timed(|| Ok(db.execute(&stmt, [])?))?;
-            if n != 1 {
-                return Err(format!("one-row baseline deleted {n} rows").into());
-            }
-            if i >= opts.warmup {
-                dg.push(a.ms);
-                base.push(b);
-            }
-        }
-        remove_journal(&journal);
-        let e = Entry {
-            measure: "one-row fix".into(),
-            engine: "sqlite",
-            size: Some(size),
-            rows: Some(1),
-            runs,
-            dbguard_ms: median(&dg),
-            baseline: "DELETE (autocommit)".into(),
-            baseline_ms: median(&base),
-            target: None,
-            limit_ms: None,
-        };
-        progress(&e);
-        report.entries.push(e);
+        one_row_fix(opts, env, report, "sqlite", size, &target, &mut |stmt| {
+            Ok(db.execute(stmt, [])? as u64)
+        })?;
     }
     drop(db);
     remove_journal(&path);
