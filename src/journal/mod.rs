@@ -509,7 +509,7 @@ const TABLE_CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data FROM change_c
 fn merge_by_seq(
     mut rows: rusqlite::Rows<'_>,
     mut chunks: rusqlite::Rows<'_>,
-    tables: &std::collections::HashMap<String, TableInfo>,
+    tables: &std::collections::HashMap<&str, &TableInfo>,
     f: &mut dyn FnMut(RowChange) -> Result<()>,
 ) -> Result<()> {
     let mut next_row = rows.next()?.map(row_change).transpose()?;
@@ -530,7 +530,7 @@ fn merge_by_seq(
             let Some((first, tbl, op_s, data)) = next_chunk.take() else {
                 break;
             };
-            if let Some(info) = tables.get(&tbl) {
+            if let Some(info) = tables.get(tbl.as_str()) {
                 let op = Op::parse(&op_s)?;
                 for (i, line) in data.lines().enumerate() {
                     let values = decode_copy_line(line);
@@ -559,7 +559,7 @@ fn merge_by_seq(
             let Some(row) = next_row.take() else {
                 break;
             };
-            if tables.contains_key(&row.table) {
+            if tables.contains_key(row.table.as_str()) {
                 f(row)?;
             }
             next_row = rows.next()?.map(row_change).transpose()?;
@@ -823,8 +823,11 @@ impl Journal {
         mut f: impl FnMut(RowChange) -> Result<()>,
     ) -> Result<()> {
         let mut tables = self.tables(id)?;
-        let infos: std::collections::HashMap<String, TableInfo> =
-            tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        if op.is_some() && children_first {
+            tables.sort_by(|a, b| b.position.cmp(&a.position).then(a.name.cmp(&b.name)));
+        }
+        let infos: std::collections::HashMap<&str, &TableInfo> =
+            tables.iter().map(|t| (t.name.as_str(), t)).collect();
         let Some(op) = op else {
             let mut rows_stmt = self.conn.prepare(ROWS_IN_SEQ)?;
             let mut chunk_stmt = self.conn.prepare(CHUNKS_IN_SEQ)?;
@@ -832,9 +835,6 @@ impl Journal {
             let chunks = chunk_stmt.query(params![id])?;
             return merge_by_seq(rows, chunks, &infos, &mut f);
         };
-        if children_first {
-            tables.sort_by(|a, b| b.position.cmp(&a.position).then(a.name.cmp(&b.name)));
-        }
         let mut rows_stmt = self.conn.prepare(TABLE_ROWS_IN_SEQ)?;
         let mut chunk_stmt = self.conn.prepare(TABLE_CHUNKS_IN_SEQ)?;
         for t in &tables {
