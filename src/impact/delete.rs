@@ -817,13 +817,25 @@ pub(super) fn analyze(
     // Deleted rows, parents first.
     for (pos, &x) in g.deleted.iter().enumerate() {
         let a = Sql::alias(x);
+        // A cascaded table outside any cycle is selected by its CTE's own
+        // condition: matching its rows against the CTE's identities instead
+        // would scan the table twice, which made capture 1.5x slower.
+        let (with, cond) = if x != g.target && !g.is_cyclic(x) {
+            let conds: Vec<String> = g.cascade_into(x).map(|e| sql.member(e, &a)).collect();
+            (
+                sql.with(&sql.deps(Node::Deleted(x))),
+                format!("({})", conds.join(" OR ")),
+            )
+        } else {
+            (sql.with(&[Node::Deleted(x)]), sql.is_deleted(x, &a))
+        };
         impact.row_sets.push(super::RowSet {
             table: sql.table(x).name.clone(),
             op: crate::journal::Op::Delete,
-            with: sql.with(&[Node::Deleted(x)]),
+            with,
             alias: a.clone(),
             join: String::new(),
-            cond: sql.is_deleted(x, &a),
+            cond,
             rows: deleted_rows.get(&x).copied().flatten(),
             position: pos as i64,
             new_key: None,
