@@ -806,30 +806,15 @@ fn stage_deleted_rows(
             table_sql(info)
         ))?;
         let cols: Vec<String> = info.columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let mut err: Option<Error> = None;
         let n = tx.copy_in(
             &format!("COPY {stage} ({}) FROM STDIN", cols.join(", ")),
             &mut |w| {
-                let mut line = String::new();
-                source.for_each_row_of(id, Op::Delete, false, |row| {
-                    if row.table != info.name {
-                        return Ok(());
-                    }
-                    if let Some(before) = &row.before {
-                        line.clear();
-                        crate::journal::encode_copy_line(before, &mut line);
-                        line.push('\n');
-                        if let Err(e) = w.write_all(line.as_bytes()) {
-                            err = Some(Error::io(format!("cannot stream rows to restore: {e}")));
-                        }
-                    }
-                    Ok(())
+                source.copy_text_of(id, &info.name, Op::Delete, |text| {
+                    w.write_all(text.as_bytes())
+                        .map_err(|e| Error::io(format!("cannot stream rows to restore: {e}")))
                 })
             },
         )?;
-        if let Some(e) = err {
-            return Err(e);
-        }
         let n = n.unwrap_or(0);
         if n == 0 {
             continue;

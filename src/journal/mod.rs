@@ -858,6 +858,52 @@ impl Journal {
         self.merged_rows(id, Some(op), children_first, f)
     }
 
+    /// Streams the images of one table's rows of one operation as Postgres
+    /// `COPY` text (complete lines): bulk-captured chunks as they were
+    /// stored, single rows encoded. The image is the before-image, or the
+    /// after-image for inserts. Order is not capture order (chunks come
+    /// first): this feeds a staging table, where order does not matter, and
+    /// skipping the decode and re-encode of every line is the point.
+    pub fn copy_text_of(
+        &self,
+        id: i64,
+        table: &str,
+        op: Op,
+        mut f: impl FnMut(&str) -> Result<()>,
+    ) -> Result<()> {
+        let mut chunk_stmt = self.conn.prepare(TABLE_CHUNKS_IN_SEQ)?;
+        let mut chunks = chunk_stmt.query(params![id, table, op.name()])?;
+        while let Some(r) = chunks.next()? {
+            let data = r
+                .get_ref(3)?
+                .as_str()
+                .map_err(|e| Error::database(format!("journal chunk of change {id}: {e}")))?;
+            if !data.is_empty() {
+                f(data)?;
+                if !data.ends_with('\n') {
+                    f("\n")?;
+                }
+            }
+        }
+        let mut rows_stmt = self.conn.prepare(TABLE_ROWS_IN_SEQ)?;
+        let mut rows = rows_stmt.query(params![id, table, op.name()])?;
+        let mut line = String::new();
+        while let Some(r) = rows.next()? {
+            let row = row_change(r)?;
+            let image = match op {
+                Op::Insert => row.after,
+                _ => row.before,
+            };
+            if let Some(values) = image {
+                line.clear();
+                encode_copy_line(&values, &mut line);
+                line.push('\n');
+                f(&line)?;
+            }
+        }
+        Ok(())
+    }
+
     /// How many rows of each operation a change recorded.
     pub fn row_counts(&self, id: i64) -> Result<Vec<(String, Op, i64)>> {
         let mut stmt = self.conn.prepare(
