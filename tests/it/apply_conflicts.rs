@@ -195,3 +195,88 @@ fn pg_undo_insert_conflicts_with_row_changed_since() {
 fn sqlite_undo_insert_conflicts_with_row_changed_since() {
     inserted_row_changed(Engine::Sqlite);
 }
+
+/// Postgres plans an undo with its keys sent as array literals: keys that
+/// need quoting there (quotes, backslashes, commas, braces, the word NULL,
+/// the empty string, blanks, tabs, newlines) must each be found, in a
+/// two-column key, for re-inserted rows and for reverted updates alike.
+#[test]
+fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
+    const NAMES: &str = "('plain'), ('with \"quote\"'), ('back\\slash'), ('comma,brace{}'), ('NULL'), (''), \
+                         (' spaced '), (E'tab\\there'), (E'new\\nline'), ('ünï ✓')";
+    let fixture = format!(
+        "CREATE TABLE k (name text, day date, n integer NOT NULL, PRIMARY KEY (name, day));
+         INSERT INTO k SELECT v.name, date '2026-01-01' + i, 1
+           FROM (VALUES {NAMES}) AS v(name), generate_series(0, 1) AS i;"
+    );
+    let db = Db::new(Engine::Postgres, &fixture);
+    let j = JournalDir::new();
+
+    // Every deleted row re-created: every key is a conflict.
+    let id = exec_yes(&j, &db, "DELETE FROM k WHERE day = date '2026-01-01'", &[]);
+    db.plain(&format!(
+        "INSERT INTO k SELECT v.name, date '2026-01-01', 2 FROM (VALUES {NAMES}) AS v(name)"
+    ));
+    let o = j.run(&[
+        "undo",
+        "apply",
+        &id.to_string(),
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 5, "undo of a delete whose every row exists again");
+    let v = last_json(&o);
+    let mut found: Vec<String> = v["plan"]["conflicts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan.conflicts in {v}"))
+        .iter()
+        .map(|c| c["key"][0].as_str().unwrap_or("?").to_owned())
+        .collect();
+    found.sort();
+    let mut want: Vec<String> = [
+        "plain",
+        "with \"quote\"",
+        "back\\slash",
+        "comma,brace{}",
+        "NULL",
+        "",
+        " spaced ",
+        "tab\there",
+        "new\nline",
+        "ünï ✓",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    want.sort();
+    assert_eq!(found, want, "{v}");
+
+    // Updates: only the row changed again conflicts, found by its key.
+    let id = exec_yes(
+        &j,
+        &db,
+        "UPDATE k SET n = n + 10 WHERE day = date '2026-01-02'",
+        &[],
+    );
+    db.plain("UPDATE k SET n = 99 WHERE name = E'back\\\\slash' AND day = date '2026-01-02'");
+    let o = j.run(&[
+        "undo",
+        "apply",
+        &id.to_string(),
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 5, "undo of an update whose row changed again");
+    let v = last_json(&o);
+    assert_eq!(
+        v["plan"]["conflicts"],
+        serde_json::json!([{
+            "table": "public.k",
+            "key": ["back\\slash", "2026-01-02"],
+            "reason": "changed since: n"
+        }]),
+        "{v}"
+    );
+}
