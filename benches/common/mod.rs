@@ -27,6 +27,7 @@ pub fn with_db(url: &str, db: &str) -> String {
 pub struct TempPg {
     admin: String,
     pub name: String,
+    /// The database's URL, without TLS (see [`TempPg::create`]).
     pub url: String,
 }
 
@@ -38,7 +39,14 @@ impl TempPg {
         let name = format!("dbguard_bench_{label}_{}", std::process::id());
         client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
         client.batch_execute(&format!("CREATE DATABASE {name}"))?;
-        let url = with_db(&admin, &name);
+        let mut url = with_db(&admin, &name);
+        // One transport for both sides: the baseline client has no TLS, so
+        // dbguard must not negotiate it either (with the server's `ssl = on`
+        // it would, and encrypt every COPY byte the baseline sends plain).
+        if !url.contains("sslmode=") {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("sslmode=disable");
+        }
         Ok(TempPg { admin, name, url })
     }
 }
