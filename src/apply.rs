@@ -381,7 +381,9 @@ fn capture(
     // Deletes (no key moves, no after-image to pair) take the bulk path
     // where the engine has one: the rows as COPY writes them, in chunks.
     if op == Op::Delete && extra == 0 {
-        if let Some(n) = tx.copy_out(&sql, &mut |text, lines| rec.chunk(&name, op, lines, text))? {
+        if let Some(n) = tx.copy_out(&sql, &mut |format, text, lines| {
+            rec.chunk(&name, op, format, lines, text)
+        })? {
             return Ok(n);
         }
     }

@@ -696,8 +696,8 @@ pub fn undo_loaded(
                 )
             };
             let name = info.name.clone();
-            tx.copy_out(&now_sql, &mut |text, lines| {
-                rec.chunk(&name, Op::Insert, lines, text)
+            tx.copy_out(&now_sql, &mut |format, text, lines| {
+                rec.chunk(&name, Op::Insert, format, lines, text)
             })?;
             if mode == "triggers" {
                 let diff_sql = format!(

@@ -143,6 +143,17 @@ pub struct TableCounts {
     pub inserted: u64,
 }
 
+/// How an engine writes rows in bulk, one row per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkFormat {
+    /// Postgres `COPY ... TO STDOUT` text: tab-separated, `\N` for NULL,
+    /// backslash escapes; every value in its text form.
+    Copy,
+    /// SQLite: one `json_array(...)` per row, so each value keeps its
+    /// storage class (see `crate::journal::decode_json_line`).
+    Json,
+}
+
 /// Timeouts of a guarded apply.
 #[derive(Debug, Clone)]
 pub struct GuardOptions {
@@ -159,13 +170,13 @@ pub struct GuardOptions {
 pub trait ApplyTx: PreviewTx {
     /// Streams the rows of a query, values in the engine's form.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
-    /// Streams the rows of a query in Postgres `COPY` text format, in
+    /// Streams the rows of a query in the engine's bulk text format, in
     /// chunks of complete lines (and how many lines each holds); `None`
-    /// when the engine has no such bulk path.
+    /// when the engine has no such bulk path for this query.
     fn copy_out(
         &mut self,
         sql: &str,
-        f: &mut dyn FnMut(&str, u64) -> Result<()>,
+        f: &mut dyn FnMut(BulkFormat, &str, u64) -> Result<()>,
     ) -> Result<Option<u64>>;
     /// Runs `COPY ... FROM STDIN` with the text `f` writes; `None` when the
     /// engine has no such bulk path.

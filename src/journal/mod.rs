@@ -17,6 +17,12 @@
 //! or null), SQLite values tagged with their storage class (`{"int": "42"}`,
 //! `{"real": "0x3ff0000000000000"}` with the exact bits, `{"blob": "00ff"}`,
 //! text as a plain string), so every value round-trips exactly.
+//!
+//! Large deletes are captured in bulk, as chunks of lines in the engine's
+//! own bulk format ([`BulkFormat`]): Postgres `COPY` text, or for SQLite
+//! one JSON array per row as SQLite's `json_array()` writes it (numbers
+//! with a `.` or an exponent are reals, given with enough digits to
+//! round-trip; blobs as `{"blob": "HEX"}`).
 
 pub mod audit;
 
@@ -25,16 +31,18 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection as RawConnection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::db::Value;
+use crate::db::{BulkFormat, Value};
 use crate::error::{Error, Result};
 
 /// The journal schema this version reads and writes.
 ///
 /// History: 1 — changes, their tables and rows (the undo log); 2 — the
 /// hash-chained audit trail (`audit`, `audit_head`) and the single-use
-/// record of approval tokens (`approvals`). Opening an older journal
-/// migrates it in one transaction; a newer one is refused untouched.
-pub const SCHEMA_VERSION: i64 = 3;
+/// record of approval tokens (`approvals`); 3 — bulk-captured chunks
+/// (`change_chunks`); 4 — the format of each chunk. Opening an older
+/// journal migrates it in one transaction; a newer one is refused
+/// untouched.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Schema 1: the undo log.
 const SCHEMA: &str = "
@@ -96,6 +104,60 @@ CREATE TABLE IF NOT EXISTS change_chunks (
     PRIMARY KEY (change_id, first_seq)
 );
 ";
+
+/// Schema 4: chunks say their format. Chunks written before it are all
+/// Postgres `COPY` text.
+const SCHEMA_V4: &str = "
+ALTER TABLE change_chunks ADD COLUMN format TEXT NOT NULL DEFAULT 'copy'
+    CHECK (format IN ('copy', 'json'));
+";
+
+/// Decodes one line of a SQLite bulk chunk: a JSON array as `json_array()`
+/// writes it. Numbers are parsed from their text here (Rust's parser is
+/// correctly rounded), with a `.` or an exponent meaning a real, so the
+/// storage class and the exact bits survive.
+pub fn decode_json_line(line: &str) -> Result<Vec<Value>> {
+    let bad = || Error::database(format!("journal chunk holds a row it cannot read: {line}"));
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(line).map_err(|_| bad())?;
+    items
+        .into_iter()
+        .map(|raw| {
+            let text = raw.get();
+            match text.as_bytes().first() {
+                Some(b'n') if text == "null" => Ok(Value::Null),
+                Some(b'"') => serde_json::from_str::<String>(text)
+                    .map(Value::Text)
+                    .map_err(|_| bad()),
+                Some(b'{') => serde_json::from_str::<serde_json::Value>(text)
+                    .map_err(|_| bad())
+                    .and_then(|v| value_from_json(&v)),
+                Some(_) if text.contains(['.', 'e', 'E']) => {
+                    text.parse::<f64>().map(Value::Real).map_err(|_| bad())
+                }
+                Some(_) => text.parse::<i64>().map(Value::Integer).map_err(|_| bad()),
+                None => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+/// Decodes one line of a chunk in `format`.
+fn decode_line(format: BulkFormat, line: &str) -> Result<Vec<Value>> {
+    match format {
+        BulkFormat::Copy => Ok(decode_copy_line(line)),
+        BulkFormat::Json => decode_json_line(line),
+    }
+}
+
+fn parse_format(s: &str) -> Result<BulkFormat> {
+    match s {
+        "copy" => Ok(BulkFormat::Copy),
+        "json" => Ok(BulkFormat::Json),
+        other => Err(Error::database(format!(
+            "journal has a chunk in an unknown format {other:?}"
+        ))),
+    }
+}
 
 /// Encodes text-form values as one line of Postgres `COPY` text format
 /// (without the newline).
@@ -496,11 +558,11 @@ fn row_change(r: &rusqlite::Row<'_>) -> Result<RowChange> {
 /// the primary key in its order, with no sort (a test checks the plans).
 const ROWS_IN_SEQ: &str = "SELECT seq, tbl, op, key, before, after FROM change_rows
      WHERE change_id = ?1 ORDER BY seq";
-const CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data FROM change_chunks
+const CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data, format FROM change_chunks
      WHERE change_id = ?1 ORDER BY first_seq";
 const TABLE_ROWS_IN_SEQ: &str = "SELECT seq, tbl, op, key, before, after FROM change_rows
      WHERE change_id = ?1 AND tbl = ?2 AND op = ?3 ORDER BY seq";
-const TABLE_CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data FROM change_chunks
+const TABLE_CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data, format FROM change_chunks
      WHERE change_id = ?1 AND tbl = ?2 AND op = ?3 ORDER BY first_seq";
 
 /// Merges single rows and chunk lines, each stream already in seq order,
@@ -515,8 +577,8 @@ fn merge_by_seq(
     let mut next_row = rows.next()?.map(row_change).transpose()?;
     let mut next_chunk = chunks
         .next()?
-        .map(|r| -> Result<(i64, String, String, String)> {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        .map(|r| -> Result<(i64, String, String, String, String)> {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .transpose()?;
     loop {
@@ -527,13 +589,14 @@ fn merge_by_seq(
             (Some(r), Some(c)) => c.0 < r.seq,
         };
         if take_chunk {
-            let Some((first, tbl, op_s, data)) = next_chunk.take() else {
+            let Some((first, tbl, op_s, data, format)) = next_chunk.take() else {
                 break;
             };
             if let Some(info) = tables.get(tbl.as_str()) {
                 let op = Op::parse(&op_s)?;
+                let format = parse_format(&format)?;
                 for (i, line) in data.lines().enumerate() {
-                    let values = decode_copy_line(line);
+                    let values = decode_line(format, line)?;
                     let key = crate::apply::key_of(info, &values);
                     let (before, after) = match op {
                         Op::Insert => (None, Some(values)),
@@ -551,8 +614,8 @@ fn merge_by_seq(
             }
             next_chunk = chunks
                 .next()?
-                .map(|r| -> Result<(i64, String, String, String)> {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                .map(|r| -> Result<(i64, String, String, String, String)> {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })
                 .transpose()?;
         } else {
@@ -639,6 +702,9 @@ impl Journal {
         }
         if version < 3 {
             tx.execute_batch(SCHEMA_V3)?;
+        }
+        if version < 4 {
+            tx.execute_batch(SCHEMA_V4)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
@@ -873,21 +939,33 @@ impl Journal {
     ) -> Result<()> {
         let mut chunk_stmt = self.conn.prepare(TABLE_CHUNKS_IN_SEQ)?;
         let mut chunks = chunk_stmt.query(params![id, table, op.name()])?;
+        let mut line = String::new();
         while let Some(r) = chunks.next()? {
             let data = r
                 .get_ref(3)?
                 .as_str()
                 .map_err(|e| Error::database(format!("journal chunk of change {id}: {e}")))?;
-            if !data.is_empty() {
-                f(data)?;
-                if !data.ends_with('\n') {
-                    f("\n")?;
+            match parse_format(&r.get::<_, String>(4)?)? {
+                BulkFormat::Copy => {
+                    if !data.is_empty() {
+                        f(data)?;
+                        if !data.ends_with('\n') {
+                            f("\n")?;
+                        }
+                    }
+                }
+                BulkFormat::Json => {
+                    for l in data.lines() {
+                        line.clear();
+                        encode_copy_line(&decode_json_line(l)?, &mut line);
+                        line.push('\n');
+                        f(&line)?;
+                    }
                 }
             }
         }
         let mut rows_stmt = self.conn.prepare(TABLE_ROWS_IN_SEQ)?;
         let mut rows = rows_stmt.query(params![id, table, op.name()])?;
-        let mut line = String::new();
         while let Some(r) = rows.next()? {
             let row = row_change(r)?;
             let image = match op {
@@ -997,15 +1075,34 @@ impl Recording<'_> {
         Ok(())
     }
 
-    /// Records a chunk of rows in Postgres `COPY` text format (complete
-    /// lines), as captured: the fast path for large deletes.
-    pub fn chunk(&mut self, table: &str, op: Op, rows: u64, data: &str) -> Result<()> {
+    /// Records a chunk of rows (complete lines) in the engine's bulk
+    /// format, as captured: the fast path for large deletes.
+    pub fn chunk(
+        &mut self,
+        table: &str,
+        op: Op,
+        format: BulkFormat,
+        rows: u64,
+        data: &str,
+    ) -> Result<()> {
         let first = self.seq + 1;
         self.seq += rows as i64;
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data, format) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        stmt.execute(params![self.id, first, table, op.name(), rows as i64, data])?;
+        let format = match format {
+            BulkFormat::Copy => "copy",
+            BulkFormat::Json => "json",
+        };
+        stmt.execute(params![
+            self.id,
+            first,
+            table,
+            op.name(),
+            rows as i64,
+            data,
+            format
+        ])?;
         Ok(())
     }
 
@@ -1216,6 +1313,42 @@ mod tests {
 #[cfg(test)]
 mod copy_tests {
     use super::*;
+
+    #[test]
+    fn json_lines_keep_storage_classes_and_bits() {
+        let line = r#"[null,42,-9223372036854775808,0.1,10000000000000000.0,9.0e+999,-4.9406564584124654e-324,"tab\there \u0000 \"q\"",{"blob":"00FF"},{"real":"0x8000000000000000"}]"#;
+        let got = decode_json_line(line).unwrap();
+        let want = vec![
+            Value::Null,
+            Value::Integer(42),
+            Value::Integer(i64::MIN),
+            Value::Real(0.1),
+            Value::Real(1e16),
+            Value::Real(f64::INFINITY),
+            Value::Real(-5e-324),
+            Value::Text("tab\there \0 \"q\"".into()),
+            Value::Blob(vec![0, 255]),
+            Value::Real(-0.0),
+        ];
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            match (g, w) {
+                (Value::Real(a), Value::Real(b)) => assert_eq!(a.to_bits(), b.to_bits()),
+                _ => assert_eq!(g, w),
+            }
+        }
+        for bad in [
+            "",
+            "[",
+            "[1,",
+            "{}",
+            "[tru]",
+            "[1.2.3]",
+            "[99999999999999999999]",
+        ] {
+            assert!(decode_json_line(bad).is_err(), "{bad:?} decoded");
+        }
+    }
 
     #[test]
     fn copy_lines_round_trip() {

@@ -448,6 +448,18 @@ fn sqlite_round_trip(db: &SqliteDb, table: &str, cols: &str, change: &str) {
     let id = exec_apply(&journal, &db.target(), change);
     let during = sqlite_rows(&db.conn(), &sel);
     assert_ne!(before, during, "{change} changed the table");
+    if change.starts_with("DELETE") {
+        // The bulk path (json_array chunks) is the one under test here.
+        let chunks: i64 = rusqlite::Connection::open(&journal)
+            .expect("journal")
+            .query_row(
+                "SELECT count(*) FROM change_chunks WHERE change_id = ?1 AND format = 'json'",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("count chunks");
+        assert!(chunks > 0, "{change}: captured row by row, not in bulk");
+    }
     undo_apply(&journal, id, None);
     let after = sqlite_rows(&db.conn(), &sel);
     let diffs: Vec<String> = before

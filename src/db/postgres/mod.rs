@@ -11,8 +11,8 @@ use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage, Transaction};
 
 use super::{
-    ApplyTx, Canceller, ColumnMeta, Engine, GuardOptions, PreviewTx, ReadSummary, RowSink, Rows,
-    TableCounts, TargetIdentity, Value,
+    ApplyTx, BulkFormat, Canceller, ColumnMeta, Engine, GuardOptions, PreviewTx, ReadSummary,
+    RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -370,7 +370,7 @@ impl ApplyTx for PgApply<'_, '_> {
     fn copy_out(
         &mut self,
         sql: &str,
-        f: &mut dyn FnMut(&str, u64) -> Result<()>,
+        f: &mut dyn FnMut(BulkFormat, &str, u64) -> Result<()>,
     ) -> Result<Option<u64>> {
         use std::io::Read;
         let started = std::time::Instant::now();
@@ -396,7 +396,7 @@ impl ApplyTx for PgApply<'_, '_> {
                     let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
                     let text = String::from_utf8(std::mem::replace(&mut buf, rest))
                         .map_err(|_| Error::database("captured rows are not UTF-8"))?;
-                    f(&text, lines)?;
+                    f(BulkFormat::Copy, &text, lines)?;
                     total += lines;
                 }
             }
@@ -405,7 +405,7 @@ impl ApplyTx for PgApply<'_, '_> {
             let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
             let text = String::from_utf8(buf)
                 .map_err(|_| Error::database("captured rows are not UTF-8"))?;
-            f(&text, lines)?;
+            f(BulkFormat::Copy, &text, lines)?;
             total += lines;
         }
         drop(reader);
