@@ -877,8 +877,14 @@ fn stage_deleted_rows(
             &format!("COPY {stage} ({}) FROM STDIN", cols.join(", ")),
             &mut |w| {
                 source.copy_text_of(id, &info.name, Op::Delete, |text| {
-                    w.write_all(text.as_bytes())
-                        .map_err(|e| Error::io(format!("cannot stream rows to restore: {e}")))
+                    // The COPY writer buffers whatever one write hands it:
+                    // a whole 1 MiB chunk at once would be copied whole.
+                    for piece in text.as_bytes().chunks(64 * 1024) {
+                        w.write_all(piece).map_err(|e| {
+                            Error::io(format!("cannot stream rows to restore: {e}"))
+                        })?;
+                    }
+                    Ok(())
                 })
             },
         )?;
