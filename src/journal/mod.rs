@@ -982,6 +982,37 @@ impl Journal {
         Ok(())
     }
 
+    /// The chunks of one table and operation of a change, as stored: their
+    /// format, row count and text (complete lines).
+    pub fn for_each_chunk_of(
+        &self,
+        id: i64,
+        table: &str,
+        op: Op,
+        mut f: impl FnMut(BulkFormat, u64, &str) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare(TABLE_CHUNKS_IN_SEQ)?;
+        let mut chunks = stmt.query(params![id, table, op.name()])?;
+        while let Some(r) = chunks.next()? {
+            let format = parse_format(&r.get::<_, String>(4)?)?;
+            let data = r
+                .get_ref(3)?
+                .as_str()
+                .map_err(|e| Error::database(format!("journal chunk of change {id}: {e}")))?;
+            f(format, data.lines().count() as u64, data)?;
+        }
+        Ok(())
+    }
+
+    /// How many rows of `op` a change recorded one by one (not in chunks).
+    pub fn single_rows(&self, id: i64, op: Op) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM change_rows WHERE change_id = ?1 AND op = ?2",
+            params![id, op.name()],
+            |r| r.get(0),
+        )?)
+    }
+
     /// How many rows of each operation a change recorded.
     pub fn row_counts(&self, id: i64) -> Result<Vec<(String, Op, i64)>> {
         let mut stmt = self.conn.prepare(

@@ -280,3 +280,52 @@ fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
         "{v}"
     );
 }
+
+/// SQLite puts deleted rows back a stored chunk per statement, the chunk
+/// inlined as a string literal: keys with quotes, backslashes, newlines,
+/// JSON-looking text and blobs must each be found as conflicts, and once
+/// the conflicting rows are gone the undo restores every row exactly.
+#[test]
+fn sqlite_bulk_undo_conflicts_and_restores_awkward_values() {
+    let fixture = "CREATE TABLE k (name TEXT PRIMARY KEY, v);
+         INSERT INTO k VALUES ('plain', 1), ('it''s', 2.5), ('back\\slash', X'00FF'),
+           ('new' || char(10) || 'line', 'x'), ('{\"real\": 1}', NULL), ('[1,2]', -1),
+           ('ünï ✓', 9223372036854775807), ('', 1e300);";
+    let db = Db::new(Engine::Sqlite, fixture);
+    let before = db.dump();
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
+    db.plain("INSERT INTO k (name) SELECT name FROM (SELECT 'plain' AS name UNION ALL SELECT 'it''s' UNION ALL SELECT 'back\\slash' UNION ALL SELECT 'new' || char(10) || 'line' UNION ALL SELECT '{\"real\": 1}' UNION ALL SELECT '[1,2]' UNION ALL SELECT 'ünï ✓' UNION ALL SELECT '')");
+    let o = j.run(&[
+        "undo",
+        "apply",
+        &id.to_string(),
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 5, "undo of a delete whose every row exists again");
+    let v = last_json(&o);
+    let conflicts = v["plan"]["conflicts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan.conflicts in {v}"));
+    assert_eq!(conflicts.len(), 8, "{v}");
+    assert_eq!(v["plan"]["tables"]["k"]["reinsert"], 8, "{v}");
+
+    db.plain("DELETE FROM k");
+    let o = j.run(&["undo", "apply", &id.to_string(), "--yes"]);
+    assert_exit(&o, 0, "undo once the conflicting rows are gone");
+    assert_eq!(db.dump(), before);
+    // The rows went back through the bulk path: the undo's own record of
+    // them is a chunk, not rows one by one.
+    let bulk: i64 = rusqlite::Connection::open(&j.path)
+        .expect("journal")
+        .query_row(
+            "SELECT count(*) FROM change_chunks c JOIN changes u ON u.id = c.change_id
+             WHERE u.undo_of = ?1 AND c.op = 'insert' AND c.format = 'json'",
+            [id],
+            |r| r.get(0),
+        )
+        .expect("count chunks");
+    assert_eq!(bulk, 1, "the undo did not restore in bulk");
+}
