@@ -766,8 +766,8 @@ pub fn undo_loaded(
                 let name = info.name.clone();
                 source.for_each_chunk_of(id, &info.name, Op::Delete, |_, lines, text| {
                     let objects = text.contains("{\"");
-                    let n = tx.execute(&format!(
-                        "INSERT INTO {} ({}) SELECT {} FROM jsonb_each({}) AS j",
+                    let prefix = format!(
+                        "INSERT INTO {} ({}) SELECT {} FROM jsonb_each(",
                         table_sql(info),
                         cols.iter()
                             .map(|(_, c)| quote_ident(c))
@@ -777,8 +777,8 @@ pub fn undo_loaded(
                             .map(|(i, _)| sqlite_json_value(*i, objects))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        sqlite_json_array(text)
-                    ))?;
+                    );
+                    let n = tx.execute(&sqlite_json_array(&prefix, text, ") AS j"))?;
                     if n != lines {
                         return Err(Error::drift(format!(
                             "{name}: restoring {lines} rows inserted {n}; nothing was committed"
@@ -957,13 +957,27 @@ fn sqlite_bulk_ok(
     Ok(true)
 }
 
-/// A chunk's lines as one SQL string literal holding a JSON array of rows.
-/// It is read with `jsonb_each()`, which parses it once into SQLite's
-/// binary JSON, so `->>` reaches each value without parsing the row's text
-/// again (a quarter faster than `json_each()`).
-fn sqlite_json_array(text: &str) -> String {
-    let rows = text.trim_end_matches('\n').replace('\n', ",");
-    format!("'[{}]'", rows.replace('\'', "''"))
+/// `prefix`, a chunk's lines as one SQL string literal holding a JSON
+/// array of rows, and `suffix`: one statement, built in one pass (a chunk
+/// is copied once, not three times). The literal is read with
+/// `jsonb_each()`, which parses it once into SQLite's binary JSON, so `->>`
+/// reaches each value without parsing the row's text again (a quarter
+/// faster than `json_each()`).
+fn sqlite_json_array(prefix: &str, text: &str, suffix: &str) -> String {
+    let rows = text.trim_end_matches('\n');
+    let mut sql = String::with_capacity(prefix.len() + rows.len() + suffix.len() + 64);
+    sql.push_str(prefix);
+    sql.push_str("'[");
+    for c in rows.chars() {
+        match c {
+            '\n' => sql.push(','),
+            '\'' => sql.push_str("''"),
+            other => sql.push(other),
+        }
+    }
+    sql.push_str("]'");
+    sql.push_str(suffix);
+    sql
 }
 
 /// Element `i` of the row `j.value` (see `crate::journal::decode_json_line`)
@@ -1022,12 +1036,14 @@ fn sqlite_bulk_plan(
                 .iter()
                 .map(|(i, _)| sqlite_json_value(*i, objects))
                 .collect();
-            let found = tx.query(&format!(
-                "SELECT {} FROM jsonb_each({}) AS j WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {}) LIMIT 1000",
-                shown.join(", "),
-                sqlite_json_array(chunk),
-                table_sql(info),
-                matched.join(" AND ")
+            let found = tx.query(&sqlite_json_array(
+                &format!("SELECT {} FROM jsonb_each(", shown.join(", ")),
+                chunk,
+                &format!(
+                    ") AS j WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {}) LIMIT 1000",
+                    table_sql(info),
+                    matched.join(" AND ")
+                ),
             ))?;
             let found = found.ok_or_else(|| {
                 Error::database(format!(
