@@ -1339,6 +1339,44 @@ mod tests {
         let err = Journal::open(Some(&path)).err().unwrap();
         assert!(err.message.contains("newer dbguard"), "{err}");
     }
+
+    /// A schema-3 journal's chunks (all Postgres COPY text then) read back
+    /// as such after the migration that gave chunks a format.
+    #[test]
+    fn schema_3_chunks_read_as_copy_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let conn = RawConnection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(SCHEMA_V2).unwrap();
+        conn.execute_batch(SCHEMA_V3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO changes (id, created_at, operator, engine, target, target_database,
+                 statement, kind, digest, impact, status, row_count)
+             VALUES (1, '2026-01-01T00:00:00Z', 'a', 'PostgreSQL', 'pg', 'db',
+                 'DELETE FROM t', 'delete', 'd', '{}', 'committed', 2);
+             INSERT INTO change_tables VALUES (1, 'public.t', 'public', 't', 1,
+                 '[{\"name\":\"a\",\"type_name\":\"text\"},{\"name\":\"b\",\"type_name\":\"text\"}]', '[\"a\"]');
+             INSERT INTO change_chunks VALUES (1, 1, 'public.t', 'delete', 2, 'x\t\\N\ny\tz\n');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        drop(conn);
+        let j = Journal::open(Some(&path)).unwrap();
+        let mut rows = Vec::new();
+        j.for_each_row(1, |r| {
+            rows.push(r.before);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                Some(vec![Value::Text("x".into()), Value::Null]),
+                Some(vec![Value::Text("y".into()), Value::Text("z".into())]),
+            ]
+        );
+    }
 }
 
 #[cfg(test)]
