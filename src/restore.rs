@@ -664,8 +664,12 @@ pub fn undo_loaded(
             "triggers"
         };
         let mut differences = Vec::new();
-        let mut done = 0u64;
-        let mut crashed_half = false;
+        let mut done = Done {
+            rows: 0,
+            total,
+            crashed_half: false,
+            progress: &progress,
+        };
         for (info, stage, rows) in &stages {
             let cols: Vec<String> = info
                 .columns
@@ -753,12 +757,7 @@ pub fn undo_loaded(
                     ));
                 }
             }
-            done += n;
-            progress.show(done);
-            if !crashed_half && done * 2 >= total {
-                crashed_half = true;
-                crate::apply::crash_point("during_undo");
-            }
+            done.add(n);
         }
         if sqlite_bulk {
             for info in by_position(tables) {
@@ -787,12 +786,7 @@ pub fn undo_loaded(
                     // No INSERT trigger can have changed them: the rows
                     // are now what the chunk says.
                     rec.chunk(&name, Op::Insert, BulkFormat::Json, n, text)?;
-                    done += n;
-                    progress.show(done);
-                    if !crashed_half && done * 2 >= total {
-                        crashed_half = true;
-                        crate::apply::crash_point("during_undo");
-                    }
+                    done.add(n);
                     Ok(())
                 })?;
             }
@@ -854,12 +848,7 @@ pub fn undo_loaded(
                     }
                 }
             }
-            done += todo.len() as u64;
-            progress.show(done);
-            if !crashed_half && done * 2 >= total {
-                crashed_half = true;
-                crate::apply::crash_point("during_undo");
-            }
+            done.add(todo.len() as u64);
             Ok(())
         })?;
         progress.finish();
@@ -894,6 +883,26 @@ pub fn undo_loaded(
             Ok((plan, Some(report)))
         }
         None => Err(Error::io("undo finished without a report")),
+    }
+}
+
+/// Rows an undo has restored so far: shown as progress, and the midpoint
+/// where the crash tests kill it (`DBGUARD_CRASH_AT=during_undo`).
+struct Done<'a> {
+    rows: u64,
+    total: u64,
+    crashed_half: bool,
+    progress: &'a Progress,
+}
+
+impl Done<'_> {
+    fn add(&mut self, rows: u64) {
+        self.rows += rows;
+        self.progress.show(self.rows);
+        if !self.crashed_half && self.rows * 2 >= self.total {
+            self.crashed_half = true;
+            crate::apply::crash_point("during_undo");
+        }
     }
 }
 
