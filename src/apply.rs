@@ -6,23 +6,29 @@
 //!
 //! 1. Recompute the impact in the transaction's snapshot; if its digest is
 //!    not the confirmed one, the database drifted: roll back (exit 4).
-//! 2. Capture full before-images of every row that will be deleted or
+//! 2. On Postgres, lock (`FOR UPDATE`) the rows the engine's counters
+//!    cannot vouch for: every row set that is updated (`SET NULL`/`SET
+//!    DEFAULT` rows, `UPDATE` targets, `ON CONFLICT` updates), and every
+//!    row set when a trigger fires. Rows that are only deleted need no
+//!    lock: the statement locks them itself, REPEATABLE READ fails it on a
+//!    row changed after the snapshot, and a row someone else deleted first
+//!    makes the exact delete count fall short (drift). Updates are not
+//!    counted exactly (a row set to NULL and then deleted counts as both),
+//!    so a concurrent delete of a `SET NULL` row could go unnoticed; and a
+//!    row `ON CONFLICT` would update, deleted concurrently, turns into an
+//!    insert without an error. Locking everything cost a third of a
+//!    100k-row apply. SQLite's `BEGIN IMMEDIATE` holds the whole database.
+//! 3. Capture full before-images of every row that will be deleted or
 //!    changed, from that snapshot, streamed into the journal (constant
-//!    memory). There is no separate `FOR UPDATE` pass: it wrote every
-//!    tuple once more (a third of a 100k-row apply) and guards nothing the
-//!    snapshot does not. The statement takes the row locks itself, and at
-//!    REPEATABLE READ a row changed by anyone after the snapshot makes it
-//!    fail with a serialization error (cascades included, through the
-//!    crosscheck snapshot of the foreign-key triggers), reported as drift.
-//!    SQLite's `BEGIN IMMEDIATE` holds the whole database.
-//! 3. Execute the operator's statement as typed.
-//! 4. Verify coverage: the statement's row count, and the engine's own
+//!    memory).
+//! 4. Execute the operator's statement as typed.
+//! 5. Verify coverage: the statement's row count, and the engine's own
 //!    per-table counters (Postgres `pg_stat_xact_user_tables`, SQLite
 //!    `total_changes()`), equal what was captured. A table changed that was
 //!    not captured (a trigger writing elsewhere) rolls back, unless the
 //!    operator allowed an uncovered change, which is then marked partial.
-//! 5. Capture after-images of updated and inserted rows.
-//! 6. Write-ahead: the journal entry becomes durable as `prepared` (with the
+//! 6. Capture after-images of updated and inserted rows.
+//! 7. Write-ahead: the journal entry becomes durable as `prepared` (with the
 //!    Postgres transaction id); the target commits; the entry is marked
 //!    `committed`. [`reconcile`] settles entries left `prepared` by a crash.
 //!
@@ -32,7 +38,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::db::{ApplyTx, Connection, GuardOptions, TableCounts, Value};
+use crate::db::{ApplyTx, Connection, Engine, GuardOptions, TableCounts, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, Context, Impact, PreviewOptions, RowSet};
 use crate::journal::{ChangeMeta, ColumnInfo, Journal, Op, Recording, Status, TableInfo};
@@ -228,7 +234,11 @@ pub fn apply(
                 "the impact could not be counted within the statement timeout, so it cannot be verified; nothing was applied",
             ));
         }
-        // 2. Capture, table by table.
+        // 2. + 3. Lock (see the module doc) and capture, table by table.
+        let triggers = fresh
+            .effects
+            .iter()
+            .any(|e| e.action == impact::Action::Trigger);
         let mut infos: BTreeMap<QualName, TableInfo> = BTreeMap::new();
         for set in &fresh.row_sets {
             let table = schema.get(&set.table).ok_or_else(|| {
@@ -246,6 +256,17 @@ pub fn apply(
                 Error::database(format!("table {} vanished from the schema", set.table))
             })?;
             let info = &infos[&set.table];
+            if engine == Engine::Postgres && (set.op != Op::Delete || triggers) {
+                let locked = tx.lock(&lock_sql(set))?;
+                if set.rows.is_some_and(|r| r != locked) {
+                    return Err(Error::drift(format!(
+                        "{}: {} rows to {} at the preview, {locked} locked now; nothing was applied",
+                        set.table,
+                        set.rows.unwrap_or(0),
+                        set.op.name()
+                    )));
+                }
+            }
             let n = capture(tx, rec, set, table, info)?;
             if set.rows.is_some_and(|r| r != n) {
                 return Err(Error::drift(format!(
@@ -270,13 +291,13 @@ pub fn apply(
         }
         crash_point("after_capture");
 
-        // 3. The statement, as typed.
+        // 4. The statement, as typed.
         let before_changes = tx.total_changes()?;
         let sqlite_before = sqlite_rowids_before(tx, &fresh, schema)?;
         let n = tx.execute(&stmt.text)?;
         verify_count(&fresh, &expected, n)?;
 
-        // 4. Coverage.
+        // 5. Coverage.
         if let Some(uncovered) = verify_coverage(tx, &fresh, &expected, before_changes)? {
             if opts.allow_uncovered {
                 rec.set_partial(&uncovered)?;
@@ -288,7 +309,7 @@ pub fn apply(
             }
         }
 
-        // 5. After-images.
+        // 6. After-images.
         for (name, info) in &infos {
             let sets: Vec<&RowSet> = fresh
                 .row_sets
@@ -351,6 +372,17 @@ fn select_columns(table: &Table, alias: &str) -> String {
         .map(|c| format!("{alias}.{}", quote_ident(&c.name)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn lock_sql(set: &RowSet) -> String {
+    format!(
+        "{}SELECT count(*) FROM (SELECT 1 FROM {} AS {a} {} WHERE {} FOR UPDATE OF {a}) AS s",
+        set.with,
+        set.table.sql(),
+        set.join,
+        set.cond,
+        a = set.alias
+    )
 }
 
 /// Streams the before-images of one row set into the journal.

@@ -168,6 +168,10 @@ pub struct GuardOptions {
 /// Nothing commits unless the closure given to [`Connection::guarded`]
 /// returns `Ok`.
 pub trait ApplyTx: PreviewTx {
+    /// Runs a query that locks rows and returns a count (`SELECT count(*)
+    /// FROM (... FOR UPDATE) s` on Postgres; SQLite's `BEGIN IMMEDIATE`
+    /// already holds the database).
+    fn lock(&mut self, sql: &str) -> Result<u64>;
     /// Streams the rows of a query, values in the engine's form.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
     /// Streams the rows of a query in the engine's bulk text format, in

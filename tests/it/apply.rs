@@ -799,3 +799,68 @@ fn pg_exec_concurrent_insert_during_apply_is_left_alone() {
         .push("(5,closed,1)".into());
     assert_eq!(pg_dump_tables(&db.url), want);
 }
+
+/// Rows a delete sets to NULL in a table it also cascades into: a
+/// concurrent delete of one of them must not go unnoticed. (Without a lock
+/// on the SET NULL rows, the missing update was cancelled out in the
+/// counters by a row that was set to NULL and then deleted, which counts
+/// as both, and the journal recorded an update that never happened.)
+#[test]
+fn pg_exec_concurrent_delete_of_a_set_null_row_is_drift() {
+    const FIXTURE: &str = "
+CREATE TABLE p (id integer PRIMARY KEY);
+CREATE TABLE c (id integer PRIMARY KEY,
+                a integer REFERENCES p(id) ON DELETE SET NULL,
+                b integer REFERENCES p(id) ON DELETE CASCADE);
+INSERT INTO p VALUES (1), (2);
+INSERT INTO c VALUES (1, 1, NULL), (2, 2, 2);
+";
+    let db = PgDb::with(&format!("{FIXTURE}{GATE}"));
+    let j = JournalDir::new();
+    let o = gated_exec(
+        &db,
+        &j,
+        "DELETE FROM p WHERE gate()",
+        "DELETE FROM c WHERE id = 1",
+    );
+    assert_exit(&o, 4, "exec --yes with a SET NULL row deleted meanwhile");
+    let now = pg_dump_tables(&db.url);
+    assert_eq!(now["public.p"], vec!["(1)", "(2)"], "{now:?}");
+    assert_eq!(now["public.c"], vec!["(2,2,2)"], "{now:?}");
+    assert!(
+        undo_list(&j).iter().all(|c| c["status"] == "aborted"),
+        "{:?}",
+        undo_list(&j)
+    );
+}
+
+/// INSERT ... ON CONFLICT DO UPDATE whose conflicting row is deleted
+/// meanwhile: Postgres would insert instead of update without an error,
+/// so the row is locked first and the change is refused as drift.
+#[test]
+fn pg_exec_concurrent_delete_of_an_on_conflict_row_is_drift() {
+    const FIXTURE: &str = "
+CREATE TABLE kv (k integer PRIMARY KEY, v text NOT NULL);
+INSERT INTO kv VALUES (1, 'old');
+";
+    let db = PgDb::with(&format!("{FIXTURE}{GATE}"));
+    let j = JournalDir::new();
+    let o = gated_exec(
+        &db,
+        &j,
+        "INSERT INTO kv SELECT 1, 'new' WHERE gate() ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+        "DELETE FROM kv WHERE k = 1",
+    );
+    assert_exit(
+        &o,
+        4,
+        "exec --yes with the conflicting row deleted meanwhile",
+    );
+    let now = pg_dump_tables(&db.url);
+    assert!(now["public.kv"].is_empty(), "{now:?}");
+    assert!(
+        undo_list(&j).iter().all(|c| c["status"] == "aborted"),
+        "{:?}",
+        undo_list(&j)
+    );
+}

@@ -339,6 +339,25 @@ impl PreviewTx for PgApply<'_, '_> {
 }
 
 impl ApplyTx for PgApply<'_, '_> {
+    fn lock(&mut self, sql: &str) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let msgs = self
+            .preview
+            .tx
+            .simple_query(sql)
+            .map_err(|e| apply_error(&e))?;
+        super::trace_sql(sql, started);
+        for m in msgs {
+            if let SimpleQueryMessage::Row(r) = m {
+                let text = r.try_get(0).ok().flatten().unwrap_or("0");
+                return text
+                    .parse()
+                    .map_err(|_| Error::database(format!("lock query returned {text:?}")));
+            }
+        }
+        Ok(0)
+    }
+
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
         let started = std::time::Instant::now();
         let tx = &mut *self.preview.tx;

@@ -256,6 +256,12 @@ impl PreviewTx for SqliteApply<'_, '_> {
 }
 
 impl ApplyTx for SqliteApply<'_, '_> {
+    fn lock(&mut self, sql: &str) -> Result<u64> {
+        // BEGIN IMMEDIATE holds the write lock on the whole database.
+        let n = self.preview.tx.query_row(sql, [], |r| r.get::<_, i64>(0))?;
+        Ok(n.max(0) as u64)
+    }
+
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
         let started = std::time::Instant::now();
         let mut stmt = self.preview.tx.prepare(sql)?;
