@@ -703,7 +703,10 @@ fn gated_exec(db: &PgDb, j: &JournalDir, sql: &str, concurrent: &str) -> Output 
     loop {
         let waiting: i64 = watcher
             .query_one(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                // Advisory locks belong to a database, but pg_locks lists
+                // every database's: another test's waiter must not count.
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 &[],
             )
             .expect("pg_locks")
