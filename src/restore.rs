@@ -663,6 +663,15 @@ pub fn undo_loaded(
         } else {
             "triggers"
         };
+        // SQLite checks a foreign key at the end of each statement. Where
+        // a restored table references itself, or a table restored after
+        // it, a child can come back in an earlier statement than its
+        // parent: the checks wait for the end, and are made before the
+        // journal entry is prepared.
+        let deferred = engine == Engine::Sqlite && references_forward(schema, tables);
+        if deferred {
+            tx.execute("PRAGMA defer_foreign_keys = ON")?;
+        }
         let mut differences = Vec::new();
         let mut done = Done {
             rows: 0,
@@ -852,7 +861,7 @@ pub fn undo_loaded(
             Ok(())
         })?;
         progress.finish();
-        if mode == "replica" {
+        if mode == "replica" || deferred {
             check_integrity(tx, schema, tables)?;
         }
         if !skip.is_empty() {
@@ -904,6 +913,22 @@ impl Done<'_> {
             crate::apply::crash_point("during_undo");
         }
     }
+}
+
+/// Whether a restored table has a foreign key to itself or to a table
+/// restored after it (a cycle), so restore order alone cannot satisfy it.
+fn references_forward(schema: &Schema, tables: &[TableInfo]) -> bool {
+    let position: BTreeMap<QualName, i64> = tables
+        .iter()
+        .map(|t| (QualName::new(t.schema.as_deref(), &t.table), t.position))
+        .collect();
+    position.iter().any(|(name, &pos)| {
+        schema.get(name).is_some_and(|t| {
+            t.foreign_keys
+                .iter()
+                .any(|fk| position.get(&fk.ref_table).is_some_and(|&p| p >= pos))
+        })
+    })
 }
 
 /// Tables in restore order, parents first.
