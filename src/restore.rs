@@ -711,11 +711,6 @@ pub fn undo_loaded(
                 .iter()
                 .map(|c| format!("t.{}", quote_ident(&c.name)))
                 .collect();
-            let keyed: Vec<String> = info
-                .key_columns
-                .iter()
-                .map(|k| format!("t.{} = s.{}", quote_ident(k), quote_ident(k)))
-                .collect();
             let now_sql = if mode == "replica" && !info.columns.iter().any(|c| c.generated) {
                 format!("SELECT {} FROM {stage} AS t", all.join(", "))
             } else {
@@ -723,11 +718,7 @@ pub fn undo_loaded(
                     "SELECT {} FROM {} AS t WHERE EXISTS (SELECT 1 FROM {stage} AS s WHERE {})",
                     all.join(", "),
                     table_sql(info),
-                    if key_is_primary(info) {
-                        keyed.join(" AND ")
-                    } else {
-                        stage_match(info)
-                    }
+                    stage_match(info)
                 )
             };
             let name = info.name.clone();
@@ -738,11 +729,7 @@ pub fn undo_loaded(
                 let diff_sql = format!(
                     "SELECT count(*) FROM {} AS t JOIN {stage} AS s ON {} WHERE ({}) IS DISTINCT FROM ({})",
                     table_sql(info),
-                    if key_is_primary(info) {
-                        keyed.join(" AND ")
-                    } else {
-                        stage_match(info)
-                    },
+                    stage_match(info),
                     info.columns
                         .iter()
                         .filter(|c| !c.generated)
@@ -1098,8 +1085,17 @@ fn sqlite_bulk_plan(
     Ok(())
 }
 
-/// `t` and `s` rows equal column by column (a keyless table).
+/// The table row `t` is the staged row `s`: by primary key, or for a
+/// keyless table column by column.
 fn stage_match(info: &TableInfo) -> String {
+    if key_is_primary(info) {
+        return info
+            .key_columns
+            .iter()
+            .map(|k| format!("t.{k} = s.{k}", k = quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+    }
     info.columns
         .iter()
         .filter(|c| !c.generated)
@@ -1124,9 +1120,7 @@ fn stage_deleted_rows(
     plan: &mut UndoPlan,
     stages: &mut Vec<(TableInfo, String, u64)>,
 ) -> Result<()> {
-    let mut ordered: Vec<&TableInfo> = tables.iter().collect();
-    ordered.sort_by_key(|t| (t.position, t.name.clone()));
-    for (i, info) in ordered.into_iter().enumerate() {
+    for (i, info) in by_position(tables).into_iter().enumerate() {
         let stage = format!("pg_temp.dbguard_stage_{i}");
         tx.execute(&format!(
             "CREATE TEMP TABLE dbguard_stage_{i} (LIKE {}) ON COMMIT DROP",
@@ -1158,20 +1152,11 @@ fn stage_deleted_rows(
             .iter()
             .map(|k| format!("s.{}", quote_ident(k)))
             .collect();
-        let keyed: Vec<String> = info
-            .key_columns
-            .iter()
-            .map(|k| format!("t.{} = s.{}", quote_ident(k), quote_ident(k)))
-            .collect();
         let found = (tx as &mut dyn PreviewTx).query(&format!(
             "SELECT {} FROM {stage} AS s WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {}) LIMIT 1000",
             keys.join(", "),
             table_sql(info),
-            if key_is_primary(info) {
-                keyed.join(" AND ")
-            } else {
-                stage_match(info)
-            }
+            stage_match(info)
         ))?;
         for row in found.map(|r| r.rows).unwrap_or_default() {
             plan.conflicts.push(Conflict {
