@@ -562,7 +562,7 @@ const CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data, format FROM change
      WHERE change_id = ?1 ORDER BY first_seq";
 const TABLE_ROWS_IN_SEQ: &str = "SELECT seq, tbl, op, key, before, after FROM change_rows
      WHERE change_id = ?1 AND tbl = ?2 AND op = ?3 ORDER BY seq";
-const TABLE_CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data, format FROM change_chunks
+const TABLE_CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data, format, rows FROM change_chunks
      WHERE change_id = ?1 AND tbl = ?2 AND op = ?3 ORDER BY first_seq";
 
 /// Merges single rows and chunk lines, each stream already in seq order,
@@ -942,15 +942,9 @@ impl Journal {
         op: Op,
         mut f: impl FnMut(&str) -> Result<()>,
     ) -> Result<()> {
-        let mut chunk_stmt = self.conn.prepare(TABLE_CHUNKS_IN_SEQ)?;
-        let mut chunks = chunk_stmt.query(params![id, table, op.name()])?;
         let mut line = String::new();
-        while let Some(r) = chunks.next()? {
-            let data = r
-                .get_ref(3)?
-                .as_str()
-                .map_err(|e| Error::database(format!("journal chunk of change {id}: {e}")))?;
-            match parse_format(&r.get::<_, String>(4)?)? {
+        self.for_each_chunk_of(id, table, op, |format, _, data| {
+            match format {
                 BulkFormat::Copy => {
                     if !data.is_empty() {
                         f(data)?;
@@ -968,7 +962,8 @@ impl Journal {
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         let mut rows_stmt = self.conn.prepare(TABLE_ROWS_IN_SEQ)?;
         let mut rows = rows_stmt.query(params![id, table, op.name()])?;
         while let Some(r) = rows.next()? {
@@ -1004,7 +999,8 @@ impl Journal {
                 .get_ref(3)?
                 .as_str()
                 .map_err(|e| Error::database(format!("journal chunk of change {id}: {e}")))?;
-            f(format, data.lines().count() as u64, data)?;
+            let rows: i64 = r.get(5)?;
+            f(format, rows.max(0) as u64, data)?;
         }
         Ok(())
     }
