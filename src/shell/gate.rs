@@ -281,6 +281,19 @@ pub fn terminal_line() -> Result<Option<String>> {
     Ok((n > 0).then_some(answer))
 }
 
+/// One audit record per verified approval, whichever way it arrived.
+fn audit_approvals(s: &Session<'_>, c: &Change<'_>, approvals: &[Approval]) {
+    for a in approvals {
+        let _ = s.journal.audit(
+            "approval",
+            s.operator,
+            Some(&s.identity.display),
+            None,
+            serde_json::json!({"principal": a.principal, "fingerprint": a.fingerprint, "digest": c.digest}),
+        );
+    }
+}
+
 fn approve(
     s: &Session<'_>,
     c: &Change<'_>,
@@ -313,15 +326,7 @@ fn approve(
     let used = |n: &str| s.journal.nonce_used(n).unwrap_or(true);
     if !s.tokens.is_empty() {
         let approvals = approval::verify(s.tokens, &expected, &signers, s.policy.groups(), &used)?;
-        for a in &approvals {
-            let _ = s.journal.audit(
-                "approval",
-                s.operator,
-                Some(&s.identity.display),
-                None,
-                serde_json::json!({"principal": a.principal, "fingerprint": a.fingerprint, "digest": c.digest}),
-            );
-        }
+        audit_approvals(s, c, &approvals);
         return Ok(Passed {
             approvals,
             ..Passed::default()
@@ -399,15 +404,7 @@ fn approve(
         tokens.push(t.to_owned());
         match approval::verify(&tokens, &expected, &signers, s.policy.groups(), &used) {
             Ok(approvals) => {
-                for a in &approvals {
-                    let _ = s.journal.audit(
-                        "approval",
-                        s.operator,
-                        Some(&s.identity.display),
-                        None,
-                        serde_json::json!({"principal": a.principal, "fingerprint": a.fingerprint, "digest": c.digest}),
-                    );
-                }
+                audit_approvals(s, c, &approvals);
                 return Ok(Passed {
                     approvals,
                     request: Some(line),
