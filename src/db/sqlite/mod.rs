@@ -288,7 +288,7 @@ impl ApplyTx for SqliteApply<'_, '_> {
         let started = std::time::Instant::now();
         // SQLite encodes every row itself, as one JSON array: a value
         // crosses into Rust as part of one string instead of one
-        // allocation each, and the journal stores a chunk per megabyte
+        // allocation each, and the journal stores a chunk per 256 KiB
         // instead of a row per row (5 µs a row before). Blobs, which JSON
         // cannot hold, go as {"blob": HEX}. SQLite writes -0.0 as 0.0 and
         // has no function that sees the sign, so a row holding a real zero
