@@ -904,16 +904,20 @@ impl Done<'_> {
 
 /// Whether a restored table has a foreign key to itself or to a table
 /// restored after it (a cycle), so restore order alone cannot satisfy it.
+/// The order is the restore's own (position, then name): tables at the same
+/// position, such as a `SET NULL` table beside the parent, are not in a
+/// cycle just for sharing it.
 fn references_forward(schema: &Schema, tables: &[TableInfo]) -> bool {
-    let position: BTreeMap<QualName, i64> = tables
-        .iter()
-        .map(|t| (QualName::new(t.schema.as_deref(), &t.table), t.position))
+    let order: BTreeMap<QualName, usize> = by_position(tables)
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (QualName::new(t.schema.as_deref(), &t.table), i))
         .collect();
-    position.iter().any(|(name, &pos)| {
+    order.iter().any(|(name, &i)| {
         schema.get(name).is_some_and(|t| {
             t.foreign_keys
                 .iter()
-                .any(|fk| position.get(&fk.ref_table).is_some_and(|&p| p >= pos))
+                .any(|fk| order.get(&fk.ref_table).is_some_and(|&r| r >= i))
         })
     })
 }

@@ -350,12 +350,41 @@ fn sqlite_undo_of_a_self_referencing_cascade_in_several_statements() {
         let ids = id.to_string();
         let mut args = vec!["undo", "apply", ids.as_str(), "--yes"];
         args.extend_from_slice(extra);
-        let o = j.run(&args);
+        let o = dbguard_journal(&j.path, &args, &[("DBGUARD_ECHO_SQL", "1")]);
         assert_exit(
             &o,
             0,
             &format!("undo {extra:?} of a self-referencing cascade"),
         );
+        assert!(stderr(&o).contains("PRAGMA defer_foreign_keys = ON"));
         assert_eq!(db.dump(), before, "undo {extra:?}");
     }
+}
+
+/// Restore order alone satisfies the foreign keys of a plain cascade with
+/// a SET NULL table beside the parent (both at the same position): the
+/// undo neither defers them nor pays for checking every one afterwards.
+#[test]
+fn sqlite_undo_of_a_plain_cascade_does_not_defer_foreign_keys() {
+    let fixture = "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE child (id INTEGER PRIMARY KEY,
+                             parent_id INTEGER NOT NULL REFERENCES parent(id) ON DELETE CASCADE);
+         CREATE TABLE side (id INTEGER PRIMARY KEY,
+                            parent_id INTEGER REFERENCES parent(id) ON DELETE SET NULL);
+         INSERT INTO parent VALUES (1), (2);
+         INSERT INTO child VALUES (1, 1), (2, 1), (3, 2);
+         INSERT INTO side VALUES (1, 1), (2, 2);";
+    let db = Db::new(Engine::Sqlite, fixture);
+    let before = db.dump();
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM parent WHERE id = 1", &[]);
+    let ids = id.to_string();
+    let o = dbguard_journal(
+        &j.path,
+        &["undo", "apply", ids.as_str(), "--yes"],
+        &[("DBGUARD_ECHO_SQL", "1")],
+    );
+    assert_exit(&o, 0, "undo of a plain cascade");
+    assert!(!stderr(&o).contains("defer_foreign_keys"), "{}", stderr(&o));
+    assert_eq!(db.dump(), before);
 }
