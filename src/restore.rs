@@ -11,9 +11,11 @@
 //!
 //! Deleted rows captured in bulk go back in bulk: on Postgres through
 //! `COPY` into staging tables, one set-based conflict check and `INSERT
-//! ... SELECT`; on SQLite a stored chunk per `INSERT ... SELECT` from
-//! `jsonb_each()`, after one conflict query per chunk. Everything else
-//! (and `--force`) goes in batches of literal statements.
+//! ... SELECT`; on SQLite a stored chunk per `INSERT OR ABORT ... SELECT`
+//! from `jsonb_each()`, the chunk bound as a parameter. SQLite's preview
+//! looks for conflicts with one query per chunk; the apply does not repeat
+//! it unless an insert fails (then it names them). Everything else (and
+//! `--force`) goes in batches of literal statements.
 //!
 //! The restore runs through the same guarded path as any change
 //! (`crate::apply::run_guarded`): one transaction, timeouts, and its own
@@ -31,7 +33,7 @@ use serde::Serialize;
 use crate::apply::{ApplyOptions, key_of, meta_for, run_guarded, sqlite_literal};
 use crate::db::{ApplyTx, BulkFormat, Connection, Engine, PreviewTx, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{Change, Journal, Op, RowChange, Status, TableInfo};
+use crate::journal::{Change, Journal, Op, Recording, RowChange, Status, TableInfo};
 use crate::schema::{QualName, Schema, quote_ident};
 
 /// One row that cannot be restored as recorded.
@@ -96,13 +98,11 @@ pub fn literal(engine: Engine, v: &Value, type_name: &str) -> String {
             Value::Null if !type_name.is_empty() => format!("NULL::{type_name}"),
             Value::Null => "NULL".into(),
             other => {
-                let t = other.text().unwrap_or_default();
-                // E'' works whatever standard_conforming_strings says.
-                let escaped = t.replace('\\', "\\\\").replace('\'', "''");
+                let lit = crate::db::postgres::text_literal(&other.text().unwrap_or_default());
                 if type_name.is_empty() {
-                    format!("E'{escaped}'")
+                    lit
                 } else {
-                    format!("E'{escaped}'::{type_name}")
+                    format!("{lit}::{type_name}")
                 }
             }
         },
@@ -649,9 +649,6 @@ pub fn undo_loaded(
         if staged {
             stage_deleted_rows(tx, &source, id, tables, &mut plan, &mut stages)?;
         }
-        if sqlite_bulk {
-            sqlite_bulk_plan(tx, &source, id, tables, &mut plan)?;
-        }
         if !plan.conflicts.is_empty() && !opts.force {
             return Err(conflict_error(&plan));
         }
@@ -756,35 +753,31 @@ pub fn undo_loaded(
             done.add(n);
         }
         if sqlite_bulk {
-            for info in by_position(tables) {
-                let cols = insert_columns(info);
-                let name = info.name.clone();
-                source.for_each_chunk_of(id, &info.name, Op::Delete, |_, lines, text| {
-                    let objects = text.contains("{\"");
-                    let prefix = format!(
-                        "INSERT INTO {} ({}) SELECT {} FROM jsonb_each(",
-                        table_sql(info),
-                        cols.iter()
-                            .map(|(_, c)| quote_ident(c))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        cols.iter()
-                            .map(|(i, _)| sqlite_json_value(*i, objects))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    );
-                    let n = tx.execute(&sqlite_json_array(&prefix, text, ") AS j"))?;
-                    if n != lines {
-                        return Err(Error::drift(format!(
-                            "{name}: restoring {lines} rows inserted {n}; nothing was committed"
-                        )));
+            // No conflict query first: `INSERT OR ABORT` fails on a key
+            // that exists again (whatever ON CONFLICT clause the table
+            // declares), the savepoint takes back the chunks before it,
+            // and only then are the conflicts looked up to be named.
+            tx.execute("SAVEPOINT dbguard_bulk")?;
+            match sqlite_bulk_insert(tx, rec, &source, id, tables, &mut plan, &mut done) {
+                Ok(()) => {
+                    tx.execute("RELEASE SAVEPOINT dbguard_bulk")?;
+                }
+                Err(e) => {
+                    // An I/O or memory error can end the whole transaction,
+                    // and the savepoint with it: then the error is the answer.
+                    if tx.execute("ROLLBACK TO SAVEPOINT dbguard_bulk").is_ok() {
+                        let mut probe = UndoPlan {
+                            conflicts: Vec::new(),
+                            ..plan.clone()
+                        };
+                        sqlite_bulk_plan(tx, &source, id, tables, &mut probe)?;
+                        if !probe.conflicts.is_empty() {
+                            plan.conflicts = probe.conflicts;
+                            return Err(conflict_error(&plan));
+                        }
                     }
-                    // No INSERT trigger can have changed them: the rows
-                    // are now what the chunk says.
-                    rec.chunk(&name, Op::Insert, BulkFormat::Json, n, text)?;
-                    done.add(n);
-                    Ok(())
-                })?;
+                    return Err(e);
+                }
             }
         }
         for_each_batch(&source, id, &info_of, phases, BATCH, |info, rows| {
@@ -940,6 +933,76 @@ fn insert_columns(info: &TableInfo) -> Vec<(usize, &str)> {
         .collect()
 }
 
+/// Puts back the deleted rows of every table (parents first), a stored
+/// chunk per `INSERT OR ABORT ... SELECT ... FROM jsonb_each(?1)`, the
+/// chunk bound as one JSON array, and records them as the undo's own rows.
+fn sqlite_bulk_insert(
+    tx: &mut dyn ApplyTx,
+    rec: &mut Recording,
+    source: &Journal,
+    id: i64,
+    tables: &[TableInfo],
+    plan: &mut UndoPlan,
+    done: &mut Done,
+) -> Result<()> {
+    // One buffer for every chunk: each is a few hundred KiB, and a fresh
+    // allocation of that size is a fresh mapping to fault in.
+    let mut rows = String::new();
+    for info in by_position(tables) {
+        let cols = insert_columns(info);
+        let name = info.name.clone();
+        let targets = cols
+            .iter()
+            .map(|(_, c)| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut statements: [Option<String>; 2] = [None, None];
+        source.for_each_chunk_of(id, &info.name, Op::Delete, |_, lines, text| {
+            let objects = text.contains("{\"");
+            let sql = statements[usize::from(objects)].get_or_insert_with(|| {
+                format!(
+                    "INSERT OR ABORT INTO {} ({targets}) SELECT {} FROM jsonb_each(",
+                    table_sql(info),
+                    cols.iter()
+                        .map(|(i, _)| sqlite_json_value(*i, objects))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            });
+            json_rows(text, &mut rows);
+            let n = tx.execute_with_text(sql, &rows, ") AS j")?;
+            if n != lines {
+                return Err(Error::drift(format!(
+                    "{name}: restoring {lines} rows inserted {n}; nothing was committed"
+                )));
+            }
+            plan.tables.entry(name.clone()).or_default().reinsert += lines;
+            // No INSERT trigger can have changed them: the rows are now
+            // what the chunk says.
+            rec.chunk(&name, Op::Insert, BulkFormat::Json, n, text)?;
+            done.add(n);
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// A chunk's lines (one JSON array per row) as one JSON array of rows, in
+/// `out`. A raw newline only ever separates lines: inside JSON strings it
+/// is escaped.
+fn json_rows(text: &str, out: &mut String) {
+    out.clear();
+    out.reserve(text.len() + 2);
+    out.push('[');
+    for (i, line) in text.trim_end_matches('\n').split('\n').enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(line);
+    }
+    out.push(']');
+}
+
 /// Whether SQLite can put a change's deleted rows back a stored chunk per
 /// statement: they were all captured in bulk (`json_array()` lines), no
 /// value is a real given by its bits (-0.0, which SQL cannot read back),
@@ -982,29 +1045,6 @@ fn sqlite_bulk_ok(
     Ok(true)
 }
 
-/// `prefix`, a chunk's lines as one SQL string literal holding a JSON
-/// array of rows, and `suffix`: one statement, built in one pass (a chunk
-/// is copied once, not three times). The literal is read with
-/// `jsonb_each()`, which parses it once into SQLite's binary JSON, so `->>`
-/// reaches each value without parsing the row's text again (a quarter
-/// faster than `json_each()`).
-fn sqlite_json_array(prefix: &str, text: &str, suffix: &str) -> String {
-    let rows = text.trim_end_matches('\n');
-    let mut sql = String::with_capacity(prefix.len() + rows.len() + suffix.len() + 64);
-    sql.push_str(prefix);
-    sql.push_str("'[");
-    for c in rows.chars() {
-        match c {
-            '\n' => sql.push(','),
-            '\'' => sql.push_str("''"),
-            other => sql.push(other),
-        }
-    }
-    sql.push_str("]'");
-    sql.push_str(suffix);
-    sql
-}
-
 /// Element `i` of the row `j.value` (see `crate::journal::decode_json_line`)
 /// as the SQLite value it was: `->>` gives nulls, text, integers and reals
 /// (SQLite reads back the digits its `json_array()` wrote); blobs and
@@ -1032,6 +1072,7 @@ fn sqlite_bulk_plan(
     tables: &[TableInfo],
     plan: &mut UndoPlan,
 ) -> Result<()> {
+    let mut rows = String::new();
     for info in by_position(tables) {
         let keys: Vec<(usize, &str)> = info
             .key_columns
@@ -1061,15 +1102,16 @@ fn sqlite_bulk_plan(
                 .iter()
                 .map(|(i, _)| sqlite_json_value(*i, objects))
                 .collect();
-            let found = tx.query(&sqlite_json_array(
+            json_rows(chunk, &mut rows);
+            let found = tx.query_with_text(
                 &format!("SELECT {} FROM jsonb_each(", shown.join(", ")),
-                chunk,
+                &rows,
                 &format!(
                     ") AS j WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {}) LIMIT 1000",
                     table_sql(info),
                     matched.join(" AND ")
                 ),
-            ))?;
+            )?;
             let found = found.ok_or_else(|| {
                 Error::database(format!(
                     "checking {} did not finish within the statement timeout",

@@ -113,6 +113,11 @@ pub trait PreviewTx {
     /// the engine's error if it rejects the statement: the preview must not
     /// describe a statement the engine reads differently, or not at all.
     fn check(&mut self, sql: &str) -> Result<Option<String>>;
+    /// Like [`PreviewTx::query`] for `before`, the text value `text`, then
+    /// `after`. SQLite binds `text` as a parameter, so a chunk of a few
+    /// hundred KiB is neither escaped into the statement nor tokenized (the
+    /// bulk undo's conflict check); Postgres sends it as a literal.
+    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>>;
 }
 
 impl dyn PreviewTx + '_ {
@@ -191,6 +196,11 @@ pub trait ApplyTx: PreviewTx {
     ) -> Result<Option<u64>>;
     /// Runs the operator's statement as typed; returns the rows it reports.
     fn execute(&mut self, sql: &str) -> Result<u64>;
+    /// Runs `before`, the text value `text`, then `after` as one
+    /// statement, `text` bound as a parameter: a large value reaches the
+    /// engine without being quoted into the statement and tokenized again
+    /// (SQLite's bulk restore binds a whole chunk).
+    fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64>;
     /// Per-table row counts of this transaction so far, where the engine
     /// keeps them (Postgres `pg_stat_xact_user_tables`).
     fn counters(

@@ -388,3 +388,74 @@ fn sqlite_undo_of_a_plain_cascade_does_not_defer_foreign_keys() {
     assert!(!stderr(&o).contains("defer_foreign_keys"), "{}", stderr(&o));
     assert_eq!(db.dump(), before);
 }
+
+/// A row that comes back between the undo's preview and its apply: the
+/// bulk `INSERT OR ABORT` fails on it even though the table declares `ON
+/// CONFLICT REPLACE` (which would silently overwrite it), the chunks
+/// restored before it are taken back, and the refusal names the row.
+/// The apply is called through the library, as the CLI does after its
+/// preview, so the row is there for the apply only.
+#[test]
+fn sqlite_bulk_undo_refuses_a_row_that_came_back_after_the_preview() {
+    use dbguard::db::{Connection, OpenOptions};
+    use dbguard::error::ErrorKind;
+    use dbguard::journal::Journal;
+    use dbguard::restore::{UndoOptions, load, undo_loaded};
+
+    // Rows of about 1 KiB: 600 of them fill three chunks, so the
+    // conflicting row (the last) is in a later statement than the others.
+    let fixture = "CREATE TABLE k (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, v TEXT);
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 600)
+         INSERT INTO k SELECT i, printf('%.1000d', i) FROM s;";
+    let db = Db::new(Engine::Sqlite, fixture);
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
+    let chunks: i64 = rusqlite::Connection::open(&j.path)
+        .expect("journal")
+        .query_row(
+            "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .expect("count chunks");
+    assert!(chunks >= 3, "the fixture fits in {chunks} chunk(s)");
+    db.plain("INSERT INTO k VALUES (600, 'came back')");
+    let now = db.dump();
+
+    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+    let schema = conn.introspect().expect("introspect");
+    let mut journal = Journal::open(Some(&j.path)).expect("journal");
+    let loaded = load(&journal, id, false).expect("load");
+    let opts = UndoOptions {
+        apply: Default::default(),
+        force: false,
+        replay: false,
+    };
+    let err = match undo_loaded(
+        &mut conn,
+        &mut journal,
+        &schema,
+        &loaded,
+        &opts,
+        "tester",
+        false,
+    ) {
+        Ok((plan, _)) => panic!("the undo went through a row that exists again: {plan:?}"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert!(
+        err.to_string().contains("1 row conflict") && err.to_string().contains("k (600)"),
+        "the refusal does not name row 600 of k alone:\n{err}"
+    );
+    assert_eq!(db.dump(), now, "a refused undo changed the table");
+    let undone: i64 = rusqlite::Connection::open(&j.path)
+        .expect("journal")
+        .query_row(
+            "SELECT count(*) FROM changes WHERE undo_of = ?1 AND status = 'committed'",
+            [id],
+            |r| r.get(0),
+        )
+        .expect("count undos");
+    assert_eq!(undone, 0, "a refused undo left a committed journal entry");
+}

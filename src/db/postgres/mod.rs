@@ -284,6 +284,18 @@ impl PreviewTx for PgPreview<'_, '_> {
             }
         }
     }
+
+    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
+        // The preview's queries travel as simple-protocol batches (one
+        // round trip with their savepoint), so the value goes as a literal.
+        self.query(&format!("{before}{}{after}", text_literal(text)))
+    }
+}
+
+/// `t` as a Postgres text literal. `E''` reads the same whatever
+/// `standard_conforming_strings` says.
+pub fn text_literal(t: &str) -> String {
+    format!("E'{}'", t.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// Makes value *output* exact and unambiguous for the rest of the
@@ -335,6 +347,9 @@ impl PreviewTx for PgApply<'_, '_> {
     }
     fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
         self.preview.query(sql)
+    }
+    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
+        self.preview.query_with_text(before, text, after)
     }
 }
 
@@ -454,6 +469,19 @@ impl ApplyTx for PgApply<'_, '_> {
         let started = std::time::Instant::now();
         let n = tx.execute(sql, &[]).map_err(|e| apply_error(&e))?;
         super::trace_sql(sql, started);
+        Ok(n)
+    }
+
+    fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64> {
+        let tx = &mut *self.preview.tx;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {}",
+            self.statement_timeout_ms
+        ))?;
+        let started = std::time::Instant::now();
+        let sql = format!("{before}$1::text{after}");
+        let n = tx.execute(&sql, &[&text]).map_err(|e| apply_error(&e))?;
+        super::trace_sql(&sql, started);
         Ok(n)
     }
 

@@ -201,18 +201,43 @@ impl PreviewTx for SqlitePreview<'_, '_> {
     }
 
     fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
+        self.run_query(sql, None)
+    }
+
+    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
+        self.run_query(&format!("{before}?1{after}"), Some(text))
+    }
+}
+
+impl SqlitePreview<'_, '_> {
+    /// One query, with `?1` bound to `text` where given (a cached
+    /// statement then: the same shape runs once per chunk).
+    fn run_query(&mut self, sql: &str, text: Option<&str>) -> Result<Option<Rows>> {
         if std::time::Instant::now() >= self.deadline {
             return Ok(None);
         }
         let run = || -> rusqlite::Result<Rows> {
-            let mut stmt = self.tx.prepare(sql)?;
+            let (mut cached, mut plain);
+            let stmt: &mut rusqlite::Statement = match text {
+                Some(_) => {
+                    cached = self.tx.prepare_cached(sql)?;
+                    &mut cached
+                }
+                None => {
+                    plain = self.tx.prepare(sql)?;
+                    &mut plain
+                }
+            };
             let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
             let n = columns.len();
             let mut out = Rows {
                 columns,
                 rows: Vec::new(),
             };
-            let mut rows = stmt.query([])?;
+            let mut rows = match text {
+                Some(t) => stmt.query([t])?,
+                None => stmt.query([])?,
+            };
             while let Some(row) = rows.next()? {
                 let mut values = Vec::with_capacity(n);
                 for i in 0..n {
@@ -252,6 +277,9 @@ impl PreviewTx for SqliteApply<'_, '_> {
     }
     fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
         self.preview.query(sql)
+    }
+    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
+        self.preview.query_with_text(before, text, after)
     }
 }
 
@@ -377,6 +405,14 @@ impl ApplyTx for SqliteApply<'_, '_> {
         let started = std::time::Instant::now();
         let n = self.preview.tx.execute(sql, [])?;
         super::trace_sql(sql, started);
+        Ok(n as u64)
+    }
+
+    fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let sql = format!("{before}?1{after}");
+        let n = self.preview.tx.prepare_cached(&sql)?.execute([text])?;
+        super::trace_sql(&sql, started);
         Ok(n as u64)
     }
 
