@@ -1063,6 +1063,23 @@ fn sqlite_json_value(i: usize, objects: bool) -> String {
     )
 }
 
+/// The smallest and largest first element of a chunk's lines, when every
+/// one is a plain integer (a key too large for JSON numbers is written as
+/// an object, and then there is no range).
+fn first_int_range(chunk: &str) -> Option<(i64, i64)> {
+    let mut range: Option<(i64, i64)> = None;
+    for line in chunk.lines() {
+        let rest = line.strip_prefix('[')?;
+        let end = rest.find([',', ']'])?;
+        let v: i64 = rest[..end].parse().ok()?;
+        range = Some(match range {
+            None => (v, v),
+            Some((lo, hi)) => (lo.min(v), hi.max(v)),
+        });
+    }
+    range
+}
+
 /// Counts the deleted rows SQLite will put back in bulk, and adds a
 /// conflict for every one whose key exists again: one query per chunk.
 fn sqlite_bulk_plan(
@@ -1085,8 +1102,29 @@ fn sqlite_bulk_plan(
             })
             .collect();
         let op = if key_is_primary(info) { "=" } else { "IS" };
+        // An integer key in the first column: a chunk whose key range
+        // holds no row now cannot conflict, and one index probe says so.
+        let int_key = match keys.as_slice() {
+            [(0, k)]
+                if key_is_primary(info)
+                    && col_type(info, k).to_ascii_uppercase().contains("INT") =>
+            {
+                Some(*k)
+            }
+            _ => None,
+        };
         source.for_each_chunk_of(id, &info.name, Op::Delete, |_, lines, chunk| {
             plan.tables.entry(info.name.clone()).or_default().reinsert += lines;
+            if let (Some(k), Some((lo, hi))) = (int_key, first_int_range(chunk)) {
+                let any = (tx as &mut dyn PreviewTx).count(&format!(
+                    "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN {lo} AND {hi})",
+                    table_sql(info),
+                    quote_ident(k)
+                ))?;
+                if any == Some(0) {
+                    return Ok(());
+                }
+            }
             let objects = chunk.contains("{\"");
             let matched: Vec<String> = keys
                 .iter()
@@ -1432,4 +1470,28 @@ pub fn export_json(loaded: &Loaded) -> Result<serde_json::Value> {
         "tables": loaded.tables,
         "rows": rows,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_int_range;
+
+    #[test]
+    fn first_int_range_needs_an_integer_first_in_every_line() {
+        assert_eq!(
+            first_int_range("[5,\"a\"]\n[-3,null]\n[12]\n"),
+            Some((-3, 12))
+        );
+        assert_eq!(first_int_range("[7,1]\n"), Some((7, 7)));
+        for none in [
+            "",
+            "[1,2]\n[\"2\",3]\n",
+            "[1.5,0]\n",
+            "[{\"int\":\"9223372036854775807\"},1]\n",
+            "[null,1]\n",
+            "[99999999999999999999,1]\n",
+        ] {
+            assert_eq!(first_int_range(none), None, "{none}");
+        }
+    }
 }
