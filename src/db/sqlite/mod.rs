@@ -355,7 +355,11 @@ impl ApplyTx for SqliteApply<'_, '_> {
         let mut total = 0u64;
         while let Some(row) = rows.next()? {
             let line = match row.get_ref(0)? {
-                ValueRef::Text(t) => String::from_utf8_lossy(t),
+                // Valid UTF-8 unless a value was not: checked the fast way.
+                ValueRef::Text(t) => match std::str::from_utf8(t) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(t),
+                },
                 other => {
                     return Err(Error::database(format!(
                         "json_array() returned {:?} while capturing rows",
@@ -484,11 +488,21 @@ const SQLITE_CHUNK: usize = 256 * 1024;
 /// typed path.
 fn real_zero(line: &str) -> bool {
     let bytes = line.as_bytes();
-    line.match_indices("0.0").any(|(i, _)| {
-        i > 0
-            && matches!(bytes[i - 1], b'[' | b',')
-            && matches!(bytes.get(i + 3), Some(b',' | b']'))
-    })
+    // `find(char)` is a memchr; most lines hold few dots or none.
+    let mut from = 0;
+    while let Some(p) = line[from..].find('.') {
+        let dot = from + p;
+        if dot >= 2
+            && bytes[dot - 1] == b'0'
+            && matches!(bytes[dot - 2], b'[' | b',')
+            && bytes.get(dot + 1) == Some(&b'0')
+            && matches!(bytes.get(dot + 2), Some(b',' | b']'))
+        {
+            return true;
+        }
+        from = dot + 1;
+    }
+    false
 }
 
 fn to_value(v: ValueRef<'_>) -> Value {
