@@ -1081,7 +1081,8 @@ fn first_int_range(chunk: &str) -> Option<(i64, i64)> {
 }
 
 /// Counts the deleted rows SQLite will put back in bulk, and adds a
-/// conflict for every one whose key exists again: one query per chunk.
+/// conflict for every one whose key exists again: one query per chunk, or
+/// one index probe where the chunk's integer keys span an empty range.
 fn sqlite_bulk_plan(
     tx: &mut dyn PreviewTx,
     source: &Journal,
