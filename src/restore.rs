@@ -765,13 +765,16 @@ pub fn undo_loaded(
                 Err(e) => {
                     // An I/O or memory error can end the whole transaction,
                     // and the savepoint with it: then the error is the answer.
+                    // A lookup that fails too (out of time, say) leaves the
+                    // insert's own error as the answer.
                     if tx.execute("ROLLBACK TO SAVEPOINT dbguard_bulk").is_ok() {
                         let mut probe = UndoPlan {
                             conflicts: Vec::new(),
                             ..plan.clone()
                         };
-                        sqlite_bulk_plan(tx, &source, id, tables, &mut probe)?;
-                        if !probe.conflicts.is_empty() {
+                        if sqlite_bulk_plan(tx, &source, id, tables, &mut probe).is_ok()
+                            && !probe.conflicts.is_empty()
+                        {
                             plan.conflicts = probe.conflicts;
                             return Err(conflict_error(&plan));
                         }
