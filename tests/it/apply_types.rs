@@ -612,3 +612,40 @@ fn sqlite_table_without_key_delete_then_undo() {
         "DELETE FROM nokey",
     );
 }
+
+// ------------------------------------------------ bound text parameters
+
+/// Text given to `execute_with_text` and `query_with_text` reaches the
+/// engine as the exact value, whatever quotes, backslashes, newlines or
+/// placeholder-like text it holds (SQLite binds it; Postgres binds it for an
+/// execute and sends an escaped literal for a preview query).
+fn text_parameters_arrive_unchanged(engine: dbguard::db::Engine) {
+    use dbguard::db::{Connection, OpenOptions, Value};
+    let db = crate::apply::Db::new(engine, "CREATE TABLE t (v TEXT);");
+    let awkward = "it's \\ \"q\" \\' ''\nline2\t$1 ?1 E'x' ünï ✓";
+    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+    let opts = dbguard::apply::ApplyOptions::default();
+    let found = conn
+        .guarded(&opts.guard, |tx| {
+            let n = tx.execute_with_text("INSERT INTO t (v) VALUES (", awkward, ")")?;
+            assert_eq!(n, 1);
+            tx.query_with_text("SELECT v FROM t WHERE v = ", awkward, "")
+        })
+        .expect("guarded")
+        .expect("within the time budget");
+    assert_eq!(
+        found.rows,
+        vec![vec![Value::Text(awkward.into())]],
+        "{engine:?}"
+    );
+}
+
+#[test]
+fn pg_text_parameters_arrive_unchanged() {
+    text_parameters_arrive_unchanged(dbguard::db::Engine::Postgres);
+}
+
+#[test]
+fn sqlite_text_parameters_arrive_unchanged() {
+    text_parameters_arrive_unchanged(dbguard::db::Engine::Sqlite);
+}

@@ -338,6 +338,25 @@ pub struct PgApply<'a, 't> {
     statement_timeout_ms: u128,
 }
 
+impl PgApply<'_, '_> {
+    /// One statement under the apply's statement timeout.
+    fn execute_timed(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<u64> {
+        let tx = &mut *self.preview.tx;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {}",
+            self.statement_timeout_ms
+        ))?;
+        let started = std::time::Instant::now();
+        let n = tx.execute(sql, params).map_err(|e| apply_error(&e))?;
+        super::trace_sql(sql, started);
+        Ok(n)
+    }
+}
+
 impl PreviewTx for PgApply<'_, '_> {
     fn engine(&self) -> Engine {
         Engine::Postgres
@@ -461,28 +480,11 @@ impl ApplyTx for PgApply<'_, '_> {
     }
 
     fn execute(&mut self, sql: &str) -> Result<u64> {
-        let tx = &mut *self.preview.tx;
-        tx.batch_execute(&format!(
-            "SET LOCAL statement_timeout = {}",
-            self.statement_timeout_ms
-        ))?;
-        let started = std::time::Instant::now();
-        let n = tx.execute(sql, &[]).map_err(|e| apply_error(&e))?;
-        super::trace_sql(sql, started);
-        Ok(n)
+        self.execute_timed(sql, &[])
     }
 
     fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64> {
-        let tx = &mut *self.preview.tx;
-        tx.batch_execute(&format!(
-            "SET LOCAL statement_timeout = {}",
-            self.statement_timeout_ms
-        ))?;
-        let started = std::time::Instant::now();
-        let sql = format!("{before}$1::text{after}");
-        let n = tx.execute(&sql, &[&text]).map_err(|e| apply_error(&e))?;
-        super::trace_sql(&sql, started);
-        Ok(n)
+        self.execute_timed(&format!("{before}$1::text{after}"), &[&text])
     }
 
     fn counters(
