@@ -649,6 +649,22 @@ pub fn undo_loaded(
         if staged {
             stage_deleted_rows(tx, &source, id, tables, &mut plan, &mut stages)?;
         }
+        if sqlite_bulk {
+            // `INSERT OR ABORT` fails only on a PRIMARY KEY or UNIQUE
+            // constraint: rows of a table without a key (matched column by
+            // column) are looked up first, as the preview did.
+            let unkeyed: Vec<TableInfo> = tables
+                .iter()
+                .filter(|t| !key_is_primary(t))
+                .cloned()
+                .collect();
+            let mut probe = UndoPlan {
+                conflicts: Vec::new(),
+                ..plan.clone()
+            };
+            sqlite_bulk_plan(tx, &source, id, &unkeyed, &mut probe)?;
+            plan.conflicts.extend(probe.conflicts);
+        }
         if !plan.conflicts.is_empty() && !opts.force {
             return Err(conflict_error(&plan));
         }
@@ -753,10 +769,11 @@ pub fn undo_loaded(
             done.add(n);
         }
         if sqlite_bulk {
-            // No conflict query first: `INSERT OR ABORT` fails on a key
-            // that exists again (whatever ON CONFLICT clause the table
-            // declares), the savepoint takes back the chunks before it,
-            // and only then are the conflicts looked up to be named.
+            // No conflict query first for a table with a key: `INSERT OR
+            // ABORT` fails on a key that exists again (whatever ON CONFLICT
+            // clause the table declares), the savepoint takes back the
+            // chunks before it, and only then are the conflicts looked up
+            // to be named.
             tx.execute("SAVEPOINT dbguard_bulk")?;
             match sqlite_bulk_insert(tx, rec, &source, id, tables, &mut plan, &mut done) {
                 Ok(()) => {

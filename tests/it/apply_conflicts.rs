@@ -389,28 +389,27 @@ fn sqlite_undo_of_a_plain_cascade_does_not_defer_foreign_keys() {
     assert_eq!(db.dump(), before);
 }
 
-/// A row that comes back between the undo's preview and its apply: the
-/// bulk `INSERT OR ABORT` fails on it even though the table declares `ON
-/// CONFLICT REPLACE` (which would silently overwrite it), the chunks
-/// restored before it are taken back, and the refusal names the row.
-/// The apply is called through the library, as the CLI does after its
-/// preview, so the row is there for the apply only.
-#[test]
-fn sqlite_bulk_undo_refuses_a_row_that_came_back_after_the_preview() {
+/// Deletes every row of `k` (built by `fixture`), runs `came_back` with a
+/// plain client, then calls the apply half of `undo apply` through the
+/// library, as the CLI does after its preview, so the row is there for the
+/// apply only: it must be refused naming `row` alone, change nothing and
+/// leave no committed journal entry. The delete is captured in at least
+/// `chunks` chunks.
+fn undo_refuses_a_row_back_since_the_preview(
+    fixture: &str,
+    chunks: i64,
+    came_back: &str,
+    row: &str,
+) {
     use dbguard::db::{Connection, OpenOptions};
     use dbguard::error::ErrorKind;
     use dbguard::journal::Journal;
     use dbguard::restore::{UndoOptions, load, undo_loaded};
 
-    // Rows of about 1 KiB: 600 of them fill three chunks, so the
-    // conflicting row (the last) is in a later statement than the others.
-    let fixture = "CREATE TABLE k (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, v TEXT);
-         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 600)
-         INSERT INTO k SELECT i, printf('%.1000d', i) FROM s;";
     let db = Db::new(Engine::Sqlite, fixture);
     let j = JournalDir::new();
     let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
-    let chunks: i64 = rusqlite::Connection::open(&j.path)
+    let stored: i64 = rusqlite::Connection::open(&j.path)
         .expect("journal")
         .query_row(
             "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
@@ -418,8 +417,8 @@ fn sqlite_bulk_undo_refuses_a_row_that_came_back_after_the_preview() {
             |r| r.get(0),
         )
         .expect("count chunks");
-    assert!(chunks >= 3, "the fixture fits in {chunks} chunk(s)");
-    db.plain("INSERT INTO k VALUES (600, 'came back')");
+    assert!(stored >= chunks, "the fixture fits in {stored} chunk(s)");
+    db.plain(came_back);
     let now = db.dump();
 
     let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
@@ -445,8 +444,8 @@ fn sqlite_bulk_undo_refuses_a_row_that_came_back_after_the_preview() {
     };
     assert_eq!(err.kind, ErrorKind::Refused, "{err}");
     assert!(
-        err.to_string().contains("1 row conflict") && err.to_string().contains("k (600)"),
-        "the refusal does not name row 600 of k alone:\n{err}"
+        err.to_string().contains("1 row conflict") && err.to_string().contains(row),
+        "the refusal does not name {row} alone:\n{err}"
     );
     assert_eq!(db.dump(), now, "a refused undo changed the table");
     let undone: i64 = rusqlite::Connection::open(&j.path)
@@ -458,4 +457,33 @@ fn sqlite_bulk_undo_refuses_a_row_that_came_back_after_the_preview() {
         )
         .expect("count undos");
     assert_eq!(undone, 0, "a refused undo left a committed journal entry");
+}
+
+/// A keyed row: the bulk `INSERT OR ABORT` fails on it even though the
+/// table declares `ON CONFLICT REPLACE` (which would silently overwrite
+/// it), and the chunks restored before it are taken back. Rows of about
+/// 1 KiB: 600 of them fill three chunks, so the conflicting row (the
+/// last) is in a later statement than the others.
+#[test]
+fn sqlite_bulk_undo_refuses_a_keyed_row_back_since_the_preview() {
+    undo_refuses_a_row_back_since_the_preview(
+        "CREATE TABLE k (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, v TEXT);
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 600)
+         INSERT INTO k SELECT i, printf('%.1000d', i) FROM s;",
+        3,
+        "INSERT INTO k VALUES (600, 'came back')",
+        "k (600)",
+    );
+}
+
+/// A table without a key gives `INSERT OR ABORT` nothing to fail on: its
+/// rows are looked up before the insert, as the preview does.
+#[test]
+fn sqlite_bulk_undo_refuses_an_unkeyed_row_back_since_the_preview() {
+    undo_refuses_a_row_back_since_the_preview(
+        "CREATE TABLE k (a INT, b TEXT); INSERT INTO k VALUES (1, 'x'), (2, 'y');",
+        1,
+        "INSERT INTO k VALUES (1, 'x')",
+        "k (1, x)",
+    );
 }
