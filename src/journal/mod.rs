@@ -692,6 +692,10 @@ impl Journal {
         // 100k-row apply. An existing file keeps its page size.
         conn.pragma_update(None, "page_size", 65536)?;
         conn.pragma_update(None, "journal_mode", "wal")?;
+        // SQLite checkpoints after 1,000 pages of WAL: 4 MiB with 4 KiB
+        // pages, 64 MiB with 64 KiB ones. Keep it near 4 MiB.
+        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "wal_autocheckpoint", (4 << 20) / page.max(512))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         // The journal is written and read in order, a chunk at a time: a
