@@ -487,3 +487,28 @@ fn sqlite_bulk_undo_refuses_an_unkeyed_row_back_since_the_preview() {
         "k (1, x)",
     );
 }
+
+/// A restored row that collides with another row on a `UNIQUE ... ON
+/// CONFLICT REPLACE` column (not the key, so no conflict in the plan):
+/// the table's own rule would delete the other row to make room. The undo
+/// must fail and leave the table as it is.
+#[test]
+fn sqlite_undo_does_not_replace_a_row_through_a_unique_column() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE k (id INTEGER PRIMARY KEY, e TEXT UNIQUE ON CONFLICT REPLACE);
+         INSERT INTO k VALUES (1, 'x'), (2, 'y');",
+    );
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM k WHERE id = 1", &[]);
+    db.plain("INSERT INTO k VALUES (3, 'x')");
+    let now = db.dump();
+    let o = j.run(&["undo", "apply", &id.to_string(), "--yes"]);
+    assert_exit(&o, 1, "undo of a row whose unique value is taken again");
+    assert!(
+        stderr(&o).contains("UNIQUE constraint failed: k.e"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(db.dump(), now, "the undo changed the table");
+}
