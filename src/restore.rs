@@ -515,7 +515,8 @@ fn batch_sql(engine: Engine, info: &TableInfo, rows: &[&RowChange]) -> Option<St
                     ""
                 };
             Some(format!(
-                "INSERT INTO {target} ({}){overriding} VALUES {}",
+                "INSERT{} INTO {target} ({}){overriding} VALUES {}",
+                sqlite_abort(engine),
                 cols.join(", "),
                 values.join(", ")
             ))
@@ -558,9 +559,10 @@ fn batch_sql(engine: Engine, info: &TableInfo, rows: &[&RowChange]) -> Option<St
                 return None;
             }
             Some(format!(
-                "WITH v({}) AS (VALUES {}) UPDATE {target} SET {} FROM v WHERE {}",
+                "WITH v({}) AS (VALUES {}) UPDATE{} {target} SET {} FROM v WHERE {}",
                 names.join(", "),
                 values.join(", "),
+                sqlite_abort(engine),
                 sets.join(", "),
                 key_join(engine, info, &target)
             ))
@@ -570,6 +572,16 @@ fn batch_sql(engine: Engine, info: &TableInfo, rows: &[&RowChange]) -> Option<St
             keys_cte(engine, info, rows),
             key_join(engine, info, &target)
         )),
+    }
+}
+
+/// ` OR ABORT` on SQLite: a restored value that collides with another row
+/// must fail, whatever `ON CONFLICT` clause the table declares (`REPLACE`
+/// would delete the other row, `IGNORE` would skip the restore).
+fn sqlite_abort(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => " OR ABORT",
+        Engine::Postgres => "",
     }
 }
 
@@ -981,7 +993,8 @@ fn sqlite_bulk_insert(
             let objects = text.contains("{\"");
             let sql = statements[usize::from(objects)].get_or_insert_with(|| {
                 format!(
-                    "INSERT OR ABORT INTO {} ({targets}) SELECT {} FROM jsonb_each(",
+                    "INSERT{} INTO {} ({targets}) SELECT {} FROM jsonb_each(",
+                    sqlite_abort(Engine::Sqlite),
                     table_sql(info),
                     cols.iter()
                         .map(|(i, _)| sqlite_json_value(*i, objects))

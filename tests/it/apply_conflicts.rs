@@ -503,8 +503,45 @@ fn sqlite_undo_does_not_replace_a_row_through_a_unique_column() {
     let id = exec_yes(&j, &db, "DELETE FROM k WHERE id = 1", &[]);
     db.plain("INSERT INTO k VALUES (3, 'x')");
     let now = db.dump();
+    // In bulk, then row by row (--force).
+    for force in [&[][..], &["--force"][..]] {
+        let ids = id.to_string();
+        let mut args = vec!["undo", "apply", &ids, "--yes"];
+        args.extend(force);
+        let o = j.run(&args);
+        assert_exit(
+            &o,
+            1,
+            &format!("{args:?} of a row whose unique value is taken again"),
+        );
+        assert!(
+            stderr(&o).contains("UNIQUE constraint failed: k.e"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(db.dump(), now, "{args:?} changed the table");
+    }
+}
+
+/// The same for an updated row: putting its before-image back must not
+/// delete the row that took its unique value since.
+#[test]
+fn sqlite_undo_of_an_update_does_not_replace_a_row_through_a_unique_column() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE k (id INTEGER PRIMARY KEY, e TEXT UNIQUE ON CONFLICT REPLACE);
+         INSERT INTO k VALUES (1, 'x'), (2, 'y');",
+    );
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "UPDATE k SET e = 'z' WHERE id = 1", &[]);
+    db.plain("UPDATE k SET e = 'x' WHERE id = 2");
+    let now = db.dump();
     let o = j.run(&["undo", "apply", &id.to_string(), "--yes"]);
-    assert_exit(&o, 1, "undo of a row whose unique value is taken again");
+    assert_exit(
+        &o,
+        1,
+        "undo of an update whose old unique value is taken again",
+    );
     assert!(
         stderr(&o).contains("UNIQUE constraint failed: k.e"),
         "{}",
