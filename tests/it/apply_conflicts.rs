@@ -318,15 +318,12 @@ fn sqlite_bulk_undo_conflicts_and_restores_awkward_values() {
     assert_eq!(db.dump(), before);
     // The rows went back through the bulk path: the undo's own record of
     // them is a chunk, not rows one by one.
-    let bulk: i64 = rusqlite::Connection::open(&j.path)
-        .expect("journal")
-        .query_row(
-            "SELECT count(*) FROM change_chunks c JOIN changes u ON u.id = c.change_id
+    let bulk: i64 = journal_count(
+        &j,
+        "SELECT count(*) FROM change_chunks c JOIN changes u ON u.id = c.change_id
              WHERE u.undo_of = ?1 AND c.op = 'insert' AND c.format = 'json'",
-            [id],
-            |r| r.get(0),
-        )
-        .expect("count chunks");
+        id,
+    );
     assert_eq!(bulk, 1, "the undo did not restore in bulk");
 }
 
@@ -409,14 +406,11 @@ fn undo_refuses_a_row_back_since_the_preview(
     let db = Db::new(Engine::Sqlite, fixture);
     let j = JournalDir::new();
     let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
-    let stored: i64 = rusqlite::Connection::open(&j.path)
-        .expect("journal")
-        .query_row(
-            "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .expect("count chunks");
+    let stored: i64 = journal_count(
+        &j,
+        "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
+        id,
+    );
     assert!(stored >= chunks, "the fixture fits in {stored} chunk(s)");
     db.plain(came_back);
     let now = db.dump();
@@ -448,14 +442,11 @@ fn undo_refuses_a_row_back_since_the_preview(
         "the refusal does not name {row} alone:\n{err}"
     );
     assert_eq!(db.dump(), now, "a refused undo changed the table");
-    let undone: i64 = rusqlite::Connection::open(&j.path)
-        .expect("journal")
-        .query_row(
-            "SELECT count(*) FROM changes WHERE undo_of = ?1 AND status = 'committed'",
-            [id],
-            |r| r.get(0),
-        )
-        .expect("count undos");
+    let undone: i64 = journal_count(
+        &j,
+        "SELECT count(*) FROM changes WHERE undo_of = ?1 AND status = 'committed'",
+        id,
+    );
     assert_eq!(undone, 0, "a refused undo left a committed journal entry");
 }
 
@@ -488,32 +479,26 @@ fn sqlite_bulk_undo_refuses_an_unkeyed_row_back_since_the_preview() {
     );
 }
 
-/// A restored row that collides with another row on a `UNIQUE ... ON
-/// CONFLICT REPLACE` column (not the key, so no conflict in the plan):
-/// the table's own rule would delete the other row to make room. The undo
-/// must fail and leave the table as it is.
-#[test]
-fn sqlite_undo_does_not_replace_a_row_through_a_unique_column() {
+/// Applies `change` to a table whose `e` is `UNIQUE ON CONFLICT REPLACE`,
+/// runs `later`, then `undo apply` with each of `flags`: a restored value
+/// now held by another row must fail the undo (the table's own rule would
+/// delete that row to make room) and leave the table as it is.
+fn undo_does_not_replace_through_a_unique_column(change: &str, later: &str, flags: &[&[&str]]) {
     let db = Db::new(
         Engine::Sqlite,
         "CREATE TABLE k (id INTEGER PRIMARY KEY, e TEXT UNIQUE ON CONFLICT REPLACE);
          INSERT INTO k VALUES (1, 'x'), (2, 'y');",
     );
     let j = JournalDir::new();
-    let id = exec_yes(&j, &db, "DELETE FROM k WHERE id = 1", &[]);
-    db.plain("INSERT INTO k VALUES (3, 'x')");
+    let id = exec_yes(&j, &db, change, &[]);
+    db.plain(later);
     let now = db.dump();
-    // In bulk, then row by row (--force).
-    for force in [&[][..], &["--force"][..]] {
-        let ids = id.to_string();
+    let ids = id.to_string();
+    for extra in flags {
         let mut args = vec!["undo", "apply", &ids, "--yes"];
-        args.extend(force);
+        args.extend(*extra);
         let o = j.run(&args);
-        assert_exit(
-            &o,
-            1,
-            &format!("{args:?} of a row whose unique value is taken again"),
-        );
+        assert_exit(&o, 1, &format!("{args:?} after `{change}` and `{later}`"));
         assert!(
             stderr(&o).contains("UNIQUE constraint failed: k.e"),
             "{}",
@@ -523,29 +508,31 @@ fn sqlite_undo_does_not_replace_a_row_through_a_unique_column() {
     }
 }
 
-/// The same for an updated row: putting its before-image back must not
-/// delete the row that took its unique value since.
+/// A deleted row, in bulk and then row by row (--force); not its key, so
+/// no conflict in the plan.
+#[test]
+fn sqlite_undo_does_not_replace_a_row_through_a_unique_column() {
+    undo_does_not_replace_through_a_unique_column(
+        "DELETE FROM k WHERE id = 1",
+        "INSERT INTO k VALUES (3, 'x')",
+        &[&[], &["--force"]],
+    );
+}
+
+/// An updated row's before-image.
 #[test]
 fn sqlite_undo_of_an_update_does_not_replace_a_row_through_a_unique_column() {
-    let db = Db::new(
-        Engine::Sqlite,
-        "CREATE TABLE k (id INTEGER PRIMARY KEY, e TEXT UNIQUE ON CONFLICT REPLACE);
-         INSERT INTO k VALUES (1, 'x'), (2, 'y');",
+    undo_does_not_replace_through_a_unique_column(
+        "UPDATE k SET e = 'z' WHERE id = 1",
+        "UPDATE k SET e = 'x' WHERE id = 2",
+        &[&[]],
     );
-    let j = JournalDir::new();
-    let id = exec_yes(&j, &db, "UPDATE k SET e = 'z' WHERE id = 1", &[]);
-    db.plain("UPDATE k SET e = 'x' WHERE id = 2");
-    let now = db.dump();
-    let o = j.run(&["undo", "apply", &id.to_string(), "--yes"]);
-    assert_exit(
-        &o,
-        1,
-        "undo of an update whose old unique value is taken again",
-    );
-    assert!(
-        stderr(&o).contains("UNIQUE constraint failed: k.e"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(db.dump(), now, "the undo changed the table");
+}
+
+/// A count the journal at `j` answers about change `id` (`?1` in `sql`).
+fn journal_count(j: &JournalDir, sql: &str, id: i64) -> i64 {
+    rusqlite::Connection::open(&j.path)
+        .expect("journal")
+        .query_row(sql, [id], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
