@@ -13,9 +13,10 @@
 //! `COPY` into staging tables, one set-based conflict check and `INSERT
 //! ... SELECT`; on SQLite a stored chunk per `INSERT OR ABORT ... SELECT`
 //! from `jsonb_each()`, the chunk bound as a parameter. SQLite's preview
-//! looks for conflicts with one query per chunk; the apply does not repeat
-//! it unless an insert fails (then it names them). Everything else (and
-//! `--force`) goes in batches of literal statements.
+//! looks for conflicts with one query per chunk; the apply repeats it only
+//! for tables without a key, which `INSERT OR ABORT` cannot catch, or once
+//! an insert fails (to name them). Everything else (and `--force`) goes in
+//! batches of literal statements.
 //!
 //! The restore runs through the same guarded path as any change
 //! (`crate::apply::run_guarded`): one transaction, timeouts, and its own
@@ -624,7 +625,14 @@ pub fn undo_loaded(
         let (plan, _) = conn.preview(opts.apply.guard.statement_timeout, |tx| {
             if sqlite_bulk {
                 let (mut plan, skip) = plan(tx, engine, change, &source, &info_of, &PHASES[1..])?;
-                sqlite_bulk_plan(tx, &source, id, tables, &mut plan)?;
+                sqlite_bulk_check(
+                    tx,
+                    &source,
+                    id,
+                    &by_position(tables),
+                    &mut plan.conflicts,
+                    &mut plan.tables,
+                )?;
                 Ok((plan, skip))
             } else {
                 plan(tx, engine, change, &source, &info_of, &PHASES)
@@ -665,17 +673,19 @@ pub fn undo_loaded(
             // `INSERT OR ABORT` fails only on a PRIMARY KEY or UNIQUE
             // constraint: rows of a table without a key (matched column by
             // column) are looked up first, as the preview did.
-            let unkeyed: Vec<TableInfo> = tables
-                .iter()
+            // Their counts come with the insert.
+            let unkeyed: Vec<&TableInfo> = by_position(tables)
+                .into_iter()
                 .filter(|t| !key_is_primary(t))
-                .cloned()
                 .collect();
-            let mut probe = UndoPlan {
-                conflicts: Vec::new(),
-                ..plan.clone()
-            };
-            sqlite_bulk_plan(tx, &source, id, &unkeyed, &mut probe)?;
-            plan.conflicts.extend(probe.conflicts);
+            sqlite_bulk_check(
+                tx,
+                &source,
+                id,
+                &unkeyed,
+                &mut plan.conflicts,
+                &mut BTreeMap::new(),
+            )?;
         }
         if !plan.conflicts.is_empty() && !opts.force {
             return Err(conflict_error(&plan));
@@ -797,14 +807,17 @@ pub fn undo_loaded(
                     // A lookup that fails too (out of time, say) leaves the
                     // insert's own error as the answer.
                     if tx.execute("ROLLBACK TO SAVEPOINT dbguard_bulk").is_ok() {
-                        let mut probe = UndoPlan {
-                            conflicts: Vec::new(),
-                            ..plan.clone()
-                        };
-                        if sqlite_bulk_plan(tx, &source, id, tables, &mut probe).is_ok()
-                            && !probe.conflicts.is_empty()
-                        {
-                            plan.conflicts = probe.conflicts;
+                        let mut found = Vec::new();
+                        let checked = sqlite_bulk_check(
+                            tx,
+                            &source,
+                            id,
+                            &by_position(tables),
+                            &mut found,
+                            &mut BTreeMap::new(),
+                        );
+                        if checked.is_ok() && !found.is_empty() {
+                            plan.conflicts = found;
                             return Err(conflict_error(&plan));
                         }
                     }
@@ -1113,18 +1126,20 @@ fn first_int_range(chunk: &str) -> Option<(i64, i64)> {
     range
 }
 
-/// Counts the deleted rows SQLite will put back in bulk, and adds a
-/// conflict for every one whose key exists again: one query per chunk, or
-/// one index probe where the chunk's integer keys span an empty range.
-fn sqlite_bulk_plan(
+/// Counts, into `counts`, the deleted rows of `tables` SQLite will put
+/// back in bulk, and adds to `conflicts` every one whose key exists again:
+/// one query per chunk, or one index probe where the chunk's integer keys
+/// span an empty range.
+fn sqlite_bulk_check(
     tx: &mut dyn PreviewTx,
     source: &Journal,
     id: i64,
-    tables: &[TableInfo],
-    plan: &mut UndoPlan,
+    tables: &[&TableInfo],
+    conflicts: &mut Vec<Conflict>,
+    counts: &mut BTreeMap<String, UndoCounts>,
 ) -> Result<()> {
     let mut rows = String::new();
-    for info in by_position(tables) {
+    for &info in tables {
         let keys: Vec<(usize, &str)> = info
             .key_columns
             .iter()
@@ -1148,7 +1163,7 @@ fn sqlite_bulk_plan(
             _ => None,
         };
         source.for_each_chunk_of(id, &info.name, Op::Delete, |_, lines, chunk| {
-            plan.tables.entry(info.name.clone()).or_default().reinsert += lines;
+            counts.entry(info.name.clone()).or_default().reinsert += lines;
             if let (Some(k), Some((lo, hi))) = (int_key, first_int_range(chunk)) {
                 let any = (tx as &mut dyn PreviewTx).count(&format!(
                     "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN {lo} AND {hi})",
@@ -1191,7 +1206,7 @@ fn sqlite_bulk_plan(
                 ))
             })?;
             for row in found.rows {
-                plan.conflicts.push(Conflict {
+                conflicts.push(Conflict {
                     table: info.name.clone(),
                     key: row.iter().map(text).collect(),
                     reason: "a row with this key exists again".into(),
