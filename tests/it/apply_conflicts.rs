@@ -217,16 +217,7 @@ fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
     db.plain(&format!(
         "INSERT INTO k SELECT v.name, date '2026-01-01', 2 FROM (VALUES {NAMES}) AS v(name)"
     ));
-    let o = j.run(&[
-        "undo",
-        "apply",
-        &id.to_string(),
-        "--yes",
-        "--format",
-        "json",
-    ]);
-    assert_exit(&o, 5, "undo of a delete whose every row exists again");
-    let v = last_json(&o);
+    let v = refused_undo(&j, id, "undo of a delete whose every row exists again");
     let mut found: Vec<String> = v["plan"]["conflicts"]
         .as_array()
         .unwrap_or_else(|| panic!("no plan.conflicts in {v}"))
@@ -260,16 +251,7 @@ fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
         &[],
     );
     db.plain("UPDATE k SET n = 99 WHERE name = E'back\\\\slash' AND day = date '2026-01-02'");
-    let o = j.run(&[
-        "undo",
-        "apply",
-        &id.to_string(),
-        "--yes",
-        "--format",
-        "json",
-    ]);
-    assert_exit(&o, 5, "undo of an update whose row changed again");
-    let v = last_json(&o);
+    let v = refused_undo(&j, id, "undo of an update whose row changed again");
     assert_eq!(
         v["plan"]["conflicts"],
         serde_json::json!([{
@@ -282,7 +264,7 @@ fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
 }
 
 /// SQLite puts deleted rows back a stored chunk per statement, the chunk
-/// inlined as a string literal: keys with quotes, backslashes, newlines,
+/// bound as one JSON text: keys with quotes, backslashes, newlines,
 /// JSON-looking text and blobs must each be found as conflicts, and once
 /// the conflicting rows are gone the undo restores every row exactly.
 #[test]
@@ -296,16 +278,7 @@ fn sqlite_bulk_undo_conflicts_and_restores_awkward_values() {
     let j = JournalDir::new();
     let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
     db.plain("INSERT INTO k (name) SELECT name FROM (SELECT 'plain' AS name UNION ALL SELECT 'it''s' UNION ALL SELECT 'back\\slash' UNION ALL SELECT 'new' || char(10) || 'line' UNION ALL SELECT '{\"real\": 1}' UNION ALL SELECT '[1,2]' UNION ALL SELECT 'ünï ✓' UNION ALL SELECT '')");
-    let o = j.run(&[
-        "undo",
-        "apply",
-        &id.to_string(),
-        "--yes",
-        "--format",
-        "json",
-    ]);
-    assert_exit(&o, 5, "undo of a delete whose every row exists again");
-    let v = last_json(&o);
+    let v = refused_undo(&j, id, "undo of a delete whose every row exists again");
     let conflicts = v["plan"]["conflicts"]
         .as_array()
         .unwrap_or_else(|| panic!("no plan.conflicts in {v}"));
@@ -535,4 +508,19 @@ fn journal_count(j: &JournalDir, sql: &str, id: i64) -> i64 {
         .expect("journal")
         .query_row(sql, [id], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs `undo apply ID --yes --format json`, which must refuse with exit 5
+/// (conflicts), and returns its JSON.
+fn refused_undo(j: &JournalDir, id: i64, what: &str) -> serde_json::Value {
+    let o = j.run(&[
+        "undo",
+        "apply",
+        &id.to_string(),
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 5, what);
+    last_json(&o)
 }

@@ -476,10 +476,11 @@ fn check_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Bytes of rows per bulk-captured chunk. A SQLite undo inlines a chunk
-/// into one statement, so the statement, its parsed JSON and the chunk are
-/// all in memory at once: a quarter of the 1 MiB Postgres chunk keeps a
-/// 1M-row undo's peak memory near a 10k-row one's.
+/// Bytes of rows per bulk-captured chunk. A SQLite undo binds a chunk,
+/// rebuilt as one JSON array, to one statement, so the chunk, that array
+/// and SQLite's parsed copy are all in memory at once: a quarter of the
+/// 1 MiB Postgres chunk keeps a 1M-row undo's peak memory near a 10k-row
+/// one's.
 const SQLITE_CHUNK: usize = 256 * 1024;
 
 /// Whether a `json_array()` line may hold a real zero, which SQLite writes
