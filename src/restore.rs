@@ -993,6 +993,7 @@ fn sqlite_bulk_insert(
     // One buffer for every chunk: each is a few hundred KiB, and a fresh
     // allocation of that size is a fresh mapping to fault in.
     let mut rows = String::new();
+    let same_file = rec.is_in(source);
     for info in by_position(tables) {
         let cols = insert_columns(info);
         let name = info.name.clone();
@@ -1002,7 +1003,8 @@ fn sqlite_bulk_insert(
             .collect::<Vec<_>>()
             .join(", ");
         let mut statements: [Option<String>; 2] = [None, None];
-        source.for_each_chunk_of(id, &info.name, Op::Delete, |_, lines, text| {
+        source.for_each_chunk_of(id, &info.name, Op::Delete, |chunk| {
+            let (lines, text) = (chunk.rows, chunk.data);
             let objects = text.contains("{\"");
             let sql = statements[usize::from(objects)].get_or_insert_with(|| {
                 format!(
@@ -1024,8 +1026,13 @@ fn sqlite_bulk_insert(
             }
             plan.tables.entry(name.clone()).or_default().reinsert += lines;
             // No INSERT trigger can have changed them: the rows are now
-            // what the chunk says.
-            rec.chunk(&name, Op::Insert, BulkFormat::Json, n, text)?;
+            // what the chunk says, so the undo's entry can say "that
+            // chunk" when it is in the same journal file.
+            if same_file {
+                rec.chunk_ref(&name, Op::Insert, BulkFormat::Json, n, chunk.origin)?;
+            } else {
+                rec.chunk(&name, Op::Insert, BulkFormat::Json, n, text)?;
+            }
             done.add(n);
             Ok(())
         })?;
@@ -1066,11 +1073,11 @@ fn sqlite_bulk_ok(
     for info in tables {
         let mut chunks = 0;
         let mut readable = true;
-        source.for_each_chunk_of(id, &info.name, Op::Delete, |format, _, text| {
+        source.for_each_chunk_of(id, &info.name, Op::Delete, |chunk| {
             chunks += 1;
             // `{"real"` can only be an object key: inside JSON strings a
             // quote is always escaped.
-            readable &= format == BulkFormat::Json && !text.contains("{\"real\"");
+            readable &= chunk.format == BulkFormat::Json && !chunk.data.contains("{\"real\"");
             Ok(())
         })?;
         if chunks == 0 {
@@ -1162,8 +1169,9 @@ fn sqlite_bulk_check(
             }
             _ => None,
         };
-        source.for_each_chunk_of(id, &info.name, Op::Delete, |_, lines, chunk| {
-            counts.entry(info.name.clone()).or_default().reinsert += lines;
+        source.for_each_chunk_of(id, &info.name, Op::Delete, |stored| {
+            let chunk = stored.data;
+            counts.entry(info.name.clone()).or_default().reinsert += stored.rows;
             if let (Some(k), Some((lo, hi))) = (int_key, first_int_range(chunk)) {
                 let any = (tx as &mut dyn PreviewTx).count(&format!(
                     "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN {lo} AND {hi})",

@@ -23,6 +23,11 @@
 //! one JSON array per row as SQLite's `json_array()` writes it (numbers
 //! with a `.` or an exponent are reals, given with enough digits to
 //! round-trip; blobs as `{"blob": "HEX"}`).
+//!
+//! A chunk may stand for another change's chunk in the same file instead of
+//! holding its lines: an undo that put back a delete's chunks exactly
+//! records them that way ([`Recording::chunk_ref`]). The read queries
+//! resolve the reference, so readers see lines either way.
 
 pub mod audit;
 
@@ -40,10 +45,11 @@ use crate::error::{Error, Result};
 /// hash-chained audit trail (`audit`, `audit_head`) and the single-use
 /// record of approval tokens (`approvals`); 3 — bulk-captured chunks
 /// (`change_chunks`); 4 — the format of each chunk; 5 — an index of the
-/// changes still prepared. Opening an older
+/// changes still prepared; 6 — chunks that stand for another change's
+/// chunk (`ref_change`, `ref_seq`). Opening an older
 /// journal migrates it in one transaction; a newer one is refused
 /// untouched.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Schema 1: the undo log.
 const SCHEMA: &str = "
@@ -125,6 +131,16 @@ CREATE INDEX IF NOT EXISTS changes_prepared ON changes (id) WHERE status = 'prep
 CREATE INDEX IF NOT EXISTS changes_undo_of ON changes (undo_of) WHERE undo_of IS NOT NULL;
 ";
 
+/// Schema 6: a chunk may stand for another change's chunk of the same
+/// rows instead of holding a copy. An undo puts back exactly the rows a
+/// delete captured, and copying their text into its own entry was a
+/// sixth of a 100k-row SQLite undo. Changes are never deleted, so the
+/// chunk referred to stays.
+const SCHEMA_V6: &str = "
+ALTER TABLE change_chunks ADD COLUMN ref_change INTEGER;
+ALTER TABLE change_chunks ADD COLUMN ref_seq INTEGER;
+";
+
 /// The committed change that undid change `?1`, through `changes_undo_of`.
 const UNDONE_BY: &str =
     "SELECT id FROM changes WHERE undo_of = ?1 AND status = 'committed' ORDER BY id LIMIT 1";
@@ -167,6 +183,13 @@ fn decode_line(format: BulkFormat, line: &str) -> Result<Vec<Value>> {
     match format {
         BulkFormat::Copy => Ok(decode_copy_line(line)),
         BulkFormat::Json => decode_json_line(line),
+    }
+}
+
+fn format_name(format: BulkFormat) -> &'static str {
+    match format {
+        BulkFormat::Copy => "copy",
+        BulkFormat::Json => "json",
     }
 }
 
@@ -575,16 +598,63 @@ fn row_change(r: &rusqlite::Row<'_>) -> Result<RowChange> {
     })
 }
 
+/// A chunk's lines: its own, or those of the chunk it stands for (schema
+/// 6), NULL if that one is missing.
+macro_rules! chunk_data {
+    () => {
+        "CASE WHEN c.ref_change IS NULL THEN c.data ELSE (SELECT r.data FROM change_chunks AS r \
+         WHERE r.change_id = c.ref_change AND r.first_seq = c.ref_seq) END"
+    };
+}
+
 /// The streaming reads of [`Journal::merged_rows`]; each must be served by
 /// the primary key in its order, with no sort (a test checks the plans).
 const ROWS_IN_SEQ: &str = "SELECT seq, tbl, op, key, before, after FROM change_rows
      WHERE change_id = ?1 ORDER BY seq";
-const CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data, format FROM change_chunks
-     WHERE change_id = ?1 ORDER BY first_seq";
+const CHUNKS_IN_SEQ: &str = concat!(
+    "SELECT c.first_seq, c.tbl, c.op, ",
+    chunk_data!(),
+    ", c.format FROM change_chunks AS c WHERE c.change_id = ?1 ORDER BY c.first_seq"
+);
 const TABLE_ROWS_IN_SEQ: &str = "SELECT seq, tbl, op, key, before, after FROM change_rows
      WHERE change_id = ?1 AND tbl = ?2 AND op = ?3 ORDER BY seq";
-const TABLE_CHUNKS_IN_SEQ: &str = "SELECT first_seq, tbl, op, data, format, rows FROM change_chunks
-     WHERE change_id = ?1 AND tbl = ?2 AND op = ?3 ORDER BY first_seq";
+const TABLE_CHUNKS_IN_SEQ: &str = concat!(
+    "SELECT c.first_seq, c.tbl, c.op, ",
+    chunk_data!(),
+    ", c.format, c.rows, coalesce(c.ref_change, c.change_id), coalesce(c.ref_seq, c.first_seq)
+     FROM change_chunks AS c WHERE c.change_id = ?1 AND c.tbl = ?2 AND c.op = ?3 ORDER BY c.first_seq"
+);
+
+/// A chunk as [`merge_by_seq`] reads it: first seq, table, operation,
+/// lines, format.
+type SeqChunk = (i64, String, String, String, String);
+
+/// The next row of [`CHUNKS_IN_SEQ`] or [`TABLE_CHUNKS_IN_SEQ`].
+fn read_chunk(chunks: &mut rusqlite::Rows<'_>) -> Result<Option<SeqChunk>> {
+    let Some(r) = chunks.next()? else {
+        return Ok(None);
+    };
+    let first: i64 = r.get(0)?;
+    Ok(Some((
+        first,
+        r.get(1)?,
+        r.get(2)?,
+        chunk_text(r, 3, first)?.to_owned(),
+        r.get(4)?,
+    )))
+}
+
+/// The lines of a chunk row, or an error that says which chunk has none:
+/// one standing for a chunk that is no longer in the journal.
+fn chunk_text<'r>(r: &'r rusqlite::Row<'_>, idx: usize, first_seq: i64) -> Result<&'r str> {
+    match r.get_ref(idx)? {
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+            .map_err(|e| Error::database(format!("journal chunk at seq {first_seq}: {e}"))),
+        _ => Err(Error::database(format!(
+            "journal chunk at seq {first_seq} stands for another change's rows, which are no longer in the journal\nThe change cannot be read; restore the journal file from a backup."
+        ))),
+    }
+}
 
 /// Merges single rows and chunk lines, each stream already in seq order,
 /// into one stream in seq order. Rows of tables the change does not
@@ -596,12 +666,7 @@ fn merge_by_seq(
     f: &mut dyn FnMut(RowChange) -> Result<()>,
 ) -> Result<()> {
     let mut next_row = rows.next()?.map(row_change).transpose()?;
-    let mut next_chunk = chunks
-        .next()?
-        .map(|r| -> Result<(i64, String, String, String, String)> {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .transpose()?;
+    let mut next_chunk = read_chunk(&mut chunks)?;
     loop {
         let take_chunk = match (&next_row, &next_chunk) {
             (None, None) => break,
@@ -633,12 +698,7 @@ fn merge_by_seq(
                     })?;
                 }
             }
-            next_chunk = chunks
-                .next()?
-                .map(|r| -> Result<(i64, String, String, String, String)> {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .transpose()?;
+            next_chunk = read_chunk(&mut chunks)?;
         } else {
             let Some(row) = next_row.take() else {
                 break;
@@ -650,6 +710,17 @@ fn merge_by_seq(
         }
     }
     Ok(())
+}
+
+/// One stored chunk, as [`Journal::for_each_chunk_of`] reads it.
+pub struct Chunk<'a> {
+    pub format: BulkFormat,
+    pub rows: u64,
+    /// Complete lines, one row each.
+    pub data: &'a str,
+    /// The change and first seq of the chunk that holds these lines: this
+    /// one, or the one it stands for ([`Recording::chunk_ref`]).
+    pub origin: (i64, i64),
 }
 
 /// An open journal file.
@@ -743,6 +814,9 @@ impl Journal {
         }
         if version < 5 {
             tx.execute_batch(SCHEMA_V5)?;
+        }
+        if version < 6 {
+            tx.execute_batch(SCHEMA_V6)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
@@ -974,8 +1048,9 @@ impl Journal {
         mut f: impl FnMut(&str) -> Result<()>,
     ) -> Result<()> {
         let mut line = String::new();
-        self.for_each_chunk_of(id, table, op, |format, _, data| {
-            match format {
+        self.for_each_chunk_of(id, table, op, |chunk| {
+            let data = chunk.data;
+            match chunk.format {
                 BulkFormat::Copy => {
                     if !data.is_empty() {
                         f(data)?;
@@ -1020,18 +1095,19 @@ impl Journal {
         id: i64,
         table: &str,
         op: Op,
-        mut f: impl FnMut(BulkFormat, u64, &str) -> Result<()>,
+        mut f: impl FnMut(&Chunk<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self.conn.prepare(TABLE_CHUNKS_IN_SEQ)?;
         let mut chunks = stmt.query(params![id, table, op.name()])?;
         while let Some(r) = chunks.next()? {
-            let format = parse_format(&r.get::<_, String>(4)?)?;
-            let data = r
-                .get_ref(3)?
-                .as_str()
-                .map_err(|e| Error::database(format!("journal chunk of change {id}: {e}")))?;
+            let first: i64 = r.get(0)?;
             let rows: i64 = r.get(5)?;
-            f(format, rows.max(0) as u64, data)?;
+            f(&Chunk {
+                format: parse_format(&r.get::<_, String>(4)?)?,
+                rows: rows.max(0) as u64,
+                data: chunk_text(r, 3, first)?,
+                origin: (r.get(6)?, r.get(7)?),
+            })?;
         }
         Ok(())
     }
@@ -1089,6 +1165,16 @@ pub struct Recording<'j> {
 impl Recording<'_> {
     pub fn id(&self) -> i64 {
         self.id
+    }
+
+    /// Whether this recording goes into the file `other` reads, so its
+    /// chunks can be referred to ([`Recording::chunk_ref`]).
+    pub fn is_in(&self, other: &Journal) -> bool {
+        let mine = self.tx.path().map(std::fs::canonicalize);
+        matches!(
+            (mine, std::fs::canonicalize(&other.path)),
+            (Some(Ok(a)), Ok(b)) if a == b
+        )
     }
 
     /// Describes a table before its rows are recorded. Tables are restored
@@ -1149,10 +1235,6 @@ impl Recording<'_> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data, format) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        let format = match format {
-            BulkFormat::Copy => "copy",
-            BulkFormat::Json => "json",
-        };
         stmt.execute(params![
             self.id,
             first,
@@ -1160,7 +1242,37 @@ impl Recording<'_> {
             op.name(),
             rows as i64,
             data,
-            format
+            format_name(format)
+        ])?;
+        Ok(())
+    }
+
+    /// Records a chunk that stands for `origin`'s (a change and first seq
+    /// in this journal, as [`Chunk::origin`] gives it): the same lines,
+    /// stored once.
+    pub fn chunk_ref(
+        &mut self,
+        table: &str,
+        op: Op,
+        format: BulkFormat,
+        rows: u64,
+        origin: (i64, i64),
+    ) -> Result<()> {
+        let first = self.seq + 1;
+        self.seq += rows as i64;
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data, format, ref_change, ref_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8)",
+        )?;
+        stmt.execute(params![
+            self.id,
+            first,
+            table,
+            op.name(),
+            rows as i64,
+            format_name(format),
+            origin.0,
+            origin.1
         ])?;
         Ok(())
     }
@@ -1332,6 +1444,53 @@ mod tests {
                 "{sql}: {plan:?}"
             );
         }
+    }
+
+    /// A chunk standing for one that is not in the journal is an error
+    /// that says so, on every read path, never rows that silently vanish.
+    #[test]
+    fn a_reference_to_a_missing_chunk_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(Some(&dir.path().join("j.sqlite"))).unwrap();
+        let meta = ChangeMeta {
+            operator: "alice".into(),
+            engine: "SQLite".into(),
+            target: "/x.sqlite".into(),
+            target_database: "/x.sqlite".into(),
+            system_identifier: None,
+            statement: "UNDO change 9".into(),
+            kind: "undo".into(),
+            digest: "d".into(),
+            impact: "{}".into(),
+            undo_of: None,
+        };
+        let mut rec = j.begin(&meta).unwrap();
+        rec.table(&TableInfo {
+            name: "t".into(),
+            schema: None,
+            table: "t".into(),
+            position: 1,
+            columns: vec![ColumnInfo {
+                name: "a".into(),
+                type_name: "INTEGER".into(),
+                generated: false,
+                identity_always: false,
+            }],
+            key_columns: vec!["a".into()],
+        })
+        .unwrap();
+        rec.chunk_ref("t", Op::Insert, BulkFormat::Json, 2, (9, 1))
+            .unwrap();
+        let id = rec.prepare().unwrap();
+        let missing = |e: Error| {
+            assert!(e.to_string().contains("no longer in the journal"), "{e}");
+        };
+        missing(j.for_each_row(id, |_| Ok(())).unwrap_err());
+        missing(
+            j.for_each_row_of(id, Op::Insert, false, |_| Ok(()))
+                .unwrap_err(),
+        );
+        missing(j.copy_text_of(id, "t", Op::Insert, |_| Ok(())).unwrap_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use dbguard::db::Engine;
 
-use crate::apply::{Db, assert_exit, exec_yes, undo_list};
+use crate::apply::{Db, assert_exit, exec_yes, undo_list, undo_yes};
 use crate::helpers::*;
 
 const ITEMS: &str = "
@@ -500,6 +500,62 @@ fn sqlite_undo_of_an_update_does_not_replace_a_row_through_a_unique_column() {
         "UPDATE k SET e = 'x' WHERE id = 2",
         &[&[]],
     );
+}
+
+/// An undo of a bulk delete puts back exactly the captured rows, so its
+/// own entry refers to the delete's chunks instead of copying them
+/// (journal schema 6). What reads the undo's entry must see the rows
+/// through the reference: `undo show`, and the undo of the undo.
+#[test]
+fn sqlite_undo_entry_refers_to_the_chunks_it_restored() {
+    // About 700 KiB of rows: several chunks, each referred to on its own.
+    let fixture = "CREATE TABLE k (id INTEGER PRIMARY KEY, v, pad TEXT);
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 3000)
+         INSERT INTO k SELECT i, CASE i % 4 WHEN 0 THEN X'00FF' WHEN 1 THEN 'a' || char(10) || 'b'
+             WHEN 2 THEN i * 0.5 ELSE NULL END, printf('%.200c', 'x') FROM s;";
+    let db = Db::new(Engine::Sqlite, fixture);
+    let before = db.dump();
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
+    let emptied = db.dump();
+    let chunks = journal_count(
+        &j,
+        "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
+        id,
+    );
+    assert!(chunks >= 2, "the fixture fits in {chunks} chunk(s)");
+
+    let (undo_id, _) = undo_yes(&j, id, &[]);
+    assert_eq!(db.dump(), before);
+    let refs = journal_count(
+        &j,
+        "SELECT count(*) FROM change_chunks AS c
+             JOIN change_chunks AS o ON o.change_id = c.ref_change AND o.first_seq = c.ref_seq
+             WHERE c.change_id = ?1 AND c.op = 'insert' AND c.data = ''
+               AND o.op = 'delete' AND o.tbl = c.tbl AND o.rows = c.rows AND o.format = c.format",
+        undo_id,
+    );
+    assert_eq!(refs, chunks, "the undo's chunks are not references");
+    let own = journal_count(
+        &j,
+        "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
+        undo_id,
+    );
+    assert_eq!(own, chunks);
+
+    let o = j.run(&["undo", "show", &undo_id.to_string(), "--format", "json"]);
+    assert_exit(&o, 0, "undo show of the undo");
+    let shown = last_json(&o);
+    let rows = shown["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows in {shown}"));
+    assert_eq!(rows.len(), 3000);
+    assert_eq!(rows[0]["op"], "insert", "{}", rows[0]);
+    assert_eq!(rows[0]["after"][1], "a\nb", "{}", rows[0]);
+    assert_eq!(rows[2999]["key"], serde_json::json!([{"int": "3000"}]));
+
+    undo_yes(&j, undo_id, &[]);
+    assert_eq!(db.dump(), emptied, "the undo of the undo");
 }
 
 /// A count the journal at `j` answers about change `id` (`?1` in `sql`).

@@ -56,6 +56,17 @@ fn replay_restores_a_change_into_another_database_sqlite() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sqlite_dump_tables(&staging.path), before);
+    // The replaying journal holds its own copy of the rows: a reference
+    // to a chunk of the source journal could not be read from it.
+    let (copies, refs): (i64, i64) = rusqlite::Connection::open(&other.path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FILTER (WHERE data <> ''), count(ref_change) FROM change_chunks WHERE op = 'insert'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((copies, refs), (2, 0));
     // Production is untouched by the replay, and the replay is journaled in
     // the replaying journal, not in the source.
     assert_ne!(sqlite_dump_tables(&prod.path), before);
