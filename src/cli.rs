@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -401,4 +401,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Audit(args)) => crate::journal::audit::cli(&global, &args.command),
         Some(Command::Policy(args)) => crate::policy::check::cli(&global, &args.command),
     }
+}
+
+/// Writes a command's output to stdout. `print!` panics when the reader
+/// has gone (`dbguard undo show 5 --format json | head`); this returns the
+/// error the shell's own output gives, and the command ends with it.
+pub fn out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::io(format!("cannot write output: {e}")))
 }

@@ -341,7 +341,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     let banner = format!("Created the demo database {}\n{TRY}", args.path.display());
     if args.no_shell || interactive {
-        print!("{banner}");
+        crate::cli::out(&banner)?;
     } else {
         eprint!("{banner}");
     }

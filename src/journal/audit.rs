@@ -647,22 +647,22 @@ pub fn cli(global: &GlobalArgs, cmd: &AuditCommand) -> Result<()> {
     match cmd {
         AuditCommand::Show { since, format } => {
             let records = journal.audit_records(since.as_deref())?;
-            print!("{}", records_text(&records, *format)?);
+            crate::cli::out(&records_text(&records, *format)?)?;
             Ok(())
         }
         AuditCommand::Verify => match journal.audit_verify()? {
             None => {
                 let (n, hash) = journal.audit_summary()?;
-                println!(
-                    "audit trail intact: {n} record{}, last hash {hash}",
+                crate::cli::out(&format!(
+                    "audit trail intact: {n} record{}, last hash {hash}\n",
                     if n == 1 { "" } else { "s" }
-                );
+                ))?;
                 Ok(())
             }
             Some((id, reason)) => {
                 if let Some(r) = journal.audit_record(id)? {
-                    println!("first broken record:");
-                    print!("{}", records_text(&[r], Format::Text)?);
+                    crate::cli::out("first broken record:\n")?;
+                    crate::cli::out(&records_text(&[r], Format::Text)?)?;
                 }
                 Err(Error::database(format!(
                     "audit trail broken at record {id}: {reason}\nThe journal {} was changed outside dbguard; keep a copy of it as evidence.",

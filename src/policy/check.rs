@@ -28,7 +28,7 @@ pub fn cli(global: &GlobalArgs, cmd: &PolicyCommand) -> Result<()> {
         }
     };
     let (text, errors) = report(&policy, &problems);
-    print!("{text}");
+    crate::cli::out(&text)?;
     if errors > 0 {
         let shown = dir
             .as_ref()

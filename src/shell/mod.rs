@@ -482,9 +482,7 @@ impl Shell {
                 &mut |t| {
                     // Prompts and requests go straight to stdout, flushed: a
                     // program driving a piped shell waits for them.
-                    print!("{t}");
-                    let _ = std::io::Write::flush(&mut std::io::stdout());
-                    Ok(())
+                    crate::cli::out(t)
                 },
                 &mut input,
             )

@@ -9,7 +9,7 @@
 use std::io::IsTerminal;
 
 use crate::apply;
-use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
+use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs, out};
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Change, Journal, Status};
@@ -21,14 +21,14 @@ pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
         UndoCommand::List { format } => {
             reconcile_all(&journal);
             let changes = journal.list()?;
-            print!("{}", list_text(&journal, &changes, *format)?);
+            out(&list_text(&journal, &changes, *format)?)?;
             Ok(())
         }
         UndoCommand::Show { id, format } => {
             let loaded = restore::load_any(&journal, *id)?;
             match format {
-                Format::Json => println!("{}", restore::export_json(&loaded)?),
-                Format::Text => print!("{}", show_text(&journal, &loaded)?),
+                Format::Json => out(&format!("{}\n", restore::export_json(&loaded)?))?,
+                Format::Text => out(&show_text(&journal, &loaded)?)?,
             }
             Ok(())
         }
@@ -42,7 +42,7 @@ pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
                     std::io::Write::flush(&mut lock)
                         .map_err(|e| Error::io(format!("cannot write the script: {e}")))?;
                 }
-                ExportFormat::Json => println!("{}", restore::export_json(&loaded)?),
+                ExportFormat::Json => out(&format!("{}\n", restore::export_json(&loaded)?))?,
             }
             Ok(())
         }
@@ -123,15 +123,15 @@ pub fn undo_one(
     let id = loaded.change.id;
     let (plan, _) = restore::undo_loaded(conn, journal, &schema, &loaded, &opts, operator, true)?;
     if run.format == Format::Text {
-        print!("{}", plan_text(&plan));
+        out(&plan_text(&plan))?;
     }
     let blocked = !plan.conflicts.is_empty() && !run.force;
     if run.dry_run || blocked {
         if run.format == Format::Json {
-            println!(
-                "{}",
+            out(&format!(
+                "{}\n",
                 serde_json::json!({"undo_of": id, "plan": plan, "dry_run": run.dry_run})
-            );
+            ))?;
         }
         if blocked {
             return Err(Error::new(
@@ -167,7 +167,7 @@ pub fn undo_one(
         tables: tables.clone(),
     });
     if run.format == Format::Text {
-        println!("{}", super::gate::verdict_line(&verdict));
+        out(&format!("{}\n", super::gate::verdict_line(&verdict)))?;
     }
     let statement = format!("UNDO change {id}: {}", loaded.change.meta.statement);
     let digest = {
@@ -200,11 +200,7 @@ pub fn undo_one(
         match super::gate::decide(
             &session,
             &change,
-            &mut |t| {
-                print!("{t}");
-                let _ = std::io::Write::flush(&mut std::io::stdout());
-                Ok(())
-            },
+            &mut |t| out(t),
             &mut super::gate::terminal_line,
         ) {
             Ok(p) => p,
@@ -217,8 +213,8 @@ pub fn undo_one(
                     serde_json::json!({"statement": statement, "reason": e.message}),
                 );
                 if run.format == Format::Json {
-                    println!(
-                        "{}",
+                    out(&format!(
+                        "{}\n",
                         serde_json::json!({
                             "undo_of": id,
                             "plan": plan,
@@ -226,14 +222,14 @@ pub fn undo_one(
                             "request": e.request,
                             "error": e.message,
                         })
-                    );
+                    ))?;
                 }
                 return Err(e);
             }
         }
     };
     if passed.cancelled {
-        println!("Not undone.");
+        out("Not undone.\n")?;
         return Ok(());
     }
     let (_, report) =
@@ -250,9 +246,9 @@ pub fn undo_one(
         serde_json::json!({"undo_of": id, "mode": report.mode, "approvals": passed.approvals, "skipped": report.skipped}),
     );
     match run.format {
-        Format::Text => print!("{}", report_text(&report)),
-        Format::Json => println!(
-            "{}",
+        Format::Text => out(&report_text(&report))?,
+        Format::Json => out(&format!(
+            "{}\n",
             serde_json::json!({
                 "undo_of": id,
                 "change_id": report.change_id,
@@ -261,7 +257,7 @@ pub fn undo_one(
                 "differences": report.differences,
                 "skipped": report.skipped,
             })
-        ),
+        ))?,
     }
     Ok(())
 }

@@ -128,6 +128,46 @@ fn replay_restores_a_change_into_another_database_pg() {
     assert_eq!(pg_dump_tables(&prod.url), before);
 }
 
+/// A reader that stops early (`| head`) closes the pipe: every output of
+/// `undo show` ends with an error, never a panic inside `println!`.
+#[test]
+fn undo_show_into_a_closed_pipe_is_an_error_not_a_panic() {
+    use std::io::Read;
+    let db = SqliteDb::with(
+        "CREATE TABLE k (id INTEGER PRIMARY KEY, pad TEXT);
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000)
+         INSERT INTO k SELECT i, printf('%.300c', 'x') FROM s;",
+    );
+    let j = JournalDir::new();
+    let out = j.run(&["exec", &db.target(), "-c", "DELETE FROM k", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Far more than a pipe buffer holds, in both formats.
+    for format in ["json", "text"] {
+        let mut child = dbguard(j.dir.path())
+            .args(["--journal"])
+            .arg(&j.path)
+            .args(["undo", "show", "1", "--format", format])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn dbguard");
+        let mut first = [0u8; 16];
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_exact(&mut first)
+            .expect("the first bytes of the output");
+        // The read end is dropped here: the rest cannot be written.
+        let out = child.wait_with_output().expect("wait");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{format}: {err}");
+        assert!(err.contains("cannot write output"), "{format}: {err}");
+        assert!(!err.contains("panicked"), "{format}: {err}");
+    }
+}
+
 #[test]
 fn undo_show_lists_rows_before_and_after() {
     let db = SqliteDb::with(SCHEMA);
