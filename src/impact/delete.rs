@@ -23,7 +23,7 @@ use super::{
     qcol, sample_order, table_ref_qual, target_table, user_ctes, with_clause, write_ast,
 };
 use crate::db::dialect::{ClosureStep, tuple};
-use crate::db::{Engine, PreviewTx, Rows};
+use crate::db::{Engine, PreviewTx, Rows, Value};
 use crate::error::{Error, Result};
 use crate::schema::{FkAction, Schema, Table, quote_ident};
 use crate::sql::Statement;
@@ -574,26 +574,68 @@ pub(super) fn analyze(
     let mut impact = empty_impact(stmt, table);
     let mut bounded = true;
 
-    // Target rows.
+    // Target rows, and the fingerprint of which rows they are. On Postgres
+    // the fingerprint hashes the primary key; when the target CTE already
+    // carries it (to follow the foreign keys), one pass over the CTE gives
+    // both, where joining the table back by ctid was a second query and
+    // about 5% of a 100k-row preview.
     let target_name = sql.name(Node::Target);
-    let target_rows = sql.count(tx, &[Node::Target], &target_name)?;
+    let a = Sql::alias(target);
+    let key_carried = ctx.dialect.0 == Engine::Postgres
+        && table.primary_key.as_ref().is_some_and(|pk| {
+            pk.columns
+                .iter()
+                .all(|c| sql.carried.get(&target).is_some_and(|v| v.contains(c)))
+        });
+    let (target_rows, fingerprint) = if key_carried {
+        let both = format!(
+            "{}SELECT count(*), {} FROM {target_name} AS {a}",
+            sql.with(&[Node::Target]),
+            ctx.dialect.fingerprint(table, &a),
+        );
+        match tx.query(&both)? {
+            None => (None, None),
+            Some(r) => {
+                let row = r.rows.first();
+                let count = row.and_then(|row| row.first()).and_then(Value::text);
+                let n = count
+                    .as_deref()
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .map_err(|_| {
+                        Error::database(format!("count query returned {count:?}, not a number"))
+                    })?;
+                (
+                    Some(n),
+                    row.and_then(|row| row.get(1)).and_then(Value::text),
+                )
+            }
+        }
+    } else {
+        (sql.count(tx, &[Node::Target], &target_name)?, None)
+    };
     bounded &= target_rows.is_some();
     impact.target.rows = target_rows;
     if target_rows.unwrap_or(1) > 0 {
-        let a = Sql::alias(target);
-        let fp = format!(
-            "{}SELECT {} FROM {} AS {a} WHERE {} IN (SELECT {} FROM {target_name})",
-            sql.with(&[Node::Target]),
-            ctx.dialect.fingerprint(table, &a),
-            table.name.sql(),
-            tuple(&sql.ident(target, &a)),
-            sql.ident_cols(target).join(", ")
-        );
-        impact.target.fingerprint = tx.query(&fp)?.and_then(|r| {
-            r.rows
-                .first()
-                .and_then(|row| row.first().and_then(|v| v.text()))
-        });
+        impact.target.fingerprint = match fingerprint {
+            Some(fp) => Some(fp),
+            None if key_carried => None,
+            None => {
+                let fp = format!(
+                    "{}SELECT {} FROM {} AS {a} WHERE {} IN (SELECT {} FROM {target_name})",
+                    sql.with(&[Node::Target]),
+                    ctx.dialect.fingerprint(table, &a),
+                    table.name.sql(),
+                    tuple(&sql.ident(target, &a)),
+                    sql.ident_cols(target).join(", ")
+                );
+                tx.query(&fp)?.and_then(|r| {
+                    r.rows
+                        .first()
+                        .and_then(|row| row.first().and_then(|v| v.text()))
+                })
+            }
+        };
         let cond = format!(
             "{} IN (SELECT {} FROM {target_name})",
             tuple(&sql.ident(target, &a)),

@@ -547,6 +547,53 @@ fn sqlite_drift_same_count_other_rows_is_refused() {
     );
 }
 
+/// The Postgres fingerprint of a delete's target rows is the hash sum of
+/// their primary key, whichever way it is computed: in one pass over the
+/// target CTE when the foreign keys already carry the key (acct), or by
+/// joining the table back (entry, which nothing references). Another value
+/// would void approvals signed before an upgrade.
+#[test]
+fn pg_target_fingerprint_is_the_key_hash_sum_on_both_paths() {
+    let Db::Pg(db) = Db::new(Engine::Postgres, ACCOUNTS) else {
+        unreachable!("a Postgres database")
+    };
+    let mut conn = Connection::open(Some(&db.url), &OpenOptions::default()).expect("open");
+    let schema = conn.introspect().expect("introspect");
+    for (table, pred) in [("acct", "status = 'closed'"), ("entry", "amount > 1")] {
+        let sql = format!("DELETE FROM {table} WHERE {pred}");
+        let stmt = dbguard::sql::classify(Engine::Postgres, &sql);
+        let imp = dbguard::impact::preview(
+            &mut conn,
+            &schema,
+            &Policy::default(),
+            &stmt,
+            &PreviewOptions::default(),
+        )
+        .expect("preview");
+        let expected: String = db
+            .client()
+            .query_one(
+                &format!(
+                    "SELECT coalesce(sum(hashtextextended(id::text, 0)::numeric), 0)::text FROM {table} WHERE {pred}"
+                ),
+                &[],
+            )
+            .expect("key hash sum")
+            .get(0);
+        assert_ne!(expected, "0");
+        assert_eq!(
+            imp.target.fingerprint.as_deref(),
+            Some(expected.as_str()),
+            "{sql}"
+        );
+        assert_eq!(
+            imp.target.rows,
+            Some(if table == "acct" { 2 } else { 3 }),
+            "{sql}"
+        );
+    }
+}
+
 // ---- acceptance 6: changes the journal cannot cover ----
 
 fn uncovered_schema(engine: Engine, writes: &str) -> String {
