@@ -1446,29 +1446,28 @@ mod tests {
         }
     }
 
-    /// A chunk standing for one that is not in the journal is an error
-    /// that says so, on every read path, never rows that silently vanish.
-    #[test]
-    fn a_reference_to_a_missing_chunk_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(Some(&dir.path().join("j.sqlite"))).unwrap();
-        let meta = ChangeMeta {
+    /// A change's metadata, as a test records it.
+    fn meta(statement: &str, kind: &str) -> ChangeMeta {
+        ChangeMeta {
             operator: "alice".into(),
             engine: "SQLite".into(),
             target: "/x.sqlite".into(),
             target_database: "/x.sqlite".into(),
             system_identifier: None,
-            statement: "UNDO change 9".into(),
-            kind: "undo".into(),
+            statement: statement.into(),
+            kind: kind.into(),
             digest: "d".into(),
             impact: "{}".into(),
             undo_of: None,
-        };
-        let mut rec = j.begin(&meta).unwrap();
-        rec.table(&TableInfo {
-            name: "t".into(),
+        }
+    }
+
+    /// A table of one integer key column `a`.
+    fn int_table(name: &str) -> TableInfo {
+        TableInfo {
+            name: name.into(),
             schema: None,
-            table: "t".into(),
+            table: name.into(),
             position: 1,
             columns: vec![ColumnInfo {
                 name: "a".into(),
@@ -1477,8 +1476,17 @@ mod tests {
                 identity_always: false,
             }],
             key_columns: vec!["a".into()],
-        })
-        .unwrap();
+        }
+    }
+
+    /// A chunk standing for one that is not in the journal is an error
+    /// that says so, on every read path, never rows that silently vanish.
+    #[test]
+    fn a_reference_to_a_missing_chunk_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(Some(&dir.path().join("j.sqlite"))).unwrap();
+        let mut rec = j.begin(&meta("UNDO change 9", "undo")).unwrap();
+        rec.table(&int_table("t")).unwrap();
         rec.chunk_ref("t", Op::Insert, BulkFormat::Json, 2, (9, 1))
             .unwrap();
         let id = rec.prepare().unwrap();
@@ -1498,33 +1506,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.sqlite");
         let mut j = Journal::open(Some(&path)).unwrap();
-        let meta = ChangeMeta {
-            operator: "alice".into(),
-            engine: "SQLite".into(),
-            target: "/x.sqlite".into(),
-            target_database: "/x.sqlite".into(),
-            system_identifier: None,
-            statement: "DELETE FROM t".into(),
-            kind: "delete".into(),
-            digest: "d".into(),
-            impact: "{}".into(),
-            undo_of: None,
-        };
-        let mut rec = j.begin(&meta).unwrap();
-        rec.table(&TableInfo {
-            name: "t".into(),
-            schema: None,
-            table: "t".into(),
-            position: 1,
-            columns: vec![ColumnInfo {
-                name: "a".into(),
-                type_name: "INTEGER".into(),
-                generated: false,
-                identity_always: false,
-            }],
-            key_columns: vec!["a".into()],
-        })
-        .unwrap();
+        let mut rec = j.begin(&meta("DELETE FROM t", "delete")).unwrap();
+        rec.table(&int_table("t")).unwrap();
         rec.row(
             "t",
             Op::Delete,
