@@ -599,11 +599,13 @@ fn row_change(r: &rusqlite::Row<'_>) -> Result<RowChange> {
 }
 
 /// A chunk's lines: its own, or those of the chunk it stands for (schema
-/// 6), NULL if that one is missing.
+/// 6); NULL if that one is missing or is itself a reference, whose empty
+/// text would read as no rows at all. References are only ever written to
+/// chunks that hold their lines (`Chunk::origin`).
 macro_rules! chunk_data {
     () => {
         "CASE WHEN c.ref_change IS NULL THEN c.data ELSE (SELECT r.data FROM change_chunks AS r \
-         WHERE r.change_id = c.ref_change AND r.first_seq = c.ref_seq) END"
+         WHERE r.change_id = c.ref_change AND r.first_seq = c.ref_seq AND r.ref_change IS NULL) END"
     };
 }
 
@@ -1499,6 +1501,18 @@ mod tests {
                 .unwrap_err(),
         );
         missing(j.copy_text_of(id, "t", Op::Insert, |_| Ok(())).unwrap_err());
+
+        // A reference to that reference: its text is empty, not rows.
+        let mut rec = j.begin(&meta("UNDO change 1", "undo")).unwrap();
+        rec.table(&int_table("t")).unwrap();
+        rec.chunk_ref("t", Op::Insert, BulkFormat::Json, 2, (id, 1))
+            .unwrap();
+        let second = rec.prepare().unwrap();
+        missing(j.for_each_row(second, |_| Ok(())).unwrap_err());
+        missing(
+            j.for_each_chunk_of(second, "t", Op::Insert, |_| Ok(()))
+                .unwrap_err(),
+        );
     }
 
     #[test]
