@@ -383,8 +383,12 @@ impl Shell {
                     }
                 }
             }
-            self.print(&format!("{v}\n"))?;
+            let printed = self.print(&format!("{v}\n"));
             self.json_printed = true;
+            // A refusal is the answer: output that cannot be written must
+            // not replace its exit status.
+            outcome.as_ref().map_err(Clone::clone)?;
+            printed?;
         }
         match outcome? {
             Some(applied) if self.format == Format::Text => {

@@ -122,17 +122,21 @@ pub fn undo_one(
     };
     let id = loaded.change.id;
     let (plan, _) = restore::undo_loaded(conn, journal, &schema, &loaded, &opts, operator, true)?;
-    if run.format == Format::Text {
-        out(&plan_text(&plan))?;
-    }
+    let shown = match run.format {
+        Format::Text => out(&plan_text(&plan)),
+        Format::Json => Ok(()),
+    };
     let blocked = !plan.conflicts.is_empty() && !run.force;
     if run.dry_run || blocked {
-        if run.format == Format::Json {
-            out(&format!(
+        let shown = shown.and_then(|()| match run.format {
+            Format::Json => out(&format!(
                 "{}\n",
                 serde_json::json!({"undo_of": id, "plan": plan, "dry_run": run.dry_run})
-            ))?;
-        }
+            )),
+            Format::Text => Ok(()),
+        });
+        // The conflicts are the answer: output that cannot be written must
+        // not replace their exit status.
         if blocked {
             return Err(Error::new(
                 ErrorKind::WouldFail,
@@ -142,8 +146,9 @@ pub fn undo_one(
                 ),
             ));
         }
-        return Ok(());
+        return shown;
     }
+    shown?;
     // The undo is a change like any other: policy decides what it needs.
     let tables: Vec<crate::schema::QualName> = loaded
         .tables
@@ -213,7 +218,9 @@ pub fn undo_one(
                     serde_json::json!({"statement": statement, "reason": e.message}),
                 );
                 if run.format == Format::Json {
-                    out(&format!(
+                    // The refusal is the answer: output that cannot be
+                    // written must not replace its exit status or request.
+                    let _ = out(&format!(
                         "{}\n",
                         serde_json::json!({
                             "undo_of": id,
@@ -222,7 +229,7 @@ pub fn undo_one(
                             "request": e.request,
                             "error": e.message,
                         })
-                    ))?;
+                    ));
                 }
                 return Err(e);
             }

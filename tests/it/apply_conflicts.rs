@@ -558,6 +558,60 @@ fn sqlite_undo_entry_refers_to_the_chunks_it_restored() {
     assert_eq!(db.dump(), emptied, "the undo of the undo");
 }
 
+/// A refusal keeps its exit status even when its report cannot be written
+/// (the reader of the output is already gone): an undo refused for its
+/// conflicts, and a delete a RESTRICT reference would make fail, exit 5,
+/// not with the write error. exec's text output is the preview, printed
+/// before anything is decided: when it cannot be shown, nothing runs.
+#[test]
+fn refusals_into_a_closed_stdout_keep_their_exit_status() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO k VALUES (1, 'a');
+         CREATE TABLE p (id INTEGER PRIMARY KEY);
+         CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id) ON DELETE RESTRICT);
+         INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1);",
+    );
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM k", &[]).to_string();
+    db.plain("INSERT INTO k VALUES (1, 'back')");
+    let before = db.dump();
+    let target = db.target();
+    let undo = ["undo", "apply", id.as_str(), "--yes", "--format"];
+    let exec = [
+        "exec",
+        target.as_str(),
+        "-c",
+        "DELETE FROM p",
+        "--yes",
+        "--format",
+    ];
+    // exec's JSON report carries its refusal, so the status alone does.
+    for (args, format, status, said) in [
+        (&undo[..], "json", 5, "cannot be undone"),
+        (&undo[..], "text", 5, "cannot be undone"),
+        (&exec[..], "json", 5, ""),
+        (&exec[..], "text", 1, "cannot write output"),
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let o = dbguard(j.dir.path())
+            .arg("--journal")
+            .arg(&j.path)
+            .args(args)
+            .arg(format)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .output()
+            .expect("run dbguard");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(status), "{args:?} {format}: {err}");
+        assert!(err.contains(said), "{args:?} {format}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} {format}: {err}");
+    }
+    assert_eq!(db.dump(), before);
+}
+
 /// A count the journal at `j` answers about change `id` (`?1` in `sql`).
 fn journal_count(j: &JournalDir, sql: &str, id: i64) -> i64 {
     rusqlite::Connection::open(&j.path)
