@@ -1232,21 +1232,7 @@ impl Recording<'_> {
         rows: u64,
         data: &str,
     ) -> Result<()> {
-        let first = self.seq + 1;
-        self.seq += rows as i64;
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data, format) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        stmt.execute(params![
-            self.id,
-            first,
-            table,
-            op.name(),
-            rows as i64,
-            data,
-            format_name(format)
-        ])?;
-        Ok(())
+        self.insert_chunk(table, op, format, rows, data, None)
     }
 
     /// Records a chunk that stands for `origin`'s (a change and first seq
@@ -1260,11 +1246,23 @@ impl Recording<'_> {
         rows: u64,
         origin: (i64, i64),
     ) -> Result<()> {
+        self.insert_chunk(table, op, format, rows, "", Some(origin))
+    }
+
+    fn insert_chunk(
+        &mut self,
+        table: &str,
+        op: Op,
+        format: BulkFormat,
+        rows: u64,
+        data: &str,
+        origin: Option<(i64, i64)>,
+    ) -> Result<()> {
         let first = self.seq + 1;
         self.seq += rows as i64;
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data, format, ref_change, ref_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         stmt.execute(params![
             self.id,
@@ -1272,9 +1270,10 @@ impl Recording<'_> {
             table,
             op.name(),
             rows as i64,
+            data,
             format_name(format),
-            origin.0,
-            origin.1
+            origin.map(|o| o.0),
+            origin.map(|o| o.1)
         ])?;
         Ok(())
     }
