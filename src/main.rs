@@ -22,7 +22,19 @@ fn report_rss() {
 }
 
 fn main() -> ExitCode {
-    let cli = dbguard::cli::Cli::parse();
+    let cli = match dbguard::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap exits 2 on a usage error, and 2 means "denied by policy"
+            // here: a script must not read a typo as a denial. Bad input is 1.
+            return if e.use_stderr() {
+                ExitCode::from(u8::try_from(dbguard::error::exit::ERROR).unwrap_or(1))
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = dbguard::cli::run(cli);
     report_rss();
     match result {

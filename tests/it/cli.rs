@@ -13,6 +13,31 @@ fn missing_sqlite_file_is_one_clear_line_and_exit_1() {
     assert!(!path.exists(), "a missing file must not be created");
 }
 
+/// A usage error is bad input, exit 1: clap's own 2 would read as "denied
+/// by policy" to a script checking the documented codes. Help and version
+/// are not errors.
+#[test]
+fn usage_errors_exit_1_not_the_policy_denial_code() {
+    for args in [
+        &["exec", "--no-such-flag"][..],
+        &["undo", "list", "--limit", "-1"],
+        &["no-such-command-or-file", "extra", "words"],
+    ] {
+        let out = run(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("error:") && err.contains("Usage"),
+            "{args:?}: {err}"
+        );
+    }
+    for args in [&["--help"][..], &["--version"], &["undo", "list", "--help"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(!stdout(&out).is_empty(), "{args:?}");
+    }
+}
+
 #[test]
 fn not_a_sqlite_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
