@@ -188,6 +188,9 @@ pub struct UndoRunArgs {
 pub enum UndoCommand {
     /// List journaled changes, newest first.
     List {
+        /// Only the N newest changes (a journal keeps every change ever made).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },

@@ -908,6 +908,18 @@ impl Journal {
         self.changes_where("SELECT * FROM changes ORDER BY id DESC")
     }
 
+    /// The `limit` newest changes, newest first (all of them without a
+    /// limit), read off the primary key.
+    pub fn list_newest(&self, limit: Option<u64>) -> Result<Vec<Change>> {
+        match limit {
+            None => self.list(),
+            Some(n) => self.changes_where(&format!(
+                "SELECT * FROM changes ORDER BY id DESC LIMIT {}",
+                n.min(i64::MAX as u64)
+            )),
+        }
+    }
+
     fn changes_where(&self, sql: &str) -> Result<Vec<Change>> {
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([], Journal::change_from_row)?;

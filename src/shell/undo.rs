@@ -18,9 +18,9 @@ use crate::restore::{self, UndoOptions, UndoPlan, UndoReport};
 pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
     let mut journal = Journal::open(global.journal.as_deref())?;
     match cmd {
-        UndoCommand::List { format } => {
+        UndoCommand::List { limit, format } => {
             reconcile_all(&journal);
-            let changes = journal.list()?;
+            let changes = journal.list_newest(*limit)?;
             out(&list_text(&journal, &changes, *format)?)?;
             Ok(())
         }

@@ -168,6 +168,42 @@ fn undo_show_into_a_closed_pipe_is_an_error_not_a_panic() {
     }
 }
 
+/// `undo list --limit N` lists the N newest changes, newest first; a
+/// journal keeps every change ever made.
+#[test]
+fn undo_list_limit_keeps_the_newest() {
+    let db = SqliteDb::with(SCHEMA);
+    let j = JournalDir::new();
+    for id in [10, 11, 12] {
+        let sql = format!("DELETE FROM c WHERE id = {id}");
+        let out = j.run(&["exec", &db.target(), "-c", &sql, "--yes"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let ids = |args: &[&str]| -> Vec<i64> {
+        let out = j.run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+        v.as_array()
+            .unwrap_or_else(|| panic!("{args:?}: not a list: {v}"))
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap_or_else(|| panic!("no id in {c}")))
+            .collect()
+    };
+    assert_eq!(ids(&["undo", "list", "--format", "json"]), [3, 2, 1]);
+    assert_eq!(
+        ids(&["undo", "list", "--limit", "2", "--format", "json"]),
+        [3, 2]
+    );
+    assert!(ids(&["undo", "list", "--limit", "0", "--format", "json"]).is_empty());
+    let text = stdout(&j.run(&["undo", "list", "--limit", "1"]));
+    assert!(
+        text.contains("id = 12") && !text.contains("id = 11"),
+        "{text}"
+    );
+    let bad = j.run(&["undo", "list", "--limit", "-1"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+}
+
 #[test]
 fn undo_show_lists_rows_before_and_after() {
     let db = SqliteDb::with(SCHEMA);
