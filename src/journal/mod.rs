@@ -725,6 +725,27 @@ pub struct Chunk<'a> {
     pub origin: (i64, i64),
 }
 
+/// Puts the journal in WAL mode. Switching a file's mode takes an
+/// exclusive lock and SQLite answers "database is locked" at once, without
+/// the busy handler, when another handle holds one at that moment: two
+/// shells opening a new journal together. Such a clash lasts as long as the
+/// other handle's switch or migration, so it is retried within the same
+/// 30 s the busy timeout gives everything else.
+fn wal_mode(conn: &RawConnection) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "wal") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// An open journal file.
 pub struct Journal {
     conn: RawConnection,
@@ -772,7 +793,7 @@ impl Journal {
         // page per system call; with 4 KiB pages that was a tenth of a
         // 100k-row apply. An existing file keeps its page size.
         conn.pragma_update(None, "page_size", 65536)?;
-        conn.pragma_update(None, "journal_mode", "wal")?;
+        wal_mode(&conn)?;
         // SQLite checkpoints after 1,000 pages of WAL: 4 MiB with 4 KiB
         // pages, 64 MiB with 64 KiB ones. Keep it near 4 MiB.
         let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
