@@ -1,7 +1,9 @@
 //! Rule condition `without_where = true|false`: with `true` the rule
 //! matches only UPDATE and DELETE statements that lack a WHERE clause (they
 //! change every row of the table); with `false`, only UPDATE and DELETE
-//! statements that have one. Other kinds never match this condition.
+//! statements that have one. Other kinds never match this condition. A
+//! WHERE that holds for every row whatever the row (`WHERE 1 = 1`, see
+//! `Statement::where_always_true`) counts as none.
 
 use super::verdict::VerdictInput;
 

@@ -330,8 +330,9 @@ impl Shell {
             color: self.display.color,
             samples: self.samples,
         };
-        let has_where =
-            stmt.predicate.is_some() || !matches!(stmt.kind, Kind::Update | Kind::Delete);
+        // A WHERE that holds for every row (`WHERE 1 = 1`) filters nothing.
+        let has_where = (stmt.predicate.is_some() && !stmt.where_always_true)
+            || !matches!(stmt.kind, Kind::Update | Kind::Delete);
         let verdict = self.policy.verdict(&gate::input_for(&impact, has_where));
         self.audit(
             "preview",

@@ -74,6 +74,10 @@ pub struct Statement {
     pub table_parts: Option<Vec<(String, bool)>>,
     /// The `WHERE` clause of an UPDATE or DELETE, as SQL.
     pub predicate: Option<String>,
+    /// The `WHERE` clause holds for every row whatever the row (`WHERE
+    /// true`, `WHERE 1 = 1`): it filters nothing, and policy treats the
+    /// statement as one without WHERE.
+    pub where_always_true: bool,
     /// For `Session` statements: whether the setting is on the short list
     /// the guard lets through (search_path, timezone, ...).
     pub session_allowed: bool,
@@ -95,6 +99,7 @@ impl Statement {
             table: None,
             table_parts: None,
             predicate: None,
+            where_always_true: false,
             session_allowed: false,
             note: None,
             ast: None,
@@ -322,6 +327,7 @@ fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
                 TableFactor::Table { name, .. } => {
                     let mut s = Statement::new(text, Kind::Update).with_table(name);
                     s.predicate = up.selection.as_ref().map(|e| e.to_string());
+                    s.where_always_true = up.selection.as_ref().is_some_and(always_true);
                     s
                 }
                 _ => Statement::unknown(text, "UPDATE of something other than a table"),
@@ -339,6 +345,7 @@ fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
                     TableFactor::Table { name, .. } => {
                         let mut s = Statement::new(text, Kind::Delete).with_table(name);
                         s.predicate = del.selection.as_ref().map(|e| e.to_string());
+                        s.where_always_true = del.selection.as_ref().is_some_and(always_true);
                         s
                     }
                     _ => Statement::unknown(text, "DELETE from something other than a table"),
@@ -483,6 +490,77 @@ fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
     }
 }
 
+/// Whether a condition holds for every row whatever the row: `true`,
+/// SQLite's `1`, a literal equal to itself (`1 = 1`, `'a' = 'a'`), and
+/// `AND`, `OR`, `NOT` and parentheses of those. `WHERE 1 = 1` is the
+/// classic way round a rule against unfiltered changes. Where this cannot
+/// tell, the answer is no; a wrong yes only makes policy stricter.
+fn always_true(e: &ast::Expr) -> bool {
+    truth(e) == Some(true)
+}
+
+/// The value of a condition that does not depend on the row, if it is one
+/// of the forms [`always_true`] knows.
+fn truth(e: &ast::Expr) -> Option<bool> {
+    use ast::{BinaryOperator as B, Expr, UnaryOperator, Value};
+    match e {
+        Expr::Nested(inner) => truth(inner),
+        Expr::Value(v) => match &v.value {
+            Value::Boolean(b) => Some(*b),
+            Value::Number(n, _) => n.parse::<f64>().ok().map(|x| x != 0.0),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => truth(expr).map(|b| !b),
+        Expr::BinaryOp { left, op, right } => match op {
+            // NULL AND false is false, NULL OR true is true: an unknown
+            // side does not matter when the other decides.
+            B::And => match (truth(left), truth(right)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            B::Or => match (truth(left), truth(right)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            B::Eq | B::NotEq => {
+                let same = same_literal(left, right)?;
+                Some(if matches!(op, B::Eq) { same } else { !same })
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether two literals are equal: numbers by value, strings exactly.
+/// Anything else (columns, NULL, other types) is not known.
+fn same_literal(a: &ast::Expr, b: &ast::Expr) -> Option<bool> {
+    use ast::{Expr, Value};
+    let (Expr::Value(a), Expr::Value(b)) = (strip_nested(a), strip_nested(b)) else {
+        return None;
+    };
+    match (&a.value, &b.value) {
+        (Value::Number(x, _), Value::Number(y, _)) => {
+            Some(x.parse::<f64>().ok()? == y.parse::<f64>().ok()?)
+        }
+        (Value::SingleQuotedString(x), Value::SingleQuotedString(y)) => Some(x == y),
+        (Value::Boolean(x), Value::Boolean(y)) => Some(x == y),
+        _ => None,
+    }
+}
+
+fn strip_nested(e: &ast::Expr) -> &ast::Expr {
+    match e {
+        ast::Expr::Nested(inner) => strip_nested(inner),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +585,41 @@ mod tests {
         }
         assert_eq!(kind(Engine::Sqlite, "PRAGMA table_info('t')"), Kind::Read);
         assert_eq!(kind(Engine::Sqlite, "PRAGMA foreign_keys"), Kind::Read);
+    }
+
+    /// A WHERE that holds for every row is told from one that filters;
+    /// where it cannot tell, it says it filters.
+    #[test]
+    fn where_always_true_is_recognised() {
+        for (sql, engines, want) in [
+            ("DELETE FROM t WHERE true", "both", true),
+            ("DELETE FROM t WHERE 1 = 1", "both", true),
+            ("DELETE FROM t WHERE (1 = 1)", "both", true),
+            ("UPDATE t SET a = 1 WHERE 'x' = 'x'", "both", true),
+            ("DELETE FROM t WHERE 1", "sqlite", true),
+            ("DELETE FROM t WHERE id = 1 OR 1 = 1", "both", true),
+            ("DELETE FROM t WHERE NOT false", "both", true),
+            ("DELETE FROM t WHERE 1 <> 2", "both", true),
+            ("DELETE FROM t WHERE 1.0 = 1", "both", true),
+            ("DELETE FROM t WHERE id = 1", "both", false),
+            ("DELETE FROM t WHERE id = id", "both", false),
+            ("DELETE FROM t WHERE 1 = 1 AND id = 3", "both", false),
+            ("DELETE FROM t WHERE 0", "sqlite", false),
+            ("DELETE FROM t WHERE NULL = NULL", "both", false),
+            ("DELETE FROM t WHERE 1 = 2", "both", false),
+            ("DELETE FROM t WHERE 'a' = 'A'", "both", false),
+            ("DELETE FROM t", "both", false),
+        ] {
+            let engines: &[Engine] = match engines {
+                "sqlite" => &[Engine::Sqlite],
+                _ => &[Engine::Postgres, Engine::Sqlite],
+            };
+            for &engine in engines {
+                let s = classify(engine, sql);
+                assert!(s.ast.is_some(), "{engine:?} {sql}: {:?}", s.note);
+                assert_eq!(s.where_always_true, want, "{engine:?} {sql}");
+            }
+        }
     }
 
     #[test]

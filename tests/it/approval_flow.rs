@@ -296,6 +296,44 @@ fn piped_shell_takes_the_token_after_its_request_pg() {
     piped_flow(&db.url, &|| pg_dump_tables(&url));
 }
 
+/// `WHERE 1 = 1` filters nothing: the shipped rule against a DELETE
+/// without WHERE catches it as it catches a bare DELETE, and a real filter
+/// is not caught by it.
+#[test]
+fn a_where_that_is_always_true_counts_as_none() {
+    let db = SqliteDb::with(SCHEMA);
+    let before = sqlite_dump_tables(&db.path);
+    let repo_policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let j = JournalDir::new();
+    let decision = |sql: &str| {
+        let out = j.run(&[
+            "--policy",
+            repo_policies.to_str().unwrap(),
+            "exec",
+            &db.target(),
+            "-c",
+            sql,
+            "--dry-run",
+            "--format",
+            "json",
+        ]);
+        (
+            out.status.code(),
+            last_json(&out)["verdict"]["decision"].clone(),
+        )
+    };
+    for sql in [
+        "DELETE FROM c WHERE 1 = 1",
+        "DELETE FROM c WHERE true",
+        "DELETE FROM c WHERE (1) OR pid = 7",
+    ] {
+        assert_eq!(decision(sql), (Some(2), "deny".into()), "{sql}");
+    }
+    let (_, filtered) = decision("DELETE FROM c WHERE id = 10");
+    assert_ne!(filtered, "deny");
+    assert_eq!(sqlite_dump_tables(&db.path), before);
+}
+
 #[test]
 fn denied_exits_2_and_missing_approvers_say_how_to_add_one() {
     let db = SqliteDb::with(SCHEMA);
