@@ -296,6 +296,23 @@ fn piped_shell_takes_the_token_after_its_request_pg() {
     piped_flow(&db.url, &|| pg_dump_tables(&url));
 }
 
+/// `exec --dry-run --format json` of `sql` under the policy this repository
+/// ships (`policies/`).
+fn shipped_policy_dry_run(j: &JournalDir, db: &SqliteDb, sql: &str) -> std::process::Output {
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    j.run(&[
+        "--policy",
+        policies.to_str().unwrap_or("policies"),
+        "exec",
+        &db.target(),
+        "-c",
+        sql,
+        "--dry-run",
+        "--format",
+        "json",
+    ])
+}
+
 /// `WHERE 1 = 1` filters nothing: the shipped rule against a DELETE
 /// without WHERE catches it as it catches a bare DELETE, and a real filter
 /// is not caught by it.
@@ -303,20 +320,9 @@ fn piped_shell_takes_the_token_after_its_request_pg() {
 fn a_where_that_is_always_true_counts_as_none() {
     let db = SqliteDb::with(SCHEMA);
     let before = sqlite_dump_tables(&db.path);
-    let repo_policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let j = JournalDir::new();
     let decision = |sql: &str| {
-        let out = j.run(&[
-            "--policy",
-            repo_policies.to_str().unwrap(),
-            "exec",
-            &db.target(),
-            "-c",
-            sql,
-            "--dry-run",
-            "--format",
-            "json",
-        ]);
+        let out = shipped_policy_dry_run(&j, &db, sql);
         (
             out.status.code(),
             last_json(&out)["verdict"]["decision"].clone(),
@@ -341,17 +347,7 @@ fn denied_exits_2_and_missing_approvers_say_how_to_add_one() {
     // The shipped default: DELETE without WHERE is denied, even dry.
     let repo_policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let j = JournalDir::new();
-    let out = j.run(&[
-        "--policy",
-        repo_policies.to_str().unwrap(),
-        "exec",
-        &db.target(),
-        "-c",
-        "DELETE FROM c",
-        "--dry-run",
-        "--format",
-        "json",
-    ]);
+    let out = shipped_policy_dry_run(&j, &db, "DELETE FROM c");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(last_json(&out)["verdict"]["decision"], "deny");
     // A DELETE with WHERE needs an approval, and nobody is listed.
