@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             // clap exits 2 on a usage error, and 2 means "denied by policy"
             // here: a script must not read a typo as a denial. Bad input is 1.
             return if e.use_stderr() {
-                ExitCode::from(u8::try_from(dbguard::error::exit::ERROR).unwrap_or(1))
+                exit(dbguard::error::exit::ERROR)
             } else {
                 ExitCode::SUCCESS
             };
@@ -44,7 +44,12 @@ fn main() -> ExitCode {
             if e.kind != dbguard::ErrorKind::ScriptFailed && !e.reported {
                 eprintln!("dbguard: {e}");
             }
-            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+            exit(e.exit_code())
         }
     }
+}
+
+/// The process status for one of `dbguard::error::exit`'s codes.
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
