@@ -1029,7 +1029,7 @@ fn sqlite_bulk_insert(
             // what the chunk says, so the undo's entry can say "that
             // chunk" when it is in the same journal file.
             if same_file {
-                rec.chunk_ref(&name, Op::Insert, BulkFormat::Json, n, chunk.origin)?;
+                rec.chunk_ref(&name, Op::Insert, chunk)?;
             } else {
                 rec.chunk(&name, Op::Insert, BulkFormat::Json, n, text)?;
             }

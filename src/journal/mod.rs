@@ -1268,18 +1268,11 @@ impl Recording<'_> {
         self.insert_chunk(table, op, format, rows, data, None)
     }
 
-    /// Records a chunk that stands for `origin`'s (a change and first seq
-    /// in this journal, as [`Chunk::origin`] gives it): the same lines,
-    /// stored once.
-    pub fn chunk_ref(
-        &mut self,
-        table: &str,
-        op: Op,
-        format: BulkFormat,
-        rows: u64,
-        origin: (i64, i64),
-    ) -> Result<()> {
-        self.insert_chunk(table, op, format, rows, "", Some(origin))
+    /// Records a chunk that stands for `chunk`, as read from this journal:
+    /// the same lines, in the same format, stored once (it points at the
+    /// chunk's [`Chunk::origin`]).
+    pub fn chunk_ref(&mut self, table: &str, op: Op, chunk: &Chunk<'_>) -> Result<()> {
+        self.insert_chunk(table, op, chunk.format, chunk.rows, "", Some(chunk.origin))
     }
 
     fn insert_chunk(
@@ -1521,8 +1514,13 @@ mod tests {
         let mut j = Journal::open(Some(&dir.path().join("j.sqlite"))).unwrap();
         let mut rec = j.begin(&meta("UNDO change 9", "undo")).unwrap();
         rec.table(&int_table("t")).unwrap();
-        rec.chunk_ref("t", Op::Insert, BulkFormat::Json, 2, (9, 1))
-            .unwrap();
+        let dangling = Chunk {
+            format: BulkFormat::Json,
+            rows: 2,
+            data: "",
+            origin: (9, 1),
+        };
+        rec.chunk_ref("t", Op::Insert, &dangling).unwrap();
         let id = rec.prepare().unwrap();
         let missing = |e: Error| {
             assert!(e.to_string().contains("no longer in the journal"), "{e}");
@@ -1537,8 +1535,15 @@ mod tests {
         // A reference to that reference: its text is empty, not rows.
         let mut rec = j.begin(&meta("UNDO change 1", "undo")).unwrap();
         rec.table(&int_table("t")).unwrap();
-        rec.chunk_ref("t", Op::Insert, BulkFormat::Json, 2, (id, 1))
-            .unwrap();
+        rec.chunk_ref(
+            "t",
+            Op::Insert,
+            &Chunk {
+                origin: (id, 1),
+                ..dangling
+            },
+        )
+        .unwrap();
         let second = rec.prepare().unwrap();
         missing(j.for_each_row(second, |_| Ok(())).unwrap_err());
         missing(
