@@ -126,17 +126,16 @@ impl dyn PreviewTx + '_ {
         let Some(rows) = self.query(sql)? else {
             return Ok(None);
         };
-        let text = rows
-            .rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Value::text)
-            .unwrap_or_else(|| "0".into());
-        text.trim()
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| Error::database(format!("count query returned {text:?}, not a number")))
+        count_of(rows.rows.first().and_then(|r| r.first())).map(Some)
     }
+}
+
+/// A count a query returned (no value: 0).
+pub fn count_of(v: Option<&Value>) -> Result<u64> {
+    let text = v.and_then(Value::text).unwrap_or_else(|| "0".into());
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| Error::database(format!("count query returned {text:?}, not a number")))
 }
 
 /// Rows one transaction deleted, updated and inserted in one table, as

@@ -23,7 +23,7 @@ use super::{
     qcol, sample_order, table_ref_qual, target_table, user_ctes, with_clause, write_ast,
 };
 use crate::db::dialect::{ClosureStep, tuple};
-use crate::db::{Engine, PreviewTx, Rows, Value};
+use crate::db::{Engine, PreviewTx, Rows, Value, count_of};
 use crate::error::{Error, Result};
 use crate::schema::{FkAction, Schema, Table, quote_ident};
 use crate::sql::Statement;
@@ -597,45 +597,37 @@ pub(super) fn analyze(
             None => (None, None),
             Some(r) => {
                 let row = r.rows.first();
-                let count = row.and_then(|row| row.first()).and_then(Value::text);
-                let n = count
-                    .as_deref()
-                    .unwrap_or("0")
-                    .parse::<u64>()
-                    .map_err(|_| {
-                        Error::database(format!("count query returned {count:?}, not a number"))
-                    })?;
                 (
-                    Some(n),
+                    Some(count_of(row.and_then(|row| row.first()))?),
                     row.and_then(|row| row.get(1)).and_then(Value::text),
                 )
             }
         }
     } else {
-        (sql.count(tx, &[Node::Target], &target_name)?, None)
+        let n = sql.count(tx, &[Node::Target], &target_name)?;
+        let fp = if n.unwrap_or(1) > 0 {
+            let fp = format!(
+                "{}SELECT {} FROM {} AS {a} WHERE {} IN (SELECT {} FROM {target_name})",
+                sql.with(&[Node::Target]),
+                ctx.dialect.fingerprint(table, &a),
+                table.name.sql(),
+                tuple(&sql.ident(target, &a)),
+                sql.ident_cols(target).join(", ")
+            );
+            tx.query(&fp)?.and_then(|r| {
+                r.rows
+                    .first()
+                    .and_then(|row| row.first().and_then(|v| v.text()))
+            })
+        } else {
+            None
+        };
+        (n, fp)
     };
     bounded &= target_rows.is_some();
     impact.target.rows = target_rows;
     if target_rows.unwrap_or(1) > 0 {
-        impact.target.fingerprint = match fingerprint {
-            Some(fp) => Some(fp),
-            None if key_carried => None,
-            None => {
-                let fp = format!(
-                    "{}SELECT {} FROM {} AS {a} WHERE {} IN (SELECT {} FROM {target_name})",
-                    sql.with(&[Node::Target]),
-                    ctx.dialect.fingerprint(table, &a),
-                    table.name.sql(),
-                    tuple(&sql.ident(target, &a)),
-                    sql.ident_cols(target).join(", ")
-                );
-                tx.query(&fp)?.and_then(|r| {
-                    r.rows
-                        .first()
-                        .and_then(|row| row.first().and_then(|v| v.text()))
-                })
-            }
-        };
+        impact.target.fingerprint = fingerprint;
         let cond = format!(
             "{} IN (SELECT {} FROM {target_name})",
             tuple(&sql.ident(target, &a)),
