@@ -2,7 +2,7 @@
 //! the approver's side. Shows the requested change, asks, signs, and prints
 //! the token (or a signed rejection) as the last line of its output.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -10,16 +10,13 @@ use serde_json::Value;
 use super::{
     Request, default_key, fingerprint, format_duration, format_time, now, sign, sign_rejection,
 };
-use crate::cli::{ApproveArgs, GlobalArgs};
+use crate::cli::{ApproveArgs, GlobalArgs, out};
 use crate::error::{Error, Result};
 
 pub fn approve(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     let (request, _) = Request::decode(&args.request)?;
-    let mut out = std::io::stdout().lock();
-    let w = |out: &mut std::io::StdoutLock<'_>, s: &str| {
-        writeln!(out, "{s}").map_err(|e| Error::io(format!("stdout: {e}")))
-    };
-    w(&mut out, &render_request(&request, now()))?;
+    let w = |s: &str| out(&format!("{s}\n"));
+    w(&render_request(&request, now()))?;
 
     let key: PathBuf = match &args.key {
         Some(k) => k.clone(),
@@ -32,12 +29,9 @@ pub fn approve(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
         let fp = fingerprint(&ssh_key::PublicKey::from(
             rejection.signature.public_key().clone(),
         ));
-        w(&mut out, &format!("Rejected, signed with {fp}."))?;
-        w(
-            &mut out,
-            "Send this line back to the operator, who can record it:",
-        )?;
-        w(&mut out, &rejection.encode())?;
+        w(&format!("Rejected, signed with {fp}."))?;
+        w("Send this line back to the operator, who can record it:")?;
+        w(&rejection.encode())?;
         return Ok(());
     }
 
@@ -58,8 +52,7 @@ pub fn approve(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
                  Run it in a terminal, or pass --yes to sign without asking.",
             ));
         }
-        write!(out, "approve? [y/N] ").map_err(|e| Error::io(format!("stdout: {e}")))?;
-        out.flush().map_err(|e| Error::io(format!("stdout: {e}")))?;
+        out("approve? [y/N] ")?;
         let mut answer = String::new();
         std::io::stdin()
             .lock()
@@ -77,15 +70,12 @@ pub fn approve(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     let fp = fingerprint(&ssh_key::PublicKey::from(
         token.signature.public_key().clone(),
     ));
-    w(
-        &mut out,
-        &format!(
-            "Approved, signed with {fp}. Send this token back to the operator \
+    w(&format!(
+        "Approved, signed with {fp}. Send this token back to the operator \
              (good once, until {}):",
-            format_time(request.expires_at)
-        ),
-    )?;
-    w(&mut out, &token.encode())?;
+        format_time(request.expires_at)
+    ))?;
+    w(&token.encode())?;
     Ok(())
 }
 
