@@ -322,15 +322,28 @@ impl Journal {
         change_id: Option<i64>,
         detail: serde_json::Value,
     ) -> Result<i64> {
-        if !EVENTS.contains(&event) {
+        let ids = self.audit_many(operator, target, &[(event, change_id, detail)])?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| Error::database("the audit record was not written"))
+    }
+
+    /// Appends several events in order, in one transaction: one durable
+    /// commit (an fsync) instead of one each, for records written at the
+    /// same moment (a write's preview and verdict). Returns their ids.
+    pub fn audit_many(
+        &self,
+        operator: &str,
+        target: Option<&str>,
+        events: &[(&str, Option<i64>, serde_json::Value)],
+    ) -> Result<Vec<i64>> {
+        if let Some((event, _, _)) = events.iter().find(|(e, _, _)| !EVENTS.contains(e)) {
             return Err(Error::input(format!(
                 "unknown audit event {event:?}\nUse one of: {}.",
                 EVENTS.join(", ")
             )));
         }
-        let detail = canonical_json(&detail);
-        let at = now_ms();
-        // One writer at a time: the head read and the insert must not
+        // One writer at a time: the head read and the inserts must not
         // interleave with another shell's append.
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let head: Option<(i64, String)> = tx
@@ -349,31 +362,41 @@ impl Journal {
             .optional()?;
         // Chain from the recorded head, so a truncated tail stays a visible
         // gap; from the table only if the head is missing or behind it.
-        let (last_id, prev_hash) = match (head, last) {
+        let (mut last_id, mut prev_hash) = match (head, last) {
             (Some(h), Some(l)) if l.0 > h.0 => l,
             (Some(h), _) => h,
             (None, Some(l)) => l,
             (None, None) => (0, GENESIS_HASH.to_owned()),
         };
-        let id = last_id + 1;
-        let hash = chain_hash(
-            &prev_hash,
-            &record_canonical(id, &at, event, operator, target, change_id, &detail),
-        );
-        tx.execute(
-            "INSERT INTO audit (id, at, event, operator, target, change_id, detail, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                id, at, event, operator, target, change_id, detail, prev_hash, hash
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?1, ?2)
-             ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
-            params![id, hash],
-        )?;
+        let mut ids = Vec::with_capacity(events.len());
+        for (event, change_id, detail) in events {
+            let detail = canonical_json(detail);
+            let at = now_ms();
+            let id = last_id + 1;
+            let hash = chain_hash(
+                &prev_hash,
+                &record_canonical(id, &at, event, operator, target, *change_id, &detail),
+            );
+            tx.execute(
+                "INSERT INTO audit (id, at, event, operator, target, change_id, detail, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id, at, event, operator, target, change_id, detail, prev_hash, hash
+                ],
+            )?;
+            ids.push(id);
+            last_id = id;
+            prev_hash = hash;
+        }
+        if !ids.is_empty() {
+            tx.execute(
+                "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?1, ?2)
+                 ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
+                params![last_id, prev_hash],
+            )?;
+        }
         tx.commit()?;
-        Ok(id)
+        Ok(ids)
     }
 
     /// The trail, oldest first; with `since` (RFC 3339 or `YYYY-MM-DD`),

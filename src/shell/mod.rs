@@ -334,17 +334,19 @@ impl Shell {
         let has_where = (stmt.predicate.is_some() && !stmt.where_always_true)
             || !matches!(stmt.kind, Kind::Update | Kind::Delete);
         let verdict = self.policy.verdict(&gate::input_for(&impact, has_where));
-        self.audit(
-            "preview",
-            None,
-            serde_json::json!({
-                "statement": stmt.text,
-                "digest": impact.digest,
-                "totals": impact::render::json(&impact)["totals"],
-                "will_fail": impact.will_fail,
-            }),
-        );
-        self.audit("verdict", None, gate::verdict_json(&verdict));
+        self.audit_many(&[
+            (
+                "preview",
+                None,
+                serde_json::json!({
+                    "statement": stmt.text,
+                    "digest": impact.digest,
+                    "totals": impact::render::json(&impact)["totals"],
+                    "will_fail": impact.will_fail,
+                }),
+            ),
+            ("verdict", None, gate::verdict_json(&verdict)),
+        ]);
         if self.format == Format::Text {
             let mut text = impact::render::text(&impact, style);
             text.push_str(&gate::verdict_line(&verdict));
@@ -539,9 +541,15 @@ impl Shell {
     /// Appends an audit event. A journal that cannot record it is said on
     /// stderr; the change itself is journaled separately.
     pub fn audit(&mut self, event: &str, change_id: Option<i64>, detail: serde_json::Value) {
+        self.audit_many(&[(event, change_id, detail)]);
+    }
+
+    /// Appends audit events written at the same moment, in order, with one
+    /// durable commit.
+    fn audit_many(&mut self, events: &[(&str, Option<i64>, serde_json::Value)]) {
         let target = self.conn.identity().display.clone();
         if let Some(j) = &self.journal {
-            if let Err(e) = j.audit(event, &self.operator, Some(&target), change_id, detail) {
+            if let Err(e) = j.audit_many(&self.operator, Some(&target), events) {
                 let _ = writeln!(self.err, "dbguard: cannot write the audit trail: {e}");
             }
         }

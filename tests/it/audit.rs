@@ -111,6 +111,56 @@ fn untouched_trail_verifies() {
     assert_eq!(j.audit_verify().unwrap(), None);
 }
 
+/// Records appended together (a write's preview and verdict, one fsync)
+/// chain exactly as records appended one by one, and after earlier ones.
+#[test]
+fn records_appended_together_chain_like_single_ones() {
+    let jd = JournalDir::new();
+    let j = Journal::open(Some(&jd.path)).unwrap();
+    j.audit(
+        "session_start",
+        "alice",
+        Some("db"),
+        None,
+        serde_json::json!({}),
+    )
+    .unwrap();
+    let ids = j
+        .audit_many(
+            "alice",
+            Some("db"),
+            &[
+                ("preview", None, serde_json::json!({"digest": "d"})),
+                ("verdict", None, serde_json::json!({"decision": "allow"})),
+            ],
+        )
+        .unwrap();
+    assert_eq!(ids, vec![2, 3]);
+    assert_eq!(j.audit_many("alice", None, &[]).unwrap(), Vec::<i64>::new());
+    assert!(
+        j.audit_many("alice", None, &[("no such", None, serde_json::json!({}))])
+            .is_err()
+    );
+    j.audit(
+        "session_end",
+        "alice",
+        Some("db"),
+        None,
+        serde_json::json!({}),
+    )
+    .unwrap();
+    let records = j.audit_records(None).unwrap();
+    let events: Vec<&str> = records.iter().map(|r| r.event.as_str()).collect();
+    assert_eq!(
+        events,
+        ["session_start", "preview", "verdict", "session_end"]
+    );
+    for w in records.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash);
+    }
+    assert_eq!(j.audit_verify().unwrap(), None);
+}
+
 #[test]
 fn edited_detail_is_named() {
     let jd = trail(5);
