@@ -121,8 +121,11 @@ fn table_sql(info: &TableInfo) -> String {
 /// enough that a batch's literals stay a modest statement.
 const BATCH: usize = 500;
 
-/// Rows per conflict-check query when planning an undo.
-const PLAN_BATCH: usize = 5000;
+/// Rows per conflict-check query when planning an undo. A batch's rows
+/// and its query are held at once: at 5,000, SQLite's parse of the key
+/// list and the decoded rows were 6 MiB, a third of a 1M-row undo's peak
+/// memory.
+const PLAN_BATCH: usize = 2000;
 
 /// Whether the key columns are a primary key (never NULL) rather than all
 /// columns of a keyless table (which may hold NULLs).
