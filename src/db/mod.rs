@@ -113,6 +113,18 @@ pub trait PreviewTx {
     /// the engine's error if it rejects the statement: the preview must not
     /// describe a statement the engine reads differently, or not at all.
     fn check(&mut self, sql: &str) -> Result<Option<String>>;
+    /// A token that changes whenever another session commits: SQLite's
+    /// `PRAGMA data_version`, a count of other connections' commits to the
+    /// file; Postgres's snapshot (`txid_current_snapshot()`: the oldest
+    /// running transaction, the next unassigned one and those in
+    /// progress), which any commit moves. Equal tokens read in two
+    /// transactions mean both saw the same committed data. `None` where the
+    /// engine has no such token. Snapshots are cluster-wide: a commit in
+    /// another database moves the token too, so on a busy cluster tokens
+    /// rarely match, and the caller only loses a shortcut.
+    fn data_version(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// Like [`PreviewTx::query`] for `before`, the text value `text`, then
     /// `after`. SQLite binds `text` as a parameter, so a chunk of a few
     /// hundred KiB is neither escaped into the statement nor tokenized (the

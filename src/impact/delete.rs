@@ -635,6 +635,10 @@ pub(super) fn analyze(
         );
         impact.target.sample = sql.sample(tx, &[Node::Target], target, &[], &cond)?;
     }
+    if ctx.options.target_only {
+        impact.bounded = bounded;
+        return Ok(impact);
+    }
 
     // Deleted rows per table (distinct, whatever the paths).
     let mut deleted_rows: BTreeMap<usize, Option<u64>> = BTreeMap::new();

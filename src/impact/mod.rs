@@ -180,6 +180,11 @@ pub struct Impact {
     /// in its own transaction to lock and capture them.
     #[serde(skip)]
     pub row_sets: Vec<RowSet>,
+    /// The engine's data version token ([`PreviewTx::data_version`]) when
+    /// every query of this impact saw the same committed data: read before
+    /// and after them, and equal.
+    #[serde(skip)]
+    pub data_version: Option<String>,
 }
 
 /// The rows of one table a change deletes, updates or inserts, as SQL:
@@ -224,6 +229,9 @@ pub struct PreviewOptions {
     pub timeout: Duration,
     /// Sample rows fetched per effect.
     pub sample_rows: usize,
+    /// A DELETE's target rows and their fingerprint only: what the guarded
+    /// apply recounts when nothing else can have changed since the preview.
+    pub target_only: bool,
 }
 
 impl Default for PreviewOptions {
@@ -231,6 +239,7 @@ impl Default for PreviewOptions {
         PreviewOptions {
             timeout: Duration::from_secs(10),
             sample_rows: 3,
+            target_only: false,
         }
     }
 }
@@ -269,6 +278,7 @@ pub fn preview(
 /// Computes the impact inside an existing preview runner (the apply path
 /// recomputes it in its own transaction).
 pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> Result<Impact> {
+    let first_version = tx.data_version()?;
     // The engine reads the statement first: what it rejects fails, and no
     // preview is built from a parse the engine would not share.
     if stmt.kind.is_data_write() {
@@ -299,6 +309,7 @@ pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> R
                 bounded: true,
                 digest: String::new(),
                 row_sets: Vec::new(),
+                data_version: None,
             };
             impact
                 .totals
@@ -363,6 +374,10 @@ pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> R
             }
         }
     }
+    // Read last as well as first: equal, no commit fell between the
+    // queries (Postgres previews read committed data query by query).
+    let last = tx.data_version()?;
+    impact.data_version = first_version.filter(|v| last.as_ref() == Some(v));
     Ok(impact)
 }
 
@@ -610,6 +625,7 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         bounded: true,
         digest: String::new(),
         row_sets: Vec::new(),
+        data_version: None,
     }
 }
 

@@ -425,6 +425,12 @@ INSERT INTO entry VALUES (1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 4, 4);
 /// (exit code 4), leave the data as `concurrent` left it, and leave no
 /// committed journal entry.
 fn drift(engine: Engine, sql: &str, concurrent: &str) {
+    drift_after(engine, sql, concurrent, |db| db.plain(concurrent));
+}
+
+/// [`drift`], with `between` doing whatever happens between the preview
+/// and the apply (`concurrent` says what, for the messages).
+fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce(&Db)) {
     let db = Db::new(engine, ACCOUNTS);
     let target = db.target();
     let mut conn = Connection::open(Some(&target), &OpenOptions::default()).expect("open");
@@ -441,7 +447,7 @@ fn drift(engine: Engine, sql: &str, concurrent: &str) {
     .expect("preview");
     assert!(!confirmed.will_fail, "{sql}: {:?}", confirmed.failures);
 
-    db.plain(concurrent);
+    between(&db);
     let between = db.dump();
 
     let jdir = JournalDir::new();
@@ -545,6 +551,121 @@ fn sqlite_drift_same_count_other_rows_is_refused() {
         DELETE_CLOSED,
         "UPDATE acct SET status = 'open' WHERE id = 2; UPDATE acct SET status = 'closed' WHERE id = 3",
     );
+}
+
+/// Nothing commits between the preview and the apply, yet the rows the
+/// WHERE picks change: it reads the clock, and picks as many other rows.
+/// SQLite's apply trusts the preview's cascade counts when no other
+/// connection committed (`PRAGMA data_version`), but still fingerprints
+/// the target rows, and this must be caught as drift.
+#[test]
+fn sqlite_drift_of_a_clock_dependent_where_is_refused() {
+    clock_dependent_drift(Engine::Sqlite);
+}
+
+/// The same on Postgres, where the token is the snapshot. Any commit in
+/// the two seconds (autovacuum's too) sends the apply down the full
+/// recomputation instead, which must refuse it as well; the trace test
+/// below is the one that shows the short path taken.
+#[test]
+fn pg_drift_of_a_clock_dependent_where_is_refused() {
+    clock_dependent_drift(Engine::Postgres);
+}
+
+fn clock_dependent_drift(engine: Engine) {
+    // A moment a second from now, as a Julian day: before it the
+    // WHERE picks the two closed accounts, after it the two open ones.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as f64;
+    let switch_ms = now_ms + 1000.0;
+    let clock_after_switch = match engine {
+        Engine::Sqlite => format!(
+            "julianday('now') > {}",
+            switch_ms / 86_400_000.0 + 2_440_587.5
+        ),
+        Engine::Postgres => format!("clock_timestamp() > to_timestamp({})", switch_ms / 1000.0),
+    };
+    let sql = format!(
+        "DELETE FROM acct WHERE status = CASE WHEN {clock_after_switch} THEN 'open' ELSE 'closed' END"
+    );
+    drift_after(engine, &sql, "two seconds passing", |_| {
+        std::thread::sleep(std::time::Duration::from_millis(2000));
+    });
+}
+
+/// When no other connection committed since the preview, the SQLite apply
+/// recounts only the target rows: the cascade into `entry` is counted
+/// once, by the preview, and not again in the apply transaction.
+#[test]
+fn sqlite_apply_recounts_only_the_target_when_nothing_committed_since_the_preview() {
+    assert!(
+        recounts_only_the_target(Engine::Sqlite),
+        "no other connection touched the file, yet the apply recomputed the cascade"
+    );
+}
+
+/// The Postgres token is the snapshot, and snapshots are cluster-wide: a
+/// commit in any database between the preview and the apply (another test
+/// running in parallel, an autoanalyze of the table just loaded) moves it,
+/// and the apply then rightly recomputes in full. Each attempt must end
+/// correct either way; the short path must show in one attempt that found
+/// the cluster quiet. A single attempt failed a CI run under the parallel
+/// test load.
+#[test]
+fn pg_apply_recounts_only_the_target_when_nothing_committed_since_the_preview() {
+    const ATTEMPTS: usize = 40;
+    for _ in 0..ATTEMPTS {
+        if recounts_only_the_target(Engine::Postgres) {
+            return;
+        }
+    }
+    panic!(
+        "{ATTEMPTS} applies in a row recomputed the cascade: either the cluster never was quiet between a preview and its apply, or the short path is broken"
+    );
+}
+
+/// Applies the delete of the closed accounts and checks its outcome.
+/// Returns whether the apply took the short path: the cascade into
+/// `entry` counted once, by the preview, and the target counted by the
+/// preview and again by the apply. Otherwise the apply recomputed the
+/// whole impact, which the trace must show too.
+fn recounts_only_the_target(engine: Engine) -> bool {
+    let db = Db::new(engine, ACCOUNTS);
+    let j = JournalDir::new();
+    let target = db.target();
+    let o = dbguard_journal(
+        &j.path,
+        &["exec", &target, "-c", DELETE_CLOSED, "--yes"],
+        &[("DBGUARD_ECHO_SQL", "1")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trace = stderr(&o);
+    let counted = |table: &str| {
+        trace
+            .split(";\n")
+            .filter(|q| q.contains(&format!("\"{table}\"")) && q.contains("count(*)"))
+            .count()
+    };
+    let target_counts = trace
+        .split(";\n")
+        .filter(|q| q.contains("count(*)") && !q.contains("\"entry\""))
+        .count();
+    let left = db
+        .dump()
+        .into_iter()
+        .find(|(t, _)| t.ends_with("acct"))
+        .map(|(_, rows)| rows.len());
+    assert_eq!(left, Some(2), "{engine:?}");
+    match (counted("entry"), target_counts) {
+        (1, 2) => true,
+        // The full recount, after the apply recounted the target to
+        // compare (3), or at once when a commit fell inside the preview
+        // itself (2).
+        (2, 2 | 3) => false,
+        other => panic!("unexpected counts (entry, target) {other:?}:\n{trace}"),
+    }
 }
 
 /// The Postgres fingerprint of a delete's target rows is the hash sum of

@@ -216,6 +216,13 @@ impl PreviewTx for PgPreview<'_, '_> {
         Engine::Postgres
     }
 
+    fn data_version(&mut self) -> Result<Option<String>> {
+        let row = self
+            .tx
+            .query_one("SELECT txid_current_snapshot()::text", &[])?;
+        Ok(Some(row.try_get(0)?))
+    }
+
     fn check(&mut self, sql: &str) -> Result<Option<String>> {
         // Parse and analysis only (the extended protocol's Parse/Describe):
         // nothing executes, so a write is fine even in a read-only
@@ -360,6 +367,9 @@ impl PgApply<'_, '_> {
 impl PreviewTx for PgApply<'_, '_> {
     fn engine(&self) -> Engine {
         Engine::Postgres
+    }
+    fn data_version(&mut self) -> Result<Option<String>> {
+        self.preview.data_version()
     }
     fn check(&mut self, sql: &str) -> Result<Option<String>> {
         self.preview.check(sql)

@@ -207,6 +207,11 @@ impl PreviewTx for SqlitePreview<'_, '_> {
     fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
         self.run_query(&format!("{before}?1{after}"), Some(text))
     }
+
+    fn data_version(&mut self) -> Result<Option<String>> {
+        let n: i64 = self.tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(Some(n.to_string()))
+    }
 }
 
 impl SqlitePreview<'_, '_> {
@@ -280,6 +285,9 @@ impl PreviewTx for SqliteApply<'_, '_> {
     }
     fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
         self.preview.query_with_text(before, text, after)
+    }
+    fn data_version(&mut self) -> Result<Option<String>> {
+        self.preview.data_version()
     }
 }
 
