@@ -11,8 +11,10 @@
 //!
 //! Deleted rows captured in bulk go back in bulk: on Postgres through
 //! `COPY` into staging tables, one set-based conflict check and `INSERT
-//! ... SELECT`; on SQLite a stored chunk per `INSERT OR ABORT ... SELECT`
-//! from `jsonb_each()`, the chunk bound as a parameter. SQLite's preview
+//! ... SELECT`; on SQLite each stored chunk's packed rows bound straight
+//! into batches of `INSERT OR ABORT ... VALUES` (chunks of older journals,
+//! JSON lines, as the parameter of one `INSERT OR ABORT ... SELECT` from
+//! `jsonb_each()`). SQLite's preview
 //! looks for conflicts with one query per chunk; the apply repeats it only
 //! for tables without a key, which `INSERT OR ABORT` cannot catch, or once
 //! an insert fails (to name them). Everything else (and `--force`) goes in
@@ -981,9 +983,11 @@ fn insert_columns(info: &TableInfo) -> Vec<(usize, &str)> {
         .collect()
 }
 
-/// Puts back the deleted rows of every table (parents first), a stored
-/// chunk per `INSERT OR ABORT ... SELECT ... FROM jsonb_each(?1)`, the
-/// chunk bound as one JSON array, and records them as the undo's own rows.
+/// Puts back the deleted rows of every table (parents first), and records
+/// them as the undo's own rows: packed chunks through the engine's
+/// [`ApplyTx::insert_packed`], JSON chunks (older journals) a chunk per
+/// `INSERT OR ABORT ... SELECT ... FROM jsonb_each(?1)`, the chunk bound as
+/// one JSON array.
 fn sqlite_bulk_insert(
     tx: &mut dyn ApplyTx,
     rec: &mut Recording,
@@ -1006,22 +1010,36 @@ fn sqlite_bulk_insert(
             .collect::<Vec<_>>()
             .join(", ");
         let mut statements: [Option<String>; 2] = [None, None];
+        let head = format!(
+            "INSERT{} INTO {} ({targets})",
+            sqlite_abort(Engine::Sqlite),
+            table_sql(info)
+        );
+        let insert = format!("{head} VALUES");
+        let positions: Vec<usize> = cols.iter().map(|(i, _)| *i).collect();
         source.for_each_chunk_of(id, &info.name, Op::Delete, |chunk| {
-            let (lines, text) = (chunk.rows, chunk.data);
-            let objects = text.contains("{\"");
-            let sql = statements[usize::from(objects)].get_or_insert_with(|| {
-                format!(
-                    "INSERT{} INTO {} ({targets}) SELECT {} FROM jsonb_each(",
-                    sqlite_abort(Engine::Sqlite),
-                    table_sql(info),
-                    cols.iter()
-                        .map(|(i, _)| sqlite_json_value(*i, objects))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            });
-            json_rows(text, &mut rows);
-            let n = tx.execute_with_text(sql, &rows, ") AS j")?;
+            let lines = chunk.rows;
+            let n = if chunk.format == BulkFormat::Packed {
+                tx.insert_packed(&insert, &positions, chunk.data)
+                    .and_then(|n| {
+                        n.ok_or_else(|| Error::database("this engine cannot restore packed rows"))
+                    })
+                    .map_err(|e| e.context(format!("restoring {name}")))?
+            } else {
+                let text = chunk.text()?;
+                let objects = text.contains("{\"");
+                let sql = statements[usize::from(objects)].get_or_insert_with(|| {
+                    format!(
+                        "{head} SELECT {} FROM jsonb_each(",
+                        cols.iter()
+                            .map(|(i, _)| sqlite_json_value(*i, objects))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                });
+                json_rows(text, &mut rows);
+                tx.execute_with_text(sql, &rows, ") AS j")?
+            };
             if n != lines {
                 return Err(Error::drift(format!(
                     "{name}: restoring {lines} rows inserted {n}; nothing was committed"
@@ -1034,7 +1052,7 @@ fn sqlite_bulk_insert(
             if same_file {
                 rec.chunk_ref(&name, Op::Insert, chunk)?;
             } else {
-                rec.chunk(&name, Op::Insert, BulkFormat::Json, n, text)?;
+                rec.chunk(&name, Op::Insert, chunk.format, n, chunk.data)?;
             }
             done.add(n);
             Ok(())
@@ -1059,11 +1077,11 @@ fn json_rows(text: &str, out: &mut String) {
     out.push(']');
 }
 
-/// Whether SQLite can put a change's deleted rows back a stored chunk per
-/// statement: they were all captured in bulk (`json_array()` lines), no
-/// value is a real given by its bits (-0.0, which SQL cannot read back),
-/// and no table has an INSERT trigger that could bend a row on the way
-/// in (those go row by row, re-read and compared).
+/// Whether SQLite can put a change's deleted rows back in bulk, chunk by
+/// chunk: they were all captured in bulk (packed rows, or `json_array()`
+/// lines without a real given by its bits: -0.0, which SQL cannot read
+/// back from JSON), and no table has an INSERT trigger that could bend a
+/// row on the way in (those go row by row, re-read and compared).
 fn sqlite_bulk_ok(
     schema: &Schema,
     source: &Journal,
@@ -1080,7 +1098,12 @@ fn sqlite_bulk_ok(
             chunks += 1;
             // `{"real"` can only be an object key: inside JSON strings a
             // quote is always escaped.
-            readable &= chunk.format == BulkFormat::Json && !chunk.data.contains("{\"real\"");
+            readable &= match chunk.format {
+                // Packed rows hold every real as SQLite does, sign and all.
+                BulkFormat::Packed => true,
+                BulkFormat::Json => !chunk.text()?.contains("{\"real\""),
+                BulkFormat::Copy => false,
+            };
             Ok(())
         })?;
         if chunks == 0 {
@@ -1103,8 +1126,9 @@ fn sqlite_bulk_ok(
 
 /// Element `i` of the row `j.value` (see `crate::journal::decode_json_line`)
 /// as the SQLite value it was: `->>` gives nulls, text, integers and reals
-/// (SQLite reads back the digits its `json_array()` wrote); blobs and
-/// integers written as objects are unwrapped. A chunk without objects
+/// (SQLite reads back the digits its `json_array()` wrote); blobs, text
+/// that is not UTF-8 (`crate::db::packed::json_rows`) and integers written
+/// as objects are unwrapped. A chunk without objects
 /// (`{"` outside a string, where quotes are always escaped) needs no
 /// unwrapping, and each extra JSON call per value costs about a third.
 fn sqlite_json_value(i: usize, objects: bool) -> String {
@@ -1114,6 +1138,8 @@ fn sqlite_json_value(i: usize, objects: bool) -> String {
     format!(
         "CASE json_type(j.value, '$[{i}]') WHEN 'object' THEN \
          CASE WHEN json_type(j.value, '$[{i}].blob') IS NOT NULL THEN unhex(j.value ->> '$[{i}].blob') \
+         WHEN json_type(j.value, '$[{i}].texthex') IS NOT NULL \
+         THEN CAST(unhex(j.value ->> '$[{i}].texthex') AS TEXT) \
          ELSE CAST(j.value ->> '$[{i}].int' AS INTEGER) END \
          ELSE j.value ->> {i} END"
     )
@@ -1173,9 +1199,12 @@ fn sqlite_bulk_check(
             _ => None,
         };
         source.for_each_chunk_of(id, &info.name, Op::Delete, |stored| {
-            let chunk = stored.data;
             counts.entry(info.name.clone()).or_default().reinsert += stored.rows;
-            if let (Some(k), Some((lo, hi))) = (int_key, first_int_range(chunk)) {
+            let range = match stored.format {
+                BulkFormat::Packed => crate::db::packed::first_int_range(stored.data)?,
+                _ => first_int_range(stored.text()?),
+            };
+            if let (Some(k), Some((lo, hi))) = (int_key, range) {
                 let any = (tx as &mut dyn PreviewTx).count(&format!(
                     "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN {lo} AND {hi})",
                     table_sql(info),
@@ -1185,7 +1214,12 @@ fn sqlite_bulk_check(
                     return Ok(());
                 }
             }
-            let objects = chunk.contains("{\"");
+            match stored.format {
+                BulkFormat::Packed => crate::db::packed::json_rows(stored.data, &mut rows)?,
+                _ => json_rows(stored.text()?, &mut rows),
+            }
+            // `{"` outside a string only starts a blob's object.
+            let objects = rows.contains("{\"");
             let matched: Vec<String> = keys
                 .iter()
                 .map(|(i, k)| {
@@ -1200,7 +1234,6 @@ fn sqlite_bulk_check(
                 .iter()
                 .map(|(i, _)| sqlite_json_value(*i, objects))
                 .collect();
-            json_rows(chunk, &mut rows);
             let found = tx.query_with_text(
                 &format!("SELECT {} FROM jsonb_each(", shown.join(", ")),
                 &rows,

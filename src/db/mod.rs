@@ -10,6 +10,7 @@
 //! open one themselves, so a caller can compose them.
 
 pub mod dialect;
+pub mod packed;
 pub mod postgres;
 pub mod sqlite;
 pub mod value;
@@ -165,10 +166,17 @@ pub enum BulkFormat {
     /// Postgres `COPY ... TO STDOUT` text: tab-separated, `\N` for NULL,
     /// backslash escapes; every value in its text form.
     Copy,
-    /// SQLite: one `json_array(...)` per row, so each value keeps its
-    /// storage class (see `crate::journal::decode_json_line`).
+    /// SQLite before schema 7: one `json_array(...)` per row, so each
+    /// value keeps its storage class (see `crate::journal::decode_json_line`).
     Json,
+    /// SQLite: one MessagePack array per row (`crate::db::packed`), each
+    /// value exactly as SQLite holds it.
+    Packed,
 }
+
+/// Takes captured rows in chunks: their format, the complete rows, and how
+/// many rows they are.
+pub type ChunkSink<'a> = dyn FnMut(BulkFormat, &[u8], u64) -> Result<()> + 'a;
 
 /// Timeouts of a guarded apply.
 #[derive(Debug, Clone)]
@@ -190,14 +198,11 @@ pub trait ApplyTx: PreviewTx {
     fn lock(&mut self, sql: &str) -> Result<u64>;
     /// Streams the rows of a query, values in the engine's form.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
-    /// Streams the rows of a query in the engine's bulk text format, in
-    /// chunks of complete lines (and how many lines each holds); `None`
-    /// when the engine has no such bulk path for this query.
-    fn copy_out(
-        &mut self,
-        sql: &str,
-        f: &mut dyn FnMut(BulkFormat, &str, u64) -> Result<()>,
-    ) -> Result<Option<u64>>;
+    /// Streams the rows of a query in the engine's bulk format, in chunks
+    /// of complete rows (and how many rows each holds); `None` when the
+    /// engine has no such bulk path for this query. Text formats are
+    /// checked to be UTF-8 where they are stored (`Recording::chunk`).
+    fn copy_out(&mut self, sql: &str, f: &mut ChunkSink<'_>) -> Result<Option<u64>>;
     /// Runs `COPY ... FROM STDIN` with the text `f` writes; `None` when the
     /// engine has no such bulk path.
     fn copy_in(
@@ -212,6 +217,16 @@ pub trait ApplyTx: PreviewTx {
     /// engine without being quoted into the statement and tokenized again
     /// (SQLite's bulk restore binds a whole chunk).
     fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64>;
+    /// Inserts packed rows (`crate::db::packed`): `insert` is a statement
+    /// up to `VALUES`, and each row gives the values at `columns`, bound as
+    /// parameters in batches. Returns the rows inserted; `None` when the
+    /// engine has no such path.
+    fn insert_packed(
+        &mut self,
+        insert: &str,
+        columns: &[usize],
+        packed: &[u8],
+    ) -> Result<Option<u64>>;
     /// Per-table row counts of this transaction so far, where the engine
     /// keeps them (Postgres `pg_stat_xact_user_tables`).
     fn counters(

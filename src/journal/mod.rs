@@ -18,16 +18,18 @@
 //! `{"real": "0x3ff0000000000000"}` with the exact bits, `{"blob": "00ff"}`,
 //! text as a plain string), so every value round-trips exactly.
 //!
-//! Large deletes are captured in bulk, as chunks of lines in the engine's
+//! Large deletes are captured in bulk, as chunks of rows in the engine's
 //! own bulk format ([`BulkFormat`]): Postgres `COPY` text, or for SQLite
-//! one JSON array per row as SQLite's `json_array()` writes it (numbers
-//! with a `.` or an exponent are reals, given with enough digits to
-//! round-trip; blobs as `{"blob": "HEX"}`).
+//! one MessagePack array per row (`crate::db::packed`, a blob; schema 7),
+//! each value exactly as SQLite holds it. Journals written before schema 7
+//! hold SQLite's rows as one JSON array per line as `json_array()` writes
+//! it (numbers with a `.` or an exponent are reals, given with enough
+//! digits to round-trip; blobs as `{"blob": "HEX"}`); those still read.
 //!
 //! A chunk may stand for another change's chunk in the same file instead of
 //! holding its lines: an undo that put back a delete's chunks exactly
 //! records them that way ([`Recording::chunk_ref`]). The read queries
-//! resolve the reference, so readers see lines either way.
+//! resolve the reference, so readers see rows either way.
 
 pub mod audit;
 
@@ -49,7 +51,7 @@ use crate::error::{Error, Result};
 /// chunk (`ref_change`, `ref_seq`). Opening an older
 /// journal migrates it in one transaction; a newer one is refused
 /// untouched.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Schema 1: the undo log.
 const SCHEMA: &str = "
@@ -141,6 +143,36 @@ ALTER TABLE change_chunks ADD COLUMN ref_change INTEGER;
 ALTER TABLE change_chunks ADD COLUMN ref_seq INTEGER;
 ";
 
+/// Schema 7: a chunk may hold packed rows (`crate::db::packed`, a blob),
+/// SQLite's bulk format from now on: the format's CHECK constraint allows
+/// `packed`. Loosening a CHECK changes nothing stored, so it is done the
+/// way SQLite documents for such changes (editing the table's definition
+/// with `writable_schema`, "Making Other Kinds Of Table Schema Changes")
+/// rather than by copying every chunk into a rebuilt table, which would
+/// hold the journal's write lock for as long as that copy takes.
+fn allow_packed_chunks(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    const OLD: &str = "CHECK (format IN ('copy', 'json'))";
+    const NEW: &str = "CHECK (format IN ('copy', 'json', 'packed'))";
+    let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    tx.execute_batch("PRAGMA writable_schema = ON")?;
+    let changed = tx.execute(
+        "UPDATE sqlite_schema SET sql = replace(sql, ?1, ?2)
+         WHERE type = 'table' AND name = 'change_chunks' AND instr(sql, ?1) > 0",
+        [OLD, NEW],
+    );
+    // The schema is reloaded from the new definition once its version
+    // moves on; writable_schema goes off whatever happened.
+    let bumped = tx.pragma_update(None, "schema_version", version + 1);
+    tx.execute_batch("PRAGMA writable_schema = OFF")?;
+    bumped?;
+    if changed? != 1 {
+        return Err(Error::io(
+            "journal table change_chunks does not have the definition dbguard gave it, so it cannot be upgraded to schema 7\nRestore the journal file from a backup, or start a new journal.",
+        ));
+    }
+    Ok(())
+}
+
 /// The committed change that undid change `?1`, through `changes_undo_of`.
 const UNDONE_BY: &str =
     "SELECT id FROM changes WHERE undo_of = ?1 AND status = 'committed' ORDER BY id LIMIT 1";
@@ -178,18 +210,47 @@ pub fn decode_json_line(line: &str) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// Decodes one line of a chunk in `format`.
-fn decode_line(format: BulkFormat, line: &str) -> Result<Vec<Value>> {
+/// Calls `f` with every row of a chunk, decoded, in order. A row that
+/// cannot be decoded is an error that names the chunk (`at`).
+fn for_each_chunk_row(
+    format: BulkFormat,
+    data: &[u8],
+    at: &dyn Fn() -> String,
+    mut f: impl FnMut(Vec<Value>) -> Result<()>,
+) -> Result<()> {
+    let named = |e: Error| e.context(at());
     match format {
-        BulkFormat::Copy => Ok(decode_copy_line(line)),
-        BulkFormat::Json => decode_json_line(line),
+        BulkFormat::Packed => {
+            let mut rows = crate::db::packed::Rows::new(data);
+            let mut row = Vec::new();
+            while rows.next_into(&mut row).map_err(named)? {
+                f(row.iter().map(|c| c.to_value()).collect())?;
+            }
+            Ok(())
+        }
+        BulkFormat::Copy | BulkFormat::Json => {
+            for line in chunk_str(data).map_err(named)?.lines() {
+                f(match format {
+                    BulkFormat::Copy => decode_copy_line(line),
+                    _ => decode_json_line(line).map_err(named)?,
+                })?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// A text chunk's lines as a string.
+fn chunk_str(data: &[u8]) -> Result<&str> {
+    std::str::from_utf8(data)
+        .map_err(|e| Error::database(format!("journal chunk is not UTF-8 text: {e}")))
 }
 
 fn format_name(format: BulkFormat) -> &'static str {
     match format {
         BulkFormat::Copy => "copy",
         BulkFormat::Json => "json",
+        BulkFormat::Packed => "packed",
     }
 }
 
@@ -197,6 +258,7 @@ fn parse_format(s: &str) -> Result<BulkFormat> {
     match s {
         "copy" => Ok(BulkFormat::Copy),
         "json" => Ok(BulkFormat::Json),
+        "packed" => Ok(BulkFormat::Packed),
         other => Err(Error::database(format!(
             "journal has a chunk in an unknown format {other:?}"
         ))),
@@ -628,8 +690,8 @@ const TABLE_CHUNKS_IN_SEQ: &str = concat!(
 );
 
 /// A chunk as [`merge_by_seq`] reads it: first seq, table, operation,
-/// lines, format.
-type SeqChunk = (i64, String, String, String, String);
+/// rows (text lines or packed), format.
+type SeqChunk = (i64, String, String, Vec<u8>, String);
 
 /// The next row of [`CHUNKS_IN_SEQ`] or [`TABLE_CHUNKS_IN_SEQ`].
 fn read_chunk(chunks: &mut rusqlite::Rows<'_>) -> Result<Option<SeqChunk>> {
@@ -641,17 +703,17 @@ fn read_chunk(chunks: &mut rusqlite::Rows<'_>) -> Result<Option<SeqChunk>> {
         first,
         r.get(1)?,
         r.get(2)?,
-        chunk_text(r, 3, first)?.to_owned(),
+        chunk_bytes(r, 3, first)?.to_owned(),
         r.get(4)?,
     )))
 }
 
-/// The lines of a chunk row, or an error that says which chunk has none:
-/// one standing for a chunk that is no longer in the journal.
-fn chunk_text<'r>(r: &'r rusqlite::Row<'_>, idx: usize, first_seq: i64) -> Result<&'r str> {
+/// The rows of a chunk row (text lines, or packed rows in a blob), or an
+/// error that says which chunk has none: one standing for a chunk that is
+/// no longer in the journal.
+fn chunk_bytes<'r>(r: &'r rusqlite::Row<'_>, idx: usize, first_seq: i64) -> Result<&'r [u8]> {
     match r.get_ref(idx)? {
-        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
-            .map_err(|e| Error::database(format!("journal chunk at seq {first_seq}: {e}"))),
+        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => Ok(t),
         _ => Err(Error::database(format!(
             "journal chunk at seq {first_seq} stands for another change's rows, which are no longer in the journal\nThe change cannot be read; restore the journal file from a backup."
         ))),
@@ -683,22 +745,25 @@ fn merge_by_seq(
             if let Some(info) = tables.get(tbl.as_str()) {
                 let op = Op::parse(&op_s)?;
                 let format = parse_format(&format)?;
-                for (i, line) in data.lines().enumerate() {
-                    let values = decode_line(format, line)?;
+                let mut seq = first;
+                let at = || format!("journal chunk of {tbl} at seq {first}");
+                for_each_chunk_row(format, &data, &at, |values| {
                     let key = crate::apply::key_of(info, &values);
                     let (before, after) = match op {
                         Op::Insert => (None, Some(values)),
                         _ => (Some(values), None),
                     };
                     f(RowChange {
-                        seq: first + i as i64,
+                        seq,
                         table: tbl.clone(),
                         op,
                         key,
                         before,
                         after,
                     })?;
-                }
+                    seq += 1;
+                    Ok(())
+                })?;
             }
             next_chunk = read_chunk(&mut chunks)?;
         } else {
@@ -718,11 +783,23 @@ fn merge_by_seq(
 pub struct Chunk<'a> {
     pub format: BulkFormat,
     pub rows: u64,
-    /// Complete lines, one row each.
-    pub data: &'a str,
-    /// The change and first seq of the chunk that holds these lines: this
+    /// Complete rows: text lines (`Copy`, `Json`) or packed rows.
+    pub data: &'a [u8],
+    /// The change and first seq of the chunk that holds these rows: this
     /// one, or the one it stands for ([`Recording::chunk_ref`]).
     pub origin: (i64, i64),
+}
+
+impl Chunk<'_> {
+    /// The lines of a text chunk (`Copy` or `Json`).
+    pub fn text(&self) -> Result<&str> {
+        chunk_str(self.data).map_err(|e| {
+            e.context(format!(
+                "journal chunk at seq {} of change {}",
+                self.origin.1, self.origin.0
+            ))
+        })
+    }
 }
 
 /// Puts the journal in WAL mode. Switching a file's mode takes an
@@ -840,6 +917,9 @@ impl Journal {
         }
         if version < 6 {
             tx.execute_batch(SCHEMA_V6)?;
+        }
+        if version < 7 {
+            allow_packed_chunks(&tx)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
@@ -1084,9 +1164,15 @@ impl Journal {
     ) -> Result<()> {
         let mut line = String::new();
         self.for_each_chunk_of(id, table, op, |chunk| {
-            let data = chunk.data;
+            let at = || {
+                format!(
+                    "journal chunk of {table} at seq {} of change {}",
+                    chunk.origin.1, chunk.origin.0
+                )
+            };
             match chunk.format {
                 BulkFormat::Copy => {
+                    let data = chunk_str(chunk.data).map_err(|e| e.context(at()))?;
                     if !data.is_empty() {
                         f(data)?;
                         if !data.ends_with('\n') {
@@ -1094,13 +1180,13 @@ impl Journal {
                         }
                     }
                 }
-                BulkFormat::Json => {
-                    for l in data.lines() {
+                BulkFormat::Json | BulkFormat::Packed => {
+                    for_each_chunk_row(chunk.format, chunk.data, &at, |values| {
                         line.clear();
-                        encode_copy_line(&decode_json_line(l)?, &mut line);
+                        encode_copy_line(&values, &mut line);
                         line.push('\n');
-                        f(&line)?;
-                    }
+                        f(&line)
+                    })?;
                 }
             }
             Ok(())
@@ -1140,7 +1226,7 @@ impl Journal {
             f(&Chunk {
                 format: parse_format(&r.get::<_, String>(4)?)?,
                 rows: rows.max(0) as u64,
-                data: chunk_text(r, 3, first)?,
+                data: chunk_bytes(r, 3, first)?,
                 origin: (r.get(6)?, r.get(7)?),
             })?;
         }
@@ -1255,15 +1341,16 @@ impl Recording<'_> {
         Ok(())
     }
 
-    /// Records a chunk of rows (complete lines) in the engine's bulk
-    /// format, as captured: the fast path for large deletes.
+    /// Records a chunk of rows (complete rows) in the engine's bulk
+    /// format, as captured: the fast path for large deletes. Text formats
+    /// must be UTF-8.
     pub fn chunk(
         &mut self,
         table: &str,
         op: Op,
         format: BulkFormat,
         rows: u64,
-        data: &str,
+        data: &[u8],
     ) -> Result<()> {
         self.insert_chunk(table, op, format, rows, data, None)
     }
@@ -1272,7 +1359,7 @@ impl Recording<'_> {
     /// the same lines, in the same format, stored once (it points at the
     /// chunk's [`Chunk::origin`]).
     pub fn chunk_ref(&mut self, table: &str, op: Op, chunk: &Chunk<'_>) -> Result<()> {
-        self.insert_chunk(table, op, chunk.format, chunk.rows, "", Some(chunk.origin))
+        self.insert_chunk(table, op, chunk.format, chunk.rows, b"", Some(chunk.origin))
     }
 
     fn insert_chunk(
@@ -1281,9 +1368,19 @@ impl Recording<'_> {
         op: Op,
         format: BulkFormat,
         rows: u64,
-        data: &str,
+        data: &[u8],
         origin: Option<(i64, i64)>,
     ) -> Result<()> {
+        // Packed rows are a blob; text formats stay TEXT, so older
+        // readers of the same rows and `sqlite3` show them as they are.
+        let data = rusqlite::types::ToSqlOutput::Borrowed(match format {
+            // A reference holds no rows of its own, whatever their format.
+            _ if origin.is_some() => rusqlite::types::ValueRef::Text(b""),
+            BulkFormat::Packed => rusqlite::types::ValueRef::Blob(data),
+            BulkFormat::Copy | BulkFormat::Json => {
+                rusqlite::types::ValueRef::Text(chunk_str(data)?.as_bytes())
+            }
+        });
         let first = self.seq + 1;
         self.seq += rows as i64;
         let mut stmt = self.tx.prepare_cached(
@@ -1517,7 +1614,7 @@ mod tests {
         let dangling = Chunk {
             format: BulkFormat::Json,
             rows: 2,
-            data: "",
+            data: b"",
             origin: (9, 1),
         };
         rec.chunk_ref("t", Op::Insert, &dangling).unwrap();
@@ -1625,6 +1722,71 @@ mod tests {
                 Some(vec![Value::Text("y".into()), Value::Text("z".into())]),
             ]
         );
+    }
+    /// Schema 7 rebuilds `change_chunks` to allow packed rows: a schema-6
+    /// journal's JSON chunks, and a chunk referring to one, read back the
+    /// same after it, and the rebuilt table takes packed chunks.
+    #[test]
+    fn schema_6_chunks_survive_the_rebuild_for_packed_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let conn = RawConnection::open(&path).unwrap();
+        for step in [
+            SCHEMA, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+        ] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO changes (id, created_at, operator, engine, target, target_database,
+                 statement, kind, digest, impact, status, row_count)
+             VALUES (1, '2026-01-01T00:00:00Z', 'a', 'SQLite', 't.db', 'main',
+                 'DELETE FROM t', 'delete', 'd', '{}', 'committed', 2),
+                    (2, '2026-01-01T00:00:01Z', 'a', 'SQLite', 't.db', 'main',
+                 'UNDO change 1', 'undo', 'd', '{}', 'committed', 2);
+             INSERT INTO change_tables VALUES (1, 't', NULL, 't', 1,
+                 '[{\"name\":\"a\",\"type_name\":\"INTEGER\"},{\"name\":\"b\",\"type_name\":\"\"}]', '[\"a\"]');
+             INSERT INTO change_tables VALUES (2, 't', NULL, 't', 1,
+                 '[{\"name\":\"a\",\"type_name\":\"INTEGER\"},{\"name\":\"b\",\"type_name\":\"\"}]', '[\"a\"]');
+             INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data, format)
+                 VALUES (1, 1, 't', 'delete', 2, '[1,\"x\"]
+[2,{\"blob\":\"00ff\"}]
+', 'json');
+             INSERT INTO change_chunks VALUES (2, 1, 't', 'insert', 2, '', 'json', 1, 1);
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+        drop(conn);
+        let mut j = Journal::open(Some(&path)).unwrap();
+        let want = vec![
+            vec![Value::Integer(1), Value::Text("x".into())],
+            vec![Value::Integer(2), Value::Blob(vec![0, 255])],
+        ];
+        for (id, op) in [(1, Op::Delete), (2, Op::Insert)] {
+            let mut rows = Vec::new();
+            j.for_each_row_of(id, op, false, |r| {
+                rows.push(r.before.or(r.after).unwrap());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(rows, want, "change {id}");
+        }
+        let mut rec = j.begin(&meta("DELETE FROM t", "delete")).unwrap();
+        rec.table(&int_table("t")).unwrap();
+        let mut packed = Vec::new();
+        crate::db::packed::write_row(
+            &mut packed,
+            [crate::db::packed::Cell::Integer(3)].into_iter(),
+        );
+        rec.chunk("t", Op::Delete, BulkFormat::Packed, 1, &packed)
+            .unwrap();
+        let id = rec.prepare().unwrap();
+        let mut rows = Vec::new();
+        j.for_each_row(id, |r| {
+            rows.push(r.before);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows, vec![Some(vec![Value::Integer(3)])]);
     }
 }
 

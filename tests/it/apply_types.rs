@@ -449,11 +449,11 @@ fn sqlite_round_trip(db: &SqliteDb, table: &str, cols: &str, change: &str) {
     let during = sqlite_rows(&db.conn(), &sel);
     assert_ne!(before, during, "{change} changed the table");
     if change.starts_with("DELETE") {
-        // The bulk path (json_array chunks) is the one under test here.
+        // The bulk path (packed chunks) is the one under test here.
         let chunks: i64 = rusqlite::Connection::open(&journal)
             .expect("journal")
             .query_row(
-                "SELECT count(*) FROM change_chunks WHERE change_id = ?1 AND format = 'json'",
+                "SELECT count(*) FROM change_chunks WHERE change_id = ?1 AND format = 'packed'",
                 [id],
                 |r| r.get(0),
             )
@@ -490,6 +490,51 @@ fn sqlite_edge_values_delete_all_then_undo_is_identical() {
     let nan: Vec<Vec<SqlVal>> = sqlite_rows(&db.conn(), "SELECT r, u FROM s WHERE id = 11");
     assert_eq!(nan, vec![vec![SqlVal::Null, SqlVal::Null]]);
     sqlite_round_trip(&db, "s", SQLITE_COLS, "DELETE FROM s");
+}
+
+/// Journals written before schema 7 hold SQLite's bulk-captured rows as
+/// `json_array()` lines. Such a change still undoes, through the JSON
+/// path, value for value.
+#[test]
+fn sqlite_json_chunks_of_older_journals_still_undo() {
+    let db = SqliteDb::with(
+        "CREATE TABLE k (id INTEGER PRIMARY KEY, v, r REAL);
+         INSERT INTO k VALUES (1, 'a' || char(10) || 'b \"q\"', 1.5), (2, X'00FF', 2.0),
+             (3, NULL, -0.25), (4, 9223372036854775807, 1e300), (5, 'é', NULL);",
+    );
+    let cols = "id, typeof(v), v, typeof(r), r";
+    let sel = format!("SELECT {cols} FROM k ORDER BY id");
+    let before = sqlite_rows(&db.conn(), &sel);
+    // Exactly what the capture of schema 6 wrote for these rows.
+    let lines: String = {
+        let conn = db.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT json_array(id, CASE WHEN typeof(v) = 'blob' THEN json_object('blob', hex(v)) ELSE v END, r) \
+                 FROM k ORDER BY id",
+            )
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("lines")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("lines");
+        rows.iter().map(|l| format!("{l}\n")).collect()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = journal_in(&dir);
+    let id = exec_apply(&journal, &db.target(), "DELETE FROM k");
+    let rewritten = rusqlite::Connection::open(&journal)
+        .expect("journal")
+        .execute(
+            "UPDATE change_chunks SET data = ?2, format = 'json' WHERE change_id = ?1",
+            rusqlite::params![id, lines],
+        )
+        .expect("rewrite the chunk");
+    assert_eq!(rewritten, 1, "the fixture is one chunk");
+    assert!(sqlite_rows(&db.conn(), &sel).is_empty());
+    undo_apply(&journal, id, None);
+    assert_eq!(sqlite_rows(&db.conn(), &sel), before);
 }
 
 #[test]

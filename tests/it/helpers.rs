@@ -258,10 +258,14 @@ pub fn sqlite_dump_tables(path: &Path) -> std::collections::BTreeMap<String, Vec
         let mut st = conn
             .prepare(&format!("SELECT {expr} AS r FROM {} ORDER BY r", q(&t)))
             .expect("dump table");
+        // Text that is not UTF-8 is shown as its bytes.
         let rows: Vec<String> = st
-            .query_map([], |r| r.get::<_, String>(0))
+            .query_map([], |r| Ok(r.get_ref(0)?.as_bytes()?.to_vec()))
             .expect("dump")
-            .map(|r| r.expect("row"))
+            .map(|r| {
+                String::from_utf8(r.expect("row"))
+                    .unwrap_or_else(|e| format!("<not UTF-8: {:02x?}>", e.into_bytes()))
+            })
             .collect();
         out.insert(t, rows);
     }

@@ -11,8 +11,8 @@ use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage, Transaction};
 
 use super::{
-    ApplyTx, BulkFormat, Canceller, ColumnMeta, Engine, GuardOptions, PreviewTx, ReadSummary,
-    RowSink, Rows, TableCounts, TargetIdentity, Value,
+    ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
+    ReadSummary, RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -430,11 +430,7 @@ impl ApplyTx for PgApply<'_, '_> {
         Ok(n)
     }
 
-    fn copy_out(
-        &mut self,
-        sql: &str,
-        f: &mut dyn FnMut(BulkFormat, &str, u64) -> Result<()>,
-    ) -> Result<Option<u64>> {
+    fn copy_out(&mut self, sql: &str, f: &mut ChunkSink<'_>) -> Result<Option<u64>> {
         use std::io::Read;
         let started = std::time::Instant::now();
         let tx = &mut *self.preview.tx;
@@ -457,18 +453,15 @@ impl ApplyTx for PgApply<'_, '_> {
                 if let Some(end) = buf.iter().rposition(|&b| b == b'\n') {
                     let rest = buf.split_off(end + 1);
                     let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
-                    let text = String::from_utf8(std::mem::replace(&mut buf, rest))
-                        .map_err(|_| Error::database("captured rows are not UTF-8"))?;
-                    f(BulkFormat::Copy, &text, lines)?;
+                    f(BulkFormat::Copy, &buf, lines)?;
+                    buf = rest;
                     total += lines;
                 }
             }
         }
         if !buf.is_empty() {
             let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
-            let text = String::from_utf8(buf)
-                .map_err(|_| Error::database("captured rows are not UTF-8"))?;
-            f(BulkFormat::Copy, &text, lines)?;
+            f(BulkFormat::Copy, &buf, lines)?;
             total += lines;
         }
         drop(reader);
@@ -495,6 +488,16 @@ impl ApplyTx for PgApply<'_, '_> {
 
     fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64> {
         self.execute_timed(&format!("{before}$1::text{after}"), &[&text])
+    }
+
+    fn insert_packed(
+        &mut self,
+        _insert: &str,
+        _columns: &[usize],
+        _packed: &[u8],
+    ) -> Result<Option<u64>> {
+        // Postgres restores through COPY into staging tables instead.
+        Ok(None)
     }
 
     fn counters(
