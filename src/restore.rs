@@ -1092,22 +1092,24 @@ fn sqlite_bulk_ok(
         return Ok(false);
     }
     for info in tables {
-        let mut chunks = 0;
-        let mut readable = true;
-        source.for_each_chunk_of(id, &info.name, Op::Delete, |chunk| {
-            chunks += 1;
-            // `{"real"` can only be an object key: inside JSON strings a
-            // quote is always escaped.
-            readable &= match chunk.format {
-                // Packed rows hold every real as SQLite does, sign and all.
-                BulkFormat::Packed => true,
-                BulkFormat::Json => !chunk.text()?.contains("{\"real\""),
-                BulkFormat::Copy => false,
-            };
-            Ok(())
-        })?;
-        if chunks == 0 {
+        let formats = source.chunk_formats(id, &info.name, Op::Delete)?;
+        if formats.is_empty() {
             continue;
+        }
+        // Packed rows hold every real as SQLite does, sign and all, and
+        // need no reading here: at 100k rows reading them all was about
+        // 12 ms of CPU, 8% of the undo. Only JSON chunks (older journals)
+        // are scanned.
+        let mut readable = !formats.contains(&BulkFormat::Copy);
+        if readable && formats.contains(&BulkFormat::Json) {
+            source.for_each_chunk_of(id, &info.name, Op::Delete, |chunk| {
+                // `{"real"` can only be an object key: inside JSON strings
+                // a quote is always escaped.
+                if chunk.format == BulkFormat::Json {
+                    readable &= !chunk.text()?.contains("{\"real\"");
+                }
+                Ok(())
+            })?;
         }
         let name = QualName::new(info.schema.as_deref(), &info.table);
         let Some(table) = schema.get(&name) else {

@@ -1233,6 +1233,18 @@ impl Journal {
         Ok(())
     }
 
+    /// The formats of the chunks a change holds for `table` and `op`,
+    /// without reading their rows (a reference has its origin's format).
+    pub fn chunk_formats(&self, id: i64, table: &str, op: Op) -> Result<Vec<BulkFormat>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT format FROM change_chunks WHERE change_id = ?1 AND tbl = ?2 AND op = ?3",
+        )?;
+        let formats = stmt.query_map(params![id, table, op.name()], |r| r.get::<_, String>(0))?;
+        formats
+            .map(|f| parse_format(&f?))
+            .collect::<Result<Vec<_>>>()
+    }
+
     /// How many rows of `op` a change recorded one by one (not in chunks).
     pub fn single_rows(&self, id: i64, op: Op) -> Result<i64> {
         Ok(self.conn.query_row(

@@ -537,6 +537,46 @@ fn sqlite_json_chunks_of_older_journals_still_undo() {
     assert_eq!(sqlite_rows(&db.conn(), &sel), before);
 }
 
+/// A JSON chunk of an older journal that holds a real by its bits (-0.0,
+/// which SQL text cannot give back) is put back row by row, exactly; the
+/// bulk path, which reads values with `->>`, would lose the sign. Only
+/// such chunks are read to decide, packed ones never are.
+#[test]
+fn sqlite_json_chunk_with_a_real_by_its_bits_undoes_exactly() {
+    let db = SqliteDb::with(
+        // No affinity: a REAL column stores a whole real as an integer,
+        // sign lost, before dbguard sees it.
+        "CREATE TABLE k (id INTEGER PRIMARY KEY, r);
+         INSERT INTO k VALUES (1, -0.0), (2, 2.5);",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = journal_in(&dir);
+    let reals = || -> Vec<(i64, f64)> {
+        let conn = db.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, r FROM k ORDER BY id")
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let negative_zero_first = |rows: &[(i64, f64)]| {
+        rows.len() == 2 && rows[0].1 == 0.0 && rows[0].1.is_sign_negative() && rows[1] == (2, 2.5)
+    };
+    assert!(negative_zero_first(&reals()), "the fixture: {:?}", reals());
+    let id = exec_apply(&journal, &db.target(), "DELETE FROM k");
+    rusqlite::Connection::open(&journal)
+        .expect("journal")
+        .execute(
+            "UPDATE change_chunks SET data = ?2, format = 'json' WHERE change_id = ?1",
+            rusqlite::params![id, "[1,{\"real\":\"0x8000000000000000\"}]\n[2,2.5]\n"],
+        )
+        .expect("rewrite the chunk");
+    undo_apply(&journal, id, None);
+    assert!(negative_zero_first(&reals()), "{:?}", reals());
+}
+
 #[test]
 fn sqlite_edge_values_update_every_column_then_undo_is_identical() {
     let db = SqliteDb::with(SQLITE_FIXTURE);
