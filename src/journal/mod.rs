@@ -51,7 +51,7 @@ use crate::error::{Error, Result};
 /// chunk (`ref_change`, `ref_seq`). Opening an older
 /// journal migrates it in one transaction; a newer one is refused
 /// untouched.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Schema 1: the undo log.
 const SCHEMA: &str = "
@@ -143,6 +143,15 @@ ALTER TABLE change_chunks ADD COLUMN ref_change INTEGER;
 ALTER TABLE change_chunks ADD COLUMN ref_seq INTEGER;
 ";
 
+/// Schema 8: which formats a change's chunks are in, answered from an
+/// index. `format` was added after `data`, so reading it from the table
+/// walks every chunk's overflow pages: the undo's question whether it can
+/// restore in bulk read all of a change's rows to learn that they were
+/// packed.
+const SCHEMA_V8: &str = "
+CREATE INDEX IF NOT EXISTS change_chunks_format ON change_chunks (change_id, tbl, op, format);
+";
+
 /// Schema 7: a chunk may hold packed rows (`crate::db::packed`, a blob),
 /// SQLite's bulk format from now on: the format's CHECK constraint allows
 /// `packed`. Loosening a CHECK changes nothing stored, so it is done the
@@ -172,6 +181,11 @@ fn allow_packed_chunks(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     }
     Ok(())
 }
+
+/// The formats of change `?1`'s chunks of table `?2` and operation `?3`,
+/// through `change_chunks_format`.
+const CHUNK_FORMATS: &str =
+    "SELECT DISTINCT format FROM change_chunks WHERE change_id = ?1 AND tbl = ?2 AND op = ?3";
 
 /// The committed change that undid change `?1`, through `changes_undo_of`.
 const UNDONE_BY: &str =
@@ -925,6 +939,9 @@ impl Journal {
         if version < 7 {
             allow_packed_chunks(&tx)?;
         }
+        if version < 8 {
+            tx.execute_batch(SCHEMA_V8)?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(())
@@ -1238,11 +1255,10 @@ impl Journal {
     }
 
     /// The formats of the chunks a change holds for `table` and `op`,
-    /// without reading their rows (a reference has its origin's format).
+    /// without reading their rows (a reference has its origin's format):
+    /// from the index `change_chunks_format` alone.
     pub fn chunk_formats(&self, id: i64, table: &str, op: Op) -> Result<Vec<BulkFormat>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT DISTINCT format FROM change_chunks WHERE change_id = ?1 AND tbl = ?2 AND op = ?3",
-        )?;
+        let mut stmt = self.conn.prepare(CHUNK_FORMATS)?;
         let formats = stmt.query_map(params![id, table, op.name()], |r| r.get::<_, String>(0))?;
         formats
             .map(|f| parse_format(&f?))
@@ -1497,8 +1513,8 @@ mod tests {
     use super::*;
 
     /// The questions asked of every change (is it prepared, was it
-    /// undone) go through an index, not by reading every change the
-    /// journal holds.
+    /// undone, which formats are its chunks in) go through an index, not
+    /// by reading every change, or every chunk's rows, the journal holds.
     #[test]
     fn per_change_questions_use_their_indexes() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1506,10 +1522,16 @@ mod tests {
         for (sql, index) in [
             (PREPARED, "changes_prepared"),
             (UNDONE_BY, "changes_undo_of"),
+            (CHUNK_FORMATS, "COVERING INDEX change_chunks_format"),
         ] {
             let plan: Vec<String> = journal
                 .conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.replace("?1", "1")))
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    sql.replace("?1", "1")
+                        .replace("?2", "'t'")
+                        .replace("?3", "'delete'")
+                ))
                 .and_then(|mut s| {
                     s.query_map([], |r| r.get::<_, String>(3))?
                         .collect::<rusqlite::Result<Vec<String>>>()
