@@ -29,7 +29,9 @@
 //! Every apply is followed by its undo (and every baseline delete by its
 //! baseline restore), the row counts are checked after each pair, and
 //! Postgres tables are vacuumed before every timed step, so each run starts
-//! from the same database state. Printing only, no assertions.
+//! from the same database state. Each timed Postgres run connects anew on
+//! both sides (untimed): server processes differ in speed for their whole
+//! life. Printing only, no assertions.
 
 mod common;
 
