@@ -231,21 +231,62 @@ pub fn json_rows(bytes: &[u8], out: &mut String) -> Result<()> {
 }
 
 /// The smallest and largest first value of a packed chunk's rows, when
-/// every one is an integer.
+/// every one is an integer. Only the first value of a row is decoded; the
+/// others are stepped over by their lengths (the undo's preview asks this
+/// of every chunk, and decoding every value was most of its cost).
 pub fn first_int_range(bytes: &[u8]) -> Result<Option<(i64, i64)>> {
     let mut rows = Rows::new(bytes);
-    let mut row = Vec::new();
     let mut range: Option<(i64, i64)> = None;
-    while rows.next_into(&mut row)? {
-        let Some(Cell::Integer(v)) = row.first() else {
+    while !rows.rest.is_empty() {
+        let mut rd = Bytes::new(rows.rest);
+        let n = rmp::decode::read_array_len(&mut rd).map_err(read_err)?;
+        rows.rest = rd.remaining_slice();
+        if n == 0 {
+            return Ok(None);
+        }
+        let Cell::Integer(v) = rows.cell()? else {
             return Ok(None);
         };
+        for _ in 1..n {
+            rows.skip_cell()?;
+        }
         range = Some(match range {
-            None => (*v, *v),
-            Some((lo, hi)) => (lo.min(*v), hi.max(*v)),
+            None => (v, v),
+            Some((lo, hi)) => (lo.min(v), hi.max(v)),
         });
     }
     Ok(range)
+}
+
+impl Rows<'_> {
+    /// Steps over one value without decoding it.
+    fn skip_cell(&mut self) -> Result<()> {
+        let rest = self.rest;
+        let first = *rest.first().ok_or_else(|| bad(&"row ends early"))?;
+        let be = |at: usize, len: usize| -> Result<usize> {
+            let b = rest
+                .get(at..at + len)
+                .ok_or_else(|| bad(&"value ends early"))?;
+            Ok(b.iter().fold(0usize, |acc, x| (acc << 8) | usize::from(*x)))
+        };
+        let size = match first {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 => 1,
+            0xcc | 0xd0 => 2,
+            0xcd | 0xd1 => 3,
+            0xce | 0xd2 | 0xca => 5,
+            0xcf | 0xd3 | 0xcb => 9,
+            0xa0..=0xbf => 1 + usize::from(first & 0x1f),
+            0xd9 | 0xc4 => 2 + be(1, 1)?,
+            0xda | 0xc5 => 3 + be(1, 2)?,
+            0xdb | 0xc6 => 5 + be(1, 4)?,
+            other => return Err(bad(&format!("unexpected marker {other:#04x}"))),
+        };
+        if rest.len() < size {
+            return Err(bad(&"value ends early"));
+        }
+        self.rest = &rest[size..];
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -338,5 +379,61 @@ mod tests {
         let mixed = pack(&[vec![Cell::Integer(1)], vec![Cell::Real(2.0)]]);
         assert_eq!(first_int_range(&mixed).unwrap(), None);
         assert_eq!(first_int_range(&[]).unwrap(), None);
+    }
+
+    /// What `first_int_range` steps over is what a full decode reads:
+    /// every kind and length of value, and an error, never a panic, for
+    /// bytes cut anywhere.
+    #[test]
+    fn first_int_range_steps_over_every_kind_of_value() {
+        let long = vec![b'x'; 70_000];
+        let rows = vec![
+            vec![
+                Cell::Integer(40),
+                Cell::Null,
+                Cell::Integer(-1),
+                Cell::Integer(200),
+                Cell::Integer(-200),
+                Cell::Integer(70_000),
+                Cell::Integer(-70_000),
+                Cell::Integer(5_000_000_000),
+                Cell::Integer(i64::MIN),
+                Cell::Real(-0.0),
+            ],
+            vec![
+                Cell::Integer(-7),
+                Cell::Text(b""),
+                Cell::Text(&long[..31]),
+                Cell::Text(&long[..32]),
+                Cell::Text(&long[..300]),
+                Cell::Text(&long),
+                Cell::Blob(&[]),
+                Cell::Blob(&long[..300]),
+                Cell::Blob(&long),
+            ],
+            vec![Cell::Integer(i64::MAX)],
+        ];
+        let bytes = pack(&rows);
+        assert_eq!(first_int_range(&bytes).unwrap(), Some((-7, i64::MAX)));
+        // The same answer as decoding every value.
+        let mut all = Rows::new(&bytes);
+        let mut row = Vec::new();
+        let mut decoded = Vec::new();
+        while all.next_into(&mut row).unwrap() {
+            decoded.push(row.clone());
+        }
+        assert_eq!(decoded, rows);
+        // Cut inside a row, not between two.
+        let ends: Vec<usize> = rows
+            .iter()
+            .scan(0, |at, r| {
+                *at += pack(std::slice::from_ref(r)).len();
+                Some(*at)
+            })
+            .collect();
+        for cut in (1..bytes.len()).filter(|c| !ends.contains(c)) {
+            assert!(first_int_range(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(first_int_range(&[0x92, 0x01, 0xc1]).is_err());
     }
 }
