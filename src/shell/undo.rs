@@ -121,7 +121,10 @@ pub fn undo_one(
         replay,
     };
     let id = loaded.change.id;
-    let (plan, _) = restore::undo_loaded(conn, journal, &schema, &loaded, &opts, operator, true)?;
+    let mut memo = None;
+    let (plan, _) = restore::undo_loaded(
+        conn, journal, &schema, &loaded, &opts, operator, true, &mut memo,
+    )?;
     let shown = match run.format {
         Format::Text => out(&plan_text(&plan)),
         Format::Json => Ok(()),
@@ -239,8 +242,9 @@ pub fn undo_one(
         out("Not undone.\n")?;
         return Ok(());
     }
-    let (_, report) =
-        restore::undo_loaded(conn, journal, &schema, &loaded, &opts, operator, false)?;
+    let (_, report) = restore::undo_loaded(
+        conn, journal, &schema, &loaded, &opts, operator, false, &mut memo,
+    )?;
     let Some(report) = report else {
         return Err(Error::io("the undo finished without a report"));
     };

@@ -405,6 +405,7 @@ fn undo_refuses_a_row_back_since_the_preview(
         &opts,
         "tester",
         false,
+        &mut None,
     ) {
         Ok((plan, _)) => panic!("the undo went through a row that exists again: {plan:?}"),
         Err(e) => e,
@@ -646,4 +647,106 @@ fn refused_undo(j: &JournalDir, id: i64, what: &str) -> serde_json::Value {
     ]);
     assert_exit(&o, 5, what);
     last_json(&o)
+}
+
+/// A parent deleted with its SET NULL references, for the undo's plan.
+const SET_NULL: &str = "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT);
+     CREATE TABLE s (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p (id) ON DELETE SET NULL, note TEXT);
+     INSERT INTO p VALUES (1, 'a'), (2, 'b'), (3, 'c');
+     INSERT INTO s VALUES (10, 1, 'x'), (11, 2, 'y'), (12, 3, 'z');";
+
+/// When nothing committed between the undo's preview and the undo, the
+/// SQLite undo takes the preview's plan for the rows it restores one by
+/// one (the SET NULL rows) instead of looking them up again: the lookup
+/// runs once before the bulk restore, not twice.
+#[test]
+fn sqlite_undo_plans_set_null_rows_once_when_nothing_committed() {
+    let db = Db::new(Engine::Sqlite, SET_NULL);
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
+    let before = db.dump();
+    let o = dbguard_journal(
+        &j.path,
+        &["undo", "apply", &id.to_string(), "--yes"],
+        &[("DBGUARD_ECHO_SQL", "1")],
+    );
+    assert_exit(&o, 0, "undo");
+    let trace = stderr(&o);
+    let until_restore = trace
+        .split("SAVEPOINT dbguard_bulk")
+        .next()
+        .unwrap_or_default();
+    let lookups = until_restore
+        .split(";\n")
+        .filter(|q| q.contains("FROM \"s\" AS t JOIN v"))
+        .count();
+    assert_eq!(lookups, 1, "{trace}");
+    assert_ne!(db.dump(), before, "the undo changed nothing");
+    let s: Vec<(i64, Option<i64>)> = {
+        let c = rusqlite::Connection::open(db.target()).expect("open");
+        let mut st = c
+            .prepare("SELECT id, p_id FROM s ORDER BY id")
+            .expect("prepare");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    assert_eq!(s, [(10, Some(1)), (11, Some(2)), (12, Some(3))]);
+}
+
+/// A SET NULL row changed between the undo's preview and the undo: the
+/// undo must not reuse the preview's plan, and refuses the conflict it
+/// would otherwise overwrite.
+#[test]
+fn sqlite_undo_plans_again_when_a_row_changed_since_its_preview() {
+    use dbguard::db::{Connection, OpenOptions};
+    use dbguard::error::ErrorKind;
+    use dbguard::journal::Journal;
+    use dbguard::restore::{UndoOptions, load, undo_loaded};
+
+    let db = Db::new(Engine::Sqlite, SET_NULL);
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
+    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+    let schema = conn.introspect().expect("introspect");
+    let mut journal = Journal::open(Some(&j.path)).expect("journal");
+    let loaded = load(&journal, id, false).expect("load");
+    let opts = UndoOptions {
+        apply: Default::default(),
+        force: false,
+        replay: false,
+    };
+    let mut memo = None;
+    let (plan, _) = undo_loaded(
+        &mut conn,
+        &mut journal,
+        &schema,
+        &loaded,
+        &opts,
+        "tester",
+        true,
+        &mut memo,
+    )
+    .expect("preview");
+    assert!(plan.conflicts.is_empty(), "{plan:?}");
+    assert!(memo.is_some(), "the preview left no plan to reuse");
+    db.plain("UPDATE s SET p_id = 3 WHERE id = 10");
+    let now = db.dump();
+    let err = match undo_loaded(
+        &mut conn,
+        &mut journal,
+        &schema,
+        &loaded,
+        &opts,
+        "tester",
+        false,
+        &mut memo,
+    ) {
+        Ok((plan, _)) => panic!("the undo overwrote a row changed since its preview: {plan:?}"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("(10)"), "{err}");
+    assert_eq!(db.dump(), now, "a refused undo changed the tables");
 }
