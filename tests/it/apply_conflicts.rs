@@ -371,10 +371,7 @@ fn undo_refuses_a_row_back_since_the_preview(
     came_back: &str,
     row: &str,
 ) {
-    use dbguard::db::{Connection, OpenOptions};
     use dbguard::error::ErrorKind;
-    use dbguard::journal::Journal;
-    use dbguard::restore::{UndoOptions, load, undo_loaded};
 
     let db = Db::new(Engine::Sqlite, fixture);
     let j = JournalDir::new();
@@ -388,25 +385,7 @@ fn undo_refuses_a_row_back_since_the_preview(
     db.plain(came_back);
     let now = db.dump();
 
-    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
-    let schema = conn.introspect().expect("introspect");
-    let mut journal = Journal::open(Some(&j.path)).expect("journal");
-    let loaded = load(&journal, id, false).expect("load");
-    let opts = UndoOptions {
-        apply: Default::default(),
-        force: false,
-        replay: false,
-    };
-    let err = match undo_loaded(
-        &mut conn,
-        &mut journal,
-        &schema,
-        &loaded,
-        &opts,
-        "tester",
-        false,
-        &mut None,
-    ) {
+    let err = match LibUndo::new(&db, &j, id).run(false, &mut None) {
         Ok((plan, _)) => panic!("the undo went through a row that exists again: {plan:?}"),
         Err(e) => e,
     };
@@ -700,53 +679,75 @@ fn sqlite_undo_plans_set_null_rows_once_when_nothing_committed() {
 /// would otherwise overwrite.
 #[test]
 fn sqlite_undo_plans_again_when_a_row_changed_since_its_preview() {
-    use dbguard::db::{Connection, OpenOptions};
     use dbguard::error::ErrorKind;
-    use dbguard::journal::Journal;
-    use dbguard::restore::{UndoOptions, load, undo_loaded};
 
     let db = Db::new(Engine::Sqlite, SET_NULL);
     let j = JournalDir::new();
     let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
-    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
-    let schema = conn.introspect().expect("introspect");
-    let mut journal = Journal::open(Some(&j.path)).expect("journal");
-    let loaded = load(&journal, id, false).expect("load");
-    let opts = UndoOptions {
-        apply: Default::default(),
-        force: false,
-        replay: false,
-    };
+    let mut undo = LibUndo::new(&db, &j, id);
     let mut memo = None;
-    let (plan, _) = undo_loaded(
-        &mut conn,
-        &mut journal,
-        &schema,
-        &loaded,
-        &opts,
-        "tester",
-        true,
-        &mut memo,
-    )
-    .expect("preview");
+    let (plan, _) = undo.run(true, &mut memo).expect("preview");
     assert!(plan.conflicts.is_empty(), "{plan:?}");
     assert!(memo.is_some(), "the preview left no plan to reuse");
     db.plain("UPDATE s SET p_id = 3 WHERE id = 10");
     let now = db.dump();
-    let err = match undo_loaded(
-        &mut conn,
-        &mut journal,
-        &schema,
-        &loaded,
-        &opts,
-        "tester",
-        false,
-        &mut memo,
-    ) {
+    let err = match undo.run(false, &mut memo) {
         Ok((plan, _)) => panic!("the undo overwrote a row changed since its preview: {plan:?}"),
         Err(e) => e,
     };
     assert_eq!(err.kind, ErrorKind::Refused, "{err}");
     assert!(err.to_string().contains("(10)"), "{err}");
     assert_eq!(db.dump(), now, "a refused undo changed the tables");
+}
+
+/// An undo of change `id` run through the library, so a test can act
+/// between its preview and the undo itself.
+struct LibUndo {
+    conn: dbguard::db::Connection,
+    schema: dbguard::schema::Schema,
+    journal: dbguard::journal::Journal,
+    loaded: dbguard::restore::Loaded,
+    opts: dbguard::restore::UndoOptions,
+}
+
+impl LibUndo {
+    fn new(db: &Db, j: &JournalDir, id: i64) -> LibUndo {
+        use dbguard::db::{Connection, OpenOptions};
+        let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+        let schema = conn.introspect().expect("introspect");
+        let journal = dbguard::journal::Journal::open(Some(&j.path)).expect("journal");
+        let loaded = dbguard::restore::load(&journal, id, false).expect("load");
+        LibUndo {
+            conn,
+            schema,
+            journal,
+            loaded,
+            opts: dbguard::restore::UndoOptions {
+                apply: Default::default(),
+                force: false,
+                replay: false,
+            },
+        }
+    }
+
+    /// The preview (`dry_run`) or the undo, as `undo apply` runs them.
+    fn run(
+        &mut self,
+        dry_run: bool,
+        memo: &mut Option<dbguard::restore::PlanMemo>,
+    ) -> dbguard::error::Result<(
+        dbguard::restore::UndoPlan,
+        Option<dbguard::restore::UndoReport>,
+    )> {
+        dbguard::restore::undo_loaded(
+            &mut self.conn,
+            &mut self.journal,
+            &self.schema,
+            &self.loaded,
+            &self.opts,
+            "tester",
+            dry_run,
+            memo,
+        )
+    }
 }
