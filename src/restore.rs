@@ -71,12 +71,17 @@ pub struct UndoPlan {
 /// takes it instead of planning again when its own transaction reads the
 /// same version: no other session committed, so the rows are as the
 /// preview found them. At 100k rows planning again was 38M of a SQLite
-/// undo's 1,334M instructions.
+/// undo's 1,334M instructions. Only the SQLite bulk undo makes one (its
+/// preview plans exactly the phases the undo does), and a memo is taken
+/// only for the same change, journal and target it was made for.
 #[derive(Debug, Clone)]
 pub struct PlanMemo {
     plan: UndoPlan,
     skip: std::collections::BTreeSet<i64>,
     version: String,
+    change_id: i64,
+    source: std::path::PathBuf,
+    target: String,
 }
 
 /// The outcome of an applied undo.
@@ -647,6 +652,8 @@ pub fn undo_loaded(
         tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
     let sqlite_bulk =
         engine == Engine::Sqlite && !opts.force && sqlite_bulk_ok(schema, &source, id, tables)?;
+    let prior = prior
+        .filter(|m| m.change_id == id && m.source == loaded.source && m.target == identity.display);
     if dry_run {
         let (plan, _) = conn.preview(opts.apply.guard.statement_timeout, |tx| {
             if sqlite_bulk {
@@ -659,6 +666,9 @@ pub fn undo_loaded(
                         plan: plan.clone(),
                         skip: skip.clone(),
                         version,
+                        change_id: id,
+                        source: loaded.source.clone(),
+                        target: identity.display.clone(),
                     });
                 }
                 sqlite_bulk_check(
@@ -700,8 +710,8 @@ pub fn undo_loaded(
         } else {
             &PHASES
         };
-        // The preview's plan, when it planned the same phases and nothing
-        // committed since (see `PlanMemo`).
+        // The preview's plan, when nothing committed and this connection
+        // wrote nothing since (see `PlanMemo`).
         let reused = match prior {
             Some(m) if sqlite_bulk && tx.data_version()?.as_deref() == Some(m.version.as_str()) => {
                 Some((m.plan, m.skip))

@@ -114,9 +114,10 @@ pub trait PreviewTx {
     /// the engine's error if it rejects the statement: the preview must not
     /// describe a statement the engine reads differently, or not at all.
     fn check(&mut self, sql: &str) -> Result<Option<String>>;
-    /// A token that changes whenever another session commits: SQLite's
-    /// `PRAGMA data_version`, a count of other connections' commits to the
-    /// file; Postgres's snapshot (`txid_current_snapshot()`: the oldest
+    /// A token that changes whenever another session commits, or this one
+    /// writes: SQLite's `PRAGMA data_version`, a count of other
+    /// connections' commits to the file, with this connection's
+    /// `total_changes()`; Postgres's snapshot (`txid_current_snapshot()`: the oldest
     /// running transaction, the next unassigned one and those in
     /// progress), which any commit moves. Equal tokens read in two
     /// transactions mean both saw the same committed data. `None` where the

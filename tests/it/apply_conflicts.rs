@@ -700,6 +700,61 @@ fn sqlite_undo_plans_again_when_a_row_changed_since_its_preview() {
     assert_eq!(db.dump(), now, "a refused undo changed the tables");
 }
 
+/// The preview's plan is not taken when this very connection wrote to the
+/// table since (SQLite's data version counts other connections only).
+#[test]
+fn sqlite_undo_plans_again_after_its_own_connection_wrote() {
+    use dbguard::error::ErrorKind;
+
+    let db = Db::new(Engine::Sqlite, SET_NULL);
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
+    let mut undo = LibUndo::new(&db, &j, id);
+    let mut memo = None;
+    undo.run(true, &mut memo).expect("preview");
+    assert!(memo.is_some(), "the preview left no plan to reuse");
+    let guard = undo.opts.apply.guard.clone();
+    undo.conn
+        .guarded(&guard, |tx| {
+            tx.execute("UPDATE s SET p_id = 3 WHERE id = 10")
+        })
+        .expect("write on the same connection");
+    let now = db.dump();
+    let err = match undo.run(false, &mut memo) {
+        Ok((plan, _)) => panic!("the undo overwrote a row its own connection changed: {plan:?}"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("(10)"), "{err}");
+    assert_eq!(db.dump(), now, "a refused undo changed the tables");
+}
+
+/// A memo is taken only by the undo of the change it was made for.
+#[test]
+fn sqlite_undo_takes_no_plan_made_for_another_change() {
+    use dbguard::error::ErrorKind;
+
+    let db = Db::new(Engine::Sqlite, SET_NULL);
+    let j = JournalDir::new();
+    let first = exec_yes(&j, &db, "DELETE FROM p WHERE id = 1", &[]);
+    let second = exec_yes(&j, &db, "DELETE FROM p WHERE id = 2", &[]);
+    let mut memo = None;
+    LibUndo::new(&db, &j, first)
+        .run(true, &mut memo)
+        .expect("preview of the first change");
+    assert!(memo.is_some(), "the preview left no plan to reuse");
+    db.plain("UPDATE s SET p_id = 3 WHERE id = 11");
+    let mut undo = LibUndo::new(&db, &j, second);
+    let now = db.dump();
+    let err = match undo.run(false, &mut memo) {
+        Ok((plan, _)) => panic!("the undo took another change's plan: {plan:?}"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert!(err.to_string().contains("(11)"), "{err}");
+    assert_eq!(db.dump(), now, "a refused undo changed the tables");
+}
+
 /// An undo of change `id` run through the library, so a test can act
 /// between its preview and the undo itself.
 struct LibUndo {

@@ -209,8 +209,14 @@ impl PreviewTx for SqlitePreview<'_, '_> {
     }
 
     fn data_version(&mut self) -> Result<Option<String>> {
-        let n: i64 = self.tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        Ok(Some(n.to_string()))
+        // `data_version` counts other connections' commits only; this
+        // connection's own writes show in `total_changes()`.
+        let (other, own): (i64, i64) = self.tx.query_row(
+            "SELECT data_version, total_changes() FROM pragma_data_version",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(Some(format!("{other}/{own}")))
     }
 }
 
