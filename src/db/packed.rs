@@ -270,17 +270,18 @@ impl Rows<'_> {
             Ok(b.iter().fold(0usize, |acc, x| (acc << 8) | usize::from(*x)))
         };
         let size = match first {
-            0x00..=0x7f | 0xe0..=0xff | 0xc0 => 1,
-            0xcc | 0xd0 => 2,
-            0xcd | 0xd1 => 3,
-            0xce | 0xd2 | 0xca => 5,
-            0xcf | 0xd3 | 0xcb => 9,
-            0xa0..=0xbf => 1 + usize::from(first & 0x1f),
-            0xd9 | 0xc4 => 2 + be(1, 1)?,
-            0xda | 0xc5 => 3 + be(1, 2)?,
-            0xdb | 0xc6 => 5 + be(1, 4)?,
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 => Some(1),
+            0xcc | 0xd0 => Some(2),
+            0xcd | 0xd1 => Some(3),
+            0xce | 0xd2 | 0xca => Some(5),
+            0xcf | 0xd3 | 0xcb => Some(9),
+            0xa0..=0xbf => Some(1 + usize::from(first & 0x1f)),
+            0xd9 | 0xc4 => be(1, 1)?.checked_add(2),
+            0xda | 0xc5 => be(1, 2)?.checked_add(3),
+            0xdb | 0xc6 => be(1, 4)?.checked_add(5),
             other => return Err(bad(&format!("unexpected marker {other:#04x}"))),
         };
+        let size = size.ok_or_else(|| bad(&"value too long"))?;
         if rest.len() < size {
             return Err(bad(&"value ends early"));
         }
