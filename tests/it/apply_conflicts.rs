@@ -679,8 +679,6 @@ fn sqlite_undo_plans_set_null_rows_once_when_nothing_committed() {
 /// would otherwise overwrite.
 #[test]
 fn sqlite_undo_plans_again_when_a_row_changed_since_its_preview() {
-    use dbguard::error::ErrorKind;
-
     let db = Db::new(Engine::Sqlite, SET_NULL);
     let j = JournalDir::new();
     let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
@@ -690,22 +688,18 @@ fn sqlite_undo_plans_again_when_a_row_changed_since_its_preview() {
     assert!(plan.conflicts.is_empty(), "{plan:?}");
     assert!(memo.is_some(), "the preview left no plan to reuse");
     db.plain("UPDATE s SET p_id = 3 WHERE id = 10");
-    let now = db.dump();
-    let err = match undo.run(false, &mut memo) {
-        Ok((plan, _)) => panic!("the undo overwrote a row changed since its preview: {plan:?}"),
-        Err(e) => e,
-    };
-    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
-    assert!(err.to_string().contains("(10)"), "{err}");
-    assert_eq!(db.dump(), now, "a refused undo changed the tables");
+    undo.refused(
+        &mut memo,
+        &db,
+        "(10)",
+        "the undo overwrote a row changed since its preview",
+    );
 }
 
 /// The preview's plan is not taken when this very connection wrote to the
 /// table since (SQLite's data version counts other connections only).
 #[test]
 fn sqlite_undo_plans_again_after_its_own_connection_wrote() {
-    use dbguard::error::ErrorKind;
-
     let db = Db::new(Engine::Sqlite, SET_NULL);
     let j = JournalDir::new();
     let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
@@ -719,21 +713,17 @@ fn sqlite_undo_plans_again_after_its_own_connection_wrote() {
             tx.execute("UPDATE s SET p_id = 3 WHERE id = 10")
         })
         .expect("write on the same connection");
-    let now = db.dump();
-    let err = match undo.run(false, &mut memo) {
-        Ok((plan, _)) => panic!("the undo overwrote a row its own connection changed: {plan:?}"),
-        Err(e) => e,
-    };
-    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
-    assert!(err.to_string().contains("(10)"), "{err}");
-    assert_eq!(db.dump(), now, "a refused undo changed the tables");
+    undo.refused(
+        &mut memo,
+        &db,
+        "(10)",
+        "the undo overwrote a row its own connection changed",
+    );
 }
 
 /// A memo is taken only by the undo of the change it was made for.
 #[test]
 fn sqlite_undo_takes_no_plan_made_for_another_change() {
-    use dbguard::error::ErrorKind;
-
     let db = Db::new(Engine::Sqlite, SET_NULL);
     let j = JournalDir::new();
     let first = exec_yes(&j, &db, "DELETE FROM p WHERE id = 1", &[]);
@@ -745,14 +735,12 @@ fn sqlite_undo_takes_no_plan_made_for_another_change() {
     assert!(memo.is_some(), "the preview left no plan to reuse");
     db.plain("UPDATE s SET p_id = 3 WHERE id = 11");
     let mut undo = LibUndo::new(&db, &j, second);
-    let now = db.dump();
-    let err = match undo.run(false, &mut memo) {
-        Ok((plan, _)) => panic!("the undo took another change's plan: {plan:?}"),
-        Err(e) => e,
-    };
-    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
-    assert!(err.to_string().contains("(11)"), "{err}");
-    assert_eq!(db.dump(), now, "a refused undo changed the tables");
+    undo.refused(
+        &mut memo,
+        &db,
+        "(11)",
+        "the undo took another change's plan",
+    );
 }
 
 /// An undo of change `id` run through the library, so a test can act
@@ -783,6 +771,25 @@ impl LibUndo {
                 replay: false,
             },
         }
+    }
+
+    /// Runs the undo, which must refuse the conflict on `key` and leave
+    /// the tables as they are; `why` says what going through would mean.
+    fn refused(
+        &mut self,
+        memo: &mut Option<dbguard::restore::PlanMemo>,
+        db: &Db,
+        key: &str,
+        why: &str,
+    ) {
+        let now = db.dump();
+        let err = match self.run(false, memo) {
+            Ok((plan, _)) => panic!("{why}: {plan:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind, dbguard::error::ErrorKind::Refused, "{err}");
+        assert!(err.to_string().contains(key), "{err}");
+        assert_eq!(db.dump(), now, "a refused undo changed the tables");
     }
 
     /// The preview (`dry_run`) or the undo, as `undo apply` runs them.
