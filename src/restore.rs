@@ -657,11 +657,10 @@ pub fn undo_loaded(
     if dry_run {
         let (plan, _) = conn.preview(opts.apply.guard.statement_timeout, |tx| {
             if sqlite_bulk {
-                let first = tx.data_version()?;
-                let (mut plan, skip) = plan(tx, engine, change, &source, &info_of, &PHASES[1..])?;
-                if let Some(version) =
-                    first.filter(|v| tx.data_version().ok().flatten().as_ref() == Some(v))
-                {
+                let ((mut plan, skip), version) = crate::db::at_one_version(tx, |tx| {
+                    plan(tx, engine, change, &source, &info_of, &PHASES[1..])
+                })?;
+                if let Some(version) = version {
                     *memo = Some(PlanMemo {
                         plan: plan.clone(),
                         skip: skip.clone(),

@@ -175,6 +175,21 @@ pub enum BulkFormat {
     Packed,
 }
 
+/// Runs `f`, and returns with its result the data version
+/// ([`PreviewTx::data_version`]) read before and after it when the two are
+/// equal: every query `f` ran then saw the same committed data (Postgres
+/// previews read committed data query by query). `None` when a commit fell
+/// in between, or the engine has no such token.
+pub fn at_one_version<T>(
+    tx: &mut dyn PreviewTx,
+    f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>,
+) -> Result<(T, Option<String>)> {
+    let first = tx.data_version()?;
+    let value = f(&mut *tx)?;
+    let last = tx.data_version()?;
+    Ok((value, first.filter(|v| last.as_ref() == Some(v))))
+}
+
 /// Takes captured rows in chunks: their format, the complete rows, and how
 /// many rows they are.
 pub type ChunkSink<'a> = dyn FnMut(BulkFormat, &[u8], u64) -> Result<()> + 'a;

@@ -276,9 +276,16 @@ pub fn preview(
 }
 
 /// Computes the impact inside an existing preview runner (the apply path
-/// recomputes it in its own transaction).
+/// recomputes it in its own transaction), with the data version it was
+/// read at ([`Impact::data_version`]).
 pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> Result<Impact> {
-    let first_version = tx.data_version()?;
+    let (mut impact, version) = crate::db::at_one_version(tx, |tx| analyze_queries(tx, ctx, stmt))?;
+    impact.data_version = version;
+    Ok(impact)
+}
+
+/// [`analyze`] without the data version.
+fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> Result<Impact> {
     // The engine reads the statement first: what it rejects fails, and no
     // preview is built from a parse the engine would not share.
     if stmt.kind.is_data_write() {
@@ -374,10 +381,6 @@ pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> R
             }
         }
     }
-    // Read last as well as first: equal, no commit fell between the
-    // queries (Postgres previews read committed data query by query).
-    let last = tx.data_version()?;
-    impact.data_version = first_version.filter(|v| last.as_ref() == Some(v));
     Ok(impact)
 }
 
