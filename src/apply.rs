@@ -82,17 +82,6 @@ pub struct Applied {
     pub partial: Option<String>,
 }
 
-/// Kills the process at a named step when `DBGUARD_CRASH_AT` says so: the
-/// crash tests use it to prove the journal protocol at every step.
-pub fn crash_point(step: &str) {
-    if std::env::var("DBGUARD_CRASH_AT").is_ok_and(|v| v == step) {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &std::process::id().to_string()])
-            .status();
-        std::process::abort();
-    }
-}
-
 /// Column metadata of a table as the journal keeps it.
 pub fn table_info(table: &Table, position: i64) -> TableInfo {
     let columns: Vec<ColumnInfo> = table
@@ -174,10 +163,10 @@ pub fn run_guarded(
             rec.set_txid(&txid)?;
         }
         let id = rec.prepare()?;
-        crash_point("after_prepare");
+        crate::crash::point("after_prepare");
         Ok(id)
     })?;
-    crash_point("after_commit");
+    crate::crash::point("after_commit");
     journal.set_status(id, Status::Committed)?;
     Ok(id)
 }
@@ -341,7 +330,7 @@ pub fn apply(
         for set in fresh.row_sets.iter().filter(|s| s.op == Op::Insert) {
             expected.entry(set.table.clone()).or_default().inserted += set.rows.unwrap_or(0);
         }
-        crash_point("after_capture");
+        crate::crash::point("after_capture");
 
         // 4. The statement, as typed.
         let before_changes = tx.total_changes()?;

@@ -19,6 +19,7 @@
 pub mod apply;
 pub mod approval;
 pub mod cli;
+pub mod crash;
 pub mod db;
 pub mod demo;
 pub mod error;

@@ -991,7 +991,7 @@ impl Done<'_> {
         self.progress.show(self.rows);
         if !self.crashed_half && self.rows * 2 >= self.total {
             self.crashed_half = true;
-            crate::apply::crash_point("during_undo");
+            crate::crash::point("during_undo");
         }
     }
 }

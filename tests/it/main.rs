@@ -5,6 +5,9 @@
 //! dropped afterwards. SQLite tests use temporary files. Nothing here reads
 //! `../shared`: fixtures are written by the tests.
 
+// A test fails by panicking: unwrapping is how these say "this must hold".
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 
 mod apply;
