@@ -25,6 +25,7 @@ pub mod demo;
 pub mod error;
 pub mod impact;
 pub mod journal;
+pub mod model;
 pub mod policy;
 pub mod restore;
 pub mod schema;

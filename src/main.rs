@@ -50,6 +50,6 @@ fn main() -> ExitCode {
 }
 
 /// The process status for one of `dbguard::error::exit`'s codes.
-fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+fn exit(code: u8) -> ExitCode {
+    ExitCode::from(code)
 }

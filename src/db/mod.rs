@@ -18,24 +18,9 @@ pub mod value;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+pub use crate::model::Engine;
 use crate::schema::Schema;
 pub use value::Value;
-
-/// Which database engine a target runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Engine {
-    Postgres,
-    Sqlite,
-}
-
-impl Engine {
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Postgres => "PostgreSQL",
-            Engine::Sqlite => "SQLite",
-        }
-    }
-}
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with
 /// every change (later), never containing a password.

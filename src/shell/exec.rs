@@ -32,10 +32,9 @@ pub fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<()> {
     let same = kinds.iter().all(|k| Some(k) == kinds.first());
     match kinds.first() {
         Some(
-            k @ (ErrorKind::WouldFail | ErrorKind::Drift | ErrorKind::Denied | ErrorKind::Approval),
-        ) if same => {
-            Err(Error::new(k.clone(), format!("{failed} statement(s) not applied")).reported())
-        }
+            &k
+            @ (ErrorKind::WouldFail | ErrorKind::Drift | ErrorKind::Denied | ErrorKind::Approval),
+        ) if same => Err(Error::new(k, format!("{failed} statement(s) not applied")).reported()),
         _ => Err(Error::new(
             ErrorKind::ScriptFailed,
             format!("{failed} statement(s) failed or were refused"),

@@ -241,7 +241,7 @@ impl Shell {
         for piece in sql::split(self.engine(), input) {
             if let Err(e) = self.run_statement(&piece) {
                 // The preview already said why it would fail.
-                self.failure_kinds.push(e.kind.clone());
+                self.failure_kinds.push(e.kind);
                 if e.kind == ErrorKind::WouldFail {
                     self.would_fail += 1;
                 } else {
@@ -257,13 +257,7 @@ impl Shell {
     }
 
     fn report(&mut self, e: &Error) {
-        let text = e.to_string();
-        let text = if text.starts_with("ERROR") || text.starts_with("FATAL") {
-            text
-        } else {
-            format!("ERROR: {text}")
-        };
-        self.print_err(&text);
+        self.print_err(&e.shown());
     }
 
     /// Classifies one statement and does what the guard allows with it.

@@ -14,7 +14,7 @@ use super::{
     ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
     ReadSummary, RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::schema::Schema;
 use conninfo::PgParams;
 
@@ -132,7 +132,7 @@ impl PgConnection {
         };
         match result {
             Ok(v) => {
-                tx.commit().map_err(|e| apply_error(&e))?;
+                tx.commit().map_err(apply_error)?;
                 Ok(v)
             }
             Err(e) => {
@@ -286,7 +286,7 @@ impl PreviewTx for PgPreview<'_, '_> {
                 {
                     Ok(None)
                 } else {
-                    Err(Error::database(describe_error(&e)))
+                    Err(e.into())
                 }
             }
         }
@@ -320,23 +320,33 @@ fn canonical_output(tx: &mut Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Maps the errors an apply expects to their meaning.
-fn apply_error(e: &postgres::Error) -> Error {
-    match e.code() {
-        Some(c) if c == &SqlState::T_R_SERIALIZATION_FAILURE => Error::drift(format!(
-            "the rows changed since the preview (a concurrent transaction modified them): {}\nNothing was committed; preview again.",
-            describe_error(e)
-        )),
-        Some(c) if c == &SqlState::LOCK_NOT_AVAILABLE => Error::database(format!(
-            "could not lock the rows within lock_timeout: another transaction holds them\nNothing was committed; try again, or raise --lock-timeout. ({})",
-            describe_error(e)
-        )),
-        Some(c) if c == &SqlState::QUERY_CANCELED => Error::database(format!(
-            "the change did not finish within statement_timeout (or was cancelled)\nNothing was committed. ({})",
-            describe_error(e)
-        )),
-        _ => Error::database(describe_error(e)),
-    }
+/// Maps the errors an apply expects to their meaning, by SQLSTATE.
+fn apply_error(e: postgres::Error) -> Error {
+    let (kind, message) = match e.code() {
+        Some(c) if c == &SqlState::T_R_SERIALIZATION_FAILURE => (
+            ErrorKind::Drift,
+            format!(
+                "the rows changed since the preview (a concurrent transaction modified them): {}\nNothing was committed; preview again.",
+                describe_error(&e)
+            ),
+        ),
+        Some(c) if c == &SqlState::LOCK_NOT_AVAILABLE => (
+            ErrorKind::Database,
+            format!(
+                "could not lock the rows within lock_timeout: another transaction holds them\nNothing was committed; try again, or raise --lock-timeout. ({})",
+                describe_error(&e)
+            ),
+        ),
+        Some(c) if c == &SqlState::QUERY_CANCELED => (
+            ErrorKind::Database,
+            format!(
+                "the change did not finish within statement_timeout (or was cancelled)\nNothing was committed. ({})",
+                describe_error(&e)
+            ),
+        ),
+        _ => return e.into(),
+    };
+    Error::new(kind, message).caused_by(e)
 }
 
 /// The apply transaction on Postgres.
@@ -358,7 +368,7 @@ impl PgApply<'_, '_> {
             self.statement_timeout_ms
         ))?;
         let started = std::time::Instant::now();
-        let n = tx.execute(sql, params).map_err(|e| apply_error(&e))?;
+        let n = tx.execute(sql, params).map_err(apply_error)?;
         super::trace_sql(sql, started);
         Ok(n)
     }
@@ -385,11 +395,7 @@ impl PreviewTx for PgApply<'_, '_> {
 impl ApplyTx for PgApply<'_, '_> {
     fn lock(&mut self, sql: &str) -> Result<u64> {
         let started = std::time::Instant::now();
-        let msgs = self
-            .preview
-            .tx
-            .simple_query(sql)
-            .map_err(|e| apply_error(&e))?;
+        let msgs = self.preview.tx.simple_query(sql).map_err(apply_error)?;
         super::trace_sql(sql, started);
         for m in msgs {
             if let SimpleQueryMessage::Row(r) = m {
@@ -406,13 +412,13 @@ impl ApplyTx for PgApply<'_, '_> {
         let started = std::time::Instant::now();
         let tx = &mut *self.preview.tx;
         tx.batch_execute(&format!("DECLARE dbguard_cap NO SCROLL CURSOR FOR {sql}\n"))
-            .map_err(|e| apply_error(&e))?;
+            .map_err(apply_error)?;
         let mut n = 0u64;
         loop {
             let mut got = 0usize;
             for msg in tx
                 .simple_query("FETCH FORWARD 5000 FROM dbguard_cap")
-                .map_err(|e| apply_error(&e))?
+                .map_err(apply_error)?
             {
                 if let SimpleQueryMessage::Row(row) = msg {
                     f(text_row(&row))?;
@@ -424,8 +430,7 @@ impl ApplyTx for PgApply<'_, '_> {
                 break;
             }
         }
-        tx.batch_execute("CLOSE dbguard_cap")
-            .map_err(|e| apply_error(&e))?;
+        tx.batch_execute("CLOSE dbguard_cap").map_err(apply_error)?;
         super::trace_sql(sql, started);
         Ok(n)
     }
@@ -436,7 +441,7 @@ impl ApplyTx for PgApply<'_, '_> {
         let tx = &mut *self.preview.tx;
         let mut reader = tx
             .copy_out(format!("COPY ({sql}) TO STDOUT").as_str())
-            .map_err(|e| apply_error(&e))?;
+            .map_err(apply_error)?;
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
         let mut chunk = vec![0u8; 1 << 20];
         let mut total = 0u64;
@@ -475,9 +480,9 @@ impl ApplyTx for PgApply<'_, '_> {
         f: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
     ) -> Result<Option<u64>> {
         let started = std::time::Instant::now();
-        let mut writer = self.preview.tx.copy_in(sql).map_err(|e| apply_error(&e))?;
+        let mut writer = self.preview.tx.copy_in(sql).map_err(apply_error)?;
         f(&mut writer)?;
-        let n = writer.finish().map_err(|e| apply_error(&e))?;
+        let n = writer.finish().map_err(apply_error)?;
         super::trace_sql(sql, started);
         Ok(Some(n))
     }
@@ -678,14 +683,15 @@ pub fn describe_error(e: &postgres::Error) -> String {
     s
 }
 
-/// True when the error is the server refusing a write in a read-only
-/// transaction.
-pub fn is_read_only_violation(e: &Error) -> bool {
-    e.message.contains("read-only transaction")
-}
-
-impl From<&postgres::Error> for Error {
-    fn from(e: &postgres::Error) -> Self {
-        Error::database(describe_error(e))
+/// A driver error as dbguard shows it, keeping the driver error (and its
+/// SQLSTATE) as the cause. The server's own errors begin with their
+/// severity, as psql shows them.
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        let labelled = e
+            .as_db_error()
+            .is_some_and(|db| db.code() != &SqlState::QUERY_CANCELED);
+        let error = Error::database(describe_error(&e)).caused_by(e);
+        if labelled { error.labelled() } else { error }
     }
 }

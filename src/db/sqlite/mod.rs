@@ -43,6 +43,7 @@ impl SqliteConnection {
                 path.display(),
                 describe_error(&e)
             ))
+            .caused_by(e)
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -56,6 +57,7 @@ impl SqliteConnection {
                 path.display(),
                 describe_error(&e)
             ))
+            .caused_by(e)
         })?;
         let abs: PathBuf = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let version: String = conn.query_row("SELECT sqlite_version()", [], |r| r.get(0))?;
@@ -159,6 +161,7 @@ impl SqliteConnection {
                         "could not take the write lock within lock_timeout: {}\nAnother connection is writing; try again.",
                         describe_error(&e)
                     ))
+                    .caused_by(e)
                 })?;
             let v = {
                 let mut runner = SqliteApply {
@@ -594,5 +597,19 @@ pub fn describe_error(e: &rusqlite::Error) -> String {
         }
         rusqlite::Error::SqliteFailure(err, None) => format!("ERROR: {err}"),
         other => format!("ERROR: {other}"),
+    }
+}
+
+/// A driver error as dbguard shows it, keeping the driver error (and its
+/// result code) as the cause.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        let interrupted = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(err, _)
+                if err.code == rusqlite::ErrorCode::OperationInterrupted
+        );
+        let error = Error::database(describe_error(&e)).caused_by(e);
+        if interrupted { error } else { error.labelled() }
     }
 }

@@ -1,0 +1,29 @@
+//! The vocabulary every layer shares: which engine a target runs, and what
+//! kind of change a plan makes.
+//!
+//! It sits below everything else (it imports nothing from the crate), so
+//! the schema model, the SQL classifier, policy and the journal can all
+//! name an engine or a change kind without depending on the layers that
+//! know how to talk to an engine. What differs between the engines is not
+//! here: that lives in `crate::db`.
+
+use serde::{Deserialize, Serialize};
+
+/// Which database engine a target runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Engine {
+    #[serde(rename = "PostgreSQL")]
+    Postgres,
+    #[serde(rename = "SQLite")]
+    Sqlite,
+}
+
+impl Engine {
+    /// The engine's name as users know it, and as the journal records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "PostgreSQL",
+            Engine::Sqlite => "SQLite",
+        }
+    }
+}
