@@ -1,13 +1,10 @@
-//! Command-line definitions (clap) and the dispatch to the library.
-//!
-//! Only argument shapes live here; each subcommand calls one function of the
-//! library. `main.rs` turns the returned error into an exit code.
+//! Command-line definitions (clap): the shapes of the arguments, nothing
+//! else. `crate::cmd` turns them into the library's options; nothing below
+//! the command layer sees these types.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::error::{Error, Result};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,16 +44,6 @@ pub struct GlobalArgs {
     /// Operator name recorded with every change (default: $USER).
     #[arg(long = "as", global = true, value_name = "NAME")]
     pub operator: Option<String>,
-}
-
-impl GlobalArgs {
-    /// The operator's name: `--as`, else `$USER`, else `unknown`.
-    pub fn operator(&self) -> String {
-        self.operator
-            .clone()
-            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| "unknown".into())
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,32 +261,6 @@ pub struct ApplyArgs {
     pub allow_uncovered: bool,
 }
 
-impl ApplyArgs {
-    /// The apply options, or an error naming a bad timeout.
-    pub fn options(&self) -> Result<crate::apply::ApplyOptions> {
-        let secs = |v: f64, name: &str| {
-            std::time::Duration::try_from_secs_f64(v)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    crate::error::Error::input(format!(
-                        "--{name} {v} is not a positive number of seconds"
-                    ))
-                })
-        };
-        Ok(crate::apply::ApplyOptions {
-            guard: crate::db::GuardOptions {
-                lock_timeout: secs(self.lock_timeout.unwrap_or(2.0), "lock-timeout")?,
-                statement_timeout: secs(
-                    self.statement_timeout.unwrap_or(30.0),
-                    "statement-timeout",
-                )?,
-            },
-            allow_uncovered: self.allow_uncovered,
-        })
-    }
-}
-
 impl Default for PreviewArgs {
     fn default() -> Self {
         PreviewArgs {
@@ -389,31 +350,4 @@ pub struct ExecArgs {
 
     #[command(flatten)]
     pub apply: ApplyArgs,
-}
-
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
-    let global = cli.global;
-    match cli.command {
-        None => crate::shell::run_shell(&global, &cli.shell),
-        Some(Command::Shell(args)) => crate::shell::run_shell(&global, &args),
-        Some(Command::Demo(args)) => crate::demo::run(&global, &args),
-        Some(Command::Exec(args)) => crate::shell::exec::run(&global, &args),
-        Some(Command::Undo(args)) => crate::shell::undo::run(&global, &args.command),
-        Some(Command::Approve(args)) => crate::approval::cli::approve(&global, &args),
-        Some(Command::Audit(args)) => crate::journal::audit::cli(&global, &args.command),
-        Some(Command::Policy(args)) => crate::policy::check::cli(&global, &args.command),
-    }
-}
-
-/// Writes a command's output to stdout. `print!` panics when the reader
-/// has gone (`dbguard undo show 5 --format json | head`); this returns the
-/// error the shell's own output gives, and the command ends with it.
-pub fn out(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Error::io(format!("cannot write output: {e}")))
 }

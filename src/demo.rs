@@ -14,9 +14,6 @@ use std::path::Path;
 
 use rusqlite::{Connection as RawConnection, params};
 
-use crate::cli::{DemoArgs, GlobalArgs};
-use crate::db::Connection;
-use crate::db::sqlite::SqliteConnection;
 use crate::error::{Error, Result};
 
 const SCHEMA: &str = r#"
@@ -328,26 +325,9 @@ fn fill(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-const TRY: &str = "\
+pub(crate) const TRY: &str = "\
 Three things to try:
   \\refs architectures                              what a delete there would touch
   \\d repository_architectures                      an architecture_id with no foreign key
   DELETE FROM architectures WHERE name = 'i586';   classified, and not executed
 ";
-
-/// `dbguard demo`: create the database, then open the shell on it.
-pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
-    create(&args.path)?;
-    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let banner = format!("Created the demo database {}\n{TRY}", args.path.display());
-    if args.no_shell || interactive {
-        crate::cli::out(&banner)?;
-    } else {
-        eprint!("{banner}");
-    }
-    if args.no_shell {
-        return Ok(());
-    }
-    let conn = Connection::Sqlite(SqliteConnection::open(&args.path, false)?);
-    crate::shell::run_on(conn, global, &args.display, &args.preview, &args.apply)
-}

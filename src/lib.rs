@@ -19,6 +19,7 @@
 pub mod apply;
 pub mod approval;
 pub mod cli;
+pub mod cmd;
 pub mod crash;
 pub mod db;
 pub mod demo;

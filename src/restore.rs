@@ -1541,7 +1541,7 @@ fn check_integrity(tx: &mut dyn ApplyTx, schema: &Schema, tables: &[TableInfo]) 
 /// like the guarded undo), values as literals cast to their types,
 /// identifiers quoted. Streams: constant memory whatever the change's size.
 pub fn export_sql(loaded: &Loaded, out: &mut dyn std::io::Write) -> Result<()> {
-    let io = |e: std::io::Error| Error::io(format!("cannot write the script: {e}"));
+    let io = |e: std::io::Error| Error::io(format!("cannot write the script: {e}")).caused_by(e);
     let engine = if loaded.change.meta.engine == Engine::Sqlite.name() {
         Engine::Sqlite
     } else {

@@ -59,8 +59,6 @@
 //! ignore whitespace, so a line wrapped by a terminal or a mail client still
 //! works.
 
-pub mod cli;
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

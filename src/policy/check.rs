@@ -7,39 +7,8 @@
 //! rules in evaluation order, associations, approvers) and exits 0.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use super::{BUILTIN_NAME, Policy, Problem, duration};
-use crate::cli::{GlobalArgs, PolicyCommand};
-use crate::error::{Error, Result};
-
-pub fn cli(global: &GlobalArgs, cmd: &PolicyCommand) -> Result<()> {
-    let PolicyCommand::Check { dir } = cmd;
-    let dir: Option<PathBuf> = dir.clone().or_else(|| global.policy.clone()).or_else(|| {
-        let local = Path::new("policies");
-        local.is_dir().then(|| local.to_path_buf())
-    });
-    let (policy, problems) = match &dir {
-        Some(d) => Policy::load_checked(d)?,
-        None => {
-            let p = Policy::builtin();
-            let w = p.warnings.clone();
-            (p, w)
-        }
-    };
-    let (text, errors) = report(&policy, &problems);
-    crate::cli::out(&text)?;
-    if errors > 0 {
-        let shown = dir
-            .as_ref()
-            .map_or_else(|| BUILTIN_NAME.to_owned(), |d| d.display().to_string());
-        return Err(Error::input(format!(
-            "policy {shown} has {errors} error{}",
-            if errors == 1 { "" } else { "s" }
-        )));
-    }
-    Ok(())
-}
 
 /// The text `policy check` prints and the number of errors: the problems,
 /// then (without errors) the effective policy.

@@ -9,7 +9,6 @@
 
 pub mod complete;
 pub mod describe;
-pub mod exec;
 pub mod gate;
 pub mod render;
 pub mod undo;
@@ -20,8 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use crate::apply::ApplyOptions;
-use crate::cli::{ApplyArgs, DisplayArgs, Format, GlobalArgs, PreviewArgs, ShellArgs};
-use crate::db::{Canceller, Connection, Engine, OpenOptions};
+use crate::db::{Canceller, Connection, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, PreviewOptions};
 use crate::journal::Journal;
@@ -65,6 +63,9 @@ pub struct Shell {
     pub drifted: usize,
     /// The kind of every failure, in order (exec's exit status).
     pub failure_kinds: Vec<ErrorKind>,
+    /// Output can no longer be written (its reader went away): the
+    /// session ends with this error, quietly.
+    closed: Option<Error>,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
 }
@@ -103,28 +104,74 @@ fn while_running<T>(canceller: Canceller, f: impl FnOnce() -> T) -> T {
     r
 }
 
+/// Output format of a session's results and previews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// psql-like tables and trees.
+    #[default]
+    Text,
+    /// One JSON object per statement.
+    Json,
+}
+
+/// How confirmed changes are applied, as the operator asked: `None` leaves
+/// a timeout to the policy, then to the default.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyFlags {
+    pub lock_timeout: Option<std::time::Duration>,
+    pub statement_timeout: Option<std::time::Duration>,
+    /// Apply even when triggers change rows the journal cannot capture.
+    pub allow_uncovered: bool,
+}
+
+impl ApplyFlags {
+    /// The apply options: each timeout as given, else the policy's (when
+    /// one is given), else 2 s to wait for locks and 30 s to run.
+    pub fn resolve(&self, policy: Option<&Policy>) -> ApplyOptions {
+        let mut opts = ApplyOptions {
+            allow_uncovered: self.allow_uncovered,
+            ..ApplyOptions::default()
+        };
+        if let Some(t) = self
+            .lock_timeout
+            .or_else(|| policy.and_then(Policy::lock_timeout))
+        {
+            opts.guard.lock_timeout = t;
+        }
+        if let Some(t) = self
+            .statement_timeout
+            .or_else(|| policy.and_then(Policy::statement_timeout))
+        {
+            opts.guard.statement_timeout = t;
+        }
+        opts
+    }
+}
+
+/// What a shell session starts with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The name recorded with every change and audit event.
+    pub operator: String,
+    /// Policy directory; `./policies` when it exists, else the built-in.
+    pub policy: Option<PathBuf>,
+    /// Journal file; the default location otherwise.
+    pub journal: Option<PathBuf>,
+    /// Environment label of the prompt; the policy's otherwise.
+    pub env_label: Option<String>,
+    /// Rows shown per result.
+    pub display_limit: usize,
+    /// Time limit for computing one preview.
+    pub preview_timeout: std::time::Duration,
+    pub apply: ApplyFlags,
+}
+
 impl Shell {
     /// Opens a shell on a connection, loading its schema.
-    pub fn new(
-        mut conn: Connection,
-        display: &DisplayArgs,
-        preview: &PreviewArgs,
-        apply: &ApplyArgs,
-        global: &GlobalArgs,
-    ) -> Result<Shell> {
-        let apply_explicit = (apply.lock_timeout, apply.statement_timeout);
-        let apply = apply.options()?;
-        let policy = Policy::load(global.policy.as_deref())?;
-        let timeout = std::time::Duration::try_from_secs_f64(preview.preview_timeout)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                Error::input(format!(
-                    "--preview-timeout {} is not a positive number of seconds",
-                    preview.preview_timeout
-                ))
-            })?;
-        let operator = global.operator();
+    pub fn new(mut conn: Connection, options: &Options) -> Result<Shell> {
+        let policy = Policy::load(options.policy.as_deref())?;
+        let timeout = options.preview_timeout;
+        let operator = options.operator.clone();
         // A policy whose [target] names other databases does not govern
         // this one: the built-in default does, and the operator is told.
         let policy = if policy.applies_to(conn.identity()) {
@@ -145,21 +192,11 @@ impl Shell {
         let schema = conn.introspect()?;
         // The journal holds the audit trail too, so every session opens it.
         // Entries a crash left prepared for this target are settled first.
-        let journal = Journal::open(global.journal.as_deref())?;
+        let journal = Journal::open(options.journal.as_deref())?;
         crate::apply::reconcile(&mut conn, &journal)?;
         let journal = Some(journal);
-        let env_label = display.env.clone().or_else(|| policy.env_label());
-        let mut apply = apply;
-        if apply_explicit.0.is_none() {
-            if let Some(t) = policy.lock_timeout() {
-                apply.guard.lock_timeout = t;
-            }
-        }
-        if apply_explicit.1.is_none() {
-            if let Some(t) = policy.statement_timeout() {
-                apply.guard.statement_timeout = t;
-            }
-        }
+        let env_label = options.env_label.clone().or_else(|| policy.env_label());
+        let apply = options.apply.resolve(Some(&policy));
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let width = if std::io::stdout().is_terminal() {
             terminal_width()
@@ -173,7 +210,7 @@ impl Shell {
                 expanded: Expanded::Auto,
                 color,
                 width,
-                display_limit: display.display_limit,
+                display_limit: options.display_limit,
             },
             format: Format::Text,
             timing: false,
@@ -192,12 +229,13 @@ impl Shell {
             pushback: None,
             interactive: std::io::stdin().is_terminal(),
             apply,
-            journal_path: global.journal.clone(),
+            journal_path: options.journal.clone(),
             journal,
             json_printed: false,
             would_fail: 0,
             drifted: 0,
             failure_kinds: Vec::new(),
+            closed: None,
             out: Box::new(std::io::stdout()),
             err: Box::new(std::io::stderr()),
         })
@@ -226,7 +264,7 @@ impl Shell {
         self.out
             .write_all(s.as_bytes())
             .and_then(|_| self.out.flush())
-            .map_err(|e| Error::io(format!("cannot write output: {e}")))
+            .map_err(Error::output)
     }
 
     fn print_err(&mut self, s: &str) {
@@ -240,6 +278,10 @@ impl Shell {
         let mut failed = 0;
         for piece in sql::split(self.engine(), input) {
             if let Err(e) = self.run_statement(&piece) {
+                if e.is_broken_pipe() {
+                    self.closed = Some(e);
+                    break;
+                }
                 // The preview already said why it would fail.
                 self.failure_kinds.push(e.kind);
                 if e.kind == ErrorKind::WouldFail {
@@ -345,7 +387,13 @@ impl Shell {
             let mut text = impact::render::text(&impact, style);
             text.push_str(&gate::verdict_line(&verdict));
             text.push('\n');
-            self.print(&text)?;
+            // A preview nobody could see confirms nothing: the write stops
+            // here, as a failure (not the quiet end of a read into `head`).
+            self.print(&text).map_err(|e| {
+                Error::refused(format!(
+                    "{e}: the preview could not be shown; nothing was applied"
+                ))
+            })?;
         }
         let outcome = self.after_preview(stmt, &schema, &impact, &verdict);
         if let Err(e) = &outcome {
@@ -483,7 +531,7 @@ impl Shell {
                 &mut |t| {
                     // Prompts and requests go straight to stdout, flushed: a
                     // program driving a piped shell waits for them.
-                    crate::cli::out(t)
+                    render::out(t)
                 },
                 &mut input,
             )
@@ -577,14 +625,7 @@ impl Shell {
                     Error::input(format!("\\undo needs a change id, not {id:?}: \\undo 42"))
                 })?;
                 let loaded = crate::restore::load(journal, id, false)?;
-                let run = crate::cli::UndoRunArgs {
-                    yes: false,
-                    dry_run: false,
-                    force: false,
-                    format: Format::Text,
-                    tokens: Vec::new(),
-                    apply: crate::cli::ApplyArgs::default(),
-                };
+                let run = undo::UndoRun::default();
                 if !self.interactive {
                     return Err(Error::refused(format!(
                         "undo of change {id} not applied: confirming needs a terminal\nUse dbguard undo apply {id} --yes."
@@ -631,9 +672,7 @@ impl Shell {
                     while_running(canceller, || conn.run_read(text, &mut sink))?;
                     sink.finish()?;
                 }
-                self.out
-                    .write_all(&buf)
-                    .map_err(|e| Error::io(format!("cannot write output: {e}")))
+                self.out.write_all(&buf).map_err(Error::output)
             }
         }
     }
@@ -769,6 +808,7 @@ impl Shell {
                 match self.run_meta(&line) {
                     Ok(true) => {}
                     Ok(false) => break,
+                    Err(e) if e.is_broken_pipe() => return Err(e),
                     Err(e) => {
                         self.report(&e);
                         failed += 1;
@@ -781,9 +821,15 @@ impl Shell {
                 failed += self.run_text(&buffer);
                 buffer.clear();
             }
+            if let Some(e) = self.closed.take() {
+                return Err(e);
+            }
         }
         if !buffer.trim().is_empty() {
             failed += self.run_text(&buffer);
+        }
+        if let Some(e) = self.closed.take() {
+            return Err(e);
         }
         if failed > 0 {
             return Err(Error::new(
@@ -1045,22 +1091,45 @@ fn terminal_width() -> Option<u16> {
     comfy_table::Table::new().width()
 }
 
-/// `dbguard shell`: open the target and run interactively or as a script.
-pub fn run_shell(global: &GlobalArgs, args: &ShellArgs) -> Result<()> {
-    let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
-    run_on(conn, global, &args.display, &args.preview, &args.apply)
+/// Runs `dbguard exec`'s statements in order. When every failure has the
+/// same meaningful kind, the error has it (denied, approval, drift, would
+/// fail: scripts branch on its exit status); anything mixed is a script
+/// failure. Each failure was reported where it happened.
+impl Shell {
+    pub fn exec(&mut self, statements: &str) -> Result<()> {
+        install_interrupt_handler();
+        self.audit("session_start", None, serde_json::json!({"exec": true}));
+        let failed = self.run_text(statements);
+        self.audit("session_end", None, serde_json::json!({"failed": failed}));
+        if let Some(e) = self.closed.take() {
+            return Err(e);
+        }
+        if failed == 0 {
+            return Ok(());
+        }
+        let kinds = &self.failure_kinds;
+        let same = kinds.iter().all(|k| Some(k) == kinds.first());
+        match kinds.first() {
+            Some(
+                &k @ (ErrorKind::WouldFail
+                | ErrorKind::Drift
+                | ErrorKind::Denied
+                | ErrorKind::Approval),
+            ) if same => {
+                Err(Error::new(k, format!("{failed} statement(s) not applied")).reported())
+            }
+            _ => Err(Error::new(
+                ErrorKind::ScriptFailed,
+                format!("{failed} statement(s) failed or were refused"),
+            )),
+        }
+    }
 }
 
 /// Runs the shell on an open connection: a REPL on a terminal, script mode
 /// otherwise.
-pub fn run_on(
-    conn: Connection,
-    global: &GlobalArgs,
-    display: &DisplayArgs,
-    preview: &PreviewArgs,
-    apply: &ApplyArgs,
-) -> Result<()> {
-    let mut shell = Shell::new(conn, display, preview, apply, global)?;
+pub fn run_on(conn: Connection, options: &Options) -> Result<()> {
+    let mut shell = Shell::new(conn, options)?;
     install_interrupt_handler();
     shell.audit(
         "session_start",

@@ -414,7 +414,7 @@ impl<'w> JsonWriter<'w> {
     }
 
     fn io(e: std::io::Error) -> Error {
-        Error::io(format!("cannot write output: {e}"))
+        Error::output(e)
     }
 
     /// Closes the object (writes an empty result if no columns came).
@@ -445,6 +445,18 @@ impl RowSink for JsonWriter<'_> {
         self.rows += 1;
         Ok(())
     }
+}
+
+/// Writes text to stdout, flushed: a program driving dbguard waits for
+/// prompts and requests. A reader that went away is an error whose cause
+/// is the broken pipe (never a panic, as `print!` would).
+pub fn out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Error::output)
 }
 
 #[cfg(test)]

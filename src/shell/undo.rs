@@ -8,100 +8,27 @@
 
 use std::io::IsTerminal;
 
+use super::Format;
+use super::render::out;
 use crate::apply;
-use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs, out};
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{Change, Journal, Status};
+use crate::journal::{Change, Journal};
 use crate::restore::{self, UndoOptions, UndoPlan, UndoReport};
 
-pub fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
-    let mut journal = Journal::open(global.journal.as_deref())?;
-    match cmd {
-        UndoCommand::List { limit, format } => {
-            reconcile_all(&journal);
-            let changes = journal.list_newest(*limit)?;
-            out(&list_text(&journal, &changes, *format)?)?;
-            Ok(())
-        }
-        UndoCommand::Show { id, format } => {
-            let loaded = restore::load_any(&journal, *id)?;
-            match format {
-                Format::Json => out(&format!("{}\n", restore::export_json(&loaded)?))?,
-                Format::Text => out(&show_text(&journal, &loaded)?)?,
-            }
-            Ok(())
-        }
-        UndoCommand::Export { id, format } => {
-            let loaded = restore::load_any(&journal, *id)?;
-            match format {
-                ExportFormat::Sql => {
-                    let stdout = std::io::stdout();
-                    let mut lock = std::io::BufWriter::new(stdout.lock());
-                    restore::export_sql(&loaded, &mut lock)?;
-                    std::io::Write::flush(&mut lock)
-                        .map_err(|e| Error::io(format!("cannot write the script: {e}")))?;
-                }
-                ExportFormat::Json => out(&format!("{}\n", restore::export_json(&loaded)?))?,
-            }
-            Ok(())
-        }
-        UndoCommand::Apply { id, target, run } => {
-            let change = journal.get(*id)?;
-            let target = target.clone().unwrap_or_else(|| change.meta.target.clone());
-            let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
-            apply::reconcile(&mut conn, &journal)?;
-            let loaded = restore::load(&journal, *id, false)?;
-            let policy = crate::policy::Policy::load(global.policy.as_deref())?;
-            undo_one(
-                &mut conn,
-                &mut journal,
-                &policy,
-                loaded,
-                run,
-                &global.operator(),
-                false,
-            )
-        }
-        UndoCommand::Replay { from, to, ids, run } => {
-            let source = Journal::open(Some(from))?;
-            let mut conn = Connection::open(Some(to), &OpenOptions::default())?;
-            let ids: Vec<i64> = if ids.is_empty() {
-                source
-                    .list()?
-                    .into_iter()
-                    .filter(|c| c.status == Status::Committed && c.meta.kind != "undo")
-                    .map(|c| c.id)
-                    .collect()
-            } else {
-                ids.clone()
-            };
-            let policy = crate::policy::Policy::load(global.policy.as_deref())?;
-            let mut failed = 0;
-            for id in ids {
-                let loaded = restore::load(&source, id, true)?;
-                if let Err(e) = undo_one(
-                    &mut conn,
-                    &mut journal,
-                    &policy,
-                    loaded,
-                    run,
-                    &global.operator(),
-                    true,
-                ) {
-                    eprintln!("dbguard: change {id}: {e}");
-                    failed += 1;
-                }
-            }
-            if failed > 0 {
-                return Err(Error::new(
-                    ErrorKind::ScriptFailed,
-                    format!("{failed} change(s) were not replayed"),
-                ));
-            }
-            Ok(())
-        }
-    }
+/// How an undo is confirmed and run.
+#[derive(Debug, Clone, Default)]
+pub struct UndoRun {
+    /// Undo without asking (still planned, checked, journaled).
+    pub yes: bool,
+    /// Show the plan and its conflicts only.
+    pub dry_run: bool,
+    /// Restore every row that does not conflict.
+    pub force: bool,
+    pub format: Format,
+    /// Approval tokens, when policy asks for them.
+    pub tokens: Vec<String>,
+    pub apply: crate::apply::ApplyOptions,
 }
 
 /// Plans, confirms and runs one undo, printing what happened.
@@ -110,13 +37,13 @@ pub fn undo_one(
     journal: &mut Journal,
     policy: &crate::policy::Policy,
     loaded: restore::Loaded,
-    run: &UndoRunArgs,
+    run: &UndoRun,
     operator: &str,
     replay: bool,
 ) -> Result<()> {
     let schema = conn.introspect()?;
     let opts = UndoOptions {
-        apply: run.apply.options()?,
+        apply: run.apply.clone(),
         force: run.force,
         replay,
     };

@@ -129,9 +129,10 @@ fn replay_restores_a_change_into_another_database_pg() {
 }
 
 /// A reader that stops early (`| head`) closes the pipe: every output of
-/// `undo show` ends with an error, never a panic inside `println!`.
+/// `undo show` ends quietly with status 0 (the reader wanted no more; issue
+/// 13), never a panic inside `println!`.
 #[test]
-fn undo_show_into_a_closed_pipe_is_an_error_not_a_panic() {
+fn undo_show_into_a_closed_pipe_ends_quietly_not_with_a_panic() {
     use std::io::Read;
     let db = SqliteDb::with(
         "CREATE TABLE k (id INTEGER PRIMARY KEY, pad TEXT);
@@ -162,9 +163,8 @@ fn undo_show_into_a_closed_pipe_is_an_error_not_a_panic() {
         // The read end is dropped here: the rest cannot be written.
         let out = child.wait_with_output().expect("wait");
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{format}: {err}");
-        assert!(err.contains("cannot write output"), "{format}: {err}");
-        assert!(!err.contains("panicked"), "{format}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(err.is_empty(), "{format}: quiet, but said: {err}");
     }
 }
 

@@ -199,3 +199,78 @@ fn global_options_are_accepted_before_and_after_the_subcommand() {
         );
     }
 }
+
+/// Runs `dbguard ARGS` with stdout (and, with `both`, stderr) writing into
+/// a pipe nobody reads any more, as after `| head -1`: every write fails
+/// with EPIPE. Returns the exit status and what went to stderr.
+fn run_into_closed_pipe(args: &[&str], both: bool) -> (Option<i32>, String) {
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    let state = tempfile::tempdir().unwrap();
+    // A socket whose other end is closed answers writes with EPIPE, as a
+    // pipe does once its reader has left.
+    let (gone, end) = UnixStream::pair().unwrap();
+    drop(gone);
+    let mut cmd = dbguard(state.path());
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(OwnedFd::from(end.try_clone().unwrap()));
+    if both {
+        cmd.stderr(OwnedFd::from(end));
+    } else {
+        cmd.stderr(std::process::Stdio::piped());
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), stderr(&out))
+}
+
+/// `dbguard --help 2>&1 | head -1`: the reader leaves before the help text
+/// is written. That is no failure of dbguard's: exit 0, and never a panic
+/// (which would be status 101).
+#[test]
+fn help_into_a_closed_pipe_exits_quietly() {
+    for args in [&["--help"][..], &["exec", "--help"], &["--version"]] {
+        let (code, _) = run_into_closed_pipe(args, true);
+        assert_eq!(code, Some(0), "{args:?}");
+    }
+}
+
+/// `dbguard exec DB -c 'select generate_series(1,100000)' | head -1`:
+/// a result far larger than a pipe holds, in both formats, ends quietly
+/// with status 0 when its reader has gone, whether or not stderr is still
+/// open.
+#[test]
+fn exec_into_a_closed_pipe_exits_quietly() {
+    let db = PgDb::new();
+    let sql = "select generate_series(1,100000)";
+    for format in ["text", "json"] {
+        let args = [
+            "exec",
+            &db.url,
+            "-c",
+            sql,
+            "--format",
+            format,
+            "--display-limit",
+            "100000",
+        ];
+        let (code, err) = run_into_closed_pipe(&args, false);
+        assert_eq!(code, Some(0), "{format}: {err}");
+        assert!(err.is_empty(), "{format}: quiet, but said: {err}");
+        let (code, _) = run_into_closed_pipe(&args, true);
+        assert_eq!(code, Some(0), "{format}, stderr closed too");
+    }
+}
+
+/// An error said to a closed stderr (`dbguard ... 2>&1 | head -1` after
+/// head left) is no panic: the exit status still tells what happened.
+#[test]
+fn an_error_into_a_closed_stderr_keeps_its_status_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.sqlite");
+    let missing = missing.to_str().unwrap();
+    for args in [&["exec", missing, "-c", "select 1"][..], &[missing]] {
+        let (code, _) = run_into_closed_pipe(args, true);
+        assert_eq!(code, Some(1), "{args:?}");
+    }
+}

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{
+use super::out;
+use crate::approval::{
     Request, default_key, fingerprint, format_duration, format_time, now, sign, sign_rejection,
 };
-use crate::cli::{ApproveArgs, GlobalArgs, out};
+use crate::cli::{ApproveArgs, GlobalArgs};
 use crate::error::{Error, Result};
 
-pub fn approve(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
+pub(super) fn run(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     let (request, _) = Request::decode(&args.request)?;
     let w = |s: &str| out(&format!("{s}\n"));
     w(&render_request(&request, now()))?;
@@ -112,7 +113,7 @@ fn value_text(v: &Value) -> String {
 }
 
 /// What `dbguard approve` shows before asking.
-pub fn render_request(r: &Request, now: i64) -> String {
+fn render_request(r: &Request, now: i64) -> String {
     const IND: &str = "              ";
     let mut s = String::new();
     let line = |s: &mut String, label: &str, value: &str| {

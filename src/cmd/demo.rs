@@ -1,0 +1,31 @@
+//! `dbguard demo`: creates the demo SQLite database (`crate::demo`) and
+//! opens the shell on it.
+
+use crate::cli::{DemoArgs, GlobalArgs};
+use crate::db::Connection;
+use crate::db::sqlite::SqliteConnection;
+use crate::error::Result;
+
+use super::{options, out};
+
+/// `dbguard demo`: create the database, then open the shell on it.
+pub(super) fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
+    crate::demo::create(&args.path)?;
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let banner = format!(
+        "Created the demo database {}\n{}",
+        args.path.display(),
+        crate::demo::TRY
+    );
+    if args.no_shell || interactive {
+        out(&banner)?;
+    } else {
+        super::err(banner.trim_end_matches('\n'));
+    }
+    if args.no_shell {
+        return Ok(());
+    }
+    let conn = Connection::Sqlite(SqliteConnection::open(&args.path, false)?);
+    let opts = options::shell(global, &args.display, &args.preview, &args.apply)?;
+    crate::shell::run_on(conn, &opts)
+}

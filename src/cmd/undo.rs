@@ -1,0 +1,129 @@
+//! `dbguard undo list|show|apply|export|replay`: the journal's changes,
+//! and putting them back.
+//!
+//! An undo is a change like any other: planned and checked for conflicts
+//! (what `--dry-run` prints), confirmed (on a terminal, or with `--yes`;
+//! never by default), then run through the guarded path and journaled.
+//! Exit status 5 when conflicts stop it.
+
+use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
+use crate::db::{Connection, OpenOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::journal::{Journal, Status};
+use crate::restore;
+use crate::shell::undo::{UndoRun, list_text, reconcile_all, show_text, undo_one};
+
+use super::options;
+use super::out;
+
+pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
+    let mut journal = Journal::open(global.journal.as_deref())?;
+    match cmd {
+        UndoCommand::List { limit, format } => {
+            reconcile_all(&journal);
+            let changes = journal.list_newest(*limit)?;
+            out(&list_text(&journal, &changes, options::format(*format))?)
+        }
+        UndoCommand::Show { id, format } => {
+            let loaded = restore::load_any(&journal, *id)?;
+            match format {
+                Format::Json => out(&format!("{}\n", restore::export_json(&loaded)?)),
+                Format::Text => out(&show_text(&journal, &loaded)?),
+            }
+        }
+        UndoCommand::Export { id, format } => {
+            let loaded = restore::load_any(&journal, *id)?;
+            match format {
+                ExportFormat::Sql => export_sql(&loaded),
+                ExportFormat::Json => out(&format!("{}\n", restore::export_json(&loaded)?)),
+            }
+        }
+        UndoCommand::Apply { id, target, run } => {
+            let change = journal.get(*id)?;
+            let target = target.clone().unwrap_or_else(|| change.meta.target.clone());
+            let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
+            crate::apply::reconcile(&mut conn, &journal)?;
+            let loaded = restore::load(&journal, *id, false)?;
+            let policy = crate::policy::Policy::load(global.policy.as_deref())?;
+            let run = undo_run(run)?;
+            let operator = options::operator(global);
+            undo_one(
+                &mut conn,
+                &mut journal,
+                &policy,
+                loaded,
+                &run,
+                &operator,
+                false,
+            )
+        }
+        UndoCommand::Replay { from, to, ids, run } => {
+            replay(global, &mut journal, from, to, ids, &undo_run(run)?)
+        }
+    }
+}
+
+/// The undo options of `undo apply` and `undo replay`.
+fn undo_run(args: &UndoRunArgs) -> Result<UndoRun> {
+    Ok(UndoRun {
+        yes: args.yes,
+        dry_run: args.dry_run,
+        force: args.force,
+        format: options::format(args.format),
+        tokens: args.tokens.clone(),
+        apply: options::apply(&args.apply)?.resolve(None),
+    })
+}
+
+/// `undo export --format sql`: the restore as a script, streamed.
+fn export_sql(loaded: &restore::Loaded) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut lock = std::io::BufWriter::new(stdout.lock());
+    restore::export_sql(loaded, &mut lock)?;
+    std::io::Write::flush(&mut lock)
+        .map_err(|e| Error::io(format!("cannot write the script: {e}")).caused_by(e))
+}
+
+/// `undo replay`: undoes changes recorded in another journal, in order,
+/// into another database; each failure is said and counted.
+fn replay(
+    global: &GlobalArgs,
+    journal: &mut Journal,
+    from: &std::path::Path,
+    to: &str,
+    ids: &[i64],
+    run: &UndoRun,
+) -> Result<()> {
+    let source = Journal::open(Some(from))?;
+    let mut conn = Connection::open(Some(to), &OpenOptions::default())?;
+    let ids: Vec<i64> = if ids.is_empty() {
+        source
+            .list()?
+            .into_iter()
+            .filter(|c| c.status == Status::Committed && c.meta.kind != "undo")
+            .map(|c| c.id)
+            .collect()
+    } else {
+        ids.to_vec()
+    };
+    let policy = crate::policy::Policy::load(global.policy.as_deref())?;
+    let operator = options::operator(global);
+    let mut failed = 0;
+    for id in ids {
+        let loaded = restore::load(&source, id, true)?;
+        if let Err(e) = undo_one(&mut conn, journal, &policy, loaded, run, &operator, true) {
+            if e.is_broken_pipe() {
+                return Err(e);
+            }
+            super::err(&format!("dbguard: change {id}: {e}"));
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(Error::new(
+            ErrorKind::ScriptFailed,
+            format!("{failed} change(s) were not replayed"),
+        ));
+    }
+    Ok(())
+}
