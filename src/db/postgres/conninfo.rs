@@ -2073,6 +2073,135 @@ p3OduKyxiwOpCNrmEsTZ/g==\n\
         assert!(!looks_like_keyword_value("file.sqlite"));
     }
 
+    /// A scripted stand-in for a server, for the paths a real one (with
+    /// ssl on) cannot show: each connection reads and writes the given
+    /// bytes in order, then closes.
+    mod fake {
+        use std::io::{Read, Write};
+        use std::net::TcpListener;
+
+        pub enum Step {
+            /// Reads exactly this many bytes (the 8-byte SSLRequest).
+            Read(usize),
+            /// Reads one length-prefixed startup message.
+            ReadStartup,
+            Write(&'static [u8]),
+        }
+
+        /// Serves one connection per script; returns the port.
+        pub fn server(scripts: Vec<Vec<Step>>) -> u16 {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+            std::thread::spawn(move || {
+                for script in scripts {
+                    let Ok((mut s, _)) = listener.accept() else {
+                        return;
+                    };
+                    for step in script {
+                        let ok = match step {
+                            Step::Read(n) => s.read_exact(&mut vec![0; n]).is_ok(),
+                            Step::ReadStartup => {
+                                let mut len = [0u8; 4];
+                                s.read_exact(&mut len).is_ok() && {
+                                    let n = u32::from_be_bytes(len) as usize;
+                                    s.read_exact(&mut vec![0; n.saturating_sub(4)]).is_ok()
+                                }
+                            }
+                            Step::Write(b) => s.write_all(b).is_ok(),
+                        };
+                        if !ok {
+                            break;
+                        }
+                    }
+                }
+            });
+            port
+        }
+    }
+
+    /// AuthenticationCleartextPassword: the server asks for a password.
+    const ASK_PASSWORD: &[u8] = &[b'R', 0, 0, 0, 8, 0, 0, 0, 3];
+    /// ReadyForQuery before authentication: a message out of place.
+    const OUT_OF_PLACE: &[u8] = &[b'Z', 0, 0, 0, 5, b'I'];
+
+    fn connect_error(port: u16, sslmode: &str) -> String {
+        let spec = format!("host=127.0.0.1 port={port} user=u dbname=d sslmode={sslmode}");
+        match resolve_in(&spec, &[], false).and_then(|p| connect(&p)) {
+            Ok(_) => panic!("{spec}: connected to a fake server"),
+            Err(e) => e.message,
+        }
+    }
+
+    #[test]
+    fn require_against_a_server_without_ssl() {
+        use fake::Step::*;
+        let port = fake::server(vec![vec![Read(8), Write(b"N"), Read(1)]]);
+        assert_eq!(
+            connect_error(port, "require"),
+            format!(
+                "server at 127.0.0.1:{port} does not support SSL, but sslmode=require requires it\n\
+                 Enable ssl on the server, or use sslmode=prefer or disable if an unencrypted connection is acceptable."
+            )
+        );
+    }
+
+    #[test]
+    fn prefer_goes_on_in_plain_when_the_server_declines() {
+        use fake::Step::*;
+        let port = fake::server(vec![vec![
+            Read(8),
+            Write(b"N"),
+            ReadStartup,
+            Write(OUT_OF_PLACE),
+        ]]);
+        assert_eq!(
+            connect_error(port, "prefer"),
+            format!(
+                "cannot connect to PostgreSQL at 127.0.0.1:{port}: unexpected message from server\n\
+                 Check the connection parameters and the server's log."
+            )
+        );
+        let port = fake::server(vec![vec![
+            Read(8),
+            Write(b"N"),
+            ReadStartup,
+            Write(ASK_PASSWORD),
+        ]]);
+        assert!(
+            connect_error(port, "allow").starts_with(&format!(
+                "authentication failed for user \"u\" at 127.0.0.1:{port}: the server asks for a password and none was given\n"
+            ))
+        );
+    }
+
+    #[test]
+    fn prefer_falls_back_to_plain_when_the_handshake_fails() {
+        use fake::Step::*;
+        let port = fake::server(vec![
+            vec![
+                Read(8),
+                Write(b"S"),
+                Write(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+            ],
+            vec![ReadStartup, Write(ASK_PASSWORD)],
+        ]);
+        assert!(
+            connect_error(port, "prefer").starts_with(&format!(
+                "authentication failed for user \"u\" at 127.0.0.1:{port}: the server asks for a password and none was given\n"
+            ))
+        );
+        let port = fake::server(vec![vec![
+            Read(8),
+            Write(b"S"),
+            Write(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+        ]]);
+        let e = connect_error(port, "require");
+        assert!(
+            e.starts_with(&format!("TLS handshake with 127.0.0.1:{port} failed: ")),
+            "{e}"
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn parsing_never_panics(s in "\\PC*") {
