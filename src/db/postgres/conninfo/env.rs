@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use postgres::config::{ChannelBinding, TargetSessionAttrs};
 
-use super::parse::parse_spec;
+use super::parse::{RawOptions, parse_spec};
 use super::{DEFAULT_PORT, PgParams, SslMode};
 use crate::error::{Error, Result};
 
@@ -69,9 +69,56 @@ fn default_host(env: &Ambient<'_>) -> String {
 }
 
 /// Resolves a target string: the target's own settings, then the `PG*`
-/// environment, then libpq's built-in defaults.
+/// environment, then libpq's built-in defaults. Values are checked in the
+/// order of [`PgParams`]' fields, so the first mistake is the one named.
 pub fn resolve_with(spec: &str, env: &Ambient<'_>) -> Result<PgParams> {
     let mut opts = parse_spec(spec)?;
+    fill_from_env(&mut opts, env);
+    let (hosts, hostaddrs) = resolve_hosts(&opts, env)?;
+    let ports = resolve_ports(&opts, hosts.len())?;
+    let user = resolve_user(&opts, env)?;
+    let dbname = opts
+        .given("dbname")
+        .map(str::to_owned)
+        .unwrap_or_else(|| user.clone());
+    let (sslmode, sslrootcert) = resolve_sslmode(&opts)?;
+    let home = (env.var)("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let default_sslrootcert = home
+        .as_ref()
+        .map(|h| h.join(".postgresql").join("root.crt"));
+    let passfile = opts
+        .given("passfile")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".pgpass")));
+    let application_name = opts
+        .given("application_name")
+        .or_else(|| opts.given("fallback_application_name"))
+        .unwrap_or("dbguard")
+        .to_owned();
+    Ok(PgParams {
+        hosts,
+        hostaddrs,
+        ports,
+        user,
+        password: opts.given("password").map(str::to_owned),
+        dbname,
+        sslmode,
+        sslrootcert,
+        default_sslrootcert,
+        passfile,
+        application_name,
+        connect_timeout: resolve_connect_timeout(&opts)?,
+        options: opts.given("options").map(str::to_owned),
+        target_session_attrs: resolve_target_session_attrs(&opts)?,
+        channel_binding: resolve_channel_binding(&opts)?,
+    })
+}
+
+/// Adds the `PG*` variables for every keyword the target left unset (or
+/// empty, which libpq treats the same).
+fn fill_from_env(opts: &mut RawOptions, env: &Ambient<'_>) {
     for (key, var) in ENV_VARS {
         if opts.given(key).is_none()
             && let Some(v) = (env.var)(var).filter(|v| !v.is_empty())
@@ -79,7 +126,14 @@ pub fn resolve_with(spec: &str, env: &Ambient<'_>) -> Result<PgParams> {
             opts.fill(key, v);
         }
     }
+}
 
+/// The host list and, per host, the numeric address to use instead of
+/// resolving its name (`hostaddr`).
+fn resolve_hosts(
+    opts: &RawOptions,
+    env: &Ambient<'_>,
+) -> Result<(Vec<String>, Vec<Option<IpAddr>>)> {
     let hostaddr_list: Vec<&str> = opts
         .given("hostaddr")
         .map(|s| s.split(',').collect())
@@ -97,63 +151,73 @@ pub fn resolve_with(spec: &str, env: &Ambient<'_>) -> Result<PgParams> {
             *h = default_host(env);
         }
     }
-    let hostaddrs: Vec<Option<IpAddr>> = if hostaddr_list.is_empty() {
-        vec![None; hosts.len()]
-    } else {
-        if hostaddr_list.len() != hosts.len() {
-            return Err(Error::input(format!(
-                "{} hostaddr values for {} hosts\nGive one hostaddr per host, in the same order.",
-                hostaddr_list.len(),
-                hosts.len()
-            )));
-        }
-        hostaddr_list
-            .iter()
-            .map(|a| {
-                if a.is_empty() {
-                    return Ok(None);
-                }
-                a.parse::<IpAddr>().map(Some).map_err(|_| {
-                    Error::input(format!(
-                        "invalid hostaddr \"{a}\"\nhostaddr takes a numeric IPv4 or IPv6 address; put names in host."
-                    ))
-                })
-            })
-            .collect::<Result<_>>()?
-    };
+    if hostaddr_list.is_empty() {
+        let none = vec![None; hosts.len()];
+        return Ok((hosts, none));
+    }
+    if hostaddr_list.len() != hosts.len() {
+        return Err(Error::input(format!(
+            "{} hostaddr values for {} hosts\nGive one hostaddr per host, in the same order.",
+            hostaddr_list.len(),
+            hosts.len()
+        )));
+    }
+    let hostaddrs = hostaddr_list
+        .iter()
+        .map(|a| parse_hostaddr(a))
+        .collect::<Result<_>>()?;
+    Ok((hosts, hostaddrs))
+}
 
+/// One element of `hostaddr`; empty means "resolve the host name".
+fn parse_hostaddr(a: &str) -> Result<Option<IpAddr>> {
+    if a.is_empty() {
+        return Ok(None);
+    }
+    a.parse::<IpAddr>().map(Some).map_err(|_| {
+        Error::input(format!(
+            "invalid hostaddr \"{a}\"\nhostaddr takes a numeric IPv4 or IPv6 address; put names in host."
+        ))
+    })
+}
+
+/// One port per host: a single port applies to every host.
+fn resolve_ports(opts: &RawOptions, host_count: usize) -> Result<Vec<u16>> {
     let port_list: Vec<u16> = match opts.given("port") {
         Some(p) => p.split(',').map(parse_port).collect::<Result<_>>()?,
         None => vec![DEFAULT_PORT],
     };
-    let ports = if port_list.len() == 1 {
-        vec![port_list[0]; hosts.len()]
-    } else if port_list.len() == hosts.len() {
-        port_list
+    if port_list.len() == 1 {
+        Ok(vec![port_list[0]; host_count])
+    } else if port_list.len() == host_count {
+        Ok(port_list)
     } else {
-        return Err(Error::input(format!(
+        Err(Error::input(format!(
             "{} port numbers for {} hosts\nGive one port for all hosts or one per host, in the same order.",
             port_list.len(),
-            hosts.len()
-        )));
-    };
+            host_count
+        )))
+    }
+}
 
-    let user = match opts.given("user") {
-        Some(u) => u.to_owned(),
-        None => (env.var)("USER")
-            .or_else(|| (env.var)("LOGNAME"))
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                Error::input(
-                    "no user name given and $USER is not set\nGive user=NAME in the target or set PGUSER.",
-                )
-            })?,
-    };
-    let dbname = opts
-        .given("dbname")
-        .map(str::to_owned)
-        .unwrap_or_else(|| user.clone());
+/// The user name: the target's, else the operating system's, as libpq.
+fn resolve_user(opts: &RawOptions, env: &Ambient<'_>) -> Result<String> {
+    if let Some(u) = opts.given("user") {
+        return Ok(u.to_owned());
+    }
+    (env.var)("USER")
+        .or_else(|| (env.var)("LOGNAME"))
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| {
+            Error::input(
+                "no user name given and $USER is not set\nGive user=NAME in the target or set PGUSER.",
+            )
+        })
+}
 
+/// The sslmode (libpq's default is prefer) and the root certificate the
+/// target names.
+fn resolve_sslmode(opts: &RawOptions) -> Result<(SslMode, Option<PathBuf>)> {
     let sslmode = match opts.given("sslmode") {
         Some(m) => SslMode::parse(m)?,
         None => SslMode::Prefer,
@@ -166,79 +230,48 @@ pub fn resolve_with(spec: &str, env: &Ambient<'_>) -> Result<PgParams> {
             "sslmode={sslmode} may not be used with sslrootcert=system\nUse sslmode=verify-full with the system's trusted roots."
         )));
     }
-    let home = (env.var)("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from);
-    let default_sslrootcert = home
-        .as_ref()
-        .map(|h| h.join(".postgresql").join("root.crt"));
-    let passfile = opts
-        .given("passfile")
-        .map(PathBuf::from)
-        .or_else(|| home.as_ref().map(|h| h.join(".pgpass")));
+    Ok((sslmode, sslrootcert))
+}
 
-    let application_name = opts
-        .given("application_name")
-        .or_else(|| opts.given("fallback_application_name"))
-        .unwrap_or("dbguard")
-        .to_owned();
-
-    let connect_timeout = match opts.given("connect_timeout") {
-        None => None,
-        Some(t) => {
-            let secs: i64 = t.trim().parse().map_err(|_| {
-                Error::input(format!(
-                    "invalid connect_timeout \"{t}\"\nGive a whole number of seconds (0 waits forever)."
-                ))
-            })?;
-            // libpq: zero or negative waits forever, and one second is
-            // raised to two because a timeout that short fires spuriously.
-            match secs {
-                s if s <= 0 => None,
-                1 => Some(2),
-                s => Some(s as u64),
-            }
-        }
+/// Seconds per connection attempt, `None` for no limit.
+fn resolve_connect_timeout(opts: &RawOptions) -> Result<Option<u64>> {
+    let Some(t) = opts.given("connect_timeout") else {
+        return Ok(None);
     };
-
-    let target_session_attrs = match opts.given("target_session_attrs") {
-        None | Some("any") => TargetSessionAttrs::Any,
-        Some("read-write") => TargetSessionAttrs::ReadWrite,
-        Some("read-only") => TargetSessionAttrs::ReadOnly,
-        Some(other) => {
-            return Err(Error::input(format!(
-                "unsupported target_session_attrs \"{other}\"\nUse any, read-write or read-only."
-            )));
-        }
-    };
-    let channel_binding = match opts.given("channel_binding") {
-        None | Some("prefer") => ChannelBinding::Prefer,
-        Some("disable") => ChannelBinding::Disable,
-        Some("require") => ChannelBinding::Require,
-        Some(other) => {
-            return Err(Error::input(format!(
-                "invalid channel_binding \"{other}\"\nUse disable, prefer or require."
-            )));
-        }
-    };
-
-    Ok(PgParams {
-        hosts,
-        hostaddrs,
-        ports,
-        user,
-        password: opts.given("password").map(str::to_owned),
-        dbname,
-        sslmode,
-        sslrootcert,
-        default_sslrootcert,
-        passfile,
-        application_name,
-        connect_timeout,
-        options: opts.given("options").map(str::to_owned),
-        target_session_attrs,
-        channel_binding,
+    let secs: i64 = t.trim().parse().map_err(|_| {
+        Error::input(format!(
+            "invalid connect_timeout \"{t}\"\nGive a whole number of seconds (0 waits forever)."
+        ))
+    })?;
+    // libpq: zero or negative waits forever, and one second is raised to
+    // two because a timeout that short fires spuriously.
+    Ok(match secs {
+        s if s <= 0 => None,
+        1 => Some(2),
+        s => Some(s as u64),
     })
+}
+
+fn resolve_target_session_attrs(opts: &RawOptions) -> Result<TargetSessionAttrs> {
+    match opts.given("target_session_attrs") {
+        None | Some("any") => Ok(TargetSessionAttrs::Any),
+        Some("read-write") => Ok(TargetSessionAttrs::ReadWrite),
+        Some("read-only") => Ok(TargetSessionAttrs::ReadOnly),
+        Some(other) => Err(Error::input(format!(
+            "unsupported target_session_attrs \"{other}\"\nUse any, read-write or read-only."
+        ))),
+    }
+}
+
+fn resolve_channel_binding(opts: &RawOptions) -> Result<ChannelBinding> {
+    match opts.given("channel_binding") {
+        None | Some("prefer") => Ok(ChannelBinding::Prefer),
+        Some("disable") => Ok(ChannelBinding::Disable),
+        Some("require") => Ok(ChannelBinding::Require),
+        Some(other) => Err(Error::input(format!(
+            "invalid channel_binding \"{other}\"\nUse disable, prefer or require."
+        ))),
+    }
 }
 
 /// An empty element (as in `h1:,h2:5433`) means the default port.
