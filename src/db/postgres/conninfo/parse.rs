@@ -7,6 +7,9 @@
 //! a libpq option dbguard would silently ignore could weaken the connection
 //! the operator asked for, so it is refused instead.
 
+use std::iter::Peekable;
+use std::str::Chars;
+
 use crate::error::{Error, Result};
 
 /// Whether a target string is a libpq `key=value` conninfo.
@@ -141,6 +144,8 @@ pub fn parse_spec(spec: &str) -> Result<RawOptions> {
 
 /// Parses the part of a libpq URI after the scheme:
 /// `[user[:password]@][host[:port][,...]][/dbname][?key=value&...]`.
+/// Settings are added in that order, so the query string overrides the
+/// authority, as in libpq.
 fn parse_url(rest: &str) -> Result<RawOptions> {
     let mut opts = RawOptions::default();
     let (before_query, query) = match rest.find('?') {
@@ -158,31 +163,10 @@ fn parse_url(rest: &str) -> Result<RawOptions> {
         None => (None, authority),
     };
     if let Some(userinfo) = userinfo {
-        let (user, password) = match userinfo.find(':') {
-            Some(i) => (&userinfo[..i], Some(&userinfo[i + 1..])),
-            None => (userinfo, None),
-        };
-        if !user.is_empty() {
-            opts.set("user", pct_decode(user, "user name")?)?;
-        }
-        if let Some(pw) = password {
-            opts.set("password", pct_decode(pw, "password")?)?;
-        }
+        parse_userinfo(userinfo, &mut opts)?;
     }
     if !hostspec.is_empty() {
-        let mut hosts = Vec::new();
-        let mut ports = Vec::new();
-        for part in hostspec.split(',') {
-            let (host, port) = split_host_port(part)?;
-            hosts.push(pct_decode(host, "host")?);
-            ports.push(pct_decode(port, "port")?);
-        }
-        if hosts.iter().any(|h| !h.is_empty()) {
-            opts.set("host", hosts.join(","))?;
-        }
-        if ports.iter().any(|p| !p.is_empty()) {
-            opts.set("port", ports.join(","))?;
-        }
+        parse_hostspec(hostspec, &mut opts)?;
     }
     if let Some(path) = path
         && !path.is_empty()
@@ -190,28 +174,68 @@ fn parse_url(rest: &str) -> Result<RawOptions> {
         opts.set("dbname", pct_decode(path, "database name")?)?;
     }
     if let Some(query) = query {
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let Some(eq) = pair.find('=') else {
-                return Err(Error::input(format!(
-                    "missing \"=\" after \"{pair}\" in the URL's query string\nWrite parameters as key=value, e.g. ?sslmode=require."
-                )));
-            };
-            let key = pct_decode(&pair[..eq], "parameter name")?;
-            let value = pct_decode(&pair[eq + 1..], "parameter value")?;
-            // JDBC's spelling, which libpq accepts in URLs for compatibility.
-            if key == "ssl" {
-                if value == "true" {
-                    opts.set("sslmode", "require".to_owned())?;
-                    continue;
-                }
-                return Err(Error::input(format!(
-                    "invalid value \"{value}\" for URL parameter ssl\nUse ssl=true or sslmode=..."
-                )));
-            }
-            opts.set(&key, value)?;
-        }
+        parse_query(query, &mut opts)?;
     }
     Ok(opts)
+}
+
+/// `user[:password]`, percent-decoded.
+fn parse_userinfo(userinfo: &str, opts: &mut RawOptions) -> Result<()> {
+    let (user, password) = match userinfo.find(':') {
+        Some(i) => (&userinfo[..i], Some(&userinfo[i + 1..])),
+        None => (userinfo, None),
+    };
+    if !user.is_empty() {
+        opts.set("user", pct_decode(user, "user name")?)?;
+    }
+    if let Some(pw) = password {
+        opts.set("password", pct_decode(pw, "password")?)?;
+    }
+    Ok(())
+}
+
+/// `host[:port][,...]` into the comma-separated `host` and `port` values
+/// conninfo would have, keeping empty elements (a default) in place.
+fn parse_hostspec(hostspec: &str, opts: &mut RawOptions) -> Result<()> {
+    let mut hosts = Vec::new();
+    let mut ports = Vec::new();
+    for part in hostspec.split(',') {
+        let (host, port) = split_host_port(part)?;
+        hosts.push(pct_decode(host, "host")?);
+        ports.push(pct_decode(port, "port")?);
+    }
+    if hosts.iter().any(|h| !h.is_empty()) {
+        opts.set("host", hosts.join(","))?;
+    }
+    if ports.iter().any(|p| !p.is_empty()) {
+        opts.set("port", ports.join(","))?;
+    }
+    Ok(())
+}
+
+/// `key=value&...`, each side percent-decoded.
+fn parse_query(query: &str, opts: &mut RawOptions) -> Result<()> {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let Some(eq) = pair.find('=') else {
+            return Err(Error::input(format!(
+                "missing \"=\" after \"{pair}\" in the URL's query string\nWrite parameters as key=value, e.g. ?sslmode=require."
+            )));
+        };
+        let key = pct_decode(&pair[..eq], "parameter name")?;
+        let value = pct_decode(&pair[eq + 1..], "parameter value")?;
+        // JDBC's spelling, which libpq accepts in URLs for compatibility.
+        if key == "ssl" {
+            if value == "true" {
+                opts.set("sslmode", "require".to_owned())?;
+                continue;
+            }
+            return Err(Error::input(format!(
+                "invalid value \"{value}\" for URL parameter ssl\nUse ssl=true or sslmode=..."
+            )));
+        }
+        opts.set(&key, value)?;
+    }
+    Ok(())
 }
 
 /// Splits one element of a URL's host list into host and port, handling
@@ -298,42 +322,48 @@ fn parse_keyword_value(s: &str) -> Result<RawOptions> {
             )));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'\'').is_some() {
-            let mut closed = false;
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(next) = chars.next() {
-                            value.push(next);
-                        }
-                    }
-                    '\'' => {
-                        closed = true;
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            if !closed {
-                return Err(Error::input(format!(
-                    "unterminated quoted value for \"{key}\" in the connection string\nClose the value with ' (write \\' for a quote inside it)."
-                )));
-            }
+        let value = if chars.next_if_eq(&'\'').is_some() {
+            read_quoted(&mut chars, &key)?
         } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                if c == '\\' {
-                    if let Some(next) = chars.next() {
-                        value.push(next);
-                    }
-                } else {
-                    value.push(c);
-                }
-            }
-        }
+            read_unquoted(&mut chars)
+        };
         opts.set(&key, value)?;
     }
     Ok(opts)
+}
+
+/// A quoted value, after its opening quote, up to the closing one.
+fn read_quoted(chars: &mut Peekable<Chars<'_>>, key: &str) -> Result<String> {
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    value.push(next);
+                }
+            }
+            '\'' => return Ok(value),
+            c => value.push(c),
+        }
+    }
+    Err(Error::input(format!(
+        "unterminated quoted value for \"{key}\" in the connection string\nClose the value with ' (write \\' for a quote inside it)."
+    )))
+}
+
+/// An unquoted value, up to the next whitespace.
+fn read_unquoted(chars: &mut Peekable<Chars<'_>>) -> String {
+    let mut value = String::new();
+    while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                value.push(next);
+            }
+        } else {
+            value.push(c);
+        }
+    }
+    value
 }
 
 #[cfg(test)]
