@@ -10,10 +10,11 @@
 
 use std::net::IpAddr;
 
-use postgres::error::SqlState;
+use postgres::error::{DbError, SqlState};
 
+use super::connect::Endpoint;
 use super::tls::HandshakeError;
-use super::{PgParams, SslMode, is_socket_host};
+use super::{SslMode, is_socket_host};
 use crate::error::Error;
 
 /// Why one host could not be used.
@@ -67,11 +68,11 @@ pub(super) fn all_failed(mut failures: Vec<Failure>) -> Error {
     ))
 }
 
-/// The failed TLS handshake inside a driver error, if that is what failed.
-pub(super) fn tls_error(e: &postgres::Error) -> Option<&HandshakeError> {
+/// The first error of type `T` in a driver error's source chain.
+fn source_of<T: std::error::Error + 'static>(e: &postgres::Error) -> Option<&T> {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        if let Some(t) = s.downcast_ref::<HandshakeError>() {
+        if let Some(t) = s.downcast_ref::<T>() {
             return Some(t);
         }
         source = s.source();
@@ -79,147 +80,160 @@ pub(super) fn tls_error(e: &postgres::Error) -> Option<&HandshakeError> {
     None
 }
 
-fn io_error(e: &postgres::Error) -> Option<&std::io::Error> {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(t) = s.downcast_ref::<std::io::Error>() {
-            return Some(t);
-        }
-        source = s.source();
-    }
-    None
+/// The failed TLS handshake inside a driver error, if that is what failed.
+pub(super) fn tls_error(e: &postgres::Error) -> Option<&HandshakeError> {
+    source_of::<HandshakeError>(e)
 }
 
 /// Turns a failed attempt into one line naming what failed and one line
 /// saying what to do. Server errors are told apart by SQLSTATE only.
-pub(super) fn classify(
-    e: &postgres::Error,
-    params: &PgParams,
-    i: usize,
-    addr: Option<IpAddr>,
-    password: Option<&str>,
-    tls_tried: bool,
-) -> Attempt {
-    let mut place = params.place(i);
-    if let Some(a) = addr
-        && params
-            .hosts
-            .get(i)
-            .is_some_and(|h| h.parse::<IpAddr>().is_err())
-    {
-        place = format!("{place} (address {a})");
-    }
-    let user = &params.user;
+pub(super) fn classify(e: &postgres::Error, to: &Endpoint<'_>, tls_tried: bool) -> Attempt {
+    let place = place(to);
     if let Some(db) = e.as_db_error() {
-        let code = db.code();
-        if code == &SqlState::INVALID_PASSWORD {
-            let how = if password.is_some() {
-                "the server rejected the password"
-            } else {
-                "no password was given"
-            };
-            return Attempt::Fatal(Error::connect(format!(
-                "authentication failed for user \"{user}\" at {place}: {how}\nCheck the user name and the password (in the target, PGPASSWORD or the .pgpass file)."
-            )));
-        }
-        if code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
-            let ssl_hint = if tls_tried {
-                ""
-            } else if is_socket_host(&params.hosts[i]) {
-                "; over TCP with sslmode=require if it only accepts SSL"
-            } else {
-                "; if it only accepts SSL connections, use sslmode=require"
-            };
-            return Attempt::Fatal(Error::connect(format!(
-                "authentication failed for user \"{user}\" at {place}: {}\nCheck the user name and the server's pg_hba.conf{ssl_hint}.",
-                db.message()
-            )));
-        }
-        if code == &SqlState::INVALID_CATALOG_NAME {
-            return Attempt::Fatal(Error::connect(format!(
-                "database \"{}\" does not exist on server {place}\nCheck the database name (psql's \\l lists them) or create it first.",
-                params.dbname
-            )));
-        }
-        if code == &SqlState::CANNOT_CONNECT_NOW {
-            // libpq tries the next host here: a server that is starting
-            // or stopping may have a standby that is not.
-            return Attempt::Next(Failure {
-                cause: format!(
-                    "server at {place} is not accepting connections: {}",
-                    db.message()
-                ),
-                short: format!("{place}: {}", db.message()),
-                advice: "Wait for the server to finish starting, or connect to another one."
-                    .to_owned(),
-            });
-        }
-        if code == &SqlState::TOO_MANY_CONNECTIONS {
-            return Attempt::Fatal(Error::connect(format!(
-                "server at {place} refused the connection: {}\nClose idle sessions or retry later.",
-                db.message()
-            )));
-        }
-        let advice = db
-            .hint()
-            .map(str::to_owned)
-            .unwrap_or_else(|| "Check the connection parameters.".to_owned());
-        return Attempt::Fatal(Error::connect(format!(
-            "server at {place} refused the connection for user \"{user}\": {}\n{advice}",
-            db.message()
-        )));
+        return server_refused(db, to, &place, tls_tried);
     }
     if let Some(t) = tls_error(e) {
-        let advice = match params.sslmode {
-            SslMode::VerifyFull => {
-                "Check that the host name matches the server's certificate and that sslrootcert holds the CA that signed it (or use sslmode=verify-ca)."
-            }
-            _ => {
-                "Check that sslrootcert holds the CA that signed the server's certificate, or use sslmode=require without it."
-            }
+        return Attempt::Next(handshake_failed(t, to.params.sslmode, &place));
+    }
+    if let Some(io) = source_of::<std::io::Error>(e) {
+        return Attempt::Next(unreachable(io, to, &place));
+    }
+    client_side(e, to, &place, tls_tried)
+}
+
+/// Where the attempt went, for messages: the host, plus the address when
+/// the host is a name.
+fn place(to: &Endpoint<'_>) -> String {
+    let place = to.params.place(to.host);
+    match to.addr {
+        Some(a) if to.host_name().parse::<IpAddr>().is_err() => format!("{place} (address {a})"),
+        _ => place,
+    }
+}
+
+/// The server answered with an error: only a server that is starting or
+/// stopping lets libpq try the next host.
+fn server_refused(db: &DbError, to: &Endpoint<'_>, place: &str, tls_tried: bool) -> Attempt {
+    let user = &to.params.user;
+    let code = db.code();
+    let fatal = |message: String| Attempt::Fatal(Error::connect(message));
+    if code == &SqlState::INVALID_PASSWORD {
+        let how = if to.password.is_some() {
+            "the server rejected the password"
+        } else {
+            "no password was given"
         };
+        return fatal(format!(
+            "authentication failed for user \"{user}\" at {place}: {how}\nCheck the user name and the password (in the target, PGPASSWORD or the .pgpass file)."
+        ));
+    }
+    if code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+        let ssl_hint = if tls_tried {
+            ""
+        } else if is_socket_host(to.host_name()) {
+            "; over TCP with sslmode=require if it only accepts SSL"
+        } else {
+            "; if it only accepts SSL connections, use sslmode=require"
+        };
+        return fatal(format!(
+            "authentication failed for user \"{user}\" at {place}: {}\nCheck the user name and the server's pg_hba.conf{ssl_hint}.",
+            db.message()
+        ));
+    }
+    if code == &SqlState::INVALID_CATALOG_NAME {
+        return fatal(format!(
+            "database \"{}\" does not exist on server {place}\nCheck the database name (psql's \\l lists them) or create it first.",
+            to.params.dbname
+        ));
+    }
+    if code == &SqlState::CANNOT_CONNECT_NOW {
+        // libpq tries the next host here: a server that is starting or
+        // stopping may have a standby that is not.
         return Attempt::Next(Failure {
-            cause: format!("TLS handshake with {place} failed: {t}"),
-            short: format!("{place}: TLS handshake failed: {t}"),
-            advice: advice.to_owned(),
+            cause: format!(
+                "server at {place} is not accepting connections: {}",
+                db.message()
+            ),
+            short: format!("{place}: {}", db.message()),
+            advice: "Wait for the server to finish starting, or connect to another one.".to_owned(),
         });
     }
-    if let Some(io) = io_error(e) {
-        use std::io::ErrorKind as K;
-        let socket = params.hosts.get(i).is_some_and(|h| is_socket_host(h));
-        let (cause, advice) = match io.kind() {
-            K::ConnectionRefused => (
-                "connection refused".to_owned(),
-                "Check that the server is running and accepts TCP connections on that host and port.",
-            ),
-            K::TimedOut => (
-                "connection timed out".to_owned(),
-                "Check the host and port, and that no firewall drops the connection.",
-            ),
-            K::NotFound if socket => (
-                "no such socket".to_owned(),
-                "Check that the server is running on this machine with that socket directory and port.",
-            ),
-            K::PermissionDenied if socket => (
-                "permission denied".to_owned(),
-                "Check that this user may open the server's socket.",
-            ),
-            // target_session_attrs rejected this server: try the next one.
-            K::PermissionDenied => (
-                io.to_string(),
-                "Check target_session_attrs, or connect to a server of the wanted kind.",
-            ),
-            _ => (
-                io.to_string(),
-                "Check the host and port, and that a PostgreSQL server listens there.",
-            ),
-        };
-        return Attempt::Next(Failure {
-            cause: format!("cannot connect to PostgreSQL at {place}: {cause}"),
-            short: format!("{place}: {cause}"),
-            advice: advice.to_owned(),
-        });
+    if code == &SqlState::TOO_MANY_CONNECTIONS {
+        return fatal(format!(
+            "server at {place} refused the connection: {}\nClose idle sessions or retry later.",
+            db.message()
+        ));
     }
+    let advice = db
+        .hint()
+        .map(str::to_owned)
+        .unwrap_or_else(|| "Check the connection parameters.".to_owned());
+    fatal(format!(
+        "server at {place} refused the connection for user \"{user}\": {}\n{advice}",
+        db.message()
+    ))
+}
+
+fn handshake_failed(t: &HandshakeError, sslmode: SslMode, place: &str) -> Failure {
+    let advice = match sslmode {
+        SslMode::VerifyFull => {
+            "Check that the host name matches the server's certificate and that sslrootcert holds the CA that signed it (or use sslmode=verify-ca)."
+        }
+        _ => {
+            "Check that sslrootcert holds the CA that signed the server's certificate, or use sslmode=require without it."
+        }
+    };
+    Failure {
+        cause: format!("TLS handshake with {place} failed: {t}"),
+        short: format!("{place}: TLS handshake failed: {t}"),
+        advice: advice.to_owned(),
+    }
+}
+
+/// No server could be reached at this address (or it was not of the kind
+/// `target_session_attrs` asks for).
+fn unreachable(io: &std::io::Error, to: &Endpoint<'_>, place: &str) -> Failure {
+    use std::io::ErrorKind as K;
+    let socket = is_socket_host(to.host_name());
+    let (cause, advice) = match io.kind() {
+        K::ConnectionRefused => (
+            "connection refused".to_owned(),
+            "Check that the server is running and accepts TCP connections on that host and port.",
+        ),
+        K::TimedOut => (
+            "connection timed out".to_owned(),
+            "Check the host and port, and that no firewall drops the connection.",
+        ),
+        K::NotFound if socket => (
+            "no such socket".to_owned(),
+            "Check that the server is running on this machine with that socket directory and port.",
+        ),
+        K::PermissionDenied if socket => (
+            "permission denied".to_owned(),
+            "Check that this user may open the server's socket.",
+        ),
+        // target_session_attrs rejected this server: try the next one.
+        K::PermissionDenied => (
+            io.to_string(),
+            "Check target_session_attrs, or connect to a server of the wanted kind.",
+        ),
+        _ => (
+            io.to_string(),
+            "Check the host and port, and that a PostgreSQL server listens there.",
+        ),
+    };
+    Failure {
+        cause: format!("cannot connect to PostgreSQL at {place}: {cause}"),
+        short: format!("{place}: {cause}"),
+        advice: advice.to_owned(),
+    }
+}
+
+/// Failures the driver itself raised, with neither a server error nor a
+/// typed source to go by.
+fn client_side(e: &postgres::Error, to: &Endpoint<'_>, place: &str, tls_tried: bool) -> Attempt {
+    let params = to.params;
+    let user = &params.user;
     // The driver reports "password missing" and "server does not support
     // TLS" as bare messages with no typed source or public kind. These are
     // the client library's own errors, not the server's, so the innermost
@@ -233,7 +247,7 @@ pub(super) fn classify(
         }
         last
     };
-    if password.is_none() && innermost == "password missing" {
+    if to.password.is_none() && innermost == "password missing" {
         return Attempt::Fatal(Error::connect(format!(
             "authentication failed for user \"{user}\" at {place}: the server asks for a password and none was given\nGive one in the target, PGPASSWORD or the password file ({}).",
             params

@@ -14,7 +14,7 @@ use std::time::Duration;
 use postgres::config::SslMode as WireSslMode;
 use postgres::{Client, NoTls};
 
-use super::classify::{Attempt, all_failed, classify, dns_failure, tls_error};
+use super::classify::{Attempt, Failure, all_failed, classify, dns_failure, tls_error};
 use super::pgpass::{pgpass_lookup, read_passfile};
 use super::tls::{TlsConnector, tls_connector};
 use super::{DEFAULT_PORT, PgParams, SslMode, is_socket_host};
@@ -34,52 +34,24 @@ pub fn connect_with_host(params: &PgParams) -> Result<(Client, usize)> {
     let tls = tls_connector(params)?;
     let mut passfile: Option<Option<String>> = None;
     let mut failures = Vec::new();
-    for i in 0..params.hosts.len() {
-        let host = params.hosts[i].as_str();
-        let port = params.ports.get(i).copied().unwrap_or(DEFAULT_PORT);
-        let password = match &params.password {
-            Some(p) => Some(p.clone()),
-            None => {
-                let contents = passfile
-                    .get_or_insert_with(|| params.passfile.as_deref().and_then(read_passfile));
-                contents
-                    .as_deref()
-                    .and_then(|c| pgpass_lookup(c, host, port, &params.dbname, &params.user))
-            }
-        };
-        let addrs: Vec<Option<IpAddr>> = if is_socket_host(host) {
-            vec![None]
-        } else if let Some(Some(addr)) = params.hostaddrs.get(i) {
-            vec![Some(*addr)]
-        } else if let Ok(ip) = host.parse::<IpAddr>() {
-            vec![Some(ip)]
-        } else {
-            // Resolved here rather than by the driver so a DNS failure can
-            // be told apart from a refused connection without reading
-            // error strings.
-            match (host, port).to_socket_addrs() {
-                Ok(found) => {
-                    let mut ips: Vec<Option<IpAddr>> = Vec::new();
-                    for a in found.map(|a: SocketAddr| Some(a.ip())) {
-                        if !ips.contains(&a) {
-                            ips.push(a);
-                        }
-                    }
-                    if ips.is_empty() {
-                        failures.push(dns_failure(host, "no addresses found"));
-                        continue;
-                    }
-                    ips
-                }
-                Err(e) => {
-                    failures.push(dns_failure(host, &e.to_string()));
-                    continue;
-                }
+    for host in 0..params.hosts.len() {
+        let password = password_for(params, host, &mut passfile);
+        let addrs = match addresses(params, host) {
+            Ok(addrs) => addrs,
+            Err(f) => {
+                failures.push(f);
+                continue;
             }
         };
         for addr in addrs {
-            match attempt(params, i, addr, password.as_deref(), tls.as_ref()) {
-                Ok(client) => return Ok((client, i)),
+            let to = Endpoint {
+                params,
+                host,
+                addr,
+                password: password.as_deref(),
+            };
+            match attempt(&to, tls.as_ref()) {
+                Ok(client) => return Ok((client, host)),
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Next(f)) => failures.push(f),
             }
@@ -88,43 +60,112 @@ pub fn connect_with_host(params: &PgParams) -> Result<(Client, usize)> {
     Err(all_failed(failures))
 }
 
-/// The driver configuration for one address of host `i`.
-fn config_for(
+/// One address of one host, and the password to give there: what an
+/// attempt needs, and what its error message names.
+pub(super) struct Endpoint<'a> {
+    pub(super) params: &'a PgParams,
+    /// Index into `params.hosts`.
+    pub(super) host: usize,
+    /// Where to connect; `None` for a socket directory.
+    pub(super) addr: Option<IpAddr>,
+    pub(super) password: Option<&'a str>,
+}
+
+impl Endpoint<'_> {
+    pub(super) fn host_name(&self) -> &str {
+        self.params.hosts[self.host].as_str()
+    }
+
+    fn port(&self) -> u16 {
+        port_of(self.params, self.host)
+    }
+
+    /// The driver configuration for this address, with the given wire
+    /// sslmode.
+    fn config(&self, wire: WireSslMode) -> postgres::Config {
+        let params = self.params;
+        let host = self.host_name();
+        let mut cfg = postgres::Config::new();
+        if is_socket_host(host) {
+            cfg.host_path(host);
+        } else {
+            // The name stays the host so TLS checks the certificate against
+            // it; the address only says where to connect.
+            cfg.host(host);
+            if let Some(addr) = self.addr {
+                cfg.hostaddr(addr);
+            }
+        }
+        cfg.port(self.port())
+            .user(&params.user)
+            .dbname(&params.dbname)
+            .application_name(&params.application_name)
+            .ssl_mode(wire)
+            .target_session_attrs(params.target_session_attrs)
+            .channel_binding(params.channel_binding);
+        if let Some(p) = self.password {
+            cfg.password(p);
+        }
+        if let Some(o) = &params.options {
+            cfg.options(o);
+        }
+        if let Some(t) = params.connect_timeout {
+            cfg.connect_timeout(Duration::from_secs(t));
+        }
+        cfg
+    }
+}
+
+fn port_of(params: &PgParams, host: usize) -> u16 {
+    params.ports.get(host).copied().unwrap_or(DEFAULT_PORT)
+}
+
+/// The password for host number `host`: the target's, else the password
+/// file's. The file is read once, and only when a host needs it.
+fn password_for(
     params: &PgParams,
-    i: usize,
-    addr: Option<IpAddr>,
-    password: Option<&str>,
-    wire: WireSslMode,
-) -> postgres::Config {
-    let host = params.hosts[i].as_str();
-    let mut cfg = postgres::Config::new();
-    if is_socket_host(host) {
-        cfg.host_path(host);
-    } else {
-        // The name stays the host so TLS checks the certificate against
-        // it; the address only says where to connect.
-        cfg.host(host);
-        if let Some(addr) = addr {
-            cfg.hostaddr(addr);
+    host: usize,
+    passfile: &mut Option<Option<String>>,
+) -> Option<String> {
+    if let Some(p) = &params.password {
+        return Some(p.clone());
+    }
+    let contents =
+        passfile.get_or_insert_with(|| params.passfile.as_deref().and_then(read_passfile));
+    let name = params.hosts[host].as_str();
+    contents
+        .as_deref()
+        .and_then(|c| pgpass_lookup(c, name, port_of(params, host), &params.dbname, &params.user))
+}
+
+/// The addresses to try for host number `host`, in order, without
+/// duplicates; `None` stands for a socket directory.
+fn addresses(params: &PgParams, host: usize) -> std::result::Result<Vec<Option<IpAddr>>, Failure> {
+    let name = params.hosts[host].as_str();
+    if is_socket_host(name) {
+        return Ok(vec![None]);
+    }
+    if let Some(Some(addr)) = params.hostaddrs.get(host) {
+        return Ok(vec![Some(*addr)]);
+    }
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return Ok(vec![Some(ip)]);
+    }
+    // Resolved here rather than by the driver so a DNS failure can be told
+    // apart from a refused connection without reading error strings.
+    let found = (name, port_of(params, host))
+        .to_socket_addrs()
+        .map_err(|e| dns_failure(name, &e.to_string()))?;
+    let mut ips: Vec<Option<IpAddr>> = Vec::new();
+    for a in found.map(|a: SocketAddr| Some(a.ip())) {
+        if !ips.contains(&a) {
+            ips.push(a);
         }
     }
-    cfg.port(params.ports.get(i).copied().unwrap_or(DEFAULT_PORT))
-        .user(&params.user)
-        .dbname(&params.dbname)
-        .application_name(&params.application_name)
-        .ssl_mode(wire)
-        .target_session_attrs(params.target_session_attrs)
-        .channel_binding(params.channel_binding);
-    if let Some(p) = password {
-        cfg.password(p);
+    if ips.is_empty() {
+        return Err(dns_failure(name, "no addresses found"));
     }
-    if let Some(o) = &params.options {
-        cfg.options(o);
-    }
-    if let Some(t) = params.connect_timeout {
-        cfg.connect_timeout(Duration::from_secs(t));
-    }
-    cfg
+    Ok(ips)
 }
 
 /// The driver's sslmode for host `i`. tokio-postgres knows only disable,
@@ -150,39 +191,21 @@ fn try_connect(
     }
 }
 
-fn attempt(
-    params: &PgParams,
-    i: usize,
-    addr: Option<IpAddr>,
-    password: Option<&str>,
-    tls: Option<&TlsConnector>,
-) -> std::result::Result<Client, Attempt> {
-    let wire = wire_mode(params, i);
+/// One connection to one address, with libpq's fallback: prefer and allow
+/// go on in plain text when the TLS handshake itself fails.
+fn attempt(to: &Endpoint<'_>, tls: Option<&TlsConnector>) -> std::result::Result<Client, Attempt> {
+    let wire = wire_mode(to.params, to.host);
     let tls = if wire == WireSslMode::Disable {
         None
     } else {
         tls
     };
-    let cfg = config_for(params, i, addr, password, wire);
-    match try_connect(&cfg, tls) {
+    match try_connect(&to.config(wire), tls) {
         Ok(c) => Ok(c),
-        Err(e) => {
-            // libpq's prefer/allow fall back to a plain connection when
-            // the TLS handshake itself fails.
-            if wire == WireSslMode::Prefer && tls_error(&e).is_some() {
-                let plain = config_for(params, i, addr, password, WireSslMode::Disable);
-                return try_connect(&plain, None)
-                    .map_err(|e| classify(&e, params, i, addr, password, false));
-            }
-            Err(classify(
-                &e,
-                params,
-                i,
-                addr,
-                password,
-                wire != WireSslMode::Disable,
-            ))
+        Err(e) if wire == WireSslMode::Prefer && tls_error(&e).is_some() => {
+            try_connect(&to.config(WireSslMode::Disable), None).map_err(|e| classify(&e, to, false))
         }
+        Err(e) => Err(classify(&e, to, wire != WireSslMode::Disable)),
     }
 }
 
