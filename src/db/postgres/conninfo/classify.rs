@@ -85,12 +85,29 @@ pub(super) fn tls_error(e: &postgres::Error) -> Option<&HandshakeError> {
     source_of::<HandshakeError>(e)
 }
 
+/// What became of TLS in a failed attempt, as dbguard's own connector saw
+/// it: the driver's error does not say, other than in its message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TlsUse {
+    /// A plain connection: sslmode=disable, a socket directory, or the
+    /// retry in plain text after a failed handshake.
+    Plain,
+    /// TLS was asked for (sslmode=prefer or stronger).
+    Asked,
+    /// sslmode=require or stronger, and the driver got as far as TLS but
+    /// never started the handshake. Between sending SSLRequest and the
+    /// handshake, the driver fails only on I/O while reading the answer
+    /// (which [`classify`] looks at first) or because the answer was not
+    /// 'S': the server does not support TLS.
+    Declined,
+}
+
 /// Turns a failed attempt into one line naming what failed and one line
 /// saying what to do. Server errors are told apart by SQLSTATE only.
-pub(super) fn classify(e: &postgres::Error, to: &Endpoint<'_>, tls_tried: bool) -> Attempt {
+pub(super) fn classify(e: &postgres::Error, to: &Endpoint<'_>, tls: TlsUse) -> Attempt {
     let place = place(to);
     if let Some(db) = e.as_db_error() {
-        return server_refused(db, to, &place, tls_tried);
+        return server_refused(db, to, &place, tls);
     }
     if let Some(t) = tls_error(e) {
         return Attempt::Next(handshake_failed(t, to.params.sslmode, &place));
@@ -98,7 +115,7 @@ pub(super) fn classify(e: &postgres::Error, to: &Endpoint<'_>, tls_tried: bool) 
     if let Some(io) = source_of::<std::io::Error>(e) {
         return Attempt::Next(unreachable(io, to, &place));
     }
-    client_side(e, to, &place, tls_tried)
+    client_side(e, to, &place, tls)
 }
 
 /// Where the attempt went, for messages: the host, plus the address when
@@ -113,7 +130,7 @@ fn place(to: &Endpoint<'_>) -> String {
 
 /// The server answered with an error: only a server that is starting or
 /// stopping lets libpq try the next host.
-fn server_refused(db: &DbError, to: &Endpoint<'_>, place: &str, tls_tried: bool) -> Attempt {
+fn server_refused(db: &DbError, to: &Endpoint<'_>, place: &str, tls: TlsUse) -> Attempt {
     let user = &to.params.user;
     let code = db.code();
     let fatal = |message: String| Attempt::Fatal(Error::connect(message));
@@ -128,7 +145,7 @@ fn server_refused(db: &DbError, to: &Endpoint<'_>, place: &str, tls_tried: bool)
         ));
     }
     if code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
-        let ssl_hint = if tls_tried {
+        let ssl_hint = if tls != TlsUse::Plain {
             ""
         } else if is_socket_host(to.host_name()) {
             "; over TCP with sslmode=require if it only accepts SSL"
@@ -231,13 +248,14 @@ fn unreachable(io: &std::io::Error, to: &Endpoint<'_>, place: &str) -> Failure {
 
 /// Failures the driver itself raised, with neither a server error nor a
 /// typed source to go by.
-fn client_side(e: &postgres::Error, to: &Endpoint<'_>, place: &str, tls_tried: bool) -> Attempt {
+fn client_side(e: &postgres::Error, to: &Endpoint<'_>, place: &str, tls: TlsUse) -> Attempt {
     let params = to.params;
     let user = &params.user;
-    // The driver reports "password missing" and "server does not support
-    // TLS" as bare messages with no typed source or public kind. These are
-    // the client library's own errors, not the server's, so the innermost
-    // message is all there is to go on.
+    // The driver reports "password missing" as a bare message, with no
+    // typed source or public error kind, and the server's request for a
+    // password happens inside the driver where dbguard cannot see it. It
+    // is the client library's own error, not the server's, so the
+    // innermost message is all there is to go on.
     let innermost = {
         let mut last = e.to_string();
         let mut source = std::error::Error::source(e);
@@ -257,7 +275,7 @@ fn client_side(e: &postgres::Error, to: &Endpoint<'_>, place: &str, tls_tried: b
                 .unwrap_or_else(|| "PGPASSFILE or ~/.pgpass".to_owned())
         )));
     }
-    if tls_tried && innermost.contains("does not support TLS") {
+    if tls == TlsUse::Declined {
         return Attempt::Next(Failure {
             cause: format!(
                 "server at {place} does not support SSL, but sslmode={} requires it",

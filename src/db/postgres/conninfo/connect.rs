@@ -14,7 +14,7 @@ use std::time::Duration;
 use postgres::config::SslMode as WireSslMode;
 use postgres::{Client, NoTls};
 
-use super::classify::{Attempt, Failure, all_failed, classify, dns_failure, tls_error};
+use super::classify::{Attempt, Failure, TlsUse, all_failed, classify, dns_failure, tls_error};
 use super::pgpass::{pgpass_lookup, read_passfile};
 use super::tls::{TlsConnector, tls_connector};
 use super::{DEFAULT_PORT, PgParams, SslMode, is_socket_host};
@@ -195,17 +195,32 @@ fn try_connect(
 /// go on in plain text when the TLS handshake itself fails.
 fn attempt(to: &Endpoint<'_>, tls: Option<&TlsConnector>) -> std::result::Result<Client, Attempt> {
     let wire = wire_mode(to.params, to.host);
-    let tls = if wire == WireSslMode::Disable {
-        None
-    } else {
-        tls
-    };
-    match try_connect(&to.config(wire), tls) {
+    let tls = tls
+        .filter(|_| wire != WireSslMode::Disable)
+        .map(TlsConnector::for_attempt);
+    match try_connect(&to.config(wire), tls.as_ref()) {
         Ok(c) => Ok(c),
         Err(e) if wire == WireSslMode::Prefer && tls_error(&e).is_some() => {
-            try_connect(&to.config(WireSslMode::Disable), None).map_err(|e| classify(&e, to, false))
+            try_connect(&to.config(WireSslMode::Disable), None)
+                .map_err(|e| classify(&e, to, TlsUse::Plain))
         }
-        Err(e) => Err(classify(&e, to, wire != WireSslMode::Disable)),
+        Err(e) => Err(classify(&e, to, tls_use(wire, tls.as_ref()))),
+    }
+}
+
+/// What a failed attempt did with TLS, from the wire mode and what the
+/// driver asked of the connector.
+fn tls_use(wire: WireSslMode, tls: Option<&TlsConnector>) -> TlsUse {
+    if wire == WireSslMode::Disable {
+        TlsUse::Plain
+    } else if wire == WireSslMode::Require
+        && tls.is_some_and(TlsConnector::stopped_before_handshake)
+    {
+        TlsUse::Declined
+    } else {
+        // Under prefer the driver goes on in plain text when the server
+        // declines, so a later failure says nothing about TLS.
+        TlsUse::Asked
     }
 }
 

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use postgres::tls::{MakeTlsConnect, TlsConnect};
 use rustls::client::WebPkiServerVerifier;
@@ -176,8 +177,43 @@ fn parse_pem_certificates(
 /// tokio-postgres-rustls, with handshake failures wrapped in
 /// [`HandshakeError`] so they can be told apart from other I/O errors
 /// (which rustls reports as `std::io::Error` too).
+///
+/// It also records how far the driver got with TLS ([`Progress`]): the
+/// driver reports a server that declined TLS only as a message, and this
+/// record says the same thing by structure.
 #[derive(Clone)]
-pub struct TlsConnector(MakeRustlsConnect);
+pub struct TlsConnector {
+    inner: MakeRustlsConnect,
+    progress: Arc<Progress>,
+}
+
+/// How far the driver got with TLS in one connection attempt. The driver
+/// asks for a connector for the host once the socket is open, then sends
+/// SSLRequest, and starts the handshake only when the server answers 'S'.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The driver asked for a connector for the host.
+    prepared: AtomicBool,
+    /// The driver started a handshake.
+    handshaking: AtomicBool,
+}
+
+impl TlsConnector {
+    /// A copy for one connection attempt, with a fresh record of progress.
+    pub(super) fn for_attempt(&self) -> TlsConnector {
+        TlsConnector {
+            inner: self.inner.clone(),
+            progress: Arc::default(),
+        }
+    }
+
+    /// Whether the driver got as far as TLS (it asked for a connector for
+    /// the host) but never started the handshake.
+    pub(super) fn stopped_before_handshake(&self) -> bool {
+        self.progress.prepared.load(Ordering::SeqCst)
+            && !self.progress.handshaking.load(Ordering::SeqCst)
+    }
+}
 
 impl<S> MakeTlsConnect<S> for TlsConnector
 where
@@ -192,12 +228,20 @@ where
         &mut self,
         domain: &str,
     ) -> std::result::Result<Self::TlsConnect, Self::Error> {
-        self.0.make_tls_connect(domain).map(Handshake)
+        let inner = self.inner.make_tls_connect(domain)?;
+        self.progress.prepared.store(true, Ordering::SeqCst);
+        Ok(Handshake {
+            inner,
+            progress: Arc::clone(&self.progress),
+        })
     }
 }
 
 /// One TLS handshake; see [`TlsConnector`].
-pub struct Handshake<T>(T);
+pub struct Handshake<T> {
+    inner: T,
+    progress: Arc<Progress>,
+}
 
 impl<S, T> TlsConnect<S> for Handshake<T>
 where
@@ -210,7 +254,8 @@ where
         Pin<Box<dyn Future<Output = std::result::Result<T::Stream, HandshakeError>> + Send>>;
 
     fn connect(self, stream: S) -> Self::Future {
-        let handshake = self.0.connect(stream);
+        self.progress.handshaking.store(true, Ordering::SeqCst);
+        let handshake = self.inner.connect(stream);
         Box::pin(async move { handshake.await.map_err(|e| HandshakeError(e.into())) })
     }
 }
@@ -386,7 +431,10 @@ pub fn tls_connector(params: &PgParams) -> Result<Option<TlsConnector>> {
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(Arc::clone(&provider))))
             .with_no_client_auth(),
     };
-    Ok(Some(TlsConnector(MakeRustlsConnect::new(config))))
+    Ok(Some(TlsConnector {
+        inner: MakeRustlsConnect::new(config),
+        progress: Arc::default(),
+    }))
 }
 
 #[cfg(test)]
