@@ -9,7 +9,7 @@
 //! is stitched together here by table OID, so 1,000 tables cost the same
 //! number of round trips as one.
 //!
-//! Every query filters relations the same way ([`REL_FILTER`]): ordinary,
+//! Every query filters relations the same way (`REL_FILTER`): ordinary,
 //! partitioned and foreign tables in every schema except the system ones.
 //! Values are read with `try_get` so a catalog surprise becomes an error
 //! message, never a panic. Names are kept exactly as the catalog spells them;

@@ -4,9 +4,12 @@
 //!
 //! Server errors are told apart by SQLSTATE, client-side failures by the
 //! error types in the driver error's source chain (our own
-//! [`HandshakeError`], `std::io::Error` and its kind). libpq tries the next
-//! host when a host cannot be reached, but stops once a server has
-//! answered: a wrong password would be wrong on the standby too.
+//! [`HandshakeError`], `std::io::Error` and its kind) and by what dbguard's
+//! own TLS connector saw ([`TlsUse`]). Only the driver's "password
+//! missing" is still recognised by its text: nothing else tells it apart.
+//! libpq tries the next host when a host cannot be reached, but stops once
+//! a server has answered: a wrong password would be wrong on the standby
+//! too.
 
 use std::net::IpAddr;
 

@@ -178,7 +178,7 @@ fn parse_pem_certificates(
 /// [`HandshakeError`] so they can be told apart from other I/O errors
 /// (which rustls reports as `std::io::Error` too).
 ///
-/// It also records how far the driver got with TLS ([`Progress`]): the
+/// It also records how far the driver got with TLS (`Progress`): the
 /// driver reports a server that declined TLS only as a message, and this
 /// record says the same thing by structure.
 #[derive(Clone)]
