@@ -9,7 +9,7 @@
 //! is stitched together here by table OID, so 1,000 tables cost the same
 //! number of round trips as one.
 //!
-//! Every query filters relations the same way ([`REL_FILTER`]): ordinary,
+//! Every query filters relations the same way (`REL_FILTER`): ordinary,
 //! partitioned and foreign tables in every schema except the system ones.
 //! Values are read with `try_get` so a catalog surprise becomes an error
 //! message, never a panic. Names are kept exactly as the catalog spells them;
@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use postgres::Transaction;
+use postgres::{Row, Transaction};
 
 use crate::db::Engine;
 use crate::error::{Error, Result};
@@ -48,19 +48,53 @@ const PG15: i32 = 150_000;
 
 /// Loads every table of every non-system schema.
 pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> {
-    // 1. Server version (decides which catalog columns exist) and the
-    //    effective search path (how unqualified names resolve).
+    let (version, search_path) = load_settings(tx, counter)?;
+    let mut tables = load_tables(tx, counter)?;
+    let attnames = load_columns(tx, counter, &mut tables)?;
+    load_constraints(tx, counter, version, &mut tables, &attnames)?;
+    load_unique_indexes(tx, counter, &mut tables, &attnames)?;
+    load_triggers(tx, counter, &mut tables, &search_path)?;
+    Ok(Schema::new(Engine::Postgres, tables.list, search_path))
+}
+
+/// The loaded tables, in catalog order, and where each OID's table is.
+struct Tables {
+    list: Vec<Table>,
+    by_oid: HashMap<u32, usize>,
+}
+
+impl Tables {
+    /// The table with this OID; `None` for a relation that was not loaded
+    /// (a row that joined a relation created after the tables query).
+    fn get_mut(&mut self, oid: u32) -> Option<&mut Table> {
+        let i = *self.by_oid.get(&oid)?;
+        self.list.get_mut(i)
+    }
+}
+
+/// Column names by (table OID, attnum): constraints and indexes name their
+/// columns by number, mapped back here rather than with a correlated
+/// subquery per constraint (five times slower at 2,000 FKs).
+type AttNames = HashMap<(u32, i16), String>;
+
+/// 1. Server version (decides which catalog columns exist) and the
+///    effective search path (how unqualified names resolve).
+fn load_settings(
+    tx: &mut Transaction<'_>,
+    counter: &mut QueryCounter,
+) -> Result<(i32, Vec<String>)> {
     counter.queries += 1;
     let row = tx.query_one(
         "SELECT current_setting('server_version_num')::int4, current_schemas(false)::text[]",
         &[],
     )?;
-    let version: i32 = row.try_get(0)?;
-    let search_path: Vec<String> = row.try_get(1)?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
 
-    // 2. Tables, with their partition parent. `pg_inherits` also records
-    //    plain (legacy) inheritance; only `relispartition` rows are
-    //    partitions, so the join is restricted to those.
+/// 2. Tables, with their partition parent. `pg_inherits` also records
+///    plain (legacy) inheritance; only `relispartition` rows are
+///    partitions, so the join is restricted to those.
+fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Tables> {
     counter.queries += 1;
     let rows = tx.query(
         &format!(
@@ -76,8 +110,10 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
         ),
         &[],
     )?;
-    let mut tables: Vec<Table> = Vec::with_capacity(rows.len());
-    let mut by_oid: HashMap<u32, usize> = HashMap::with_capacity(rows.len());
+    let mut tables = Tables {
+        list: Vec::with_capacity(rows.len()),
+        by_oid: HashMap::with_capacity(rows.len()),
+    };
     for row in &rows {
         let oid: u32 = row.try_get(0)?;
         let schema: String = row.try_get(1)?;
@@ -96,15 +132,22 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
         if let (Some(ps), Some(pn)) = (parent_schema, parent_name) {
             t.partition_of = Some(QualName::new(Some(&ps), &pn));
         }
-        by_oid.insert(oid, tables.len());
-        tables.push(t);
+        tables.by_oid.insert(oid, tables.list.len());
+        tables.list.push(t);
     }
+    Ok(tables)
+}
 
-    // 3. Columns in attnum order. `attgenerated` is 's' (stored) or, from
-    //    PG18, 'v' (virtual); the generation expression lives in
-    //    `pg_attrdef` like a default does. Expressions are deparsed in
-    //    pretty mode, as psql shows them: still valid SQL, minus redundant
-    //    parentheses.
+/// 3. Columns in attnum order. `attgenerated` is 's' (stored) or, from
+///    PG18, 'v' (virtual); the generation expression lives in
+///    `pg_attrdef` like a default does. Expressions are deparsed in
+///    pretty mode, as psql shows them: still valid SQL, minus redundant
+///    parentheses.
+fn load_columns(
+    tx: &mut Transaction<'_>,
+    counter: &mut QueryCounter,
+    tables: &mut Tables,
+) -> Result<AttNames> {
     counter.queries += 1;
     let rows = tx.query(
         &format!(
@@ -120,20 +163,17 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
         ),
         &[],
     )?;
-    // Column names by (table OID, attnum): constraints and indexes name
-    // their columns by number, mapped back here rather than with a
-    // correlated subquery per constraint (five times slower at 2,000 FKs).
-    let mut attnames: HashMap<(u32, i16), String> = HashMap::with_capacity(rows.len());
+    let mut attnames: AttNames = HashMap::with_capacity(rows.len());
     for row in &rows {
         let oid: u32 = row.try_get(0)?;
-        let Some(&ti) = by_oid.get(&oid) else {
+        let Some(table) = tables.get_mut(oid) else {
             continue;
         };
         let attnum: i16 = row.try_get(7)?;
         attnames.insert((oid, attnum), row.try_get(1)?);
         let generated: String = row.try_get(5)?;
         let identity: String = row.try_get(6)?;
-        tables[ti].columns.push(Column {
+        table.columns.push(Column {
             name: row.try_get(1)?,
             type_name: row.try_get(2)?,
             not_null: row.try_get(3)?,
@@ -150,10 +190,19 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
             },
         });
     }
+    Ok(attnames)
+}
 
-    // 4. Primary keys, unique constraints and foreign keys. `conkey` and
-    //    `confkey` list column numbers in key order, which is what pairs
-    //    composite FK columns with the referenced ones.
+/// 4. Primary keys, unique constraints and foreign keys. `conkey` and
+///    `confkey` list column numbers in key order, which is what pairs
+///    composite FK columns with the referenced ones.
+fn load_constraints(
+    tx: &mut Transaction<'_>,
+    counter: &mut QueryCounter,
+    version: i32,
+    tables: &mut Tables,
+    attnames: &AttNames,
+) -> Result<()> {
     let del_set_cols = if version >= PG15 {
         "con.confdelsetcols"
     } else {
@@ -179,79 +228,98 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
     )?;
     for row in &rows {
         let oid: u32 = row.try_get(0)?;
-        let Some(&ti) = by_oid.get(&oid) else {
+        let Some(table) = tables.get_mut(oid) else {
             continue;
         };
         let name: String = row.try_get(1)?;
         let contype: String = row.try_get(2)?;
         let conkey: Option<Vec<i16>> = row.try_get(3)?;
-        let columns = column_names(&attnames, oid, conkey.as_deref(), &name)?;
+        let columns = column_names(attnames, oid, conkey.as_deref(), &name)?;
         match contype.as_str() {
-            "p" => tables[ti].primary_key = Some(Key { name, columns }),
-            "u" => tables[ti].unique.push(Key { name, columns }),
+            "p" => table.primary_key = Some(Key { name, columns }),
+            "u" => table.unique.push(Key { name, columns }),
             "f" => {
-                // A foreign key with a parent constraint is a clone Postgres
-                // made itself: on each partition of a partitioned referencing
-                // table (a copy of the parent's FK), and on the referencing
-                // table for each partition of a partitioned referenced table
-                // (pointing at the partition). Both are enforced through the
-                // parent constraint, which is listed once on the partitioned
-                // table; listing the clones would show every edge once per
-                // partition and invent references to partitions nobody
-                // declared. psql's `\d` hides them the same way. The impact
-                // analysis therefore finds FKs of a partition on its
-                // `partition_of` ancestors.
-                let parent_con: u32 = row.try_get(13)?;
-                if parent_con != 0 {
+                let Some(fk) = foreign_key(row, oid, table.name.clone(), name, columns, attnames)?
+                else {
                     continue;
-                }
-                let ref_oid: u32 = row.try_get(5)?;
-                let confkey: Option<Vec<i16>> = row.try_get(4)?;
-                let ref_columns = column_names(&attnames, ref_oid, confkey.as_deref(), &name)?;
-                let ref_schema: Option<String> = row.try_get(6)?;
-                let ref_name: Option<String> = row.try_get(7)?;
-                let ref_name = ref_name.ok_or_else(|| {
-                    Error::database(format!("foreign key {name} references a missing table"))
-                })?;
-                let on_delete: String = row.try_get(8)?;
-                let on_update: String = row.try_get(9)?;
-                let match_type: String = row.try_get(10)?;
-                // NULL (no PG15 list, or before PG15) means "all FK columns".
-                let set_cols: Option<Vec<i16>> = row.try_get(14)?;
-                let delete_set_columns = match set_cols {
-                    Some(nums) if !nums.is_empty() => {
-                        Some(column_names(&attnames, oid, Some(&nums), &name)?)
-                    }
-                    _ => None,
                 };
-                let table = tables[ti].name.clone();
-                tables[ti].foreign_keys.push(ForeignKey {
-                    on_delete: fk_action(&on_delete, &name)?,
-                    on_update: fk_action(&on_update, &name)?,
-                    delete_set_columns,
-                    match_type: match match_type.as_str() {
-                        "f" => MatchType::Full,
-                        "p" => MatchType::Partial,
-                        _ => MatchType::Simple,
-                    },
-                    deferrable: row.try_get(11)?,
-                    initially_deferred: row.try_get(12)?,
-                    ordinal: i64::from(row.try_get::<_, u32>(15)?),
-                    table,
-                    columns,
-                    ref_table: QualName::new(ref_schema.as_deref(), &ref_name),
-                    ref_columns,
-                    name,
-                });
+                table.foreign_keys.push(fk);
             }
             _ => {}
         }
     }
+    Ok(())
+}
 
-    // 5. Unique indexes that back no constraint (`CREATE UNIQUE INDEX`):
-    //    they enforce uniqueness just the same. Partial and expression
-    //    indexes are left out, since they do not make a column list unique;
-    //    only key columns count (`indnkeyatts`), not `INCLUDE` ones.
+/// A foreign key from its constraint row, or `None` for a clone.
+///
+/// A foreign key with a parent constraint is a clone Postgres made itself:
+/// on each partition of a partitioned referencing table (a copy of the
+/// parent's FK), and on the referencing table for each partition of a
+/// partitioned referenced table (pointing at the partition). Both are
+/// enforced through the parent constraint, which is listed once on the
+/// partitioned table; listing the clones would show every edge once per
+/// partition and invent references to partitions nobody declared. psql's
+/// `\d` hides them the same way. The impact analysis therefore finds FKs
+/// of a partition on its `partition_of` ancestors.
+fn foreign_key(
+    row: &Row,
+    oid: u32,
+    table: QualName,
+    name: String,
+    columns: Vec<String>,
+    attnames: &AttNames,
+) -> Result<Option<ForeignKey>> {
+    let parent_con: u32 = row.try_get(13)?;
+    if parent_con != 0 {
+        return Ok(None);
+    }
+    let ref_oid: u32 = row.try_get(5)?;
+    let confkey: Option<Vec<i16>> = row.try_get(4)?;
+    let ref_columns = column_names(attnames, ref_oid, confkey.as_deref(), &name)?;
+    let ref_schema: Option<String> = row.try_get(6)?;
+    let ref_name: Option<String> = row.try_get(7)?;
+    let ref_name = ref_name
+        .ok_or_else(|| Error::database(format!("foreign key {name} references a missing table")))?;
+    let on_delete: String = row.try_get(8)?;
+    let on_update: String = row.try_get(9)?;
+    let match_type: String = row.try_get(10)?;
+    // NULL (no PG15 list, or before PG15) means "all FK columns".
+    let set_cols: Option<Vec<i16>> = row.try_get(14)?;
+    let delete_set_columns = match set_cols {
+        Some(nums) if !nums.is_empty() => Some(column_names(attnames, oid, Some(&nums), &name)?),
+        _ => None,
+    };
+    Ok(Some(ForeignKey {
+        on_delete: fk_action(&on_delete, &name)?,
+        on_update: fk_action(&on_update, &name)?,
+        delete_set_columns,
+        match_type: match match_type.as_str() {
+            "f" => MatchType::Full,
+            "p" => MatchType::Partial,
+            _ => MatchType::Simple,
+        },
+        deferrable: row.try_get(11)?,
+        initially_deferred: row.try_get(12)?,
+        ordinal: i64::from(row.try_get::<_, u32>(15)?),
+        table,
+        columns,
+        ref_table: QualName::new(ref_schema.as_deref(), &ref_name),
+        ref_columns,
+        name,
+    }))
+}
+
+/// 5. Unique indexes that back no constraint (`CREATE UNIQUE INDEX`):
+///    they enforce uniqueness just the same. Partial and expression
+///    indexes are left out, since they do not make a column list unique;
+///    only key columns count (`indnkeyatts`), not `INCLUDE` ones.
+fn load_unique_indexes(
+    tx: &mut Transaction<'_>,
+    counter: &mut QueryCounter,
+    tables: &mut Tables,
+    attnames: &AttNames,
+) -> Result<()> {
     counter.queries += 1;
     let rows = tx.query(
         &format!(
@@ -269,7 +337,7 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
     )?;
     for row in &rows {
         let oid: u32 = row.try_get(0)?;
-        let Some(&ti) = by_oid.get(&oid) else {
+        let Some(table) = tables.get_mut(oid) else {
             continue;
         };
         let name: String = row.try_get(1)?;
@@ -284,13 +352,21 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
         if keys.is_empty() || keys.contains(&0) {
             continue;
         }
-        let columns = column_names(&attnames, oid, Some(&keys), &name)?;
-        tables[ti].unique.push(Key { name, columns });
+        let columns = column_names(attnames, oid, Some(&keys), &name)?;
+        table.unique.push(Key { name, columns });
     }
+    Ok(())
+}
 
-    // 6. User triggers. Internal ones implement FK actions, which the model
-    //    already has as foreign keys. Triggers cloned onto partitions from a
-    //    partitioned table's trigger are kept: they do fire on the partition.
+/// 6. User triggers. Internal ones implement FK actions, which the model
+///    already has as foreign keys. Triggers cloned onto partitions from a
+///    partitioned table's trigger are kept: they do fire on the partition.
+fn load_triggers(
+    tx: &mut Transaction<'_>,
+    counter: &mut QueryCounter,
+    tables: &mut Tables,
+    search_path: &[String],
+) -> Result<()> {
     counter.queries += 1;
     let rows = tx.query(
         &format!(
@@ -307,7 +383,7 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
     )?;
     for row in &rows {
         let oid: u32 = row.try_get(0)?;
-        let Some(&ti) = by_oid.get(&oid) else {
+        let Some(table) = tables.get_mut(oid) else {
             continue;
         };
         let tgtype: i32 = row.try_get(2)?;
@@ -325,7 +401,7 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
                 crate::schema::display_ident(&fn_name)
             )
         };
-        tables[ti].triggers.push(Trigger {
+        table.triggers.push(Trigger {
             name: row.try_get(1)?,
             timing: decode_timing(tgtype),
             events: decode_events(tgtype),
@@ -338,8 +414,7 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
             action,
         });
     }
-
-    Ok(Schema::new(Engine::Postgres, tables, search_path))
+    Ok(())
 }
 
 /// Maps a constraint's or index's column numbers to names, in order. A

@@ -1,7 +1,7 @@
 //! PostgreSQL: the connection, reads in read-only transactions, cancelling.
 //!
 //! Connecting (URLs, conninfo, environment, `.pgpass`, TLS) is in
-//! `conninfo`; the catalog queries are in `pg_catalog`. Reads use the
+//! `conninfo`; the catalog queries are in `catalog`. Reads use the
 //! simple query protocol so every value arrives in the server's text form,
 //! and run through a cursor fetched in batches, so a `SELECT` over millions
 //! of rows streams with constant memory.

@@ -54,10 +54,45 @@ const TABLE_FILTER: &str = "m.type = 'table' \
      AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
      AND m.sql NOT LIKE 'CREATE VIRTUAL%'";
 
+/// Loads every table of the main database, in five queries.
 pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> {
-    // 1. Tables. `pragma_table_list` (SQLite 3.37) says which are
-    //    `WITHOUT ROWID` and which are shadow tables of virtual tables
-    //    (internal: left out).
+    let mut tables = load_tables(tx, counter)?;
+    load_columns(tx, counter, &mut tables)?;
+    load_foreign_keys(tx, counter, &mut tables)?;
+    load_unique_indexes(tx, counter, &mut tables)?;
+    load_triggers(tx, counter, &mut tables)?;
+    Ok(Schema::new(Engine::Sqlite, tables.list, Vec::new()))
+}
+
+/// The loaded tables, what their CREATE TABLE text adds (same index), and
+/// where each name's table is.
+struct Tables {
+    list: Vec<Table>,
+    parsed: Vec<ParsedTable>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Tables {
+    /// The table with exactly this name, as the pragmas report it.
+    fn index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The table a name refers to as written by a user: SQLite matches
+    /// table names case-insensitively.
+    fn find(&self, name: &str) -> Option<usize> {
+        self.index(name).or_else(|| {
+            self.list
+                .iter()
+                .position(|t| t.name.name.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+/// 1. Tables. `pragma_table_list` (SQLite 3.37) says which are
+///    `WITHOUT ROWID` and which are shadow tables of virtual tables
+///    (internal: left out).
+fn load_tables(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Tables> {
     counter.queries += 1;
     let mut stmt = tx.prepare(&format!(
         "SELECT m.name, m.sql, l.wr FROM sqlite_schema m \
@@ -71,22 +106,32 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
             r.get::<_, bool>(2)?,
         ))
     })?;
-    let mut tables: Vec<Table> = Vec::new();
-    let mut parsed: Vec<ParsedTable> = Vec::new();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut tables = Tables {
+        list: Vec::new(),
+        parsed: Vec::new(),
+        by_name: HashMap::new(),
+    };
     for row in rows {
         let (name, sql, without_rowid) = row?;
         let mut t = Table::new(QualName::new(None, &name));
         t.without_rowid = without_rowid;
-        by_name.insert(name, tables.len());
-        tables.push(t);
-        parsed.push(sql.as_deref().map(parse_create_table).unwrap_or_default());
+        tables.by_name.insert(name, tables.list.len());
+        tables.list.push(t);
+        tables
+            .parsed
+            .push(sql.as_deref().map(parse_create_table).unwrap_or_default());
     }
-    drop(stmt);
+    Ok(tables)
+}
 
-    // 2. Columns. `hidden` is 2 for VIRTUAL and 3 for STORED generated
-    //    columns (1: hidden columns of virtual tables, which are excluded);
-    //    `pk` is the column's 1-based position in the primary key.
+/// 2. Columns. `hidden` is 2 for VIRTUAL and 3 for STORED generated
+///    columns (1: hidden columns of virtual tables, which are excluded);
+///    `pk` is the column's 1-based position in the primary key.
+fn load_columns(
+    tx: &Transaction<'_>,
+    counter: &mut QueryCounter,
+    tables: &mut Tables,
+) -> Result<()> {
     counter.queries += 1;
     let mut stmt = tx.prepare(&format!(
         "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, p.hidden \
@@ -104,10 +149,10 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
             r.get::<_, i64>(6)?,
         ))
     })?;
-    let mut pk_cols: Vec<Vec<(i64, String)>> = vec![Vec::new(); tables.len()];
+    let mut pk_cols: Vec<Vec<(i64, String)>> = vec![Vec::new(); tables.list.len()];
     for row in rows {
         let (table, name, type_name, not_null, default, pk, hidden) = row?;
-        let Some(&ti) = by_name.get(&table) else {
+        let Some(ti) = tables.index(&table) else {
             continue;
         };
         let generated = match hidden {
@@ -119,13 +164,16 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
         // The pragma reports no expression for generated columns; the
         // parsed CREATE TABLE has it.
         let default = match generated {
-            Some(_) => parsed[ti].generated.get(&name.to_lowercase()).cloned(),
+            Some(_) => tables.parsed[ti]
+                .generated
+                .get(&name.to_lowercase())
+                .cloned(),
             None => default,
         };
         if pk > 0 {
             pk_cols[ti].push((pk, name.clone()));
         }
-        tables[ti].columns.push(Column {
+        tables.list[ti].columns.push(Column {
             name,
             type_name: type_name.unwrap_or_default(),
             not_null,
@@ -135,35 +183,46 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
         });
     }
     drop(stmt);
-    for (ti, mut cols) in pk_cols.into_iter().enumerate() {
-        if cols.is_empty() {
-            continue;
-        }
-        cols.sort();
-        let t = &mut tables[ti];
-        let columns: Vec<String> = cols.into_iter().map(|(_, c)| c).collect();
-        // A primary key column cannot hold NULL when the table is WITHOUT
-        // ROWID or the column is the rowid itself (`INTEGER PRIMARY KEY`),
-        // although the pragma says `notnull = 0`. Other SQLite primary keys
-        // do accept NULL (a historical quirk), so they keep the flag.
-        let rowid_alias = columns.len() == 1
-            && t.column(&columns[0])
-                .is_some_and(|c| c.type_name.eq_ignore_ascii_case("INTEGER"));
-        if t.without_rowid || rowid_alias {
-            for c in &mut t.columns {
-                if columns.contains(&c.name) {
-                    c.not_null = true;
-                }
+    for (t, cols) in tables.list.iter_mut().zip(pk_cols) {
+        set_primary_key(t, cols);
+    }
+    Ok(())
+}
+
+/// The primary key from its columns as (position in the key, name).
+fn set_primary_key(t: &mut Table, mut cols: Vec<(i64, String)>) {
+    if cols.is_empty() {
+        return;
+    }
+    cols.sort();
+    let columns: Vec<String> = cols.into_iter().map(|(_, c)| c).collect();
+    // A primary key column cannot hold NULL when the table is WITHOUT
+    // ROWID or the column is the rowid itself (`INTEGER PRIMARY KEY`),
+    // although the pragma says `notnull = 0`. Other SQLite primary keys
+    // do accept NULL (a historical quirk), so they keep the flag.
+    let rowid_alias = columns.len() == 1
+        && t.column(&columns[0])
+            .is_some_and(|c| c.type_name.eq_ignore_ascii_case("INTEGER"));
+    if t.without_rowid || rowid_alias {
+        for c in &mut t.columns {
+            if columns.contains(&c.name) {
+                c.not_null = true;
             }
         }
-        t.primary_key = Some(Key {
-            name: format!("{}_pkey", t.name.name),
-            columns,
-        });
     }
+    t.primary_key = Some(Key {
+        name: format!("{}_pkey", t.name.name),
+        columns,
+    });
+}
 
-    // 3. Foreign keys: one row per column; rows with the same `id` form one
-    //    (composite) key, in `seq` order.
+/// 3. Foreign keys: one row per column; rows with the same `id` form one
+///    (composite) key, in `seq` order.
+fn load_foreign_keys(
+    tx: &Transaction<'_>,
+    counter: &mut QueryCounter,
+    tables: &mut Tables,
+) -> Result<()> {
     counter.queries += 1;
     let mut stmt = tx.prepare(&format!(
         "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete \
@@ -186,83 +245,82 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
         fk_rows.push(row?);
     }
     drop(stmt);
-    let mut fks: Vec<(usize, ForeignKey)> = Vec::new();
-    let mut i = 0;
-    while i < fk_rows.len() {
-        let mut j = i;
-        while j < fk_rows.len()
-            && fk_rows[j].table == fk_rows[i].table
-            && fk_rows[j].id == fk_rows[i].id
-        {
-            j += 1;
-        }
-        let group = &fk_rows[i..j];
-        i = j;
-        let first = &group[0];
-        let Some(&ti) = by_name.get(&first.table) else {
-            continue;
-        };
-        // The FK names its parent as written; SQLite matches table names
-        // case-insensitively, so find the table's real spelling.
-        let parent_idx = by_name.get(&first.parent).copied().or_else(|| {
-            tables
-                .iter()
-                .position(|t| t.name.name.eq_ignore_ascii_case(&first.parent))
-        });
-        let parent_name = parent_idx
-            .map(|p| tables[p].name.name.clone())
-            .unwrap_or_else(|| first.parent.clone());
-        let columns: Vec<String> = group.iter().map(|r| r.from.clone()).collect();
-        // A NULL `to` means the parent's primary key. A parent without one
-        // (or a missing parent) is a schema SQLite rejects at write time
-        // ("foreign key mismatch"); the FK then keeps an empty column list.
-        let ref_columns: Vec<String> = if group.iter().all(|r| r.to.is_some()) {
-            group.iter().filter_map(|r| r.to.clone()).collect()
-        } else {
-            parent_idx
-                .and_then(|p| tables[p].primary_key.as_ref())
-                .map(|k| k.columns.clone())
-                .unwrap_or_default()
-        };
-        let info = parsed[ti].find_fk(&columns, &first.parent);
-        let table = tables[ti].name.clone();
-        let name = info
-            .and_then(|f| f.name.clone())
-            .unwrap_or_else(|| format!("{}_{}_fkey", table.name, columns.join("_")));
-        fks.push((
-            ti,
-            ForeignKey {
-                name,
-                table,
-                columns,
-                ref_table: QualName::new(None, &parent_name),
-                ref_columns,
-                on_delete: fk_action(&first.on_delete),
-                on_update: fk_action(&first.on_update),
-                delete_set_columns: None,
-                // SQLite parses MATCH but ignores it: every FK is SIMPLE.
-                match_type: MatchType::Simple,
-                deferrable: info.is_some_and(|f| f.deferrable),
-                initially_deferred: info.is_some_and(|f| f.initially_deferred),
-                ordinal: first.id,
-            },
-        ));
-    }
+    let fks: Vec<(usize, ForeignKey)> = fk_rows
+        .chunk_by(|a, b| a.table == b.table && a.id == b.id)
+        .filter_map(|group| foreign_key(group, tables))
+        .collect();
     // Two unnamed FKs on the same columns would get the same synthesized
     // name; number the later ones so every name is unique per table.
     for (ti, mut fk) in fks {
         let base = fk.name.clone();
         let mut n = 1;
-        while tables[ti].foreign_keys.iter().any(|f| f.name == fk.name) {
+        while tables.list[ti]
+            .foreign_keys
+            .iter()
+            .any(|f| f.name == fk.name)
+        {
             n += 1;
             fk.name = format!("{base}{n}");
         }
-        tables[ti].foreign_keys.push(fk);
+        tables.list[ti].foreign_keys.push(fk);
     }
+    Ok(())
+}
 
-    // 4. Unique indexes and constraints. `origin` is 'pk' for the primary
-    //    key (already known from the columns), 'u' for a UNIQUE constraint,
-    //    'c' for CREATE UNIQUE INDEX. A NULL column name is an expression.
+/// One foreign key from its rows (one per column), with the index of its
+/// table; `None` when the table was not loaded.
+fn foreign_key(group: &[FkRow], tables: &Tables) -> Option<(usize, ForeignKey)> {
+    let first = group.first()?;
+    let ti = tables.index(&first.table)?;
+    // The FK names its parent as written; SQLite matches table names
+    // case-insensitively, so find the table's real spelling.
+    let parent_idx = tables.find(&first.parent);
+    let parent_name = parent_idx
+        .map(|p| tables.list[p].name.name.clone())
+        .unwrap_or_else(|| first.parent.clone());
+    let columns: Vec<String> = group.iter().map(|r| r.from.clone()).collect();
+    // A NULL `to` means the parent's primary key. A parent without one
+    // (or a missing parent) is a schema SQLite rejects at write time
+    // ("foreign key mismatch"); the FK then keeps an empty column list.
+    let ref_columns: Vec<String> = if group.iter().all(|r| r.to.is_some()) {
+        group.iter().filter_map(|r| r.to.clone()).collect()
+    } else {
+        parent_idx
+            .and_then(|p| tables.list[p].primary_key.as_ref())
+            .map(|k| k.columns.clone())
+            .unwrap_or_default()
+    };
+    let info = tables.parsed[ti].find_fk(&columns, &first.parent);
+    let table = tables.list[ti].name.clone();
+    let name = info
+        .and_then(|f| f.name.clone())
+        .unwrap_or_else(|| format!("{}_{}_fkey", table.name, columns.join("_")));
+    let fk = ForeignKey {
+        name,
+        table,
+        columns,
+        ref_table: QualName::new(None, &parent_name),
+        ref_columns,
+        on_delete: fk_action(&first.on_delete),
+        on_update: fk_action(&first.on_update),
+        delete_set_columns: None,
+        // SQLite parses MATCH but ignores it: every FK is SIMPLE.
+        match_type: MatchType::Simple,
+        deferrable: info.is_some_and(|f| f.deferrable),
+        initially_deferred: info.is_some_and(|f| f.initially_deferred),
+        ordinal: first.id,
+    };
+    Some((ti, fk))
+}
+
+/// 4. Unique indexes and constraints. `origin` is 'pk' for the primary
+///    key (already known from the columns), 'u' for a UNIQUE constraint,
+///    'c' for CREATE UNIQUE INDEX. A NULL column name is an expression.
+fn load_unique_indexes(
+    tx: &Transaction<'_>,
+    counter: &mut QueryCounter,
+    tables: &mut Tables,
+) -> Result<()> {
     counter.queries += 1;
     let mut stmt = tx.prepare(&format!(
         "SELECT m.name, il.name, il.origin, ii.name \
@@ -281,7 +339,7 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
     let mut indexes: Vec<UniqueIndex> = Vec::new();
     for row in rows {
         let (table, index, origin, column) = row?;
-        let Some(&ti) = by_name.get(&table) else {
+        let Some(ti) = tables.index(&table) else {
             continue;
         };
         let key = (ti, index);
@@ -300,18 +358,26 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
         let Some(columns) = cols.filter(|c| !c.is_empty()) else {
             continue;
         };
+        let t = &mut tables.list[ti];
         // Unique constraints get SQLite's internal `sqlite_autoindex_*`
         // names; a Postgres-style name says more.
         let name = if origin == "u" && index.starts_with("sqlite_autoindex_") {
-            format!("{}_{}_key", tables[ti].name.name, columns.join("_"))
+            format!("{}_{}_key", t.name.name, columns.join("_"))
         } else {
             index
         };
-        tables[ti].unique.push(Key { name, columns });
+        t.unique.push(Key { name, columns });
     }
+    Ok(())
+}
 
-    // 5. Triggers, decoded from their CREATE TRIGGER text. Triggers on
-    //    views (INSTEAD OF) have no table here and are skipped.
+/// 5. Triggers, decoded from their CREATE TRIGGER text. Triggers on
+///    views (INSTEAD OF) have no table here and are skipped.
+fn load_triggers(
+    tx: &Transaction<'_>,
+    counter: &mut QueryCounter,
+    tables: &mut Tables,
+) -> Result<()> {
     counter.queries += 1;
     let mut stmt = tx.prepare(
         "SELECT name, tbl_name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY name",
@@ -325,16 +391,11 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
     })?;
     for row in rows {
         let (name, table, sql) = row?;
-        let ti = by_name.get(&table).copied().or_else(|| {
-            tables
-                .iter()
-                .position(|t| t.name.name.eq_ignore_ascii_case(&table))
-        });
-        let Some(ti) = ti else {
+        let Some(ti) = tables.find(&table) else {
             continue;
         };
         let header = parse_trigger(sql.as_deref().unwrap_or(""));
-        tables[ti].triggers.push(Trigger {
+        tables.list[ti].triggers.push(Trigger {
             name,
             timing: header.timing,
             events: header.events,
@@ -345,9 +406,7 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
             action: header.body,
         });
     }
-    drop(stmt);
-
-    Ok(Schema::new(Engine::Sqlite, tables, Vec::new()))
+    Ok(())
 }
 
 /// A unique index as read: ((table index, index name), origin, columns),
