@@ -63,9 +63,10 @@
 //!
 //! One file per step of that story: `request` (what is asked), `codec`
 //! (the line format the three kinds of line share), `token` (approvals and
-//! rejections), `signers` (the approvers file), `verify` (a token against
-//! the change), `sign` (`ssh-keygen -Y sign`), `time` (the clock and how
-//! times read) and `cli` (`dbguard approve`).
+//! rejections), `signers` (the approvers file, read by the gate and by
+//! `dbguard policy check` alike), `verify` (a token against the change),
+//! `sign` (`ssh-keygen -Y sign`), `time` (the clock and how times read) and
+//! `cli` (`dbguard approve`).
 
 pub mod cli;
 mod codec;
