@@ -24,6 +24,9 @@
 
 use std::path::Path;
 
+use jiff::ToSpan;
+use jiff::civil::Date;
+use jiff::tz::Offset;
 use ssh_key::{HashAlg, PublicKey};
 
 use super::token::NAMESPACE;
@@ -471,28 +474,29 @@ fn unquote(v: &str) -> std::result::Result<String, LineError> {
 /// its month runs on into the next one, so both read a file alike.
 fn parse_time(v: &str) -> Option<i64> {
     let digits = v.strip_suffix(['Z', 'z']).unwrap_or(v);
-    if !digits.chars().all(|c| c.is_ascii_digit()) || ![8, 12, 14].contains(&digits.len()) {
+    if !digits.bytes().all(|c| c.is_ascii_digit()) || ![8, 12, 14].contains(&digits.len()) {
         return None;
     }
-    let num =
-        |r: std::ops::Range<usize>| digits.get(r).map_or(0, |s| s.parse::<i64>().unwrap_or(0));
-    let (y, mo, d) = (num(0..4), num(4..6), num(6..8));
-    let (h, mi, s) = (num(8..10), num(10..12), num(12..14));
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
+    // Two ASCII digits each (a missing time part is 0), so they fit an i8.
+    let two = |at: usize| {
+        digits
+            .get(at..at + 2)
+            .map_or(Some(0), |s| s.parse::<i8>().ok())
+    };
+    let year: i16 = digits.get(0..4)?.parse().ok()?;
+    let (month, day) = (two(4)?, two(6)?);
+    let (hour, minute, second) = (two(8)?, two(10)?, two(12)?);
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let date = Date::new(year, month, 1)
+        .ok()?
+        .checked_add((day - 1).days())
+        .ok()?;
+    let at = Offset::UTC
+        .to_timestamp(date.at(hour, minute, second, 0))
+        .ok()?;
+    Some(at.as_second())
 }
 
 #[cfg(test)]
@@ -604,7 +608,7 @@ mod tests {
             "{msgs:?}"
         );
         assert!(msgs[5].2.contains("not YYYYMMDD"), "{msgs:?}");
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(parse_time("20000301"), Some(11_017 * 86_400));
     }
 
     /// The bug of two parsers: the gate unquoted a quoted principal list,
