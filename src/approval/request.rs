@@ -5,8 +5,6 @@
 //! into both the struct and those exact bytes: re-serializing could change
 //! them, and a signature over different bytes would not verify.
 
-use std::io::Read;
-
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode_b64, encode_line, strip_prefix};
@@ -94,11 +92,30 @@ impl Request {
     }
 }
 
-/// 128 random bits from /dev/urandom, hex.
+/// 128 random bits from the operating system, as lower-case hex: the
+/// nonce that makes every request, and so every approval, single-use.
 pub fn new_nonce() -> Result<String> {
     let mut buf = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| Error::io(format!("/dev/urandom: cannot read random bytes ({e})")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    getrandom::fill(&mut buf).map_err(|e| {
+        Error::io(format!(
+            "cannot read random bytes from the operating system ({e})"
+        ))
+    })?;
+    Ok(base16ct::lower::encode_string(&buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_128_bits_of_lower_case_hex() {
+        let (a, b) = (new_nonce().unwrap(), new_nonce().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+            "{a}"
+        );
+        assert_ne!(a, b);
+    }
 }

@@ -169,13 +169,13 @@ fn record_canonical(
     )
 }
 
-/// `hex(sha256(prev_hash || "\n" || canonical))`.
+/// `hex(sha256(prev_hash || "\n" || canonical))`, in lower case.
 fn chain_hash(prev_hash: &str, canonical: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(canonical.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(&h.finalize())
 }
 
 /// Now, in the stored form of `at`.
