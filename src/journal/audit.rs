@@ -48,6 +48,9 @@
 //! Approval tokens and passwords are never stored here: callers pass
 //! principals and key fingerprints only.
 
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use jiff::tz::Offset;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -165,128 +168,87 @@ fn record_canonical(
     )
 }
 
-/// `hex(sha256(prev_hash || "\n" || canonical))`.
+/// `hex(sha256(prev_hash || "\n" || canonical))`, in lower case.
 fn chain_hash(prev_hash: &str, canonical: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(canonical.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(&h.finalize())
 }
 
-/// Now, UTC, with milliseconds: `2026-03-01T12:00:00.123Z`.
+/// Now, in the stored form of `at`.
 fn now_ms() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format_ms(d.as_secs() as i64, d.subsec_millis())
+    format_ms(Timestamp::now())
 }
 
-fn format_ms(secs: i64, millis: u32) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = super::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Civil date to days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The stored form of `at`: UTC with milliseconds (truncated),
+/// `2026-03-01T12:00:00.123Z`, so times compare as strings.
+fn format_ms(at: Timestamp) -> String {
+    format!("{at:.3}")
 }
 
 /// Parses `--since`: RFC 3339 (any offset) or `YYYY-MM-DD` (midnight UTC),
 /// into the stored form of `at`, so the two compare as strings.
 pub fn parse_since(s: &str) -> Result<String> {
-    parse_time(s.trim()).ok_or_else(|| {
+    parse_time(s.trim()).map(format_ms).ok_or_else(|| {
         Error::input(format!(
             "--since {s:?} is not a time\nGive RFC 3339 (2026-03-01T12:00:00Z, 2026-03-01T14:00:00+02:00) or a date (2026-03-01)."
         ))
     })
 }
 
-fn parse_time(s: &str) -> Option<String> {
+/// RFC 3339 or a date, to the millisecond. jiff parses; the shape is
+/// checked first because jiff also reads ISO 8601's other spellings
+/// (`12:00Z`, `+0200`, `20260301`, offsets up to 25 hours), which
+/// `--since` has never accepted.
+fn parse_time(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
-    let num = |from: usize, to: usize| -> Option<u32> {
-        let part = s.get(from..to)?;
-        if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
+    let digits = |from: usize, to: usize| {
+        b.get(from..to)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
     };
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(digits(0, 4) && at(4, b'-') && digits(5, 7) && at(7, b'-') && digits(8, 10)) {
         return None;
     }
-    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&mo) || d == 0 || d > month_days[(mo - 1) as usize] {
-        return None;
-    }
-    let days = days_from_civil(i64::from(y), mo, d);
     if b.len() == 10 {
-        return Some(format_ms(days * 86_400, 0));
+        let date: Date = s.parse().ok()?;
+        return Offset::UTC
+            .to_timestamp(date.to_datetime(Time::midnight()))
+            .ok();
     }
-    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 || b[13] != b':' || b[16] != b':' {
+    let time = matches!(b[10], b'T' | b't' | b' ')
+        && digits(11, 13)
+        && at(13, b':')
+        && digits(14, 16)
+        && at(16, b':')
+        && digits(17, 19);
+    if !time {
         return None;
     }
-    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    // 60 is a leap second; count it as the last second of the minute.
-    if h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut millis = 0u32;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == start {
+    let mut end = 19;
+    if at(19, b'.') {
+        end = 20 + b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if end == 20 {
             return None;
         }
-        let frac = &s[start..i];
-        let ms: String = frac.chars().chain("000".chars()).take(3).collect();
-        millis = ms.parse().ok()?;
     }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0i64,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let (oh, om) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let o = i64::from(oh * 3600 + om * 60);
-            if *sign == b'-' { -o } else { o }
+    let offset = &s[end..];
+    // RFC 3339's `Z` or `±HH:MM`, hours 00 to 23 (jiff checks the minutes).
+    let offset_ok = match offset.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) && (*h1, *h2) <= (b'2', b'3')
         }
-        _ => return None,
+        _ => false,
     };
-    let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + sec.min(59)) - offset;
-    Some(format_ms(secs, millis))
+    if !offset_ok {
+        return None;
+    }
+    // Only milliseconds are kept (truncated), and jiff reads at most nine
+    // fraction digits: hand it three.
+    format!("{}{offset}", &s[..end.min(23)]).parse().ok()
 }
 
 fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
@@ -705,10 +667,23 @@ mod tests {
     }
 
     #[test]
-    fn days_round_trip() {
-        for days in [-800_000i64, -1, 0, 11_016, 20_778, 2_932_896] {
-            let (y, m, d) = super::super::civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
+    fn stored_times_have_milliseconds() {
+        assert_eq!(format_ms(Timestamp::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = Timestamp::new(1_772_366_400, 123_999_999).unwrap();
+        assert_eq!(format_ms(t), "2026-03-01T12:00:00.123Z");
+        assert_eq!(
+            parse_since("2026-03-01T12:00:00.123999+00:00").unwrap(),
+            "2026-03-01T12:00:00.123Z"
+        );
+        assert_eq!(
+            parse_since("2026-03-01T12:00:00.1234567891z").unwrap(),
+            "2026-03-01T12:00:00.123Z"
+        );
+        assert_eq!(
+            parse_since("2026-03-01 12:00:60Z").unwrap(),
+            "2026-03-01T12:00:59.000Z"
+        );
+        assert!(parse_since("2026-03-01T12:00:00+24:00").is_err());
+        assert!(parse_since("2026-03-01T12:00:00+23:60").is_err());
     }
 }

@@ -13,7 +13,6 @@
 //! line); [`Policy::load`] refuses a directory with any error, and
 //! `dbguard policy check` prints them all.
 
-pub mod approvers;
 pub mod check;
 pub mod duration;
 pub mod glob;
@@ -33,8 +32,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+/// One line of the approvers file, as the gate reads it too.
+pub use crate::approval::Signer as Approver;
 use crate::error::{Error, Result};
-pub use approvers::Approver;
 use glob::Glob;
 use problem::line_of;
 pub use problem::{Problem, Severity};
@@ -784,7 +784,8 @@ impl Policy {
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     have_file = true;
-                    let (approvers, line_problems) = approvers::parse(&text);
+                    let (approvers, line_problems) =
+                        crate::approval::AllowedSigners::parse_checked(&text);
                     problems.extend(line_problems.into_iter().map(|p| Problem {
                         file: path.clone(),
                         line: Some(p.line),
@@ -795,7 +796,7 @@ impl Policy {
                         },
                         message: p.message,
                     }));
-                    self.approvers = approvers;
+                    self.approvers = approvers.entries;
                 }
                 Err(e) => problems.push(Problem {
                     file: path.clone(),

@@ -368,6 +368,76 @@ verdict = "allow"
     assert_eq!(p.approvers.len(), 2);
 }
 
+/// Issue 13: the gate and `policy check` read the approvers file with one
+/// parser. A quoted principal list (`"a,b" ...`, as OpenSSH writes it)
+/// used to verify tokens while `policy check` kept the quotes and warned
+/// that the group member had no key.
+#[test]
+fn quoted_principal_list_verifies_and_passes_policy_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pol");
+    std::fs::create_dir(&dir).unwrap();
+    let alice = keygen(tmp.path(), "alice");
+    std::fs::write(
+        dir.join("approvers"),
+        format!("\"alice@example.org,ally@example.org\" namespaces=\"dbguard\" {alice}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("rules.toml"),
+        "version = 1\ndefault = \"confirm\"\n[groups]\ndba = [\"alice@example.org\"]\n\
+         [[rule]]\nname = \"deletes-need-a-dba\"\noperations = [\"delete\"]\n\
+         verdict = \"approve\"\napprovals = 1\nfrom = [\"dba\"]\n",
+    )
+    .unwrap();
+
+    let out = run_in(tmp.path(), &["policy", "check", "pol"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(!text.contains("warning"), "{text}");
+    assert!(
+        text.contains("  alice@example.org,ally@example.org ssh-ed25519 SHA256:"),
+        "{text}"
+    );
+
+    let db = crate::helpers::SqliteDb::with(
+        "CREATE TABLE t (id integer PRIMARY KEY); INSERT INTO t VALUES (1), (2);",
+    );
+    let journal = crate::helpers::JournalDir::new();
+    let policy = dir.to_str().unwrap();
+    let target = db.target();
+    let exec = |tokens: &[&str]| {
+        let mut args = vec!["--policy", policy, "--as", "carol@example.org", "exec"];
+        args.extend([target.as_str(), "-c", "DELETE FROM t WHERE id = 1"]);
+        args.extend(["--yes", "--format", "json"]);
+        for t in tokens {
+            args.extend(["--token", t]);
+        }
+        journal.run(&args)
+    };
+    let asked = exec(&[]);
+    assert_eq!(asked.status.code(), Some(3), "{}", stderr(&asked));
+    let v = crate::helpers::last_json(&asked);
+    let request = v["request"].as_str().expect("a request").to_owned();
+    let key = tmp.path().join("alice");
+    let signed =
+        crate::helpers::run(&["approve", &request, "--key", key.to_str().unwrap(), "--yes"]);
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    let token = stdout(&signed)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let applied = exec(&[&token]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let left: i64 = db
+        .conn()
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 1);
+}
+
 #[test]
 fn directory_with_only_approvers_uses_the_builtin_rules() {
     let tmp = tempfile::tempdir().unwrap();
