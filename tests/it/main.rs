@@ -15,6 +15,8 @@ mod apply_replay;
 mod apply_types;
 mod approval;
 mod approval_flow;
+mod approval_ssh;
+mod approval_verify;
 mod audit;
 mod classify_props;
 mod cli;
