@@ -1,0 +1,236 @@
+//! Triggers around guarded apply and undo (issue 4): triggers and
+//! `ON UPDATE CASCADE` do not bend a restore (acceptance 2), whether undo may
+//! use replica mode or must let triggers fire and say so; and a trigger
+//! that writes where the journal cannot follow is refused unless allowed,
+//! then marked partial (acceptance 6).
+
+use dbguard::db::Engine;
+
+use crate::apply::{Db, assert_exit, exec_yes, list_entry, rows, undo_list, undo_yes};
+use crate::helpers::*;
+
+// ---- acceptance 2: triggers and ON UPDATE CASCADE do not bend a restore ----
+
+const STAMPED: &str = "
+CREATE TABLE parent (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE child (
+    id integer PRIMARY KEY,
+    parent_id integer NOT NULL REFERENCES parent(id) ON UPDATE CASCADE,
+    updated_at timestamptz NOT NULL DEFAULT '2001-02-03 04:05:06+00',
+    edits integer NOT NULL DEFAULT 0
+);
+CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := clock_timestamp();
+    NEW.edits := OLD.edits + 1;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER child_stamp BEFORE UPDATE ON child FOR EACH ROW EXECUTE FUNCTION stamp();
+INSERT INTO parent VALUES (1, 'one'), (2, 'two');
+INSERT INTO child (id, parent_id) VALUES (10, 1), (11, 1), (12, 2);
+";
+
+const KEY_CHANGE: &str = "UPDATE parent SET id = 100 WHERE id = 1";
+
+#[test]
+fn pg_undo_as_superuser_uses_replica_mode_and_restores_stamped_rows() {
+    let db = Db::new(Engine::Postgres, STAMPED);
+    let j = JournalDir::new();
+    let before = db.dump();
+    let id = exec_yes(&j, &db, KEY_CHANGE, &[]);
+    let after = db.dump();
+    assert_ne!(rows(&after, "child"), rows(&before, "child"));
+    assert!(
+        rows(&after, "child")
+            .iter()
+            .filter(|r| r.contains(",100,"))
+            .all(|r| !r.contains("2001-02-03") && r.ends_with(",1)")),
+        "the trigger did not stamp the cascaded rows: {after:?}"
+    );
+
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 0, "undo apply");
+    assert!(
+        stdout(&o).contains("replica mode"),
+        "the undo does not say it used replica mode:\n{}",
+        stdout(&o)
+    );
+    assert_eq!(db.dump(), before, "undo in replica mode:\n{}", stdout(&o));
+}
+
+/// A login role that may not set `session_replication_role`, with every
+/// privilege on the test database's tables; its URL.
+fn plain_role_url(db: &PgDb) -> String {
+    let mut admin = pg_admin();
+    admin
+        .batch_execute(
+            "DO $$ BEGIN CREATE ROLE dbguard_plain LOGIN; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        )
+        .expect("create role dbguard_plain");
+    db.client()
+        .batch_execute(
+            "GRANT ALL ON SCHEMA public TO dbguard_plain; \
+             GRANT ALL ON ALL TABLES IN SCHEMA public TO dbguard_plain; \
+             GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO dbguard_plain",
+        )
+        .expect("grant to dbguard_plain");
+    let mut url = url::Url::parse(&db.url).expect("test URL");
+    url.set_username("dbguard_plain").expect("set user");
+    url.set_password(None).expect("clear password");
+    let url = url.to_string();
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
+        panic!("cannot connect as dbguard_plain ({url}): {e}\npg_hba.conf must trust 127.0.0.1")
+    });
+    let r = c.batch_execute("BEGIN; SET LOCAL session_replication_role = replica; ROLLBACK");
+    assert!(
+        r.is_err(),
+        "dbguard_plain may set session_replication_role: the test needs a role that may not"
+    );
+    url
+}
+
+#[test]
+fn pg_undo_as_plain_role_fires_triggers_and_reports_the_stamped_column() {
+    let db = match Db::new(Engine::Postgres, STAMPED) {
+        Db::Pg(db) => db,
+        Db::Lite(_) => unreachable!(),
+    };
+    let url = plain_role_url(&db);
+    let j = JournalDir::new();
+    let before = pg_dump_tables(&db.url);
+    let o = j.run(&["exec", &url, "-c", KEY_CHANGE, "--yes", "--format", "json"]);
+    assert_exit(&o, 0, "exec as dbguard_plain");
+    let id = last_json(&o)["change_id"].as_i64().expect("change_id");
+    assert_ne!(pg_dump_tables(&db.url), before);
+
+    let (_, report) = undo_yes(&j, id, &[]);
+    assert_eq!(report["mode"], "triggers", "{report}");
+    let diffs = report["differences"].to_string();
+    assert!(
+        diffs.contains("updated_at") && diffs.contains("child"),
+        "the undo does not report the stamped column updated_at of child: {report}"
+    );
+    // The parent row itself is back; the child rows are, but for what the
+    // trigger stamped.
+    let now = pg_dump_tables(&db.url);
+    assert_eq!(rows(&now, "parent"), rows(&before, "parent"));
+    let strip = |rs: &Vec<String>| -> Vec<String> {
+        rs.iter()
+            .map(|r| r.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(strip(rows(&now, "child")), strip(rows(&before, "child")));
+}
+
+#[test]
+fn pg_undo_as_plain_role_says_triggers_mode_in_text() {
+    let db = match Db::new(Engine::Postgres, STAMPED) {
+        Db::Pg(db) => db,
+        Db::Lite(_) => unreachable!(),
+    };
+    let url = plain_role_url(&db);
+    let j = JournalDir::new();
+    let o = j.run(&["exec", &url, "-c", KEY_CHANGE, "--yes", "--format", "json"]);
+    assert_exit(&o, 0, "exec as dbguard_plain");
+    let id = last_json(&o)["change_id"].as_i64().expect("change_id");
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 0, "undo apply");
+    let out = stdout(&o);
+    assert!(out.contains("triggers mode"), "{out}");
+    assert!(out.contains("updated_at"), "{out}");
+}
+
+// ---- acceptance 6: changes the journal cannot cover ----
+
+fn uncovered_schema(engine: Engine, writes: &str) -> String {
+    let base = "
+CREATE TABLE target (id integer PRIMARY KEY, v text);
+CREATE TABLE unrelated (id integer PRIMARY KEY, v text);
+INSERT INTO target VALUES (1, 'a'), (2, 'b'), (3, 'c');
+INSERT INTO unrelated VALUES (1, 'x'), (2, 'y'), (3, 'z');
+";
+    let body = match writes {
+        "delete" => "DELETE FROM unrelated WHERE id = OLD.id",
+        _ => "INSERT INTO unrelated VALUES (OLD.id + 100, 'gone: ' || OLD.v)",
+    };
+    match engine {
+        Engine::Postgres => format!(
+            "{base}
+CREATE FUNCTION spill() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN {body}; RETURN OLD; END $$;
+CREATE TRIGGER target_spill AFTER DELETE ON target FOR EACH ROW EXECUTE FUNCTION spill();"
+        ),
+        Engine::Sqlite => format!(
+            "{base}
+CREATE TRIGGER target_spill AFTER DELETE ON target BEGIN {body}; END;"
+        ),
+    }
+}
+
+fn uncovered(engine: Engine, writes: &str) {
+    let db = Db::new(engine, &uncovered_schema(engine, writes));
+    let j = JournalDir::new();
+    let target = db.target();
+    let sql = "DELETE FROM target WHERE id <= 2";
+    let before = db.dump();
+
+    let o = j.run(&["exec", &target, "-c", sql, "--yes"]);
+    assert_exit(&o, 1, "exec --yes with a trigger writing elsewhere");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("--allow-uncovered"), "{all}");
+    assert_eq!(
+        db.dump(),
+        before,
+        "{engine:?}: a refused apply changed data"
+    );
+    assert!(
+        undo_list(&j)
+            .iter()
+            .all(|c| c["status"] != "committed" && c["status"] != "prepared"),
+        "{:?}",
+        undo_list(&j)
+    );
+
+    let id = exec_yes(&j, &db, sql, &["--allow-uncovered"]);
+    let after = db.dump();
+    assert_ne!(rows(&after, "unrelated"), rows(&before, "unrelated"));
+    assert_eq!(rows(&after, "target").len(), 1);
+    let entry = list_entry(&j, id);
+    let partial = entry["partial"].as_str().unwrap_or_else(|| {
+        panic!("{engine:?}: an uncovered change is not marked partial: {entry}")
+    });
+    assert!(!partial.is_empty(), "{entry}");
+    // The undo restores what the entry covers and leaves the rest.
+    undo_yes(&j, id, &[]);
+    let undone = db.dump();
+    assert_eq!(rows(&undone, "target"), rows(&before, "target"));
+    assert_eq!(rows(&undone, "unrelated"), rows(&after, "unrelated"));
+    // Checked last, so the rest of the scenario is verified either way.
+    assert!(
+        all.contains("unrelated"),
+        "{engine:?} ({writes}): the refusal does not name the table the trigger wrote:\n{all}"
+    );
+}
+
+#[test]
+fn pg_trigger_deleting_elsewhere_is_refused_unless_allowed() {
+    uncovered(Engine::Postgres, "delete");
+}
+
+#[test]
+fn pg_trigger_inserting_elsewhere_is_refused_unless_allowed() {
+    uncovered(Engine::Postgres, "insert");
+}
+
+#[test]
+fn sqlite_trigger_deleting_elsewhere_is_refused_unless_allowed() {
+    uncovered(Engine::Sqlite, "delete");
+}
+
+#[test]
+fn sqlite_trigger_inserting_elsewhere_is_refused_unless_allowed() {
+    uncovered(Engine::Sqlite, "insert");
+}
