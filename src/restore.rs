@@ -260,7 +260,7 @@ fn key_join(engine: Engine, info: &TableInfo, t: &str) -> String {
 }
 
 fn key_string(key: &[Value]) -> String {
-    serde_json::Value::Array(key.iter().map(crate::journal::value_to_json).collect()).to_string()
+    serde_json::Value::Array(key.iter().map(Value::to_json).collect()).to_string()
 }
 
 /// The current rows with the keys of `rows`, by key.
@@ -1083,12 +1083,12 @@ fn sqlite_bulk_insert(
                     format!(
                         "{head} SELECT {} FROM jsonb_each(",
                         cols.iter()
-                            .map(|(i, _)| sqlite_json_value(*i, objects))
+                            .map(|(i, _)| crate::db::sqlite::json_lines::value_sql(*i, objects))
                             .collect::<Vec<_>>()
                             .join(", "),
                     )
                 });
-                json_rows(text, &mut rows);
+                crate::db::sqlite::json_lines::rows_array(text, &mut rows);
                 tx.execute_with_text(sql, &rows, ") AS j")?
             };
             if n != lines {
@@ -1110,22 +1110,6 @@ fn sqlite_bulk_insert(
         })?;
     }
     Ok(())
-}
-
-/// A chunk's lines (one JSON array per row) as one JSON array of rows, in
-/// `out`. A raw newline only ever separates lines: inside JSON strings it
-/// is escaped.
-fn json_rows(text: &str, out: &mut String) {
-    out.clear();
-    out.reserve(text.len() + 2);
-    out.push('[');
-    for (i, line) in text.trim_end_matches('\n').split('\n').enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(line);
-    }
-    out.push(']');
 }
 
 /// Whether SQLite can put a change's deleted rows back in bulk, chunk by
@@ -1177,44 +1161,6 @@ fn sqlite_bulk_ok(
     Ok(true)
 }
 
-/// Element `i` of the row `j.value` (see `crate::journal::decode_json_line`)
-/// as the SQLite value it was: `->>` gives nulls, text, integers and reals
-/// (SQLite reads back the digits its `json_array()` wrote); blobs, text
-/// that is not UTF-8 (`crate::db::packed::json_rows`) and integers written
-/// as objects are unwrapped. A chunk without objects
-/// (`{"` outside a string, where quotes are always escaped) needs no
-/// unwrapping, and each extra JSON call per value costs about a third.
-fn sqlite_json_value(i: usize, objects: bool) -> String {
-    if !objects {
-        return format!("j.value ->> {i}");
-    }
-    format!(
-        "CASE json_type(j.value, '$[{i}]') WHEN 'object' THEN \
-         CASE WHEN json_type(j.value, '$[{i}].blob') IS NOT NULL THEN unhex(j.value ->> '$[{i}].blob') \
-         WHEN json_type(j.value, '$[{i}].texthex') IS NOT NULL \
-         THEN CAST(unhex(j.value ->> '$[{i}].texthex') AS TEXT) \
-         ELSE CAST(j.value ->> '$[{i}].int' AS INTEGER) END \
-         ELSE j.value ->> {i} END"
-    )
-}
-
-/// The smallest and largest first element of a chunk's lines, when every
-/// one is a plain integer (a key too large for JSON numbers is written as
-/// an object, and then there is no range).
-fn first_int_range(chunk: &str) -> Option<(i64, i64)> {
-    let mut range: Option<(i64, i64)> = None;
-    for line in chunk.lines() {
-        let rest = line.strip_prefix('[')?;
-        let end = rest.find([',', ']'])?;
-        let v: i64 = rest[..end].parse().ok()?;
-        range = Some(match range {
-            None => (v, v),
-            Some((lo, hi)) => (lo.min(v), hi.max(v)),
-        });
-    }
-    range
-}
-
 /// Counts, into `counts`, the deleted rows of `tables` SQLite will put
 /// back in bulk, and adds to `conflicts` every one whose key exists again:
 /// one query per chunk, or one index probe where the chunk's integer keys
@@ -1254,8 +1200,8 @@ fn sqlite_bulk_check(
         source.for_each_chunk_of(id, &info.name, Op::Delete, |stored| {
             counts.entry(info.name.clone()).or_default().reinsert += stored.rows;
             let range = match stored.format {
-                BulkFormat::Packed => crate::db::packed::first_int_range(stored.data)?,
-                _ => first_int_range(stored.text()?),
+                BulkFormat::Packed => crate::db::sqlite::packed::first_int_range(stored.data)?,
+                _ => crate::db::sqlite::json_lines::first_int_range(stored.text()?),
             };
             if let (Some(k), Some((lo, hi))) = (int_key, range) {
                 let any = (tx as &mut dyn PreviewTx).count(&format!(
@@ -1268,8 +1214,8 @@ fn sqlite_bulk_check(
                 }
             }
             match stored.format {
-                BulkFormat::Packed => crate::db::packed::json_rows(stored.data, &mut rows)?,
-                _ => json_rows(stored.text()?, &mut rows),
+                BulkFormat::Packed => crate::db::sqlite::packed::json_rows(stored.data, &mut rows)?,
+                _ => crate::db::sqlite::json_lines::rows_array(stored.text()?, &mut rows),
             }
             // `{"` outside a string only starts a blob's object.
             let objects = rows.contains("{\"");
@@ -1279,13 +1225,13 @@ fn sqlite_bulk_check(
                     format!(
                         "t.{} {op} {}",
                         quote_ident(k),
-                        sqlite_json_value(*i, objects)
+                        crate::db::sqlite::json_lines::value_sql(*i, objects)
                     )
                 })
                 .collect();
             let shown: Vec<String> = keys
                 .iter()
-                .map(|(i, _)| sqlite_json_value(*i, objects))
+                .map(|(i, _)| crate::db::sqlite::json_lines::value_sql(*i, objects))
                 .collect();
             let found = tx.query_with_text(
                 &format!("SELECT {} FROM jsonb_each(", shown.join(", ")),
@@ -1597,15 +1543,13 @@ pub fn export_json(loaded: &Loaded) -> Result<serde_json::Value> {
     let mut rows = Vec::new();
     source.for_each_row(loaded.change.id, |r| {
         let enc = |v: &Option<Vec<Value>>| match v {
-            Some(vals) => {
-                serde_json::Value::Array(vals.iter().map(crate::journal::value_to_json).collect())
-            }
+            Some(vals) => serde_json::Value::Array(vals.iter().map(Value::to_json).collect()),
             None => serde_json::Value::Null,
         };
         rows.push(serde_json::json!({
             "table": r.table,
             "op": r.op.name(),
-            "key": r.key.iter().map(crate::journal::value_to_json).collect::<Vec<_>>(),
+            "key": r.key.iter().map(Value::to_json).collect::<Vec<_>>(),
             "before": enc(&r.before),
             "after": enc(&r.after),
         }));
@@ -1616,28 +1560,4 @@ pub fn export_json(loaded: &Loaded) -> Result<serde_json::Value> {
         "tables": loaded.tables,
         "rows": rows,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_int_range;
-
-    #[test]
-    fn first_int_range_needs_an_integer_first_in_every_line() {
-        assert_eq!(
-            first_int_range("[5,\"a\"]\n[-3,null]\n[12]\n"),
-            Some((-3, 12))
-        );
-        assert_eq!(first_int_range("[7,1]\n"), Some((7, 7)));
-        for none in [
-            "",
-            "[1,2]\n[\"2\",3]\n",
-            "[1.5,0]\n",
-            "[{\"int\":\"9223372036854775807\"},1]\n",
-            "[null,1]\n",
-            "[99999999999999999999,1]\n",
-        ] {
-            assert_eq!(first_int_range(none), None, "{none}");
-        }
-    }
 }

@@ -9,8 +9,8 @@
 //! (catalog introspection, reads) take the engine's transaction and never
 //! open one themselves, so a caller can compose them.
 
+pub mod bulk;
 pub mod dialect;
-pub mod packed;
 pub mod postgres;
 pub mod sqlite;
 pub mod value;
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 pub use crate::model::Engine;
 use crate::schema::Schema;
+pub use bulk::{BulkFormat, ChunkSink};
 pub use value::Value;
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with
@@ -146,20 +147,6 @@ pub struct TableCounts {
     pub inserted: u64,
 }
 
-/// How an engine writes rows in bulk, one row per line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BulkFormat {
-    /// Postgres `COPY ... TO STDOUT` text: tab-separated, `\N` for NULL,
-    /// backslash escapes; every value in its text form.
-    Copy,
-    /// SQLite before schema 7: one `json_array(...)` per row, so each
-    /// value keeps its storage class (see `crate::journal::decode_json_line`).
-    Json,
-    /// SQLite: one MessagePack array per row (`crate::db::packed`), each
-    /// value exactly as SQLite holds it.
-    Packed,
-}
-
 /// Runs `f`, and returns with its result the data version
 /// ([`PreviewTx::data_version`]) read before and after it when the two are
 /// equal: every query `f` ran then saw the same committed data (Postgres
@@ -174,10 +161,6 @@ pub fn at_one_version<T>(
     let last = tx.data_version()?;
     Ok((value, first.filter(|v| last.as_ref() == Some(v))))
 }
-
-/// Takes captured rows in chunks: their format, the complete rows, and how
-/// many rows they are.
-pub type ChunkSink<'a> = dyn FnMut(BulkFormat, &[u8], u64) -> Result<()> + 'a;
 
 /// Timeouts of a guarded apply.
 #[derive(Debug, Clone)]
@@ -218,7 +201,7 @@ pub trait ApplyTx: PreviewTx {
     /// engine without being quoted into the statement and tokenized again
     /// (SQLite's bulk restore binds a whole chunk).
     fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64>;
-    /// Inserts packed rows (`crate::db::packed`): `insert` is a statement
+    /// Inserts packed rows (`crate::db::sqlite::packed`): `insert` is a statement
     /// up to `VALUES`, and each row gives the values at `columns`, bound as
     /// parameters in batches. Returns the rows inserted; `None` when the
     /// engine has no such path.

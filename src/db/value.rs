@@ -5,7 +5,7 @@
 //! and needs no per-type code. SQLite values keep their storage class, since
 //! an integer `1` and a text `'1'` are different values there.
 
-use std::fmt::Write as _;
+use crate::error::{Error, Result};
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,48 @@ pub enum Value {
 impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
+    }
+
+    /// The value as JSON, exactly: text as a string, NULL as null, and
+    /// SQLite's other storage classes tagged (`{"int": "42"}`, `{"real":
+    /// "0x3ff0000000000000"}` with the exact bits, `{"blob": "00ff"}`), so
+    /// that every value reads back as the same value.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Text(s) => serde_json::Value::String(s.clone()),
+            Value::Integer(i) => json!({"int": i.to_string()}),
+            Value::Real(f) => json!({"real": format!("{:#018x}", f.to_bits())}),
+            Value::Blob(b) => json!({"blob": base16ct::lower::encode_string(b)}),
+        }
+    }
+
+    /// Reads a value back from [`Value::to_json`]'s form.
+    pub fn from_json(v: &serde_json::Value) -> Result<Value> {
+        let bad = || Error::database(format!("journal holds a value it cannot read: {v}"));
+        match v {
+            serde_json::Value::Null => Ok(Value::Null),
+            serde_json::Value::String(s) => Ok(Value::Text(s.clone())),
+            serde_json::Value::Object(m) => {
+                if let Some(i) = m.get("int").and_then(|x| x.as_str()) {
+                    return i.parse().map(Value::Integer).map_err(|_| bad());
+                }
+                if let Some(r) = m.get("real").and_then(|x| x.as_str()) {
+                    let hex = r.trim_start_matches("0x");
+                    return u64::from_str_radix(hex, 16)
+                        .map(|bits| Value::Real(f64::from_bits(bits)))
+                        .map_err(|_| bad());
+                }
+                if let Some(b) = m.get("blob").and_then(|x| x.as_str()) {
+                    return base16ct::mixed::decode_vec(b)
+                        .map(Value::Blob)
+                        .map_err(|_| bad());
+                }
+                Err(bad())
+            }
+            _ => Err(bad()),
+        }
     }
 
     /// The engine's text form, or `None` for NULL. This is what JSON output
@@ -59,17 +101,32 @@ pub fn real_text(f: f64) -> String {
 
 /// Blobs are shown the way Postgres shows bytea: `\x` and hex digits.
 pub fn blob_text(b: &[u8]) -> String {
-    let mut s = String::with_capacity(2 + b.len() * 2);
-    s.push_str("\\x");
-    for byte in b {
-        let _ = write!(s, "{byte:02x}");
-    }
-    s
+    format!("\\x{}", base16ct::lower::encode_string(b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_round_trip_exactly() {
+        for v in [
+            Value::Null,
+            Value::Text("it's \\ \n ünï".into()),
+            Value::Integer(i64::MIN),
+            Value::Integer(i64::MAX),
+            Value::Real(-0.0),
+            Value::Real(f64::NAN),
+            Value::Real(1e-310),
+            Value::Blob(vec![0, 255, 1]),
+        ] {
+            let back = Value::from_json(&v.to_json()).unwrap();
+            match (&v, &back) {
+                (Value::Real(a), Value::Real(b)) => assert_eq!(a.to_bits(), b.to_bits()),
+                _ => assert_eq!(v, back),
+            }
+        }
+    }
 
     #[test]
     fn reals_keep_a_decimal_point() {

@@ -20,7 +20,7 @@
 //!
 //! Large deletes are captured in bulk, as chunks of rows in the engine's
 //! own bulk format ([`BulkFormat`]): Postgres `COPY` text, or for SQLite
-//! one MessagePack array per row (`crate::db::packed`, a blob; schema 7),
+//! one MessagePack array per row (`crate::db::sqlite::packed`, a blob; schema 7),
 //! each value exactly as SQLite holds it. Journals written before schema 7
 //! hold SQLite's rows as one JSON array per line as `json_array()` writes
 //! it (numbers with a `.` or an exponent are reals, given with enough
@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection as RawConnection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::db::bulk::StoredChunk;
 use crate::db::{BulkFormat, Value};
 use crate::error::{Error, Result};
 
@@ -155,7 +156,7 @@ const SCHEMA_V8: &str = "
 CREATE INDEX IF NOT EXISTS change_chunks_format ON change_chunks (change_id, tbl, op, format);
 ";
 
-/// Schema 7: a chunk may hold packed rows (`crate::db::packed`, a blob),
+/// Schema 7: a chunk may hold packed rows (`crate::db::sqlite::packed`, a blob),
 /// SQLite's bulk format from now on: the format's CHECK constraint allows
 /// `packed`. Loosening a CHECK changes nothing stored, so it is done the
 /// way SQLite documents for such changes (editing the table's definition
@@ -197,208 +198,6 @@ const UNDONE_BY: &str =
 /// The changes a crash left `prepared`, newest first, through
 /// `changes_prepared`.
 const PREPARED: &str = "SELECT * FROM changes WHERE status = 'prepared' ORDER BY id DESC";
-
-/// Decodes one line of a SQLite bulk chunk: a JSON array as `json_array()`
-/// writes it. Numbers are parsed from their text here (Rust's parser is
-/// correctly rounded), with a `.` or an exponent meaning a real, so the
-/// storage class and the exact bits survive.
-pub fn decode_json_line(line: &str) -> Result<Vec<Value>> {
-    let bad = || Error::database(format!("journal chunk holds a row it cannot read: {line}"));
-    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(line).map_err(|_| bad())?;
-    items
-        .into_iter()
-        .map(|raw| {
-            let text = raw.get();
-            match text.as_bytes().first() {
-                Some(b'n') if text == "null" => Ok(Value::Null),
-                Some(b'"') => serde_json::from_str::<String>(text)
-                    .map(Value::Text)
-                    .map_err(|_| bad()),
-                Some(b'{') => serde_json::from_str::<serde_json::Value>(text)
-                    .map_err(|_| bad())
-                    .and_then(|v| value_from_json(&v)),
-                Some(_) if text.contains(['.', 'e', 'E']) => {
-                    text.parse::<f64>().map(Value::Real).map_err(|_| bad())
-                }
-                Some(_) => text.parse::<i64>().map(Value::Integer).map_err(|_| bad()),
-                None => Err(bad()),
-            }
-        })
-        .collect()
-}
-
-/// Calls `f` with every row of a chunk, decoded, in order. A row that
-/// cannot be decoded is an error that names the chunk (`at`).
-fn for_each_chunk_row(
-    format: BulkFormat,
-    data: &[u8],
-    at: &dyn Fn() -> String,
-    mut f: impl FnMut(Vec<Value>) -> Result<()>,
-) -> Result<()> {
-    let named = |e: Error| e.context(at());
-    match format {
-        BulkFormat::Packed => {
-            let mut rows = crate::db::packed::Rows::new(data);
-            let mut row = Vec::new();
-            while rows.next_into(&mut row).map_err(named)? {
-                f(row.iter().map(|c| c.to_value()).collect())?;
-            }
-            Ok(())
-        }
-        BulkFormat::Copy | BulkFormat::Json => {
-            for line in chunk_str(data).map_err(named)?.lines() {
-                f(match format {
-                    BulkFormat::Copy => decode_copy_line(line),
-                    _ => decode_json_line(line).map_err(named)?,
-                })?;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// A text chunk's lines as a string.
-fn chunk_str(data: &[u8]) -> Result<&str> {
-    std::str::from_utf8(data)
-        .map_err(|e| Error::database(format!("journal chunk is not UTF-8 text: {e}")))
-}
-
-fn format_name(format: BulkFormat) -> &'static str {
-    match format {
-        BulkFormat::Copy => "copy",
-        BulkFormat::Json => "json",
-        BulkFormat::Packed => "packed",
-    }
-}
-
-fn parse_format(s: &str) -> Result<BulkFormat> {
-    match s {
-        "copy" => Ok(BulkFormat::Copy),
-        "json" => Ok(BulkFormat::Json),
-        "packed" => Ok(BulkFormat::Packed),
-        other => Err(Error::database(format!(
-            "journal has a chunk in an unknown format {other:?}"
-        ))),
-    }
-}
-
-/// Encodes text-form values as one line of Postgres `COPY` text format
-/// (without the newline).
-pub fn encode_copy_line(values: &[Value], out: &mut String) {
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push('\t');
-        }
-        match v.text() {
-            None => out.push_str("\\N"),
-            Some(t) => {
-                for c in t.chars() {
-                    match c {
-                        '\\' => out.push_str("\\\\"),
-                        '\t' => out.push_str("\\t"),
-                        '\n' => out.push_str("\\n"),
-                        '\r' => out.push_str("\\r"),
-                        other => out.push(other),
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Decodes one line of Postgres `COPY` text format into text-form values.
-pub fn decode_copy_line(line: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    for field in line.split('\t') {
-        if field == "\\N" {
-            out.push(Value::Null);
-            continue;
-        }
-        let mut s = String::with_capacity(field.len());
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut chars = field.chars().peekable();
-        // Octal and hex escapes produce bytes; collect them so multi-byte
-        // characters written as escapes come out whole.
-        let flush = |bytes: &mut Vec<u8>, s: &mut String| {
-            if !bytes.is_empty() {
-                s.push_str(&String::from_utf8_lossy(bytes));
-                bytes.clear();
-            }
-        };
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                flush(&mut bytes, &mut s);
-                s.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('b') => {
-                    flush(&mut bytes, &mut s);
-                    s.push('\u{8}')
-                }
-                Some('f') => {
-                    flush(&mut bytes, &mut s);
-                    s.push('\u{c}')
-                }
-                Some('n') => {
-                    flush(&mut bytes, &mut s);
-                    s.push('\n')
-                }
-                Some('r') => {
-                    flush(&mut bytes, &mut s);
-                    s.push('\r')
-                }
-                Some('t') => {
-                    flush(&mut bytes, &mut s);
-                    s.push('\t')
-                }
-                Some('v') => {
-                    flush(&mut bytes, &mut s);
-                    s.push('\u{b}')
-                }
-                Some(d @ '0'..='7') => {
-                    let mut v = d.to_digit(8).unwrap_or(0);
-                    for _ in 0..2 {
-                        match chars.peek().and_then(|c| c.to_digit(8)) {
-                            Some(x) => {
-                                v = v * 8 + x;
-                                chars.next();
-                            }
-                            None => break,
-                        }
-                    }
-                    bytes.push((v & 0xff) as u8);
-                }
-                Some('x') => {
-                    let mut v = 0u32;
-                    let mut n = 0;
-                    while n < 2 {
-                        match chars.peek().and_then(|c| c.to_digit(16)) {
-                            Some(x) => {
-                                v = v * 16 + x;
-                                chars.next();
-                                n += 1;
-                            }
-                            None => break,
-                        }
-                    }
-                    bytes.push(v as u8);
-                }
-                Some(other) => {
-                    flush(&mut bytes, &mut s);
-                    s.push(other)
-                }
-                None => {
-                    flush(&mut bytes, &mut s);
-                    s.push('\\')
-                }
-            }
-        }
-        flush(&mut bytes, &mut s);
-        out.push(Value::Text(s));
-    }
-    out
-}
 
 /// Schema 2: the audit trail and the approvals a change used (see
 /// [`audit`]). The triggers make the trail append-only for anyone writing
@@ -574,52 +373,8 @@ pub struct RowChange {
     pub after: Option<Vec<Value>>,
 }
 
-/// JSON form of a value (see the module doc).
-pub fn value_to_json(v: &Value) -> serde_json::Value {
-    use serde_json::json;
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Text(s) => serde_json::Value::String(s.clone()),
-        Value::Integer(i) => json!({"int": i.to_string()}),
-        Value::Real(f) => json!({"real": format!("{:#018x}", f.to_bits())}),
-        Value::Blob(b) => json!({"blob": b.iter().map(|x| format!("{x:02x}")).collect::<String>()}),
-    }
-}
-
-/// Reads a value back from its JSON form.
-pub fn value_from_json(v: &serde_json::Value) -> Result<Value> {
-    let bad = || Error::database(format!("journal holds a value it cannot read: {v}"));
-    match v {
-        serde_json::Value::Null => Ok(Value::Null),
-        serde_json::Value::String(s) => Ok(Value::Text(s.clone())),
-        serde_json::Value::Object(m) => {
-            if let Some(i) = m.get("int").and_then(|x| x.as_str()) {
-                return i.parse().map(Value::Integer).map_err(|_| bad());
-            }
-            if let Some(r) = m.get("real").and_then(|x| x.as_str()) {
-                let hex = r.trim_start_matches("0x");
-                return u64::from_str_radix(hex, 16)
-                    .map(|bits| Value::Real(f64::from_bits(bits)))
-                    .map_err(|_| bad());
-            }
-            if let Some(b) = m.get("blob").and_then(|x| x.as_str()) {
-                if b.len() % 2 != 0 {
-                    return Err(bad());
-                }
-                let bytes: std::result::Result<Vec<u8>, _> = (0..b.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(b.get(i..i + 2).unwrap_or("zz"), 16))
-                    .collect();
-                return bytes.map(Value::Blob).map_err(|_| bad());
-            }
-            Err(bad())
-        }
-        _ => Err(bad()),
-    }
-}
-
 fn row_to_json(row: &[Value]) -> String {
-    serde_json::Value::Array(row.iter().map(value_to_json).collect()).to_string()
+    serde_json::Value::Array(row.iter().map(Value::to_json).collect()).to_string()
 }
 
 fn row_from_json(text: &str) -> Result<Vec<Value>> {
@@ -628,38 +383,12 @@ fn row_from_json(text: &str) -> Result<Vec<Value>> {
     let arr = v
         .as_array()
         .ok_or_else(|| Error::database("journal row is not a JSON array"))?;
-    arr.iter().map(value_from_json).collect()
+    arr.iter().map(Value::from_json).collect()
 }
 
+/// Now, in RFC 3339 UTC to the second, as every journal time is written.
 fn now() -> String {
-    // RFC 3339 in UTC, from the system clock; no time crate needed.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    format!("{:.0}", jiff::Timestamp::now())
 }
 
 /// A `change_rows` row (columns seq, tbl, op, key, before, after).
@@ -761,10 +490,10 @@ fn merge_by_seq(
             };
             if let Some(info) = tables.get(tbl.as_str()) {
                 let op = Op::parse(&op_s)?;
-                let format = parse_format(&format)?;
+                let format = BulkFormat::parse(&format)?;
                 let mut seq = first;
                 let at = || format!("journal chunk of {tbl} at seq {first}");
-                for_each_chunk_row(format, &data, &at, |values| {
+                crate::db::bulk::for_each_row(format, &data, &at, |values| {
                     let key = crate::apply::key_of(info, &values);
                     let (before, after) = match op {
                         Op::Insert => (None, Some(values)),
@@ -794,29 +523,6 @@ fn merge_by_seq(
         }
     }
     Ok(())
-}
-
-/// One stored chunk, as [`Journal::for_each_chunk_of`] reads it.
-pub struct Chunk<'a> {
-    pub format: BulkFormat,
-    pub rows: u64,
-    /// Complete rows: text lines (`Copy`, `Json`) or packed rows.
-    pub data: &'a [u8],
-    /// The change and first seq of the chunk that holds these rows: this
-    /// one, or the one it stands for ([`Recording::chunk_ref`]).
-    pub origin: (i64, i64),
-}
-
-impl Chunk<'_> {
-    /// The lines of a text chunk (`Copy` or `Json`).
-    pub fn text(&self) -> Result<&str> {
-        chunk_str(self.data).map_err(|e| {
-            e.context(format!(
-                "journal chunk at seq {} of change {}",
-                self.origin.1, self.origin.0
-            ))
-        })
-    }
 }
 
 /// Puts the journal in WAL mode. Switching a file's mode takes an
@@ -1197,7 +903,7 @@ impl Journal {
             };
             match chunk.format {
                 BulkFormat::Copy => {
-                    let data = chunk_str(chunk.data).map_err(|e| e.context(at()))?;
+                    let data = crate::db::bulk::text(chunk.data).map_err(|e| e.context(at()))?;
                     if !data.is_empty() {
                         f(data)?;
                         if !data.ends_with('\n') {
@@ -1206,9 +912,9 @@ impl Journal {
                     }
                 }
                 BulkFormat::Json | BulkFormat::Packed => {
-                    for_each_chunk_row(chunk.format, chunk.data, &at, |values| {
+                    crate::db::bulk::for_each_row(chunk.format, chunk.data, &at, |values| {
                         line.clear();
-                        encode_copy_line(&values, &mut line);
+                        crate::db::postgres::copy::encode_line(&values, &mut line);
                         line.push('\n');
                         f(&line)
                     })?;
@@ -1226,7 +932,7 @@ impl Journal {
             };
             if let Some(values) = image {
                 line.clear();
-                encode_copy_line(&values, &mut line);
+                crate::db::postgres::copy::encode_line(&values, &mut line);
                 line.push('\n');
                 f(&line)?;
             }
@@ -1241,15 +947,15 @@ impl Journal {
         id: i64,
         table: &str,
         op: Op,
-        mut f: impl FnMut(&Chunk<'_>) -> Result<()>,
+        mut f: impl FnMut(&StoredChunk<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self.conn.prepare(TABLE_CHUNKS_IN_SEQ)?;
         let mut chunks = stmt.query(params![id, table, op.name()])?;
         while let Some(r) = chunks.next()? {
             let first: i64 = r.get(0)?;
             let rows: i64 = r.get(5)?;
-            f(&Chunk {
-                format: parse_format(&r.get::<_, String>(4)?)?,
+            f(&StoredChunk {
+                format: BulkFormat::parse(&r.get::<_, String>(4)?)?,
                 rows: rows.max(0) as u64,
                 data: chunk_bytes(r, 3, first)?,
                 origin: (r.get(6)?, r.get(7)?),
@@ -1265,7 +971,7 @@ impl Journal {
         let mut stmt = self.conn.prepare(CHUNK_FORMATS)?;
         let formats = stmt.query_map(params![id, table, op.name()], |r| r.get::<_, String>(0))?;
         formats
-            .map(|f| parse_format(&f?))
+            .map(|f| BulkFormat::parse(&f?))
             .collect::<Result<Vec<_>>>()
     }
 
@@ -1394,7 +1100,7 @@ impl Recording<'_> {
     /// Records a chunk that stands for `chunk`, as read from this journal:
     /// the same lines, in the same format, stored once (it points at the
     /// chunk's [`Chunk::origin`]).
-    pub fn chunk_ref(&mut self, table: &str, op: Op, chunk: &Chunk<'_>) -> Result<()> {
+    pub fn chunk_ref(&mut self, table: &str, op: Op, chunk: &StoredChunk<'_>) -> Result<()> {
         self.insert_chunk(table, op, chunk.format, chunk.rows, b"", Some(chunk.origin))
     }
 
@@ -1414,7 +1120,7 @@ impl Recording<'_> {
             _ if origin.is_some() => rusqlite::types::ValueRef::Text(b""),
             BulkFormat::Packed => rusqlite::types::ValueRef::Blob(data),
             BulkFormat::Copy | BulkFormat::Json => {
-                rusqlite::types::ValueRef::Text(chunk_str(data)?.as_bytes())
+                rusqlite::types::ValueRef::Text(crate::db::bulk::text(data)?.as_bytes())
             }
         });
         let first = self.seq + 1;
@@ -1430,7 +1136,7 @@ impl Recording<'_> {
             op.name(),
             rows as i64,
             data,
-            format_name(format),
+            format.name(),
             origin.map(|o| o.0),
             origin.map(|o| o.1)
         ])?;
@@ -1550,33 +1256,6 @@ mod tests {
         assert_eq!(journal.undone_by(1).expect("undone_by"), None);
     }
 
-    #[test]
-    fn values_round_trip_exactly() {
-        for v in [
-            Value::Null,
-            Value::Text("it's \\ \n ünï".into()),
-            Value::Integer(i64::MIN),
-            Value::Integer(i64::MAX),
-            Value::Real(-0.0),
-            Value::Real(f64::NAN),
-            Value::Real(1e-310),
-            Value::Blob(vec![0, 255, 1]),
-        ] {
-            let back = value_from_json(&value_to_json(&v)).unwrap();
-            match (&v, &back) {
-                (Value::Real(a), Value::Real(b)) => assert_eq!(a.to_bits(), b.to_bits()),
-                _ => assert_eq!(v, back),
-            }
-        }
-    }
-
-    #[test]
-    fn dates_are_civil() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_778), (2026, 11, 21));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
-
     /// A restore of a 1M-row change once took 122 MiB: the chunk query
     /// sorted every chunk's text in an in-memory temp b-tree. The streaming
     /// reads must come straight off an index.
@@ -1653,7 +1332,7 @@ mod tests {
         let mut j = Journal::open(Some(&dir.path().join("j.sqlite"))).unwrap();
         let mut rec = j.begin(&meta("UNDO change 9", "undo")).unwrap();
         rec.table(&int_table("t")).unwrap();
-        let dangling = Chunk {
+        let dangling = StoredChunk {
             format: BulkFormat::Json,
             rows: 2,
             data: b"",
@@ -1677,7 +1356,7 @@ mod tests {
         rec.chunk_ref(
             "t",
             Op::Insert,
-            &Chunk {
+            &StoredChunk {
                 origin: (id, 1),
                 ..dangling
             },
@@ -1815,9 +1494,9 @@ mod tests {
         let mut rec = j.begin(&meta("DELETE FROM t", "delete")).unwrap();
         rec.table(&int_table("t")).unwrap();
         let mut packed = Vec::new();
-        crate::db::packed::write_row(
+        crate::db::sqlite::packed::write_row(
             &mut packed,
-            [crate::db::packed::Cell::Integer(3)].into_iter(),
+            [crate::db::sqlite::packed::Cell::Integer(3)].into_iter(),
         );
         rec.chunk("t", Op::Delete, BulkFormat::Packed, 1, &packed)
             .unwrap();
@@ -1829,65 +1508,5 @@ mod tests {
         })
         .unwrap();
         assert_eq!(rows, vec![Some(vec![Value::Integer(3)])]);
-    }
-}
-
-#[cfg(test)]
-mod copy_tests {
-    use super::*;
-
-    #[test]
-    fn json_lines_keep_storage_classes_and_bits() {
-        let line = r#"[null,42,-9223372036854775808,0.1,10000000000000000.0,9.0e+999,-4.9406564584124654e-324,"tab\there \u0000 \"q\"",{"blob":"00FF"},{"real":"0x8000000000000000"}]"#;
-        let got = decode_json_line(line).unwrap();
-        let want = vec![
-            Value::Null,
-            Value::Integer(42),
-            Value::Integer(i64::MIN),
-            Value::Real(0.1),
-            Value::Real(1e16),
-            Value::Real(f64::INFINITY),
-            Value::Real(-5e-324),
-            Value::Text("tab\there \0 \"q\"".into()),
-            Value::Blob(vec![0, 255]),
-            Value::Real(-0.0),
-        ];
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(&want) {
-            match (g, w) {
-                (Value::Real(a), Value::Real(b)) => assert_eq!(a.to_bits(), b.to_bits()),
-                _ => assert_eq!(g, w),
-            }
-        }
-        for bad in [
-            "",
-            "[",
-            "[1,",
-            "{}",
-            "[tru]",
-            "[1.2.3]",
-            "[99999999999999999999]",
-        ] {
-            assert!(decode_json_line(bad).is_err(), "{bad:?} decoded");
-        }
-    }
-
-    #[test]
-    fn copy_lines_round_trip() {
-        let row = vec![
-            Value::Text("a\tb\nc\\d\re".into()),
-            Value::Null,
-            Value::Text("\\N".into()),
-            Value::Text(String::new()),
-            Value::Text("ünï \u{1F600}".into()),
-        ];
-        let mut line = String::new();
-        encode_copy_line(&row, &mut line);
-        assert_eq!(decode_copy_line(&line), row);
-        // What the server writes for bytes given as escapes.
-        assert_eq!(
-            decode_copy_line("\\303\\274\\x41\\\\N\t\\N"),
-            vec![Value::Text("üA\\N".into()), Value::Null]
-        );
     }
 }

@@ -20,6 +20,7 @@ use conninfo::PgParams;
 
 pub mod catalog;
 pub mod conninfo;
+pub mod copy;
 
 /// Rows fetched per round trip when streaming a read.
 const FETCH_BATCH: usize = 1000;

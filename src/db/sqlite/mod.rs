@@ -13,12 +13,14 @@ use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
 
 use super::{
     ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
-    ReadSummary, RowSink, Rows, TableCounts, TargetIdentity, Value, packed,
+    ReadSummary, RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 
 pub mod catalog;
+pub mod json_lines;
+pub mod packed;
 
 pub struct SqliteConnection {
     conn: RawConnection,
