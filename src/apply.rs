@@ -45,9 +45,9 @@ use std::time::{Duration, Instant};
 use crate::db::{ApplyTx, Connection, Engine, GuardOptions, TableCounts, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, Context, Impact, PreviewOptions, RowSet};
-use crate::journal::{ChangeMeta, ColumnInfo, Journal, Op, Recording, Status, TableInfo};
+use crate::journal::{ChangeMeta, Journal, Op, Recording, run_guarded};
 use crate::policy::Policy;
-use crate::schema::{Generated, Identity, QualName, Schema, Table, quote_ident};
+use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
 use crate::sql::Statement;
 
 /// How an apply runs.
@@ -80,95 +80,6 @@ pub struct Applied {
     pub elapsed: Duration,
     /// Set when the change is only partly covered by its undo entry.
     pub partial: Option<String>,
-}
-
-/// Column metadata of a table as the journal keeps it.
-pub fn table_info(table: &Table, position: i64) -> TableInfo {
-    let columns: Vec<ColumnInfo> = table
-        .columns
-        .iter()
-        .map(|c| ColumnInfo {
-            name: c.name.clone(),
-            type_name: c.type_name.clone(),
-            generated: c.generated.is_some(),
-            identity_always: c.identity == Some(Identity::Always),
-        })
-        .collect();
-    let key_columns = match &table.primary_key {
-        Some(pk) => pk.columns.clone(),
-        None => table
-            .columns
-            .iter()
-            .filter(|c| c.generated != Some(Generated::Virtual))
-            .map(|c| c.name.clone())
-            .collect(),
-    };
-    TableInfo {
-        name: table.name.to_string(),
-        schema: table.name.schema.clone(),
-        table: table.name.name.clone(),
-        position,
-        columns,
-        key_columns,
-    }
-}
-
-/// Values of the key columns of a captured row.
-pub fn key_of(info: &TableInfo, row: &[Value]) -> Vec<Value> {
-    info.key_columns
-        .iter()
-        .filter_map(|k| info.columns.iter().position(|c| &c.name == k))
-        .filter_map(|i| row.get(i).cloned())
-        .collect()
-}
-
-/// The journal metadata of a change on the connected target.
-pub fn meta_for(
-    conn: &Connection,
-    operator: &str,
-    statement: &str,
-    kind: &str,
-    digest: &str,
-    impact_json: String,
-    undo_of: Option<i64>,
-) -> ChangeMeta {
-    let id = conn.identity();
-    ChangeMeta {
-        operator: operator.to_owned(),
-        engine: id.engine.name().to_owned(),
-        target: id.display.clone(),
-        target_database: id.database.clone(),
-        system_identifier: id.system_identifier.clone(),
-        statement: statement.to_owned(),
-        kind: kind.to_owned(),
-        digest: digest.to_owned(),
-        impact: impact_json,
-        undo_of,
-    }
-}
-
-/// Runs `body` in a guarded transaction with a journal recording, and
-/// carries out the write-ahead protocol around it.
-pub fn run_guarded(
-    conn: &mut Connection,
-    journal: &mut Journal,
-    meta: &ChangeMeta,
-    opts: &ApplyOptions,
-    body: impl FnOnce(&mut dyn ApplyTx, &mut Recording<'_>) -> Result<()>,
-) -> Result<i64> {
-    let id = conn.guarded(&opts.guard, |tx| {
-        let mut rec = journal.begin(meta)?;
-        body(tx, &mut rec)?;
-        if let Some(txid) = tx.txid()? {
-            rec.set_txid(&txid)?;
-        }
-        let id = rec.prepare()?;
-        crate::crash::point("after_prepare");
-        Ok(id)
-    })?;
-    crate::crash::point("after_commit");
-    journal.set_status(id, Status::Committed)?;
-    Ok(id)
 }
 
 /// Whether a DELETE's confirmed impact still holds without computing it
@@ -242,8 +153,8 @@ pub fn apply(
         dialect: crate::db::dialect::Dialect(engine),
     };
     let impact_json = impact::render::json(confirmed).to_string();
-    let meta = meta_for(
-        conn,
+    let meta = ChangeMeta::for_target(
+        conn.identity(),
         operator,
         &stmt.text,
         confirmed.kind,
@@ -253,7 +164,7 @@ pub fn apply(
     );
     let mut recorded: BTreeMap<String, TableCounts> = BTreeMap::new();
     let mut partial = None;
-    let change_id = run_guarded(conn, journal, &meta, opts, |tx, rec| {
+    let (change_id, ()) = run_guarded(conn, journal, &meta, &opts.guard, |tx, rec| {
         // 1. The same impact, now, in this transaction's snapshot.
         let mut fresh = if unchanged_since(tx, &target_ctx, stmt, confirmed)? {
             confirmed.clone()
@@ -286,7 +197,7 @@ pub fn apply(
                 Error::database(format!("table {} vanished from the schema", set.table))
             })?;
             if !infos.contains_key(&set.table) {
-                let info = table_info(table, set.position);
+                let info = TableInfo::of(table, set.position);
                 rec.table(&info)?;
                 infos.insert(set.table.clone(), info);
             }
@@ -464,7 +375,7 @@ fn capture(
         let key = if extra > 0 {
             row.split_off(ncols)
         } else {
-            key_of(info, &row)
+            info.key_of(&row)
         };
         rec.row(&name, op, &key, Some(&row), None)
     })
@@ -650,7 +561,7 @@ fn after_images(
         tx.stream(
             &format!("SELECT {cols} FROM {} AS a WHERE {mine}", table.name.sql()),
             &mut |row: Vec<Value>| {
-                let key = key_of(info, &row);
+                let key = info.key_of(&row);
                 if !rec.set_after_by_key(&name, &key, &row)? {
                     rec.row(&name, Op::Insert, &key, None, Some(&row))?;
                     inserted += 1;
@@ -670,7 +581,7 @@ fn after_images(
         let values: Vec<String> = batch
             .iter()
             .map(|(_, key)| {
-                let v: Vec<String> = key.iter().map(sqlite_literal).collect();
+                let v: Vec<String> = key.iter().map(crate::db::sqlite::literal).collect();
                 format!("({})", v.join(", "))
             })
             .collect();
@@ -696,7 +607,7 @@ fn after_images(
             Ok(())
         })?;
         for row in found {
-            let key = key_of(info, &row);
+            let key = info.key_of(&row);
             rec.set_after_by_key(&name, &key, &row)?;
         }
     }
@@ -704,7 +615,7 @@ fn after_images(
         tx.stream(
             &format!("SELECT {cols} FROM {} AS a WHERE {cond}", table.name.sql()),
             &mut |row: Vec<Value>| {
-                let key = key_of(info, &row);
+                let key = info.key_of(&row);
                 rec.row(&name, Op::Insert, &key, None, Some(&row))?;
                 inserted += 1;
                 Ok(())
@@ -712,140 +623,4 @@ fn after_images(
         )?;
     }
     Ok(inserted)
-}
-
-/// A SQLite literal for a value.
-pub fn sqlite_literal(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Integer(i) => i.to_string(),
-        Value::Real(f) => {
-            if f.is_finite() {
-                format!("{f:?}")
-            } else if f.is_nan() {
-                "NULL".into()
-            } else if *f > 0.0 {
-                "9e999".into()
-            } else {
-                "-9e999".into()
-            }
-        }
-        // Control characters other than newline and tab go as bytes: the
-        // sqlite3 shell reading a script drops a CR before LF.
-        Value::Text(s) if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => format!(
-            "CAST(X'{}' AS TEXT)",
-            s.bytes().map(|b| format!("{b:02X}")).collect::<String>()
-        ),
-        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
-        Value::Blob(b) => format!(
-            "X'{}'",
-            b.iter().map(|x| format!("{x:02X}")).collect::<String>()
-        ),
-    }
-}
-
-/// Settles journal entries a crash left `prepared`, for the connected
-/// target: Postgres asks `txid_status()`; SQLite checks whether the first
-/// recorded row is in its after state.
-pub fn reconcile(conn: &mut Connection, journal: &Journal) -> Result<Vec<(i64, Status)>> {
-    let identity = conn.identity().clone();
-    let mut settled = Vec::new();
-    for change in journal.prepared()? {
-        if change.meta.engine != identity.engine.name()
-            || change.meta.target_database != identity.database
-        {
-            continue;
-        }
-        let status = match conn {
-            Connection::Postgres(pg) => match &change.txid {
-                Some(txid) => match pg.txid_status(txid)?.as_deref() {
-                    Some("committed") => Some(Status::Committed),
-                    Some("aborted") => Some(Status::Aborted),
-                    Some(_) => None, // still in progress
-                    None => Some(Status::Aborted),
-                },
-                // Prepared without a txid: the target never got that far.
-                None => Some(Status::Aborted),
-            },
-            Connection::Sqlite(_) => Some(sqlite_status(conn, journal, change.id)?),
-        };
-        if let Some(s) = status {
-            journal.set_status(change.id, s)?;
-            settled.push((change.id, s));
-        }
-    }
-    Ok(settled)
-}
-
-/// Whether a SQLite change committed: its first recorded row shows it.
-fn sqlite_status(conn: &mut Connection, journal: &Journal, id: i64) -> Result<Status> {
-    let tables = journal.tables(id)?;
-    let mut first = None;
-    journal.for_each_row(id, |r| {
-        if first.is_none() {
-            first = Some(r);
-        }
-        Ok(())
-    })?;
-    let Some(row) = first else {
-        return Ok(Status::Aborted);
-    };
-    let Some(info) = tables.iter().find(|t| t.name == row.table) else {
-        return Ok(Status::Aborted);
-    };
-    let cond: Vec<String> = info
-        .key_columns
-        .iter()
-        .zip(&row.key)
-        .map(|(c, v)| format!("{} IS {}", quote_ident(c), sqlite_literal(v)))
-        .collect();
-    let cols: Vec<String> = info.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let sql = format!(
-        "SELECT {} FROM {} WHERE {}",
-        cols.join(", "),
-        quote_ident(&info.table),
-        cond.join(" AND ")
-    );
-    let mut current: Option<Vec<Value>> = None;
-    let mut sink = Collect(&mut current);
-    conn.run_read(&sql, &mut sink)?;
-    Ok(match row.op {
-        Op::Delete => {
-            if current.is_some() {
-                Status::Aborted
-            } else {
-                Status::Committed
-            }
-        }
-        Op::Update => {
-            if current.as_ref() == row.after.as_ref() && row.after != row.before {
-                Status::Committed
-            } else if current.as_ref() == row.before.as_ref() {
-                Status::Aborted
-            } else {
-                Status::Committed
-            }
-        }
-        Op::Insert => {
-            if current.is_some() {
-                Status::Committed
-            } else {
-                Status::Aborted
-            }
-        }
-    })
-}
-
-struct Collect<'a>(&'a mut Option<Vec<Value>>);
-
-impl crate::db::RowSink for Collect<'_> {
-    fn columns(&mut self, _: &[crate::db::ColumnMeta]) -> Result<()> {
-        Ok(())
-    }
-    fn row(&mut self, row: Vec<Value>) -> Result<()> {
-        if self.0.is_none() {
-            *self.0 = Some(row);
-        }
-        Ok(())
-    }
 }

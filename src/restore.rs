@@ -33,11 +33,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::apply::{ApplyOptions, key_of, meta_for, run_guarded, sqlite_literal};
+use crate::apply::ApplyOptions;
 use crate::db::{ApplyTx, BulkFormat, Connection, Engine, PreviewTx, Value};
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{Change, Journal, Op, Recording, RowChange, Status, TableInfo};
-use crate::schema::{QualName, Schema, quote_ident};
+use crate::journal::{Change, Journal, Op, Recording, RowChange, Status};
+use crate::journal::{ChangeMeta, run_guarded};
+use crate::schema::{QualName, Schema, TableInfo, quote_ident};
 
 /// One row that cannot be restored as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,7 +115,7 @@ fn text(v: &Value) -> Option<String> {
 /// A literal for `v` in a column of `type_name`, for the engine.
 pub fn literal(engine: Engine, v: &Value, type_name: &str) -> String {
     match engine {
-        Engine::Sqlite => sqlite_literal(v),
+        Engine::Sqlite => crate::db::sqlite::literal(v),
         Engine::Postgres => match v {
             // Typed, so a VALUES column of only NULLs still has its type.
             Value::Null if !type_name.is_empty() => format!("NULL::{type_name}"),
@@ -310,7 +311,7 @@ fn current_rows(
         ))
     })?;
     for row in found.rows {
-        out.insert(key_string(&key_of(info, &row)), row);
+        out.insert(key_string(&info.key_of(&row)), row);
     }
     Ok(out)
 }
@@ -551,7 +552,7 @@ fn batch_sql(engine: Engine, info: &TableInfo, rows: &[&RowChange]) -> Option<St
         Op::Update => {
             // Every non-generated column gets its before-image; identity
             // ALWAYS columns cannot be assigned and keep their value.
-            let settable: Vec<(usize, &crate::journal::ColumnInfo)> = info
+            let settable: Vec<(usize, &crate::schema::ColumnInfo)> = info
                 .columns
                 .iter()
                 .enumerate()
@@ -685,8 +686,8 @@ pub fn undo_loaded(
         })?;
         return Ok((plan, None));
     }
-    let meta = meta_for(
-        conn,
+    let meta = ChangeMeta::for_target(
+        conn.identity(),
         operator,
         &format!("UNDO change {id}: {}", change.meta.statement),
         "undo",
@@ -697,7 +698,7 @@ pub fn undo_loaded(
     let total: u64 = change.row_count.max(0) as u64;
     let progress = Progress::new(total);
     let mut result: Option<(UndoPlan, UndoReport)> = None;
-    let undo_id = run_guarded(conn, journal, &meta, &opts.apply, |tx, rec| {
+    let (undo_id, ()) = run_guarded(conn, journal, &meta, &opts.apply.guard, |tx, rec| {
         // Postgres re-inserts deleted rows in bulk: COPY into a staging
         // table, one set-based conflict check, INSERT ... SELECT. SQLite
         // does it a stored chunk per statement where it can (see
@@ -920,7 +921,7 @@ pub fn undo_loaded(
                                 cols.join(", ")
                             ));
                         }
-                        let key = key_of(info, &actual);
+                        let key = info.key_of(&actual);
                         if row.op == Op::Delete {
                             rec.row(&row.table, Op::Insert, &key, None, Some(&actual))?;
                         } else {

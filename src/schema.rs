@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::db::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Engine, Value};
 
 /// A table name, schema-qualified on Postgres, bare on SQLite.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -481,5 +483,97 @@ mod tests {
         assert_eq!(display_ident("film"), "film");
         assert_eq!(display_ident("Film"), "\"Film\"");
         assert_eq!(display_ident("bıgınt"), "\"bıgınt\"");
+    }
+}
+
+/// A column of a journaled table, as the target described it at capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub type_name: String,
+    /// Generated columns are left to the database on restore.
+    #[serde(default)]
+    pub generated: bool,
+    /// `GENERATED ALWAYS AS IDENTITY` needs `OVERRIDING SYSTEM VALUE`.
+    #[serde(default)]
+    pub identity_always: bool,
+}
+
+/// A table touched by a change, with its columns in capture order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableInfo {
+    /// `schema.table` on Postgres, bare on SQLite (display form).
+    pub name: String,
+    pub schema: Option<String>,
+    pub table: String,
+    /// Restore order: parents before children (lower first).
+    pub position: i64,
+    pub columns: Vec<ColumnInfo>,
+    /// Columns that identify a row (primary key, or all columns).
+    pub key_columns: Vec<String>,
+}
+
+impl TableInfo {
+    /// How the journal describes `table`, restored at `position`.
+    pub fn of(table: &Table, position: i64) -> TableInfo {
+        let columns: Vec<ColumnInfo> = table
+            .columns
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.name.clone(),
+                type_name: c.type_name.clone(),
+                generated: c.generated.is_some(),
+                identity_always: c.identity == Some(Identity::Always),
+            })
+            .collect();
+        let key_columns = match &table.primary_key {
+            Some(pk) => pk.columns.clone(),
+            None => table
+                .columns
+                .iter()
+                .filter(|c| c.generated != Some(Generated::Virtual))
+                .map(|c| c.name.clone())
+                .collect(),
+        };
+        TableInfo {
+            name: table.name.to_string(),
+            schema: table.name.schema.clone(),
+            table: table.name.name.clone(),
+            position,
+            columns,
+            key_columns,
+        }
+    }
+
+    /// The table's name as SQL, quoted.
+    pub fn sql_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&self.table)),
+            None => quote_ident(&self.table),
+        }
+    }
+
+    /// Whether the key columns are a primary key (never NULL) rather than
+    /// all columns of a keyless table (which may hold NULLs).
+    pub fn has_primary_key(&self) -> bool {
+        self.key_columns.len() < self.columns.iter().filter(|c| !c.generated).count()
+    }
+
+    /// The type of column `name` as captured (empty if there is none).
+    pub fn column_type(&self, name: &str) -> &str {
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.type_name.as_str())
+            .unwrap_or("")
+    }
+
+    /// The key values of a captured row.
+    pub fn key_of(&self, row: &[Value]) -> Vec<Value> {
+        self.key_columns
+            .iter()
+            .filter_map(|k| self.columns.iter().position(|c| &c.name == k))
+            .filter_map(|i| row.get(i).cloned())
+            .collect()
     }
 }

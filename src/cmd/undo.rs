@@ -42,7 +42,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             let change = journal.get(*id)?;
             let target = target.clone().unwrap_or_else(|| change.meta.target.clone());
             let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
-            crate::apply::reconcile(&mut conn, &journal)?;
+            crate::journal::reconcile(&mut conn, &journal)?;
             let loaded = restore::load(&journal, *id, false)?;
             let policy = crate::policy::Policy::load(global.policy.as_deref())?;
             let run = undo_run(run)?;

@@ -12,16 +12,16 @@
 pub mod bulk;
 pub mod dialect;
 pub mod postgres;
+pub mod rows;
 pub mod sqlite;
-pub mod value;
 
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 pub use crate::model::Engine;
-use crate::schema::Schema;
+pub use crate::model::Value;
+use crate::schema::{Schema, TableInfo};
 pub use bulk::{BulkFormat, ChunkSink};
-pub use value::Value;
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with
 /// every change (later), never containing a password.
@@ -402,5 +402,60 @@ impl Connection {
             Connection::Postgres(c) => c.canceller(),
             Connection::Sqlite(c) => c.canceller(),
         }
+    }
+}
+
+/// What a target remembers of a transaction a journal entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatus {
+    Committed,
+    Aborted,
+    InProgress,
+    /// Too old for the server to know (or an engine without ids).
+    Forgotten,
+}
+
+impl Connection {
+    /// Whether the engine gives each transaction an id a journal entry can
+    /// record and ask about later (Postgres); SQLite has none.
+    pub fn keeps_transaction_ids(&self) -> bool {
+        matches!(self, Connection::Postgres(_))
+    }
+
+    /// What became of transaction `txid` ([`ApplyTx::txid`]).
+    pub fn transaction_status(&mut self, txid: &str) -> Result<TxStatus> {
+        let Connection::Postgres(pg) = self else {
+            return Ok(TxStatus::Forgotten);
+        };
+        Ok(match pg.txid_status(txid)?.as_deref() {
+            Some("committed") => TxStatus::Committed,
+            Some("aborted") => TxStatus::Aborted,
+            Some(_) => TxStatus::InProgress,
+            None => TxStatus::Forgotten,
+        })
+    }
+
+    /// The row of `info`'s table with this key as it is now, read in a
+    /// read-only transaction.
+    pub fn row_by_key(&mut self, info: &TableInfo, key: &[Value]) -> Result<Option<Vec<Value>>> {
+        let sql = dialect::Dialect(self.engine()).select_by_keys(info, &[key]);
+        let mut current = None;
+        self.run_read(&sql, &mut Collect(&mut current))?;
+        Ok(current)
+    }
+}
+
+/// Keeps the first row of a read.
+struct Collect<'a>(&'a mut Option<Vec<Value>>);
+
+impl RowSink for Collect<'_> {
+    fn columns(&mut self, _: &[ColumnMeta]) -> Result<()> {
+        Ok(())
+    }
+    fn row(&mut self, row: Vec<Value>) -> Result<()> {
+        if self.0.is_none() {
+            *self.0 = Some(row);
+        }
+        Ok(())
     }
 }

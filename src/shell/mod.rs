@@ -193,7 +193,7 @@ impl Shell {
         // The journal holds the audit trail too, so every session opens it.
         // Entries a crash left prepared for this target are settled first.
         let journal = Journal::open(options.journal.as_deref())?;
-        crate::apply::reconcile(&mut conn, &journal)?;
+        crate::journal::reconcile(&mut conn, &journal)?;
         let journal = Some(journal);
         let env_label = options.env_label.clone().or_else(|| policy.env_label());
         let apply = options.apply.resolve(Some(&policy));
@@ -602,7 +602,7 @@ impl Shell {
     fn undo_meta(&mut self, arg: Option<&str>) -> Result<()> {
         if self.journal.is_none() {
             let journal = Journal::open(self.journal_path.as_deref())?;
-            crate::apply::reconcile(&mut self.conn, &journal)?;
+            crate::journal::reconcile(&mut self.conn, &journal)?;
             self.journal = Some(journal);
         }
         let Some(journal) = self.journal.as_mut() else {
@@ -1073,18 +1073,8 @@ depth) and asks; `apply` runs it under guard and journals every changed
 row, so \\undo ID puts it back. DDL and anything unrecognised never run.
 ";
 
-/// `$XDG_STATE_HOME/dbguard`, default `~/.local/state/dbguard`.
-pub fn state_dir() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
-        return Some(PathBuf::from(x).join("dbguard"));
-    }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".local/state/dbguard"))
-}
-
 fn history_path() -> Option<PathBuf> {
-    state_dir().map(|d| d.join("history"))
+    crate::journal::state_dir().map(|d| d.join("history"))
 }
 
 fn terminal_width() -> Option<u16> {

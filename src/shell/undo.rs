@@ -10,7 +10,6 @@ use std::io::IsTerminal;
 
 use super::Format;
 use super::render::out;
-use crate::apply;
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Change, Journal};
@@ -211,7 +210,7 @@ pub fn reconcile_all(journal: &Journal) {
             continue;
         }
         if let Ok(mut conn) = Connection::open(Some(&c.meta.target), &OpenOptions::default()) {
-            let _ = apply::reconcile(&mut conn, journal);
+            let _ = crate::journal::reconcile(&mut conn, journal);
         }
     }
 }
@@ -287,7 +286,7 @@ pub fn show_text(journal: &Journal, l: &restore::Loaded) -> Result<String> {
             .unwrap_or_default(),
         c.meta.statement
     );
-    let columns: std::collections::BTreeMap<&str, &crate::journal::TableInfo> =
+    let columns: std::collections::BTreeMap<&str, &crate::schema::TableInfo> =
         l.tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut current = String::new();
     journal.for_each_row(c.id, |r| {

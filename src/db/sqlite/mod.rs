@@ -588,6 +588,33 @@ pub fn read_in(tx: &Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> Resul
 }
 
 /// One readable line for a SQLite error.
+/// A SQLite literal for a value, in its storage class.
+pub fn literal(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) => {
+            if f.is_finite() {
+                format!("{f:?}")
+            } else if f.is_nan() {
+                "NULL".into()
+            } else if *f > 0.0 {
+                "9e999".into()
+            } else {
+                "-9e999".into()
+            }
+        }
+        // Control characters other than newline and tab go as bytes: the
+        // sqlite3 shell reading a script drops a CR before LF.
+        Value::Text(s) if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => format!(
+            "CAST(X'{}' AS TEXT)",
+            base16ct::upper::encode_string(s.as_bytes())
+        ),
+        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Blob(b) => format!("X'{}'", base16ct::upper::encode_string(b)),
+    }
+}
+
 pub fn describe_error(e: &rusqlite::Error) -> String {
     match e {
         rusqlite::Error::SqliteFailure(err, Some(msg)) => {

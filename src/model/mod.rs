@@ -1,5 +1,5 @@
-//! The vocabulary every layer shares: which engine a target runs, and what
-//! kind of change a plan makes.
+//! The vocabulary every layer shares: which engine a target runs, what
+//! kind of change a plan makes, and the values rows hold.
 //!
 //! It sits below everything else (it imports nothing from the crate), so
 //! the schema model, the SQL classifier, policy and the journal can all
@@ -8,6 +8,10 @@
 //! here: that lives in `crate::db`.
 
 use serde::{Deserialize, Serialize};
+
+mod value;
+
+pub use value::{Value, blob_text, real_text};
 
 /// Which database engine a target runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
