@@ -22,8 +22,8 @@ use super::{
     Action, Context, Effect, Impact, Totals, add_trigger_effects, display_columns, empty_impact,
     qcol, sample_order, table_ref_qual, target_table, user_ctes, with_clause, write_ast,
 };
-use crate::db::dialect::{ClosureStep, tuple};
-use crate::db::{Engine, PreviewTx, Rows, Value, count_of};
+use crate::db::dialect::{ClosureStep, RefCheck, tuple};
+use crate::db::{PreviewTx, Rows, Value, count_of};
 use crate::error::{Error, Result};
 use crate::schema::{FkAction, Schema, Table, quote_ident};
 use crate::sql::Statement;
@@ -581,7 +581,7 @@ pub(super) fn analyze(
     // about 5% of a 100k-row preview.
     let target_name = sql.name(Node::Target);
     let a = Sql::alias(target);
-    let key_carried = ctx.dialect.0 == Engine::Postgres
+    let key_carried = ctx.dialect.fingerprints_by_key(table)
         && table.primary_key.as_ref().is_some_and(|pk| {
             pk.columns
                 .iter()
@@ -652,7 +652,6 @@ pub(super) fn analyze(
         deleted_rows.insert(x, n);
     }
 
-    let sqlite = ctx.dialect.0 == Engine::Sqlite;
     let mut setnull_tables: Vec<usize> = Vec::new();
     for e in &g.edges {
         let c = e.child;
@@ -664,16 +663,19 @@ pub(super) fn analyze(
             Action::Cascade | Action::SetNull | Action::SetDefault => member.clone(),
             Action::Restrict | Action::NoAction => {
                 // Which deleted referencing rows no longer block depends on
-                // when the engine checks (see `blocker_rule`).
-                match blocker_rule(sqlite, e) {
-                    Saved::ByAnyDelete if child_deleted => {
+                // when the engine checks.
+                let check = ctx
+                    .dialect
+                    .reference_check(e.action == Action::Restrict, e.deferred);
+                match check {
+                    RefCheck::AtTheEnd if child_deleted => {
                         needed.push(Node::Deleted(c));
                         format!("{member} AND NOT ({})", sql.is_deleted(c, &ca))
                     }
-                    Saved::ByAnyDelete => member.clone(),
-                    Saved::ByEarlierDirectCascade => {
+                    RefCheck::AtTheEnd => member.clone(),
+                    RefCheck::AtTheRow | RefCheck::AfterOwnRows => {
                         let mut saves: Vec<String> = Vec::new();
-                        if c == target && !sqlite {
+                        if c == target && check == RefCheck::AfterOwnRows {
                             needed.push(Node::Target);
                             saves.push(format!(
                                 "{} IN (SELECT {} FROM {})",
@@ -894,28 +896,6 @@ pub(super) fn analyze(
     };
     add_trigger_effects(&mut impact, ctx, &depth_of);
     Ok(impact)
-}
-
-/// When a referencing row that the same statement deletes stops blocking.
-enum Saved {
-    /// The check runs at the end of the statement (SQLite NO ACTION) or
-    /// transaction (deferred): any delete of the row in time clears it.
-    ByAnyDelete,
-    /// The check runs as soon as the parent row goes (Postgres' RI
-    /// triggers fire per parent row, in the order of the keys; SQLite
-    /// RESTRICT is immediate): only the statement's own rows and a cascade
-    /// from the same parent that runs first clear it; a cascade arriving
-    /// through a deeper path comes too late.
-    ByEarlierDirectCascade,
-}
-
-fn blocker_rule(sqlite: bool, e: &Edge) -> Saved {
-    match (sqlite, e.action, e.deferred) {
-        (true, Action::Restrict, _) => Saved::ByEarlierDirectCascade,
-        (true, _, _) => Saved::ByAnyDelete,
-        (false, _, true) => Saved::ByAnyDelete,
-        (false, _, false) => Saved::ByEarlierDirectCascade,
-    }
 }
 
 /// Whether cascade `g` runs before the check of `f` on the same parent row:

@@ -118,7 +118,10 @@ pub(super) fn analyze(
             continue;
         }
         if !columns.contains(&c.name) {
-            if c.default.is_none() && c.identity.is_none() && !is_rowid_alias(ctx, table, &c.name) {
+            if c.default.is_none()
+                && c.identity.is_none()
+                && !ctx.dialect.is_rowid_alias(table, &c.name)
+            {
                 impact.failures.push(format!(
                     "cannot insert into {}: column {} is NOT NULL and has no default",
                     table.name, c.name
@@ -126,7 +129,7 @@ pub(super) fn analyze(
             }
             continue;
         }
-        if is_rowid_alias(ctx, table, &c.name) {
+        if ctx.dialect.is_rowid_alias(table, &c.name) {
             continue; // SQLite assigns a NULL INTEGER PRIMARY KEY a new rowid
         }
         let n = tx.count(&format!(
@@ -399,17 +402,15 @@ pub(super) fn analyze(
             )?;
             match &conflict {
                 Conflict::Update(_, assignments, selection) => {
-                    // Postgres refuses to update a row twice in one
-                    // statement; SQLite updates it again (the last wins).
-                    let sqlite = ctx.dialect.0 == crate::db::Engine::Sqlite;
-                    if dups > 0 && !sqlite {
+                    let twice = ctx.dialect.upsert_updates_row_twice();
+                    if dups > 0 && !twice {
                         impact.failures.push(format!(
                             "cannot insert into {}: ON CONFLICT DO UPDATE would affect a row twice ({dups} key value{} repeat within the inserted rows)",
                             table.name,
                             if dups == 1 { "" } else { "s" }
                         ));
                     }
-                    inserted = if sqlite {
+                    inserted = if twice {
                         counted(
                             tx,
                             format!(
@@ -625,17 +626,4 @@ fn key_with_columns(table: &Table, cols: &[String]) -> Option<Key> {
         have.sort();
         have == want
     })
-}
-
-/// SQLite's `INTEGER PRIMARY KEY` column is the rowid: NULL means "assign".
-fn is_rowid_alias(ctx: &Context<'_>, table: &Table, col: &str) -> bool {
-    ctx.dialect.0 == crate::db::Engine::Sqlite
-        && !table.without_rowid
-        && table
-            .primary_key
-            .as_ref()
-            .is_some_and(|pk| pk.columns.len() == 1 && pk.columns[0] == col)
-        && table
-            .column(col)
-            .is_some_and(|c| c.type_name.eq_ignore_ascii_case("integer"))
 }

@@ -29,7 +29,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::db::dialect::Dialect;
-use crate::db::{Connection, Engine, PreviewTx, Rows, TargetIdentity, Value};
+use crate::db::{Connection, PreviewTx, Rows, TargetIdentity, Value};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::schema::{QualName, Schema, Table, TriggerEvent, quote_ident};
@@ -347,8 +347,8 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
             )));
         }
     };
-    if ctx.dialect.0 == Engine::Postgres {
-        if let Some(role) = setting(tx, "session_replication_role")? {
+    if let Some(sql) = ctx.dialect.replication_role_query() {
+        if let Some(role) = first_text(tx, sql)? {
             if role != "origin" {
                 impact.warnings.push(format!(
                     "session_replication_role is {role}: foreign key actions and triggers do not fire, so the counts above will not happen"
@@ -384,8 +384,9 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
     Ok(impact)
 }
 
-fn setting(tx: &mut dyn PreviewTx, name: &str) -> Result<Option<String>> {
-    let rows = tx.query(&format!("SELECT current_setting('{name}')"))?;
+/// The first value of the first row `sql` returns, as text.
+fn first_text(tx: &mut dyn PreviewTx, sql: &str) -> Result<Option<String>> {
+    let rows = tx.query(sql)?;
     Ok(rows.and_then(|r| {
         r.rows
             .first()
@@ -651,25 +652,16 @@ fn table_ref_qual(relation: &sqlparser::ast::TableFactor) -> Result<(String, Str
     }
 }
 
-/// Resolves a column named in the statement to the catalog's spelling:
-/// quoted names match exactly; unquoted ones fold to lower case on
-/// Postgres and match case-insensitively on SQLite.
+/// Resolves a column named in the statement to the catalog's spelling
+/// ([`Dialect::find_column`]).
 fn resolve_column(
     ctx: &Context<'_>,
     table: &Table,
     ident: &sqlparser::ast::Ident,
 ) -> Result<String> {
-    let found = if ident.quote_style.is_some() {
-        table.column(&ident.value)
-    } else {
-        match ctx.dialect.0 {
-            Engine::Postgres => table.column(&ident.value.to_lowercase()),
-            Engine::Sqlite => table
-                .columns
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(&ident.value)),
-        }
-    };
+    let found = ctx
+        .dialect
+        .find_column(table, &ident.value, ident.quote_style.is_some());
     found.map(|c| c.name.clone()).ok_or_else(|| {
         Error::input(format!(
             "column {} of {} does not exist\nCheck the name with \\d {}.",

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sqlparser::ast::{self, CascadeOption};
 
 use super::{Action, Context, Effect, Impact, Totals, empty_impact, target_table, write_ast};
-use crate::db::{Engine, PreviewTx, Rows};
+use crate::db::{PreviewTx, Rows};
 use crate::error::{Error, Result};
 use crate::schema::{QualName, TriggerEvent, quote_ident};
 use crate::sql::Statement;
@@ -19,7 +19,7 @@ pub(super) fn analyze(
     ctx: &Context<'_>,
     stmt: &Statement,
 ) -> Result<Impact> {
-    if ctx.dialect.0 == Engine::Sqlite {
+    if !ctx.dialect.has_truncate() {
         return Err(Error::refused(
             "SQLite has no TRUNCATE; the statement would fail\nUse DELETE FROM table (previewed with its cascades).",
         ));

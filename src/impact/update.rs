@@ -15,8 +15,8 @@ use super::{
     empty_impact, qcol, resolve_column, sample_order, table_ref_qual, target_table, user_ctes,
     with_clause, write_ast,
 };
-use crate::db::dialect::tuple;
-use crate::db::{Engine, PreviewTx, Rows};
+use crate::db::dialect::{RefCheck, tuple};
+use crate::db::{PreviewTx, Rows};
 use crate::error::{Error, Result};
 use crate::schema::{FkAction, QualName, Table};
 use crate::sql::Statement;
@@ -456,8 +456,10 @@ pub(super) fn analyze(
             action,
             Action::Restrict | Action::NoAction | Action::Dangling
         );
-        // A key that moves to another row (a swap) still satisfies NO ACTION.
-        if blocking_kind && !(action == Action::Restrict && d.0 == Engine::Sqlite) {
+        // A key that moves to another row (a swap) still satisfies a check
+        // that waits for the statement's own rows.
+        let check = d.reference_check(action == Action::Restrict, deferred);
+        if blocking_kind && check != RefCheck::AtTheRow {
             // NOT EXISTS, not NOT IN: a key moved to NULL must not make the
             // comparison unknown and hide the blocker.
             let eq: Vec<String> = cvals
