@@ -16,6 +16,7 @@
 //! budget; an edge that could not be counted in time is reported as such.
 
 pub mod associations;
+mod cascade;
 mod delete;
 mod insert;
 pub mod render;
