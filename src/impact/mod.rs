@@ -291,39 +291,7 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
     // preview is built from a parse the engine would not share.
     if stmt.kind.is_data_write() {
         if let Some(err) = tx.check(&stmt.text)? {
-            let table = target_table(ctx, stmt)
-                .map(|t| t.name.clone())
-                .unwrap_or_else(|_| QualName::new(None, stmt.table.as_deref().unwrap_or("?")));
-            let mut impact = Impact {
-                statement: stmt.text.clone(),
-                kind: stmt.kind.name(),
-                target: Target {
-                    table,
-                    rows: None,
-                    unchanged: None,
-                    conflicts: None,
-                    sample: Rows::default(),
-                    changes: Vec::new(),
-                    fingerprint: None,
-                },
-                effects: Vec::new(),
-                totals: BTreeMap::new(),
-                will_fail: true,
-                failures: vec![format!(
-                    "the database rejects the statement: {}",
-                    err.replace('\n', " ")
-                )],
-                warnings: Vec::new(),
-                bounded: true,
-                digest: String::new(),
-                row_sets: Vec::new(),
-                data_version: None,
-            };
-            impact
-                .totals
-                .entry(impact.target.table.clone())
-                .or_default();
-            return Ok(impact);
+            return Ok(rejected(ctx, stmt, &err));
         }
     }
     let mut impact = match stmt.kind {
@@ -383,6 +351,44 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
         }
     }
     Ok(impact)
+}
+
+/// The impact of a statement the engine rejects: it fails, and nothing
+/// else is computed from it.
+fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
+    let table = target_table(ctx, stmt)
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|_| QualName::new(None, stmt.table.as_deref().unwrap_or("?")));
+    let mut impact = Impact {
+        statement: stmt.text.clone(),
+        kind: stmt.kind.name(),
+        target: Target {
+            table,
+            rows: None,
+            unchanged: None,
+            conflicts: None,
+            sample: Rows::default(),
+            changes: Vec::new(),
+            fingerprint: None,
+        },
+        effects: Vec::new(),
+        totals: BTreeMap::new(),
+        will_fail: true,
+        failures: vec![format!(
+            "the database rejects the statement: {}",
+            err.replace('\n', " ")
+        )],
+        warnings: Vec::new(),
+        bounded: true,
+        digest: String::new(),
+        row_sets: Vec::new(),
+        data_version: None,
+    };
+    impact
+        .totals
+        .entry(impact.target.table.clone())
+        .or_default();
+    impact
 }
 
 /// The first value of the first row `sql` returns, as text.
