@@ -5,7 +5,8 @@
 //! The inserted rows are materialised as a CTE `v` — the statement's own
 //! `VALUES` list or query, with each column cast to its type — and every
 //! check is a query over `v`, so the database evaluates the values exactly
-//! as the INSERT would.
+//! as the INSERT would. [`Insert`] holds `v`; each phase of the preview is
+//! one of its methods, run in the order the checks have always run.
 
 use sqlparser::ast::{
     self, AssignmentTarget, ConflictTarget, OnConflictAction, OnInsert, SqliteOnConflict,

@@ -167,6 +167,7 @@ impl<'a> Update<'a> {
             with_m: String::new(),
             pk_moves,
         };
+        // m is written with the methods above, so it is filled in last.
         up.m_cte = up.matched_cte();
         up.with_m = up.with(&[up.m_cte.clone()]);
         Ok(up)
