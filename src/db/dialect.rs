@@ -3,10 +3,14 @@
 //! The impact analysis (`crate::impact`) writes its counting queries once,
 //! engine-neutrally; the few places where Postgres and SQLite spell things
 //! differently — how to name a row, casts, `IS NOT DISTINCT FROM`, the shape
-//! of a recursive closure over a cycle of tables — are answered here.
+//! of a recursive closure over a cycle of tables — are answered here, and so
+//! are the rules where the engines behave differently and a preview must
+//! follow the one it runs on: when a foreign key is checked, how an
+//! unquoted name finds a column, which column is the rowid. A preview asks
+//! the rule by name, so it has no engine branches of its own.
 
 use super::Engine;
-use crate::schema::{Table, quote_ident};
+use crate::schema::{Column, Table, quote_ident};
 
 /// One step of a closure over a cycle of tables: rows of `child` that
 /// reference rows of `parent` already in the closure.
@@ -24,11 +28,133 @@ pub struct ClosureStep {
     pub child_ident: Vec<String>,
 }
 
+/// When an engine checks that a `RESTRICT` or `NO ACTION` foreign key
+/// still finds its referenced row, relative to the other changes of the
+/// same statement. A preview needs it to tell which referencing rows the
+/// statement itself removes (or points elsewhere) in time to clear the
+/// check, and which it removes too late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefCheck {
+    /// As the referenced row is deleted or its key changed: only what has
+    /// already happened to the referencing rows counts, that is a cascade
+    /// from the same parent row that fires first. Not the statement's own
+    /// other rows, whose order the statement does not control.
+    AtTheRow,
+    /// Per referenced row, in the order of the keys, once the statement's
+    /// own rows are done: those rows count, and so does a cascade from the
+    /// same parent row that fires first; a cascade arriving through a
+    /// deeper path comes too late.
+    AfterOwnRows,
+    /// At the end of the statement or of the transaction: every change the
+    /// statement makes counts.
+    AtTheEnd,
+}
+
 /// SQL spelling for one engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect(pub Engine);
 
 impl Dialect {
+    /// When a `RESTRICT` (`restrict`) or `NO ACTION` key, `deferred`
+    /// (`DEFERRABLE INITIALLY DEFERRED`) or not, is checked.
+    ///
+    /// SQLite checks `RESTRICT` as the parent row changes, even on a
+    /// deferred key, and `NO ACTION` at the end of the statement (of the
+    /// transaction when deferred). Postgres enforces both through `AFTER
+    /// ROW` triggers, fired per parent row in creation order after the
+    /// statement's own rows, unless the key is deferred to the commit.
+    pub(crate) fn reference_check(&self, restrict: bool, deferred: bool) -> RefCheck {
+        match self.0 {
+            Engine::Sqlite if restrict => RefCheck::AtTheRow,
+            Engine::Sqlite => RefCheck::AtTheEnd,
+            Engine::Postgres if deferred => RefCheck::AtTheEnd,
+            Engine::Postgres => RefCheck::AfterOwnRows,
+        }
+    }
+
+    /// Whether `INSERT ... ON CONFLICT DO UPDATE` may update one existing
+    /// row twice, when two proposed rows hit the same key: SQLite updates
+    /// it once per proposed row (the last one wins); Postgres refuses the
+    /// statement ("cannot affect row a second time").
+    pub(crate) fn upsert_updates_row_twice(&self) -> bool {
+        match self.0 {
+            Engine::Postgres => false,
+            Engine::Sqlite => true,
+        }
+    }
+
+    /// Whether `col` of `table` is SQLite's rowid under another name (the
+    /// `INTEGER PRIMARY KEY` of a rowid table), so that inserting NULL
+    /// into it assigns a new key instead of breaking `NOT NULL`. Postgres
+    /// has no rowid: a generated key there is an identity or a default.
+    pub(crate) fn is_rowid_alias(&self, table: &Table, col: &str) -> bool {
+        self.0 == Engine::Sqlite
+            && !table.without_rowid
+            && table
+                .primary_key
+                .as_ref()
+                .is_some_and(|pk| pk.columns.len() == 1 && pk.columns[0] == col)
+            && table
+                .column(col)
+                .is_some_and(|c| c.type_name.eq_ignore_ascii_case("integer"))
+    }
+
+    /// Whether the engine has `TRUNCATE`; SQLite does not (a `DELETE`
+    /// without `WHERE` empties a table there).
+    pub(crate) fn has_truncate(&self) -> bool {
+        match self.0 {
+            Engine::Postgres => true,
+            Engine::Sqlite => false,
+        }
+    }
+
+    /// The column of `table` that an identifier in a statement names. A
+    /// quoted name matches exactly. An unquoted one is folded to lower case
+    /// on Postgres, as the catalog stored it folded when it was created;
+    /// SQLite keeps names as declared and compares them ignoring ASCII
+    /// case.
+    pub(crate) fn find_column<'t>(
+        &self,
+        table: &'t Table,
+        name: &str,
+        quoted: bool,
+    ) -> Option<&'t Column> {
+        if quoted {
+            return table.column(name);
+        }
+        match self.0 {
+            Engine::Postgres => table.column(&name.to_lowercase()),
+            Engine::Sqlite => table
+                .columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name)),
+        }
+    }
+
+    /// A query returning the session's replication role as text, on the
+    /// engine that has one. On Postgres any role but `origin` keeps
+    /// foreign-key actions (which are triggers) and ordinary triggers from
+    /// firing, so a preview's cascades would not happen. SQLite has no such
+    /// switch: dbguard turns its foreign keys on when it connects.
+    pub(crate) fn replication_role_query(&self) -> Option<&'static str> {
+        match self.0 {
+            Engine::Postgres => Some("SELECT current_setting('session_replication_role')"),
+            Engine::Sqlite => None,
+        }
+    }
+
+    /// Whether [`Dialect::fingerprint`] of `table` is taken over a row
+    /// source that carries the primary key under the columns' own names (a
+    /// preview's CTE), instead of joining that source back to the table.
+    /// Postgres hashes the primary key, and the join back by `ctid` was a
+    /// second pass costing about 5% of a 100k-row preview. SQLite's
+    /// fingerprint mixes rowids, which only the table has; a `WITHOUT
+    /// ROWID` table is joined back too, by its key, so both kinds of SQLite
+    /// table take one path.
+    pub(crate) fn fingerprints_by_key(&self, table: &Table) -> bool {
+        self.0 == Engine::Postgres && table.primary_key.is_some()
+    }
+
     /// Expressions naming one row of `table` (referenced as `qual`) for the
     /// duration of a statement: Postgres `tableoid, ctid` (a partitioned
     /// table's partitions share ctids), SQLite `rowid`, or the primary key of
@@ -251,4 +377,85 @@ fn join_pairs(pairs: &[(String, String)], child: &str, parent: &str) -> String {
         .map(|(c, p)| format!("{child}.{} = {parent}.{}", quote_ident(c), quote_ident(p)))
         .collect::<Vec<_>>()
         .join(" AND ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Key, QualName};
+
+    const PG: Dialect = Dialect(Engine::Postgres);
+    const LITE: Dialect = Dialect(Engine::Sqlite);
+
+    fn column(name: &str, type_name: &str) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            not_null: true,
+            default: None,
+            generated: None,
+            identity: None,
+        }
+    }
+
+    /// `t(id <id_type> PRIMARY KEY, "Name" text)`.
+    fn table(id_type: &str) -> Table {
+        let mut t = Table::new(QualName::new(None, "t"));
+        t.columns = vec![column("id", id_type), column("Name", "text")];
+        t.primary_key = Some(Key {
+            name: "t_pkey".into(),
+            columns: vec!["id".into()],
+        });
+        t
+    }
+
+    #[test]
+    fn reference_checks_follow_each_engine() {
+        for deferred in [false, true] {
+            assert_eq!(LITE.reference_check(true, deferred), RefCheck::AtTheRow);
+            assert_eq!(LITE.reference_check(false, deferred), RefCheck::AtTheEnd);
+            assert_eq!(PG.reference_check(true, true), RefCheck::AtTheEnd);
+        }
+        assert_eq!(PG.reference_check(true, false), RefCheck::AfterOwnRows);
+        assert_eq!(PG.reference_check(false, false), RefCheck::AfterOwnRows);
+        assert_eq!(PG.reference_check(false, true), RefCheck::AtTheEnd);
+    }
+
+    #[test]
+    fn only_an_integer_key_of_a_rowid_table_is_the_rowid() {
+        assert!(LITE.is_rowid_alias(&table("INTEGER"), "id"));
+        assert!(!LITE.is_rowid_alias(&table("INTEGER"), "Name"));
+        assert!(!LITE.is_rowid_alias(&table("bigint"), "id"));
+        assert!(!PG.is_rowid_alias(&table("integer"), "id"));
+        let mut without = table("integer");
+        without.without_rowid = true;
+        assert!(!LITE.is_rowid_alias(&without, "id"));
+    }
+
+    #[test]
+    fn unquoted_names_fold_on_postgres_and_ignore_case_on_sqlite() {
+        let t = table("integer");
+        let found = |d: Dialect, name: &str, quoted: bool| {
+            d.find_column(&t, name, quoted).map(|c| c.name.clone())
+        };
+        assert_eq!(found(PG, "ID", false).as_deref(), Some("id"));
+        assert_eq!(found(PG, "Name", false), None);
+        assert_eq!(found(PG, "Name", true).as_deref(), Some("Name"));
+        assert_eq!(found(LITE, "NAME", false).as_deref(), Some("Name"));
+        assert_eq!(found(LITE, "name", true), None);
+        assert_eq!(found(LITE, "Name", true).as_deref(), Some("Name"));
+    }
+
+    #[test]
+    fn engine_capabilities() {
+        assert!(PG.has_truncate() && !LITE.has_truncate());
+        assert!(LITE.upsert_updates_row_twice() && !PG.upsert_updates_row_twice());
+        assert!(PG.replication_role_query().is_some());
+        assert_eq!(LITE.replication_role_query(), None);
+        assert!(PG.fingerprints_by_key(&table("integer")));
+        assert!(!LITE.fingerprints_by_key(&table("integer")));
+        let mut keyless = table("integer");
+        keyless.primary_key = None;
+        assert!(!PG.fingerprints_by_key(&keyless));
+    }
 }

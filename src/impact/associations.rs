@@ -9,6 +9,7 @@
 //! `inferred`). A column that already carries a foreign key is never an
 //! association: the database enforces that reference itself.
 
+use crate::db::dialect::Dialect;
 use crate::policy::Policy;
 use crate::schema::{QualName, Schema, Table, split_ident_path};
 
@@ -59,17 +60,10 @@ fn resolve_column<'s>(schema: &'s Schema, path: &str) -> Option<(&'s Table, Stri
     }
     let (col, quoted) = parts.pop()?;
     let table = schema.resolve(&parts)?;
-    let col = if quoted || schema.engine == crate::db::Engine::Sqlite {
-        table
-            .columns
-            .iter()
-            .find(|c| c.name == col || (!quoted && c.name.eq_ignore_ascii_case(&col)))?
-            .name
-            .clone()
-    } else {
-        let lower = col.to_lowercase();
-        table.column(&lower)?.name.clone()
-    };
+    let col = Dialect(schema.engine)
+        .find_column(table, &col, quoted)?
+        .name
+        .clone();
     Some((table, col))
 }
 

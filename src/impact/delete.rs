@@ -1,8 +1,9 @@
 //! DELETE previews: the cascade closure over the foreign-key graph.
 //!
-//! Every table a delete can reach through `ON DELETE CASCADE` gets a CTE
-//! holding the identities (and the referenced key columns) of its rows that
-//! will be deleted, defined from its parents' CTEs. Tables outside cycles
+//! Every table a delete can reach through `ON DELETE CASCADE` (the graph
+//! of [`super::cascade`]) gets a CTE holding the identities (and the
+//! referenced key columns) of its rows that will be deleted, defined from
+//! its parents' CTEs. Tables outside cycles
 //! form a chain in topological order, so each set is computed once and
 //! joined with hash semi-joins, like hand-written `IN (SELECT ...)`
 //! queries. A cycle of tables (a self-reference, or two tables pointing at
@@ -18,225 +19,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlparser::ast::{self, FromTable};
 
+use super::cascade::{Edge, Graph};
 use super::{
     Action, Context, Effect, Impact, Totals, add_trigger_effects, display_columns, empty_impact,
     qcol, sample_order, table_ref_qual, target_table, user_ctes, with_clause, write_ast,
 };
-use crate::db::dialect::{ClosureStep, tuple};
-use crate::db::{Engine, PreviewTx, Rows, Value, count_of};
+use crate::db::dialect::{ClosureStep, RefCheck, tuple};
+use crate::db::{PreviewTx, Rows, Value, count_of};
 use crate::error::{Error, Result};
-use crate::schema::{FkAction, Schema, Table, quote_ident};
+use crate::schema::{Schema, Table, quote_ident};
 use crate::sql::Statement;
-
-/// One reference into a deleted table.
-#[derive(Debug, Clone)]
-struct Edge {
-    parent: usize,
-    child: usize,
-    action: Action,
-    via: String,
-    source: &'static str,
-    child_cols: Vec<String>,
-    parent_cols: Vec<String>,
-    /// Columns changed by SET NULL / SET DEFAULT.
-    set_cols: Vec<String>,
-    deferred: bool,
-    /// The engine's firing order among the parent's keys (see
-    /// [`crate::schema::ForeignKey::ordinal`]).
-    ordinal: i64,
-    array: bool,
-    elem_type: String,
-}
-
-/// The tables a delete reaches and how.
-struct Graph {
-    target: usize,
-    /// Tables whose rows are deleted, in BFS order from the target.
-    deleted: Vec<usize>,
-    depth: HashMap<usize, usize>,
-    edges: Vec<Edge>,
-    /// Strongly connected components of the cascade graph, parents first.
-    sccs: Vec<Vec<usize>>,
-    scc_of: HashMap<usize, usize>,
-    /// Components that need a recursive closure (a cycle or self-loop).
-    cyclic: Vec<bool>,
-}
-
-impl Graph {
-    fn build(ctx: &Context<'_>, target: usize) -> Graph {
-        let schema = ctx.schema;
-        let mut deleted = vec![target];
-        let mut depth = HashMap::from([(target, 0usize)]);
-        let mut edges = Vec::new();
-        let mut i = 0;
-        while i < deleted.len() {
-            let p = deleted[i];
-            i += 1;
-            let pname = &schema.tables[p].name;
-            // Keys that reference a partitioned table also reference the
-            // rows of each of its partitions.
-            let mut fks = schema.referencing(pname);
-            let mut up = schema.tables[p].partition_of.clone();
-            while let Some(parent) = up {
-                fks.extend(schema.referencing(&parent));
-                up = schema.get(&parent).and_then(|t| t.partition_of.clone());
-            }
-            for fk in fks {
-                let Some(c) = schema.index_of(&fk.table) else {
-                    continue;
-                };
-                let action = Action::from_fk(fk.on_delete);
-                edges.push(Edge {
-                    parent: p,
-                    child: c,
-                    action,
-                    via: fk.name.clone(),
-                    source: "fk",
-                    child_cols: fk.columns.clone(),
-                    parent_cols: fk.ref_columns.clone(),
-                    set_cols: match fk.on_delete {
-                        FkAction::SetNull | FkAction::SetDefault => {
-                            fk.delete_set_columns().to_vec()
-                        }
-                        _ => Vec::new(),
-                    },
-                    deferred: fk.deferrable && fk.initially_deferred,
-                    ordinal: fk.ordinal,
-                    array: false,
-                    elem_type: String::new(),
-                });
-                if action == Action::Cascade && !depth.contains_key(&c) {
-                    depth.insert(c, depth[&p] + 1);
-                    deleted.push(c);
-                }
-            }
-            for a in ctx.associations.iter().filter(|a| &a.ref_table == pname) {
-                let Some(c) = schema.index_of(&a.table) else {
-                    continue;
-                };
-                edges.push(Edge {
-                    parent: p,
-                    child: c,
-                    action: Action::Dangling,
-                    via: a.name(),
-                    source: a.source.name(),
-                    child_cols: vec![a.column.clone()],
-                    parent_cols: vec![a.ref_column.clone()],
-                    set_cols: Vec::new(),
-                    deferred: false,
-                    ordinal: 0,
-                    array: a.array,
-                    elem_type: a.elem_type.clone(),
-                });
-            }
-        }
-        let (sccs, scc_of, cyclic) = components(&deleted, &edges);
-        Graph {
-            target,
-            deleted,
-            depth,
-            edges,
-            sccs,
-            scc_of,
-            cyclic,
-        }
-    }
-
-    fn is_cyclic(&self, x: usize) -> bool {
-        self.scc_of.get(&x).is_some_and(|&k| self.cyclic[k])
-    }
-
-    fn cascade_into(&self, x: usize) -> impl Iterator<Item = &Edge> {
-        self.edges
-            .iter()
-            .filter(move |e| e.child == x && e.action == Action::Cascade)
-    }
-}
-
-/// Tarjan's strongly connected components over the cascade edges, returned
-/// parents first, with which ones hold a cycle.
-fn components(
-    nodes: &[usize],
-    edges: &[Edge],
-) -> (Vec<Vec<usize>>, HashMap<usize, usize>, Vec<bool>) {
-    let mut adj: HashMap<usize, Vec<usize>> = HashMap::new();
-    for e in edges.iter().filter(|e| e.action == Action::Cascade) {
-        adj.entry(e.parent).or_default().push(e.child);
-    }
-    struct St<'a> {
-        adj: &'a HashMap<usize, Vec<usize>>,
-        index: HashMap<usize, usize>,
-        low: HashMap<usize, usize>,
-        on: HashMap<usize, bool>,
-        stack: Vec<usize>,
-        next: usize,
-        out: Vec<Vec<usize>>,
-    }
-    fn visit(s: &mut St<'_>, v: usize) {
-        s.index.insert(v, s.next);
-        s.low.insert(v, s.next);
-        s.next += 1;
-        s.stack.push(v);
-        s.on.insert(v, true);
-        let succ = s.adj.get(&v).cloned().unwrap_or_default();
-        for w in succ {
-            if !s.index.contains_key(&w) {
-                visit(s, w);
-                let lw = s.low[&w];
-                let lv = s.low[&v];
-                s.low.insert(v, lv.min(lw));
-            } else if s.on.get(&w).copied().unwrap_or(false) {
-                let iw = s.index[&w];
-                let lv = s.low[&v];
-                s.low.insert(v, lv.min(iw));
-            }
-        }
-        if s.low[&v] == s.index[&v] {
-            let mut comp = Vec::new();
-            while let Some(w) = s.stack.pop() {
-                s.on.insert(w, false);
-                comp.push(w);
-                if w == v {
-                    break;
-                }
-            }
-            comp.sort_unstable();
-            s.out.push(comp);
-        }
-    }
-    let mut st = St {
-        adj: &adj,
-        index: HashMap::new(),
-        low: HashMap::new(),
-        on: HashMap::new(),
-        stack: Vec::new(),
-        next: 0,
-        out: Vec::new(),
-    };
-    for &n in nodes {
-        if !st.index.contains_key(&n) {
-            visit(&mut st, n);
-        }
-    }
-    let mut sccs = st.out;
-    sccs.reverse();
-    let mut scc_of = HashMap::new();
-    for (k, comp) in sccs.iter().enumerate() {
-        for &x in comp {
-            scc_of.insert(x, k);
-        }
-    }
-    let cyclic = sccs
-        .iter()
-        .map(|comp| {
-            comp.len() > 1
-                || edges.iter().any(|e| {
-                    e.action == Action::Cascade && e.parent == comp[0] && e.child == comp[0]
-                })
-        })
-        .collect();
-    (sccs, scc_of, cyclic)
-}
 
 /// A CTE the counting queries may need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -532,6 +324,60 @@ pub(super) fn analyze(
         .schema
         .index_of(&table.name)
         .ok_or_else(|| Error::refused("target table vanished from the schema"))?;
+    let (from, qual, distinct) = target_from(del)?;
+    let g = Graph::build(ctx, target);
+    let (user_ctes, user_recursive) = user_ctes(stmt);
+    let sql = Sql {
+        schema: ctx.schema,
+        ctx,
+        g: &g,
+        from,
+        qual,
+        pred: del.selection.as_ref().map(|e| e.to_string()),
+        distinct,
+        user_ctes,
+        user_recursive,
+        carried: carried_columns(&g),
+    };
+    let mut impact = empty_impact(stmt, table);
+    let target_rows = count_target(tx, &sql, &mut impact)?;
+    if ctx.options.target_only {
+        return Ok(impact);
+    }
+    let deleted_rows = count_deleted(tx, &sql, target_rows, &mut impact)?;
+    for e in &g.edges {
+        follow_edge(tx, &sql, e, &deleted_rows, &mut impact)?;
+    }
+    // SET DEFAULT: the default must still find a parent row.
+    for e in g.edges.iter().filter(|e| e.action == Action::SetDefault) {
+        check_set_default(tx, &sql, e, &mut impact)?;
+    }
+    let mut totals: BTreeMap<usize, Totals> = BTreeMap::new();
+    for (&x, n) in &deleted_rows {
+        totals.entry(x).or_default().delete = n.unwrap_or(0);
+    }
+    count_set_rows(tx, &sql, &deleted_rows, &mut totals, &mut impact)?;
+    push_deleted_row_sets(&sql, &deleted_rows, &mut impact);
+    impact.totals = totals
+        .into_iter()
+        .map(|(x, t)| (sql.table(x).name.clone(), t))
+        .collect();
+    impact.totals.entry(table.name.clone()).or_default();
+    impact.will_fail = !impact.failures.is_empty();
+    let depth_of = |q: &crate::schema::QualName| {
+        ctx.schema
+            .index_of(q)
+            .and_then(|i| g.depth.get(&i).copied())
+            .unwrap_or(1)
+    };
+    add_trigger_effects(&mut impact, ctx, &depth_of);
+    Ok(impact)
+}
+
+/// The `FROM` text of the target (relation with alias, and the `USING`
+/// list), how the statement names the target, and whether `USING` may
+/// join a row twice.
+fn target_from(del: &ast::Delete) -> Result<(String, String, bool)> {
     let from = match &del.from {
         FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
     };
@@ -548,8 +394,12 @@ pub(super) fn analyze(
         }
         distinct = !using.is_empty();
     }
-    let (user_ctes, user_recursive) = user_ctes(stmt);
-    let g = Graph::build(ctx, target);
+    Ok((from_sql, qual, distinct))
+}
+
+/// The key columns each deleted table's CTE carries, so its children can
+/// be matched against them.
+fn carried_columns(g: &Graph) -> HashMap<usize, Vec<String>> {
     let mut carried: HashMap<usize, Vec<String>> = HashMap::new();
     for e in &g.edges {
         let v = carried.entry(e.parent).or_default();
@@ -559,39 +409,37 @@ pub(super) fn analyze(
             }
         }
     }
-    let sql = Sql {
-        schema: ctx.schema,
-        ctx,
-        g: &g,
-        from: from_sql,
-        qual,
-        pred: del.selection.as_ref().map(|e| e.to_string()),
-        distinct,
-        user_ctes,
-        user_recursive,
-        carried,
-    };
-    let mut impact = empty_impact(stmt, table);
-    let mut bounded = true;
+    carried
+}
 
-    // Target rows, and the fingerprint of which rows they are. On Postgres
-    // the fingerprint hashes the primary key; when the target CTE already
-    // carries it (to follow the foreign keys), one pass over the CTE gives
-    // both, where joining the table back by ctid was a second query and
-    // about 5% of a 100k-row preview.
+/// Target rows, the fingerprint of which rows they are, and a sample.
+///
+/// When the fingerprint reads only the primary key and the target CTE
+/// already carries it (to follow the foreign keys), one pass over the CTE
+/// gives count and fingerprint, where joining the table back was a second
+/// query ([`Dialect::fingerprints_by_key`](crate::db::dialect::Dialect::fingerprints_by_key)).
+fn count_target(tx: &mut dyn PreviewTx, sql: &Sql<'_>, impact: &mut Impact) -> Result<Option<u64>> {
+    let target = sql.g.target;
+    let table = sql.table(target);
+    let d = sql.ctx.dialect;
     let target_name = sql.name(Node::Target);
     let a = Sql::alias(target);
-    let key_carried = ctx.dialect.0 == Engine::Postgres
+    let key_carried = d.fingerprints_by_key(table)
         && table.primary_key.as_ref().is_some_and(|pk| {
             pk.columns
                 .iter()
                 .all(|c| sql.carried.get(&target).is_some_and(|v| v.contains(c)))
         });
+    let in_target = format!(
+        "{} IN (SELECT {} FROM {target_name})",
+        tuple(&sql.ident(target, &a)),
+        sql.ident_cols(target).join(", ")
+    );
     let (target_rows, fingerprint) = if key_carried {
         let both = format!(
             "{}SELECT count(*), {} FROM {target_name} AS {a}",
             sql.with(&[Node::Target]),
-            ctx.dialect.fingerprint(table, &a),
+            d.fingerprint(table, &a),
         );
         match tx.query(&both)? {
             None => (None, None),
@@ -607,12 +455,10 @@ pub(super) fn analyze(
         let n = sql.count(tx, &[Node::Target], &target_name)?;
         let fp = if n.unwrap_or(1) > 0 {
             let fp = format!(
-                "{}SELECT {} FROM {} AS {a} WHERE {} IN (SELECT {} FROM {target_name})",
+                "{}SELECT {} FROM {} AS {a} WHERE {in_target}",
                 sql.with(&[Node::Target]),
-                ctx.dialect.fingerprint(table, &a),
+                d.fingerprint(table, &a),
                 table.name.sql(),
-                tuple(&sql.ident(target, &a)),
-                sql.ident_cols(target).join(", ")
             );
             tx.query(&fp)?.and_then(|r| {
                 r.rows
@@ -624,184 +470,222 @@ pub(super) fn analyze(
         };
         (n, fp)
     };
-    bounded &= target_rows.is_some();
+    impact.bounded &= target_rows.is_some();
     impact.target.rows = target_rows;
     if target_rows.unwrap_or(1) > 0 {
         impact.target.fingerprint = fingerprint;
-        let cond = format!(
-            "{} IN (SELECT {} FROM {target_name})",
-            tuple(&sql.ident(target, &a)),
-            sql.ident_cols(target).join(", ")
-        );
-        impact.target.sample = sql.sample(tx, &[Node::Target], target, &[], &cond)?;
+        impact.target.sample = sql.sample(tx, &[Node::Target], target, &[], &in_target)?;
     }
-    if ctx.options.target_only {
-        impact.bounded = bounded;
-        return Ok(impact);
-    }
+    Ok(target_rows)
+}
 
-    // Deleted rows per table (distinct, whatever the paths).
+/// Deleted rows per table (distinct, whatever the paths).
+fn count_deleted(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    target_rows: Option<u64>,
+    impact: &mut Impact,
+) -> Result<BTreeMap<usize, Option<u64>>> {
+    let g = sql.g;
     let mut deleted_rows: BTreeMap<usize, Option<u64>> = BTreeMap::new();
     for &x in &g.deleted {
-        let n = if x == target && !g.is_cyclic(x) {
+        let n = if x == g.target && !g.is_cyclic(x) {
             target_rows
         } else {
             sql.count(tx, &[Node::Deleted(x)], &sql.name(Node::Deleted(x)))?
         };
-        bounded &= n.is_some();
+        impact.bounded &= n.is_some();
         deleted_rows.insert(x, n);
     }
+    Ok(deleted_rows)
+}
 
-    let sqlite = ctx.dialect.0 == Engine::Sqlite;
-    let mut setnull_tables: Vec<usize> = Vec::new();
-    for e in &g.edges {
-        let c = e.child;
-        let ca = Sql::alias(c);
-        let member = sql.member(e, &ca);
-        let child_deleted = deleted_rows.contains_key(&c);
-        let mut needed = vec![Node::Deleted(e.parent)];
-        let cond = match e.action {
-            Action::Cascade | Action::SetNull | Action::SetDefault => member.clone(),
-            Action::Restrict | Action::NoAction => {
-                // Which deleted referencing rows no longer block depends on
-                // when the engine checks (see `blocker_rule`).
-                match blocker_rule(sqlite, e) {
-                    Saved::ByAnyDelete if child_deleted => {
-                        needed.push(Node::Deleted(c));
-                        format!("{member} AND NOT ({})", sql.is_deleted(c, &ca))
-                    }
-                    Saved::ByAnyDelete => member.clone(),
-                    Saved::ByEarlierDirectCascade => {
-                        let mut saves: Vec<String> = Vec::new();
-                        if c == target && !sqlite {
-                            needed.push(Node::Target);
-                            saves.push(format!(
-                                "{} IN (SELECT {} FROM {})",
-                                tuple(&sql.ident(c, &ca)),
-                                sql.ident_cols(c).join(", "),
-                                sql.name(Node::Target)
-                            ));
-                        }
-                        for cg in g.edges.iter().filter(|cg| {
-                            cg.action == Action::Cascade
-                                && cg.parent == e.parent
-                                && cg.child == c
-                                && fires_before(cg, e)
-                        }) {
-                            saves.push(sql.member(cg, &ca));
-                        }
-                        if saves.is_empty() {
-                            member.clone()
-                        } else {
-                            format!("{member} AND NOT ({})", saves.join(" OR "))
-                        }
-                    }
-                }
-            }
-            _ => {
-                if child_deleted {
+/// Counts the rows one edge reaches and adds its effect (with a sample),
+/// and the failure when they block the delete.
+fn follow_edge(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    e: &Edge,
+    deleted_rows: &BTreeMap<usize, Option<u64>>,
+    impact: &mut Impact,
+) -> Result<()> {
+    let g = sql.g;
+    let c = e.child;
+    let ca = Sql::alias(c);
+    let (cond, needed) = edge_cond(sql, e, deleted_rows.contains_key(&c));
+    let single_path = e.action == Action::Cascade
+        && !g.is_cyclic(c)
+        && c != g.target
+        && g.cascade_into(c).count() == 1;
+    let rows = if single_path {
+        deleted_rows.get(&c).copied().flatten()
+    } else {
+        sql.count(
+            tx,
+            &needed,
+            &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
+        )?
+    };
+    impact.bounded &= rows.is_some();
+    let blocking = matches!(e.action, Action::Restrict | Action::NoAction) && rows.unwrap_or(0) > 0;
+    let mut note = None;
+    if blocking {
+        impact
+            .failures
+            .push(still_referenced(sql, e, rows.unwrap_or(0)));
+        if e.deferred {
+            note = Some("deferred: fails at commit".into());
+        }
+    }
+    let sample = if rows.unwrap_or(0) > 0 {
+        sql.sample(tx, &needed, c, &e.child_cols, &cond)?
+    } else {
+        Rows::default()
+    };
+    impact.effects.push(Effect {
+        table: sql.table(c).name.clone(),
+        action: e.action,
+        via: e.via.clone(),
+        source: e.source,
+        depth: g.depth.get(&e.parent).copied().unwrap_or(0) + 1,
+        rows,
+        columns: if e.set_cols.is_empty() {
+            e.child_cols.clone()
+        } else {
+            e.set_cols.clone()
+        },
+        parent: sql.table(e.parent).name.clone(),
+        reached: true,
+        blocking,
+        note,
+        sample,
+    });
+    Ok(())
+}
+
+/// The rows of the child (as its alias) an edge reaches, and the CTEs that
+/// condition needs. A blocker or a dangling reference from a row the
+/// delete removes in time is no blocker.
+fn edge_cond(sql: &Sql<'_>, e: &Edge, child_deleted: bool) -> (String, Vec<Node>) {
+    let c = e.child;
+    let ca = Sql::alias(c);
+    let member = sql.member(e, &ca);
+    let mut needed = vec![Node::Deleted(e.parent)];
+    let cond = match e.action {
+        Action::Cascade | Action::SetNull | Action::SetDefault => member,
+        Action::Restrict | Action::NoAction => {
+            // Which deleted referencing rows no longer block depends on
+            // when the engine checks.
+            let check = sql
+                .ctx
+                .dialect
+                .reference_check(e.action == Action::Restrict, e.deferred);
+            match check {
+                RefCheck::AtTheEnd if child_deleted => {
                     needed.push(Node::Deleted(c));
                     format!("{member} AND NOT ({})", sql.is_deleted(c, &ca))
-                } else {
-                    member.clone()
+                }
+                RefCheck::AtTheEnd => member,
+                RefCheck::AtTheRow | RefCheck::AfterOwnRows => {
+                    let saves = saved_in_time(sql, e, check, &mut needed);
+                    if saves.is_empty() {
+                        member
+                    } else {
+                        format!("{member} AND NOT ({})", saves.join(" OR "))
+                    }
                 }
             }
-        };
-        let single_path = e.action == Action::Cascade
-            && !g.is_cyclic(c)
-            && c != target
-            && g.cascade_into(c).count() == 1;
-        let rows = if single_path {
-            deleted_rows.get(&c).copied().flatten()
-        } else {
-            sql.count(
-                tx,
-                &needed,
-                &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
-            )?
-        };
-        bounded &= rows.is_some();
-        if matches!(e.action, Action::SetNull | Action::SetDefault) && !setnull_tables.contains(&c)
-        {
-            setnull_tables.push(c);
         }
-        let blocking =
-            matches!(e.action, Action::Restrict | Action::NoAction) && rows.unwrap_or(0) > 0;
-        let mut note = None;
-        if blocking {
-            let child = sql.table(c).name.to_string();
-            let parent = sql.table(e.parent).name.to_string();
-            let n = rows.unwrap_or(0);
-            let clause = if e.deferred {
-                format!(
-                    "ON DELETE {} DEFERRABLE INITIALLY DEFERRED",
-                    if e.action == Action::Restrict {
-                        "RESTRICT"
-                    } else {
-                        "NO ACTION"
-                    }
-                )
+        _ => {
+            if child_deleted {
+                needed.push(Node::Deleted(c));
+                format!("{member} AND NOT ({})", sql.is_deleted(c, &ca))
             } else {
-                format!(
-                    "ON DELETE {}",
-                    if e.action == Action::Restrict {
-                        "RESTRICT"
-                    } else {
-                        "NO ACTION"
-                    }
-                )
-            };
-            let when = if e.deferred {
-                "; the failure comes at commit"
-            } else {
-                ""
-            };
-            impact.failures.push(format!(
-                "cannot delete from {parent}: {n} row{} in {child} still reference{} it (FK {}, {clause}){when}",
-                if n == 1 { "" } else { "s" },
-                if n == 1 { "s" } else { "" },
-                e.via
-            ));
-            if e.deferred {
-                note = Some("deferred: fails at commit".into());
+                member
             }
         }
-        let sample = if rows.unwrap_or(0) > 0 {
-            sql.sample(tx, &needed, c, &e.child_cols, &cond)?
-        } else {
-            Rows::default()
-        };
-        impact.effects.push(Effect {
-            table: sql.table(c).name.clone(),
-            action: e.action,
-            via: e.via.clone(),
-            source: e.source,
-            depth: g.depth.get(&e.parent).copied().unwrap_or(0) + 1,
-            rows,
-            columns: if e.set_cols.is_empty() {
-                e.child_cols.clone()
-            } else {
-                e.set_cols.clone()
-            },
-            parent: sql.table(e.parent).name.clone(),
-            reached: true,
-            blocking,
-            note,
-            sample,
-        });
-    }
+    };
+    (cond, needed)
+}
 
-    // SET DEFAULT: the default must still find a parent row.
-    for e in g.edges.iter().filter(|e| e.action == Action::SetDefault) {
-        check_set_default(tx, &sql, e, &mut impact)?;
+/// For a check that runs before the end of the statement: the conditions
+/// under which a referencing row is gone by the time its parent row is
+/// checked. The statement's own rows (when the check waits for them), and
+/// a cascade from the same parent row that fires first; a cascade
+/// arriving through a deeper path comes too late.
+fn saved_in_time(sql: &Sql<'_>, e: &Edge, check: RefCheck, needed: &mut Vec<Node>) -> Vec<String> {
+    let c = e.child;
+    let ca = Sql::alias(c);
+    let mut saves: Vec<String> = Vec::new();
+    if c == sql.g.target && check == RefCheck::AfterOwnRows {
+        needed.push(Node::Target);
+        saves.push(format!(
+            "{} IN (SELECT {} FROM {})",
+            tuple(&sql.ident(c, &ca)),
+            sql.ident_cols(c).join(", "),
+            sql.name(Node::Target)
+        ));
     }
+    for cg in sql.g.edges.iter().filter(|cg| {
+        cg.action == Action::Cascade
+            && cg.parent == e.parent
+            && cg.child == c
+            && fires_before(cg, e)
+    }) {
+        saves.push(sql.member(cg, &ca));
+    }
+    saves
+}
 
-    // Net updates: rows set to NULL/default that are not deleted anyway.
-    let mut totals: BTreeMap<usize, Totals> = BTreeMap::new();
-    for (&x, n) in &deleted_rows {
-        totals.entry(x).or_default().delete = n.unwrap_or(0);
+/// The failure of a `RESTRICT`/`NO ACTION` edge that `n` rows still hold.
+fn still_referenced(sql: &Sql<'_>, e: &Edge, n: u64) -> String {
+    let child = sql.table(e.child).name.to_string();
+    let parent = sql.table(e.parent).name.to_string();
+    let action = if e.action == Action::Restrict {
+        "RESTRICT"
+    } else {
+        "NO ACTION"
+    };
+    let clause = if e.deferred {
+        format!("ON DELETE {action} DEFERRABLE INITIALLY DEFERRED")
+    } else {
+        format!("ON DELETE {action}")
+    };
+    let when = if e.deferred {
+        "; the failure comes at commit"
+    } else {
+        ""
+    };
+    format!(
+        "cannot delete from {parent}: {n} row{} in {child} still reference{} it (FK {}, {clause}){when}",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "s" } else { "" },
+        e.via
+    )
+}
+
+/// Net updates: rows set to NULL/default that are not deleted anyway,
+/// per table, with the row set the apply captures.
+fn count_set_rows(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    deleted_rows: &BTreeMap<usize, Option<u64>>,
+    totals: &mut BTreeMap<usize, Totals>,
+    impact: &mut Impact,
+) -> Result<()> {
+    let g = sql.g;
+    let set_edges = || {
+        g.edges
+            .iter()
+            .filter(|e| matches!(e.action, Action::SetNull | Action::SetDefault))
+    };
+    let mut set_tables: Vec<usize> = Vec::new();
+    for e in set_edges() {
+        if !set_tables.contains(&e.child) {
+            set_tables.push(e.child);
+        }
     }
-    for &c in &setnull_tables {
+    for c in set_tables {
         // One SET NULL edge into a table with no deleted rows: its count is
         // already the net total.
         let edges_in: Vec<&Effect> = impact
@@ -816,10 +700,8 @@ pub(super) fn analyze(
             (edges_in.len() == 1 && !deleted_rows.contains_key(&c)).then(|| edges_in[0].rows);
         let ca = Sql::alias(c);
         let mut needed = Vec::new();
-        let conds: Vec<String> = g
-            .edges
-            .iter()
-            .filter(|e| e.child == c && matches!(e.action, Action::SetNull | Action::SetDefault))
+        let conds: Vec<String> = set_edges()
+            .filter(|e| e.child == c)
             .map(|e| {
                 needed.push(Node::Deleted(e.parent));
                 sql.member(e, &ca)
@@ -838,7 +720,7 @@ pub(super) fn analyze(
                 &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
             )?,
         };
-        bounded &= n.is_some();
+        impact.bounded &= n.is_some();
         totals.entry(c).or_default().update = n.unwrap_or(0);
         impact.row_sets.push(super::RowSet {
             table: sql.table(c).name.clone(),
@@ -852,7 +734,16 @@ pub(super) fn analyze(
             new_key: None,
         });
     }
-    // Deleted rows, parents first.
+    Ok(())
+}
+
+/// Deleted rows, parents first.
+fn push_deleted_row_sets(
+    sql: &Sql<'_>,
+    deleted_rows: &BTreeMap<usize, Option<u64>>,
+    impact: &mut Impact,
+) {
+    let g = sql.g;
     for (pos, &x) in g.deleted.iter().enumerate() {
         let a = Sql::alias(x);
         // A cascaded table outside any cycle is selected by its CTE's own
@@ -878,43 +769,6 @@ pub(super) fn analyze(
             position: pos as i64,
             new_key: None,
         });
-    }
-    impact.totals = totals
-        .into_iter()
-        .map(|(x, t)| (sql.table(x).name.clone(), t))
-        .collect();
-    impact.totals.entry(table.name.clone()).or_default();
-    impact.will_fail = !impact.failures.is_empty();
-    impact.bounded = bounded;
-    let depth_of = |q: &crate::schema::QualName| {
-        ctx.schema
-            .index_of(q)
-            .and_then(|i| g.depth.get(&i).copied())
-            .unwrap_or(1)
-    };
-    add_trigger_effects(&mut impact, ctx, &depth_of);
-    Ok(impact)
-}
-
-/// When a referencing row that the same statement deletes stops blocking.
-enum Saved {
-    /// The check runs at the end of the statement (SQLite NO ACTION) or
-    /// transaction (deferred): any delete of the row in time clears it.
-    ByAnyDelete,
-    /// The check runs as soon as the parent row goes (Postgres' RI
-    /// triggers fire per parent row, in the order of the keys; SQLite
-    /// RESTRICT is immediate): only the statement's own rows and a cascade
-    /// from the same parent that runs first clear it; a cascade arriving
-    /// through a deeper path comes too late.
-    ByEarlierDirectCascade,
-}
-
-fn blocker_rule(sqlite: bool, e: &Edge) -> Saved {
-    match (sqlite, e.action, e.deferred) {
-        (true, Action::Restrict, _) => Saved::ByEarlierDirectCascade,
-        (true, _, _) => Saved::ByAnyDelete,
-        (false, _, true) => Saved::ByAnyDelete,
-        (false, _, false) => Saved::ByEarlierDirectCascade,
     }
 }
 

@@ -5,7 +5,8 @@
 //! The inserted rows are materialised as a CTE `v` — the statement's own
 //! `VALUES` list or query, with each column cast to its type — and every
 //! check is a query over `v`, so the database evaluates the values exactly
-//! as the INSERT would.
+//! as the INSERT would. [`Insert`] holds `v`; each phase of the preview is
+//! one of its methods, run in the order the checks have always run.
 
 use sqlparser::ast::{
     self, AssignmentTarget, ConflictTarget, OnConflictAction, OnInsert, SqliteOnConflict,
@@ -39,432 +40,14 @@ pub(super) fn analyze(
         return Err(Error::refused("not an INSERT statement"));
     };
     let table = target_table(ctx, stmt)?;
-    let d = ctx.dialect;
-    if ins.replace_into || matches!(ins.or, Some(SqliteOnConflict::Replace)) {
-        return Err(Error::refused(
-            "INSERT OR REPLACE deletes the conflicting rows (with their cascades) and cannot be previewed yet\nUse INSERT ... ON CONFLICT DO UPDATE.",
-        ));
-    }
-    if matches!(
-        ins.or,
-        Some(SqliteOnConflict::Rollback | SqliteOnConflict::Abort | SqliteOnConflict::Fail)
-    ) {
-        return Err(Error::refused(
-            "INSERT OR ROLLBACK/ABORT/FAIL cannot be previewed yet",
-        ));
-    }
-    // The columns the rows provide, in order.
-    let columns: Vec<String> = if ins.columns.is_empty() {
-        table
-            .columns
-            .iter()
-            .filter(|c| c.generated.is_none())
-            .map(|c| c.name.clone())
-            .collect()
-    } else {
-        let mut v = Vec::new();
-        for name in &ins.columns {
-            let ident = name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .ok_or_else(|| Error::refused("unsupported column name"))?;
-            v.push(resolve_column(ctx, table, ident)?);
-        }
-        v
-    };
-    let (mut ctes, urec) = user_ctes(stmt);
-    let qcols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let source = match &ins.source {
-        Some(q) => q.to_string(),
-        None => {
-            return Err(Error::refused(
-                "INSERT ... DEFAULT VALUES cannot be previewed yet",
-            ));
-        }
-    };
-    ctes.push(format!("v0({}) AS ({source})", qcols.join(", ")));
-    let casts: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let t = table
-                .column(c)
-                .map(|x| x.type_name.clone())
-                .unwrap_or_default();
-            format!("{} AS {}", d.cast(&quote_ident(c), &t), quote_ident(c))
-        })
-        .collect();
-    ctes.push(format!("v AS (SELECT {} FROM v0)", casts.join(", ")));
-    let with_v = with_clause(&ctes, urec);
-
+    let v = Insert::parse(ctx, table, stmt, ins)?;
     let mut impact = empty_impact(stmt, table);
-    let mut bounded = true;
-    let rows = tx.count(&format!("{with_v}SELECT count(*) FROM v"))?;
-    bounded &= rows.is_some();
-    impact.target.rows = rows;
-    if rows.unwrap_or(1) > 0 && ctx.options.sample_rows > 0 {
-        impact.target.sample = tx
-            .query(&format!(
-                "{with_v}SELECT * FROM v LIMIT {}",
-                ctx.options.sample_rows
-            ))?
-            .unwrap_or_default();
-    }
-    let provided = |cols: &[String]| cols.iter().all(|c| columns.contains(c));
-
-    // NOT NULL columns left without a value, or given NULL.
-    for c in &table.columns {
-        if !c.not_null || c.generated.is_some() {
-            continue;
-        }
-        if !columns.contains(&c.name) {
-            if c.default.is_none() && c.identity.is_none() && !is_rowid_alias(ctx, table, &c.name) {
-                impact.failures.push(format!(
-                    "cannot insert into {}: column {} is NOT NULL and has no default",
-                    table.name, c.name
-                ));
-            }
-            continue;
-        }
-        if is_rowid_alias(ctx, table, &c.name) {
-            continue; // SQLite assigns a NULL INTEGER PRIMARY KEY a new rowid
-        }
-        let n = tx.count(&format!(
-            "{with_v}SELECT count(*) FROM v WHERE {} IS NULL",
-            quote_ident(&c.name)
-        ))?;
-        bounded &= n.is_some();
-        if let Some(n) = n.filter(|&n| n > 0) {
-            impact.failures.push(format!(
-                "cannot insert into {}: {n} row{} NULL for the NOT NULL column {}",
-                table.name,
-                if n == 1 { " gives" } else { "s give" },
-                c.name
-            ));
-        }
-    }
-
-    // Foreign keys: every non-NULL key must find its parent row.
-    for fk in &table.foreign_keys {
-        if !provided(&fk.columns) {
-            continue;
-        }
-        let Some(parent) = ctx.schema.get(&fk.ref_table) else {
-            continue;
-        };
-        let not_null: Vec<String> = fk
-            .columns
-            .iter()
-            .map(|c| format!("v.{} IS NOT NULL", quote_ident(c)))
-            .collect();
-        let eq = |alias: &str| -> String {
-            fk.ref_columns
-                .iter()
-                .zip(&fk.columns)
-                .map(|(rc, c)| format!("{} = v.{}", qcol(alias, rc), quote_ident(c)))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
-        let mut cond = format!(
-            "{} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-            not_null.join(" AND "),
-            parent.name.sql(),
-            eq("p")
-        );
-        if parent.name == table.name {
-            // A row may reference another row inserted by the same statement.
-            cond.push_str(&format!(
-                " AND NOT EXISTS (SELECT 1 FROM v AS w WHERE {})",
-                eq("w")
-            ));
-        }
-        let n = tx.count(&format!("{with_v}SELECT count(*) FROM v WHERE {cond}"))?;
-        bounded &= n.is_some();
-        if let Some(n) = n.filter(|&n| n > 0) {
-            let when = if fk.deferrable && fk.initially_deferred {
-                "; the failure comes at commit"
-            } else {
-                ""
-            };
-            impact.failures.push(format!(
-                "cannot insert into {}: {n} row{} {} rows that do not exist (FK {}){when}",
-                table.name,
-                if n == 1 { " references" } else { "s reference" },
-                parent.name,
-                fk.name
-            ));
-        }
-    }
-
-    // Unique keys.
-    let conflict = match &ins.on {
-        Some(OnInsert::OnConflict(oc)) => {
-            let key = match &oc.conflict_target {
-                Some(ConflictTarget::Columns(cols)) => {
-                    let mut names = Vec::new();
-                    for c in cols {
-                        names.push(resolve_column(ctx, table, c)?);
-                    }
-                    Some(key_with_columns(table, &names).ok_or_else(|| {
-                        Error::input(format!(
-                            "there is no unique key on {}({}) for ON CONFLICT",
-                            table.name,
-                            names.join(", ")
-                        ))
-                    })?)
-                }
-                Some(ConflictTarget::OnConstraint(name)) => {
-                    let n = name.to_string();
-                    let n = n.trim_matches('"');
-                    Some(
-                        all_keys(table)
-                            .into_iter()
-                            .find(|k| k.name == n)
-                            .ok_or_else(|| {
-                                Error::input(format!(
-                                    "constraint {n} is not a unique key of {}",
-                                    table.name
-                                ))
-                            })?,
-                    )
-                }
-                None => None,
-            };
-            match &oc.action {
-                OnConflictAction::DoNothing => Conflict::Nothing(key),
-                OnConflictAction::DoUpdate(du) => match key {
-                    Some(k) => Conflict::Update(k, &du.assignments, du.selection.as_ref()),
-                    None => {
-                        return Err(Error::input(
-                            "ON CONFLICT DO UPDATE needs a conflict target: ON CONFLICT (col) DO UPDATE",
-                        ));
-                    }
-                },
-            }
-        }
-        Some(_) => {
-            return Err(Error::refused(
-                "ON DUPLICATE KEY UPDATE is not SQL for this engine",
-            ));
-        }
-        None if matches!(ins.or, Some(SqliteOnConflict::Ignore)) => Conflict::Nothing(None),
-        None => Conflict::Fail,
-    };
-    let keys: Vec<Key> = all_keys(table)
-        .into_iter()
-        .filter(|k| provided(&k.columns))
-        .collect();
-    let kname = table.name.sql();
-    let exists = |k: &Key| -> String {
-        let eq: Vec<String> = k
-            .columns
-            .iter()
-            .map(|c| format!("{} = v.{}", qcol("t", c), quote_ident(c)))
-            .collect();
-        format!(
-            "EXISTS (SELECT 1 FROM {kname} AS t WHERE {})",
-            eq.join(" AND ")
-        )
-    };
-    let not_null = |k: &Key| -> String {
-        k.columns
-            .iter()
-            .map(|c| format!("v.{} IS NOT NULL", quote_ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    };
-    let vkey = |k: &Key| -> String {
-        k.columns
-            .iter()
-            .map(|c| format!("v.{}", quote_ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let counted = |tx: &mut dyn PreviewTx, sql: String, bounded: &mut bool| -> Result<u64> {
-        let n = tx.count(&format!("{with_v}{sql}"))?;
-        *bounded &= n.is_some();
-        Ok(n.unwrap_or(0))
-    };
-    // Rows that conflict with an existing row on `k`, among rows matching `among`.
-    let key_failures = |tx: &mut dyn PreviewTx,
-                        k: &Key,
-                        among: &str,
-                        bounded: &mut bool,
-                        failures: &mut Vec<String>|
-     -> Result<()> {
-        let existing = counted(
-            tx,
-            format!(
-                "SELECT count(*) FROM v WHERE {among}{} AND {}",
-                not_null(k),
-                exists(k)
-            ),
-            bounded,
-        )?;
-        let dups = counted(
-            tx,
-            format!(
-                "SELECT count(*) FROM (SELECT 1 FROM v WHERE {among}{} GROUP BY {} HAVING count(*) > 1) AS d",
-                not_null(k),
-                vkey(k)
-            ),
-            bounded,
-        )?;
-        if existing > 0 || dups > 0 {
-            failures.push(format!(
-                "cannot insert into {}: {} on key {} ({})",
-                table.name,
-                match (existing, dups) {
-                    (e, 0) => format!(
-                        "{e} row{} conflict with existing rows",
-                        if e == 1 { "" } else { "s" }
-                    ),
-                    (0, d) => format!(
-                        "{d} key value{} repeat within the inserted rows",
-                        if d == 1 { "" } else { "s" }
-                    ),
-                    (e, d) =>
-                        format!("{e} rows conflict with existing rows and {d} key values repeat"),
-                },
-                k.name,
-                k.columns.join(", ")
-            ));
-        }
-        Ok(())
-    };
-    let mut inserted = rows.unwrap_or(0);
-    let mut updated = 0u64;
-    match &conflict {
-        Conflict::Fail => {
-            for k in &keys {
-                key_failures(tx, k, "", &mut bounded, &mut impact.failures)?;
-            }
-        }
-        Conflict::Nothing(None) => {
-            // A row conflicting on any key is skipped.
-            if let Some(first) = keys.first() {
-                let any: Vec<String> = keys
-                    .iter()
-                    .map(|k| format!("({} AND {})", not_null(k), exists(k)))
-                    .collect();
-                let any = any.join(" OR ");
-                let skipped = counted(
-                    tx,
-                    format!("SELECT count(*) FROM v WHERE {any}"),
-                    &mut bounded,
-                )?;
-                impact.target.conflicts = Some(skipped);
-                // Repeats within the statement: the later row is skipped too.
-                let fresh = counted(
-                    tx,
-                    format!(
-                        "SELECT count(*) FROM (SELECT DISTINCT {} FROM v WHERE NOT ({any}) AND {}) AS f",
-                        vkey(first),
-                        not_null(first)
-                    ),
-                    &mut bounded,
-                )?;
-                let nulls = counted(
-                    tx,
-                    format!(
-                        "SELECT count(*) FROM v WHERE NOT ({any}) AND NOT ({})",
-                        not_null(first)
-                    ),
-                    &mut bounded,
-                )?;
-                inserted = fresh + nulls;
-            }
-        }
-        Conflict::Nothing(Some(key)) | Conflict::Update(key, _, _) => {
-            let on_key = format!("({} AND {})", not_null(key), exists(key));
-            let skipped = counted(
-                tx,
-                format!("SELECT count(*) FROM v WHERE {on_key}"),
-                &mut bounded,
-            )?;
-            impact.target.conflicts = Some(skipped);
-            // Rows that do not hit the conflict key must not hit another.
-            let among = format!("NOT {on_key} AND ");
-            for k in keys.iter().filter(|k| k.columns != key.columns) {
-                key_failures(tx, k, &among, &mut bounded, &mut impact.failures)?;
-            }
-            let dups = counted(
-                tx,
-                format!(
-                    "SELECT count(*) FROM (SELECT 1 FROM v WHERE {} GROUP BY {} HAVING count(*) > 1) AS d",
-                    not_null(key),
-                    vkey(key)
-                ),
-                &mut bounded,
-            )?;
-            match &conflict {
-                Conflict::Update(_, assignments, selection) => {
-                    // Postgres refuses to update a row twice in one
-                    // statement; SQLite updates it again (the last wins).
-                    let sqlite = ctx.dialect.0 == crate::db::Engine::Sqlite;
-                    if dups > 0 && !sqlite {
-                        impact.failures.push(format!(
-                            "cannot insert into {}: ON CONFLICT DO UPDATE would affect a row twice ({dups} key value{} repeat within the inserted rows)",
-                            table.name,
-                            if dups == 1 { "" } else { "s" }
-                        ));
-                    }
-                    inserted = if sqlite {
-                        counted(
-                            tx,
-                            format!(
-                                "SELECT count(*) FROM (SELECT DISTINCT {} FROM v WHERE NOT {on_key} AND {}) AS f",
-                                vkey(key),
-                                not_null(key)
-                            ),
-                            &mut bounded,
-                        )? + counted(
-                            tx,
-                            format!("SELECT count(*) FROM v WHERE NOT ({})", not_null(key)),
-                            &mut bounded,
-                        )?
-                    } else {
-                        counted(
-                            tx,
-                            format!("SELECT count(*) FROM v WHERE NOT {on_key}"),
-                            &mut bounded,
-                        )?
-                    };
-                    let (n, changes) = conflict_updates(
-                        tx,
-                        ctx,
-                        table,
-                        &ctes,
-                        urec,
-                        key,
-                        assignments,
-                        *selection,
-                        ins.table_alias.as_ref().map(|a| a.alias.to_string()),
-                    )?;
-                    bounded &= n.is_some();
-                    updated = n.unwrap_or(0);
-                    impact.target.changes = changes;
-                }
-                _ => {
-                    let fresh = counted(
-                        tx,
-                        format!(
-                            "SELECT count(*) FROM (SELECT DISTINCT {} FROM v WHERE NOT {on_key} AND {}) AS f",
-                            vkey(key),
-                            not_null(key)
-                        ),
-                        &mut bounded,
-                    )?;
-                    let nulls = counted(
-                        tx,
-                        format!("SELECT count(*) FROM v WHERE NOT ({})", not_null(key)),
-                        &mut bounded,
-                    )?;
-                    inserted = fresh + nulls;
-                }
-            }
-        }
-    }
+    let rows = v.count_rows(tx, &mut impact)?;
+    v.check_not_null(tx, &mut impact)?;
+    v.check_foreign_keys(tx, &mut impact)?;
+    let conflict = conflict(ctx, table, ins)?;
+    let alias = ins.table_alias.as_ref().map(|a| a.alias.to_string());
+    let (inserted, updated) = v.unique_keys(tx, &conflict, rows, alias, &mut impact)?;
     let inserted = rows.map(|_| inserted);
     let mut totals = std::collections::BTreeMap::new();
     totals.insert(
@@ -475,64 +58,618 @@ pub(super) fn analyze(
             insert: inserted.unwrap_or(0),
         },
     );
-    impact.row_sets.push(super::RowSet {
-        table: table.name.clone(),
-        op: crate::journal::Op::Insert,
-        with: String::new(),
-        alias: "a".into(),
-        join: String::new(),
-        cond: String::new(),
-        rows: inserted,
-        position: 0,
-        new_key: None,
-    });
-    if impact.target.conflicts.unwrap_or(0) > 0 {
-        if let Conflict::Update(key, _, _) = &conflict {
-            let eq: Vec<String> = key
-                .columns
-                .iter()
-                .map(|c| format!("{} = v.{}", qcol("a", c), quote_ident(c)))
-                .collect();
-            impact.row_sets.push(super::RowSet {
-                table: table.name.clone(),
-                op: crate::journal::Op::Update,
-                with: with_v.clone(),
-                alias: "a".into(),
-                join: String::new(),
-                cond: format!("EXISTS (SELECT 1 FROM v WHERE {})", eq.join(" AND ")),
-                // Rows whose update changes nothing are touched all the
-                // same; the apply counts what it captures.
-                rows: None,
-                position: 0,
-                new_key: None,
-            });
-        }
-    }
+    v.push_row_sets(&conflict, inserted, &mut impact);
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
-    impact.bounded = bounded;
     add_trigger_effects(&mut impact, ctx, &|_: &QualName| 0);
     Ok(impact)
 }
 
-/// ON CONFLICT DO UPDATE: how many existing rows change, and before →
-/// after of the first ones. The SET expressions run with the proposed row
-/// named `excluded`, as in the statement.
-#[allow(clippy::too_many_arguments)]
-fn conflict_updates(
-    tx: &mut dyn PreviewTx,
+/// One INSERT's rows as the CTE `v`, which every phase queries.
+struct Insert<'a> {
+    ctx: &'a Context<'a>,
+    table: &'a Table,
+    /// The columns the rows provide, in order.
+    columns: Vec<String>,
+    /// `WITH` the user's CTEs, then `v0` (the rows as written) and `v`
+    /// (each column cast to its type).
+    with_v: String,
+}
+
+impl<'a> Insert<'a> {
+    fn parse(
+        ctx: &'a Context<'a>,
+        table: &'a Table,
+        stmt: &Statement,
+        ins: &ast::Insert,
+    ) -> Result<Insert<'a>> {
+        if ins.replace_into || matches!(ins.or, Some(SqliteOnConflict::Replace)) {
+            return Err(Error::refused(
+                "INSERT OR REPLACE deletes the conflicting rows (with their cascades) and cannot be previewed yet\nUse INSERT ... ON CONFLICT DO UPDATE.",
+            ));
+        }
+        if matches!(
+            ins.or,
+            Some(SqliteOnConflict::Rollback | SqliteOnConflict::Abort | SqliteOnConflict::Fail)
+        ) {
+            return Err(Error::refused(
+                "INSERT OR ROLLBACK/ABORT/FAIL cannot be previewed yet",
+            ));
+        }
+        let columns = inserted_columns(ctx, table, ins)?;
+        let (mut ctes, urec) = user_ctes(stmt);
+        let qcols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let source = match &ins.source {
+            Some(q) => q.to_string(),
+            None => {
+                return Err(Error::refused(
+                    "INSERT ... DEFAULT VALUES cannot be previewed yet",
+                ));
+            }
+        };
+        ctes.push(format!("v0({}) AS ({source})", qcols.join(", ")));
+        let casts: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let t = table
+                    .column(c)
+                    .map(|x| x.type_name.clone())
+                    .unwrap_or_default();
+                format!(
+                    "{} AS {}",
+                    ctx.dialect.cast(&quote_ident(c), &t),
+                    quote_ident(c)
+                )
+            })
+            .collect();
+        ctes.push(format!("v AS (SELECT {} FROM v0)", casts.join(", ")));
+        let with_v = with_clause(&ctes, urec);
+        Ok(Insert {
+            ctx,
+            table,
+            columns,
+            with_v,
+        })
+    }
+
+    /// Whether the rows provide all of `cols`.
+    fn provided(&self, cols: &[String]) -> bool {
+        cols.iter().all(|c| self.columns.contains(c))
+    }
+
+    /// Runs `{with_v}{sql}`, a count; 0 (and unbounded) when out of time.
+    fn count(&self, tx: &mut dyn PreviewTx, sql: String, impact: &mut Impact) -> Result<u64> {
+        let n = tx.count(&format!("{}{sql}", self.with_v))?;
+        impact.bounded &= n.is_some();
+        Ok(n.unwrap_or(0))
+    }
+
+    /// The rows proposed, and the first of them.
+    fn count_rows(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<Option<u64>> {
+        let with_v = &self.with_v;
+        let rows = tx.count(&format!("{with_v}SELECT count(*) FROM v"))?;
+        impact.bounded &= rows.is_some();
+        impact.target.rows = rows;
+        if rows.unwrap_or(1) > 0 && self.ctx.options.sample_rows > 0 {
+            impact.target.sample = tx
+                .query(&format!(
+                    "{with_v}SELECT * FROM v LIMIT {}",
+                    self.ctx.options.sample_rows
+                ))?
+                .unwrap_or_default();
+        }
+        Ok(rows)
+    }
+
+    /// NOT NULL columns left without a value, or given NULL.
+    fn check_not_null(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+        let (table, d) = (self.table, self.ctx.dialect);
+        for c in &table.columns {
+            if !c.not_null || c.generated.is_some() {
+                continue;
+            }
+            if !self.columns.contains(&c.name) {
+                if c.default.is_none() && c.identity.is_none() && !d.is_rowid_alias(table, &c.name)
+                {
+                    impact.failures.push(format!(
+                        "cannot insert into {}: column {} is NOT NULL and has no default",
+                        table.name, c.name
+                    ));
+                }
+                continue;
+            }
+            if d.is_rowid_alias(table, &c.name) {
+                continue; // SQLite assigns a NULL INTEGER PRIMARY KEY a new rowid
+            }
+            let n = tx.count(&format!(
+                "{}SELECT count(*) FROM v WHERE {} IS NULL",
+                self.with_v,
+                quote_ident(&c.name)
+            ))?;
+            impact.bounded &= n.is_some();
+            if let Some(n) = n.filter(|&n| n > 0) {
+                impact.failures.push(format!(
+                    "cannot insert into {}: {n} row{} NULL for the NOT NULL column {}",
+                    table.name,
+                    if n == 1 { " gives" } else { "s give" },
+                    c.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Foreign keys: every non-NULL key must find its parent row.
+    fn check_foreign_keys(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+        let table = self.table;
+        for fk in &table.foreign_keys {
+            if !self.provided(&fk.columns) {
+                continue;
+            }
+            let Some(parent) = self.ctx.schema.get(&fk.ref_table) else {
+                continue;
+            };
+            let not_null: Vec<String> = fk
+                .columns
+                .iter()
+                .map(|c| format!("v.{} IS NOT NULL", quote_ident(c)))
+                .collect();
+            let eq = |alias: &str| -> String {
+                fk.ref_columns
+                    .iter()
+                    .zip(&fk.columns)
+                    .map(|(rc, c)| format!("{} = v.{}", qcol(alias, rc), quote_ident(c)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            };
+            let mut cond = format!(
+                "{} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+                not_null.join(" AND "),
+                parent.name.sql(),
+                eq("p")
+            );
+            if parent.name == table.name {
+                // A row may reference another row inserted by the same
+                // statement.
+                cond.push_str(&format!(
+                    " AND NOT EXISTS (SELECT 1 FROM v AS w WHERE {})",
+                    eq("w")
+                ));
+            }
+            let n = tx.count(&format!(
+                "{}SELECT count(*) FROM v WHERE {cond}",
+                self.with_v
+            ))?;
+            impact.bounded &= n.is_some();
+            if let Some(n) = n.filter(|&n| n > 0) {
+                let when = if fk.deferrable && fk.initially_deferred {
+                    "; the failure comes at commit"
+                } else {
+                    ""
+                };
+                impact.failures.push(format!(
+                    "cannot insert into {}: {n} row{} {} rows that do not exist (FK {}){when}",
+                    table.name,
+                    if n == 1 { " references" } else { "s reference" },
+                    parent.name,
+                    fk.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- unique keys ----
+
+    /// Unique keys: failures, or what ON CONFLICT skips and updates.
+    /// Returns the rows inserted and the rows updated.
+    fn unique_keys(
+        &self,
+        tx: &mut dyn PreviewTx,
+        conflict: &Conflict<'_>,
+        rows: Option<u64>,
+        alias: Option<String>,
+        impact: &mut Impact,
+    ) -> Result<(u64, u64)> {
+        let keys: Vec<Key> = all_keys(self.table)
+            .into_iter()
+            .filter(|k| self.provided(&k.columns))
+            .collect();
+        match conflict {
+            Conflict::Fail => {
+                for k in &keys {
+                    self.key_failures(tx, k, "", impact)?;
+                }
+                Ok((rows.unwrap_or(0), 0))
+            }
+            Conflict::Nothing(None) => {
+                let inserted = self.skip_any_conflict(tx, &keys, impact)?;
+                Ok((inserted.unwrap_or(rows.unwrap_or(0)), 0))
+            }
+            Conflict::Nothing(Some(key)) | Conflict::Update(key, _, _) => {
+                self.on_conflict_key(tx, conflict, key, &keys, alias, impact)
+            }
+        }
+    }
+
+    /// `EXISTS` a row of the table with the row `v`'s values of `k`.
+    fn exists(&self, k: &Key) -> String {
+        let eq: Vec<String> = k
+            .columns
+            .iter()
+            .map(|c| format!("{} = v.{}", qcol("t", c), quote_ident(c)))
+            .collect();
+        format!(
+            "EXISTS (SELECT 1 FROM {} AS t WHERE {})",
+            self.table.name.sql(),
+            eq.join(" AND ")
+        )
+    }
+
+    /// Rows that conflict with an existing row on `k`, or repeat a value
+    /// of `k`, among rows matching `among`: each makes the statement fail.
+    fn key_failures(
+        &self,
+        tx: &mut dyn PreviewTx,
+        k: &Key,
+        among: &str,
+        impact: &mut Impact,
+    ) -> Result<()> {
+        let existing = self.count(
+            tx,
+            format!(
+                "SELECT count(*) FROM v WHERE {among}{} AND {}",
+                not_null(k),
+                self.exists(k)
+            ),
+            impact,
+        )?;
+        let dups = self.count(
+            tx,
+            format!(
+                "SELECT count(*) FROM (SELECT 1 FROM v WHERE {among}{} GROUP BY {} HAVING count(*) > 1) AS d",
+                not_null(k),
+                vkey(k)
+            ),
+            impact,
+        )?;
+        if existing > 0 || dups > 0 {
+            impact.failures.push(format!(
+                "cannot insert into {}: {} on key {} ({})",
+                self.table.name,
+                clash(existing, dups),
+                k.name,
+                k.columns.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// ON CONFLICT DO NOTHING without a target: a row conflicting on any
+    /// key is skipped. Returns the rows inserted, when there is a key.
+    fn skip_any_conflict(
+        &self,
+        tx: &mut dyn PreviewTx,
+        keys: &[Key],
+        impact: &mut Impact,
+    ) -> Result<Option<u64>> {
+        let Some(first) = keys.first() else {
+            return Ok(None);
+        };
+        let any: Vec<String> = keys
+            .iter()
+            .map(|k| format!("({} AND {})", not_null(k), self.exists(k)))
+            .collect();
+        let any = any.join(" OR ");
+        let skipped = self.count(tx, format!("SELECT count(*) FROM v WHERE {any}"), impact)?;
+        impact.target.conflicts = Some(skipped);
+        // Repeats within the statement: the later row is skipped too.
+        let fresh = self.count(
+            tx,
+            format!(
+                "SELECT count(*) FROM (SELECT DISTINCT {} FROM v WHERE NOT ({any}) AND {}) AS f",
+                vkey(first),
+                not_null(first)
+            ),
+            impact,
+        )?;
+        let nulls = self.count(
+            tx,
+            format!(
+                "SELECT count(*) FROM v WHERE NOT ({any}) AND NOT ({})",
+                not_null(first)
+            ),
+            impact,
+        )?;
+        Ok(Some(fresh + nulls))
+    }
+
+    /// ON CONFLICT on `key` (DO NOTHING or DO UPDATE): rows that hit it
+    /// are skipped or update the existing row; the others must not hit
+    /// another key. Returns the rows inserted and the rows updated.
+    fn on_conflict_key(
+        &self,
+        tx: &mut dyn PreviewTx,
+        conflict: &Conflict<'_>,
+        key: &Key,
+        keys: &[Key],
+        alias: Option<String>,
+        impact: &mut Impact,
+    ) -> Result<(u64, u64)> {
+        let on_key = format!("({} AND {})", not_null(key), self.exists(key));
+        let skipped = self.count(tx, format!("SELECT count(*) FROM v WHERE {on_key}"), impact)?;
+        impact.target.conflicts = Some(skipped);
+        // Rows that do not hit the conflict key must not hit another.
+        let among = format!("NOT {on_key} AND ");
+        for k in keys.iter().filter(|k| k.columns != key.columns) {
+            self.key_failures(tx, k, &among, impact)?;
+        }
+        let dups = self.count(
+            tx,
+            format!(
+                "SELECT count(*) FROM (SELECT 1 FROM v WHERE {} GROUP BY {} HAVING count(*) > 1) AS d",
+                not_null(key),
+                vkey(key)
+            ),
+            impact,
+        )?;
+        let Conflict::Update(_, assignments, selection) = conflict else {
+            return Ok((self.fresh_rows(tx, key, &on_key, impact)?, 0));
+        };
+        let twice = self.ctx.dialect.upsert_updates_row_twice();
+        if dups > 0 && !twice {
+            impact.failures.push(format!(
+                "cannot insert into {}: ON CONFLICT DO UPDATE would affect a row twice ({dups} key value{} repeat within the inserted rows)",
+                self.table.name,
+                if dups == 1 { "" } else { "s" }
+            ));
+        }
+        let inserted = if twice {
+            self.fresh_rows(tx, key, &on_key, impact)?
+        } else {
+            self.count(
+                tx,
+                format!("SELECT count(*) FROM v WHERE NOT {on_key}"),
+                impact,
+            )?
+        };
+        let (n, changes) = self.conflict_updates(tx, key, assignments, *selection, alias)?;
+        impact.bounded &= n.is_some();
+        impact.target.changes = changes;
+        Ok((inserted, n.unwrap_or(0)))
+    }
+
+    /// Rows inserted when a row that hits `key` (`on_key`) is skipped, and
+    /// so is a later row repeating an earlier one's key: the distinct new
+    /// keys, plus the rows with a NULL in the key, which never conflict.
+    fn fresh_rows(
+        &self,
+        tx: &mut dyn PreviewTx,
+        key: &Key,
+        on_key: &str,
+        impact: &mut Impact,
+    ) -> Result<u64> {
+        let fresh = self.count(
+            tx,
+            format!(
+                "SELECT count(*) FROM (SELECT DISTINCT {} FROM v WHERE NOT {on_key} AND {}) AS f",
+                vkey(key),
+                not_null(key)
+            ),
+            impact,
+        )?;
+        let nulls = self.count(
+            tx,
+            format!("SELECT count(*) FROM v WHERE NOT ({})", not_null(key)),
+            impact,
+        )?;
+        Ok(fresh + nulls)
+    }
+
+    /// ON CONFLICT DO UPDATE: how many existing rows change, and before →
+    /// after of the first ones. The SET expressions run with the proposed
+    /// row named `excluded`, as in the statement.
+    fn conflict_updates(
+        &self,
+        tx: &mut dyn PreviewTx,
+        key: &Key,
+        assignments: &[ast::Assignment],
+        selection: Option<&ast::Expr>,
+        alias: Option<String>,
+    ) -> Result<(Option<u64>, Vec<super::ChangedRow>)> {
+        let (ctx, table, d) = (self.ctx, self.table, self.ctx.dialect);
+        let qual = alias.unwrap_or_else(|| crate::schema::display_ident(&table.name.name));
+        let assigned = conflict_assignments(ctx, table, assignments)?;
+        let on: Vec<String> = key
+            .columns
+            .iter()
+            .map(|c| format!("{} = excluded.{}", qcol(&qual, c), quote_ident(c)))
+            .collect();
+        let mut from = format!(
+            "v AS excluded JOIN {} AS {qual} ON {}",
+            table.name.sql(),
+            on.join(" AND ")
+        );
+        if let Some(w) = selection {
+            from.push_str(&format!(" WHERE ({w})"));
+        }
+        let with = &self.with_v;
+        // Like an UPDATE, a row whose new values equal the old ones is not a
+        // change in the totals (the database is the same afterwards).
+        let same: Vec<String> = assigned
+            .iter()
+            .map(|(c, v)| d.not_distinct(v, &qcol(&qual, c)))
+            .collect();
+        let changed = if same.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {} NOT ({})",
+                if selection.is_some() { "AND" } else { "WHERE" },
+                same.join(" AND ")
+            )
+        };
+        // Distinct rows: SQLite may update one row twice from two proposed
+        // rows.
+        let key_sel: Vec<String> = key.columns.iter().map(|c| qcol(&qual, c)).collect();
+        let n = tx.count(&format!(
+            "{with}SELECT count(*) FROM (SELECT DISTINCT {} FROM {from}{changed}) AS u",
+            key_sel.join(", ")
+        ))?;
+        let mut sel = key_sel;
+        for (c, v) in &assigned {
+            sel.push(qcol(&qual, c));
+            sel.push(v.clone());
+        }
+        let rows = if ctx.options.sample_rows > 0 && n.unwrap_or(1) > 0 {
+            tx.query(&format!(
+                "{with}SELECT {} FROM {from}{} LIMIT {}",
+                sel.join(", "),
+                super::sample_order(d, table, &qual),
+                ctx.options.sample_rows
+            ))?
+            .unwrap_or_default()
+        } else {
+            Default::default()
+        };
+        let names: Vec<String> = assigned.iter().map(|(c, _)| c.clone()).collect();
+        Ok((n, changed_rows(&rows, key.columns.len(), &names)))
+    }
+
+    /// The inserted rows, and for ON CONFLICT DO UPDATE the existing rows
+    /// it may touch.
+    fn push_row_sets(&self, conflict: &Conflict<'_>, inserted: Option<u64>, impact: &mut Impact) {
+        let table = self.table;
+        impact.row_sets.push(super::RowSet {
+            table: table.name.clone(),
+            op: crate::journal::Op::Insert,
+            with: String::new(),
+            alias: "a".into(),
+            join: String::new(),
+            cond: String::new(),
+            rows: inserted,
+            position: 0,
+            new_key: None,
+        });
+        if impact.target.conflicts.unwrap_or(0) == 0 {
+            return;
+        }
+        let Conflict::Update(key, _, _) = conflict else {
+            return;
+        };
+        let eq: Vec<String> = key
+            .columns
+            .iter()
+            .map(|c| format!("{} = v.{}", qcol("a", c), quote_ident(c)))
+            .collect();
+        impact.row_sets.push(super::RowSet {
+            table: table.name.clone(),
+            op: crate::journal::Op::Update,
+            with: self.with_v.clone(),
+            alias: "a".into(),
+            join: String::new(),
+            cond: format!("EXISTS (SELECT 1 FROM v WHERE {})", eq.join(" AND ")),
+            // Rows whose update changes nothing are touched all the
+            // same; the apply counts what it captures.
+            rows: None,
+            position: 0,
+            new_key: None,
+        });
+    }
+}
+
+/// The columns the rows provide, in order.
+fn inserted_columns(ctx: &Context<'_>, table: &Table, ins: &ast::Insert) -> Result<Vec<String>> {
+    if ins.columns.is_empty() {
+        return Ok(table
+            .columns
+            .iter()
+            .filter(|c| c.generated.is_none())
+            .map(|c| c.name.clone())
+            .collect());
+    }
+    let mut v = Vec::new();
+    for name in &ins.columns {
+        let ident = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .ok_or_else(|| Error::refused("unsupported column name"))?;
+        v.push(resolve_column(ctx, table, ident)?);
+    }
+    Ok(v)
+}
+
+/// What the statement does with rows whose key already exists.
+fn conflict<'s>(ctx: &Context<'_>, table: &Table, ins: &'s ast::Insert) -> Result<Conflict<'s>> {
+    match &ins.on {
+        Some(OnInsert::OnConflict(oc)) => {
+            let key = conflict_target(ctx, table, oc.conflict_target.as_ref())?;
+            match &oc.action {
+                OnConflictAction::DoNothing => Ok(Conflict::Nothing(key)),
+                OnConflictAction::DoUpdate(du) => match key {
+                    Some(k) => Ok(Conflict::Update(k, &du.assignments, du.selection.as_ref())),
+                    None => Err(Error::input(
+                        "ON CONFLICT DO UPDATE needs a conflict target: ON CONFLICT (col) DO UPDATE",
+                    )),
+                },
+            }
+        }
+        Some(_) => Err(Error::refused(
+            "ON DUPLICATE KEY UPDATE is not SQL for this engine",
+        )),
+        None if matches!(ins.or, Some(SqliteOnConflict::Ignore)) => Ok(Conflict::Nothing(None)),
+        None => Ok(Conflict::Fail),
+    }
+}
+
+/// The unique key an ON CONFLICT target names, by its columns or by the
+/// constraint's name.
+fn conflict_target(
     ctx: &Context<'_>,
     table: &Table,
-    ctes: &[String],
-    urec: bool,
-    key: &Key,
+    target: Option<&ConflictTarget>,
+) -> Result<Option<Key>> {
+    match target {
+        Some(ConflictTarget::Columns(cols)) => {
+            let mut names = Vec::new();
+            for c in cols {
+                names.push(resolve_column(ctx, table, c)?);
+            }
+            Ok(Some(key_with_columns(table, &names).ok_or_else(|| {
+                Error::input(format!(
+                    "there is no unique key on {}({}) for ON CONFLICT",
+                    table.name,
+                    names.join(", ")
+                ))
+            })?))
+        }
+        Some(ConflictTarget::OnConstraint(name)) => {
+            let n = name.to_string();
+            let n = n.trim_matches('"');
+            Ok(Some(
+                all_keys(table)
+                    .into_iter()
+                    .find(|k| k.name == n)
+                    .ok_or_else(|| {
+                        Error::input(format!(
+                            "constraint {n} is not a unique key of {}",
+                            table.name
+                        ))
+                    })?,
+            ))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The DO UPDATE assignments as (column, new value cast to its type).
+fn conflict_assignments(
+    ctx: &Context<'_>,
+    table: &Table,
     assignments: &[ast::Assignment],
-    selection: Option<&ast::Expr>,
-    alias: Option<String>,
-) -> Result<(Option<u64>, Vec<super::ChangedRow>)> {
-    let d = ctx.dialect;
-    let qual = alias.unwrap_or_else(|| crate::schema::display_ident(&table.name.name));
-    let mut assigned: Vec<(String, String)> = Vec::new();
+) -> Result<Vec<(String, String)>> {
+    let mut assigned = Vec::new();
     for a in assignments {
         let AssignmentTarget::ColumnName(name) = &a.target else {
             return Err(Error::refused(
@@ -549,61 +686,43 @@ fn conflict_updates(
             .column(&col)
             .map(|c| c.type_name.clone())
             .unwrap_or_default();
-        assigned.push((col, d.cast(&a.value.to_string(), &t)));
+        assigned.push((col, ctx.dialect.cast(&a.value.to_string(), &t)));
     }
-    let on: Vec<String> = key
-        .columns
+    Ok(assigned)
+}
+
+/// `v.a IS NOT NULL AND ...` over the columns of `k`.
+fn not_null(k: &Key) -> String {
+    k.columns
         .iter()
-        .map(|c| format!("{} = excluded.{}", qcol(&qual, c), quote_ident(c)))
-        .collect();
-    let mut from = format!(
-        "v AS excluded JOIN {} AS {qual} ON {}",
-        table.name.sql(),
-        on.join(" AND ")
-    );
-    if let Some(w) = selection {
-        from.push_str(&format!(" WHERE ({w})"));
-    }
-    let with = with_clause(ctes, urec);
-    // Like an UPDATE, a row whose new values equal the old ones is not a
-    // change in the totals (the database is the same afterwards).
-    let same: Vec<String> = assigned
+        .map(|c| format!("v.{} IS NOT NULL", quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// `v.a, v.b`: the row's values of `k`.
+fn vkey(k: &Key) -> String {
+    k.columns
         .iter()
-        .map(|(c, v)| d.not_distinct(v, &qcol(&qual, c)))
-        .collect();
-    let changed = if same.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " {} NOT ({})",
-            if selection.is_some() { "AND" } else { "WHERE" },
-            same.join(" AND ")
-        )
-    };
-    // Distinct rows: SQLite may update one row twice from two proposed rows.
-    let key_sel: Vec<String> = key.columns.iter().map(|c| qcol(&qual, c)).collect();
-    let n = tx.count(&format!(
-        "{with}SELECT count(*) FROM (SELECT DISTINCT {} FROM {from}{changed}) AS u",
-        key_sel.join(", ")
-    ))?;
-    let mut sel: Vec<String> = key.columns.iter().map(|c| qcol(&qual, c)).collect();
-    for (c, v) in &assigned {
-        sel.push(qcol(&qual, c));
-        sel.push(v.clone());
+        .map(|c| format!("v.{}", quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How proposed rows clash on a key: with existing rows, or among
+/// themselves (`dups` repeated values).
+fn clash(existing: u64, dups: u64) -> String {
+    match (existing, dups) {
+        (e, 0) => format!(
+            "{e} row{} conflict with existing rows",
+            if e == 1 { "" } else { "s" }
+        ),
+        (0, d) => format!(
+            "{d} key value{} repeat within the inserted rows",
+            if d == 1 { "" } else { "s" }
+        ),
+        (e, d) => format!("{e} rows conflict with existing rows and {d} key values repeat"),
     }
-    let rows = if ctx.options.sample_rows > 0 && n.unwrap_or(1) > 0 {
-        tx.query(&format!(
-            "{with}SELECT {} FROM {from}{} LIMIT {}",
-            sel.join(", "),
-            super::sample_order(ctx.dialect, table, &qual),
-            ctx.options.sample_rows
-        ))?
-        .unwrap_or_default()
-    } else {
-        Default::default()
-    };
-    let names: Vec<String> = assigned.iter().map(|(c, _)| c.clone()).collect();
-    Ok((n, changed_rows(&rows, key.columns.len(), &names)))
 }
 
 /// The primary key and unique keys.
@@ -625,17 +744,4 @@ fn key_with_columns(table: &Table, cols: &[String]) -> Option<Key> {
         have.sort();
         have == want
     })
-}
-
-/// SQLite's `INTEGER PRIMARY KEY` column is the rowid: NULL means "assign".
-fn is_rowid_alias(ctx: &Context<'_>, table: &Table, col: &str) -> bool {
-    ctx.dialect.0 == crate::db::Engine::Sqlite
-        && !table.without_rowid
-        && table
-            .primary_key
-            .as_ref()
-            .is_some_and(|pk| pk.columns.len() == 1 && pk.columns[0] == col)
-        && table
-            .column(col)
-            .is_some_and(|c| c.type_name.eq_ignore_ascii_case("integer"))
 }

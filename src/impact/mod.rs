@@ -16,6 +16,7 @@
 //! budget; an edge that could not be counted in time is reported as such.
 
 pub mod associations;
+mod cascade;
 mod delete;
 mod insert;
 pub mod render;
@@ -29,7 +30,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::db::dialect::Dialect;
-use crate::db::{Connection, Engine, PreviewTx, Rows, TargetIdentity, Value};
+use crate::db::{Connection, PreviewTx, Rows, TargetIdentity, Value};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::schema::{QualName, Schema, Table, TriggerEvent, quote_ident};
@@ -290,39 +291,7 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
     // preview is built from a parse the engine would not share.
     if stmt.kind.is_data_write() {
         if let Some(err) = tx.check(&stmt.text)? {
-            let table = target_table(ctx, stmt)
-                .map(|t| t.name.clone())
-                .unwrap_or_else(|_| QualName::new(None, stmt.table.as_deref().unwrap_or("?")));
-            let mut impact = Impact {
-                statement: stmt.text.clone(),
-                kind: stmt.kind.name(),
-                target: Target {
-                    table,
-                    rows: None,
-                    unchanged: None,
-                    conflicts: None,
-                    sample: Rows::default(),
-                    changes: Vec::new(),
-                    fingerprint: None,
-                },
-                effects: Vec::new(),
-                totals: BTreeMap::new(),
-                will_fail: true,
-                failures: vec![format!(
-                    "the database rejects the statement: {}",
-                    err.replace('\n', " ")
-                )],
-                warnings: Vec::new(),
-                bounded: true,
-                digest: String::new(),
-                row_sets: Vec::new(),
-                data_version: None,
-            };
-            impact
-                .totals
-                .entry(impact.target.table.clone())
-                .or_default();
-            return Ok(impact);
+            return Ok(rejected(ctx, stmt, &err));
         }
     }
     let mut impact = match stmt.kind {
@@ -347,8 +316,8 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
             )));
         }
     };
-    if ctx.dialect.0 == Engine::Postgres {
-        if let Some(role) = setting(tx, "session_replication_role")? {
+    if let Some(sql) = ctx.dialect.replication_role_query() {
+        if let Some(role) = first_text(tx, sql)? {
             if role != "origin" {
                 impact.warnings.push(format!(
                     "session_replication_role is {role}: foreign key actions and triggers do not fire, so the counts above will not happen"
@@ -384,8 +353,47 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
     Ok(impact)
 }
 
-fn setting(tx: &mut dyn PreviewTx, name: &str) -> Result<Option<String>> {
-    let rows = tx.query(&format!("SELECT current_setting('{name}')"))?;
+/// The impact of a statement the engine rejects: it fails, and nothing
+/// else is computed from it.
+fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
+    let table = target_table(ctx, stmt)
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|_| QualName::new(None, stmt.table.as_deref().unwrap_or("?")));
+    let mut impact = Impact {
+        statement: stmt.text.clone(),
+        kind: stmt.kind.name(),
+        target: Target {
+            table,
+            rows: None,
+            unchanged: None,
+            conflicts: None,
+            sample: Rows::default(),
+            changes: Vec::new(),
+            fingerprint: None,
+        },
+        effects: Vec::new(),
+        totals: BTreeMap::new(),
+        will_fail: true,
+        failures: vec![format!(
+            "the database rejects the statement: {}",
+            err.replace('\n', " ")
+        )],
+        warnings: Vec::new(),
+        bounded: true,
+        digest: String::new(),
+        row_sets: Vec::new(),
+        data_version: None,
+    };
+    impact
+        .totals
+        .entry(impact.target.table.clone())
+        .or_default();
+    impact
+}
+
+/// The first value of the first row `sql` returns, as text.
+fn first_text(tx: &mut dyn PreviewTx, sql: &str) -> Result<Option<String>> {
+    let rows = tx.query(sql)?;
     Ok(rows.and_then(|r| {
         r.rows
             .first()
@@ -651,25 +659,16 @@ fn table_ref_qual(relation: &sqlparser::ast::TableFactor) -> Result<(String, Str
     }
 }
 
-/// Resolves a column named in the statement to the catalog's spelling:
-/// quoted names match exactly; unquoted ones fold to lower case on
-/// Postgres and match case-insensitively on SQLite.
+/// Resolves a column named in the statement to the catalog's spelling
+/// ([`Dialect::find_column`]).
 fn resolve_column(
     ctx: &Context<'_>,
     table: &Table,
     ident: &sqlparser::ast::Ident,
 ) -> Result<String> {
-    let found = if ident.quote_style.is_some() {
-        table.column(&ident.value)
-    } else {
-        match ctx.dialect.0 {
-            Engine::Postgres => table.column(&ident.value.to_lowercase()),
-            Engine::Sqlite => table
-                .columns
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(&ident.value)),
-        }
-    };
+    let found = ctx
+        .dialect
+        .find_column(table, &ident.value, ident.quote_style.is_some());
     found.map(|c| c.name.clone()).ok_or_else(|| {
         Error::input(format!(
             "column {} of {} does not exist\nCheck the name with \\d {}.",

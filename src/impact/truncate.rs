@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sqlparser::ast::{self, CascadeOption};
 
 use super::{Action, Context, Effect, Impact, Totals, empty_impact, target_table, write_ast};
-use crate::db::{Engine, PreviewTx, Rows};
+use crate::db::{PreviewTx, Rows};
 use crate::error::{Error, Result};
 use crate::schema::{QualName, TriggerEvent, quote_ident};
 use crate::sql::Statement;
@@ -19,7 +19,7 @@ pub(super) fn analyze(
     ctx: &Context<'_>,
     stmt: &Statement,
 ) -> Result<Impact> {
-    if ctx.dialect.0 == Engine::Sqlite {
+    if !ctx.dialect.has_truncate() {
         return Err(Error::refused(
             "SQLite has no TRUNCATE; the statement would fail\nUse DELETE FROM table (previewed with its cascades).",
         ));
@@ -28,8 +28,50 @@ pub(super) fn analyze(
         return Err(Error::refused("not a TRUNCATE statement"));
     };
     let first = target_table(ctx, stmt)?;
+    let mut set = named_tables(ctx, &t.table_names)?;
+    let cascade = matches!(t.cascade, Some(CascadeOption::Cascade));
+    let mut impact = empty_impact(stmt, first);
+    let depth = follow_references(ctx, &mut set, cascade, &mut impact);
+    let totals = count_rows(tx, &set, &mut impact)?;
+    dangling_associations(tx, ctx, &set, &depth, &mut impact)?;
+    for (pos, name) in set.iter().enumerate() {
+        if ctx
+            .schema
+            .get(name)
+            .is_some_and(|t| t.kind == crate::schema::TableKind::Partitioned)
+        {
+            continue; // its rows live in its partitions, which are in the set
+        }
+        impact.row_sets.push(super::RowSet {
+            table: name.clone(),
+            op: crate::journal::Op::Delete,
+            with: String::new(),
+            alias: "a".into(),
+            join: String::new(),
+            cond: "TRUE".into(),
+            rows: totals.get(name).map(|t| t.delete),
+            position: pos as i64,
+            new_key: None,
+        });
+    }
+    impact.target.rows = totals.get(&first.name).map(|t| t.delete);
+    impact.totals = totals;
+    impact.will_fail = !impact.failures.is_empty();
+    if t.identity.is_some() {
+        impact.warnings.push(
+            "RESTART IDENTITY resets the sequences of the emptied tables; undo cannot restore them"
+                .into(),
+        );
+    }
+    warn_truncate_triggers(ctx, &set, &mut impact);
+    Ok(impact)
+}
+
+/// The tables the statement names, each followed by its partitions,
+/// which are emptied with it.
+fn named_tables(ctx: &Context<'_>, targets: &[ast::TruncateTableTarget]) -> Result<Vec<QualName>> {
     let mut set: Vec<QualName> = Vec::new();
-    for target in &t.table_names {
+    for target in targets {
         let parts: Option<Vec<(String, bool)>> = target
             .name
             .0
@@ -46,7 +88,6 @@ pub(super) fn analyze(
         if !set.contains(&table.name) {
             set.push(table.name.clone());
         }
-        // Partitions are emptied with their partitioned table.
         for p in ctx
             .schema
             .tables
@@ -58,8 +99,18 @@ pub(super) fn analyze(
             }
         }
     }
-    let cascade = matches!(t.cascade, Some(CascadeOption::Cascade));
-    let mut impact = empty_impact(stmt, first);
+    Ok(set)
+}
+
+/// Every reference into the set: with `CASCADE` its table joins the set
+/// (and so on, recursively); without, one from outside makes the
+/// statement fail. Returns each table's depth below the named ones.
+fn follow_references(
+    ctx: &Context<'_>,
+    set: &mut Vec<QualName>,
+    cascade: bool,
+    impact: &mut Impact,
+) -> BTreeMap<QualName, usize> {
     let mut depth: BTreeMap<QualName, usize> = set.iter().map(|n| (n.clone(), 0)).collect();
     let mut i = 0;
     while i < set.len() {
@@ -98,11 +149,20 @@ pub(super) fn analyze(
             }
         }
     }
-    let mut bounded = true;
+    depth
+}
+
+/// The rows of each emptied table, and of each table whose reference
+/// blocks the statement.
+fn count_rows(
+    tx: &mut dyn PreviewTx,
+    set: &[QualName],
+    impact: &mut Impact,
+) -> Result<BTreeMap<QualName, Totals>> {
     let mut totals: BTreeMap<QualName, Totals> = BTreeMap::new();
-    for name in &set {
+    for name in set {
         let n = tx.count(&format!("SELECT count(*) FROM ONLY {}", name.sql()))?;
-        bounded &= n.is_some();
+        impact.bounded &= n.is_some();
         totals.entry(name.clone()).or_default().delete = n.unwrap_or(0);
     }
     for e in &mut impact.effects {
@@ -112,7 +172,17 @@ pub(super) fn analyze(
             e.rows = n;
         }
     }
-    // Associations into emptied tables leave every non-NULL reference dangling.
+    Ok(totals)
+}
+
+/// Associations into emptied tables leave every non-NULL reference dangling.
+fn dangling_associations(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    set: &[QualName],
+    depth: &BTreeMap<QualName, usize>,
+    impact: &mut Impact,
+) -> Result<()> {
     for a in ctx
         .associations
         .iter()
@@ -123,7 +193,7 @@ pub(super) fn analyze(
             a.table.sql(),
             quote_ident(&a.column)
         ))?;
-        bounded &= n.is_some();
+        impact.bounded &= n.is_some();
         impact.effects.push(Effect {
             table: a.table.clone(),
             action: Action::Dangling,
@@ -139,37 +209,11 @@ pub(super) fn analyze(
             sample: Rows::default(),
         });
     }
-    for (pos, name) in set.iter().enumerate() {
-        if ctx
-            .schema
-            .get(name)
-            .is_some_and(|t| t.kind == crate::schema::TableKind::Partitioned)
-        {
-            continue; // its rows live in its partitions, which are in the set
-        }
-        impact.row_sets.push(super::RowSet {
-            table: name.clone(),
-            op: crate::journal::Op::Delete,
-            with: String::new(),
-            alias: "a".into(),
-            join: String::new(),
-            cond: "TRUE".into(),
-            rows: totals.get(name).map(|t| t.delete),
-            position: pos as i64,
-            new_key: None,
-        });
-    }
-    impact.target.rows = totals.get(&first.name).map(|t| t.delete);
-    impact.totals = totals;
-    impact.will_fail = !impact.failures.is_empty();
-    impact.bounded = bounded;
-    if t.identity.is_some() {
-        impact.warnings.push(
-            "RESTART IDENTITY resets the sequences of the emptied tables; undo cannot restore them"
-                .into(),
-        );
-    }
-    // TRUNCATE fires TRUNCATE triggers, not DELETE triggers.
+    Ok(())
+}
+
+/// TRUNCATE fires TRUNCATE triggers, not DELETE triggers.
+fn warn_truncate_triggers(ctx: &Context<'_>, set: &[QualName], impact: &mut Impact) {
     let trig: Vec<String> = set
         .iter()
         .filter_map(|n| ctx.schema.get(n))
@@ -186,5 +230,4 @@ pub(super) fn analyze(
             trig.join(", ")
         ));
     }
-    Ok(impact)
 }

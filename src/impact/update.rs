@@ -5,6 +5,12 @@
 //! The new values are computed by the database itself: the assignment
 //! expressions are selected, cast to the column type, next to the old
 //! values, over exactly the rows the statement matches.
+//!
+//! The statement is taken apart once into [`Update`], the SQL pieces every
+//! phase reuses (the `FROM` list, the predicate, the new value of each
+//! assigned column, the CTE `m` of matched rows); each phase is then one
+//! method that adds its queries' findings to the impact, in the order the
+//! preview has always run them.
 
 use std::collections::BTreeMap;
 
@@ -15,45 +21,852 @@ use super::{
     empty_impact, qcol, resolve_column, sample_order, table_ref_qual, target_table, user_ctes,
     with_clause, write_ast,
 };
-use crate::db::dialect::tuple;
-use crate::db::{Engine, PreviewTx, Rows};
+use crate::db::dialect::{Dialect, RefCheck, tuple};
+use crate::db::{PreviewTx, Rows};
 use crate::error::{Error, Result};
-use crate::schema::{FkAction, QualName, Table};
+use crate::schema::{FkAction, Key, QualName, Table};
 use crate::sql::Statement;
+
+/// For each child table a key change updates: the `k` CTE definition and
+/// the condition of every edge that updates it.
+type ChildUpdates = BTreeMap<QualName, Vec<(String, String)>>;
 
 pub(super) fn analyze(
     tx: &mut dyn PreviewTx,
     ctx: &Context<'_>,
     stmt: &Statement,
 ) -> Result<Impact> {
-    let ast::Statement::Update(up) = write_ast(stmt)? else {
-        return Err(Error::refused("not an UPDATE statement"));
-    };
-    if up.or.is_some() {
-        return Err(Error::refused(
-            "UPDATE OR ... changes how conflicts are resolved and cannot be previewed exactly",
-        ));
+    let up = Update::parse(ctx, stmt)?;
+    let table = up.table;
+    let mut impact = empty_impact(stmt, table);
+    let (matched, changed) = up.count_matched(tx, &mut impact)?;
+    if matched.unwrap_or(1) > 0 && ctx.options.sample_rows > 0 {
+        up.sample_changes(tx, &mut impact)?;
     }
-    if !up.order_by.is_empty() || up.limit.is_some() {
-        return Err(Error::refused(
-            "UPDATE ... ORDER BY/LIMIT cannot be previewed exactly\nSelect the rows with a WHERE clause instead.",
-        ));
+    let mut totals: BTreeMap<QualName, Totals> = BTreeMap::new();
+    totals.entry(table.name.clone()).or_default().update = changed.unwrap_or(0);
+    up.check_outgoing_keys(tx, &mut impact)?;
+    up.check_not_null(tx, &mut impact)?;
+    up.check_unique_keys(tx, &mut impact)?;
+    let mut child_updates = ChildUpdates::new();
+    for (edge_no, edge) in up.key_edges().into_iter().enumerate() {
+        up.follow_key_edge(tx, edge_no, edge, &mut child_updates, &mut impact)?;
     }
-    let table = target_table(ctx, stmt)?;
-    let d = ctx.dialect;
-    let (relation, qual) = table_ref_qual(&up.table.relation)?;
-    let mut from = relation;
-    let mut joined = false;
-    if let Some(UpdateTableFromKind::AfterSet(f) | UpdateTableFromKind::BeforeSet(f)) = &up.from {
-        for t in f {
-            from.push_str(", ");
-            from.push_str(&t.to_string());
+    up.count_child_updates(tx, &child_updates, &mut totals, &mut impact)?;
+    up.push_row_sets(&child_updates, &totals, matched, &mut impact);
+    impact.totals = totals;
+    impact.will_fail = !impact.failures.is_empty();
+    let target = table.name.clone();
+    add_trigger_effects(&mut impact, ctx, &|q: &QualName| usize::from(q != &target));
+    Ok(impact)
+}
+
+/// One UPDATE taken apart into the SQL its phases share.
+struct Update<'a> {
+    ctx: &'a Context<'a>,
+    table: &'a Table,
+    d: Dialect,
+    /// `FROM` text: the relation (with alias) and any `FROM` list.
+    from: String,
+    /// An `UPDATE ... FROM` may join a row twice.
+    joined: bool,
+    /// How the statement refers to the target table (alias or name).
+    qual: String,
+    /// (column, new value expression cast to the column type)
+    assigned: Vec<(String, String)>,
+    uctes: Vec<String>,
+    urec: bool,
+    /// ` WHERE (...)`, or empty.
+    pred: String,
+    /// The row identity selected as `__i0, __i1, ...`.
+    ident_sel: Vec<String>,
+    ident_cols: Vec<String>,
+    /// m: matched rows (distinct, an UPDATE ... FROM may join a row twice),
+    /// with a flag saying whether any value changes.
+    m_cte: String,
+    with_m: String,
+    /// The primary key, when the update moves it.
+    pk_moves: Option<&'a Key>,
+}
+
+/// A reference into the target through columns the update changes.
+struct KeyEdge {
+    child: QualName,
+    columns: Vec<String>,
+    ref_columns: Vec<String>,
+    action: Action,
+    via: String,
+    source: &'static str,
+    deferred: bool,
+    on_update: FkAction,
+}
+
+impl<'a> Update<'a> {
+    fn parse(ctx: &'a Context<'a>, stmt: &Statement) -> Result<Update<'a>> {
+        let ast::Statement::Update(up) = write_ast(stmt)? else {
+            return Err(Error::refused("not an UPDATE statement"));
+        };
+        if up.or.is_some() {
+            return Err(Error::refused(
+                "UPDATE OR ... changes how conflicts are resolved and cannot be previewed exactly",
+            ));
         }
-        joined = !f.is_empty();
+        if !up.order_by.is_empty() || up.limit.is_some() {
+            return Err(Error::refused(
+                "UPDATE ... ORDER BY/LIMIT cannot be previewed exactly\nSelect the rows with a WHERE clause instead.",
+            ));
+        }
+        let table = target_table(ctx, stmt)?;
+        let d = ctx.dialect;
+        let (relation, qual) = table_ref_qual(&up.table.relation)?;
+        let mut from = relation;
+        let mut joined = false;
+        if let Some(UpdateTableFromKind::AfterSet(f) | UpdateTableFromKind::BeforeSet(f)) = &up.from
+        {
+            for t in f {
+                from.push_str(", ");
+                from.push_str(&t.to_string());
+            }
+            joined = !f.is_empty();
+        }
+        let assigned = assignments(ctx, table, &up.assignments)?;
+        let (uctes, urec) = user_ctes(stmt);
+        let pred = up
+            .selection
+            .as_ref()
+            .map(|e| format!(" WHERE ({e})"))
+            .unwrap_or_default();
+        let ident = d.row_ident(table, &qual);
+        let ident_sel: Vec<String> = ident
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS __i{i}"))
+            .collect();
+        let ident_cols: Vec<String> = (0..ident.len()).map(|i| format!("__i{i}")).collect();
+        // The primary key's values after the update, when the update moves
+        // it, so the guarded apply can find each row's after-image.
+        let pk_moves = table.primary_key.as_ref().filter(|pk| {
+            pk.columns
+                .iter()
+                .any(|c| assigned.iter().any(|(a, _)| a == c))
+        });
+        let mut up = Update {
+            ctx,
+            table,
+            d,
+            from,
+            joined,
+            qual,
+            assigned,
+            uctes,
+            urec,
+            pred,
+            ident_sel,
+            ident_cols,
+            m_cte: String::new(),
+            with_m: String::new(),
+            pk_moves,
+        };
+        // m is written with the methods above, so it is filled in last.
+        up.m_cte = up.matched_cte();
+        up.with_m = up.with(&[up.m_cte.clone()]);
+        Ok(up)
     }
-    // (column, new value expression cast to the column type)
-    let mut assigned: Vec<(String, String)> = Vec::new();
-    for a in &up.assignments {
+
+    /// The CTE `m` of matched rows with their `__changed` flag (and the
+    /// moved primary key as `__k0, ...`).
+    fn matched_cte(&self) -> String {
+        let new_eq_old: Vec<String> = self
+            .assigned
+            .iter()
+            .map(|(c, v)| self.d.not_distinct(v, &qcol(&self.qual, c)))
+            .collect();
+        let all_same = if new_eq_old.is_empty() {
+            "TRUE".to_owned()
+        } else {
+            new_eq_old.join(" AND ")
+        };
+        let mut m_items = self.ident_sel.clone();
+        if let Some(pk) = self.pk_moves {
+            for (i, c) in pk.columns.iter().enumerate() {
+                m_items.push(format!("{} AS __k{i}", self.new_value(c)));
+            }
+        }
+        format!(
+            "m AS (SELECT {}{}, CASE WHEN {all_same} THEN 0 ELSE 1 END AS __changed FROM {}{})",
+            self.distinct(),
+            m_items.join(", "),
+            self.from,
+            self.pred
+        )
+    }
+
+    fn distinct(&self) -> &'static str {
+        if self.joined { "DISTINCT " } else { "" }
+    }
+
+    /// `WITH` the user's CTEs and then `extra`.
+    fn with(&self, extra: &[String]) -> String {
+        let mut ctes = self.uctes.clone();
+        ctes.extend_from_slice(extra);
+        with_clause(&ctes, self.urec)
+    }
+
+    /// The value a column has after the update: its new expression if it
+    /// is assigned, its current value otherwise.
+    fn new_value(&self, col: &str) -> String {
+        self.assigned
+            .iter()
+            .find(|(c, _)| c == col)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| qcol(&self.qual, col))
+    }
+
+    fn assigns(&self, col: &str) -> bool {
+        self.assigned.iter().any(|(c, _)| c == col)
+    }
+
+    /// `a.<identity> = m.__i0 AND ...`: joins the table (as `a`) to `m`.
+    fn join_m(&self) -> String {
+        let on: Vec<String> = self
+            .d
+            .row_ident(self.table, "a")
+            .iter()
+            .zip(&self.ident_cols)
+            .map(|(a, m)| format!("{a} = m.{m}"))
+            .collect();
+        on.join(" AND ")
+    }
+
+    // ---- the matched rows ----
+
+    /// Matched and unchanged rows, and the fingerprint of which rows they
+    /// are. Returns the matched and the changed counts.
+    fn count_matched(
+        &self,
+        tx: &mut dyn PreviewTx,
+        impact: &mut Impact,
+    ) -> Result<(Option<u64>, Option<u64>)> {
+        let counts = tx.query(&format!(
+            "{}SELECT count(*), {} FROM m",
+            self.with_m,
+            self.d.count_where("__changed = 0")
+        ))?;
+        let (matched, unchanged) = match counts.as_ref().and_then(|r| r.rows.first()) {
+            Some(row) => (
+                row.first()
+                    .and_then(|v| v.text())
+                    .and_then(|t| t.parse::<u64>().ok()),
+                row.get(1)
+                    .and_then(|v| v.text())
+                    .and_then(|t| t.parse::<u64>().ok()),
+            ),
+            None => {
+                impact.bounded = false;
+                (None, None)
+            }
+        };
+        impact.target.rows = matched;
+        impact.target.unchanged = unchanged;
+        if matched.unwrap_or(1) > 0 {
+            let fp = format!(
+                "{}SELECT {} FROM {} AS a JOIN m ON {}",
+                self.with_m,
+                self.d.fingerprint(self.table, "a"),
+                self.table.name.sql(),
+                self.join_m()
+            );
+            impact.target.fingerprint = tx.query(&fp)?.and_then(|r| {
+                r.rows
+                    .first()
+                    .and_then(|row| row.first().and_then(|v| v.text()))
+            });
+        }
+        let changed = matched.zip(unchanged).map(|(m, u)| m.saturating_sub(u));
+        Ok((matched, changed))
+    }
+
+    /// Before → after for the first rows.
+    fn sample_changes(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+        let table = self.table;
+        let key_cols: Vec<String> = match &table.primary_key {
+            Some(pk) => pk.columns.clone(),
+            None => display_columns(table, &[], 1),
+        };
+        let mut sel: Vec<String> = key_cols.iter().map(|c| qcol(&self.qual, c)).collect();
+        for (c, v) in &self.assigned {
+            sel.push(qcol(&self.qual, c));
+            sel.push(v.clone());
+        }
+        let sql = format!(
+            "{}SELECT {} FROM {}{}{} LIMIT {}",
+            self.with(&[]),
+            sel.join(", "),
+            self.from,
+            self.pred,
+            sample_order(self.d, table, &self.qual),
+            self.ctx.options.sample_rows
+        );
+        let rows = tx.query(&sql)?.unwrap_or_default();
+        let names: Vec<String> = self.assigned.iter().map(|(c, _)| c.clone()).collect();
+        impact.target.changes = changed_rows(&rows, key_cols.len(), &names);
+        Ok(())
+    }
+
+    // ---- checks on the new values ----
+
+    /// Outgoing keys: new values must exist in the parent.
+    fn check_outgoing_keys(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+        let table = self.table;
+        for fk in &table.foreign_keys {
+            if !fk.columns.iter().any(|c| self.assigns(c)) {
+                continue;
+            }
+            let Some(parent) = self.ctx.schema.get(&fk.ref_table) else {
+                continue;
+            };
+            // The new values are computed first and only then compared, so
+            // a bare column name in them cannot be captured by the parent
+            // table.
+            let projected: Vec<String> = fk
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} AS __n{i}", self.new_value(c)))
+                .collect();
+            let not_null: Vec<String> = (0..fk.columns.len())
+                .map(|i| format!("s.__n{i} IS NOT NULL"))
+                .collect();
+            let eq: Vec<String> = fk
+                .ref_columns
+                .iter()
+                .enumerate()
+                .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
+                .collect();
+            let sql = format!(
+                "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS s WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+                self.with(&[]),
+                projected.join(", "),
+                self.from,
+                self.pred,
+                not_null.join(" AND "),
+                parent.name.sql(),
+                eq.join(" AND ")
+            );
+            let n = tx.count(&sql)?;
+            impact.bounded &= n.is_some();
+            if let Some(n) = n.filter(|&n| n > 0) {
+                impact.failures.push(format!(
+                    "cannot update {}: {n} row{} would reference {} rows that do not exist (FK {})",
+                    table.name,
+                    if n == 1 { "" } else { "s" },
+                    parent.name,
+                    fk.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// NOT NULL columns must not be given NULL.
+    fn check_not_null(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+        for (col, value) in &self.assigned {
+            if !self.table.column(col).is_some_and(|c| c.not_null) {
+                continue;
+            }
+            let n = tx.count(&format!(
+                "{}SELECT count(*) FROM (SELECT {value} AS v FROM {}{}) AS s WHERE s.v IS NULL",
+                self.with(&[]),
+                self.from,
+                self.pred
+            ))?;
+            impact.bounded &= n.is_some();
+            if let Some(n) = n.filter(|&n| n > 0) {
+                impact.failures.push(format!(
+                    "cannot update {}: {n} row{} would set the NOT NULL column {col} to NULL",
+                    self.table.name,
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Unique keys: the new values must not collide with rows that keep
+    /// theirs, nor with each other.
+    fn check_unique_keys(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+        let table = self.table;
+        let keys = table
+            .primary_key
+            .iter()
+            .chain(table.unique.iter())
+            .filter(|k| k.columns.iter().any(|c| self.assigns(c)));
+        for key in keys {
+            self.check_unique_key(tx, key, impact)?;
+        }
+        Ok(())
+    }
+
+    fn check_unique_key(
+        &self,
+        tx: &mut dyn PreviewTx,
+        key: &Key,
+        impact: &mut Impact,
+    ) -> Result<()> {
+        let table = self.table;
+        let nk = self.new_keys(key);
+        let collide = tx.count(&format!(
+            "{}SELECT count(*) FROM nk WHERE {} AND EXISTS (SELECT 1 FROM {} AS t WHERE {} AND NOT ({}))",
+            nk.with,
+            nk.not_null,
+            table.name.sql(),
+            nk.eq,
+            nk.t_in_nk
+        ))?;
+        let dups = tx.count(&format!(
+            "{}SELECT count(*) FROM (SELECT 1 FROM nk WHERE {} GROUP BY {} HAVING count(*) > 1) AS d",
+            nk.with,
+            nk.not_null,
+            nk.key_cols.join(", ")
+        ))?;
+        impact.bounded &= collide.is_some() && dups.is_some();
+        let (collide, dups) = (collide.unwrap_or(0), dups.unwrap_or(0));
+        if collide > 0 || dups > 0 {
+            impact.failures.push(format!(
+                "cannot update {}: {} on key {} ({})",
+                table.name,
+                collision(collide, dups),
+                key.name,
+                key.columns.join(", ")
+            ));
+            return Ok(());
+        }
+        // A new key equal to another updated row's old key works only if
+        // that row moves first: the engines check unique keys row by row.
+        let shifts = tx.count(&format!(
+            "{}SELECT count(*) FROM nk WHERE {} AND EXISTS (SELECT 1 FROM {} AS t WHERE {} AND {} AND NOT ({} = {}))",
+            nk.with,
+            nk.not_null,
+            table.name.sql(),
+            nk.eq,
+            nk.t_in_nk,
+            tuple(&self.d.row_ident(table, "t")),
+            tuple(
+                &self
+                    .ident_cols
+                    .iter()
+                    .map(|c| format!("nk.{c}"))
+                    .collect::<Vec<_>>()
+            )
+        ))?;
+        if let Some(n) = shifts.filter(|&n| n > 0) {
+            // Both engines check a non-deferrable unique key row by row, in
+            // an order the statement does not control: taking a key another
+            // updated row still holds fails unless that row happens to move
+            // first. Predicting failure is the safe side.
+            impact.failures.push(format!(
+                "cannot update {}: {n} row{} would take a key ({}) that another updated row still holds, and unique key {} is checked row by row; it fails unless the rows happen to be updated in the right order",
+                table.name,
+                if n == 1 { "" } else { "s" },
+                key.columns.join(", "),
+                key.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// The CTE `nk` of each matched row's identity and its new values of
+    /// `key`, and the conditions the unique-key checks build on it.
+    fn new_keys(&self, key: &Key) -> NewKeys {
+        let mut sel = self.ident_sel.clone();
+        let key_cols: Vec<String> = (0..key.columns.len()).map(|i| format!("__k{i}")).collect();
+        for (i, c) in key.columns.iter().enumerate() {
+            sel.push(format!("{} AS __k{i}", self.new_value(c)));
+        }
+        let with = self.with(&[format!(
+            "nk AS (SELECT {}{} FROM {}{})",
+            self.distinct(),
+            sel.join(", "),
+            self.from,
+            self.pred
+        )]);
+        let not_null: Vec<String> = key_cols
+            .iter()
+            .map(|k| format!("nk.{k} IS NOT NULL"))
+            .collect();
+        let eq: Vec<String> = key
+            .columns
+            .iter()
+            .zip(&key_cols)
+            .map(|(c, k)| format!("{} = nk.{k}", qcol("t", c)))
+            .collect();
+        let t_in_nk = format!(
+            "{} IN (SELECT {} FROM nk)",
+            tuple(&self.d.row_ident(self.table, "t")),
+            self.ident_cols.join(", ")
+        );
+        NewKeys {
+            with,
+            key_cols,
+            not_null: not_null.join(" AND "),
+            eq: eq.join(" AND "),
+            t_in_nk,
+        }
+    }
+
+    // ---- references to key columns that change ----
+
+    /// Incoming references to key columns that change: foreign keys, and
+    /// associations other than arrays.
+    fn key_edges(&self) -> Vec<KeyEdge> {
+        let table = self.table;
+        let mut edges = Vec::new();
+        for fk in self.ctx.schema.referencing(&table.name) {
+            if fk.ref_columns.iter().any(|c| self.assigns(c)) {
+                edges.push(KeyEdge {
+                    child: fk.table.clone(),
+                    columns: fk.columns.clone(),
+                    ref_columns: fk.ref_columns.clone(),
+                    action: Action::from_fk(fk.on_update),
+                    via: fk.name.clone(),
+                    source: "fk",
+                    deferred: fk.deferrable && fk.initially_deferred,
+                    on_update: fk.on_update,
+                });
+            }
+        }
+        for a in self
+            .ctx
+            .associations
+            .iter()
+            .filter(|a| a.ref_table == table.name)
+        {
+            if self.assigns(&a.ref_column) && !a.array {
+                edges.push(KeyEdge {
+                    child: a.table.clone(),
+                    columns: vec![a.column.clone()],
+                    ref_columns: vec![a.ref_column.clone()],
+                    action: Action::Dangling,
+                    via: a.name(),
+                    source: a.source.name(),
+                    deferred: false,
+                    on_update: FkAction::NoAction,
+                });
+            }
+        }
+        edges
+    }
+
+    /// The CTE `k<edge_no>`: old and new values of the referenced key, for
+    /// rows where it changes. Returns its name and definition.
+    fn key_cte(&self, edge_no: usize, edge: &KeyEdge) -> (String, String) {
+        let old: Vec<String> = edge
+            .ref_columns
+            .iter()
+            .map(|c| qcol(&self.qual, c))
+            .collect();
+        let new: Vec<String> = edge.ref_columns.iter().map(|c| self.new_value(c)).collect();
+        let mut sel: Vec<String> = Vec::new();
+        for (i, (o, n)) in old.iter().zip(&new).enumerate() {
+            sel.push(format!("{o} AS __o{i}"));
+            sel.push(format!("{n} AS __n{i}"));
+        }
+        let kname = format!("k{edge_no}");
+        let k_cte = format!(
+            "{kname} AS (SELECT DISTINCT {} FROM {}{}{} NOT ({}))",
+            sel.join(", "),
+            self.from,
+            self.pred,
+            if self.pred.is_empty() {
+                " WHERE"
+            } else {
+                " AND"
+            },
+            new.iter()
+                .zip(&old)
+                .map(|(n, o)| self.d.not_distinct(n, o))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        );
+        (kname, k_cte)
+    }
+
+    /// The child rows (as `c`) an edge reaches: those that reference an old
+    /// key value, less, for the kinds that block, those whose key moves to
+    /// another row in time for the check.
+    fn edge_cond(&self, kname: &str, edge: &KeyEdge) -> String {
+        let n = edge.ref_columns.len();
+        let olds: Vec<String> = (0..n).map(|i| format!("__o{i}")).collect();
+        let news: Vec<String> = (0..n).map(|i| format!("__n{i}")).collect();
+        let cvals: Vec<String> = edge.columns.iter().map(|c| qcol("c", c)).collect();
+        let mut cond = format!(
+            "{} IN (SELECT {} FROM {kname})",
+            tuple(&cvals),
+            olds.join(", ")
+        );
+        let blocking_kind = matches!(
+            edge.action,
+            Action::Restrict | Action::NoAction | Action::Dangling
+        );
+        // A key that moves to another row (a swap) still satisfies a check
+        // that waits for the statement's own rows.
+        let check = self
+            .d
+            .reference_check(edge.action == Action::Restrict, edge.deferred);
+        if blocking_kind && check != RefCheck::AtTheRow {
+            // NOT EXISTS, not NOT IN: a key moved to NULL must not make the
+            // comparison unknown and hide the blocker.
+            let eq: Vec<String> = cvals
+                .iter()
+                .zip(&news)
+                .map(|(c, n)| format!("{kname}.{n} = {c}"))
+                .collect();
+            cond.push_str(&format!(
+                " AND NOT EXISTS (SELECT 1 FROM {kname} WHERE {})",
+                eq.join(" AND ")
+            ));
+        }
+        cond
+    }
+
+    /// Counts the rows one edge reaches and records what happens to them:
+    /// a failure, cascaded updates (kept in `child_updates` for the net
+    /// totals), and the effect with its sample.
+    fn follow_key_edge(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge_no: usize,
+        edge: KeyEdge,
+        child_updates: &mut ChildUpdates,
+        impact: &mut Impact,
+    ) -> Result<()> {
+        let Some(child) = self.ctx.schema.get(&edge.child) else {
+            return Ok(());
+        };
+        let (kname, k_cte) = self.key_cte(edge_no, &edge);
+        let with_k = self.with(std::slice::from_ref(&k_cte));
+        let cond = self.edge_cond(&kname, &edge);
+        let n = tx.count(&format!(
+            "{with_k}SELECT count(*) FROM {} AS c WHERE {cond}",
+            child.name.sql()
+        ))?;
+        impact.bounded &= n.is_some();
+        let rows = n.unwrap_or(0);
+        let blocking = matches!(edge.action, Action::Restrict | Action::NoAction) && rows > 0;
+        if blocking {
+            impact
+                .failures
+                .push(self.still_referenced(&edge, &child.name, rows));
+        }
+        if matches!(
+            edge.action,
+            Action::Cascade | Action::SetNull | Action::SetDefault
+        ) && rows > 0
+        {
+            child_updates
+                .entry(child.name.clone())
+                .or_default()
+                .push((k_cte, cond.clone()));
+            if child.name != self.table.name
+                && referenced_columns_change(self.ctx, child, &edge.columns)
+            {
+                impact.warnings.push(format!(
+                    "{}: the cascaded change of {}({}) is itself referenced; effects beyond depth 1 are not counted",
+                    edge.via,
+                    child.name,
+                    edge.columns.join(", ")
+                ));
+            }
+        }
+        let sample = if rows > 0 && self.ctx.options.sample_rows > 0 {
+            let shown = display_columns(child, &edge.columns, 5);
+            let cols: Vec<String> = shown.iter().map(|c| qcol("c", c)).collect();
+            tx.query(&format!(
+                "{with_k}SELECT {} FROM {} AS c WHERE {cond}{} LIMIT {}",
+                cols.join(", "),
+                child.name.sql(),
+                sample_order(self.d, child, "c"),
+                self.ctx.options.sample_rows
+            ))?
+            .unwrap_or_default()
+        } else {
+            Rows::default()
+        };
+        impact.effects.push(Effect {
+            table: child.name.clone(),
+            action: edge.action,
+            via: edge.via,
+            source: edge.source,
+            depth: 1,
+            rows: n,
+            columns: edge.columns,
+            parent: self.table.name.clone(),
+            reached: true,
+            blocking,
+            note: edge
+                .deferred
+                .then(|| "deferred: fails at commit".to_owned()),
+            sample,
+        });
+        Ok(())
+    }
+
+    /// The failure of a `RESTRICT`/`NO ACTION` edge `rows` rows of `child`
+    /// still hold.
+    fn still_referenced(&self, edge: &KeyEdge, child: &QualName, rows: u64) -> String {
+        let clause = format!(
+            "ON UPDATE {}{}",
+            edge.on_update.sql(),
+            if edge.deferred {
+                " DEFERRABLE INITIALLY DEFERRED"
+            } else {
+                ""
+            }
+        );
+        format!(
+            "cannot update {}: {rows} row{} in {child} still reference{} the old key (FK {}, {clause}){}",
+            self.table.name,
+            if rows == 1 { "" } else { "s" },
+            if rows == 1 { "s" } else { "" },
+            edge.via,
+            if edge.deferred {
+                "; the failure comes at commit"
+            } else {
+                ""
+            }
+        )
+    }
+
+    // ---- net totals and row sets ----
+
+    /// Net updated rows of each child: a row reached through two keys, or
+    /// a target row that is also a cascaded child, counts once.
+    fn count_child_updates(
+        &self,
+        tx: &mut dyn PreviewTx,
+        child_updates: &ChildUpdates,
+        totals: &mut BTreeMap<QualName, Totals>,
+        impact: &mut Impact,
+    ) -> Result<()> {
+        for (child_name, edges) in child_updates {
+            let Some(child) = self.ctx.schema.get(child_name) else {
+                continue;
+            };
+            let (mut ctes, mut conds) = child_ctes_and_conds(edges);
+            if child_name == &self.table.name {
+                ctes.push(self.m_cte.clone());
+                let cident = self.d.row_ident(child, "c");
+                conds.push(format!(
+                    "{} IN (SELECT {} FROM m WHERE __changed = 1)",
+                    tuple(&cident),
+                    self.ident_cols.join(", ")
+                ));
+            }
+            let n = tx.count(&format!(
+                "{}SELECT count(*) FROM {} AS c WHERE {}",
+                self.with(&ctes),
+                child.name.sql(),
+                conds.join(" OR ")
+            ))?;
+            impact.bounded &= n.is_some();
+            totals.entry(child_name.clone()).or_default().update = n.unwrap_or(0);
+        }
+        Ok(())
+    }
+
+    /// The target's rows, and the children a key change updates.
+    fn push_row_sets(
+        &self,
+        child_updates: &ChildUpdates,
+        totals: &BTreeMap<QualName, Totals>,
+        matched: Option<u64>,
+        impact: &mut Impact,
+    ) {
+        impact.row_sets.push(super::RowSet {
+            table: self.table.name.clone(),
+            op: crate::journal::Op::Update,
+            with: self.with_m.clone(),
+            alias: "a".into(),
+            join: format!("JOIN m ON {}", self.join_m()),
+            cond: "TRUE".into(),
+            rows: matched,
+            position: 0,
+            new_key: self
+                .pk_moves
+                .map(|pk| (0..pk.columns.len()).map(|i| format!("m.__k{i}")).collect()),
+        });
+        for (child_name, edges) in child_updates {
+            if child_name == &self.table.name {
+                continue; // the target's own set covers it
+            }
+            let (ctes, conds) = child_ctes_and_conds(edges);
+            impact.row_sets.push(super::RowSet {
+                table: child_name.clone(),
+                op: crate::journal::Op::Update,
+                with: self.with(&ctes),
+                alias: "c".into(),
+                join: String::new(),
+                cond: conds.join(" OR "),
+                rows: totals.get(child_name).map(|t| t.update),
+                position: 1,
+                new_key: None,
+            });
+        }
+    }
+}
+
+/// The `nk` CTE of one unique key and the conditions over it.
+struct NewKeys {
+    /// `WITH` the user's CTEs and `nk`.
+    with: String,
+    /// `__k0, __k1, ...`: the new key values in `nk`.
+    key_cols: Vec<String>,
+    /// The new key has no NULL.
+    not_null: String,
+    /// The table's row `t` has the new key.
+    eq: String,
+    /// The table's row `t` is one of the updated rows.
+    t_in_nk: String,
+}
+
+/// The CTEs and the condition selecting the rows of one child that the
+/// key change updates (as `c`), through any of its edges.
+fn child_ctes_and_conds(edges: &[(String, String)]) -> (Vec<String>, Vec<String>) {
+    let mut ctes = Vec::new();
+    let mut conds = Vec::new();
+    for (k, c) in edges {
+        ctes.push(k.clone());
+        conds.push(format!("({c})"));
+    }
+    (ctes, conds)
+}
+
+/// How new key values clash: with rows that keep theirs (`collide`), or
+/// among themselves (`dups`).
+fn collision(collide: u64, dups: u64) -> String {
+    match (collide, dups) {
+        (c, 0) => format!(
+            "{c} row{} would take a key another row has",
+            if c == 1 { "" } else { "s" }
+        ),
+        (0, n) => format!(
+            "{n} new key value{} would repeat",
+            if n == 1 { "" } else { "s" }
+        ),
+        (c, n) => {
+            format!("{c} rows would take keys other rows have and {n} new values would repeat")
+        }
+    }
+}
+
+/// The assignments as (column, new value cast to the column type).
+fn assignments(
+    ctx: &Context<'_>,
+    table: &Table,
+    assignments: &[ast::Assignment],
+) -> Result<Vec<(String, String)>> {
+    let mut assigned = Vec::new();
+    for a in assignments {
         let AssignmentTarget::ColumnName(name) = &a.target else {
             return Err(Error::refused(
                 "UPDATE ... SET (a, b) = (...) cannot be previewed yet\nAssign the columns one by one.",
@@ -69,565 +882,15 @@ pub(super) fn analyze(
             .column(&col)
             .map(|c| c.type_name.clone())
             .unwrap_or_default();
-        let value = if matches!(a.value, ast::Expr::Identifier(ref i) if i.value.eq_ignore_ascii_case("default") && i.quote_style.is_none())
+        if matches!(a.value, ast::Expr::Identifier(ref i) if i.value.eq_ignore_ascii_case("default") && i.quote_style.is_none())
         {
             return Err(Error::refused(
                 "UPDATE ... SET col = DEFAULT cannot be previewed yet",
             ));
-        } else {
-            d.cast(&a.value.to_string(), &type_name)
-        };
-        assigned.push((col, value));
+        }
+        assigned.push((col, ctx.dialect.cast(&a.value.to_string(), &type_name)));
     }
-    let (uctes, urec) = user_ctes(stmt);
-    let pred = up
-        .selection
-        .as_ref()
-        .map(|e| format!(" WHERE ({e})"))
-        .unwrap_or_default();
-    let ident = d.row_ident(table, &qual);
-    let ident_sel: Vec<String> = ident
-        .iter()
-        .enumerate()
-        .map(|(i, e)| format!("{e} AS __i{i}"))
-        .collect();
-    let ident_cols: Vec<String> = (0..ident.len()).map(|i| format!("__i{i}")).collect();
-    let new_eq_old: Vec<String> = assigned
-        .iter()
-        .map(|(c, v)| d.not_distinct(v, &qcol(&qual, c)))
-        .collect();
-    let all_same = if new_eq_old.is_empty() {
-        "TRUE".to_owned()
-    } else {
-        new_eq_old.join(" AND ")
-    };
-    // The primary key's values after the update, when the update moves it,
-    // so the guarded apply can find each row's after-image.
-    let pk_moves = table.primary_key.as_ref().filter(|pk| {
-        pk.columns
-            .iter()
-            .any(|c| assigned.iter().any(|(a, _)| a == c))
-    });
-    let mut m_items = ident_sel.clone();
-    if let Some(pk) = pk_moves {
-        for (i, c) in pk.columns.iter().enumerate() {
-            m_items.push(format!("{} AS __k{i}", new_value(&assigned, &qual, c)));
-        }
-    }
-    // m: matched rows (distinct, an UPDATE ... FROM may join a row twice),
-    // with a flag saying whether any value changes.
-    let m_cte = format!(
-        "m AS (SELECT {}{}, CASE WHEN {all_same} THEN 0 ELSE 1 END AS __changed FROM {from}{pred})",
-        if joined { "DISTINCT " } else { "" },
-        m_items.join(", ")
-    );
-    let mut ctes = uctes.clone();
-    ctes.push(m_cte.clone());
-    let with_m = with_clause(&ctes, urec);
-
-    let mut impact = empty_impact(stmt, table);
-    let mut bounded = true;
-    let counts = tx.query(&format!(
-        "{with_m}SELECT count(*), {} FROM m",
-        d.count_where("__changed = 0")
-    ))?;
-    let (matched, unchanged) = match counts.as_ref().and_then(|r| r.rows.first()) {
-        Some(row) => (
-            row.first()
-                .and_then(|v| v.text())
-                .and_then(|t| t.parse::<u64>().ok()),
-            row.get(1)
-                .and_then(|v| v.text())
-                .and_then(|t| t.parse::<u64>().ok()),
-        ),
-        None => {
-            bounded = false;
-            (None, None)
-        }
-    };
-    impact.target.rows = matched;
-    impact.target.unchanged = unchanged;
-    if matched.unwrap_or(1) > 0 {
-        let on: Vec<String> = d
-            .row_ident(table, "a")
-            .iter()
-            .zip(&ident_cols)
-            .map(|(a, m)| format!("{a} = m.{m}"))
-            .collect();
-        let fp = format!(
-            "{with_m}SELECT {} FROM {} AS a JOIN m ON {}",
-            d.fingerprint(table, "a"),
-            table.name.sql(),
-            on.join(" AND ")
-        );
-        impact.target.fingerprint = tx.query(&fp)?.and_then(|r| {
-            r.rows
-                .first()
-                .and_then(|row| row.first().and_then(|v| v.text()))
-        });
-    }
-    let changed = matched.zip(unchanged).map(|(m, u)| m.saturating_sub(u));
-
-    // Before → after for the first rows.
-    let key_cols = display_columns(table, &[], 1);
-    let key_cols: Vec<String> = match &table.primary_key {
-        Some(pk) => pk.columns.clone(),
-        None => key_cols,
-    };
-    if matched.unwrap_or(1) > 0 && ctx.options.sample_rows > 0 {
-        let mut sel: Vec<String> = key_cols.iter().map(|c| qcol(&qual, c)).collect();
-        for (c, v) in &assigned {
-            sel.push(qcol(&qual, c));
-            sel.push(v.clone());
-        }
-        let sql = format!(
-            "{}SELECT {} FROM {from}{pred}{} LIMIT {}",
-            with_clause(&uctes, urec),
-            sel.join(", "),
-            sample_order(d, table, &qual),
-            ctx.options.sample_rows
-        );
-        let rows = tx.query(&sql)?.unwrap_or_default();
-        let names: Vec<String> = assigned.iter().map(|(c, _)| c.clone()).collect();
-        impact.target.changes = changed_rows(&rows, key_cols.len(), &names);
-    }
-
-    let mut totals: BTreeMap<QualName, Totals> = BTreeMap::new();
-    totals.entry(table.name.clone()).or_default().update = changed.unwrap_or(0);
-    let assigned_names: Vec<&str> = assigned.iter().map(|(c, _)| c.as_str()).collect();
-
-    // Outgoing keys: new values must exist in the parent.
-    for fk in &table.foreign_keys {
-        if !fk
-            .columns
-            .iter()
-            .any(|c| assigned_names.contains(&c.as_str()))
-        {
-            continue;
-        }
-        let Some(parent) = ctx.schema.get(&fk.ref_table) else {
-            continue;
-        };
-        let new_vals: Vec<String> = fk
-            .columns
-            .iter()
-            .map(|c| new_value(&assigned, &qual, c))
-            .collect();
-        // The new values are computed first and only then compared, so a
-        // bare column name in them cannot be captured by the parent table.
-        let projected: Vec<String> = new_vals
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("{v} AS __n{i}"))
-            .collect();
-        let not_null: Vec<String> = (0..new_vals.len())
-            .map(|i| format!("s.__n{i} IS NOT NULL"))
-            .collect();
-        let eq: Vec<String> = fk
-            .ref_columns
-            .iter()
-            .enumerate()
-            .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
-            .collect();
-        let sql = format!(
-            "{}SELECT count(*) FROM (SELECT {} FROM {from}{pred}) AS s WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-            with_clause(&uctes, urec),
-            projected.join(", "),
-            not_null.join(" AND "),
-            parent.name.sql(),
-            eq.join(" AND ")
-        );
-        let n = tx.count(&sql)?;
-        bounded &= n.is_some();
-        if let Some(n) = n.filter(|&n| n > 0) {
-            impact.failures.push(format!(
-                "cannot update {}: {n} row{} would reference {} rows that do not exist (FK {})",
-                table.name,
-                if n == 1 { "" } else { "s" },
-                parent.name,
-                fk.name
-            ));
-        }
-    }
-
-    // NOT NULL columns must not be given NULL.
-    for (col, value) in &assigned {
-        if !table.column(col).is_some_and(|c| c.not_null) {
-            continue;
-        }
-        let n = tx.count(&format!(
-            "{}SELECT count(*) FROM (SELECT {value} AS v FROM {from}{pred}) AS s WHERE s.v IS NULL",
-            with_clause(&uctes, urec)
-        ))?;
-        bounded &= n.is_some();
-        if let Some(n) = n.filter(|&n| n > 0) {
-            impact.failures.push(format!(
-                "cannot update {}: {n} row{} would set the NOT NULL column {col} to NULL",
-                table.name,
-                if n == 1 { "" } else { "s" }
-            ));
-        }
-    }
-
-    // Unique keys: the new values must not collide with rows that keep
-    // theirs, nor with each other.
-    let keys: Vec<&crate::schema::Key> = table
-        .primary_key
-        .iter()
-        .chain(table.unique.iter())
-        .filter(|k| {
-            k.columns
-                .iter()
-                .any(|c| assigned_names.contains(&c.as_str()))
-        })
-        .collect();
-    for key in keys {
-        let mut sel = ident_sel.clone();
-        let kcols: Vec<String> = (0..key.columns.len()).map(|i| format!("__k{i}")).collect();
-        for (i, c) in key.columns.iter().enumerate() {
-            sel.push(format!("{} AS __k{i}", new_value(&assigned, &qual, c)));
-        }
-        let mut ctes = uctes.clone();
-        ctes.push(format!(
-            "nk AS (SELECT {}{} FROM {from}{pred})",
-            if joined { "DISTINCT " } else { "" },
-            sel.join(", ")
-        ));
-        let with_nk = with_clause(&ctes, urec);
-        let nn: Vec<String> = kcols
-            .iter()
-            .map(|k| format!("nk.{k} IS NOT NULL"))
-            .collect();
-        let eq: Vec<String> = key
-            .columns
-            .iter()
-            .zip(&kcols)
-            .map(|(c, k)| format!("{} = nk.{k}", qcol("t", c)))
-            .collect();
-        let t_ident = d.row_ident(table, "t");
-        let in_nk = format!(
-            "{} IN (SELECT {} FROM nk)",
-            tuple(&t_ident),
-            ident_cols.join(", ")
-        );
-        let collide = tx.count(&format!(
-            "{with_nk}SELECT count(*) FROM nk WHERE {} AND EXISTS (SELECT 1 FROM {} AS t WHERE {} AND NOT ({in_nk}))",
-            nn.join(" AND "),
-            table.name.sql(),
-            eq.join(" AND ")
-        ))?;
-        let dups = tx.count(&format!(
-            "{with_nk}SELECT count(*) FROM (SELECT 1 FROM nk WHERE {} GROUP BY {} HAVING count(*) > 1) AS d",
-            nn.join(" AND "),
-            kcols.join(", ")
-        ))?;
-        bounded &= collide.is_some() && dups.is_some();
-        let (collide, dups) = (collide.unwrap_or(0), dups.unwrap_or(0));
-        if collide > 0 || dups > 0 {
-            impact.failures.push(format!(
-                "cannot update {}: {} on key {} ({})",
-                table.name,
-                match (collide, dups) {
-                    (c, 0) => format!(
-                        "{c} row{} would take a key another row has",
-                        if c == 1 { "" } else { "s" }
-                    ),
-                    (0, n) => format!(
-                        "{n} new key value{} would repeat",
-                        if n == 1 { "" } else { "s" }
-                    ),
-                    (c, n) => format!(
-                        "{c} rows would take keys other rows have and {n} new values would repeat"
-                    ),
-                },
-                key.name,
-                key.columns.join(", ")
-            ));
-            continue;
-        }
-        // A new key equal to another updated row's old key works only if
-        // that row moves first: the engines check unique keys row by row.
-        let shifts = tx.count(&format!(
-            "{with_nk}SELECT count(*) FROM nk WHERE {} AND EXISTS (SELECT 1 FROM {} AS t WHERE {} AND {in_nk} AND NOT ({} = {}))",
-            nn.join(" AND "),
-            table.name.sql(),
-            eq.join(" AND "),
-            tuple(&t_ident),
-            tuple(&ident_cols.iter().map(|c| format!("nk.{c}")).collect::<Vec<_>>())
-        ))?;
-        if let Some(n) = shifts.filter(|&n| n > 0) {
-            // Both engines check a non-deferrable unique key row by row, in
-            // an order the statement does not control: taking a key another
-            // updated row still holds fails unless that row happens to move
-            // first. Predicting failure is the safe side.
-            impact.failures.push(format!(
-                "cannot update {}: {n} row{} would take a key ({}) that another updated row still holds, and unique key {} is checked row by row; it fails unless the rows happen to be updated in the right order",
-                table.name,
-                if n == 1 { "" } else { "s" },
-                key.columns.join(", "),
-                key.name
-            ));
-        }
-    }
-
-    // Incoming references to key columns that change.
-    let mut key_edges = Vec::new();
-    for fk in ctx.schema.referencing(&table.name) {
-        if fk
-            .ref_columns
-            .iter()
-            .any(|c| assigned_names.contains(&c.as_str()))
-        {
-            key_edges.push((
-                fk.table.clone(),
-                fk.columns.clone(),
-                fk.ref_columns.clone(),
-                Action::from_fk(fk.on_update),
-                fk.name.clone(),
-                "fk",
-                fk.deferrable && fk.initially_deferred,
-                fk.on_update,
-            ));
-        }
-    }
-    for a in ctx
-        .associations
-        .iter()
-        .filter(|a| a.ref_table == table.name)
-    {
-        if assigned_names.contains(&a.ref_column.as_str()) && !a.array {
-            key_edges.push((
-                a.table.clone(),
-                vec![a.column.clone()],
-                vec![a.ref_column.clone()],
-                Action::Dangling,
-                a.name(),
-                a.source.name(),
-                false,
-                FkAction::NoAction,
-            ));
-        }
-    }
-    // For each child table: (k CTE definition, condition) of the edges that
-    // update it.
-    let mut child_updates: BTreeMap<QualName, Vec<(String, String)>> = BTreeMap::new();
-    for (edge_no, (child_name, ccols, pcols, action, via, source, deferred, on_update)) in
-        key_edges.into_iter().enumerate()
-    {
-        let Some(child) = ctx.schema.get(&child_name) else {
-            continue;
-        };
-        // k: old and new values of the referenced key, for rows where it changes.
-        let old: Vec<String> = pcols.iter().map(|c| qcol(&qual, c)).collect();
-        let new: Vec<String> = pcols
-            .iter()
-            .map(|c| new_value(&assigned, &qual, c))
-            .collect();
-        let mut sel: Vec<String> = Vec::new();
-        for (i, (o, n)) in old.iter().zip(&new).enumerate() {
-            sel.push(format!("{o} AS __o{i}"));
-            sel.push(format!("{n} AS __n{i}"));
-        }
-        let kname = format!("k{edge_no}");
-        let k_cte = format!(
-            "{kname} AS (SELECT DISTINCT {} FROM {from}{}{} NOT ({}))",
-            sel.join(", "),
-            pred,
-            if pred.is_empty() { " WHERE" } else { " AND" },
-            new.iter()
-                .zip(&old)
-                .map(|(n, o)| d.not_distinct(n, o))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        );
-        let mut ctes = uctes.clone();
-        ctes.push(k_cte.clone());
-        let with_k = with_clause(&ctes, urec);
-        let olds: Vec<String> = (0..pcols.len()).map(|i| format!("__o{i}")).collect();
-        let news: Vec<String> = (0..pcols.len()).map(|i| format!("__n{i}")).collect();
-        let ca = "c";
-        let cvals: Vec<String> = ccols.iter().map(|c| qcol(ca, c)).collect();
-        let mut cond = format!(
-            "{} IN (SELECT {} FROM {kname})",
-            tuple(&cvals),
-            olds.join(", ")
-        );
-        let blocking_kind = matches!(
-            action,
-            Action::Restrict | Action::NoAction | Action::Dangling
-        );
-        // A key that moves to another row (a swap) still satisfies NO ACTION.
-        if blocking_kind && !(action == Action::Restrict && d.0 == Engine::Sqlite) {
-            // NOT EXISTS, not NOT IN: a key moved to NULL must not make the
-            // comparison unknown and hide the blocker.
-            let eq: Vec<String> = cvals
-                .iter()
-                .zip(&news)
-                .map(|(c, n)| format!("{kname}.{n} = {c}"))
-                .collect();
-            cond.push_str(&format!(
-                " AND NOT EXISTS (SELECT 1 FROM {kname} WHERE {})",
-                eq.join(" AND ")
-            ));
-        }
-        let n = tx.count(&format!(
-            "{with_k}SELECT count(*) FROM {} AS {ca} WHERE {cond}",
-            child.name.sql()
-        ))?;
-        bounded &= n.is_some();
-        let rows = n.unwrap_or(0);
-        let blocking = matches!(action, Action::Restrict | Action::NoAction) && rows > 0;
-        if blocking {
-            let clause = format!(
-                "ON UPDATE {}{}",
-                on_update.sql(),
-                if deferred {
-                    " DEFERRABLE INITIALLY DEFERRED"
-                } else {
-                    ""
-                }
-            );
-            impact.failures.push(format!(
-                "cannot update {}: {rows} row{} in {} still reference{} the old key (FK {via}, {clause}){}",
-                table.name,
-                if rows == 1 { "" } else { "s" },
-                child.name,
-                if rows == 1 { "s" } else { "" },
-                if deferred { "; the failure comes at commit" } else { "" }
-            ));
-        }
-        if matches!(
-            action,
-            Action::Cascade | Action::SetNull | Action::SetDefault
-        ) && rows > 0
-        {
-            child_updates
-                .entry(child.name.clone())
-                .or_default()
-                .push((k_cte.clone(), cond.clone()));
-            if child.name != table.name && referenced_columns_change(ctx, child, &ccols) {
-                impact.warnings.push(format!(
-                    "{via}: the cascaded change of {}({}) is itself referenced; effects beyond depth 1 are not counted",
-                    child.name,
-                    ccols.join(", ")
-                ));
-            }
-        }
-        let sample = if rows > 0 && ctx.options.sample_rows > 0 {
-            let shown = display_columns(child, &ccols, 5);
-            let cols: Vec<String> = shown.iter().map(|c| qcol(ca, c)).collect();
-            tx.query(&format!(
-                "{with_k}SELECT {} FROM {} AS {ca} WHERE {cond}{} LIMIT {}",
-                cols.join(", "),
-                child.name.sql(),
-                sample_order(d, child, ca),
-                ctx.options.sample_rows
-            ))?
-            .unwrap_or_default()
-        } else {
-            Rows::default()
-        };
-        impact.effects.push(Effect {
-            table: child.name.clone(),
-            action,
-            via,
-            source,
-            depth: 1,
-            rows: n,
-            columns: ccols.clone(),
-            parent: table.name.clone(),
-            reached: true,
-            blocking,
-            note: deferred.then(|| "deferred: fails at commit".to_owned()),
-            sample,
-        });
-    }
-    // Net updated rows of each child: a row reached through two keys, or
-    // a target row that is also a cascaded child, counts once.
-    for (child_name, edges) in &child_updates {
-        let Some(child) = ctx.schema.get(child_name) else {
-            continue;
-        };
-        let mut ctes = uctes.clone();
-        let mut conds: Vec<String> = Vec::new();
-        for (k, c) in edges {
-            ctes.push(k.clone());
-            conds.push(format!("({c})"));
-        }
-        if child_name == &table.name {
-            ctes.push(m_cte.clone());
-            let cident = d.row_ident(child, "c");
-            conds.push(format!(
-                "{} IN (SELECT {} FROM m WHERE __changed = 1)",
-                tuple(&cident),
-                ident_cols.join(", ")
-            ));
-        }
-        let n = tx.count(&format!(
-            "{}SELECT count(*) FROM {} AS c WHERE {}",
-            with_clause(&ctes, urec),
-            child.name.sql(),
-            conds.join(" OR ")
-        ))?;
-        bounded &= n.is_some();
-        totals.entry(child_name.clone()).or_default().update = n.unwrap_or(0);
-    }
-    // The target's rows, and the children a key change updates.
-    let a_ident = d.row_ident(table, "a");
-    let on: Vec<String> = a_ident
-        .iter()
-        .zip(&ident_cols)
-        .map(|(a, m)| format!("{a} = m.{m}"))
-        .collect();
-    impact.row_sets.push(super::RowSet {
-        table: table.name.clone(),
-        op: crate::journal::Op::Update,
-        with: with_m.clone(),
-        alias: "a".into(),
-        join: format!("JOIN m ON {}", on.join(" AND ")),
-        cond: "TRUE".into(),
-        rows: matched,
-        position: 0,
-        new_key: pk_moves.map(|pk| (0..pk.columns.len()).map(|i| format!("m.__k{i}")).collect()),
-    });
-    for (child_name, edges) in &child_updates {
-        let mut ctes = uctes.clone();
-        let mut conds: Vec<String> = Vec::new();
-        for (k, c) in edges {
-            ctes.push(k.clone());
-            conds.push(format!("({c})"));
-        }
-        if child_name == &table.name {
-            continue; // the target's own set covers it
-        }
-        impact.row_sets.push(super::RowSet {
-            table: child_name.clone(),
-            op: crate::journal::Op::Update,
-            with: with_clause(&ctes, urec),
-            alias: "c".into(),
-            join: String::new(),
-            cond: conds.join(" OR "),
-            rows: totals.get(child_name).map(|t| t.update),
-            position: 1,
-            new_key: None,
-        });
-    }
-    impact.totals = totals;
-    impact.will_fail = !impact.failures.is_empty();
-    impact.bounded = bounded;
-    let target = table.name.clone();
-    add_trigger_effects(&mut impact, ctx, &|q: &QualName| usize::from(q != &target));
-    Ok(impact)
-}
-
-/// The value a column has after the update: its new expression if it is
-/// assigned, its current value otherwise.
-fn new_value(assigned: &[(String, String)], qual: &str, col: &str) -> String {
-    assigned
-        .iter()
-        .find(|(c, _)| c == col)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| qcol(qual, col))
+    Ok(assigned)
 }
 
 /// Whether changing `cols` of `table` changes a key other tables reference.
