@@ -51,24 +51,12 @@ use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
 use crate::sql::Statement;
 
 /// How an apply runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
     pub guard: GuardOptions,
     /// Commit even when the engine reports changes the journal cannot
     /// cover (triggers writing elsewhere); the entry is marked partial.
     pub allow_uncovered: bool,
-}
-
-impl Default for ApplyOptions {
-    fn default() -> Self {
-        ApplyOptions {
-            guard: GuardOptions {
-                lock_timeout: Duration::from_secs(2),
-                statement_timeout: Duration::from_secs(30),
-            },
-            allow_uncovered: false,
-        }
-    }
 }
 
 /// What a committed apply did.

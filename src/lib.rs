@@ -28,9 +28,9 @@ pub mod impact;
 pub mod journal;
 pub mod model;
 pub mod policy;
-pub mod restore;
 pub mod schema;
 pub mod shell;
 pub mod sql;
+pub mod undo;
 
 pub use error::{Error, ErrorKind, Result};

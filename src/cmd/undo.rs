@@ -10,8 +10,8 @@ use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Journal, Status};
-use crate::restore;
 use crate::shell::undo::{UndoRun, list_text, reconcile_all, show_text, undo_one};
+use crate::undo as restore;
 
 use super::options;
 use super::out;

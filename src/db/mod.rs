@@ -12,6 +12,7 @@
 pub mod bulk;
 pub mod dialect;
 pub mod postgres;
+pub mod restore;
 pub mod rows;
 pub mod sqlite;
 
@@ -171,6 +172,17 @@ pub struct GuardOptions {
     pub statement_timeout: std::time::Duration,
 }
 
+/// 2 s to wait for locks, 30 s to run: a hand-made change that waits
+/// longer is blocking others, or doing more than its operator meant.
+impl Default for GuardOptions {
+    fn default() -> Self {
+        GuardOptions {
+            lock_timeout: std::time::Duration::from_secs(2),
+            statement_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
 /// The transaction a guarded apply runs in: the preview queries (to
 /// recompute the impact), plus locking, capturing, executing and counting.
 /// Nothing commits unless the closure given to [`Connection::guarded`]
@@ -224,6 +236,16 @@ pub trait ApplyTx: PreviewTx {
     /// The expression selecting rows this transaction wrote (Postgres
     /// `xmin`), qualified with `alias`.
     fn written_by_me(&self, alias: &str) -> Option<String>;
+    /// Turns off triggers and foreign-key actions for the rest of this
+    /// transaction where the engine and the role allow it (Postgres
+    /// `session_replication_role = replica`: a superuser, or granted SET on
+    /// the parameter), so restored rows cannot be bent on the way in; the
+    /// caller then checks referential integrity itself.
+    fn restore_mode(&mut self) -> Result<restore::RestoreMode>;
+    /// Defers foreign-key checks to the end of the transaction, where the
+    /// engine checks them at the end of each statement otherwise (SQLite's
+    /// `defer_foreign_keys`); false where it cannot.
+    fn defer_foreign_keys(&mut self) -> Result<bool>;
 }
 
 /// With `DBGUARD_ECHO_SQL` set, every query a preview runs is printed to

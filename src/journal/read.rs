@@ -341,62 +341,19 @@ impl Journal {
         self.merged_rows(id, Some(op), children_first, f)
     }
 
-    /// Streams the images of one table's rows of one operation as Postgres
-    /// `COPY` text (complete lines): bulk-captured chunks as they were
-    /// stored, single rows encoded. The image is the before-image, or the
-    /// after-image for inserts. Order is not capture order (chunks come
-    /// first): this feeds a staging table, where order does not matter, and
-    /// skipping the decode and re-encode of every line is the point.
-    pub fn copy_text_of(
+    /// The rows of one table and operation that a change recorded one by
+    /// one (not in chunks), in capture order.
+    pub fn for_each_single_row_of(
         &self,
         id: i64,
         table: &str,
         op: Op,
-        mut f: impl FnMut(&str) -> Result<()>,
+        mut f: impl FnMut(RowChange) -> Result<()>,
     ) -> Result<()> {
-        let mut line = String::new();
-        self.for_each_chunk_of(id, table, op, |chunk| {
-            let at = || {
-                format!(
-                    "journal chunk of {table} at seq {} of change {}",
-                    chunk.origin.1, chunk.origin.0
-                )
-            };
-            match chunk.format {
-                BulkFormat::Copy => {
-                    let data = crate::db::bulk::text(chunk.data).map_err(|e| e.context(at()))?;
-                    if !data.is_empty() {
-                        f(data)?;
-                        if !data.ends_with('\n') {
-                            f("\n")?;
-                        }
-                    }
-                }
-                BulkFormat::Json | BulkFormat::Packed => {
-                    crate::db::bulk::for_each_row(chunk.format, chunk.data, &at, |values| {
-                        line.clear();
-                        crate::db::postgres::copy::encode_line(&values, &mut line);
-                        line.push('\n');
-                        f(&line)
-                    })?;
-                }
-            }
-            Ok(())
-        })?;
         let mut rows_stmt = self.conn.prepare(TABLE_ROWS_IN_SEQ)?;
         let mut rows = rows_stmt.query(params![id, table, op.name()])?;
         while let Some(r) = rows.next()? {
-            let row = row_change(r)?;
-            let image = match op {
-                Op::Insert => row.after,
-                _ => row.before,
-            };
-            if let Some(values) = image {
-                line.clear();
-                crate::db::postgres::copy::encode_line(&values, &mut line);
-                line.push('\n');
-                f(&line)?;
-            }
+            f(row_change(r)?)?;
         }
         Ok(())
     }

@@ -137,7 +137,10 @@ fn a_reference_to_a_missing_chunk_is_an_error() {
         j.for_each_row_of(id, Op::Insert, false, |_| Ok(()))
             .unwrap_err(),
     );
-    missing(j.copy_text_of(id, "t", Op::Insert, |_| Ok(())).unwrap_err());
+    missing(
+        j.for_each_chunk_of(id, "t", Op::Insert, |_| Ok(()))
+            .unwrap_err(),
+    );
 
     // A reference to that reference: its text is empty, not rows.
     let mut rec = j.begin(&meta("UNDO change 1", "undo")).unwrap();

@@ -31,3 +31,19 @@ impl Engine {
         }
     }
 }
+
+/// An engine by the name [`Engine::name`] gives it (as the journal records
+/// it).
+impl std::str::FromStr for Engine {
+    type Err = crate::error::Error;
+
+    fn from_str(s: &str) -> Result<Engine, Self::Err> {
+        match s {
+            "PostgreSQL" => Ok(Engine::Postgres),
+            "SQLite" => Ok(Engine::Sqlite),
+            other => Err(crate::error::Error::database(format!(
+                "unknown engine {other:?}"
+            ))),
+        }
+    }
+}

@@ -10,6 +10,7 @@
 pub mod complete;
 pub mod describe;
 pub mod gate;
+pub mod progress;
 pub mod render;
 pub mod undo;
 
@@ -624,7 +625,7 @@ impl Shell {
                 let id: i64 = id.parse().map_err(|_| {
                     Error::input(format!("\\undo needs a change id, not {id:?}: \\undo 42"))
                 })?;
-                let loaded = crate::restore::load(journal, id, false)?;
+                let loaded = crate::undo::load(journal, id, false)?;
                 let run = undo::UndoRun::default();
                 if !self.interactive {
                     return Err(Error::refused(format!(

@@ -13,7 +13,7 @@ use super::render::out;
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Change, Journal};
-use crate::restore::{self, UndoOptions, UndoPlan, UndoReport};
+use crate::undo::{self as restore, UndoOptions, UndoPlan, UndoReport};
 
 /// How an undo is confirmed and run.
 #[derive(Debug, Clone, Default)]
@@ -42,15 +42,13 @@ pub fn undo_one(
 ) -> Result<()> {
     let schema = conn.introspect()?;
     let opts = UndoOptions {
-        apply: run.apply.clone(),
+        guard: run.apply.guard.clone(),
         force: run.force,
         replay,
     };
     let id = loaded.change.id;
     let mut memo = None;
-    let (plan, _) = restore::undo_loaded(
-        conn, journal, &schema, &loaded, &opts, operator, true, &mut memo,
-    )?;
+    let plan = restore::preview(conn, &schema, &loaded, &opts, &mut memo)?;
     let shown = match run.format {
         Format::Text => out(&plan_text(&plan)),
         Format::Json => Ok(()),
@@ -168,12 +166,19 @@ pub fn undo_one(
         out("Not undone.\n")?;
         return Ok(());
     }
-    let (_, report) = restore::undo_loaded(
-        conn, journal, &schema, &loaded, &opts, operator, false, &mut memo,
-    )?;
-    let Some(report) = report else {
-        return Err(Error::io("the undo finished without a report"));
-    };
+    let mut progress = super::progress::Progress::default();
+    let report = restore::run(
+        conn,
+        journal,
+        &schema,
+        &loaded,
+        &opts,
+        operator,
+        &mut memo,
+        &mut |done, total| progress.update(done, total),
+    );
+    progress.finish();
+    let report = report?;
     passed.record(journal, report.change_id)?;
     let _ = journal.audit(
         "undo",
@@ -366,8 +371,8 @@ pub fn report_text(r: &UndoReport) -> String {
     let mut s = format!(
         "Undone as change {} ({} mode: {}).\n",
         r.change_id,
-        r.mode,
-        if r.mode == "replica" {
+        r.mode.name(),
+        if r.mode == crate::db::restore::RestoreMode::Replica {
             "triggers and foreign-key actions off, referential integrity checked"
         } else {
             "triggers fired"

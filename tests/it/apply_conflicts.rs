@@ -707,7 +707,7 @@ fn sqlite_undo_plans_again_after_its_own_connection_wrote() {
     let mut memo = None;
     undo.run(true, &mut memo).expect("preview");
     assert!(memo.is_some(), "the preview left no plan to reuse");
-    let guard = undo.opts.apply.guard.clone();
+    let guard = undo.opts.guard.clone();
     undo.conn
         .guarded(&guard, |tx| {
             tx.execute("UPDATE s SET p_id = 3 WHERE id = 10")
@@ -749,8 +749,8 @@ struct LibUndo {
     conn: dbguard::db::Connection,
     schema: dbguard::schema::Schema,
     journal: dbguard::journal::Journal,
-    loaded: dbguard::restore::Loaded,
-    opts: dbguard::restore::UndoOptions,
+    loaded: dbguard::undo::Loaded,
+    opts: dbguard::undo::UndoOptions,
 }
 
 impl LibUndo {
@@ -759,14 +759,14 @@ impl LibUndo {
         let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
         let schema = conn.introspect().expect("introspect");
         let journal = dbguard::journal::Journal::open(Some(&j.path)).expect("journal");
-        let loaded = dbguard::restore::load(&journal, id, false).expect("load");
+        let loaded = dbguard::undo::load(&journal, id, false).expect("load");
         LibUndo {
             conn,
             schema,
             journal,
             loaded,
-            opts: dbguard::restore::UndoOptions {
-                apply: Default::default(),
+            opts: dbguard::undo::UndoOptions {
+                guard: Default::default(),
                 force: false,
                 replay: false,
             },
@@ -777,7 +777,7 @@ impl LibUndo {
     /// the tables as they are; `why` says what going through would mean.
     fn refused(
         &mut self,
-        memo: &mut Option<dbguard::restore::PlanMemo>,
+        memo: &mut Option<dbguard::undo::PlanMemo>,
         db: &Db,
         key: &str,
         why: &str,
@@ -796,20 +796,23 @@ impl LibUndo {
     fn run(
         &mut self,
         dry_run: bool,
-        memo: &mut Option<dbguard::restore::PlanMemo>,
-    ) -> dbguard::error::Result<(
-        dbguard::restore::UndoPlan,
-        Option<dbguard::restore::UndoReport>,
-    )> {
-        dbguard::restore::undo_loaded(
+        memo: &mut Option<dbguard::undo::PlanMemo>,
+    ) -> dbguard::error::Result<(dbguard::undo::UndoPlan, Option<dbguard::undo::UndoReport>)> {
+        use dbguard::undo;
+        if dry_run {
+            let plan = undo::preview(&mut self.conn, &self.schema, &self.loaded, &self.opts, memo)?;
+            return Ok((plan, None));
+        }
+        let report = undo::run(
             &mut self.conn,
             &mut self.journal,
             &self.schema,
             &self.loaded,
             &self.opts,
             "tester",
-            dry_run,
             memo,
-        )
+            &mut |_, _| {},
+        )?;
+        Ok((report.plan.clone(), Some(report)))
     }
 }

@@ -21,6 +21,7 @@ use conninfo::PgParams;
 pub mod catalog;
 pub mod conninfo;
 pub mod copy;
+pub mod restore;
 
 /// Rows fetched per round trip when streaming a read.
 const FETCH_BATCH: usize = 1000;
@@ -543,6 +544,27 @@ impl ApplyTx for PgApply<'_, '_> {
             .tx
             .query_one("SELECT txid_current()::text", &[])?;
         Ok(row.try_get::<_, Option<String>>(0)?)
+    }
+
+    fn restore_mode(&mut self) -> Result<crate::db::restore::RestoreMode> {
+        use crate::db::restore::RestoreMode;
+        // The savepoint in `query` keeps a refusal from aborting the
+        // transaction.
+        let replica = self
+            .preview
+            .query("SET LOCAL session_replication_role = replica")
+            .map(|r| r.is_some())
+            .unwrap_or(false);
+        Ok(if replica {
+            RestoreMode::Replica
+        } else {
+            RestoreMode::Triggers
+        })
+    }
+
+    fn defer_foreign_keys(&mut self) -> Result<bool> {
+        // Postgres checks restored rows in replica mode instead.
+        Ok(false)
     }
 
     fn written_by_me(&self, alias: &str) -> Option<String> {

@@ -21,6 +21,7 @@ use crate::schema::Schema;
 pub mod catalog;
 pub mod json_lines;
 pub mod packed;
+pub mod restore;
 
 pub struct SqliteConnection {
     conn: RawConnection,
@@ -468,6 +469,15 @@ impl ApplyTx for SqliteApply<'_, '_> {
 
     fn txid(&mut self) -> Result<Option<String>> {
         Ok(None)
+    }
+
+    fn restore_mode(&mut self) -> Result<crate::db::restore::RestoreMode> {
+        Ok(crate::db::restore::RestoreMode::Triggers)
+    }
+
+    fn defer_foreign_keys(&mut self) -> Result<bool> {
+        self.execute("PRAGMA defer_foreign_keys = ON")?;
+        Ok(true)
     }
 
     fn written_by_me(&self, _alias: &str) -> Option<String> {
