@@ -39,6 +39,7 @@
 //! Undo (`crate::restore`) runs through the same path with its own body, so
 //! an undo is itself journaled and can be undone.
 
+use crate::model::ChangeKind;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -372,8 +373,8 @@ fn capture(
 /// The statement's own row count must be what was previewed.
 fn verify_count(fresh: &Impact, captured: &BTreeMap<QualName, TableCounts>, n: u64) -> Result<()> {
     let expected = match fresh.kind {
-        "delete" | "update" => fresh.target.rows,
-        "insert" => {
+        ChangeKind::Delete | ChangeKind::Update => fresh.target.rows,
+        ChangeKind::Insert => {
             // Inserted rows, plus the existing rows ON CONFLICT DO UPDATE
             // touched (as captured), as the engines count them.
             let t = captured
@@ -412,7 +413,7 @@ fn verify_coverage(
         for name in names {
             let got = counters.get(name).copied().unwrap_or_default();
             let want = expected.get(name).copied().unwrap_or_default();
-            if fresh.kind == "truncate" && expected.contains_key(name) {
+            if fresh.kind == ChangeKind::Truncate && expected.contains_key(name) {
                 continue; // TRUNCATE does not count rows
             }
             if !expected.contains_key(name) {

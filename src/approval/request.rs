@@ -5,6 +5,7 @@
 //! into both the struct and those exact bytes: re-serializing could change
 //! them, and a signature over different bytes would not verify.
 
+use crate::model::ChangeKind;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode_b64, encode_line, strip_prefix};
@@ -23,7 +24,7 @@ pub struct Request {
     pub version: u32,
     pub statement: String,
     /// delete/update/insert/truncate/undo...
-    pub kind: String,
+    pub kind: ChangeKind,
     /// The target as shown (URL without password, or a file path).
     pub target: String,
     pub database: String,

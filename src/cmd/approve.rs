@@ -124,7 +124,7 @@ fn render_request(r: &Request, now: i64) -> String {
         clean(&r.operator, IND)
     ));
     line(&mut s, "statement:", &r.statement);
-    line(&mut s, "kind:", &r.kind);
+    line(&mut s, "kind:", r.kind.name());
     let mut target = r.target.clone();
     if !r.database.is_empty() && !r.target.contains(&r.database) {
         target.push_str(&format!(" (database {})", r.database));
@@ -140,7 +140,7 @@ fn render_request(r: &Request, now: i64) -> String {
         s.push_str(&format!(
             "    {}: {} {} row(s) (the statement's target)\n",
             clean(&value_text(&t["table"]), IND),
-            clean(&r.kind, IND),
+            clean(r.kind.name(), IND),
             clean(&value_text(&t["rows"]), IND)
         ));
     }

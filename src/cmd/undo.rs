@@ -100,7 +100,9 @@ fn replay(
         source
             .list()?
             .into_iter()
-            .filter(|c| c.status == Status::Committed && c.meta.kind != "undo")
+            .filter(|c| {
+                c.status == Status::Committed && c.meta.kind != crate::model::ChangeKind::Undo
+            })
             .map(|c| c.id)
             .collect()
     } else {

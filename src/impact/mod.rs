@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 use crate::db::dialect::Dialect;
 use crate::db::{Connection, PreviewTx, Rows, TargetIdentity, Value};
 use crate::error::{Error, Result};
+use crate::model::ChangeKind;
 use crate::policy::Policy;
 use crate::schema::{QualName, Schema, Table, TriggerEvent, quote_ident};
 use crate::sql::{Kind, Statement};
@@ -164,7 +165,7 @@ pub struct Target {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Impact {
     pub statement: String,
-    pub kind: &'static str,
+    pub kind: ChangeKind,
     pub target: Target,
     pub effects: Vec<Effect>,
     #[serde(serialize_with = "ser_totals")]
@@ -361,7 +362,7 @@ fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
         .unwrap_or_else(|_| QualName::new(None, stmt.table.as_deref().unwrap_or("?")));
     let mut impact = Impact {
         statement: stmt.text.clone(),
-        kind: stmt.kind.name(),
+        kind: change_kind(stmt),
         target: Target {
             table,
             rows: None,
@@ -435,6 +436,13 @@ pub fn digest(identity: &TargetIdentity, impact: &Impact) -> String {
 }
 
 // ---- helpers shared by the statement kinds ----
+
+/// The kind of change `stmt` makes. Only writes are previewed; anything
+/// else reads as the write the guard took it for, a delete, which fails
+/// safe (the strictest rules apply).
+fn change_kind(stmt: &Statement) -> ChangeKind {
+    stmt.kind.change_kind().unwrap_or(ChangeKind::Delete)
+}
 
 /// Resolves the statement's target table.
 fn target_table<'s>(ctx: &Context<'s>, stmt: &Statement) -> Result<&'s Table> {
@@ -618,7 +626,7 @@ fn write_ast(stmt: &Statement) -> Result<&sqlparser::ast::Statement> {
 fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
     Impact {
         statement: stmt.text.clone(),
-        kind: stmt.kind.name(),
+        kind: change_kind(stmt),
         target: Target {
             table: table.name.clone(),
             rows: Some(0),

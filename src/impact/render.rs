@@ -7,6 +7,7 @@
 //! the verdict in words: what will be deleted and changed, what is left
 //! dangling, or that it WILL FAIL and why.
 
+use crate::model::ChangeKind;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -68,10 +69,10 @@ fn cell(v: &Value) -> String {
     }
 }
 
-fn verb(action: Action, kind: &str) -> &'static str {
+fn verb(action: Action, kind: ChangeKind) -> &'static str {
     match action {
-        Action::Cascade if kind == "update" => "cascade update",
-        Action::Cascade if kind == "truncate" => "cascade truncate",
+        Action::Cascade if kind == ChangeKind::Update => "cascade update",
+        Action::Cascade if kind == ChangeKind::Truncate => "cascade truncate",
         Action::Cascade => "cascade delete",
         Action::SetNull => "set null",
         Action::SetDefault => "set default",
@@ -82,7 +83,7 @@ fn verb(action: Action, kind: &str) -> &'static str {
     }
 }
 
-fn effect_line(e: &Effect, kind: &str, style: Style) -> String {
+fn effect_line(e: &Effect, kind: ChangeKind, style: Style) -> String {
     let action = match e.action {
         Action::Restrict | Action::NoAction if e.blocking => {
             paint(style, "1;31", verb(e.action, kind))
@@ -187,7 +188,7 @@ fn draw(
         let last = i + 1 == children.len();
         let branch = if last { "└── " } else { "├── " };
         let mut line = effect_line(e, impact.kind, style);
-        let descend = e.action == Action::Cascade && impact.kind != "update";
+        let descend = e.action == Action::Cascade && impact.kind != ChangeKind::Update;
         if descend && path.contains(&e.table) {
             line.push_str(" (cycle)");
         } else if descend && seen.contains(&e.table) && &e.table != parent {
@@ -264,7 +265,7 @@ pub fn summary(impact: &Impact) -> Vec<String> {
     }
     let prefix = if impact.will_fail { "would" } else { "will" };
     match impact.kind {
-        "delete" | "truncate" => {
+        ChangeKind::Delete | ChangeKind::Truncate => {
             let others = deleted.saturating_sub(target_rows);
             let tables = if del_tables == 1 {
                 "table".to_owned()
@@ -282,7 +283,7 @@ pub fn summary(impact: &Impact) -> Vec<String> {
                 ));
             }
         }
-        "update" => lines.push(format!(
+        ChangeKind::Update => lines.push(format!(
             "{prefix} update {updated} row{} in {}",
             if updated == 1 { "" } else { "s" },
             if upd_tables.is_empty() {
@@ -291,7 +292,7 @@ pub fn summary(impact: &Impact) -> Vec<String> {
                 upd_tables.join(", ")
             }
         )),
-        "insert" => lines.push(format!(
+        ChangeKind::Insert => lines.push(format!(
             "{prefix} insert {inserted} row{}{}",
             if inserted == 1 { "" } else { "s" },
             if updated > 0 {
@@ -302,7 +303,7 @@ pub fn summary(impact: &Impact) -> Vec<String> {
         )),
         _ => {}
     }
-    if impact.kind == "delete" && updated > 0 {
+    if impact.kind == ChangeKind::Delete && updated > 0 {
         lines.push(format!(
             "{prefix} set {updated} row{} in {}",
             if updated == 1 { "" } else { "s" },

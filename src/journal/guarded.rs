@@ -12,6 +12,7 @@
 use super::{ChangeMeta, Journal, Op, Recording, Status};
 use crate::db::{ApplyTx, Connection, GuardOptions, TargetIdentity, TxStatus};
 use crate::error::Result;
+use crate::model::ChangeKind;
 
 impl ChangeMeta {
     /// The journal metadata of a change on the target `id`.
@@ -19,19 +20,19 @@ impl ChangeMeta {
         id: &TargetIdentity,
         operator: &str,
         statement: &str,
-        kind: &str,
+        kind: ChangeKind,
         digest: &str,
         impact_json: String,
         undo_of: Option<i64>,
     ) -> ChangeMeta {
         ChangeMeta {
             operator: operator.to_owned(),
-            engine: id.engine.name().to_owned(),
+            engine: id.engine,
             target: id.display.clone(),
             target_database: id.database.clone(),
             system_identifier: id.system_identifier.clone(),
             statement: statement.to_owned(),
-            kind: kind.to_owned(),
+            kind,
             digest: digest.to_owned(),
             impact: impact_json,
             undo_of,
@@ -70,8 +71,7 @@ pub fn reconcile(conn: &mut Connection, journal: &Journal) -> Result<Vec<(i64, S
     let identity = conn.identity().clone();
     let mut settled = Vec::new();
     for change in journal.prepared()? {
-        if change.meta.engine != identity.engine.name()
-            || change.meta.target_database != identity.database
+        if change.meta.engine != identity.engine || change.meta.target_database != identity.database
         {
             continue;
         }

@@ -55,6 +55,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::Value;
 use crate::error::{Error, Result};
+use crate::model::{ChangeKind, Engine};
 
 /// Where a change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,12 +123,12 @@ impl Op {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeMeta {
     pub operator: String,
-    pub engine: String,
+    pub engine: Engine,
     pub target: String,
     pub target_database: String,
     pub system_identifier: Option<String>,
     pub statement: String,
-    pub kind: String,
+    pub kind: ChangeKind,
     pub digest: String,
     /// The impact preview that was confirmed, as JSON.
     pub impact: String,

@@ -84,12 +84,12 @@ fn restore_reads_need_no_sort() {
 fn meta(statement: &str, kind: &str) -> ChangeMeta {
     ChangeMeta {
         operator: "alice".into(),
-        engine: "SQLite".into(),
+        engine: crate::model::Engine::Sqlite,
         target: "/x.sqlite".into(),
         target_database: "/x.sqlite".into(),
         system_identifier: None,
         statement: statement.into(),
-        kind: kind.into(),
+        kind: kind.parse().unwrap(),
         digest: "d".into(),
         impact: "{}".into(),
         undo_of: None,

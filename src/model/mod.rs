@@ -32,6 +32,66 @@ impl Engine {
     }
 }
 
+/// What kind of change a plan makes: what policy rules match on
+/// (`operations = [...]`), what the journal records, what an approval
+/// names. `merge` and `ddl` can be named by policy before dbguard can
+/// preview them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+    Merge,
+    Ddl,
+    Undo,
+}
+
+impl ChangeKind {
+    /// Every kind, in the order policy files list them.
+    pub const ALL: [ChangeKind; 7] = [
+        ChangeKind::Insert,
+        ChangeKind::Update,
+        ChangeKind::Delete,
+        ChangeKind::Truncate,
+        ChangeKind::Merge,
+        ChangeKind::Ddl,
+        ChangeKind::Undo,
+    ];
+
+    /// The kind's name, as policy files, the journal and JSON spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Insert => "insert",
+            ChangeKind::Update => "update",
+            ChangeKind::Delete => "delete",
+            ChangeKind::Truncate => "truncate",
+            ChangeKind::Merge => "merge",
+            ChangeKind::Ddl => "ddl",
+            ChangeKind::Undo => "undo",
+        }
+    }
+}
+
+impl std::fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A kind by its name, as policy files and the journal spell it (any case).
+impl std::str::FromStr for ChangeKind {
+    type Err = crate::error::Error;
+
+    fn from_str(s: &str) -> Result<ChangeKind, Self::Err> {
+        ChangeKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| crate::error::Error::input(format!("unknown kind of change {s:?}")))
+    }
+}
+
 /// An engine by the name [`Engine::name`] gives it (as the journal records
 /// it).
 impl std::str::FromStr for Engine {

@@ -19,7 +19,9 @@ pub struct Operations(pub Vec<String>);
 
 impl Operations {
     pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
-        self.0.iter().any(|op| op.eq_ignore_ascii_case(input.kind))
+        self.0
+            .iter()
+            .any(|op| op.eq_ignore_ascii_case(input.kind.name()))
     }
 
     pub fn describe(&self) -> String {

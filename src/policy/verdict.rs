@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::model::ChangeKind;
 use crate::schema::QualName;
 
 /// How strict a verdict is; the strictest matching rule wins.
@@ -47,8 +48,7 @@ pub struct Verdict {
 /// What a verdict is decided on.
 #[derive(Debug, Clone)]
 pub struct VerdictInput<'a> {
-    /// `insert`, `update`, `delete`, `truncate`, `merge`, `ddl`, `undo`.
-    pub kind: &'a str,
+    pub kind: ChangeKind,
     pub table: &'a QualName,
     /// Whether an UPDATE/DELETE has a WHERE clause.
     pub has_where: bool,

@@ -6,13 +6,14 @@
 //! `Statement::where_always_true`) counts as none.
 
 use super::verdict::VerdictInput;
+use crate::model::ChangeKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithoutWhere(pub bool);
 
 impl WithoutWhere {
     pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
-        let filtered = matches!(input.kind, "update" | "delete");
+        let filtered = matches!(input.kind, ChangeKind::Update | ChangeKind::Delete);
         filtered && input.has_where != self.0
     }
 

@@ -8,6 +8,7 @@
 //! at the prompt after the shell printed a request line — each checked
 //! against this exact change (exit 3 when missing or invalid).
 
+use crate::model::ChangeKind;
 use std::io::BufRead;
 
 use crate::approval::{self, AllowedSigners, Approval, Expected, Request};
@@ -38,7 +39,7 @@ pub struct Session<'a> {
 
 /// What is being gated.
 pub struct Change<'a> {
-    pub kind: &'a str,
+    pub kind: ChangeKind,
     pub statement: &'a str,
     pub digest: &'a str,
     pub verdict: &'a Verdict,
@@ -218,7 +219,7 @@ pub fn decide(
     match c.verdict.decision {
         Decision::Deny => Err(Error::denied(format!(
             "{} denied by policy{}{}\nThe policy in {} does not allow it; change the policy or ask its owners.",
-            c.kind.to_uppercase(),
+            c.kind.name().to_uppercase(),
             if c.verdict.rules.is_empty() {
                 String::new()
             } else {
@@ -336,7 +337,7 @@ fn approve(
     let request = Request {
         version: 1,
         statement: c.statement.to_owned(),
-        kind: c.kind.to_owned(),
+        kind: c.kind,
         target: s.identity.display.clone(),
         database: s.identity.database.clone(),
         system_identifier: s.identity.system_identifier.clone(),

@@ -88,7 +88,7 @@ pub fn undo_one(
         .unwrap_or_else(|| crate::schema::QualName::new(None, "?"));
     let rows = loaded.change.row_count.max(0) as u64;
     let verdict = policy.verdict(&crate::policy::verdict::VerdictInput {
-        kind: "undo",
+        kind: crate::model::ChangeKind::Undo,
         table: &first,
         has_where: true,
         target_rows: rows,
@@ -123,7 +123,7 @@ pub fn undo_one(
             script: false,
         };
         let change = super::gate::Change {
-            kind: "undo",
+            kind: crate::model::ChangeKind::Undo,
             statement: &statement,
             digest: &digest,
             verdict: &verdict,
@@ -256,7 +256,7 @@ pub fn list_text(journal: &Journal, changes: &[Change], format: Format) -> Resul
             c.id.to_string(),
             c.created_at.clone(),
             c.meta.operator.clone(),
-            c.meta.kind.clone(),
+            c.meta.kind.name().to_owned(),
             status,
             c.row_count.to_string(),
             c.meta.target.clone(),

@@ -161,6 +161,24 @@ pub fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
     }
 }
 
+impl Kind {
+    /// The kind of change a statement of this kind makes, for a write or
+    /// a schema change; `None` for what changes no data (reads, session
+    /// settings, transaction control, the unrecognised).
+    pub fn change_kind(self) -> Option<crate::model::ChangeKind> {
+        use crate::model::ChangeKind;
+        Some(match self {
+            Kind::Insert => ChangeKind::Insert,
+            Kind::Update => ChangeKind::Update,
+            Kind::Delete => ChangeKind::Delete,
+            Kind::Truncate => ChangeKind::Truncate,
+            Kind::Merge => ChangeKind::Merge,
+            Kind::Ddl => ChangeKind::Ddl,
+            Kind::Read | Kind::Transaction | Kind::Session | Kind::Unknown => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

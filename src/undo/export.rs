@@ -9,7 +9,7 @@ use super::plan::{BATCH, PHASES, batch_sql, for_each_batch};
 use crate::db::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::journal::{Journal, RowChange};
-use crate::model::{Engine, Value};
+use crate::model::Value;
 use crate::schema::TableInfo;
 
 /// The undo of a change as a script for plain `psql -v ON_ERROR_STOP=1` or
@@ -18,7 +18,7 @@ use crate::schema::TableInfo;
 /// identifiers quoted. Streams: constant memory whatever the change's size.
 pub fn export_sql(loaded: &Loaded, out: &mut dyn std::io::Write) -> Result<()> {
     let io = |e: std::io::Error| Error::io(format!("cannot write the script: {e}")).caused_by(e);
-    let dialect = Dialect(loaded.change.meta.engine.parse::<Engine>()?);
+    let dialect = Dialect(loaded.change.meta.engine);
     let info_of: BTreeMap<String, TableInfo> = loaded
         .tables
         .iter()

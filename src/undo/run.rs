@@ -93,10 +93,10 @@ impl<'a> Undo<'a> {
         let change = &loaded.change;
         let id = change.id;
         let identity = conn.identity();
-        if change.meta.engine != identity.engine.name() {
+        if change.meta.engine != identity.engine {
             return Err(Error::input(format!(
                 "change {id} was made on {}, this target is {}",
-                change.meta.engine,
+                change.meta.engine.name(),
                 identity.engine.name()
             )));
         }
@@ -143,7 +143,7 @@ impl<'a> Undo<'a> {
             conn.identity(),
             operator,
             &format!("UNDO change {id}: {}", change.meta.statement),
-            "undo",
+            crate::model::ChangeKind::Undo,
             &change.meta.digest,
             serde_json::json!({"undo_of": id}).to_string(),
             (!self.opts.replay).then_some(id),

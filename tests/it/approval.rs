@@ -78,7 +78,7 @@ pub fn request(statement: &str, digest: &str, ttl: i64) -> Request {
     Request {
         version: 1,
         statement: statement.to_owned(),
-        kind: "delete".to_owned(),
+        kind: dbguard::model::ChangeKind::Delete,
         target: "postgres://app@db.example.org:5432/shop".to_owned(),
         database: "shop".to_owned(),
         system_identifier: Some("7301234567890123456".to_owned()),

@@ -577,12 +577,12 @@ fn concurrent_appends_keep_one_chain() {
 fn prepared_change(j: &mut Journal) -> i64 {
     let meta = ChangeMeta {
         operator: "alice@example.org".into(),
-        engine: "SQLite".into(),
+        engine: dbguard::model::Engine::Sqlite,
         target: "/x.sqlite".into(),
         target_database: "/x.sqlite".into(),
         system_identifier: None,
         statement: "DELETE FROM t".into(),
-        kind: "delete".into(),
+        kind: dbguard::model::ChangeKind::Delete,
         digest: "d".into(),
         impact: "{}".into(),
         undo_of: None,

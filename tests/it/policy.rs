@@ -69,7 +69,7 @@ impl Change {
         let mut tables = vec![self.table.clone()];
         tables.extend(self.also.iter().cloned());
         let input = VerdictInput {
-            kind: self.kind,
+            kind: self.kind.parse().expect("a kind of change"),
             table: &self.table,
             has_where: self.has_where,
             target_rows: self.target_rows,
