@@ -28,6 +28,9 @@ pub mod exit {
     pub const DRIFT: u8 = 4;
     /// The statement would fail (blocked by a restricting reference).
     pub const WOULD_FAIL: u8 = 5;
+    /// Ended by Ctrl-C while nothing ran that it could cancel: the status
+    /// a shell gives a process ended by SIGINT.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// What went wrong, sorted by what the caller should do about it.

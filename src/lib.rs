@@ -16,8 +16,8 @@
 //! (`policy`) and a demo database (`demo`). Policy verdicts and approvals
 //! come next.
 
-pub mod apply;
 pub mod approval;
+pub mod change;
 pub mod cli;
 pub mod cmd;
 pub mod crash;

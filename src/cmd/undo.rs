@@ -10,7 +10,7 @@ use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Journal, Status};
-use crate::shell::undo::{UndoRun, list_text, reconcile_all, show_text, undo_one};
+use crate::shell::undo::{UndoRun, list_text, reconcile_all, run_undo, show_text};
 use crate::undo as restore;
 
 use super::options;
@@ -45,33 +45,28 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             crate::journal::reconcile(&mut conn, &journal)?;
             let loaded = restore::load(&journal, *id, false)?;
             let policy = crate::policy::Policy::load(global.policy.as_deref())?;
-            let run = undo_run(run)?;
+            let run = undo_run(run, false)?;
             let operator = options::operator(global);
-            undo_one(
-                &mut conn,
-                &mut journal,
-                &policy,
-                loaded,
-                &run,
-                &operator,
-                false,
-            )
+            run_undo(&mut conn, &mut journal, &policy, &operator, loaded, &run)
         }
         UndoCommand::Replay { from, to, ids, run } => {
-            replay(global, &mut journal, from, to, ids, &undo_run(run)?)
+            replay(global, &mut journal, from, to, ids, &undo_run(run, true)?)
         }
     }
 }
 
 /// The undo options of `undo apply` and `undo replay`.
-fn undo_run(args: &UndoRunArgs) -> Result<UndoRun> {
+fn undo_run(args: &UndoRunArgs, replay: bool) -> Result<UndoRun> {
     Ok(UndoRun {
-        yes: args.yes,
-        dry_run: args.dry_run,
         force: args.force,
+        replay,
         format: options::format(args.format),
-        tokens: args.tokens.clone(),
-        apply: options::apply(&args.apply)?.resolve(None),
+        options: crate::change::Options {
+            dry_run: args.dry_run,
+            yes: args.yes,
+            tokens: args.tokens.clone(),
+            apply: options::apply(&args.apply)?.resolve(None),
+        },
     })
 }
 
@@ -113,7 +108,7 @@ fn replay(
     let mut failed = 0;
     for id in ids {
         let loaded = restore::load(&source, id, true)?;
-        if let Err(e) = undo_one(&mut conn, journal, &policy, loaded, run, &operator, true) {
+        if let Err(e) = run_undo(&mut conn, journal, &policy, &operator, loaded, run) {
             if e.is_broken_pipe() {
                 return Err(e);
             }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 pub use crate::model::Engine;
 pub use crate::model::Value;
-use crate::schema::{Schema, TableInfo};
+use crate::schema::{Schema, Table, TableInfo};
 pub use bulk::{BulkFormat, ChunkSink};
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with
@@ -42,6 +42,14 @@ pub struct TargetIdentity {
     pub server_version: String,
     /// TLS protocol in use, if any.
     pub tls: Option<String>,
+}
+
+impl TargetIdentity {
+    /// Whether the target is a database file (SQLite) rather than a
+    /// database on a server: it has a path, no host, user or TLS.
+    pub fn is_file(&self) -> bool {
+        self.engine == Engine::Sqlite
+    }
 }
 
 /// Name and display hints of a result column.
@@ -163,6 +171,29 @@ pub fn at_one_version<T>(
     Ok((value, first.filter(|v| last.as_ref() == Some(v))))
 }
 
+/// The rows of one table a change reaches, as SQL: `{with}SELECT ... FROM
+/// {table} AS {alias} {join} WHERE {cond}`.
+#[derive(Debug, Clone, Copy)]
+pub struct RowScope<'a> {
+    pub with: &'a str,
+    pub table: &'a str,
+    pub alias: &'a str,
+    pub join: &'a str,
+    pub cond: &'a str,
+}
+
+/// What a row read back by [`ApplyTx::written_rows`] is known to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// A row the statement updated.
+    Updated,
+    /// A row the statement inserted.
+    Inserted,
+    /// A row the transaction wrote, updated or inserted: the engine does
+    /// not tell (the journal does, by whether an updated row has its key).
+    Either,
+}
+
 /// Timeouts of a guarded apply.
 #[derive(Debug, Clone)]
 pub struct GuardOptions {
@@ -188,10 +219,11 @@ impl Default for GuardOptions {
 /// Nothing commits unless the closure given to [`Connection::guarded`]
 /// returns `Ok`.
 pub trait ApplyTx: PreviewTx {
-    /// Runs a query that locks rows and returns a count (`SELECT count(*)
-    /// FROM (... FOR UPDATE) s` on Postgres; SQLite's `BEGIN IMMEDIATE`
-    /// already holds the database).
-    fn lock(&mut self, sql: &str) -> Result<u64>;
+    /// Locks the rows of `scope` against concurrent change (Postgres
+    /// `FOR UPDATE`) and says how many it locked; `None` where the
+    /// transaction already holds the whole database (SQLite's `BEGIN
+    /// IMMEDIATE`).
+    fn lock_rows(&mut self, scope: &RowScope<'_>) -> Result<Option<u64>>;
     /// Streams the rows of a query, values in the engine's form.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
     /// Streams the rows of a query in the engine's bulk format, in chunks
@@ -233,9 +265,22 @@ pub trait ApplyTx: PreviewTx {
     fn total_changes(&mut self) -> Result<Option<u64>>;
     /// The transaction id (Postgres), for reconciling after a crash.
     fn txid(&mut self) -> Result<Option<String>>;
-    /// The expression selecting rows this transaction wrote (Postgres
-    /// `xmin`), qualified with `alias`.
-    fn written_by_me(&self, alias: &str) -> Option<String>;
+    /// Remembers which rows `table` holds now, before an INSERT, where the
+    /// engine cannot tell afterwards which rows a transaction wrote
+    /// (SQLite has no such marker; Postgres has `xmin`).
+    fn remember_rows(&mut self, table: &Table) -> Result<()>;
+    /// Reads back the rows of `info`'s table this transaction updated or
+    /// inserted, every column, and hands each to `f` with what it is
+    /// known to be. `updated` gives, a batch at a time, the keys of the
+    /// updated rows whose after-image is still missing (the journal's
+    /// `missing_after`: after this seq, with their seq), for engines that
+    /// read updated rows back by key.
+    fn written_rows(
+        &mut self,
+        info: &TableInfo,
+        updated: &mut dyn FnMut(i64) -> Result<Vec<(i64, Vec<Value>)>>,
+        f: &mut dyn FnMut(Written, Vec<Value>) -> Result<()>,
+    ) -> Result<()>;
     /// Turns off triggers and foreign-key actions for the rest of this
     /// transaction where the engine and the role allow it (Postgres
     /// `session_replication_role = replica`: a superuser, or granted SET on
@@ -480,4 +525,13 @@ impl RowSink for Collect<'_> {
         }
         Ok(())
     }
+}
+
+/// The columns of `info`'s table, qualified with `alias`, in capture order.
+pub(crate) fn columns_of(info: &TableInfo, alias: &str) -> String {
+    info.columns
+        .iter()
+        .map(|c| format!("{alias}.{}", crate::schema::quote_ident(&c.name)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -269,6 +269,73 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
 
 const RECORD_COLUMNS: &str = "id, at, event, operator, target, change_id, detail, prev_hash, hash";
 
+/// Appends events to the chain inside the write transaction `tx` holds
+/// (`BEGIN IMMEDIATE`, so no other append interleaves): the journal's own
+/// appends, and a change's record written with its journal entry.
+pub(super) fn append(
+    tx: &rusqlite::Connection,
+    operator: &str,
+    target: Option<&str>,
+    events: &[(&str, Option<i64>, serde_json::Value)],
+) -> Result<Vec<i64>> {
+    if let Some((event, _, _)) = events.iter().find(|(e, _, _)| !EVENTS.contains(e)) {
+        return Err(Error::input(format!(
+            "unknown audit event {event:?}\nUse one of: {}.",
+            EVENTS.join(", ")
+        )));
+    }
+    let head: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    // Chain from the recorded head, so a truncated tail stays a visible
+    // gap; from the table only if the head is missing or behind it.
+    let (mut last_id, mut prev_hash) = match (head, last) {
+        (Some(h), Some(l)) if l.0 > h.0 => l,
+        (Some(h), _) => h,
+        (None, Some(l)) => l,
+        (None, None) => (0, GENESIS_HASH.to_owned()),
+    };
+    let mut ids = Vec::with_capacity(events.len());
+    for (event, change_id, detail) in events {
+        let detail = canonical_json(detail);
+        let at = now_ms();
+        let id = last_id + 1;
+        let hash = chain_hash(
+            &prev_hash,
+            &record_canonical(id, &at, event, operator, target, *change_id, &detail),
+        );
+        tx.execute(
+            "INSERT INTO audit (id, at, event, operator, target, change_id, detail, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id, at, event, operator, target, change_id, detail, prev_hash, hash
+            ],
+        )?;
+        ids.push(id);
+        last_id = id;
+        prev_hash = hash;
+    }
+    if !ids.is_empty() {
+        tx.execute(
+            "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?1, ?2)
+             ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
+            params![last_id, prev_hash],
+        )?;
+    }
+    Ok(ids)
+}
+
 impl Journal {
     /// Appends one event. `event` is one of [`EVENTS`]: session_start,
     /// session_end, statement, preview, verdict, request, approval,
@@ -298,64 +365,10 @@ impl Journal {
         target: Option<&str>,
         events: &[(&str, Option<i64>, serde_json::Value)],
     ) -> Result<Vec<i64>> {
-        if let Some((event, _, _)) = events.iter().find(|(e, _, _)| !EVENTS.contains(e)) {
-            return Err(Error::input(format!(
-                "unknown audit event {event:?}\nUse one of: {}.",
-                EVENTS.join(", ")
-            )));
-        }
         // One writer at a time: the head read and the inserts must not
         // interleave with another shell's append.
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let head: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        // Chain from the recorded head, so a truncated tail stays a visible
-        // gap; from the table only if the head is missing or behind it.
-        let (mut last_id, mut prev_hash) = match (head, last) {
-            (Some(h), Some(l)) if l.0 > h.0 => l,
-            (Some(h), _) => h,
-            (None, Some(l)) => l,
-            (None, None) => (0, GENESIS_HASH.to_owned()),
-        };
-        let mut ids = Vec::with_capacity(events.len());
-        for (event, change_id, detail) in events {
-            let detail = canonical_json(detail);
-            let at = now_ms();
-            let id = last_id + 1;
-            let hash = chain_hash(
-                &prev_hash,
-                &record_canonical(id, &at, event, operator, target, *change_id, &detail),
-            );
-            tx.execute(
-                "INSERT INTO audit (id, at, event, operator, target, change_id, detail, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    id, at, event, operator, target, change_id, detail, prev_hash, hash
-                ],
-            )?;
-            ids.push(id);
-            last_id = id;
-            prev_hash = hash;
-        }
-        if !ids.is_empty() {
-            tx.execute(
-                "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?1, ?2)
-                 ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
-                params![last_id, prev_hash],
-            )?;
-        }
+        let ids = append(&tx, operator, target, events)?;
         tx.commit()?;
         Ok(ids)
     }

@@ -230,6 +230,26 @@ impl Recording<'_> {
         Ok(out)
     }
 
+    /// Appends an audit event about this change to the trail, in the
+    /// entry's own journal transaction: the record is durable with the
+    /// entry, and a record that cannot be written stops the change before
+    /// the target commits.
+    pub fn audit(
+        &mut self,
+        event: &str,
+        operator: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        super::audit::append(
+            &self.tx,
+            operator,
+            target,
+            &[(event, Some(self.id), detail)],
+        )?;
+        Ok(())
+    }
+
     /// The Postgres transaction id the target change runs in.
     pub fn set_txid(&mut self, txid: &str) -> Result<()> {
         self.tx.execute(

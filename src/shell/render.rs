@@ -395,26 +395,51 @@ impl RowSink for TableCollector {
     }
 }
 
-/// Streams a result as one JSON object:
+/// Writes a result as one JSON object:
 /// `{"columns": [...], "rows": [[...]], "row_count": N}`, values in the
-/// engine's text form and NULL as `null`. Rows are written as they arrive.
+/// engine's text form and NULL as `null`.
+///
+/// A result that fits in [`JsonWriter::HELD`] bytes is held until it is
+/// complete, so a read that fails prints only its error object, as it
+/// always did; a larger one streams from then on, in constant memory, and
+/// should it fail midway, the object it began is closed with the error
+/// (`..., "row_count": N, "error": "..."}`), still one valid JSON line.
 pub struct JsonWriter<'w> {
     out: &'w mut dyn Write,
+    held: Vec<u8>,
+    /// Some of the object has been written to `out`.
+    streaming: bool,
     started: bool,
     rows: u64,
 }
 
 impl<'w> JsonWriter<'w> {
+    /// Bytes held before a result starts streaming.
+    pub const HELD: usize = 1 << 20;
+
     pub fn new(out: &'w mut dyn Write) -> Self {
         JsonWriter {
             out,
+            held: Vec::new(),
+            streaming: false,
             started: false,
             rows: 0,
         }
     }
 
-    fn io(e: std::io::Error) -> Error {
-        Error::output(e)
+    fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        self.held.extend_from_slice(bytes);
+        if self.held.len() >= Self::HELD {
+            self.streaming = true;
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out.write_all(&self.held).map_err(Error::output)?;
+        self.held.clear();
+        Ok(())
     }
 
     /// Closes the object (writes an empty result if no columns came).
@@ -422,7 +447,24 @@ impl<'w> JsonWriter<'w> {
         if !self.started {
             self.columns(&[])?;
         }
-        writeln!(self.out, "],\"row_count\":{}}}", self.rows).map_err(Self::io)
+        let end = format!("],\"row_count\":{}}}\n", self.rows);
+        self.held.extend_from_slice(end.as_bytes());
+        self.flush()
+    }
+
+    /// The read failed with `message`. When part of the object was already
+    /// written, closes it with the error and returns true; otherwise
+    /// nothing is written, and false leaves the error to be reported as
+    /// for any failed statement.
+    pub fn fail(mut self, message: &str) -> Result<bool> {
+        if !self.streaming {
+            return Ok(false);
+        }
+        let message = serde_json::to_string(message).map_err(|e| Error::io(e.to_string()))?;
+        let end = format!("],\"row_count\":{},\"error\":{message}}}\n", self.rows);
+        self.held.extend_from_slice(end.as_bytes());
+        self.flush()?;
+        Ok(true)
     }
 }
 
@@ -430,7 +472,7 @@ impl RowSink for JsonWriter<'_> {
     fn columns(&mut self, columns: &[ColumnMeta]) -> Result<()> {
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         let names = serde_json::to_string(&names).map_err(|e| Error::io(e.to_string()))?;
-        write!(self.out, "{{\"columns\":{names},\"rows\":[").map_err(Self::io)?;
+        self.push(format!("{{\"columns\":{names},\"rows\":[").as_bytes())?;
         self.started = true;
         Ok(())
     }
@@ -439,9 +481,9 @@ impl RowSink for JsonWriter<'_> {
         let vals: Vec<Option<String>> = row.iter().map(Value::text).collect();
         let json = serde_json::to_string(&vals).map_err(|e| Error::io(e.to_string()))?;
         if self.rows > 0 {
-            self.out.write_all(b",").map_err(Self::io)?;
+            self.push(b",")?;
         }
-        self.out.write_all(json.as_bytes()).map_err(Self::io)?;
+        self.push(json.as_bytes())?;
         self.rows += 1;
         Ok(())
     }

@@ -1,207 +1,107 @@
-//! `dbguard undo ...` and `\undo`: listing, showing, undoing, exporting and
-//! replaying journaled changes.
+//! Undo in the shell and on the command line: `\\undo [ID]`, and how
+//! journaled changes, undo plans and undo reports are shown.
 //!
-//! An undo is a change like any other: it is planned and checked for
-//! conflicts first (what `--dry-run` prints), confirmed (on a terminal, or
-//! with `--yes`; never by default), then run through the guarded path and
-//! journaled. Exit status 5 when conflicts stop it.
+//! An undo is a change like any other: the change pipeline plans it and
+//! checks it for conflicts (what `--dry-run` shows), asks for
+//! confirmation (on a terminal, or `--yes`; never by default) or
+//! approvals, then runs it guarded and journaled. Exit status 5 when
+//! conflicts stop it.
 
 use std::io::IsTerminal;
 
-use super::Format;
-use super::render::out;
+use super::ui::{Input, Ui};
+use super::{Format, Shell, describe};
+use crate::change;
 use crate::db::{Connection, OpenOptions};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::journal::{Change, Journal};
-use crate::undo::{self as restore, UndoOptions, UndoPlan, UndoReport};
+use crate::policy::Policy;
+use crate::undo::{Loaded, UndoPlan, UndoReport};
 
-/// How an undo is confirmed and run.
+/// How an undo is asked for.
 #[derive(Debug, Clone, Default)]
 pub struct UndoRun {
-    /// Undo without asking (still planned, checked, journaled).
-    pub yes: bool,
-    /// Show the plan and its conflicts only.
-    pub dry_run: bool,
     /// Restore every row that does not conflict.
     pub force: bool,
+    /// Into a database other than the change's own.
+    pub replay: bool,
     pub format: Format,
-    /// Approval tokens, when policy asks for them.
-    pub tokens: Vec<String>,
-    pub apply: crate::apply::ApplyOptions,
+    pub options: change::Options,
 }
 
-/// Plans, confirms and runs one undo, printing what happened.
-pub fn undo_one(
+/// Undoes `loaded` on `conn` through the change pipeline: shown on
+/// stdout, asked on the terminal (nobody is asked otherwise).
+pub fn run_undo(
     conn: &mut Connection,
     journal: &mut Journal,
-    policy: &crate::policy::Policy,
-    loaded: restore::Loaded,
-    run: &UndoRun,
+    policy: &Policy,
     operator: &str,
-    replay: bool,
+    loaded: Loaded,
+    run: &UndoRun,
 ) -> Result<()> {
     let schema = conn.introspect()?;
-    let opts = UndoOptions {
-        guard: run.apply.guard.clone(),
-        force: run.force,
-        replay,
+    let mut plan = change::Undo::new(loaded, run.force, run.replay);
+    let input = if std::io::stdin().is_terminal() {
+        Input::Terminal
+    } else {
+        Input::Nobody
     };
-    let id = loaded.change.id;
-    let mut memo = None;
-    let plan = restore::preview(conn, &schema, &loaded, &opts, &mut memo)?;
-    let shown = match run.format {
-        Format::Text => out(&plan_text(&plan)),
-        Format::Json => Ok(()),
+    let mut stdout = std::io::stdout();
+    let style = crate::impact::render::Style {
+        color: false,
+        samples: false,
     };
-    let blocked = !plan.conflicts.is_empty() && !run.force;
-    if run.dry_run || blocked {
-        let shown = shown.and_then(|()| match run.format {
-            Format::Json => out(&format!(
-                "{}\n",
-                serde_json::json!({"undo_of": id, "plan": plan, "dry_run": run.dry_run})
-            )),
-            Format::Text => Ok(()),
-        });
-        // The conflicts are the answer: output that cannot be written must
-        // not replace their exit status.
-        if blocked {
-            return Err(Error::new(
-                ErrorKind::WouldFail,
-                format!(
-                    "change {id} cannot be undone: {} conflicting row(s)",
-                    plan.conflicts.len()
-                ),
-            ));
-        }
-        return shown;
-    }
-    shown?;
-    // The undo is a change like any other: policy decides what it needs.
-    let tables: Vec<crate::schema::QualName> = loaded
-        .tables
-        .iter()
-        .map(|t| crate::schema::QualName::new(t.schema.as_deref(), &t.table))
-        .collect();
-    let first = tables
-        .first()
-        .cloned()
-        .unwrap_or_else(|| crate::schema::QualName::new(None, "?"));
-    let rows = loaded.change.row_count.max(0) as u64;
-    let verdict = policy.verdict(&crate::policy::verdict::VerdictInput {
-        kind: crate::model::ChangeKind::Undo,
-        table: &first,
-        has_where: true,
-        target_rows: rows,
-        total_rows: rows,
-        has_cascades: false,
-        has_dangling: false,
-        has_warnings: plan.partial.is_some(),
-        tables: tables.clone(),
-    });
-    if run.format == Format::Text {
-        out(&format!("{}\n", super::gate::verdict_line(&verdict)))?;
-    }
-    let statement = format!("UNDO change {id}: {}", loaded.change.meta.statement);
-    let digest = {
-        use sha2::{Digest, Sha256};
-        let canonical = serde_json::json!({"undo_of": id, "digest": loaded.change.meta.digest, "plan": plan.tables});
-        Sha256::digest(canonical.to_string().as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let identity = conn.identity().clone();
-    let passed = {
-        let session = super::gate::Session {
-            policy,
-            journal,
-            identity: &identity,
-            operator,
-            tokens: &run.tokens,
-            yes: run.yes,
-            interactive: std::io::stdin().is_terminal(),
-            script: false,
-        };
-        let change = super::gate::Change {
-            kind: crate::model::ChangeKind::Undo,
-            statement: &statement,
-            digest: &digest,
-            verdict: &verdict,
-            summary: serde_json::json!({"undo_of": id, "plan": plan.tables, "conflicts": plan.conflicts.len()}),
-        };
-        match super::gate::decide(
-            &session,
-            &change,
-            &mut |t| out(t),
-            &mut super::gate::terminal_line,
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = journal.audit(
-                    "refusal",
-                    operator,
-                    Some(&identity.display),
-                    None,
-                    serde_json::json!({"statement": statement, "reason": e.message}),
-                );
-                if run.format == Format::Json {
-                    // The refusal is the answer: output that cannot be
-                    // written must not replace its exit status or request.
-                    let _ = out(&format!(
-                        "{}\n",
-                        serde_json::json!({
-                            "undo_of": id,
-                            "plan": plan,
-                            "verdict": super::gate::verdict_json(&verdict),
-                            "request": e.request,
-                            "error": e.message,
-                        })
-                    ));
-                }
-                return Err(e);
-            }
-        }
-    };
-    if passed.cancelled {
-        out("Not undone.\n")?;
-        return Ok(());
-    }
-    let mut progress = super::progress::Progress::default();
-    let report = restore::run(
+    let mut ui = Ui::new(&mut stdout, run.format, style, input);
+    let mut cx = change::Context {
         conn,
         journal,
-        &schema,
-        &loaded,
-        &opts,
+        policy,
+        schema: &schema,
         operator,
-        &mut memo,
-        &mut |done, total| progress.update(done, total),
-    );
-    progress.finish();
-    let report = report?;
-    passed.record(journal, report.change_id)?;
-    let _ = journal.audit(
-        "undo",
-        operator,
-        Some(&identity.display),
-        Some(report.change_id),
-        serde_json::json!({"undo_of": id, "mode": report.mode, "approvals": passed.approvals, "skipped": report.skipped}),
-    );
-    match run.format {
-        Format::Text => out(&report_text(&report))?,
-        Format::Json => out(&format!(
-            "{}\n",
-            serde_json::json!({
-                "undo_of": id,
-                "change_id": report.change_id,
-                "mode": report.mode,
-                "plan": report.plan,
-                "differences": report.differences,
-                "skipped": report.skipped,
-            })
-        ))?,
+        options: &run.options,
+    };
+    cx.run(&mut plan, &mut ui).map(|_| ())
+}
+
+impl Shell {
+    /// `\undo` lists the recent changes on this target; `\undo ID` plans,
+    /// confirms and undoes one.
+    pub(super) fn undo_meta(&mut self, arg: Option<&str>) -> Result<()> {
+        let journal = &mut self.journal;
+        match arg {
+            None => {
+                let db = self.conn.identity().database.clone();
+                let changes: Vec<_> = journal
+                    .list()?
+                    .into_iter()
+                    .filter(|c| c.meta.target_database == db)
+                    .take(20)
+                    .collect();
+                let text = list_text(journal, &changes, Format::Text)?;
+                self.print(&text)
+            }
+            Some(id) => {
+                let id: i64 = id.parse().map_err(|_| {
+                    Error::input(format!("\\undo needs a change id, not {id:?}: \\undo 42"))
+                })?;
+                let loaded = crate::undo::load(journal, id, false)?;
+                if !self.interactive {
+                    return Err(Error::refused(format!(
+                        "undo of change {id} not applied: confirming needs a terminal\nUse dbguard undo apply {id} --yes."
+                    )));
+                }
+                let run = UndoRun::default();
+                run_undo(
+                    &mut self.conn,
+                    &mut self.journal,
+                    &self.policy,
+                    &self.operator,
+                    loaded,
+                    &run,
+                )
+            }
+        }
     }
-    Ok(())
 }
 
 /// Settles prepared entries whose targets can be reached.
@@ -233,7 +133,7 @@ pub fn list_text(journal: &Journal, changes: &[Change], format: Format) -> Resul
         }
         return Ok(format!("{}\n", serde_json::Value::Array(items)));
     }
-    let mut table = super::describe::grid(&[
+    let mut table = describe::grid(&[
         "id",
         "when",
         "operator",
@@ -265,7 +165,7 @@ pub fn list_text(journal: &Journal, changes: &[Change], format: Format) -> Resul
     }
     Ok(format!(
         "{}({} change{})\n",
-        super::describe::grid_text(&table),
+        describe::grid_text(&table),
         changes.len(),
         if changes.len() == 1 { "" } else { "s" }
     ))
@@ -275,7 +175,7 @@ fn value_text(v: &crate::db::Value) -> String {
     v.text().unwrap_or_else(|| "NULL".into())
 }
 
-pub fn show_text(journal: &Journal, l: &restore::Loaded) -> Result<String> {
+pub fn show_text(journal: &Journal, l: &Loaded) -> Result<String> {
     let c = &l.change;
     let mut s = format!(
         "change {} — {} by {} at {} on {}\nstatus: {}{}\n{}\n",

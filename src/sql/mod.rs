@@ -161,6 +161,21 @@ pub fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
     }
 }
 
+impl Statement {
+    /// What the classifier recognised, to name the statement in a
+    /// refusal: `DELETE on t WHERE id = 1`.
+    pub fn recognised(&self) -> String {
+        let mut what = self.kind.name().to_uppercase();
+        if let Some(t) = &self.table {
+            what.push_str(&format!(" on {t}"));
+        }
+        if let Some(p) = &self.predicate {
+            what.push_str(&format!(" WHERE {p}"));
+        }
+        what
+    }
+}
+
 impl Kind {
     /// The kind of change a statement of this kind makes, for a write or
     /// a schema change; `None` for what changes no data (reads, session

@@ -51,7 +51,7 @@ mod plan;
 mod run;
 
 pub use export::{export_json, export_sql};
-pub use run::{preview, run};
+pub use run::{Undo, preview, run};
 
 /// One row that cannot be restored as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -22,7 +22,7 @@ use crate::db::dialect::Dialect;
 use crate::db::restore::{
     BulkRestore, Checked, DeletedRows, Inserted, KeyTaken, RestoreMode, RestoreSink,
 };
-use crate::db::{ApplyTx, BulkFormat, Connection, PreviewTx};
+use crate::db::{ApplyTx, BulkFormat, Connection, PreviewTx, TargetIdentity};
 use crate::error::{Error, Result};
 use crate::journal::{ChangeMeta, Journal, Op, Recording, RowChange, run_guarded};
 use crate::model::Value;
@@ -37,7 +37,7 @@ pub fn preview(
     opts: &UndoOptions,
     memo: &mut Option<PlanMemo>,
 ) -> Result<UndoPlan> {
-    Undo::new(conn, schema, loaded, opts)?.preview(conn, memo)
+    Undo::new(conn.identity(), schema, loaded, opts)?.preview(conn, memo)
 }
 
 /// Undoes `loaded` on `conn`, journaled in `journal` as a change of its
@@ -53,8 +53,8 @@ pub fn run(
     memo: &mut Option<PlanMemo>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<UndoReport> {
-    let mut undo = Undo::new(conn, schema, loaded, opts)?;
-    let meta = undo.meta(conn, operator);
+    let mut undo = Undo::new(conn.identity(), schema, loaded, opts)?;
+    let meta = undo.meta(conn.identity(), operator);
     let prior = memo.take();
     let (id, mut report) = run_guarded(conn, journal, &meta, &opts.guard, |tx, rec| {
         undo.restore(tx, rec, prior, progress)
@@ -85,14 +85,13 @@ pub struct Undo<'a> {
 impl<'a> Undo<'a> {
     /// Checks that `loaded` may be undone on `conn`, and decides how.
     pub fn new(
-        conn: &Connection,
+        identity: &TargetIdentity,
         schema: &'a Schema,
         loaded: &'a Loaded,
         opts: &'a UndoOptions,
     ) -> Result<Undo<'a>> {
         let change = &loaded.change;
         let id = change.id;
-        let identity = conn.identity();
         if change.meta.engine != identity.engine {
             return Err(Error::input(format!(
                 "change {id} was made on {}, this target is {}",
@@ -136,11 +135,11 @@ impl<'a> Undo<'a> {
     }
 
     /// The undo's own journal entry.
-    pub fn meta(&self, conn: &Connection, operator: &str) -> ChangeMeta {
+    pub fn meta(&self, identity: &TargetIdentity, operator: &str) -> ChangeMeta {
         let change = &self.loaded.change;
         let id = change.id;
         ChangeMeta::for_target(
-            conn.identity(),
+            identity,
             operator,
             &format!("UNDO change {id}: {}", change.meta.statement),
             crate::model::ChangeKind::Undo,

@@ -5,7 +5,7 @@
 
 use std::process::Output;
 
-use dbguard::apply::ApplyOptions;
+use dbguard::change::{Answers, Interface, Next, Outcome, Preview};
 use dbguard::db::{Connection, Engine, OpenOptions};
 use dbguard::error::ErrorKind;
 use dbguard::impact::PreviewOptions;
@@ -53,28 +53,37 @@ fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce
     .expect("preview");
     assert!(!confirmed.will_fail, "{sql}: {:?}", confirmed.failures);
 
-    between(&db);
-    let between = db.dump();
-
+    // The change pipeline, as `exec --yes` runs it, with `between`
+    // happening once its own preview is shown.
     let jdir = JournalDir::new();
     let mut journal = Journal::open(Some(&jdir.path)).expect("journal");
-    let result = dbguard::apply::apply(
-        &mut conn,
-        &mut journal,
-        &schema,
-        &policy,
-        &stmt,
-        &confirmed,
-        &ApplyOptions::default(),
-        "tester",
-    );
+    let mut after_preview = None;
+    let mut ui = AfterPreview(Some(|| {
+        between(&db);
+        after_preview = Some(db.dump());
+    }));
+    let options = dbguard::change::Options {
+        yes: true,
+        ..Default::default()
+    };
+    let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
+    let result = dbguard::change::Context {
+        conn: &mut conn,
+        journal: &mut journal,
+        policy: &policy,
+        schema: &schema,
+        operator: "tester",
+        options: &options,
+    }
+    .run(&mut plan, &mut ui);
+    drop(ui);
     let err = match result {
-        Ok(applied) => panic!(
-            "{engine:?}: `{sql}` applied (change {}) after `{concurrent}` changed its rows since the preview",
-            applied.change_id
+        Ok(outcome) => panic!(
+            "{engine:?}: `{sql}` applied ({outcome:?}) after `{concurrent}` changed its rows since the preview"
         ),
         Err(e) => e,
     };
+    let between = after_preview.expect("the pipeline showed its preview");
     assert_eq!(err.kind, ErrorKind::Drift, "{engine:?} {sql}: {err}");
     assert_eq!(err.exit_code(), 4);
     assert_eq!(
@@ -92,6 +101,43 @@ fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce
         committed.is_empty(),
         "{engine:?}: a refused apply left journal entries: {committed:?}"
     );
+}
+
+/// An interface that answers nothing and runs its closure once the
+/// preview is shown: what lands between a preview and its apply.
+struct AfterPreview<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Interface for AfterPreview<F> {
+    fn answers(&self) -> Answers {
+        Answers::Nobody
+    }
+    fn previewed(
+        &mut self,
+        _: &Preview,
+        _: &dbguard::policy::verdict::Verdict,
+        _: Next,
+    ) -> dbguard::Result<()> {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+        Ok(())
+    }
+    fn say(&mut self, _: &str) -> dbguard::Result<()> {
+        Ok(())
+    }
+    fn answer(&mut self) -> dbguard::Result<Option<String>> {
+        Ok(None)
+    }
+    fn progress(&mut self, _: u64, _: u64) {}
+    fn busy(&mut self, _: Option<dbguard::db::Canceller>) {}
+    fn finished(
+        &mut self,
+        _: &Preview,
+        _: &dbguard::policy::verdict::Verdict,
+        _: &dbguard::Result<Outcome>,
+    ) -> dbguard::Result<()> {
+        Ok(())
+    }
 }
 
 const DELETE_CLOSED: &str = "DELETE FROM acct WHERE status = 'closed'";

@@ -709,7 +709,7 @@ fn text_parameters_arrive_unchanged(engine: dbguard::db::Engine) {
     let db = crate::apply::Db::new(engine, "CREATE TABLE t (v TEXT);");
     let awkward = "it's \\ \"q\" \\' ''\nline2\t$1 ?1 E'x' ünï ✓";
     let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
-    let opts = dbguard::apply::ApplyOptions::default();
+    let opts = dbguard::change::ApplyOptions::default();
     let found = conn
         .guarded(&opts.guard, |tx| {
             let n = tx.execute_with_text("INSERT INTO t (v) VALUES (", awkward, ")")?;

@@ -23,6 +23,7 @@ mod approval_flow;
 mod approval_ssh;
 mod approval_verify;
 mod audit;
+mod audit_refused;
 mod classify_props;
 mod cli;
 mod complete;

@@ -12,7 +12,7 @@ use postgres::{Client, SimpleQueryMessage, Transaction};
 
 use super::{
     ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
-    ReadSummary, RowSink, Rows, TableCounts, TargetIdentity, Value,
+    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value, Written, columns_of,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::Schema;
@@ -395,19 +395,28 @@ impl PreviewTx for PgApply<'_, '_> {
 }
 
 impl ApplyTx for PgApply<'_, '_> {
-    fn lock(&mut self, sql: &str) -> Result<u64> {
+    fn lock_rows(&mut self, scope: &RowScope<'_>) -> Result<Option<u64>> {
+        let sql = format!(
+            "{}SELECT count(*) FROM (SELECT 1 FROM {} AS {a} {} WHERE {} FOR UPDATE OF {a}) AS s",
+            scope.with,
+            scope.table,
+            scope.join,
+            scope.cond,
+            a = scope.alias
+        );
         let started = std::time::Instant::now();
-        let msgs = self.preview.tx.simple_query(sql).map_err(apply_error)?;
-        super::trace_sql(sql, started);
+        let msgs = self.preview.tx.simple_query(&sql).map_err(apply_error)?;
+        super::trace_sql(&sql, started);
         for m in msgs {
             if let SimpleQueryMessage::Row(r) = m {
                 let text = r.try_get(0).ok().flatten().unwrap_or("0");
                 return text
                     .parse()
+                    .map(Some)
                     .map_err(|_| Error::database(format!("lock query returned {text:?}")));
             }
         }
-        Ok(0)
+        Ok(Some(0))
     }
 
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
@@ -567,11 +576,25 @@ impl ApplyTx for PgApply<'_, '_> {
         Ok(false)
     }
 
-    fn written_by_me(&self, alias: &str) -> Option<String> {
+    fn remember_rows(&mut self, _: &crate::schema::Table) -> Result<()> {
+        // Rows this transaction writes carry its id in xmin.
+        Ok(())
+    }
+
+    fn written_rows(
+        &mut self,
+        info: &crate::schema::TableInfo,
+        _: &mut dyn FnMut(i64) -> Result<Vec<(i64, Vec<Value>)>>,
+        f: &mut dyn FnMut(Written, Vec<Value>) -> Result<()>,
+    ) -> Result<()> {
         // xmin is the 32-bit transaction id; txid_current() adds the epoch.
-        Some(format!(
-            "{alias}.xmin::text = (txid_current() % 4294967296)::text"
-        ))
+        let sql = format!(
+            "SELECT {} FROM {} AS a WHERE a.xmin::text = (txid_current() % 4294967296)::text",
+            columns_of(info, "a"),
+            info.sql_name()
+        );
+        self.stream(&sql, &mut |row| f(Written::Either, row))?;
+        Ok(())
     }
 }
 

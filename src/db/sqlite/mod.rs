@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
 
+use super::dialect::Dialect;
 use super::{
     ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
-    ReadSummary, RowSink, Rows, TableCounts, TargetIdentity, Value,
+    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value, Written, columns_of,
 };
 use crate::error::{Error, Result};
-use crate::schema::Schema;
+use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
 
 pub mod catalog;
 pub mod json_lines;
@@ -169,6 +170,7 @@ impl SqliteConnection {
             let v = {
                 let mut runner = SqliteApply {
                     preview: SqlitePreview { tx: &tx, deadline },
+                    before: Default::default(),
                 };
                 f(&mut runner)?
             };
@@ -283,6 +285,10 @@ impl SqlitePreview<'_, '_> {
 /// The apply transaction on SQLite.
 pub struct SqliteApply<'a, 't> {
     preview: SqlitePreview<'a, 't>,
+    /// Per table, the condition that picks rows added since
+    /// [`ApplyTx::remember_rows`]: SQLite marks no row with the transaction
+    /// that wrote it.
+    before: std::collections::BTreeMap<QualName, String>,
 }
 
 impl PreviewTx for SqliteApply<'_, '_> {
@@ -304,10 +310,9 @@ impl PreviewTx for SqliteApply<'_, '_> {
 }
 
 impl ApplyTx for SqliteApply<'_, '_> {
-    fn lock(&mut self, sql: &str) -> Result<u64> {
+    fn lock_rows(&mut self, _: &RowScope<'_>) -> Result<Option<u64>> {
         // BEGIN IMMEDIATE holds the write lock on the whole database.
-        let n = self.preview.tx.query_row(sql, [], |r| r.get::<_, i64>(0))?;
-        Ok(n.max(0) as u64)
+        Ok(None)
     }
 
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
@@ -480,8 +485,67 @@ impl ApplyTx for SqliteApply<'_, '_> {
         Ok(true)
     }
 
-    fn written_by_me(&self, _alias: &str) -> Option<String> {
-        None
+    fn remember_rows(&mut self, table: &Table) -> Result<()> {
+        let key = if table.without_rowid {
+            match &table.primary_key {
+                Some(pk) => pk
+                    .columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => return Ok(()),
+            }
+        } else {
+            "rowid".to_owned()
+        };
+        let temp = format!("dbguard_before_{}", self.before.len());
+        self.execute(&format!("DROP TABLE IF EXISTS temp.{temp}"))?;
+        self.execute(&format!(
+            "CREATE TEMP TABLE {temp} AS SELECT {key} FROM {}",
+            table.name.sql()
+        ))?;
+        self.before.insert(
+            table.name.clone(),
+            format!("({key}) NOT IN (SELECT * FROM temp.{temp})"),
+        );
+        Ok(())
+    }
+
+    /// Updated rows are read back by key, a batch at a time (constant
+    /// memory), new rows by what did not exist before.
+    fn written_rows(
+        &mut self,
+        info: &TableInfo,
+        updated: &mut dyn FnMut(i64) -> Result<Vec<(i64, Vec<Value>)>>,
+        f: &mut dyn FnMut(Written, Vec<Value>) -> Result<()>,
+    ) -> Result<()> {
+        let mut last = 0i64;
+        loop {
+            let batch = updated(last)?;
+            let Some(&(seq, _)) = batch.last() else { break };
+            last = seq;
+            let keys: Vec<&[Value]> = batch.iter().map(|(_, k)| k.as_slice()).collect();
+            let sql = Dialect(Engine::Sqlite).select_by_keys(info, &keys);
+            let mut found: Vec<Vec<Value>> = Vec::new();
+            self.stream(&sql, &mut |row| {
+                found.push(row);
+                Ok(())
+            })?;
+            for row in found {
+                f(Written::Updated, row)?;
+            }
+        }
+        let name = QualName::new(info.schema.as_deref(), &info.table);
+        if let Some(cond) = self.before.get(&name).cloned() {
+            let sql = format!(
+                "SELECT {} FROM {} AS a WHERE {cond}",
+                columns_of(info, "a"),
+                info.sql_name()
+            );
+            self.stream(&sql, &mut |row| f(Written::Inserted, row))?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,408 @@
+//! The change pipeline: the lifecycle every change goes through, written
+//! once.
+//!
+//! ```text
+//! plan ─► preview ─► verdict ─► audit ─► gate ─► guarded apply + journal entry
+//!                                          │        (+ its audit record, same journal transaction)
+//!                          confirmation or approvals, asked through the Interface
+//! ```
+//!
+//! A [`Plan`] knows one kind of change: how to preview it from the live
+//! database, how to describe its journal entry, and how to apply exactly
+//! what it previewed inside a guarded transaction (a write typed at the
+//! prompt, `plan::Write`; an undo or a replay of a journaled change,
+//! `plan::Undo`). An [`Interface`] is whoever drives the change: it shows
+//! the preview and the outcome, and answers the gate's questions (the
+//! shell and `exec` on a terminal or a pipe, `undo apply`, tests). The
+//! pipeline owns everything in between, the same for every plan and every
+//! interface: the policy verdict, the audit trail (a record that cannot be
+//! written stops the change: it is a step, not a message), the gate, the
+//! guarded transaction with its journal entry, and the record of the
+//! approvals that let it through.
+//!
+//! The next plans (schema changes, changesets) and interfaces (a live
+//! approver) plug in here without touching the steps.
+
+mod apply;
+mod gate;
+mod undo;
+mod write;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+pub use apply::ApplyOptions;
+pub use gate::{verdict_json, verdict_line};
+pub use undo::Undo;
+pub use write::Write;
+
+use crate::approval::Approval;
+use crate::db::{ApplyTx, Connection, TableCounts};
+use crate::error::{Error, ErrorKind, Result};
+use crate::impact::Impact;
+use crate::journal::{ChangeMeta, Journal, Recording};
+use crate::model::ChangeKind;
+use crate::policy::Policy;
+use crate::policy::verdict::{Decision, Verdict, VerdictInput};
+use crate::schema::{QualName, Schema};
+use crate::undo::{UndoPlan, UndoReport};
+
+/// How a change is decided and applied, as the operator asked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Preview only: the verdict is shown (a denial still refuses), nothing
+    /// is asked or applied.
+    pub dry_run: bool,
+    /// Confirmation given in advance (`--yes`).
+    pub yes: bool,
+    /// Approval tokens given in advance (`--token`).
+    pub tokens: Vec<String>,
+    pub apply: ApplyOptions,
+}
+
+/// How an interface can answer the gate's questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answers {
+    /// Someone at a terminal answers questions and pastes tokens.
+    Terminal,
+    /// A piped script: no questions, but approval tokens may follow a
+    /// printed request on the input (a program driving the shell).
+    Script,
+    /// Nobody answers: what is not given in advance is refused.
+    Nobody,
+}
+
+/// What happens after a preview, so an interface can say what matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// The change would fail: it stops here.
+    Fails,
+    /// A dry run: it stops here (a denial is still reported).
+    DryRun,
+    /// The gate decides.
+    Gate,
+}
+
+/// Whoever drives a change: shows what the pipeline reports, answers what
+/// it asks.
+pub trait Interface {
+    /// How questions are answered.
+    fn answers(&self) -> Answers;
+    /// The preview and its verdict, before anything is decided.
+    fn previewed(&mut self, preview: &Preview, verdict: &Verdict, next: Next) -> Result<()>;
+    /// Text for the operator now: a question, a request to send on, a
+    /// token that was refused.
+    fn say(&mut self, text: &str) -> Result<()>;
+    /// The operator's next answer line (a confirmation, a token); `None`
+    /// when the input has none.
+    fn answer(&mut self) -> Result<Option<String>>;
+    /// Rows done of a total, while a change applies.
+    fn progress(&mut self, done: u64, total: u64);
+    /// Work on the target starts (with what cancels it) or ends (`None`):
+    /// an interface may let the operator cancel the running statement.
+    fn busy(&mut self, cancel: Option<crate::db::Canceller>);
+    /// How the change ended.
+    fn finished(
+        &mut self,
+        preview: &Preview,
+        verdict: &Verdict,
+        outcome: &Result<Outcome>,
+    ) -> Result<()>;
+}
+
+/// What a change will do, as its plan previewed it.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub kind: ChangeKind,
+    /// The statement as journaled, audited and shown to approvers.
+    pub statement: String,
+    /// What approvals bind to: the target, the statement and the impact.
+    pub digest: String,
+    /// What policy judges.
+    pub facts: Facts,
+    /// What an approver is shown of it (the request's summary).
+    pub summary: serde_json::Value,
+    /// The audit record of the preview.
+    pub audit: serde_json::Value,
+    /// Why it would fail, when it would.
+    pub failure: Option<String>,
+    /// What a refusal of the gate is prefixed with (`DELETE on t WHERE
+    /// ...`), when the plan has a recognised statement.
+    pub label: Option<String>,
+    pub body: Body,
+}
+
+/// The plan-specific part of a preview, for interfaces to render.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A write's effects tree.
+    Write(Box<Impact>),
+    /// An undo's plan of rows and conflicts.
+    Undo { undo_of: i64, plan: UndoPlan },
+}
+
+/// What policy judges about a change (an owned [`VerdictInput`]).
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub table: QualName,
+    pub has_where: bool,
+    pub target_rows: u64,
+    pub total_rows: u64,
+    pub has_cascades: bool,
+    pub has_dangling: bool,
+    pub has_warnings: bool,
+    pub tables: Vec<QualName>,
+}
+
+impl Facts {
+    fn input(&self, kind: ChangeKind) -> VerdictInput<'_> {
+        VerdictInput {
+            kind,
+            table: &self.table,
+            has_where: self.has_where,
+            target_rows: self.target_rows,
+            total_rows: self.total_rows,
+            has_cascades: self.has_cascades,
+            has_dangling: self.has_dangling,
+            has_warnings: self.has_warnings,
+            tables: self.tables.clone(),
+        }
+    }
+}
+
+/// How a change ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A dry run: previewed, and that is all.
+    Previewed,
+    /// The operator said no.
+    Declined,
+    /// Applied and journaled.
+    Applied(Applied),
+}
+
+/// A committed change.
+#[derive(Debug)]
+pub struct Applied {
+    pub change_id: i64,
+    pub elapsed: Duration,
+    /// Set when the change is only partly covered by its undo entry.
+    pub partial: Option<String>,
+    /// The approvals that let it through.
+    pub approvals: Vec<Approval>,
+    pub detail: Detail,
+}
+
+/// What a plan's apply reports.
+#[derive(Debug)]
+pub enum Detail {
+    /// Rows recorded per table and operation.
+    Write {
+        recorded: BTreeMap<String, TableCounts>,
+    },
+    Undo(Box<UndoReport>),
+}
+
+/// One kind of change: previewed, described, applied.
+pub trait Plan {
+    /// What the change will do, computed from the live database without
+    /// writing anything.
+    fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview>;
+    /// The change's journal entry.
+    fn meta(&self, cx: &Context<'_>, preview: &Preview) -> Result<ChangeMeta>;
+    /// Applies exactly what `preview` showed inside the guarded
+    /// transaction `tx`, recording every row it changes in `rec`; drift
+    /// from the preview is an error and nothing commits. Returns what it
+    /// did and, where the entry cannot cover everything, why.
+    fn apply(
+        &mut self,
+        cx: &ApplyContext<'_>,
+        tx: &mut dyn ApplyTx,
+        rec: &mut Recording<'_>,
+        preview: &Preview,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Detail, Option<String>)>;
+    /// The audit record of the applied change: its event and detail.
+    fn applied_audit(
+        &self,
+        preview: &Preview,
+        detail: &Detail,
+        partial: Option<&str>,
+        approvals: &[Approval],
+    ) -> (&'static str, serde_json::Value);
+}
+
+/// What a plan's preview and apply run against.
+pub struct Context<'a> {
+    pub conn: &'a mut Connection,
+    pub journal: &'a mut Journal,
+    pub policy: &'a Policy,
+    pub schema: &'a Schema,
+    pub operator: &'a str,
+    pub options: &'a Options,
+}
+
+/// What a plan's apply may read while the guarded transaction runs.
+pub struct ApplyContext<'a> {
+    pub identity: &'a crate::db::TargetIdentity,
+    pub policy: &'a Policy,
+    pub schema: &'a Schema,
+    pub options: &'a Options,
+}
+
+impl Context<'_> {
+    /// Runs `plan` through the whole lifecycle, driven by `ui`.
+    pub fn run(&mut self, plan: &mut dyn Plan, ui: &mut dyn Interface) -> Result<Outcome> {
+        ui.busy(Some(self.conn.canceller()));
+        let preview = plan.preview(self);
+        ui.busy(None);
+        let preview = preview?;
+        let verdict = self.policy.verdict(&preview.facts.input(preview.kind));
+        self.audit_many(&[
+            ("preview", None, preview.audit.clone()),
+            ("verdict", None, verdict_json(&verdict)),
+        ])?;
+        let next = if preview.failure.is_some() {
+            Next::Fails
+        } else if self.options.dry_run {
+            Next::DryRun
+        } else {
+            Next::Gate
+        };
+        ui.previewed(&preview, &verdict, next)?;
+        let outcome = self.decide_and_apply(plan, &preview, &verdict, ui);
+        let outcome = match outcome {
+            Err(e) if e.kind != ErrorKind::WouldFail => Err(self.refused(&preview, e)),
+            other => other,
+        };
+        let shown = ui.finished(&preview, &verdict, &outcome);
+        // A refusal is the answer: output that cannot be written must not
+        // replace its exit status.
+        let outcome = outcome?;
+        shown?;
+        Ok(outcome)
+    }
+
+    /// Everything after the preview: a failure, a dry run, the gate, the
+    /// apply.
+    fn decide_and_apply(
+        &mut self,
+        plan: &mut dyn Plan,
+        preview: &Preview,
+        verdict: &Verdict,
+        ui: &mut dyn Interface,
+    ) -> Result<Outcome> {
+        if let Some(failure) = &preview.failure {
+            return Err(Error::new(ErrorKind::WouldFail, failure.clone()));
+        }
+        // A dry run still reports a denial (exit 2), but asks nothing.
+        if self.options.dry_run && verdict.decision != Decision::Deny {
+            return Ok(Outcome::Previewed);
+        }
+        let passed =
+            gate::decide(self, preview, verdict, ui).map_err(|e| match &preview.label {
+                Some(label) if e.kind == ErrorKind::Refused => e.context(label),
+                _ => e,
+            })?;
+        if self.options.dry_run {
+            return Ok(Outcome::Previewed);
+        }
+        if passed.cancelled {
+            self.audit(
+                "refusal",
+                None,
+                serde_json::json!({"statement": preview.statement, "reason": "cancelled by the operator"}),
+            )?;
+            return Ok(Outcome::Declined);
+        }
+        let applied = self.apply(plan, preview, passed.approvals, ui)?;
+        Ok(Outcome::Applied(applied))
+    }
+
+    /// The guarded transaction: the plan's apply, the journal entry, and
+    /// the entry's audit record written in the same journal transaction.
+    /// Approvals are recorded once the target committed.
+    fn apply(
+        &mut self,
+        plan: &mut dyn Plan,
+        preview: &Preview,
+        approvals: Vec<Approval>,
+        ui: &mut dyn Interface,
+    ) -> Result<Applied> {
+        let started = Instant::now();
+        let meta = plan.meta(self, preview)?;
+        let identity = self.conn.identity().clone();
+        let cx = ApplyContext {
+            identity: &identity,
+            policy: self.policy,
+            schema: self.schema,
+            options: self.options,
+        };
+        let operator = self.operator;
+        let guard = self.options.apply.guard.clone();
+        ui.busy(Some(self.conn.canceller()));
+        let mut progress = |done, total| ui.progress(done, total);
+        let applied =
+            crate::journal::run_guarded(self.conn, self.journal, &meta, &guard, |tx, rec| {
+                let (detail, partial) = plan.apply(&cx, tx, rec, preview, &mut progress)?;
+                let (event, audit) =
+                    plan.applied_audit(preview, &detail, partial.as_deref(), &approvals);
+                rec.audit(event, operator, Some(&identity.display), audit)
+                    .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
+                Ok((detail, partial))
+            });
+        ui.busy(None);
+        let (change_id, (detail, partial)) = applied?;
+        gate::record(self.journal, &approvals, change_id)?;
+        let detail = match detail {
+            Detail::Undo(mut report) => {
+                report.change_id = change_id;
+                Detail::Undo(report)
+            }
+            other => other,
+        };
+        Ok(Applied {
+            change_id,
+            elapsed: started.elapsed(),
+            partial,
+            approvals,
+            detail,
+        })
+    }
+
+    /// Records a refusal; the refusal stays the answer, and a trail that
+    /// cannot record it says so.
+    fn refused(&mut self, preview: &Preview, e: Error) -> Error {
+        let detail = serde_json::json!({"statement": preview.statement, "reason": e.message});
+        match self.audit("refusal", None, detail) {
+            Ok(()) => e,
+            Err(audit) => {
+                let mut e = e;
+                e.message = format!(
+                    "{}\n(the audit trail could not record this refusal: {})",
+                    e.message, audit.message
+                );
+                e
+            }
+        }
+    }
+
+    /// Appends one audit event; a trail that cannot record it stops the
+    /// change.
+    pub(crate) fn audit(
+        &mut self,
+        event: &str,
+        change_id: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        self.audit_many(&[(event, change_id, detail)])
+    }
+
+    fn audit_many(&mut self, events: &[(&str, Option<i64>, serde_json::Value)]) -> Result<()> {
+        let target = self.conn.identity().display.clone();
+        self.journal
+            .audit_many(self.operator, Some(&target), events)
+            .map(|_| ())
+            .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))
+    }
+}

@@ -1,0 +1,132 @@
+//! The plan of an undo of a journaled change, on its own target or, as a
+//! replay, on another database: previewed and applied by `crate::undo`.
+
+use sha2::{Digest, Sha256};
+
+use super::{ApplyContext, Body, Context, Detail, Facts, Plan, Preview};
+use crate::approval::Approval;
+use crate::db::ApplyTx;
+use crate::error::Result;
+use crate::journal::{ChangeMeta, Recording};
+use crate::model::ChangeKind;
+use crate::schema::QualName;
+use crate::undo::{Loaded, PlanMemo, UndoOptions};
+
+/// An undo of one loaded change.
+pub struct Undo {
+    loaded: Loaded,
+    /// Restore every row that does not conflict (`--force`).
+    force: bool,
+    /// Into a database other than the change's own (`undo replay`).
+    replay: bool,
+    /// What the preview planned, for the apply to take when nothing
+    /// changed in between (`crate::undo::PlanMemo`).
+    memo: Option<PlanMemo>,
+}
+
+impl Undo {
+    pub fn new(loaded: Loaded, force: bool, replay: bool) -> Undo {
+        Undo {
+            loaded,
+            force,
+            replay,
+            memo: None,
+        }
+    }
+
+    fn options(&self, cx_options: &super::Options) -> UndoOptions {
+        UndoOptions {
+            guard: cx_options.apply.guard.clone(),
+            force: self.force,
+            replay: self.replay,
+        }
+    }
+}
+
+impl Plan for Undo {
+    fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview> {
+        let opts = self.options(cx.options);
+        let plan = crate::undo::preview(cx.conn, cx.schema, &self.loaded, &opts, &mut self.memo)?;
+        let change = &self.loaded.change;
+        let id = change.id;
+        let statement = format!("UNDO change {id}: {}", change.meta.statement);
+        let canonical =
+            serde_json::json!({"undo_of": id, "digest": change.meta.digest, "plan": plan.tables});
+        let digest = base16ct::lower::encode_string(&Sha256::digest(canonical.to_string()));
+        let tables: Vec<QualName> = self
+            .loaded
+            .tables
+            .iter()
+            .map(|t| QualName::new(t.schema.as_deref(), &t.table))
+            .collect();
+        let rows = change.row_count.max(0) as u64;
+        let conflicts = plan.conflicts.len();
+        Ok(Preview {
+            kind: ChangeKind::Undo,
+            facts: Facts {
+                table: tables
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| QualName::new(None, "?")),
+                has_where: true,
+                target_rows: rows,
+                total_rows: rows,
+                has_cascades: false,
+                has_dangling: false,
+                has_warnings: plan.partial.is_some(),
+                tables,
+            },
+            summary: serde_json::json!({"undo_of": id, "plan": plan.tables, "conflicts": conflicts}),
+            audit: serde_json::json!({"statement": statement, "digest": digest, "undo_of": id, "conflicts": conflicts}),
+            failure: (conflicts > 0 && !self.force)
+                .then(|| format!("change {id} cannot be undone: {conflicts} conflicting row(s)")),
+            label: None,
+            statement,
+            digest,
+            body: Body::Undo { undo_of: id, plan },
+        })
+    }
+
+    fn meta(&self, cx: &Context<'_>, _: &Preview) -> Result<ChangeMeta> {
+        let opts = self.options(cx.options);
+        let identity = cx.conn.identity();
+        let undo = crate::undo::Undo::new(identity, cx.schema, &self.loaded, &opts)?;
+        Ok(undo.meta(identity, cx.operator))
+    }
+
+    fn apply(
+        &mut self,
+        cx: &ApplyContext<'_>,
+        tx: &mut dyn ApplyTx,
+        rec: &mut Recording<'_>,
+        _: &Preview,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Detail, Option<String>)> {
+        let opts = self.options(cx.options);
+        let mut undo = crate::undo::Undo::new(cx.identity, cx.schema, &self.loaded, &opts)?;
+        let report = undo.restore(tx, rec, self.memo.take(), progress)?;
+        Ok((Detail::Undo(Box::new(report)), None))
+    }
+
+    fn applied_audit(
+        &self,
+        _: &Preview,
+        detail: &Detail,
+        _: Option<&str>,
+        approvals: &[Approval],
+    ) -> (&'static str, serde_json::Value) {
+        let (mode, skipped) = match detail {
+            Detail::Undo(report) => (Some(report.mode), report.skipped),
+            Detail::Write { .. } => (None, 0),
+        };
+        (
+            "undo",
+            serde_json::json!({
+                "undo_of": self.loaded.change.id,
+                "mode": mode,
+                "approvals": approvals,
+                "skipped": skipped,
+            }),
+        )
+    }
+}

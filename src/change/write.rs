@@ -1,0 +1,185 @@
+//! The plan of a write typed by the operator (INSERT, UPDATE, DELETE,
+//! TRUNCATE): previewed by `crate::impact`, applied by `super::apply`.
+
+use super::{ApplyContext, Body, Context, Detail, Facts, Plan, Preview};
+use crate::approval::Approval;
+use crate::db::ApplyTx;
+use crate::error::{Error, Result};
+use crate::impact::{self, Action, Impact, PreviewOptions};
+use crate::journal::{ChangeMeta, Recording};
+use crate::schema::QualName;
+use crate::sql::{Kind, Statement};
+
+/// A write, as the classifier recognised it.
+pub struct Write {
+    statement: Statement,
+    options: PreviewOptions,
+}
+
+impl Write {
+    /// A write of `statement`, previewed with `options`.
+    pub fn new(statement: Statement, options: PreviewOptions) -> Write {
+        Write { statement, options }
+    }
+
+    /// Whether policy sees a WHERE: one that holds for every row (`WHERE
+    /// 1 = 1`) filters nothing; statements without the clause have none to
+    /// miss.
+    fn has_where(&self) -> bool {
+        let s = &self.statement;
+        (s.predicate.is_some() && !s.where_always_true)
+            || !matches!(s.kind, Kind::Update | Kind::Delete)
+    }
+}
+
+impl Plan for Write {
+    fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview> {
+        let impact = impact::preview(
+            cx.conn,
+            cx.schema,
+            cx.policy,
+            &self.statement,
+            &self.options,
+        )?;
+        let failure = impact.will_fail.then(|| {
+            impact
+                .failures
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "the statement would fail".into())
+        });
+        Ok(Preview {
+            kind: impact.kind,
+            statement: self.statement.text.clone(),
+            digest: impact.digest.clone(),
+            facts: facts(&impact, self.has_where()),
+            summary: summary(&impact),
+            audit: serde_json::json!({
+                "statement": self.statement.text,
+                "digest": impact.digest,
+                "totals": impact::render::json(&impact)["totals"],
+                "will_fail": impact.will_fail,
+            }),
+            failure,
+            label: Some(self.statement.recognised()),
+            body: Body::Write(Box::new(impact)),
+        })
+    }
+
+    fn meta(&self, cx: &Context<'_>, preview: &Preview) -> Result<ChangeMeta> {
+        let impact_json = match &preview.body {
+            Body::Write(impact) => impact::render::json(impact).to_string(),
+            Body::Undo { .. } => String::new(),
+        };
+        Ok(ChangeMeta::for_target(
+            cx.conn.identity(),
+            cx.operator,
+            &self.statement.text,
+            preview.kind,
+            &preview.digest,
+            impact_json,
+            None,
+        ))
+    }
+
+    fn apply(
+        &mut self,
+        cx: &ApplyContext<'_>,
+        tx: &mut dyn ApplyTx,
+        rec: &mut Recording<'_>,
+        preview: &Preview,
+        _: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Detail, Option<String>)> {
+        let Body::Write(confirmed) = &preview.body else {
+            return Err(Error::io("a write was given another plan's preview"));
+        };
+        let done = super::apply::write(cx, tx, rec, &self.statement, confirmed)?;
+        Ok((
+            Detail::Write {
+                recorded: done.recorded,
+            },
+            done.partial,
+        ))
+    }
+
+    fn applied_audit(
+        &self,
+        preview: &Preview,
+        _: &Detail,
+        partial: Option<&str>,
+        approvals: &[Approval],
+    ) -> (&'static str, serde_json::Value) {
+        (
+            "apply",
+            serde_json::json!({
+                "statement": self.statement.text,
+                "digest": preview.digest,
+                "approvals": approvals,
+                "partial": partial,
+            }),
+        )
+    }
+}
+
+/// What policy judges about a previewed write.
+fn facts(impact: &Impact, has_where: bool) -> Facts {
+    let total_rows = impact
+        .totals
+        .values()
+        .map(|t| t.delete + t.update + t.insert)
+        .sum();
+    let reaches = |action: Action| {
+        impact
+            .effects
+            .iter()
+            .any(|e| e.action == action && e.rows.unwrap_or(1) > 0)
+    };
+    Facts {
+        table: impact.target.table.clone(),
+        has_where,
+        target_rows: impact.target.rows.unwrap_or(u64::MAX),
+        total_rows: if impact.bounded { total_rows } else { u64::MAX },
+        has_cascades: reaches(Action::Cascade),
+        has_dangling: reaches(Action::Dangling),
+        has_warnings: !impact.warnings.is_empty(),
+        tables: impact
+            .totals
+            .iter()
+            .filter(|(_, t)| t.delete + t.update + t.insert > 0)
+            .map(|(n, _)| n.clone())
+            .collect::<Vec<QualName>>(),
+    }
+}
+
+/// What an approver is shown of a previewed write.
+fn summary(impact: &Impact) -> serde_json::Value {
+    let effects: Vec<serde_json::Value> = impact
+        .effects
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "table": e.table.to_string(),
+                "action": e.action.name(),
+                "via": e.via,
+                "rows": e.rows,
+            })
+        })
+        .collect();
+    let totals: serde_json::Map<String, serde_json::Value> = impact
+        .totals
+        .iter()
+        .map(|(t, v)| {
+            (
+                t.to_string(),
+                serde_json::json!({"delete": v.delete, "update": v.update, "insert": v.insert}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "target": {"table": impact.target.table.to_string(), "rows": impact.target.rows},
+        "totals": totals,
+        "effects": effects,
+        "will_fail": impact.will_fail,
+        "warnings": impact.warnings,
+    })
+}

@@ -1,0 +1,176 @@
+//! The shell's meta commands (`\\dt`, `\\d`, `\\refs`, `\\x`, `\\undo`,
+//! ...): the backslash lines psql users reach for, answered from the
+//! introspected schema or the session's settings. They end at the newline
+//! and never reach the database as SQL.
+
+use std::sync::Arc;
+
+use super::render::Expanded;
+use super::{Shell, describe};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+
+impl Shell {
+    /// Runs a meta command (`\dt`, `\d`, ...). Returns `Ok(false)` for `\q`.
+    pub fn run_meta(&mut self, line: &str) -> Result<bool> {
+        let line = line.trim();
+        let (cmd, arg) = match line.find(char::is_whitespace) {
+            Some(i) => (&line[..i], Some(line[i..].trim()).filter(|a| !a.is_empty())),
+            None => (line, None),
+        };
+        let schema = Arc::clone(&self.schema);
+        let schema = schema
+            .read()
+            .map_err(|_| Error::io("schema lock poisoned"))?;
+        match cmd {
+            "\\q" | "\\quit" => return Ok(false),
+            "\\?" | "\\help" => self.print(META_HELP)?,
+            "\\dt" => self.print(&describe::list_tables(&schema, arg))?,
+            "\\d" => match arg {
+                None => self.print(&describe::list_tables(&schema, None))?,
+                Some(name) => {
+                    let table = find_table(&schema, name)?;
+                    self.print(&describe::describe_table(&schema, table))?
+                }
+            },
+            "\\refs" => {
+                let name =
+                    arg.ok_or_else(|| Error::input("\\refs needs a table name: \\refs TABLE"))?;
+                let table = find_table(&schema, name)?;
+                self.print(&describe::refs_tree(&schema, table))?
+            }
+            "\\x" => {
+                self.display.expanded = match arg {
+                    Some("on") => Expanded::On,
+                    Some("off") => Expanded::Off,
+                    Some("auto") => Expanded::Auto,
+                    None => match self.display.expanded {
+                        Expanded::On => Expanded::Off,
+                        _ => Expanded::On,
+                    },
+                    Some(other) => {
+                        return Err(Error::input(format!(
+                            "\\x: unknown value '{other}'\nUse \\x on, \\x off or \\x auto."
+                        )));
+                    }
+                };
+                let word = match self.display.expanded {
+                    Expanded::On => "on",
+                    Expanded::Off => "off",
+                    Expanded::Auto => "auto",
+                };
+                self.print(&format!("Expanded display is {word}.\n"))?
+            }
+            "\\timing" => {
+                self.timing = match arg {
+                    Some("on") => true,
+                    Some("off") => false,
+                    _ => !self.timing,
+                };
+                let word = if self.timing { "on" } else { "off" };
+                self.print(&format!("Timing is {word}.\n"))?
+            }
+            "\\limit" => {
+                let n = arg
+                    .and_then(|a| a.parse::<usize>().ok())
+                    .ok_or_else(|| Error::input("\\limit needs a number of rows: \\limit 500"))?;
+                self.display.display_limit = n;
+                self.print(&format!("Showing at most {n} rows per result.\n"))?
+            }
+            "\\undo" => {
+                drop(schema);
+                self.undo_meta(arg)?;
+                return Ok(true);
+            }
+            "\\samples" => {
+                self.samples = match arg {
+                    Some("on") => true,
+                    Some("off") => false,
+                    _ => !self.samples,
+                };
+                let word = if self.samples { "on" } else { "off" };
+                self.print(&format!("Sample rows in previews are {word}.\n"))?
+            }
+            "\\conninfo" => {
+                let text = conninfo_text(self.conn.identity());
+                self.print(&text)?
+            }
+            other => {
+                return Err(Error::input(format!(
+                    "invalid command {other}\nTry \\? for help."
+                )));
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn find_table<'s>(schema: &'s Schema, name: &str) -> Result<&'s crate::schema::Table> {
+    schema.resolve_str(name).ok_or_else(|| {
+        Error::input(format!(
+            "table {name} not found\nList tables with \\dt; quote mixed-case names (\"MyTable\")."
+        ))
+    })
+}
+
+fn conninfo_text(id: &crate::db::TargetIdentity) -> String {
+    let mut s = format!(
+        "{} {} at {}\n",
+        id.engine.name(),
+        id.server_version,
+        id.display
+    );
+    if id.is_file() {
+        s.push_str(&format!("file {}\n", id.database));
+        return s;
+    }
+    {
+        {
+            s.push_str(&format!(
+                "database \"{}\" as user \"{}\"",
+                id.database,
+                id.user.as_deref().unwrap_or("?")
+            ));
+            if let Some(h) = &id.host {
+                if h.starts_with('/') {
+                    s.push_str(&format!(" via socket in \"{h}\""));
+                } else {
+                    s.push_str(&format!(" on host \"{h}\""));
+                }
+            }
+            if let Some(p) = id.port {
+                s.push_str(&format!(" at port \"{p}\""));
+            }
+            s.push('\n');
+            match &id.tls {
+                Some(v) => s.push_str(&format!("SSL connection ({v})\n")),
+                None => s.push_str("no SSL\n"),
+            }
+            if let Some(sys) = &id.system_identifier {
+                s.push_str(&format!("cluster system identifier {sys}\n"));
+            }
+        }
+    }
+    s
+}
+
+const META_HELP: &str = "\
+Meta commands
+  \\?              this help
+  \\q              quit (Ctrl-D works too)
+  \\dt [PATTERN]   list tables (PATTERN: a substring of schema.table)
+  \\d TABLE        columns, keys, foreign keys out and in, triggers
+  \\refs TABLE     tree of everything that references TABLE, recursively
+  \\x [on|off|auto] expanded display (one column per line)
+  \\timing [on|off] show how long each statement took
+  \\limit N        show at most N rows per result (default 1000)
+  \\samples [on|off] sample rows under each effect of a preview
+  \\undo [ID]      list this database's recent changes, or undo change ID
+  \\conninfo       where you are connected
+
+Statements end with ';' and may span lines. Ctrl-C cancels the input line
+or the running query. Reads run in a read-only transaction. A write shows
+its preview (every row it deletes, changes or leaves dangling, at every
+depth) and asks; `apply` runs it under guard and journals every changed
+row, so \\undo ID puts it back. DDL and anything unrecognised never run.
+";

@@ -1,0 +1,300 @@
+//! The shell as the change pipeline's interface: what a change shows on
+//! the operator's output (text or JSON), how the gate's questions are
+//! answered (a terminal, tokens following a request in a piped script, or
+//! nobody), and the progress line of a long apply.
+//!
+//! The shell, `exec`, `\undo` and `dbguard undo apply|replay` all drive
+//! the pipeline through this one interface; what each prints for a write
+//! or an undo is decided here, once, from the pipeline's report.
+
+use std::io::{BufRead, Write};
+
+use super::Format;
+use super::progress::Progress;
+use super::undo::{plan_text, report_text};
+use crate::change::{
+    Answers, Applied, Body, Detail, Interface, Next, Outcome, Preview, verdict_json, verdict_line,
+};
+use crate::db::Canceller;
+use crate::error::{Error, ErrorKind, Result};
+use crate::impact::{self, Impact};
+use crate::policy::verdict::Verdict;
+
+/// Where the answers to the gate's questions come from.
+pub enum Input<'s> {
+    /// Lines typed at the terminal.
+    Terminal,
+    /// A piped script: approval tokens are taken from the lines that
+    /// follow a request; any other line is left for the script.
+    Script {
+        reader: &'s mut dyn BufRead,
+        pushback: &'s mut Option<String>,
+    },
+    /// Nobody answers.
+    Nobody,
+}
+
+/// The pipeline's interface for one change.
+pub struct Ui<'s> {
+    out: &'s mut dyn Write,
+    format: Format,
+    style: impact::render::Style,
+    input: Input<'s>,
+    progress: Progress,
+    /// The change's JSON object has been printed (nothing else is).
+    pub printed_json: bool,
+}
+
+impl<'s> Ui<'s> {
+    pub fn new(
+        out: &'s mut dyn Write,
+        format: Format,
+        style: impact::render::Style,
+        input: Input<'s>,
+    ) -> Ui<'s> {
+        Ui {
+            out,
+            format,
+            style,
+            input,
+            progress: Progress::default(),
+            printed_json: false,
+        }
+    }
+
+    fn print(&mut self, text: &str) -> Result<()> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(Error::output)
+    }
+
+    fn print_json(&mut self, value: serde_json::Value) -> Result<()> {
+        self.printed_json = true;
+        self.print(&format!("{value}\n"))
+    }
+
+    /// The next line of a piped script, when it is an approval token.
+    fn script_token(
+        reader: &mut dyn BufRead,
+        pushback: &mut Option<String>,
+    ) -> Result<Option<String>> {
+        let line = match pushback.take() {
+            Some(l) => l,
+            None => {
+                let mut l = String::new();
+                let n = reader
+                    .read_line(&mut l)
+                    .map_err(|e| Error::io(format!("cannot read input: {e}")))?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                l
+            }
+        };
+        if line.trim_start().starts_with("dbguard-approval:") {
+            Ok(Some(line))
+        } else {
+            *pushback = Some(line);
+            Ok(None)
+        }
+    }
+}
+
+impl Interface for Ui<'_> {
+    fn answers(&self) -> Answers {
+        match self.input {
+            Input::Terminal => Answers::Terminal,
+            Input::Script { .. } => Answers::Script,
+            Input::Nobody => Answers::Nobody,
+        }
+    }
+
+    fn previewed(&mut self, preview: &Preview, verdict: &Verdict, next: Next) -> Result<()> {
+        if self.format != Format::Text {
+            return Ok(());
+        }
+        match &preview.body {
+            Body::Write(impact) => {
+                let mut text = impact::render::text(impact, self.style);
+                text.push_str(&verdict_line(verdict));
+                text.push('\n');
+                // A preview nobody could see confirms nothing: the write
+                // stops here, as a failure (not the quiet end of a read
+                // into `head`).
+                self.print(&text).map_err(|e| {
+                    Error::refused(format!(
+                        "{e}: the preview could not be shown; nothing was applied"
+                    ))
+                })
+            }
+            Body::Undo { plan, .. } => {
+                let mut text = plan_text(plan);
+                if next == Next::Gate {
+                    text.push_str(&verdict_line(verdict));
+                    text.push('\n');
+                }
+                match self.print(&text) {
+                    // The conflicts are the answer: output that cannot be
+                    // written must not replace their exit status.
+                    Err(_) if next == Next::Fails => Ok(()),
+                    other => other,
+                }
+            }
+        }
+    }
+
+    fn say(&mut self, text: &str) -> Result<()> {
+        self.print(text)
+    }
+
+    fn answer(&mut self) -> Result<Option<String>> {
+        match &mut self.input {
+            Input::Terminal => terminal_line(),
+            Input::Script { reader, pushback } => Self::script_token(&mut **reader, pushback),
+            Input::Nobody => Ok(None),
+        }
+    }
+
+    fn progress(&mut self, done: u64, total: u64) {
+        self.progress.update(done, total);
+    }
+
+    fn busy(&mut self, cancel: Option<Canceller>) {
+        super::set_running(cancel);
+    }
+
+    fn finished(
+        &mut self,
+        preview: &Preview,
+        verdict: &Verdict,
+        outcome: &Result<Outcome>,
+    ) -> Result<()> {
+        self.progress.finish();
+        match (&preview.body, self.format) {
+            (Body::Write(impact), Format::Json) => {
+                self.print_json(write_json(impact, verdict, outcome))
+            }
+            (Body::Write(_), Format::Text) => match outcome {
+                Ok(Outcome::Applied(applied)) => self.print(&applied_text(applied)),
+                Ok(Outcome::Declined) => self.print("Not applied.\n"),
+                _ => Ok(()),
+            },
+            (Body::Undo { undo_of, plan }, format) => match (outcome, format) {
+                (Ok(Outcome::Declined), _) => self.print("Not undone.\n"),
+                (Ok(Outcome::Applied(applied)), Format::Text) => match &applied.detail {
+                    Detail::Undo(report) => self.print(&report_text(report)),
+                    Detail::Write { .. } => Ok(()),
+                },
+                (_, Format::Json) => self.print_json(undo_json(*undo_of, plan, verdict, outcome)),
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+/// A write's one JSON object: the preview, the verdict, and how it ended.
+fn write_json(impact: &Impact, verdict: &Verdict, outcome: &Result<Outcome>) -> serde_json::Value {
+    let mut v = impact::render::json(impact);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("verdict".into(), verdict_json(verdict));
+        match outcome {
+            Ok(Outcome::Applied(applied)) => {
+                obj.insert("change_id".into(), applied.change_id.into());
+                if let Some(p) = &applied.partial {
+                    obj.insert("partial".into(), p.clone().into());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(r) = &e.request {
+                    obj.insert("request".into(), r.clone().into());
+                }
+                if e.kind != ErrorKind::WouldFail {
+                    obj.insert("error".into(), e.message.clone().into());
+                }
+            }
+        }
+    }
+    v
+}
+
+/// An undo's JSON object: its plan, and how it ended.
+fn undo_json(
+    undo_of: i64,
+    plan: &crate::undo::UndoPlan,
+    verdict: &Verdict,
+    outcome: &Result<Outcome>,
+) -> serde_json::Value {
+    match outcome {
+        Ok(Outcome::Applied(Applied {
+            detail: Detail::Undo(r),
+            ..
+        })) => serde_json::json!({
+            "undo_of": undo_of,
+            "change_id": r.change_id,
+            "mode": r.mode,
+            "plan": r.plan,
+            "differences": r.differences,
+            "skipped": r.skipped,
+        }),
+        Ok(_) => serde_json::json!({"undo_of": undo_of, "plan": plan, "dry_run": true}),
+        Err(e) if e.kind == ErrorKind::WouldFail => {
+            serde_json::json!({"undo_of": undo_of, "plan": plan, "dry_run": false})
+        }
+        Err(e) => serde_json::json!({
+            "undo_of": undo_of,
+            "plan": plan,
+            "verdict": verdict_json(verdict),
+            "request": e.request,
+            "error": e.message,
+        }),
+    }
+}
+
+/// The report after an apply: change id, rows per table, time, and the
+/// command that undoes it.
+fn applied_text(a: &Applied) -> String {
+    let mut parts = Vec::new();
+    if let Detail::Write { recorded } = &a.detail {
+        for (table, c) in recorded {
+            let mut v = Vec::new();
+            if c.deleted > 0 {
+                v.push(format!("{} deleted", c.deleted));
+            }
+            if c.updated > 0 {
+                v.push(format!("{} updated", c.updated));
+            }
+            if c.inserted > 0 {
+                v.push(format!("{} inserted", c.inserted));
+            }
+            if !v.is_empty() {
+                parts.push(format!("  {table}: {}", v.join(", ")));
+            }
+        }
+    }
+    let mut s = format!(
+        "Applied as change {} in {:.0} ms; every changed row is in the journal.\n{}\n",
+        a.change_id,
+        a.elapsed.as_secs_f64() * 1000.0,
+        parts.join("\n")
+    );
+    if let Some(p) = &a.partial {
+        s.push_str(&format!("PARTIAL undo entry: {p}\n"));
+    }
+    s.push_str(&format!(
+        "Undo with: \\undo {}   (or: dbguard undo apply {})\n",
+        a.change_id, a.change_id
+    ));
+    s
+}
+
+/// Reads one answer line from the terminal.
+fn terminal_line() -> Result<Option<String>> {
+    let mut answer = String::new();
+    let n = std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;
+    Ok((n > 0).then_some(answer))
+}
