@@ -14,6 +14,7 @@ pub mod dialect;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;
+pub(crate) mod text;
 
 use std::sync::Arc;
 
