@@ -11,7 +11,8 @@
 //!
 //! The same goes for the layers that show names and match targets: how a
 //! typed name finds a table ([`Dialect::name_rules`], which the catalog
-//! code hands to the schema model, itself engine-neutral).
+//! code hands to the schema model, itself engine-neutral), how a trigger's
+//! action is spelled, whether a database is a file.
 
 use super::Engine;
 use crate::schema::{Column, NameCase, NameRules, Table, quote_ident};
@@ -149,6 +150,28 @@ impl Dialect {
                 .columns
                 .iter()
                 .find(|c| case.names(&c.name, name, false)),
+        }
+    }
+
+    /// A trigger's action as `CREATE TRIGGER` spells it, from what the
+    /// catalog keeps ([`crate::schema::Trigger::action`]): the function a
+    /// Postgres trigger executes, the body of a SQLite one.
+    pub(crate) fn trigger_action(&self, action: &str) -> String {
+        match self.0 {
+            Engine::Postgres => format!("EXECUTE FUNCTION {action}"),
+            Engine::Sqlite => format!("BEGIN {action} END"),
+        }
+    }
+
+    /// The file name of a target's database, where the database is a file
+    /// (SQLite: `database` is its path, and a policy may name the file
+    /// alone); `None` where it is a name on a server.
+    pub(crate) fn database_file_name<'a>(&self, database: &'a str) -> Option<&'a str> {
+        match self.0 {
+            Engine::Postgres => None,
+            Engine::Sqlite => std::path::Path::new(database)
+                .file_name()
+                .and_then(|n| n.to_str()),
         }
     }
 
@@ -471,6 +494,14 @@ mod tests {
     fn name_rules_follow_each_engine() {
         assert!(PG.name_rules().has_schemas());
         assert_eq!(LITE.name_rules().single_schema, Some("main"));
+    }
+
+    #[test]
+    fn engine_spellings_outside_previews() {
+        assert_eq!(PG.trigger_action("f()"), "EXECUTE FUNCTION f()");
+        assert_eq!(LITE.trigger_action("SELECT 1;"), "BEGIN SELECT 1; END");
+        assert_eq!(LITE.database_file_name("/srv/app/prod.db"), Some("prod.db"));
+        assert_eq!(PG.database_file_name("/srv/app/prod.db"), None);
     }
 
     #[test]

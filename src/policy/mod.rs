@@ -938,10 +938,8 @@ impl Policy {
                 .host
                 .as_deref()
                 .is_some_and(|h| t.hosts.iter().any(|g| g.matches_ignore_case(h)));
-        let file_name = Path::new(&identity.database)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|_| identity.engine == crate::db::Engine::Sqlite);
+        let file_name =
+            crate::db::dialect::Dialect(identity.engine).database_file_name(&identity.database);
         let databases = t.databases.is_empty()
             || t.databases
                 .iter()

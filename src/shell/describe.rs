@@ -14,6 +14,7 @@ use std::collections::HashSet;
 
 use comfy_table::{ContentArrangement, ContentLineStyle, LineStyle, Table as Grid, TableStyle};
 
+use crate::db::dialect::Dialect;
 use crate::schema::{
     ForeignKey, Generated, Identity, MatchType, NameCase, QualName, Schema, Table, TableKind,
     TriggerEvent, TriggerTiming, quote_ident,
@@ -326,6 +327,7 @@ fn event_text(e: TriggerEvent) -> &'static str {
 
 /// `\d TABLE`.
 pub fn describe_table(schema: &Schema, table: &Table) -> String {
+    let dialect = Dialect(schema.engine);
     let title = match table.kind {
         TableKind::Partitioned => "Partitioned table",
         TableKind::Foreign => "Foreign table",
@@ -421,10 +423,7 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
                 .collect::<Vec<_>>()
                 .join(" OR ");
             let level = if t.for_each_row { "ROW" } else { "STATEMENT" };
-            let action = match schema.engine {
-                crate::db::Engine::Postgres => format!("EXECUTE FUNCTION {}", t.action),
-                crate::db::Engine::Sqlite => format!("BEGIN {} END", t.action),
-            };
+            let action = dialect.trigger_action(&t.action);
             let disabled = if t.enabled { "" } else { " (disabled)" };
             format!(
                 "    {} {} {events} FOR EACH {level} {action}{disabled}",
