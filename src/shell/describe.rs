@@ -327,7 +327,6 @@ fn event_text(e: TriggerEvent) -> &'static str {
 
 /// `\d TABLE`.
 pub fn describe_table(schema: &Schema, table: &Table) -> String {
-    let dialect = Dialect(schema.engine);
     let title = match table.kind {
         TableKind::Partitioned => "Partitioned table",
         TableKind::Foreign => "Foreign table",
@@ -335,7 +334,32 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
     };
     // psql's title: the raw qualified name in double quotes.
     let mut s = format!("{title} \"{}\"\n", table.name);
+    s.push_str(&column_grid(schema, table));
+    section(&mut s, "Indexes:", key_lines(schema, table));
+    section(
+        &mut s,
+        "Foreign-key constraints:",
+        outgoing_lines(schema, table),
+    );
+    let refs: Vec<String> = incoming(schema, table)
+        .into_iter()
+        .map(|fk| {
+            format!(
+                "    TABLE {} CONSTRAINT {} {}",
+                tname(schema, &fk.table),
+                quote_ident(&fk.name),
+                fk_definition(schema, fk)
+            )
+        })
+        .collect();
+    section(&mut s, "Referenced by:", refs);
+    section(&mut s, "Triggers:", trigger_lines(schema, table));
+    push_table_footer(&mut s, schema, table);
+    s
+}
 
+/// The `Column | Type | Nullable | Default` grid.
+fn column_grid(schema: &Schema, table: &Table) -> String {
     let mut g = grid(&["Column", "Type", "Nullable", "Default"]);
     for c in &table.columns {
         let default = match (c.generated, c.identity, &c.default) {
@@ -361,8 +385,11 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
             default,
         ]);
     }
-    s.push_str(&grid_text(&g));
+    grid_text(&g)
+}
 
+/// The primary key, then unique keys.
+fn key_lines(schema: &Schema, table: &Table) -> Vec<String> {
     let mut keys = Vec::new();
     if let Some(pk) = &table.primary_key {
         keys.push(format!(
@@ -378,10 +405,12 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
             col_list(schema, &k.columns)
         ));
     }
-    section(&mut s, "Indexes:", keys);
+    keys
+}
 
-    // Outgoing: the table's own FKs, then (for a partition) the ones it is
-    // bound by through its partitioned ancestors, named like psql does.
+/// Outgoing: the table's own FKs, then (for a partition) the ones it is
+/// bound by through its partitioned ancestors, named like psql does.
+fn outgoing_lines(schema: &Schema, table: &Table) -> Vec<String> {
     let mut out_fks = Vec::new();
     for (depth, t) in ancestors(schema, table).into_iter().enumerate() {
         for fk in &t.foreign_keys {
@@ -397,22 +426,12 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
             ));
         }
     }
-    section(&mut s, "Foreign-key constraints:", out_fks);
+    out_fks
+}
 
-    let refs: Vec<String> = incoming(schema, table)
-        .into_iter()
-        .map(|fk| {
-            format!(
-                "    TABLE {} CONSTRAINT {} {}",
-                tname(schema, &fk.table),
-                quote_ident(&fk.name),
-                fk_definition(schema, fk)
-            )
-        })
-        .collect();
-    section(&mut s, "Referenced by:", refs);
-
-    let triggers: Vec<String> = table
+fn trigger_lines(schema: &Schema, table: &Table) -> Vec<String> {
+    let dialect = Dialect(schema.engine);
+    table
         .triggers
         .iter()
         .map(|t| {
@@ -431,9 +450,11 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
                 timing_text(t.timing)
             )
         })
-        .collect();
-    section(&mut s, "Triggers:", triggers);
+        .collect()
+}
 
+/// Partitioning, row security and table options, one line each.
+fn push_table_footer(s: &mut String, schema: &Schema, table: &Table) {
     if let Some(parent) = &table.partition_of {
         s.push_str(&format!("Partition of: {}\n", tname(schema, parent)));
     }
@@ -457,7 +478,6 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
     if table.without_rowid {
         s.push_str("Table options: WITHOUT ROWID\n");
     }
-    s
 }
 
 fn section(s: &mut String, title: &str, lines: Vec<String>) {
