@@ -31,7 +31,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer, Word};
 
 use crate::db::Engine;
-use crate::schema::{Schema, Table, display_ident};
+use crate::schema::{NameCase, Schema, Table, display_ident};
 
 /// Meta commands offered after `\`, in the order `\?` lists them.
 pub const META_COMMANDS: &[&str] = &[
@@ -461,14 +461,11 @@ impl<'s> StatementTables<'s> {
     }
 }
 
-/// Folds an alias or table name the way both engines compare unquoted
-/// names (Postgres folds to lower case, SQLite ignores case).
+/// Folds an alias or table name so both engines find it: Postgres's rule
+/// (unquoted names fold to lower case) also matches SQLite's unquoted
+/// names, which ignore case.
 fn fold(name: &str, quoted: bool) -> String {
-    if quoted {
-        name.to_owned()
-    } else {
-        name.to_lowercase()
-    }
+    NameCase::FoldsUnquoted.fold(name, quoted)
 }
 
 /// Finds the tables the statement at index `statement` mentions: the names
