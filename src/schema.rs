@@ -9,6 +9,10 @@
 //! Names are kept exactly as the catalog spells them. `QualName` displays
 //! them unquoted (`public.film`), which is what JSON and messages use;
 //! `QualName::sql` quotes them for use in generated SQL.
+//! How a typed name finds a table differs between the engines (case
+//! folding, search path, SQLite's single `main` schema); the model holds
+//! those rules as data ([`NameRules`]) that the catalog code hands it, so it
+//! resolves names without knowing which engine it describes.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -78,6 +82,90 @@ pub fn display_ident(name: &str) -> String {
         name.to_owned()
     } else {
         quote_ident(name)
+    }
+}
+
+/// How a name typed in SQL finds a table, and how a name must be written
+/// to be found again: the engine's rules, as data. The catalog code that
+/// loads a schema hands them over (`db::dialect::Dialect::name_rules`), so
+/// the model, which knows no engine, resolves names the way the engine
+/// does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameRules {
+    pub case: NameCase,
+    /// The one schema every table lives in when the catalog names none
+    /// (SQLite's `main`): a qualifier may name it and adds nothing. `None`
+    /// when tables live in named schemas and an unqualified name is looked
+    /// up along the search path.
+    pub single_schema: Option<&'static str>,
+}
+
+/// How an identifier compares with the catalog's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameCase {
+    /// Unquoted identifiers fold to lower case, quoted ones match exactly
+    /// (Postgres): a name needs quotes unless it is lower case.
+    FoldsUnquoted,
+    /// Identifiers match ignoring ASCII case, quoted or not (SQLite): a name
+    /// needs quotes only for characters an unquoted identifier cannot hold.
+    IgnoresAsciiCase,
+}
+
+impl NameCase {
+    /// The catalog spelling an identifier typed as `name` looks for: folded
+    /// to lower case unless quoted, or as typed where case is ignored (a
+    /// lookup by it then finds only the same case).
+    pub fn fold(self, name: &str, quoted: bool) -> String {
+        match self {
+            NameCase::FoldsUnquoted if !quoted => name.to_lowercase(),
+            _ => name.to_owned(),
+        }
+    }
+
+    /// Whether the catalog name `catalog` is what `name` (typed, quoted or
+    /// not) names.
+    pub fn names(self, catalog: &str, name: &str, quoted: bool) -> bool {
+        match self {
+            NameCase::FoldsUnquoted => catalog == self.fold(name, quoted),
+            NameCase::IgnoresAsciiCase => catalog.eq_ignore_ascii_case(name),
+        }
+    }
+}
+
+impl NameRules {
+    /// Whether tables live in named schemas (shown and completed with
+    /// them).
+    pub fn has_schemas(&self) -> bool {
+        self.single_schema.is_none()
+    }
+
+    /// The schema `table` lives in, by name: its own, or the single schema.
+    pub fn schema_of<'a>(&self, table: &'a QualName) -> &'a str {
+        table
+            .schema
+            .as_deref()
+            .or(self.single_schema)
+            .unwrap_or_default()
+    }
+
+    /// `name` as it must be typed to find it again: bare when typing it
+    /// bare finds exactly it, quoted otherwise.
+    pub fn ident(&self, name: &str) -> String {
+        match self.case {
+            NameCase::FoldsUnquoted => display_ident(name),
+            NameCase::IgnoresAsciiCase => {
+                let plain = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if plain {
+                    name.to_owned()
+                } else {
+                    quote_ident(name)
+                }
+            }
+        }
     }
 }
 
@@ -285,6 +373,8 @@ impl Table {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
     pub engine: Engine,
+    /// How typed names find tables on this engine.
+    pub names: NameRules,
     /// Tables sorted by name.
     pub tables: Vec<Table>,
     /// Postgres schemas searched for unqualified names, in order.
@@ -298,7 +388,12 @@ pub struct Schema {
 impl Schema {
     /// Builds the lookup indexes. Tables are sorted by name so every listing
     /// and snapshot is stable.
-    pub fn new(engine: Engine, mut tables: Vec<Table>, search_path: Vec<String>) -> Self {
+    pub fn new(
+        engine: Engine,
+        names: NameRules,
+        mut tables: Vec<Table>,
+        search_path: Vec<String>,
+    ) -> Self {
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         for t in &mut tables {
             t.foreign_keys
@@ -321,6 +416,7 @@ impl Schema {
         }
         Schema {
             engine,
+            names,
             tables,
             search_path,
             by_name,
@@ -350,45 +446,44 @@ impl Schema {
         fks
     }
 
-    /// Resolves a name as the user typed it, with the engine's rules:
-    /// unquoted names fold to lower case on Postgres and match
-    /// case-insensitively on SQLite; quoted names match exactly; an
-    /// unqualified Postgres name is looked up along the search path.
+    /// Resolves a name as the user typed it, with the engine's rules
+    /// ([`NameRules`]): unquoted names fold to lower case on Postgres and
+    /// match case-insensitively on SQLite; quoted names match exactly on
+    /// Postgres; an unqualified Postgres name is looked up along the search
+    /// path, and a qualifier on SQLite may only name `main`.
     ///
     /// `parts` are the identifier parts with their quote flag.
     pub fn resolve(&self, parts: &[(String, bool)]) -> Option<&Table> {
-        match self.engine {
-            Engine::Postgres => {
-                let fold = |(s, quoted): &(String, bool)| {
-                    if *quoted { s.clone() } else { s.to_lowercase() }
-                };
-                match parts {
-                    [name] => {
-                        let name = fold(name);
-                        self.search_path
-                            .iter()
-                            .find_map(|schema| self.get(&QualName::new(Some(schema), &name)))
-                    }
-                    [schema, name] => self.get(&QualName::new(Some(&fold(schema)), &fold(name))),
-                    [_db, schema, name] => {
-                        self.get(&QualName::new(Some(&fold(schema)), &fold(name)))
-                    }
-                    _ => None,
-                }
+        let case = self.names.case;
+        match (self.names.single_schema, parts) {
+            (None, [name]) => self
+                .search_path
+                .iter()
+                .find_map(|schema| self.find(Some(schema), name)),
+            (None, [schema, name] | [_, schema, name]) => {
+                self.find(Some(&case.fold(&schema.0, schema.1)), name)
             }
-            Engine::Sqlite => {
-                let name = match parts {
-                    [name] => name,
-                    // `main.t`: SQLite's main schema
-                    [schema, name] if schema.0.eq_ignore_ascii_case("main") => name,
-                    _ => return None,
-                };
-                self.get(&QualName::new(None, &name.0)).or_else(|| {
-                    self.tables
-                        .iter()
-                        .find(|t| t.name.name.eq_ignore_ascii_case(&name.0))
+            (Some(_), [name]) => self.find(None, name),
+            (Some(only), [schema, name]) if case.names(only, &schema.0, schema.1) => {
+                self.find(None, name)
+            }
+            _ => None,
+        }
+    }
+
+    /// The table `name` (as typed) in the catalog's `schema`: by its folded
+    /// spelling, or, where case is ignored, by any case of it (the same
+    /// case first).
+    fn find(&self, schema: Option<&str>, name: &(String, bool)) -> Option<&Table> {
+        let case = self.names.case;
+        let exact = self.get(&QualName::new(schema, &case.fold(&name.0, name.1)));
+        match case {
+            NameCase::FoldsUnquoted => exact,
+            NameCase::IgnoresAsciiCase => exact.or_else(|| {
+                self.tables.iter().find(|t| {
+                    t.name.schema.as_deref() == schema && case.names(&t.name.name, &name.0, name.1)
                 })
-            }
+            }),
         }
     }
 
@@ -475,6 +570,73 @@ mod tests {
         assert_eq!(split_ident_path("a..b"), None);
         assert_eq!(split_ident_path("\"open"), None);
         assert_eq!(split_ident_path(""), None);
+    }
+
+    const FOLDS: NameRules = NameRules {
+        case: NameCase::FoldsUnquoted,
+        single_schema: None,
+    };
+    const IGNORES_CASE: NameRules = NameRules {
+        case: NameCase::IgnoresAsciiCase,
+        single_schema: Some("main"),
+    };
+
+    fn schema(names: NameRules, tables: &[(Option<&str>, &str)], path: &[&str]) -> Schema {
+        let tables = tables
+            .iter()
+            .map(|(s, n)| Table::new(QualName::new(*s, n)))
+            .collect();
+        let path = path.iter().map(|s| (*s).to_owned()).collect();
+        Schema::new(Engine::Postgres, names, tables, path)
+    }
+
+    fn resolved(s: &Schema, typed: &str) -> Option<String> {
+        s.resolve_str(typed).map(|t| t.name.to_string())
+    }
+
+    #[test]
+    fn folding_names_use_the_search_path() {
+        let s = schema(
+            FOLDS,
+            &[
+                (Some("public"), "film"),
+                (Some("sales"), "film"),
+                (Some("sales"), "Orders"),
+            ],
+            &["public", "sales"],
+        );
+        assert_eq!(resolved(&s, "FILM").as_deref(), Some("public.film"));
+        assert_eq!(resolved(&s, "Sales.Film").as_deref(), Some("sales.film"));
+        assert_eq!(resolved(&s, "db.sales.film").as_deref(), Some("sales.film"));
+        assert_eq!(resolved(&s, "orders"), None);
+        assert_eq!(resolved(&s, "\"Orders\"").as_deref(), Some("sales.Orders"));
+        assert_eq!(resolved(&s, "\"SALES\".film"), None);
+        assert_eq!(resolved(&s, "a.b.c.d"), None);
+    }
+
+    #[test]
+    fn case_blind_names_live_in_one_schema() {
+        let s = schema(IGNORES_CASE, &[(None, "Film"), (None, "film_actor")], &[]);
+        assert_eq!(resolved(&s, "film").as_deref(), Some("Film"));
+        assert_eq!(resolved(&s, "\"FILM\"").as_deref(), Some("Film"));
+        assert_eq!(
+            resolved(&s, "MAIN.film_ACTOR").as_deref(),
+            Some("film_actor")
+        );
+        assert_eq!(resolved(&s, "other.film"), None);
+        assert_eq!(resolved(&s, "x.main.film"), None);
+    }
+
+    #[test]
+    fn names_show_as_they_must_be_typed() {
+        assert_eq!(FOLDS.ident("film_2$"), "film_2$");
+        assert_eq!(FOLDS.ident("Film"), "\"Film\"");
+        assert_eq!(IGNORES_CASE.ident("Film_2"), "Film_2");
+        assert_eq!(IGNORES_CASE.ident("a$"), "\"a$\"");
+        assert_eq!(IGNORES_CASE.ident("2a"), "\"2a\"");
+        let bare = QualName::new(None, "t");
+        assert_eq!(IGNORES_CASE.schema_of(&bare), "main");
+        assert!(FOLDS.has_schemas() && !IGNORES_CASE.has_schemas());
     }
 
     #[test]

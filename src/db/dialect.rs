@@ -8,9 +8,14 @@
 //! follow the one it runs on: when a foreign key is checked, how an
 //! unquoted name finds a column, which column is the rowid. A preview asks
 //! the rule by name, so it has no engine branches of its own.
+//!
+//! The same goes for the layers that show names and match targets: how a
+//! typed name finds a table ([`Dialect::name_rules`], which the catalog
+//! code hands to the schema model, itself engine-neutral), how a trigger's
+//! action is spelled, whether a database is a file.
 
 use super::Engine;
-use crate::schema::{Column, Table, quote_ident};
+use crate::schema::{Column, NameCase, NameRules, Table, quote_ident};
 
 /// One step of a closure over a cycle of tables: rows of `child` that
 /// reference rows of `parent` already in the closure.
@@ -108,11 +113,28 @@ impl Dialect {
         }
     }
 
-    /// The column of `table` that an identifier in a statement names. A
-    /// quoted name matches exactly. An unquoted one is folded to lower case
-    /// on Postgres, as the catalog stored it folded when it was created;
-    /// SQLite keeps names as declared and compares them ignoring ASCII
-    /// case.
+    /// How names typed in SQL find tables and columns, handed to the schema
+    /// model when it is loaded. Postgres folds unquoted names to lower case
+    /// (the catalog stored them folded when they were created) and keeps
+    /// tables in schemas found along the search path; SQLite keeps names as
+    /// declared, compares them ignoring ASCII case, and keeps the main
+    /// database's tables in one schema, `main`.
+    pub(crate) fn name_rules(&self) -> NameRules {
+        match self.0 {
+            Engine::Postgres => NameRules {
+                case: NameCase::FoldsUnquoted,
+                single_schema: None,
+            },
+            Engine::Sqlite => NameRules {
+                case: NameCase::IgnoresAsciiCase,
+                single_schema: Some("main"),
+            },
+        }
+    }
+
+    /// The column of `table` that an identifier in a statement names: a
+    /// quoted name matches exactly, an unquoted one by the engine's
+    /// [`NameRules::case`].
     pub(crate) fn find_column<'t>(
         &self,
         table: &'t Table,
@@ -122,12 +144,34 @@ impl Dialect {
         if quoted {
             return table.column(name);
         }
-        match self.0 {
-            Engine::Postgres => table.column(&name.to_lowercase()),
-            Engine::Sqlite => table
+        match self.name_rules().case {
+            case @ NameCase::FoldsUnquoted => table.column(&case.fold(name, false)),
+            case @ NameCase::IgnoresAsciiCase => table
                 .columns
                 .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(name)),
+                .find(|c| case.names(&c.name, name, false)),
+        }
+    }
+
+    /// A trigger's action as `CREATE TRIGGER` spells it, from what the
+    /// catalog keeps ([`crate::schema::Trigger::action`]): the function a
+    /// Postgres trigger executes, the body of a SQLite one.
+    pub(crate) fn trigger_action(&self, action: &str) -> String {
+        match self.0 {
+            Engine::Postgres => format!("EXECUTE FUNCTION {action}"),
+            Engine::Sqlite => format!("BEGIN {action} END"),
+        }
+    }
+
+    /// The file name of a target's database, where the database is a file
+    /// (SQLite: `database` is its path, and a policy may name the file
+    /// alone); `None` where it is a name on a server.
+    pub(crate) fn database_file_name<'a>(&self, database: &'a str) -> Option<&'a str> {
+        match self.0 {
+            Engine::Postgres => None,
+            Engine::Sqlite => std::path::Path::new(database)
+                .file_name()
+                .and_then(|n| n.to_str()),
         }
     }
 
@@ -444,6 +488,20 @@ mod tests {
         assert_eq!(found(LITE, "NAME", false).as_deref(), Some("Name"));
         assert_eq!(found(LITE, "name", true), None);
         assert_eq!(found(LITE, "Name", true).as_deref(), Some("Name"));
+    }
+
+    #[test]
+    fn name_rules_follow_each_engine() {
+        assert!(PG.name_rules().has_schemas());
+        assert_eq!(LITE.name_rules().single_schema, Some("main"));
+    }
+
+    #[test]
+    fn engine_spellings_outside_previews() {
+        assert_eq!(PG.trigger_action("f()"), "EXECUTE FUNCTION f()");
+        assert_eq!(LITE.trigger_action("SELECT 1;"), "BEGIN SELECT 1; END");
+        assert_eq!(LITE.database_file_name("/srv/app/prod.db"), Some("prod.db"));
+        assert_eq!(PG.database_file_name("/srv/app/prod.db"), None);
     }
 
     #[test]

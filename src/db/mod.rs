@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod restore;
 pub mod rows;
 pub mod sqlite;
+pub(crate) mod text;
 
 use std::sync::Arc;
 

@@ -8,7 +8,8 @@
 
 use std::fmt::Write as _;
 
-use super::{BUILTIN_NAME, Policy, Problem, duration};
+use super::glob::Glob;
+use super::{BUILTIN_NAME, Policy, Problem, Target, duration};
 
 /// The text `policy check` prints and the number of errors: the problems,
 /// then (without errors) the effective policy.
@@ -30,7 +31,19 @@ pub fn report(policy: &Policy, problems: &[Problem]) -> (String, usize) {
 /// The effective policy, for people.
 pub fn effective(policy: &Policy) -> String {
     let mut out = String::new();
-    let source = match &policy.dir {
+    let _ = writeln!(out, "policy: {}", source(policy));
+    write_target(&mut out, &policy.target);
+    write_limits(&mut out, policy);
+    write_groups(&mut out, policy);
+    write_rules(&mut out, policy);
+    write_associations(&mut out, policy);
+    write_approvers(&mut out, policy);
+    out
+}
+
+/// Where the policy was read from.
+fn source(policy: &Policy) -> String {
+    match &policy.dir {
         None => BUILTIN_NAME.to_owned(),
         Some(d) if policy.files.is_empty() => {
             format!("{} (no *.toml: the built-in default rules)", d.display())
@@ -46,12 +59,11 @@ pub fn effective(policy: &Policy) -> String {
                 .collect();
             format!("{} ({})", d.display(), names.join(", "))
         }
-    };
-    let _ = writeln!(out, "policy: {source}");
+    }
+}
 
-    let t = &policy.target;
-    let list =
-        |g: &[super::glob::Glob]| g.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ");
+fn write_target(out: &mut String, t: &Target) {
+    let list = |g: &[Glob]| g.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ");
     if t.urls.is_empty() && t.hosts.is_empty() && t.databases.is_empty() {
         let _ = writeln!(out, "target: every database");
     } else {
@@ -67,7 +79,9 @@ pub fn effective(policy: &Policy) -> String {
         }
     }
     let _ = writeln!(out, "env: {}", t.env.as_deref().unwrap_or("(none)"));
+}
 
+fn write_limits(out: &mut String, policy: &Policy) {
     let l = &policy.limits;
     let d = |v: Option<std::time::Duration>| v.map_or_else(|| "none".to_owned(), duration::format);
     let _ = writeln!(out, "limits:");
@@ -89,7 +103,9 @@ pub fn effective(policy: &Policy) -> String {
             ""
         }
     );
+}
 
+fn write_groups(out: &mut String, policy: &Policy) {
     if policy.groups.is_empty() {
         let _ = writeln!(out, "groups: none");
     } else {
@@ -98,13 +114,16 @@ pub fn effective(policy: &Policy) -> String {
             let _ = writeln!(out, "  {name}: {}", members.join(", "));
         }
     }
+}
 
+/// Rules strictest first, `limits.max_rows` as the deny rule it acts as.
+fn write_rules(out: &mut String, policy: &Policy) {
     let _ = writeln!(
         out,
         "rules (strictest matching verdict wins; no match: {}):",
         policy.default_decision.name()
     );
-    if let Some(max) = l.max_rows {
+    if let Some(max) = policy.limits.max_rows {
         let _ = writeln!(
             out,
             "  deny     limits.max_rows: changes touching more than {max} rows"
@@ -129,40 +148,39 @@ pub fn effective(policy: &Policy) -> String {
             let _ = writeln!(out, "           message: {m}");
         }
     }
+}
 
+fn write_associations(out: &mut String, policy: &Policy) {
+    let infer = if policy.infer_associations {
+        "yes"
+    } else {
+        "no"
+    };
     if policy.associations.is_empty() {
         let _ = writeln!(
             out,
-            "associations: none declared (inferred from <table>_id columns: {})",
-            if policy.infer_associations {
-                "yes"
-            } else {
-                "no"
-            }
+            "associations: none declared (inferred from <table>_id columns: {infer})"
         );
-    } else {
-        let _ = writeln!(
-            out,
-            "associations (inferred from <table>_id columns: {}):",
-            if policy.infer_associations {
-                "yes"
-            } else {
-                "no"
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "associations (inferred from <table>_id columns: {infer}):"
+    );
+    for a in &policy.associations {
+        match (&a.to, a.ignore) {
+            (_, true) => {
+                let _ = writeln!(out, "  {} (inferred one ignored)", a.from);
             }
-        );
-        for a in &policy.associations {
-            match (&a.to, a.ignore) {
-                (_, true) => {
-                    let _ = writeln!(out, "  {} (inferred one ignored)", a.from);
-                }
-                (Some(to), false) => {
-                    let _ = writeln!(out, "  {} → {to}", a.from);
-                }
-                (None, false) => {}
+            (Some(to), false) => {
+                let _ = writeln!(out, "  {} → {to}", a.from);
             }
+            (None, false) => {}
         }
     }
+}
 
+fn write_approvers(out: &mut String, policy: &Policy) {
     match policy.approvers_file() {
         None => {
             let _ = writeln!(out, "approvers: none (no approvers file)");
@@ -188,5 +206,4 @@ pub fn effective(policy: &Policy) -> String {
             }
         }
     }
-    out
 }

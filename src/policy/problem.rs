@@ -1,8 +1,9 @@
 //! Problems found while reading a policy directory, one per line of
-//! `dbguard policy check` output: `FILE:LINE: error: ...`.
+//! `dbguard policy check` output: `FILE:LINE: error: ...`, and the sink
+//! that collects them while a file is read.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors make a policy unusable; warnings are printed and tolerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,4 +49,39 @@ pub fn line_of(text: &str, at: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// Collects the problems of one file, turning byte offsets into lines.
+pub(super) struct Sink<'a> {
+    pub(super) file: &'a Path,
+    pub(super) text: &'a str,
+    pub(super) problems: &'a mut Vec<Problem>,
+}
+
+impl Sink<'_> {
+    pub(super) fn push(&mut self, severity: Severity, at: Option<usize>, message: String) {
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line: at.map(|a| line_of(self.text, a)),
+            severity,
+            message,
+        });
+    }
+
+    pub(super) fn error(&mut self, at: usize, message: impl Into<String>) {
+        self.push(Severity::Error, Some(at), message.into());
+    }
+
+    pub(super) fn warn(&mut self, at: Option<usize>, message: impl Into<String>) {
+        self.push(Severity::Warning, at, message.into());
+    }
+
+    pub(super) fn line(&self, at: usize) -> usize {
+        line_of(self.text, at)
+    }
+
+    /// How many errors have been collected so far (across files).
+    pub(super) fn errors(&self) -> usize {
+        self.problems.iter().filter(|p| p.is_error()).count()
+    }
 }

@@ -1,7 +1,9 @@
-//! Verdicts: what policy says about one change (being written).
+//! Verdicts: what policy says about one change, and how the matching
+//! rules and `limits.max_rows` decide it.
 
 use serde::Serialize;
 
+use super::Policy;
 use crate::model::ChangeKind;
 use crate::schema::QualName;
 
@@ -20,6 +22,17 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The decision a policy file names (`verdict = "..."`, `default`).
+    pub(super) fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "allow" => Some(Decision::Allow),
+            "confirm" => Some(Decision::Confirm),
+            "approve" => Some(Decision::Approve),
+            "deny" => Some(Decision::Deny),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Decision::Allow => "allow",
@@ -61,4 +74,86 @@ pub struct VerdictInput<'a> {
     pub has_warnings: bool,
     /// Every table the change touches (for table globs).
     pub tables: Vec<QualName>,
+}
+
+impl Policy {
+    /// Policy's verdict on one change: the strictest matching rule wins
+    /// (deny > approve > confirm > allow) and every matching rule at that
+    /// strictness is listed. `limits.max_rows` acts as a deny rule named
+    /// `limits.max_rows`. Without any match, the policy's `default`
+    /// (confirm unless set), with the rule name `default`.
+    ///
+    /// For `approve`: `approvals_needed` is the largest `approvals` of the
+    /// deciding rules and `from` the union of their groups; rules without
+    /// `from` (any approver) add no restriction, so `from` is empty only
+    /// when none of them names a group. `message` joins the deciding rules'
+    /// messages with `; `.
+    pub fn verdict(&self, input: &VerdictInput<'_>) -> Verdict {
+        struct Hit<'r> {
+            decision: Decision,
+            name: &'r str,
+            approvals: u32,
+            from: &'r [String],
+            message: Option<String>,
+        }
+        let mut hits: Vec<Hit<'_>> = Vec::new();
+        if let Some(max) = self.limits.max_rows {
+            let rows = input.total_rows.max(input.target_rows);
+            if rows > max {
+                hits.push(Hit {
+                    decision: Decision::Deny,
+                    name: "limits.max_rows",
+                    approvals: 0,
+                    from: &[],
+                    message: Some(format!(
+                        "this change touches {rows} rows, more than the policy allows (limits.max_rows = {max}); split it into smaller changes"
+                    )),
+                });
+            }
+        }
+        for rule in &self.rules {
+            if rule.matches(input) {
+                hits.push(Hit {
+                    decision: rule.verdict,
+                    name: &rule.name,
+                    approvals: rule.approvals,
+                    from: &rule.from,
+                    message: rule.message.clone(),
+                });
+            }
+        }
+        let Some(decision) = hits.iter().map(|h| h.decision).max() else {
+            return Verdict {
+                decision: self.default_decision,
+                rules: vec!["default".to_owned()],
+                approvals_needed: 0,
+                from: Vec::new(),
+                message: None,
+            };
+        };
+        let winners: Vec<&Hit<'_>> = hits.iter().filter(|h| h.decision == decision).collect();
+        let mut from: Vec<String> = Vec::new();
+        let mut approvals_needed = 0;
+        if decision == Decision::Approve {
+            for h in &winners {
+                approvals_needed = approvals_needed.max(h.approvals);
+                for g in h.from {
+                    if !from.contains(g) {
+                        from.push(g.clone());
+                    }
+                }
+            }
+        }
+        let messages: Vec<&str> = winners
+            .iter()
+            .filter_map(|h| h.message.as_deref())
+            .collect();
+        Verdict {
+            decision,
+            rules: winners.iter().map(|h| h.name.to_owned()).collect(),
+            approvals_needed,
+            from,
+            message: (!messages.is_empty()).then(|| messages.join("; ")),
+        }
+    }
 }

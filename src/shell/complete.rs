@@ -31,7 +31,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer, Word};
 
 use crate::db::Engine;
-use crate::schema::{Schema, Table, display_ident};
+use crate::schema::{NameCase, Schema, Table, display_ident};
 
 /// Meta commands offered after `\`, in the order `\?` lists them.
 pub const META_COMMANDS: &[&str] = &[
@@ -278,7 +278,7 @@ fn push_tables(schema: &Schema, word: &str, out: &mut Candidates) {
     for n in names {
         out.push(n);
     }
-    if schema.engine == Engine::Postgres {
+    if schema.names.has_schemas() {
         let schemas: BTreeSet<&str> = schema
             .tables
             .iter()
@@ -294,7 +294,7 @@ fn push_tables(schema: &Schema, word: &str, out: &mut Candidates) {
 
 /// Tables whose schema is the typed qualifier (`public`, `"Sales"`).
 fn tables_in_schema<'s>(schema: &'s Schema, qualifier: &str) -> Vec<&'s Table> {
-    if schema.engine != Engine::Postgres {
+    if !schema.names.has_schemas() {
         return Vec::new();
     }
     let Some(parts) = crate::schema::split_ident_path(qualifier) else {
@@ -303,15 +303,16 @@ fn tables_in_schema<'s>(schema: &'s Schema, qualifier: &str) -> Vec<&'s Table> {
     let [(name, quoted)] = parts.as_slice() else {
         return Vec::new();
     };
-    let folded = if *quoted {
-        name.clone()
-    } else {
-        name.to_lowercase()
-    };
+    let case = schema.names.case;
     schema
         .tables
         .iter()
-        .filter(|t| t.name.schema.as_deref() == Some(folded.as_str()))
+        .filter(|t| {
+            t.name
+                .schema
+                .as_deref()
+                .is_some_and(|s| case.names(s, name, *quoted))
+        })
         .collect()
 }
 
@@ -460,14 +461,11 @@ impl<'s> StatementTables<'s> {
     }
 }
 
-/// Folds an alias or table name the way both engines compare unquoted
-/// names (Postgres folds to lower case, SQLite ignores case).
+/// Folds an alias or table name so both engines find it: Postgres's rule
+/// (unquoted names fold to lower case) also matches SQLite's unquoted
+/// names, which ignore case.
 fn fold(name: &str, quoted: bool) -> String {
-    if quoted {
-        name.to_owned()
-    } else {
-        name.to_lowercase()
-    }
+    NameCase::FoldsUnquoted.fold(name, quoted)
 }
 
 /// Finds the tables the statement at index `statement` mentions: the names
@@ -698,6 +696,7 @@ impl Validator for ShellHelper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::dialect::Dialect;
     use crate::schema::{Column, QualName};
 
     fn table(schema: Option<&str>, name: &str, cols: &[&str]) -> Table {
@@ -719,6 +718,7 @@ mod tests {
     fn pg() -> Schema {
         Schema::new(
             Engine::Postgres,
+            Dialect(Engine::Postgres).name_rules(),
             vec![
                 table(Some("public"), "film", &["film_id", "title", "rating"]),
                 table(Some("public"), "film_actor", &["actor_id", "film_id"]),
@@ -734,6 +734,7 @@ mod tests {
     fn sqlite() -> Schema {
         Schema::new(
             Engine::Sqlite,
+            Dialect(Engine::Sqlite).name_rules(),
             vec![
                 table(None, "packages", &["id", "name", "project_id"]),
                 table(None, "projects", &["id", "title"]),
@@ -775,6 +776,7 @@ mod tests {
     fn names_starting_with_the_typed_text_come_alone() {
         let s = Schema::new(
             Engine::Sqlite,
+            Dialect(Engine::Sqlite).name_rules(),
             vec![
                 table(None, "packages", &["id"]),
                 table(None, "Package Notes", &["id"]),

@@ -14,10 +14,10 @@ use std::collections::HashSet;
 
 use comfy_table::{ContentArrangement, ContentLineStyle, LineStyle, Table as Grid, TableStyle};
 
-use crate::db::Engine;
+use crate::db::dialect::Dialect;
 use crate::schema::{
-    ForeignKey, Generated, Identity, MatchType, QualName, Schema, Table, TableKind, TriggerEvent,
-    TriggerTiming, quote_ident,
+    ForeignKey, Generated, Identity, MatchType, NameCase, QualName, Schema, Table, TableKind,
+    TriggerEvent, TriggerTiming, quote_ident,
 };
 
 /// psql's look in plain ASCII (` a | b ` over `---+---`): stable in
@@ -47,44 +47,25 @@ pub(crate) fn grid_text(g: &Grid) -> String {
     s
 }
 
-/// An identifier for display in the engine's rules: Postgres folds unquoted
-/// names to lower case, so anything else needs quotes; SQLite matches names
-/// case-insensitively, so only characters outside `[A-Za-z0-9_]` (or a
-/// leading digit) do.
-fn ident(engine: Engine, name: &str) -> String {
-    match engine {
-        Engine::Postgres => crate::schema::display_ident(name),
-        Engine::Sqlite => {
-            let plain = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if plain {
-                name.to_owned()
-            } else {
-                quote_ident(name)
-            }
-        }
-    }
+/// An identifier as it must be typed on the schema's engine
+/// ([`crate::schema::NameRules::ident`]), so every name shown can be pasted
+/// back into SQL.
+fn ident(schema: &Schema, name: &str) -> String {
+    schema.names.ident(name)
 }
 
 /// A table name as shown everywhere in this module: `schema.table` on
 /// Postgres, bare on SQLite, quoted where needed.
 fn tname(schema: &Schema, q: &QualName) -> String {
     match &q.schema {
-        Some(s) => format!(
-            "{}.{}",
-            ident(schema.engine, s),
-            ident(schema.engine, &q.name)
-        ),
-        None => ident(schema.engine, &q.name),
+        Some(s) => format!("{}.{}", ident(schema, s), ident(schema, &q.name)),
+        None => ident(schema, &q.name),
     }
 }
 
 fn col_list(schema: &Schema, cols: &[String]) -> String {
     cols.iter()
-        .map(|c| ident(schema.engine, c))
+        .map(|c| ident(schema, c))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -121,23 +102,23 @@ struct NamePattern {
 }
 
 impl NamePattern {
-    fn matches(&self, name: &str, engine: Engine) -> bool {
-        let name: Vec<char> = match engine {
-            // SQLite names are case-insensitive: compare folded.
-            Engine::Sqlite => name.to_lowercase().chars().collect(),
-            Engine::Postgres => name.chars().collect(),
-        };
-        let pats: Vec<Pat> = match engine {
-            Engine::Sqlite => self
-                .pats
-                .iter()
-                .map(|p| match p {
-                    Pat::Lit(c) => Pat::Lit(c.to_lowercase().next().unwrap_or(*c)),
-                    other => other.clone(),
-                })
-                .collect(),
-            Engine::Postgres => self.pats.clone(),
-        };
+    /// Whether `name` matches. The pattern's unquoted letters are already
+    /// folded; where the engine ignores case, both sides are compared
+    /// folded.
+    fn matches(&self, name: &str, case: NameCase) -> bool {
+        if case == NameCase::FoldsUnquoted {
+            let name: Vec<char> = name.chars().collect();
+            return glob(&self.pats, &name);
+        }
+        let name: Vec<char> = name.to_lowercase().chars().collect();
+        let pats: Vec<Pat> = self
+            .pats
+            .iter()
+            .map(|p| match p {
+                Pat::Lit(c) => Pat::Lit(c.to_lowercase().next().unwrap_or(*c)),
+                other => other.clone(),
+            })
+            .collect();
         glob(&pats, &name)
     }
 }
@@ -226,10 +207,10 @@ pub fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
         .filter(|t| {
             name_pat
                 .as_ref()
-                .is_none_or(|p| p.matches(&t.name.name, schema.engine))
-                && schema_pat.as_ref().is_none_or(|p| {
-                    p.matches(t.name.schema.as_deref().unwrap_or("main"), schema.engine)
-                })
+                .is_none_or(|p| p.matches(&t.name.name, schema.names.case))
+                && schema_pat
+                    .as_ref()
+                    .is_none_or(|p| p.matches(schema.names.schema_of(&t.name), schema.names.case))
         })
         .collect();
     if shown.is_empty() {
@@ -238,17 +219,17 @@ pub fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
             None => "Did not find any relations.\n".to_owned(),
         };
     }
-    let with_schema = schema.engine == Engine::Postgres;
+    let with_schema = schema.names.has_schemas();
     let mut g = if with_schema {
         grid(&["Schema", "Name", "Type"])
     } else {
         grid(&["Name", "Type"])
     };
     for t in &shown {
-        let name = ident(schema.engine, &t.name.name);
+        let name = ident(schema, &t.name.name);
         let kind = kind_label(t).to_owned();
         match (&t.name.schema, with_schema) {
-            (Some(s), true) => g.add_row(vec![ident(schema.engine, s), name, kind]),
+            (Some(s), true) => g.add_row(vec![ident(schema, s), name, kind]),
             _ => g.add_row(vec![name, kind]),
         };
     }
@@ -346,7 +327,6 @@ fn event_text(e: TriggerEvent) -> &'static str {
 
 /// `\d TABLE`.
 pub fn describe_table(schema: &Schema, table: &Table) -> String {
-    let e = schema.engine;
     let title = match table.kind {
         TableKind::Partitioned => "Partitioned table",
         TableKind::Foreign => "Foreign table",
@@ -354,7 +334,32 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
     };
     // psql's title: the raw qualified name in double quotes.
     let mut s = format!("{title} \"{}\"\n", table.name);
+    s.push_str(&column_grid(schema, table));
+    section(&mut s, "Indexes:", key_lines(schema, table));
+    section(
+        &mut s,
+        "Foreign-key constraints:",
+        outgoing_lines(schema, table),
+    );
+    let refs: Vec<String> = incoming(schema, table)
+        .into_iter()
+        .map(|fk| {
+            format!(
+                "    TABLE {} CONSTRAINT {} {}",
+                tname(schema, &fk.table),
+                quote_ident(&fk.name),
+                fk_definition(schema, fk)
+            )
+        })
+        .collect();
+    section(&mut s, "Referenced by:", refs);
+    section(&mut s, "Triggers:", trigger_lines(schema, table));
+    push_table_footer(&mut s, schema, table);
+    s
+}
 
+/// The `Column | Type | Nullable | Default` grid.
+fn column_grid(schema: &Schema, table: &Table) -> String {
     let mut g = grid(&["Column", "Type", "Nullable", "Default"]);
     for c in &table.columns {
         let default = match (c.generated, c.identity, &c.default) {
@@ -374,14 +379,17 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
             (None, None, None) => String::new(),
         };
         g.add_row(vec![
-            ident(e, &c.name),
+            ident(schema, &c.name),
             c.type_name.clone(),
             if c.not_null { "not null" } else { "" }.to_owned(),
             default,
         ]);
     }
-    s.push_str(&grid_text(&g));
+    grid_text(&g)
+}
 
+/// The primary key, then unique keys.
+fn key_lines(schema: &Schema, table: &Table) -> Vec<String> {
     let mut keys = Vec::new();
     if let Some(pk) = &table.primary_key {
         keys.push(format!(
@@ -397,10 +405,12 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
             col_list(schema, &k.columns)
         ));
     }
-    section(&mut s, "Indexes:", keys);
+    keys
+}
 
-    // Outgoing: the table's own FKs, then (for a partition) the ones it is
-    // bound by through its partitioned ancestors, named like psql does.
+/// Outgoing: the table's own FKs, then (for a partition) the ones it is
+/// bound by through its partitioned ancestors, named like psql does.
+fn outgoing_lines(schema: &Schema, table: &Table) -> Vec<String> {
     let mut out_fks = Vec::new();
     for (depth, t) in ancestors(schema, table).into_iter().enumerate() {
         for fk in &t.foreign_keys {
@@ -416,22 +426,12 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
             ));
         }
     }
-    section(&mut s, "Foreign-key constraints:", out_fks);
+    out_fks
+}
 
-    let refs: Vec<String> = incoming(schema, table)
-        .into_iter()
-        .map(|fk| {
-            format!(
-                "    TABLE {} CONSTRAINT {} {}",
-                tname(schema, &fk.table),
-                quote_ident(&fk.name),
-                fk_definition(schema, fk)
-            )
-        })
-        .collect();
-    section(&mut s, "Referenced by:", refs);
-
-    let triggers: Vec<String> = table
+fn trigger_lines(schema: &Schema, table: &Table) -> Vec<String> {
+    let dialect = Dialect(schema.engine);
+    table
         .triggers
         .iter()
         .map(|t| {
@@ -442,10 +442,7 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
                 .collect::<Vec<_>>()
                 .join(" OR ");
             let level = if t.for_each_row { "ROW" } else { "STATEMENT" };
-            let action = match e {
-                Engine::Postgres => format!("EXECUTE FUNCTION {}", t.action),
-                Engine::Sqlite => format!("BEGIN {} END", t.action),
-            };
+            let action = dialect.trigger_action(&t.action);
             let disabled = if t.enabled { "" } else { " (disabled)" };
             format!(
                 "    {} {} {events} FOR EACH {level} {action}{disabled}",
@@ -453,9 +450,11 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
                 timing_text(t.timing)
             )
         })
-        .collect();
-    section(&mut s, "Triggers:", triggers);
+        .collect()
+}
 
+/// Partitioning, row security and table options, one line each.
+fn push_table_footer(s: &mut String, schema: &Schema, table: &Table) {
     if let Some(parent) = &table.partition_of {
         s.push_str(&format!("Partition of: {}\n", tname(schema, parent)));
     }
@@ -479,7 +478,6 @@ pub fn describe_table(schema: &Schema, table: &Table) -> String {
     if table.without_rowid {
         s.push_str("Table options: WITHOUT ROWID\n");
     }
-    s
 }
 
 fn section(s: &mut String, title: &str, lines: Vec<String>) {
@@ -627,7 +625,7 @@ impl RefsWalk<'_> {
             MatchType::Simple => {}
         }
         s.push_str(deferral(fk));
-        s.push_str(&format!(" via {}", ident(schema.engine, &fk.name)));
+        s.push_str(&format!(" via {}", ident(schema, &fk.name)));
         s
     }
 }
@@ -638,8 +636,8 @@ mod tests {
 
     fn m(p: &str, schema: Option<&str>, name: &str) -> bool {
         let (sp, np) = compile_pattern(p);
-        np.matches(name, Engine::Postgres)
-            && sp.is_none_or(|sp| sp.matches(schema.unwrap_or(""), Engine::Postgres))
+        np.matches(name, NameCase::FoldsUnquoted)
+            && sp.is_none_or(|sp| sp.matches(schema.unwrap_or(""), NameCase::FoldsUnquoted))
     }
 
     #[test]

@@ -277,26 +277,12 @@ fn has_select_into(body: &SetExpr) -> bool {
     }
 }
 
+/// Classifies one parse tree: a write under `WITH` like the bare write, any
+/// other nested write refused, then by statement type.
 fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
     use ast::Statement as S;
-    // `WITH x AS (SELECT ...) DELETE ...`: the CTEs must only read; the
-    // write is judged like the bare statement.
     if let Some((q, inner)) = write_under_with(stmt) {
-        let Some(with) = &q.with else {
-            return Statement::unknown(text, "a write nested in a query cannot be analyzed");
-        };
-        if with.cte_tables.iter().any(|c| query_writes(&c.query)) {
-            return Statement::unknown(
-                text,
-                "a data-modifying WITH clause (writable CTE) cannot be analyzed",
-            );
-        }
-        if q.order_by.is_some() || q.limit_clause.is_some() || !q.locks.is_empty() {
-            return Statement::unknown(text, "clauses after a WITH ... write cannot be analyzed");
-        }
-        let mut s = classify_tree(text, inner);
-        s.with = Some(with.to_string());
-        return s;
+        return classify_write_under_with(text, q, inner);
     }
     // EXPLAIN is judged by what it runs (see below), not by what it names.
     if !matches!(stmt, S::Explain { .. }) && has_nested_write(stmt) {
@@ -306,188 +292,259 @@ fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
         );
     }
     match stmt {
-        S::Query(q) => {
-            if has_select_into(&q.body) {
-                let mut s = Statement::new(text, Kind::Ddl);
-                s.note = Some("SELECT INTO creates a table".into());
-                s
-            } else {
-                Statement::new(text, Kind::Read)
-            }
-        }
-        S::Insert(ins) => match &ins.table {
-            TableObject::TableName(name) => Statement::new(text, Kind::Insert).with_table(name),
-            _ => Statement::unknown(text, "INSERT into a table function cannot be analyzed"),
-        },
-        S::Update(up) => {
-            if !up.table.joins.is_empty() {
-                return Statement::unknown(text, "multi-table UPDATE cannot be analyzed");
-            }
-            match &up.table.relation {
-                TableFactor::Table { name, .. } => {
-                    let mut s = Statement::new(text, Kind::Update).with_table(name);
-                    s.predicate = up.selection.as_ref().map(|e| e.to_string());
-                    s.where_always_true = up.selection.as_ref().is_some_and(always_true);
-                    s
-                }
-                _ => Statement::unknown(text, "UPDATE of something other than a table"),
-            }
-        }
-        S::Delete(del) => {
-            if !del.tables.is_empty() {
-                return Statement::unknown(text, "multi-table DELETE cannot be analyzed");
-            }
-            let from = match &del.from {
-                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
-            };
-            match from.as_slice() {
-                [twj] if twj.joins.is_empty() => match &twj.relation {
-                    TableFactor::Table { name, .. } => {
-                        let mut s = Statement::new(text, Kind::Delete).with_table(name);
-                        s.predicate = del.selection.as_ref().map(|e| e.to_string());
-                        s.where_always_true = del.selection.as_ref().is_some_and(always_true);
-                        s
-                    }
-                    _ => Statement::unknown(text, "DELETE from something other than a table"),
-                },
-                _ => Statement::unknown(text, "DELETE from several tables cannot be analyzed"),
-            }
-        }
-        S::Truncate(t) => match t.table_names.first() {
-            Some(first) => {
-                let mut s = Statement::new(text, Kind::Truncate).with_table(&first.name);
-                if t.table_names.len() > 1 {
-                    s.note = Some(format!("truncates {} tables", t.table_names.len()));
-                }
-                s
-            }
-            None => Statement::unknown(text, "TRUNCATE without a table"),
-        },
+        S::Query(q) => classify_query(text, q),
+        S::Insert(ins) => classify_insert(text, ins),
+        S::Update(up) => classify_update(text, up),
+        S::Delete(del) => classify_delete(text, del),
+        S::Truncate(t) => classify_truncate(text, t),
         S::Merge(m) => match &m.table {
             TableFactor::Table { name, .. } => Statement::new(text, Kind::Merge).with_table(name),
             _ => Statement::unknown(text, "MERGE into something other than a table"),
         },
         S::Explain {
             analyze, statement, ..
-        } => {
-            // EXPLAIN ANALYZE runs the statement; plain EXPLAIN only plans it.
-            if *analyze {
-                let inner = classify_tree(text, statement);
-                if inner.kind == Kind::Read {
-                    Statement::new(text, Kind::Read)
-                } else {
-                    let mut s = inner;
-                    s.note = Some("EXPLAIN ANALYZE executes the statement".into());
-                    s
-                }
-            } else {
-                Statement::new(text, Kind::Read)
-            }
-        }
-        S::ExplainTable { .. }
-        | S::ShowVariable { .. }
-        | S::ShowVariables { .. }
-        | S::ShowTables { .. }
-        | S::ShowColumns { .. }
-        | S::ShowSchemas { .. }
-        | S::ShowDatabases { .. }
-        | S::ShowViews { .. }
-        | S::ShowFunctions { .. }
-        | S::ShowCollation { .. }
-        | S::ShowCreate { .. }
-        | S::ShowStatus { .. } => Statement::new(text, Kind::Read),
-        S::Pragma { name, value, is_eq } => {
-            let pragma = name.to_string().to_ascii_lowercase();
-            let pragma = pragma.rsplit('.').next().unwrap_or("");
-            if value.is_none() || (!is_eq && READ_PRAGMAS.contains(&pragma)) {
-                Statement::new(text, Kind::Read)
-            } else {
-                let mut s = Statement::new(text, Kind::Session);
-                s.note = Some("PRAGMA assignments can turn off foreign keys or durability".into());
-                s
-            }
-        }
-        S::StartTransaction { .. }
-        | S::Commit { .. }
-        | S::Rollback { .. }
-        | S::Savepoint { .. }
-        | S::ReleaseSavepoint { .. } => Statement::new(text, Kind::Transaction),
-        S::Set(set) => {
-            let mut s = Statement::new(text, Kind::Session);
-            s.session_allowed = match set {
-                ast::Set::SingleAssignment { variable, .. } => {
-                    let name = variable.to_string().to_ascii_lowercase();
-                    SAFE_SETTINGS.contains(&name.as_str())
-                }
-                ast::Set::SetTimeZone { .. } => true,
-                _ => false,
-            };
+        } => classify_explain(text, *analyze, statement),
+        S::Pragma { name, value, is_eq } => classify_pragma(text, name, value.is_some(), *is_eq),
+        S::Set(set) => classify_set(text, set),
+        S::Reset { .. } | S::Discard { .. } | S::Use { .. } => Statement::new(text, Kind::Session),
+        _ if is_show(stmt) => Statement::new(text, Kind::Read),
+        _ if is_transaction_control(stmt) => Statement::new(text, Kind::Transaction),
+        _ if is_ddl(stmt) => Statement::new(text, Kind::Ddl),
+        other => unsupported(text, other),
+    }
+}
+
+/// `WITH x AS (SELECT ...) DELETE ...`: the CTEs must only read; the write
+/// is judged like the bare statement.
+fn classify_write_under_with(text: &str, q: &ast::Query, inner: &ast::Statement) -> Statement {
+    let Some(with) = &q.with else {
+        return Statement::unknown(text, "a write nested in a query cannot be analyzed");
+    };
+    if with.cte_tables.iter().any(|c| query_writes(&c.query)) {
+        return Statement::unknown(
+            text,
+            "a data-modifying WITH clause (writable CTE) cannot be analyzed",
+        );
+    }
+    if q.order_by.is_some() || q.limit_clause.is_some() || !q.locks.is_empty() {
+        return Statement::unknown(text, "clauses after a WITH ... write cannot be analyzed");
+    }
+    let mut s = classify_tree(text, inner);
+    s.with = Some(with.to_string());
+    s
+}
+
+fn classify_query(text: &str, q: &ast::Query) -> Statement {
+    if has_select_into(&q.body) {
+        let mut s = Statement::new(text, Kind::Ddl);
+        s.note = Some("SELECT INTO creates a table".into());
+        s
+    } else {
+        Statement::new(text, Kind::Read)
+    }
+}
+
+fn classify_insert(text: &str, ins: &ast::Insert) -> Statement {
+    match &ins.table {
+        TableObject::TableName(name) => Statement::new(text, Kind::Insert).with_table(name),
+        _ => Statement::unknown(text, "INSERT into a table function cannot be analyzed"),
+    }
+}
+
+fn classify_update(text: &str, up: &ast::Update) -> Statement {
+    if !up.table.joins.is_empty() {
+        return Statement::unknown(text, "multi-table UPDATE cannot be analyzed");
+    }
+    match &up.table.relation {
+        TableFactor::Table { name, .. } => {
+            let mut s = Statement::new(text, Kind::Update).with_table(name);
+            s.predicate = up.selection.as_ref().map(|e| e.to_string());
+            s.where_always_true = up.selection.as_ref().is_some_and(always_true);
             s
         }
-        S::Reset { .. } | S::Discard { .. } | S::Use { .. } => Statement::new(text, Kind::Session),
-        S::CreateView { .. }
-        | S::CreateTable { .. }
-        | S::CreateVirtualTable { .. }
-        | S::CreateIndex { .. }
-        | S::CreateRole { .. }
-        | S::CreateSchema { .. }
-        | S::CreateDatabase { .. }
-        | S::CreateFunction { .. }
-        | S::CreateTrigger { .. }
-        | S::CreateProcedure { .. }
-        | S::CreateSequence { .. }
-        | S::CreateDomain { .. }
-        | S::CreateType { .. }
-        | S::CreateExtension { .. }
-        | S::CreatePolicy { .. }
-        | S::CreateServer { .. }
-        | S::CreateCollation { .. }
-        | S::CreateOperator { .. }
-        | S::CreateOperatorFamily { .. }
-        | S::CreateOperatorClass { .. }
-        | S::CreateTextSearch { .. }
-        | S::CreateUser { .. }
-        | S::AlterTable { .. }
-        | S::AlterSchema { .. }
-        | S::AlterIndex { .. }
-        | S::AlterView { .. }
-        | S::AlterFunction { .. }
-        | S::AlterType { .. }
-        | S::AlterCollation { .. }
-        | S::AlterOperator { .. }
-        | S::AlterOperatorFamily { .. }
-        | S::AlterOperatorClass { .. }
-        | S::AlterTextSearch { .. }
-        | S::AlterRole { .. }
-        | S::AlterPolicy { .. }
-        | S::AlterUser { .. }
-        | S::Drop { .. }
-        | S::DropFunction { .. }
-        | S::DropDomain { .. }
-        | S::DropProcedure { .. }
-        | S::DropPolicy { .. }
-        | S::DropTrigger { .. }
-        | S::DropExtension { .. }
-        | S::DropOperator { .. }
-        | S::DropOperatorFamily { .. }
-        | S::DropOperatorClass { .. }
-        | S::Comment { .. }
-        | S::Grant { .. }
-        | S::Revoke { .. }
-        | S::RenameTable { .. } => Statement::new(text, Kind::Ddl),
-        other => {
-            let name = format!("{other:?}");
-            let name = name
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .next()
-                .unwrap_or("statement")
-                .to_owned();
-            Statement::unknown(
-                text,
-                format!("{name} statements are not supported by the guard"),
-            )
-        }
+        _ => Statement::unknown(text, "UPDATE of something other than a table"),
     }
+}
+
+fn classify_delete(text: &str, del: &ast::Delete) -> Statement {
+    if !del.tables.is_empty() {
+        return Statement::unknown(text, "multi-table DELETE cannot be analyzed");
+    }
+    let from = match &del.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    match from.as_slice() {
+        [twj] if twj.joins.is_empty() => match &twj.relation {
+            TableFactor::Table { name, .. } => {
+                let mut s = Statement::new(text, Kind::Delete).with_table(name);
+                s.predicate = del.selection.as_ref().map(|e| e.to_string());
+                s.where_always_true = del.selection.as_ref().is_some_and(always_true);
+                s
+            }
+            _ => Statement::unknown(text, "DELETE from something other than a table"),
+        },
+        _ => Statement::unknown(text, "DELETE from several tables cannot be analyzed"),
+    }
+}
+
+fn classify_truncate(text: &str, t: &ast::Truncate) -> Statement {
+    match t.table_names.first() {
+        Some(first) => {
+            let mut s = Statement::new(text, Kind::Truncate).with_table(&first.name);
+            if t.table_names.len() > 1 {
+                s.note = Some(format!("truncates {} tables", t.table_names.len()));
+            }
+            s
+        }
+        None => Statement::unknown(text, "TRUNCATE without a table"),
+    }
+}
+
+/// EXPLAIN ANALYZE runs the statement, so it is what that statement is;
+/// plain EXPLAIN only plans it.
+fn classify_explain(text: &str, analyze: bool, statement: &ast::Statement) -> Statement {
+    if !analyze {
+        return Statement::new(text, Kind::Read);
+    }
+    let inner = classify_tree(text, statement);
+    if inner.kind == Kind::Read {
+        Statement::new(text, Kind::Read)
+    } else {
+        let mut s = inner;
+        s.note = Some("EXPLAIN ANALYZE executes the statement".into());
+        s
+    }
+}
+
+/// A pragma without a value, or a reporting one with a parenthesised
+/// argument, reads; any other sets something.
+fn classify_pragma(text: &str, name: &ObjectName, has_value: bool, is_eq: bool) -> Statement {
+    let pragma = name.to_string().to_ascii_lowercase();
+    let pragma = pragma.rsplit('.').next().unwrap_or("");
+    if !has_value || (!is_eq && READ_PRAGMAS.contains(&pragma)) {
+        Statement::new(text, Kind::Read)
+    } else {
+        let mut s = Statement::new(text, Kind::Session);
+        s.note = Some("PRAGMA assignments can turn off foreign keys or durability".into());
+        s
+    }
+}
+
+fn classify_set(text: &str, set: &ast::Set) -> Statement {
+    let mut s = Statement::new(text, Kind::Session);
+    s.session_allowed = match set {
+        ast::Set::SingleAssignment { variable, .. } => {
+            let name = variable.to_string().to_ascii_lowercase();
+            SAFE_SETTINGS.contains(&name.as_str())
+        }
+        ast::Set::SetTimeZone { .. } => true,
+        _ => false,
+    };
+    s
+}
+
+/// `SHOW ...` and the like: they only report.
+fn is_show(stmt: &ast::Statement) -> bool {
+    use ast::Statement as S;
+    matches!(
+        stmt,
+        S::ExplainTable { .. }
+            | S::ShowVariable { .. }
+            | S::ShowVariables { .. }
+            | S::ShowTables { .. }
+            | S::ShowColumns { .. }
+            | S::ShowSchemas { .. }
+            | S::ShowDatabases { .. }
+            | S::ShowViews { .. }
+            | S::ShowFunctions { .. }
+            | S::ShowCollation { .. }
+            | S::ShowCreate { .. }
+            | S::ShowStatus { .. }
+    )
+}
+
+fn is_transaction_control(stmt: &ast::Statement) -> bool {
+    use ast::Statement as S;
+    matches!(
+        stmt,
+        S::StartTransaction { .. }
+            | S::Commit { .. }
+            | S::Rollback { .. }
+            | S::Savepoint { .. }
+            | S::ReleaseSavepoint { .. }
+    )
+}
+
+/// Statements that change the schema, roles or privileges.
+fn is_ddl(stmt: &ast::Statement) -> bool {
+    use ast::Statement as S;
+    matches!(
+        stmt,
+        S::CreateView { .. }
+            | S::CreateTable { .. }
+            | S::CreateVirtualTable { .. }
+            | S::CreateIndex { .. }
+            | S::CreateRole { .. }
+            | S::CreateSchema { .. }
+            | S::CreateDatabase { .. }
+            | S::CreateFunction { .. }
+            | S::CreateTrigger { .. }
+            | S::CreateProcedure { .. }
+            | S::CreateSequence { .. }
+            | S::CreateDomain { .. }
+            | S::CreateType { .. }
+            | S::CreateExtension { .. }
+            | S::CreatePolicy { .. }
+            | S::CreateServer { .. }
+            | S::CreateCollation { .. }
+            | S::CreateOperator { .. }
+            | S::CreateOperatorFamily { .. }
+            | S::CreateOperatorClass { .. }
+            | S::CreateTextSearch { .. }
+            | S::CreateUser { .. }
+            | S::AlterTable { .. }
+            | S::AlterSchema { .. }
+            | S::AlterIndex { .. }
+            | S::AlterView { .. }
+            | S::AlterFunction { .. }
+            | S::AlterType { .. }
+            | S::AlterCollation { .. }
+            | S::AlterOperator { .. }
+            | S::AlterOperatorFamily { .. }
+            | S::AlterOperatorClass { .. }
+            | S::AlterTextSearch { .. }
+            | S::AlterRole { .. }
+            | S::AlterPolicy { .. }
+            | S::AlterUser { .. }
+            | S::Drop { .. }
+            | S::DropFunction { .. }
+            | S::DropDomain { .. }
+            | S::DropProcedure { .. }
+            | S::DropPolicy { .. }
+            | S::DropTrigger { .. }
+            | S::DropExtension { .. }
+            | S::DropOperator { .. }
+            | S::DropOperatorFamily { .. }
+            | S::DropOperatorClass { .. }
+            | S::Comment { .. }
+            | S::Grant { .. }
+            | S::Revoke { .. }
+            | S::RenameTable { .. }
+    )
+}
+
+/// Everything else is refused, named by its statement type.
+fn unsupported(text: &str, stmt: &ast::Statement) -> Statement {
+    let name = format!("{stmt:?}");
+    let name = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or("statement")
+        .to_owned();
+    Statement::unknown(
+        text,
+        format!("{name} statements are not supported by the guard"),
+    )
 }
 
 /// Whether a condition holds for every row whatever the row: `true`,

@@ -10,6 +10,8 @@
 
 mod classify;
 
+/// The engines strip a statement's trailing semicolons the same way.
+pub(crate) use crate::db::text::strip_trailing_semicolons;
 pub use classify::{Kind, Statement, classify, write_under_with};
 
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
@@ -23,11 +25,6 @@ pub fn dialect(engine: Engine) -> Box<dyn Dialect> {
         Engine::Postgres => Box::new(PostgreSqlDialect {}),
         Engine::Sqlite => Box::new(SQLiteDialect {}),
     }
-}
-
-/// Removes trailing whitespace and semicolons.
-pub fn strip_trailing_semicolons(sql: &str) -> &str {
-    sql.trim_end_matches(|c: char| c == ';' || c.is_whitespace())
 }
 
 fn tokenize(engine: Engine, input: &str) -> Result<Vec<TokenWithSpan>, String> {

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use postgres::{Row, Transaction};
 
 use crate::db::Engine;
+use crate::db::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::schema::{
     Column, FkAction, ForeignKey, Generated, Identity, Key, MatchType, QualName, Schema, Table,
@@ -54,7 +55,13 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
     load_constraints(tx, counter, version, &mut tables, &attnames)?;
     load_unique_indexes(tx, counter, &mut tables, &attnames)?;
     load_triggers(tx, counter, &mut tables, &search_path)?;
-    Ok(Schema::new(Engine::Postgres, tables.list, search_path))
+    let names = Dialect(Engine::Postgres).name_rules();
+    Ok(Schema::new(
+        Engine::Postgres,
+        names,
+        tables.list,
+        search_path,
+    ))
 }
 
 /// The loaded tables, in catalog order, and where each OID's table is.

@@ -626,7 +626,7 @@ fn is_numeric_type(t: &Type) -> bool {
 
 /// Runs one read statement inside `tx`, streaming rows in text form.
 pub fn read_in(tx: &mut Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
-    let body = crate::sql::strip_trailing_semicolons(sql);
+    let body = crate::db::text::strip_trailing_semicolons(sql);
     let mut summary = ReadSummary::default();
     if !cursorable(body) {
         let mut started = false;

@@ -35,6 +35,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::db::Engine;
+use crate::db::dialect::Dialect;
 use crate::error::Result;
 use crate::schema::{
     Column, FkAction, ForeignKey, Generated, Key, MatchType, QualName, Schema, Table, Trigger,
@@ -61,7 +62,8 @@ pub fn load(tx: &Transaction<'_>, counter: &mut QueryCounter) -> Result<Schema> 
     load_foreign_keys(tx, counter, &mut tables)?;
     load_unique_indexes(tx, counter, &mut tables)?;
     load_triggers(tx, counter, &mut tables)?;
-    Ok(Schema::new(Engine::Sqlite, tables.list, Vec::new()))
+    let names = Dialect(Engine::Sqlite).name_rules();
+    Ok(Schema::new(Engine::Sqlite, names, tables.list, Vec::new()))
 }
 
 /// The loaded tables, what their CREATE TABLE text adds (same index), and

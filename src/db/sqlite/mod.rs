@@ -627,7 +627,7 @@ fn is_numeric_decl(decl: Option<&str>) -> bool {
 
 /// Runs one read statement inside `tx`, streaming rows to `sink`.
 pub fn read_in(tx: &Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
-    let body = crate::sql::strip_trailing_semicolons(sql);
+    let body = crate::db::text::strip_trailing_semicolons(sql);
     let mut stmt = tx.prepare(body)?;
     if !stmt.readonly() {
         return Err(Error::refused(

@@ -1,0 +1,176 @@
+//! Where a policy comes from: a directory's `*.toml` files in name order
+//! (or, without any, the built-in rules) and its `approvers` file, the
+//! built-in default itself, or one more file merged by hand. Loading for
+//! use refuses any error; loading for `policy check` returns them all.
+
+use std::path::{Path, PathBuf};
+
+use super::problem::{Problem, Severity};
+use super::{BUILTIN_NAME, BUILTIN_TEXT, Policy};
+use crate::error::{Error, Result};
+
+impl Policy {
+    /// Loads `dir`, or `./policies` when it exists, or the built-in default.
+    pub fn load(dir: Option<&Path>) -> Result<Policy> {
+        match dir {
+            Some(d) => Policy::load_dir(d),
+            None => {
+                let local = Path::new("policies");
+                if local.is_dir() {
+                    Policy::load_dir(local)
+                } else {
+                    Ok(Policy::builtin())
+                }
+            }
+        }
+    }
+
+    /// The built-in default policy (the text of `policies/default.toml`).
+    pub fn builtin() -> Policy {
+        let mut policy = Policy::default();
+        let mut problems = Vec::new();
+        policy.merge_file(Path::new(BUILTIN_NAME), BUILTIN_TEXT, &mut problems);
+        policy.finish(&mut problems);
+        debug_assert!(
+            !problems.iter().any(Problem::is_error),
+            "the built-in policy is broken: {problems:?}"
+        );
+        policy.warnings = problems;
+        policy
+    }
+
+    /// Reads every `*.toml` file of `dir` in name order, and `dir/approvers`.
+    /// Fails when anything is wrong (every error is listed).
+    pub fn load_dir(dir: &Path) -> Result<Policy> {
+        let (policy, problems) = Policy::load_checked(dir)?;
+        let errors: Vec<String> = problems
+            .iter()
+            .filter(|p| p.is_error())
+            .map(ToString::to_string)
+            .collect();
+        if !errors.is_empty() {
+            return Err(Error::input(format!(
+                "policy {} is not valid ({} problem{}):\n{}\nFix it; `dbguard policy check {}` lists every problem.",
+                dir.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                errors.join("\n"),
+                dir.display()
+            )));
+        }
+        Ok(policy)
+    }
+
+    /// Reads `dir` like [`Policy::load_dir`] but returns every problem
+    /// (errors and warnings) instead of failing on them. Fails only when
+    /// the directory cannot be read.
+    ///
+    /// A directory without any `*.toml` file uses the built-in rules (with
+    /// the directory's approvers), so `policies/approvers` alone is enough
+    /// to add approvers to the default policy.
+    pub fn load_checked(dir: &Path) -> Result<(Policy, Vec<Problem>)> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            Error::input(format!(
+                "cannot read policy directory {}: {e}\nGive an existing directory with --policy DIR.",
+                dir.display()
+            ))
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .collect();
+        files.sort();
+        let mut policy = Policy::default();
+        let mut problems = Vec::new();
+        if files.is_empty() {
+            policy.merge_file(Path::new(BUILTIN_NAME), BUILTIN_TEXT, &mut problems);
+        }
+        for file in &files {
+            match std::fs::read_to_string(file) {
+                Ok(text) => policy.merge_file(file, &text, &mut problems),
+                Err(e) => problems.push(Problem {
+                    file: file.clone(),
+                    line: None,
+                    severity: Severity::Error,
+                    message: format!("cannot read: {e}"),
+                }),
+            }
+        }
+        policy.files = files;
+        policy.dir = Some(dir.to_path_buf());
+        policy.finish(&mut problems);
+        // By file, then line; problems without a line first in their file.
+        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        policy.warnings = problems.iter().filter(|p| !p.is_error()).cloned().collect();
+        Ok((policy, problems))
+    }
+
+    /// Merges one file's text into the policy; fails on its errors.
+    /// Cross-file checks (groups named in `from`, approvers) happen when a
+    /// directory is loaded.
+    pub fn merge(&mut self, file: &Path, text: &str) -> Result<()> {
+        let mut problems = Vec::new();
+        self.merge_file(file, text, &mut problems);
+        let (errors, warnings): (Vec<Problem>, Vec<Problem>) =
+            problems.into_iter().partition(Problem::is_error);
+        self.warnings.extend(warnings);
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        Err(Error::input(format!(
+            "policy {} is not valid:\n{}",
+            file.display(),
+            lines.join("\n")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::verdict::Decision;
+
+    #[test]
+    fn parses_associations_and_rejects_typos() {
+        let mut p = Policy::default();
+        p.merge(
+            Path::new("a.toml"),
+            r#"
+version = 1
+[[association]]
+from = "repository_architectures.architecture_id"
+to = "architectures.id"
+[[association]]
+from = "builds.worker_id"
+ignore = true
+[associations]
+infer = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.associations.len(), 2);
+        assert!(p.associations[1].ignore);
+        let err = p
+            .merge(
+                Path::new("b.toml"),
+                "[[association]]\nfrom = \"a.b_id\"\ntoo = \"b.id\"\n",
+            )
+            .unwrap_err();
+        assert!(err.message.contains("unknown field"), "{err}");
+        let err = p
+            .merge(Path::new("c.toml"), "[[association]]\nfrom = \"a.b_id\"\n")
+            .unwrap_err();
+        assert!(err.message.contains("needs `to"), "{err}");
+        let err = p.merge(Path::new("d.toml"), "version = 9\n").unwrap_err();
+        assert!(err.message.contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn builtin_is_the_shipped_file_and_clean() {
+        let p = Policy::builtin();
+        assert!(p.warnings.iter().all(|w| !w.is_error()), "{:?}", p.warnings);
+        assert!(p.rules.len() >= 4);
+        assert_eq!(p.default_decision, Decision::Confirm);
+    }
+}
