@@ -16,13 +16,11 @@
 //! (`policy`) and a demo database (`demo`). Policy verdicts and approvals
 //! come next.
 
-pub mod approval;
 pub mod change;
 pub mod cli;
 pub mod cmd;
 pub mod crash;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod impact;
 pub mod journal;

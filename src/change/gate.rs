@@ -10,9 +10,9 @@
 //! before the change goes on.
 
 use super::{Answers, Context, Interface, Preview};
-use crate::approval::{self, AllowedSigners, Approval, Expected, Request};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
+use crate::policy::approval::{self, AllowedSigners, Approval, Expected, Request};
 use crate::policy::verdict::{Decision, Verdict};
 
 /// The gate's answer.

@@ -36,13 +36,13 @@ pub use gate::{verdict_json, verdict_line};
 pub use undo::Undo;
 pub use write::Write;
 
-use crate::approval::Approval;
 use crate::db::{ApplyTx, Connection, TableCounts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::Impact;
 use crate::journal::{ChangeMeta, Journal, Recording};
 use crate::model::ChangeKind;
 use crate::policy::Policy;
+use crate::policy::approval::Approval;
 use crate::policy::verdict::{Decision, Verdict, VerdictInput};
 use crate::schema::{QualName, Schema};
 use crate::undo::{UndoPlan, UndoReport};

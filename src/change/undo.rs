@@ -4,11 +4,11 @@
 use sha2::{Digest, Sha256};
 
 use super::{ApplyContext, Body, Context, Detail, Facts, Plan, Preview};
-use crate::approval::Approval;
 use crate::db::ApplyTx;
 use crate::error::Result;
 use crate::journal::{ChangeMeta, Recording};
 use crate::model::ChangeKind;
+use crate::policy::approval::Approval;
 use crate::schema::QualName;
 use crate::undo::{Loaded, PlanMemo, UndoOptions};
 

@@ -2,11 +2,11 @@
 //! TRUNCATE): previewed by `crate::impact`, applied by `super::apply`.
 
 use super::{ApplyContext, Body, Context, Detail, Facts, Plan, Preview};
-use crate::approval::Approval;
 use crate::db::ApplyTx;
 use crate::error::{Error, Result};
 use crate::impact::{self, Action, Impact, PreviewOptions};
 use crate::journal::{ChangeMeta, Recording};
+use crate::policy::approval::Approval;
 use crate::schema::QualName;
 use crate::sql::{Kind, Statement};
 

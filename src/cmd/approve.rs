@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::out;
-use crate::approval::{
-    Request, default_key, fingerprint, format_duration, format_time, now, sign, sign_rejection,
-};
 use crate::cli::{ApproveArgs, GlobalArgs};
 use crate::error::{Error, Result};
+use crate::policy::approval::{
+    Request, default_key, fingerprint, format_duration, format_time, now, sign, sign_rejection,
+};
 
 pub(super) fn run(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     let (request, _) = Request::decode(&args.request)?;

@@ -10,12 +10,12 @@ use super::{options, out};
 
 /// `dbguard demo`: create the database, then open the shell on it.
 pub(super) fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
-    crate::demo::create(&args.path)?;
+    crate::db::sqlite::demo::create(&args.path)?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     let banner = format!(
         "Created the demo database {}\n{}",
         args.path.display(),
-        crate::demo::TRY
+        crate::db::sqlite::demo::TRY
     );
     if args.no_shell || interactive {
         out(&banner)?;

@@ -58,7 +58,7 @@ impl Policy {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let (approvers, line_problems) =
-                    crate::approval::AllowedSigners::parse_checked(&text);
+                    crate::policy::approval::AllowedSigners::parse_checked(&text);
                 problems.extend(line_problems.into_iter().map(|p| Problem {
                     file: path.clone(),
                     line: Some(p.line),

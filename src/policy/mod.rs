@@ -21,6 +21,7 @@
 //! target it applies to (`target.rs`); each kind of rule condition has its
 //! own file.
 
+pub mod approval;
 pub mod check;
 pub mod duration;
 mod finish;
@@ -46,7 +47,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// One line of the approvers file, as the gate reads it too.
-pub use crate::approval::Signer as Approver;
+pub use crate::policy::approval::Signer as Approver;
 pub use problem::{Problem, Severity};
 pub use rule::{Condition, Rule};
 pub use target::Target;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use dbguard::ErrorKind;
-use dbguard::approval::{
+use dbguard::policy::approval::{
     AllowedSigners, Approval, Expected, Rejection, Request, Token, new_nonce, now, verify,
 };
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use dbguard::ErrorKind;
-use dbguard::approval::{AllowedSigners, Request, verify};
+use dbguard::policy::approval::{AllowedSigners, Request, verify};
 
 use crate::approval::{
     DIGEST, STATEMENT, expected, last_line, never_used, pub_line, request, run_approve, setup,

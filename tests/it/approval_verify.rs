@@ -5,7 +5,7 @@
 //! any changed byte. Each refusal names the token and why.
 
 use dbguard::ErrorKind;
-use dbguard::approval::{AllowedSigners, Token, sign, verify};
+use dbguard::policy::approval::{AllowedSigners, Token, sign, verify};
 
 use crate::approval::{
     DIGEST, STATEMENT, expected, never_used, pub_line, refused, request, setup, ssh_fingerprint,

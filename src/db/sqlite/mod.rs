@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
 
 pub mod catalog;
+pub mod demo;
 pub mod json_lines;
 pub mod packed;
 pub mod restore;
