@@ -41,6 +41,7 @@ mod impact_props_regressions;
 mod impact_snap;
 mod impact_writes;
 mod introspect;
+mod layout;
 mod policy;
 mod reads;
 mod render;
