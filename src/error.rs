@@ -17,20 +17,20 @@ use std::sync::Arc;
 /// Exit codes of `dbguard exec` and friends (see the README).
 pub mod exit {
     /// Done.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// Error or bad input.
-    pub const ERROR: u8 = 1;
+    pub(crate) const ERROR: u8 = 1;
     /// Denied by policy.
-    pub const DENIED: u8 = 2;
+    pub(crate) const DENIED: u8 = 2;
     /// Approval missing or invalid.
-    pub const APPROVAL: u8 = 3;
+    pub(crate) const APPROVAL: u8 = 3;
     /// The database changed since the preview.
-    pub const DRIFT: u8 = 4;
+    pub(crate) const DRIFT: u8 = 4;
     /// The statement would fail (blocked by a restricting reference).
-    pub const WOULD_FAIL: u8 = 5;
+    pub(crate) const WOULD_FAIL: u8 = 5;
     /// Ended by Ctrl-C while nothing ran that it could cancel: the status
     /// a shell gives a process ended by SIGINT.
-    pub const INTERRUPTED: u8 = 130;
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
 
 /// What went wrong, sorted by what the caller should do about it.
@@ -134,13 +134,16 @@ impl Error {
     }
 
     /// Keeps `source` as the cause of this error.
-    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn caused_by(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         self.source = Some(Arc::new(source));
         self
     }
 
     /// Marks the message as beginning with the server's severity.
-    pub fn labelled(mut self) -> Self {
+    pub(crate) fn labelled(mut self) -> Self {
         self.labelled = true;
         self
     }
@@ -163,7 +166,7 @@ impl Error {
 
     /// Whether the reader of our output went away (`dbguard ... | head`):
     /// not a failure of dbguard's, so the process ends quietly.
-    pub fn is_broken_pipe(&self) -> bool {
+    pub(crate) fn is_broken_pipe(&self) -> bool {
         self.cause::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     }
@@ -191,13 +194,13 @@ impl Error {
     }
 
     /// Attaches an approval request line.
-    pub fn with_request(mut self, line: String) -> Self {
+    pub(crate) fn with_request(mut self, line: String) -> Self {
         self.request = Some(line);
         self
     }
 
     /// Prefixes the message with context, keeping the kind and the cause.
-    pub fn context(mut self, what: impl fmt::Display) -> Self {
+    pub(crate) fn context(mut self, what: impl fmt::Display) -> Self {
         self.message = format!("{what}: {}", self.message);
         self.labelled = false;
         self

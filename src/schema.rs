@@ -69,7 +69,7 @@ pub fn quote_ident(name: &str) -> String {
 }
 
 /// Quotes an identifier only when it needs it (for display, like psql does).
-pub fn display_ident(name: &str) -> String {
+pub(crate) fn display_ident(name: &str) -> String {
     let plain = !name.is_empty()
         && name
             .chars()
@@ -135,7 +135,7 @@ impl NameCase {
 impl NameRules {
     /// Whether tables live in named schemas (shown and completed with
     /// them).
-    pub fn has_schemas(&self) -> bool {
+    pub(crate) fn has_schemas(&self) -> bool {
         self.single_schema.is_none()
     }
 
@@ -284,21 +284,6 @@ impl ForeignKey {
     pub fn delete_set_columns(&self) -> &[String] {
         self.delete_set_columns.as_deref().unwrap_or(&self.columns)
     }
-
-    /// The `ON DELETE ...` clause as SQL, with a PG15 column list if any.
-    pub fn on_delete_sql(&self) -> String {
-        match (&self.delete_set_columns, self.on_delete) {
-            (Some(cols), FkAction::SetNull | FkAction::SetDefault) => format!(
-                "{} ({})",
-                self.on_delete.sql(),
-                cols.iter()
-                    .map(|c| display_ident(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => self.on_delete.sql().to_owned(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,7 +413,7 @@ impl Schema {
         self.by_name.get(name).map(|&i| &self.tables[i])
     }
 
-    pub fn index_of(&self, name: &QualName) -> Option<usize> {
+    pub(crate) fn index_of(&self, name: &QualName) -> Option<usize> {
         self.by_name.get(name).copied()
     }
 
@@ -496,7 +481,7 @@ impl Schema {
 
     /// The shortest name that resolves to `table` from the search path:
     /// bare when its schema is first on the path to have that name.
-    pub fn short_name(&self, table: &QualName) -> String {
+    pub(crate) fn short_name(&self, table: &QualName) -> String {
         match &table.schema {
             None => display_ident(&table.name),
             Some(s) => {
@@ -513,7 +498,7 @@ impl Schema {
 
 /// Splits `a."B c".d` into identifier parts with their quote flags. Returns
 /// `None` on an unterminated quote or an empty part.
-pub fn split_ident_path(s: &str) -> Option<Vec<(String, bool)>> {
+pub(crate) fn split_ident_path(s: &str) -> Option<Vec<(String, bool)>> {
     let mut parts = Vec::new();
     let mut chars = s.trim().chars().peekable();
     loop {
@@ -708,7 +693,7 @@ impl TableInfo {
     }
 
     /// The table's name as SQL, quoted.
-    pub fn sql_name(&self) -> String {
+    pub(crate) fn sql_name(&self) -> String {
         match &self.schema {
             Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&self.table)),
             None => quote_ident(&self.table),
@@ -717,12 +702,12 @@ impl TableInfo {
 
     /// Whether the key columns are a primary key (never NULL) rather than
     /// all columns of a keyless table (which may hold NULLs).
-    pub fn has_primary_key(&self) -> bool {
+    pub(crate) fn has_primary_key(&self) -> bool {
         self.key_columns.len() < self.columns.iter().filter(|c| !c.generated).count()
     }
 
     /// The type of column `name` as captured (empty if there is none).
-    pub fn column_type(&self, name: &str) -> &str {
+    pub(crate) fn column_type(&self, name: &str) -> &str {
         self.columns
             .iter()
             .find(|c| c.name == name)
@@ -731,7 +716,7 @@ impl TableInfo {
     }
 
     /// The key values of a captured row.
-    pub fn key_of(&self, row: &[Value]) -> Vec<Value> {
+    pub(crate) fn key_of(&self, row: &[Value]) -> Vec<Value> {
         self.key_columns
             .iter()
             .filter_map(|k| self.columns.iter().position(|c| &c.name == k))

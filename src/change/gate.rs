@@ -41,7 +41,7 @@ pub(super) fn record(journal: &Journal, approvals: &[Approval], change_id: i64) 
 }
 
 /// One line saying what policy decided, for the preview's last lines.
-pub fn verdict_line(v: &Verdict) -> String {
+pub(crate) fn verdict_line(v: &Verdict) -> String {
     let rules = if v.rules.is_empty() {
         String::new()
     } else {
@@ -75,7 +75,7 @@ pub fn verdict_line(v: &Verdict) -> String {
 }
 
 /// The verdict as JSON: `{decision, rules, approvals_needed, from, message}`.
-pub fn verdict_json(v: &Verdict) -> serde_json::Value {
+pub(crate) fn verdict_json(v: &Verdict) -> serde_json::Value {
     serde_json::json!({
         "decision": v.decision.name(),
         "rules": v.rules,

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub use apply::ApplyOptions;
-pub use gate::{verdict_json, verdict_line};
+pub(crate) use gate::{verdict_json, verdict_line};
 pub use undo::Undo;
 pub use write::Write;
 

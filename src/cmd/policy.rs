@@ -2,8 +2,6 @@
 //! the effective policy (the library's `policy::check` says what), exit 1
 //! with any error.
 
-use std::path::{Path, PathBuf};
-
 use crate::cli::{GlobalArgs, PolicyCommand};
 use crate::error::{Error, Result};
 use crate::policy::check::report;
@@ -13,10 +11,7 @@ use super::out;
 
 pub(super) fn run(global: &GlobalArgs, cmd: &PolicyCommand) -> Result<()> {
     let PolicyCommand::Check { dir } = cmd;
-    let dir: Option<PathBuf> = dir.clone().or_else(|| global.policy.clone()).or_else(|| {
-        let local = Path::new("policies");
-        local.is_dir().then(|| local.to_path_buf())
-    });
+    let dir = Policy::directory(dir.as_deref().or(global.policy.as_deref()));
     let (policy, problems) = match &dir {
         Some(d) => Policy::load_checked(d)?,
         None => {

@@ -53,7 +53,7 @@ impl BulkFormat {
 pub type ChunkSink<'a> = dyn FnMut(BulkFormat, &[u8], u64) -> Result<()> + 'a;
 
 /// One stored chunk of rows, as the journal hands it out.
-pub struct StoredChunk<'a> {
+pub(crate) struct StoredChunk<'a> {
     pub format: BulkFormat,
     pub rows: u64,
     /// Complete rows: text lines (`Copy`, `Json`) or packed rows.

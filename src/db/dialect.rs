@@ -20,7 +20,7 @@ use crate::schema::{Column, NameCase, NameRules, Table, quote_ident};
 /// One step of a closure over a cycle of tables: rows of `child` that
 /// reference rows of `parent` already in the closure.
 #[derive(Debug, Clone)]
-pub struct ClosureStep {
+pub(crate) struct ClosureStep {
     pub parent_tag: usize,
     pub parent_sql: String,
     pub child_tag: usize,
@@ -203,7 +203,7 @@ impl Dialect {
     /// duration of a statement: Postgres `tableoid, ctid` (a partitioned
     /// table's partitions share ctids), SQLite `rowid`, or the primary key of
     /// a `WITHOUT ROWID` table.
-    pub fn row_ident(&self, table: &Table, qual: &str) -> Vec<String> {
+    pub(crate) fn row_ident(&self, table: &Table, qual: &str) -> Vec<String> {
         match self.0 {
             Engine::Postgres => vec![format!("{qual}.tableoid"), format!("{qual}.ctid")],
             Engine::Sqlite => {
@@ -279,7 +279,7 @@ impl Dialect {
     }
 
     /// The number of identity columns a closure row carries.
-    pub fn closure_width(&self) -> usize {
+    pub(crate) fn closure_width(&self) -> usize {
         match self.0 {
             Engine::Postgres => 2,
             Engine::Sqlite => 1,
@@ -301,7 +301,7 @@ impl Dialect {
     /// Postgres the text forms are compared (json, xml and point have no
     /// `=`, and `1.0 = 1.00` or two boxes of the same area are equal but
     /// not the same value); on SQLite the storage class must match too.
-    pub fn not_distinct(&self, a: &str, b: &str) -> String {
+    pub(crate) fn not_distinct(&self, a: &str, b: &str) -> String {
         match self.0 {
             Engine::Postgres => format!("(({a})::text IS NOT DISTINCT FROM ({b})::text)"),
             Engine::Sqlite => format!("(({a}) IS ({b}) AND typeof({a}) = typeof({b}))"),
@@ -309,7 +309,7 @@ impl Dialect {
     }
 
     /// `count(*)` of rows where `cond` holds, as an aggregate.
-    pub fn count_where(&self, cond: &str) -> String {
+    pub(crate) fn count_where(&self, cond: &str) -> String {
         match self.0 {
             Engine::Postgres => format!("count(*) FILTER (WHERE {cond})"),
             Engine::Sqlite => format!("coalesce(sum(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)"),
@@ -318,7 +318,12 @@ impl Dialect {
 
     /// Whether an array column overlaps the values of a subquery (the
     /// `X_ids` association form); Postgres only.
-    pub fn array_overlaps(&self, col: &str, elem_type: &str, subquery: &str) -> Option<String> {
+    pub(crate) fn array_overlaps(
+        &self,
+        col: &str,
+        elem_type: &str,
+        subquery: &str,
+    ) -> Option<String> {
         match self.0 {
             Engine::Postgres => Some(format!(
                 "{col} && ARRAY(SELECT CAST(v AS {elem_type}) FROM ({subquery}) AS s(v))"
@@ -331,7 +336,12 @@ impl Dialect {
     /// as `name(tag, i0[, i1])`: the seed rows, then repeatedly the rows
     /// that reference a row already in it through a cascading key. `UNION`
     /// (not `UNION ALL`) makes it a fixed point on row sets, so cycles end.
-    pub fn closure_cte(&self, name: &str, seeds: &[String], steps: &[ClosureStep]) -> String {
+    pub(crate) fn closure_cte(
+        &self,
+        name: &str,
+        seeds: &[String],
+        steps: &[ClosureStep],
+    ) -> String {
         let width = self.closure_width();
         let cols: Vec<String> = (0..width).map(|i| format!("i{i}")).collect();
         let head = format!("{name}(tag, {})", cols.join(", "));
@@ -386,7 +396,7 @@ impl Dialect {
     }
 
     /// A seed row of a closure: `SELECT tag, identity FROM ...`.
-    pub fn closure_seed(&self, tag: usize, ident: &[String], from_where: &str) -> String {
+    pub(crate) fn closure_seed(&self, tag: usize, ident: &[String], from_where: &str) -> String {
         format!(
             "SELECT {tag}, {} {from_where}",
             self.closure_ident(ident).join(", ")
@@ -395,7 +405,7 @@ impl Dialect {
 
     /// The predicate "this row's identity is among the closure rows tagged
     /// `tag`".
-    pub fn in_closure(&self, ident: &[String], closure: &str, tag: usize) -> String {
+    pub(crate) fn in_closure(&self, ident: &[String], closure: &str, tag: usize) -> String {
         let id = self.closure_ident(ident);
         let cols: Vec<String> = (0..id.len()).map(|i| format!("i{i}")).collect();
         format!(
@@ -407,7 +417,7 @@ impl Dialect {
 }
 
 /// `(a, b)` for several expressions, `a` for one.
-pub fn tuple(exprs: &[String]) -> String {
+pub(crate) fn tuple(exprs: &[String]) -> String {
     if exprs.len() == 1 {
         exprs[0].clone()
     } else {

@@ -10,7 +10,7 @@
 //! open one themselves, so a caller can compose them.
 
 pub mod bulk;
-pub mod dialect;
+pub(crate) mod dialect;
 pub mod postgres;
 pub mod restore;
 pub mod rows;
@@ -48,7 +48,7 @@ pub struct TargetIdentity {
 impl TargetIdentity {
     /// Whether the target is a database file (SQLite) rather than a
     /// database on a server: it has a path, no host, user or TLS.
-    pub fn is_file(&self) -> bool {
+    pub(crate) fn is_file(&self) -> bool {
         self.engine == Engine::Sqlite
     }
 }
@@ -141,7 +141,7 @@ impl dyn PreviewTx + '_ {
 }
 
 /// A count a query returned (no value: 0).
-pub fn count_of(v: Option<&Value>) -> Result<u64> {
+pub(crate) fn count_of(v: Option<&Value>) -> Result<u64> {
     let text = v.and_then(Value::text).unwrap_or_else(|| "0".into());
     text.trim()
         .parse::<u64>()
@@ -162,7 +162,7 @@ pub struct TableCounts {
 /// equal: every query `f` ran then saw the same committed data (Postgres
 /// previews read committed data query by query). `None` when a commit fell
 /// in between, or the engine has no such token.
-pub fn at_one_version<T>(
+pub(crate) fn at_one_version<T>(
     tx: &mut dyn PreviewTx,
     f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>,
 ) -> Result<(T, Option<String>)> {
@@ -299,7 +299,10 @@ pub trait ApplyTx: PreviewTx {
 /// commands: the operator can see, and rerun, exactly what was counted.
 pub(crate) fn trace_sql(sql: &str, started: std::time::Instant) {
     if std::env::var_os("DBGUARD_ECHO_SQL").is_some() {
-        eprintln!(
+        use std::io::Write;
+        // A trace that cannot be written is no reason to stop the query.
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "-- {:.3} ms\n{sql};",
             started.elapsed().as_secs_f64() * 1000.0
         );
@@ -324,7 +327,7 @@ pub enum Connection {
 
 /// How a target string was understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetSpec {
+pub(crate) enum TargetSpec {
     /// A Postgres URL or key=value conninfo (empty: from the environment).
     Postgres(String),
     /// A SQLite file path.
@@ -430,7 +433,7 @@ impl Connection {
     }
 
     /// Runs a session setting the guard allowed (`SET search_path ...`).
-    pub fn run_session(&mut self, sql: &str) -> Result<()> {
+    pub(crate) fn run_session(&mut self, sql: &str) -> Result<()> {
         match self {
             Connection::Postgres(c) => c.run_session(sql),
             Connection::Sqlite(c) => c.run_session(sql),
@@ -475,7 +478,7 @@ impl Connection {
 
 /// What a target remembers of a transaction a journal entry names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TxStatus {
+pub(crate) enum TxStatus {
     Committed,
     Aborted,
     InProgress,
@@ -486,12 +489,12 @@ pub enum TxStatus {
 impl Connection {
     /// Whether the engine gives each transaction an id a journal entry can
     /// record and ask about later (Postgres); SQLite has none.
-    pub fn keeps_transaction_ids(&self) -> bool {
+    pub(crate) fn keeps_transaction_ids(&self) -> bool {
         matches!(self, Connection::Postgres(_))
     }
 
     /// What became of transaction `txid` ([`ApplyTx::txid`]).
-    pub fn transaction_status(&mut self, txid: &str) -> Result<TxStatus> {
+    pub(crate) fn transaction_status(&mut self, txid: &str) -> Result<TxStatus> {
         let Connection::Postgres(pg) = self else {
             return Ok(TxStatus::Forgotten);
         };
@@ -505,7 +508,11 @@ impl Connection {
 
     /// The row of `info`'s table with this key as it is now, read in a
     /// read-only transaction.
-    pub fn row_by_key(&mut self, info: &TableInfo, key: &[Value]) -> Result<Option<Vec<Value>>> {
+    pub(crate) fn row_by_key(
+        &mut self,
+        info: &TableInfo,
+        key: &[Value],
+    ) -> Result<Option<Vec<Value>>> {
         let sql = dialect::Dialect(self.engine()).select_by_keys(info, &[key]);
         let mut current = None;
         self.run_read(&sql, &mut Collect(&mut current))?;

@@ -44,7 +44,7 @@ impl RestoreMode {
 }
 
 /// The deleted rows of a change, as the journal stores them.
-pub trait DeletedRows {
+pub(crate) trait DeletedRows {
     /// The stored chunks of `table`'s deleted rows, in storage order.
     fn chunks(
         &self,
@@ -62,7 +62,7 @@ pub trait DeletedRows {
 
 /// Where a bulk restore reports the rows it put back: the undo's own
 /// journal entry, and its progress.
-pub trait RestoreSink {
+pub(crate) trait RestoreSink {
     /// `rows` rows of `table` as they are now, read back in the engine's
     /// bulk format.
     fn read_back(&mut self, table: &str, format: BulkFormat, rows: u64, data: &[u8]) -> Result<()>;
@@ -90,14 +90,14 @@ pub struct Checked {
 /// How an insert ended: the differences triggers made to restored rows,
 /// or the keys that exist again (the insert found them; nothing of it
 /// stays).
-pub enum Inserted {
+pub(crate) enum Inserted {
     Done(Vec<String>),
     Taken(Vec<KeyTaken>),
 }
 
 /// An engine's bulk path for deleted rows. `tables` are in restore order,
 /// parents first.
-pub trait BulkRestore {
+pub(crate) trait BulkRestore {
     /// Whether these rows can go back in bulk; otherwise they go row by
     /// row with the rest.
     fn eligible(
@@ -140,7 +140,7 @@ pub trait BulkRestore {
 }
 
 /// The bulk path of `engine`.
-pub fn bulk_restore(engine: Engine) -> Box<dyn BulkRestore> {
+pub(crate) fn bulk_restore(engine: Engine) -> Box<dyn BulkRestore> {
     match engine {
         Engine::Postgres => Box::new(super::postgres::restore::Staged::default()),
         Engine::Sqlite => Box::new(super::sqlite::restore::Chunks),

@@ -36,7 +36,7 @@ impl Dialect {
 
     /// `t.k = v.k0 AND ...` (or the NULL-safe form for keyless tables):
     /// the row of `t` whose key is the one in the CTE `v`.
-    pub fn key_match(&self, info: &TableInfo, t: &str) -> String {
+    pub(crate) fn key_match(&self, info: &TableInfo, t: &str) -> String {
         info.key_columns
             .iter()
             .enumerate()
@@ -84,7 +84,7 @@ impl Dialect {
 
     /// The current rows of `info`'s table with these keys, every column,
     /// as `t`.
-    pub fn select_by_keys(&self, info: &TableInfo, keys: &[&[Value]]) -> String {
+    pub(crate) fn select_by_keys(&self, info: &TableInfo, keys: &[&[Value]]) -> String {
         let cols: Vec<String> = info
             .columns
             .iter()
@@ -118,7 +118,7 @@ impl Dialect {
 
     /// Inserts whole rows (`images`, every column in capture order) back;
     /// generated columns are left to the database.
-    pub fn insert_rows(&self, info: &TableInfo, images: &[&[Value]]) -> String {
+    pub(crate) fn insert_rows(&self, info: &TableInfo, images: &[&[Value]]) -> String {
         let cols: Vec<String> = info
             .columns
             .iter()
@@ -151,7 +151,11 @@ impl Dialect {
     /// Sets every column a row may be given back to its image, by key
     /// (`rows`: key, image); `None` when no column can be set. Identity
     /// ALWAYS columns cannot be assigned and keep their value.
-    pub fn update_rows(&self, info: &TableInfo, rows: &[(&[Value], &[Value])]) -> Option<String> {
+    pub(crate) fn update_rows(
+        &self,
+        info: &TableInfo,
+        rows: &[(&[Value], &[Value])],
+    ) -> Option<String> {
         let settable: Vec<(usize, &ColumnInfo)> = info
             .columns
             .iter()
@@ -198,7 +202,7 @@ impl Dialect {
     }
 
     /// Deletes the rows with these keys.
-    pub fn delete_keys(&self, info: &TableInfo, keys: &[&[Value]]) -> String {
+    pub(crate) fn delete_keys(&self, info: &TableInfo, keys: &[&[Value]]) -> String {
         let target = info.sql_name();
         format!(
             "{} DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM v WHERE {})",
@@ -211,7 +215,7 @@ impl Dialect {
     /// row must fail, whatever `ON CONFLICT` clause the table declares
     /// (`REPLACE` would delete the other row, `IGNORE` would skip the
     /// restore).
-    pub fn or_abort(&self) -> &'static str {
+    pub(crate) fn or_abort(&self) -> &'static str {
         match self.0 {
             Engine::Sqlite => " OR ABORT",
             Engine::Postgres => "",
@@ -220,7 +224,7 @@ impl Dialect {
 
     /// ` OVERRIDING SYSTEM VALUE` where a Postgres table has an identity
     /// ALWAYS column: a restored row keeps the value it had.
-    pub fn overriding(&self, info: &TableInfo) -> &'static str {
+    pub(crate) fn overriding(&self, info: &TableInfo) -> &'static str {
         match self.0 {
             Engine::Postgres if info.columns.iter().any(|c| c.identity_always) => {
                 " OVERRIDING SYSTEM VALUE"
@@ -232,7 +236,7 @@ impl Dialect {
     /// What a restore script starts with, to run in plain psql or sqlite3:
     /// one transaction, and on SQLite foreign keys checked at its end (a
     /// child may come back in a statement before its parent's).
-    pub fn script_begin(&self) -> &'static str {
+    pub(crate) fn script_begin(&self) -> &'static str {
         match self.0 {
             Engine::Sqlite => "BEGIN;\nPRAGMA defer_foreign_keys = ON;\n",
             Engine::Postgres => "BEGIN;\n",

@@ -96,7 +96,7 @@ fn plural_candidates(stem: &str) -> Vec<String> {
 
 /// Every association that applies: declared ones, plus inferred ones
 /// unless policy turns inference off or silences a column.
-pub fn associations(schema: &Schema, policy: &Policy) -> (Vec<Association>, Vec<String>) {
+pub(crate) fn associations(schema: &Schema, policy: &Policy) -> (Vec<Association>, Vec<String>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let mut silenced: Vec<(QualName, String)> = Vec::new();

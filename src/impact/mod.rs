@@ -15,7 +15,7 @@
 //! All queries of one preview run in one read-only snapshot under one time
 //! budget; an edge that could not be counted in time is reported as such.
 
-pub mod associations;
+pub(crate) mod associations;
 mod cascade;
 mod delete;
 mod insert;
@@ -280,7 +280,11 @@ pub fn preview(
 /// Computes the impact inside an existing preview runner (the apply path
 /// recomputes it in its own transaction), with the data version it was
 /// read at ([`Impact::data_version`]).
-pub fn analyze(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> Result<Impact> {
+pub(crate) fn analyze(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    stmt: &Statement,
+) -> Result<Impact> {
     let (mut impact, version) = crate::db::at_one_version(tx, |tx| analyze_queries(tx, ctx, stmt))?;
     impact.data_version = version;
     Ok(impact)
@@ -432,7 +436,7 @@ pub fn digest(identity: &TargetIdentity, impact: &Impact) -> String {
     });
     let mut h = Sha256::new();
     h.update(canonical.to_string().as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(&h.finalize())
 }
 
 // ---- helpers shared by the statement kinds ----

@@ -62,7 +62,7 @@ use crate::error::{Error, Result};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The events the trail records.
-pub const EVENTS: &[&str] = &[
+pub(crate) const EVENTS: &[&str] = &[
     "session_start",
     "session_end",
     "statement",
@@ -104,7 +104,7 @@ pub struct ApprovalUse {
 }
 
 /// Compact JSON with object keys sorted, at every depth.
-pub fn canonical_json(v: &serde_json::Value) -> String {
+pub(crate) fn canonical_json(v: &serde_json::Value) -> String {
     let mut out = String::new();
     write_canonical(v, &mut out);
     out
@@ -190,7 +190,7 @@ fn format_ms(at: Timestamp) -> String {
 
 /// Parses `--since`: RFC 3339 (any offset) or `YYYY-MM-DD` (midnight UTC),
 /// into the stored form of `at`, so the two compare as strings.
-pub fn parse_since(s: &str) -> Result<String> {
+pub(crate) fn parse_since(s: &str) -> Result<String> {
     parse_time(s.trim()).map(format_ms).ok_or_else(|| {
         Error::input(format!(
             "--since {s:?} is not a time\nGive RFC 3339 (2026-03-01T12:00:00Z, 2026-03-01T14:00:00+02:00) or a date (2026-03-01)."
@@ -389,7 +389,7 @@ impl Journal {
     }
 
     /// One record, if it exists.
-    pub fn audit_record(&self, id: i64) -> Result<Option<AuditRecord>> {
+    pub(crate) fn audit_record(&self, id: i64) -> Result<Option<AuditRecord>> {
         Ok(self
             .conn
             .query_row(

@@ -16,7 +16,7 @@ use crate::model::ChangeKind;
 
 impl ChangeMeta {
     /// The journal metadata of a change on the target `id`.
-    pub fn for_target(
+    pub(crate) fn for_target(
         id: &TargetIdentity,
         operator: &str,
         statement: &str,
@@ -43,7 +43,7 @@ impl ChangeMeta {
 /// Runs `body` in a guarded transaction with a journal recording, and
 /// carries out the write-ahead protocol around it. Returns the change's id
 /// and what `body` returned.
-pub fn run_guarded<T>(
+pub(crate) fn run_guarded<T>(
     conn: &mut Connection,
     journal: &mut Journal,
     meta: &ChangeMeta,

@@ -44,7 +44,8 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use guarded::{reconcile, run_guarded};
+pub use guarded::reconcile;
+pub(crate) use guarded::run_guarded;
 pub use schema::SCHEMA_VERSION;
 pub use write::Recording;
 
@@ -169,7 +170,7 @@ fn now() -> String {
 /// Where dbguard keeps its state on this machine: the default journal and
 /// the shell history. `$XDG_STATE_HOME/dbguard`, default
 /// `~/.local/state/dbguard`.
-pub fn state_dir() -> Option<PathBuf> {
+pub(crate) fn state_dir() -> Option<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
         return Some(PathBuf::from(x).join("dbguard"));
     }
@@ -208,7 +209,7 @@ pub struct Journal {
 impl Journal {
     /// `$XDG_STATE_HOME/dbguard/journal.sqlite` (default
     /// `~/.local/state/dbguard/journal.sqlite`).
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         state_dir().map(|d| d.join("journal.sqlite"))
     }
 

@@ -203,7 +203,7 @@ impl Journal {
 
     /// The `limit` newest changes, newest first (all of them without a
     /// limit), read off the primary key.
-    pub fn list_newest(&self, limit: Option<u64>) -> Result<Vec<Change>> {
+    pub(crate) fn list_newest(&self, limit: Option<u64>) -> Result<Vec<Change>> {
         match limit {
             None => self.list(),
             Some(n) => self.changes_where(&format!(
@@ -331,7 +331,7 @@ impl Journal {
     /// Streams the rows of one operation of a change, grouped by table in
     /// restore order (parents first, or children first), then capture
     /// order: what a restore needs, in constant memory.
-    pub fn for_each_row_of(
+    pub(crate) fn for_each_row_of(
         &self,
         id: i64,
         op: Op,
@@ -343,7 +343,7 @@ impl Journal {
 
     /// The rows of one table and operation that a change recorded one by
     /// one (not in chunks), in capture order.
-    pub fn for_each_single_row_of(
+    pub(crate) fn for_each_single_row_of(
         &self,
         id: i64,
         table: &str,
@@ -360,7 +360,7 @@ impl Journal {
 
     /// The chunks of one table and operation of a change, as stored: their
     /// format, row count and text (complete lines).
-    pub fn for_each_chunk_of(
+    pub(crate) fn for_each_chunk_of(
         &self,
         id: i64,
         table: &str,
@@ -385,7 +385,7 @@ impl Journal {
     /// The formats of the chunks a change holds for `table` and `op`,
     /// without reading their rows (a reference has its origin's format):
     /// from the index `change_chunks_format` alone.
-    pub fn chunk_formats(&self, id: i64, table: &str, op: Op) -> Result<Vec<BulkFormat>> {
+    pub(crate) fn chunk_formats(&self, id: i64, table: &str, op: Op) -> Result<Vec<BulkFormat>> {
         let mut stmt = self.conn.prepare(CHUNK_FORMATS)?;
         let formats = stmt.query_map(params![id, table, op.name()], |r| r.get::<_, String>(0))?;
         formats
@@ -394,36 +394,12 @@ impl Journal {
     }
 
     /// How many rows of `op` a change recorded one by one (not in chunks).
-    pub fn single_rows(&self, id: i64, op: Op) -> Result<i64> {
+    pub(crate) fn single_rows(&self, id: i64, op: Op) -> Result<i64> {
         Ok(self.conn.query_row(
             "SELECT count(*) FROM change_rows WHERE change_id = ?1 AND op = ?2",
             params![id, op.name()],
             |r| r.get(0),
         )?)
-    }
-
-    /// How many rows of each operation a change recorded.
-    pub fn row_counts(&self, id: i64) -> Result<Vec<(String, Op, i64)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT tbl, op, sum(n) FROM (
-                 SELECT tbl, op, count(*) AS n FROM change_rows WHERE change_id = ?1 GROUP BY tbl, op
-                 UNION ALL
-                 SELECT tbl, op, sum(rows) FROM change_chunks WHERE change_id = ?1 GROUP BY tbl, op
-             ) GROUP BY tbl, op ORDER BY tbl, op",
-        )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (t, op, n) = r?;
-            out.push((t, Op::parse(&op)?, n));
-        }
-        Ok(out)
     }
 
     /// The change that undid `id`, if any (committed).

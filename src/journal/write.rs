@@ -47,7 +47,7 @@ impl Journal {
     }
 
     /// Marks a prepared change committed or aborted.
-    pub fn set_status(&self, id: i64, status: Status) -> Result<()> {
+    pub(crate) fn set_status(&self, id: i64, status: Status) -> Result<()> {
         let committed_at = (status == Status::Committed).then(now);
         let n = self.conn.execute(
             "UPDATE changes SET status = ?2, committed_at = coalesce(?3, committed_at) WHERE id = ?1",
@@ -75,7 +75,7 @@ impl Recording<'_> {
 
     /// Whether this recording goes into the file `other` reads, so its
     /// chunks can be referred to ([`Recording::chunk_ref`]).
-    pub fn is_in(&self, other: &Journal) -> bool {
+    pub(crate) fn is_in(&self, other: &Journal) -> bool {
         let mine = self.tx.path().map(std::fs::canonicalize);
         matches!(
             (mine, std::fs::canonicalize(&other.path)),
@@ -143,7 +143,7 @@ impl Recording<'_> {
     /// Records a chunk that stands for `chunk`, as read from this journal:
     /// the same lines, in the same format, stored once (it points at the
     /// chunk's [`Chunk::origin`]).
-    pub fn chunk_ref(&mut self, table: &str, op: Op, chunk: &StoredChunk<'_>) -> Result<()> {
+    pub(crate) fn chunk_ref(&mut self, table: &str, op: Op, chunk: &StoredChunk<'_>) -> Result<()> {
         self.insert_chunk(table, op, chunk.format, chunk.rows, b"", Some(chunk.origin))
     }
 
@@ -188,7 +188,7 @@ impl Recording<'_> {
 
     /// Sets the after-image of the updated row with this key; false when no
     /// updated row of the table has it.
-    pub fn set_after_by_key(
+    pub(crate) fn set_after_by_key(
         &mut self,
         table: &str,
         key: &[Value],
@@ -210,7 +210,7 @@ impl Recording<'_> {
     /// Up to `limit` keys of updated rows of `table` after `after_seq`
     /// whose after-image is missing, with their seq (for re-reading them in
     /// batches by key).
-    pub fn missing_after(
+    pub(crate) fn missing_after(
         &mut self,
         table: &str,
         after_seq: i64,
@@ -251,7 +251,7 @@ impl Recording<'_> {
     }
 
     /// The Postgres transaction id the target change runs in.
-    pub fn set_txid(&mut self, txid: &str) -> Result<()> {
+    pub(crate) fn set_txid(&mut self, txid: &str) -> Result<()> {
         self.tx.execute(
             "UPDATE changes SET txid = ?2 WHERE id = ?1",
             params![self.id, txid],
@@ -260,7 +260,7 @@ impl Recording<'_> {
     }
 
     /// Marks the entry as not covering every change (`--allow-uncovered`).
-    pub fn set_partial(&mut self, why: &str) -> Result<()> {
+    pub(crate) fn set_partial(&mut self, why: &str) -> Result<()> {
         self.tx.execute(
             "UPDATE changes SET partial = ?2 WHERE id = ?1",
             params![self.id, why],

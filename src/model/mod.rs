@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod value;
 
-pub use value::{Value, blob_text, real_text};
+pub use value::Value;
 
 /// Which database engine a target runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

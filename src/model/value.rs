@@ -30,7 +30,7 @@ impl Value {
     /// SQLite's other storage classes tagged (`{"int": "42"}`, `{"real":
     /// "0x3ff0000000000000"}` with the exact bits, `{"blob": "00ff"}`), so
     /// that every value reads back as the same value.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::json;
         match self {
             Value::Null => serde_json::Value::Null,
@@ -42,7 +42,7 @@ impl Value {
     }
 
     /// Reads a value back from [`Value::to_json`]'s form.
-    pub fn from_json(v: &serde_json::Value) -> Result<Value> {
+    pub(crate) fn from_json(v: &serde_json::Value) -> Result<Value> {
         let bad = || Error::database(format!("journal holds a value it cannot read: {v}"));
         match v {
             serde_json::Value::Null => Ok(Value::Null),
@@ -84,7 +84,7 @@ impl Value {
 /// SQLite prints reals with up to 17 significant digits and always with a
 /// decimal point or exponent; Rust's shortest round-trip form is the same
 /// number, so it is used and completed with `.0` where needed.
-pub fn real_text(f: f64) -> String {
+pub(crate) fn real_text(f: f64) -> String {
     if f.is_nan() {
         return "NaN".into();
     }
@@ -100,7 +100,7 @@ pub fn real_text(f: f64) -> String {
 }
 
 /// Blobs are shown the way Postgres shows bytea: `\x` and hex digits.
-pub fn blob_text(b: &[u8]) -> String {
+pub(crate) fn blob_text(b: &[u8]) -> String {
     format!("\\x{}", base16ct::lower::encode_string(b))
 }
 

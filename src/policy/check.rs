@@ -29,7 +29,7 @@ pub fn report(policy: &Policy, problems: &[Problem]) -> (String, usize) {
 }
 
 /// The effective policy, for people.
-pub fn effective(policy: &Policy) -> String {
+pub(crate) fn effective(policy: &Policy) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "policy: {}", source(policy));
     write_target(&mut out, &policy.target);

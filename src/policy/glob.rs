@@ -87,7 +87,7 @@ impl Glob {
 
     /// Whether the pattern contains an unescaped `.` (a schema-qualified
     /// table pattern).
-    pub fn is_qualified(&self) -> bool {
+    pub(crate) fn is_qualified(&self) -> bool {
         self.qualified
     }
 
@@ -97,7 +97,7 @@ impl Glob {
     }
 
     /// ASCII case-insensitive match of the whole text.
-    pub fn matches_ignore_case(&self, text: &str) -> bool {
+    pub(crate) fn matches_ignore_case(&self, text: &str) -> bool {
         self.matches_with(text, true)
     }
 
@@ -127,6 +127,52 @@ impl Glob {
             }
         }
         self.toks[p..].iter().all(|t| *t == Tok::Star)
+    }
+}
+
+/// One element of a pattern written in another syntax (psql's `\\dt`
+/// patterns, with their own quoting and case folding), to be matched by a
+/// [`Glob`] like any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Lit(char),
+    /// Any run of characters, including none.
+    Any,
+    /// Exactly one character.
+    One,
+}
+
+impl Glob {
+    /// The glob of `parts`, already parsed by their own syntax.
+    pub(crate) fn of_parts(parts: &[Part]) -> Glob {
+        let mut pattern = String::new();
+        let mut toks = Vec::with_capacity(parts.len());
+        for part in parts {
+            match *part {
+                Part::Lit(c) => {
+                    if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                        pattern.push('\\');
+                    }
+                    pattern.push(c);
+                    toks.push(Tok::Char(c));
+                }
+                Part::Any => {
+                    pattern.push('*');
+                    if toks.last() != Some(&Tok::Star) {
+                        toks.push(Tok::Star);
+                    }
+                }
+                Part::One => {
+                    pattern.push('?');
+                    toks.push(Tok::Any);
+                }
+            }
+        }
+        Glob {
+            pattern,
+            toks,
+            qualified: false,
+        }
     }
 }
 

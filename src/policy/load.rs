@@ -12,17 +12,19 @@ use crate::error::{Error, Result};
 impl Policy {
     /// Loads `dir`, or `./policies` when it exists, or the built-in default.
     pub fn load(dir: Option<&Path>) -> Result<Policy> {
-        match dir {
-            Some(d) => Policy::load_dir(d),
-            None => {
-                let local = Path::new("policies");
-                if local.is_dir() {
-                    Policy::load_dir(local)
-                } else {
-                    Ok(Policy::builtin())
-                }
-            }
+        match Policy::directory(dir) {
+            Some(d) => Policy::load_dir(&d),
+            None => Ok(Policy::builtin()),
         }
+    }
+
+    /// The policy directory to read: the one given, else `./policies` when
+    /// it exists; `None` means the built-in default.
+    pub fn directory(given: Option<&Path>) -> Option<std::path::PathBuf> {
+        given.map(Path::to_path_buf).or_else(|| {
+            let local = Path::new("policies");
+            local.is_dir().then(|| local.to_path_buf())
+        })
     }
 
     /// The built-in default policy (the text of `policies/default.toml`).
@@ -68,7 +70,7 @@ impl Policy {
     /// A directory without any `*.toml` file uses the built-in rules (with
     /// the directory's approvers), so `policies/approvers` alone is enough
     /// to add approvers to the default policy.
-    pub fn load_checked(dir: &Path) -> Result<(Policy, Vec<Problem>)> {
+    pub(crate) fn load_checked(dir: &Path) -> Result<(Policy, Vec<Problem>)> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             Error::input(format!(
                 "cannot read policy directory {}: {e}\nGive an existing directory with --policy DIR.",

@@ -29,7 +29,7 @@ pub mod glob;
 mod load;
 mod merge;
 pub mod operations;
-pub mod presence;
+pub(crate) mod presence;
 pub mod problem;
 mod raw;
 pub mod rows;
@@ -38,7 +38,7 @@ mod rule_build;
 pub mod tables;
 mod target;
 pub mod verdict;
-pub mod where_clause;
+pub(crate) mod where_clause;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,14 +57,14 @@ use verdict::Decision;
 pub const BUILTIN_TEXT: &str = include_str!("../../policies/default.toml");
 
 /// How the built-in default is named in messages.
-pub const BUILTIN_NAME: &str = "<built-in default policy>";
+pub(crate) const BUILTIN_NAME: &str = "<built-in default policy>";
 
 /// The newest policy format this version understands.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// How long an approval request stays valid unless `limits.request_ttl`
 /// says otherwise.
-pub const DEFAULT_REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// One `[[association]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -197,7 +197,7 @@ impl Policy {
 
     /// Rules in evaluation order for display: strictest verdict first, file
     /// order within a verdict.
-    pub fn rules_by_strictness(&self) -> Vec<&Rule> {
+    pub(crate) fn rules_by_strictness(&self) -> Vec<&Rule> {
         let mut rules: Vec<&Rule> = self.rules.iter().collect();
         rules.sort_by_key(|r| std::cmp::Reverse(r.verdict));
         rules

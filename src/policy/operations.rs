@@ -4,12 +4,12 @@
 use super::verdict::VerdictInput;
 
 /// Every operation name a rule may list, as `VerdictInput::kind` spells it.
-pub const KNOWN: &[&str] = &[
+pub(crate) const KNOWN: &[&str] = &[
     "insert", "update", "delete", "truncate", "merge", "ddl", "undo",
 ];
 
 /// Whether `name` is a known operation.
-pub fn is_known(name: &str) -> bool {
+pub(crate) fn is_known(name: &str) -> bool {
     KNOWN.contains(&name)
 }
 
@@ -24,7 +24,7 @@ impl Operations {
             .any(|op| op.eq_ignore_ascii_case(input.kind.name()))
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.0.join(", ")
     }
 }

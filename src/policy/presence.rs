@@ -40,7 +40,7 @@ impl Presence {
         has == self.present
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let what = match self.feature {
             Feature::Cascades => "cascades",
             Feature::Dangling => "dangling rows",

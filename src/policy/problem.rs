@@ -22,7 +22,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 }

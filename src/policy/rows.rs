@@ -12,7 +12,7 @@ impl MinRows {
         input.target_rows >= self.0
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("target rows >= {}", self.0)
     }
 }
@@ -25,7 +25,7 @@ impl MinTotalRows {
         input.total_rows >= self.0
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("total rows >= {}", self.0)
     }
 }

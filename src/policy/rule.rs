@@ -33,7 +33,7 @@ impl Condition {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Condition::Operations(c) => c.describe(),
             Condition::Tables(c) => format!("on {}", c.describe()),
@@ -70,7 +70,7 @@ impl Rule {
     }
 
     /// `update, delete without WHERE on *` (or `every change`).
-    pub fn describe_conditions(&self) -> String {
+    pub(crate) fn describe_conditions(&self) -> String {
         if self.conditions.is_empty() {
             return "every change".to_owned();
         }
@@ -83,7 +83,7 @@ impl Rule {
 
     /// For `approve`: `1 approval from any approver`, `2 approvals from
     /// dba, sre`; otherwise empty.
-    pub fn describe_approvals(&self) -> String {
+    pub(crate) fn describe_approvals(&self) -> String {
         if self.verdict != Decision::Approve {
             return String::new();
         }

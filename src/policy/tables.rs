@@ -23,11 +23,11 @@ impl Tables {
     }
 
     /// Whether one table matches any of the globs.
-    pub fn matches_table(&self, table: &QualName) -> bool {
+    pub(crate) fn matches_table(&self, table: &QualName) -> bool {
         self.0.iter().any(|g| glob_matches_table(g, table))
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.0
             .iter()
             .map(Glob::as_str)
@@ -37,7 +37,7 @@ impl Tables {
 }
 
 /// One glob against one table name (see the module doc).
-pub fn glob_matches_table(glob: &Glob, table: &QualName) -> bool {
+pub(crate) fn glob_matches_table(glob: &Glob, table: &QualName) -> bool {
     if glob.is_qualified() {
         let schema = table.schema.as_deref().unwrap_or("main");
         glob.matches_ignore_case(&format!("{schema}.{}", table.name))

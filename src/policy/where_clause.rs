@@ -17,7 +17,7 @@ impl WithoutWhere {
         filtered && input.has_where != self.0
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.0 {
             "without WHERE".to_owned()
         } else {

@@ -34,7 +34,7 @@ use crate::db::Engine;
 use crate::schema::{NameCase, Schema, Table, display_ident};
 
 /// Meta commands offered after `\`, in the order `\?` lists them.
-pub const META_COMMANDS: &[&str] = &[
+pub(crate) const META_COMMANDS: &[&str] = &[
     "\\?",
     "\\q",
     "\\dt",
@@ -636,7 +636,7 @@ fn meta_candidates(schema: &Schema, before: &str) -> (usize, Vec<String>) {
     (arg_start, out.into_vec())
 }
 
-pub struct ShellHelper {
+pub(crate) struct ShellHelper {
     engine: Engine,
     schema: Arc<RwLock<Schema>>,
 }

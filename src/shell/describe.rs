@@ -10,6 +10,7 @@
 //! (`public.film`), SQLite tables bare; identifiers that need quotes are
 //! quoted, so every name shown can be pasted back into SQL.
 
+use crate::policy::glob::{Glob, Part};
 use std::collections::HashSet;
 
 use comfy_table::{ContentArrangement, ContentLineStyle, LineStyle, Table as Grid, TableStyle};
@@ -85,70 +86,39 @@ fn kind_label(t: &Table) -> &'static str {
 
 // ---------------------------------------------------------------- \dt
 
-/// One element of a compiled psql-style pattern.
-#[derive(Debug, Clone, PartialEq)]
-enum Pat {
-    Lit(char),
-    /// `*`: any run of characters.
-    Any,
-    /// `?`: exactly one character.
-    One,
-}
-
-/// One compiled part (schema or name) of a `\dt` pattern.
+/// One compiled part (schema or name) of a `\\dt` pattern, matched by the
+/// policy's globs: as written, and with its letters lower-cased for
+/// engines that ignore case (where the name is lower-cased too).
 #[derive(Debug, Clone)]
 struct NamePattern {
-    pats: Vec<Pat>,
+    exact: Glob,
+    folded: Glob,
 }
 
 impl NamePattern {
+    fn new(parts: &[Part]) -> NamePattern {
+        let folded: Vec<Part> = parts
+            .iter()
+            .map(|p| match *p {
+                Part::Lit(c) => Part::Lit(c.to_lowercase().next().unwrap_or(c)),
+                other => other,
+            })
+            .collect();
+        NamePattern {
+            exact: Glob::of_parts(parts),
+            folded: Glob::of_parts(&folded),
+        }
+    }
+
     /// Whether `name` matches. The pattern's unquoted letters are already
     /// folded; where the engine ignores case, both sides are compared
     /// folded.
     fn matches(&self, name: &str, case: NameCase) -> bool {
         if case == NameCase::FoldsUnquoted {
-            let name: Vec<char> = name.chars().collect();
-            return glob(&self.pats, &name);
+            return self.exact.matches(name);
         }
-        let name: Vec<char> = name.to_lowercase().chars().collect();
-        let pats: Vec<Pat> = self
-            .pats
-            .iter()
-            .map(|p| match p {
-                Pat::Lit(c) => Pat::Lit(c.to_lowercase().next().unwrap_or(*c)),
-                other => other.clone(),
-            })
-            .collect();
-        glob(&pats, &name)
+        self.folded.matches(&name.to_lowercase())
     }
-}
-
-/// Wildcard match by dynamic programming (no backtracking blow-up on
-/// patterns like `*a*a*a*`).
-fn glob(pats: &[Pat], name: &[char]) -> bool {
-    // reach[j]: the pattern prefix seen so far matches name[..j].
-    let mut reach = vec![false; name.len() + 1];
-    reach[0] = true;
-    for p in pats {
-        let mut next = vec![false; name.len() + 1];
-        match p {
-            Pat::Any => {
-                let mut any = false;
-                for j in 0..=name.len() {
-                    any |= reach[j];
-                    next[j] = any;
-                }
-            }
-            Pat::One => next[1..].copy_from_slice(&reach[..name.len()]),
-            Pat::Lit(c) => {
-                for j in 0..name.len() {
-                    next[j + 1] = reach[j] && name[j] == *c;
-                }
-            }
-        }
-        reach = next;
-    }
-    reach[name.len()]
 }
 
 /// Compiles `[schema.]name` psql-style: `*` and `?` are wildcards outside
@@ -156,7 +126,7 @@ fn glob(pats: &[Pat], name: &[char]) -> bool {
 /// inside quotes everything is literal and `""` is a quote. Returns the
 /// schema part (if any) and the name part.
 fn compile_pattern(p: &str) -> (Option<NamePattern>, NamePattern) {
-    let mut parts: Vec<Vec<Pat>> = vec![Vec::new()];
+    let mut parts: Vec<Vec<Part>> = vec![Vec::new()];
     let mut chars = p.trim().chars().peekable();
     let mut quoted = false;
     while let Some(c) = chars.next() {
@@ -164,27 +134,26 @@ fn compile_pattern(p: &str) -> (Option<NamePattern>, NamePattern) {
         match c {
             '"' if quoted && chars.peek() == Some(&'"') => {
                 chars.next();
-                parts[cur].push(Pat::Lit('"'));
+                parts[cur].push(Part::Lit('"'));
             }
             '"' => quoted = !quoted,
-            _ if quoted => parts[cur].push(Pat::Lit(c)),
+            _ if quoted => parts[cur].push(Part::Lit(c)),
             '.' => parts.push(Vec::new()),
-            '*' => parts[cur].push(Pat::Any),
-            '?' => parts[cur].push(Pat::One),
+            '*' => parts[cur].push(Part::Any),
+            '?' => parts[cur].push(Part::One),
             _ => {
                 for l in c.to_lowercase() {
-                    parts[cur].push(Pat::Lit(l));
+                    parts[cur].push(Part::Lit(l));
                 }
             }
         }
     }
     // An empty part (`public.`) means "anything", as in psql.
-    let fix = |v: Vec<Pat>| NamePattern {
-        pats: if v.is_empty() { vec![Pat::Any] } else { v },
-    };
-    let name = parts.pop().map(fix).unwrap_or(NamePattern {
-        pats: vec![Pat::Any],
-    });
+    let fix = |v: Vec<Part>| NamePattern::new(if v.is_empty() { &[Part::Any] } else { &v });
+    let name = parts
+        .pop()
+        .map(fix)
+        .unwrap_or_else(|| NamePattern::new(&[Part::Any]));
     // `db.schema.name`: the database part is ignored.
     let schema = parts.pop().map(fix);
     (schema, name)
@@ -193,7 +162,7 @@ fn compile_pattern(p: &str) -> (Option<NamePattern>, NamePattern) {
 /// `\dt [pattern]`: the list of tables. A pattern without a schema part
 /// matches tables of every schema (psql limits it to the search path; a
 /// guard shell would rather show a same-named table elsewhere).
-pub fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
+pub(crate) fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
     let (schema_pat, name_pat) = match pattern {
         Some(p) => {
             let (s, n) = compile_pattern(p);
@@ -326,7 +295,7 @@ fn event_text(e: TriggerEvent) -> &'static str {
 }
 
 /// `\d TABLE`.
-pub fn describe_table(schema: &Schema, table: &Table) -> String {
+pub(crate) fn describe_table(schema: &Schema, table: &Table) -> String {
     let title = match table.kind {
         TableKind::Partitioned => "Partitioned table",
         TableKind::Foreign => "Foreign table",
@@ -516,7 +485,7 @@ struct RefsWalk<'s> {
 /// The walk stops at a table already on the current path (`(cycle)`) and
 /// at a table whose references were already drawn elsewhere
 /// (`(see above)`), so cycles terminate and diamonds are drawn once.
-pub fn refs_tree(schema: &Schema, table: &Table) -> String {
+pub(crate) fn refs_tree(schema: &Schema, table: &Table) -> String {
     let mut w = RefsWalk {
         schema,
         out: format!("{}\n", tname(schema, &table.name)),

@@ -12,7 +12,7 @@ use crate::schema::Schema;
 
 impl Shell {
     /// Runs a meta command (`\dt`, `\d`, ...). Returns `Ok(false)` for `\q`.
-    pub fn run_meta(&mut self, line: &str) -> Result<bool> {
+    pub(crate) fn run_meta(&mut self, line: &str) -> Result<bool> {
         let line = line.trim();
         let (cmd, arg) = match line.find(char::is_whitespace) {
             Some(i) => (&line[..i], Some(line[i..].trim()).filter(|a| !a.is_empty())),

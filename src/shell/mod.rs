@@ -15,7 +15,7 @@
 //! (results), `describe` (`\\d` and friends), `complete`, `progress`.
 
 pub mod complete;
-pub mod describe;
+pub(crate) mod describe;
 mod meta;
 pub mod progress;
 pub mod render;
@@ -40,7 +40,7 @@ use render::{DisplaySettings, Expanded};
 use ui::{Input, Ui};
 
 /// What the shell knows about its session, besides the connection.
-pub struct Shell {
+pub(crate) struct Shell {
     conn: Connection,
     schema: Arc<RwLock<Schema>>,
     pub display: DisplaySettings,
@@ -117,7 +117,7 @@ fn while_running<T>(canceller: Canceller, f: impl FnOnce() -> T) -> T {
 
 /// Output format of a session's results and previews.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// psql-like tables and trees.
     #[default]
     Text,
@@ -272,7 +272,7 @@ impl Shell {
 
     /// Runs every statement in `input`, in order, through the guard.
     /// Returns how many failed or were refused; each was reported.
-    pub fn run_text(&mut self, input: &str) -> usize {
+    pub(crate) fn run_text(&mut self, input: &str) -> usize {
         let mut failed = 0;
         for piece in sql::split(self.engine(), input) {
             if let Err(e) = self.run_statement(&piece) {
@@ -296,7 +296,7 @@ impl Shell {
     }
 
     /// Classifies one statement and does what the guard allows with it.
-    pub fn run_statement(&mut self, text: &str) -> Result<()> {
+    pub(crate) fn run_statement(&mut self, text: &str) -> Result<()> {
         let stmt = sql::classify(self.engine(), text);
         self.audit(
             "statement",
@@ -438,7 +438,7 @@ impl Shell {
     }
 
     /// Reloads the schema (after `SET search_path`, or `\d` on a stale one).
-    pub fn reload_schema(&mut self) -> Result<()> {
+    pub(crate) fn reload_schema(&mut self) -> Result<()> {
         let schema = self.conn.introspect()?;
         if let Ok(mut g) = self.schema.write() {
             *g = schema;
@@ -507,7 +507,7 @@ fn terminal_width() -> Option<u16> {
 
 /// Runs the shell on an open connection: a REPL on a terminal, script mode
 /// otherwise.
-pub fn run_on(conn: Connection, options: &Options) -> Result<()> {
+pub(crate) fn run_on(conn: Connection, options: &Options) -> Result<()> {
     let mut shell = Shell::new(conn, options)?;
     install_interrupt_handler();
     shell.audit(

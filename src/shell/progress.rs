@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Rows done of a known total.
-pub struct Progress {
+pub(crate) struct Progress {
     started: Instant,
     bar: Option<ProgressBar>,
     tty: bool,

@@ -50,7 +50,7 @@ pub struct DisplaySettings {
 }
 
 /// How NULL is shown, like pgcli: distinct from an empty string.
-pub const NULL_TEXT: &str = "<null>";
+pub(crate) const NULL_TEXT: &str = "<null>";
 
 /// psql's unaligned-border look: ` a | b `, a `---+---` rule under the
 /// header, no outer box.
@@ -89,12 +89,14 @@ impl TableCollector {
     }
 
     /// Rows kept for display (at most `display_limit`).
-    pub fn stored_rows(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn stored_rows(&self) -> usize {
         self.rows.len()
     }
 
     /// Rows received but not kept.
-    pub fn hidden_rows(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn hidden_rows(&self) -> u64 {
         self.hidden
     }
 
@@ -404,7 +406,7 @@ impl RowSink for TableCollector {
 /// always did; a larger one streams from then on, in constant memory, and
 /// should it fail midway, the object it began is closed with the error
 /// (`..., "row_count": N, "error": "..."}`), still one valid JSON line.
-pub struct JsonWriter<'w> {
+pub(crate) struct JsonWriter<'w> {
     out: &'w mut dyn Write,
     held: Vec<u8>,
     /// Some of the object has been written to `out`.
@@ -415,7 +417,7 @@ pub struct JsonWriter<'w> {
 
 impl<'w> JsonWriter<'w> {
     /// Bytes held before a result starts streaming.
-    pub const HELD: usize = 1 << 20;
+    pub(crate) const HELD: usize = 1 << 20;
 
     pub fn new(out: &'w mut dyn Write) -> Self {
         JsonWriter {

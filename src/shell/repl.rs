@@ -13,7 +13,7 @@ impl Shell {
     /// Reads statements from a non-terminal, like `psql -f`: no prompt, no
     /// colors, every statement through the guard, and an error at the end
     /// if any statement failed or was refused.
-    pub fn run_script(&mut self, input: Box<dyn BufRead>) -> Result<()> {
+    pub(crate) fn run_script(&mut self, input: Box<dyn BufRead>) -> Result<()> {
         self.script = Some(input);
         let mut failed = 0usize;
         let mut buffer = String::new();
@@ -102,7 +102,7 @@ impl Shell {
     }
 
     /// The interactive loop on a terminal.
-    pub fn run_interactive(&mut self) -> Result<()> {
+    pub(crate) fn run_interactive(&mut self) -> Result<()> {
         use rustyline::error::ReadlineError;
         use rustyline::history::FileHistory;
         use rustyline::{Config, Editor};

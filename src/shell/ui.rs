@@ -35,7 +35,7 @@ pub enum Input<'s> {
 }
 
 /// The pipeline's interface for one change.
-pub struct Ui<'s> {
+pub(crate) struct Ui<'s> {
     out: &'s mut dyn Write,
     format: Format,
     style: impact::render::Style,

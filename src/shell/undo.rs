@@ -20,7 +20,7 @@ use crate::undo::{Loaded, UndoPlan, UndoReport};
 
 /// How an undo is asked for.
 #[derive(Debug, Clone, Default)]
-pub struct UndoRun {
+pub(crate) struct UndoRun {
     /// Restore every row that does not conflict.
     pub force: bool,
     /// Into a database other than the change's own.
@@ -31,7 +31,7 @@ pub struct UndoRun {
 
 /// Undoes `loaded` on `conn` through the change pipeline: shown on
 /// stdout, asked on the terminal (nobody is asked otherwise).
-pub fn run_undo(
+pub(crate) fn run_undo(
     conn: &mut Connection,
     journal: &mut Journal,
     policy: &Policy,
@@ -105,7 +105,7 @@ impl Shell {
 }
 
 /// Settles prepared entries whose targets can be reached.
-pub fn reconcile_all(journal: &Journal) {
+pub(crate) fn reconcile_all(journal: &Journal) {
     let Ok(prepared) = journal.prepared() else {
         return;
     };
@@ -120,7 +120,7 @@ pub fn reconcile_all(journal: &Journal) {
     }
 }
 
-pub fn list_text(journal: &Journal, changes: &[Change], format: Format) -> Result<String> {
+pub(crate) fn list_text(journal: &Journal, changes: &[Change], format: Format) -> Result<String> {
     if format == Format::Json {
         let mut items = Vec::new();
         for c in changes {
@@ -175,7 +175,7 @@ fn value_text(v: &crate::db::Value) -> String {
     v.text().unwrap_or_else(|| "NULL".into())
 }
 
-pub fn show_text(journal: &Journal, l: &Loaded) -> Result<String> {
+pub(crate) fn show_text(journal: &Journal, l: &Loaded) -> Result<String> {
     let c = &l.change;
     let mut s = format!(
         "change {} — {} by {} at {} on {}\nstatus: {}{}\n{}\n",
@@ -222,7 +222,7 @@ pub fn show_text(journal: &Journal, l: &Loaded) -> Result<String> {
     Ok(s)
 }
 
-pub fn plan_text(p: &UndoPlan) -> String {
+pub(crate) fn plan_text(p: &UndoPlan) -> String {
     let mut s = format!(
         "undo of change {}: {}\n",
         p.change_id,
@@ -267,7 +267,7 @@ pub fn plan_text(p: &UndoPlan) -> String {
     s
 }
 
-pub fn report_text(r: &UndoReport) -> String {
+pub(crate) fn report_text(r: &UndoReport) -> String {
     let mut s = format!(
         "Undone as change {} ({} mode: {}).\n",
         r.change_id,

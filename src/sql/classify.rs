@@ -253,7 +253,7 @@ fn query_writes(q: &ast::Query) -> bool {
 }
 
 /// The write inside `WITH ... DELETE/UPDATE/INSERT`, if that is what `stmt` is.
-pub fn write_under_with(stmt: &ast::Statement) -> Option<(&ast::Query, &ast::Statement)> {
+pub(crate) fn write_under_with(stmt: &ast::Statement) -> Option<(&ast::Query, &ast::Statement)> {
     let ast::Statement::Query(q) = stmt else {
         return None;
     };

@@ -12,7 +12,8 @@ mod classify;
 
 /// The engines strip a statement's trailing semicolons the same way.
 pub(crate) use crate::db::text::strip_trailing_semicolons;
-pub use classify::{Kind, Statement, classify, write_under_with};
+pub(crate) use classify::write_under_with;
+pub use classify::{Kind, Statement, classify};
 
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
@@ -20,7 +21,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use crate::db::Engine;
 
 /// The `sqlparser` dialect for an engine.
-pub fn dialect(engine: Engine) -> Box<dyn Dialect> {
+pub(crate) fn dialect(engine: Engine) -> Box<dyn Dialect> {
     match engine {
         Engine::Postgres => Box::new(PostgreSqlDialect {}),
         Engine::Sqlite => Box::new(SQLiteDialect {}),
@@ -134,7 +135,7 @@ pub fn is_complete(engine: Engine, buffer: &str) -> bool {
 /// comments, the case of unquoted words, the optional keyword `AS` and the
 /// spelling `!=` for `<>`. Used to prove that printing a parse tree back
 /// gives what was typed.
-pub fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
+pub(crate) fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
     fn norm(engine: Engine, s: &str) -> Option<Vec<String>> {
         let tokens = tokenize(engine, s).ok()?;
         Some(
@@ -161,7 +162,7 @@ pub fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
 impl Statement {
     /// What the classifier recognised, to name the statement in a
     /// refusal: `DELETE on t WHERE id = 1`.
-    pub fn recognised(&self) -> String {
+    pub(crate) fn recognised(&self) -> String {
         let mut what = self.kind.name().to_uppercase();
         if let Some(t) = &self.table {
             what.push_str(&format!(" on {t}"));
@@ -177,7 +178,7 @@ impl Kind {
     /// The kind of change a statement of this kind makes, for a write or
     /// a schema change; `None` for what changes no data (reads, session
     /// settings, transaction control, the unrecognised).
-    pub fn change_kind(self) -> Option<crate::model::ChangeKind> {
+    pub(crate) fn change_kind(self) -> Option<crate::model::ChangeKind> {
         use crate::model::ChangeKind;
         Some(match self {
             Kind::Insert => ChangeKind::Insert,

@@ -16,7 +16,7 @@ use crate::schema::TableInfo;
 /// `sqlite3`: one transaction, rows in restore order (multi-row statements
 /// like the guarded undo), values as literals cast to their types,
 /// identifiers quoted. Streams: constant memory whatever the change's size.
-pub fn export_sql(loaded: &Loaded, out: &mut dyn std::io::Write) -> Result<()> {
+pub(crate) fn export_sql(loaded: &Loaded, out: &mut dyn std::io::Write) -> Result<()> {
     let io = |e: std::io::Error| Error::io(format!("cannot write the script: {e}")).caused_by(e);
     let dialect = Dialect(loaded.change.meta.engine);
     let info_of: BTreeMap<String, TableInfo> = loaded
@@ -61,7 +61,7 @@ pub fn export_sql(loaded: &Loaded, out: &mut dyn std::io::Write) -> Result<()> {
 }
 
 /// The change and its rows as JSON (values in the journal's encoding).
-pub fn export_json(loaded: &Loaded) -> Result<serde_json::Value> {
+pub(crate) fn export_json(loaded: &Loaded) -> Result<serde_json::Value> {
     let source = Journal::open(Some(&loaded.source))?;
     let mut rows = Vec::new();
     source.for_each_row(loaded.change.id, |r| {

@@ -50,7 +50,7 @@ mod export;
 mod plan;
 mod run;
 
-pub use export::{export_json, export_sql};
+pub(crate) use export::{export_json, export_sql};
 pub use run::{Undo, preview, run};
 
 /// One row that cannot be restored as recorded.
@@ -171,7 +171,7 @@ pub fn load(journal: &Journal, id: i64, replay: bool) -> Result<Loaded> {
 }
 
 /// Reads any change (for show and export), whatever its status.
-pub fn load_any(journal: &Journal, id: i64) -> Result<Loaded> {
+pub(crate) fn load_any(journal: &Journal, id: i64) -> Result<Loaded> {
     Ok(Loaded {
         change: journal.get(id)?,
         tables: journal.tables(id)?,

@@ -9,7 +9,7 @@ use crate::db::Value;
 
 /// Encodes text-form values as one line of Postgres `COPY` text format
 /// (without the newline).
-pub fn encode_line(values: &[Value], out: &mut String) {
+pub(crate) fn encode_line(values: &[Value], out: &mut String) {
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
             out.push('\t');
@@ -32,7 +32,7 @@ pub fn encode_line(values: &[Value], out: &mut String) {
 }
 
 /// Decodes one line of Postgres `COPY` text format into text-form values.
-pub fn decode_line(line: &str) -> Vec<Value> {
+pub(crate) fn decode_line(line: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for field in line.split('\t') {
         if field == "\\N" {

@@ -72,7 +72,7 @@ impl PgConnection {
         Ok(summary)
     }
 
-    pub fn run_session(&mut self, sql: &str) -> Result<()> {
+    pub(crate) fn run_session(&mut self, sql: &str) -> Result<()> {
         self.client.batch_execute(sql)?;
         Ok(())
     }
@@ -146,7 +146,7 @@ impl PgConnection {
 
     /// `txid_status()` of a transaction id: committed, aborted, in progress,
     /// or `None` when the server no longer knows (too old).
-    pub fn txid_status(&mut self, txid: &str) -> Result<Option<String>> {
+    pub(crate) fn txid_status(&mut self, txid: &str) -> Result<Option<String>> {
         let id: i64 = txid
             .parse()
             .map_err(|_| Error::database(format!("journal holds a bad transaction id {txid:?}")))?;
@@ -208,7 +208,7 @@ fn read_identity(
 /// Runs preview queries inside one read-only transaction; each query runs
 /// under a savepoint with `statement_timeout` set to what is left of the
 /// budget, so a timeout loses only that query.
-pub struct PgPreview<'a, 't> {
+pub(crate) struct PgPreview<'a, 't> {
     pub tx: &'a mut Transaction<'t>,
     pub deadline: std::time::Instant,
 }
@@ -303,7 +303,7 @@ impl PreviewTx for PgPreview<'_, '_> {
 
 /// `t` as a Postgres text literal. `E''` reads the same whatever
 /// `standard_conforming_strings` says.
-pub fn text_literal(t: &str) -> String {
+pub(crate) fn text_literal(t: &str) -> String {
     format!("E'{}'", t.replace('\\', "\\\\").replace('\'', "''"))
 }
 
@@ -352,7 +352,7 @@ fn apply_error(e: postgres::Error) -> Error {
 }
 
 /// The apply transaction on Postgres.
-pub struct PgApply<'a, 't> {
+pub(crate) struct PgApply<'a, 't> {
     preview: PgPreview<'a, 't>,
     statement_timeout_ms: u128,
 }
@@ -625,7 +625,11 @@ fn is_numeric_type(t: &Type) -> bool {
 }
 
 /// Runs one read statement inside `tx`, streaming rows in text form.
-pub fn read_in(tx: &mut Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+pub(crate) fn read_in(
+    tx: &mut Transaction<'_>,
+    sql: &str,
+    sink: &mut dyn RowSink,
+) -> Result<ReadSummary> {
     let body = crate::db::text::strip_trailing_semicolons(sql);
     let mut summary = ReadSummary::default();
     if !cursorable(body) {
@@ -700,7 +704,7 @@ fn text_row(row: &postgres::SimpleQueryRow) -> Vec<Value> {
 
 /// Turns a driver error into one readable message: the server's error with
 /// its detail and hint, or what went wrong on the wire.
-pub fn describe_error(e: &postgres::Error) -> String {
+pub(crate) fn describe_error(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut s = format!("{}: {}", db.severity(), db.message());
         if db.code() == &SqlState::QUERY_CANCELED {

@@ -19,7 +19,7 @@ use crate::schema::{Schema, TableInfo, quote_ident};
 /// The staging tables of one undo, in restore order: the table, its stage,
 /// and how many rows it holds.
 #[derive(Default)]
-pub struct Staged {
+pub(crate) struct Staged {
     stages: Vec<(TableInfo, String, u64)>,
 }
 

@@ -21,7 +21,7 @@ use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
 
 pub mod catalog;
 pub mod demo;
-pub mod json_lines;
+pub(crate) mod json_lines;
 pub mod packed;
 pub mod restore;
 
@@ -113,7 +113,7 @@ impl SqliteConnection {
         Ok(summary)
     }
 
-    pub fn run_session(&mut self, sql: &str) -> Result<()> {
+    pub(crate) fn run_session(&mut self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql)?;
         Ok(())
     }
@@ -190,7 +190,7 @@ impl SqliteConnection {
 }
 
 /// Runs preview queries in one SQLite read transaction.
-pub struct SqlitePreview<'a, 't> {
+pub(crate) struct SqlitePreview<'a, 't> {
     pub tx: &'a Transaction<'t>,
     pub deadline: std::time::Instant,
 }
@@ -284,7 +284,7 @@ impl SqlitePreview<'_, '_> {
 }
 
 /// The apply transaction on SQLite.
-pub struct SqliteApply<'a, 't> {
+pub(crate) struct SqliteApply<'a, 't> {
     preview: SqlitePreview<'a, 't>,
     /// Per table, the condition that picks rows added since
     /// [`ApplyTx::remember_rows`]: SQLite marks no row with the transaction
@@ -627,7 +627,11 @@ fn is_numeric_decl(decl: Option<&str>) -> bool {
 }
 
 /// Runs one read statement inside `tx`, streaming rows to `sink`.
-pub fn read_in(tx: &Transaction<'_>, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+pub(crate) fn read_in(
+    tx: &Transaction<'_>,
+    sql: &str,
+    sink: &mut dyn RowSink,
+) -> Result<ReadSummary> {
     let body = crate::db::text::strip_trailing_semicolons(sql);
     let mut stmt = tx.prepare(body)?;
     if !stmt.readonly() {
@@ -690,7 +694,7 @@ pub fn literal(v: &Value) -> String {
     }
 }
 
-pub fn describe_error(e: &rusqlite::Error) -> String {
+pub(crate) fn describe_error(e: &rusqlite::Error) -> String {
     match e {
         rusqlite::Error::SqliteFailure(err, Some(msg)) => {
             if err.code == rusqlite::ErrorCode::OperationInterrupted {

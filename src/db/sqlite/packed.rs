@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 
 /// One value of a packed row, borrowed from the bytes it was read from.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Null,
     Integer(i64),
     Real(f64),
@@ -32,7 +32,7 @@ pub enum Cell<'a> {
 
 impl Cell<'_> {
     /// The value as an owned [`Value`].
-    pub fn to_value(self) -> Value {
+    pub(crate) fn to_value(self) -> Value {
         match self {
             Cell::Null => Value::Null,
             Cell::Integer(i) => Value::Integer(i),
@@ -44,7 +44,8 @@ impl Cell<'_> {
 }
 
 /// Appends one row: the array header, then each value.
-pub fn write_row<'a>(out: &mut Vec<u8>, cells: impl ExactSizeIterator<Item = Cell<'a>>) {
+#[cfg(test)]
+pub(crate) fn write_row<'a>(out: &mut Vec<u8>, cells: impl ExactSizeIterator<Item = Cell<'a>>) {
     write_row_len(out, cells.len());
     for c in cells {
         write_cell(out, c);
@@ -52,14 +53,14 @@ pub fn write_row<'a>(out: &mut Vec<u8>, cells: impl ExactSizeIterator<Item = Cel
 }
 
 /// Starts a row of `n` values; [`write_cell`] each of them next.
-pub fn write_row_len(out: &mut Vec<u8>, n: usize) {
+pub(crate) fn write_row_len(out: &mut Vec<u8>, n: usize) {
     // Writing into a Vec cannot fail; a length beyond u32 cannot occur for
     // a row SQLite returned (its values are limited to 1 GB).
     let _ = rmp::encode::write_array_len(out, n as u32);
 }
 
 /// Appends one value of a row.
-pub fn write_cell(out: &mut Vec<u8>, cell: Cell<'_>) {
+pub(crate) fn write_cell(out: &mut Vec<u8>, cell: Cell<'_>) {
     match cell {
         Cell::Null => {
             let _ = rmp::encode::write_nil(out);
@@ -92,7 +93,7 @@ impl<'a> Rows<'a> {
     }
 
     /// Reads the next row into `row` (cleared first); `false` at the end.
-    pub fn next_into(&mut self, row: &mut Vec<Cell<'a>>) -> Result<bool> {
+    pub(crate) fn next_into(&mut self, row: &mut Vec<Cell<'a>>) -> Result<bool> {
         row.clear();
         if self.rest.is_empty() {
             return Ok(false);
@@ -171,7 +172,7 @@ fn bad(e: &dyn std::fmt::Display) -> Error {
 /// look for conflicts. Blobs are `{"blob": HEX}`, text that is not UTF-8
 /// `{"texthex": HEX}`; reals always carry a point or an exponent, so
 /// SQLite reads them back as REAL.
-pub fn json_rows(bytes: &[u8], out: &mut String) -> Result<()> {
+pub(crate) fn json_rows(bytes: &[u8], out: &mut String) -> Result<()> {
     use std::fmt::Write;
     out.clear();
     out.push('[');
@@ -209,17 +210,13 @@ pub fn json_rows(bytes: &[u8], out: &mut String) -> Result<()> {
                     // binds, not replacement characters.
                     Err(_) => {
                         out.push_str("{\"texthex\":\"");
-                        for x in t {
-                            let _ = write!(out, "{x:02x}");
-                        }
+                        out.push_str(&base16ct::lower::encode_string(t));
                         out.push_str("\"}");
                     }
                 },
                 Cell::Blob(b) => {
                     out.push_str("{\"blob\":\"");
-                    for x in b {
-                        let _ = write!(out, "{x:02x}");
-                    }
+                    out.push_str(&base16ct::lower::encode_string(b));
                     out.push_str("\"}");
                 }
             }
@@ -234,7 +231,7 @@ pub fn json_rows(bytes: &[u8], out: &mut String) -> Result<()> {
 /// every one is an integer. Only the first value of a row is decoded; the
 /// others are stepped over by their lengths (the undo's preview asks this
 /// of every chunk, and decoding every value was most of its cost).
-pub fn first_int_range(bytes: &[u8]) -> Result<Option<(i64, i64)>> {
+pub(crate) fn first_int_range(bytes: &[u8]) -> Result<Option<(i64, i64)>> {
     let mut rows = Rows::new(bytes);
     let mut range: Option<(i64, i64)> = None;
     while !rows.rest.is_empty() {

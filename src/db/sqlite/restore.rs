@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::schema::{QualName, Schema, TableInfo, TriggerEvent, quote_ident};
 
 /// SQLite's chunk-by-chunk restore.
-pub struct Chunks;
+pub(crate) struct Chunks;
 
 impl BulkRestore for Chunks {
     /// Whether the deleted rows can go back chunk by chunk: they were all

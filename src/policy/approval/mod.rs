@@ -76,11 +76,11 @@ mod time;
 mod token;
 mod verify;
 
-pub use request::{DEFAULT_TTL, REQUEST_PREFIX, Request, new_nonce};
-pub use sign::{default_key, sign, sign_rejection};
+pub use request::{Request, new_nonce};
+pub use sign::sign;
+pub(crate) use sign::{default_key, sign_rejection};
 pub use signers::{AllowedSigners, Signer, fingerprint};
-pub use time::{format_duration, format_time, now};
-pub use token::{
-    NAMESPACE, REJECTION_NAMESPACE, REJECTION_PREFIX, RejectedBy, Rejection, TOKEN_PREFIX, Token,
-};
-pub use verify::{Approval, Expected, ordinal, verify};
+pub use time::now;
+pub(crate) use time::{format_duration, format_time};
+pub use token::{RejectedBy, Rejection, Token};
+pub use verify::{Approval, Expected, verify};

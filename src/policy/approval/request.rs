@@ -11,11 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::codec::{decode_b64, encode_line, strip_prefix};
 use crate::error::{Error, Result};
 
-/// How long a request stays valid by default, in seconds (15 minutes).
-pub const DEFAULT_TTL: i64 = 15 * 60;
-
 /// Prefix of a request line.
-pub const REQUEST_PREFIX: &str = "dbguard-request:v1:";
+pub(crate) const REQUEST_PREFIX: &str = "dbguard-request:v1:";
 
 /// What the operator asks an approver to sign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +49,7 @@ pub struct Request {
 impl Request {
     /// The canonical bytes: the JSON serialization, fields in declaration
     /// order. These are what approvers sign.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a request always serializes")
     }
 
@@ -79,7 +76,7 @@ impl Request {
     }
 
     /// Parses the canonical bytes.
-    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Request, String> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> std::result::Result<Request, String> {
         let request: Request = serde_json::from_slice(bytes)
             .map_err(|e| format!("the request is not a valid dbguard request ({e})"))?;
         if request.version != 1 {

@@ -17,7 +17,7 @@ use super::token::{NAMESPACE, REJECTION_NAMESPACE, Rejection, Token};
 use crate::error::{Error, Result};
 
 /// The default keys, in order of preference.
-pub fn default_key() -> Result<PathBuf> {
+pub(crate) fn default_key() -> Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
@@ -207,7 +207,7 @@ pub fn sign(request_line: &str, key: &Path) -> Result<Token> {
 
 /// Signs a rejection of the request, with the reason, in
 /// [`REJECTION_NAMESPACE`].
-pub fn sign_rejection(request_line: &str, reason: &str, key: &Path) -> Result<Rejection> {
+pub(crate) fn sign_rejection(request_line: &str, reason: &str, key: &Path) -> Result<Rejection> {
     let (request, request_bytes) = Request::decode(request_line)?;
     let signature = ssh_sign(
         &Rejection::signed_bytes(&request_bytes, reason),

@@ -78,12 +78,12 @@ impl Signer {
     }
 
     /// Whether this key may sign dbguard approvals.
-    pub fn allows_dbguard(&self) -> bool {
+    pub(crate) fn allows_dbguard(&self) -> bool {
         self.allows(NAMESPACE)
     }
 
     /// Whether `valid-after`/`valid-before` allow a signature at `unix`.
-    pub fn valid_at(&self, unix: i64) -> bool {
+    pub(crate) fn valid_at(&self, unix: i64) -> bool {
         self.valid_after.is_none_or(|a| unix >= a) && self.valid_before.is_none_or(|b| unix < b)
     }
 
@@ -180,12 +180,17 @@ impl AllowedSigners {
     }
 
     /// The principals listed for `key` whose entry allows `namespace`.
-    pub fn principals_for(&self, key: &PublicKey, namespace: &str) -> Vec<String> {
+    pub(crate) fn principals_for(&self, key: &PublicKey, namespace: &str) -> Vec<String> {
         self.principals_where(key, |e| e.allows(namespace))
     }
 
     /// Like [`Self::principals_for`], only entries valid at `unix`.
-    pub fn principals_valid_at(&self, key: &PublicKey, namespace: &str, unix: i64) -> Vec<String> {
+    pub(crate) fn principals_valid_at(
+        &self,
+        key: &PublicKey,
+        namespace: &str,
+        unix: i64,
+    ) -> Vec<String> {
         self.principals_where(key, |e| e.allows(namespace) && e.valid_at(unix))
     }
 

@@ -13,7 +13,7 @@ pub fn now() -> i64 {
 }
 
 /// `2026-05-01 12:00:00 UTC`.
-pub fn format_time(secs: i64) -> String {
+pub(crate) fn format_time(secs: i64) -> String {
     Timestamp::from_second(secs)
         .ok()
         .and_then(|t| jiff::fmt::strtime::format("%Y-%m-%d %H:%M:%S UTC", t).ok())
@@ -24,7 +24,7 @@ pub fn format_time(secs: i64) -> String {
 
 /// `42s`, `14 min`, `2 h 5 min`, `3 days`: coarse, as requests live
 /// minutes. Written out because jiff's span printer has no such spelling.
-pub fn format_duration(secs: i64) -> String {
+pub(crate) fn format_duration(secs: i64) -> String {
     let secs = secs.max(0);
     if secs < 60 {
         format!("{secs}s")

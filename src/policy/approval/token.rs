@@ -15,15 +15,15 @@ use super::signers::{AllowedSigners, fingerprint};
 use crate::error::{Error, Result};
 
 /// The SSHSIG namespace approvals are signed in.
-pub const NAMESPACE: &str = "dbguard";
+pub(crate) const NAMESPACE: &str = "dbguard";
 /// The SSHSIG namespace rejections are signed in (never accepted as an
 /// approval).
-pub const REJECTION_NAMESPACE: &str = "dbguard-rejection";
+pub(crate) const REJECTION_NAMESPACE: &str = "dbguard-rejection";
 
 /// Prefix of an approval token line.
-pub const TOKEN_PREFIX: &str = "dbguard-approval:v1:";
+pub(crate) const TOKEN_PREFIX: &str = "dbguard-approval:v1:";
 /// Prefix of a rejection line.
-pub const REJECTION_PREFIX: &str = "dbguard-rejection:v1:";
+pub(crate) const REJECTION_PREFIX: &str = "dbguard-rejection:v1:";
 
 /// An approval: a request and an approver's SSH signature over its bytes.
 #[derive(Debug, Clone)]
@@ -124,7 +124,7 @@ pub struct RejectedBy {
 impl Rejection {
     /// The bytes the rejection signature covers: canonical JSON
     /// `{"rejects": <base64url of the request bytes>, "reason": ...}`.
-    pub fn signed_bytes(request_bytes: &[u8], reason: &str) -> Vec<u8> {
+    pub(crate) fn signed_bytes(request_bytes: &[u8], reason: &str) -> Vec<u8> {
         let rejects = encode_b64(request_bytes);
         serde_json::to_vec(&RejectionSigned {
             rejects: &rejects,

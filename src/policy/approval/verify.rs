@@ -45,7 +45,7 @@ pub struct Expected<'a> {
 }
 
 /// `1st`, `2nd`, `3rd`, `4th`, `11th`...
-pub fn ordinal(n: usize) -> String {
+pub(crate) fn ordinal(n: usize) -> String {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
         (1, _) => "st",

@@ -30,7 +30,7 @@ pub fn connect(params: &PgParams) -> Result<Client> {
 
 /// Like [`connect`], also saying which entry of `params.hosts` answered,
 /// so the identity of a multi-host target names the server really used.
-pub fn connect_with_host(params: &PgParams) -> Result<(Client, usize)> {
+pub(crate) fn connect_with_host(params: &PgParams) -> Result<(Client, usize)> {
     let tls = tls_connector(params)?;
     let mut passfile: Option<Option<String>> = None;
     let mut failures = Vec::new();
@@ -252,7 +252,7 @@ mod tests {
         use std::io::{Read, Write};
         use std::net::TcpListener;
 
-        pub enum Step {
+        pub(crate) enum Step {
             /// Reads exactly this many bytes (the 8-byte SSLRequest).
             Read(usize),
             /// Reads one length-prefixed startup message.

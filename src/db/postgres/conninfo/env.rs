@@ -71,7 +71,7 @@ fn default_host(env: &Ambient<'_>) -> String {
 /// Resolves a target string: the target's own settings, then the `PG*`
 /// environment, then libpq's built-in defaults. Values are checked in the
 /// order of [`PgParams`]' fields, so the first mistake is the one named.
-pub fn resolve_with(spec: &str, env: &Ambient<'_>) -> Result<PgParams> {
+pub(crate) fn resolve_with(spec: &str, env: &Ambient<'_>) -> Result<PgParams> {
     let mut opts = parse_spec(spec)?;
     fill_from_env(&mut opts, env);
     let (hosts, hostaddrs) = resolve_hosts(&opts, env)?;

@@ -38,11 +38,12 @@ mod pgpass;
 mod testing;
 mod tls;
 
-pub use connect::{canceller, connect, connect_with_host};
-pub use env::{Ambient, resolve, resolve_with};
-pub use parse::{RawOptions, looks_like_keyword_value, parse_spec};
-pub use pgpass::pgpass_lookup;
-pub use tls::{Handshake, HandshakeError, SslMode, TlsConnector, tls_connector};
+pub(crate) use connect::connect_with_host;
+pub use connect::{canceller, connect};
+pub use env::{Ambient, resolve};
+pub use parse::RawOptions;
+pub(crate) use parse::looks_like_keyword_value;
+pub use tls::{Handshake, HandshakeError, SslMode, TlsConnector};
 
 /// Port used when neither the target nor `PGPORT` names one.
 const DEFAULT_PORT: u16 = 5432;
@@ -99,7 +100,7 @@ impl fmt::Debug for PgParams {
 }
 
 /// Whether a host is a Unix-socket directory rather than a TCP host.
-pub fn is_socket_host(host: &str) -> bool {
+pub(crate) fn is_socket_host(host: &str) -> bool {
     host.starts_with('/')
 }
 
@@ -107,7 +108,7 @@ impl PgParams {
     /// A URL for display: never contains the password. Socket directories
     /// go in the `host` query parameter (as libpq accepts them), so the
     /// result is itself a valid target that reaches the same server.
-    pub fn display_url(&self) -> String {
+    pub(crate) fn display_url(&self) -> String {
         let user = pct_encode(&self.user);
         let db = pct_encode(&self.dbname);
         if self.hosts.iter().any(|h| is_socket_host(h)) {

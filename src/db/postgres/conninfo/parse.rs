@@ -13,7 +13,7 @@ use std::str::Chars;
 use crate::error::{Error, Result};
 
 /// Whether a target string is a libpq `key=value` conninfo.
-pub fn looks_like_keyword_value(s: &str) -> bool {
+pub(crate) fn looks_like_keyword_value(s: &str) -> bool {
     let Some(eq) = s.find('=') else { return false };
     let key = s[..eq].trim();
     !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -124,7 +124,7 @@ fn check_keyword(key: &str) -> Result<()> {
 
 /// Parses a target string into raw options: a `postgres://` or
 /// `postgresql://` URL, a key=value conninfo, or nothing (empty string).
-pub fn parse_spec(spec: &str) -> Result<RawOptions> {
+pub(crate) fn parse_spec(spec: &str) -> Result<RawOptions> {
     let spec = spec.trim();
     if spec.is_empty() {
         return Ok(RawOptions::default());

@@ -55,7 +55,7 @@ fn pgpass_field<'a>(line: &'a str, value: &str) -> Option<&'a str> {
 /// Finds the password for a connection in `.pgpass` contents (libpq
 /// format `hostname:port:database:username:password`); the first matching
 /// line wins.
-pub fn pgpass_lookup(
+pub(crate) fn pgpass_lookup(
     contents: &str,
     host: &str,
     port: u16,
@@ -101,24 +101,30 @@ pub fn pgpass_lookup(
 pub(super) fn read_passfile(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() {
-        eprintln!(
+        warn(&format!(
             "WARNING: password file \"{}\" is not a plain file",
             path.display()
-        );
+        ));
         return None;
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if meta.permissions().mode() & 0o077 != 0 {
-            eprintln!(
+            warn(&format!(
                 "WARNING: password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
                 path.display()
-            );
+            ));
             return None;
         }
     }
     std::fs::read_to_string(path).ok()
+}
+
+/// Says a warning on stderr; a closed stderr is no reason to stop.
+fn warn(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 #[cfg(test)]

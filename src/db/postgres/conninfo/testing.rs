@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{Ambient, PgParams, resolve_with};
+use super::env::resolve_with;
+use super::{Ambient, PgParams};
 use crate::error::Result;
 
 pub(super) fn env_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -394,7 +394,7 @@ fn tls_setup_error(e: impl fmt::Display) -> Error {
 /// The TLS connector for these parameters, or `None` when TLS will never
 /// be used (sslmode=disable, or only Unix sockets, where libpq does not do
 /// SSL either).
-pub fn tls_connector(params: &PgParams) -> Result<Option<TlsConnector>> {
+pub(crate) fn tls_connector(params: &PgParams) -> Result<Option<TlsConnector>> {
     if params.sslmode == SslMode::Disable || params.hosts.iter().all(|h| is_socket_host(h)) {
         return Ok(None);
     }
