@@ -418,12 +418,13 @@ fn capture(
     let op = set.op;
     // Deletes (no key moves, no after-image to pair) take the bulk path
     // where the engine has one: the rows as COPY writes them, in chunks.
-    if op == Op::Delete && extra == 0 {
-        if let Some(n) = tx.copy_out(&sql, &mut |format, text, lines| {
+    if op == Op::Delete
+        && extra == 0
+        && let Some(n) = tx.copy_out(&sql, &mut |format, text, lines| {
             rec.chunk(&name, op, format, lines, text)
-        })? {
-            return Ok(n);
-        }
+        })?
+    {
+        return Ok(n);
     }
     tx.stream(&sql, &mut |mut row: Vec<Value>| {
         let key = if extra > 0 {

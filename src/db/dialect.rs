@@ -207,14 +207,14 @@ impl Dialect {
         match self.0 {
             Engine::Postgres => vec![format!("{qual}.tableoid"), format!("{qual}.ctid")],
             Engine::Sqlite => {
-                if table.without_rowid {
-                    if let Some(pk) = &table.primary_key {
-                        return pk
-                            .columns
-                            .iter()
-                            .map(|c| format!("{qual}.{}", quote_ident(c)))
-                            .collect();
-                    }
+                if table.without_rowid
+                    && let Some(pk) = &table.primary_key
+                {
+                    return pk
+                        .columns
+                        .iter()
+                        .map(|c| format!("{qual}.{}", quote_ident(c)))
+                        .collect();
                 }
                 vec![format!("{qual}.rowid")]
             }

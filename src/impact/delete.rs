@@ -827,15 +827,15 @@ fn check_set_default(
         qcol(pa, &e.parent_cols[0]),
         sql.is_deleted(e.parent, pa)
     );
-    if let Some(n) = sql.count(tx, &[Node::Deleted(e.parent)], &body)? {
-        if n > 0 {
-            impact.failures.push(format!(
+    if let Some(n) = sql.count(tx, &[Node::Deleted(e.parent)], &body)?
+        && n > 0
+    {
+        impact.failures.push(format!(
                 "cannot delete from {}: ON DELETE SET DEFAULT sets {}.{col} to {default}, which no remaining {} row has (FK {})",
                 parent.name, child.name, parent.name, e.via
             ));
-            for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
-                f.blocking = true;
-            }
+        for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
+            f.blocking = true;
         }
     }
     Ok(())

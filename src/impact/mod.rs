@@ -294,10 +294,10 @@ pub(crate) fn analyze(
 fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> Result<Impact> {
     // The engine reads the statement first: what it rejects fails, and no
     // preview is built from a parse the engine would not share.
-    if stmt.kind.is_data_write() {
-        if let Some(err) = tx.check(&stmt.text)? {
-            return Ok(rejected(ctx, stmt, &err));
-        }
+    if stmt.kind.is_data_write()
+        && let Some(err) = tx.check(&stmt.text)?
+    {
+        return Ok(rejected(ctx, stmt, &err));
     }
     let mut impact = match stmt.kind {
         Kind::Delete => delete::analyze(tx, ctx, stmt)?,
@@ -321,14 +321,13 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
             )));
         }
     };
-    if let Some(sql) = ctx.dialect.replication_role_query() {
-        if let Some(role) = first_text(tx, sql)? {
-            if role != "origin" {
-                impact.warnings.push(format!(
+    if let Some(sql) = ctx.dialect.replication_role_query()
+        && let Some(role) = first_text(tx, sql)?
+        && role != "origin"
+    {
+        impact.warnings.push(format!(
                     "session_replication_role is {role}: foreign key actions and triggers do not fire, so the counts above will not happen"
                 ));
-            }
-        }
     }
     let rls: Vec<String> = impact
         .totals

@@ -72,10 +72,10 @@ impl Policy {
             ("target.hosts", &t.hosts, &mut self.target.hosts),
             ("target.databases", &t.databases, &mut self.target.databases),
         ] {
-            if let Some(list) = list {
-                if let Some(g) = globs(sink, key, list) {
-                    *slot = g;
-                }
+            if let Some(list) = list
+                && let Some(g) = globs(sink, key, list)
+            {
+                *slot = g;
             }
         }
         if let Some(env) = t.env {
@@ -104,10 +104,10 @@ impl Policy {
             ),
             ("request_ttl", &l.request_ttl, &mut self.limits.request_ttl),
         ] {
-            if let Some(v) = value {
-                if let Some(d) = duration_of(sink, key, v) {
-                    *slot = Some(d);
-                }
+            if let Some(v) = value
+                && let Some(d) = duration_of(sink, key, v)
+            {
+                *slot = Some(d);
             }
         }
         if let Some(v) = l.max_rows {

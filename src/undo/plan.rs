@@ -39,10 +39,10 @@ pub(super) fn for_each_batch(
     for &(op, children_first) in phases {
         let mut buf: Vec<RowChange> = Vec::new();
         let mut flush = |buf: &mut Vec<RowChange>| -> Result<()> {
-            if let Some(first) = buf.first() {
-                if let Some(info) = info_of.get(&first.table) {
-                    f(info, buf)?;
-                }
+            if let Some(first) = buf.first()
+                && let Some(info) = info_of.get(&first.table)
+            {
+                f(info, buf)?;
             }
             buf.clear();
             Ok(())

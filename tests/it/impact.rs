@@ -416,10 +416,10 @@ impl<'a> Suite<'a> {
     /// Like `check`, and the oracle must say the statement fails.
     pub fn check_fails(&mut self, sql: &str) -> Option<Value> {
         let v = self.check(sql);
-        if let Some(v) = &v {
-            if v["will_fail"] != true {
-                self.fail(sql, "scenario expects will_fail".into());
-            }
+        if let Some(v) = &v
+            && v["will_fail"] != true
+        {
+            self.fail(sql, "scenario expects will_fail".into());
         }
         v
     }
@@ -427,10 +427,10 @@ impl<'a> Suite<'a> {
     /// Like `check`, and the oracle must say the statement succeeds.
     pub fn check_ok(&mut self, sql: &str) -> Option<Value> {
         let v = self.check(sql);
-        if let Some(v) = &v {
-            if v["will_fail"] != false {
-                self.fail(sql, "scenario expects will_fail false".into());
-            }
+        if let Some(v) = &v
+            && v["will_fail"] != false
+        {
+            self.fail(sql, "scenario expects will_fail false".into());
         }
         v
     }
@@ -520,10 +520,10 @@ fn compare(
             }
             _ => None,
         };
-        if let Some((n, what)) = expected {
-            if rows != Some(n) {
-                errs.push(format!("target.rows {rows:?}, {what} {n}\n    {}", shown()));
-            }
+        if let Some((n, what)) = expected
+            && rows != Some(n)
+        {
+            errs.push(format!("target.rows {rows:?}, {what} {n}\n    {}", shown()));
         }
     }
     if !opts.dangling {

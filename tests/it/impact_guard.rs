@@ -211,7 +211,7 @@ fn random_statement(rng: &mut Rng, pg: bool) -> String {
             "INSERT INTO tags (id, item, label) SELECT id + 1000, id, 'auto' FROM items WHERE price {op} {} ON CONFLICT DO NOTHING",
             n * 4
         ),
-        _ if pg && m % 3 == 0 => format!("TRUNCATE {t} CASCADE"),
+        _ if pg && m.is_multiple_of(3) => format!("TRUNCATE {t} CASCADE"),
         _ => format!(
             "INSERT INTO items (id, cat, owner, code) VALUES ({}, {}, {m}, 'c{n}') ON CONFLICT (id) DO UPDATE SET price = excluded.price + 1",
             100 + n,

@@ -286,13 +286,13 @@ fn judge(kind: Kind, imp: &Impact, run: &Result<Run, String>) -> Result<(), Stri
         ),
         _ => None,
     };
-    if let Some(n) = expected {
-        if imp.target.rows != Some(n) {
-            errs.push(format!(
-                "target rows: preview {:?}, engine {n}",
-                imp.target.rows
-            ));
-        }
+    if let Some(n) = expected
+        && imp.target.rows != Some(n)
+    {
+        errs.push(format!(
+            "target rows: preview {:?}, engine {n}",
+            imp.target.rows
+        ));
     }
     if !imp.bounded {
         errs.push("the preview was not bounded".into());

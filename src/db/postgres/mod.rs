@@ -465,14 +465,14 @@ impl ApplyTx for PgApply<'_, '_> {
             }
             buf.extend_from_slice(&chunk[..n]);
             // Hand over complete lines once a good amount has gathered.
-            if buf.len() >= 1 << 20 {
-                if let Some(end) = buf.iter().rposition(|&b| b == b'\n') {
-                    let rest = buf.split_off(end + 1);
-                    let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
-                    f(BulkFormat::Copy, &buf, lines)?;
-                    buf = rest;
-                    total += lines;
-                }
+            if buf.len() >= 1 << 20
+                && let Some(end) = buf.iter().rposition(|&b| b == b'\n')
+            {
+                let rest = buf.split_off(end + 1);
+                let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+                f(BulkFormat::Copy, &buf, lines)?;
+                buf = rest;
+                total += lines;
             }
         }
         if !buf.is_empty() {
