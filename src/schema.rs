@@ -715,6 +715,15 @@ impl TableInfo {
             .unwrap_or("")
     }
 
+    /// The columns a restore writes, with their positions in a captured
+    /// row: every column but the generated ones, which are the database's.
+    pub fn written_columns(&self) -> impl Iterator<Item = (usize, &ColumnInfo)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.generated)
+    }
+
     /// The key values of a captured row.
     pub(crate) fn key_of(&self, row: &[Value]) -> Vec<Value> {
         self.key_columns

@@ -108,7 +108,7 @@ pub(super) fn decide(
 fn denied(cx: &Context<'_>, preview: &Preview, v: &Verdict) -> Error {
     Error::denied(format!(
         "{} denied by policy{}{}\nThe policy in {} does not allow it; change the policy or ask its owners.",
-        preview.kind.name().to_uppercase(),
+        preview.kind().name().to_uppercase(),
         if v.rules.is_empty() {
             String::new()
         } else {
@@ -241,7 +241,7 @@ fn request(
     let request = Request {
         version: 1,
         statement: preview.statement.clone(),
-        kind: preview.kind,
+        kind: preview.kind(),
         target: identity.display.clone(),
         database: identity.database.clone(),
         system_identifier: identity.system_identifier.clone(),

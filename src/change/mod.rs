@@ -44,7 +44,7 @@ use crate::model::ChangeKind;
 use crate::policy::Policy;
 use crate::policy::approval::Approval;
 use crate::policy::verdict::{Decision, Verdict, VerdictInput};
-use crate::schema::{QualName, Schema};
+use crate::schema::Schema;
 use crate::undo::{UndoPlan, UndoReport};
 
 /// How a change is decided and applied, as the operator asked.
@@ -113,13 +113,12 @@ pub trait Interface {
 /// What a change will do, as its plan previewed it.
 #[derive(Debug, Clone)]
 pub struct Preview {
-    pub kind: ChangeKind,
     /// The statement as journaled, audited and shown to approvers.
     pub statement: String,
     /// What approvals bind to: the target, the statement and the impact.
     pub digest: String,
     /// What policy judges.
-    pub facts: Facts,
+    pub facts: VerdictInput,
     /// What an approver is shown of it (the request's summary).
     pub summary: serde_json::Value,
     /// The audit record of the preview.
@@ -132,6 +131,13 @@ pub struct Preview {
     pub body: Body,
 }
 
+impl Preview {
+    /// The kind of change previewed.
+    pub fn kind(&self) -> ChangeKind {
+        self.facts.kind
+    }
+}
+
 /// The plan-specific part of a preview, for interfaces to render.
 #[derive(Debug, Clone)]
 pub enum Body {
@@ -139,35 +145,6 @@ pub enum Body {
     Write(Box<Impact>),
     /// An undo's plan of rows and conflicts.
     Undo { undo_of: i64, plan: UndoPlan },
-}
-
-/// What policy judges about a change (an owned [`VerdictInput`]).
-#[derive(Debug, Clone)]
-pub struct Facts {
-    pub table: QualName,
-    pub has_where: bool,
-    pub target_rows: u64,
-    pub total_rows: u64,
-    pub has_cascades: bool,
-    pub has_dangling: bool,
-    pub has_warnings: bool,
-    pub tables: Vec<QualName>,
-}
-
-impl Facts {
-    fn input(&self, kind: ChangeKind) -> VerdictInput<'_> {
-        VerdictInput {
-            kind,
-            table: &self.table,
-            has_where: self.has_where,
-            target_rows: self.target_rows,
-            total_rows: self.total_rows,
-            has_cascades: self.has_cascades,
-            has_dangling: self.has_dangling,
-            has_warnings: self.has_warnings,
-            tables: self.tables.clone(),
-        }
-    }
 }
 
 /// How a change ended.
@@ -257,7 +234,7 @@ impl Context<'_> {
         let preview = plan.preview(self);
         ui.busy(None);
         let preview = preview?;
-        let verdict = self.policy.verdict(&preview.facts.input(preview.kind));
+        let verdict = self.policy.verdict(&preview.facts);
         self.audit_many(&[
             ("preview", None, preview.audit.clone()),
             ("verdict", None, verdict_json(&verdict)),

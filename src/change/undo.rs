@@ -3,12 +3,13 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{ApplyContext, Body, Context, Detail, Facts, Plan, Preview};
+use super::{ApplyContext, Body, Context, Detail, Plan, Preview};
 use crate::db::ApplyTx;
 use crate::error::Result;
 use crate::journal::{ChangeMeta, Recording};
 use crate::model::ChangeKind;
 use crate::policy::approval::Approval;
+use crate::policy::verdict::VerdictInput;
 use crate::schema::QualName;
 use crate::undo::{Loaded, PlanMemo, UndoOptions};
 
@@ -62,8 +63,8 @@ impl Plan for Undo {
         let rows = change.row_count.max(0) as u64;
         let conflicts = plan.conflicts.len();
         Ok(Preview {
-            kind: ChangeKind::Undo,
-            facts: Facts {
+            facts: VerdictInput {
+                kind: ChangeKind::Undo,
                 table: tables
                     .first()
                     .cloned()

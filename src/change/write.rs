@@ -1,12 +1,13 @@
 //! The plan of a write typed by the operator (INSERT, UPDATE, DELETE,
 //! TRUNCATE): previewed by `crate::impact`, applied by `super::apply`.
 
-use super::{ApplyContext, Body, Context, Detail, Facts, Plan, Preview};
+use super::{ApplyContext, Body, Context, Detail, Plan, Preview};
 use crate::db::ApplyTx;
 use crate::error::{Error, Result};
 use crate::impact::{self, Action, Impact, PreviewOptions};
 use crate::journal::{ChangeMeta, Recording};
 use crate::policy::approval::Approval;
+use crate::policy::verdict::VerdictInput;
 use crate::schema::QualName;
 use crate::sql::{Kind, Statement};
 
@@ -49,7 +50,6 @@ impl Plan for Write {
                 .unwrap_or_else(|| "the statement would fail".into())
         });
         Ok(Preview {
-            kind: impact.kind,
             statement: self.statement.text.clone(),
             digest: impact.digest.clone(),
             facts: facts(&impact, self.has_where()),
@@ -75,7 +75,7 @@ impl Plan for Write {
             cx.conn.identity(),
             cx.operator,
             &self.statement.text,
-            preview.kind,
+            preview.kind(),
             &preview.digest,
             impact_json,
             None,
@@ -122,7 +122,7 @@ impl Plan for Write {
 }
 
 /// What policy judges about a previewed write.
-fn facts(impact: &Impact, has_where: bool) -> Facts {
+fn facts(impact: &Impact, has_where: bool) -> VerdictInput {
     let total_rows = impact
         .totals
         .values()
@@ -134,7 +134,8 @@ fn facts(impact: &Impact, has_where: bool) -> Facts {
             .iter()
             .any(|e| e.action == action && e.rows.unwrap_or(1) > 0)
     };
-    Facts {
+    VerdictInput {
+        kind: impact.kind,
         table: impact.target.table.clone(),
         has_where,
         target_rows: impact.target.rows.unwrap_or(u64::MAX),

@@ -120,14 +120,14 @@ impl Dialect {
     /// generated columns are left to the database.
     pub(crate) fn insert_rows(&self, info: &TableInfo, images: &[&[Value]]) -> String {
         let cols: Vec<String> = info
-            .columns
-            .iter()
-            .filter(|c| !c.generated)
-            .map(|c| quote_ident(&c.name))
+            .written_columns()
+            .map(|(_, c)| quote_ident(&c.name))
             .collect();
         let values: Vec<String> = images
             .iter()
             .map(|image| {
+                // A short image leaves the statement short of values, and
+                // the engine refuses it: nothing is guessed.
                 let vals: Vec<String> = info
                     .columns
                     .iter()

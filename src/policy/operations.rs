@@ -18,7 +18,7 @@ pub(crate) fn is_known(name: &str) -> bool {
 pub struct Operations(pub Vec<String>);
 
 impl Operations {
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+    pub fn matches(&self, input: &VerdictInput) -> bool {
         self.0
             .iter()
             .any(|op| op.eq_ignore_ascii_case(input.kind.name()))

@@ -31,7 +31,7 @@ pub struct Presence {
 }
 
 impl Presence {
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+    pub fn matches(&self, input: &VerdictInput) -> bool {
         let has = match self.feature {
             Feature::Cascades => input.has_cascades,
             Feature::Dangling => input.has_dangling,

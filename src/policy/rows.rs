@@ -8,7 +8,7 @@ use super::verdict::VerdictInput;
 pub struct MinRows(pub u64);
 
 impl MinRows {
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+    pub fn matches(&self, input: &VerdictInput) -> bool {
         input.target_rows >= self.0
     }
 
@@ -21,7 +21,7 @@ impl MinRows {
 pub struct MinTotalRows(pub u64);
 
 impl MinTotalRows {
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+    pub fn matches(&self, input: &VerdictInput) -> bool {
         input.total_rows >= self.0
     }
 

@@ -22,7 +22,7 @@ pub enum Condition {
 }
 
 impl Condition {
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+    pub fn matches(&self, input: &VerdictInput) -> bool {
         match self {
             Condition::Operations(c) => c.matches(input),
             Condition::Tables(c) => c.matches(input),
@@ -65,7 +65,7 @@ pub struct Rule {
 
 impl Rule {
     /// Whether every condition holds for `input`.
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+    pub fn matches(&self, input: &VerdictInput) -> bool {
         self.conditions.iter().all(|c| c.matches(input))
     }
 

@@ -16,8 +16,8 @@ use crate::schema::QualName;
 pub struct Tables(pub Vec<Glob>);
 
 impl Tables {
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
-        std::iter::once(input.table)
+    pub fn matches(&self, input: &VerdictInput) -> bool {
+        std::iter::once(&input.table)
             .chain(input.tables.iter())
             .any(|t| self.matches_table(t))
     }

@@ -60,9 +60,10 @@ pub struct Verdict {
 
 /// What a verdict is decided on.
 #[derive(Debug, Clone)]
-pub struct VerdictInput<'a> {
+pub struct VerdictInput {
     pub kind: ChangeKind,
-    pub table: &'a QualName,
+    /// The table the statement names.
+    pub table: QualName,
     /// Whether an UPDATE/DELETE has a WHERE clause.
     pub has_where: bool,
     /// Rows the statement itself matches.
@@ -88,7 +89,7 @@ impl Policy {
     /// `from` (any approver) add no restriction, so `from` is empty only
     /// when none of them names a group. `message` joins the deciding rules'
     /// messages with `; `.
-    pub fn verdict(&self, input: &VerdictInput<'_>) -> Verdict {
+    pub fn verdict(&self, input: &VerdictInput) -> Verdict {
         struct Hit<'r> {
             decision: Decision,
             name: &'r str,

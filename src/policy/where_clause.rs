@@ -12,7 +12,7 @@ use crate::model::ChangeKind;
 pub struct WithoutWhere(pub bool);
 
 impl WithoutWhere {
-    pub fn matches(&self, input: &VerdictInput<'_>) -> bool {
+    pub fn matches(&self, input: &VerdictInput) -> bool {
         let filtered = matches!(input.kind, ChangeKind::Update | ChangeKind::Delete);
         filtered && input.has_where != self.0
     }

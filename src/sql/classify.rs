@@ -40,15 +40,11 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Read => "read",
-            Kind::Insert => "insert",
-            Kind::Update => "update",
-            Kind::Delete => "delete",
-            Kind::Truncate => "truncate",
-            Kind::Merge => "merge",
-            Kind::Ddl => "ddl",
             Kind::Transaction => "transaction",
             Kind::Session => "session",
             Kind::Unknown => "unknown",
+            // The kinds of change are named once, by `ChangeKind`.
+            change => change.change_kind().map_or("unknown", |k| k.name()),
         }
     }
 

@@ -169,25 +169,10 @@ impl<'a> Undo<'a> {
         let bulk = self.bulk.as_deref().filter(|b| b.checks_in_preview());
         let (plan, _) = conn.preview(self.opts.guard.statement_timeout, |tx| {
             let Some(bulk) = bulk else {
-                return plan(
-                    tx,
-                    self.dialect,
-                    change,
-                    &self.source,
-                    &self.info_of,
-                    &PHASES,
-                );
+                return self.plan(tx, &PHASES);
             };
-            let ((mut plan, skip), version) = crate::db::at_one_version(tx, |tx| {
-                plan(
-                    tx,
-                    self.dialect,
-                    change,
-                    &self.source,
-                    &self.info_of,
-                    self.phases(),
-                )
-            })?;
+            let ((mut plan, skip), version) =
+                crate::db::at_one_version(tx, |tx| self.plan(tx, self.phases()))?;
             if let Some(version) = version {
                 *memo = Some(PlanMemo {
                     plan: plan.clone(),
@@ -255,13 +240,23 @@ impl<'a> Undo<'a> {
         {
             return Ok((m.plan, m.skip));
         }
+        self.plan(tx, self.phases())
+    }
+
+    /// Plans the rows of `phases` one by one: what each does, and its
+    /// conflicts with the database now.
+    fn plan(
+        &self,
+        tx: &mut dyn PreviewTx,
+        phases: &[(Op, bool)],
+    ) -> Result<(UndoPlan, BTreeSet<i64>)> {
         plan(
             tx,
             self.dialect,
-            change,
+            &self.loaded.change,
             &self.source,
             &self.info_of,
-            self.phases(),
+            phases,
         )
     }
 

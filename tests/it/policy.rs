@@ -70,7 +70,7 @@ impl Change {
         tables.extend(self.also.iter().cloned());
         let input = VerdictInput {
             kind: self.kind.parse().expect("a kind of change"),
-            table: &self.table,
+            table: self.table.clone(),
             has_where: self.has_where,
             target_rows: self.target_rows,
             total_rows: self.total_rows,

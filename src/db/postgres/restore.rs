@@ -202,10 +202,8 @@ fn taken(tx: &mut dyn ApplyTx, info: &TableInfo, stage: &str) -> Result<Vec<KeyT
 /// Puts the staged rows back; returns how many the insert reported.
 fn insert_staged(tx: &mut dyn ApplyTx, info: &TableInfo, stage: &str) -> Result<u64> {
     let cols: Vec<String> = info
-        .columns
-        .iter()
-        .filter(|c| !c.generated)
-        .map(|c| quote_ident(&c.name))
+        .written_columns()
+        .map(|(_, c)| quote_ident(&c.name))
         .collect();
     let overriding = if info.columns.iter().any(|c| c.identity_always) {
         " OVERRIDING SYSTEM VALUE"
@@ -255,10 +253,8 @@ fn read_back(
 /// changed them on the way in); `None` when there are none.
 fn differing(tx: &mut dyn ApplyTx, info: &TableInfo, stage: &str) -> Result<Option<u64>> {
     let texts = |qual: &str| {
-        info.columns
-            .iter()
-            .filter(|c| !c.generated)
-            .map(|c| format!("{qual}.{}::text", quote_ident(&c.name)))
+        info.written_columns()
+            .map(|(_, c)| format!("{qual}.{}::text", quote_ident(&c.name)))
             .collect::<Vec<_>>()
             .join(", ")
     };

@@ -145,17 +145,6 @@ fn readable(info: &TableInfo, formats: &[BulkFormat], rows: &dyn DeletedRows) ->
     Ok(readable)
 }
 
-/// The columns a restore writes (generated ones are the database's), with
-/// their positions in a captured row.
-fn insert_columns(info: &TableInfo) -> Vec<(usize, &str)> {
-    info.columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.generated)
-        .map(|(i, c)| (i, c.name.as_str()))
-        .collect()
-}
-
 /// Puts back the deleted rows of every table (parents first), and reports
 /// them as the undo's own rows.
 fn insert_chunks(
@@ -202,10 +191,9 @@ struct TableInsert<'a> {
 
 impl<'a> TableInsert<'a> {
     fn new(info: &'a TableInfo) -> TableInsert<'a> {
-        let cols = insert_columns(info);
-        let targets = cols
-            .iter()
-            .map(|(_, c)| quote_ident(c))
+        let targets = info
+            .written_columns()
+            .map(|(_, c)| quote_ident(&c.name))
             .collect::<Vec<_>>()
             .join(", ");
         let head = format!("INSERT OR ABORT INTO {} ({targets})", info.sql_name());
@@ -213,7 +201,7 @@ impl<'a> TableInsert<'a> {
             info,
             values: format!("{head} VALUES"),
             head,
-            positions: cols.iter().map(|(i, _)| *i).collect(),
+            positions: info.written_columns().map(|(i, _)| i).collect(),
             json: [None, None],
         }
     }
