@@ -100,7 +100,7 @@ pub(super) fn decide(
     match verdict.decision {
         Decision::Deny => Err(denied(cx, preview, verdict)),
         Decision::Allow => Ok(Passed::default()),
-        Decision::Confirm => confirm(cx, ui),
+        Decision::Confirm => confirm(cx, preview, ui),
         Decision::Approve => approve(cx, preview, verdict, ui),
     }
 }
@@ -127,7 +127,7 @@ fn denied(cx: &Context<'_>, preview: &Preview, v: &Verdict) -> Error {
     ))
 }
 
-fn confirm(cx: &Context<'_>, ui: &mut dyn Interface) -> Result<Passed> {
+fn confirm(cx: &Context<'_>, preview: &Preview, ui: &mut dyn Interface) -> Result<Passed> {
     if cx.options.yes {
         return Ok(Passed::default());
     }
@@ -136,11 +136,8 @@ fn confirm(cx: &Context<'_>, ui: &mut dyn Interface) -> Result<Passed> {
             "not applied: confirming a change needs a terminal\nRun it in the shell on a terminal, or with dbguard exec --yes.",
         ));
     }
-    ui.say("Apply this change? Type apply (or yes) to run it; anything else cancels: ")?;
-    let answer = ui.answer()?.unwrap_or_default();
-    let a = answer.trim().to_ascii_lowercase();
     Ok(Passed {
-        cancelled: a != "apply" && a != "yes",
+        cancelled: !ui.confirm(preview)?,
         ..Passed::default()
     })
 }
@@ -214,11 +211,7 @@ fn approve(
         ))
         .with_request(line));
     }
-    ui.say(&format!(
-        "This change needs {} approval{}. Send this request to an approver, who runs: dbguard approve REQUEST\n{line}\nPaste approval tokens, one per line (an empty line cancels):\n",
-        v.approvals_needed,
-        plural(v.approvals_needed)
-    ))?;
+    ui.request(v.approvals_needed, &line)?;
     let approvals = collect_tokens(cx, &check, v, ui, &line)?;
     if let Some(approvals) = &approvals {
         audit_approvals(cx, preview, approvals)?;
@@ -275,7 +268,7 @@ fn collect_tokens(
 ) -> Result<Option<Vec<Approval>>> {
     let mut tokens: Vec<String> = Vec::new();
     loop {
-        let given = ui.answer()?.unwrap_or_default();
+        let given = ui.token()?.unwrap_or_default();
         let t = given.trim();
         if t.is_empty() {
             if ui.answers() == Answers::Script {
@@ -290,7 +283,7 @@ fn collect_tokens(
         }
         // Each token on its own first, so a bad one is named and dropped.
         if let Err(e) = check.verify(&[t.to_owned()], cx.journal, 1) {
-            ui.say(&format!("{}\n", e.message))?;
+            ui.token_refused(&e.message)?;
             continue;
         }
         tokens.push(t.to_owned());
@@ -298,7 +291,7 @@ fn collect_tokens(
             Ok(approvals) => return Ok(Some(approvals)),
             // Valid so far, but not enough (or the same principal twice):
             // say so and wait for more.
-            Err(e) => ui.say(&format!("{}\n", e.message))?,
+            Err(e) => ui.token_refused(&e.message)?,
         }
     }
 }

@@ -90,12 +90,18 @@ pub trait Interface {
     fn answers(&self) -> Answers;
     /// The preview and its verdict, before anything is decided.
     fn previewed(&mut self, preview: &Preview, verdict: &Verdict, next: Next) -> Result<()>;
-    /// Text for the operator now: a question, a request to send on, a
-    /// token that was refused.
-    fn say(&mut self, text: &str) -> Result<()>;
-    /// The operator's next answer line (a confirmation, a token); `None`
-    /// when the input has none.
-    fn answer(&mut self) -> Result<Option<String>>;
+    /// Asks the operator whether to apply the change previewed; `true`
+    /// applies it. Only asked of a [`Answers::Terminal`] interface.
+    fn confirm(&mut self, preview: &Preview) -> Result<bool>;
+    /// The change needs `needed` approvals: shows the request line to
+    /// send to an approver, before tokens are asked for.
+    fn request(&mut self, needed: u32, line: &str) -> Result<()>;
+    /// The next approval token; `None` (or an empty one) when the operator
+    /// gives up, or no token follows.
+    fn token(&mut self) -> Result<Option<String>>;
+    /// A token given was refused, or the ones given are not enough yet:
+    /// why, for the operator.
+    fn token_refused(&mut self, why: &str) -> Result<()>;
     /// Rows done of a total, while a change applies.
     fn progress(&mut self, done: u64, total: u64);
     /// Work on the target starts (with what cancels it) or ends (`None`):

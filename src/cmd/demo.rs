@@ -1,4 +1,4 @@
-//! `dbguard demo`: creates the demo SQLite database (`crate::demo`) and
+//! `dbguard demo`: creates the demo SQLite database (`crate::db::sqlite::demo`) and
 //! opens the shell on it.
 
 use crate::cli::{DemoArgs, GlobalArgs};

@@ -144,16 +144,33 @@ impl Interface for Ui<'_> {
         }
     }
 
-    fn say(&mut self, text: &str) -> Result<()> {
-        self.print(text)
+    fn confirm(&mut self, _: &Preview) -> Result<bool> {
+        self.print("Apply this change? Type apply (or yes) to run it; anything else cancels: ")?;
+        let answer = match self.input {
+            Input::Terminal => terminal_line()?.unwrap_or_default(),
+            _ => String::new(),
+        };
+        let a = answer.trim().to_ascii_lowercase();
+        Ok(a == "apply" || a == "yes")
     }
 
-    fn answer(&mut self) -> Result<Option<String>> {
+    fn request(&mut self, needed: u32, line: &str) -> Result<()> {
+        self.print(&format!(
+            "This change needs {needed} approval{}. Send this request to an approver, who runs: dbguard approve REQUEST\n{line}\nPaste approval tokens, one per line (an empty line cancels):\n",
+            if needed == 1 { "" } else { "s" }
+        ))
+    }
+
+    fn token(&mut self) -> Result<Option<String>> {
         match &mut self.input {
             Input::Terminal => terminal_line(),
             Input::Script { reader, pushback } => Self::script_token(&mut **reader, pushback),
             Input::Nobody => Ok(None),
         }
+    }
+
+    fn token_refused(&mut self, why: &str) -> Result<()> {
+        self.print(&format!("{why}\n"))
     }
 
     fn progress(&mut self, done: u64, total: u64) {

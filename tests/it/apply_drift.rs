@@ -122,11 +122,17 @@ impl<F: FnOnce()> Interface for AfterPreview<F> {
         }
         Ok(())
     }
-    fn say(&mut self, _: &str) -> dbguard::Result<()> {
+    fn confirm(&mut self, _: &Preview) -> dbguard::Result<bool> {
+        Ok(false)
+    }
+    fn request(&mut self, _: u32, _: &str) -> dbguard::Result<()> {
         Ok(())
     }
-    fn answer(&mut self) -> dbguard::Result<Option<String>> {
+    fn token(&mut self) -> dbguard::Result<Option<String>> {
         Ok(None)
+    }
+    fn token_refused(&mut self, _: &str) -> dbguard::Result<()> {
+        Ok(())
     }
     fn progress(&mut self, _: u64, _: u64) {}
     fn busy(&mut self, _: Option<dbguard::db::Canceller>) {}
