@@ -388,7 +388,7 @@ impl TargetSpec {
 }
 
 impl Connection {
-    /// Opens a target string (see [`TargetSpec::parse`]).
+    /// Opens a target string (see `TargetSpec::parse`).
     pub fn open(target: Option<&str>, opts: &OpenOptions) -> Result<Connection> {
         match TargetSpec::parse(target)? {
             TargetSpec::Postgres(s) => {

@@ -9,11 +9,11 @@
 //! table; SQLite binds each stored chunk straight into batches of `INSERT
 //! OR ABORT`, checking for keys that exist again chunk by chunk (it can in
 //! the read-only preview too) and letting the insert itself catch them in
-//! the apply. [`BulkRestore`] is the shape both fit: check (read-only,
+//! the apply. `BulkRestore` is the shape both fit: check (read-only,
 //! where the engine can), prepare (before anything changes), insert.
 //!
-//! The rows come from the journal through [`DeletedRows`], and the undo's
-//! own record of what it restored goes back through [`RestoreSink`], so
+//! The rows come from the journal through `DeletedRows`, and the undo's
+//! own record of what it restored goes back through `RestoreSink`, so
 //! this layer knows neither.
 
 use std::collections::BTreeMap;

@@ -337,7 +337,7 @@ pub(super) fn append(
 }
 
 impl Journal {
-    /// Appends one event. `event` is one of [`EVENTS`]: session_start,
+    /// Appends one event. `event` is one of `EVENTS`: session_start,
     /// session_end, statement, preview, verdict, request, approval,
     /// rejection, apply, undo, refusal. `detail` is any JSON (the statement
     /// as typed, the digest, the verdict...); never tokens or passwords

@@ -22,7 +22,7 @@
 //! text as a plain string), so every value round-trips exactly.
 //!
 //! Large deletes are captured in bulk, as chunks of rows in the engine's
-//! own bulk format ([`BulkFormat`]): Postgres `COPY` text, or for SQLite
+//! own bulk format (`BulkFormat`): Postgres `COPY` text, or for SQLite
 //! one MessagePack array per row (`crate::db::sqlite::packed`, a blob; schema 7),
 //! each value exactly as SQLite holds it. Journals written before schema 7
 //! hold SQLite's rows as one JSON array per line as `json_array()` writes
@@ -31,7 +31,7 @@
 //!
 //! A chunk may stand for another change's chunk in the same file instead of
 //! holding its lines: an undo that put back a delete's chunks exactly
-//! records them that way ([`Recording::chunk_ref`]). The read queries
+//! records them that way (`Recording::chunk_ref`). The read queries
 //! resolve the reference, so readers see rows either way.
 
 pub mod audit;

@@ -17,7 +17,7 @@ enum Tok {
 }
 
 /// A compiled glob. Compare with [`Glob::matches`] (case-sensitive) or
-/// [`Glob::matches_ignore_case`] (ASCII case-insensitive).
+/// `Glob::matches_ignore_case` (ASCII case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
     pattern: String,

@@ -1,7 +1,7 @@
 //! The rustyline helper: multi-line validation and tab completion.
 //!
 //! Completion is the pure function [`candidates`] over the introspected
-//! [`Schema`], so it is tested without a terminal; [`ShellHelper`] only
+//! [`Schema`], so it is tested without a terminal; `ShellHelper` only
 //! adapts it to rustyline. It offers what pgcli and psql users expect:
 //!
 //! - meta commands after `\`, table names after `\d`, `\dt` and `\refs`,

@@ -2,7 +2,7 @@
 //! each statement may do.
 //!
 //! One code path runs every statement, whether typed at the prompt, piped
-//! in like `psql -f`, or given to `dbguard exec`: [`Shell::run_text`]
+//! in like `psql -f`, or given to `dbguard exec`: `Shell::run_text`
 //! splits the input, classifies each statement and either runs it as a
 //! read (in a read-only transaction), runs an allowed session setting,
 //! hands a write to the change pipeline (`crate::change`, with the shell

@@ -22,7 +22,7 @@
 //!
 //! `dbguard approve --reject --reason TEXT` prints a [`Rejection`] instead,
 //! `dbguard-rejection:v1:...`, signed in its own namespace
-//! ([`REJECTION_NAMESPACE`]) over the request and the reason, so it can never
+//! (`REJECTION_NAMESPACE`) over the request and the reason, so it can never
 //! be turned into an approval.
 //!
 //! # Approving without dbguard

@@ -3,7 +3,7 @@
 //! Both carry the request's exact bytes and an SSHSIG, so they can be
 //! checked later, in another process, with nothing but the approvers file.
 //! They are signed in different namespaces ([`NAMESPACE`],
-//! [`REJECTION_NAMESPACE`]) and a rejection's signature also covers its
+//! `REJECTION_NAMESPACE`) and a rejection's signature also covers its
 //! reason, so neither can be turned into the other.
 
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,7 @@ pub struct Rejection {
     pub request: Request,
     pub request_bytes: Vec<u8>,
     pub reason: String,
-    /// Signature, in [`REJECTION_NAMESPACE`], over [`Rejection::signed_bytes`].
+    /// Signature, in `REJECTION_NAMESPACE`, over `Rejection::signed_bytes`.
     pub signature: SshSig,
 }
 

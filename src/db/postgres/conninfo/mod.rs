@@ -9,7 +9,7 @@
 //! libpq's escapes and permission check, and the six `sslmode` values.
 //!
 //! Resolution is split in two so it can be tested without a server or the
-//! process environment: [`resolve_with`] is pure apart from an injected
+//! process environment: `resolve_with` is pure apart from an injected
 //! variable lookup and socket probe; [`connect`] does the I/O (password
 //! file, TLS roots, sockets) and turns every failure into one line naming
 //! the host, user or database involved, plus one line saying what to do.
