@@ -378,7 +378,7 @@ impl Shell {
             },
             None => Input::Nobody,
         };
-        let mut ui = Ui::new(&mut *self.out, self.format, style, input);
+        let mut ui = Ui::new(&mut *self.out, self.format, style, input).dry_run(options.dry_run);
         let mut cx = change::Context {
             conn: &mut self.conn,
             journal: &mut self.journal,
@@ -450,12 +450,16 @@ impl Shell {
         install_interrupt_handler();
         self.audit("session_start", serde_json::json!({"exec": true}))?;
         let failed = self.run_text(statements);
-        self.audit("session_end", serde_json::json!({"failed": failed}))?;
+        let ended = self.audit("session_end", serde_json::json!({"failed": failed}));
         if let Some(e) = self.closed.take() {
             return Err(e);
         }
         if failed == 0 {
-            return Ok(());
+            return ended;
+        }
+        // The statements' failures are the answer; the trail's is said too.
+        if let Err(e) = ended {
+            self.report(&e);
         }
         let kinds = &self.failure_kinds;
         let same = kinds.iter().all(|k| Some(k) == kinds.first());
@@ -520,5 +524,12 @@ pub(crate) fn run_on(conn: Connection, options: &Options) -> Result<()> {
         shell.run_script(Box::new(std::io::stdin().lock()))
     };
     let ended = shell.audit("session_end", serde_json::json!({"ok": result.is_ok()}));
-    result.and(ended)
+    match (result, ended) {
+        // The session's own failure is its answer; the trail's is said too.
+        (Err(e), Err(audit)) => {
+            shell.report(&audit);
+            Err(e)
+        }
+        (result, ended) => result.and(ended),
+    }
 }

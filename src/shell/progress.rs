@@ -28,6 +28,11 @@ impl Default for Progress {
 }
 
 impl Progress {
+    /// The work starts now: the 700 ms count from here.
+    pub fn start(&mut self) {
+        self.started = Instant::now();
+    }
+
     /// `done` of `total` rows are restored.
     pub fn update(&mut self, done: u64, total: u64) {
         if self.bar.is_none() {
@@ -41,10 +46,13 @@ impl Progress {
         }
     }
 
-    /// The work ended: the line stays as it was last drawn.
+    /// The work ended: the line stays as it was last drawn, and what
+    /// follows starts on a line of its own.
     pub fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.abandon();
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock());
         }
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Ui<'s> {
     style: impact::render::Style,
     input: Input<'s>,
     progress: Progress,
+    /// The change is previewed only (`--dry-run`): undo JSON says so.
+    dry_run: bool,
     /// The change's JSON object has been printed (nothing else is).
     pub printed_json: bool,
 }
@@ -58,8 +60,15 @@ impl<'s> Ui<'s> {
             style,
             input,
             progress: Progress::default(),
+            dry_run: false,
             printed_json: false,
         }
+    }
+
+    /// Tells the interface the change is only previewed.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
     }
 
     fn print(&mut self, text: &str) -> Result<()> {
@@ -130,15 +139,19 @@ impl Interface for Ui<'_> {
             }
             Body::Undo { plan, .. } => {
                 let mut text = plan_text(plan);
-                if next == Next::Gate {
+                if next != Next::Fails {
                     text.push_str(&verdict_line(verdict));
                     text.push('\n');
                 }
-                match self.print(&text) {
+                match (self.print(&text), next) {
                     // The conflicts are the answer: output that cannot be
                     // written must not replace their exit status.
-                    Err(_) if next == Next::Fails => Ok(()),
-                    other => other,
+                    (Err(_), Next::Fails) => Ok(()),
+                    // A plan nobody could see confirms nothing.
+                    (Err(e), Next::Gate) => Err(Error::refused(format!(
+                        "{e}: the undo's plan could not be shown; nothing was undone"
+                    ))),
+                    (other, _) => other,
                 }
             }
         }
@@ -178,6 +191,9 @@ impl Interface for Ui<'_> {
     }
 
     fn busy(&mut self, cancel: Option<Canceller>) {
+        if cancel.is_some() {
+            self.progress.start();
+        }
         super::set_running(cancel);
     }
 
@@ -203,7 +219,10 @@ impl Interface for Ui<'_> {
                     Detail::Undo(report) => self.print(&report_text(report)),
                     Detail::Write { .. } => Ok(()),
                 },
-                (_, Format::Json) => self.print_json(undo_json(*undo_of, plan, verdict, outcome)),
+                (_, Format::Json) => {
+                    let json = undo_json(*undo_of, plan, verdict, outcome, self.dry_run);
+                    self.print_json(json)
+                }
                 _ => Ok(()),
             },
         }
@@ -242,6 +261,7 @@ fn undo_json(
     plan: &crate::undo::UndoPlan,
     verdict: &Verdict,
     outcome: &Result<Outcome>,
+    dry_run: bool,
 ) -> serde_json::Value {
     match outcome {
         Ok(Outcome::Applied(Applied {
@@ -257,7 +277,7 @@ fn undo_json(
         }),
         Ok(_) => serde_json::json!({"undo_of": undo_of, "plan": plan, "dry_run": true}),
         Err(e) if e.kind == ErrorKind::WouldFail => {
-            serde_json::json!({"undo_of": undo_of, "plan": plan, "dry_run": false})
+            serde_json::json!({"undo_of": undo_of, "plan": plan, "dry_run": dry_run})
         }
         Err(e) => serde_json::json!({
             "undo_of": undo_of,

@@ -51,7 +51,7 @@ pub(crate) fn run_undo(
         color: false,
         samples: false,
     };
-    let mut ui = Ui::new(&mut stdout, run.format, style, input);
+    let mut ui = Ui::new(&mut stdout, run.format, style, input).dry_run(run.options.dry_run);
     let mut cx = change::Context {
         conn,
         journal,

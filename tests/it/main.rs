@@ -45,3 +45,4 @@ mod layout;
 mod policy;
 mod reads;
 mod render;
+mod undo_output;
