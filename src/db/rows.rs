@@ -34,24 +34,24 @@ impl Dialect {
         }
     }
 
-    /// `t.k = v.k0 AND ...` (or the NULL-safe form for keyless tables):
-    /// the row of `t` whose key is the one in the CTE `v`.
+    /// `t.k = v.k0 AND ...` (or the NULL-safe form where a key may hold
+    /// NULL): the row of `t` whose key is the one in the CTE `v`.
     pub(crate) fn key_match(&self, info: &TableInfo, t: &str) -> String {
         info.key_columns
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 let l = format!("{t}.{}", quote_ident(c));
-                if info.has_primary_key() {
-                    format!("{l} = v.k{i}")
-                } else {
+                match self.0 {
+                    Engine::Postgres if info.has_primary_key() => format!("{l} = v.k{i}"),
                     // A keyless table is matched on every column,
-                    // NULL-safely; on Postgres by text form, since json,
-                    // xml or point have no equality operator.
-                    match self.0 {
-                        Engine::Postgres => format!("{l}::text IS NOT DISTINCT FROM v.k{i}::text"),
-                        Engine::Sqlite => format!("{l} IS v.k{i}"),
-                    }
+                    // NULL-safely, by text form: json, xml or point have
+                    // no equality operator.
+                    Engine::Postgres => format!("{l}::text IS NOT DISTINCT FROM v.k{i}::text"),
+                    // SQLite lets a primary key column that is not the
+                    // rowid hold NULL; `IS` matches it and still uses the
+                    // key's index.
+                    Engine::Sqlite => format!("{l} IS v.k{i}"),
                 }
             })
             .collect::<Vec<_>>()

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 
 use dbguard::db::Engine;
 
-use crate::apply::{Db, assert_exit, exec_yes};
+use crate::apply::{Db, assert_exit, exec_yes, undo_yes};
 use crate::helpers::*;
 
 const SCHEMA: &str = "CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT);
@@ -57,4 +57,35 @@ fn a_dry_run_with_conflicts_says_it_was_a_dry_run() {
             "{v}"
         );
     }
+}
+
+/// SQLite lets a non-integer primary key hold NULL (a legacy quirk the
+/// docs keep for compatibility). Such a row is still a row: its
+/// after-image is captured, and undoing the change restores it exactly.
+#[test]
+fn sqlite_rows_keyed_by_null_are_captured_and_undone() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE n (k TEXT PRIMARY KEY, v INT);
+         INSERT INTO n VALUES (NULL, 1), ('a', 2);",
+    );
+    let j = JournalDir::new();
+    let before = db.dump();
+    let updated = exec_yes(&j, &db, "UPDATE n SET v = v + 10", &[]);
+    let o = j.run(&["undo", "show", &updated.to_string(), "--format", "json"]);
+    assert_exit(&o, 0, "undo show");
+    let shown = last_json(&o);
+    let null_keyed = shown["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["key"] == serde_json::json!([null])))
+        .unwrap_or_else(|| panic!("no NULL-keyed row recorded: {shown}"));
+    assert_eq!(
+        null_keyed["after"],
+        serde_json::json!([null, {"int": "11"}]),
+        "the NULL-keyed row's after-image: {shown}"
+    );
+    let inserted = exec_yes(&j, &db, "INSERT INTO n VALUES ('b', 3)", &[]);
+    undo_yes(&j, inserted, &[]);
+    undo_yes(&j, updated, &[]);
+    assert_eq!(db.dump(), before, "undo restored every row");
 }
