@@ -20,7 +20,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
     let mut journal = Journal::open(global.journal.as_deref())?;
     match cmd {
         UndoCommand::List { limit, format } => {
-            reconcile_all(&journal);
+            reconcile_all(&journal, &options::operator(global));
             let changes = journal.list_newest(*limit)?;
             out(&list_text(&journal, &changes, options::format(*format))?)
         }
@@ -42,11 +42,11 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             let change = journal.get(*id)?;
             let target = target.clone().unwrap_or_else(|| change.meta.target.clone());
             let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
-            crate::journal::reconcile(&mut conn, &journal)?;
+            let operator = options::operator(global);
+            crate::journal::reconcile(&mut conn, &journal, &operator)?;
             let loaded = restore::load(&journal, *id, false)?;
             let policy = crate::policy::Policy::load(global.policy.as_deref())?;
             let run = undo_run(run, false)?;
-            let operator = options::operator(global);
             run_undo(&mut conn, &mut journal, &policy, &operator, loaded, &run)
         }
         UndoCommand::Replay { from, to, ids, run } => {

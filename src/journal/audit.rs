@@ -74,6 +74,7 @@ pub(crate) const EVENTS: &[&str] = &[
     "apply",
     "undo",
     "refusal",
+    "abort",
 ];
 
 /// One record of the trail.
@@ -339,7 +340,7 @@ pub(super) fn append(
 impl Journal {
     /// Appends one event. `event` is one of `EVENTS`: session_start,
     /// session_end, statement, preview, verdict, request, approval,
-    /// rejection, apply, undo, refusal. `detail` is any JSON (the statement
+    /// rejection, apply, undo, refusal, abort. `detail` is any JSON (the statement
     /// as typed, the digest, the verdict...); never tokens or passwords
     /// (callers pass only principals/fingerprints). Returns the record's id.
     pub fn audit(

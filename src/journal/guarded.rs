@@ -66,8 +66,12 @@ pub(crate) fn run_guarded<T>(
 }
 
 /// Settles journal entries a crash left `prepared`, for the connected
-/// target.
-pub fn reconcile(conn: &mut Connection, journal: &Journal) -> Result<Vec<(i64, Status)>> {
+/// target; `operator` is who found them, named on `abort` records.
+pub fn reconcile(
+    conn: &mut Connection,
+    journal: &Journal,
+    operator: &str,
+) -> Result<Vec<(i64, Status)>> {
     let identity = conn.identity().clone();
     let mut settled = Vec::new();
     for change in journal.prepared()? {
@@ -87,7 +91,7 @@ pub fn reconcile(conn: &mut Connection, journal: &Journal) -> Result<Vec<(i64, S
             None => Some(first_row_status(conn, journal, change.id)?),
         };
         if let Some(s) = status {
-            journal.set_status(change.id, s)?;
+            journal.settle(change.id, s, operator, &change.meta.target)?;
             settled.push((change.id, s));
         }
     }

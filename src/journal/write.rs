@@ -48,16 +48,47 @@ impl Journal {
 
     /// Marks a prepared change committed or aborted.
     pub(crate) fn set_status(&self, id: i64, status: Status) -> Result<()> {
-        let committed_at = (status == Status::Committed).then(now);
-        let n = self.conn.execute(
-            "UPDATE changes SET status = ?2, committed_at = coalesce(?3, committed_at) WHERE id = ?1",
-            params![id, status.name(), committed_at],
+        set_status(&self.conn, id, status)
+    }
+
+    /// Settles a change found `prepared` after its session: its status,
+    /// and for an aborted one an `abort` record, in one transaction. The
+    /// trail already holds the change's `apply` record (written with the
+    /// entry, before the target committed); without this one it would
+    /// claim a change the target never kept.
+    pub(crate) fn settle(
+        &self,
+        id: i64,
+        status: Status,
+        operator: &str,
+        target: &str,
+    ) -> Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
         )?;
-        if n == 0 {
-            return Err(Error::input(format!("no change {id} in the journal")));
+        set_status(&tx, id, status)?;
+        if status == Status::Aborted {
+            let detail = serde_json::json!({
+                "reason": "the target never committed the change its apply record names"
+            });
+            super::audit::append(&tx, operator, Some(target), &[("abort", Some(id), detail)])?;
         }
+        tx.commit()?;
         Ok(())
     }
+}
+
+fn set_status(conn: &rusqlite::Connection, id: i64, status: Status) -> Result<()> {
+    let committed_at = (status == Status::Committed).then(now);
+    let n = conn.execute(
+        "UPDATE changes SET status = ?2, committed_at = coalesce(?3, committed_at) WHERE id = ?1",
+        params![id, status.name(), committed_at],
+    )?;
+    if n == 0 {
+        return Err(Error::input(format!("no change {id} in the journal")));
+    }
+    Ok(())
 }
 
 /// A change being recorded: rows go into the open journal transaction.

@@ -205,7 +205,7 @@ impl Shell {
         // The journal holds the audit trail too, so every session opens it.
         // Entries a crash left prepared for this target are settled first.
         let journal = Journal::open(options.journal.as_deref())?;
-        crate::journal::reconcile(&mut conn, &journal)?;
+        crate::journal::reconcile(&mut conn, &journal, &options.operator)?;
         let env_label = options.env_label.clone().or_else(|| policy.env_label());
         let apply = options.apply.resolve(Some(&policy));
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

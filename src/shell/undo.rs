@@ -105,7 +105,7 @@ impl Shell {
 }
 
 /// Settles prepared entries whose targets can be reached.
-pub(crate) fn reconcile_all(journal: &Journal) {
+pub(crate) fn reconcile_all(journal: &Journal, operator: &str) {
     let Ok(prepared) = journal.prepared() else {
         return;
     };
@@ -115,7 +115,7 @@ pub(crate) fn reconcile_all(journal: &Journal) {
             continue;
         }
         if let Ok(mut conn) = Connection::open(Some(&c.meta.target), &OpenOptions::default()) {
-            let _ = crate::journal::reconcile(&mut conn, journal);
+            let _ = crate::journal::reconcile(&mut conn, journal, operator);
         }
     }
 }

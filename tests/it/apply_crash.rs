@@ -253,11 +253,14 @@ fn check_apply_invariant(
         Some(e) => {
             let status = e["status"].as_str().unwrap_or("?").to_owned();
             match status.as_str() {
-                "aborted" => assert_eq!(
-                    now, before,
-                    "{what}: entry {} is aborted, yet the database changed",
-                    e["id"]
-                ),
+                "aborted" => {
+                    assert_eq!(
+                        now, before,
+                        "{what}: entry {} is aborted, yet the database changed",
+                        e["id"]
+                    );
+                    assert_trail_settles(journal, e["id"].as_i64().expect("id"), what);
+                }
                 "committed" => {
                     assert_ne!(
                         now, before,
@@ -278,6 +281,31 @@ fn check_apply_invariant(
             status
         }
     }
+}
+
+/// The trail of an aborted change: its `apply` record was written with the
+/// entry, before the target committed, so an `abort` record must follow
+/// it, and the trail must still verify.
+fn assert_trail_settles(journal: &Path, id: i64, what: &str) {
+    let out = dbguard_journal(journal, &["audit", "show", "--format", "json"], &[]);
+    let trail: serde_json::Value = serde_json::from_str(stdout(&out).trim())
+        .unwrap_or_else(|e| panic!("{what}: audit show JSON: {e}\n{}", stdout(&out)));
+    let events: Vec<&str> = trail
+        .as_array()
+        .expect("a list of records")
+        .iter()
+        .filter(|r| r["change_id"].as_i64() == Some(id))
+        .filter_map(|r| r["event"].as_str())
+        .collect();
+    if events.contains(&"apply") {
+        let after = events.iter().skip_while(|e| **e != "apply");
+        assert!(
+            after.clone().any(|e| *e == "abort"),
+            "{what}: change {id} is aborted but the trail ends {events:?}"
+        );
+    }
+    let out = dbguard_journal(journal, &["audit", "verify"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(&out));
 }
 
 /// Crashes an apply at `step` RUNS times and checks the invariant after
