@@ -42,7 +42,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ApplyContext;
-use crate::db::{ApplyTx, GuardOptions, RowScope, TableCounts, Value, Written};
+use crate::db::{ApplyTx, GuardOptions, RowScope, TableCounts, Value, Written, WrittenSink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, Context, Impact, PreviewOptions, RowSet};
 use crate::journal::{Op, Recording};
@@ -293,33 +293,44 @@ fn after_images(
 /// Records the after-image of every row of `info`'s table the statement
 /// updated, and every row it inserted. Returns how many were inserted.
 fn read_back(tx: &mut dyn ApplyTx, rec: &mut Recording<'_>, info: &TableInfo) -> Result<u64> {
-    let name = info.name.clone();
-    let mut inserted = 0u64;
-    // The journal is both where updated rows' keys come from and where
-    // their images go: one recording, borrowed by turns.
-    let rec = std::cell::RefCell::new(rec);
-    tx.written_rows(
+    let mut back = ReadBack {
+        rec,
         info,
-        &mut |after_seq| rec.borrow_mut().missing_after(&name, after_seq, 500),
-        &mut |written, row| {
-            let key = info.key_of(&row);
-            let mut rec = rec.borrow_mut();
-            let new = match written {
-                Written::Updated => {
-                    rec.set_after_by_key(&name, &key, &row)?;
-                    false
-                }
-                Written::Inserted => true,
-                Written::Either => !rec.set_after_by_key(&name, &key, &row)?,
-            };
-            if new {
-                rec.row(&name, Op::Insert, &key, None, Some(&row))?;
-                inserted += 1;
+        inserted: 0,
+    };
+    tx.written_rows(info, &mut back)?;
+    Ok(back.inserted)
+}
+
+/// The journal as both the source of updated rows' keys and the place
+/// their images (and inserted rows) go.
+struct ReadBack<'r, 'j> {
+    rec: &'r mut Recording<'j>,
+    info: &'r TableInfo,
+    inserted: u64,
+}
+
+impl WrittenSink for ReadBack<'_, '_> {
+    fn updated_keys(&mut self, after_seq: i64) -> Result<Vec<(i64, Vec<Value>)>> {
+        self.rec.missing_after(&self.info.name, after_seq, 500)
+    }
+
+    fn row(&mut self, written: Written, row: Vec<Value>) -> Result<()> {
+        let (name, key) = (&self.info.name, self.info.key_of(&row));
+        let new = match written {
+            Written::Updated => {
+                self.rec.set_after_by_key(name, &key, &row)?;
+                false
             }
-            Ok(())
-        },
-    )?;
-    Ok(inserted)
+            Written::Inserted => true,
+            Written::Either => !self.rec.set_after_by_key(name, &key, &row)?,
+        };
+        if new {
+            self.rec.row(name, Op::Insert, &key, None, Some(&row))?;
+            self.inserted += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Whether a DELETE's confirmed impact still holds without computing it

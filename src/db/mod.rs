@@ -183,6 +183,16 @@ pub struct RowScope<'a> {
     pub cond: &'a str,
 }
 
+/// Where [`ApplyTx::written_rows`] gets the keys of updated rows and
+/// puts what it read back: one object, since both are the journal.
+pub trait WrittenSink {
+    /// A batch of the updated rows whose after-image is still missing,
+    /// after `seq`, with their own seq (the journal's `missing_after`).
+    fn updated_keys(&mut self, after_seq: i64) -> Result<Vec<(i64, Vec<Value>)>>;
+    /// A row read back, with what it is known to be.
+    fn row(&mut self, written: Written, row: Vec<Value>) -> Result<()>;
+}
+
 /// What a row read back by [`ApplyTx::written_rows`] is known to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -271,17 +281,10 @@ pub trait ApplyTx: PreviewTx {
     /// (SQLite has no such marker; Postgres has `xmin`).
     fn remember_rows(&mut self, table: &Table) -> Result<()>;
     /// Reads back the rows of `info`'s table this transaction updated or
-    /// inserted, every column, and hands each to `f` with what it is
-    /// known to be. `updated` gives, a batch at a time, the keys of the
-    /// updated rows whose after-image is still missing (the journal's
-    /// `missing_after`: after this seq, with their seq), for engines that
-    /// read updated rows back by key.
-    fn written_rows(
-        &mut self,
-        info: &TableInfo,
-        updated: &mut dyn FnMut(i64) -> Result<Vec<(i64, Vec<Value>)>>,
-        f: &mut dyn FnMut(Written, Vec<Value>) -> Result<()>,
-    ) -> Result<()>;
+    /// inserted, every column, and hands each to `sink` with what it is
+    /// known to be; engines that read updated rows back by key ask the
+    /// sink for their keys.
+    fn written_rows(&mut self, info: &TableInfo, sink: &mut dyn WrittenSink) -> Result<()>;
     /// Turns off triggers and foreign-key actions for the rest of this
     /// transaction where the engine and the role allow it (Postgres
     /// `session_replication_role = replica`: a superuser, or granted SET on

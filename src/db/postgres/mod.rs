@@ -584,8 +584,7 @@ impl ApplyTx for PgApply<'_, '_> {
     fn written_rows(
         &mut self,
         info: &crate::schema::TableInfo,
-        _: &mut dyn FnMut(i64) -> Result<Vec<(i64, Vec<Value>)>>,
-        f: &mut dyn FnMut(Written, Vec<Value>) -> Result<()>,
+        sink: &mut dyn crate::db::WrittenSink,
     ) -> Result<()> {
         // xmin is the 32-bit transaction id; txid_current() adds the epoch.
         let sql = format!(
@@ -593,7 +592,7 @@ impl ApplyTx for PgApply<'_, '_> {
             columns_of(info, "a"),
             info.sql_name()
         );
-        self.stream(&sql, &mut |row| f(Written::Either, row))?;
+        self.stream(&sql, &mut |row| sink.row(Written::Either, row))?;
         Ok(())
     }
 }

@@ -14,7 +14,8 @@ use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
 use super::dialect::Dialect;
 use super::{
     ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
-    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value, Written, columns_of,
+    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value, Written, WrittenSink,
+    columns_of,
 };
 use crate::error::{Error, Result};
 use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
@@ -515,15 +516,10 @@ impl ApplyTx for SqliteApply<'_, '_> {
 
     /// Updated rows are read back by key, a batch at a time (constant
     /// memory), new rows by what did not exist before.
-    fn written_rows(
-        &mut self,
-        info: &TableInfo,
-        updated: &mut dyn FnMut(i64) -> Result<Vec<(i64, Vec<Value>)>>,
-        f: &mut dyn FnMut(Written, Vec<Value>) -> Result<()>,
-    ) -> Result<()> {
+    fn written_rows(&mut self, info: &TableInfo, sink: &mut dyn WrittenSink) -> Result<()> {
         let mut last = 0i64;
         loop {
-            let batch = updated(last)?;
+            let batch = sink.updated_keys(last)?;
             let Some(&(seq, _)) = batch.last() else { break };
             last = seq;
             let keys: Vec<&[Value]> = batch.iter().map(|(_, k)| k.as_slice()).collect();
@@ -534,7 +530,7 @@ impl ApplyTx for SqliteApply<'_, '_> {
                 Ok(())
             })?;
             for row in found {
-                f(Written::Updated, row)?;
+                sink.row(Written::Updated, row)?;
             }
         }
         let name = QualName::new(info.schema.as_deref(), &info.table);
@@ -544,7 +540,7 @@ impl ApplyTx for SqliteApply<'_, '_> {
                 columns_of(info, "a"),
                 info.sql_name()
             );
-            self.stream(&sql, &mut |row| f(Written::Inserted, row))?;
+            self.stream(&sql, &mut |row| sink.row(Written::Inserted, row))?;
         }
         Ok(())
     }
