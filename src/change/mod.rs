@@ -278,7 +278,8 @@ impl Context<'_> {
         if let Some(failure) = &preview.failure {
             return Err(Error::new(ErrorKind::WouldFail, failure.clone()));
         }
-        // A dry run still reports a denial (exit 2), but asks nothing.
+        // A dry run asks nothing; a denial it still reports (exit 2)
+        // through the gate, which refuses every denied change.
         if self.options.dry_run && verdict.decision != Decision::Deny {
             return Ok(Outcome::Previewed);
         }
@@ -287,9 +288,6 @@ impl Context<'_> {
                 Some(label) if e.kind == ErrorKind::Refused => e.context(label),
                 _ => e,
             })?;
-        if self.options.dry_run {
-            return Ok(Outcome::Previewed);
-        }
         if passed.cancelled {
             self.audit(
                 "refusal",
@@ -337,13 +335,6 @@ impl Context<'_> {
         ui.busy(None);
         let (change_id, (detail, partial)) = applied?;
         gate::record(self.journal, &approvals, change_id)?;
-        let detail = match detail {
-            Detail::Undo(mut report) => {
-                report.change_id = change_id;
-                Detail::Undo(report)
-            }
-            other => other,
-        };
         Ok(Applied {
             change_id,
             elapsed: started.elapsed(),

@@ -11,51 +11,33 @@ use crate::model::ChangeKind;
 use crate::policy::approval::Approval;
 use crate::policy::verdict::VerdictInput;
 use crate::schema::QualName;
-use crate::undo::{Loaded, PlanMemo, UndoOptions};
+use crate::undo::PlanMemo;
 
-/// An undo of one loaded change.
+/// An undo of one loaded change, as a change of its own.
 pub struct Undo {
-    loaded: Loaded,
-    /// Restore every row that does not conflict (`--force`).
-    force: bool,
-    /// Into a database other than the change's own (`undo replay`).
-    replay: bool,
+    undo: crate::undo::Undo,
     /// What the preview planned, for the apply to take when nothing
     /// changed in between (`crate::undo::PlanMemo`).
     memo: Option<PlanMemo>,
 }
 
 impl Undo {
-    pub fn new(loaded: Loaded, force: bool, replay: bool) -> Undo {
-        Undo {
-            loaded,
-            force,
-            replay,
-            memo: None,
-        }
-    }
-
-    fn options(&self, cx_options: &super::Options) -> UndoOptions {
-        UndoOptions {
-            guard: cx_options.apply.guard.clone(),
-            force: self.force,
-            replay: self.replay,
-        }
+    pub fn new(undo: crate::undo::Undo) -> Undo {
+        Undo { undo, memo: None }
     }
 }
 
 impl Plan for Undo {
     fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview> {
-        let opts = self.options(cx.options);
-        let plan = crate::undo::preview(cx.conn, cx.schema, &self.loaded, &opts, &mut self.memo)?;
-        let change = &self.loaded.change;
+        let plan = self.undo.preview(cx.conn, &mut self.memo)?;
+        let loaded = self.undo.loaded();
+        let change = &loaded.change;
         let id = change.id;
         let statement = format!("UNDO change {id}: {}", change.meta.statement);
         let canonical =
             serde_json::json!({"undo_of": id, "digest": change.meta.digest, "plan": plan.tables});
         let digest = base16ct::lower::encode_string(&Sha256::digest(canonical.to_string()));
-        let tables: Vec<QualName> = self
-            .loaded
+        let tables: Vec<QualName> = loaded
             .tables
             .iter()
             .map(|t| QualName::new(t.schema.as_deref(), &t.table))
@@ -79,7 +61,7 @@ impl Plan for Undo {
             },
             summary: serde_json::json!({"undo_of": id, "plan": plan.tables, "conflicts": conflicts}),
             audit: serde_json::json!({"statement": statement, "digest": digest, "undo_of": id, "conflicts": conflicts}),
-            failure: (conflicts > 0 && !self.force)
+            failure: (conflicts > 0 && !self.undo.force())
                 .then(|| format!("change {id} cannot be undone: {conflicts} conflicting row(s)")),
             label: None,
             statement,
@@ -89,10 +71,7 @@ impl Plan for Undo {
     }
 
     fn meta(&self, cx: &Context<'_>, _: &Preview) -> Result<ChangeMeta> {
-        let opts = self.options(cx.options);
-        let identity = cx.conn.identity();
-        let undo = crate::undo::Undo::new(identity, cx.schema, &self.loaded, &opts)?;
-        Ok(undo.meta(identity, cx.operator))
+        Ok(self.undo.meta(cx.conn.identity(), cx.operator))
     }
 
     fn apply(
@@ -103,9 +82,9 @@ impl Plan for Undo {
         _: &Preview,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Detail, Option<String>)> {
-        let opts = self.options(cx.options);
-        let mut undo = crate::undo::Undo::new(cx.identity, cx.schema, &self.loaded, &opts)?;
-        let report = undo.restore(tx, rec, self.memo.take(), progress)?;
+        let report = self
+            .undo
+            .restore(tx, rec, cx.schema, self.memo.take(), progress)?;
         Ok((Detail::Undo(Box::new(report)), None))
     }
 
@@ -123,7 +102,7 @@ impl Plan for Undo {
         (
             "undo",
             serde_json::json!({
-                "undo_of": self.loaded.change.id,
+                "undo_of": self.undo.loaded().change.id,
                 "mode": mode,
                 "approvals": approvals,
                 "skipped": skipped,

@@ -11,7 +11,6 @@ use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Journal, Status};
 use crate::shell::undo::{UndoRun, list_text, reconcile_all, run_undo, show_text};
-use crate::undo as restore;
 
 use super::options;
 use super::out;
@@ -25,17 +24,17 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             out(&list_text(&journal, &changes, options::format(*format))?)
         }
         UndoCommand::Show { id, format } => {
-            let loaded = restore::load_any(&journal, *id)?;
+            let loaded = crate::undo::load_any(&journal, *id)?;
             match format {
-                Format::Json => out(&format!("{}\n", restore::export_json(&loaded)?)),
+                Format::Json => out(&format!("{}\n", crate::undo::export_json(&loaded)?)),
                 Format::Text => out(&show_text(&journal, &loaded)?),
             }
         }
         UndoCommand::Export { id, format } => {
-            let loaded = restore::load_any(&journal, *id)?;
+            let loaded = crate::undo::load_any(&journal, *id)?;
             match format {
                 ExportFormat::Sql => export_sql(&loaded),
-                ExportFormat::Json => out(&format!("{}\n", restore::export_json(&loaded)?)),
+                ExportFormat::Json => out(&format!("{}\n", crate::undo::export_json(&loaded)?)),
             }
         }
         UndoCommand::Apply { id, target, run } => {
@@ -44,7 +43,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
             let operator = options::operator(global);
             crate::journal::reconcile(&mut conn, &journal, &operator)?;
-            let loaded = restore::load(&journal, *id, false)?;
+            let loaded = crate::undo::load(&journal, *id, false)?;
             let policy = crate::policy::Policy::load(global.policy.as_deref())?;
             let run = undo_run(run, false)?;
             run_undo(&mut conn, &mut journal, &policy, &operator, loaded, &run)
@@ -71,10 +70,10 @@ fn undo_run(args: &UndoRunArgs, replay: bool) -> Result<UndoRun> {
 }
 
 /// `undo export --format sql`: the restore as a script, streamed.
-fn export_sql(loaded: &restore::Loaded) -> Result<()> {
+fn export_sql(loaded: &crate::undo::Loaded) -> Result<()> {
     let stdout = std::io::stdout();
     let mut lock = std::io::BufWriter::new(stdout.lock());
-    restore::export_sql(loaded, &mut lock)?;
+    crate::undo::export_sql(loaded, &mut lock)?;
     std::io::Write::flush(&mut lock)
         .map_err(|e| Error::io(format!("cannot write the script: {e}")).caused_by(e))
 }
@@ -107,7 +106,7 @@ fn replay(
     let operator = options::operator(global);
     let mut failed = 0;
     for id in ids {
-        let loaded = restore::load(&source, id, true)?;
+        let loaded = crate::undo::load(&source, id, true)?;
         if let Err(e) = run_undo(&mut conn, journal, &policy, &operator, loaded, run) {
             if e.is_broken_pipe() {
                 return Err(e);

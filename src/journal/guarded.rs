@@ -43,7 +43,7 @@ impl ChangeMeta {
 /// Runs `body` in a guarded transaction with a journal recording, and
 /// carries out the write-ahead protocol around it. Returns the change's id
 /// and what `body` returned.
-pub(crate) fn run_guarded<T>(
+pub fn run_guarded<T>(
     conn: &mut Connection,
     journal: &mut Journal,
     meta: &ChangeMeta,

@@ -45,7 +45,7 @@ mod write;
 mod tests;
 
 pub use guarded::reconcile;
-pub(crate) use guarded::run_guarded;
+pub use guarded::run_guarded;
 pub use schema::SCHEMA_VERSION;
 pub use write::Recording;
 

@@ -40,7 +40,13 @@ pub(crate) fn run_undo(
     run: &UndoRun,
 ) -> Result<()> {
     let schema = conn.introspect()?;
-    let mut plan = change::Undo::new(loaded, run.force, run.replay);
+    let opts = crate::undo::UndoOptions {
+        guard: run.options.apply.guard.clone(),
+        force: run.force,
+        replay: run.replay,
+    };
+    let undo = crate::undo::Undo::new(conn.identity(), &schema, loaded, opts)?;
+    let mut plan = change::Undo::new(undo);
     let input = if std::io::stdin().is_terminal() {
         Input::Terminal
     } else {

@@ -51,7 +51,7 @@ mod plan;
 mod run;
 
 pub(crate) use export::{export_json, export_sql};
-pub use run::{Undo, preview, run};
+pub use run::Undo;
 
 /// One row that cannot be restored as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]

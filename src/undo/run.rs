@@ -24,50 +24,14 @@ use crate::db::restore::{
 };
 use crate::db::{ApplyTx, BulkFormat, Connection, PreviewTx, TargetIdentity};
 use crate::error::{Error, Result};
-use crate::journal::{ChangeMeta, Journal, Op, Recording, RowChange, run_guarded};
+use crate::journal::{ChangeMeta, Journal, Op, Recording, RowChange};
 use crate::model::Value;
 use crate::schema::{QualName, Schema, TableInfo, quote_ident};
 
-/// Plans the undo of `loaded` on `conn` without changing anything, and
-/// leaves in `memo` what a restore right after may reuse.
-pub fn preview(
-    conn: &mut Connection,
-    schema: &Schema,
-    loaded: &Loaded,
-    opts: &UndoOptions,
-    memo: &mut Option<PlanMemo>,
-) -> Result<UndoPlan> {
-    Undo::new(conn.identity(), schema, loaded, opts)?.preview(conn, memo)
-}
-
-/// Undoes `loaded` on `conn`, journaled in `journal` as a change of its
-/// own; takes the preview's plan from `memo` when it still holds.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    conn: &mut Connection,
-    journal: &mut Journal,
-    schema: &Schema,
-    loaded: &Loaded,
-    opts: &UndoOptions,
-    operator: &str,
-    memo: &mut Option<PlanMemo>,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<UndoReport> {
-    let mut undo = Undo::new(conn.identity(), schema, loaded, opts)?;
-    let meta = undo.meta(conn.identity(), operator);
-    let prior = memo.take();
-    let (id, mut report) = run_guarded(conn, journal, &meta, &opts.guard, |tx, rec| {
-        undo.restore(tx, rec, prior, progress)
-    })?;
-    report.change_id = id;
-    Ok(report)
-}
-
 /// One undo of one journaled change on one target.
-pub struct Undo<'a> {
-    loaded: &'a Loaded,
-    schema: &'a Schema,
-    opts: &'a UndoOptions,
+pub struct Undo {
+    loaded: Loaded,
+    opts: UndoOptions,
     /// The journal the change's rows are read from: a second handle on the
     /// file, as the recording holds the first one's write transaction.
     source: Journal,
@@ -82,14 +46,15 @@ pub struct Undo<'a> {
     in_bulk: bool,
 }
 
-impl<'a> Undo<'a> {
-    /// Checks that `loaded` may be undone on `conn`, and decides how.
+impl Undo {
+    /// Checks that `loaded` may be undone on the target `identity` names,
+    /// whose schema is `schema`, and decides how.
     pub fn new(
         identity: &TargetIdentity,
-        schema: &'a Schema,
-        loaded: &'a Loaded,
-        opts: &'a UndoOptions,
-    ) -> Result<Undo<'a>> {
+        schema: &Schema,
+        loaded: Loaded,
+        opts: UndoOptions,
+    ) -> Result<Undo> {
         let change = &loaded.change;
         let id = change.id;
         if change.meta.engine != identity.engine {
@@ -118,14 +83,13 @@ impl<'a> Undo<'a> {
                 .then_some(bulk)
         };
         Ok(Undo {
-            loaded,
-            schema,
-            opts,
             info_of: loaded
                 .tables
                 .iter()
                 .map(|t| (t.name.clone(), t.clone()))
                 .collect(),
+            loaded,
+            opts,
             source,
             dialect: Dialect(identity.engine),
             target: identity.display.clone(),
@@ -196,19 +160,31 @@ impl<'a> Undo<'a> {
         by_position(&self.loaded.tables)
     }
 
-    /// The restore, inside the guarded transaction `tx`, recording into
-    /// `rec`. The report's change id is left to the caller, who knows it
-    /// once the entry is prepared.
+    /// The loaded change this undoes.
+    pub fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
+
+    /// Whether conflicting rows are skipped rather than refusing.
+    pub fn force(&self) -> bool {
+        self.opts.force
+    }
+
+    /// The restore, inside the guarded transaction `tx` on the target
+    /// whose schema is `schema`, recording into `rec` (the undo's own
+    /// journal entry).
     pub fn restore(
         &mut self,
         tx: &mut dyn ApplyTx,
         rec: &mut Recording<'_>,
+        schema: &Schema,
         prior: Option<PlanMemo>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<UndoReport> {
         let (mut plan, skip) = self.plan_again(tx, prior)?;
         let mut bulk = self.bulk.take();
-        let result = self.restore_planned(tx, rec, &mut plan, &skip, bulk.as_mut(), progress);
+        let result =
+            self.restore_planned(tx, rec, schema, &mut plan, &skip, bulk.as_mut(), progress);
         self.bulk = bulk;
         let (mode, differences) = result?;
         if !skip.is_empty() {
@@ -216,7 +192,7 @@ impl<'a> Undo<'a> {
         }
         Ok(UndoReport {
             plan,
-            change_id: 0,
+            change_id: rec.id(),
             mode,
             differences,
             skipped: skip.len(),
@@ -263,10 +239,12 @@ impl<'a> Undo<'a> {
     /// Everything after planning: conflicts, the bulk path, the batches,
     /// integrity. Returns the mode the rows were restored in and the
     /// differences triggers made.
+    #[allow(clippy::too_many_arguments)]
     fn restore_planned(
         &self,
         tx: &mut dyn ApplyTx,
         rec: &mut Recording<'_>,
+        schema: &Schema,
         plan: &mut UndoPlan,
         skip: &BTreeSet<i64>,
         mut bulk: Option<&mut Box<dyn BulkRestore>>,
@@ -292,7 +270,7 @@ impl<'a> Undo<'a> {
         // the checks wait for the end, and are made before the journal
         // entry is prepared.
         let deferred =
-            references_forward(self.schema, &self.loaded.tables) && tx.defer_foreign_keys()?;
+            references_forward(schema, &self.loaded.tables) && tx.defer_foreign_keys()?;
         let mut done = Done {
             rows: 0,
             total: self.loaded.change.row_count.max(0) as u64,
@@ -320,7 +298,7 @@ impl<'a> Undo<'a> {
         }
         self.restore_batches(tx, rec, mode, skip, &mut done, &mut differences)?;
         if mode == RestoreMode::Replica || deferred {
-            check_integrity(tx, self.schema, &self.loaded.tables)?;
+            check_integrity(tx, schema, &self.loaded.tables)?;
         }
         Ok((mode, differences))
     }

@@ -707,7 +707,7 @@ fn sqlite_undo_plans_again_after_its_own_connection_wrote() {
     let mut memo = None;
     undo.run(true, &mut memo).expect("preview");
     assert!(memo.is_some(), "the preview left no plan to reuse");
-    let guard = undo.opts.guard.clone();
+    let guard = dbguard::db::GuardOptions::default();
     undo.conn
         .guarded(&guard, |tx| {
             tx.execute("UPDATE s SET p_id = 3 WHERE id = 10")
@@ -749,8 +749,7 @@ struct LibUndo {
     conn: dbguard::db::Connection,
     schema: dbguard::schema::Schema,
     journal: dbguard::journal::Journal,
-    loaded: dbguard::undo::Loaded,
-    opts: dbguard::undo::UndoOptions,
+    undo: dbguard::undo::Undo,
 }
 
 impl LibUndo {
@@ -760,16 +759,13 @@ impl LibUndo {
         let schema = conn.introspect().expect("introspect");
         let journal = dbguard::journal::Journal::open(Some(&j.path)).expect("journal");
         let loaded = dbguard::undo::load(&journal, id, false).expect("load");
+        let opts = dbguard::undo::UndoOptions::default();
+        let undo = dbguard::undo::Undo::new(conn.identity(), &schema, loaded, opts).expect("undo");
         LibUndo {
             conn,
             schema,
             journal,
-            loaded,
-            opts: dbguard::undo::UndoOptions {
-                guard: Default::default(),
-                force: false,
-                replay: false,
-            },
+            undo,
         }
     }
 
@@ -798,20 +794,21 @@ impl LibUndo {
         dry_run: bool,
         memo: &mut Option<dbguard::undo::PlanMemo>,
     ) -> dbguard::error::Result<(dbguard::undo::UndoPlan, Option<dbguard::undo::UndoReport>)> {
-        use dbguard::undo;
         if dry_run {
-            let plan = undo::preview(&mut self.conn, &self.schema, &self.loaded, &self.opts, memo)?;
+            let plan = self.undo.preview(&mut self.conn, memo)?;
             return Ok((plan, None));
         }
-        let report = undo::run(
+        // The journal protocol around the restore, as the pipeline runs it
+        // (without its gate, which these tests are not about).
+        let meta = self.undo.meta(self.conn.identity(), "tester");
+        let (undo, schema, prior) = (&mut self.undo, &self.schema, memo.take());
+        let guard = Default::default();
+        let (_, report) = dbguard::journal::run_guarded(
             &mut self.conn,
             &mut self.journal,
-            &self.schema,
-            &self.loaded,
-            &self.opts,
-            "tester",
-            memo,
-            &mut |_, _| {},
+            &meta,
+            &guard,
+            |tx, rec| undo.restore(tx, rec, schema, prior, &mut |_, _| {}),
         )?;
         Ok((report.plan.clone(), Some(report)))
     }
