@@ -20,10 +20,11 @@ mod meta;
 pub mod progress;
 pub mod render;
 mod repl;
+mod script;
 pub mod ui;
 pub mod undo;
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
@@ -58,9 +59,8 @@ pub(crate) struct Shell {
     pub yes: bool,
     /// Approval tokens given with `--token`.
     pub tokens: Vec<String>,
-    /// The piped input being run as a script, and a line read ahead.
-    script: Option<Box<dyn BufRead>>,
-    pushback: Option<String>,
+    /// The piped input being run as a script.
+    script: Option<script::Script>,
     /// Confirmation can be asked (stdin is a terminal).
     pub interactive: bool,
     pub apply: ApplyOptions,
@@ -237,7 +237,6 @@ impl Shell {
             yes: false,
             tokens: Vec::new(),
             script: None,
-            pushback: None,
             interactive: std::io::stdin().is_terminal(),
             apply,
             journal,
@@ -259,10 +258,7 @@ impl Shell {
     }
 
     fn print(&mut self, s: &str) -> Result<()> {
-        self.out
-            .write_all(s.as_bytes())
-            .and_then(|_| self.out.flush())
-            .map_err(Error::output)
+        render::write_flushed(&mut *self.out, s)
     }
 
     fn print_err(&mut self, s: &str) {
@@ -372,10 +368,7 @@ impl Shell {
         // only approval tokens are taken from the next lines.
         let input = match self.script.as_mut() {
             _ if self.interactive => Input::Terminal,
-            Some(reader) => Input::Script {
-                reader: &mut **reader,
-                pushback: &mut self.pushback,
-            },
+            Some(script) => Input::Script(script),
             None => Input::Nobody,
         };
         let mut ui = Ui::new(&mut *self.out, self.format, style, input).dry_run(options.dry_run);

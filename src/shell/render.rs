@@ -495,11 +495,13 @@ impl RowSink for JsonWriter<'_> {
 /// prompts and requests. A reader that went away is an error whose cause
 /// is the broken pipe (never a panic, as `print!` would).
 pub fn out(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
+    write_flushed(&mut std::io::stdout().lock(), text)
+}
+
+/// Writes text to `w` and flushes it, as [`out`] does stdout.
+pub(crate) fn write_flushed(w: &mut dyn std::io::Write, text: &str) -> Result<()> {
+    w.write_all(text.as_bytes())
+        .and_then(|()| w.flush())
         .map_err(Error::output)
 }
 

@@ -14,26 +14,15 @@ impl Shell {
     /// colors, every statement through the guard, and an error at the end
     /// if any statement failed or was refused.
     pub(crate) fn run_script(&mut self, input: Box<dyn BufRead>) -> Result<()> {
-        self.script = Some(input);
+        self.script = Some(super::script::Script::new(input));
         let mut failed = 0usize;
         let mut buffer = String::new();
         loop {
-            let line = match self.pushback.take() {
-                Some(l) => l,
-                None => {
-                    let mut l = String::new();
-                    let n = match self.script.as_mut() {
-                        Some(r) => r
-                            .read_line(&mut l)
-                            .map_err(|e| Error::io(format!("cannot read input: {e}")))?,
-                        None => 0,
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    l
-                }
+            let line = match self.script.as_mut() {
+                Some(script) => script.next_line()?,
+                None => None,
             };
+            let Some(line) = line else { break };
             if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
                 buffer.clear();
                 match self.run_meta(&line) {

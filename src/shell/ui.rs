@@ -21,15 +21,12 @@ use crate::impact::{self, Impact};
 use crate::policy::verdict::Verdict;
 
 /// Where the answers to the gate's questions come from.
-pub enum Input<'s> {
+pub(crate) enum Input<'s> {
     /// Lines typed at the terminal.
     Terminal,
     /// A piped script: approval tokens are taken from the lines that
     /// follow a request; any other line is left for the script.
-    Script {
-        reader: &'s mut dyn BufRead,
-        pushback: &'s mut Option<String>,
-    },
+    Script(&'s mut super::script::Script),
     /// Nobody answers.
     Nobody,
 }
@@ -72,41 +69,12 @@ impl<'s> Ui<'s> {
     }
 
     fn print(&mut self, text: &str) -> Result<()> {
-        self.out
-            .write_all(text.as_bytes())
-            .and_then(|()| self.out.flush())
-            .map_err(Error::output)
+        super::render::write_flushed(&mut *self.out, text)
     }
 
     fn print_json(&mut self, value: serde_json::Value) -> Result<()> {
         self.printed_json = true;
         self.print(&format!("{value}\n"))
-    }
-
-    /// The next line of a piped script, when it is an approval token.
-    fn script_token(
-        reader: &mut dyn BufRead,
-        pushback: &mut Option<String>,
-    ) -> Result<Option<String>> {
-        let line = match pushback.take() {
-            Some(l) => l,
-            None => {
-                let mut l = String::new();
-                let n = reader
-                    .read_line(&mut l)
-                    .map_err(|e| Error::io(format!("cannot read input: {e}")))?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                l
-            }
-        };
-        if line.trim_start().starts_with("dbguard-approval:") {
-            Ok(Some(line))
-        } else {
-            *pushback = Some(line);
-            Ok(None)
-        }
     }
 }
 
@@ -177,7 +145,7 @@ impl Interface for Ui<'_> {
     fn token(&mut self) -> Result<Option<String>> {
         match &mut self.input {
             Input::Terminal => terminal_line(),
-            Input::Script { reader, pushback } => Self::script_token(&mut **reader, pushback),
+            Input::Script(script) => script.token(),
             Input::Nobody => Ok(None),
         }
     }
