@@ -557,18 +557,23 @@ impl ApplyTx for PgApply<'_, '_> {
 
     fn restore_mode(&mut self) -> Result<crate::db::restore::RestoreMode> {
         use crate::db::restore::RestoreMode;
-        // The savepoint in `query` keeps a refusal from aborting the
-        // transaction.
-        let replica = self
-            .preview
-            .query("SET LOCAL session_replication_role = replica")
-            .map(|r| r.is_some())
-            .unwrap_or(false);
-        Ok(if replica {
-            RestoreMode::Replica
-        } else {
-            RestoreMode::Triggers
-        })
+        // The savepoint keeps a refusal from aborting the transaction. Only
+        // a refusal means triggers mode: any other failure is the undo's.
+        let tx = &mut *self.preview.tx;
+        tx.batch_execute("SAVEPOINT dbguard_mode")?;
+        match tx.batch_execute("SET LOCAL session_replication_role = replica") {
+            Ok(()) => {
+                tx.batch_execute("RELEASE SAVEPOINT dbguard_mode")?;
+                Ok(RestoreMode::Replica)
+            }
+            Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                tx.batch_execute(
+                    "ROLLBACK TO SAVEPOINT dbguard_mode; RELEASE SAVEPOINT dbguard_mode",
+                )?;
+                Ok(RestoreMode::Triggers)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn defer_foreign_keys(&mut self) -> Result<bool> {
