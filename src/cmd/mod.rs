@@ -26,6 +26,7 @@ use crate::error::{ErrorKind, Result, exit};
 
 /// Runs the parsed command line; returns the process exit status.
 pub fn run(cli: Cli) -> u8 {
+    install_interrupt_handler();
     let global = cli.global;
     let result = match cli.command {
         None => shell::run(&global, &cli.shell),
@@ -39,6 +40,20 @@ pub fn run(cli: Cli) -> u8 {
     };
     report_rss();
     status(result)
+}
+
+/// Ctrl-C cancels the statement running now, wherever it runs (a read in
+/// the shell, a preview, an apply, an undo), and the command goes on to
+/// report it; when nothing runs it ends the process, with the status a
+/// shell gives a process ended by SIGINT. The main thread may be blocked
+/// reading input then, so the handler is what ends it. While rustyline
+/// reads a line the terminal is raw and Ctrl-C never becomes a signal.
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if !crate::shell::interrupt::cancel_running() {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
 }
 
 /// The status for a command line clap could not parse, or `--help` and

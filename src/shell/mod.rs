@@ -16,6 +16,7 @@
 
 pub mod complete;
 pub(crate) mod describe;
+pub(crate) mod interrupt;
 mod meta;
 pub mod progress;
 pub mod render;
@@ -26,17 +27,18 @@ pub mod undo;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::change::{self, ApplyOptions, Plan};
-use crate::db::{Canceller, Connection, Engine};
-use crate::error::{Error, ErrorKind, Result, exit};
+use crate::db::{Connection, Engine};
+use crate::error::{Error, ErrorKind, Result};
 use crate::impact::PreviewOptions;
 use crate::journal::Journal;
 use crate::policy::Policy;
 use crate::schema::Schema;
 use crate::sql::{self, Kind};
+use interrupt::while_running;
 use render::{DisplaySettings, Expanded};
 use ui::{Input, Ui};
 
@@ -75,44 +77,6 @@ pub(crate) struct Shell {
     closed: Option<Error>,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
-}
-
-/// The statement running now, so Ctrl-C can cancel it.
-fn running() -> &'static Mutex<Option<Canceller>> {
-    static RUNNING: OnceLock<Mutex<Option<Canceller>>> = OnceLock::new();
-    RUNNING.get_or_init(|| Mutex::new(None))
-}
-
-/// Says what Ctrl-C cancels now: `cancel`, or (`None`) nothing runs.
-fn set_running(cancel: Option<Canceller>) {
-    if let Ok(mut g) = running().lock() {
-        *g = cancel;
-    }
-}
-
-/// Installs the Ctrl-C handler once: it cancels the running statement, or
-/// ends the process when nothing runs (rustyline handles Ctrl-C itself
-/// while it reads a line, since the terminal is in raw mode then), with
-/// the status a shell gives a process ended by SIGINT.
-fn install_interrupt_handler() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let _ = ctrlc::set_handler(|| {
-            let current = running().lock().ok().and_then(|g| g.clone());
-            match current {
-                Some(c) => c.cancel(),
-                None => std::process::exit(i32::from(exit::INTERRUPTED)),
-            }
-        });
-    });
-}
-
-/// Marks a statement as running for the duration of a closure.
-fn while_running<T>(canceller: Canceller, f: impl FnOnce() -> T) -> T {
-    set_running(Some(canceller));
-    let r = f();
-    set_running(None);
-    r
 }
 
 /// Output format of a session's results and previews.
@@ -440,7 +404,6 @@ impl Shell {
     }
 
     pub fn exec(&mut self, statements: &str) -> Result<()> {
-        install_interrupt_handler();
         self.audit("session_start", serde_json::json!({"exec": true}))?;
         let failed = self.run_text(statements);
         let ended = self.audit("session_end", serde_json::json!({"failed": failed}));
@@ -506,7 +469,6 @@ fn terminal_width() -> Option<u16> {
 /// otherwise.
 pub(crate) fn run_on(conn: Connection, options: &Options) -> Result<()> {
     let mut shell = Shell::new(conn, options)?;
-    install_interrupt_handler();
     shell.audit(
         "session_start",
         serde_json::json!({"interactive": shell.interactive}),

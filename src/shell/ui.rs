@@ -162,7 +162,7 @@ impl Interface for Ui<'_> {
         if cancel.is_some() {
             self.progress.start();
         }
-        super::set_running(cancel);
+        super::interrupt::set_running(cancel);
     }
 
     fn finished(

@@ -89,3 +89,43 @@ fn sqlite_rows_keyed_by_null_are_captured_and_undone() {
     undo_yes(&j, updated, &[]);
     assert_eq!(db.dump(), before, "undo restored every row");
 }
+
+/// Ctrl-C while `undo apply` waits on the database cancels what runs, as
+/// in the shell: the process ends with an error of its own (not killed by
+/// the signal), nothing is undone, and the change stays undoable.
+#[test]
+fn ctrl_c_cancels_a_waiting_undo() {
+    let db = Db::new(Engine::Postgres, SCHEMA);
+    let Db::Pg(pg) = &db else { unreachable!() };
+    let j = JournalDir::new();
+    let id = exec_yes(&j, &db, "DELETE FROM k WHERE id = 1", &[]).to_string();
+    let deleted = db.dump();
+    let mut holder = pg.client();
+    let mut lock = holder.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE k IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let child = dbguard(j.dir.path())
+        .arg("--journal")
+        .arg(&j.path)
+        .args(["undo", "apply", &id, "--yes", "--lock-timeout", "60"])
+        .args(["--statement-timeout", "60"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    lock.rollback().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "killed by the signal? {err}");
+    assert!(err.contains("cancel"), "{err}");
+    assert_eq!(db.dump(), deleted, "the cancelled undo changed the table");
+    let o = j.run(&["undo", "apply", &id, "--yes"]);
+    assert_exit(&o, 0, "the change stays undoable");
+}
