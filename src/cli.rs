@@ -37,9 +37,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR", env = "DBGUARD_POLICY")]
     pub policy: Option<PathBuf>,
 
-    /// Undo journal file (default: $XDG_STATE_HOME/dbguard/journal.sqlite).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
+    /// The audit witness: a local append-only copy of every audit record
+    /// this machine writes (default: $XDG_STATE_HOME/dbguard/audit.jsonl).
+    #[arg(long, global = true, value_name = "FILE", env = "DBGUARD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
 
     /// Operator name recorded with every change (default: $USER).
     #[arg(long = "as", global = true, value_name = "NAME")]
@@ -54,14 +55,46 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run statements non-interactively through the same guard as the shell.
     Exec(ExecArgs),
-    /// The undo journal: list, show, undo, export and replay changes.
+    /// Create (or migrate) the journal in a database: where every change,
+    /// its undo and the audit trail are kept.
+    Init(InitArgs),
+    /// The undo journal: list, show, undo, export, replay and prune changes.
     Undo(UndoArgs),
+    /// Journal files of older releases: import their entries.
+    Journal(JournalArgs),
     /// Sign (or reject) a change another operator requested, with your SSH key.
     Approve(ApproveArgs),
     /// The tamper-evident audit trail: show it, verify its hash chain.
     Audit(AuditArgs),
     /// Policies: validate a policy directory and print the effective rules.
     Policy(PolicyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Target, as for the shell.
+    #[arg(value_name = "DB")]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    #[command(subcommand)]
+    pub command: JournalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Import the entries of a journal file an older release kept beside
+    /// the target into the target's journal (those made in that database).
+    Import {
+        /// The journal file (`journal.sqlite`).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Target, as for the shell.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -97,16 +130,24 @@ pub struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Print the audit trail, oldest first.
+    /// Print a database's audit trail, oldest first.
     Show {
+        /// Target, as for the shell.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
         /// Only records at or after this time (RFC 3339, or YYYY-MM-DD).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Check the hash chain; exit 1 naming the first broken record.
-    Verify,
+    /// Check the hash chain, and that every record of the witness
+    /// (--audit-log) is still in it; exit 1 naming the first broken record.
+    Verify {
+        /// Target, as for the shell.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -173,8 +214,11 @@ pub struct UndoRunArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum UndoCommand {
-    /// List journaled changes, newest first.
+    /// List a database's journaled changes, newest first, every operator's.
     List {
+        /// Target, as for the shell.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
         /// Only the N newest changes (a journal keeps every change ever made).
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
@@ -184,13 +228,16 @@ pub enum UndoCommand {
     /// Show one change: its statement and every row, before and after.
     Show {
         id: i64,
+        /// Target, as for the shell.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Undo a change on its database (or on DB).
+    /// Undo a change in the database it was made in.
     Apply {
         id: i64,
-        /// The database to restore into; default: the change's own target.
+        /// Target, as for the shell.
         #[arg(value_name = "DB")]
         target: Option<String>,
         #[command(flatten)]
@@ -199,23 +246,44 @@ pub enum UndoCommand {
     /// Print a change's undo as SQL for plain psql/sqlite3, or as JSON.
     Export {
         id: i64,
+        /// Target, as for the shell.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
         #[arg(long, value_enum, default_value_t = ExportFormat::Sql)]
         format: ExportFormat,
     },
-    /// Undo changes recorded in another journal, into another database
-    /// (a staging copy, a restored backup).
+    /// Undo changes made in one database in another one (a staging copy,
+    /// a restored backup): previewed, conflict-checked and journaled there.
     Replay {
-        /// The journal the changes were recorded in.
-        #[arg(long, value_name = "JOURNAL")]
-        from: PathBuf,
+        /// The database the changes were made in (whose journal has them).
+        #[arg(long, value_name = "DB")]
+        from: String,
         /// The database to restore into.
         #[arg(long, value_name = "DB")]
         to: String,
-        /// Changes to undo, in this order (default: every committed change
-        /// that is not itself an undo, newest first).
+        /// Changes to undo, in this order (default: every change that is
+        /// not itself an undo and was not undone, newest first).
         ids: Vec<i64>,
         #[command(flatten)]
         run: UndoRunArgs,
+    },
+    /// Drop the rows of old changes from the journal (their entries and
+    /// the audit trail stay): they can no longer be undone.
+    Prune {
+        /// Target, as for the shell.
+        #[arg(value_name = "DB")]
+        target: Option<String>,
+        /// Prune changes made before this time (RFC 3339, or YYYY-MM-DD).
+        #[arg(
+            long,
+            value_name = "TIME",
+            required_unless_present = "keep",
+            conflicts_with = "keep"
+        )]
+        before: Option<String>,
+        /// Keep the rows of the N newest changes, prune the rest.
+        #[arg(long, value_name = "N")]
+        keep: Option<u64>,
     },
 }
 

@@ -646,6 +646,31 @@ pub struct ColumnInfo {
     pub identity_always: bool,
 }
 
+/// What finds a row of a table again after a change: SQLite's rowid (which
+/// an update keeps), the primary key, or nothing (a Postgres table without
+/// a key, whose rows are known only by their values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Locator {
+    Rowid,
+    Key(Vec<String>),
+    None,
+}
+
+impl Locator {
+    /// The locator's values as SQL over the table aliased `alias`.
+    pub fn exprs(&self, alias: &str) -> Vec<String> {
+        match self {
+            Locator::Rowid => vec![format!("{alias}.rowid")],
+            Locator::Key(cols) => cols
+                .iter()
+                .map(|c| format!("{alias}.{}", quote_ident(c)))
+                .collect(),
+            Locator::None => Vec::new(),
+        }
+    }
+}
+
 /// A table touched by a change, with its columns in capture order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableInfo {

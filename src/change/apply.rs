@@ -23,31 +23,37 @@
 //!    insert without an error. Locking everything cost a third of a
 //!    100k-row apply. SQLite's `BEGIN IMMEDIATE` holds the whole database.
 //! 3. Capture full before-images of every row that will be deleted or
-//!    changed, from that snapshot, streamed into the journal (constant
-//!    memory).
-//! 4. Execute the operator's statement as typed.
+//!    changed, from that snapshot: the server copies them into the
+//!    journal's snapshot tables (`crate::journal`), in their own types.
+//! 4. Execute the operator's statement as typed (an INSERT as the first
+//!    part of a statement that also copies the rows it inserts, or watched
+//!    by a temporary trigger on SQLite).
 //! 5. Verify coverage: the statement's row count, and the engine's own
 //!    per-table counters (Postgres `pg_stat_xact_user_tables`, SQLite
 //!    `total_changes()`), equal what was captured. A table changed that was
 //!    not captured (a trigger writing elsewhere) rolls back, unless the
 //!    operator allowed an uncovered change, which is then marked partial.
-//! 6. Capture after-images of updated and inserted rows.
+//! 6. Capture after-images of updated rows, found by their key (or
+//!    SQLite's rowid), never by reading the table.
 //!
-//! The pipeline (`super`) runs this inside the guarded transaction and the
-//! journal's write-ahead protocol (`crate::journal::run_guarded`), as it
-//! runs an undo's restore, so an undo is itself journaled and can be
-//! undone. Engine differences are the engine's: locking, reading back the
-//! rows a transaction wrote, counting what it changed (`crate::db`).
+//! The pipeline (`super`) runs this inside the guarded transaction, with
+//! the change's journal entry written in the same transaction, as it runs
+//! an undo's restore, so an undo is itself journaled and can be undone.
+//! Engine differences are the engine's: locking, finding inserted rows,
+//! counting what a statement changed (`crate::db`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ApplyContext;
-use crate::db::{ApplyTx, GuardOptions, RowScope, TableCounts, Value, Written, WrittenSink};
+use crate::db::dialect::Dialect;
+use crate::db::journal::Part;
+use crate::db::{ApplyTx, Executed, GuardOptions, RowScope, TableCounts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, Context, Impact, PreviewOptions, RowSet};
+use crate::journal::write::Capture;
 use crate::journal::{Op, Recording};
 use crate::model::ChangeKind;
-use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
+use crate::schema::{QualName, Schema, Table, TableInfo};
 use crate::sql::Statement;
 
 /// How an apply runs.
@@ -67,31 +73,34 @@ pub(super) struct Done {
     pub partial: Option<String>,
 }
 
-/// Applies a confirmed write inside the guarded transaction `tx`,
-/// recording into `rec`: the whole guarded path of the module doc.
+/// Applies a confirmed write, as recomputed in the guarded transaction
+/// `tx` ([`recompute`], before the entry was begun), recording into `rec`:
+/// steps 2 to 6 of the module doc.
 pub(super) fn write(
     cx: &ApplyContext<'_>,
     tx: &mut dyn ApplyTx,
-    rec: &mut Recording<'_>,
+    rec: &mut Recording,
     stmt: &Statement,
-    confirmed: &Impact,
+    fresh: &Impact,
 ) -> Result<Done> {
-    let fresh = recompute(cx, tx, stmt, confirmed)?;
     let mut done = Done {
         recorded: BTreeMap::new(),
         partial: None,
     };
-    let infos = describe_tables(cx.schema, rec, &fresh)?;
-    let expected = lock_and_capture(cx.schema, tx, rec, &fresh, &infos, &mut done)?;
+    describe_tables(cx.schema, rec, fresh)?;
+    let expected = lock_and_capture(cx.schema, tx, rec, fresh, &mut done)?;
     crate::crash::point("after_capture");
-    execute(cx, tx, rec, stmt, &fresh, &expected, &mut done)?;
-    after_images(cx.schema, tx, rec, &fresh, &infos, &mut done)?;
+    execute(cx, tx, rec, stmt, fresh, &expected, &mut done)?;
+    crate::crash::point("after_execute");
+    after_images(tx, rec, fresh)?;
     Ok(done)
 }
 
 /// Step 1: the same impact, now, in this transaction's snapshot; anything
-/// else is drift, and nothing is applied.
-fn recompute(
+/// else is drift, and nothing is applied. It runs before the change's
+/// entry is written, so the transaction has written nothing yet and reads
+/// the data as the preview did (`unchanged_since`).
+pub(super) fn recompute(
     cx: &ApplyContext<'_>,
     tx: &mut dyn ApplyTx,
     stmt: &Statement,
@@ -146,20 +155,13 @@ fn table<'s>(schema: &'s Schema, name: &QualName) -> Result<&'s Table> {
 
 /// Describes every table the change touches in the entry, in restore
 /// order, before any of their rows.
-fn describe_tables(
-    schema: &Schema,
-    rec: &mut Recording<'_>,
-    fresh: &Impact,
-) -> Result<BTreeMap<QualName, TableInfo>> {
-    let mut infos: BTreeMap<QualName, TableInfo> = BTreeMap::new();
+fn describe_tables(schema: &Schema, rec: &mut Recording, fresh: &Impact) -> Result<()> {
+    let dialect = Dialect(rec.engine());
     for set in &fresh.row_sets {
-        if !infos.contains_key(&set.table) {
-            let info = TableInfo::of(table(schema, &set.table)?, set.position);
-            rec.table(&info)?;
-            infos.insert(set.table.clone(), info);
-        }
+        let t = table(schema, &set.table)?;
+        rec.table(&TableInfo::of(t, set.position), dialect.locator(t));
     }
-    Ok(infos)
+    Ok(())
 }
 
 /// Steps 2 and 3: locks (where the engine's counters cannot vouch for the
@@ -168,9 +170,8 @@ fn describe_tables(
 fn lock_and_capture(
     schema: &Schema,
     tx: &mut dyn ApplyTx,
-    rec: &mut Recording<'_>,
+    rec: &mut Recording,
     fresh: &Impact,
-    infos: &BTreeMap<QualName, TableInfo>,
     done: &mut Done,
 ) -> Result<BTreeMap<QualName, TableCounts>> {
     let triggers = fresh
@@ -182,7 +183,7 @@ fn lock_and_capture(
         if set.op != Op::Delete || triggers {
             lock(tx, set)?;
         }
-        let n = capture(tx, rec, set, table(schema, &set.table)?, &infos[&set.table])?;
+        let n = capture(tx, rec, set, table(schema, &set.table)?)?;
         if set.rows.is_some_and(|r| r != n) {
             return Err(Error::drift(format!(
                 "{}: {} rows at the preview, {n} captured; nothing was applied",
@@ -238,99 +239,69 @@ fn lock(tx: &mut dyn ApplyTx, set: &RowSet) -> Result<()> {
 fn execute(
     cx: &ApplyContext<'_>,
     tx: &mut dyn ApplyTx,
-    rec: &mut Recording<'_>,
+    rec: &mut Recording,
     stmt: &Statement,
     fresh: &Impact,
     expected: &BTreeMap<QualName, TableCounts>,
     done: &mut Done,
 ) -> Result<()> {
-    let before_changes = tx.total_changes()?;
-    for set in fresh.row_sets.iter().filter(|s| s.op == Op::Insert) {
-        if let Some(table) = cx.schema.get(&set.table) {
-            tx.remember_rows(table)?;
+    // The engine's per-table counts may still hold earlier transactions'
+    // (Postgres publishes a backend's counts at most once a second): what
+    // the statement did is the difference.
+    let baseline = tx.counters()?;
+    let inserts: Vec<&RowSet> = fresh
+        .row_sets
+        .iter()
+        .filter(|s| s.op == Op::Insert)
+        .collect();
+    let executed = match inserts.first() {
+        Some(set) => {
+            let returning = crate::sql::returning_all(rec.engine(), &stmt.text);
+            let (executed, inserted) =
+                rec.execute_insert(tx, &set.table.to_string(), &stmt.text, returning.as_deref())?;
+            done.recorded
+                .entry(set.table.to_string())
+                .or_default()
+                .inserted += inserted;
+            executed
         }
-    }
-    let n = tx.execute(&stmt.text)?;
+        None => tx.execute_statement(&stmt.text)?,
+    };
+    let n = executed.reported;
     verify_count(fresh, expected, n)?;
-    if let Some(uncovered) = verify_coverage(tx, fresh, expected, before_changes)? {
+    if let Some(uncovered) = verify_coverage(tx, fresh, expected, &executed, baseline)? {
         if !cx.options.apply.allow_uncovered {
             return Err(Error::refused(format!(
                 "{uncovered}\nNothing was committed. Rerun with --allow-uncovered to apply it anyway; its undo entry will be partial."
             )));
         }
-        rec.set_partial(&uncovered)?;
+        rec.set_partial(&uncovered);
         done.partial = Some(uncovered);
     }
     Ok(())
 }
 
-/// Step 6: the after-images of updated and inserted rows.
-fn after_images(
-    schema: &Schema,
-    tx: &mut dyn ApplyTx,
-    rec: &mut Recording<'_>,
-    fresh: &Impact,
-    infos: &BTreeMap<QualName, TableInfo>,
-    done: &mut Done,
-) -> Result<()> {
-    for (name, info) in infos {
-        let written = fresh
-            .row_sets
-            .iter()
-            .any(|s| &s.table == name && s.op != Op::Delete);
-        if !written {
-            continue;
-        }
-        table(schema, name)?;
-        let inserted = read_back(tx, rec, info)?;
-        if inserted > 0 {
-            done.recorded.entry(name.to_string()).or_default().inserted += inserted;
+/// Step 6: the after-images of updated rows, found by their locators. A
+/// row the statement updated and something then removed has none: the
+/// entry could not undo it, so the change is refused like any uncovered
+/// one.
+fn after_images(tx: &mut dyn ApplyTx, rec: &mut Recording, fresh: &Impact) -> Result<()> {
+    let tables: BTreeSet<String> = fresh
+        .row_sets
+        .iter()
+        .filter(|s| s.op == Op::Update)
+        .map(|s| s.table.to_string())
+        .collect();
+    for name in tables {
+        let updated = rec.entry(&name)?.updated;
+        let found = rec.after_images(tx, &name)?;
+        if found < updated && rec.entry(&name)?.locator != crate::schema::Locator::None {
+            return Err(Error::refused(format!(
+                "{name}: {updated} rows were updated but {found} are still there to record; something the statement set off removed the others, and their undo could not be checked\nNothing was committed."
+            )));
         }
     }
     Ok(())
-}
-
-/// Records the after-image of every row of `info`'s table the statement
-/// updated, and every row it inserted. Returns how many were inserted.
-fn read_back(tx: &mut dyn ApplyTx, rec: &mut Recording<'_>, info: &TableInfo) -> Result<u64> {
-    let mut back = ReadBack {
-        rec,
-        info,
-        inserted: 0,
-    };
-    tx.written_rows(info, &mut back)?;
-    Ok(back.inserted)
-}
-
-/// The journal as both the source of updated rows' keys and the place
-/// their images (and inserted rows) go.
-struct ReadBack<'r, 'j> {
-    rec: &'r mut Recording<'j>,
-    info: &'r TableInfo,
-    inserted: u64,
-}
-
-impl WrittenSink for ReadBack<'_, '_> {
-    fn updated_keys(&mut self, after_seq: i64) -> Result<Vec<(i64, Vec<Value>)>> {
-        self.rec.missing_after(&self.info.name, after_seq, 500)
-    }
-
-    fn row(&mut self, written: Written, row: Vec<Value>) -> Result<()> {
-        let (name, key) = (&self.info.name, self.info.key_of(&row));
-        let new = match written {
-            Written::Updated => {
-                self.rec.set_after_by_key(name, &key, &row)?;
-                false
-            }
-            Written::Inserted => true,
-            Written::Either => !self.rec.set_after_by_key(name, &key, &row)?,
-        };
-        if new {
-            self.rec.row(name, Op::Insert, &key, None, Some(&row))?;
-            self.inserted += 1;
-        }
-        Ok(())
-    }
 }
 
 /// Whether a DELETE's confirmed impact still holds without computing it
@@ -393,58 +364,23 @@ fn drift_details(before: &Impact, now: &Impact) -> String {
     lines.join("\n")
 }
 
-fn select_columns(table: &Table, alias: &str) -> String {
-    table
-        .columns
-        .iter()
-        .map(|c| format!("{alias}.{}", quote_ident(&c.name)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Streams the before-images of one row set into the journal.
-fn capture(
-    tx: &mut dyn ApplyTx,
-    rec: &mut Recording<'_>,
-    set: &RowSet,
-    table: &Table,
-    info: &TableInfo,
-) -> Result<u64> {
-    let mut cols = select_columns(table, &set.alias);
-    let extra = set.new_key.as_ref().map(|k| k.len()).unwrap_or(0);
-    if let Some(k) = &set.new_key {
-        cols.push_str(", ");
-        cols.push_str(&k.join(", "));
-    }
-    let sql = format!(
-        "{}SELECT {cols} FROM {} AS {} {} WHERE {}",
-        set.with,
-        set.table.sql(),
-        set.alias,
-        set.join,
-        set.cond
-    );
-    let ncols = table.columns.len();
-    let name = info.name.clone();
-    let op = set.op;
-    // Deletes (no key moves, no after-image to pair) take the bulk path
-    // where the engine has one: the rows as COPY writes them, in chunks.
-    if op == Op::Delete
-        && extra == 0
-        && let Some(n) = tx.copy_out(&sql, &mut |format, text, lines| {
-            rec.chunk(&name, op, format, lines, text)
-        })?
-    {
-        return Ok(n);
-    }
-    tx.stream(&sql, &mut |mut row: Vec<Value>| {
-        let key = if extra > 0 {
-            row.split_off(ncols)
-        } else {
-            info.key_of(&row)
-        };
-        rec.row(&name, op, &key, Some(&row), None)
-    })
+/// Copies the before-images of one row set into the journal, on the
+/// server; returns how many rows it holds.
+fn capture(tx: &mut dyn ApplyTx, rec: &mut Recording, set: &RowSet, table: &Table) -> Result<u64> {
+    let from = format!("{} AS {} {}", set.table.sql(), set.alias, set.join);
+    let locator = Dialect(rec.engine()).locator_after(table, &set.alias, set.new_key.as_deref());
+    let (part, locator_after) = match set.op {
+        Op::Delete => (Part::Deleted, None),
+        _ => (Part::Before, Some(locator.as_slice())),
+    };
+    let capture = Capture {
+        with: &set.with,
+        from: &from,
+        alias: &set.alias,
+        cond: &set.cond,
+        locator_after,
+    };
+    rec.capture(tx, &set.table.to_string(), part, &capture)
 }
 
 /// The statement's own row count must be what was previewed.
@@ -481,9 +417,18 @@ fn verify_coverage(
     tx: &mut dyn ApplyTx,
     fresh: &Impact,
     expected: &BTreeMap<QualName, TableCounts>,
-    before_changes: Option<u64>,
+    executed: &Executed,
+    baseline: Option<BTreeMap<QualName, TableCounts>>,
 ) -> Result<Option<String>> {
-    if let Some(counters) = tx.counters()? {
+    if let Some(mut counters) = tx.counters()? {
+        for (name, before) in baseline.unwrap_or_default() {
+            if let Some(c) = counters.get_mut(&name) {
+                c.deleted = c.deleted.saturating_sub(before.deleted);
+                c.updated = c.updated.saturating_sub(before.updated);
+                c.inserted = c.inserted.saturating_sub(before.inserted);
+            }
+        }
+        counters.retain(|_, c| c.deleted + c.updated + c.inserted > 0);
         let mut uncovered = Vec::new();
         let names: std::collections::BTreeSet<&QualName> =
             counters.keys().chain(expected.keys()).collect();
@@ -533,12 +478,11 @@ fn verify_coverage(
             uncovered.join(", ")
         )));
     }
-    if let (Some(before), Some(after)) = (before_changes, tx.total_changes()?) {
+    if let Some(got) = executed.changed {
         let want: u64 = expected
             .values()
             .map(|c| c.deleted + c.updated + c.inserted)
             .sum();
-        let got = after.saturating_sub(before);
         if got > want {
             // SQLite keeps no per-table counts: name the triggers that fire,
             // with what they run, so the operator sees where rows went.

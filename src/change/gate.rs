@@ -10,8 +10,8 @@
 //! before the change goes on.
 
 use super::{Answers, Context, Interface, Preview};
+use crate::db::Connection;
 use crate::error::{Error, Result};
-use crate::journal::Journal;
 use crate::policy::approval::{self, AllowedSigners, Approval, Expected, Request};
 use crate::policy::verdict::{Decision, Verdict};
 
@@ -21,23 +21,6 @@ pub(super) struct Passed {
     pub approvals: Vec<Approval>,
     /// The operator declined at the confirmation prompt.
     pub cancelled: bool,
-}
-
-/// Records the approvals that let change `change_id` through. All
-/// approvals of one request share its nonce, which is used once, so one
-/// record names every approver.
-pub(super) fn record(journal: &Journal, approvals: &[Approval], change_id: i64) -> Result<()> {
-    let Some(first) = approvals.first() else {
-        return Ok(());
-    };
-    let joined = |f: fn(&Approval) -> &str| approvals.iter().map(f).collect::<Vec<_>>().join(", ");
-    let record = (
-        joined(|a| a.principal.as_str()),
-        joined(|a| a.fingerprint.as_str()),
-        first.nonce.clone(),
-        first.signed_at,
-    );
-    journal.record_approvals(change_id, &[record])
 }
 
 /// One line saying what policy decided, for the preview's last lines.
@@ -151,13 +134,24 @@ struct Approvals<'a> {
 
 impl Approvals<'_> {
     /// Checks `tokens` against this change: enough of them, each valid.
-    fn verify(&self, tokens: &[String], journal: &Journal, needed: u32) -> Result<Vec<Approval>> {
-        let used = |n: &str| journal.nonce_used(n).unwrap_or(true);
+    /// A token whose use the journal cannot rule out counts as used.
+    fn verify(
+        &self,
+        tokens: &[String],
+        conn: &mut Connection,
+        needed: u32,
+    ) -> Result<Vec<Approval>> {
+        let mut used = |n: &str| {
+            conn.preview(std::time::Duration::from_secs(10), |tx| {
+                crate::journal::read::nonce_used(tx, n)
+            })
+            .unwrap_or(true)
+        };
         let expected = Expected {
             approvals_needed: needed,
             ..self.expected.clone()
         };
-        approval::verify(tokens, &expected, &self.signers, self.groups, &used)
+        approval::verify(tokens, &expected, &self.signers, self.groups, &mut used)
     }
 }
 
@@ -194,7 +188,7 @@ fn approve(
         groups: cx.policy.groups(),
     };
     if !cx.options.tokens.is_empty() {
-        let approvals = check.verify(&cx.options.tokens, cx.journal, v.approvals_needed)?;
+        let approvals = check.verify(&cx.options.tokens, cx.conn, v.approvals_needed)?;
         audit_approvals(cx, preview, &approvals)?;
         return Ok(Passed {
             approvals,
@@ -260,7 +254,7 @@ fn request(
 /// with an empty line (`None`). A bad token is named and dropped; a
 /// script that gives no valid token is refused.
 fn collect_tokens(
-    cx: &Context<'_>,
+    cx: &mut Context<'_>,
     check: &Approvals<'_>,
     v: &Verdict,
     ui: &mut dyn Interface,
@@ -282,12 +276,12 @@ fn collect_tokens(
             return Ok(None);
         }
         // Each token on its own first, so a bad one is named and dropped.
-        if let Err(e) = check.verify(&[t.to_owned()], cx.journal, 1) {
+        if let Err(e) = check.verify(&[t.to_owned()], cx.conn, 1) {
             ui.token_refused(&e.message)?;
             continue;
         }
         tokens.push(t.to_owned());
-        match check.verify(&tokens, cx.journal, v.approvals_needed) {
+        match check.verify(&tokens, cx.conn, v.approvals_needed) {
             Ok(approvals) => return Ok(Some(approvals)),
             // Valid so far, but not enough (or the same principal twice):
             // say so and wait for more.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! plan ─► preview ─► verdict ─► audit ─► gate ─► guarded apply + journal entry
-//!                                          │        (+ its audit record, same journal transaction)
+//!                                          │        (+ approvals used, audit record: one transaction)
 //!                          confirmation or approvals, asked through the Interface
 //! ```
 //!
@@ -16,9 +16,10 @@
 //! shell and `exec` on a terminal or a pipe, `undo apply`, tests). The
 //! pipeline owns everything in between, the same for every plan and every
 //! interface: the policy verdict, the audit trail (a record that cannot be
-//! written stops the change: it is a step, not a message), the gate, the
-//! guarded transaction with its journal entry, and the record of the
-//! approvals that let it through.
+//! written stops the change: it is a step, not a message), the gate, and
+//! the guarded transaction, which writes the change, its journal entry, the
+//! approvals that let it through and its audit record, and commits them
+//! together or not at all.
 //!
 //! The next plans (schema changes, changesets) and interfaces (a live
 //! approver) plug in here without touching the steps.
@@ -39,7 +40,8 @@ pub use write::Write;
 use crate::db::{ApplyTx, Connection, TableCounts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::Impact;
-use crate::journal::{ChangeMeta, Journal, Recording};
+use crate::journal::audit::Trail;
+use crate::journal::{ApprovalUse, ChangeMeta, Recording};
 use crate::model::ChangeKind;
 use crate::policy::Policy;
 use crate::policy::approval::Approval;
@@ -93,6 +95,10 @@ pub trait Interface {
     /// Asks the operator whether to apply the change previewed; `true`
     /// applies it. Only asked of a [`Answers::Terminal`] interface.
     fn confirm(&mut self, preview: &Preview) -> Result<bool>;
+    /// The target has no journal, so the change could not be undone:
+    /// says what creating it would create, and asks whether to (`true`
+    /// creates it). Only asked of a [`Answers::Terminal`] interface.
+    fn offer_journal(&mut self, target: &str, creates: &str) -> Result<bool>;
     /// The change needs `needed` approvals: shows the request line to
     /// send to an approver, before tokens are asked for.
     fn request(&mut self, needed: u32, line: &str) -> Result<()>;
@@ -174,6 +180,8 @@ pub struct Applied {
     /// The approvals that let it through.
     pub approvals: Vec<Approval>,
     pub detail: Detail,
+    /// Set when its audit record is committed but not yet chained.
+    pub audit_warning: Option<String>,
 }
 
 /// What a plan's apply reports.
@@ -193,6 +201,16 @@ pub trait Plan {
     fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview>;
     /// The change's journal entry.
     fn meta(&self, cx: &Context<'_>, preview: &Preview) -> Result<ChangeMeta>;
+    /// Checks, inside the guarded transaction and before anything is
+    /// written in it, that the database is still as `preview` showed.
+    fn prepare(
+        &mut self,
+        _cx: &ApplyContext<'_>,
+        _tx: &mut dyn ApplyTx,
+        _preview: &Preview,
+    ) -> Result<()> {
+        Ok(())
+    }
     /// Applies exactly what `preview` showed inside the guarded
     /// transaction `tx`, recording every row it changes in `rec`; drift
     /// from the preview is an error and nothing commits. Returns what it
@@ -201,7 +219,7 @@ pub trait Plan {
         &mut self,
         cx: &ApplyContext<'_>,
         tx: &mut dyn ApplyTx,
-        rec: &mut Recording<'_>,
+        rec: &mut Recording,
         preview: &Preview,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Detail, Option<String>)>;
@@ -215,10 +233,22 @@ pub trait Plan {
     ) -> (&'static str, serde_json::Value);
 }
 
+/// An approval as the journal records its use.
+fn approval_use(a: &Approval) -> ApprovalUse {
+    ApprovalUse {
+        principal: a.principal.clone(),
+        fingerprint: a.fingerprint.clone(),
+        nonce: a.nonce.clone(),
+        signed_at: a.signed_at,
+        used_at: None,
+    }
+}
+
 /// What a plan's preview and apply run against.
 pub struct Context<'a> {
     pub conn: &'a mut Connection,
-    pub journal: &'a mut Journal,
+    /// Where audit records go: the target's trail and the witness.
+    pub trail: &'a mut Trail,
     pub policy: &'a Policy,
     pub schema: &'a Schema,
     pub operator: &'a str,
@@ -296,13 +326,59 @@ impl Context<'_> {
             )?;
             return Ok(Outcome::Declined);
         }
+        // After the verdict and the operator's answer: a change that is
+        // not applied anyway needs no journal.
+        self.journal_ready(ui)?;
         let applied = self.apply(plan, preview, passed.approvals, ui)?;
         Ok(Outcome::Applied(applied))
     }
 
-    /// The guarded transaction: the plan's apply, the journal entry, and
-    /// the entry's audit record written in the same journal transaction.
-    /// Approvals are recorded once the target committed.
+    /// The preview, with its data version moved past the audit records
+    /// this session appended since it was read: they are the only writes
+    /// in between when nobody else committed, and the apply may then trust
+    /// the preview's counts (`apply::unchanged_since`).
+    fn refreshed(&mut self, preview: &Preview) -> Result<Preview> {
+        let mut preview = preview.clone();
+        if let Body::Write(impact) = &mut preview.body
+            && let Some(old) = &impact.data_version
+        {
+            impact.data_version = self.conn.refresh_version(old)?;
+        }
+        Ok(preview)
+    }
+
+    /// A change is applied only where its undo can be journaled: a target
+    /// without a journal gets one when the operator at a terminal says so;
+    /// anyone else is refused with the command that creates it.
+    fn journal_ready(&mut self, ui: &mut dyn Interface) -> Result<()> {
+        if self.trail.in_target() {
+            return Ok(());
+        }
+        let identity = self.conn.identity().clone();
+        match crate::journal::state(self.conn)? {
+            crate::journal::JournalState::Current => {
+                self.trail.set_in_target(true);
+                return Ok(());
+            }
+            crate::journal::JournalState::Missing => {}
+            // Older or newer: `init` migrates or refuses, saying which.
+            _ => {
+                crate::journal::init(self.conn, self.operator)?;
+                self.trail.set_in_target(true);
+                return Ok(());
+            }
+        }
+        let creates = crate::journal::describe_location(identity.engine);
+        if ui.answers() == Answers::Terminal && ui.offer_journal(&identity.display, creates)? {
+            crate::journal::init(self.conn, self.operator)?;
+            self.trail.set_in_target(true);
+            return Ok(());
+        }
+        Err(crate::journal::schema::missing(&identity.display))
+    }
+
+    /// The guarded transaction: the plan's apply, its journal entry, the
+    /// approvals it consumes and its audit record, committed together.
     fn apply(
         &mut self,
         plan: &mut dyn Plan,
@@ -311,6 +387,7 @@ impl Context<'_> {
         ui: &mut dyn Interface,
     ) -> Result<Applied> {
         let started = Instant::now();
+        let preview = &self.refreshed(preview)?;
         let meta = plan.meta(self, preview)?;
         let identity = self.conn.identity().clone();
         let cx = ApplyContext {
@@ -321,26 +398,41 @@ impl Context<'_> {
         };
         let operator = self.operator;
         let guard = self.options.apply.guard.clone();
+        let uses: Vec<ApprovalUse> = approvals.iter().map(approval_use).collect();
         ui.busy(Some(self.conn.canceller()));
         let mut progress = |done, total| ui.progress(done, total);
-        let applied =
-            crate::journal::run_guarded(self.conn, self.journal, &meta, &guard, |tx, rec| {
-                let (detail, partial) = plan.apply(&cx, tx, rec, preview, &mut progress)?;
-                let (event, audit) =
-                    plan.applied_audit(preview, &detail, partial.as_deref(), &approvals);
-                rec.audit(event, operator, Some(&identity.display), audit)
-                    .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
-                Ok((detail, partial))
-            });
+        let applied = self.conn.guarded(&guard, |tx| {
+            plan.prepare(&cx, tx, preview)?;
+            let mut rec = Recording::begin(tx, &meta)?;
+            crate::crash::point("after_begin");
+            let (detail, partial) = plan.apply(&cx, tx, &mut rec, preview, &mut progress)?;
+            rec.approvals(tx, &uses)?;
+            let (event, audit) =
+                plan.applied_audit(preview, &detail, partial.as_deref(), &approvals);
+            rec.audit(tx, event, operator, Some(&identity.display), audit)
+                .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
+            let id = rec.id();
+            rec.finish(tx)?;
+            crate::crash::point("before_commit");
+            Ok((id, detail, partial))
+        });
         ui.busy(None);
-        let (change_id, (detail, partial)) = applied?;
-        gate::record(self.journal, &approvals, change_id)?;
+        let (change_id, detail, partial) = applied?;
+        crate::crash::point("after_commit");
+        // The change and its audit record are committed; linking the record
+        // into the chain can fail only now, and the next append retries it.
+        let audit_warning = self.trail.flush(self.conn).err().map(|e| {
+            format!(
+                "the change is committed, but its audit record could not be linked into the chain yet ({e}); the next audit append links it"
+            )
+        });
         Ok(Applied {
             change_id,
             elapsed: started.elapsed(),
             partial,
             approvals,
             detail,
+            audit_warning,
         })
     }
 
@@ -373,9 +465,8 @@ impl Context<'_> {
     }
 
     fn audit_many(&mut self, events: &[(&str, Option<i64>, serde_json::Value)]) -> Result<()> {
-        let target = self.conn.identity().display.clone();
-        self.journal
-            .audit_many(self.operator, Some(&target), events)
+        self.trail
+            .append(self.conn, self.operator, events)
             .map(|_| ())
             .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))
     }

@@ -11,25 +11,20 @@ use crate::model::ChangeKind;
 use crate::policy::approval::Approval;
 use crate::policy::verdict::VerdictInput;
 use crate::schema::QualName;
-use crate::undo::PlanMemo;
-
 /// An undo of one loaded change, as a change of its own.
 pub struct Undo {
     undo: crate::undo::Undo,
-    /// What the preview planned, for the apply to take when nothing
-    /// changed in between (`crate::undo::PlanMemo`).
-    memo: Option<PlanMemo>,
 }
 
 impl Undo {
     pub fn new(undo: crate::undo::Undo) -> Undo {
-        Undo { undo, memo: None }
+        Undo { undo }
     }
 }
 
 impl Plan for Undo {
     fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview> {
-        let plan = self.undo.preview(cx.conn, &mut self.memo)?;
+        let plan = self.undo.preview(cx.conn)?;
         let loaded = self.undo.loaded();
         let change = &loaded.change;
         let id = change.id;
@@ -40,7 +35,7 @@ impl Plan for Undo {
         let tables: Vec<QualName> = loaded
             .tables
             .iter()
-            .map(|t| QualName::new(t.schema.as_deref(), &t.table))
+            .map(|t| QualName::new(t.info.schema.as_deref(), &t.info.table))
             .collect();
         let rows = change.row_count.max(0) as u64;
         let conflicts = plan.conflicts.len();
@@ -78,13 +73,11 @@ impl Plan for Undo {
         &mut self,
         cx: &ApplyContext<'_>,
         tx: &mut dyn ApplyTx,
-        rec: &mut Recording<'_>,
+        rec: &mut Recording,
         _: &Preview,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Detail, Option<String>)> {
-        let report = self
-            .undo
-            .restore(tx, rec, cx.schema, self.memo.take(), progress)?;
+        let report = self.undo.restore(tx, rec, cx.schema, progress)?;
         Ok((Detail::Undo(Box::new(report)), None))
     }
 

@@ -15,12 +15,19 @@ use crate::sql::{Kind, Statement};
 pub struct Write {
     statement: Statement,
     options: PreviewOptions,
+    /// The impact recomputed in the apply's transaction, before its entry
+    /// is written (`Plan::prepare`).
+    fresh: Option<Impact>,
 }
 
 impl Write {
     /// A write of `statement`, previewed with `options`.
     pub fn new(statement: Statement, options: PreviewOptions) -> Write {
-        Write { statement, options }
+        Write {
+            statement,
+            options,
+            fresh: None,
+        }
     }
 
     /// Whether policy sees a WHERE: one that holds for every row (`WHERE
@@ -78,22 +85,35 @@ impl Plan for Write {
             preview.kind(),
             &preview.digest,
             impact_json,
-            None,
         ))
+    }
+
+    fn prepare(
+        &mut self,
+        cx: &ApplyContext<'_>,
+        tx: &mut dyn ApplyTx,
+        preview: &Preview,
+    ) -> Result<()> {
+        let Body::Write(confirmed) = &preview.body else {
+            return Err(Error::io("a write was given another plan's preview"));
+        };
+        self.fresh = Some(super::apply::recompute(cx, tx, &self.statement, confirmed)?);
+        Ok(())
     }
 
     fn apply(
         &mut self,
         cx: &ApplyContext<'_>,
         tx: &mut dyn ApplyTx,
-        rec: &mut Recording<'_>,
-        preview: &Preview,
+        rec: &mut Recording,
+        _: &Preview,
         _: &mut dyn FnMut(u64, u64),
     ) -> Result<(Detail, Option<String>)> {
-        let Body::Write(confirmed) = &preview.body else {
-            return Err(Error::io("a write was given another plan's preview"));
-        };
-        let done = super::apply::write(cx, tx, rec, &self.statement, confirmed)?;
+        let fresh = self
+            .fresh
+            .take()
+            .ok_or_else(|| Error::io("a write was applied without being prepared"))?;
+        let done = super::apply::write(cx, tx, rec, &self.statement, &fresh)?;
         Ok((
             Detail::Write {
                 recorded: done.recorded,

@@ -2,11 +2,11 @@
 //! checked.
 
 use crate::cli::{AuditCommand, Format, GlobalArgs};
+use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, Result};
-use crate::journal::Journal;
-use crate::journal::audit::AuditRecord;
+use crate::journal::audit::{self, AuditRecord};
 
-use super::out;
+use super::{options, out};
 
 /// Records as a psql-like table (`id | at | event | operator | target |
 /// change | detail`, detail as compact JSON) or a JSON array.
@@ -40,32 +40,78 @@ fn records_text(records: &[AuditRecord], format: Format) -> Result<String> {
 
 /// `dbguard audit show` and `dbguard audit verify`.
 pub(super) fn run(global: &GlobalArgs, cmd: &AuditCommand) -> Result<()> {
-    let journal = Journal::open(global.journal.as_deref())?;
+    let read = std::time::Duration::from_secs(600);
     match cmd {
-        AuditCommand::Show { since, format } => {
-            let records = journal.audit_records(since.as_deref())?;
-            out(&records_text(&records, *format)?)?;
-            Ok(())
+        AuditCommand::Show {
+            target,
+            since,
+            format,
+        } => {
+            let mut conn = Connection::open(target.as_deref(), &OpenOptions::default())?;
+            readable(&mut conn)?;
+            let records = conn.preview(read, |tx| audit::records(tx, since.as_deref()))?;
+            out(&records_text(&records, *format)?)
         }
-        AuditCommand::Verify => match journal.audit_verify()? {
-            None => {
-                let (n, hash) = journal.audit_summary()?;
-                out(&format!(
-                    "audit trail intact: {n} record{}, last hash {hash}\n",
-                    if n == 1 { "" } else { "s" }
-                ))?;
-                Ok(())
-            }
-            Some((id, reason)) => {
-                if let Some(r) = journal.audit_record(id)? {
-                    out("first broken record:\n")?;
-                    out(&records_text(&[r], Format::Text)?)?;
+        AuditCommand::Verify { target } => {
+            let mut conn = Connection::open(target.as_deref(), &OpenOptions::default())?;
+            readable(&mut conn)?;
+            let (broken, records, summary) = conn.preview(read, |tx| {
+                Ok((
+                    audit::verify(tx)?,
+                    audit::records(tx, None)?,
+                    audit::summary(tx)?,
+                ))
+            })?;
+            let broken = match broken {
+                Some(b) => Some(b),
+                None => witness_check(global, &conn, &records)?,
+            };
+            match broken {
+                None => {
+                    let (n, hash) = summary;
+                    out(&format!(
+                        "audit trail intact: {n} record{}, last hash {hash}\n",
+                        if n == 1 { "" } else { "s" }
+                    ))
                 }
-                Err(Error::database(format!(
-                    "audit trail broken at record {id}: {reason}\nThe journal {} was changed outside dbguard; keep a copy of it as evidence.",
-                    journal.path().display()
-                )))
+                Some((id, reason)) => {
+                    if let Some(r) = records.iter().find(|r| r.id == id) {
+                        out("first broken record:\n")?;
+                        out(&records_text(std::slice::from_ref(r), Format::Text)?)?;
+                    }
+                    Err(Error::database(format!(
+                        "audit trail broken at record {id}: {reason}\nThe journal of {} was changed outside dbguard; keep a copy of the database and of the witness as evidence.",
+                        conn.identity().display
+                    )))
+                }
             }
-        },
+        }
     }
+}
+
+/// The target has a journal this dbguard reads: a newer one is refused
+/// untouched rather than misread, a missing one said as such.
+fn readable(conn: &mut Connection) -> Result<()> {
+    let target = conn.identity().display.clone();
+    conn.preview(std::time::Duration::from_secs(30), |tx| {
+        crate::journal::schema::readable_in(tx, &target)
+    })
+}
+
+/// The witness's records of this database against the trail, when the
+/// witness file exists (a machine that never wrote one has nothing to
+/// check against).
+fn witness_check(
+    global: &GlobalArgs,
+    conn: &Connection,
+    records: &[AuditRecord],
+) -> Result<Option<(i64, String)>> {
+    let Some(witness) = options::witness(global) else {
+        return Ok(None);
+    };
+    if global.audit_log.is_none() && !witness.path().exists() {
+        return Ok(None);
+    }
+    let kept = witness.records_for(conn.identity())?;
+    Ok(audit::cross_check(records, &kept))
 }

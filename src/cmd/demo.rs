@@ -11,6 +11,9 @@ use super::{options, out};
 /// `dbguard demo`: create the database, then open the shell on it.
 pub(super) fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
     crate::db::sqlite::demo::create(&args.path)?;
+    // The demo is there to try changes and undo them: it has its journal.
+    let mut conn = Connection::Sqlite(SqliteConnection::open(&args.path, false)?);
+    crate::journal::init(&mut conn, &options::operator(global))?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     let banner = format!(
         "Created the demo database {}\n{}",
@@ -25,7 +28,6 @@ pub(super) fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
     if args.no_shell {
         return Ok(());
     }
-    let conn = Connection::Sqlite(SqliteConnection::open(&args.path, false)?);
     let opts = options::shell(global, &args.display, &args.preview, &args.apply)?;
     crate::shell::run_on(conn, &opts)
 }

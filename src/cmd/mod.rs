@@ -14,6 +14,7 @@ mod approve;
 mod audit;
 mod demo;
 mod exec;
+mod init;
 mod options;
 mod policy;
 mod shell;
@@ -33,7 +34,9 @@ pub fn run(cli: Cli) -> u8 {
         Some(Command::Shell(args)) => shell::run(&global, &args),
         Some(Command::Demo(args)) => demo::run(&global, &args),
         Some(Command::Exec(args)) => exec::run(&global, &args),
+        Some(Command::Init(args)) => init::run(&global, &args),
         Some(Command::Undo(args)) => undo::run(&global, &args.command),
+        Some(Command::Journal(args)) => init::journal(&global, &args.command),
         Some(Command::Approve(args)) => approve::run(&global, &args),
         Some(Command::Audit(args)) => audit::run(&global, &args.command),
         Some(Command::Policy(args)) => policy::run(&global, &args.command),

@@ -10,6 +10,16 @@ use crate::cli::{ApplyArgs, DisplayArgs, Format, GlobalArgs, PreviewArgs};
 use crate::error::{Error, Result};
 
 /// The operator's name: `--as`, else `$USER`, else `unknown`.
+/// The audit witness: `--audit-log`, or the default under the state
+/// directory.
+pub(super) fn witness(global: &GlobalArgs) -> Option<crate::journal::audit::Witness> {
+    global
+        .audit_log
+        .clone()
+        .or_else(crate::journal::audit::Witness::default_path)
+        .map(crate::journal::audit::Witness::new)
+}
+
 pub(super) fn operator(global: &GlobalArgs) -> String {
     global
         .operator
@@ -56,7 +66,7 @@ pub(super) fn shell(
     Ok(crate::shell::Options {
         operator: operator(global),
         policy: global.policy.clone(),
-        journal: global.journal.clone(),
+        audit_log: global.audit_log.clone(),
         env_label: display.env.clone(),
         display_limit: display.display_limit,
         preview_timeout: seconds(preview.preview_timeout, "preview-timeout")?,

@@ -1,64 +1,112 @@
-//! `dbguard undo list|show|apply|export|replay`: the journal's changes,
-//! and putting them back.
+//! `dbguard undo list|show|apply|export|replay|prune`: a database's
+//! journaled changes, and putting them back.
 //!
-//! An undo is a change like any other: planned and checked for conflicts
-//! (what `--dry-run` prints), confirmed (on a terminal, or with `--yes`;
-//! never by default), then run through the guarded path and journaled.
-//! Exit status 5 when conflicts stop it.
+//! The journal is in the database, so every command names the database
+//! (as the shell does: a URL, conninfo or SQLite path; by default
+//! `$DATABASE_URL` and the PG* environment), and works from any machine
+//! that can reach it. An undo is a change like any other: planned and
+//! checked for conflicts (what `--dry-run` prints), confirmed (on a
+//! terminal, or with `--yes`; never by default), then run through the
+//! guarded path and journaled. Exit status 5 when conflicts stop it.
 
 use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{Journal, Status};
-use crate::shell::undo::{UndoRun, list_text, reconcile_all, run_undo, show_text};
+use crate::journal::audit::Trail;
+use crate::shell::undo::{UndoRun, UndoTarget, list_text, run_undo, show_text, undo_of};
 
 use super::options;
 use super::out;
 
 pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
-    let mut journal = Journal::open(global.journal.as_deref())?;
     match cmd {
-        UndoCommand::List { limit, format } => {
-            reconcile_all(&journal, &options::operator(global));
-            let changes = journal.list_newest(*limit)?;
-            out(&list_text(&journal, &changes, options::format(*format))?)
+        UndoCommand::List {
+            target,
+            limit,
+            format,
+        } => {
+            let mut conn = open(target.as_deref())?;
+            let display = conn.identity().display.clone();
+            let changes = conn.preview(std::time::Duration::from_secs(60), |tx| {
+                crate::journal::schema::readable_in(tx, &display)?;
+                crate::journal::read::list(tx, *limit)
+            })?;
+            out(&list_text(&changes, options::format(*format))?)
         }
-        UndoCommand::Show { id, format } => {
-            let loaded = crate::undo::load_any(&journal, *id)?;
+        UndoCommand::Show { id, target, format } => {
+            let mut conn = open(target.as_deref())?;
+            let loaded = crate::undo::load_any(&mut conn, *id)?;
             match format {
-                Format::Json => out(&format!("{}\n", crate::undo::export_json(&loaded)?)),
-                Format::Text => out(&show_text(&journal, &loaded)?),
+                Format::Json => out(&format!(
+                    "{}\n",
+                    crate::undo::export_json(&mut conn, &loaded)?
+                )),
+                Format::Text => out(&show_text(&mut conn, &loaded)?),
             }
         }
-        UndoCommand::Export { id, format } => {
-            let loaded = crate::undo::load_any(&journal, *id)?;
+        UndoCommand::Export { id, target, format } => {
+            let mut conn = open(target.as_deref())?;
+            let loaded = crate::undo::load_any(&mut conn, *id)?;
             match format {
-                ExportFormat::Sql => export_sql(&loaded),
-                ExportFormat::Json => out(&format!("{}\n", crate::undo::export_json(&loaded)?)),
+                ExportFormat::Sql => export_sql(&mut conn, &loaded),
+                ExportFormat::Json => out(&format!(
+                    "{}\n",
+                    crate::undo::export_json(&mut conn, &loaded)?
+                )),
             }
         }
         UndoCommand::Apply { id, target, run } => {
-            let change = journal.get(*id)?;
-            let target = target.clone().unwrap_or_else(|| change.meta.target.clone());
-            let mut conn = Connection::open(Some(&target), &OpenOptions::default())?;
-            let operator = options::operator(global);
-            crate::journal::reconcile(&mut conn, &journal, &operator)?;
-            let loaded = crate::undo::load(&journal, *id, false)?;
+            let mut conn = open(target.as_deref())?;
+            let run = undo_run(run)?;
+            let undo = undo_of(&mut conn, *id, &run)?;
             let policy = crate::policy::Policy::load(global.policy.as_deref())?;
-            let run = undo_run(run, false)?;
-            run_undo(&mut conn, &mut journal, &policy, &operator, loaded, &run)
+            let operator = options::operator(global);
+            let mut trail = Trail::open(&mut conn, options::witness(global))?;
+            let at = UndoTarget {
+                conn: &mut conn,
+                trail: &mut trail,
+                policy: &policy,
+                operator: &operator,
+            };
+            run_undo(at, undo, &run)
         }
         UndoCommand::Replay { from, to, ids, run } => {
-            replay(global, &mut journal, from, to, ids, &undo_run(run, true)?)
+            replay(global, from, to, ids, &undo_run(run)?)
+        }
+        UndoCommand::Prune {
+            target,
+            before,
+            keep,
+        } => {
+            let mut conn = open(target.as_deref())?;
+            let operator = options::operator(global);
+            let mut trail = Trail::open(&mut conn, options::witness(global))?;
+            let by = match (before, keep) {
+                (Some(b), _) => crate::journal::prune::Prune::Before(b.clone()),
+                (None, Some(n)) => crate::journal::prune::Prune::Keep(*n),
+                (None, None) => {
+                    return Err(Error::input("undo prune needs --before TIME or --keep N"));
+                }
+            };
+            let pruned = crate::journal::prune::prune(&mut conn, &mut trail, &operator, &by)?;
+            out(&format!(
+                "pruned the rows of {} change{}; their entries and the audit trail stay\n",
+                pruned.len(),
+                if pruned.len() == 1 { "" } else { "s" }
+            ))
         }
     }
 }
 
+/// The target a command names.
+fn open(target: Option<&str>) -> Result<Connection> {
+    Connection::open(target, &OpenOptions::default())
+}
+
 /// The undo options of `undo apply` and `undo replay`.
-fn undo_run(args: &UndoRunArgs, replay: bool) -> Result<UndoRun> {
+fn undo_run(args: &UndoRunArgs) -> Result<UndoRun> {
     Ok(UndoRun {
         force: args.force,
-        replay,
         format: options::format(args.format),
         options: crate::change::Options {
             dry_run: args.dry_run,
@@ -70,32 +118,29 @@ fn undo_run(args: &UndoRunArgs, replay: bool) -> Result<UndoRun> {
 }
 
 /// `undo export --format sql`: the restore as a script, streamed.
-fn export_sql(loaded: &crate::undo::Loaded) -> Result<()> {
+fn export_sql(conn: &mut Connection, loaded: &crate::undo::Loaded) -> Result<()> {
     let stdout = std::io::stdout();
     let mut lock = std::io::BufWriter::new(stdout.lock());
-    crate::undo::export_sql(loaded, &mut lock)?;
+    crate::undo::export_sql(conn, loaded, &mut lock)?;
     std::io::Write::flush(&mut lock)
         .map_err(|e| Error::io(format!("cannot write the script: {e}")).caused_by(e))
 }
 
-/// `undo replay`: undoes changes recorded in another journal, in order,
-/// into another database; each failure is said and counted.
-fn replay(
-    global: &GlobalArgs,
-    journal: &mut Journal,
-    from: &std::path::Path,
-    to: &str,
-    ids: &[i64],
-    run: &UndoRun,
-) -> Result<()> {
-    let source = Journal::open(Some(from))?;
-    let mut conn = Connection::open(Some(to), &OpenOptions::default())?;
+/// `undo replay`: undoes changes made in the database `from` in the
+/// database `to`, in order; each failure is said and counted.
+fn replay(global: &GlobalArgs, from: &str, to: &str, ids: &[i64], run: &UndoRun) -> Result<()> {
+    let mut source = open(Some(from))?;
+    let mut conn = open(Some(to))?;
     let ids: Vec<i64> = if ids.is_empty() {
         source
-            .list()?
+            .preview(std::time::Duration::from_secs(60), |tx| {
+                crate::journal::read::list(tx, None)
+            })?
             .into_iter()
             .filter(|c| {
-                c.status == Status::Committed && c.meta.kind != crate::model::ChangeKind::Undo
+                c.meta.kind != crate::model::ChangeKind::Undo
+                    && c.undone_by.is_none()
+                    && c.pruned_at.is_none()
             })
             .map(|c| c.id)
             .collect()
@@ -104,22 +149,46 @@ fn replay(
     };
     let policy = crate::policy::Policy::load(global.policy.as_deref())?;
     let operator = options::operator(global);
-    let mut failed = 0;
+    let mut trail = Trail::open(&mut conn, options::witness(global))?;
+    let opts = crate::undo::UndoOptions {
+        guard: run.options.apply.guard.clone(),
+        force: run.force,
+    };
+    let mut failed: Vec<ErrorKind> = Vec::new();
     for id in ids {
-        let loaded = crate::undo::load(&source, id, true)?;
-        if let Err(e) = run_undo(&mut conn, journal, &policy, &operator, loaded, run) {
+        let one = crate::undo::replay::stage(&mut source, &mut conn, id, opts.clone()).and_then(
+            |(undo, staged)| {
+                let at = UndoTarget {
+                    conn: &mut conn,
+                    trail: &mut trail,
+                    policy: &policy,
+                    operator: &operator,
+                };
+                let ran = run_undo(at, undo, run);
+                // Staged rows are dropped whatever the undo did.
+                let dropped = staged.drop_staging(&mut conn);
+                ran.and(dropped)
+            },
+        );
+        if let Err(e) = one {
             if e.is_broken_pipe() {
                 return Err(e);
             }
             super::err(&format!("dbguard: change {id}: {e}"));
-            failed += 1;
+            failed.push(e.kind);
         }
     }
-    if failed > 0 {
-        return Err(Error::new(
-            ErrorKind::ScriptFailed,
-            format!("{failed} change(s) were not replayed"),
-        ));
+    if let Some(&kind) = failed.first() {
+        // One reason for every failure gives its exit status (5 for
+        // conflicts); mixed reasons are a failed script.
+        let kind = if failed.iter().all(|k| *k == kind) {
+            kind
+        } else {
+            ErrorKind::ScriptFailed
+        };
+        let text = format!("{} change(s) were not replayed", failed.len());
+        super::err(&format!("dbguard: {text}"));
+        return Err(Error::new(kind, text).reported());
     }
     Ok(())
 }

@@ -1,17 +1,18 @@
-//! Rows in bulk: how each engine writes many rows at once, and how a
-//! stored chunk of them reads back.
+//! Rows in bulk, as journal files of older releases kept them: how a
+//! stored chunk of rows reads back.
 //!
-//! A large change's rows are captured in the engine's own bulk format
-//! ([`BulkFormat`]) and kept as chunks of complete rows: Postgres `COPY`
-//! text (`postgres::copy`), SQLite rows packed as MessagePack
-//! (`sqlite::packed`), or, in journals written before schema 7, SQLite's
-//! `json_array()` lines (`sqlite::json_lines`). The journal stores them
-//! without looking inside; whoever needs the values decodes them here.
+//! Those releases captured a large change's rows in the engine's own bulk
+//! format ([`BulkFormat`]) and kept them as chunks of complete rows:
+//! Postgres `COPY` text (`postgres::copy`), SQLite rows packed as
+//! MessagePack (`sqlite::packed`), or, in journals written before schema 7,
+//! SQLite's `json_array()` lines (`sqlite::json_lines`). Only
+//! `journal import` reads them now, to bring those rows into the journal
+//! in the target; nothing writes them any more.
 
 use crate::db::Value;
 use crate::error::{Error, Result};
 
-/// How an engine writes rows in bulk, one row per line.
+/// How an engine wrote rows in bulk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BulkFormat {
     /// Postgres `COPY ... TO STDOUT` text: tab-separated, `\N` for NULL,
@@ -26,15 +27,6 @@ pub enum BulkFormat {
 }
 
 impl BulkFormat {
-    /// The format's name as stored.
-    pub fn name(self) -> &'static str {
-        match self {
-            BulkFormat::Copy => "copy",
-            BulkFormat::Json => "json",
-            BulkFormat::Packed => "packed",
-        }
-    }
-
     /// A stored format name.
     pub fn parse(s: &str) -> Result<BulkFormat> {
         match s {
@@ -48,35 +40,8 @@ impl BulkFormat {
     }
 }
 
-/// Takes captured rows in chunks: their format, the complete rows, and how
-/// many rows they are.
-pub type ChunkSink<'a> = dyn FnMut(BulkFormat, &[u8], u64) -> Result<()> + 'a;
-
-/// One stored chunk of rows, as the journal hands it out.
-pub(crate) struct StoredChunk<'a> {
-    pub format: BulkFormat,
-    pub rows: u64,
-    /// Complete rows: text lines (`Copy`, `Json`) or packed rows.
-    pub data: &'a [u8],
-    /// The change and first seq of the chunk that holds these rows: this
-    /// one, or the one it stands for (a reference to it).
-    pub origin: (i64, i64),
-}
-
-impl StoredChunk<'_> {
-    /// The lines of a text chunk (`Copy` or `Json`).
-    pub fn text(&self) -> Result<&str> {
-        text(self.data).map_err(|e| {
-            e.context(format!(
-                "journal chunk at seq {} of change {}",
-                self.origin.1, self.origin.0
-            ))
-        })
-    }
-}
-
 /// A text chunk's lines as a string.
-pub fn text(data: &[u8]) -> Result<&str> {
+fn text(data: &[u8]) -> Result<&str> {
     std::str::from_utf8(data)
         .map_err(|e| Error::database(format!("journal chunk is not UTF-8 text: {e}")))
 }

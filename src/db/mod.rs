@@ -11,10 +11,12 @@
 
 pub mod bulk;
 pub(crate) mod dialect;
+pub mod journal;
 pub mod postgres;
 pub mod restore;
 pub mod rows;
 pub mod sqlite;
+mod staging;
 pub(crate) mod text;
 
 use std::sync::Arc;
@@ -22,8 +24,8 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 pub use crate::model::Engine;
 pub use crate::model::Value;
-use crate::schema::{Schema, Table, TableInfo};
-pub use bulk::{BulkFormat, ChunkSink};
+use crate::schema::Schema;
+pub use bulk::BulkFormat;
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with
 /// every change (later), never containing a password.
@@ -123,11 +125,9 @@ pub trait PreviewTx {
     fn data_version(&mut self) -> Result<Option<String>> {
         Ok(None)
     }
-    /// Like [`PreviewTx::query`] for `before`, the text value `text`, then
-    /// `after`. SQLite binds `text` as a parameter, so a chunk of a few
-    /// hundred KiB is neither escaped into the statement nor tokenized (the
-    /// bulk undo's conflict check); Postgres sends it as a literal.
-    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>>;
+    /// Streams the rows of a query, values in the engine's form, without
+    /// the time budget: the journal's reads, which must finish.
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
 }
 
 impl dyn PreviewTx + '_ {
@@ -183,26 +183,28 @@ pub struct RowScope<'a> {
     pub cond: &'a str,
 }
 
-/// Where [`ApplyTx::written_rows`] gets the keys of updated rows and
-/// puts what it read back: one object, since both are the journal.
-pub trait WrittenSink {
-    /// A batch of the updated rows whose after-image is still missing,
-    /// after `seq`, with their own seq (the journal's `missing_after`).
-    fn updated_keys(&mut self, after_seq: i64) -> Result<Vec<(i64, Vec<Value>)>>;
-    /// A row read back, with what it is known to be.
-    fn row(&mut self, written: Written, row: Vec<Value>) -> Result<()>;
+/// What running the operator's statement did: the row count it reports,
+/// and where the engine counts them (SQLite's `total_changes()`), every
+/// row it changed, foreign-key actions and triggers included, and the
+/// journal's own rows left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Executed {
+    pub reported: u64,
+    pub changed: Option<u64>,
 }
 
-/// What a row read back by [`ApplyTx::written_rows`] is known to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    /// A row the statement updated.
-    Updated,
-    /// A row the statement inserted.
-    Inserted,
-    /// A row the transaction wrote, updated or inserted: the engine does
-    /// not tell (the journal does, by whether an updated row has its key).
-    Either,
+/// Where the rows an INSERT adds go: the journal's snapshot `into`, whose
+/// columns are `columns` of `table` in order (after `locator`'s values,
+/// where the engine keeps them), leaving out rows that were updated rather
+/// than inserted (an upsert's), which the snapshot `updated` holds.
+#[derive(Debug, Clone, Copy)]
+pub struct InsertCapture<'a> {
+    pub table: &'a str,
+    pub into: &'a str,
+    pub columns: &'a [String],
+    /// What finds an inserted row again.
+    pub locator: &'a crate::schema::Locator,
+    pub updated: Option<&'a str>,
 }
 
 /// Timeouts of a guarded apply.
@@ -235,56 +237,27 @@ pub trait ApplyTx: PreviewTx {
     /// transaction already holds the whole database (SQLite's `BEGIN
     /// IMMEDIATE`).
     fn lock_rows(&mut self, scope: &RowScope<'_>) -> Result<Option<u64>>;
-    /// Streams the rows of a query, values in the engine's form.
-    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
-    /// Streams the rows of a query in the engine's bulk format, in chunks
-    /// of complete rows (and how many rows each holds); `None` when the
-    /// engine has no such bulk path for this query. Text formats are
-    /// checked to be UTF-8 where they are stored (`Recording::chunk`).
-    fn copy_out(&mut self, sql: &str, f: &mut ChunkSink<'_>) -> Result<Option<u64>>;
-    /// Runs `COPY ... FROM STDIN` with the text `f` writes; `None` when the
-    /// engine has no such bulk path.
-    fn copy_in(
-        &mut self,
-        sql: &str,
-        f: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
-    ) -> Result<Option<u64>>;
-    /// Runs the operator's statement as typed; returns the rows it reports.
+    /// Runs one statement of dbguard's own (the journal's); returns the
+    /// rows it reports.
     fn execute(&mut self, sql: &str) -> Result<u64>;
-    /// Runs `before`, the text value `text`, then `after` as one
-    /// statement, `text` bound as a parameter: a large value reaches the
-    /// engine without being quoted into the statement and tokenized again
-    /// (SQLite's bulk restore binds a whole chunk).
-    fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64>;
-    /// Inserts packed rows (`crate::db::sqlite::packed`): `insert` is a statement
-    /// up to `VALUES`, and each row gives the values at `columns`, bound as
-    /// parameters in batches. Returns the rows inserted; `None` when the
-    /// engine has no such path.
-    fn insert_packed(
+    /// Runs the operator's INSERT and copies every row it inserts into
+    /// `capture.into`, found without scanning the table: through
+    /// `returning_all` (the same statement returning every column) on
+    /// Postgres, a temporary trigger on SQLite. Returns the rows the
+    /// statement reported and the rows it inserted.
+    fn execute_insert(
         &mut self,
-        insert: &str,
-        columns: &[usize],
-        packed: &[u8],
-    ) -> Result<Option<u64>>;
+        statement: &str,
+        returning_all: Option<&str>,
+        capture: &InsertCapture<'_>,
+    ) -> Result<(Executed, u64)>;
+    /// Runs the operator's statement (not an INSERT) as typed.
+    fn execute_statement(&mut self, sql: &str) -> Result<Executed>;
     /// Per-table row counts of this transaction so far, where the engine
     /// keeps them (Postgres `pg_stat_xact_user_tables`).
     fn counters(
         &mut self,
     ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>>;
-    /// All rows changed so far by this connection (SQLite
-    /// `total_changes()`, which includes foreign-key actions and triggers).
-    fn total_changes(&mut self) -> Result<Option<u64>>;
-    /// The transaction id (Postgres), for reconciling after a crash.
-    fn txid(&mut self) -> Result<Option<String>>;
-    /// Remembers which rows `table` holds now, before an INSERT, where the
-    /// engine cannot tell afterwards which rows a transaction wrote
-    /// (SQLite has no such marker; Postgres has `xmin`).
-    fn remember_rows(&mut self, table: &Table) -> Result<()>;
-    /// Reads back the rows of `info`'s table this transaction updated or
-    /// inserted, every column, and hands each to `sink` with what it is
-    /// known to be; engines that read updated rows back by key ask the
-    /// sink for their keys.
-    fn written_rows(&mut self, info: &TableInfo, sink: &mut dyn WrittenSink) -> Result<()>;
     /// Turns off triggers and foreign-key actions for the rest of this
     /// transaction where the engine and the role allow it (Postgres
     /// `session_replication_role = replica`: a superuser, or granted SET on
@@ -295,6 +268,31 @@ pub trait ApplyTx: PreviewTx {
     /// engine checks them at the end of each statement otherwise (SQLite's
     /// `defer_foreign_keys`); false where it cannot.
     fn defer_foreign_keys(&mut self) -> Result<bool>;
+}
+
+/// Whether `e` is the engine refusing a duplicate key (Postgres 23505,
+/// SQLite's primary key or unique constraint).
+pub(crate) fn is_unique_violation(e: &Error) -> bool {
+    if let Some(pg) = e.cause::<::postgres::Error>() {
+        return pg.code() == Some(&::postgres::error::SqlState::UNIQUE_VIOLATION);
+    }
+    if let Some(rusqlite::Error::SqliteFailure(f, _)) = e.cause::<rusqlite::Error>() {
+        return f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE;
+    }
+    false
+}
+
+/// Whether `e` is the engine refusing for lack of a privilege (Postgres
+/// 42501; SQLite's read-only file).
+pub(crate) fn is_insufficient_privilege(e: &Error) -> bool {
+    if let Some(pg) = e.cause::<::postgres::Error>() {
+        return pg.code() == Some(&::postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+    }
+    if let Some(rusqlite::Error::SqliteFailure(f, _)) = e.cause::<rusqlite::Error>() {
+        return f.code == rusqlite::ErrorCode::ReadOnly;
+    }
+    false
 }
 
 /// With `DBGUARD_ECHO_SQL` set, every query a preview runs is printed to
@@ -456,6 +454,15 @@ impl Connection {
         }
     }
 
+    /// Runs `f` in a read-only snapshot with every output setting pinned
+    /// (see `postgres::PgConnection::exact_read`): the journal's reads.
+    pub fn exact_read<T>(&mut self, f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>) -> Result<T> {
+        match self {
+            Connection::Postgres(c) => c.exact_read(f),
+            Connection::Sqlite(c) => c.exact_read(f),
+        }
+    }
+
     /// Runs `f` in one write transaction (Postgres REPEATABLE READ with
     /// lock and statement timeouts; SQLite `BEGIN IMMEDIATE`), committing
     /// only if it returns `Ok`.
@@ -470,6 +477,30 @@ impl Connection {
         }
     }
 
+    /// A short write transaction that reads what other transactions
+    /// committed while it waited for a lock (Postgres READ COMMITTED):
+    /// the audit trail's appends.
+    pub fn short_write<T>(
+        &mut self,
+        opts: &GuardOptions,
+        f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Connection::Postgres(c) => c.short_write(opts, f),
+            Connection::Sqlite(c) => c.short_write(opts, f),
+        }
+    }
+
+    /// A data-version token a preview read ([`PreviewTx::data_version`]),
+    /// moved past this connection's own writes since (audit appends):
+    /// `Some` when nobody else committed in between, `None` otherwise.
+    pub(crate) fn refresh_version(&mut self, old: &str) -> Result<Option<String>> {
+        match self {
+            Connection::Postgres(c) => c.refresh_version(old),
+            Connection::Sqlite(c) => c.refresh_version(old),
+        }
+    }
+
     /// A handle that cancels whatever statement runs on this connection.
     pub fn canceller(&self) -> Canceller {
         match self {
@@ -477,72 +508,4 @@ impl Connection {
             Connection::Sqlite(c) => c.canceller(),
         }
     }
-}
-
-/// What a target remembers of a transaction a journal entry names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TxStatus {
-    Committed,
-    Aborted,
-    InProgress,
-    /// Too old for the server to know (or an engine without ids).
-    Forgotten,
-}
-
-impl Connection {
-    /// Whether the engine gives each transaction an id a journal entry can
-    /// record and ask about later (Postgres); SQLite has none.
-    pub(crate) fn keeps_transaction_ids(&self) -> bool {
-        matches!(self, Connection::Postgres(_))
-    }
-
-    /// What became of transaction `txid` ([`ApplyTx::txid`]).
-    pub(crate) fn transaction_status(&mut self, txid: &str) -> Result<TxStatus> {
-        let Connection::Postgres(pg) = self else {
-            return Ok(TxStatus::Forgotten);
-        };
-        Ok(match pg.txid_status(txid)?.as_deref() {
-            Some("committed") => TxStatus::Committed,
-            Some("aborted") => TxStatus::Aborted,
-            Some(_) => TxStatus::InProgress,
-            None => TxStatus::Forgotten,
-        })
-    }
-
-    /// The row of `info`'s table with this key as it is now, read in a
-    /// read-only transaction.
-    pub(crate) fn row_by_key(
-        &mut self,
-        info: &TableInfo,
-        key: &[Value],
-    ) -> Result<Option<Vec<Value>>> {
-        let sql = dialect::Dialect(self.engine()).select_by_keys(info, &[key]);
-        let mut current = None;
-        self.run_read(&sql, &mut Collect(&mut current))?;
-        Ok(current)
-    }
-}
-
-/// Keeps the first row of a read.
-struct Collect<'a>(&'a mut Option<Vec<Value>>);
-
-impl RowSink for Collect<'_> {
-    fn columns(&mut self, _: &[ColumnMeta]) -> Result<()> {
-        Ok(())
-    }
-    fn row(&mut self, row: Vec<Value>) -> Result<()> {
-        if self.0.is_none() {
-            *self.0 = Some(row);
-        }
-        Ok(())
-    }
-}
-
-/// The columns of `info`'s table, qualified with `alias`, in capture order.
-pub(crate) fn columns_of(info: &TableInfo, alias: &str) -> String {
-    info.columns
-        .iter()
-        .map(|c| format!("{alias}.{}", crate::schema::quote_ident(&c.name)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -82,40 +82,6 @@ impl Dialect {
         )
     }
 
-    /// The current rows of `info`'s table with these keys, every column,
-    /// as `t`.
-    pub(crate) fn select_by_keys(&self, info: &TableInfo, keys: &[&[Value]]) -> String {
-        let cols: Vec<String> = info
-            .columns
-            .iter()
-            .map(|c| format!("t.{}", quote_ident(&c.name)))
-            .collect();
-        let unnest = match self.0 {
-            Engine::Postgres => pg_keys_unnest(self, info, keys),
-            Engine::Sqlite => None,
-        };
-        match unnest {
-            // One index probe per key. As a join, the planner hashed the
-            // whole table for every batch once its statistics said the keys
-            // were dense (20 ms a batch at 180k rows, growing with the
-            // table); OFFSET 0 keeps the lateral subquery from being
-            // flattened into that join.
-            Some(cte) => format!(
-                "{cte} SELECT {} FROM v CROSS JOIN LATERAL (SELECT * FROM {} AS t WHERE {} OFFSET 0) AS t",
-                cols.join(", "),
-                info.sql_name(),
-                self.key_match(info, "t")
-            ),
-            None => format!(
-                "{} SELECT {} FROM {} AS t JOIN v ON {}",
-                self.keys_values(info, keys),
-                cols.join(", "),
-                info.sql_name(),
-                self.key_match(info, "t")
-            ),
-        }
-    }
-
     /// Inserts whole rows (`images`, every column in capture order) back;
     /// generated columns are left to the database.
     pub(crate) fn insert_rows(&self, info: &TableInfo, images: &[&[Value]]) -> String {
@@ -242,59 +208,4 @@ impl Dialect {
             Engine::Postgres => "BEGIN;\n",
         }
     }
-}
-
-/// Postgres: `WITH v(k0, ..)` holding `keys` as one array literal per key
-/// column, unnested side by side. Postgres parses and plans a 5,000-row
-/// `VALUES` list in about 10 ms, more than the lookups cost; an array
-/// literal takes well under one. Only for primary keys (never NULL, with a
-/// btree equality, so no type with its own array delimiter such as `box`),
-/// and not for key columns that are arrays themselves, which `unnest`
-/// would flatten.
-fn pg_keys_unnest(d: &Dialect, info: &TableInfo, keys: &[&[Value]]) -> Option<String> {
-    if !info.has_primary_key() {
-        return None;
-    }
-    let types: Vec<&str> = info
-        .key_columns
-        .iter()
-        .map(|c| info.column_type(c))
-        .collect();
-    if types.iter().any(|t| t.is_empty() || t.ends_with(']')) {
-        return None;
-    }
-    let mut arrays: Vec<String> = vec![String::from("{"); types.len()];
-    for (i, key) in keys.iter().enumerate() {
-        if key.len() != types.len() {
-            return None;
-        }
-        for (array, v) in arrays.iter_mut().zip(key.iter()) {
-            if i > 0 {
-                array.push(',');
-            }
-            let t = v.text()?;
-            array.push('"');
-            for c in t.chars() {
-                if c == '"' || c == '\\' {
-                    array.push('\\');
-                }
-                array.push(c);
-            }
-            array.push('"');
-        }
-    }
-    let names: Vec<String> = (0..types.len()).map(|i| format!("k{i}")).collect();
-    let args: Vec<String> = arrays
-        .into_iter()
-        .zip(&types)
-        .map(|(mut a, t)| {
-            a.push('}');
-            d.literal(&Value::Text(a), &format!("{t}[]"))
-        })
-        .collect();
-    Some(format!(
-        "WITH v({}) AS (SELECT * FROM unnest({}))",
-        names.join(", "),
-        args.join(", ")
-    ))
 }

@@ -27,9 +27,20 @@ use crate::error::{Error, Result};
 use crate::schema::{FkAction, Key, QualName, Table};
 use crate::sql::Statement;
 
-/// For each child table a key change updates: the `k` CTE definition and
-/// the condition of every edge that updates it.
-type ChildUpdates = BTreeMap<QualName, Vec<(String, String)>>;
+/// For each child table a key change updates, every edge that updates it.
+type ChildUpdates = BTreeMap<QualName, Vec<ChildEdge>>;
+
+/// One edge through which a key change updates a child's rows (as `c`).
+struct ChildEdge {
+    /// The `k` CTE definition the condition reads.
+    k_cte: String,
+    /// Selects the child rows the edge reaches.
+    cond: String,
+    /// For `ON UPDATE CASCADE`: the `k` CTE's name and the child's columns
+    /// it rewrites, so a cascade into the child's own key can say where
+    /// each row moves.
+    cascade: Option<(String, Vec<String>)>,
+}
 
 pub(super) fn analyze(
     tx: &mut dyn PreviewTx,
@@ -666,7 +677,12 @@ impl<'a> Update<'a> {
             child_updates
                 .entry(child.name.clone())
                 .or_default()
-                .push((k_cte, cond.clone()));
+                .push(ChildEdge {
+                    k_cte,
+                    cond: cond.clone(),
+                    cascade: (edge.action == Action::Cascade)
+                        .then(|| (kname.clone(), edge.columns.clone())),
+                });
             if child.name != self.table.name
                 && referenced_columns_change(self.ctx, child, &edge.columns)
             {
@@ -809,7 +825,11 @@ impl<'a> Update<'a> {
                 cond: conds.join(" OR "),
                 rows: totals.get(child_name).map(|t| t.update),
                 position: 1,
-                new_key: None,
+                new_key: self
+                    .ctx
+                    .schema
+                    .get(child_name)
+                    .and_then(|child| cascaded_key(child, edges)),
             });
         }
     }
@@ -831,14 +851,47 @@ struct NewKeys {
 
 /// The CTEs and the condition selecting the rows of one child that the
 /// key change updates (as `c`), through any of its edges.
-fn child_ctes_and_conds(edges: &[(String, String)]) -> (Vec<String>, Vec<String>) {
+fn child_ctes_and_conds(edges: &[ChildEdge]) -> (Vec<String>, Vec<String>) {
     let mut ctes = Vec::new();
     let mut conds = Vec::new();
-    for (k, c) in edges {
-        ctes.push(k.clone());
-        conds.push(format!("({c})"));
+    for e in edges {
+        ctes.push(e.k_cte.clone());
+        conds.push(format!("({})", e.cond));
     }
     (ctes, conds)
+}
+
+/// Where a child's rows (as `c`) move when a cascade rewrites columns of
+/// its primary key: each key column's new value, `None` when no cascade
+/// touches the key. A row one cascade does not reach keeps its value (a
+/// key column is never NULL, so `COALESCE` tells the two apart).
+fn cascaded_key(child: &Table, edges: &[ChildEdge]) -> Option<Vec<String>> {
+    let pk = child.primary_key.as_ref()?;
+    let mut moved = false;
+    let exprs = pk
+        .columns
+        .iter()
+        .map(|col| {
+            let kept = qcol("c", col);
+            let Some((kname, cols, i)) = edges.iter().find_map(|e| {
+                let (kname, cols) = e.cascade.as_ref()?;
+                Some((kname, cols, cols.iter().position(|c| c == col)?))
+            }) else {
+                return kept;
+            };
+            moved = true;
+            let on: Vec<String> = cols
+                .iter()
+                .enumerate()
+                .map(|(j, c)| format!("k.__o{j} = {}", qcol("c", c)))
+                .collect();
+            format!(
+                "COALESCE((SELECT k.__n{i} FROM {kname} AS k WHERE {}), {kept})",
+                on.join(" AND ")
+            )
+        })
+        .collect();
+    moved.then_some(exprs)
 }
 
 /// How new key values clash: with rows that keep theirs (`collide`), or

@@ -1,9 +1,10 @@
 //! The audit trail: every event of every session, append-only and
-//! hash-chained, in the journal's `audit` table.
+//! hash-chained, in the journal's `audit` table in the target, with a
+//! witness outside the database.
 //!
 //! Each record carries the SHA-256 of the one before it, so an edit, a
-//! deletion or a reordering shows up as a broken link that
-//! [`Journal::audit_verify`] (and `dbguard audit verify`) names:
+//! deletion or a reordering shows up as a broken link that [`verify`] (and
+//! `dbguard audit verify`) names:
 //!
 //! ```text
 //! hash = hex(sha256(prev_hash || "\n" || canonical))
@@ -17,33 +18,32 @@
 //! {"at":"2026-03-01T12:00:00.000Z","change_id":null,"detail":{...},"event":"statement","id":1,"operator":"alice@example.org","target":"/data/app.sqlite"}
 //! ```
 //!
-//! `detail` is stored in the table exactly as it appears there (canonical
-//! JSON: object keys sorted, compact, strings escaped as `serde_json` writes
-//! them), so a verifier hashes the stored text without re-encoding it. Ids
-//! run 1, 2, 3... without gaps; `at` is UTC with milliseconds.
+//! `detail` is stored exactly as it appears there (canonical JSON), so a
+//! verifier hashes the stored text without re-encoding it. Ids run 1, 2,
+//! 3... without gaps; `at` is UTC with milliseconds.
 //!
-//! Appends read the chain head and insert in one `BEGIN IMMEDIATE`
-//! transaction, so several shells may share one journal.
+//! A change's own record is written in the change's transaction, as a
+//! staged record (`audit_pending`) that commits with the change or not at
+//! all, and is linked into the chain right after the commit; other events
+//! (sessions, statements, previews, refusals) are appended in short
+//! transactions of their own. An append locks the chain's head
+//! (`audit_head`) and links any staged records first, so appends from
+//! several sessions never interleave.
 //!
 //! What the chain shows and what it cannot:
 //!
 //! - An edited record (any column, including its hash), a deleted record
 //!   with records after it, records swapped or reordered: always, naming the
 //!   first broken record.
-//! - A truncated tail (the last records deleted): not from the chain alone,
-//!   since what remains is a valid chain. The journal therefore also keeps
-//!   the chain head (last id and hash) in `audit_head`, updated in the same
-//!   transaction as every append; a tail deleted without rewriting the head
-//!   is reported. The same holds after later appends, which chain from the
-//!   head, so the gap stays visible.
-//! - Known limit: the chain has no secret. Someone who can write the journal
-//!   file can rewrite every record after the one they change, and the head
-//!   with them, and the result verifies. To make such a rewrite evident,
-//!   copy the last hash `dbguard audit verify` prints somewhere the operator
-//!   cannot write (a ticket, a log shipper): a later trail must still
-//!   contain that record with that hash. The `audit` table also has
-//!   triggers that refuse `UPDATE` and `DELETE`, a guard against accidents,
-//!   not against someone who drops them.
+//! - A truncated tail: the head (last id and hash) is kept in `audit_head`
+//!   and updated with every append; a tail deleted without rewriting the
+//!   head is reported.
+//! - Someone who can write the journal can rewrite every record after the
+//!   one they change, and the head with them, and the result verifies. The
+//!   witness ([`Witness`], a local append-only JSON lines file each session
+//!   writes every record it appends to) makes such a rewrite evident: `audit
+//!   verify --audit-log FILE` checks that every record the witness holds
+//!   for this database is still in the trail, unchanged.
 //!
 //! Approval tokens and passwords are never stored here: callers pass
 //! principals and key fingerprints only.
@@ -51,11 +51,16 @@
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use jiff::tz::Offset;
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::Journal;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use super::schema::{JournalState, int, rows};
+use crate::db::dialect::Dialect;
+use crate::db::journal::JournalNames;
+use crate::db::{ApplyTx, Connection, GuardOptions, PreviewTx, TargetIdentity, Value};
 use crate::error::{Error, Result};
 
 /// The `prev_hash` of the first record.
@@ -74,11 +79,13 @@ pub(crate) const EVENTS: &[&str] = &[
     "apply",
     "undo",
     "refusal",
-    "abort",
+    "prune",
+    "import",
+    "init",
 ];
 
 /// One record of the trail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub id: i64,
     pub at: String,
@@ -89,19 +96,6 @@ pub struct AuditRecord {
     pub detail: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
-}
-
-/// An approval token's use, as recorded with the change it approved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApprovalUse {
-    pub change_id: Option<i64>,
-    pub principal: Option<String>,
-    pub fingerprint: Option<String>,
-    pub nonce: String,
-    /// When the approver signed (Unix seconds).
-    pub signed_at: Option<i64>,
-    /// When the change used it (RFC 3339, UTC).
-    pub used_at: Option<String>,
 }
 
 /// Compact JSON with object keys sorted, at every depth.
@@ -252,360 +246,616 @@ fn parse_time(s: &str) -> Option<Timestamp> {
     format!("{}{offset}", &s[..end.min(23)]).parse().ok()
 }
 
-fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
-    let detail: String = r.get(6)?;
-    Ok(AuditRecord {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        event: r.get(2)?,
-        operator: r.get(3)?,
-        target: r.get(4)?,
-        change_id: r.get(5)?,
-        // A record edited into invalid JSON still shows (verify names it).
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-        prev_hash: r.get(7)?,
-        hash: r.get(8)?,
-    })
+/// Refuses an event the trail does not know.
+fn check_events(events: &[(&str, Option<i64>, serde_json::Value)]) -> Result<()> {
+    match events.iter().find(|(e, _, _)| !EVENTS.contains(e)) {
+        Some((event, _, _)) => Err(Error::input(format!(
+            "unknown audit event {event:?}\nUse one of: {}.",
+            EVENTS.join(", ")
+        ))),
+        None => Ok(()),
+    }
 }
 
-const RECORD_COLUMNS: &str = "id, at, event, operator, target, change_id, detail, prev_hash, hash";
-
-/// Appends events to the chain inside the write transaction `tx` holds
-/// (`BEGIN IMMEDIATE`, so no other append interleaves): the journal's own
-/// appends, and a change's record written with its journal entry.
-pub(super) fn append(
-    tx: &rusqlite::Connection,
+/// Stages events in `tx`, a change's own transaction: they commit with
+/// the change, or not at all. Linking them into the chain needs the
+/// chain's head, which a change's long REPEATABLE READ transaction cannot
+/// read as it is (another session may append meanwhile), so [`chain_in`]
+/// links them right after the commit, in a short transaction of its own;
+/// after a crash in between, the next append links them first.
+pub(crate) fn stage_in(
+    tx: &mut dyn ApplyTx,
     operator: &str,
     target: Option<&str>,
     events: &[(&str, Option<i64>, serde_json::Value)],
-) -> Result<Vec<i64>> {
-    if let Some((event, _, _)) = events.iter().find(|(e, _, _)| !EVENTS.contains(e)) {
-        return Err(Error::input(format!(
-            "unknown audit event {event:?}\nUse one of: {}.",
-            EVENTS.join(", ")
-        )));
+) -> Result<()> {
+    check_events(events)?;
+    let names = JournalNames::new(tx.engine());
+    let dialect = Dialect(tx.engine());
+    let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
+    for (event, change_id, detail) in events {
+        tx.execute(&format!(
+            "INSERT INTO {} (at, event, operator, target, change_id, detail) VALUES ({}, {}, {}, {}, {}, {})",
+            names.table("audit_pending"),
+            lit(&now_ms()),
+            lit(event),
+            lit(operator),
+            target.map_or_else(|| "NULL".to_owned(), lit),
+            change_id.map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
+            lit(&canonical_json(detail))
+        ))?;
     }
-    let head: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    // Chain from the recorded head, so a truncated tail stays a visible
-    // gap; from the table only if the head is missing or behind it.
-    let (mut last_id, mut prev_hash) = match (head, last) {
+    Ok(())
+}
+
+/// One record to link into the chain: stored detail text, as hashed.
+struct Link {
+    at: String,
+    event: String,
+    operator: String,
+    target: Option<String>,
+    change_id: Option<i64>,
+    detail: String,
+}
+
+/// In a short write transaction: locks the chain's head, links every
+/// staged record into the chain (oldest first), then appends `events`.
+/// Returns every record appended, staged ones first.
+pub(crate) fn chain_in(
+    tx: &mut dyn ApplyTx,
+    operator: &str,
+    target: Option<&str>,
+    events: &[(&str, Option<i64>, serde_json::Value)],
+) -> Result<Vec<AuditRecord>> {
+    check_events(events)?;
+    let names = JournalNames::new(tx.engine());
+    let dialect = Dialect(tx.engine());
+    if let Some(lock) = dialect.lock_audit_head(&names) {
+        // Not through `query`: its savepoint would take a subtransaction
+        // id of its own for the lock, which `refresh_version` cannot tell
+        // from another session's commit.
+        tx.execute(&lock)?;
+    }
+    let (mut last_id, mut prev_hash) = head_of(tx, &names)?;
+    let pending = rows(
+        tx,
+        &format!(
+            "SELECT seq, at, event, operator, target, change_id, detail FROM {} ORDER BY seq",
+            names.table("audit_pending")
+        ),
+    )?;
+    let mut links = Vec::new();
+    for r in &pending {
+        links.push(Link {
+            at: text_of(r.get(1)),
+            event: text_of(r.get(2)),
+            operator: text_of(r.get(3)),
+            target: r.get(4).and_then(Value::text),
+            change_id: match r.get(5) {
+                None | Some(Value::Null) => None,
+                v => Some(int(v)?),
+            },
+            detail: text_of(r.get(6)),
+        });
+    }
+    if let Some(last) = pending.last() {
+        tx.execute(&format!(
+            "DELETE FROM {} WHERE seq <= {}",
+            names.table("audit_pending"),
+            int(last.first())?
+        ))?;
+    }
+    for (event, change_id, detail) in events {
+        links.push(Link {
+            at: now_ms(),
+            event: (*event).to_owned(),
+            operator: operator.to_owned(),
+            target: target.map(str::to_owned),
+            change_id: *change_id,
+            detail: canonical_json(detail),
+        });
+    }
+    let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
+    let mut out = Vec::with_capacity(links.len());
+    for l in links {
+        let id = last_id + 1;
+        let hash = chain_hash(
+            &prev_hash,
+            &record_canonical(
+                id,
+                &l.at,
+                &l.event,
+                &l.operator,
+                l.target.as_deref(),
+                l.change_id,
+                &l.detail,
+            ),
+        );
+        tx.execute(&format!(
+            "INSERT INTO {} (id, at, event, operator, target, change_id, detail, prev_hash, hash) \
+             VALUES ({id}, {}, {}, {}, {}, {}, {}, {}, {})",
+            names.table("audit"),
+            lit(&l.at),
+            lit(&l.event),
+            lit(&l.operator),
+            l.target.as_deref().map_or_else(|| "NULL".to_owned(), lit),
+            l.change_id
+                .map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
+            lit(&l.detail),
+            lit(&prev_hash),
+            lit(&hash)
+        ))?;
+        out.push(AuditRecord {
+            id,
+            at: l.at,
+            event: l.event,
+            operator: l.operator,
+            target: l.target,
+            change_id: l.change_id,
+            detail: serde_json::from_str(&l.detail).unwrap_or(serde_json::Value::String(l.detail)),
+            prev_hash: prev_hash.clone(),
+            hash: hash.clone(),
+        });
+        last_id = id;
+        prev_hash = hash;
+    }
+    if !out.is_empty() {
+        tx.execute(&format!(
+            "UPDATE {} SET last_id = {last_id}, last_hash = {}",
+            names.table("audit_head"),
+            lit(&prev_hash)
+        ))?;
+    }
+    Ok(out)
+}
+
+/// Where the chain continues: the recorded head, so a truncated tail stays
+/// a visible gap; the table's last record only if the head is missing or
+/// behind it.
+fn head_of(tx: &mut dyn ApplyTx, names: &JournalNames) -> Result<(i64, String)> {
+    let head = rows(
+        tx,
+        &format!(
+            "SELECT last_id, last_hash FROM {}",
+            names.table("audit_head")
+        ),
+    )?;
+    let last = rows(
+        tx,
+        &format!(
+            "SELECT id, hash FROM {} ORDER BY id DESC LIMIT 1",
+            names.table("audit")
+        ),
+    )?;
+    let pair = |r: Option<&Vec<Value>>| -> Result<Option<(i64, String)>> {
+        r.map(|r| Ok((int(r.first())?, text_of(r.get(1)))))
+            .transpose()
+    };
+    Ok(match (pair(head.first())?, pair(last.first())?) {
         (Some(h), Some(l)) if l.0 > h.0 => l,
         (Some(h), _) => h,
         (None, Some(l)) => l,
         (None, None) => (0, GENESIS_HASH.to_owned()),
-    };
-    let mut ids = Vec::with_capacity(events.len());
-    for (event, change_id, detail) in events {
-        let detail = canonical_json(detail);
-        let at = now_ms();
-        let id = last_id + 1;
-        let hash = chain_hash(
-            &prev_hash,
-            &record_canonical(id, &at, event, operator, target, *change_id, &detail),
-        );
-        tx.execute(
-            "INSERT INTO audit (id, at, event, operator, target, change_id, detail, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                id, at, event, operator, target, change_id, detail, prev_hash, hash
-            ],
-        )?;
-        ids.push(id);
-        last_id = id;
-        prev_hash = hash;
-    }
-    if !ids.is_empty() {
-        tx.execute(
-            "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?1, ?2)
-             ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
-            params![last_id, prev_hash],
-        )?;
-    }
-    Ok(ids)
+    })
 }
 
-impl Journal {
-    /// Appends one event. `event` is one of `EVENTS`: session_start,
-    /// session_end, statement, preview, verdict, request, approval,
-    /// rejection, apply, undo, refusal, abort. `detail` is any JSON (the statement
-    /// as typed, the digest, the verdict...); never tokens or passwords
-    /// (callers pass only principals/fingerprints). Returns the record's id.
-    pub fn audit(
-        &self,
-        event: &str,
-        operator: &str,
-        target: Option<&str>,
-        change_id: Option<i64>,
-        detail: serde_json::Value,
-    ) -> Result<i64> {
-        let ids = self.audit_many(operator, target, &[(event, change_id, detail)])?;
-        ids.first()
-            .copied()
-            .ok_or_else(|| Error::database("the audit record was not written"))
+/// Where a session's audit records go: the target's trail, when the
+/// target has a journal, and the witness on this machine.
+pub struct Trail {
+    witness: Option<Witness>,
+    in_target: bool,
+}
+
+impl Trail {
+    /// The trail of the target `conn` talks to, with `witness` beside it.
+    pub fn open(conn: &mut Connection, witness: Option<Witness>) -> Result<Trail> {
+        let in_target = super::schema::state(conn)? == JournalState::Current;
+        Ok(Trail { witness, in_target })
     }
 
-    /// Appends several events in order, in one transaction: one durable
-    /// commit (an fsync) instead of one each, for records written at the
-    /// same moment (a write's preview and verdict). Returns their ids.
-    pub fn audit_many(
-        &self,
+    /// A trail that writes into the target (it has a current journal).
+    pub fn set_in_target(&mut self, in_target: bool) {
+        self.in_target = in_target;
+    }
+
+    /// Whether records go into the target (it has a journal).
+    pub fn in_target(&self) -> bool {
+        self.in_target
+    }
+
+    /// Appends events in a short transaction of their own (the target's
+    /// trail, when it has a journal), then to the witness.
+    pub fn append(
+        &mut self,
+        conn: &mut Connection,
         operator: &str,
-        target: Option<&str>,
         events: &[(&str, Option<i64>, serde_json::Value)],
-    ) -> Result<Vec<i64>> {
-        // One writer at a time: the head read and the inserts must not
-        // interleave with another shell's append.
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let ids = append(&tx, operator, target, events)?;
-        tx.commit()?;
-        Ok(ids)
-    }
-
-    /// The trail, oldest first; with `since` (RFC 3339 or `YYYY-MM-DD`),
-    /// only records at or after that time.
-    pub fn audit_records(&self, since: Option<&str>) -> Result<Vec<AuditRecord>> {
-        let since = since.map(parse_since).transpose()?;
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {RECORD_COLUMNS} FROM audit WHERE ?1 IS NULL OR at >= ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([since], record_from_row)?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(r?);
-        }
-        Ok(out)
-    }
-
-    /// One record, if it exists.
-    pub(crate) fn audit_record(&self, id: i64) -> Result<Option<AuditRecord>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM audit WHERE id = ?1"),
-                [id],
-                record_from_row,
-            )
-            .optional()?)
-    }
-
-    /// How many records the trail has, and the last one's hash
-    /// ([`GENESIS_HASH`] when empty).
-    pub fn audit_summary(&self) -> Result<(i64, String)> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
-        let last: Option<String> = self
-            .conn
-            .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok((n, last.unwrap_or_else(|| GENESIS_HASH.to_owned())))
-    }
-
-    /// Checks the whole chain, in constant memory. `Ok(None)` when it is
-    /// intact; `Ok(Some((id, reason)))` naming the first broken record
-    /// (edited, deleted — a gap or a prev_hash that does not match —, or
-    /// reordered). For a deleted record, the id named is the record after
-    /// the gap (the reason names the missing ones); for a truncated tail,
-    /// the first missing id.
-    pub fn audit_verify(&self) -> Result<Option<(i64, String)>> {
-        // A snapshot: appends by other shells during the scan are not seen.
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
-        let head: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT last_id, last_hash FROM audit_head WHERE one = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let mut prev_id = 0i64;
-        let mut prev_hash = GENESIS_HASH.to_owned();
-        {
-            let mut stmt = tx.prepare(
-                "SELECT id, at, event, operator, target, change_id, detail, prev_hash, hash
-                 FROM audit ORDER BY id",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let id: i64 = r.get(0)?;
-                let at: String = r.get(1)?;
-                let event: String = r.get(2)?;
-                let operator: String = r.get(3)?;
-                let target: Option<String> = r.get(4)?;
-                let change_id: Option<i64> = r.get(5)?;
-                let detail: String = r.get(6)?;
-                let stored_prev: String = r.get(7)?;
-                let hash: String = r.get(8)?;
-                if id != prev_id + 1 {
-                    let missing = if id == prev_id + 2 {
-                        format!("record {} is missing", prev_id + 1)
-                    } else {
-                        format!("records {} to {} are missing", prev_id + 1, id - 1)
-                    };
-                    let after = if prev_id == 0 {
-                        "it is the first record left".to_owned()
-                    } else {
-                        format!("the trail jumps from record {prev_id} to {id}")
-                    };
-                    return Ok(Some((id, format!("{missing} (deleted): {after}"))));
-                }
-                if stored_prev != prev_hash {
-                    let before = if prev_id == 0 {
-                        "the first record's prev_hash is not 64 zeros".to_owned()
-                    } else {
-                        format!("its prev_hash does not match the hash of record {prev_id}")
-                    };
-                    return Ok(Some((
-                        id,
-                        format!(
-                            "{before}: records were deleted, replaced or reordered, or its prev_hash was edited"
-                        ),
-                    )));
-                }
-                let expected = chain_hash(
-                    &stored_prev,
-                    &record_canonical(
-                        id,
-                        &at,
-                        &event,
-                        &operator,
-                        target.as_deref(),
-                        change_id,
-                        &detail,
-                    ),
-                );
-                if expected != hash {
-                    return Ok(Some((
-                        id,
-                        "its contents do not match its hash: the record was edited (or its hash was)"
-                            .to_owned(),
-                    )));
-                }
-                if serde_json::from_str::<serde_json::Value>(&detail).is_err() {
-                    return Ok(Some((id, "its detail is not valid JSON".to_owned())));
-                }
-                prev_id = id;
-                prev_hash = hash;
-            }
-        }
-        let broken = match head {
-            None if prev_id > 0 => Some((
-                prev_id,
-                "the chain head (audit_head) is missing: it was deleted".to_owned(),
-            )),
-            None => None,
-            Some((head_id, _)) if head_id > prev_id => {
-                let missing = if head_id == prev_id + 1 {
-                    format!("record {head_id} is missing")
-                } else {
-                    format!("records {} to {head_id} are missing", prev_id + 1)
-                };
-                Some((
-                    prev_id + 1,
-                    format!(
-                        "{missing} (deleted): the trail was truncated; the recorded chain head is record {head_id}"
-                    ),
-                ))
-            }
-            Some((head_id, _)) if head_id < prev_id => Some((
-                head_id + 1,
-                format!(
-                    "record {} was not appended by dbguard: the recorded chain head is record {head_id}",
-                    head_id + 1
-                ),
-            )),
-            Some((head_id, head_hash)) if head_hash != prev_hash => Some((
-                head_id,
-                "its hash does not match the recorded chain head: the record was replaced"
-                    .to_owned(),
-            )),
-            Some(_) => None,
+    ) -> Result<Vec<AuditRecord>> {
+        let identity = conn.identity().clone();
+        let target = identity.display.as_str();
+        let records = if self.in_target {
+            conn.short_write(&short(), |tx| chain_in(tx, operator, Some(target), events))?
+        } else {
+            events
+                .iter()
+                .map(|(event, change_id, detail)| AuditRecord {
+                    id: 0,
+                    at: now_ms(),
+                    event: (*event).to_owned(),
+                    operator: operator.to_owned(),
+                    target: Some(target.to_owned()),
+                    change_id: *change_id,
+                    detail: detail.clone(),
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                })
+                .collect()
         };
-        tx.commit()?;
-        Ok(broken)
+        self.witness(&identity, &records)?;
+        Ok(records)
     }
 
-    /// Records the approvals a change used, marking each token's nonce
-    /// used, in one small transaction; `Err` ([`crate::ErrorKind::Approval`])
-    /// and nothing recorded if any nonce was used before. Call it after the
-    /// change is prepared and before the target commits, so a token raced
-    /// by another shell aborts the change.
-    pub fn record_approvals(
-        &self,
-        change_id: i64,
-        approvals: &[(String, String, String, i64)],
-    ) -> Result<()> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let used_at = super::now();
-        for (principal, fingerprint, nonce, signed_at) in approvals {
-            let before: Option<(Option<i64>, Option<String>)> = tx
-                .query_row(
-                    "SELECT change_id, used_at FROM approvals WHERE nonce = ?1",
-                    [nonce],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((by, when)) = before {
-                let by = by.map_or_else(String::new, |c| format!(" by change {c}"));
-                let when = when.map_or_else(String::new, |w| format!(" at {w}"));
-                return Err(Error::approval(format!(
-                    "the approval by {principal} was already used{by}{when}; a token is good for one change only\nAsk the approver for a new token."
-                )));
-            }
-            tx.execute(
-                "INSERT INTO approvals (change_id, principal, fingerprint, nonce, signed_at, used_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![change_id, principal, fingerprint, nonce, signed_at, used_at],
-            )?;
+    /// Links the records a change staged in its own transaction into the
+    /// chain, and writes them to the witness.
+    pub fn flush(&mut self, conn: &mut Connection) -> Result<()> {
+        if !self.in_target {
+            return Ok(());
         }
-        tx.commit()?;
-        Ok(())
+        let identity = conn.identity().clone();
+        let records = conn.short_write(&short(), |tx| chain_in(tx, "", None, &[]))?;
+        self.witness(&identity, &records)
     }
 
-    /// Whether an approval with this nonce was already used.
-    pub fn nonce_used(&self, nonce: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM approvals WHERE nonce = ?1)",
-            [nonce],
-            |r| r.get(0),
-        )?)
+    /// Writes records the target's trail holds to the witness.
+    fn witness(&mut self, identity: &TargetIdentity, records: &[AuditRecord]) -> Result<()> {
+        match &self.witness {
+            Some(w) => w.append(identity, records, self.in_target),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The timeouts of an append: short, it only waits for another append.
+fn short() -> GuardOptions {
+    GuardOptions {
+        lock_timeout: std::time::Duration::from_secs(10),
+        statement_timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+/// The witness: an append-only file of JSON lines on this machine, one per
+/// record a session appended, naming the database it belongs to. A trail
+/// rewritten inside the database no longer matches it.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    path: PathBuf,
+}
+
+/// One line of the witness.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct WitnessLine {
+    database: String,
+    system_identifier: Option<String>,
+    /// Whether the record is in the target's trail too (the target had a
+    /// journal); records of targets without one are kept here only.
+    in_target: bool,
+    record: AuditRecord,
+}
+
+impl Witness {
+    pub fn new(path: PathBuf) -> Witness {
+        Witness { path }
     }
 
-    /// The approvals a change used, in the order recorded.
-    pub fn approvals_of(&self, change_id: i64) -> Result<Vec<ApprovalUse>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT change_id, principal, fingerprint, nonce, signed_at, used_at
-             FROM approvals WHERE change_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([change_id], |r| {
-            Ok(ApprovalUse {
-                change_id: r.get(0)?,
-                principal: r.get(1)?,
-                fingerprint: r.get(2)?,
-                nonce: r.get(3)?,
-                signed_at: r.get(4)?,
-                used_at: r.get(5)?,
-            })
+    /// `$XDG_STATE_HOME/dbguard/audit.jsonl`.
+    pub fn default_path() -> Option<PathBuf> {
+        super::state_dir().map(|d| d.join("audit.jsonl"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn append(&self, id: &TargetIdentity, records: &[AuditRecord], in_target: bool) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let io = |e: std::io::Error| {
+            Error::io(format!(
+                "cannot write the audit witness {}: {e}",
+                self.path.display()
+            ))
+            .caused_by(e)
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut text = String::new();
+        for record in records {
+            let line = WitnessLine {
+                database: id.database.clone(),
+                system_identifier: id.system_identifier.clone(),
+                in_target,
+                record: record.clone(),
+            };
+            let json = serde_json::to_string(&line)
+                .map_err(|e| Error::io(format!("cannot encode an audit record: {e}")))?;
+            text.push_str(&json);
+            text.push('\n');
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
+        // One write: lines of concurrent sessions do not interleave.
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)
+    }
+
+    /// The records the witness holds of the target's trail for the
+    /// database `id` names, in the order they were written.
+    pub fn records_for(&self, id: &TargetIdentity) -> Result<Vec<AuditRecord>> {
+        let file = std::fs::File::open(&self.path).map_err(|e| {
+            Error::io(format!(
+                "cannot read the audit witness {}: {e}",
+                self.path.display()
+            ))
+            .caused_by(e)
         })?;
         let mut out = Vec::new();
-        for r in rows {
-            out.push(r?);
+        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line =
+                line.map_err(|e| Error::io(format!("cannot read the audit witness: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let w: WitnessLine = serde_json::from_str(&line).map_err(|e| {
+                Error::io(format!(
+                    "line {} of the audit witness {} is not a record: {e}",
+                    n + 1,
+                    self.path.display()
+                ))
+            })?;
+            let same_cluster = match (&w.system_identifier, &id.system_identifier) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if w.in_target && w.database == id.database && same_cluster {
+                out.push(w.record);
+            }
         }
         Ok(out)
+    }
+}
+
+/// The first record of the witness that the trail does not hold as it was
+/// written: `Some((id, reason))`.
+pub fn cross_check(trail: &[AuditRecord], witness: &[AuditRecord]) -> Option<(i64, String)> {
+    let by_id: std::collections::HashMap<i64, &AuditRecord> =
+        trail.iter().map(|r| (r.id, r)).collect();
+    for w in witness {
+        match by_id.get(&w.id) {
+            None => {
+                return Some((
+                    w.id,
+                    format!(
+                        "the witness holds record {} ({} at {}), which the trail no longer has: the trail was truncated or rewritten",
+                        w.id, w.event, w.at
+                    ),
+                ));
+            }
+            Some(t) if t.hash != w.hash => {
+                return Some((
+                    w.id,
+                    format!(
+                        "record {} differs from the witness's copy ({} at {}): the trail was rewritten",
+                        w.id, w.event, w.at
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+fn text_of(v: Option<&Value>) -> String {
+    v.and_then(Value::text).unwrap_or_default()
+}
+
+const RECORD_COLUMNS: &str = "id, at, event, operator, target, change_id, detail, prev_hash, hash";
+
+/// A record as a journal query returned it.
+fn record_of(r: &[Value]) -> Result<AuditRecord> {
+    let detail = text_of(r.get(6));
+    Ok(AuditRecord {
+        id: int(r.first())?,
+        at: text_of(r.get(1)),
+        event: text_of(r.get(2)),
+        operator: text_of(r.get(3)),
+        target: r.get(4).and_then(Value::text),
+        change_id: match r.get(5) {
+            None | Some(Value::Null) => None,
+            v => Some(int(v)?),
+        },
+        // A record edited into invalid JSON still shows (verify names it).
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+        prev_hash: text_of(r.get(7)),
+        hash: text_of(r.get(8)),
+    })
+}
+
+/// The trail, oldest first; with `since` (RFC 3339 or `YYYY-MM-DD`), only
+/// records at or after that time.
+pub fn records(tx: &mut dyn PreviewTx, since: Option<&str>) -> Result<Vec<AuditRecord>> {
+    let names = JournalNames::new(tx.engine());
+    let dialect = Dialect(tx.engine());
+    let since = since.map(parse_since).transpose()?;
+    let filter = since.map_or_else(String::new, |s| {
+        format!(" WHERE at >= {}", dialect.literal(&Value::Text(s), ""))
+    });
+    let found = rows(
+        tx,
+        &format!(
+            "SELECT {RECORD_COLUMNS} FROM {}{filter} ORDER BY id",
+            names.table("audit")
+        ),
+    )?;
+    found.iter().map(|r| record_of(r)).collect()
+}
+
+/// How many records the trail has, and the last one's hash
+/// ([`GENESIS_HASH`] when empty).
+pub fn summary(tx: &mut dyn PreviewTx) -> Result<(i64, String)> {
+    let names = JournalNames::new(tx.engine());
+    let n = rows(
+        tx,
+        &format!("SELECT count(*) FROM {}", names.table("audit")),
+    )?;
+    let last = rows(
+        tx,
+        &format!(
+            "SELECT hash FROM {} ORDER BY id DESC LIMIT 1",
+            names.table("audit")
+        ),
+    )?;
+    Ok((
+        int(n.first().and_then(|r| r.first()))?,
+        last.first()
+            .map(|r| text_of(r.first()))
+            .unwrap_or_else(|| GENESIS_HASH.to_owned()),
+    ))
+}
+
+/// Checks the whole chain and its head. `Ok(None)` when intact;
+/// `Ok(Some((id, reason)))` naming the first broken record (edited,
+/// deleted — a gap or a prev_hash that does not match —, or reordered).
+/// For a deleted record, the id named is the record after the gap; for a
+/// truncated tail, the first missing id.
+pub fn verify(tx: &mut dyn PreviewTx) -> Result<Option<(i64, String)>> {
+    let names = JournalNames::new(tx.engine());
+    let head = rows(
+        tx,
+        &format!(
+            "SELECT last_id, last_hash FROM {}",
+            names.table("audit_head")
+        ),
+    )?;
+    let head = match head.first() {
+        Some(r) => Some((int(r.first())?, text_of(r.get(1)))),
+        None => None,
+    };
+    let raw = rows(
+        tx,
+        &format!(
+            "SELECT {RECORD_COLUMNS} FROM {} ORDER BY id",
+            names.table("audit")
+        ),
+    )?;
+    let mut prev_id = 0i64;
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    for r in &raw {
+        let id = int(r.first())?;
+        let detail = text_of(r.get(6));
+        let stored_prev = text_of(r.get(7));
+        let hash = text_of(r.get(8));
+        if id != prev_id + 1 {
+            return Ok(Some((id, gap(prev_id, id))));
+        }
+        if stored_prev != prev_hash {
+            let before = if prev_id == 0 {
+                "the first record's prev_hash is not 64 zeros".to_owned()
+            } else {
+                format!("its prev_hash does not match the hash of record {prev_id}")
+            };
+            return Ok(Some((
+                id,
+                format!(
+                    "{before}: records were deleted, replaced or reordered, or its prev_hash was edited"
+                ),
+            )));
+        }
+        let change_id = match r.get(5) {
+            None | Some(Value::Null) => None,
+            v => Some(int(v)?),
+        };
+        let target = r.get(4).and_then(Value::text);
+        let expected = chain_hash(
+            &stored_prev,
+            &record_canonical(
+                id,
+                &text_of(r.get(1)),
+                &text_of(r.get(2)),
+                &text_of(r.get(3)),
+                target.as_deref(),
+                change_id,
+                &detail,
+            ),
+        );
+        if expected != hash {
+            return Ok(Some((
+                id,
+                "its contents do not match its hash: the record was edited (or its hash was)"
+                    .to_owned(),
+            )));
+        }
+        if serde_json::from_str::<serde_json::Value>(&detail).is_err() {
+            return Ok(Some((id, "its detail is not valid JSON".to_owned())));
+        }
+        prev_id = id;
+        prev_hash = hash;
+    }
+    Ok(head_check(head, prev_id, &prev_hash))
+}
+
+fn gap(prev_id: i64, id: i64) -> String {
+    let missing = if id == prev_id + 2 {
+        format!("record {} is missing", prev_id + 1)
+    } else {
+        format!("records {} to {} are missing", prev_id + 1, id - 1)
+    };
+    let after = if prev_id == 0 {
+        "it is the first record left".to_owned()
+    } else {
+        format!("the trail jumps from record {prev_id} to {id}")
+    };
+    format!("{missing} (deleted): {after}")
+}
+
+/// The chain's last record against the recorded head.
+fn head_check(head: Option<(i64, String)>, last_id: i64, last_hash: &str) -> Option<(i64, String)> {
+    match head {
+        None if last_id > 0 => Some((
+            last_id,
+            "the chain head (audit_head) is missing: it was deleted".to_owned(),
+        )),
+        None => None,
+        Some((head_id, _)) if head_id > last_id => {
+            let missing = if head_id == last_id + 1 {
+                format!("record {head_id} is missing")
+            } else {
+                format!("records {} to {head_id} are missing", last_id + 1)
+            };
+            Some((
+                last_id + 1,
+                format!(
+                    "{missing} (deleted): the trail was truncated; the recorded chain head is record {head_id}"
+                ),
+            ))
+        }
+        Some((head_id, _)) if head_id < last_id => Some((
+            head_id + 1,
+            format!(
+                "record {} was not appended by dbguard: the recorded chain head is record {head_id}",
+                head_id + 1
+            ),
+        )),
+        Some((head_id, head_hash)) if head_hash != last_hash => Some((
+            head_id,
+            "its hash does not match the recorded chain head: the record was replaced".to_owned(),
+        )),
+        Some(_) => None,
     }
 }
 

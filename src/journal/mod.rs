@@ -1,94 +1,44 @@
-//! The undo journal: a SQLite file that records, durably and before the
-//! change commits, everything needed to put every changed row back.
+//! The undo journal, inside the target database: every change made through
+//! dbguard, the exact rows it changed, the approvals it consumed and the
+//! audit trail, committed in the same transaction as the change itself.
 //!
-//! One journal may be shared by several shells (WAL mode, a busy timeout,
-//! `BEGIN IMMEDIATE` for writers). Its schema is versioned with
-//! `PRAGMA user_version`; a journal written by a newer dbguard is refused
-//! untouched rather than misread.
+//! On Postgres the journal is the schema `dbguard`; on SQLite, the
+//! `dbguard_` tables of the target file (`crate::db::journal`). A change's
+//! entry, its rows, the nonces of its approval tokens and its audit record
+//! are written in the change's own transaction: a crash at any point leaves
+//! the change with its entry, or neither. There is nothing to settle later.
 //!
-//! Write-ahead protocol (`guarded`): a change's rows are streamed into one
-//! journal transaction while the target transaction is open; the entry is
-//! durable as `prepared` before the target commits, and marked `committed`
-//! after. [`reconcile`] settles entries a crash left `prepared`.
+//! Rows never leave the server on their way into the journal: each part of
+//! a table's rows (deleted, updated before and after, inserted) is copied
+//! by the server into a snapshot table of its own, column for column, in
+//! the columns' own types (SQLite: storage classes). No session setting can
+//! change a captured value, and capture costs what a `CREATE TABLE AS`
+//! does.
 //!
-//! The file's parts: `schema` (tables and migrations), `codec` (how a row
-//! is stored), `write` (recording a change), `read` (changes and their rows
-//! in restore order), `guarded` (the protocol), `audit` (the hash-chained
-//! audit trail).
-//!
-//! Values are stored as JSON: Postgres values as their text form (a string,
-//! or null), SQLite values tagged with their storage class (`{"int": "42"}`,
-//! `{"real": "0x3ff0000000000000"}` with the exact bits, `{"blob": "00ff"}`,
-//! text as a plain string), so every value round-trips exactly.
-//!
-//! Large deletes are captured in bulk, as chunks of rows in the engine's
-//! own bulk format (`BulkFormat`): Postgres `COPY` text, or for SQLite
-//! one MessagePack array per row (`crate::db::sqlite::packed`, a blob; schema 7),
-//! each value exactly as SQLite holds it. Journals written before schema 7
-//! hold SQLite's rows as one JSON array per line as `json_array()` writes
-//! it (numbers with a `.` or an exponent are reals, given with enough
-//! digits to round-trip; blobs as `{"blob": "HEX"}`); those still read.
-//!
-//! A chunk may stand for another change's chunk in the same file instead of
-//! holding its lines: an undo that put back a delete's chunks exactly
-//! records them that way (`Recording::chunk_ref`). The read queries
-//! resolve the reference, so readers see rows either way.
+//! The parts: `schema` (creating, checking and migrating the journal),
+//! `write` (recording a change), `read` (changes and their rows), `audit`
+//! (the hash-chained trail and its local witness), `import` (entries of the
+//! journal files older releases kept beside the target, read by `file`).
 
 pub mod audit;
-mod codec;
-mod guarded;
-mod read;
-mod schema;
-mod write;
+pub mod file;
+pub mod import;
+pub mod prune;
+pub(crate) mod read;
+pub(crate) mod schema;
+pub mod write;
 
-#[cfg(test)]
-mod tests;
-
-pub use guarded::reconcile;
-pub use guarded::run_guarded;
-pub use schema::SCHEMA_VERSION;
+pub use read::{ChangeRows, RowChange};
+pub(crate) use schema::require_in;
+pub use schema::{Init, JOURNAL_VERSION, JournalState, init, state};
 pub use write::Recording;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use rusqlite::Connection as RawConnection;
 use serde::{Deserialize, Serialize};
 
-use crate::db::Value;
-use crate::error::{Error, Result};
 use crate::model::{ChangeKind, Engine};
-
-/// Where a change stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Durable, target commit not yet confirmed.
-    Prepared,
-    Committed,
-    /// The target transaction did not commit.
-    Aborted,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Prepared => "prepared",
-            Status::Committed => "committed",
-            Status::Aborted => "aborted",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Status> {
-        match s {
-            "prepared" => Ok(Status::Prepared),
-            "committed" => Ok(Status::Committed),
-            "aborted" => Ok(Status::Aborted),
-            other => Err(Error::database(format!(
-                "journal has unknown status {other:?}"
-            ))),
-        }
-    }
-}
+use crate::schema::TableInfo;
 
 /// What one row change was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,17 +57,6 @@ impl Op {
             Op::Insert => "insert",
         }
     }
-
-    fn parse(s: &str) -> Result<Op> {
-        match s {
-            "delete" => Ok(Op::Delete),
-            "update" => Ok(Op::Update),
-            "insert" => Ok(Op::Insert),
-            other => Err(Error::database(format!(
-                "journal has unknown row op {other:?}"
-            ))),
-        }
-    }
 }
 
 /// What a change was done to, and why.
@@ -125,15 +64,48 @@ impl Op {
 pub struct ChangeMeta {
     pub operator: String,
     pub engine: Engine,
+    /// The target as the operator named it, without a password.
     pub target: String,
-    pub target_database: String,
+    /// The database name (Postgres) or file path (SQLite).
+    pub database: String,
+    /// The Postgres cluster's system identifier.
     pub system_identifier: Option<String>,
     pub statement: String,
     pub kind: ChangeKind,
     pub digest: String,
     /// The impact preview that was confirmed, as JSON.
     pub impact: String,
+    /// The change this one undid, in the same journal.
     pub undo_of: Option<i64>,
+    /// The change of another database this one put back (`undo replay`),
+    /// as `target#id`.
+    pub replay_of: Option<String>,
+}
+
+impl ChangeMeta {
+    /// The entry of a change made now on the target `id` describes.
+    pub(crate) fn for_target(
+        id: &crate::db::TargetIdentity,
+        operator: &str,
+        statement: &str,
+        kind: ChangeKind,
+        digest: &str,
+        impact: String,
+    ) -> ChangeMeta {
+        ChangeMeta {
+            operator: operator.to_owned(),
+            engine: id.engine,
+            target: id.display.clone(),
+            database: id.database.clone(),
+            system_identifier: id.system_identifier.clone(),
+            statement: statement.to_owned(),
+            kind,
+            digest: digest.to_owned(),
+            impact,
+            undo_of: None,
+            replay_of: None,
+        }
+    }
 }
 
 /// A journal entry as listed.
@@ -141,25 +113,59 @@ pub struct ChangeMeta {
 pub struct Change {
     pub id: i64,
     pub created_at: String,
-    pub status: Status,
-    pub txid: Option<String>,
+    /// Set when the change is only partly covered by its entry.
     pub partial: Option<String>,
-    pub committed_at: Option<String>,
     pub row_count: i64,
+    /// Bytes its snapshots take in the journal.
+    pub bytes: i64,
+    /// When its rows were dropped from the journal (`undo prune`).
+    pub pruned_at: Option<String>,
+    /// The change that undid it.
+    pub undone_by: Option<i64>,
     #[serde(flatten)]
     pub meta: ChangeMeta,
 }
 
-/// One journaled row change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowChange {
-    pub seq: i64,
-    pub table: String,
-    pub op: Op,
-    /// The row's key values after the change (before it, for deletes).
-    pub key: Vec<Value>,
-    pub before: Option<Vec<Value>>,
-    pub after: Option<Vec<Value>>,
+/// A table a change touched: how its rows are described, found again, and
+/// how many of each part the journal holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableEntry {
+    #[serde(flatten)]
+    pub info: TableInfo,
+    /// What finds a row of the table again.
+    pub locator: crate::schema::Locator,
+    /// The table's number in the change (1, 2, ...), which names its
+    /// snapshots; tables restored at the same position have different ones.
+    pub slot: i64,
+    pub deleted: u64,
+    pub updated: u64,
+    pub inserted: u64,
+}
+
+/// An approval a change consumed: who signed, with which key, the token's
+/// nonce (a token is good for one change), when it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalUse {
+    pub principal: String,
+    /// `SHA256:...`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    pub nonce: String,
+    /// When the approval was accepted (Unix seconds).
+    pub signed_at: i64,
+    /// When the change used it (RFC 3339, UTC); unset until recorded.
+    pub used_at: Option<String>,
+}
+
+/// Where the journal is in a target of `engine`, for the operator.
+pub fn describe_location(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => {
+            "the schema dbguard (changes, their rows, approvals used, the audit trail)"
+        }
+        Engine::Sqlite => {
+            "the dbguard_ tables of the file (changes, their rows, approvals used, the audit trail)"
+        }
+    }
 }
 
 /// Now, in RFC 3339 UTC to the second, as every journal time is written.
@@ -167,8 +173,8 @@ fn now() -> String {
     format!("{:.0}", jiff::Timestamp::now())
 }
 
-/// Where dbguard keeps its state on this machine: the default journal and
-/// the shell history. `$XDG_STATE_HOME/dbguard`, default
+/// Where dbguard keeps its state on this machine: the shell history and
+/// the audit witness. `$XDG_STATE_HOME/dbguard`, default
 /// `~/.local/state/dbguard`.
 pub(crate) fn state_dir() -> Option<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
@@ -177,100 +183,4 @@ pub(crate) fn state_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(|h| PathBuf::from(h).join(".local/state/dbguard"))
-}
-
-/// Puts the journal in WAL mode. Switching a file's mode takes an
-/// exclusive lock and SQLite answers "database is locked" at once, without
-/// the busy handler, when another handle holds one at that moment: two
-/// shells opening a new journal together. Such a clash lasts as long as the
-/// other handle's switch or migration, so it is retried within the same
-/// 30 s the busy timeout gives everything else.
-fn wal_mode(conn: &RawConnection) -> Result<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        match conn.pragma_update(None, "journal_mode", "wal") {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            other => return Ok(other?),
-        }
-    }
-}
-
-/// An open journal file.
-pub struct Journal {
-    conn: RawConnection,
-    path: PathBuf,
-}
-
-impl Journal {
-    /// `$XDG_STATE_HOME/dbguard/journal.sqlite` (default
-    /// `~/.local/state/dbguard/journal.sqlite`).
-    pub(crate) fn default_path() -> Option<PathBuf> {
-        state_dir().map(|d| d.join("journal.sqlite"))
-    }
-
-    /// Opens (creating if needed) the journal at `path`, or the default.
-    pub fn open(path: Option<&Path>) -> Result<Journal> {
-        let path = match path {
-            Some(p) => p.to_path_buf(),
-            None => Journal::default_path().ok_or_else(|| {
-                Error::io("no journal location: set XDG_STATE_HOME or HOME, or give --journal PATH")
-            })?,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::io(format!(
-                    "cannot create journal directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
-        let mut conn = RawConnection::open(&path)
-            .map_err(|e| Error::io(format!("cannot open journal {}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::io(format!(
-                "journal {} was written by a newer dbguard (schema {version}; this version reads {SCHEMA_VERSION})\nUpgrade dbguard to read it; the file was not changed.",
-                path.display()
-            )));
-        }
-        // WAL lets several shells read while one writes; FULL makes every
-        // commit durable before it returns, which the write-ahead protocol
-        // relies on.
-        // A new journal gets 64 KiB pages: its bulk is chunks of a few
-        // hundred KiB, which SQLite writes to the WAL (and checkpoints) a
-        // page per system call; with 4 KiB pages that was a tenth of a
-        // 100k-row apply. An existing file keeps its page size.
-        conn.pragma_update(None, "page_size", 65536)?;
-        wal_mode(&conn)?;
-        // SQLite checkpoints after 1,000 pages of WAL: 4 MiB with 4 KiB
-        // pages, 64 MiB with 64 KiB ones. Keep it near 4 MiB.
-        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        conn.pragma_update(None, "wal_autocheckpoint", (4 << 20) / page.max(512))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", true)?;
-        // A large page cache (two handles during an undo) was most of the
-        // growth of peak memory from a 10k-row to a 1M-row change, hence
-        // 512 KiB. But with 64 KiB pages that is 8 pages, fewer than one
-        // write touches (the chunks table and its leaf, overflow pages,
-        // `change_rows` and its two indexes, `changes`): pages were evicted,
-        // spilled to the WAL and read back again and again. A 100k-row
-        // apply read 60 MB from the journal for 7.4 MB of chunks, and spent
-        // 15-20 ms more in the kernel. At least 32 pages (2 MiB with
-        // 64 KiB pages), per handle.
-        conn.pragma_update(None, "cache_size", ((512 << 10) / page.max(512)).max(32))?;
-        if version < SCHEMA_VERSION {
-            schema::migrate(&mut conn, &path)?;
-        }
-        Ok(Journal { conn, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }

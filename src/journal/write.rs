@@ -1,313 +1,520 @@
-//! Writing the journal: one change is recorded in one journal transaction
-//! that stays open while the target transaction captures and executes, and
-//! becomes durable as `prepared` before the target commits.
+//! Recording a change, inside the change's own transaction: its entry, the
+//! snapshots of the rows it touches, the approvals it consumes, and its
+//! audit record. Nothing here reads a row into the process: every row is
+//! copied by the server (`INSERT ... SELECT`, `CREATE TABLE ... AS`).
 
-use rusqlite::params;
+use std::collections::BTreeMap;
 
-use super::codec::{row_from_json, row_to_json};
-use super::{ChangeMeta, Journal, Op, Status, now};
-use crate::db::BulkFormat;
-use crate::db::Value;
-use crate::db::bulk::StoredChunk;
-use crate::error::{Error, Result};
+use super::schema::{int, require_in, rows};
+use super::{ApprovalUse, ChangeMeta, TableEntry};
+use crate::db::dialect::Dialect;
+use crate::db::journal::{
+    JournalNames, KEPT_COLUMN, Part, counts_copies, data_column, locator_column,
+};
+use crate::db::{ApplyTx, InsertCapture, Value};
+use crate::error::{Error, ErrorKind, Result};
 use crate::schema::TableInfo;
 
-impl Journal {
-    /// Starts recording a change: one journal transaction that stays open
-    /// while the target transaction captures and executes.
-    pub fn begin(&mut self, meta: &ChangeMeta) -> Result<Recording<'_>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO changes (created_at, operator, engine, target, target_database, system_identifier,
-                 statement, kind, digest, impact, status, undo_of)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'prepared', ?11)",
-            params![
-                now(),
-                meta.operator,
-                meta.engine,
-                meta.target,
-                meta.target_database,
-                meta.system_identifier,
-                meta.statement,
-                meta.kind,
-                meta.digest,
-                meta.impact,
-                meta.undo_of
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
+use crate::schema::Locator;
+
+/// The rows of one table a change reaches, as a query the server copies:
+/// `{with}SELECT ... FROM {from} WHERE {cond}`, the table aliased `alias`.
+#[derive(Debug, Clone, Copy)]
+pub struct Capture<'a> {
+    pub with: &'a str,
+    pub from: &'a str,
+    pub alias: &'a str,
+    pub cond: &'a str,
+    /// For updated rows: what will find each row once updated, over
+    /// `alias` (its new key where the statement moves it).
+    pub locator_after: Option<&'a [String]>,
+}
+
+/// A change being recorded in its transaction.
+pub struct Recording {
+    id: i64,
+    names: JournalNames,
+    dialect: Dialect,
+    /// The tables described, by display name.
+    tables: BTreeMap<String, TableEntry>,
+    partial: Option<String>,
+}
+
+impl Recording {
+    /// Starts the entry of a change in `tx`, which must hold a current
+    /// journal.
+    pub fn begin(tx: &mut dyn ApplyTx, meta: &ChangeMeta) -> Result<Recording> {
+        require_in(tx, &meta.target)?;
+        let names = JournalNames::new(tx.engine());
+        let dialect = Dialect(tx.engine());
+        let text = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
+        let opt = |s: Option<&str>| s.map_or_else(|| "NULL".to_owned(), text);
+        let int_opt = |i: Option<i64>| i.map_or_else(|| "NULL".to_owned(), |i| i.to_string());
+        let sql = format!(
+            "INSERT INTO {} (created_at, operator, target, database, system_identifier, statement, kind, digest, impact, undo_of, replay_of) \
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+            names.table("changes"),
+            text(&super::now()),
+            text(&meta.operator),
+            text(&meta.target),
+            text(&meta.database),
+            opt(meta.system_identifier.as_deref()),
+            text(&meta.statement),
+            text(meta.kind.name()),
+            text(&meta.digest),
+            text(&meta.impact),
+            int_opt(meta.undo_of),
+            opt(meta.replay_of.as_deref()),
+        );
+        let id = match tx_rows(tx, &sql) {
+            Ok(r) => int(r.first().and_then(|r| r.first()))?,
+            Err(e) if meta.undo_of.is_some() && crate::db::is_unique_violation(&e) => {
+                return Err(already_undone(meta.undo_of.unwrap_or_default(), e));
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Recording {
-            tx,
             id,
-            seq: 0,
-            position: 0,
+            names,
+            dialect,
+            tables: BTreeMap::new(),
+            partial: None,
         })
     }
 
-    /// Marks a prepared change committed or aborted.
-    pub(crate) fn set_status(&self, id: i64, status: Status) -> Result<()> {
-        set_status(&self.conn, id, status)
-    }
-
-    /// Settles a change found `prepared` after its session: its status,
-    /// and for an aborted one an `abort` record, in one transaction. The
-    /// trail already holds the change's `apply` record (written with the
-    /// entry, before the target committed); without this one it would
-    /// claim a change the target never kept.
-    pub(crate) fn settle(
-        &self,
-        id: i64,
-        status: Status,
-        operator: &str,
-        target: &str,
-    ) -> Result<()> {
-        let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )?;
-        set_status(&tx, id, status)?;
-        if status == Status::Aborted {
-            let detail = serde_json::json!({
-                "reason": "the target never committed the change its apply record names"
-            });
-            super::audit::append(&tx, operator, Some(target), &[("abort", Some(id), detail)])?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-}
-
-fn set_status(conn: &rusqlite::Connection, id: i64, status: Status) -> Result<()> {
-    let committed_at = (status == Status::Committed).then(now);
-    let n = conn.execute(
-        "UPDATE changes SET status = ?2, committed_at = coalesce(?3, committed_at) WHERE id = ?1",
-        params![id, status.name(), committed_at],
-    )?;
-    if n == 0 {
-        return Err(Error::input(format!("no change {id} in the journal")));
-    }
-    Ok(())
-}
-
-/// A change being recorded: rows go into the open journal transaction.
-pub struct Recording<'j> {
-    tx: rusqlite::Transaction<'j>,
-    id: i64,
-    seq: i64,
-    position: i64,
-}
-
-impl Recording<'_> {
     pub fn id(&self) -> i64 {
         self.id
     }
 
-    /// Whether this recording goes into the file `other` reads, so its
-    /// chunks can be referred to ([`Recording::chunk_ref`]).
-    pub(crate) fn is_in(&self, other: &Journal) -> bool {
-        let mine = self.tx.path().map(std::fs::canonicalize);
-        matches!(
-            (mine, std::fs::canonicalize(&other.path)),
-            (Some(Ok(a)), Ok(b)) if a == b
-        )
+    /// The engine of the target the change is recorded in.
+    pub fn engine(&self) -> crate::model::Engine {
+        self.names.engine()
     }
 
-    /// Describes a table before its rows are recorded. Tables are restored
-    /// in the order they are described here.
-    pub fn table(&mut self, info: &TableInfo) -> Result<()> {
-        let columns = serde_json::to_string(&info.columns).map_err(|e| Error::io(e.to_string()))?;
-        let keys =
-            serde_json::to_string(&info.key_columns).map_err(|e| Error::io(e.to_string()))?;
-        self.position += 1;
-        self.tx.execute(
-            "INSERT INTO change_tables (change_id, tbl, schema_name, table_name, position, columns, key_columns)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (change_id, tbl) DO NOTHING",
-            params![self.id, info.name, info.schema, info.table, info.position, columns, keys],
-        )?;
-        Ok(())
+    /// Describes a table the change touches, before any of its rows.
+    pub fn table(&mut self, info: &TableInfo, locator: Locator) {
+        let slot = self.tables.len() as i64 + 1;
+        self.tables
+            .entry(info.name.clone())
+            .or_insert_with(|| TableEntry {
+                info: info.clone(),
+                locator,
+                slot,
+                deleted: 0,
+                updated: 0,
+                inserted: 0,
+            });
     }
 
-    /// Records one row change. `key` identifies the row after the change
-    /// (for a delete, the row that was).
-    pub fn row(
+    /// The entry of a described table.
+    pub fn entry(&self, table: &str) -> Result<&TableEntry> {
+        self.tables.get(table).ok_or_else(|| {
+            Error::database(format!("{table} was not described in the change's entry"))
+        })
+    }
+
+    /// The snapshot table of `part` of `table`.
+    pub fn snapshot(&self, table: &str, part: Part) -> Result<String> {
+        let e = self.entry(table)?;
+        Ok(self.names.snapshot(self.id, e.slot, part))
+    }
+
+    /// Copies the rows `capture` reaches into the snapshot of `part`
+    /// ([`Part::Deleted`] or [`Part::Before`]); returns how many.
+    pub fn capture(
         &mut self,
+        tx: &mut dyn ApplyTx,
         table: &str,
-        op: Op,
-        key: &[Value],
-        before: Option<&[Value]>,
-        after: Option<&[Value]>,
-    ) -> Result<()> {
-        self.seq += 1;
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO change_rows (change_id, seq, tbl, op, key, before, after)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        stmt.execute(params![
-            self.id,
-            self.seq,
-            table,
-            op.name(),
-            row_to_json(key),
-            before.map(row_to_json),
-            after.map(row_to_json)
-        ])?;
-        Ok(())
-    }
-
-    /// Records a chunk of rows (complete rows) in the engine's bulk
-    /// format, as captured: the fast path for large deletes. Text formats
-    /// must be UTF-8.
-    pub fn chunk(
-        &mut self,
-        table: &str,
-        op: Op,
-        format: BulkFormat,
-        rows: u64,
-        data: &[u8],
-    ) -> Result<()> {
-        self.insert_chunk(table, op, format, rows, data, None)
-    }
-
-    /// Records a chunk that stands for `chunk`, as read from this journal:
-    /// the same lines, in the same format, stored once (it points at the
-    /// chunk's [`Chunk::origin`]).
-    pub(crate) fn chunk_ref(&mut self, table: &str, op: Op, chunk: &StoredChunk<'_>) -> Result<()> {
-        self.insert_chunk(table, op, chunk.format, chunk.rows, b"", Some(chunk.origin))
-    }
-
-    fn insert_chunk(
-        &mut self,
-        table: &str,
-        op: Op,
-        format: BulkFormat,
-        rows: u64,
-        data: &[u8],
-        origin: Option<(i64, i64)>,
-    ) -> Result<()> {
-        // Packed rows are a blob; text formats stay TEXT, so older
-        // readers of the same rows and `sqlite3` show them as they are.
-        let data = rusqlite::types::ToSqlOutput::Borrowed(match format {
-            // A reference holds no rows of its own, whatever their format.
-            _ if origin.is_some() => rusqlite::types::ValueRef::Text(b""),
-            BulkFormat::Packed => rusqlite::types::ValueRef::Blob(data),
-            BulkFormat::Copy | BulkFormat::Json => {
-                rusqlite::types::ValueRef::Text(crate::db::bulk::text(data)?.as_bytes())
+        part: Part,
+        capture: &Capture<'_>,
+    ) -> Result<u64> {
+        let entry = self.entry(table)?;
+        let done = match part {
+            Part::Deleted => entry.deleted,
+            _ => entry.updated,
+        };
+        let mut columns = Vec::new();
+        let mut select = Vec::new();
+        if part == Part::Before {
+            columns.push("row".to_owned());
+            select.push(format!("row_number() OVER () + {done} AS row"));
+            for (i, e) in capture.locator_after.unwrap_or(&[]).iter().enumerate() {
+                columns.push(locator_column(i));
+                select.push(format!("{e} AS {}", locator_column(i)));
             }
-        });
-        let first = self.seq + 1;
-        self.seq += rows as i64;
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO change_chunks (change_id, first_seq, tbl, op, rows, data, format, ref_change, ref_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        stmt.execute(params![
-            self.id,
-            first,
-            table,
-            op.name(),
-            rows as i64,
-            data,
-            format.name(),
-            origin.map(|o| o.0),
-            origin.map(|o| o.1)
-        ])?;
+        }
+        for (i, c) in entry.info.columns.iter().enumerate() {
+            columns.push(data_column(i));
+            select.push(format!(
+                "{}.{} AS {}",
+                capture.alias,
+                crate::schema::quote_ident(&c.name),
+                data_column(i)
+            ));
+        }
+        if counts_copies(&entry.info, part) {
+            // Counted at `finish`, once the table is as the change leaves it.
+            columns.push(KEPT_COLUMN.to_owned());
+            select.push(format!("CAST(0 AS bigint) AS {KEPT_COLUMN}"));
+        }
+        let query = format!(
+            "{}SELECT {} FROM {} WHERE {}",
+            capture.with,
+            select.join(", "),
+            capture.from,
+            capture.cond
+        );
+        let name = self.names.snapshot(self.id, entry.slot, part);
+        let n = self.copy_rows(tx, &name, &columns, &query, done == 0)?;
+        let entry = self.entry_mut(table)?;
+        match part {
+            Part::Deleted => entry.deleted += n,
+            _ => entry.updated += n,
+        }
+        Ok(n)
+    }
+
+    /// Copies the rows of `query` into the snapshot of `part`: the query
+    /// gives a snapshot's columns in order (for [`Part::Before`], `row` and
+    /// `nloc` locator columns first). Returns how many rows it copied.
+    pub fn capture_query(
+        &mut self,
+        tx: &mut dyn ApplyTx,
+        table: &str,
+        part: Part,
+        nloc: usize,
+        query: &str,
+    ) -> Result<u64> {
+        let entry = self.entry(table)?;
+        let done = match part {
+            Part::Deleted => entry.deleted,
+            Part::Inserted => entry.inserted,
+            _ => entry.updated,
+        };
+        let mut columns = Vec::new();
+        if matches!(part, Part::Before | Part::After) {
+            columns.push("row".to_owned());
+        }
+        if part != Part::Deleted {
+            columns.extend((0..nloc).map(locator_column));
+        }
+        columns.extend((0..entry.info.columns.len()).map(data_column));
+        if counts_copies(&entry.info, part) {
+            columns.push(KEPT_COLUMN.to_owned());
+        }
+        let name = self.names.snapshot(self.id, entry.slot, part);
+        let n = self.copy_rows(tx, &name, &columns, query, done == 0)?;
+        let entry = self.entry_mut(table)?;
+        match part {
+            Part::Deleted => entry.deleted += n,
+            Part::Inserted => entry.inserted += n,
+            Part::Before => entry.updated += n,
+            Part::After => {}
+        }
+        Ok(n)
+    }
+
+    /// Runs `query` into snapshot `name`: a new table for the first rows,
+    /// more rows into it after.
+    fn copy_rows(
+        &self,
+        tx: &mut dyn ApplyTx,
+        name: &str,
+        columns: &[String],
+        query: &str,
+        first: bool,
+    ) -> Result<u64> {
+        if !first {
+            return tx.execute(&format!("INSERT INTO {name} {query}"));
+        }
+        let mut n = 0;
+        for sql in self.dialect.create_snapshot(name, columns, query) {
+            n = tx.execute(&sql)?;
+        }
+        Ok(n)
+    }
+
+    fn entry_mut(&mut self, table: &str) -> Result<&mut TableEntry> {
+        self.tables.get_mut(table).ok_or_else(|| {
+            Error::database(format!("{table} was not described in the change's entry"))
+        })
+    }
+
+    /// After the statement ran: copies the updated rows of `table` as they
+    /// are now, found by their locators, into the after snapshot. Returns
+    /// how many were found.
+    pub fn after_images(&mut self, tx: &mut dyn ApplyTx, table: &str) -> Result<u64> {
+        let entry = self.entry(table)?;
+        if entry.updated == 0 {
+            return Ok(0);
+        }
+        let locator = entry.locator.exprs("t");
+        if locator.is_empty() {
+            return self.after_images_unlocated(tx, table);
+        }
+        let before = self.names.snapshot(self.id, entry.slot, Part::Before);
+        let mut columns = vec!["row".to_owned()];
+        let mut select = vec!["b.row AS row".to_owned()];
+        let mut on = Vec::new();
+        for (i, e) in locator.iter().enumerate() {
+            columns.push(locator_column(i));
+            select.push(format!("{e} AS {}", locator_column(i)));
+            on.push(format!("{e} = b.{}", locator_column(i)));
+        }
+        for (i, c) in entry.info.columns.iter().enumerate() {
+            columns.push(data_column(i));
+            select.push(format!(
+                "t.{} AS {}",
+                crate::schema::quote_ident(&c.name),
+                data_column(i)
+            ));
+        }
+        let query = format!(
+            "SELECT {} FROM {before} AS b JOIN {} AS t ON {}",
+            select.join(", "),
+            entry.info.sql_name(),
+            on.join(" AND ")
+        );
+        let name = self.names.snapshot(self.id, entry.slot, Part::After);
+        self.copy_rows(tx, &name, &columns, &query, true)
+    }
+
+    /// After-images of a table nothing locates (a Postgres table without
+    /// a key): every row this transaction wrote, unpaired.
+    fn after_images_unlocated(&mut self, tx: &mut dyn ApplyTx, table: &str) -> Result<u64> {
+        let entry = self.entry(table)?;
+        let Some(written) = self.dialect.written_by_this_transaction("t") else {
+            return Ok(0);
+        };
+        let mut columns = vec!["row".to_owned()];
+        let mut select = vec!["NULL::bigint AS row".to_owned()];
+        for (i, c) in entry.info.columns.iter().enumerate() {
+            columns.push(data_column(i));
+            select.push(format!(
+                "t.{} AS {}",
+                crate::schema::quote_ident(&c.name),
+                data_column(i)
+            ));
+        }
+        let query = format!(
+            "SELECT {} FROM {} AS t WHERE {written}",
+            select.join(", "),
+            entry.info.sql_name()
+        );
+        let name = self.names.snapshot(self.id, entry.slot, Part::After);
+        self.copy_rows(tx, &name, &columns, &query, true)
+    }
+
+    /// Runs the operator's INSERT into `table` (`returning_all`: the same
+    /// statement returning every column, for engines that capture through
+    /// `RETURNING`), copying every row it inserts into the inserted
+    /// snapshot. Returns the rows the statement reported and those it
+    /// inserted.
+    pub fn execute_insert(
+        &mut self,
+        tx: &mut dyn ApplyTx,
+        table: &str,
+        statement: &str,
+        returning_all: Option<&str>,
+    ) -> Result<(crate::db::Executed, u64)> {
+        let entry = self.entry(table)?;
+        let position = entry.slot;
+        let columns: Vec<String> = entry
+            .info
+            .columns
+            .iter()
+            .map(|c| crate::schema::quote_ident(&c.name))
+            .collect();
+        let updated =
+            (entry.updated > 0).then(|| self.names.snapshot(self.id, position, Part::Before));
+        let capture = InsertCapture {
+            table: &entry.info.sql_name(),
+            into: &self.names.snapshot(self.id, position, Part::Inserted),
+            columns: &columns,
+            locator: &entry.locator,
+            updated: updated.as_deref(),
+        };
+        let (executed, inserted) = tx.execute_insert(statement, returning_all, &capture)?;
+        self.entry_mut(table)?.inserted += inserted;
+        Ok((executed, inserted))
+    }
+
+    /// Marks the entry as not covering every change (`--allow-uncovered`).
+    pub fn set_partial(&mut self, why: &str) {
+        self.partial = Some(why.to_owned());
+    }
+
+    /// Marks every approval the change consumed as used, by its request's
+    /// nonce and its approver: the key of its table, so a token used
+    /// before, or by a change committing at the same moment, fails this
+    /// change. Every token is recorded, not just one per request.
+    pub fn approvals(&mut self, tx: &mut dyn ApplyTx, approvals: &[ApprovalUse]) -> Result<()> {
+        let text = |s: &str| self.dialect.literal(&Value::Text(s.to_owned()), "");
+        for a in approvals {
+            let used = rows(
+                tx,
+                &format!(
+                    "SELECT change_id, used_at FROM {} WHERE nonce = {} AND principal = {}",
+                    self.names.table("approvals"),
+                    text(&a.nonce),
+                    text(&a.principal)
+                ),
+            )?;
+            if let Some(r) = used.first() {
+                return Err(token_used(&a.principal, r));
+            }
+            let sql = format!(
+                "INSERT INTO {} (nonce, change_id, principal, fingerprint, signed_at, used_at) VALUES ({}, {}, {}, {}, {}, {})",
+                self.names.table("approvals"),
+                text(&a.nonce),
+                self.id,
+                text(&a.principal),
+                text(&a.fingerprint),
+                a.signed_at,
+                text(&super::now())
+            );
+            match tx.execute(&sql) {
+                Err(e) if crate::db::is_unique_violation(&e) => {
+                    return Err(Error::new(
+                        ErrorKind::Approval,
+                        format!(
+                            "the approval by {} was used by another change at the same moment; a token is good for one change only\nNothing was applied. Ask the approver for a new token.",
+                            a.principal
+                        ),
+                    )
+                    .caused_by(e));
+                }
+                other => other?,
+            };
+        }
         Ok(())
     }
 
-    /// Sets the after-image of the updated row with this key; false when no
-    /// updated row of the table has it.
-    pub(crate) fn set_after_by_key(
-        &mut self,
-        table: &str,
-        key: &[Value],
-        after: &[Value],
-    ) -> Result<bool> {
-        let mut stmt = self.tx.prepare_cached(
-            "UPDATE change_rows SET after = ?4
-             WHERE change_id = ?1 AND tbl = ?2 AND key = ?3 AND op = 'update' AND after IS NULL",
-        )?;
-        let n = stmt.execute(params![
-            self.id,
-            table,
-            row_to_json(key),
-            row_to_json(after)
-        ])?;
-        Ok(n > 0)
-    }
-
-    /// Up to `limit` keys of updated rows of `table` after `after_seq`
-    /// whose after-image is missing, with their seq (for re-reading them in
-    /// batches by key).
-    pub(crate) fn missing_after(
-        &mut self,
-        table: &str,
-        after_seq: i64,
-        limit: usize,
-    ) -> Result<Vec<(i64, Vec<Value>)>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT seq, key FROM change_rows
-             WHERE change_id = ?1 AND tbl = ?2 AND op = 'update' AND after IS NULL AND seq > ?3
-             ORDER BY seq LIMIT ?4",
-        )?;
-        let mut rows = stmt.query(params![self.id, table, after_seq, limit as i64])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let key: String = r.get(1)?;
-            out.push((r.get(0)?, row_from_json(&key)?));
-        }
-        Ok(out)
-    }
-
-    /// Appends an audit event about this change to the trail, in the
-    /// entry's own journal transaction: the record is durable with the
-    /// entry, and a record that cannot be written stops the change before
-    /// the target commits.
+    /// Writes the change's audit record, in its transaction (staged: the
+    /// chain links it right after the commit, `super::audit::stage_in`).
     pub fn audit(
         &mut self,
+        tx: &mut dyn ApplyTx,
         event: &str,
         operator: &str,
         target: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<()> {
-        super::audit::append(
-            &self.tx,
-            operator,
-            target,
-            &[(event, Some(self.id), detail)],
-        )?;
+        super::audit::stage_in(tx, operator, target, &[(event, Some(self.id), detail)])
+    }
+
+    /// For a table without a key whose rows were deleted: how many copies
+    /// of each deleted row the table holds as the change leaves it
+    /// ([`KEPT_COLUMN`]).
+    fn count_copies_kept(&self, tx: &mut dyn ApplyTx, e: &TableEntry) -> Result<()> {
+        if e.deleted == 0 || !counts_copies(&e.info, Part::Deleted) {
+            return Ok(());
+        }
+        let (table, snap): (Vec<String>, Vec<String>) = e
+            .info
+            .written_columns()
+            .map(|(i, c)| {
+                (
+                    format!("t.{}", crate::schema::quote_ident(&c.name)),
+                    format!("d.{}", data_column(i)),
+                )
+            })
+            .unzip();
+        tx.execute(&format!(
+            "UPDATE {} AS d SET {KEPT_COLUMN} = (SELECT count(*) FROM {} AS t WHERE {})",
+            self.names.snapshot(self.id, e.slot, Part::Deleted),
+            e.info.sql_name(),
+            self.dialect.images_equal(&table, &snap)
+        ))?;
         Ok(())
     }
 
-    /// The Postgres transaction id the target change runs in.
-    pub(crate) fn set_txid(&mut self, txid: &str) -> Result<()> {
-        self.tx.execute(
-            "UPDATE changes SET txid = ?2 WHERE id = ?1",
-            params![self.id, txid],
-        )?;
-        Ok(())
+    /// Completes the entry: its tables, their counts, its size.
+    pub fn finish(self, tx: &mut dyn ApplyTx) -> Result<Vec<TableEntry>> {
+        let text = |s: &str| self.dialect.literal(&Value::Text(s.to_owned()), "");
+        let mut snapshots = Vec::new();
+        let mut row_count = 0u64;
+        for e in self.tables.values() {
+            self.count_copies_kept(tx, e)?;
+            tx.execute(&format!(
+                "INSERT INTO {} (change_id, slot, position, name, schema_name, table_name, columns, key_columns, locator, deleted, updated, inserted) \
+                 VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                self.names.table("change_tables"),
+                self.id,
+                e.slot,
+                e.info.position,
+                text(&e.info.name),
+                e.info.schema.as_deref().map_or_else(|| "NULL".to_owned(), text),
+                text(&e.info.table),
+                json_literal(&self.dialect, &e.info.columns)?,
+                json_literal(&self.dialect, &e.info.key_columns)?,
+                json_literal(&self.dialect, &e.locator)?,
+                e.deleted,
+                e.updated,
+                e.inserted
+            ))?;
+            row_count += e.deleted + e.updated + e.inserted;
+            for (part, n) in [
+                (Part::Deleted, e.deleted),
+                (Part::Before, e.updated),
+                (Part::After, e.updated),
+                (Part::Inserted, e.inserted),
+            ] {
+                if n > 0 {
+                    snapshots.push(crate::db::journal::snapshot_name(self.id, e.slot, part));
+                }
+            }
+        }
+        let bytes = match self.dialect.relations_bytes_query(&self.names, &snapshots) {
+            Some(q) => int(rows(tx, &q)?.first().and_then(|r| r.first()))?,
+            None => 0,
+        };
+        let partial = self
+            .partial
+            .as_deref()
+            .map_or_else(|| "NULL".to_owned(), text);
+        tx.execute(&format!(
+            "UPDATE {} SET row_count = {row_count}, bytes = {bytes}, partial = {partial} WHERE id = {}",
+            self.names.table("changes"),
+            self.id
+        ))?;
+        Ok(self.tables.into_values().collect())
     }
+}
 
-    /// Marks the entry as not covering every change (`--allow-uncovered`).
-    pub(crate) fn set_partial(&mut self, why: &str) -> Result<()> {
-        self.tx.execute(
-            "UPDATE changes SET partial = ?2 WHERE id = ?1",
-            params![self.id, why],
-        )?;
-        Ok(())
-    }
+/// Queries within a change's transaction.
+fn tx_rows(tx: &mut dyn ApplyTx, sql: &str) -> Result<Vec<Vec<Value>>> {
+    rows(tx, sql)
+}
 
-    /// Makes the entry durable as `prepared`. Call before the target
-    /// commits.
-    pub fn prepare(self) -> Result<i64> {
-        self.tx.execute(
-            "UPDATE changes SET row_count = ?2 WHERE id = ?1",
-            params![self.id, self.seq],
-        )?;
-        let id = self.id;
-        self.tx.commit()?;
-        Ok(id)
-    }
+fn token_used(principal: &str, row: &[Value]) -> Error {
+    let by = row
+        .first()
+        .and_then(Value::text)
+        .map_or_else(String::new, |c| format!(" by change {c}"));
+    let when = row
+        .get(1)
+        .and_then(Value::text)
+        .map_or_else(String::new, |w| format!(" at {w}"));
+    Error::new(
+        ErrorKind::Approval,
+        format!(
+            "the approval by {principal} was already used{by}{when}; a token is good for one change only\nAsk the approver for a new token."
+        ),
+    )
+}
+
+fn already_undone(id: i64, e: Error) -> Error {
+    Error::new(
+        ErrorKind::Input,
+        format!("change {id} was undone by another change at the same moment; nothing was changed"),
+    )
+    .caused_by(e)
+}
+
+/// A part of an entry stored as JSON text, as a literal.
+fn json_literal<T: serde::Serialize>(dialect: &Dialect, v: &T) -> Result<String> {
+    let json = serde_json::to_string(v)
+        .map_err(|e| Error::database(format!("cannot encode the change's entry: {e}")))?;
+    Ok(dialect.literal(&Value::Text(json), ""))
 }

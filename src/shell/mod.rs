@@ -34,7 +34,7 @@ use crate::change::{self, ApplyOptions, Plan};
 use crate::db::{Connection, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::PreviewOptions;
-use crate::journal::Journal;
+use crate::journal::audit::{Trail, Witness};
 use crate::policy::Policy;
 use crate::schema::Schema;
 use crate::sql::{self, Kind};
@@ -66,8 +66,8 @@ pub(crate) struct Shell {
     /// Confirmation can be asked (stdin is a terminal).
     pub interactive: bool,
     pub apply: ApplyOptions,
-    /// The journal of changes and the audit trail.
-    journal: Journal,
+    /// Where audit records go: the target's trail and the witness.
+    trail: Trail,
     /// The current statement's JSON object was already printed.
     json_printed: bool,
     /// The kind of every failure, in order (exec's exit status).
@@ -130,8 +130,8 @@ pub struct Options {
     pub operator: String,
     /// Policy directory; `./policies` when it exists, else the built-in.
     pub policy: Option<PathBuf>,
-    /// Journal file; the default location otherwise.
-    pub journal: Option<PathBuf>,
+    /// The audit witness file; the default location otherwise.
+    pub audit_log: Option<PathBuf>,
     /// Environment label of the prompt; the policy's otherwise.
     pub env_label: Option<String>,
     /// Rows shown per result.
@@ -166,10 +166,14 @@ impl Shell {
             Policy::builtin()
         };
         let schema = conn.introspect()?;
-        // The journal holds the audit trail too, so every session opens it.
-        // Entries a crash left prepared for this target are settled first.
-        let journal = Journal::open(options.journal.as_deref())?;
-        crate::journal::reconcile(&mut conn, &journal, &options.operator)?;
+        // The target's journal holds the audit trail; the witness keeps a
+        // copy on this machine.
+        let witness = options
+            .audit_log
+            .clone()
+            .or_else(Witness::default_path)
+            .map(Witness::new);
+        let trail = Trail::open(&mut conn, witness)?;
         let env_label = options.env_label.clone().or_else(|| policy.env_label());
         let apply = options.apply.resolve(Some(&policy));
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -203,7 +207,7 @@ impl Shell {
             script: None,
             interactive: std::io::stdin().is_terminal(),
             apply,
-            journal,
+            trail,
             json_printed: false,
             failure_kinds: Vec::new(),
             closed: None,
@@ -338,7 +342,7 @@ impl Shell {
         let mut ui = Ui::new(&mut *self.out, self.format, style, input).dry_run(options.dry_run);
         let mut cx = change::Context {
             conn: &mut self.conn,
-            journal: &mut self.journal,
+            trail: &mut self.trail,
             policy: &self.policy,
             schema,
             operator: &self.operator,
@@ -352,9 +356,8 @@ impl Shell {
     /// Appends an audit event about the session; a trail that cannot
     /// record it stops what it records.
     fn audit(&mut self, event: &str, detail: serde_json::Value) -> Result<()> {
-        let target = self.conn.identity().display.clone();
-        self.journal
-            .audit(event, &self.operator, Some(&target), None, detail)
+        self.trail
+            .append(&mut self.conn, &self.operator, &[(event, None, detail)])
             .map(|_| ())
             .map_err(|e| e.context("cannot write the audit trail"))
     }

@@ -135,6 +135,17 @@ impl Interface for Ui<'_> {
         Ok(a == "apply" || a == "yes")
     }
 
+    fn offer_journal(&mut self, target: &str, creates: &str) -> Result<bool> {
+        self.print(&format!(
+            "{target} has no dbguard journal, so this change could not be undone.\nCreating it adds {creates}.\nCreate it now? Type yes to create it; anything else cancels: "
+        ))?;
+        let answer = match self.input {
+            Input::Terminal => terminal_line()?.unwrap_or_default(),
+            _ => String::new(),
+        };
+        Ok(answer.trim().eq_ignore_ascii_case("yes"))
+    }
+
     fn request(&mut self, needed: u32, line: &str) -> Result<()> {
         self.print(&format!(
             "This change needs {needed} approval{}. Send this request to an approver, who runs: dbguard approve REQUEST\n{line}\nPaste approval tokens, one per line (an empty line cancels):\n",
@@ -172,6 +183,14 @@ impl Interface for Ui<'_> {
         outcome: &Result<Outcome>,
     ) -> Result<()> {
         self.progress.finish();
+        if let Ok(Outcome::Applied(Applied {
+            audit_warning: Some(w),
+            ..
+        })) = outcome
+        {
+            // Beside the output, whatever its format: the change stands.
+            let _ = writeln!(std::io::stderr().lock(), "dbguard: warning: {w}");
+        }
         match (&preview.body, self.format) {
             (Body::Write(impact), Format::Json) => {
                 self.print_json(write_json(impact, verdict, outcome))

@@ -12,9 +12,10 @@ use std::io::IsTerminal;
 use super::ui::{Input, Ui};
 use super::{Format, Shell, describe};
 use crate::change;
-use crate::db::{Connection, OpenOptions};
+use crate::db::Connection;
 use crate::error::{Error, Result};
-use crate::journal::{Change, Journal};
+use crate::journal::Change;
+use crate::journal::audit::Trail;
 use crate::policy::Policy;
 use crate::undo::{Loaded, UndoPlan, UndoReport};
 
@@ -23,29 +24,23 @@ use crate::undo::{Loaded, UndoPlan, UndoReport};
 pub(crate) struct UndoRun {
     /// Restore every row that does not conflict.
     pub force: bool,
-    /// Into a database other than the change's own.
-    pub replay: bool,
     pub format: Format,
     pub options: change::Options,
 }
 
-/// Undoes `loaded` on `conn` through the change pipeline: shown on
+/// What an undo runs against: the target, where its audit records go, the
+/// policy that judges it, who asks for it.
+pub(crate) struct UndoTarget<'a> {
+    pub conn: &'a mut Connection,
+    pub trail: &'a mut Trail,
+    pub policy: &'a Policy,
+    pub operator: &'a str,
+}
+
+/// Undoes `undo` on its target through the change pipeline: shown on
 /// stdout, asked on the terminal (nobody is asked otherwise).
-pub(crate) fn run_undo(
-    conn: &mut Connection,
-    journal: &mut Journal,
-    policy: &Policy,
-    operator: &str,
-    loaded: Loaded,
-    run: &UndoRun,
-) -> Result<()> {
-    let schema = conn.introspect()?;
-    let opts = crate::undo::UndoOptions {
-        guard: run.options.apply.guard.clone(),
-        force: run.force,
-        replay: run.replay,
-    };
-    let undo = crate::undo::Undo::new(conn.identity(), &schema, loaded, opts)?;
+pub(crate) fn run_undo(at: UndoTarget<'_>, undo: crate::undo::Undo, run: &UndoRun) -> Result<()> {
+    let schema = at.conn.introspect()?;
     let mut plan = change::Undo::new(undo);
     let input = if std::io::stdin().is_terminal() {
         Input::Terminal
@@ -59,81 +54,74 @@ pub(crate) fn run_undo(
     };
     let mut ui = Ui::new(&mut stdout, run.format, style, input).dry_run(run.options.dry_run);
     let mut cx = change::Context {
-        conn,
-        journal,
-        policy,
+        conn: at.conn,
+        trail: at.trail,
+        policy: at.policy,
         schema: &schema,
-        operator,
+        operator: at.operator,
         options: &run.options,
     };
     cx.run(&mut plan, &mut ui).map(|_| ())
 }
 
+/// The undo of change `id` of `conn`'s journal, checked to belong there.
+pub(crate) fn undo_of(conn: &mut Connection, id: i64, run: &UndoRun) -> Result<crate::undo::Undo> {
+    let loaded = crate::undo::load(conn, id)?;
+    let opts = crate::undo::UndoOptions {
+        guard: run.options.apply.guard.clone(),
+        force: run.force,
+    };
+    crate::undo::Undo::new(conn.identity(), loaded, opts)
+}
+
 impl Shell {
-    /// `\undo` lists the recent changes on this target; `\undo ID` plans,
-    /// confirms and undoes one.
+    /// `\undo` lists the recent changes in this database; `\undo ID`
+    /// plans, confirms and undoes one.
     pub(super) fn undo_meta(&mut self, arg: Option<&str>) -> Result<()> {
-        let journal = &mut self.journal;
         match arg {
             None => {
-                let db = self.conn.identity().database.clone();
-                let changes: Vec<_> = journal
-                    .list()?
-                    .into_iter()
-                    .filter(|c| c.meta.target_database == db)
-                    .take(20)
-                    .collect();
-                let text = list_text(journal, &changes, Format::Text)?;
+                let display = self.conn.identity().display.clone();
+                let changes = self
+                    .conn
+                    .preview(std::time::Duration::from_secs(30), |tx| {
+                        crate::journal::schema::readable_in(tx, &display)?;
+                        crate::journal::read::list(tx, Some(20))
+                    })?;
+                let text = list_text(&changes, Format::Text)?;
                 self.print(&text)
             }
             Some(id) => {
                 let id: i64 = id.parse().map_err(|_| {
                     Error::input(format!("\\undo needs a change id, not {id:?}: \\undo 42"))
                 })?;
-                let loaded = crate::undo::load(journal, id, false)?;
                 if !self.interactive {
                     return Err(Error::refused(format!(
                         "undo of change {id} not applied: confirming needs a terminal\nUse dbguard undo apply {id} --yes."
                     )));
                 }
                 let run = UndoRun::default();
-                run_undo(
-                    &mut self.conn,
-                    &mut self.journal,
-                    &self.policy,
-                    &self.operator,
-                    loaded,
-                    &run,
-                )
+                let undo = undo_of(&mut self.conn, id, &run)?;
+                let at = UndoTarget {
+                    conn: &mut self.conn,
+                    trail: &mut self.trail,
+                    policy: &self.policy,
+                    operator: &self.operator,
+                };
+                run_undo(at, undo, &run)
             }
         }
     }
 }
 
-/// Settles prepared entries whose targets can be reached.
-pub(crate) fn reconcile_all(journal: &Journal, operator: &str) {
-    let Ok(prepared) = journal.prepared() else {
-        return;
-    };
-    let mut seen = std::collections::BTreeSet::new();
-    for c in prepared {
-        if !seen.insert(c.meta.target.clone()) {
-            continue;
-        }
-        if let Ok(mut conn) = Connection::open(Some(&c.meta.target), &OpenOptions::default()) {
-            let _ = crate::journal::reconcile(&mut conn, journal, operator);
-        }
-    }
-}
-
-pub(crate) fn list_text(journal: &Journal, changes: &[Change], format: Format) -> Result<String> {
+/// The changes, as `undo list` shows them: every operator's, with who,
+/// when, what, how many rows and how much journal they take.
+pub(crate) fn list_text(changes: &[Change], format: Format) -> Result<String> {
     if format == Format::Json {
         let mut items = Vec::new();
         for c in changes {
             let mut v = serde_json::to_value(c).map_err(|e| Error::io(e.to_string()))?;
             if let Some(o) = v.as_object_mut() {
                 o.remove("impact");
-                o.insert("undone_by".into(), journal.undone_by(c.id)?.into());
             }
             items.push(v);
         }
@@ -146,14 +134,15 @@ pub(crate) fn list_text(journal: &Journal, changes: &[Change], format: Format) -
         "kind",
         "status",
         "rows",
-        "target",
+        "size",
         "statement",
     ]);
     for c in changes {
-        let mut status = c.status.name().to_owned();
-        if let Some(by) = journal.undone_by(c.id)? {
-            status = format!("undone by {by}");
-        }
+        let mut status = match (c.undone_by, &c.pruned_at) {
+            (Some(by), _) => format!("undone by {by}"),
+            (None, Some(_)) => "pruned".to_owned(),
+            (None, None) => "committed".to_owned(),
+        };
         if c.partial.is_some() {
             status.push_str(" (partial)");
         }
@@ -165,7 +154,7 @@ pub(crate) fn list_text(journal: &Journal, changes: &[Change], format: Format) -
             c.meta.kind.name().to_owned(),
             status,
             c.row_count.to_string(),
-            c.meta.target.clone(),
+            size_text(c.bytes),
             stmt.replace('\n', " "),
         ]);
     }
@@ -177,53 +166,90 @@ pub(crate) fn list_text(journal: &Journal, changes: &[Change], format: Format) -
     ))
 }
 
+/// Bytes as psql's `\l+` shows sizes: `8192 bytes`, `40 kB`, `12 MB`.
+fn size_text(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 10 * 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    for unit in UNITS {
+        if v < 10.0 * 1024.0 || unit == "TB" {
+            return format!("{} {unit}", v.round());
+        }
+        v /= 1024.0;
+    }
+    format!("{bytes} bytes")
+}
+
 fn value_text(v: &crate::db::Value) -> String {
     v.text().unwrap_or_else(|| "NULL".into())
 }
 
-pub(crate) fn show_text(journal: &Journal, l: &Loaded) -> Result<String> {
+pub(crate) fn show_text(conn: &mut Connection, l: &Loaded) -> Result<String> {
     let c = &l.change;
+    let status = match c.undone_by {
+        Some(by) => format!("undone by change {by}"),
+        None => "committed".to_owned(),
+    };
     let mut s = format!(
-        "change {} — {} by {} at {} on {}\nstatus: {}{}\n{}\n",
+        "change {} — {} by {} at {} on {}\nstatus: {status}{}\n{}\n",
         c.id,
         c.meta.kind,
         c.meta.operator,
         c.created_at,
         c.meta.target,
-        c.status.name(),
         c.partial
             .as_deref()
             .map(|p| format!(" (partial: {p})"))
             .unwrap_or_default(),
         c.meta.statement
     );
-    let columns: std::collections::BTreeMap<&str, &crate::schema::TableInfo> =
-        l.tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let approvals = conn.exact_read(|tx| crate::journal::read::approvals_of(tx, c.id))?;
+    for a in &approvals {
+        s.push_str(&format!(
+            "approved by {} (key {}), used at {}\n",
+            a.principal,
+            a.fingerprint,
+            a.used_at.as_deref().unwrap_or("?")
+        ));
+    }
+    let columns: std::collections::BTreeMap<&str, &crate::schema::TableInfo> = l
+        .tables
+        .iter()
+        .map(|t| (t.info.name.as_str(), &t.info))
+        .collect();
     let mut current = String::new();
-    journal.for_each_row(c.id, |r| {
-        let Some(t) = columns.get(r.table.as_str()) else {
-            return Ok(());
-        };
-        if r.table != current {
-            s.push_str(&format!("\n{}\n", r.table));
-            current = r.table.clone();
-        }
-        let key: Vec<String> = r.key.iter().map(value_text).collect();
-        s.push_str(&format!("  {} ({})\n", r.op.name(), key.join(", ")));
-        for (i, col) in t.columns.iter().enumerate() {
-            let b = r.before.as_ref().and_then(|v| v.get(i)).map(value_text);
-            let a = r.after.as_ref().and_then(|v| v.get(i)).map(value_text);
-            match (b, a) {
-                (Some(b), Some(a)) if b != a => s.push_str(&format!(
-                    "    - {}: {b}\n    + {}: {a}\n",
-                    col.name, col.name
-                )),
-                (Some(b), None) => s.push_str(&format!("    - {}: {b}\n", col.name)),
-                (None, Some(a)) => s.push_str(&format!("    + {}: {a}\n", col.name)),
-                _ => {}
+    let rows = crate::journal::ChangeRows {
+        prefix: &l.prefix,
+        tables: &l.tables,
+    };
+    conn.exact_read(|tx| {
+        rows.for_each(tx, &mut |r| {
+            let Some(t) = columns.get(r.table.as_str()) else {
+                return Ok(());
+            };
+            if r.table != current {
+                s.push_str(&format!("\n{}\n", r.table));
+                current = r.table.clone();
             }
-        }
-        Ok(())
+            let key: Vec<String> = r.key.iter().map(value_text).collect();
+            s.push_str(&format!("  {} ({})\n", r.op.name(), key.join(", ")));
+            for (i, col) in t.columns.iter().enumerate() {
+                let b = r.before.as_ref().and_then(|v| v.get(i)).map(value_text);
+                let a = r.after.as_ref().and_then(|v| v.get(i)).map(value_text);
+                match (b, a) {
+                    (Some(b), Some(a)) if b != a => s.push_str(&format!(
+                        "    - {}: {b}\n    + {}: {a}\n",
+                        col.name, col.name
+                    )),
+                    (Some(b), None) => s.push_str(&format!("    - {}: {b}\n", col.name)),
+                    (None, Some(a)) => s.push_str(&format!("    + {}: {a}\n", col.name)),
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
     })?;
     Ok(s)
 }

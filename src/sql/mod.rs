@@ -159,6 +159,34 @@ pub(crate) fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
     }
 }
 
+/// An INSERT's text made to return every column of the rows it inserts:
+/// its own top-level `RETURNING` list replaced by `*`, or `RETURNING *`
+/// added. The journal captures inserted rows through it on Postgres (the
+/// statement runs inside `WITH ... AS (...)`, so its own result is not
+/// shown anyway). `None` when the text cannot be tokenized.
+pub(crate) fn returning_all(engine: Engine, text: &str) -> Option<String> {
+    use sqlparser::keywords::Keyword;
+    let body = strip_trailing_semicolons(text);
+    let tokens = tokenize(engine, body).ok()?;
+    let offsets = Offsets::new(body);
+    let mut depth = 0i64;
+    for t in &tokens {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(w)
+                if depth == 0 && w.quote_style.is_none() && w.keyword == Keyword::RETURNING =>
+            {
+                let at = offsets.byte(body, t.span.start.line, t.span.start.column);
+                return Some(format!("{}RETURNING *", &body[..at]));
+            }
+            _ => {}
+        }
+    }
+    // On a line of its own: the text may end in a `--` comment.
+    Some(format!("{body}\nRETURNING *"))
+}
+
 impl Statement {
     /// What the classifier recognised, to name the statement in a
     /// refusal: `DELETE on t WHERE id = 1`.
@@ -195,6 +223,36 @@ impl Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn returning_all_replaces_or_adds_the_top_level_list() {
+        let pg = Engine::Postgres;
+        assert_eq!(
+            returning_all(pg, "INSERT INTO t VALUES (1) RETURNING id;").as_deref(),
+            Some("INSERT INTO t VALUES (1) RETURNING *")
+        );
+        assert_eq!(
+            returning_all(pg, "INSERT INTO t SELECT 1 -- no list").as_deref(),
+            Some("INSERT INTO t SELECT 1 -- no list\nRETURNING *")
+        );
+        // A RETURNING inside parentheses is not the statement's.
+        assert_eq!(
+            returning_all(
+                pg,
+                "WITH s AS (SELECT 1 AS returning) INSERT INTO t SELECT * FROM s"
+            )
+            .as_deref(),
+            Some("WITH s AS (SELECT 1 AS returning) INSERT INTO t SELECT * FROM s\nRETURNING *")
+        );
+        assert_eq!(
+            returning_all(
+                pg,
+                "INSERT INTO t VALUES ('returning') returning \"returning\", 2"
+            )
+            .as_deref(),
+            Some("INSERT INTO t VALUES ('returning') RETURNING *")
+        );
+    }
 
     #[test]
     fn splits_at_top_level_semicolons_only() {

@@ -1,54 +1,48 @@
 //! Undo and replay: put back every row a journaled change touched.
 //!
-//! The inverse of a change is planned from its journal entry: deleted rows
-//! are re-inserted (parents first), updated rows get their before-images
-//! back, inserted rows are deleted (children first). Before anything runs,
-//! every row is checked against the database as it is now: a re-inserted
-//! key that exists again, or an updated or inserted row that no longer
-//! equals its after-image, is a **conflict**. Conflicts are listed row by
-//! row and nothing changes, unless `--force` skips the conflicting rows
-//! (the skipped rows are written into the undo's own journal entry).
+//! The inverse of a change is computed on the server from the change's
+//! snapshots in the journal (`crate::journal`), one set-based statement per
+//! table and step, never row by row: rows the change inserted are deleted
+//! where they are still as inserted (children first), rows it deleted are
+//! inserted again from their before-images (parents first), rows it updated
+//! get their before-images back where they still equal their after-images.
 //!
-//! Deleted rows captured in bulk go back in bulk: on Postgres through
-//! `COPY` into staging tables, one set-based conflict check and `INSERT
-//! ... SELECT`; on SQLite each stored chunk's packed rows bound straight
-//! into batches of `INSERT OR ABORT ... VALUES` (chunks of older journals,
-//! JSON lines, as the parameter of one `INSERT OR ABORT ... SELECT` from
-//! `jsonb_each()`). SQLite's preview
-//! looks for conflicts with one query per chunk; the apply repeats it only
-//! for tables without a key, which `INSERT OR ABORT` cannot catch, or once
-//! an insert fails (to name them). Everything else (and `--force`) goes in
-//! batches of literal statements.
+//! Before anything runs, every row is checked against the database as it
+//! is now: a deleted row whose key exists again, an updated or inserted row
+//! that is gone or no longer equals its after-image (byte for byte), is a
+//! **conflict**. Conflicts are listed row by row and nothing changes,
+//! unless `--force` leaves the conflicting rows as they are and restores
+//! the rest (the undo's entry is then marked partial, naming them).
 //!
-//! The restore runs through the same guarded path as any change
-//! (`crate::journal::run_guarded`): one transaction, timeouts, and its own
-//! journal entry with before- and after-images, so an undo can be undone.
+//! The undo is a change like any other: it runs in the pipeline
+//! (`crate::change`), in one guarded transaction that also writes its own
+//! journal entry, so an undo can be undone. On Postgres, where the role may
+//! set `session_replication_role`, rows are restored in `replica` mode so
+//! triggers and `ON UPDATE` actions do not bend them, and referential
+//! integrity is checked before commit; otherwise triggers fire and the undo
+//! reports, column by column, where restored rows differ from their
+//! before-images.
 //!
-//! Engine-neutral here: the SQL that names rows by key is the dialect's
-//! (`crate::db::rows`), and each engine's bulk path for deleted rows is
-//! behind `crate::db::restore::BulkRestore`. The parts: `plan` (what the
+//! The parts: `sets` (the set-based SQL of one table), `plan` (what the
 //! undo does and where it conflicts), `run` (the preview and the restore),
-//! `export` (the undo as a script, or the change as JSON).
-//! On Postgres, where the role may set `session_replication_role`, rows
-//! are restored in `replica` mode so triggers and `ON UPDATE` actions do
-//! not bend them, and referential integrity is checked before commit;
-//! otherwise triggers fire and the undo reports, column by column, where
-//! restored rows differ from their before-images.
+//! `export` (the undo as a script for plain psql or sqlite3, or the change
+//! as JSON).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::db::GuardOptions;
+use crate::db::journal::change_prefix;
 use crate::db::restore::RestoreMode;
+use crate::db::{Connection, GuardOptions, PreviewTx};
 use crate::error::{Error, Result};
-use crate::journal::{Change, Journal, Status};
-use crate::schema::TableInfo;
+use crate::journal::{Change, TableEntry};
 
 mod export;
 mod plan;
+pub mod replay;
 mod run;
+mod sets;
 
 pub(crate) use export::{export_json, export_sql};
 pub use run::Undo;
@@ -79,25 +73,6 @@ pub struct UndoPlan {
     pub partial: Option<String>,
 }
 
-/// What an undo's preview planned for the rows it restores one by one
-/// (their conflicts and the rows `--force` skips), with the target's data
-/// version it read them at ([`crate::db::PreviewTx::data_version`]). The undo itself
-/// takes it instead of planning again when its own transaction reads the
-/// same version: no other session committed, so the rows are as the
-/// preview found them. At 100k rows planning again was 38M of a SQLite
-/// undo's 1,334M instructions. Only the SQLite bulk undo makes one (its
-/// preview plans exactly the phases the undo does), and a memo is taken
-/// only for the same change, journal and target it was made for.
-#[derive(Debug, Clone)]
-pub struct PlanMemo {
-    plan: UndoPlan,
-    skip: BTreeSet<i64>,
-    version: String,
-    change_id: i64,
-    source: PathBuf,
-    target: String,
-}
-
 /// The outcome of an applied undo.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UndoReport {
@@ -118,63 +93,49 @@ pub struct UndoOptions {
     pub guard: GuardOptions,
     /// Skip conflicting rows instead of refusing.
     pub force: bool,
-    /// Allow restoring into a database other than the change's target.
-    pub replay: bool,
 }
 
-/// Loads a change that may be undone.
-fn undoable(journal: &Journal, id: i64) -> Result<Change> {
-    let change = journal.get(id)?;
-    if change.status != Status::Committed {
-        return Err(Error::input(format!(
-            "change {id} is {}, not committed: there is nothing to undo",
-            change.status.name()
-        )));
-    }
-    if let Some(by) = journal.undone_by(id)? {
+/// A journaled change ready to be undone: its entry and tables, and where
+/// its rows are (its own snapshots, or rows staged for a replay).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub change: Change,
+    pub tables: Vec<TableEntry>,
+    /// The prefix of the snapshot tables holding its rows (`c{id}`).
+    pub prefix: String,
+}
+
+/// Reads change `id` of the target's journal for undoing: it must not be
+/// undone already, nor pruned.
+pub fn load(conn: &mut Connection, id: i64) -> Result<Loaded> {
+    let loaded = load_any(conn, id)?;
+    if let Some(by) = loaded.change.undone_by {
         return Err(Error::input(format!(
             "change {id} was already undone by change {by}\nTo redo it, undo change {by}."
         )));
     }
-    Ok(change)
+    Ok(loaded)
 }
 
-/// A journaled change ready to be undone: its entry and tables; the rows
-/// stream from the journal it came from.
-pub struct Loaded {
-    pub change: Change,
-    pub tables: Vec<TableInfo>,
-    /// The journal file holding its rows.
-    pub source: std::path::PathBuf,
+/// Reads any change whose rows are still in the journal (for show and
+/// export).
+pub fn load_any(conn: &mut Connection, id: i64) -> Result<Loaded> {
+    let target = conn.identity().display.clone();
+    let loaded = conn.preview(std::time::Duration::from_secs(60), |tx| {
+        crate::journal::schema::readable_in(tx, &target)?;
+        load_in(tx, id)
+    })?;
+    if loaded.change.pruned_at.is_some() {
+        return Err(crate::journal::read::pruned(&loaded.change));
+    }
+    Ok(loaded)
 }
 
-/// Reads change `id` for undoing; `replay` skips the "already undone"
-/// check, which is about the original target only.
-pub fn load(journal: &Journal, id: i64, replay: bool) -> Result<Loaded> {
-    let change = if replay {
-        let c = journal.get(id)?;
-        if c.status != Status::Committed {
-            return Err(Error::input(format!(
-                "change {id} is {}, not committed: there is nothing to replay",
-                c.status.name()
-            )));
-        }
-        c
-    } else {
-        undoable(journal, id)?
-    };
+/// Reads change `id` in `tx`.
+pub(crate) fn load_in(tx: &mut dyn PreviewTx, id: i64) -> Result<Loaded> {
     Ok(Loaded {
-        tables: journal.tables(id)?,
-        change,
-        source: journal.path().to_path_buf(),
-    })
-}
-
-/// Reads any change (for show and export), whatever its status.
-pub(crate) fn load_any(journal: &Journal, id: i64) -> Result<Loaded> {
-    Ok(Loaded {
-        change: journal.get(id)?,
-        tables: journal.tables(id)?,
-        source: journal.path().to_path_buf(),
+        change: crate::journal::read::get(tx, id)?,
+        tables: crate::journal::read::tables(tx, id)?,
+        prefix: change_prefix(id),
     })
 }

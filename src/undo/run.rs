@@ -1,163 +1,75 @@
 //! An undo's preview and its restore.
 //!
-//! The preview plans the undo in a read-only snapshot: every row's
-//! conflicts, and for the deleted rows the engine's bulk check where it
-//! has one that can run read-only. The restore runs inside a guarded
-//! transaction given to it (the caller owns the journal protocol): it plans
-//! again (or takes the preview's plan when nothing changed since, see
-//! [`PlanMemo`]), stops on conflicts, puts deleted rows back through the
-//! engine's bulk path, everything else in batches, checks referential
-//! integrity where the engine could not, and records every restored row as
-//! the undo's own journal rows, so an undo can be undone.
+//! The preview plans the undo in a read-only snapshot (`super::plan`). The
+//! restore runs inside the guarded transaction the pipeline opens, which
+//! also holds the undo's own journal entry: it plans again, stops on
+//! conflicts (unless forced), then restores table by table with one
+//! statement per step (`super::sets`), recording what each step changed in
+//! the undo's entry through the same recording a write uses, so an undo
+//! can be undone. Rows the change inserted go first (children first), then
+//! the deleted rows come back (parents first), then the updated rows get
+//! their before-images; each step's row count is checked against the plan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::plan::{
-    BATCH, PHASES, batch_sql, conflict_error, current_rows, differing, for_each_batch, key_string,
-    key_text, key_text_opt, plan,
-};
-use super::{Conflict, Loaded, PlanMemo, UndoOptions, UndoPlan, UndoReport};
-use crate::db::bulk::StoredChunk;
+use super::plan::{conflict_error, key_text_opt, plan};
+use super::sets::TableSets;
+use super::{Loaded, UndoOptions, UndoPlan, UndoReport};
 use crate::db::dialect::Dialect;
-use crate::db::restore::{
-    BulkRestore, Checked, DeletedRows, Inserted, KeyTaken, RestoreMode, RestoreSink,
-};
-use crate::db::{ApplyTx, BulkFormat, Connection, PreviewTx, TargetIdentity};
+use crate::db::journal::{JournalNames, Part, change_prefix, data_column};
+use crate::db::restore::RestoreMode;
+use crate::db::{ApplyTx, Connection, PreviewTx, TargetIdentity, Value};
 use crate::error::{Error, Result};
-use crate::journal::{ChangeMeta, Journal, Op, Recording, RowChange};
-use crate::model::Value;
-use crate::schema::{QualName, Schema, TableInfo, quote_ident};
+use crate::journal::{ChangeMeta, Recording, TableEntry};
+use crate::model::ChangeKind;
+use crate::schema::{Locator, QualName, Schema, quote_ident};
 
 /// One undo of one journaled change on one target.
 pub struct Undo {
     loaded: Loaded,
     opts: UndoOptions,
-    /// The journal the change's rows are read from: a second handle on the
-    /// file, as the recording holds the first one's write transaction.
-    source: Journal,
-    info_of: BTreeMap<String, TableInfo>,
-    dialect: Dialect,
-    target: String,
-    /// The engine's bulk path for the deleted rows, when they can take it
-    /// (not with `--force`, which skips conflicting rows one by one); taken
-    /// out while the restore uses it.
-    bulk: Option<Box<dyn BulkRestore>>,
-    /// Whether the deleted rows go back in bulk (`bulk` was chosen).
-    in_bulk: bool,
+    /// Where the change's rows came from, for a replay (`target#id`).
+    replay_of: Option<String>,
 }
 
 impl Undo {
-    /// Checks that `loaded` may be undone on the target `identity` names,
-    /// whose schema is `schema`, and decides how.
-    pub fn new(
-        identity: &TargetIdentity,
-        schema: &Schema,
-        loaded: Loaded,
-        opts: UndoOptions,
-    ) -> Result<Undo> {
-        let change = &loaded.change;
-        let id = change.id;
-        if change.meta.engine != identity.engine {
+    /// Checks that `loaded` may be undone on the target `identity` names:
+    /// the database the change was made in, on the same cluster.
+    pub fn new(identity: &TargetIdentity, loaded: Loaded, opts: UndoOptions) -> Result<Undo> {
+        let meta = &loaded.change.meta;
+        let id = loaded.change.id;
+        let other_cluster = matches!(
+            (&meta.system_identifier, &identity.system_identifier),
+            (Some(a), Some(b)) if a != b
+        );
+        if meta.database != identity.database || other_cluster {
             return Err(Error::input(format!(
-                "change {id} was made on {}, this target is {}",
-                change.meta.engine.name(),
-                identity.engine.name()
+                "change {id} was made in {} ({}), not in {} ({}: {})\nAn undo runs only in the database the change was made in. To put its rows back into another database, use: dbguard undo replay --from {} --to {} {id}",
+                meta.database,
+                cluster(meta.system_identifier.as_deref()),
+                identity.database,
+                cluster(identity.system_identifier.as_deref()),
+                identity.display,
+                meta.target,
+                identity.display
             )));
         }
-        if !opts.replay && change.meta.target_database != identity.database {
-            return Err(Error::input(format!(
-                "change {id} was made on {} ({}), not on {}\nConnect to that database, or use dbguard undo replay to restore into another one.",
-                change.meta.target, change.meta.target_database, identity.display
-            )));
-        }
-        let source = Journal::open(Some(&loaded.source))?;
-        let bulk = if opts.force {
-            None
-        } else {
-            let bulk = crate::db::restore::bulk_restore(identity.engine);
-            let rows = Stored {
-                journal: &source,
-                id,
-            };
-            bulk.eligible(schema, &loaded.tables, &rows)?
-                .then_some(bulk)
-        };
         Ok(Undo {
-            info_of: loaded
-                .tables
-                .iter()
-                .map(|t| (t.name.clone(), t.clone()))
-                .collect(),
             loaded,
             opts,
-            source,
-            dialect: Dialect(identity.engine),
-            target: identity.display.clone(),
-            in_bulk: bulk.is_some(),
-            bulk,
+            replay_of: None,
         })
     }
 
-    /// The undo's own journal entry.
-    pub fn meta(&self, identity: &TargetIdentity, operator: &str) -> ChangeMeta {
-        let change = &self.loaded.change;
-        let id = change.id;
-        ChangeMeta::for_target(
-            identity,
-            operator,
-            &format!("UNDO change {id}: {}", change.meta.statement),
-            crate::model::ChangeKind::Undo,
-            &change.meta.digest,
-            serde_json::json!({"undo_of": id}).to_string(),
-            (!self.opts.replay).then_some(id),
-        )
-    }
-
-    /// The restore phases this undo plans row by row: all of them, or all
-    /// but the deleted rows where those go back in bulk.
-    fn phases(&self) -> &'static [(Op, bool)] {
-        if self.in_bulk { &PHASES[1..] } else { &PHASES }
-    }
-
-    fn rows(&self) -> Stored<'_> {
-        Stored {
-            journal: &self.source,
-            id: self.loaded.change.id,
+    /// An undo of rows staged from another database's journal (`undo
+    /// replay`): no identity check, and the entry says where they came
+    /// from.
+    pub fn replay(loaded: Loaded, opts: UndoOptions, source: String) -> Undo {
+        Undo {
+            loaded,
+            opts,
+            replay_of: Some(source),
         }
-    }
-
-    /// Plans the undo without changing anything; leaves in `memo` what
-    /// the restore may reuse.
-    pub fn preview(&self, conn: &mut Connection, memo: &mut Option<PlanMemo>) -> Result<UndoPlan> {
-        let change = &self.loaded.change;
-        let bulk = self.bulk.as_deref().filter(|b| b.checks_in_preview());
-        let (plan, _) = conn.preview(self.opts.guard.statement_timeout, |tx| {
-            let Some(bulk) = bulk else {
-                return self.plan(tx, &PHASES);
-            };
-            let ((mut plan, skip), version) =
-                crate::db::at_one_version(tx, |tx| self.plan(tx, self.phases()))?;
-            if let Some(version) = version {
-                *memo = Some(PlanMemo {
-                    plan: plan.clone(),
-                    skip: skip.clone(),
-                    version,
-                    change_id: change.id,
-                    source: self.loaded.source.clone(),
-                    target: self.target.clone(),
-                });
-            }
-            let mut checked = Checked::default();
-            bulk.check(tx, &self.by_position(), &self.rows(), &mut checked)?;
-            add_checked(&mut plan, checked);
-            Ok((plan, skip))
-        })?;
-        Ok(plan)
-    }
-
-    /// Tables in restore order, parents first.
-    fn by_position(&self) -> Vec<&TableInfo> {
-        by_position(&self.loaded.tables)
     }
 
     /// The loaded change this undoes.
@@ -170,233 +82,346 @@ impl Undo {
         self.opts.force
     }
 
+    /// The undo's own journal entry.
+    pub fn meta(&self, identity: &TargetIdentity, operator: &str) -> ChangeMeta {
+        let change = &self.loaded.change;
+        let id = change.id;
+        ChangeMeta {
+            operator: operator.to_owned(),
+            engine: identity.engine,
+            target: identity.display.clone(),
+            database: identity.database.clone(),
+            system_identifier: identity.system_identifier.clone(),
+            statement: format!("UNDO change {id}: {}", change.meta.statement),
+            kind: ChangeKind::Undo,
+            digest: change.meta.digest.clone(),
+            impact: serde_json::json!({"undo_of": id}).to_string(),
+            undo_of: self.replay_of.is_none().then_some(id),
+            replay_of: self.replay_of.clone(),
+        }
+    }
+
+    /// Plans the undo without changing anything.
+    pub fn preview(&self, conn: &mut Connection) -> Result<UndoPlan> {
+        conn.preview(self.opts.guard.statement_timeout, |tx| {
+            plan(tx, &self.loaded)
+        })
+    }
+
     /// The restore, inside the guarded transaction `tx` on the target
     /// whose schema is `schema`, recording into `rec` (the undo's own
     /// journal entry).
     pub fn restore(
         &mut self,
         tx: &mut dyn ApplyTx,
-        rec: &mut Recording<'_>,
+        rec: &mut Recording,
         schema: &Schema,
-        prior: Option<PlanMemo>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<UndoReport> {
-        let (mut plan, skip) = self.plan_again(tx, prior)?;
-        let mut bulk = self.bulk.take();
-        let result =
-            self.restore_planned(tx, rec, schema, &mut plan, &skip, bulk.as_mut(), progress);
-        self.bulk = bulk;
-        let (mode, differences) = result?;
-        if !skip.is_empty() {
-            rec.set_partial(&skipped_text(&plan, skip.len()))?;
-        }
-        Ok(UndoReport {
-            plan,
-            change_id: rec.id(),
-            mode,
-            differences,
-            skipped: skip.len(),
-        })
-    }
-
-    /// The preview's plan, when nothing committed and this connection
-    /// wrote nothing since (see [`PlanMemo`]); otherwise a new one.
-    fn plan_again(
-        &self,
-        tx: &mut dyn ApplyTx,
-        prior: Option<PlanMemo>,
-    ) -> Result<(UndoPlan, BTreeSet<i64>)> {
-        let change = &self.loaded.change;
-        let prior = prior.filter(|m| {
-            m.change_id == change.id && m.source == self.loaded.source && m.target == self.target
-        });
-        if let Some(m) = prior
-            && self.in_bulk
-            && tx.data_version()?.as_deref() == Some(m.version.as_str())
-        {
-            return Ok((m.plan, m.skip));
-        }
-        self.plan(tx, self.phases())
-    }
-
-    /// Plans the rows of `phases` one by one: what each does, and its
-    /// conflicts with the database now.
-    fn plan(
-        &self,
-        tx: &mut dyn PreviewTx,
-        phases: &[(Op, bool)],
-    ) -> Result<(UndoPlan, BTreeSet<i64>)> {
-        plan(
-            tx,
-            self.dialect,
-            &self.loaded.change,
-            &self.source,
-            &self.info_of,
-            phases,
-        )
-    }
-
-    /// Everything after planning: conflicts, the bulk path, the batches,
-    /// integrity. Returns the mode the rows were restored in and the
-    /// differences triggers made.
-    #[allow(clippy::too_many_arguments)]
-    fn restore_planned(
-        &self,
-        tx: &mut dyn ApplyTx,
-        rec: &mut Recording<'_>,
-        schema: &Schema,
-        plan: &mut UndoPlan,
-        skip: &BTreeSet<i64>,
-        mut bulk: Option<&mut Box<dyn BulkRestore>>,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<(RestoreMode, Vec<String>)> {
-        let tables = self.by_position();
-        let rows = self.rows();
-        if let Some(bulk) = bulk.as_deref_mut() {
-            let mut checked = Checked::default();
-            bulk.prepare(tx, &tables, &rows, &mut checked)?;
-            add_checked(plan, checked);
-        }
+        let plan = plan(tx, &self.loaded)?;
         if !plan.conflicts.is_empty() && !self.opts.force {
-            return Err(conflict_error(plan));
+            return Err(conflict_error(&plan));
         }
-        for t in &self.loaded.tables {
-            rec.table(t)?;
+        let forced = !plan.conflicts.is_empty();
+        let tables = by_position(&self.loaded.tables);
+        for t in &tables {
+            rec.table(&t.info, t.locator.clone());
         }
         let mode = tx.restore_mode()?;
         // A foreign key checked at the end of each statement fails where a
-        // restored table references itself or a table restored after it
-        // (a child can come back before its parent): where the engine can,
-        // the checks wait for the end, and are made before the journal
-        // entry is prepared.
-        let deferred =
-            references_forward(schema, &self.loaded.tables) && tx.defer_foreign_keys()?;
-        let mut done = Done {
-            rows: 0,
+        // restored table references itself or a table restored after it:
+        // where the engine can, the checks wait for the end, and are made
+        // before commit.
+        let deferred = references_forward(schema, &tables) && tx.defer_foreign_keys()?;
+        let dialect = Dialect(tx.engine());
+        let mut steps = Steps {
+            tx,
+            rec,
+            loaded: &self.loaded,
+            dialect,
+            strict: !forced,
+            done: 0,
             total: self.loaded.change.row_count.max(0) as u64,
-            crashed_half: false,
             progress,
         };
-        let mut differences = Vec::new();
-        if let Some(bulk) = bulk {
-            let same_file = rec.is_in(&self.source);
-            let mut sink = Restored {
-                rec: &mut *rec,
-                same_file,
-                done: &mut done,
-            };
-            let mut checked = Checked::default();
-            let inserted = bulk.insert(tx, &tables, &rows, mode, &mut sink, &mut checked)?;
-            add_checked(plan, checked);
-            match inserted {
-                Inserted::Done(found) => differences.extend(found),
-                Inserted::Taken(found) => {
-                    plan.conflicts = found.into_iter().map(conflict).collect();
-                    return Err(conflict_error(plan));
-                }
-            }
+        // What to revert and delete is chosen before anything changes: a
+        // foreign-key action one step sets off must not change the choice.
+        let mut chosen = BTreeMap::new();
+        for t in &tables {
+            chosen.insert(t.info.name.clone(), steps.choose(t)?);
         }
-        self.restore_batches(tx, rec, mode, skip, &mut done, &mut differences)?;
+        crate::crash::point("undo_after_choose");
+        for t in &tables {
+            steps.reinsert(t)?;
+        }
+        crate::crash::point("undo_after_reinsert");
+        // With the checks deferred, children first: reverting a parent's
+        // key where the engine runs ON UPDATE actions would move the
+        // children's rows before their own revert finds them; reverted
+        // first, they no longer reference the moved key. Checked at once,
+        // a child can only follow its parent.
+        let order: Vec<&TableEntry> = if deferred {
+            tables.iter().rev().copied().collect()
+        } else {
+            tables.clone()
+        };
+        for t in order {
+            steps.revert(t, chosen[&t.info.name].reverted)?;
+        }
+        for t in tables.iter().rev() {
+            steps.delete_inserted(t, chosen[&t.info.name].deleted)?;
+        }
+        let differences = if mode == RestoreMode::Triggers {
+            steps.differences(&tables)?
+        } else {
+            Vec::new()
+        };
+        let Steps { tx, rec, .. } = steps;
         if mode == RestoreMode::Replica || deferred {
-            check_integrity(tx, schema, &self.loaded.tables)?;
+            check_integrity(tx, schema, &tables)?;
         }
-        Ok((mode, differences))
-    }
-
-    /// Restores every row the bulk path did not, in batches of one table
-    /// and operation, and records each as the undo's own row.
-    fn restore_batches(
-        &self,
-        tx: &mut dyn ApplyTx,
-        rec: &mut Recording<'_>,
-        mode: RestoreMode,
-        skip: &BTreeSet<i64>,
-        done: &mut Done<'_>,
-        differences: &mut Vec<String>,
-    ) -> Result<()> {
-        let id = self.loaded.change.id;
-        for_each_batch(
-            &self.source,
-            id,
-            &self.info_of,
-            self.phases(),
-            BATCH,
-            |info, rows| {
-                let todo: Vec<&RowChange> =
-                    rows.iter().filter(|r| !skip.contains(&r.seq)).collect();
-                if todo.is_empty() {
-                    return Ok(());
-                }
-                if let Some(sql) = batch_sql(self.dialect, info, &todo) {
-                    let n = tx.execute(&sql)?;
-                    if n != todo.len() as u64 {
-                        return Err(Error::drift(format!(
-                            "{}: restoring {} rows changed {n}; nothing was committed",
-                            info.name,
-                            todo.len()
-                        )));
-                    }
-                }
-                // What the rows are now: their before-images, unless triggers
-                // (in triggers mode) changed them.
-                let now = if mode == RestoreMode::Triggers && todo[0].op != Op::Insert {
-                    Some(current_rows(tx, self.dialect, info, &todo)?)
-                } else {
-                    None
-                };
-                for row in &todo {
-                    record_restored(rec, info, row, now.as_ref(), differences)?;
-                }
-                done.add(todo.len() as u64);
-                Ok(())
-            },
-        )
+        if forced {
+            rec.set_partial(&skipped_text(&plan));
+        }
+        Ok(UndoReport {
+            change_id: rec.id(),
+            mode,
+            differences,
+            skipped: if forced { plan.conflicts.len() } else { 0 },
+            plan,
+        })
     }
 }
 
-/// Records one restored row as the undo's own, noting where triggers made
-/// it differ from its before-image.
-fn record_restored(
-    rec: &mut Recording<'_>,
-    info: &TableInfo,
-    row: &RowChange,
-    now: Option<&std::collections::HashMap<String, Vec<Value>>>,
-    differences: &mut Vec<String>,
-) -> Result<()> {
-    if row.op == Op::Insert {
-        return rec.row(&row.table, Op::Delete, &row.key, row.after.as_deref(), None);
+fn cluster(id: Option<&str>) -> String {
+    id.map_or_else(|| "cluster unknown".to_owned(), |s| format!("cluster {s}"))
+}
+
+/// The restore's steps, each one statement per table, recorded in the
+/// undo's own entry.
+struct Steps<'s, 'p> {
+    tx: &'s mut dyn ApplyTx,
+    rec: &'s mut Recording,
+    loaded: &'s Loaded,
+    dialect: Dialect,
+    /// No conflicts: every step must change exactly the rows planned.
+    strict: bool,
+    done: u64,
+    total: u64,
+    progress: &'p mut dyn FnMut(u64, u64),
+}
+
+impl Steps<'_, '_> {
+    fn advance(&mut self, n: u64) {
+        self.done += n;
+        (self.progress)(self.done, self.total);
     }
-    let before = row.before.clone().unwrap_or_default();
-    let actual = now
-        .and_then(|m| m.get(&key_string(&row.key)).cloned())
-        .unwrap_or_else(|| before.clone());
-    let cols = differing(info, &actual, &before);
-    if !cols.is_empty() {
-        differences.push(format!(
-            "{} {}: {}",
-            row.table,
-            key_text(&row.key),
-            cols.join(", ")
-        ));
+
+    /// A step changed `got` rows where the plan counted `want`.
+    fn check(&self, t: &TableEntry, what: &str, want: u64, got: u64) -> Result<()> {
+        if self.strict && want != got {
+            return Err(Error::drift(format!(
+                "{}: {what} {want} rows changed {got}; nothing was committed",
+                t.info.name
+            )));
+        }
+        Ok(())
     }
-    let key = info.key_of(&actual);
-    if row.op == Op::Delete {
-        rec.row(&row.table, Op::Insert, &key, None, Some(&actual))
-    } else {
-        rec.row(
-            &row.table,
-            Op::Update,
-            &key,
-            row.after.as_deref(),
-            Some(&actual),
-        )
+
+    /// Records, before anything changes, the rows the undo will revert
+    /// (updated rows still equal to their after-images) and delete
+    /// (inserted rows still as inserted), as the undo's own before-images.
+    fn choose(&mut self, t: &TableEntry) -> Result<Chosen> {
+        let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
+        let name = &t.info.name;
+        let mut chosen = Chosen::default();
+        if t.updated > 0
+            && let Some(before) = sets.reverted_before()
+        {
+            let nloc = match &t.locator {
+                Locator::Rowid if !sets.key_is_rowid() => 1,
+                _ => t.info.key_columns.len(),
+            };
+            chosen.reverted = self
+                .rec
+                .capture_query(self.tx, name, Part::Before, nloc, &before)?;
+            self.check(t, "choosing to revert", t.updated, chosen.reverted)?;
+        }
+        if t.inserted > 0 {
+            chosen.deleted = self.rec.capture_query(
+                self.tx,
+                name,
+                Part::Deleted,
+                0,
+                &sets.inserted_still_there(),
+            )?;
+            self.check(t, "choosing to delete", t.inserted, chosen.deleted)?;
+        }
+        Ok(chosen)
     }
+
+    /// Deletes the rows the change inserted that are still as inserted.
+    fn delete_inserted(&mut self, t: &TableEntry, chosen: u64) -> Result<()> {
+        if t.inserted == 0 {
+            return Ok(());
+        }
+        let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
+        let deleted = self.tx.execute(&sets.delete_inserted())?;
+        if deleted != chosen {
+            return Err(Error::drift(format!(
+                "{}: {chosen} inserted rows were to be deleted but {deleted} were; nothing was committed",
+                t.info.name
+            )));
+        }
+        self.advance(deleted);
+        Ok(())
+    }
+
+    /// Inserts the deleted rows again, recording them (as the engine
+    /// stored them) as the undo's inserted rows.
+    fn reinsert(&mut self, t: &TableEntry) -> Result<()> {
+        if t.deleted == 0 {
+            return Ok(());
+        }
+        let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
+        let sql = sets.reinsert();
+        // The statement is dbguard's own, with no RETURNING list of its own.
+        let returning = Some(format!("{sql}\nRETURNING *"));
+        let (executed, captured) =
+            self.rec
+                .execute_insert(self.tx, &t.info.name, &sql, returning.as_deref())?;
+        self.check(t, "re-inserting", t.deleted, executed.reported)?;
+        if captured != executed.reported {
+            return Err(Error::drift(format!(
+                "{}: {} rows re-inserted but {captured} recorded; nothing was committed",
+                t.info.name, executed.reported
+            )));
+        }
+        self.advance(executed.reported);
+        Ok(())
+    }
+
+    /// Gives the chosen updated rows their before-images back, and
+    /// records them as they are then (the undo's after-images).
+    fn revert(&mut self, t: &TableEntry, chosen: u64) -> Result<()> {
+        if chosen == 0 {
+            return Ok(());
+        }
+        let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
+        let name = &t.info.name;
+        let own = self.rec.snapshot(name, Part::Before)?;
+        let Some(revert) = sets.revert(&own) else {
+            return Ok(());
+        };
+        let reverted = self.tx.execute(&revert)?;
+        let after = self.rec.after_images(self.tx, name)?;
+        if reverted != chosen || after != chosen {
+            return Err(Error::drift(format!(
+                "{name}: {chosen} rows to revert, {reverted} reverted, {after} found after; nothing was committed"
+            )));
+        }
+        self.advance(reverted);
+        Ok(())
+    }
+
+    /// Where triggers made restored rows differ from their before-images:
+    /// `table (key): columns`.
+    fn differences(&mut self, tables: &[&TableEntry]) -> Result<Vec<String>> {
+        let names = JournalNames::new(self.dialect.0);
+        let own = change_prefix(self.rec.id());
+        let mut out = Vec::new();
+        for t in tables {
+            let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
+            let slot = self.rec.entry(&t.info.name)?.slot;
+            let mine = |part| names.staged(&own, slot, part);
+            let pairs = [
+                (
+                    t.deleted > 0 && sets.has_key(),
+                    Part::Deleted,
+                    Part::Inserted,
+                ),
+                (t.updated > 0, Part::Before, Part::After),
+            ];
+            for (wanted, theirs, ours) in pairs {
+                if !wanted {
+                    continue;
+                }
+                let on = if theirs == Part::Before {
+                    "u.row = s.row".to_owned()
+                } else {
+                    sets.key_of("s")
+                        .iter()
+                        .zip(sets.key_of("u"))
+                        .map(|(a, b)| format!("{a} = {b}"))
+                        .collect::<Vec<_>>()
+                        .join(" AND ")
+                };
+                let sql = differing_sql(&sets, &sets.snap(theirs), &mine(ours), &on);
+                let cols = sets.compared_names();
+                let nkey = sets.key_of("s").len();
+                self.tx.stream(&sql, &mut |row| {
+                    let key: Vec<Option<String>> = row.iter().take(nkey).map(Value::text).collect();
+                    let differ: Vec<&str> = cols
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| {
+                            row.get(nkey + i)
+                                .and_then(Value::text)
+                                .is_some_and(|v| v == "1")
+                        })
+                        .map(|(_, c)| c.as_str())
+                        .collect();
+                    out.push(format!(
+                        "{} {}: {}",
+                        t.info.name,
+                        key_text_opt(&key),
+                        differ.join(", ")
+                    ));
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The rows an undo chose, before anything changed, per table.
+#[derive(Debug, Clone, Copy, Default)]
+struct Chosen {
+    reverted: u64,
+    deleted: u64,
+}
+
+/// Rows of snapshot `theirs` (as `s`) whose counterpart in `ours` (as
+/// `u`, joined `on`) differs: the key, then a flag per compared column.
+fn differing_sql(sets: &TableSets<'_>, theirs: &str, ours: &str, on: &str) -> String {
+    let positions: Vec<usize> = sets.entry.info.written_columns().map(|(i, _)| i).collect();
+    let col = |a: &str, i: usize| format!("{a}.{}", data_column(i));
+    let flags: Vec<String> = positions
+        .iter()
+        .map(|&i| {
+            format!(
+                "CASE WHEN {} THEN 0 ELSE 1 END",
+                sets.dialect.images_equal(&[col("s", i)], &[col("u", i)])
+            )
+        })
+        .collect();
+    let all_s: Vec<String> = positions.iter().map(|&i| col("s", i)).collect();
+    let all_u: Vec<String> = positions.iter().map(|&i| col("u", i)).collect();
+    let mut select = sets.key_of("s");
+    select.extend(flags);
+    format!(
+        "SELECT {} FROM {theirs} AS s JOIN {ours} AS u ON {on} WHERE NOT {}",
+        select.join(", "),
+        sets.dialect.images_equal(&all_s, &all_u)
+    )
 }
 
 /// What the partial entry of an undo with `--force` says it skipped.
-fn skipped_text(plan: &UndoPlan, skipped: usize) -> String {
+fn skipped_text(plan: &UndoPlan) -> String {
     format!(
-        "--force skipped {skipped} conflicting row(s): {}",
+        "--force skipped {} conflicting row(s): {}",
+        plan.conflicts.len(),
         plan.conflicts
             .iter()
             .take(100)
@@ -406,142 +431,43 @@ fn skipped_text(plan: &UndoPlan, skipped: usize) -> String {
     )
 }
 
-/// A key that exists again, as a conflict of the plan.
-fn conflict(taken: KeyTaken) -> Conflict {
-    Conflict {
-        table: taken.table,
-        key: taken.key,
-        reason: "a row with this key exists again".into(),
-    }
-}
-
-/// Adds what a bulk path found to the plan: rows to re-insert, conflicts.
-fn add_checked(plan: &mut UndoPlan, checked: Checked) {
-    for (table, rows) in checked.rows {
-        plan.tables.entry(table).or_default().reinsert += rows;
-    }
-    plan.conflicts
-        .extend(checked.taken.into_iter().map(conflict));
-}
-
-/// A change's deleted rows in the journal, as the bulk paths read them.
-struct Stored<'j> {
-    journal: &'j Journal,
-    id: i64,
-}
-
-impl DeletedRows for Stored<'_> {
-    fn chunks(
-        &self,
-        table: &TableInfo,
-        f: &mut dyn FnMut(&StoredChunk<'_>) -> Result<()>,
-    ) -> Result<()> {
-        self.journal
-            .for_each_chunk_of(self.id, &table.name, Op::Delete, |c| f(c))
-    }
-
-    fn singles(
-        &self,
-        table: &TableInfo,
-        f: &mut dyn FnMut(Vec<Value>) -> Result<()>,
-    ) -> Result<()> {
-        self.journal
-            .for_each_single_row_of(self.id, &table.name, Op::Delete, |row| match row.before {
-                Some(values) => f(values),
-                None => Ok(()),
-            })
-    }
-
-    fn all_in_chunks(&self) -> Result<bool> {
-        Ok(self.journal.single_rows(self.id, Op::Delete)? == 0)
-    }
-
-    fn formats(&self, table: &TableInfo) -> Result<Vec<BulkFormat>> {
-        self.journal.chunk_formats(self.id, &table.name, Op::Delete)
-    }
-}
-
-/// Where a bulk path's restored rows go: the undo's journal entry.
-struct Restored<'r, 'j, 'p> {
-    rec: &'r mut Recording<'j>,
-    /// The entry goes into the file the rows were read from, so a chunk
-    /// put back as it was can be recorded as a reference to it.
-    same_file: bool,
-    done: &'r mut Done<'p>,
-}
-
-impl RestoreSink for Restored<'_, '_, '_> {
-    fn read_back(&mut self, table: &str, format: BulkFormat, rows: u64, data: &[u8]) -> Result<()> {
-        self.rec.chunk(table, Op::Insert, format, rows, data)
-    }
-
-    fn same_as(&mut self, table: &str, chunk: &StoredChunk<'_>) -> Result<()> {
-        if self.same_file {
-            self.rec.chunk_ref(table, Op::Insert, chunk)
-        } else {
-            self.rec
-                .chunk(table, Op::Insert, chunk.format, chunk.rows, chunk.data)
-        }
-    }
-
-    fn done(&mut self, rows: u64) {
-        self.done.add(rows);
-    }
-}
-
-/// Rows an undo has restored so far: reported as progress, and the
-/// midpoint where the crash tests kill it (`DBGUARD_CRASH_AT=during_undo`).
-struct Done<'p> {
-    rows: u64,
-    total: u64,
-    crashed_half: bool,
-    progress: &'p mut dyn FnMut(u64, u64),
-}
-
-impl Done<'_> {
-    fn add(&mut self, rows: u64) {
-        self.rows += rows;
-        (self.progress)(self.rows, self.total);
-        if !self.crashed_half && self.rows * 2 >= self.total {
-            self.crashed_half = true;
-            crate::crash::point("during_undo");
-        }
-    }
+/// Tables in restore order, parents first.
+fn by_position(tables: &[TableEntry]) -> Vec<&TableEntry> {
+    let mut ordered: Vec<&TableEntry> = tables.iter().collect();
+    ordered.sort_by_key(|t| (t.info.position, t.info.name.clone()));
+    ordered
 }
 
 /// Whether a restored table has a foreign key to itself or to a table
 /// restored after it (a cycle), so restore order alone cannot satisfy it.
-/// The order is the restore's own (position, then name): tables at the same
-/// position, such as a `SET NULL` table beside the parent, are not in a
-/// cycle just for sharing it.
-fn references_forward(schema: &Schema, tables: &[TableInfo]) -> bool {
-    let order: BTreeMap<QualName, usize> = by_position(tables)
-        .into_iter()
+/// Tables at the same position, such as a `SET NULL` table beside the
+/// parent, are not in a cycle just for sharing it. A key between two
+/// tables that both have rows to revert counts too: the key may move, and
+/// only a deferred check lets the child be reverted first.
+fn references_forward(schema: &Schema, tables: &[&TableEntry]) -> bool {
+    let order: BTreeMap<QualName, usize> = tables
+        .iter()
         .enumerate()
-        .map(|(i, t)| (QualName::new(t.schema.as_deref(), &t.table), i))
+        .map(|(i, t)| (QualName::new(t.info.schema.as_deref(), &t.info.table), i))
         .collect();
+    let reverted = |i: usize| tables.get(i).is_some_and(|t| t.updated > 0);
     order.iter().any(|(name, &i)| {
         schema.get(name).is_some_and(|t| {
-            t.foreign_keys
-                .iter()
-                .any(|fk| order.get(&fk.ref_table).is_some_and(|&r| r >= i))
+            t.foreign_keys.iter().any(|fk| {
+                order
+                    .get(&fk.ref_table)
+                    .is_some_and(|&r| r >= i || (reverted(i) && reverted(r)))
+            })
         })
     })
 }
 
-/// Tables in restore order, parents first.
-fn by_position(tables: &[TableInfo]) -> Vec<&TableInfo> {
-    let mut ordered: Vec<&TableInfo> = tables.iter().collect();
-    ordered.sort_by_key(|t| (t.position, t.name.clone()));
-    ordered
-}
-
 /// With triggers off, foreign keys were not checked while restoring: check
 /// every key into and out of the restored tables before commit.
-fn check_integrity(tx: &mut dyn ApplyTx, schema: &Schema, tables: &[TableInfo]) -> Result<()> {
+fn check_integrity(tx: &mut dyn ApplyTx, schema: &Schema, tables: &[&TableEntry]) -> Result<()> {
     let names: Vec<QualName> = tables
         .iter()
-        .map(|t| QualName::new(t.schema.as_deref(), &t.table))
+        .map(|t| QualName::new(t.info.schema.as_deref(), &t.info.table))
         .collect();
     let mut fks = Vec::new();
     for n in &names {

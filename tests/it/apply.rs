@@ -27,11 +27,24 @@ pub enum Db {
 }
 
 impl Db {
+    /// A database set up with `sql`, and its dbguard journal.
     pub fn new(engine: Engine, sql: &str) -> Db {
+        let db = Db::bare(engine, sql);
+        init_journal(&db.target());
+        db
+    }
+
+    /// A database set up with `sql`, without a journal.
+    pub fn bare(engine: Engine, sql: &str) -> Db {
         match engine {
             Engine::Postgres => Db::Pg(PgDb::with(sql)),
             Engine::Sqlite => Db::Lite(SqliteDb::with(sql)),
         }
+    }
+
+    /// An operator's machine working on this database.
+    pub fn machine(&self) -> JournalDir {
+        JournalDir::on(&self.target())
     }
 
     pub fn target(&self) -> String {
@@ -106,14 +119,16 @@ pub fn undo_yes(j: &JournalDir, id: i64, extra: &[&str]) -> (i64, serde_json::Va
     (undo_id, v)
 }
 
-/// `undo list --format json`.
-pub fn undo_list(j: &JournalDir) -> Vec<serde_json::Value> {
-    let o = j.run(&["undo", "list", "--format", "json"]);
-    assert_exit(&o, 0, "undo list");
-    match last_json(&o) {
-        serde_json::Value::Array(a) => a,
-        other => panic!("undo list is not an array: {other}"),
+/// `dbguard ARGS` on `j`'s machine with extra environment variables (a
+/// trace of the SQL run, say), no stdin.
+pub fn run_env(j: &JournalDir, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = j.command(args);
+    for (k, v) in env {
+        cmd.env(k, v);
     }
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("run dbguard")
 }
 
 /// One entry of `undo list --format json`.
@@ -152,7 +167,7 @@ INSERT INTO side VALUES (1, 1, 's1'), (2, 2, 's2'), (3, NULL, 's3'), (4, 3, 's4'
 /// it (every table as before), then undoes the undo (every table as after).
 fn round_trip(engine: Engine, sql: &str, changed: impl Fn(&Dump, &Dump)) {
     let db = Db::new(engine, SCENARIO);
-    let j = JournalDir::new();
+    let j = db.machine();
     let before = db.dump();
     let id = exec_yes(&j, &db, sql, &[]);
     let after = db.dump();
@@ -165,12 +180,23 @@ fn round_trip(engine: Engine, sql: &str, changed: impl Fn(&Dump, &Dump)) {
         before,
         "{sql}: undo (change {undo_id}) did not restore every table; report: {report}"
     );
+    // The journal in the database says which change undid which.
+    let entry = list_entry(&j, id);
+    assert_eq!(entry["undone_by"].as_i64(), Some(undo_id), "{entry}");
+    let undo_entry = list_entry(&j, undo_id);
+    assert_eq!(undo_entry["undo_of"].as_i64(), Some(id), "{undo_entry}");
+    assert!(undo_entry["undone_by"].is_null(), "{undo_entry}");
 
     let (redo_id, report) = undo_yes(&j, undo_id, &[]);
     assert_eq!(
         db.dump(),
         after,
         "{sql}: undoing the undo (change {redo_id}) did not re-apply the change; report: {report}"
+    );
+    assert_eq!(
+        list_entry(&j, undo_id)["undone_by"].as_i64(),
+        Some(redo_id),
+        "{sql}: the undo is not marked undone by the redo"
     );
 }
 

@@ -5,7 +5,7 @@
 
 use dbguard::db::Engine;
 
-use crate::apply::{Db, assert_exit, exec_yes, undo_list, undo_yes};
+use crate::apply::{Db, assert_exit, exec_yes, list_entry, run_env, undo_yes};
 use crate::helpers::*;
 
 const ITEMS: &str = "
@@ -19,7 +19,7 @@ INSERT INTO item VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3), (4, 'four
 /// journal entry names the skipped row.
 fn conflict(engine: Engine, sql: &str, later: &str, expected: &str) {
     let db = Db::new(engine, ITEMS);
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, sql, &[]);
     db.plain(later);
     let now = db.dump();
@@ -78,12 +78,13 @@ fn conflict(engine: Engine, sql: &str, later: &str, expected: &str) {
     let want = Db::new(engine, expected).dump();
     assert_eq!(db.dump(), want, "{engine:?}: after undo --force");
 
-    let entry = undo_list(&j)
-        .into_iter()
-        .find(|c| c["id"].as_i64() == Some(undo_id))
-        .expect("the undo in undo list");
-    assert_eq!(entry["status"], "committed", "{entry}");
+    let entry = list_entry(&j, undo_id);
     assert_eq!(entry["undo_of"].as_i64(), Some(id), "{entry}");
+    assert_eq!(
+        list_entry(&j, id)["undone_by"].as_i64(),
+        Some(undo_id),
+        "the change is not marked undone by the forced undo"
+    );
     let partial = entry["partial"]
         .as_str()
         .unwrap_or_else(|| panic!("the forced undo's entry is not partial: {entry}"));
@@ -156,7 +157,7 @@ fn sqlite_undo_update_conflicts_with_row_deleted_since() {
 /// An inserted row changed since: the undo must not delete it.
 fn inserted_row_changed(engine: Engine) {
     let db = Db::new(engine, ITEMS);
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(
         &j,
         &db,
@@ -196,10 +197,10 @@ fn sqlite_undo_insert_conflicts_with_row_changed_since() {
     inserted_row_changed(Engine::Sqlite);
 }
 
-/// Postgres plans an undo with its keys sent as array literals: keys that
-/// need quoting there (quotes, backslashes, commas, braces, the word NULL,
-/// the empty string, blanks, tabs, newlines) must each be found, in a
-/// two-column key, for re-inserted rows and for reverted updates alike.
+/// Keys that need quoting in any text form (quotes, backslashes, commas,
+/// braces, the word NULL, the empty string, blanks, tabs, newlines) must
+/// each be found as conflicts, in a two-column key, and reported as they
+/// are, for re-inserted rows and for reverted updates alike.
 #[test]
 fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
     const NAMES: &str = "('plain'), ('with \"quote\"'), ('back\\slash'), ('comma,brace{}'), ('NULL'), (''), \
@@ -210,7 +211,7 @@ fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
            FROM (VALUES {NAMES}) AS v(name), generate_series(0, 1) AS i;"
     );
     let db = Db::new(Engine::Postgres, &fixture);
-    let j = JournalDir::new();
+    let j = db.machine();
 
     // Every deleted row re-created: every key is a conflict.
     let id = exec_yes(&j, &db, "DELETE FROM k WHERE day = date '2026-01-01'", &[]);
@@ -263,10 +264,9 @@ fn pg_undo_conflict_keys_that_need_quoting_in_arrays() {
     );
 }
 
-/// SQLite puts deleted rows back a stored chunk per statement, the chunk
-/// bound as one JSON text: keys with quotes, backslashes, newlines,
-/// JSON-looking text and blobs must each be found as conflicts, and once
-/// the conflicting rows are gone the undo restores every row exactly.
+/// Keys with quotes, backslashes, newlines and JSON-looking text must each
+/// be found as conflicts, and once the conflicting rows are gone the undo
+/// restores every row exactly, values of every storage class as they were.
 #[test]
 fn sqlite_bulk_undo_conflicts_and_restores_awkward_values() {
     let fixture = "CREATE TABLE k (name TEXT PRIMARY KEY, v);
@@ -275,7 +275,7 @@ fn sqlite_bulk_undo_conflicts_and_restores_awkward_values() {
            ('ünï ✓', 9223372036854775807), ('', 1e300);";
     let db = Db::new(Engine::Sqlite, fixture);
     let before = db.dump();
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
     db.plain("INSERT INTO k (name) SELECT name FROM (SELECT 'plain' AS name UNION ALL SELECT 'it''s' UNION ALL SELECT 'back\\slash' UNION ALL SELECT 'new' || char(10) || 'line' UNION ALL SELECT '{\"real\": 1}' UNION ALL SELECT '[1,2]' UNION ALL SELECT 'ünï ✓' UNION ALL SELECT '')");
     let v = refused_undo(&j, id, "undo of a delete whose every row exists again");
@@ -286,24 +286,21 @@ fn sqlite_bulk_undo_conflicts_and_restores_awkward_values() {
     assert_eq!(v["plan"]["tables"]["k"]["reinsert"], 8, "{v}");
 
     db.plain("DELETE FROM k");
-    let o = j.run(&["undo", "apply", &id.to_string(), "--yes"]);
-    assert_exit(&o, 0, "undo once the conflicting rows are gone");
+    let (undo_id, _) = undo_yes(&j, id, &[]);
     assert_eq!(db.dump(), before);
-    // The rows went back through the bulk path: the undo's own record of
-    // them is a chunk, not rows one by one.
-    let bulk: i64 = journal_count(
-        &j,
-        "SELECT count(*) FROM change_chunks c JOIN changes u ON u.id = c.change_id
-             WHERE u.undo_of = ?1 AND c.op = 'insert' AND c.format = 'packed'",
-        id,
+    // The undo's own entry holds the rows it put back, so it can be undone.
+    assert_eq!(list_entry(&j, undo_id)["row_count"], 8);
+    undo_yes(&j, undo_id, &[]);
+    assert!(
+        crate::apply::rows(&db.dump(), "k").is_empty(),
+        "the undo of the undo left rows"
     );
-    assert_eq!(bulk, 1, "the undo did not restore in bulk");
 }
 
 /// SQLite checks a foreign key at the end of each statement, and a
 /// self-referencing table's rows are restored in capture order, children
-/// possibly first: a restore in more than one statement (several bulk
-/// chunks, or row batches with --force) must still put every row back.
+/// possibly first: the undo defers the checks to the commit and must put
+/// every row back, with `--force` too.
 #[test]
 fn sqlite_undo_of_a_self_referencing_cascade_in_several_statements() {
     let fixture = "CREATE TABLE n (id INTEGER PRIMARY KEY,
@@ -315,12 +312,12 @@ fn sqlite_undo_of_a_self_referencing_cascade_in_several_statements() {
     for extra in [&[][..], &["--force"][..]] {
         let db = Db::new(Engine::Sqlite, fixture);
         let before = db.dump();
-        let j = JournalDir::new();
+        let j = db.machine();
         let id = exec_yes(&j, &db, "DELETE FROM n WHERE id = 100000", &[]);
         let ids = id.to_string();
         let mut args = vec!["undo", "apply", ids.as_str(), "--yes"];
         args.extend_from_slice(extra);
-        let o = dbguard_journal(&j.path, &args, &[("DBGUARD_ECHO_SQL", "1")]);
+        let o = run_env(&j, &args, &[("DBGUARD_ECHO_SQL", "1")]);
         assert_exit(
             &o,
             0,
@@ -346,11 +343,11 @@ fn sqlite_undo_of_a_plain_cascade_does_not_defer_foreign_keys() {
          INSERT INTO side VALUES (1, 1), (2, 2);";
     let db = Db::new(Engine::Sqlite, fixture);
     let before = db.dump();
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM parent WHERE id = 1", &[]);
     let ids = id.to_string();
-    let o = dbguard_journal(
-        &j.path,
+    let o = run_env(
+        &j,
         &["undo", "apply", ids.as_str(), "--yes"],
         &[("DBGUARD_ECHO_SQL", "1")],
     );
@@ -359,34 +356,36 @@ fn sqlite_undo_of_a_plain_cascade_does_not_defer_foreign_keys() {
     assert_eq!(db.dump(), before);
 }
 
-/// Deletes every row of `k` (built by `fixture`), runs `came_back` with a
-/// plain client, then calls the apply half of `undo apply` through the
-/// library, as the CLI does after its preview, so the row is there for the
-/// apply only: it must be refused naming `row` alone, change nothing and
-/// leave no committed journal entry. The delete is captured in at least
-/// `chunks` chunks.
-fn undo_refuses_a_row_back_since_the_preview(
+/// Deletes every row of `k` (built by `fixture`), previews its undo through
+/// the library (no conflict), runs `came_back` with a plain client, then
+/// runs the restore as the pipeline does after its preview, so the row is
+/// there for the restore only: the restore plans again in its own
+/// transaction and must refuse naming `row` alone, change nothing and
+/// leave no journal entry.
+fn undo_refuses_a_row_back_since_the_preview(fixture: &str, came_back: &str, row: &str) {
+    undo_refuses_a_row_back_since_the_preview_on(Engine::Sqlite, fixture, came_back, row);
+}
+
+/// [`undo_refuses_a_row_back_since_the_preview`] on `engine`.
+fn undo_refuses_a_row_back_since_the_preview_on(
+    engine: Engine,
     fixture: &str,
-    chunks: i64,
     came_back: &str,
     row: &str,
 ) {
     use dbguard::error::ErrorKind;
 
-    let db = Db::new(Engine::Sqlite, fixture);
-    let j = JournalDir::new();
+    let db = Db::new(engine, fixture);
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
-    let stored: i64 = journal_count(
-        &j,
-        "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
-        id,
-    );
-    assert!(stored >= chunks, "the fixture fits in {stored} chunk(s)");
+    let mut undo = LibUndo::new(&db, id);
+    let plan = undo.preview().expect("preview");
+    assert!(plan.conflicts.is_empty(), "{plan:?}");
     db.plain(came_back);
     let now = db.dump();
 
-    let err = match LibUndo::new(&db, &j, id).run(false, &mut None) {
-        Ok((plan, _)) => panic!("the undo went through a row that exists again: {plan:?}"),
+    let err = match undo.restore() {
+        Ok(report) => panic!("the undo went through a row that exists again: {report:?}"),
         Err(e) => e,
     };
     assert_eq!(err.kind, ErrorKind::Refused, "{err}");
@@ -395,51 +394,59 @@ fn undo_refuses_a_row_back_since_the_preview(
         "the refusal does not name {row} alone:\n{err}"
     );
     assert_eq!(db.dump(), now, "a refused undo changed the table");
-    let undone: i64 = journal_count(
-        &j,
-        "SELECT count(*) FROM changes WHERE undo_of = ?1 AND status = 'committed'",
-        id,
+    assert!(
+        undo_list(&j)
+            .iter()
+            .all(|c| c["undo_of"].as_i64() != Some(id)),
+        "a refused undo left a journal entry: {:?}",
+        undo_list(&j)
     );
-    assert_eq!(undone, 0, "a refused undo left a committed journal entry");
 }
 
-/// A keyed row: the bulk `INSERT OR ABORT` fails on it even though the
-/// table declares `ON CONFLICT REPLACE` (which would silently overwrite
-/// it), and the chunks restored before it are taken back. Rows of about
-/// 1 KiB: 600 of them fill three chunks, so the conflicting row (the
-/// last) is in a later statement than the others.
+/// A keyed row: the table declares `ON CONFLICT REPLACE`, which would
+/// silently overwrite the row that came back; the last of 600 rows, so
+/// the rows before it would be restored first.
 #[test]
-fn sqlite_bulk_undo_refuses_a_keyed_row_back_since_the_preview() {
+fn sqlite_undo_refuses_a_keyed_row_back_since_the_preview() {
     undo_refuses_a_row_back_since_the_preview(
         "CREATE TABLE k (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, v TEXT);
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 600)
          INSERT INTO k SELECT i, printf('%.1000d', i) FROM s;",
-        3,
         "INSERT INTO k VALUES (600, 'came back')",
         "k (600)",
     );
 }
 
 /// A table without a key gives `INSERT OR ABORT` nothing to fail on: its
-/// rows are looked up before the insert, as the preview does.
+/// rows are looked up (every column standing in for the key) before the
+/// insert, as the preview does.
 #[test]
-fn sqlite_bulk_undo_refuses_an_unkeyed_row_back_since_the_preview() {
+fn sqlite_undo_refuses_an_unkeyed_row_back_since_the_preview() {
     undo_refuses_a_row_back_since_the_preview(
         "CREATE TABLE k (a INT, b TEXT); INSERT INTO k VALUES (1, 'x'), (2, 'y');",
-        1,
         "INSERT INTO k VALUES (1, 'x')",
         "k (1, x)",
     );
 }
 
-/// Text that is not UTF-8 is looked up as its very bytes, which JSON
-/// cannot hold: a row of a table without a key that came back is found.
+/// The same on Postgres.
 #[test]
-fn sqlite_bulk_undo_refuses_an_unkeyed_row_back_with_text_that_is_not_utf8() {
+fn pg_undo_refuses_an_unkeyed_row_back_since_the_preview() {
+    undo_refuses_a_row_back_since_the_preview_on(
+        Engine::Postgres,
+        "CREATE TABLE k (a int, b text); INSERT INTO k VALUES (1, 'x'), (2, 'y');",
+        "INSERT INTO k VALUES (1, 'x')",
+        "public.k (1, x)",
+    );
+}
+
+/// Text that is not UTF-8 is looked up as its very bytes: a row of a
+/// table without a key that came back is found.
+#[test]
+fn sqlite_undo_refuses_an_unkeyed_row_back_with_text_that_is_not_utf8() {
     undo_refuses_a_row_back_since_the_preview(
         "CREATE TABLE k (a INT, b TEXT);
          INSERT INTO k VALUES (1, CAST(X'C328' AS TEXT)), (2, 'y');",
-        1,
         "INSERT INTO k VALUES (1, CAST(X'C328' AS TEXT))",
         "k (1, ",
     );
@@ -455,7 +462,7 @@ fn undo_does_not_replace_through_a_unique_column(change: &str, later: &str, flag
         "CREATE TABLE k (id INTEGER PRIMARY KEY, e TEXT UNIQUE ON CONFLICT REPLACE);
          INSERT INTO k VALUES (1, 'x'), (2, 'y');",
     );
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, change, &[]);
     db.plain(later);
     let now = db.dump();
@@ -495,46 +502,26 @@ fn sqlite_undo_of_an_update_does_not_replace_a_row_through_a_unique_column() {
     );
 }
 
-/// An undo of a bulk delete puts back exactly the captured rows, so its
-/// own entry refers to the delete's chunks instead of copying them
-/// (journal schema 6). What reads the undo's entry must see the rows
-/// through the reference: `undo show`, and the undo of the undo.
+/// An undo is journaled as a change of its own: its entry holds exactly
+/// the rows it put back, each value in its storage class, so `undo show`
+/// lists them and the undo of the undo takes them out again.
 #[test]
-fn sqlite_undo_entry_refers_to_the_chunks_it_restored() {
-    // About 700 KiB of rows: several chunks, each referred to on its own.
+fn sqlite_undo_entry_holds_the_rows_it_restored() {
     let fixture = "CREATE TABLE k (id INTEGER PRIMARY KEY, v, pad TEXT);
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 3000)
          INSERT INTO k SELECT i, CASE i % 4 WHEN 0 THEN X'00FF' WHEN 1 THEN 'a' || char(10) || 'b'
              WHEN 2 THEN i * 0.5 ELSE NULL END, printf('%.200c', 'x') FROM s;";
     let db = Db::new(Engine::Sqlite, fixture);
     let before = db.dump();
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM k", &[]);
     let emptied = db.dump();
-    let chunks = journal_count(
-        &j,
-        "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
-        id,
-    );
-    assert!(chunks >= 2, "the fixture fits in {chunks} chunk(s)");
 
     let (undo_id, _) = undo_yes(&j, id, &[]);
     assert_eq!(db.dump(), before);
-    let refs = journal_count(
-        &j,
-        "SELECT count(*) FROM change_chunks AS c
-             JOIN change_chunks AS o ON o.change_id = c.ref_change AND o.first_seq = c.ref_seq
-             WHERE c.change_id = ?1 AND c.op = 'insert' AND c.data = ''
-               AND o.op = 'delete' AND o.tbl = c.tbl AND o.rows = c.rows AND o.format = c.format",
-        undo_id,
-    );
-    assert_eq!(refs, chunks, "the undo's chunks are not references");
-    let own = journal_count(
-        &j,
-        "SELECT count(*) FROM change_chunks WHERE change_id = ?1",
-        undo_id,
-    );
-    assert_eq!(own, chunks);
+    let entry = list_entry(&j, undo_id);
+    assert_eq!(entry["row_count"], 3000, "{entry}");
+    assert_eq!(entry["undo_of"].as_i64(), Some(id), "{entry}");
 
     let o = j.run(&["undo", "show", &undo_id.to_string(), "--format", "json"]);
     assert_exit(&o, 0, "undo show of the undo");
@@ -543,9 +530,24 @@ fn sqlite_undo_entry_refers_to_the_chunks_it_restored() {
         .as_array()
         .unwrap_or_else(|| panic!("no rows in {shown}"));
     assert_eq!(rows.len(), 3000);
-    assert_eq!(rows[0]["op"], "insert", "{}", rows[0]);
-    assert_eq!(rows[0]["after"][1], "a\nb", "{}", rows[0]);
-    assert_eq!(rows[2999]["key"], serde_json::json!([{"int": "3000"}]));
+    let mut keys = Vec::new();
+    for r in rows {
+        assert_eq!(r["op"], "insert", "{r}");
+        let k: i64 = r["key"][0]["int"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no integer key: {r}"));
+        let want = match k % 4 {
+            0 => serde_json::json!({"blob": "00ff"}),
+            1 => serde_json::json!("a\nb"),
+            2 => serde_json::json!({"real": format!("{:#018x}", (k as f64 * 0.5).to_bits())}),
+            _ => serde_json::Value::Null,
+        };
+        assert_eq!(r["after"][1], want, "{r}");
+        keys.push(k);
+    }
+    keys.sort();
+    assert_eq!(keys, (1..=3000).collect::<Vec<i64>>());
 
     undo_yes(&j, undo_id, &[]);
     assert_eq!(db.dump(), emptied, "the undo of the undo");
@@ -565,7 +567,7 @@ fn refusals_into_a_closed_stdout_keep_their_exit_status() {
          CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id) ON DELETE RESTRICT);
          INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1);",
     );
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM k", &[]).to_string();
     db.plain("INSERT INTO k VALUES (1, 'back')");
     let before = db.dump();
@@ -588,10 +590,8 @@ fn refusals_into_a_closed_stdout_keep_their_exit_status() {
     ] {
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let o = dbguard(j.dir.path())
-            .arg("--journal")
-            .arg(&j.path)
-            .args(args)
+        let o = j
+            .command(args)
             .arg(format)
             .stdin(std::process::Stdio::null())
             .stdout(writer)
@@ -603,14 +603,6 @@ fn refusals_into_a_closed_stdout_keep_their_exit_status() {
         assert!(!err.contains("panicked"), "{args:?} {format}: {err}");
     }
     assert_eq!(db.dump(), before);
-}
-
-/// A count the journal at `j` answers about change `id` (`?1` in `sql`).
-fn journal_count(j: &JournalDir, sql: &str, id: i64) -> i64 {
-    rusqlite::Connection::open(&j.path)
-        .expect("journal")
-        .query_row(sql, [id], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Runs `undo apply ID --yes --format json`, which must refuse with exit 5
@@ -634,32 +626,26 @@ const SET_NULL: &str = "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT);
      INSERT INTO p VALUES (1, 'a'), (2, 'b'), (3, 'c');
      INSERT INTO s VALUES (10, 1, 'x'), (11, 2, 'y'), (12, 3, 'z');";
 
-/// When nothing committed between the undo's preview and the undo, the
-/// SQLite undo takes the preview's plan for the rows it restores one by
-/// one (the SET NULL rows) instead of looking them up again: the lookup
-/// runs once before the bulk restore, not twice.
+/// The SET NULL rows of a delete are updated rows of its entry: the
+/// undo's preview plans them as before-images to restore, and the undo
+/// after that preview gives them their references back.
 #[test]
-fn sqlite_undo_plans_set_null_rows_once_when_nothing_committed() {
+fn sqlite_undo_restores_set_null_rows_as_previewed() {
     let db = Db::new(Engine::Sqlite, SET_NULL);
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
     let before = db.dump();
-    let o = dbguard_journal(
-        &j.path,
-        &["undo", "apply", &id.to_string(), "--yes"],
-        &[("DBGUARD_ECHO_SQL", "1")],
-    );
-    assert_exit(&o, 0, "undo");
-    let trace = stderr(&o);
-    let until_restore = trace
-        .split("SAVEPOINT dbguard_bulk")
-        .next()
-        .unwrap_or_default();
-    let lookups = until_restore
-        .split(";\n")
-        .filter(|q| q.contains("FROM \"s\" AS t JOIN v"))
-        .count();
-    assert_eq!(lookups, 1, "{trace}");
+    let mut undo = LibUndo::new(&db, id);
+    let plan = undo.preview().expect("preview");
+    assert!(plan.conflicts.is_empty(), "{plan:?}");
+    let counts = |t: &str| {
+        let c = &plan.tables[t];
+        (c.reinsert, c.revert, c.delete)
+    };
+    assert_eq!(counts("p"), (2, 0, 0), "{plan:?}");
+    assert_eq!(counts("s"), (0, 2, 0), "{plan:?}");
+    let report = undo.restore().expect("undo");
+    assert_eq!(report.skipped, 0, "{report:?}");
     assert_ne!(db.dump(), before, "the undo changed nothing");
     let s: Vec<(i64, Option<i64>)> = {
         let c = rusqlite::Connection::open(db.target()).expect("open");
@@ -672,41 +658,41 @@ fn sqlite_undo_plans_set_null_rows_once_when_nothing_committed() {
             .expect("rows")
     };
     assert_eq!(s, [(10, Some(1)), (11, Some(2)), (12, Some(3))]);
+    assert_eq!(
+        list_entry(&j, id)["undone_by"].as_i64(),
+        Some(report.change_id)
+    );
 }
 
 /// A SET NULL row changed between the undo's preview and the undo: the
-/// undo must not reuse the preview's plan, and refuses the conflict it
-/// would otherwise overwrite.
+/// undo does not go by its preview, and refuses the conflict it would
+/// otherwise overwrite.
 #[test]
 fn sqlite_undo_plans_again_when_a_row_changed_since_its_preview() {
     let db = Db::new(Engine::Sqlite, SET_NULL);
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
-    let mut undo = LibUndo::new(&db, &j, id);
-    let mut memo = None;
-    let (plan, _) = undo.run(true, &mut memo).expect("preview");
+    let mut undo = LibUndo::new(&db, id);
+    let plan = undo.preview().expect("preview");
     assert!(plan.conflicts.is_empty(), "{plan:?}");
-    assert!(memo.is_some(), "the preview left no plan to reuse");
     db.plain("UPDATE s SET p_id = 3 WHERE id = 10");
     undo.refused(
-        &mut memo,
         &db,
         "(10)",
         "the undo overwrote a row changed since its preview",
     );
 }
 
-/// The preview's plan is not taken when this very connection wrote to the
-/// table since (SQLite's data version counts other connections only).
+/// The same when the row was changed through the undo's own connection
+/// (which SQLite's data version does not count).
 #[test]
 fn sqlite_undo_plans_again_after_its_own_connection_wrote() {
     let db = Db::new(Engine::Sqlite, SET_NULL);
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM p WHERE id <= 2", &[]);
-    let mut undo = LibUndo::new(&db, &j, id);
-    let mut memo = None;
-    undo.run(true, &mut memo).expect("preview");
-    assert!(memo.is_some(), "the preview left no plan to reuse");
+    let mut undo = LibUndo::new(&db, id);
+    let plan = undo.preview().expect("preview");
+    assert!(plan.conflicts.is_empty(), "{plan:?}");
     let guard = dbguard::db::GuardOptions::default();
     undo.conn
         .guarded(&guard, |tx| {
@@ -714,102 +700,135 @@ fn sqlite_undo_plans_again_after_its_own_connection_wrote() {
         })
         .expect("write on the same connection");
     undo.refused(
-        &mut memo,
         &db,
         "(10)",
         "the undo overwrote a row its own connection changed",
     );
 }
 
-/// A memo is taken only by the undo of the change it was made for.
+/// A preview of one change says nothing about another's rows: after the
+/// first change's undo was previewed, a row of the second changes, and
+/// the second's undo refuses it.
 #[test]
 fn sqlite_undo_takes_no_plan_made_for_another_change() {
     let db = Db::new(Engine::Sqlite, SET_NULL);
-    let j = JournalDir::new();
+    let j = db.machine();
     let first = exec_yes(&j, &db, "DELETE FROM p WHERE id = 1", &[]);
     let second = exec_yes(&j, &db, "DELETE FROM p WHERE id = 2", &[]);
-    let mut memo = None;
-    LibUndo::new(&db, &j, first)
-        .run(true, &mut memo)
+    let plan = LibUndo::new(&db, first)
+        .preview()
         .expect("preview of the first change");
-    assert!(memo.is_some(), "the preview left no plan to reuse");
+    assert!(plan.conflicts.is_empty(), "{plan:?}");
     db.plain("UPDATE s SET p_id = 3 WHERE id = 11");
-    let mut undo = LibUndo::new(&db, &j, second);
-    undo.refused(
-        &mut memo,
-        &db,
-        "(11)",
-        "the undo took another change's plan",
-    );
+    LibUndo::new(&db, second).refused(&db, "(11)", "the undo went over a changed row");
 }
 
 /// An undo of change `id` run through the library, so a test can act
-/// between its preview and the undo itself.
+/// between its preview and the restore.
 struct LibUndo {
     conn: dbguard::db::Connection,
     schema: dbguard::schema::Schema,
-    journal: dbguard::journal::Journal,
     undo: dbguard::undo::Undo,
 }
 
 impl LibUndo {
-    fn new(db: &Db, j: &JournalDir, id: i64) -> LibUndo {
+    fn new(db: &Db, id: i64) -> LibUndo {
         use dbguard::db::{Connection, OpenOptions};
         let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
         let schema = conn.introspect().expect("introspect");
-        let journal = dbguard::journal::Journal::open(Some(&j.path)).expect("journal");
-        let loaded = dbguard::undo::load(&journal, id, false).expect("load");
+        let loaded = dbguard::undo::load(&mut conn, id).expect("load");
         let opts = dbguard::undo::UndoOptions::default();
-        let undo = dbguard::undo::Undo::new(conn.identity(), &schema, loaded, opts).expect("undo");
-        LibUndo {
-            conn,
-            schema,
-            journal,
-            undo,
-        }
+        let undo = dbguard::undo::Undo::new(conn.identity(), loaded, opts).expect("undo");
+        LibUndo { conn, schema, undo }
     }
 
-    /// Runs the undo, which must refuse the conflict on `key` and leave
+    /// The plan, as `undo apply --dry-run` shows it.
+    fn preview(&mut self) -> dbguard::error::Result<dbguard::undo::UndoPlan> {
+        self.undo.preview(&mut self.conn)
+    }
+
+    /// The restore, in a guarded transaction that journals it, as the
+    /// pipeline runs it after its preview (without its gate and audit,
+    /// which these tests are not about).
+    fn restore(&mut self) -> dbguard::error::Result<dbguard::undo::UndoReport> {
+        let meta = self.undo.meta(self.conn.identity(), "tester");
+        let (undo, schema) = (&mut self.undo, &self.schema);
+        let guard = dbguard::db::GuardOptions::default();
+        self.conn.guarded(&guard, |tx| {
+            let mut rec = dbguard::journal::Recording::begin(tx, &meta)?;
+            let report = undo.restore(tx, &mut rec, schema, &mut |_, _| {})?;
+            rec.finish(tx)?;
+            Ok(report)
+        })
+    }
+
+    /// Runs the restore, which must refuse the conflict on `key` and leave
     /// the tables as they are; `why` says what going through would mean.
-    fn refused(
-        &mut self,
-        memo: &mut Option<dbguard::undo::PlanMemo>,
-        db: &Db,
-        key: &str,
-        why: &str,
-    ) {
+    fn refused(&mut self, db: &Db, key: &str, why: &str) {
         let now = db.dump();
-        let err = match self.run(false, memo) {
-            Ok((plan, _)) => panic!("{why}: {plan:?}"),
+        let err = match self.restore() {
+            Ok(report) => panic!("{why}: {report:?}"),
             Err(e) => e,
         };
         assert_eq!(err.kind, dbguard::error::ErrorKind::Refused, "{err}");
         assert!(err.to_string().contains(key), "{err}");
         assert_eq!(db.dump(), now, "a refused undo changed the tables");
     }
+}
 
-    /// The preview (`dry_run`) or the undo, as `undo apply` runs them.
-    fn run(
-        &mut self,
-        dry_run: bool,
-        memo: &mut Option<dbguard::undo::PlanMemo>,
-    ) -> dbguard::error::Result<(dbguard::undo::UndoPlan, Option<dbguard::undo::UndoReport>)> {
-        if dry_run {
-            let plan = self.undo.preview(&mut self.conn, memo)?;
-            return Ok((plan, None));
-        }
-        // The journal protocol around the restore, as the pipeline runs it
-        // (without its gate, which these tests are not about).
-        let meta = self.undo.meta(self.conn.identity(), "tester");
-        let (undo, schema, prior) = (&mut self.undo, &self.schema, memo.take());
-        let guard = Default::default();
-        let (_, report) = dbguard::journal::run_guarded(
-            &mut self.conn,
-            &mut self.journal,
-            &meta,
-            &guard,
-            |tx, rec| undo.restore(tx, rec, schema, prior, &mut |_, _| {}),
-        )?;
-        Ok((report.plan.clone(), Some(report)))
-    }
+/// A table without a key may hold copies of a row. Deleting one of two
+/// copies leaves the other: the undo puts the deleted copy back (the copy
+/// that stayed is no conflict), the undo of the undo takes it out again,
+/// and once someone else has put a copy back, the undo is refused naming
+/// that row and changes nothing.
+fn copies_of_an_unkeyed_row(engine: Engine, one_copy: &str) {
+    let db = Db::new(
+        engine,
+        "CREATE TABLE k (a int, b text); INSERT INTO k VALUES (1, 'x'), (1, 'x'), (2, 'y');",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let id = exec_yes(&j, &db, &format!("DELETE FROM k WHERE {one_copy}"), &[]);
+    let after = db.dump();
+    assert_ne!(before, after, "{engine:?}: the delete changed nothing");
+    let (undo, _) = undo_yes(&j, id, &[]);
+    assert_eq!(
+        db.dump(),
+        before,
+        "{engine:?}: undo of the delete of one copy"
+    );
+    undo_yes(&j, undo, &[]);
+    assert_eq!(db.dump(), after, "{engine:?}: undo of the undo");
+
+    // The copy comes back by another hand: the undo of the undo's undo
+    // would make three.
+    let id = exec_yes(&j, &db, &format!("DELETE FROM k WHERE {one_copy}"), &[]);
+    db.plain("INSERT INTO k VALUES (1, 'x')");
+    let now = db.dump();
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes", "--format", "json"]);
+    assert_exit(&o, 5, &format!("{engine:?}: undo with a copy back"));
+    let v = last_json(&o);
+    assert_eq!(
+        v["plan"]["conflicts"].as_array().map(Vec::len),
+        Some(1),
+        "{engine:?}: {v}"
+    );
+    assert_eq!(db.dump(), now, "{engine:?}: a refused undo changed data");
+}
+
+#[test]
+fn sqlite_undo_of_one_of_two_copies_of_an_unkeyed_row() {
+    copies_of_an_unkeyed_row(
+        Engine::Sqlite,
+        "rowid = (SELECT min(rowid) FROM k WHERE a = 1)",
+    );
+}
+
+#[test]
+fn pg_undo_of_one_of_two_copies_of_an_unkeyed_row() {
+    copies_of_an_unkeyed_row(
+        Engine::Postgres,
+        "ctid = (SELECT min(ctid) FROM k WHERE a = 1)",
+    );
 }

@@ -96,9 +96,8 @@ fn cli(program: &str, install: &str) -> Command {
 
 #[test]
 fn pg_undo_export_restores_with_plain_psql() {
-    let db = PgDb::with(PG_NASTY);
-    let j = JournalDir::new();
-    let wrapped = Db::Pg(db);
+    let wrapped = Db::new(Engine::Postgres, PG_NASTY);
+    let j = wrapped.machine();
     let (before, script) = export(&wrapped, &j);
     let Db::Pg(db) = &wrapped else { unreachable!() };
     let file = j.dir.path().join("undo.sql");
@@ -171,7 +170,7 @@ fn sqlite3_restore(path: &Path, script: &str) -> std::process::Output {
 #[test]
 fn sqlite_undo_export_restores_with_plain_sqlite3() {
     let wrapped = Db::new(Engine::Sqlite, SQLITE_NASTY);
-    let j = JournalDir::new();
+    let j = wrapped.machine();
     let (before, script) = export(&wrapped, &j);
     let Db::Lite(db) = &wrapped else {
         unreachable!()
@@ -206,7 +205,7 @@ fn export_update_insert(engine: Engine) {
             sql.to_owned()
         };
         let db = Db::new(engine, fixture);
-        let j = JournalDir::new();
+        let j = db.machine();
         let before = db.dump();
         let id = exec_yes(&j, &db, &sql, &[]);
         assert_ne!(db.dump(), before, "{sql}");
@@ -268,4 +267,52 @@ fn pg_undo_export_of_update_and_insert_restores_with_psql() {
 #[test]
 fn sqlite_undo_export_of_update_and_insert_restores_with_sqlite3() {
     export_update_insert(Engine::Sqlite);
+}
+
+/// The SQLite script stops at its first error (`.bail on`, said in its
+/// header) even when run without `-bail`: otherwise sqlite3 would go on
+/// after a failed statement and commit the rest, a half restore. A row of
+/// the child table re-created after the delete makes its re-insert fail
+/// after the parents were re-inserted: nothing of the restore may remain.
+#[test]
+fn sqlite_undo_export_stops_at_the_first_error() {
+    let db = Db::new(Engine::Sqlite, SQLITE_NASTY);
+    let j = db.machine();
+    let id = exec_yes(&j, &db, DELETE_NASTY, &[]);
+    db.plain(r#"INSERT INTO "kid ""x""" VALUES (1, NULL, 'came back')"#);
+    let now = db.dump();
+    let o = j.run(&["undo", "export", &id.to_string(), "--format", "sql"]);
+    assert_exit(&o, 0, "undo export --format sql");
+    let script = stdout(&o);
+    let header: Vec<&str> = script
+        .lines()
+        .take_while(|l| l.starts_with("--") || l.starts_with('.'))
+        .collect();
+    assert!(
+        header.contains(&".bail on"),
+        "no .bail on among the header lines:\n{script}"
+    );
+    assert!(
+        header
+            .iter()
+            .any(|l| l.starts_with("--") && l.contains("bail")),
+        "the header does not say the script stops at the first error:\n{script}"
+    );
+    let Db::Lite(lite) = &db else { unreachable!() };
+    let o = sqlite3_restore(&lite.path, &script);
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "sqlite3 ran a failing restore to the end\n--- script ---\n{script}"
+    );
+    assert!(
+        stderr(&o).contains("UNIQUE constraint failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        db.dump(),
+        now,
+        "a failed restore left rows behind\n--- script ---\n{script}"
+    );
 }

@@ -1,6 +1,16 @@
-//! `undo replay` into another database, `undo show`, and `\undo` in a
-//! piped shell (which must not undo without a terminal).
+//! `undo replay` into another database (two SQLite files; two PostgreSQL
+//! clusters, the second made by `initdb` here, with databases of the same
+//! name), the refusal of an undo in another cluster's database of the same
+//! name, `undo export`'s SQLite script stopping at the first error, `undo
+//! show`, and `\undo` in a piped shell (which must not undo without a
+//! terminal).
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dbguard::db::Engine;
+
+use crate::apply::{Db, assert_exit, exec_yes, list_entry, undo_yes};
 use crate::helpers::*;
 
 const SCHEMA: &str = "CREATE TABLE p (id integer PRIMARY KEY, name text);
@@ -8,125 +18,549 @@ const SCHEMA: &str = "CREATE TABLE p (id integer PRIMARY KEY, name text);
      INSERT INTO p VALUES (1, 'one'), (2, 'two'), (3, 'three');
      INSERT INTO c VALUES (10, 1, 'a'), (11, 1, 'b'), (12, 2, 'c');";
 
+/// A table keyed by text, whose rowids differ between two files holding
+/// the same rows, and a column without a type holding every storage class.
+const LITE_EXTRA: &str = "CREATE TABLE k (code TEXT PRIMARY KEY, loose, v INTEGER);";
+const LITE_ROWS: [&str; 4] = [
+    "('a', 1, 1)",
+    "('b', 2.5, 2)",
+    "('c', 'text', 3)",
+    "('d', x'00ff', 4)",
+];
+
+/// `undo replay --from FROM --to TO ARGS...` on `j`.
+fn replay(j: &JournalDir, from: &str, to: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["undo", "replay", "--from", from, "--to", to];
+    all.extend_from_slice(args);
+    j.run(&all)
+}
+
+/// The SQLite databases of the replay tests: production, and a copy that
+/// got the same changes by other means (a backup restored after them), its
+/// rows inserted in another order so its rowids differ.
+fn lite_pair() -> (Db, Db) {
+    let mut forward = LITE_ROWS.to_vec();
+    let prod = Db::new(
+        Engine::Sqlite,
+        &format!(
+            "{SCHEMA} {LITE_EXTRA} INSERT INTO k VALUES {};",
+            forward.join(", ")
+        ),
+    );
+    forward.reverse();
+    let staging = Db::new(
+        Engine::Sqlite,
+        &format!(
+            "{SCHEMA} {LITE_EXTRA} INSERT INTO k VALUES {};",
+            forward.join(", ")
+        ),
+    );
+    (prod, staging)
+}
+
 #[test]
-fn replay_restores_a_change_into_another_database_sqlite() {
-    let prod = SqliteDb::with(SCHEMA);
-    // The staging copy starts as production did, then gets the same change
-    // by other means (as a restored backup taken after the change would).
-    let staging = SqliteDb::with(SCHEMA);
-    let before = sqlite_dump_tables(&prod.path);
-    let j = JournalDir::new();
-    let out = j.run(&[
-        "exec",
-        &prod.target(),
-        "-c",
-        "DELETE FROM p WHERE id = 1",
-        "--yes",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    staging
-        .conn()
-        .execute_batch("PRAGMA foreign_keys=ON; DELETE FROM p WHERE id = 1;")
-        .unwrap();
+fn replay_between_two_sqlite_files_restores_rows_with_their_storage_classes() {
+    let (prod, staging) = lite_pair();
+    let before = staging.dump();
+    let j = prod.machine();
+    let del = exec_yes(&j, &prod, "DELETE FROM p WHERE id = 1", &[]);
+    let upd = exec_yes(&j, &prod, "UPDATE k SET loose = 'changed', v = v * 10", &[]);
+    staging.plain("DELETE FROM p WHERE id = 1; UPDATE k SET loose = 'changed', v = v * 10;");
+    let changed = staging.dump();
+    assert_ne!(changed, before);
 
-    // Dry run: the plan, and nothing changes.
-    let other = JournalDir::new();
-    let src = j.path.to_str().unwrap();
-    let out = other.run(&[
-        "undo",
-        "replay",
-        "--from",
-        src,
-        "--to",
-        &staging.target(),
-        "--dry-run",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("re-insert 1"), "{}", stdout(&out));
-    assert_ne!(sqlite_dump_tables(&staging.path), before);
+    // A dry run shows the plan and changes nothing.
+    let other = staging.machine();
+    let (from, to) = (prod.target(), staging.target());
+    let o = replay(&other, &from, &to, &[&del.to_string(), "--dry-run"]);
+    assert_exit(&o, 0, "replay --dry-run");
+    assert!(stdout(&o).contains("re-insert 1"), "{}", stdout(&o));
+    assert_eq!(staging.dump(), changed);
 
-    let out = other.run(&[
-        "undo",
-        "replay",
-        "--from",
-        src,
-        "--to",
-        &staging.target(),
-        "--yes",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(sqlite_dump_tables(&staging.path), before);
-    // The replaying journal holds its own copy of the rows: a reference
-    // to a chunk of the source journal could not be read from it.
-    let (copies, refs): (i64, i64) = rusqlite::Connection::open(&other.path)
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FILTER (WHERE data <> ''), count(ref_change) FROM change_chunks WHERE op = 'insert'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((copies, refs), (2, 0));
-    // Production is untouched by the replay, and the replay is journaled in
-    // the replaying journal, not in the source.
-    assert_ne!(sqlite_dump_tables(&prod.path), before);
-    let list = other.run(&["undo", "list", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(stdout(&list).trim()).unwrap();
-    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
-    assert_eq!(v[0]["kind"], "undo");
+    let o = replay(
+        &other,
+        &from,
+        &to,
+        &[&upd.to_string(), &del.to_string(), "--yes"],
+    );
+    assert_exit(&o, 0, "replay");
+    assert_eq!(staging.dump(), before, "the staging copy is as it was");
+    // Production is untouched; the replays are journaled in the target,
+    // naming where their rows came from, and no staging table is left.
+    assert_ne!(prod.dump(), before);
+    let list = undo_list(&other);
+    assert_eq!(list.len(), 2, "{list:?}");
+    for entry in &list {
+        assert_eq!(entry["kind"], "undo");
+        let origin = entry["replay_of"].as_str().unwrap_or_default();
+        assert!(origin.ends_with(&format!("#{del}")) || origin.ends_with(&format!("#{upd}")));
+        assert!(origin.starts_with(&from), "{origin}");
+    }
+    assert_eq!(staging_tables(&staging), Vec::<String>::new());
 
     // A second replay conflicts (the rows exist again): exit 5, no change.
-    let out = other.run(&[
-        "undo",
-        "replay",
-        "--from",
-        src,
-        "--to",
-        &staging.target(),
-        "--yes",
-    ]);
-    assert_ne!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("conflict"), "{}", stderr(&out));
-    assert_eq!(sqlite_dump_tables(&staging.path), before);
+    let o = replay(&other, &from, &to, &[&del.to_string(), "--yes"]);
+    assert_exit(&o, 5, "second replay");
+    assert!(stderr(&o).contains("conflict"), "{}", stderr(&o));
+    assert_eq!(staging.dump(), before);
+    assert_eq!(staging_tables(&staging), Vec::<String>::new());
+
+    // The original change is still undoable where it was made.
+    let prod_changed = prod.dump();
+    undo_yes(&j, del, &[]);
+    assert_ne!(prod.dump(), prod_changed);
+    assert!(list_entry(&j, del)["undone_by"].is_i64());
+}
+
+/// An UPDATE of a SQLite table whose primary key is not its rowid (here a
+/// text key) is undone where it was made.
+#[test]
+fn sqlite_undo_of_an_update_of_a_table_keyed_by_text() {
+    let (prod, _) = lite_pair();
+    let before = prod.dump();
+    let j = prod.machine();
+    let upd = exec_yes(&j, &prod, "UPDATE k SET loose = 'changed', v = v * 10", &[]);
+    undo_yes(&j, upd, &[]);
+    assert_eq!(prod.dump(), before);
+}
+
+/// The staging tables a replay left in a SQLite target.
+fn staging_tables(db: &Db) -> Vec<String> {
+    let Db::Lite(l) = db else { unreachable!() };
+    let conn = l.conn();
+    let mut st = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'dbguard\\_r%' ESCAPE '\\'")
+        .unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]
-fn replay_restores_a_change_into_another_database_pg() {
-    let prod = PgDb::with(SCHEMA);
-    let staging = PgDb::with(SCHEMA);
-    let before = pg_dump_tables(&prod.url);
-    let j = JournalDir::new();
-    let out = j.run(&[
-        "exec",
-        &prod.url,
-        "-c",
-        "DELETE FROM p WHERE id = 1",
-        "--yes",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    staging
-        .client()
-        .batch_execute("DELETE FROM p WHERE id = 1")
-        .unwrap();
-    let src = j.path.to_str().unwrap();
-    let out = j.run(&[
-        "undo",
-        "replay",
-        "--from",
-        src,
-        "--to",
-        &staging.url,
-        "1",
-        "--yes",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(pg_dump_tables(&staging.url), before);
-    assert_ne!(pg_dump_tables(&prod.url), before);
-    // The original change is still undoable on production.
-    let out = j.run(&["undo", "apply", "1", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(pg_dump_tables(&prod.url), before);
+fn replay_lists_conflicts_in_the_target_and_force_restores_the_rest() {
+    let (prod, staging) = lite_pair();
+    let j = prod.machine();
+    let id = exec_yes(&j, &prod, "DELETE FROM p WHERE id = 1", &[]);
+    // The copy lost the same rows, then someone put one of them back.
+    staging.plain("DELETE FROM p WHERE id = 1; INSERT INTO p VALUES (1, 'back again');");
+    let conflicted = staging.dump();
+    let other = staging.machine();
+    let (from, to) = (prod.target(), staging.target());
+    let o = replay(&other, &from, &to, &[&id.to_string(), "--yes"]);
+    assert_exit(&o, 5, "replay with a conflict");
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("p (1)"), "the conflicting row is named: {out}");
+    assert_eq!(staging.dump(), conflicted, "nothing changed");
+    assert!(undo_list(&other).is_empty());
+
+    let o = replay(&other, &from, &to, &[&id.to_string(), "--yes", "--force"]);
+    assert_exit(&o, 0, "replay --force");
+    let after = staging.dump();
+    let rows = |t: &str| after.get(t).cloned().unwrap_or_default();
+    assert_eq!(
+        rows("p")
+            .iter()
+            .filter(|r| r.contains("back again"))
+            .count(),
+        1
+    );
+    assert!(
+        rows("c").iter().any(|r| r.starts_with("10|1|'a'")),
+        "{after:?}"
+    );
+    assert!(
+        rows("c").iter().any(|r| r.starts_with("11|1|'b'")),
+        "{after:?}"
+    );
+    let entry = &undo_list(&other)[0];
+    assert!(
+        entry["partial"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("p (1)"),
+        "{entry}"
+    );
+    assert_eq!(staging_tables(&staging), Vec::<String>::new());
 }
+
+#[test]
+fn replay_needs_the_targets_own_journal_and_two_databases() {
+    let prod = Db::new(Engine::Sqlite, SCHEMA);
+    let bare = Db::bare(Engine::Sqlite, SCHEMA);
+    let j = prod.machine();
+    let id = exec_yes(&j, &prod, "DELETE FROM p WHERE id = 1", &[]).to_string();
+    let before = bare.dump();
+    let o = replay(&j, &prod.target(), &bare.target(), &[&id, "--yes"]);
+    assert_exit(&o, 1, "replay into a database without a journal");
+    assert!(
+        stderr(&o).contains("has no dbguard journal") && stderr(&o).contains("dbguard init"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(bare.dump(), before);
+
+    let o = replay(&j, &prod.target(), &prod.target(), &[&id, "--yes"]);
+    assert_exit(&o, 1, "replay into the same database");
+    assert!(stderr(&o).contains("undo apply"), "{}", stderr(&o));
+
+    let pg = Db::new(Engine::Postgres, SCHEMA);
+    let o = replay(&j, &prod.target(), &pg.target(), &[&id, "--yes"]);
+    assert_exit(&o, 1, "replay across engines");
+    assert!(stderr(&o).contains("one engine"), "{}", stderr(&o));
+}
+
+// ---- PostgreSQL: a second cluster ----
+
+/// A throwaway PostgreSQL cluster, made with `initdb` in a temporary
+/// directory (trust authentication, its socket in that directory, a free
+/// port), stopped and removed when dropped, panics included.
+struct Cluster {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        if as_root() {
+            // The server refuses to run as root: it runs as postgres.
+            let st = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown {}", dir.path().display());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = Cluster { dir, port };
+        cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+        );
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            cluster.dir.path().display()
+        );
+        let log = cluster.dir.path().join("log").display().to_string();
+        cluster.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &cluster.data(),
+                "-o",
+                &opts,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Runs a server program of the installation, as postgres if we are root.
+    fn pg(&self, program: &str, args: &[&str]) {
+        let bin = pg_bin().join(program);
+        let mut cmd = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let out = cmd.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+
+    fn client(&self, db: &str) -> postgres::Client {
+        postgres::Client::connect(&self.url(db), postgres::NoTls).unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Whatever the test did: stop it now, the directory goes next.
+        let bin = pg_bin().join("pg_ctl");
+        let data = self.data();
+        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
+        let _ = if as_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&bin)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&bin).args(args).output()
+        };
+    }
+}
+
+/// The server programs: `DBGUARD_TEST_PG_BIN`, else the newest installed
+/// under /usr/lib/postgresql.
+fn pg_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DBGUARD_TEST_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort_by_key(|p| {
+        p.parent()
+            .and_then(Path::file_name)
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+    });
+    versions
+        .pop()
+        .filter(|p| p.join("initdb").exists())
+        .expect("no PostgreSQL server programs: set DBGUARD_TEST_PG_BIN to the directory of initdb")
+}
+
+fn as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Types whose text depends on session settings, set to other values on
+/// each side.
+const PG_TYPED: &str = "CREATE TABLE t (id integer PRIMARY KEY, span interval, at timestamptz,
+        d date, f float8, raw bytea, doc jsonb, tags text[], n numeric(10, 3));
+     INSERT INTO t VALUES
+        (1, '-3 days -04:05:06', '2024-03-01 12:00:00.123456+00', '2024-02-29', 0.1,
+         '\\x00ff', '{\"a\": \"café\"}', ARRAY['x', NULL], 1.500),
+        (2, '1 year 2 mons', '1999-12-31 23:59:59+05:30', '0044-03-15 BC', 1e-300,
+         '\\x', '[]', '{}', -0.001);";
+
+#[test]
+fn replay_between_two_clusters_into_a_database_of_the_same_name() {
+    let prod = PgDb::with(&format!("{SCHEMA} {PG_TYPED}"));
+    init_journal(&prod.url);
+    let other = Cluster::start();
+    other
+        .client("postgres")
+        .batch_execute(&format!("CREATE DATABASE \"{}\"", prod.name))
+        .unwrap();
+    let staging_url = other.url(&prod.name);
+    other
+        .client(&prod.name)
+        .batch_execute(&format!("{SCHEMA} {PG_TYPED}"))
+        .unwrap();
+    init_journal(&staging_url);
+    // Each side reads and writes values under settings of its own.
+    prod.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{0}\" SET IntervalStyle = 'sql_standard';
+             ALTER DATABASE \"{0}\" SET DateStyle = 'SQL, DMY';
+             ALTER DATABASE \"{0}\" SET TimeZone = 'Asia/Kolkata';
+             ALTER DATABASE \"{0}\" SET extra_float_digits = -3;
+             ALTER DATABASE \"{0}\" SET bytea_output = 'escape';",
+            prod.name
+        ))
+        .unwrap();
+    other
+        .client(&prod.name)
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{0}\" SET IntervalStyle = 'iso_8601';
+             ALTER DATABASE \"{0}\" SET DateStyle = 'German, MDY';
+             ALTER DATABASE \"{0}\" SET TimeZone = 'America/Los_Angeles';",
+            prod.name
+        ))
+        .unwrap();
+    let before = pg_dump_tables(&staging_url);
+
+    let j = JournalDir::on(&prod.url);
+    let del_t = exec_apply(&j, "DELETE FROM t");
+    let del_p = exec_apply(&j, "DELETE FROM p WHERE id = 1");
+    other
+        .client(&prod.name)
+        .batch_execute("DELETE FROM t; DELETE FROM p WHERE id = 1")
+        .unwrap();
+    assert_ne!(pg_dump_tables(&staging_url), before);
+
+    let machine = JournalDir::on(&staging_url);
+    let o = replay(
+        &machine,
+        &prod.url,
+        &staging_url,
+        &[&del_p.to_string(), &del_t.to_string(), "--yes"],
+    );
+    assert_exit(&o, 0, "replay into the other cluster");
+    assert_eq!(
+        pg_dump_tables(&staging_url),
+        before,
+        "every value as it was"
+    );
+    let staged: i64 = other
+        .client(&prod.name)
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'dbguard' AND tablename LIKE 'r%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(staged, 0, "staging tables are dropped");
+
+    // The original change is still undoable where it was made.
+    let prod_before = pg_dump_tables(&prod.url);
+    undo_apply(&j, del_p);
+    assert_ne!(pg_dump_tables(&prod.url), prod_before);
+    assert!(list_entry(&j, del_p)["undone_by"].is_i64());
+}
+
+#[test]
+fn undo_in_another_clusters_database_of_the_same_name_is_refused() {
+    let prod = PgDb::with(SCHEMA);
+    init_journal(&prod.url);
+    let j = JournalDir::on(&prod.url);
+    let id = exec_apply(&j, "DELETE FROM p WHERE id = 1");
+    // A restore of production, journal included, under the same name on
+    // another cluster.
+    let dump = Command::new("pg_dump")
+        .args(["--no-owner", "-d", &prod.url])
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "pg_dump: {}", stderr(&dump));
+    let other = Cluster::start();
+    other
+        .client("postgres")
+        .batch_execute(&format!("CREATE DATABASE \"{}\"", prod.name))
+        .unwrap();
+    let copy_url = other.url(&prod.name);
+    let mut psql = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &copy_url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        psql.stdin.take().unwrap().write_all(&dump.stdout).unwrap();
+    }
+    let restored = psql.wait_with_output().unwrap();
+    assert!(restored.status.success(), "psql: {}", stderr(&restored));
+    let before = pg_dump_tables(&copy_url);
+
+    let there = JournalDir::on(&copy_url);
+    let o = there.run(&["undo", "apply", &id.to_string(), "--yes"]);
+    assert_exit(&o, 1, "undo in the other cluster's copy");
+    let err = stderr(&o);
+    let cluster_of = |url: &str| -> String {
+        postgres::Client::connect(url, postgres::NoTls)
+            .unwrap()
+            .query_one(
+                "SELECT system_identifier::text FROM pg_control_system()",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let (a, b) = (cluster_of(&prod.url), cluster_of(&copy_url));
+    assert_ne!(a, b);
+    assert!(
+        err.contains(&a) && err.contains(&b),
+        "both clusters named: {err}"
+    );
+    assert!(err.contains("undo replay"), "{err}");
+    assert_eq!(pg_dump_tables(&copy_url), before, "nothing changed there");
+}
+
+// ---- undo export ----
+
+/// The SQLite script stops at its first error (`.bail on`, said in its
+/// header): a restore that fails half-way leaves the database as it was.
+#[test]
+fn sqlite_export_script_stops_at_the_first_error() {
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "DELETE FROM p WHERE id = 1", &[]);
+    let o = j.run(&["undo", "export", &id.to_string(), "--format", "sql"]);
+    assert_exit(&o, 0, "undo export");
+    let script = stdout(&o);
+    let header: Vec<&str> = script
+        .lines()
+        .take_while(|l| !l.starts_with("BEGIN"))
+        .collect();
+    assert!(header.contains(&".bail on"), "{script}");
+    assert!(
+        header
+            .iter()
+            .any(|l| l.starts_with("--") && l.contains("first error")),
+        "the header says so: {script}"
+    );
+    // The deleted parent's key is taken again: the script's first INSERT
+    // fails, and nothing after it may run.
+    db.plain("INSERT INTO p VALUES (1, 'new one'); INSERT INTO c VALUES (11, 1, 'taken');");
+    let before = db.dump();
+    if Command::new("sqlite3").arg("-version").output().is_err() {
+        // No sqlite3 here: what the script says is all that can be checked.
+        eprintln!("sqlite3 is not installed: the script was not run");
+        return;
+    }
+    let Db::Lite(l) = &db else { unreachable!() };
+    let mut run = Command::new("sqlite3")
+        .arg(&l.path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = run.stdin.take().unwrap();
+        input.write_all(script.as_bytes()).unwrap();
+        // Were the script to go on after the error, this would run.
+        input
+            .write_all(b"\nINSERT INTO p VALUES (99, 'after the error');\n")
+            .unwrap();
+    }
+    let out = run.wait_with_output().unwrap();
+    assert!(!out.status.success(), "sqlite3 reports the failure");
+    assert!(
+        stderr(&out).contains("UNIQUE") || stderr(&out).contains("constraint"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.dump(), before, "the script stopped and rolled back");
+}
+
+// ---- show, list, and the shell ----
 
 /// A reader that stops early (`| head`) closes the pipe: every output of
 /// `undo show` ends quietly with status 0 (the reader wanted no more; issue
@@ -134,20 +568,18 @@ fn replay_restores_a_change_into_another_database_pg() {
 #[test]
 fn undo_show_into_a_closed_pipe_ends_quietly_not_with_a_panic() {
     use std::io::Read;
-    let db = SqliteDb::with(
+    let db = Db::new(
+        Engine::Sqlite,
         "CREATE TABLE k (id INTEGER PRIMARY KEY, pad TEXT);
          WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000)
          INSERT INTO k SELECT i, printf('%.300c', 'x') FROM s;",
     );
-    let j = JournalDir::new();
-    let out = j.run(&["exec", &db.target(), "-c", "DELETE FROM k", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "DELETE FROM k", &[]).to_string();
     // Far more than a pipe buffer holds, in both formats.
     for format in ["json", "text"] {
-        let mut child = dbguard(j.dir.path())
-            .args(["--journal"])
-            .arg(&j.path)
-            .args(["undo", "show", "1", "--format", format])
+        let mut child = j
+            .command(&["undo", "show", &id, "--format", format])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -172,13 +604,18 @@ fn undo_show_into_a_closed_pipe_ends_quietly_not_with_a_panic() {
 /// journal keeps every change ever made.
 #[test]
 fn undo_list_limit_keeps_the_newest() {
-    let db = SqliteDb::with(SCHEMA);
-    let j = JournalDir::new();
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let j = db.machine();
+    let mut made = Vec::new();
     for id in [10, 11, 12] {
-        let sql = format!("DELETE FROM c WHERE id = {id}");
-        let out = j.run(&["exec", &db.target(), "-c", &sql, "--yes"]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        made.push(exec_yes(
+            &j,
+            &db,
+            &format!("DELETE FROM c WHERE id = {id}"),
+            &[],
+        ));
     }
+    made.reverse();
     let ids = |args: &[&str]| -> Vec<i64> {
         let out = j.run(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
@@ -189,10 +626,10 @@ fn undo_list_limit_keeps_the_newest() {
             .map(|c| c["id"].as_i64().unwrap_or_else(|| panic!("no id in {c}")))
             .collect()
     };
-    assert_eq!(ids(&["undo", "list", "--format", "json"]), [3, 2, 1]);
+    assert_eq!(ids(&["undo", "list", "--format", "json"]), made);
     assert_eq!(
         ids(&["undo", "list", "--limit", "2", "--format", "json"]),
-        [3, 2]
+        made[..2]
     );
     assert!(ids(&["undo", "list", "--limit", "0", "--format", "json"]).is_empty());
     let text = stdout(&j.run(&["undo", "list", "--limit", "1"]));
@@ -206,24 +643,17 @@ fn undo_list_limit_keeps_the_newest() {
 
 #[test]
 fn undo_show_lists_rows_before_and_after() {
-    let db = SqliteDb::with(SCHEMA);
-    let j = JournalDir::new();
-    let out = j.run(&[
-        "exec",
-        &db.target(),
-        "-c",
-        "UPDATE c SET note = 'zz' WHERE id = 10",
-        "--yes",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = j.run(&["undo", "show", "1"]);
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "UPDATE c SET note = 'zz' WHERE id = 10", &[]).to_string();
+    let out = j.run(&["undo", "show", &id]);
     let text = stdout(&out);
     assert!(text.contains("update (10)"), "{text}");
     assert!(
         text.contains("- note: a") && text.contains("+ note: zz"),
         "{text}"
     );
-    let out = j.run(&["undo", "show", "1", "--format", "json"]);
+    let out = j.run(&["undo", "show", &id, "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(v["rows"][0]["op"], "update");
     assert_eq!(v["rows"][0]["after"][2], "zz");
@@ -231,13 +661,11 @@ fn undo_show_lists_rows_before_and_after() {
 
 #[test]
 fn piped_shell_never_applies_or_undoes_without_a_terminal() {
-    let db = SqliteDb::with(SCHEMA);
-    let before = sqlite_dump_tables(&db.path);
-    let j = JournalDir::new();
-    let out = dbguard(j.dir.path())
-        .arg("--journal")
-        .arg(&j.path)
-        .arg(db.target())
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let before = db.dump();
+    let j = db.machine();
+    let out = j
+        .command(&[&db.target()])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -252,26 +680,16 @@ fn piped_shell_never_applies_or_undoes_without_a_terminal() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not applied"), "{}", stderr(&out));
-    assert_eq!(sqlite_dump_tables(&db.path), before);
+    assert_eq!(db.dump(), before);
 
-    let out = j.run(&[
-        "exec",
-        &db.target(),
-        "-c",
-        "DELETE FROM p WHERE id = 2",
-        "--yes",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let after = sqlite_dump_tables(&db.path);
-    let out = run_with_stdin(
-        &["--journal", j.path.to_str().unwrap(), &db.target()],
-        "\\undo 1\n",
-    );
+    let id = exec_yes(&j, &db, "DELETE FROM p WHERE id = 2", &[]);
+    let after = db.dump();
+    let out = run_with_stdin(&[&db.target()], &format!("\\undo {id}\n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("needs a terminal"),
         "{}",
         stderr(&out)
     );
-    assert_eq!(sqlite_dump_tables(&db.path), after);
+    assert_eq!(db.dump(), after);
 }

@@ -1,21 +1,53 @@
-//! Issue 4, acceptance 3: type fidelity of the guarded apply and undo.
+//! Issue 14: the capture is exact and happens on the server, so no session
+//! setting can change what an undo puts back ("the settings test restores
+//! byte-identical rows"), on both engines.
 //!
-//! Every value a change deletes or updates must come back exactly: on
-//! Postgres the server's text form of every column (compared in a session
-//! with fixed, lossless output settings, so a database's own `timezone`,
-//! `DateStyle`, `IntervalStyle`, `extra_float_digits` or `bytea_output`
-//! cannot hide a difference); on SQLite the storage class and the exact
-//! value (reals by their bits).
+//! Postgres: a change is made in a `dbguard exec` session that first sets
+//! every output-affecting setting to a non-default value (IntervalStyle,
+//! DateStyle, TimeZone, extra_float_digits, bytea_output, search_path,
+//! standard_conforming_strings; client_encoding has tests of its own, in
+//! `apply_types_encoding`); between the apply and the undo the database's defaults change
+//! to other non-default values and the undo's own session gets a third set
+//! through `PGOPTIONS`. The rows cover every built-in type, arrays,
+//! domains, enums, composites, ranges, `reg*` values that name objects in
+//! a schema the session's search path made visible, text that needs
+//! escaping and text that does not exist in LATIN1. After the undo every
+//! table is compared with what it was, three ways, the engine being the
+//! oracle: each value's text form in a session with fixed settings (which
+//! names a differing value), each row's binary send form
+//! (`record_send`), and `record_image_eq` against a copy the server made
+//! before the change (the stored bytes themselves).
+//!
+//! client_encoding cannot be set from outside a dbguard session: the Rust
+//! driver sends `client_encoding=UTF8` in its startup packet, which
+//! overrides `ALTER DATABASE ... SET`, `ALTER ROLE ... SET` and
+//! `PGOPTIONS='-c client_encoding=...'`
+//! (`pg_outside_client_encoding_does_not_reach_a_dbguard_session` holds
+//! that fact). Inside a session the shell refuses `SET client_encoding`
+//! (not a display setting) but runs `SELECT set_config('client_encoding',
+//! 'LATIN1', false)` as a read; the LATIN1 tests start from there:
+//! changes applied in such an exec session, and changes undone with
+//! `\undo` in such a shell session (on a terminal `script` provides, as
+//! the shell confirms only on one).
+//!
+//! SQLite has no output settings; its counterpart (`apply_types_sqlite`) covers every storage
+//! class in typed, untyped, STRICT and WITHOUT ROWID tables, affinity
+//! edge cases, text that is not UTF-8, reals by their bits, in UTF-8 and
+//! UTF-16 files, compared by `typeof()`, `quote()` and the raw value of
+//! every column.
 
-use std::path::PathBuf;
+use std::process::Output;
 
+use dbguard::db::Engine;
+
+use crate::apply::{Db, assert_exit};
 use crate::helpers::*;
 
 /// One table with a column of (nearly) every built-in type, Pagila-like
 /// domains with non-ASCII names, an enum, a composite, ranges and
 /// multiranges, a generated column and identity columns; four rows of
 /// nasty values (one all NULL).
-const PG_FIXTURE: &str = r#"CREATE TYPE mood AS ENUM ('sad', 'ok', 'it''s "fine"', 'ünïcødé ☃');
+pub(crate) const PG_FIXTURE: &str = r#"CREATE TYPE mood AS ENUM ('sad', 'ok', 'it''s "fine"', 'ünïcødé ☃');
 CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 200);
 CREATE DOMAIN "bıgınt" AS bigint CHECK (VALUE >= 0);
 CREATE DOMAIN "Ñame ☃" AS text CHECK (VALUE <> '');
@@ -85,71 +117,223 @@ VALUES
 INSERT INTO "tÿpes" (id) VALUES (3);
 "#;
 
-const PG_TABLE: &str = "\"tÿpes\"";
+/// `app`, a schema the operator's search path puts before `public`, with
+/// objects of the same names in both, and a table of every `reg*` type
+/// whose values were written under `search_path = app, public`: `x` is
+/// `app.x` and must come back as `app.x`, not as whatever `x` means in
+/// the undo's session. Its rows hang off "tÿpes" (ON DELETE and ON UPDATE
+/// CASCADE), so one change covers both tables.
+pub(crate) const PG_REGS: &str = r#"
+CREATE SCHEMA app;
+CREATE TABLE public.x (id int);
+CREATE TABLE app.x (id int);
+CREATE TABLE app."Wéird ""x""" (id int);
+CREATE TYPE app.mood AS ENUM ('app');
+CREATE FUNCTION public.f(int) RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION app.f(int) RETURNS int LANGUAGE sql AS 'SELECT 2';
+CREATE OPERATOR public.### (LEFTARG = int, RIGHTARG = int, FUNCTION = int4pl);
+CREATE OPERATOR app.### (LEFTARG = int, RIGHTARG = int, FUNCTION = int4mi);
+CREATE TEXT SEARCH CONFIGURATION public.cfg (COPY = simple);
+CREATE TEXT SEARCH CONFIGURATION app.cfg (COPY = simple);
+CREATE TEXT SEARCH DICTIONARY public.dict (TEMPLATE = simple);
+CREATE TEXT SEARCH DICTIONARY app.dict (TEMPLATE = simple);
+CREATE COLLATION public.coll FROM "C";
+CREATE COLLATION app.coll FROM "C";
+SET search_path = app, public;
+CREATE TABLE app."régs" (
+  id int PRIMARY KEY REFERENCES public."tÿpes" (id) ON DELETE CASCADE ON UPDATE CASCADE,
+  rc regclass, rcw regclass, rt regtype, rp regproc, rpd regprocedure,
+  ro regoper, rod regoperator, rn regnamespace, rr regrole, rcfg regconfig,
+  rdict regdictionary, rcoll regcollation, ra regclass[], rta regtype[], o oid
+);
+INSERT INTO app."régs" VALUES
+ (1, 'x', '"Wéird ""x"""', 'mood', 'f', 'f(int)', '###', '###(int,int)', 'app', 'pg_monitor',
+  'cfg', 'dict', 'coll', '{x,public.x,"\"Wéird \"\"x\"\"\""}', '{mood,public.mood,"x[]"}', 'x'::regclass),
+ (2, 'public.x', 'pg_class', 'public.mood', 'public.f', 'public.f(int)', 'public.###', 'public.###(int,int)',
+  'public', 'postgres', 'public.cfg', 'public.dict', 'public.coll', '{}', '{}', 0),
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (4, 'pg_catalog.pg_class', 'x', 'double precision', 'int4pl', 'int4pl(int,int)', '||/', '+(int,int)',
+  'pg_catalog', '-', 'english', 'english_stem', '"C"', '{NULL}', '{"character varying(3)"}', 4294967295);
+RESET search_path;
+"#;
+
+/// Floats whose shortest exact text needs all 17 (9) digits, subnormals
+/// and a signed zero: `extra_float_digits = -15` would round all of them.
+pub(crate) const PG_FLOATS: &str = "
+CREATE TABLE public.fl (id int PRIMARY KEY, f8 float8, f4 real, af8 float8[]);
+INSERT INTO public.fl VALUES
+  (1, 0.1::float8 + 0.2::float8, 1::real / 3, ARRAY[0.1::float8 + 0.2::float8, 2.0 / 3]),
+  (2, 1.0 / 3, 16777217::real, ARRAY[1e-320::float8, 1.7976931348623157e308]),
+  (3, pi(), 0.1::real, NULL),
+  (4, 5e-324, 1.17549435e-38::real, '{-0}');
+";
+
+/// The tables of the settings scenario, with their keys.
+pub(crate) const PG_TABLES: [(&str, &str); 3] = [
+    ("public.\"tÿpes\"", "id"),
+    ("app.\"régs\"", "id"),
+    ("public.fl", "id"),
+];
+
+/// The settings every comparison session pins: values read there are the
+/// values themselves (schema-qualified `reg*`, exact floats, UTC, hex).
+pub(crate) const PG_FIXED: &str = "SET search_path = ''; SET DateStyle = 'ISO, YMD'; \
+    SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; \
+    SET bytea_output = 'hex'; SET standard_conforming_strings = on; SET client_encoding = 'UTF8'";
+
+/// The output-affecting settings, as `current_setting` names them.
+pub(crate) const PG_SETTINGS: [&str; 8] = [
+    "IntervalStyle",
+    "DateStyle",
+    "TimeZone",
+    "extra_float_digits",
+    "bytea_output",
+    "search_path",
+    "standard_conforming_strings",
+    "client_encoding",
+];
+
+/// What the operator's session sets before the change. The shell runs
+/// the display settings as `SET`; `standard_conforming_strings` is not
+/// one of them (the shell refuses `SET standard_conforming_strings`), so
+/// it is set the way the shell lets it through: a read calling
+/// `set_config`.
+pub(crate) const SESSION_SETS: &str = "SET IntervalStyle = 'sql_standard'; SET DateStyle = 'SQL, DMY'; \
+    SET TimeZone = 'Asia/Kathmandu'; SET extra_float_digits = -15; SET bytea_output = 'escape'; \
+    SET search_path = app, public; SELECT set_config('standard_conforming_strings', 'off', false)";
+
+/// `SESSION_SETS` as the session then reports them (`PG_SETTINGS` order).
+pub(crate) const SESSION_VALUES: [&str; 8] = [
+    "sql_standard",
+    "SQL, DMY",
+    "Asia/Kathmandu",
+    "-15",
+    "escape",
+    "app, public",
+    "off",
+    "UTF8",
+];
+
+/// The database's defaults between the apply and the undo.
+pub(crate) const DATABASE_SETS: [(&str, &str); 8] = [
+    ("IntervalStyle", "'iso_8601'"),
+    ("DateStyle", "'German, DMY'"),
+    ("TimeZone", "'America/St_Johns'"),
+    ("extra_float_digits", "0"),
+    ("bytea_output", "'escape'"),
+    ("search_path", "app, public"),
+    ("standard_conforming_strings", "off"),
+    ("client_encoding", "'LATIN1'"),
+];
+
+/// What a dbguard session on the database then runs with: everything
+/// but client_encoding, which the driver's startup packet sets to UTF8.
+pub(crate) const DATABASE_VALUES: [&str; 8] = [
+    "iso_8601",
+    "German, DMY",
+    "America/St_Johns",
+    "0",
+    "escape",
+    "app, public",
+    "off",
+    "UTF8",
+];
+
+/// A third set, for the undo of the undo: `PGOPTIONS`, over the
+/// database's defaults.
+pub(crate) const PG_OPTIONS: &str = "-c IntervalStyle=postgres_verbose -c DateStyle=Postgres,YMD \
+    -c TimeZone=Pacific/Chatham -c extra_float_digits=1 -c bytea_output=escape \
+    -c search_path=app -c standard_conforming_strings=off -c client_encoding=LATIN1";
+
+pub(crate) const OPTIONS_VALUES: [&str; 8] = [
+    "postgres_verbose",
+    "Postgres, YMD",
+    "Pacific/Chatham",
+    "1",
+    "escape",
+    "app",
+    "off",
+    "UTF8",
+];
+
+/// A read of every output setting, for the sessions to report them.
+pub(crate) fn show_settings() -> String {
+    let cols: Vec<String> = PG_SETTINGS
+        .iter()
+        .map(|s| format!("current_setting('{s}') AS \"{s}\""))
+        .collect();
+    format!("SELECT {}", cols.join(", "))
+}
 
 type PgRows = Vec<Vec<(String, Option<String>)>>;
 
-/// A session whose output settings are fixed and lossless, so what it
-/// reads is the value itself, not a rendering bent by the database's
-/// defaults.
-fn pg_canonical(db: &PgDb) -> postgres::Client {
-    let mut c = db.client();
-    c.batch_execute(
-        "SET timezone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres';
-         SET extra_float_digits = 3; SET bytea_output = 'hex'",
-    )
-    .expect("canonical settings");
+/// A table as the engine holds it, read in a session with `PG_FIXED`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct PgImage {
+    /// Every row: each column's text form, then the whole row's, sorted
+    /// by the row's.
+    text: PgRows,
+    /// Every row's binary send form (`record_send`, hex), sorted.
+    sent: Vec<String>,
+}
+
+/// The alias a table's whole row is read by: no column of the fixtures
+/// has this name (a column named like the alias would be read instead).
+pub(crate) const ROW: &str = "whole_row_";
+
+pub(crate) fn pg_fixed(url: &str) -> postgres::Client {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect to test db");
+    c.batch_execute(PG_FIXED).expect("fixed settings");
     c
 }
 
-/// Every row of `table`, every column in its text form, plus the whole
-/// row's text form and, for float columns, their exact binary form.
-fn pg_snapshot(db: &PgDb, table: &str) -> PgRows {
-    let mut c = pg_canonical(db);
+pub(crate) fn pg_image(url: &str, table: &str) -> PgImage {
+    let mut c = pg_fixed(url);
     // Ordered by the whole row's text form: tables without a key, and
     // columns without an ordering operator, sort too.
-    let mut rows = pg_rows_text(&mut c, &format!("{table} AS t"), "t::text COLLATE \"C\"");
+    let mut text = pg_rows_text(
+        &mut c,
+        &format!("{table} AS {ROW}"),
+        &format!("{ROW}::text COLLATE \"C\""),
+    );
     let whole = pg_rows_text(
         &mut c,
-        &format!("(SELECT t::text AS \"row\" FROM {table} AS t) AS s"),
+        &format!("(SELECT {ROW}::text AS \"row\" FROM {table} AS {ROW}) AS s"),
         "\"row\" COLLATE \"C\"",
     );
-    assert_eq!(rows.len(), whole.len());
-    for (r, w) in rows.iter_mut().zip(whole) {
+    assert_eq!(text.len(), whole.len());
+    for (r, w) in text.iter_mut().zip(whole) {
         r.extend(w);
     }
-    rows
-}
-
-fn pg_float_bits(db: &PgDb, table: &str, cols: &[&str]) -> Vec<Vec<Option<String>>> {
-    let mut c = pg_canonical(db);
-    let sel: Vec<String> = cols
-        .iter()
-        .map(|c| format!("CASE WHEN pg_typeof({c}) = 'real'::regtype THEN encode(float4send({c}::real), 'hex') ELSE encode(float8send({c}::float8), 'hex') END"))
-        .collect();
-    pg_rows_text(
+    let sent = pg_rows_text(
         &mut c,
-        &format!("(SELECT {} FROM {table} ORDER BY 1) AS s", sel.join(", ")),
-        "1",
+        &format!(
+            "(SELECT encode(pg_catalog.record_send({ROW}), 'hex') AS s FROM {table} AS {ROW}) AS q"
+        ),
+        "s COLLATE \"C\"",
     )
     .into_iter()
-    .map(|r| r.into_iter().map(|(_, v)| v).collect())
-    .collect()
+    .map(|r| r[0].1.clone().unwrap_or_default())
+    .collect();
+    PgImage { text, sent }
 }
 
-/// Asserts two snapshots are identical, naming the first differing value.
-fn assert_same(before: &PgRows, after: &PgRows, what: &str) {
+/// Asserts two images of a table are identical, naming each differing
+/// value.
+#[track_caller]
+pub(crate) fn assert_same(before: &PgImage, after: &PgImage, what: &str) {
+    let (b, a) = (&before.text, &after.text);
     assert_eq!(
-        before.len(),
-        after.len(),
+        b.len(),
+        a.len(),
         "{what}: {} rows before, {} after",
-        before.len(),
-        after.len()
+        b.len(),
+        a.len()
     );
     let mut diffs = Vec::new();
-    for (b, a) in before.iter().zip(after) {
-        let id = b.first().and_then(|(_, v)| v.clone()).unwrap_or_default();
-        for ((col, bv), (_, av)) in b.iter().zip(a) {
+    for (br, ar) in b.iter().zip(a) {
+        let id = br.first().and_then(|(_, v)| v.clone()).unwrap_or_default();
+        for ((col, bv), (_, av)) in br.iter().zip(ar) {
             if bv != av {
                 diffs.push(format!(
                     "  row {id} column {col}:\n    before {bv:?}\n    after  {av:?}"
@@ -159,47 +343,141 @@ fn assert_same(before: &PgRows, after: &PgRows, what: &str) {
     }
     assert!(
         diffs.is_empty(),
-        "{what}: {} value(s) differ after undo:\n{}",
+        "{what}: {} value(s) differ:\n{}",
         diffs.len(),
         diffs.join("\n")
     );
+    let differing: Vec<(&String, &String)> = before
+        .sent
+        .iter()
+        .zip(&after.sent)
+        .filter(|(b, a)| b != a)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{what}: the text forms agree but {} row(s) differ in their binary form, first:\n  before {}\n  after  {}",
+        differing.len(),
+        differing[0].0,
+        differing[0].1
+    );
 }
 
-fn journal_in(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("journal.sqlite")
+/// The server's own copy of `table`, taken before a change: the oracle of
+/// the image comparison.
+pub(crate) fn pg_oracle_copy(url: &str, table: &str, copy: &str) {
+    pg_fixed(url)
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS oracle; CREATE TABLE oracle.{copy} AS SELECT * FROM {table}"
+        ))
+        .expect("copy the table");
 }
 
-fn pg_count(db: &PgDb, table: &str) -> i64 {
-    db.client()
-        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-        .expect("count")
-        .get(0)
+/// Keys of rows of `table` whose stored image is not byte for byte the
+/// one in the oracle's copy (`record_image_eq`), or that only one has.
+pub(crate) fn pg_image_mismatches(url: &str, copy: &str, table: &str, key: &str) -> Vec<String> {
+    pg_rows_text(
+        &mut pg_fixed(url),
+        &format!(
+            "(SELECT coalesce(before_row_.{key}, {ROW}.{key})::text AS k \
+             FROM oracle.{copy} AS before_row_ \
+             FULL JOIN {table} AS {ROW} ON before_row_.{key} = {ROW}.{key} \
+             WHERE before_row_.{key} IS NULL OR {ROW}.{key} IS NULL \
+             OR NOT pg_catalog.record_image_eq(before_row_, {ROW})) AS m"
+        ),
+        "k",
+    )
+    .into_iter()
+    .map(|r| r[0].1.clone().unwrap_or_default())
+    .collect()
 }
 
-/// Delete every row through dbguard, undo, and compare.
-fn pg_delete_all_round_trip(db: &PgDb, table: &str) {
-    let before = pg_snapshot(db, table);
-    assert!(!before.is_empty());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = journal_in(&dir);
-    let id = exec_apply(&journal, &db.url, &format!("DELETE FROM {table}"));
-    assert_eq!(pg_count(db, table), 0, "the DELETE was applied");
-    undo_apply(&journal, id, None);
-    let after = pg_snapshot(db, table);
-    assert_same(&before, &after, "delete all, undo");
+/// `dbguard ARGS` on machine `j` with `env` added; its output and every
+/// JSON line it printed.
+pub(crate) fn run_env(
+    j: &JournalDir,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, Vec<serde_json::Value>) {
+    let out = j
+        .command(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run dbguard");
+    let lines = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out, lines)
 }
 
-#[test]
-fn pg_every_type_delete_all_then_undo_is_identical() {
-    let db = PgDb::with(PG_FIXTURE);
-    pg_delete_all_round_trip(&db, PG_TABLE);
+/// The change ids of an exec's output, in order.
+pub(crate) fn change_ids(lines: &[serde_json::Value]) -> Vec<i64> {
+    lines
+        .iter()
+        .filter_map(|v| v["change_id"].as_i64())
+        .collect()
 }
 
-/// The columns an UPDATE may assign (not generated, not identity ALWAYS).
-fn pg_assignable(db: &PgDb, table: &str) -> Vec<String> {
-    db.client()
+/// Asserts that the read of [`show_settings`] among `lines` reported
+/// `want`.
+#[track_caller]
+pub(crate) fn assert_settings(lines: &[serde_json::Value], want: &[&str; 8], whose: &str) {
+    let names: Vec<serde_json::Value> = PG_SETTINGS.iter().map(|s| (*s).into()).collect();
+    let row = lines
+        .iter()
+        .find(|v| v["columns"].as_array() == Some(&names))
+        .and_then(|v| v["rows"][0].as_array().cloned())
+        .unwrap_or_else(|| panic!("{whose}: no report of the settings in {lines:?}"));
+    let got: Vec<&str> = row.iter().map(|v| v.as_str().unwrap_or("?")).collect();
+    assert_eq!(
+        got,
+        want.to_vec(),
+        "{whose}: the settings ({PG_SETTINGS:?})"
+    );
+}
+
+/// Asserts what a dbguard session on `j`'s database, started with `env`,
+/// runs with.
+#[track_caller]
+pub(crate) fn assert_session_settings(
+    j: &JournalDir,
+    env: &[(&str, &str)],
+    want: &[&str; 8],
+    whose: &str,
+) {
+    let show = show_settings();
+    let (out, lines) = run_env(j, &["exec", "-c", &show, "--format", "json"], env);
+    assert_exit(&out, 0, whose);
+    assert_settings(&lines, want, whose);
+}
+
+/// `undo apply ID --yes` on `j` with `env`: the undo's change id.
+#[track_caller]
+pub(crate) fn undo_env(j: &JournalDir, id: i64, env: &[(&str, &str)]) -> i64 {
+    let ids = id.to_string();
+    let (out, lines) = run_env(
+        j,
+        &["undo", "apply", &ids, "--yes", "--format", "json"],
+        env,
+    );
+    assert_exit(&out, 0, &format!("undo apply {id}"));
+    change_ids(&lines)
+        .last()
+        .copied()
+        .unwrap_or_else(|| panic!("undo apply {id}: no change id in {lines:?}"))
+}
+
+pub(crate) fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The columns of `table` an UPDATE or INSERT may assign: not generated,
+/// not identity ALWAYS, not `id`.
+pub(crate) fn pg_assignable(url: &str, table: &str) -> Vec<String> {
+    pg_fixed(url)
         .query(
-            "SELECT attname::text FROM pg_attribute
+            "SELECT quote_ident(attname) FROM pg_attribute
              WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped
                AND attgenerated = '' AND attidentity <> 'a' AND attname <> 'id'
              ORDER BY attnum",
@@ -211,140 +489,249 @@ fn pg_assignable(db: &PgDb, table: &str) -> Vec<String> {
         .collect()
 }
 
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+/// The fixture of the settings scenarios.
+pub(crate) fn pg_settings_fixture() -> String {
+    format!("{PG_FIXTURE}{PG_REGS}{PG_FLOATS}")
+}
+
+/// The settings test: each of `statements` (over `tables`, by the bare
+/// names the operator's search path resolves) runs in an exec session of
+/// its own after `session` set every output setting; then the database's defaults
+/// change, each change is undone (newest first) in a session with those;
+/// every table must be as it was, byte for byte. Then each undo is undone
+/// in a session with `PGOPTIONS` too, and every table must be as the
+/// statements left it.
+pub(crate) fn pg_settings_round_trip(
+    db: &Db,
+    tables: &[(&str, &str)],
+    session: &str,
+    session_values: &[&str; 8],
+    statements: &[String],
+) {
+    let Db::Pg(pg) = db else {
+        panic!("a Postgres test")
+    };
+    let url = db.target();
+    let j = db.machine();
+    for (i, (t, _)) in tables.iter().enumerate() {
+        pg_oracle_copy(&url, t, &format!("before_{i}"));
+    }
+    let before: Vec<PgImage> = tables.iter().map(|(t, _)| pg_image(&url, t)).collect();
+
+    // One session per statement: see
+    // `pg_two_changes_in_one_session_are_both_applied`.
+    let mut ids = Vec::new();
+    for s in statements {
+        let script = format!("{session}; {}; {s}", show_settings());
+        let (out, lines) = run_env(
+            &j,
+            &["exec", "-c", &script, "--yes", "--format", "json"],
+            &[],
+        );
+        assert_exit(
+            &out,
+            0,
+            &format!("{s} in a session with every setting changed"),
+        );
+        assert_settings(&lines, session_values, "the operator's session");
+        let id = change_ids(&lines);
+        assert_eq!(id.len(), 1, "{s}: one change: {lines:?}");
+        ids.extend(id);
+    }
+    let after: Vec<PgImage> = tables.iter().map(|(t, _)| pg_image(&url, t)).collect();
+    assert!(
+        before != after,
+        "the statements changed nothing: {statements:?}"
+    );
+
+    let alter: Vec<String> = DATABASE_SETS
+        .iter()
+        .map(|(k, v)| format!("ALTER DATABASE \"{}\" SET {k} = {v}", pg.name))
+        .collect();
+    pg.client()
+        .batch_execute(&alter.join("; "))
+        .expect("alter database");
+    assert_session_settings(&j, &[], &DATABASE_VALUES, "the undo's session");
+    let undos: Vec<i64> = ids.iter().rev().map(|id| undo_env(&j, *id, &[])).collect();
+    for (i, (t, key)) in tables.iter().enumerate() {
+        let what = format!("{t} after the undo of changes {ids:?}");
+        assert_same(&before[i], &pg_image(&url, t), &what);
+        assert_eq!(
+            pg_image_mismatches(&url, &format!("before_{i}"), t, key),
+            Vec::<String>::new(),
+            "{what}: rows whose stored bytes differ from the server's copy taken before the change (by {key})"
+        );
+    }
+
+    let env = [("PGOPTIONS", PG_OPTIONS)];
+    assert_session_settings(&j, &env, &OPTIONS_VALUES, "the redo's session");
+    for u in undos.iter().rev() {
+        undo_env(&j, *u, &env);
+    }
+    for (i, (t, _)) in tables.iter().enumerate() {
+        let what = format!("{t} after undoing the undos {undos:?}");
+        assert_same(&after[i], &pg_image(&url, t), &what);
+    }
+}
+
+/// Every row of every table deleted (the delete of "tÿpes" cascades into
+/// app."régs"), undone.
+#[test]
+pub(crate) fn pg_settings_changed_around_a_delete_of_every_type_restore_identical_rows() {
+    let db = Db::new(Engine::Postgres, &pg_settings_fixture());
+    pg_settings_round_trip(
+        &db,
+        &PG_TABLES,
+        SESSION_SETS,
+        &SESSION_VALUES,
+        &["DELETE FROM \"tÿpes\"".into(), "DELETE FROM fl".into()],
+    );
 }
 
 /// Every assignable column of every row takes another row's value (row
 /// `id` gets row `id % 4 + 1`'s): all values change, to other nasty ones.
-fn pg_update_all_round_trip(db: &PgDb, skip: &[&str]) {
-    let before = pg_snapshot(db, PG_TABLE);
-    let sets: Vec<String> = pg_assignable(db, PG_TABLE)
-        .iter()
-        .filter(|c| !skip.contains(&c.as_str()))
-        .map(|c| format!("{q} = s.{q}", q = quote_ident(c)))
-        .collect();
-    let sql = format!(
-        "UPDATE {PG_TABLE} AS t SET {} FROM {PG_TABLE} AS s WHERE s.id = t.id % 4 + 1",
-        sets.join(", ")
+/// (Keys that move are `pg_update_of_a_key_cascading_into_a_child_key`.)
+#[test]
+pub(crate) fn pg_settings_changed_around_an_update_of_every_column_restore_identical_rows() {
+    let db = Db::new(Engine::Postgres, &pg_settings_fixture());
+    let url = db.target();
+    let update = |table: &str, bare: &str| {
+        let sets: Vec<String> = pg_assignable(&url, table)
+            .iter()
+            .map(|c| format!("{c} = s.{c}"))
+            .collect();
+        format!(
+            "UPDATE {bare} AS t SET {} FROM {bare} AS s WHERE s.id = t.id % 4 + 1",
+            sets.join(", ")
+        )
+    };
+    pg_settings_round_trip(
+        &db,
+        &PG_TABLES,
+        SESSION_SETS,
+        &SESSION_VALUES,
+        &[
+            update(PG_TABLES[0].0, "\"tÿpes\""),
+            update(PG_TABLES[1].0, "\"régs\""),
+            update(PG_TABLES[2].0, "fl"),
+        ],
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = journal_in(&dir);
-    let id = exec_apply(&journal, &db.url, &sql);
-    let during = pg_snapshot(db, PG_TABLE);
-    assert_ne!(before, during, "the UPDATE changed the rows");
-    undo_apply(&journal, id, None);
-    let after = pg_snapshot(db, PG_TABLE);
-    assert_same(&before, &after, "update every column, undo");
 }
 
-/// Acceptance 3 asks for every column. Fails while the UPDATE preview
-/// compares old and new values with `=`, which json, xml, point and
-/// polygon do not have.
+/// Copies of every row inserted (values computed on the server from the
+/// stored ones), undone: the inserted rows go, nothing else moves.
 #[test]
-fn pg_every_type_update_every_column_then_undo_is_identical() {
-    let db = PgDb::with(PG_FIXTURE);
-    pg_update_all_round_trip(&db, &[]);
+pub(crate) fn pg_settings_changed_around_an_insert_of_every_type_restore_identical_rows() {
+    let db = Db::new(Engine::Postgres, &pg_settings_fixture());
+    let url = db.target();
+    let insert = |table: &str, bare: &str| {
+        let cols = pg_assignable(&url, table).join(", ");
+        format!("INSERT INTO {bare} (id, {cols}) SELECT id + 10, {cols} FROM {bare}")
+    };
+    pg_settings_round_trip(
+        &db,
+        &PG_TABLES,
+        SESSION_SETS,
+        &SESSION_VALUES,
+        &[
+            insert(PG_TABLES[0].0, "\"tÿpes\""),
+            insert(PG_TABLES[1].0, "\"régs\""),
+            insert(PG_TABLES[2].0, "fl"),
+        ],
+    );
 }
 
-/// The same, leaving out the four types without an equality operator, so
-/// the restore of every other type is checked for updates too.
-#[test]
-fn pg_every_type_with_equality_update_then_undo_is_identical() {
-    let db = PgDb::with(PG_FIXTURE);
-    pg_update_all_round_trip(&db, &["js", "x", "pt", "pg"]);
+// ------------------------------------------------------ more Postgres
+
+/// Delete every row through dbguard, undo, and compare.
+pub(crate) fn pg_delete_all_round_trip(db: &Db, table: &str) {
+    let url = db.target();
+    let before = pg_image(&url, table);
+    assert!(!before.text.is_empty());
+    let j = db.machine();
+    let id = exec_apply(&j, &format!("DELETE FROM {table}"));
+    assert!(
+        pg_image(&url, table).text.is_empty(),
+        "the DELETE was applied"
+    );
+    undo_apply(&j, id);
+    assert_same(&before, &pg_image(&url, table), "delete all, undo");
 }
 
-/// The capture reads the server's text form under the session's settings.
-/// A database whose defaults are `timezone = Asia/Kolkata` and
-/// `DateStyle = 'SQL, DMY'` renders timestamptz as `29/02/2000 12:19:56 IST`,
-/// and `IST` reads back as Israel time: the restore must not be bent.
 #[test]
-fn pg_database_timezone_and_datestyle_do_not_bend_restore() {
-    let db = PgDb::new();
-    db.client()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{0}\" SET timezone = 'Asia/Kolkata';
-             ALTER DATABASE \"{0}\" SET DateStyle = 'SQL, DMY';",
-            db.name
-        ))
-        .expect("alter database");
-    db.client().batch_execute(PG_FIXTURE).expect("fixture");
-    pg_delete_all_round_trip(&db, PG_TABLE);
+pub(crate) fn pg_two_changes_in_one_session_are_both_applied() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY);
+         INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES (1), (2);",
+    );
+    let j = db.machine();
+    let (out, lines) = run_env(
+        &j,
+        &[
+            "exec",
+            "-c",
+            "DELETE FROM a WHERE id = 1; DELETE FROM b WHERE id = 1",
+            "--yes",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "two deletes in one exec");
+    assert_eq!(change_ids(&lines).len(), 2, "{lines:?}");
 }
 
-/// The same settings with ordinary timestamps only (no local mean time in
-/// the distant past): `SQL` style prints `IST`, which Postgres reads as
-/// Israel time, so a capture in that form restores shifted by 3:30.
-#[test]
-fn pg_database_timezone_and_datestyle_ordinary_timestamps() {
-    let db = PgDb::new();
-    db.client()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{0}\" SET timezone = 'Asia/Kolkata';
-             ALTER DATABASE \"{0}\" SET DateStyle = 'SQL, DMY';",
-            db.name
-        ))
-        .expect("alter database");
-    db.client()
-        .batch_execute(
-            "CREATE TABLE ts (id int PRIMARY KEY, at timestamptz, d date, r tstzrange, a timestamptz[]);
-             INSERT INTO ts VALUES
-               (1, '2020-01-02 03:04:05.678+00', '2020-01-02', '[2020-01-01 00:00+00,2020-06-01 00:00+00)', '{2021-03-04 05:06:07+00}'),
-               (2, '1999-12-31 23:59:59.999999+05:30', '1999-12-31', NULL, NULL);",
-        )
-        .expect("fixture");
-    pg_delete_all_round_trip(&db, "ts");
+/// A key that moves, cascading (ON UPDATE CASCADE) into a child whose own
+/// primary key is the foreign key: the child's rows move too, and the undo
+/// must move both back.
+///
+/// The child's rows are found after the statement where the cascade moved
+/// them (their locator is the parent's new key: the old one on Postgres,
+/// the rowid `id integer PRIMARY KEY` is on SQLite), and the undo reverts
+/// the children before the parent, so the parent's own revert cascades
+/// into nothing.
+pub(crate) fn update_of_a_key_cascading_into_a_child_key(engine: Engine) {
+    let db = Db::new(
+        engine,
+        "CREATE TABLE parent (id integer PRIMARY KEY, v text);
+         CREATE TABLE child (id integer PRIMARY KEY REFERENCES parent (id) ON UPDATE CASCADE,
+                             w text);
+         INSERT INTO parent VALUES (1, 'a'), (2, 'b'), (3, 'c');
+         INSERT INTO child VALUES (1, 'x'), (2, 'y');",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let id = exec_apply(&j, "UPDATE parent SET id = id + 100 WHERE id <= 2");
+    let after = db.dump();
+    assert!(
+        crate::apply::rows(&after, "child")
+            .iter()
+            .all(|r| r.contains("10")),
+        "the cascade moved the child's keys: {after:?}"
+    );
+    let undo = undo_apply(&j, id);
+    assert_eq!(db.dump(), before, "undo of change {id} (by {undo})");
+    undo_apply(&j, undo);
+    assert_eq!(db.dump(), after, "undo of the undo {undo}");
 }
 
-/// `IntervalStyle = sql_standard` and `bytea_output = escape` as database
-/// defaults.
 #[test]
-fn pg_database_intervalstyle_and_bytea_output_do_not_bend_restore() {
-    let db = PgDb::new();
-    db.client()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{0}\" SET IntervalStyle = 'sql_standard';
-             ALTER DATABASE \"{0}\" SET bytea_output = 'escape';",
-            db.name
-        ))
-        .expect("alter database");
-    db.client().batch_execute(PG_FIXTURE).expect("fixture");
-    pg_delete_all_round_trip(&db, PG_TABLE);
+pub(crate) fn pg_update_of_a_key_cascading_into_a_child_key() {
+    update_of_a_key_cascading_into_a_child_key(Engine::Postgres);
 }
 
-/// `extra_float_digits = 0` makes the text form of floats round to 15
-/// (float8) / 6 (float4) digits: a capture in that form loses bits.
 #[test]
-fn pg_database_extra_float_digits_zero_does_not_round_floats() {
-    let db = PgDb::new();
-    db.client()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{0}\" SET extra_float_digits = 0;",
-            db.name
-        ))
-        .expect("alter database");
-    db.client()
-        .batch_execute(
-            "CREATE TABLE fl (id int PRIMARY KEY, f8 float8, f4 real, af8 float8[]);
-             INSERT INTO fl VALUES
-               (1, 0.1::float8 + 0.2::float8, 1::real / 3, ARRAY[0.1::float8 + 0.2::float8, 2.0 / 3]),
-               (2, 1.0 / 3, 16777217::real, ARRAY[1e-320::float8, 1.7976931348623157e308]),
-               (3, pi(), 0.1::real, NULL),
-               (4, 5e-324, 1.17549435e-38::real, '{-0}');",
-        )
-        .expect("fixture");
-    let bits_before = pg_float_bits(&db, "fl", &["id", "f8", "f4"]);
-    pg_delete_all_round_trip(&db, "fl");
-    let bits_after = pg_float_bits(&db, "fl", &["id", "f8", "f4"]);
-    assert_eq!(bits_before, bits_after, "float bits after undo");
+pub(crate) fn sqlite_update_of_a_key_cascading_into_a_child_key() {
+    update_of_a_key_cascading_into_a_child_key(Engine::Sqlite);
 }
 
 /// Types defined in other schemas, with names that need quoting, used by
-/// a table in a third: the casts of the restore must name them fully.
+/// a table in a third: the restore must name them fully.
 #[test]
-fn pg_types_from_other_schemas_with_quoted_names() {
-    let db = PgDb::with(
+pub(crate) fn pg_types_from_other_schemas_with_quoted_names() {
+    let db = Db::new(
+        Engine::Postgres,
         r#"CREATE SCHEMA "Týpes ""x""";
            CREATE SCHEMA "Dätä";
            CREATE TYPE "Týpes ""x"""."Mööd" AS ENUM ('a b', 'ç');
@@ -365,10 +752,11 @@ fn pg_types_from_other_schemas_with_quoted_names() {
 }
 
 /// A table without a primary key (rows identified by all their columns)
-/// holding types without equality or ordering operators.
+/// holding types without equality or ordering operators, and duplicates.
 #[test]
-fn pg_table_without_key_with_json_point_xml_delete_then_undo() {
-    let db = PgDb::with(
+pub(crate) fn pg_table_without_key_with_json_point_xml_delete_then_undo() {
+    let db = Db::new(
+        Engine::Postgres,
         "CREATE TABLE nokey (j json, p point, x xml, pg polygon, n int, t text);
          INSERT INTO nokey VALUES
            ('{\"a\": 1,  \"a\": 2}', '(1,1)', '<a/>', '((0,0),(1,1),(1,0))', 1, 'x'),
@@ -376,361 +764,38 @@ fn pg_table_without_key_with_json_point_xml_delete_then_undo() {
            ('[]', '(2,-0)', '<b>é</b>', NULL, NULL, NULL),
            (NULL, NULL, NULL, NULL, NULL, NULL);",
     );
-    pg_delete_all_round_trip(&db, "nokey");
+    pg_delete_all_round_trip(&db, "public.nokey");
 }
 
 /// Values equal by their type's `=` but not identical (1.0 vs 1.000,
 /// '1 day' vs '24 hours', boxes of the same area, -0 vs 0): an UPDATE
-/// between them changes the row, the undo must put the exact text back,
+/// between them changes the row, the undo must put the exact value back,
 /// and the preview must count the rows as updated.
 #[test]
-fn pg_update_to_equal_but_not_identical_values_is_counted_and_undone() {
-    let db = PgDb::with(
+pub(crate) fn pg_update_to_equal_but_not_identical_values_is_counted_and_undone() {
+    let db = Db::new(
+        Engine::Postgres,
         "CREATE TABLE eq (id int PRIMARY KEY, n numeric, iv interval, b box, f float8, ts timestamptz);
          INSERT INTO eq VALUES (1, 1.0, '1 day', '((0,0),(1,1))', -0, '2020-01-01 00:00:00+00'),
                                (2, 2.50, '1 mon', '((0,0),(2,2))', 0, '2020-01-01 00:00:00+00');",
     );
-    let before = pg_snapshot(&db, "eq");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = journal_in(&dir);
+    let url = db.target();
+    let before = pg_image(&url, "public.eq");
+    let j = db.machine();
     let sql = "UPDATE eq SET n = n * 1.000, iv = iv + '0 seconds' + CASE WHEN id = 1 THEN interval '24 hours' - interval '1 day' ELSE interval '30 days' - interval '1 mon' END, b = box(point(5, 5), point(6, 6)), f = -f";
-    let out = dbguard_journal(
-        &journal,
-        &["exec", &db.url, "-c", sql, "--yes", "--format", "json"],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    let out = j.run(&["exec", "-c", sql, "--yes", "--format", "json"]);
+    assert_exit(&out, 0, sql);
+    let v = last_json(&out);
     let id = v["change_id"].as_i64().expect("change_id");
-    assert_ne!(before, pg_snapshot(&db, "eq"), "the rows changed");
-    undo_apply(&journal, id, None);
+    assert!(before != pg_image(&url, "public.eq"), "the rows changed");
+    undo_apply(&j, id);
     assert_same(
         &before,
-        &pg_snapshot(&db, "eq"),
+        &pg_image(&url, "public.eq"),
         "equal-but-different update, undo",
     );
     assert_eq!(
         v["totals"]["public.eq"]["update"], 2,
         "the preview counts both rows as updated: {v}"
     );
-}
-
-// ---------------------------------------------------------------- SQLite
-
-const SQLITE_FIXTURE: &str = "
-CREATE TABLE s (
-  id INTEGER PRIMARY KEY,
-  i INTEGER, r REAL, t TEXT, b BLOB, n NUMERIC, u,
-  \"wéird \"\" name\" TEXT
-);
-INSERT INTO s VALUES
-  (1, -9223372036854775808, 0.1, 'it''s', X'00FF00', 1, NULL, 'a'),
-  (2, 9223372036854775807, -0.0, 'line1
-line2	tab \\ backslash \"dq\"', X'', 1.5, 1, 'b'),
-  (3, 0, 1e308, 'ünïcødé ☃ 𝄞', X'000000', '12abc', 1.0, 'c'),
-  (4, -1, 5e-324, '', zeroblob(3), 9223372036854775807, 'text', 'd'),
-  (5, 'text in an integer column', 9e999, 'NULL', X'DEADBEEF', '0x10', X'01', ''),
-  (6, 1.5, -9e999, '0', 'text in a blob column', ' 12 ', 2.5, NULL),
-  (7, 1e20, 'not a real', 'x', 42, 1e-5, -0.0, 'e'),
-  (8, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-  (9, '42', '3', '', 1.25, '', '', 'f'),
-  (10, 2.2250738585072014e-308, 1.7976931348623157e308, 'end', -9223372036854775808, 0.30000000000000004, 4.9406564584124654e-324, 'g');
-";
-
-const SQLITE_COLS: &str = "id, typeof(i), i, typeof(r), r, typeof(t), t, typeof(b), b, typeof(n), n, typeof(u), u, \"wéird \"\" name\"";
-
-fn sqlite_round_trip(db: &SqliteDb, table: &str, cols: &str, change: &str) {
-    let sel = format!("SELECT {cols} FROM {table} ORDER BY 1, 2, 3");
-    let before = sqlite_rows(&db.conn(), &sel);
-    assert!(!before.is_empty());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = journal_in(&dir);
-    let id = exec_apply(&journal, &db.target(), change);
-    let during = sqlite_rows(&db.conn(), &sel);
-    assert_ne!(before, during, "{change} changed the table");
-    if change.starts_with("DELETE") {
-        // The bulk path (packed chunks) is the one under test here.
-        let chunks: i64 = rusqlite::Connection::open(&journal)
-            .expect("journal")
-            .query_row(
-                "SELECT count(*) FROM change_chunks WHERE change_id = ?1 AND format = 'packed'",
-                [id],
-                |r| r.get(0),
-            )
-            .expect("count chunks");
-        assert!(chunks > 0, "{change}: captured row by row, not in bulk");
-    }
-    undo_apply(&journal, id, None);
-    let after = sqlite_rows(&db.conn(), &sel);
-    let diffs: Vec<String> = before
-        .iter()
-        .zip(&after)
-        .filter(|(b, a)| b != a)
-        .map(|(b, a)| format!("  before {b:?}\n  after  {a:?}"))
-        .collect();
-    assert!(
-        diffs.is_empty() && before.len() == after.len(),
-        "{change}, undo: {} rows before, {} after; differing rows:\n{}",
-        before.len(),
-        after.len(),
-        diffs.join("\n")
-    );
-}
-
-#[test]
-fn sqlite_edge_values_delete_all_then_undo_is_identical() {
-    let db = SqliteDb::with(SQLITE_FIXTURE);
-    // NaN is not a value SQLite stores: a bound NaN becomes NULL.
-    db.conn()
-        .execute(
-            "INSERT INTO s (id, r, u) VALUES (11, ?1, ?1)",
-            rusqlite::params![f64::NAN],
-        )
-        .expect("insert NaN");
-    let nan: Vec<Vec<SqlVal>> = sqlite_rows(&db.conn(), "SELECT r, u FROM s WHERE id = 11");
-    assert_eq!(nan, vec![vec![SqlVal::Null, SqlVal::Null]]);
-    sqlite_round_trip(&db, "s", SQLITE_COLS, "DELETE FROM s");
-}
-
-/// Journals written before schema 7 hold SQLite's bulk-captured rows as
-/// `json_array()` lines. Such a change still undoes, through the JSON
-/// path, value for value.
-#[test]
-fn sqlite_json_chunks_of_older_journals_still_undo() {
-    let db = SqliteDb::with(
-        "CREATE TABLE k (id INTEGER PRIMARY KEY, v, r REAL);
-         INSERT INTO k VALUES (1, 'a' || char(10) || 'b \"q\"', 1.5), (2, X'00FF', 2.0),
-             (3, NULL, -0.25), (4, 9223372036854775807, 1e300), (5, 'é', NULL);",
-    );
-    let cols = "id, typeof(v), v, typeof(r), r";
-    let sel = format!("SELECT {cols} FROM k ORDER BY id");
-    let before = sqlite_rows(&db.conn(), &sel);
-    // Exactly what the capture of schema 6 wrote for these rows.
-    let lines: String = {
-        let conn = db.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT json_array(id, CASE WHEN typeof(v) = 'blob' THEN json_object('blob', hex(v)) ELSE v END, r) \
-                 FROM k ORDER BY id",
-            )
-            .expect("prepare");
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .expect("lines")
-            .collect::<Result<Vec<_>, _>>()
-            .expect("lines");
-        rows.iter().map(|l| format!("{l}\n")).collect()
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = journal_in(&dir);
-    let id = exec_apply(&journal, &db.target(), "DELETE FROM k");
-    let rewritten = rusqlite::Connection::open(&journal)
-        .expect("journal")
-        .execute(
-            "UPDATE change_chunks SET data = ?2, format = 'json' WHERE change_id = ?1",
-            rusqlite::params![id, lines],
-        )
-        .expect("rewrite the chunk");
-    assert_eq!(rewritten, 1, "the fixture is one chunk");
-    assert!(sqlite_rows(&db.conn(), &sel).is_empty());
-    undo_apply(&journal, id, None);
-    assert_eq!(sqlite_rows(&db.conn(), &sel), before);
-}
-
-/// A JSON chunk of an older journal that holds a real by its bits (-0.0,
-/// which SQL text cannot give back) is put back row by row, exactly; the
-/// bulk path, which reads values with `->>`, would lose the sign. Only
-/// such chunks are read to decide, packed ones never are.
-#[test]
-fn sqlite_json_chunk_with_a_real_by_its_bits_undoes_exactly() {
-    let db = SqliteDb::with(
-        // No affinity: a REAL column stores a whole real as an integer,
-        // sign lost, before dbguard sees it.
-        "CREATE TABLE k (id INTEGER PRIMARY KEY, r);
-         INSERT INTO k VALUES (1, -0.0), (2, 2.5);",
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = journal_in(&dir);
-    let reals = || -> Vec<(i64, f64)> {
-        let conn = db.conn();
-        let mut stmt = conn
-            .prepare("SELECT id, r FROM k ORDER BY id")
-            .expect("prepare");
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("rows")
-    };
-    let negative_zero_first = |rows: &[(i64, f64)]| {
-        rows.len() == 2 && rows[0].1 == 0.0 && rows[0].1.is_sign_negative() && rows[1] == (2, 2.5)
-    };
-    assert!(negative_zero_first(&reals()), "the fixture: {:?}", reals());
-    let id = exec_apply(&journal, &db.target(), "DELETE FROM k");
-    rusqlite::Connection::open(&journal)
-        .expect("journal")
-        .execute(
-            "UPDATE change_chunks SET data = ?2, format = 'json' WHERE change_id = ?1",
-            rusqlite::params![id, "[1,{\"real\":\"0x8000000000000000\"}]\n[2,2.5]\n"],
-        )
-        .expect("rewrite the chunk");
-    undo_apply(&journal, id, None);
-    assert!(negative_zero_first(&reals()), "{:?}", reals());
-}
-
-#[test]
-fn sqlite_edge_values_update_every_column_then_undo_is_identical() {
-    let db = SqliteDb::with(SQLITE_FIXTURE);
-    sqlite_round_trip(
-        &db,
-        "s",
-        SQLITE_COLS,
-        "UPDATE s SET i = (SELECT x.u FROM s AS x WHERE x.id = s.id % 10 + 1), \
-         r = (SELECT x.b FROM s AS x WHERE x.id = s.id % 10 + 1), \
-         t = (SELECT x.i FROM s AS x WHERE x.id = s.id % 10 + 1), \
-         b = (SELECT x.r FROM s AS x WHERE x.id = s.id % 10 + 1), \
-         n = (SELECT x.t FROM s AS x WHERE x.id = s.id % 10 + 1), \
-         u = (SELECT x.n FROM s AS x WHERE x.id = s.id % 10 + 1), \
-         \"wéird \"\" name\" = 'changed'",
-    );
-}
-
-/// A deterministic stream of f64 bit patterns (xorshift), finite only.
-fn random_reals(n: usize) -> Vec<f64> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let f = f64::from_bits(x);
-        if f.is_finite() {
-            out.push(f);
-        }
-    }
-    // Decimal short forms and subnormals.
-    out.extend([
-        0.1,
-        0.2,
-        0.30000000000000004,
-        1.0 / 3.0,
-        -0.0,
-        f64::MIN_POSITIVE,
-        f64::MIN_POSITIVE / 3.0,
-        f64::EPSILON,
-        f64::MAX,
-        f64::MIN,
-        1e23,
-        8.41e21,
-        5e-324,
-        123456789.12345679,
-        9007199254740993.0,
-    ]);
-    out
-}
-
-/// Reals must come back bit for bit: the values are bound as parameters
-/// (not parsed from decimal), in a REAL column and in a column without
-/// affinity, as the key of a table without rowid too.
-#[test]
-fn sqlite_random_reals_are_bit_exact_after_delete_and_undo() {
-    let db = SqliteDb::with(
-        "CREATE TABLE reals (id INTEGER PRIMARY KEY, r REAL, u);
-         CREATE TABLE rkey (r REAL PRIMARY KEY, v) WITHOUT ROWID;",
-    );
-    {
-        let mut conn = db.conn();
-        let tx = conn.transaction().expect("tx");
-        for (i, f) in random_reals(2000).into_iter().enumerate() {
-            tx.execute(
-                "INSERT INTO reals VALUES (?1, ?2, ?2)",
-                rusqlite::params![i as i64, f],
-            )
-            .expect("insert");
-            tx.execute(
-                "INSERT OR IGNORE INTO rkey VALUES (?1, ?2)",
-                rusqlite::params![f, i as i64],
-            )
-            .expect("insert");
-        }
-        tx.commit().expect("commit");
-    }
-    sqlite_round_trip(
-        &db,
-        "reals",
-        "id, typeof(r), r, typeof(u), u",
-        "DELETE FROM reals",
-    );
-    sqlite_round_trip(&db, "rkey", "r, typeof(r), v", "DELETE FROM rkey");
-}
-
-/// Text may hold NUL characters in SQLite; a restore that goes through a
-/// SQL literal truncates them.
-#[test]
-fn sqlite_text_and_blob_with_nul_delete_then_undo() {
-    let db = SqliteDb::with(
-        "CREATE TABLE nul (id INTEGER PRIMARY KEY, t TEXT, b BLOB);
-         INSERT INTO nul VALUES (1, CAST(X'61006200' AS TEXT), X'6100620000'),
-                                (2, CAST(X'00' AS TEXT), X'00');",
-    );
-    sqlite_round_trip(
-        &db,
-        "nul",
-        "id, typeof(t), t, length(CAST(t AS BLOB)), typeof(b), b",
-        "DELETE FROM nul",
-    );
-}
-
-/// A table without a primary key: rows are found by all their columns,
-/// reals and blobs included.
-#[test]
-fn sqlite_table_without_key_delete_then_undo() {
-    let db = SqliteDb::with(
-        "CREATE TABLE nokey (r REAL, b BLOB, t TEXT, i INTEGER);
-         INSERT INTO nokey VALUES (0.1, X'00', 'a', 1), (0.1, X'00', 'a', 1),
-                                  (NULL, NULL, NULL, NULL), (-0.0, X'', '', 9223372036854775807),
-                                  (1e308, 'blob col text', 'ü', -9223372036854775808);",
-    );
-    sqlite_round_trip(
-        &db,
-        "nokey",
-        "typeof(r), r, typeof(b), b, typeof(t), t, typeof(i), i",
-        "DELETE FROM nokey",
-    );
-}
-
-// ------------------------------------------------ bound text parameters
-
-/// Text given to `execute_with_text` and `query_with_text` reaches the
-/// engine as the exact value, whatever quotes, backslashes, newlines or
-/// placeholder-like text it holds (SQLite binds it; Postgres binds it for an
-/// execute and sends an escaped literal for a preview query).
-fn text_parameters_arrive_unchanged(engine: dbguard::db::Engine) {
-    use dbguard::db::{Connection, OpenOptions, Value};
-    let db = crate::apply::Db::new(engine, "CREATE TABLE t (v TEXT);");
-    let awkward = "it's \\ \"q\" \\' ''\nline2\t$1 ?1 E'x' ünï ✓";
-    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
-    let opts = dbguard::change::ApplyOptions::default();
-    let found = conn
-        .guarded(&opts.guard, |tx| {
-            let n = tx.execute_with_text("INSERT INTO t (v) VALUES (", awkward, ")")?;
-            assert_eq!(n, 1);
-            tx.query_with_text("SELECT v FROM t WHERE v = ", awkward, "")
-        })
-        .expect("guarded")
-        .expect("within the time budget");
-    assert_eq!(
-        found.rows,
-        vec![vec![Value::Text(awkward.into())]],
-        "{engine:?}"
-    );
-}
-
-#[test]
-fn pg_text_parameters_arrive_unchanged() {
-    text_parameters_arrive_unchanged(dbguard::db::Engine::Postgres);
-}
-
-#[test]
-fn sqlite_text_parameters_arrive_unchanged() {
-    text_parameters_arrive_unchanged(dbguard::db::Engine::Sqlite);
 }

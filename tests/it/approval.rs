@@ -238,7 +238,7 @@ fn round_trip_through_dbguard_approve() {
         &expected(STATEMENT, DIGEST, &[]),
         &s.signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .expect("a valid token");
     assert_eq!(approvals.len(), 1);
@@ -270,7 +270,7 @@ fn default_key_comes_from_home() {
         &expected(STATEMENT, DIGEST, &[]),
         &s.signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .unwrap();
     assert_eq!(approvals[0].principal, "dave@example.org");
@@ -395,7 +395,7 @@ fn rejection_is_signed_and_never_an_approval() {
             &expected(STATEMENT, DIGEST, &[]),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &["1st token", "namespace `dbguard-rejection`"],
     );
@@ -453,7 +453,7 @@ fn asks_on_a_terminal_and_defaults_to_no() {
         &expected(STATEMENT, DIGEST, &[]),
         &s.signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .unwrap();
     for answer in ["n\n", "\n"] {

@@ -3,11 +3,21 @@
 //! approve` signs it with a real ed25519 key; the token applies exactly
 //! that change, once — through `exec --token` in a later process, or pasted
 //! into a piped shell after its request.
+//!
+//! "Once" is kept by the target database, not by a machine (issue 14): the
+//! nonces of the tokens a change consumed are written in the change's own
+//! transaction, keyed, so a token is refused on every machine of the team
+//! (two `JournalDir`s: separate local state, one database), eight parallel
+//! applies with one token commit one change, and a change approved by two
+//! people burns both tokens.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use dbguard::db::Engine;
+
+use crate::apply::{Db, assert_exit};
 use crate::helpers::*;
 
 const SCHEMA: &str = "CREATE TABLE p (id integer PRIMARY KEY, name text);
@@ -21,8 +31,17 @@ struct Approvers {
     dir: tempfile::TempDir,
 }
 
+/// Deletes need one approval from a dba.
+const DELETES_NEED_A_DBA: &str = "[[rule]]\nname = \"deletes-need-a-dba\"\noperations = [\"delete\"]\nverdict = \"approve\"\napprovals = 1\nfrom = [\"dba\"]\n";
+
 impl Approvers {
     fn new(extra: &str) -> Approvers {
+        Approvers::with_rules(&format!("{DELETES_NEED_A_DBA}{extra}"))
+    }
+
+    /// Keys for alice, bob and carol, and `rules` (TOML `[[rule]]`s) under
+    /// the group `dba` = alice, bob.
+    fn with_rules(rules: &str) -> Approvers {
         let dir = tempfile::tempdir().unwrap();
         let mut lines = String::new();
         for who in ["alice", "bob", "carol"] {
@@ -46,8 +65,7 @@ impl Approvers {
         std::fs::write(
             policy.join("rules.toml"),
             format!(
-                "version = 1\ndefault = \"confirm\"\n[groups]\ndba = [\"alice@example.org\", \"bob@example.org\"]\n\
-                 [[rule]]\nname = \"deletes-need-a-dba\"\noperations = [\"delete\"]\nverdict = \"approve\"\napprovals = 1\nfrom = [\"dba\"]\n{extra}"
+                "version = 1\ndefault = \"confirm\"\n[groups]\ndba = [\"alice@example.org\", \"bob@example.org\"]\n{rules}"
             ),
         )
         .unwrap();
@@ -81,14 +99,15 @@ impl Approvers {
     }
 }
 
-fn exec_json(
-    j: &JournalDir,
-    policy: &Path,
-    operator: &str,
-    target: &str,
-    sql: &str,
-    tokens: &[&str],
-) -> (Option<i32>, serde_json::Value) {
+/// `--policy POLICY --as OPERATOR exec TARGET -c SQL --yes --format json
+/// --token T...`.
+fn exec_args<'a>(
+    policy: &'a Path,
+    operator: &'a str,
+    target: &'a str,
+    sql: &'a str,
+    tokens: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "--policy",
         policy.to_str().unwrap(),
@@ -106,13 +125,27 @@ fn exec_json(
         args.push("--token");
         args.push(t);
     }
-    let out = j.run(&args);
+    args
+}
+
+fn exec_json(
+    j: &JournalDir,
+    policy: &Path,
+    operator: &str,
+    target: &str,
+    sql: &str,
+    tokens: &[&str],
+) -> (Option<i32>, serde_json::Value) {
+    let out = j.run(&exec_args(policy, operator, target, sql, tokens));
     (out.status.code(), last_json(&out))
 }
 
-fn token_flow(target: &str, dump: &dyn Fn() -> std::collections::BTreeMap<String, Vec<String>>) {
+fn token_flow(engine: Engine) {
     let a = Approvers::new("");
-    let j = JournalDir::new();
+    let db = Db::new(engine, SCHEMA);
+    let target = &db.target();
+    let dump = || db.dump();
+    let j = db.machine();
     let before = dump();
     let sql = "DELETE FROM p WHERE id = 1";
     // No token: the request, exit 3, nothing applied.
@@ -212,29 +245,23 @@ fn token_flow(target: &str, dump: &dyn Fn() -> std::collections::BTreeMap<String
 
 #[test]
 fn exec_token_flow_sqlite() {
-    let db = SqliteDb::with(SCHEMA);
-    let path = db.path.clone();
-    token_flow(&db.target(), &|| sqlite_dump_tables(&path));
+    token_flow(Engine::Sqlite);
 }
 
 #[test]
 fn exec_token_flow_pg() {
-    let db = PgDb::with(SCHEMA);
-    let url = db.url.clone();
-    token_flow(&db.url, &|| pg_dump_tables(&url));
+    token_flow(Engine::Postgres);
 }
 
-fn piped_flow(target: &str, dump: &dyn Fn() -> std::collections::BTreeMap<String, Vec<String>>) {
+fn piped_flow(engine: Engine) {
     let a = Approvers::new("");
-    let j = JournalDir::new();
+    let db = Db::new(engine, SCHEMA);
+    let target = &db.target();
+    let dump = || db.dump();
+    let j = db.machine();
     let before = dump();
-    let mut child = dbguard(j.dir.path())
-        .args([
-            "--journal",
-            j.path.to_str().unwrap(),
-            "--policy",
-            a.policy().to_str().unwrap(),
-        ])
+    let mut child = j
+        .command(&["--policy", a.policy().to_str().unwrap()])
         .args(["--as", "carol@example.org", target])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -284,21 +311,17 @@ fn piped_flow(target: &str, dump: &dyn Fn() -> std::collections::BTreeMap<String
 
 #[test]
 fn piped_shell_takes_the_token_after_its_request_sqlite() {
-    let db = SqliteDb::with(SCHEMA);
-    let path = db.path.clone();
-    piped_flow(&db.target(), &|| sqlite_dump_tables(&path));
+    piped_flow(Engine::Sqlite);
 }
 
 #[test]
 fn piped_shell_takes_the_token_after_its_request_pg() {
-    let db = PgDb::with(SCHEMA);
-    let url = db.url.clone();
-    piped_flow(&db.url, &|| pg_dump_tables(&url));
+    piped_flow(Engine::Postgres);
 }
 
 /// `exec --dry-run --format json` of `sql` under the policy this repository
 /// ships (`policies/`).
-fn shipped_policy_dry_run(j: &JournalDir, db: &SqliteDb, sql: &str) -> std::process::Output {
+fn shipped_policy_dry_run(j: &JournalDir, db: &Db, sql: &str) -> std::process::Output {
     let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     j.run(&[
         "--policy",
@@ -318,9 +341,9 @@ fn shipped_policy_dry_run(j: &JournalDir, db: &SqliteDb, sql: &str) -> std::proc
 /// is not caught by it.
 #[test]
 fn a_where_that_is_always_true_counts_as_none() {
-    let db = SqliteDb::with(SCHEMA);
-    let before = sqlite_dump_tables(&db.path);
-    let j = JournalDir::new();
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let before = db.dump();
+    let j = db.machine();
     let decision = |sql: &str| {
         let out = shipped_policy_dry_run(&j, &db, sql);
         (
@@ -337,16 +360,16 @@ fn a_where_that_is_always_true_counts_as_none() {
     }
     let (_, filtered) = decision("DELETE FROM c WHERE id = 10");
     assert_ne!(filtered, "deny");
-    assert_eq!(sqlite_dump_tables(&db.path), before);
+    assert_eq!(db.dump(), before);
 }
 
 #[test]
 fn denied_exits_2_and_missing_approvers_say_how_to_add_one() {
-    let db = SqliteDb::with(SCHEMA);
-    let before = sqlite_dump_tables(&db.path);
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let before = db.dump();
     // The shipped default: DELETE without WHERE is denied, even dry.
     let repo_policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let j = JournalDir::new();
+    let j = db.machine();
     let out = shipped_policy_dry_run(&j, &db, "DELETE FROM c");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(last_json(&out)["verdict"]["decision"], "deny");
@@ -366,19 +389,19 @@ fn denied_exits_2_and_missing_approvers_say_how_to_add_one() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(sqlite_dump_tables(&db.path), before);
+    assert_eq!(db.dump(), before);
 }
 
 #[test]
 fn a_policy_for_other_targets_falls_back_to_the_built_in_default() {
-    let db = SqliteDb::with(SCHEMA);
+    let db = Db::new(Engine::Sqlite, SCHEMA);
     let policy = tempfile::tempdir().unwrap();
     std::fs::write(
         policy.path().join("p.toml"),
         "version = 1\ndefault = \"allow\"\n[target]\ndatabases = [\"some-other-db\"]\n",
     )
     .unwrap();
-    let j = JournalDir::new();
+    let j = db.machine();
     let out = j.run(&[
         "--policy",
         policy.path().to_str().unwrap(),
@@ -394,4 +417,236 @@ fn a_policy_for_other_targets_falls_back_to_the_built_in_default() {
     // policy for another database does not apply here.
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("does not apply"), "{}", stderr(&out));
+}
+
+// ---- single use is kept by the target, for the whole team (issue 14) ----
+
+/// Updates and inserts need one approval from a dba.
+const WRITES_NEED_A_DBA: &str = "[[rule]]\nname = \"writes-need-a-dba\"\noperations = [\"update\", \"insert\"]\nverdict = \"approve\"\napprovals = 1\nfrom = [\"dba\"]\n";
+
+/// Deletes need two approvals from dbas: alice and bob.
+const DELETES_NEED_TWO_DBAS: &str = "[[rule]]\nname = \"deletes-need-two-dbas\"\noperations = [\"delete\"]\nverdict = \"approve\"\napprovals = 2\nfrom = [\"dba\"]\n";
+
+/// An account and a ledger whose key the database generates, so the same
+/// statement can be applied again and again: what a reused token would do.
+fn ledger(engine: Engine) -> Db {
+    let key = match engine {
+        Engine::Postgres => "integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        Engine::Sqlite => "INTEGER PRIMARY KEY",
+    };
+    Db::new(
+        engine,
+        &format!(
+            "CREATE TABLE acct (id integer PRIMARY KEY, balance integer NOT NULL);
+             INSERT INTO acct VALUES (1, 1000);
+             CREATE TABLE ledger (id {key}, note text NOT NULL);"
+        ),
+    )
+}
+
+fn balance(db: &Db) -> i64 {
+    target_i64(&db.target(), "SELECT balance FROM acct WHERE id = 1")
+}
+
+/// The request `sql` prints when run without a token on `j` (exit 3).
+fn request_of(j: &JournalDir, a: &Approvers, target: &str, sql: &str) -> String {
+    let (code, v) = exec_json(j, &a.policy(), "carol@example.org", target, sql, &[]);
+    assert_eq!(code, Some(3), "{sql}: {v}");
+    v["request"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no request: {v}"))
+        .to_owned()
+}
+
+/// The issue's attack: a token used on one machine applied again from
+/// another one (balance 1000 → 900 → 800). The second machine is refused,
+/// also once the data is back as it was approved (so the change is the
+/// very one the token signed, and only its single use can stop it).
+fn token_reused_from_another_machine(engine: Engine) {
+    let a = Approvers::with_rules(WRITES_NEED_A_DBA);
+    let db = ledger(engine);
+    let target = db.target();
+    let (first, second) = (db.machine(), db.machine());
+    let sql = "UPDATE acct SET balance = balance - 100 WHERE id = 1";
+    let token = a.approve("alice", &request_of(&first, &a, &target, sql));
+    let (code, v) = exec_json(
+        &first,
+        &a.policy(),
+        "carol@example.org",
+        &target,
+        sql,
+        &[&token],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    let change = v["change_id"].as_i64().unwrap();
+    assert_eq!(balance(&db), 900);
+
+    let (code, v) = exec_json(
+        &second,
+        &a.policy(),
+        "carol@example.org",
+        &target,
+        sql,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "another machine reused the token: {v}");
+    assert_eq!(balance(&db), 900, "{v}");
+
+    // The second machine undoes the change (the journal is the team's):
+    // the data is as approved again, and the token is still spent.
+    undo_apply(&second, change);
+    assert_eq!(balance(&db), 1000);
+    for (machine, j) in [("second", &second), ("first", &first)] {
+        let (code, v) = exec_json(j, &a.policy(), "carol@example.org", &target, sql, &[&token]);
+        assert_eq!(code, Some(3), "{machine} machine: {v}");
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.contains("already used"), "{machine} machine: {v}");
+        assert_eq!(balance(&db), 1000, "{machine} machine: {v}");
+    }
+    assert_eq!(journal_count(&target, "approvals"), 1);
+    assert_eq!(
+        journal_count(&target, "changes"),
+        2,
+        "the change and its undo"
+    );
+}
+
+#[test]
+fn a_token_reused_from_another_machine_is_refused_sqlite() {
+    token_reused_from_another_machine(Engine::Sqlite);
+}
+
+#[test]
+fn a_token_reused_from_another_machine_is_refused_pg() {
+    token_reused_from_another_machine(Engine::Postgres);
+}
+
+/// Eight `exec --yes --token T` started at the same moment, on two
+/// machines, with one token for an INSERT that could be applied any number
+/// of times: exactly one commits; the others are refused as approvals
+/// (exit 3) and leave nothing behind.
+fn parallel_applies_with_one_token(engine: Engine) {
+    const RUNS: usize = 8;
+    let a = Approvers::with_rules(WRITES_NEED_A_DBA);
+    let db = ledger(engine);
+    let target = db.target();
+    let machines = [db.machine(), db.machine()];
+    let sql = "INSERT INTO ledger (note) VALUES ('refund')";
+    let token = a.approve("alice", &request_of(&machines[0], &a, &target, sql));
+    let policy = a.policy();
+    let args = exec_args(&policy, "carol@example.org", &target, sql, &[&token]);
+    let start = std::sync::Barrier::new(RUNS);
+    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..RUNS)
+            .map(|i| {
+                let mut cmd = machines[i % machines.len()].command(&args);
+                let start = &start;
+                s.spawn(move || {
+                    cmd.stdin(Stdio::null());
+                    start.wait();
+                    cmd.output().expect("run dbguard")
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let applied: Vec<&std::process::Output> = outputs
+        .iter()
+        .filter(|o| o.status.code() == Some(0))
+        .collect();
+    let report = || {
+        outputs
+            .iter()
+            .map(|o| format!("exit {:?}: {}", o.status.code(), stderr(o).trim()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(applied.len(), 1, "exactly one apply commits:\n{}", report());
+    for o in outputs.iter().filter(|o| o.status.code() != Some(0)) {
+        assert_exit(o, 3, "a parallel apply with a spent token");
+    }
+    assert_eq!(target_i64(&target, "SELECT count(*) FROM ledger"), 1);
+    assert_eq!(journal_count(&target, "changes"), 1, "{}", report());
+    assert_eq!(journal_count(&target, "approvals"), 1);
+}
+
+#[test]
+fn eight_parallel_applies_with_one_token_commit_one_change_sqlite() {
+    parallel_applies_with_one_token(Engine::Sqlite);
+}
+
+#[test]
+fn eight_parallel_applies_with_one_token_commit_one_change_pg() {
+    parallel_applies_with_one_token(Engine::Postgres);
+}
+
+/// A change approved by alice and bob burns both tokens: after it (and
+/// its undo, so the change is again exactly what was approved), neither
+/// old token works again, alone with the other or beside a fresh token of
+/// the other approver for a new request of the same change. The refusals
+/// burn nothing: the fresh pair still applies it.
+fn two_approvals_burn_both_tokens(engine: Engine) {
+    let a = Approvers::with_rules(DELETES_NEED_TWO_DBAS);
+    let db = Db::new(engine, SCHEMA);
+    let target = db.target();
+    let (first, second) = (db.machine(), db.machine());
+    let sql = "DELETE FROM p WHERE id = 1";
+    let before = db.dump();
+    let request = request_of(&first, &a, &target, sql);
+    let (alice_1, bob_1) = (a.approve("alice", &request), a.approve("bob", &request));
+    let exec = |j: &JournalDir, tokens: &[&str]| {
+        exec_json(j, &a.policy(), "carol@example.org", &target, sql, tokens)
+    };
+    // One approval is not enough.
+    let (code, v) = exec(&first, &[&alice_1]);
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(db.dump(), before);
+    let (code, v) = exec(&first, &[&alice_1, &bob_1]);
+    assert_eq!(code, Some(0), "{v}");
+    let change = v["change_id"].as_i64().unwrap();
+    let after = db.dump();
+    assert_ne!(after, before);
+    assert_eq!(
+        target_i64(
+            &target,
+            &format!(
+                "SELECT count(*) FROM {} WHERE change_id = {change}",
+                journal_table(&target, "approvals")
+            )
+        ),
+        2,
+        "both approvals are recorded as used"
+    );
+    undo_apply(&first, change);
+    assert_eq!(db.dump(), before);
+
+    let request = request_of(&second, &a, &target, sql);
+    let (alice_2, bob_2) = (a.approve("alice", &request), a.approve("bob", &request));
+    for (what, tokens) in [
+        ("alice's old token with bob's new one", [&alice_1, &bob_2]),
+        ("bob's old token with alice's new one", [&alice_2, &bob_1]),
+        ("both old tokens", [&alice_1, &bob_1]),
+    ] {
+        for (machine, j) in [("first", &first), ("second", &second)] {
+            let (code, v) = exec(j, &[tokens[0], tokens[1]]);
+            assert_eq!(code, Some(3), "{what} on the {machine} machine: {v}");
+            let error = v["error"].as_str().unwrap_or_default();
+            assert!(error.contains("already used"), "{what}: {v}");
+            assert_eq!(db.dump(), before, "{what} on the {machine} machine");
+        }
+    }
+    let (code, v) = exec(&second, &[&alice_2, &bob_2]);
+    assert_eq!(code, Some(0), "the fresh pair: {v}");
+    assert_eq!(db.dump(), after);
+    assert_eq!(journal_count(&target, "approvals"), 4);
+}
+
+#[test]
+fn two_approvals_burn_both_tokens_sqlite() {
+    two_approvals_burn_both_tokens(Engine::Sqlite);
+}
+
+#[test]
+fn two_approvals_burn_both_tokens_pg() {
+    two_approvals_burn_both_tokens(Engine::Postgres);
 }

@@ -67,7 +67,7 @@ printf '{"request":"%s","signature":"%s"}' "${REQ#dbguard-request:v1:}" "$(awk '
             &expected(STATEMENT, DIGEST, &[]),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         )
         .unwrap_or_else(|e| panic!("{name}: {}", e.message));
         assert_eq!(ok[0].principal, "alice@example.org");
@@ -158,7 +158,7 @@ fn encrypted_key_through_askpass() {
         &expected(STATEMENT, DIGEST, &[]),
         &signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .unwrap();
     assert_eq!(ok[0].principal, "erin@example.org");
@@ -244,7 +244,7 @@ fn signs_through_ssh_agent_with_a_pub_key() {
         &expected(STATEMENT, DIGEST, &[]),
         &s.signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .unwrap();
     assert_eq!(ok[0].principal, "alice@example.org");

@@ -24,7 +24,7 @@ fn refuses_unknown_key() {
             &expected(STATEMENT, DIGEST, &[]),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &["1st token", "unknown key", &fp, "not listed"],
     );
@@ -41,7 +41,7 @@ fn refuses_key_listed_for_another_namespace() {
             &expected(STATEMENT, DIGEST, &[]),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &["1st token", "unknown key", "namespace `dbguard`"],
     );
@@ -59,7 +59,7 @@ fn refuses_listed_key_outside_required_group() {
             &expected(STATEMENT, DIGEST, &from),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &["1st token", "dave@example.org", "is not in group `dba`"],
     );
@@ -70,7 +70,7 @@ fn refuses_listed_key_outside_required_group() {
         &expected(STATEMENT, DIGEST, &from),
         &s.signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .unwrap();
     assert_eq!(ok[0].principal, "dave@example.org");
@@ -87,7 +87,7 @@ fn refuses_token_for_another_statement() {
             &expected(STATEMENT, DIGEST, &[]),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &[
             "1st token",
@@ -105,7 +105,7 @@ fn refuses_token_for_another_database() {
     let mut exp = expected(STATEMENT, DIGEST, &[]);
     exp.system_identifier = Some("7309999999999999999");
     refused(
-        verify(&[token], &exp, &s.signers, &s.groups, &never_used),
+        verify(&[token], &exp, &s.signers, &s.groups, &mut never_used),
         &[
             "1st token",
             "signed for a different change",
@@ -126,7 +126,7 @@ fn refuses_same_statement_after_impact_changed() {
             &expected(STATEMENT, now_digest, &[]),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &[
             "1st token",
@@ -144,7 +144,7 @@ fn refuses_expired_token() {
     let mut exp = expected(STATEMENT, DIGEST, &[]);
     exp.now = req.expires_at + 125;
     refused(
-        verify(&[token], &exp, &s.signers, &s.groups, &never_used),
+        verify(&[token], &exp, &s.signers, &s.groups, &mut never_used),
         &["1st token", "expired at", "2 min ago"],
     );
 }
@@ -155,14 +155,14 @@ fn refuses_token_used_twice() {
     let req = request(STATEMENT, DIGEST, 900);
     let token = sign(&req.encode(), &s.alice).unwrap().encode();
     let nonce = req.nonce.clone();
-    let used = move |n: &str| n == nonce;
+    let mut used = move |n: &str| n == nonce;
     refused(
         verify(
             &[token],
             &expected(STATEMENT, DIGEST, &[]),
             &s.signers,
             &s.groups,
-            &used,
+            &mut used,
         ),
         &["1st token", "already used"],
     );
@@ -177,7 +177,7 @@ fn refuses_self_approval() {
     let mut exp = expected(STATEMENT, DIGEST, &[]);
     exp.operator = "alice@example.org";
     refused(
-        verify(&[token], &exp, &s.signers, &s.groups, &never_used),
+        verify(&[token], &exp, &s.signers, &s.groups, &mut never_used),
         &["1st token", "self-approval", "alice@example.org"],
     );
 }
@@ -199,7 +199,7 @@ fn two_approvals_need_two_distinct_principals() {
             &exp,
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &["1 of 2 approvals", "alice@example.org", "1 more"],
     );
@@ -210,12 +210,12 @@ fn two_approvals_need_two_distinct_principals() {
             &exp,
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &["1 of 2 approvals"],
     );
     refused(
-        verify(&[], &exp, &s.signers, &s.groups, &never_used),
+        verify(&[], &exp, &s.signers, &s.groups, &mut never_used),
         &["0 of 2 approvals"],
     );
     let ok = verify(
@@ -223,7 +223,7 @@ fn two_approvals_need_two_distinct_principals() {
         &exp,
         &s.signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .unwrap();
     let who: Vec<&str> = ok.iter().map(|a| a.principal.as_str()).collect();
@@ -242,7 +242,7 @@ fn refuses_every_flipped_character() {
         &exp,
         &s.signers,
         &s.groups,
-        &never_used,
+        &mut never_used,
     )
     .unwrap();
     let prefix = "dbguard-approval:v1:".len();
@@ -252,7 +252,7 @@ fn refuses_every_flipped_character() {
         // Another base64url character.
         flipped[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
         let flipped = String::from_utf8(flipped).unwrap();
-        let err = verify(&[flipped], &exp, &s.signers, &s.groups, &never_used).expect_err(
+        let err = verify(&[flipped], &exp, &s.signers, &s.groups, &mut never_used).expect_err(
             &format!("a token with character {i} changed must be refused"),
         );
         assert_eq!(err.kind, ErrorKind::Approval);
@@ -271,7 +271,7 @@ fn refuses_every_flipped_character() {
             &exp,
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &["1st token"],
     );
@@ -302,7 +302,7 @@ fn refuses_request_edited_after_signing() {
             &expected("DELETE FROM orders", DIGEST, &[]),
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &[
             "1st token",
@@ -329,7 +329,7 @@ fn names_which_token_failed() {
             &exp,
             &s.signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &[
             "the 2nd token is refused: unknown key",
@@ -355,7 +355,7 @@ fn refuses_key_outside_its_validity_window() {
             &expected(STATEMENT, DIGEST, &[]),
             &signers,
             &s.groups,
-            &never_used,
+            &mut never_used,
         ),
         &[
             "1st token",

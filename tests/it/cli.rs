@@ -114,6 +114,7 @@ fn exec_json_read_on_postgres_uses_text_form() {
 #[test]
 fn exec_refuses_a_write_with_what_it_recognised() {
     let db = SqliteDb::with("create table t(a integer); insert into t values (1);");
+    init_journal(&db.target());
     let out = run(&[
         "exec",
         &db.target(),
@@ -143,6 +144,7 @@ fn exec_refuses_a_write_with_what_it_recognised() {
 fn global_options_are_accepted_before_and_after_the_subcommand() {
     let db = SqliteDb::with("create table t(a integer); insert into t values (1);");
     let policy = tempfile::tempdir().unwrap();
+    let witness = policy.path().join("audit.jsonl");
     for args in [
         vec![
             "--policy",
@@ -169,8 +171,8 @@ fn global_options_are_accepted_before_and_after_the_subcommand() {
             &db.target(),
             "-c",
             "select a from t",
-            "--journal",
-            "/tmp/j.sqlite",
+            "--audit-log",
+            witness.to_str().unwrap(),
             "--as",
             "bob",
         ],

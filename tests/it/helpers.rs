@@ -185,14 +185,15 @@ pub fn stderr(o: &Output) -> String {
 
 // ---- guarded apply and undo (tests/it/apply*.rs) ----
 
-/// Every user table of a Postgres database, each as its rows' text forms
-/// (`t::text`), sorted: equal dumps mean equal contents.
+/// Every user table of a Postgres database (not the journal's), each as
+/// its rows' text forms (`t::text`), sorted: equal dumps mean equal
+/// contents.
 pub fn pg_dump_tables(url: &str) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to test db");
     let tables: Vec<String> = client
         .query(
             "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
-             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'dbguard') ORDER BY 1",
             &[],
         )
         .expect("list tables")
@@ -215,8 +216,8 @@ pub fn pg_dump_tables(url: &str) -> std::collections::BTreeMap<String, Vec<Strin
     out
 }
 
-/// Every table of a SQLite file, each as its rows (`quote()` of every
-/// column, so storage classes show), sorted.
+/// Every table of a SQLite file (not the journal's), each as its rows
+/// (`quote()` of every column, so storage classes show), sorted.
 pub fn sqlite_dump_tables(path: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
     let conn = rusqlite::Connection::open(path).expect("open sqlite");
     let mut tables: Vec<String> = Vec::new();
@@ -224,7 +225,8 @@ pub fn sqlite_dump_tables(path: &Path) -> std::collections::BTreeMap<String, Vec
         let mut st = conn
             .prepare(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                 AND name NOT LIKE 'dbguard\\_%' ESCAPE '\\' ORDER BY name",
             )
             .expect("list tables");
         let rows = st.query_map([], |r| r.get::<_, String>(0)).expect("tables");
@@ -277,29 +279,52 @@ pub fn sqlite_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// A temporary state directory and journal file for `dbguard` runs.
+/// One operator's machine, for `dbguard` runs against one database: its
+/// own state directory (shell history, the audit witness) and the database
+/// as the default target (`DATABASE_URL`) of the commands that take
+/// `[DB]`. Two of them on one database are two machines of one team.
 pub struct JournalDir {
     pub dir: tempfile::TempDir,
-    pub path: PathBuf,
+    /// The default target.
+    pub target: String,
 }
 
 impl JournalDir {
-    pub fn new() -> JournalDir {
+    /// A machine working on `target`.
+    pub fn on(target: &str) -> JournalDir {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("journal.sqlite");
-        JournalDir { dir, path }
+        JournalDir {
+            dir,
+            target: target.to_owned(),
+        }
     }
 
-    /// Runs `dbguard --journal PATH ARGS` with no stdin.
+    /// The audit witness this machine writes.
+    pub fn witness(&self) -> PathBuf {
+        self.dir.path().join("dbguard").join("audit.jsonl")
+    }
+
+    /// `dbguard ARGS` on this machine, with no stdin.
     pub fn run(&self, args: &[&str]) -> Output {
-        dbguard(self.dir.path())
-            .arg("--journal")
-            .arg(&self.path)
-            .args(args)
+        self.command(args)
             .stdin(Stdio::null())
             .output()
             .expect("run dbguard")
     }
+
+    /// `dbguard ARGS` on this machine, to spawn as the test needs.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = dbguard(self.dir.path());
+        cmd.env("DATABASE_URL", &self.target).args(args);
+        cmd
+    }
+}
+
+/// Creates the dbguard journal in `target`, as `dbguard init` does.
+pub fn init_journal(target: &str) {
+    let mut conn = dbguard::db::Connection::open(Some(target), &Default::default())
+        .unwrap_or_else(|e| panic!("open {target}: {e}"));
+    dbguard::journal::init(&mut conn, "tester").unwrap_or_else(|e| panic!("init {target}: {e}"));
 }
 
 /// The last JSON object printed on stdout.
@@ -320,24 +345,11 @@ pub fn last_json(o: &Output) -> serde_json::Value {
 
 // ---- Guarded apply / undo journal helpers (apply_types, apply_crash) ----
 
-/// Runs `dbguard --journal J ARGS` with extra environment variables.
-pub fn dbguard_journal(journal: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let state = journal.parent().unwrap_or(journal);
-    let mut cmd = dbguard(state);
-    cmd.arg("--journal").arg(journal).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(Stdio::null()).output().expect("spawn dbguard")
-}
-
-/// `exec DB -c SQL --yes --format json` must succeed; returns its change id.
-pub fn exec_apply(journal: &Path, db: &str, sql: &str) -> i64 {
-    let out = dbguard_journal(
-        journal,
-        &["exec", db, "-c", sql, "--yes", "--format", "json"],
-        &[],
-    );
+/// `exec -c SQL --yes --format json` on `j`'s database must succeed;
+/// returns its change id.
+#[track_caller]
+pub fn exec_apply(j: &JournalDir, sql: &str) -> i64 {
+    let out = j.run(&["exec", "-c", sql, "--yes", "--format", "json"]);
     assert!(
         out.status.success(),
         "exec {sql:?} failed ({:?})\nstdout: {}\nstderr: {}",
@@ -345,27 +357,17 @@ pub fn exec_apply(journal: &Path, db: &str, sql: &str) -> i64 {
         stdout(&out),
         stderr(&out)
     );
-    let text = stdout(&out);
-    let v: serde_json::Value = text
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("exec printed no JSON object: {text}"));
-    v["change_id"]
+    last_json(&out)["change_id"]
         .as_i64()
-        .unwrap_or_else(|| panic!("exec JSON has no change_id: {text}"))
+        .unwrap_or_else(|| panic!("exec JSON has no change_id: {}", stdout(&out)))
 }
 
-/// `undo apply ID [DB] --yes --format json` must succeed; returns the
-/// undo's own change id.
-pub fn undo_apply(journal: &Path, id: i64, db: Option<&str>) -> i64 {
+/// `undo apply ID --yes --format json` on `j`'s database must succeed;
+/// returns the undo's own change id.
+#[track_caller]
+pub fn undo_apply(j: &JournalDir, id: i64) -> i64 {
     let id_s = id.to_string();
-    let mut args = vec!["undo", "apply", &id_s];
-    if let Some(db) = db {
-        args.push(db);
-    }
-    args.extend(["--yes", "--format", "json"]);
-    let out = dbguard_journal(journal, &args, &[]);
+    let out = j.run(&["undo", "apply", &id_s, "--yes", "--format", "json"]);
     assert!(
         out.status.success(),
         "undo apply {id} failed ({:?})\nstdout: {}\nstderr: {}",
@@ -373,20 +375,15 @@ pub fn undo_apply(journal: &Path, id: i64, db: Option<&str>) -> i64 {
         stdout(&out),
         stderr(&out)
     );
-    let text = stdout(&out);
-    let v: serde_json::Value = text
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("undo apply printed no JSON object: {text}"));
-    v["change_id"]
+    last_json(&out)["change_id"]
         .as_i64()
-        .unwrap_or_else(|| panic!("undo JSON has no change_id: {text}"))
+        .unwrap_or_else(|| panic!("undo JSON has no change_id: {}", stdout(&out)))
 }
 
-/// `undo list --format json` (which reconciles prepared entries).
-pub fn undo_list(journal: &Path) -> Vec<serde_json::Value> {
-    let out = dbguard_journal(journal, &["undo", "list", "--format", "json"], &[]);
+/// `undo list --format json` of `j`'s database.
+#[track_caller]
+pub fn undo_list(j: &JournalDir) -> Vec<serde_json::Value> {
+    let out = j.run(&["undo", "list", "--format", "json"]);
     assert!(
         out.status.success(),
         "undo list failed ({:?})\nstdout: {}\nstderr: {}",
@@ -454,4 +451,64 @@ pub fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<SqlVal>> {
         out.push(row);
     }
     out
+}
+
+// ---- the journal in the target, read and written behind dbguard's back ----
+
+/// Whether `target` names a Postgres database (else it is a SQLite file).
+pub fn is_pg(target: &str) -> bool {
+    target.starts_with("postgres://") || target.starts_with("postgresql://")
+}
+
+/// The journal's table `name` in `target`, as SQL: `dbguard.name` on
+/// Postgres, `dbguard_name` on SQLite.
+pub fn journal_table(target: &str, name: &str) -> String {
+    if is_pg(target) {
+        format!("dbguard.{name}")
+    } else {
+        format!("dbguard_{name}")
+    }
+}
+
+/// Runs `sql` on `target` with a plain client, as someone with the
+/// database's credentials and another client would.
+#[track_caller]
+pub fn target_batch(target: &str, sql: &str) {
+    if is_pg(target) {
+        postgres::Client::connect(target, postgres::NoTls)
+            .expect("connect to test db")
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    } else {
+        rusqlite::Connection::open(target)
+            .expect("open sqlite")
+            .execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// The one integer `sql` returns on `target` (a `count(*)`, an id).
+#[track_caller]
+pub fn target_i64(target: &str, sql: &str) -> i64 {
+    if is_pg(target) {
+        postgres::Client::connect(target, postgres::NoTls)
+            .expect("connect to test db")
+            .query_one(&format!("SELECT ({sql})::bigint"), &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
+    } else {
+        rusqlite::Connection::open(target)
+            .expect("open sqlite")
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+/// How many rows the journal's table `name` holds in `target`.
+#[track_caller]
+pub fn journal_count(target: &str, name: &str) -> i64 {
+    target_i64(
+        target,
+        &format!("SELECT count(*) FROM {}", journal_table(target, name)),
+    )
 }

@@ -403,7 +403,8 @@ fn quoted_principal_list_verifies_and_passes_policy_check() {
     let db = crate::helpers::SqliteDb::with(
         "CREATE TABLE t (id integer PRIMARY KEY); INSERT INTO t VALUES (1), (2);",
     );
-    let journal = crate::helpers::JournalDir::new();
+    crate::helpers::init_journal(&db.target());
+    let journal = crate::helpers::JournalDir::on(&db.target());
     let policy = dir.to_str().unwrap();
     let target = db.target();
     let exec = |tokens: &[&str]| {

@@ -17,15 +17,13 @@ const SCHEMA: &str = "CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT);
 #[test]
 fn an_undo_whose_plan_cannot_be_shown_is_not_applied() {
     let db = Db::new(Engine::Sqlite, SCHEMA);
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM k WHERE id = 1", &[]).to_string();
     let deleted = db.dump();
     let (gone, end) = UnixStream::pair().unwrap();
     drop(gone);
-    let o = dbguard(j.dir.path())
-        .arg("--journal")
-        .arg(&j.path)
-        .args(["undo", "apply", &id, "--yes"])
+    let o = j
+        .command(&["undo", "apply", &id, "--yes"])
         .stdin(std::process::Stdio::null())
         .stdout(OwnedFd::from(end))
         .output()
@@ -43,7 +41,7 @@ fn an_undo_whose_plan_cannot_be_shown_is_not_applied() {
 #[test]
 fn a_dry_run_with_conflicts_says_it_was_a_dry_run() {
     let db = Db::new(Engine::Sqlite, SCHEMA);
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM k WHERE id = 1", &[]).to_string();
     db.plain("INSERT INTO k VALUES (1, 'back')");
     for (dry_run, flag) in [(true, "--dry-run"), (false, "--yes")] {
@@ -69,7 +67,7 @@ fn sqlite_rows_keyed_by_null_are_captured_and_undone() {
         "CREATE TABLE n (k TEXT PRIMARY KEY, v INT);
          INSERT INTO n VALUES (NULL, 1), ('a', 2);",
     );
-    let j = JournalDir::new();
+    let j = db.machine();
     let before = db.dump();
     let updated = exec_yes(&j, &db, "UPDATE n SET v = v + 10", &[]);
     let o = j.run(&["undo", "show", &updated.to_string(), "--format", "json"]);
@@ -97,17 +95,15 @@ fn sqlite_rows_keyed_by_null_are_captured_and_undone() {
 fn ctrl_c_cancels_a_waiting_undo() {
     let db = Db::new(Engine::Postgres, SCHEMA);
     let Db::Pg(pg) = &db else { unreachable!() };
-    let j = JournalDir::new();
+    let j = db.machine();
     let id = exec_yes(&j, &db, "DELETE FROM k WHERE id = 1", &[]).to_string();
     let deleted = db.dump();
     let mut holder = pg.client();
     let mut lock = holder.transaction().unwrap();
     lock.batch_execute("LOCK TABLE k IN ACCESS EXCLUSIVE MODE")
         .unwrap();
-    let child = dbguard(j.dir.path())
-        .arg("--journal")
-        .arg(&j.path)
-        .args(["undo", "apply", &id, "--yes", "--lock-timeout", "60"])
+    let child = j
+        .command(&["undo", "apply", &id, "--yes", "--lock-timeout", "60"])
         .args(["--statement-timeout", "60"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -128,4 +124,24 @@ fn ctrl_c_cancels_a_waiting_undo() {
     assert_eq!(db.dump(), deleted, "the cancelled undo changed the table");
     let o = j.run(&["undo", "apply", &id, "--yes"]);
     assert_exit(&o, 0, "the change stays undoable");
+}
+
+/// A SQLite table keyed by text still has a rowid, which is what finds its
+/// updated rows again. The undo of an UPDATE gives the rows their
+/// before-images back and records them as its own after-images.
+#[test]
+fn sqlite_undo_of_an_update_of_a_table_keyed_by_text() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE n (k TEXT PRIMARY KEY, v INT);
+         INSERT INTO n VALUES ('a', 1), ('b', 2);",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let id = exec_yes(&j, &db, "UPDATE n SET v = v + 10", &[]);
+    let after = db.dump();
+    let (undo_id, _) = undo_yes(&j, id, &[]);
+    assert_eq!(db.dump(), before, "the undo restored every row");
+    undo_yes(&j, undo_id, &[]);
+    assert_eq!(db.dump(), after, "the undo of the undo");
 }

@@ -41,6 +41,7 @@ pub struct QueryCounter {
 const REL_FILTER: &str = "c.relkind IN ('r', 'p', 'f') \
      AND n.nspname <> 'pg_catalog' \
      AND n.nspname <> 'information_schema' \
+     AND n.nspname <> 'dbguard' \
      AND n.nspname NOT LIKE 'pg\\_toast%' \
      AND n.nspname NOT LIKE 'pg\\_temp%'";
 

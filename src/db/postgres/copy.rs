@@ -1,35 +1,9 @@
-//! Postgres `COPY` text format, one row per line: how the server writes
-//! rows with `COPY ... TO STDOUT` and reads them with `COPY ... FROM
-//! STDIN`. A Postgres delete's before-images are kept in this form as the
-//! server wrote them (capture costs what a manual `COPY` does), and they go
-//! back through it into staging tables; rows stored another way are
-//! encoded here on the way.
+//! Postgres `COPY` text format, one row per line, as the server writes
+//! rows with `COPY ... TO STDOUT`. Journal files of older releases kept a
+//! Postgres delete's before-images in this form (`crate::db::bulk`);
+//! `journal import` decodes them here.
 
 use crate::db::Value;
-
-/// Encodes text-form values as one line of Postgres `COPY` text format
-/// (without the newline).
-pub(crate) fn encode_line(values: &[Value], out: &mut String) {
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push('\t');
-        }
-        match v.text() {
-            None => out.push_str("\\N"),
-            Some(t) => {
-                for c in t.chars() {
-                    match c {
-                        '\\' => out.push_str("\\\\"),
-                        '\t' => out.push_str("\\t"),
-                        '\n' => out.push_str("\\n"),
-                        '\r' => out.push_str("\\r"),
-                        other => out.push(other),
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Decodes one line of Postgres `COPY` text format into text-form values.
 pub(crate) fn decode_line(line: &str) -> Vec<Value> {
@@ -128,6 +102,30 @@ pub(crate) fn decode_line(line: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Encodes text-form values as one line of Postgres `COPY` text format
+    /// (without the newline).
+    fn encode_line(values: &[Value], out: &mut String) {
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            match v.text() {
+                None => out.push_str("\\N"),
+                Some(t) => {
+                    for c in t.chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\t' => out.push_str("\\t"),
+                            '\n' => out.push_str("\\n"),
+                            '\r' => out.push_str("\\r"),
+                            other => out.push(other),
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn copy_lines_round_trip() {

@@ -11,8 +11,8 @@ use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage, Transaction};
 
 use super::{
-    ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
-    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value, Written, columns_of,
+    ApplyTx, Canceller, ColumnMeta, Engine, Executed, GuardOptions, InsertCapture, PreviewTx,
+    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::Schema;
@@ -21,7 +21,7 @@ use conninfo::PgParams;
 pub mod catalog;
 pub mod conninfo;
 pub mod copy;
-pub mod restore;
+pub(crate) mod journal;
 
 /// Rows fetched per round trip when streaming a read.
 const FETCH_BATCH: usize = 1000;
@@ -30,6 +30,10 @@ pub struct PgConnection {
     client: Client,
     params: PgParams,
     identity: TargetIdentity,
+    /// The ids of this connection's own short write transactions (audit
+    /// appends), newest last, so a snapshot they moved can be told from
+    /// one another session moved ([`PgConnection::refresh_version`]).
+    own_txids: Vec<u64>,
 }
 
 impl PgConnection {
@@ -42,6 +46,7 @@ impl PgConnection {
             client,
             params,
             identity,
+            own_txids: Vec::new(),
         })
     }
 
@@ -60,11 +65,15 @@ impl PgConnection {
 
     pub fn introspect(&mut self) -> Result<Schema> {
         let mut tx = self.client.build_transaction().read_only(true).start()?;
+        tx.batch_execute(UTF8)?;
         let schema = catalog::load(&mut tx, &mut catalog::QueryCounter::default())?;
         tx.commit()?;
         Ok(schema)
     }
 
+    /// The operator's read, in the operator's session settings (the one
+    /// transaction here not switched to UTF-8: `SHOW client_encoding`
+    /// must answer what the session has, as in psql).
     pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
         let mut tx = self.client.build_transaction().read_only(true).start()?;
         let summary = read_in(&mut tx, sql, sink)?;
@@ -102,6 +111,30 @@ impl PgConnection {
         result
     }
 
+    /// One read-only snapshot whose output settings are all pinned, so
+    /// every value reads as text that means the same value anywhere:
+    /// ISO dates in UTC, `postgres` intervals, exact floats, hex bytea, and
+    /// an empty search path, so `reg*` values come schema-qualified. For
+    /// the journal's reads (show, export, replay), never the operator's.
+    pub fn exact_read<T>(&mut self, f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>) -> Result<T> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        tx.batch_execute(EXACT_OUTPUT)?;
+        let result = {
+            let mut runner = PgPreview {
+                tx: &mut tx,
+                deadline: std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600),
+            };
+            f(&mut runner)
+        };
+        tx.rollback()?;
+        result
+    }
+
     /// One REPEATABLE READ write transaction with lock and statement
     /// timeouts; commits only when `f` returns `Ok`. A concurrent change to
     /// a row the apply touches surfaces as a serialization failure, which
@@ -111,10 +144,56 @@ impl PgConnection {
         opts: &GuardOptions,
         f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
     ) -> Result<T> {
+        self.write(opts, postgres::IsolationLevel::RepeatableRead, f)
+    }
+
+    /// A short READ COMMITTED write transaction: the audit trail's
+    /// appends, which lock the chain's head and must then read it as the
+    /// last committed append left it (a REPEATABLE READ snapshot taken
+    /// before the wait would fail, or see an old head).
+    pub fn short_write<T>(
+        &mut self,
+        opts: &GuardOptions,
+        f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
+    ) -> Result<T> {
+        let (txid, value) = self.write(opts, postgres::IsolationLevel::ReadCommitted, |tx| {
+            let txid = tx
+                .query("SELECT txid_current()::text")?
+                .and_then(|r| r.rows.first().and_then(|r| r.first()).and_then(Value::text))
+                .and_then(|t| t.parse::<u64>().ok());
+            Ok((txid, f(tx)?))
+        })?;
+        if let Some(t) = txid {
+            if self.own_txids.len() >= 64 {
+                self.own_txids.remove(0);
+            }
+            self.own_txids.push(t);
+        }
+        Ok(value)
+    }
+
+    /// The snapshot `old` a preview read, moved forward past this
+    /// connection's own audit appends: `Some(now)` when every transaction
+    /// that ended since `old` was one of them, so the data a preview read
+    /// is still the data; `None` when anyone else's may have committed.
+    pub(crate) fn refresh_version(&mut self, old: &str) -> Result<Option<String>> {
+        let row = self
+            .client
+            .query_one("SELECT txid_current_snapshot()::text", &[])?;
+        let now: String = row.try_get(0)?;
+        Ok(only_own_ended(old, &now, &self.own_txids).then_some(now))
+    }
+
+    fn write<T>(
+        &mut self,
+        opts: &GuardOptions,
+        isolation: postgres::IsolationLevel,
+        f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
+    ) -> Result<T> {
         let mut tx = self
             .client
             .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .isolation_level(isolation)
             .start()?;
         let lock_ms = opts.lock_timeout.as_millis().max(1);
         let stmt_ms = opts.statement_timeout.as_millis().max(1);
@@ -142,16 +221,6 @@ impl PgConnection {
                 Err(e)
             }
         }
-    }
-
-    /// `txid_status()` of a transaction id: committed, aborted, in progress,
-    /// or `None` when the server no longer knows (too old).
-    pub(crate) fn txid_status(&mut self, txid: &str) -> Result<Option<String>> {
-        let id: i64 = txid
-            .parse()
-            .map_err(|_| Error::database(format!("journal holds a bad transaction id {txid:?}")))?;
-        let row = self.client.query_one("SELECT txid_status($1)", &[&id])?;
-        Ok(row.try_get::<_, Option<String>>(0)?)
     }
 
     pub fn canceller(&self) -> Canceller {
@@ -203,6 +272,36 @@ fn read_identity(
         server_version,
         tls,
     })
+}
+
+/// Whether every transaction that may have ended between two
+/// `txid_current_snapshot()` texts (`xmin:xmax:xip,...`) is in `own`: those
+/// in progress at `old`, and those started since, unless still in progress
+/// at `now`. An aborted one counts as ended: the answer errs on `false`.
+fn only_own_ended(old: &str, now: &str, own: &[u64]) -> bool {
+    let parse = |s: &str| -> Option<(u64, Vec<u64>)> {
+        let mut parts = s.split(':');
+        let _xmin = parts.next()?;
+        let xmax = parts.next()?.parse().ok()?;
+        let xip = parts
+            .next()
+            .filter(|x| !x.is_empty())
+            .map(|x| {
+                x.split(',')
+                    .map(|t| t.parse().ok())
+                    .collect::<Option<Vec<u64>>>()
+            })
+            .unwrap_or(Some(Vec::new()))?;
+        Some((xmax, xip))
+    };
+    let (Some((xmax1, xip1)), Some((xmax2, xip2))) = (parse(old), parse(now)) else {
+        return false;
+    };
+    if xmax2 < xmax1 || xmax2 - xmax1 > 1000 {
+        return false;
+    }
+    let ended_is_own = |t: &u64| xip2.contains(t) || own.contains(t);
+    xip1.iter().all(ended_is_own) && (xmax1..xmax2).all(|t| ended_is_own(&t))
 }
 
 /// Runs preview queries inside one read-only transaction; each query runs
@@ -294,10 +393,8 @@ impl PreviewTx for PgPreview<'_, '_> {
         }
     }
 
-    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
-        // The preview's queries travel as simple-protocol batches (one
-        // round trip with their savepoint), so the value goes as a literal.
-        self.query(&format!("{before}{}{after}", text_literal(text)))
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
+        stream_in(self.tx, sql, f)
     }
 }
 
@@ -307,6 +404,19 @@ pub(crate) fn text_literal(t: &str) -> String {
     format!("E'{}'", t.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// The driver speaks UTF-8 only, and asked for it when it connected; a
+/// session may have switched (`set_config('client_encoding', 'LATIN1',
+/// false)`), after which names and text would reach the server, and come
+/// back, misread. Every transaction of dbguard's own speaks UTF-8 again,
+/// for itself only.
+const UTF8: &str = "SET LOCAL client_encoding = 'UTF8'";
+
+/// The settings of [`PgConnection::exact_read`], for its transaction only.
+pub(crate) const EXACT_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; SET LOCAL DateStyle = 'ISO, YMD'; \
+     SET LOCAL IntervalStyle = 'postgres'; SET LOCAL TimeZone = 'UTC'; \
+     SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'; \
+     SET LOCAL search_path = ''";
+
 /// Makes value *output* exact and unambiguous for the rest of the
 /// transaction, whatever the database's defaults: ISO dates (numeric time
 /// zone offsets, not abbreviations like `IST` that read back as another
@@ -314,6 +424,7 @@ pub(crate) fn text_literal(t: &str) -> String {
 /// mean what they meant; shortest exact floats; hex bytea. Captured
 /// before-images then read back as the same values.
 fn canonical_output(tx: &mut Transaction<'_>) -> Result<()> {
+    tx.batch_execute(UTF8)?;
     tx.batch_execute(
         "SELECT set_config('DateStyle', 'ISO, ' || coalesce(nullif(split_part(current_setting('DateStyle'), ', ', 2), ''), 'MDY'), true), \
                 set_config('extra_float_digits', '3', true), \
@@ -389,8 +500,8 @@ impl PreviewTx for PgApply<'_, '_> {
     fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
         self.preview.query(sql)
     }
-    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
-        self.preview.query_with_text(before, text, after)
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
+        self.preview.stream(sql, f)
     }
 }
 
@@ -419,101 +530,88 @@ impl ApplyTx for PgApply<'_, '_> {
         Ok(Some(0))
     }
 
-    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
-        let started = std::time::Instant::now();
-        let tx = &mut *self.preview.tx;
-        tx.batch_execute(&format!("DECLARE dbguard_cap NO SCROLL CURSOR FOR {sql}\n"))
-            .map_err(apply_error)?;
-        let mut n = 0u64;
-        loop {
-            let mut got = 0usize;
-            for msg in tx
-                .simple_query("FETCH FORWARD 5000 FROM dbguard_cap")
-                .map_err(apply_error)?
-            {
-                if let SimpleQueryMessage::Row(row) = msg {
-                    f(text_row(&row))?;
-                    got += 1;
-                }
-            }
-            n += got as u64;
-            if got < 5000 {
-                break;
-            }
-        }
-        tx.batch_execute("CLOSE dbguard_cap").map_err(apply_error)?;
-        super::trace_sql(sql, started);
-        Ok(n)
-    }
-
-    fn copy_out(&mut self, sql: &str, f: &mut ChunkSink<'_>) -> Result<Option<u64>> {
-        use std::io::Read;
-        let started = std::time::Instant::now();
-        let tx = &mut *self.preview.tx;
-        let mut reader = tx
-            .copy_out(format!("COPY ({sql}) TO STDOUT").as_str())
-            .map_err(apply_error)?;
-        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-        let mut chunk = vec![0u8; 1 << 20];
-        let mut total = 0u64;
-        loop {
-            let n = reader
-                .read(&mut chunk)
-                .map_err(|e| Error::database(format!("reading the captured rows failed: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            // Hand over complete lines once a good amount has gathered.
-            if buf.len() >= 1 << 20
-                && let Some(end) = buf.iter().rposition(|&b| b == b'\n')
-            {
-                let rest = buf.split_off(end + 1);
-                let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
-                f(BulkFormat::Copy, &buf, lines)?;
-                buf = rest;
-                total += lines;
-            }
-        }
-        if !buf.is_empty() {
-            let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
-            f(BulkFormat::Copy, &buf, lines)?;
-            total += lines;
-        }
-        drop(reader);
-        super::trace_sql(sql, started);
-        Ok(Some(total))
-    }
-
-    fn copy_in(
-        &mut self,
-        sql: &str,
-        f: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
-    ) -> Result<Option<u64>> {
-        let started = std::time::Instant::now();
-        let mut writer = self.preview.tx.copy_in(sql).map_err(apply_error)?;
-        f(&mut writer)?;
-        let n = writer.finish().map_err(apply_error)?;
-        super::trace_sql(sql, started);
-        Ok(Some(n))
-    }
-
     fn execute(&mut self, sql: &str) -> Result<u64> {
         self.execute_timed(sql, &[])
     }
 
-    fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64> {
-        self.execute_timed(&format!("{before}$1::text{after}"), &[&text])
+    fn execute_statement(&mut self, sql: &str) -> Result<Executed> {
+        Ok(Executed {
+            reported: self.execute_timed(sql, &[])?,
+            changed: None,
+        })
     }
 
-    fn insert_packed(
+    /// The statement runs as the first part of one that copies the rows
+    /// it returns: `WITH w AS (INSERT ... RETURNING *) INSERT INTO
+    /// snapshot SELECT ... FROM w`, so they never leave the server.
+    fn execute_insert(
         &mut self,
-        _insert: &str,
-        _columns: &[usize],
-        _packed: &[u8],
-    ) -> Result<Option<u64>> {
-        // Postgres restores through COPY into staging tables instead.
-        Ok(None)
+        _statement: &str,
+        returning_all: Option<&str>,
+        capture: &InsertCapture<'_>,
+    ) -> Result<(Executed, u64)> {
+        let returning = returning_all.ok_or_else(|| {
+            Error::database("the INSERT could not be made to return the rows it inserts")
+        })?;
+        let loc = capture.locator.exprs("t");
+        let mut select: Vec<String> = loc
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS l{}", i + 1))
+            .collect();
+        select.extend(
+            capture
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("t.{c} AS c{}", i + 1)),
+        );
+        let select = select.join(", ");
+        self.execute_timed(
+            &format!(
+                "CREATE TABLE {} AS SELECT {select} FROM {} AS t WITH NO DATA",
+                capture.into, capture.table
+            ),
+            &[],
+        )?;
+        // An upsert returns the rows it updated too; those are in the
+        // before snapshot already, found by the same locator.
+        let not_updated = match capture.updated {
+            Some(before) if !loc.is_empty() => {
+                let on: Vec<String> = loc
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| format!("u.l{} = {e}", i + 1))
+                    .collect();
+                format!(
+                    " WHERE NOT EXISTS (SELECT 1 FROM {before} AS u WHERE {})",
+                    on.join(" AND ")
+                )
+            }
+            _ => String::new(),
+        };
+        let sql = format!(
+            "WITH dbguard_w AS ({returning}), dbguard_s AS (INSERT INTO {} SELECT {select} FROM dbguard_w AS t{not_updated} RETURNING 1) \
+             SELECT (SELECT count(*) FROM dbguard_w), (SELECT count(*) FROM dbguard_s)",
+            capture.into
+        );
+        let tx = &mut *self.preview.tx;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {}",
+            self.statement_timeout_ms
+        ))?;
+        let started = std::time::Instant::now();
+        let row = tx.query_one(sql.as_str(), &[]).map_err(apply_error)?;
+        super::trace_sql(&sql, started);
+        let reported: i64 = row.try_get(0)?;
+        let inserted: i64 = row.try_get(1)?;
+        Ok((
+            Executed {
+                reported: reported.max(0) as u64,
+                changed: None,
+            },
+            inserted.max(0) as u64,
+        ))
     }
 
     fn counters(
@@ -521,7 +619,8 @@ impl ApplyTx for PgApply<'_, '_> {
     ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>> {
         let rows = self.preview.tx.query(
             "SELECT schemaname::text, relname::text, n_tup_del, n_tup_upd, n_tup_ins \
-             FROM pg_stat_xact_user_tables WHERE n_tup_del + n_tup_upd + n_tup_ins > 0",
+             FROM pg_stat_xact_user_tables WHERE n_tup_del + n_tup_upd + n_tup_ins > 0 \
+             AND schemaname <> 'dbguard'",
             &[],
         )?;
         let mut out = std::collections::BTreeMap::new();
@@ -541,18 +640,6 @@ impl ApplyTx for PgApply<'_, '_> {
             );
         }
         Ok(Some(out))
-    }
-
-    fn total_changes(&mut self) -> Result<Option<u64>> {
-        Ok(None)
-    }
-
-    fn txid(&mut self) -> Result<Option<String>> {
-        let row = self
-            .preview
-            .tx
-            .query_one("SELECT txid_current()::text", &[])?;
-        Ok(row.try_get::<_, Option<String>>(0)?)
     }
 
     fn restore_mode(&mut self) -> Result<crate::db::restore::RestoreMode> {
@@ -580,26 +667,38 @@ impl ApplyTx for PgApply<'_, '_> {
         // Postgres checks restored rows in replica mode instead.
         Ok(false)
     }
+}
 
-    fn remember_rows(&mut self, _: &crate::schema::Table) -> Result<()> {
-        // Rows this transaction writes carry its id in xmin.
-        Ok(())
+/// Streams the rows of `sql` through a cursor, 5,000 rows a round trip,
+/// values in the server's text form.
+fn stream_in(
+    tx: &mut Transaction<'_>,
+    sql: &str,
+    f: &mut dyn FnMut(Vec<Value>) -> Result<()>,
+) -> Result<u64> {
+    let started = std::time::Instant::now();
+    tx.batch_execute(&format!("DECLARE dbguard_cap NO SCROLL CURSOR FOR {sql}\n"))
+        .map_err(apply_error)?;
+    let mut n = 0u64;
+    loop {
+        let mut got = 0usize;
+        for msg in tx
+            .simple_query("FETCH FORWARD 5000 FROM dbguard_cap")
+            .map_err(apply_error)?
+        {
+            if let SimpleQueryMessage::Row(row) = msg {
+                f(text_row(&row))?;
+                got += 1;
+            }
+        }
+        n += got as u64;
+        if got < 5000 {
+            break;
+        }
     }
-
-    fn written_rows(
-        &mut self,
-        info: &crate::schema::TableInfo,
-        sink: &mut dyn crate::db::WrittenSink,
-    ) -> Result<()> {
-        // xmin is the 32-bit transaction id; txid_current() adds the epoch.
-        let sql = format!(
-            "SELECT {} FROM {} AS a WHERE a.xmin::text = (txid_current() % 4294967296)::text",
-            columns_of(info, "a"),
-            info.sql_name()
-        );
-        self.stream(&sql, &mut |row| sink.row(Written::Either, row))?;
-        Ok(())
-    }
+    tx.batch_execute("CLOSE dbguard_cap").map_err(apply_error)?;
+    super::trace_sql(sql, started);
+    Ok(n)
 }
 
 /// Whether a statement can be wrapped in a cursor: plain queries can,
@@ -747,5 +846,23 @@ impl From<postgres::Error> for Error {
             .is_some_and(|db| db.code() != &SqlState::QUERY_CANCELED);
         let error = Error::database(describe_error(&e)).caused_by(e);
         if labelled { error.labelled() } else { error }
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::only_own_ended;
+
+    #[test]
+    fn a_snapshot_moved_only_by_own_transactions_is_the_same_data() {
+        assert!(only_own_ended("10:12:10", "10:14:10", &[12, 13]));
+        assert!(only_own_ended("10:12:", "12:13:", &[10, 11, 12]));
+        // Another transaction (13) ended.
+        assert!(!only_own_ended("10:12:", "12:14:", &[10, 11, 12]));
+        // One in progress at the preview (10) ended, and it was not ours.
+        assert!(!only_own_ended("10:12:10", "12:13:", &[11, 12]));
+        // Started since, still running: it committed nothing yet.
+        assert!(only_own_ended("10:12:", "10:14:13", &[12]));
+        assert!(!only_own_ended("garbage", "10:14:13", &[12]));
     }
 }

@@ -53,6 +53,7 @@ pub struct QueryCounter {
 /// `sqlite_%` tables are SQLite's own.
 const TABLE_FILTER: &str = "m.type = 'table' \
      AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+     AND m.name NOT LIKE 'dbguard\\_%' ESCAPE '\\' \
      AND m.sql NOT LIKE 'CREATE VIRTUAL%'";
 
 /// Loads every table of the main database, in five queries.

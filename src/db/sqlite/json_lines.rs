@@ -1,9 +1,9 @@
-//! SQLite chunks written before journal schema 7: one `json_array()` line
-//! per row. Numbers with a `.` or an exponent are reals (written with
+//! SQLite chunks written before journal file schema 7: one `json_array()`
+//! line per row. Numbers with a `.` or an exponent are reals (written with
 //! enough digits to round-trip), integers too large for JSON numbers,
 //! blobs and text that is not UTF-8 are tagged objects as in
-//! [`Value::from_json`]. Journals of that age still read and undo: these
-//! are the decoders, and the SQL that reads such lines inside SQLite.
+//! [`Value::from_json`]. `journal import` reads them with the decoder
+//! here.
 
 use crate::db::Value;
 use crate::error::{Error, Result};
@@ -35,60 +35,6 @@ pub(crate) fn decode_line(line: &str) -> Result<Vec<Value>> {
             }
         })
         .collect()
-}
-
-/// A chunk's lines (one JSON array per row) as one JSON array of rows, in
-/// `out`. A raw newline only ever separates lines: inside JSON strings it
-/// is escaped.
-pub(crate) fn rows_array(text: &str, out: &mut String) {
-    out.clear();
-    out.reserve(text.len() + 2);
-    out.push('[');
-    for (i, line) in text.trim_end_matches('\n').split('\n').enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(line);
-    }
-    out.push(']');
-}
-
-/// Element `i` of the row `j.value` (see [`decode_line`])
-/// as the SQLite value it was: `->>` gives nulls, text, integers and reals
-/// (SQLite reads back the digits its `json_array()` wrote); blobs, text
-/// that is not UTF-8 (`crate::db::sqlite::packed::json_rows`) and integers written
-/// as objects are unwrapped. A chunk without objects
-/// (`{"` outside a string, where quotes are always escaped) needs no
-/// unwrapping, and each extra JSON call per value costs about a third.
-pub(crate) fn value_sql(i: usize, objects: bool) -> String {
-    if !objects {
-        return format!("j.value ->> {i}");
-    }
-    format!(
-        "CASE json_type(j.value, '$[{i}]') WHEN 'object' THEN \
-         CASE WHEN json_type(j.value, '$[{i}].blob') IS NOT NULL THEN unhex(j.value ->> '$[{i}].blob') \
-         WHEN json_type(j.value, '$[{i}].texthex') IS NOT NULL \
-         THEN CAST(unhex(j.value ->> '$[{i}].texthex') AS TEXT) \
-         ELSE CAST(j.value ->> '$[{i}].int' AS INTEGER) END \
-         ELSE j.value ->> {i} END"
-    )
-}
-
-/// The smallest and largest first element of a chunk's lines, when every
-/// one is a plain integer (a key too large for JSON numbers is written as
-/// an object, and then there is no range).
-pub(crate) fn first_int_range(chunk: &str) -> Option<(i64, i64)> {
-    let mut range: Option<(i64, i64)> = None;
-    for line in chunk.lines() {
-        let rest = line.strip_prefix('[')?;
-        let end = rest.find([',', ']'])?;
-        let v: i64 = rest[..end].parse().ok()?;
-        range = Some(match range {
-            None => (v, v),
-            Some((lo, hi)) => (lo.min(v), hi.max(v)),
-        });
-    }
-    range
 }
 
 #[cfg(test)]
@@ -128,25 +74,6 @@ mod tests {
             "[99999999999999999999]",
         ] {
             assert!(decode_line(bad).is_err(), "{bad:?} decoded");
-        }
-    }
-
-    #[test]
-    fn first_int_range_needs_an_integer_first_in_every_line() {
-        assert_eq!(
-            first_int_range("[5,\"a\"]\n[-3,null]\n[12]\n"),
-            Some((-3, 12))
-        );
-        assert_eq!(first_int_range("[7,1]\n"), Some((7, 7)));
-        for none in [
-            "",
-            "[1,2]\n[\"2\",3]\n",
-            "[1.5,0]\n",
-            "[{\"int\":\"9223372036854775807\"},1]\n",
-            "[null,1]\n",
-            "[99999999999999999999,1]\n",
-        ] {
-            assert_eq!(first_int_range(none), None, "{none}");
         }
     }
 }

@@ -11,20 +11,18 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
 
-use super::dialect::Dialect;
 use super::{
-    ApplyTx, BulkFormat, Canceller, ChunkSink, ColumnMeta, Engine, GuardOptions, PreviewTx,
-    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value, Written, WrittenSink,
-    columns_of,
+    ApplyTx, Canceller, ColumnMeta, Engine, Executed, GuardOptions, InsertCapture, PreviewTx,
+    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, Result};
-use crate::schema::{QualName, Schema, Table, TableInfo, quote_ident};
+use crate::schema::Schema;
 
 pub mod catalog;
 pub mod demo;
+pub(crate) mod journal;
 pub(crate) mod json_lines;
 pub mod packed;
-pub mod restore;
 
 pub struct SqliteConnection {
     conn: RawConnection,
@@ -146,6 +144,34 @@ impl SqliteConnection {
         Ok(r)
     }
 
+    /// The token `old` a preview read (`other/own`), moved past this
+    /// connection's own writes since: `Some(now)` when no other connection
+    /// committed in between.
+    pub(crate) fn refresh_version(&mut self, old: &str) -> Result<Option<String>> {
+        let (other, own): (i64, i64) = self.conn.query_row(
+            "SELECT data_version, total_changes() FROM pragma_data_version",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let same = old.split('/').next() == Some(other.to_string().as_str());
+        Ok(same.then(|| format!("{other}/{own}")))
+    }
+
+    /// A read transaction for the journal's reads; SQLite values have no
+    /// text forms to pin.
+    pub fn exact_read<T>(&mut self, f: impl FnOnce(&mut dyn PreviewTx) -> Result<T>) -> Result<T> {
+        self.preview(std::time::Duration::from_secs(24 * 3600), f)
+    }
+
+    /// A short write transaction: SQLite has one writer at a time anyway.
+    pub fn short_write<T>(
+        &mut self,
+        opts: &GuardOptions,
+        f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
+    ) -> Result<T> {
+        self.guarded(opts, f)
+    }
+
     /// One `BEGIN IMMEDIATE` transaction (the single writer), with the lock
     /// timeout as busy timeout and the statement timeout enforced by a
     /// progress handler; commits only when `f` returns `Ok`.
@@ -172,7 +198,6 @@ impl SqliteConnection {
             let v = {
                 let mut runner = SqliteApply {
                     preview: SqlitePreview { tx: &tx, deadline },
-                    before: Default::default(),
                 };
                 f(&mut runner)?
             };
@@ -211,11 +236,25 @@ impl PreviewTx for SqlitePreview<'_, '_> {
     }
 
     fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
-        self.run_query(sql, None)
+        self.run_query(sql)
     }
 
-    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
-        self.run_query(&format!("{before}?1{after}"), Some(text))
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let mut stmt = self.tx.prepare(sql)?;
+        let ncols = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        let mut n = 0u64;
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(ncols);
+            for i in 0..ncols {
+                values.push(to_value(row.get_ref(i)?));
+            }
+            f(values)?;
+            n += 1;
+        }
+        super::trace_sql(sql, started);
+        Ok(n)
     }
 
     fn data_version(&mut self) -> Result<Option<String>> {
@@ -231,34 +270,20 @@ impl PreviewTx for SqlitePreview<'_, '_> {
 }
 
 impl SqlitePreview<'_, '_> {
-    /// One query, with `?1` bound to `text` where given (a cached
-    /// statement then: the same shape runs once per chunk).
-    fn run_query(&mut self, sql: &str, text: Option<&str>) -> Result<Option<Rows>> {
+    /// One query, under the time budget.
+    fn run_query(&mut self, sql: &str) -> Result<Option<Rows>> {
         if std::time::Instant::now() >= self.deadline {
             return Ok(None);
         }
         let run = || -> rusqlite::Result<Rows> {
-            let (mut cached, mut plain);
-            let stmt: &mut rusqlite::Statement = match text {
-                Some(_) => {
-                    cached = self.tx.prepare_cached(sql)?;
-                    &mut cached
-                }
-                None => {
-                    plain = self.tx.prepare(sql)?;
-                    &mut plain
-                }
-            };
+            let mut stmt = self.tx.prepare(sql)?;
             let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
             let n = columns.len();
             let mut out = Rows {
                 columns,
                 rows: Vec::new(),
             };
-            let mut rows = match text {
-                Some(t) => stmt.query([t])?,
-                None => stmt.query([])?,
-            };
+            let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let mut values = Vec::with_capacity(n);
                 for i in 0..n {
@@ -287,10 +312,18 @@ impl SqlitePreview<'_, '_> {
 /// The apply transaction on SQLite.
 pub(crate) struct SqliteApply<'a, 't> {
     preview: SqlitePreview<'a, 't>,
-    /// Per table, the condition that picks rows added since
-    /// [`ApplyTx::remember_rows`]: SQLite marks no row with the transaction
-    /// that wrote it.
-    before: std::collections::BTreeMap<QualName, String>,
+}
+
+impl SqliteApply<'_, '_> {
+    /// Rows changed by this connection so far, foreign-key actions and
+    /// triggers included.
+    fn total_changes(&self) -> Result<u64> {
+        let n: i64 = self
+            .preview
+            .tx
+            .query_row("SELECT total_changes()", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
 }
 
 impl PreviewTx for SqliteApply<'_, '_> {
@@ -303,77 +336,17 @@ impl PreviewTx for SqliteApply<'_, '_> {
     fn query(&mut self, sql: &str) -> Result<Option<Rows>> {
         self.preview.query(sql)
     }
-    fn query_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<Option<Rows>> {
-        self.preview.query_with_text(before, text, after)
-    }
     fn data_version(&mut self) -> Result<Option<String>> {
         self.preview.data_version()
+    }
+    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
+        self.preview.stream(sql, f)
     }
 }
 
 impl ApplyTx for SqliteApply<'_, '_> {
     fn lock_rows(&mut self, _: &RowScope<'_>) -> Result<Option<u64>> {
-        // BEGIN IMMEDIATE holds the write lock on the whole database.
-        Ok(None)
-    }
-
-    fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
-        let started = std::time::Instant::now();
-        let mut stmt = self.preview.tx.prepare(sql)?;
-        let ncols = stmt.column_count();
-        let mut rows = stmt.query([])?;
-        let mut n = 0u64;
-        while let Some(row) = rows.next()? {
-            let mut values = Vec::with_capacity(ncols);
-            for i in 0..ncols {
-                values.push(to_value(row.get_ref(i)?));
-            }
-            f(values)?;
-            n += 1;
-        }
-        super::trace_sql(sql, started);
-        Ok(n)
-    }
-
-    fn copy_out(&mut self, sql: &str, f: &mut ChunkSink<'_>) -> Result<Option<u64>> {
-        let started = std::time::Instant::now();
-        // Every row goes into one buffer as a MessagePack array of its
-        // values as SQLite holds them: no allocation per value, nothing to
-        // escape, and the journal stores a chunk per 256 KiB instead of a
-        // row per row. SQLite building `json_array()` lines instead cost
-        // three times what reading the rows does.
-        let mut stmt = self.preview.tx.prepare(sql)?;
-        let ncols = stmt.column_count();
-        let mut rows = stmt.query([])?;
-        let mut buf = Vec::with_capacity(SQLITE_CHUNK + 4096);
-        let mut lines = 0u64;
-        let mut total = 0u64;
-        while let Some(row) = rows.next()? {
-            packed::write_row_len(&mut buf, ncols);
-            for i in 0..ncols {
-                packed::write_cell(&mut buf, cell(row.get_ref(i)?));
-            }
-            lines += 1;
-            if buf.len() >= SQLITE_CHUNK {
-                f(BulkFormat::Packed, &buf, lines)?;
-                total += lines;
-                lines = 0;
-                buf.clear();
-            }
-        }
-        if lines > 0 {
-            f(BulkFormat::Packed, &buf, lines)?;
-            total += lines;
-        }
-        super::trace_sql(sql, started);
-        Ok(Some(total))
-    }
-
-    fn copy_in(
-        &mut self,
-        _sql: &str,
-        _f: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
-    ) -> Result<Option<u64>> {
+        // BEGIN IMMEDIATE already holds the database against other writers.
         Ok(None)
     }
 
@@ -384,97 +357,86 @@ impl ApplyTx for SqliteApply<'_, '_> {
         Ok(n as u64)
     }
 
-    fn execute_with_text(&mut self, before: &str, text: &str, after: &str) -> Result<u64> {
-        let started = std::time::Instant::now();
-        let sql = format!("{before}?1{after}");
-        let n = self.preview.tx.prepare_cached(&sql)?.execute([text])?;
-        super::trace_sql(&sql, started);
-        Ok(n as u64)
+    /// A temporary trigger notes the locator of every row inserted into
+    /// the table (by the statement, or by a trigger of its own), and the
+    /// rows are copied by it afterwards: SQLite has no `RETURNING` inside
+    /// another statement.
+    fn execute_insert(
+        &mut self,
+        statement: &str,
+        _returning_all: Option<&str>,
+        capture: &InsertCapture<'_>,
+    ) -> Result<(Executed, u64)> {
+        let loc = capture.locator.exprs("t");
+        let new = capture.locator.exprs("new");
+        if loc.is_empty() {
+            return Err(Error::database(format!(
+                "{} has no rowid or key to find inserted rows by",
+                capture.table
+            )));
+        }
+        let cols: Vec<String> = (0..loc.len()).map(|i| format!("l{}", i + 1)).collect();
+        self.execute("DROP TRIGGER IF EXISTS temp.dbguard_inserted")?;
+        self.execute("DROP TABLE IF EXISTS temp.dbguard_inserted")?;
+        self.execute(&format!(
+            "CREATE TEMP TABLE dbguard_inserted ({})",
+            cols.join(", ")
+        ))?;
+        self.execute(&format!(
+            "CREATE TEMP TRIGGER dbguard_inserted AFTER INSERT ON main.{} BEGIN INSERT INTO dbguard_inserted VALUES ({}); END",
+            capture.table,
+            new.join(", ")
+        ))?;
+        let before = self.total_changes()?;
+        let reported = self.execute(statement)?;
+        // The trigger's own rows are dbguard's, not the statement's.
+        let noted = self.total_changes()?.saturating_sub(before);
+        self.execute("DROP TRIGGER temp.dbguard_inserted")?;
+        let mut names = cols.clone();
+        names.extend((0..capture.columns.len()).map(|i| format!("c{}", i + 1)));
+        let mut select: Vec<String> = loc.clone();
+        select.extend(capture.columns.iter().map(|c| format!("t.{c}")));
+        self.execute(&format!(
+            "CREATE TABLE {} ({})",
+            capture.into,
+            names.join(", ")
+        ))?;
+        let inserted = self.execute(&format!(
+            "INSERT INTO {} SELECT {} FROM {} AS t WHERE ({}) IN (SELECT {} FROM temp.dbguard_inserted)",
+            capture.into,
+            select.join(", "),
+            capture.table,
+            loc.join(", "),
+            cols.join(", ")
+        ))?;
+        let watched: u64 = self
+            .preview
+            .tx
+            .query_row("SELECT count(*) FROM temp.dbguard_inserted", [], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .max(0) as u64;
+        self.execute("DROP TABLE temp.dbguard_inserted")?;
+        let executed = Executed {
+            reported,
+            changed: Some(noted.saturating_sub(watched)),
+        };
+        Ok((executed, inserted))
     }
 
-    fn insert_packed(
-        &mut self,
-        insert: &str,
-        columns: &[usize],
-        bytes: &[u8],
-    ) -> Result<Option<u64>> {
-        let started = std::time::Instant::now();
-        if columns.is_empty() {
-            return Ok(None);
-        }
-        // Rows go in batches of multi-row VALUES, each value bound from
-        // the bytes: one statement step per batch, and no value is
-        // converted to text and parsed back. SQLite allows 32,766
-        // parameters to a statement.
-        let batch = (32_766 / columns.len()).clamp(1, 100);
-        let values_sql = |rows: usize| {
-            let one = format!("({})", vec!["?"; columns.len()].join(", "));
-            format!("{insert} {}", vec![one; rows].join(", "))
-        };
-        let full = values_sql(batch);
-        let tx = &self.preview.tx;
-        // One statement for full batches, held for the whole chunk (the
-        // cache hashes the statement's text on every lookup), and a
-        // one-row statement for the rest: a statement for each odd-sized
-        // tail would be parsed once per chunk.
-        let mut batch_stmt = tx.prepare_cached(&full)?;
-        let mut row_stmt = None;
-        let mut reader = packed::Rows::new(bytes);
-        let mut row = Vec::with_capacity(columns.len());
-        let mut pending: Vec<packed::Cell<'_>> = Vec::with_capacity(batch * columns.len());
-        let mut n = 0u64;
-        let mut more = reader.next_into(&mut row)?;
-        while more {
-            for &i in columns {
-                let c = row.get(i).copied().ok_or_else(|| {
-                    Error::database(format!(
-                        "journal row has {} values, fewer than the table's columns",
-                        row.len()
-                    ))
-                })?;
-                pending.push(c);
-            }
-            more = reader.next_into(&mut row)?;
-            let rows = pending.len() / columns.len();
-            if rows == batch {
-                for (i, c) in pending.iter().enumerate() {
-                    batch_stmt.raw_bind_parameter(i + 1, value_ref(*c))?;
-                }
-                n += batch_stmt.raw_execute()? as u64;
-                pending.clear();
-            } else if !more {
-                let stmt = match &mut row_stmt {
-                    Some(s) => s,
-                    None => row_stmt.insert(tx.prepare_cached(&values_sql(1))?),
-                };
-                for one in pending.chunks(columns.len()) {
-                    for (i, c) in one.iter().enumerate() {
-                        stmt.raw_bind_parameter(i + 1, value_ref(*c))?;
-                    }
-                    n += stmt.raw_execute()? as u64;
-                }
-                pending.clear();
-            }
-        }
-        super::trace_sql(&full, started);
-        Ok(Some(n))
+    fn execute_statement(&mut self, sql: &str) -> Result<Executed> {
+        let before = self.total_changes()?;
+        let reported = self.execute(sql)?;
+        let changed = self.total_changes()?.saturating_sub(before);
+        Ok(Executed {
+            reported,
+            changed: Some(changed),
+        })
     }
 
     fn counters(
         &mut self,
     ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>> {
-        Ok(None)
-    }
-
-    fn total_changes(&mut self) -> Result<Option<u64>> {
-        let n: i64 = self
-            .preview
-            .tx
-            .query_row("SELECT total_changes()", [], |r| r.get(0))?;
-        Ok(Some(n.max(0) as u64))
-    }
-
-    fn txid(&mut self) -> Result<Option<String>> {
         Ok(None)
     }
 
@@ -485,64 +447,6 @@ impl ApplyTx for SqliteApply<'_, '_> {
     fn defer_foreign_keys(&mut self) -> Result<bool> {
         self.execute("PRAGMA defer_foreign_keys = ON")?;
         Ok(true)
-    }
-
-    fn remember_rows(&mut self, table: &Table) -> Result<()> {
-        let key = if table.without_rowid {
-            match &table.primary_key {
-                Some(pk) => pk
-                    .columns
-                    .iter()
-                    .map(|c| quote_ident(c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                None => return Ok(()),
-            }
-        } else {
-            "rowid".to_owned()
-        };
-        let temp = format!("dbguard_before_{}", self.before.len());
-        self.execute(&format!("DROP TABLE IF EXISTS temp.{temp}"))?;
-        self.execute(&format!(
-            "CREATE TEMP TABLE {temp} AS SELECT {key} FROM {}",
-            table.name.sql()
-        ))?;
-        self.before.insert(
-            table.name.clone(),
-            format!("({key}) NOT IN (SELECT * FROM temp.{temp})"),
-        );
-        Ok(())
-    }
-
-    /// Updated rows are read back by key, a batch at a time (constant
-    /// memory), new rows by what did not exist before.
-    fn written_rows(&mut self, info: &TableInfo, sink: &mut dyn WrittenSink) -> Result<()> {
-        let mut last = 0i64;
-        loop {
-            let batch = sink.updated_keys(last)?;
-            let Some(&(seq, _)) = batch.last() else { break };
-            last = seq;
-            let keys: Vec<&[Value]> = batch.iter().map(|(_, k)| k.as_slice()).collect();
-            let sql = Dialect(Engine::Sqlite).select_by_keys(info, &keys);
-            let mut found: Vec<Vec<Value>> = Vec::new();
-            self.stream(&sql, &mut |row| {
-                found.push(row);
-                Ok(())
-            })?;
-            for row in found {
-                sink.row(Written::Updated, row)?;
-            }
-        }
-        let name = QualName::new(info.schema.as_deref(), &info.table);
-        if let Some(cond) = self.before.get(&name).cloned() {
-            let sql = format!(
-                "SELECT {} FROM {} AS a WHERE {cond}",
-                columns_of(info, "a"),
-                info.sql_name()
-            );
-            self.stream(&sql, &mut |row| sink.row(Written::Inserted, row))?;
-        }
-        Ok(())
     }
 }
 
@@ -581,13 +485,6 @@ fn check_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Bytes of rows per bulk-captured chunk. A SQLite undo binds a chunk,
-/// rebuilt as one JSON array, to one statement, so the chunk, that array
-/// and SQLite's parsed copy are all in memory at once: a quarter of the
-/// 1 MiB Postgres chunk keeps a 1M-row undo's peak memory near a 10k-row
-/// one's.
-const SQLITE_CHUNK: usize = 256 * 1024;
-
 /// A value SQLite returned, as a packed cell.
 fn cell(v: ValueRef<'_>) -> packed::Cell<'_> {
     match v {
@@ -597,17 +494,6 @@ fn cell(v: ValueRef<'_>) -> packed::Cell<'_> {
         ValueRef::Text(t) => packed::Cell::Text(t),
         ValueRef::Blob(b) => packed::Cell::Blob(b),
     }
-}
-
-/// A packed cell, to bind as a parameter.
-fn value_ref(c: packed::Cell<'_>) -> rusqlite::types::ToSqlOutput<'_> {
-    rusqlite::types::ToSqlOutput::Borrowed(match c {
-        packed::Cell::Null => ValueRef::Null,
-        packed::Cell::Integer(i) => ValueRef::Integer(i),
-        packed::Cell::Real(f) => ValueRef::Real(f),
-        packed::Cell::Text(t) => ValueRef::Text(t),
-        packed::Cell::Blob(b) => ValueRef::Blob(b),
-    })
 }
 
 fn to_value(v: ValueRef<'_>) -> Value {

@@ -65,12 +65,12 @@ pub fn verify(
     expected: &Expected<'_>,
     signers: &AllowedSigners,
     groups: &BTreeMap<String, Vec<String>>,
-    used: &dyn Fn(&str) -> bool,
+    used: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Vec<Approval>> {
     let mut approvals: Vec<Approval> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     for (i, line) in tokens.iter().enumerate() {
-        match check_one(line, expected, signers, groups, used) {
+        match check_one(line, expected, signers, groups, &mut *used) {
             Ok(a) => {
                 if !approvals.iter().any(|x| x.principal == a.principal) {
                     approvals.push(a);
@@ -135,13 +135,13 @@ fn check_one(
     expected: &Expected<'_>,
     signers: &AllowedSigners,
     groups: &BTreeMap<String, Vec<String>>,
-    used: &dyn Fn(&str) -> bool,
+    used: &mut dyn FnMut(&str) -> bool,
 ) -> std::result::Result<Approval, String> {
     let token = Token::decode(line).map_err(|e| e.message)?;
     let key = PublicKey::from(token.signature.public_key().clone());
     let fp = fingerprint(&key);
     let principal = signer(&token, &key, &fp, expected, signers, groups)?;
-    check_binding(&token, expected, used)?;
+    check_binding(&token, expected, &mut *used)?;
     Ok(Approval {
         principal,
         fingerprint: fp,
@@ -237,7 +237,7 @@ fn unknown_key(key: &PublicKey, fp: &str, signers: &AllowedSigners) -> String {
 fn check_binding(
     token: &Token,
     expected: &Expected<'_>,
-    used: &dyn Fn(&str) -> bool,
+    used: &mut dyn FnMut(&str) -> bool,
 ) -> std::result::Result<(), String> {
     let r = &token.request;
     let same_change = r.statement == expected.statement

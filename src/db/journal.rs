@@ -1,0 +1,369 @@
+//! Where the journal lives inside a target, and the SQL about it that is
+//! the engine's: its tables, the snapshot tables that hold a change's rows,
+//! and how two row images are compared.
+//!
+//! On Postgres the journal is the schema `dbguard`; on SQLite it is the
+//! tables whose names start with `dbguard_`, in the target file itself. A
+//! change's rows are never read out and written back: they are copied on
+//! the server, in the change's own transaction, into snapshot tables of
+//! the journal (`c{change}_{slot}_{part}`, `slot` numbering the change's tables), column for column. On Postgres
+//! a snapshot column has the type of the column it copies; on SQLite it
+//! has no declared type, so every value keeps its storage class. Data
+//! columns are named by position (`c1`, `c2`, ...) so they can never clash
+//! with the few columns the journal adds (`row`, `l1`, ...).
+
+use super::Engine;
+use super::dialect::Dialect;
+use crate::schema::{Locator, QualName, Table, quote_ident};
+
+/// The Postgres schema, and the SQLite table prefix, of the journal.
+pub const JOURNAL_SCHEMA: &str = "dbguard";
+
+/// One part of a table's rows in a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// Rows the change deleted, as they were.
+    Deleted,
+    /// Rows the change updated, as they were; paired with [`Part::After`]
+    /// by `row`.
+    Before,
+    /// Rows the change updated, as they became.
+    After,
+    /// Rows the change inserted, as they were inserted.
+    Inserted,
+}
+
+impl Part {
+    pub const ALL: [Part; 4] = [Part::Deleted, Part::Before, Part::After, Part::Inserted];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Part::Deleted => "d",
+            Part::Before => "b",
+            Part::After => "a",
+            Part::Inserted => "i",
+        }
+    }
+}
+
+/// The names of the journal's tables in one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalNames {
+    engine: Engine,
+}
+
+impl JournalNames {
+    pub fn new(engine: Engine) -> JournalNames {
+        JournalNames { engine }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// A journal table as SQL: `"dbguard"."changes"` or `"dbguard_changes"`.
+    pub fn table(&self, name: &str) -> String {
+        match self.engine {
+            Engine::Postgres => format!("{}.{}", quote_ident(JOURNAL_SCHEMA), quote_ident(name)),
+            Engine::Sqlite => quote_ident(&format!("{JOURNAL_SCHEMA}_{name}")),
+        }
+    }
+
+    /// The bare name of a journal table, as the catalog lists it.
+    pub fn bare(&self, name: &str) -> String {
+        match self.engine {
+            Engine::Postgres => name.to_owned(),
+            Engine::Sqlite => format!("{JOURNAL_SCHEMA}_{name}"),
+        }
+    }
+
+    /// The snapshot of `part` of table `slot` of change `id`.
+    pub fn snapshot(&self, id: i64, slot: i64, part: Part) -> String {
+        self.table(&snapshot_name(id, slot, part))
+    }
+
+    /// A snapshot named from `prefix` instead of a change id: rows staged
+    /// for a replay (`r...`), or a change's own (`c{id}`).
+    pub fn staged(&self, prefix: &str, slot: i64, part: Part) -> String {
+        self.table(&format!("{prefix}_{slot}_{}", part.suffix()))
+    }
+
+    /// Whether a table (as a statement names it) is the journal's.
+    pub fn owns(&self, table: &QualName) -> bool {
+        match self.engine {
+            Engine::Postgres => table.schema.as_deref() == Some(JOURNAL_SCHEMA),
+            Engine::Sqlite => {
+                let prefix = format!("{JOURNAL_SCHEMA}_");
+                table
+                    .name
+                    .get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
+            }
+        }
+    }
+}
+
+/// `c{id}_{slot}_{part}`.
+pub fn snapshot_name(id: i64, slot: i64, part: Part) -> String {
+    format!("{}_{slot}_{}", change_prefix(id), part.suffix())
+}
+
+/// The prefix of change `id`'s snapshots: `c{id}`.
+pub fn change_prefix(id: i64) -> String {
+    format!("c{id}")
+}
+
+/// The name of data column `i` (0-based) of a snapshot.
+pub fn data_column(i: usize) -> String {
+    format!("c{}", i + 1)
+}
+
+/// The column of a deleted-rows snapshot of a table without a key: how
+/// many rows equal to the deleted one the table still held when the change
+/// committed. Such a table may hold copies of a row; an undo puts a row
+/// back only while the table holds no more copies than that, so a copy
+/// that came back since is a conflict and a copy that was always there is
+/// not.
+pub const KEPT_COLUMN: &str = "kept";
+
+/// Whether the snapshot of `part` of a table described by `info` carries
+/// [`KEPT_COLUMN`].
+pub fn counts_copies(info: &crate::schema::TableInfo, part: Part) -> bool {
+    part == Part::Deleted && !info.has_primary_key()
+}
+
+/// The name of locator column `i` (0-based) of a snapshot: the values that
+/// find the row in its table (its key, or SQLite's rowid).
+pub fn locator_column(i: usize) -> String {
+    format!("l{}", i + 1)
+}
+
+impl Dialect {
+    /// A query answering one row whose first value is the journal's
+    /// version, or no row when the target has no journal.
+    pub(crate) fn journal_version_query(&self, names: &JournalNames) -> String {
+        match self.0 {
+            Engine::Postgres => format!(
+                "SELECT m.value FROM pg_catalog.pg_namespace n \
+                 CROSS JOIN LATERAL (SELECT value FROM {} WHERE key = 'version') m \
+                 WHERE n.nspname = '{JOURNAL_SCHEMA}'",
+                names.table("meta")
+            ),
+            Engine::Sqlite => format!(
+                "SELECT value FROM {} WHERE key = 'version'",
+                names.table("meta")
+            ),
+        }
+    }
+
+    /// Whether the journal's version table exists, as a count.
+    pub(crate) fn journal_exists_query(&self, names: &JournalNames) -> String {
+        match self.0 {
+            Engine::Postgres => format!(
+                "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = '{JOURNAL_SCHEMA}' AND c.relname = 'meta'"
+            ),
+            Engine::Sqlite => format!(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
+                names.bare("meta")
+            ),
+        }
+    }
+
+    /// The statements that create journal version 1 in an empty target.
+    pub(crate) fn journal_ddl(&self, names: &JournalNames) -> Vec<String> {
+        match self.0 {
+            Engine::Postgres => super::postgres::journal::ddl(names),
+            Engine::Sqlite => super::sqlite::journal::ddl(names),
+        }
+    }
+
+    /// Serializes writers of the journal's audit chain for the rest of the
+    /// transaction (the head row, locked). SQLite's write transaction
+    /// already holds the whole file.
+    pub(crate) fn lock_audit_head(&self, names: &JournalNames) -> Option<String> {
+        match self.0 {
+            Engine::Postgres => Some(format!(
+                "SELECT last_id FROM {} WHERE one FOR UPDATE",
+                names.table("audit_head")
+            )),
+            Engine::Sqlite => None,
+        }
+    }
+
+    /// Statements that create snapshot `name` holding the rows of `select`,
+    /// whose columns are `columns` (named as [`data_column`] and friends).
+    pub(crate) fn create_snapshot(
+        &self,
+        name: &str,
+        columns: &[String],
+        select: &str,
+    ) -> Vec<String> {
+        match self.0 {
+            // The columns take the types of what they copy.
+            Engine::Postgres => vec![format!("CREATE TABLE {name} AS {select}")],
+            // No declared type: no affinity converts a value on the way in.
+            Engine::Sqlite => vec![
+                format!("CREATE TABLE {name} ({})", columns.join(", ")),
+                format!("INSERT INTO {name} {select}"),
+            ],
+        }
+    }
+
+    /// Statements that create snapshot `name` with the columns of
+    /// `select` and no rows, for rows added later.
+    pub(crate) fn create_empty_snapshot(
+        &self,
+        name: &str,
+        columns: &[String],
+        select: &str,
+    ) -> Vec<String> {
+        match self.0 {
+            Engine::Postgres => vec![format!("CREATE TABLE {name} AS {select} WITH NO DATA")],
+            Engine::Sqlite => vec![format!("CREATE TABLE {name} ({})", columns.join(", "))],
+        }
+    }
+
+    /// A condition true when the two lists of expressions hold the same
+    /// values, byte for byte: Postgres compares the binary images (`1.0`
+    /// and `1.00` differ, types without an equality operator compare too);
+    /// SQLite compares values and their storage classes.
+    pub(crate) fn images_equal(&self, a: &[String], b: &[String]) -> String {
+        match self.0 {
+            Engine::Postgres => format!(
+                "pg_catalog.record_image_eq(ROW({}), ROW({}))",
+                a.join(", "),
+                b.join(", ")
+            ),
+            Engine::Sqlite => {
+                if a.is_empty() {
+                    return "1".into();
+                }
+                let parts: Vec<String> = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| format!("({x} IS {y} AND typeof({x}) = typeof({y}))"))
+                    .collect();
+                format!("({})", parts.join(" AND "))
+            }
+        }
+    }
+
+    /// Deletes from `table` (as `t`), for each distinct row of `snapshot`
+    /// (as `i`), as many rows equal to it (`equal`, over `t` and `i`) as
+    /// the snapshot holds copies of it: the undo of an insert into a table
+    /// whose rows only their values tell apart, where one copy of a row is
+    /// as good as another but the count must be exact. Copies are grouped
+    /// by their text and taken in their physical order; `equal` still
+    /// decides which rows qualify.
+    pub(crate) fn delete_copies(
+        &self,
+        table: &str,
+        snapshot: &str,
+        (t_cols, i_cols): (&[String], &[String]),
+        equal: &str,
+    ) -> String {
+        let place = match self.0 {
+            Engine::Postgres => "ctid",
+            Engine::Sqlite => "rowid",
+        };
+        let text = |cols: &[String]| -> String {
+            match self.0 {
+                Engine::Postgres => format!("ROW({})::text", cols.join(", ")),
+                Engine::Sqlite => cols
+                    .iter()
+                    .map(|c| format!("quote({c})"))
+                    .collect::<Vec<_>>()
+                    .join(" || ',' || "),
+            }
+        };
+        let (t_text, i_text) = (text(t_cols), text(i_cols));
+        format!(
+            "DELETE FROM {table} WHERE {place} IN (\
+             SELECT c.place FROM (\
+             SELECT t.{place} AS place, {t_text} AS img, \
+             row_number() OVER (PARTITION BY {t_text} ORDER BY t.{place}) AS rn \
+             FROM {table} AS t WHERE EXISTS (SELECT 1 FROM {snapshot} AS i WHERE {equal})) AS c \
+             JOIN (SELECT {i_text} AS img, count(*) AS n FROM {snapshot} AS i GROUP BY {i_text}) AS w \
+             ON w.img = c.img AND c.rn <= w.n)"
+        )
+    }
+
+    /// What finds a row of `table` again: SQLite's rowid where the table
+    /// has one (an update keeps it, and a table without a key has it too),
+    /// else the primary key.
+    pub(crate) fn locator(&self, table: &Table) -> Locator {
+        if self.0 == Engine::Sqlite && !table.without_rowid {
+            return Locator::Rowid;
+        }
+        match &table.primary_key {
+            Some(pk) => Locator::Key(pk.columns.clone()),
+            None => Locator::None,
+        }
+    }
+
+    /// What finds a row of `table`, aliased `alias`, once the statement
+    /// updated it, where `new_key` (over `alias`) is the key it moves to:
+    /// the new key, unless the locator is a rowid the key does not move.
+    pub(crate) fn locator_after(
+        &self,
+        table: &Table,
+        alias: &str,
+        new_key: Option<&[String]>,
+    ) -> Vec<String> {
+        let locator = self.locator(table);
+        match (&locator, new_key) {
+            (Locator::Key(_), Some(k)) => k.to_vec(),
+            (Locator::Rowid, Some(k))
+                if table
+                    .primary_key
+                    .as_ref()
+                    .and_then(|pk| pk.columns.first())
+                    .is_some_and(|c| self.is_rowid_alias(table, c)) =>
+            {
+                k.to_vec()
+            }
+            _ => locator.exprs(alias),
+        }
+    }
+
+    /// A condition picking the rows of `alias` this transaction wrote,
+    /// where the engine marks them (Postgres `xmin`); it reads the whole
+    /// table, so it serves only tables nothing else locates.
+    pub(crate) fn written_by_this_transaction(&self, alias: &str) -> Option<String> {
+        match self.0 {
+            Engine::Postgres => Some(format!(
+                "{alias}.xmin::text = (pg_catalog.txid_current() % 4294967296)::text"
+            )),
+            Engine::Sqlite => None,
+        }
+    }
+
+    /// A query answering the bytes the journal tables `bare` (as the
+    /// catalog names them) take, or `None` when there are none.
+    pub(crate) fn relations_bytes_query(
+        &self,
+        names: &JournalNames,
+        bare: &[String],
+    ) -> Option<String> {
+        if bare.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = bare
+            .iter()
+            .map(|b| format!("'{}'", names.bare(b).replace('\'', "''")))
+            .collect();
+        Some(match self.0 {
+            Engine::Postgres => format!(
+                "SELECT coalesce(sum(pg_catalog.pg_total_relation_size(c.oid)), 0)::bigint \
+                 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = '{JOURNAL_SCHEMA}' AND c.relname IN ({})",
+                list.join(", ")
+            ),
+            Engine::Sqlite => format!(
+                "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({})",
+                list.join(", ")
+            ),
+        })
+    }
+}

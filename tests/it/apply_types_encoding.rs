@@ -1,0 +1,391 @@
+//! Issue 14, client_encoding: a session the operator put in LATIN1 (the
+//! shell runs `SELECT set_config('client_encoding', 'LATIN1', false)` as a
+//! read) changes nothing of what dbguard journals or restores: changes
+//! applied in such an exec session, and changes undone with `\undo` in
+//! such a shell session. The fixtures and comparisons are
+//! [`crate::apply_types`]'s.
+
+use dbguard::db::Engine;
+
+use crate::apply::{Db, assert_exit};
+use crate::apply_types::*;
+use crate::helpers::*;
+
+// ------------------------------------------------------- client_encoding
+
+/// The one way a dbguard session gets LATIN1: the shell refuses `SET
+/// client_encoding`, and runs this as a read.
+const LATIN1: &str = "SELECT set_config('client_encoding', 'LATIN1', false)";
+
+/// `SESSION_VALUES` with LATIN1.
+const LATIN1_VALUES: [&str; 8] = [
+    "sql_standard",
+    "SQL, DMY",
+    "Asia/Kathmandu",
+    "-15",
+    "escape",
+    "app, public",
+    "off",
+    "LATIN1",
+];
+
+/// Text every character of which exists in LATIN1, in a table of its own.
+const PG_LATIN1_FIXTURE: &str = r#"
+CREATE TYPE latin_mood AS ENUM ('café', 'naïve');
+CREATE TABLE public.l1 (id int PRIMARY KEY, t text, v varchar(20), c char(5), a text[], j jsonb,
+                        b bytea, e latin_mood);
+INSERT INTO public.l1 VALUES
+  (1, 'café', 'naïve', 'Ñ', '{"crème brûlée",ß,NULL}', '{"é": "ü"}', '\xe9', 'café'),
+  (2, E'it''s \\ "q"\n\t', 'ÿ', ' ', '{}', '[]', '\x', 'naïve'),
+  (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+"#;
+
+/// Neither the database's defaults, nor `PGOPTIONS`, nor the target
+/// string can start a dbguard session in another client_encoding: the
+/// driver always asks for UTF8 in its startup packet, which wins over the
+/// first two, and dbguard refuses the third. So the undo's session is
+/// UTF8 whatever is set outside, and only the apply's session can be in
+/// LATIN1 (the tests after this one).
+#[test]
+fn pg_outside_client_encoding_does_not_reach_a_dbguard_session() {
+    let db = Db::new(Engine::Postgres, "");
+    let Db::Pg(pg) = &db else { unreachable!() };
+    pg.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET client_encoding = 'LATIN1'",
+            pg.name
+        ))
+        .expect("alter database");
+    let j = db.machine();
+    let show = ["exec", "-c", "SHOW client_encoding", "--format", "json"];
+    for env in [vec![], vec![("PGOPTIONS", "-c client_encoding=LATIN1")]] {
+        let (out, lines) = run_env(&j, &show, &env);
+        assert_exit(&out, 0, "SHOW client_encoding");
+        assert_eq!(lines[0]["rows"][0][0], "UTF8", "with {env:?}");
+    }
+    let url = format!("{}?client_encoding=LATIN1", db.target());
+    let (out, lines) = run_env(
+        &j,
+        &[
+            "exec",
+            &url,
+            "-c",
+            "SHOW client_encoding",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    if out.status.success() {
+        assert_eq!(lines[0]["rows"][0][0], "UTF8", "{url}");
+    } else {
+        assert!(
+            stderr(&out).contains("client_encoding"),
+            "a refusal names the option: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// LATIN1 in the operator's session, every other setting changed too,
+/// over text that LATIN1 can hold: the capture never passes through the
+/// session's encoding.
+#[test]
+fn pg_latin1_session_around_changes_of_latin1_text_restore_identical_rows() {
+    let db = Db::new(Engine::Postgres, PG_LATIN1_FIXTURE);
+    pg_settings_round_trip(
+        &db,
+        &[("public.l1", "id")],
+        &format!("{LATIN1}; {SESSION_SETS}"),
+        &LATIN1_VALUES,
+        &[
+            "UPDATE l1 SET t = upper(t), a = a || t, j = j || '{\"x\": 1}', \
+             e = (SELECT e FROM l1 WHERE id = 1) WHERE id = 2"
+                .into(),
+            "DELETE FROM l1 WHERE id IN (1, 3)".into(),
+        ],
+    );
+}
+
+#[test]
+fn pg_latin1_session_around_a_delete_of_every_type_restore_identical_rows() {
+    let db = Db::new(
+        Engine::Postgres,
+        &format!(
+            "{}ALTER TABLE public.\"tÿpes\" RENAME TO every_type;",
+            pg_settings_fixture()
+        ),
+    );
+    pg_settings_round_trip(
+        &db,
+        &[
+            ("public.every_type", "id"),
+            ("app.\"régs\"", "id"),
+            ("public.fl", "id"),
+        ],
+        &format!("{LATIN1}; {SESSION_SETS}"),
+        &LATIN1_VALUES,
+        &["DELETE FROM every_type".into(), "DELETE FROM fl".into()],
+    );
+}
+
+#[test]
+fn pg_latin1_session_writes_and_journals_the_text_the_operator_typed() {
+    let db = Db::new(Engine::Postgres, PG_LATIN1_FIXTURE);
+    let url = db.target();
+    let j = db.machine();
+    let before = pg_image(&url, "public.l1");
+    let typed = "UPDATE l1 SET t = 'café ✓ 𝄞' WHERE id = 2";
+    let (out, lines) = run_env(
+        &j,
+        &[
+            "exec",
+            "-c",
+            &format!("{LATIN1}; {typed}"),
+            "--yes",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let ids = change_ids(&lines);
+    assert_eq!(
+        ids.len(),
+        1,
+        "the UPDATE applied: {lines:?}\n{}",
+        stderr(&out)
+    );
+    let written: Option<String> = pg_fixed(&url)
+        .query_one("SELECT t FROM public.l1 WHERE id = 2", &[])
+        .expect("read the row")
+        .get(0);
+    assert_eq!(written.as_deref(), Some("café ✓ 𝄞"), "the value written");
+    let entry = crate::apply::list_entry(&j, ids[0]);
+    assert_eq!(entry["statement"], typed, "the journaled statement");
+    let verify = j.run(&["audit", "verify"]);
+    assert_exit(
+        &verify,
+        0,
+        "audit verify after a change in a LATIN1 session",
+    );
+    undo_env(&j, ids[0], &[]);
+    assert_same(&before, &pg_image(&url, "public.l1"), "l1 after the undo");
+}
+
+// ------------------------------------ client_encoding in the undo's shell
+
+/// The shell on a terminal: `script` (util-linux) gives it a
+/// pseudo-terminal, so it asks for confirmation as it does for a person.
+/// Driven line by line: each line is sent once the shell shows it waits
+/// for it (typed ahead, a line can be lost when the line editor takes the
+/// terminal). Every wait ends: on the text waited for, on an error
+/// message, or when the shell exits.
+struct Terminal {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    output: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Everything the shell printed.
+    seen: String,
+    /// How far `seen` has been waited through.
+    done: usize,
+}
+
+impl Terminal {
+    /// The shell of machine `j` on its database.
+    fn open(j: &JournalDir) -> Terminal {
+        let shell = j.command(&[]);
+        let program = shell.get_program().to_string_lossy().replace('\'', "'\\''");
+        let mut cmd = std::process::Command::new("script");
+        // A terminal wide enough for a value to show whole.
+        let run = format!("stty cols 1000 rows 50; exec '{program}'");
+        cmd.args(["-q", "-e", "-f", "-c", &run, "/dev/null"]);
+        for (k, v) in shell.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd
+            .env("TERM", "dumb")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("run the shell under script (util-linux), for a terminal");
+        let mut out = child.stdout.take().expect("stdout");
+        let (tx, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Terminal {
+            child,
+            stdin,
+            output,
+            seen: String::new(),
+            done: 0,
+        }
+    }
+
+    /// Waits until the shell prints one of `any` (after what was waited
+    /// through before); which one. An error message instead fails.
+    fn wait_for(&mut self, any: &[&str]) -> usize {
+        loop {
+            let fresh = &self.seen[self.done..];
+            let hit = any
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| fresh.find(s).map(|at| (at, i, s.len())))
+                .min();
+            if let Some((at, i, len)) = hit {
+                self.done += at + len;
+                return i;
+            }
+            if fresh.contains("ERROR") {
+                self.fail(&format!("an error instead of {any:?}"));
+            }
+            match self.output.recv() {
+                Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => self.fail(&format!("the shell ended before printing {any:?}")),
+            }
+        }
+    }
+
+    /// Types `line` and Enter.
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("the terminal is open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("type into the shell");
+    }
+
+    /// Ends the session and fails with the transcript.
+    fn fail(&mut self, why: &str) -> ! {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!("shell on a terminal: {why}; it printed:\n{}", self.seen);
+    }
+
+    /// Runs `line` at the prompt and waits until it finished (`done`
+    /// printed) and the prompt is back.
+    fn run(&mut self, line: &str, done: &str) {
+        self.send(line);
+        self.wait_for(&[done]);
+        self.wait_for(&["=> "]);
+    }
+
+    /// `\undo ID`, confirmed: the undo's change id.
+    fn undo(&mut self, id: i64) -> i64 {
+        self.send(&format!("\\undo {id}"));
+        self.wait_for(&["anything else cancels: "]);
+        self.send("apply");
+        self.wait_for(&["Undone as change "]);
+        let rest = &self.seen[self.done..];
+        let undo = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok());
+        self.wait_for(&["=> "]);
+        undo.unwrap_or_else(|| self.fail("no undo id after \"Undone as change\""))
+    }
+
+    /// `\q`, and the shell's end.
+    fn quit(mut self) {
+        self.send("\\q");
+        self.stdin = None;
+        let status = self.child.wait().expect("wait for the shell");
+        assert!(status.success(), "the shell ended {status}:\n{}", self.seen);
+    }
+}
+
+/// Client_encoding between the apply and the undo: the changes are made in
+/// an ordinary session, then undone from the shell after the operator put
+/// it in LATIN1 and changed every other output setting too (the shell's
+/// `\undo` is the one undo that can run in such a session: a new `dbguard
+/// undo` process always starts in UTF8). Every table must be as it was,
+/// byte for byte.
+fn pg_latin1_shell_undo(db: &Db, tables: &[(&str, &str)], statements: &[&str]) {
+    let url = db.target();
+    let j = db.machine();
+    for (i, (t, _)) in tables.iter().enumerate() {
+        pg_oracle_copy(&url, t, &format!("before_{i}"));
+    }
+    let before: Vec<PgImage> = tables.iter().map(|(t, _)| pg_image(&url, t)).collect();
+    let ids: Vec<i64> = statements.iter().map(|s| exec_apply(&j, s)).collect();
+    let after: Vec<PgImage> = tables.iter().map(|(t, _)| pg_image(&url, t)).collect();
+    assert!(before != after, "the statements changed nothing");
+
+    let mut term = Terminal::open(&j);
+    term.wait_for(&["=> "]);
+    term.run(&format!("{LATIN1}; {SESSION_SETS};"), "(1 row)");
+    let settings: Vec<String> = PG_SETTINGS
+        .iter()
+        .map(|s| format!("current_setting('{s}')"))
+        .collect();
+    let from = term.seen.len();
+    term.run(
+        &format!("SELECT concat_ws('/', {}) AS now;", settings.join(", ")),
+        "(1 row)",
+    );
+    let want = LATIN1_VALUES.join("/");
+    assert!(
+        term.seen[from..].contains(&want),
+        "the shell's session runs with {want}:\n{}",
+        &term.seen[from..]
+    );
+    for id in ids.iter().rev() {
+        term.undo(*id);
+    }
+    term.quit();
+    for (i, (t, key)) in tables.iter().enumerate() {
+        let what = format!("{t} after the shell's undo of changes {ids:?} in LATIN1");
+        assert_same(&before[i], &pg_image(&url, t), &what);
+        assert_eq!(
+            pg_image_mismatches(&url, &format!("before_{i}"), t, key),
+            Vec::<String>::new(),
+            "{what}: rows whose stored bytes differ from the server's copy (by {key})"
+        );
+    }
+}
+
+#[test]
+fn pg_latin1_shell_undo_of_latin1_text_restores_identical_rows() {
+    let db = Db::new(Engine::Postgres, PG_LATIN1_FIXTURE);
+    pg_latin1_shell_undo(
+        &db,
+        &[("public.l1", "id")],
+        &[
+            "UPDATE l1 SET t = upper(t), a = a || t WHERE id = 2",
+            "DELETE FROM l1 WHERE id IN (1, 3)",
+        ],
+    );
+}
+
+#[test]
+fn pg_latin1_shell_undo_of_every_type_restores_identical_rows() {
+    let db = Db::new(
+        Engine::Postgres,
+        &format!(
+            "{}ALTER TABLE public.\"tÿpes\" RENAME TO every_type;",
+            pg_settings_fixture()
+        ),
+    );
+    pg_latin1_shell_undo(
+        &db,
+        &[
+            ("public.every_type", "id"),
+            ("app.\"régs\"", "id"),
+            ("public.fl", "id"),
+        ],
+        &["DELETE FROM every_type", "DELETE FROM fl"],
+    );
+}
