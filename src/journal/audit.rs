@@ -331,10 +331,7 @@ pub(crate) fn chain_in(
             event: text_of(r.get(2)),
             operator: text_of(r.get(3)),
             target: r.get(4).and_then(Value::text),
-            change_id: match r.get(5) {
-                None | Some(Value::Null) => None,
-                v => Some(int(v)?),
-            },
+            change_id: optional_int(r.get(5))?,
             detail: text_of(r.get(6)),
         });
     }
@@ -413,13 +410,7 @@ pub(crate) fn chain_in(
 /// a visible gap; the table's last record only if the head is missing or
 /// behind it.
 fn head_of(tx: &mut dyn ApplyTx, names: &JournalNames) -> Result<(i64, String)> {
-    let head = rows(
-        tx,
-        &format!(
-            "SELECT last_id, last_hash FROM {}",
-            names.table("audit_head")
-        ),
-    )?;
+    let head = recorded_head(tx, names)?;
     let last = rows(
         tx,
         &format!(
@@ -427,16 +418,31 @@ fn head_of(tx: &mut dyn ApplyTx, names: &JournalNames) -> Result<(i64, String)> 
             names.table("audit")
         ),
     )?;
-    let pair = |r: Option<&Vec<Value>>| -> Result<Option<(i64, String)>> {
-        r.map(|r| Ok((int(r.first())?, text_of(r.get(1)))))
-            .transpose()
-    };
-    Ok(match (pair(head.first())?, pair(last.first())?) {
+    Ok(match (head, id_and_hash(last.first())?) {
         (Some(h), Some(l)) if l.0 > h.0 => l,
         (Some(h), _) => h,
         (None, Some(l)) => l,
         (None, None) => (0, GENESIS_HASH.to_owned()),
     })
+}
+
+/// The chain's head as recorded in `audit_head`: the last record's id and
+/// hash, if any.
+fn recorded_head(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Option<(i64, String)>> {
+    let head = rows(
+        tx,
+        &format!(
+            "SELECT last_id, last_hash FROM {}",
+            names.table("audit_head")
+        ),
+    )?;
+    id_and_hash(head.first())
+}
+
+/// A row of (id, hash), if there is one.
+fn id_and_hash(r: Option<&Vec<Value>>) -> Result<Option<(i64, String)>> {
+    r.map(|r| Ok((int(r.first())?, text_of(r.get(1)))))
+        .transpose()
 }
 
 /// Where a session's audit records go: the target's trail, when the
@@ -664,6 +670,14 @@ fn text_of(v: Option<&Value>) -> String {
     v.and_then(Value::text).unwrap_or_default()
 }
 
+/// An integer column that may be NULL.
+fn optional_int(v: Option<&Value>) -> Result<Option<i64>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        v => Ok(Some(int(v)?)),
+    }
+}
+
 const RECORD_COLUMNS: &str = "id, at, event, operator, target, change_id, detail, prev_hash, hash";
 
 /// A record as a journal query returned it.
@@ -675,10 +689,7 @@ fn record_of(r: &[Value]) -> Result<AuditRecord> {
         event: text_of(r.get(2)),
         operator: text_of(r.get(3)),
         target: r.get(4).and_then(Value::text),
-        change_id: match r.get(5) {
-            None | Some(Value::Null) => None,
-            v => Some(int(v)?),
-        },
+        change_id: optional_int(r.get(5))?,
         // A record edited into invalid JSON still shows (verify names it).
         detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
         prev_hash: text_of(r.get(7)),
@@ -735,17 +746,7 @@ pub fn summary(tx: &mut dyn PreviewTx) -> Result<(i64, String)> {
 /// truncated tail, the first missing id.
 pub fn verify(tx: &mut dyn PreviewTx) -> Result<Option<(i64, String)>> {
     let names = JournalNames::new(tx.engine());
-    let head = rows(
-        tx,
-        &format!(
-            "SELECT last_id, last_hash FROM {}",
-            names.table("audit_head")
-        ),
-    )?;
-    let head = match head.first() {
-        Some(r) => Some((int(r.first())?, text_of(r.get(1)))),
-        None => None,
-    };
+    let head = recorded_head(tx, &names)?;
     let raw = rows(
         tx,
         &format!(

@@ -143,15 +143,7 @@ impl Recording {
                 select.push(format!("{e} AS {}", locator_column(i)));
             }
         }
-        for (i, c) in entry.info.columns.iter().enumerate() {
-            columns.push(data_column(i));
-            select.push(format!(
-                "{}.{} AS {}",
-                capture.alias,
-                crate::schema::quote_ident(&c.name),
-                data_column(i)
-            ));
-        }
+        push_data_columns(&entry.info, capture.alias, &mut columns, &mut select);
         if counts_copies(&entry.info, part) {
             // Counted at `finish`, once the table is as the change leaves it.
             columns.push(KEPT_COLUMN.to_owned());
@@ -261,14 +253,7 @@ impl Recording {
             select.push(format!("{e} AS {}", locator_column(i)));
             on.push(format!("{e} = b.{}", locator_column(i)));
         }
-        for (i, c) in entry.info.columns.iter().enumerate() {
-            columns.push(data_column(i));
-            select.push(format!(
-                "t.{} AS {}",
-                crate::schema::quote_ident(&c.name),
-                data_column(i)
-            ));
-        }
+        push_data_columns(&entry.info, "t", &mut columns, &mut select);
         let query = format!(
             "SELECT {} FROM {before} AS b JOIN {} AS t ON {}",
             select.join(", "),
@@ -288,14 +273,7 @@ impl Recording {
         };
         let mut columns = vec!["row".to_owned()];
         let mut select = vec!["NULL::bigint AS row".to_owned()];
-        for (i, c) in entry.info.columns.iter().enumerate() {
-            columns.push(data_column(i));
-            select.push(format!(
-                "t.{} AS {}",
-                crate::schema::quote_ident(&c.name),
-                data_column(i)
-            ));
-        }
+        push_data_columns(&entry.info, "t", &mut columns, &mut select);
         let query = format!(
             "SELECT {} FROM {} AS t WHERE {written}",
             select.join(", "),
@@ -479,6 +457,24 @@ impl Recording {
             self.id
         ))?;
         Ok(self.tables.into_values().collect())
+    }
+}
+
+/// Adds the snapshot's data columns (`c1..cN`) to `columns`, and to
+/// `select` the columns of `info`'s table (as `alias`) that fill them.
+fn push_data_columns(
+    info: &TableInfo,
+    alias: &str,
+    columns: &mut Vec<String>,
+    select: &mut Vec<String>,
+) {
+    for (i, c) in info.columns.iter().enumerate() {
+        columns.push(data_column(i));
+        select.push(format!(
+            "{alias}.{} AS {}",
+            crate::schema::quote_ident(&c.name),
+            data_column(i)
+        ));
     }
 }
 
