@@ -173,8 +173,8 @@ impl Dialect {
     /// The statements that create journal version 1 in an empty target.
     pub(crate) fn journal_ddl(&self, names: &JournalNames) -> Vec<String> {
         match self.0 {
-            Engine::Postgres => super::postgres::journal::ddl(names),
-            Engine::Sqlite => super::sqlite::journal::ddl(names),
+            Engine::Postgres => super::postgres::journal::ddl(JOURNAL_SCHEMA, &|n| names.table(n)),
+            Engine::Sqlite => super::sqlite::journal::ddl(&|n| names.table(n)),
         }
     }
 

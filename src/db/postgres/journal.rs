@@ -1,13 +1,13 @@
 //! The journal's tables on Postgres: the schema `dbguard` in the target
 //! database (see `crate::db::journal`).
 
-use crate::db::journal::{JOURNAL_SCHEMA, JournalNames};
 use crate::schema::quote_ident;
 
-/// Journal version 1, created in one transaction with the caller's.
-pub(crate) fn ddl(names: &JournalNames) -> Vec<String> {
-    let t = |n: &str| names.table(n);
-    let schema = quote_ident(JOURNAL_SCHEMA);
+/// Journal version 1, created in one transaction with the caller's: the
+/// schema `schema`, and tables named by `t` (the journal's names, passed
+/// in so this file needs nothing from the engine-neutral side).
+pub(crate) fn ddl(schema: &str, t: &dyn Fn(&str) -> String) -> Vec<String> {
+    let schema = quote_ident(schema);
     vec![
         format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
         format!(

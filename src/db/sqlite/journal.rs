@@ -2,11 +2,10 @@
 //! file itself, so one transaction covers a change and its entry (see
 //! `crate::db::journal`).
 
-use crate::db::journal::JournalNames;
-
-/// Journal version 1, created in one transaction with the caller's.
-pub(crate) fn ddl(names: &JournalNames) -> Vec<String> {
-    let t = |n: &str| names.table(n);
+/// Journal version 1, created in one transaction with the caller's: tables
+/// named by `t` (the journal's names, passed in so this file needs nothing
+/// from the engine-neutral side).
+pub(crate) fn ddl(t: &dyn Fn(&str) -> String) -> Vec<String> {
     vec![
         format!(
             "CREATE TABLE {} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
