@@ -24,6 +24,7 @@ impl Undo {
 
 impl Plan for Undo {
     fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview> {
+        self.undo.check_columns(cx.schema)?;
         let plan = self.undo.preview(cx.conn)?;
         let loaded = self.undo.loaded();
         let change = &loaded.change;
@@ -77,6 +78,7 @@ impl Plan for Undo {
         _: &Preview,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Detail, Option<String>)> {
+        self.undo.allow_uncovered(cx.options.apply.allow_uncovered);
         let report = self.undo.restore(tx, rec, cx.schema, progress)?;
         Ok((Detail::Undo(Box::new(report)), None))
     }

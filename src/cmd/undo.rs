@@ -153,6 +153,7 @@ fn replay(global: &GlobalArgs, from: &str, to: &str, ids: &[i64], run: &UndoRun)
     let opts = crate::undo::UndoOptions {
         guard: run.options.apply.guard.clone(),
         force: run.force,
+        allow_uncovered: run.options.apply.allow_uncovered,
     };
     let mut failed: Vec<ErrorKind> = Vec::new();
     for id in ids {

@@ -70,6 +70,7 @@ pub(crate) fn undo_of(conn: &mut Connection, id: i64, run: &UndoRun) -> Result<c
     let opts = crate::undo::UndoOptions {
         guard: run.options.apply.guard.clone(),
         force: run.force,
+        allow_uncovered: run.options.apply.allow_uncovered,
     };
     crate::undo::Undo::new(conn.identity(), loaded, opts)
 }

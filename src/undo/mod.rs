@@ -38,6 +38,7 @@ use crate::db::{Connection, GuardOptions, PreviewTx};
 use crate::error::{Error, Result};
 use crate::journal::{Change, TableEntry};
 
+mod coverage;
 mod export;
 mod plan;
 pub mod replay;
@@ -93,6 +94,9 @@ pub struct UndoOptions {
     pub guard: GuardOptions,
     /// Skip conflicting rows instead of refusing.
     pub force: bool,
+    /// Commit even when the engine changed rows beyond those restored (FK
+    /// actions or triggers), marking the undo's entry partial.
+    pub allow_uncovered: bool,
 }
 
 /// A journaled change ready to be undone: its entry and tables, and where

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use super::coverage::Effects;
 use super::plan::{conflict_error, key_text_opt, plan};
 use super::sets::TableSets;
 use super::{Loaded, UndoOptions, UndoPlan, UndoReport};
@@ -20,7 +21,7 @@ use crate::db::journal::{JournalNames, Part, change_prefix, data_column};
 use crate::db::restore::RestoreMode;
 use crate::db::{ApplyTx, Connection, PreviewTx, TargetIdentity, Value};
 use crate::error::{Error, Result};
-use crate::journal::{ChangeMeta, Recording, TableEntry};
+use crate::journal::{ChangeMeta, Op, Recording, TableEntry};
 use crate::model::ChangeKind;
 use crate::schema::{Locator, QualName, Schema, quote_ident};
 
@@ -82,6 +83,44 @@ impl Undo {
         self.opts.force
     }
 
+    /// Refuses where a table's columns changed since the change: a column
+    /// gone, or of another type (`numeric` become `numeric(10,1)`), would
+    /// take values other than the captured ones, or none. A column added
+    /// since takes its default in re-inserted rows and keeps its value in
+    /// reverted ones.
+    pub fn check_columns(&self, schema: &Schema) -> Result<()> {
+        let id = self.loaded.change.id;
+        for t in &self.loaded.tables {
+            let name = qual(t);
+            let Some(table) = schema.get(&name) else {
+                return Err(Error::refused(format!(
+                    "cannot undo change {id}: {name} is gone since the change; nothing was changed"
+                )));
+            };
+            for c in t.info.written_columns().map(|(_, c)| c) {
+                let now = table.columns.iter().find(|n| n.name == c.name);
+                let problem = match now {
+                    None => "was dropped since the change".to_owned(),
+                    Some(n) if n.type_name != c.type_name => format!(
+                        "is {} now, {} when the change was made",
+                        n.type_name, c.type_name
+                    ),
+                    Some(_) => continue,
+                };
+                return Err(Error::refused(format!(
+                    "cannot undo change {id}: column {} of {name} {problem}, so its values could not come back exactly; nothing was changed\nPut the column back as it was, or restore by hand from `dbguard undo export {id}`.",
+                    quote_ident(&c.name)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets the restore commit rows changed beyond those it restores.
+    pub fn allow_uncovered(&mut self, allow: bool) {
+        self.opts.allow_uncovered = allow;
+    }
+
     /// The undo's own journal entry.
     pub fn meta(&self, identity: &TargetIdentity, operator: &str) -> ChangeMeta {
         let change = &self.loaded.change;
@@ -118,6 +157,7 @@ impl Undo {
         schema: &Schema,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<UndoReport> {
+        self.check_columns(schema)?;
         let plan = plan(tx, &self.loaded)?;
         if !plan.conflicts.is_empty() && !self.opts.force {
             return Err(conflict_error(&plan));
@@ -128,6 +168,7 @@ impl Undo {
             rec.table(&t.info, t.locator.clone());
         }
         let mode = tx.restore_mode()?;
+        let effects = Effects::start(tx)?;
         // A foreign key checked at the end of each statement fails where a
         // restored table references itself or a table restored after it:
         // where the engine can, the checks wait for the end, and are made
@@ -143,6 +184,7 @@ impl Undo {
             done: 0,
             total: self.loaded.change.row_count.max(0) as u64,
             progress,
+            effects,
         };
         // What to revert and delete is chosen before anything changes: a
         // foreign-key action one step sets off must not change the choice.
@@ -176,12 +218,26 @@ impl Undo {
         } else {
             Vec::new()
         };
-        let Steps { tx, rec, .. } = steps;
+        let Steps {
+            tx, rec, effects, ..
+        } = steps;
         if mode == RestoreMode::Replica || deferred {
             check_integrity(tx, schema, &tables)?;
         }
+        let mut partial = Vec::new();
+        if let Some(beyond) = effects.finish(tx)? {
+            if !self.opts.allow_uncovered {
+                return Err(Error::refused(format!(
+                    "{beyond}\nNothing was committed. Remove or re-point the rows that reference what the undo deletes or moves, undo as a role that may set session_replication_role (triggers and key actions then stay off), or rerun with --allow-uncovered (the undo's entry will be partial)."
+                )));
+            }
+            partial.push(beyond);
+        }
         if forced {
-            rec.set_partial(&skipped_text(&plan));
+            partial.push(skipped_text(&plan));
+        }
+        if !partial.is_empty() {
+            rec.set_partial(&partial.join("; "));
         }
         Ok(UndoReport {
             change_id: rec.id(),
@@ -191,6 +247,11 @@ impl Undo {
             plan,
         })
     }
+}
+
+/// The table of `t`, as the engine's counters name it.
+fn qual(t: &TableEntry) -> QualName {
+    QualName::new(t.info.schema.as_deref(), &t.info.table)
 }
 
 fn cluster(id: Option<&str>) -> String {
@@ -209,6 +270,7 @@ struct Steps<'s, 'p> {
     done: u64,
     total: u64,
     progress: &'p mut dyn FnMut(u64, u64),
+    effects: Effects,
 }
 
 impl Steps<'_, '_> {
@@ -266,7 +328,13 @@ impl Steps<'_, '_> {
             return Ok(());
         }
         let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
-        let deleted = self.tx.execute(&sets.delete_inserted())?;
+        let executed = self.tx.execute_statement(&sets.delete_inserted())?;
+        // SQLite's own count leaves out rows of the same table a cascade
+        // removed before the statement reached them: the engine's total
+        // is the count, and anything beyond `chosen` is not the undo's.
+        let deleted = executed.changed.unwrap_or(executed.reported).min(chosen);
+        self.effects
+            .statement(&qual(t), Op::Delete, deleted, &executed);
         if deleted != chosen {
             return Err(Error::drift(format!(
                 "{}: {chosen} inserted rows were to be deleted but {deleted} were; nothing was committed",
@@ -291,6 +359,8 @@ impl Steps<'_, '_> {
             self.rec
                 .execute_insert(self.tx, &t.info.name, &sql, returning.as_deref())?;
         self.check(t, "re-inserting", t.deleted, executed.reported)?;
+        self.effects
+            .statement(&qual(t), Op::Insert, executed.reported, &executed);
         if captured != executed.reported {
             return Err(Error::drift(format!(
                 "{}: {} rows re-inserted but {captured} recorded; nothing was committed",
@@ -313,7 +383,10 @@ impl Steps<'_, '_> {
         let Some(revert) = sets.revert(&own) else {
             return Ok(());
         };
-        let reverted = self.tx.execute(&revert)?;
+        let executed = self.tx.execute_statement(&revert)?;
+        let reverted = executed.reported;
+        self.effects
+            .statement(&qual(t), Op::Update, reverted, &executed);
         let after = self.rec.after_images(self.tx, name)?;
         if reverted != chosen || after != chosen {
             return Err(Error::drift(format!(

@@ -832,3 +832,45 @@ fn pg_undo_of_one_of_two_copies_of_an_unkeyed_row() {
         "ctid = (SELECT min(ctid) FROM k WHERE a = 1)",
     );
 }
+
+/// A column whose type changed since the change (another client narrowed
+/// it) would take the captured values coerced — 1.25 back as 1.3, 0.1 as
+/// 0.100000001 — while the undo said every row equals its before-image:
+/// refused, naming the column and both types, nothing changed.
+#[test]
+fn pg_undo_after_a_column_changed_type_is_refused() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE m (id int PRIMARY KEY, amount numeric, ratio float8);
+         INSERT INTO m VALUES (1, 1.25, 0.1), (2, 2.5, 0.2);",
+    );
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "DELETE FROM m WHERE id = 1", &[]);
+    db.plain("ALTER TABLE m ALTER COLUMN amount TYPE numeric(10,1)");
+    let now = db.dump();
+    let ids = id.to_string();
+    for args in [
+        vec!["undo", "apply", ids.as_str(), "--yes"],
+        vec!["undo", "apply", ids.as_str(), "--dry-run"],
+    ] {
+        let o = j.run(&args);
+        assert_exit(&o, 1, &format!("{args:?} after the type change"));
+        let err = stderr(&o);
+        assert!(
+            err.contains("amount")
+                && err.contains("numeric(10,1)")
+                && err.contains("nothing was changed"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(db.dump(), now, "{args:?} changed data");
+    }
+    db.plain("ALTER TABLE m ALTER COLUMN amount TYPE numeric");
+    undo_yes(&j, id, &[]);
+    assert!(
+        db.dump()
+            .values()
+            .any(|rows| rows.iter().any(|r| r == "(1,1.25,0.1)")),
+        "the row did not come back exactly: {:?}",
+        db.dump()
+    );
+}

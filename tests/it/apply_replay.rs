@@ -693,3 +693,40 @@ fn piped_shell_never_applies_or_undoes_without_a_terminal() {
     );
     assert_eq!(db.dump(), after);
 }
+
+/// A replay into a table whose column has another type than where the
+/// change was made would coerce the values on the way in: refused, naming
+/// the column and both types, the target unchanged.
+#[test]
+fn replay_into_a_column_of_another_type_is_refused() {
+    let prod = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE m (id integer PRIMARY KEY, v REAL); INSERT INTO m VALUES (1, 0.5), (2, 1.5);",
+    );
+    let staging = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE m (id integer PRIMARY KEY, v INTEGER); INSERT INTO m VALUES (2, 1);",
+    );
+    let j = prod.machine();
+    let id = crate::apply::exec_yes(&j, &prod, "DELETE FROM m WHERE id = 1", &[]);
+    let before = staging.dump();
+    let ids = id.to_string();
+    let o = replay(
+        &j,
+        &prod.target(),
+        &staging.target(),
+        &[ids.as_str(), "--yes"],
+    );
+    assert_exit(&o, 1, "replay into INTEGER of a REAL column");
+    let err = stderr(&o);
+    assert!(
+        err.contains("\"v\"") || err.contains(" v "),
+        "the refusal does not name the column: {err}"
+    );
+    assert!(err.contains("INTEGER") && err.contains("REAL"), "{err}");
+    assert_eq!(
+        staging.dump(),
+        before,
+        "a refused replay changed the target"
+    );
+}

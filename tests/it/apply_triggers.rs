@@ -231,3 +231,73 @@ fn sqlite_trigger_deleting_elsewhere_is_refused_unless_allowed() {
 fn sqlite_trigger_inserting_elsewhere_is_refused_unless_allowed() {
     uncovered(Engine::Sqlite, "insert");
 }
+
+// ---- an undo whose key actions reach rows it does not hold ----
+
+const REFERENCED_SINCE: &str = "
+CREATE TABLE p (id integer PRIMARY KEY);
+CREATE TABLE c (id integer PRIMARY KEY, p_id integer REFERENCES p(id) ON DELETE CASCADE);
+INSERT INTO p VALUES (1);";
+
+/// A change inserted a row; since, someone added a child that references
+/// it with ON DELETE CASCADE. Deleting the row again would delete the
+/// child too, which the undo's entry could not hold (its own undo would
+/// bring the parent back without the child): refused, naming the child's
+/// table, nothing changed and nothing journaled; with --allow-uncovered
+/// it commits, its entry marked partial. `url` is whom the undo runs as.
+fn undo_whose_cascade_reaches_a_newer_child(db: &Db, url: &str) {
+    let j = JournalDir::on(url);
+    let o = j.run(&[
+        "exec",
+        url,
+        "-c",
+        "INSERT INTO p VALUES (10)",
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0, "exec INSERT");
+    let id = last_json(&o)["change_id"].as_i64().expect("change_id");
+    db.plain("INSERT INTO c VALUES (1, 10)");
+    let now = db.dump();
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 1, "undo whose cascade reaches a newer child");
+    let err = stderr(&o);
+    assert!(
+        err.contains("c")
+            && err.contains("--allow-uncovered")
+            && err.contains("Nothing was committed"),
+        "{err}"
+    );
+    assert_eq!(db.dump(), now, "a refused undo changed data");
+    assert!(
+        undo_list(&j).iter().all(|c| c["undo_of"].is_null()),
+        "a refused undo was journaled"
+    );
+
+    let (undo, report) = undo_yes(&j, id, &["--allow-uncovered"]);
+    assert!(rows(&db.dump(), "c").is_empty(), "{report}");
+    let entry = list_entry(&j, undo);
+    assert!(
+        entry["partial"].as_str().is_some_and(|p| p.contains("c")),
+        "the undo's entry is not marked partial: {entry}"
+    );
+}
+
+#[test]
+fn sqlite_undo_whose_cascade_reaches_a_newer_child_is_refused() {
+    let db = Db::new(Engine::Sqlite, REFERENCED_SINCE);
+    let url = db.target();
+    undo_whose_cascade_reaches_a_newer_child(&db, &url);
+}
+
+/// As a role that may not turn triggers and key actions off: the cascade
+/// fires (in replica mode it does not, and the integrity check refuses).
+#[test]
+fn pg_plain_role_undo_whose_cascade_reaches_a_newer_child_is_refused() {
+    let db = Db::new(Engine::Postgres, REFERENCED_SINCE);
+    let Db::Pg(pg) = &db else { unreachable!() };
+    let url = plain_role_url(pg);
+    undo_whose_cascade_reaches_a_newer_child(&db, &url);
+}
