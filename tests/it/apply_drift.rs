@@ -99,7 +99,7 @@ fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce
 
 /// An interface that answers nothing and runs its closure once the
 /// preview is shown: what lands between a preview and its apply.
-struct AfterPreview<F: FnOnce()>(Option<F>);
+pub(crate) struct AfterPreview<F: FnOnce()>(pub(crate) Option<F>);
 
 impl<F: FnOnce()> Interface for AfterPreview<F> {
     fn answers(&self) -> Answers {

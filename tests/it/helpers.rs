@@ -190,6 +190,14 @@ pub fn stderr(o: &Output) -> String {
 /// contents.
 pub fn pg_dump_tables(url: &str) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to test db");
+    pg_dump_in(&mut client)
+}
+
+/// [`pg_dump_tables`] through `client`, which may be inside a transaction
+/// (what a statement would leave, before its rollback).
+pub fn pg_dump_in(
+    client: &mut impl postgres::GenericClient,
+) -> std::collections::BTreeMap<String, Vec<String>> {
     let tables: Vec<String> = client
         .query(
             "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
@@ -220,6 +228,14 @@ pub fn pg_dump_tables(url: &str) -> std::collections::BTreeMap<String, Vec<Strin
 /// (`quote()` of every column, so storage classes show), sorted.
 pub fn sqlite_dump_tables(path: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
     let conn = rusqlite::Connection::open(path).expect("open sqlite");
+    sqlite_dump_in(&conn)
+}
+
+/// [`sqlite_dump_tables`] through `conn`, which may be inside a
+/// transaction.
+pub fn sqlite_dump_in(
+    conn: &rusqlite::Connection,
+) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut tables: Vec<String> = Vec::new();
     {
         let mut st = conn

@@ -102,7 +102,7 @@ CREATE TABLE reviews (
 /// The schema and its rows, the same on both engines. `int PRIMARY KEY`
 /// (not `INTEGER`) keeps SQLite's rowid apart from `id`, so the oracle can
 /// follow a row whose key an UPDATE changes.
-fn fixture() -> String {
+pub(crate) fn fixture() -> String {
     fixture_with("")
 }
 

@@ -45,6 +45,7 @@ mod impact_snap;
 mod impact_writes;
 mod introspect;
 mod journal_import;
+mod journal_props;
 mod layout;
 mod policy;
 mod reads;
