@@ -328,7 +328,14 @@ impl Context<'_> {
         }
         // After the verdict and the operator's answer: a change that is
         // not applied anyway needs no journal.
-        self.journal_ready(ui)?;
+        if !self.journal_ready(ui)? {
+            self.audit(
+                "refusal",
+                None,
+                serde_json::json!({"statement": preview.statement, "reason": "the operator did not create the journal"}),
+            )?;
+            return Ok(Outcome::Declined);
+        }
         let applied = self.apply(plan, preview, passed.approvals, ui)?;
         Ok(Outcome::Applied(applied))
     }
@@ -348,31 +355,35 @@ impl Context<'_> {
     }
 
     /// A change is applied only where its undo can be journaled: a target
-    /// without a journal gets one when the operator at a terminal says so;
-    /// anyone else is refused with the command that creates it.
-    fn journal_ready(&mut self, ui: &mut dyn Interface) -> Result<()> {
+    /// without a journal gets one when the operator at a terminal says so
+    /// (`false` when they decline); anyone else is refused with the
+    /// command that creates it.
+    fn journal_ready(&mut self, ui: &mut dyn Interface) -> Result<bool> {
         if self.trail.in_target() {
-            return Ok(());
+            return Ok(true);
         }
         let identity = self.conn.identity().clone();
         match crate::journal::state(self.conn)? {
             crate::journal::JournalState::Current => {
                 self.trail.set_in_target(true);
-                return Ok(());
+                return Ok(true);
             }
             crate::journal::JournalState::Missing => {}
             // Older or newer: `init` migrates or refuses, saying which.
             _ => {
                 crate::journal::init(self.conn, self.operator)?;
                 self.trail.set_in_target(true);
-                return Ok(());
+                return Ok(true);
             }
         }
         let creates = crate::journal::describe_location(identity.engine);
-        if ui.answers() == Answers::Terminal && ui.offer_journal(&identity.display, creates)? {
+        if ui.answers() == Answers::Terminal {
+            if !ui.offer_journal(&identity.display, creates)? {
+                return Ok(false);
+            }
             crate::journal::init(self.conn, self.operator)?;
             self.trail.set_in_target(true);
-            return Ok(());
+            return Ok(true);
         }
         Err(crate::journal::schema::missing(&identity.display))
     }

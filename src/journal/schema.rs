@@ -61,7 +61,12 @@ pub fn state_in(tx: &mut dyn PreviewTx) -> Result<JournalState> {
         return Ok(JournalState::Missing);
     }
     let version = rows(tx, &dialect.journal_version_query(&names))?;
-    let v = int(version.first().and_then(|r| r.first()))?;
+    let Some(v) = version.first().and_then(|r| r.first()) else {
+        return Err(Error::database(
+            "the journal's meta table holds no version: it was edited outside dbguard; restore it from a backup",
+        ));
+    };
+    let v = int(Some(v))?;
     Ok(match v {
         v if v == JOURNAL_VERSION => JournalState::Current,
         v if v < JOURNAL_VERSION => JournalState::Older(v),
@@ -139,7 +144,10 @@ pub fn init(conn: &mut Connection, operator: &str) -> Result<Init> {
     let created = conn.guarded(&guard, |tx| match state_in(tx)? {
         JournalState::Current => Ok(Init::AlreadyThere),
         JournalState::Newer(v) => Err(newer(v)),
-        JournalState::Older(v) => Ok(Init::Migrated(v)),
+        JournalState::Older(v) => {
+            migrate_in(tx, v)?;
+            Ok(Init::Migrated(v))
+        }
         JournalState::Missing => {
             create_in(tx, operator)?;
             Ok(Init::Created)
@@ -154,6 +162,39 @@ pub fn init(conn: &mut Connection, operator: &str) -> Result<Init> {
         Err(e) => Err(privilege_help(conn, e)),
         other => other,
     }
+}
+
+/// The statements that take a journal from each version to the next: the
+/// first entry migrates version 1 to 2, and so on. Version 1 is the first
+/// this design wrote, so there are none yet; `init` must still refuse, not
+/// claim, a migration it cannot make.
+const MIGRATIONS: &[fn(&JournalNames) -> Vec<String>] = &[];
+
+/// Migrates the journal from version `from` to [`JOURNAL_VERSION`] in `tx`.
+fn migrate_in(tx: &mut dyn ApplyTx, from: i64) -> Result<()> {
+    let steps = usize::try_from(from - 1)
+        .ok()
+        .and_then(|first| MIGRATIONS.get(first..))
+        .filter(|steps| steps.len() as i64 == JOURNAL_VERSION - from);
+    let Some(steps) = steps else {
+        return Err(Error::new(
+            ErrorKind::Refused,
+            format!(
+                "the journal in this database says it is version {from}, which no dbguard wrote (this one writes version {JOURNAL_VERSION}); it was not changed\nIts meta table was edited outside dbguard: restore it from a backup."
+            ),
+        ));
+    };
+    let names = JournalNames::new(tx.engine());
+    for step in steps {
+        for sql in step(&names) {
+            tx.execute(&sql)?;
+        }
+    }
+    tx.execute(&format!(
+        "UPDATE {} SET value = '{JOURNAL_VERSION}' WHERE key = 'version'",
+        names.table("meta")
+    ))?;
+    Ok(())
 }
 
 /// Creates journal version 1 in `tx`.

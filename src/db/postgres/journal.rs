@@ -7,9 +7,16 @@ use crate::schema::quote_ident;
 /// schema `schema`, and tables named by `t` (the journal's names, passed
 /// in so this file needs nothing from the engine-neutral side).
 pub(crate) fn ddl(schema: &str, t: &dyn Fn(&str) -> String) -> Vec<String> {
+    let literal = format!("'{}'", schema.replace('\'', "''"));
     let schema = quote_ident(schema);
     vec![
-        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+        // Not `CREATE SCHEMA IF NOT EXISTS`: it asks for CREATE on the
+        // database even when the schema is there, and a role an
+        // administrator made the schema for has no such privilege.
+        format!(
+            "DO $dbguard$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = {literal}) \
+             THEN CREATE SCHEMA {schema}; END IF; END $dbguard$"
+        ),
         format!(
             "COMMENT ON SCHEMA {schema} IS 'dbguard journal: every change made through dbguard, its undo data and the audit trail'"
         ),

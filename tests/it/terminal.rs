@@ -1,0 +1,137 @@
+//! The shell on a pseudo-terminal, for the tests that need it to ask what
+//! it asks a person (confirmations, creating the journal).
+
+use crate::helpers::JournalDir;
+
+/// The shell on a terminal: `script` (util-linux) gives it a
+/// pseudo-terminal, so it asks for confirmation as it does for a person.
+/// Driven line by line: each line is sent once the shell shows it waits
+/// for it (typed ahead, a line can be lost when the line editor takes the
+/// terminal). Every wait ends: on the text waited for, on an error
+/// message, or when the shell exits.
+pub(crate) struct Terminal {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    output: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Everything the shell printed.
+    pub(crate) seen: String,
+    /// How far `seen` has been waited through.
+    done: usize,
+}
+
+impl Terminal {
+    /// The shell of machine `j` on its database.
+    pub(crate) fn open(j: &JournalDir) -> Terminal {
+        let shell = j.command(&[]);
+        let program = shell.get_program().to_string_lossy().replace('\'', "'\\''");
+        let mut cmd = std::process::Command::new("script");
+        // A terminal wide enough for a value to show whole.
+        let run = format!("stty cols 1000 rows 50; exec '{program}'");
+        cmd.args(["-q", "-e", "-f", "-c", &run, "/dev/null"]);
+        for (k, v) in shell.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd
+            .env("TERM", "dumb")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("run the shell under script (util-linux), for a terminal");
+        let mut out = child.stdout.take().expect("stdout");
+        let (tx, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Terminal {
+            child,
+            stdin,
+            output,
+            seen: String::new(),
+            done: 0,
+        }
+    }
+
+    /// Waits until the shell prints one of `any` (after what was waited
+    /// through before); which one. An error message instead fails.
+    pub(crate) fn wait_for(&mut self, any: &[&str]) -> usize {
+        loop {
+            let fresh = &self.seen[self.done..];
+            let hit = any
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| fresh.find(s).map(|at| (at, i, s.len())))
+                .min();
+            if let Some((at, i, len)) = hit {
+                self.done += at + len;
+                return i;
+            }
+            if fresh.contains("ERROR") {
+                self.fail(&format!("an error instead of {any:?}"));
+            }
+            match self.output.recv() {
+                Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => self.fail(&format!("the shell ended before printing {any:?}")),
+            }
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub(crate) fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("the terminal is open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("type into the shell");
+    }
+
+    /// Ends the session and fails with the transcript.
+    pub(crate) fn fail(&mut self, why: &str) -> ! {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!("shell on a terminal: {why}; it printed:\n{}", self.seen);
+    }
+
+    /// Runs `line` at the prompt and waits until it finished (`done`
+    /// printed) and the prompt is back.
+    pub(crate) fn run(&mut self, line: &str, done: &str) {
+        self.send(line);
+        self.wait_for(&[done]);
+        self.wait_for(&["=> "]);
+    }
+
+    /// `\undo ID`, confirmed: the undo's change id.
+    pub(crate) fn undo(&mut self, id: i64) -> i64 {
+        self.send(&format!("\\undo {id}"));
+        self.wait_for(&["anything else cancels: "]);
+        self.send("apply");
+        self.wait_for(&["Undone as change "]);
+        let rest = &self.seen[self.done..];
+        let undo = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok());
+        self.wait_for(&["=> "]);
+        undo.unwrap_or_else(|| self.fail("no undo id after \"Undone as change\""))
+    }
+
+    /// `\q`, and the shell's end.
+    pub(crate) fn quit(mut self) {
+        self.send("\\q");
+        self.stdin = None;
+        let status = self.child.wait().expect("wait for the shell");
+        assert!(status.success(), "the shell ended {status}:\n{}", self.seen);
+    }
+}
