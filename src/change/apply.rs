@@ -269,7 +269,14 @@ fn execute(
     };
     let n = executed.reported;
     verify_count(fresh, expected, n)?;
-    if let Some(uncovered) = verify_coverage(tx, fresh, expected, &executed, baseline)? {
+    let mut uncovered = verify_coverage(tx, fresh, expected, &executed, baseline)?;
+    if let Some(more) = crate::impact::uncovered(stmt) {
+        uncovered = Some(match uncovered {
+            Some(u) => format!("{u}; {more}"),
+            None => more.to_owned(),
+        });
+    }
+    if let Some(uncovered) = uncovered {
         if !cx.options.apply.allow_uncovered {
             return Err(Error::refused(format!(
                 "{uncovered}\nNothing was committed. Rerun with --allow-uncovered to apply it anyway; its undo entry will be partial."

@@ -21,6 +21,8 @@ mod delete;
 mod insert;
 pub mod render;
 mod truncate;
+
+pub(crate) use truncate::uncovered;
 mod update;
 
 use std::collections::BTreeMap;

@@ -14,6 +14,24 @@ use crate::error::{Error, Result};
 use crate::schema::{QualName, TriggerEvent, quote_ident};
 use crate::sql::Statement;
 
+/// What a `TRUNCATE ... RESTART IDENTITY` does that the journal does not
+/// hold.
+const RESTARTS: &str =
+    "RESTART IDENTITY resets the sequences of the emptied tables; undo cannot restore them";
+
+fn restarts(t: &ast::Truncate) -> bool {
+    matches!(t.identity, Some(ast::TruncateIdentityOption::Restart))
+}
+
+/// What of `stmt` its journal entry cannot hold, if anything: the
+/// sequences a `TRUNCATE ... RESTART IDENTITY` resets.
+pub(crate) fn uncovered(stmt: &Statement) -> Option<&'static str> {
+    match write_ast(stmt) {
+        Ok(ast::Statement::Truncate(t)) if restarts(t) => Some(RESTARTS),
+        _ => None,
+    }
+}
+
 pub(super) fn analyze(
     tx: &mut dyn PreviewTx,
     ctx: &Context<'_>,
@@ -57,11 +75,8 @@ pub(super) fn analyze(
     impact.target.rows = totals.get(&first.name).map(|t| t.delete);
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
-    if t.identity.is_some() {
-        impact.warnings.push(
-            "RESTART IDENTITY resets the sequences of the emptied tables; undo cannot restore them"
-                .into(),
-        );
+    if restarts(t) {
+        impact.warnings.push(RESTARTS.into());
     }
     warn_truncate_triggers(ctx, &set, &mut impact);
     Ok(impact)

@@ -301,3 +301,55 @@ fn pg_plain_role_undo_whose_cascade_reaches_a_newer_child_is_refused() {
     let url = plain_role_url(pg);
     undo_whose_cascade_reaches_a_newer_child(&db, &url);
 }
+
+/// `TRUNCATE ... RESTART IDENTITY` resets sequences the journal does not
+/// hold: its undo would bring the rows back while the next insert takes
+/// id 1 again. Refused unless --allow-uncovered, which marks the entry
+/// partial; `CONTINUE IDENTITY` (the default) is covered.
+#[test]
+fn pg_truncate_restart_identity_is_uncovered() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE s (id serial PRIMARY KEY, v text); INSERT INTO s (v) VALUES ('a'), ('b');",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let before = db.dump();
+    let o = j.run(&[
+        "exec",
+        &target,
+        "-c",
+        "TRUNCATE s RESTART IDENTITY",
+        "--yes",
+    ]);
+    assert_exit(&o, 1, "TRUNCATE ... RESTART IDENTITY");
+    let err = stderr(&o);
+    assert!(
+        err.contains("RESTART IDENTITY") && err.contains("--allow-uncovered"),
+        "{err}"
+    );
+    assert_eq!(db.dump(), before, "a refused TRUNCATE changed data");
+
+    let id = exec_yes(
+        &j,
+        &db,
+        "TRUNCATE s RESTART IDENTITY",
+        &["--allow-uncovered"],
+    );
+    let entry = list_entry(&j, id);
+    assert!(
+        entry["partial"]
+            .as_str()
+            .is_some_and(|p| p.contains("RESTART IDENTITY")),
+        "{entry}"
+    );
+    undo_yes(&j, id, &[]);
+    assert_eq!(db.dump(), before);
+
+    let id = exec_yes(&j, &db, "TRUNCATE s CONTINUE IDENTITY", &[]);
+    assert!(
+        list_entry(&j, id)["partial"].is_null(),
+        "{}",
+        list_entry(&j, id)
+    );
+}
