@@ -55,17 +55,21 @@ pub(super) fn run(global: &GlobalArgs, cmd: &AuditCommand) -> Result<()> {
         AuditCommand::Verify { target } => {
             let mut conn = Connection::open(target.as_deref(), &OpenOptions::default())?;
             readable(&mut conn)?;
-            let (broken, records, summary) = conn.preview(read, |tx| {
-                Ok((
-                    audit::verify(tx)?,
-                    audit::records(tx, None)?,
-                    audit::summary(tx)?,
-                ))
+            let (broken, records, summary, unvouched) = conn.preview(read, |tx| {
+                let records = audit::records(tx, None)?;
+                let unvouched = crate::journal::vouched::unvouched(tx, &records)?;
+                Ok((audit::verify(tx)?, records, audit::summary(tx)?, unvouched))
             })?;
             let broken = match broken {
                 Some(b) => Some(b),
                 None => witness_check(global, &conn, &records)?,
             };
+            if let (None, Some(why)) = (&broken, unvouched) {
+                return Err(Error::database(format!(
+                    "audit trail intact, but the journal is not: {why}\nThe journal of {} was changed outside dbguard; keep a copy of the database and of the witness as evidence.",
+                    conn.identity().display
+                )));
+            }
             match broken {
                 None => {
                     let (n, hash) = summary;

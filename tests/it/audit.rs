@@ -61,6 +61,7 @@ on_both_engines!(
     concurrent_appends_keep_one_chain,
     a_newer_journal_is_refused_untouched,
     change_records_are_in_the_target_with_their_change,
+    an_entry_the_trail_does_not_vouch_for_is_named,
     the_witness_holds_what_this_machine_appended,
     a_truncated_and_resealed_trail_is_caught_by_the_witness,
     a_rewritten_and_rehashed_trail_is_caught_by_the_witness,
@@ -633,6 +634,65 @@ pub(crate) fn change_records_are_in_the_target_with_their_change(engine: Engine)
     assert_exit(&out, 0, "audit verify DB");
 }
 
+/// The chain cannot tell an entry edited beside it, or a tail cut together
+/// with its head; holding each entry against its record can, on a machine
+/// with no witness too.
+pub(crate) fn an_entry_the_trail_does_not_vouch_for_is_named(engine: Engine) {
+    let db = Db::new(engine, ROWS);
+    let j = db.machine();
+    let target = db.target();
+    let change = exec_apply(&j, "DELETE FROM p WHERE id = 2");
+    let undo = undo_apply(&j, change);
+    let elsewhere = JournalDir::on(&target);
+    let verify = || elsewhere.run(&["audit", "verify", &target]);
+    assert_exit(&verify(), 0, "verify of an untouched journal");
+
+    let changes = journal_table(&target, "changes");
+    target_batch(
+        &target,
+        &format!(
+            "UPDATE {changes} SET statement = 'DELETE FROM p WHERE id = 3' WHERE id = {change}"
+        ),
+    );
+    let out = verify();
+    assert_exit(&out, 1, "verify of an edited entry");
+    assert!(
+        stderr(&out).contains(&format!("change {change}'s statement or digest")),
+        "{}",
+        stderr(&out)
+    );
+    target_batch(
+        &target,
+        &format!(
+            "UPDATE {changes} SET statement = 'DELETE FROM p WHERE id = 2' WHERE id = {change}"
+        ),
+    );
+    assert_exit(&verify(), 0, "verify once the entry is put back");
+
+    // The undo's record and everything after it cut, the head moved back:
+    // the chain is whole, the undo's entry has no record.
+    let cut = records(&db)
+        .iter()
+        .find(|r| r.change_id == Some(undo))
+        .map(|r| r.id)
+        .expect("the undo's record");
+    tamper(
+        &db,
+        &format!(
+            "DELETE FROM {{audit}} WHERE id >= {cut}; \
+             UPDATE {{head}} SET last_id = (SELECT max(id) FROM {{audit}}), \
+             last_hash = (SELECT hash FROM {{audit}} WHERE id = (SELECT max(id) FROM {{audit}}))"
+        ),
+    );
+    let out = verify();
+    assert_exit(&out, 1, "verify of a trail cut with its head");
+    assert!(
+        stderr(&out).contains(&format!("change {undo} has no audit record")),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Every record a session appends goes to the machine's witness too: the
 /// default file under `$XDG_STATE_HOME`, or `--audit-log FILE` instead.
 pub(crate) fn the_witness_holds_what_this_machine_appended(engine: Engine) {
@@ -696,6 +756,18 @@ pub(crate) fn a_truncated_and_resealed_trail_is_caught_by_the_witness(engine: En
         ),
     );
 
+    // A thorough forger removes the second change's entry too, else the
+    // entry without its record gives the cut away
+    // (`an_entry_the_trail_does_not_vouch_for_is_named`).
+    let target = db.target();
+    target_batch(
+        &target,
+        &format!(
+            "DELETE FROM {} WHERE change_id = {second}; DELETE FROM {} WHERE id = {second}",
+            journal_table(&target, "change_tables"),
+            journal_table(&target, "changes")
+        ),
+    );
     // The limit: without a witness, the resealed trail verifies.
     assert_intact(&db, &db.machine(), cut as usize - 1);
     // The machine that appended them has them in its witness.
@@ -851,6 +923,16 @@ pub(crate) fn a_rewritten_and_rehashed_trail_is_caught_by_the_witness(engine: En
     assert!(
         records(&db).iter().any(|r| r.operator == "mallory"),
         "the rewrite took"
+    );
+    // A thorough forger rewrites the entry as well, else it no longer
+    // matches its record (`an_entry_the_trail_does_not_vouch_for_is_named`).
+    let target = db.target();
+    target_batch(
+        &target,
+        &format!(
+            "UPDATE {} SET statement = 'DELETE FROM p WHERE id = 4' WHERE id = {first}",
+            journal_table(&target, "changes")
+        ),
     );
     // The limit: without a witness, the rewritten trail verifies.
     assert_intact(&db, &db.machine(), records(&db).len());

@@ -1,0 +1,127 @@
+//! Every journal entry vouched for by the audit trail.
+//!
+//! A change and its audit record commit in one transaction, and the record
+//! holds the change's statement and digest (an undo's, the change it
+//! undid). The hash chain makes the trail tamper-evident, but not the
+//! `changes` table beside it: an entry edited with another client (a
+//! statement rewritten) or a trail whose tail was cut together with its
+//! head (a change left without its record) would pass the chain alone.
+//! `audit verify` therefore also holds each entry against its record.
+//! Records not linked into the chain yet (`audit_pending`) count: they are
+//! committed with their change and are linked by the next append.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::audit::AuditRecord;
+use super::schema::{int, rows};
+use crate::db::journal::JournalNames;
+use crate::db::{PreviewTx, Value};
+use crate::error::Result;
+
+/// One entry as `changes` holds it.
+struct Entry {
+    id: i64,
+    statement: String,
+    digest: String,
+}
+
+/// The first entry the trail does not vouch for, described; `None` when
+/// every entry has its record and agrees with it.
+pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Option<String>> {
+    let names = JournalNames::new(tx.engine());
+    let mut vouching: BTreeMap<i64, (String, serde_json::Value)> = BTreeMap::new();
+    let mut imported: BTreeSet<i64> = BTreeSet::new();
+    for r in records {
+        note(
+            &mut vouching,
+            &mut imported,
+            r.change_id,
+            &r.event,
+            &r.detail,
+        );
+    }
+    let pending = rows(
+        tx,
+        &format!(
+            "SELECT change_id, event, detail FROM {}",
+            names.table("audit_pending")
+        ),
+    )?;
+    for p in &pending {
+        let change_id = match p.first() {
+            None | Some(Value::Null) => None,
+            v => Some(int(v)?),
+        };
+        let event = text(p.get(1));
+        let detail = serde_json::from_str(&text(p.get(2))).unwrap_or(serde_json::Value::Null);
+        note(&mut vouching, &mut imported, change_id, &event, &detail);
+    }
+    for e in entries(tx, &names)? {
+        if imported.contains(&e.id) {
+            continue;
+        }
+        let Some((event, detail)) = vouching.get(&e.id) else {
+            return Ok(Some(format!(
+                "change {} has no audit record: the trail lost it, or the entry was written outside dbguard",
+                e.id
+            )));
+        };
+        if event == "apply"
+            && (detail["statement"].as_str() != Some(e.statement.as_str())
+                || detail["digest"].as_str() != Some(e.digest.as_str()))
+        {
+            return Ok(Some(format!(
+                "change {}'s statement or digest is not the one its audit record holds: the entry was edited outside dbguard",
+                e.id
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Takes one record's word for the change it names.
+fn note(
+    vouching: &mut BTreeMap<i64, (String, serde_json::Value)>,
+    imported: &mut BTreeSet<i64>,
+    change_id: Option<i64>,
+    event: &str,
+    detail: &serde_json::Value,
+) {
+    match (event, change_id) {
+        ("apply" | "undo", Some(id)) => {
+            vouching.insert(id, (event.to_owned(), detail.clone()));
+        }
+        ("import", _) => {
+            // `imported` lists [old id, new id] pairs.
+            for pair in detail["imported"].as_array().into_iter().flatten() {
+                if let Some(new) = pair.get(1).and_then(serde_json::Value::as_i64) {
+                    imported.insert(new);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
+    rows(
+        tx,
+        &format!(
+            "SELECT id, statement, digest FROM {} ORDER BY id",
+            names.table("changes")
+        ),
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Entry {
+            id: int(r.first())?,
+            statement: text(r.get(1)),
+            digest: text(r.get(2)),
+        })
+    })
+    .collect()
+}
+
+fn text(v: Option<&Value>) -> String {
+    v.and_then(Value::text).unwrap_or_default()
+}
