@@ -754,9 +754,19 @@ pub fn verify(tx: &mut dyn PreviewTx) -> Result<Option<(i64, String)>> {
             names.table("audit")
         ),
     )?;
+    verify_rows(head, &raw)
+}
+
+/// [`verify`] of records given as rows of [`RECORD_COLUMNS`] in id order,
+/// against the recorded `head`: a trail this dbguard keeps, or the one a
+/// journal file of an older release kept the same way.
+pub(crate) fn verify_rows(
+    head: Option<(i64, String)>,
+    raw: &[Vec<Value>],
+) -> Result<Option<(i64, String)>> {
     let mut prev_id = 0i64;
     let mut prev_hash = GENESIS_HASH.to_owned();
-    for r in &raw {
+    for r in raw {
         let id = int(r.first())?;
         let detail = text_of(r.get(6));
         let stored_prev = text_of(r.get(7));

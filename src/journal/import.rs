@@ -111,6 +111,14 @@ pub fn import(
     file: &Path,
 ) -> Result<Imported> {
     let old = OldJournal::open(file)?;
+    if let Some((head, records)) = old.audit_trail()?
+        && let Some((id, why)) = super::audit::verify_rows(head, &records)?
+    {
+        return Err(Error::refused(format!(
+            "nothing was imported from {}: its audit trail is broken at record {id} ({why}), so the file was changed after dbguard wrote it and its entries cannot be trusted",
+            file.display()
+        )));
+    }
     let changes = old.list()?;
     let identity = conn.identity().clone();
     let mut report = Imported {

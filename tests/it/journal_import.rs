@@ -346,3 +346,36 @@ fn a_newer_journal_file_is_refused_untouched() {
         stderr(&o)
     );
 }
+
+/// A file whose audit trail was edited after dbguard wrote it (here a
+/// record's operator, as a forger passing a change off as someone else's
+/// would) is refused whole, naming the record, and nothing is imported.
+#[test]
+fn a_file_with_a_broken_audit_trail_is_refused() {
+    let (db, _) = database(Engine::Postgres);
+    let j = db.machine();
+    let (name, sysid) = identity_of(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let file = journal_copy(
+        Engine::Postgres,
+        dir.path(),
+        &db.target(),
+        &name,
+        sysid.as_deref(),
+    );
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute_batch(
+            "DROP TRIGGER audit_no_update;
+             UPDATE audit SET operator = 'ceo@example.org' WHERE id = 3;",
+        )
+        .unwrap();
+    let o = j.run(&["journal", "import", &file.display().to_string()]);
+    assert_exit(&o, 1, "import of a file whose trail was edited");
+    let err = stderr(&o);
+    assert!(
+        err.contains("nothing was imported") && err.contains("broken at record 3"),
+        "{err}"
+    );
+    assert!(undo_list(&j).is_empty(), "{:?}", undo_list(&j));
+}

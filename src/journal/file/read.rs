@@ -12,10 +12,14 @@ use sha2::{Digest, Sha256};
 use super::codec::row_from_json;
 use super::schema::{AUDIT, CHUNK_FORMATS, CHUNK_REFS, CHUNKS};
 use super::{Change, OldJournal, OldRow, Status};
-use crate::db::BulkFormat;
+use crate::db::{BulkFormat, Value};
 use crate::error::{Error, Result};
 use crate::journal::Op;
 use crate::schema::TableInfo;
+
+/// A file's audit trail: its recorded head (last id and hash) and its
+/// records.
+pub type AuditRows = (Option<(i64, String)>, Vec<Vec<Value>>);
 
 /// An approval a change of the file used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +98,48 @@ impl OldJournal {
                 .take(16)
                 .collect()
         }))
+    }
+
+    /// The file's audit trail, for a file that has one: its recorded head
+    /// and its records as rows of the trail's columns, in id order.
+    pub fn audit_trail(&self) -> Result<Option<AuditRows>> {
+        if self.version < AUDIT {
+            return Ok(None);
+        }
+        let head = self
+            .conn
+            .query_row("SELECT last_id, last_hash FROM audit_head", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .ok();
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, event, operator, target, change_id, detail, prev_hash, hash FROM audit ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let text = |i: usize| -> rusqlite::Result<Value> {
+                Ok(r.get::<_, Option<String>>(i)?
+                    .map_or(Value::Null, Value::Text))
+            };
+            let int = |i: usize| -> rusqlite::Result<Value> {
+                Ok(r.get::<_, Option<i64>>(i)?
+                    .map_or(Value::Null, Value::Integer))
+            };
+            Ok(vec![
+                int(0)?,
+                text(1)?,
+                text(2)?,
+                text(3)?,
+                text(4)?,
+                int(5)?,
+                text(6)?,
+                text(7)?,
+                text(8)?,
+            ])
+        })?;
+        let records = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.damaged(&e))?;
+        Ok(Some((head, records)))
     }
 
     /// The tables of a change, in restore order (parents first).
