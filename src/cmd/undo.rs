@@ -159,6 +159,7 @@ fn replay(global: &GlobalArgs, from: &str, to: &str, ids: &[i64], run: &UndoRun)
     for id in ids {
         let one = crate::undo::replay::stage(&mut source, &mut conn, id, opts.clone()).and_then(
             |(undo, staged)| {
+                crate::crash::point("replay_after_staging");
                 let at = UndoTarget {
                     conn: &mut conn,
                     trail: &mut trail,

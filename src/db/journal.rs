@@ -82,10 +82,23 @@ impl JournalNames {
         self.table(&snapshot_name(id, slot, part))
     }
 
-    /// A snapshot named from `prefix` instead of a change id: rows staged
-    /// for a replay (`r...`), or a change's own (`c{id}`).
+    /// A snapshot named from `prefix` instead of a change id: a change's
+    /// own (`c{id}`), or rows staged for a replay ([`STAGING_PREFIX`]),
+    /// which live in the session's temporary schema: they go with the
+    /// connection, so a replay killed halfway leaves none behind.
     pub fn staged(&self, prefix: &str, slot: i64, part: Part) -> String {
-        self.table(&format!("{prefix}_{slot}_{}", part.suffix()))
+        let name = format!("{prefix}_{slot}_{}", part.suffix());
+        if !prefix.starts_with(STAGING_PREFIX) {
+            return self.table(&name);
+        }
+        let temp = match self.engine {
+            Engine::Postgres => "pg_temp",
+            Engine::Sqlite => "temp",
+        };
+        format!(
+            "{temp}.{}",
+            quote_ident(&format!("{JOURNAL_SCHEMA}_{name}"))
+        )
     }
 
     /// Whether a table (as a statement names it) is the journal's.
@@ -112,6 +125,10 @@ pub fn snapshot_name(id: i64, slot: i64, part: Part) -> String {
 pub fn change_prefix(id: i64) -> String {
     format!("c{id}")
 }
+
+/// How the names of a replay's staging tables begin (a change's own
+/// snapshots begin with `c`).
+pub const STAGING_PREFIX: &str = "r";
 
 /// The name of data column `i` (0-based) of a snapshot.
 pub fn data_column(i: usize) -> String {

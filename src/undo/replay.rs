@@ -23,7 +23,7 @@
 use super::{Loaded, Undo, UndoOptions};
 use crate::db::dialect::Dialect;
 use crate::db::journal::{
-    JournalNames, KEPT_COLUMN, Part, counts_copies, data_column, locator_column,
+    JournalNames, KEPT_COLUMN, Part, STAGING_PREFIX, counts_copies, data_column, locator_column,
 };
 use crate::db::{ApplyTx, Connection, GuardOptions, PreviewTx, Value};
 use crate::error::{Error, Result};
@@ -33,10 +33,11 @@ use crate::schema::Locator;
 /// Rows per `INSERT` into a staging table.
 const BATCH: usize = 500;
 
-/// The staging tables of one replay in the target's journal, to drop once
-/// its undo has run.
+/// The staging tables of one replay, in the temporary schema of the
+/// target's session, to drop once its undo has run (the session's end
+/// drops them otherwise).
 #[derive(Debug)]
-#[must_use = "staging tables stay in the target's journal until drop_staging"]
+#[must_use = "staging tables stay until drop_staging or the session's end"]
 pub struct Staged {
     tables: Vec<String>,
 }
@@ -162,7 +163,8 @@ fn load_source(source: &mut Connection, id: i64) -> Result<Loaded> {
     Ok(loaded)
 }
 
-/// `r` and 12 random hex digits: staging tables no other replay picks.
+/// [`STAGING_PREFIX`] and 12 random hex digits: staging tables no other
+/// replay picks.
 fn fresh_prefix() -> Result<String> {
     let mut buf = [0u8; 6];
     getrandom::fill(&mut buf).map_err(|e| {
@@ -170,7 +172,10 @@ fn fresh_prefix() -> Result<String> {
             "no randomness for the replay's staging tables: {e}"
         ))
     })?;
-    Ok(format!("r{}", base16ct::lower::encode_string(&buf)))
+    Ok(format!(
+        "{STAGING_PREFIX}{}",
+        base16ct::lower::encode_string(&buf)
+    ))
 }
 
 /// The entry staged rows are read with: a table located by rowid in its

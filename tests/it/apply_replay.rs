@@ -730,3 +730,72 @@ fn replay_into_a_column_of_another_type_is_refused() {
         "a refused replay changed the target"
     );
 }
+
+/// The tables named like a replay's staging tables anywhere in `db` a new
+/// session sees: the journal's schema (or file) and every temporary schema
+/// (Postgres lists other sessions' too).
+fn any_staging(db: &Db) -> Vec<String> {
+    match db {
+        Db::Lite(_) => staging_tables(db),
+        Db::Pg(pg) => pg
+            .client()
+            .query(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind = 'r' AND (n.nspname = 'dbguard' AND c.relname LIKE 'r%' \
+                 OR n.nspname LIKE 'pg\\_temp\\_%' AND c.relname LIKE 'dbguard\\_r%')",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+    }
+}
+
+/// A replay killed once its rows are staged leaves no staging table
+/// behind (they live in the session's temporary schema), and the replay
+/// run again goes through.
+fn killed_replay_leaves_no_staging(engine: Engine) {
+    let prod = Db::new(engine, SCHEMA);
+    let staging = Db::new(engine, SCHEMA);
+    let j = prod.machine();
+    let before = staging.dump();
+    let id = exec_yes(&j, &prod, "DELETE FROM p WHERE id = 1", &[]);
+    staging.plain("DELETE FROM p WHERE id = 1");
+    let ids = id.to_string();
+    let (from, to) = (prod.target(), staging.target());
+    let out = j
+        .command(&["undo", "replay", "--from", &from, "--to", &to, &ids, "--yes"])
+        .env("DBGUARD_CRASH_AT", "replay_after_staging")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run dbguard");
+    assert!(
+        !out.status.success() && out.status.code().is_none(),
+        "the replay was not killed: {out:?}"
+    );
+    // The server drops a dead session's temporary tables as it notices.
+    let mut left = any_staging(&staging);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = any_staging(&staging);
+    }
+    assert_eq!(left, Vec::<String>::new(), "{engine:?}: staging tables left");
+    let o = replay(&j, &from, &to, &[ids.as_str(), "--yes"]);
+    assert_exit(&o, 0, "the replay run again");
+    assert_eq!(staging.dump(), before, "{engine:?}");
+}
+
+#[test]
+fn sqlite_killed_replay_leaves_no_staging() {
+    killed_replay_leaves_no_staging(Engine::Sqlite);
+}
+
+#[test]
+fn pg_killed_replay_leaves_no_staging() {
+    killed_replay_leaves_no_staging(Engine::Postgres);
+}
