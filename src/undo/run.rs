@@ -101,7 +101,7 @@ impl Undo {
                 let now = table.columns.iter().find(|n| n.name == c.name);
                 let problem = match now {
                     None => "was dropped since the change".to_owned(),
-                    Some(n) if n.type_name != c.type_name => format!(
+                    Some(n) if unqualified(&n.type_name) != unqualified(&c.type_name) => format!(
                         "is {} now, {} when the change was made",
                         n.type_name, c.type_name
                     ),
@@ -247,6 +247,24 @@ impl Undo {
             plan,
         })
     }
+}
+
+/// A type's name without the schema that qualifies it: Postgres names a
+/// type outside the search path with its schema (`public.short_text`)
+/// and one on it without, so the name captured and the name now differ
+/// when only the session's search path did. (Two types of one name in
+/// two schemas are not told apart.)
+fn unqualified(type_name: &str) -> &str {
+    let mut quoted = false;
+    let mut last_dot = None;
+    for (i, ch) in type_name.char_indices() {
+        match ch {
+            '"' => quoted = !quoted,
+            '.' if !quoted => last_dot = Some(i),
+            _ => {}
+        }
+    }
+    last_dot.map_or(type_name, |i| &type_name[i + 1..])
 }
 
 /// The table of `t`, as the engine's counters name it.
@@ -582,4 +600,23 @@ fn check_integrity(tx: &mut dyn ApplyTx, schema: &Schema, tables: &[&TableEntry]
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unqualified;
+
+    #[test]
+    fn a_types_schema_is_left_out_and_nothing_else() {
+        assert_eq!(unqualified("public.short_text"), "short_text");
+        assert_eq!(unqualified("short_text"), "short_text");
+        assert_eq!(unqualified("public.short_text[]"), "short_text[]");
+        assert_eq!(unqualified("\"T\"\"ýpes .x\".\"Mö.öd\""), "\"Mö.öd\"");
+        assert_eq!(unqualified("numeric(10,1)"), "numeric(10,1)");
+        assert_ne!(unqualified("numeric(10,1)"), unqualified("numeric"));
+        assert_eq!(
+            unqualified("timestamp(3) with time zone"),
+            "timestamp(3) with time zone"
+        );
+    }
 }

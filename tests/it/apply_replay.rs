@@ -766,7 +766,9 @@ fn killed_replay_leaves_no_staging(engine: Engine) {
     let ids = id.to_string();
     let (from, to) = (prod.target(), staging.target());
     let out = j
-        .command(&["undo", "replay", "--from", &from, "--to", &to, &ids, "--yes"])
+        .command(&[
+            "undo", "replay", "--from", &from, "--to", &to, &ids, "--yes",
+        ])
         .env("DBGUARD_CRASH_AT", "replay_after_staging")
         .stdin(std::process::Stdio::null())
         .output()
@@ -784,7 +786,11 @@ fn killed_replay_leaves_no_staging(engine: Engine) {
         std::thread::sleep(std::time::Duration::from_millis(100));
         left = any_staging(&staging);
     }
-    assert_eq!(left, Vec::<String>::new(), "{engine:?}: staging tables left");
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "{engine:?}: staging tables left"
+    );
     let o = replay(&j, &from, &to, &[ids.as_str(), "--yes"]);
     assert_exit(&o, 0, "the replay run again");
     assert_eq!(staging.dump(), before, "{engine:?}");
