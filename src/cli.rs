@@ -45,6 +45,11 @@ pub struct GlobalArgs {
     /// Operator name recorded with every change (default: $USER).
     #[arg(long = "as", global = true, value_name = "NAME")]
     pub operator: Option<String>,
+
+    /// The PostgreSQL schema that holds the journal (default: dbguard);
+    /// everyone working on a database must name the same one.
+    #[arg(long, global = true, value_name = "NAME", env = "DBGUARD_JOURNAL_SCHEMA")]
+    pub journal_schema: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

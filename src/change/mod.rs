@@ -378,7 +378,7 @@ impl Context<'_> {
         }
         let creates = crate::journal::describe_location(identity.engine);
         if ui.answers() == Answers::Terminal {
-            if !ui.offer_journal(&identity.display, creates)? {
+            if !ui.offer_journal(&identity.display, &creates)? {
                 return Ok(false);
             }
             crate::journal::init(self.conn, self.operator)?;

@@ -29,6 +29,11 @@ use crate::error::{ErrorKind, Result, exit};
 pub fn run(cli: Cli) -> u8 {
     install_interrupt_handler();
     let global = cli.global;
+    if let Some(schema) = &global.journal_schema
+        && let Err(e) = crate::db::journal::set_journal_schema(schema)
+    {
+        return status(Err(e));
+    }
     let result = match cli.command {
         None => shell::run(&global, &cli.shell),
         Some(Command::Shell(args)) => shell::run(&global, &args),

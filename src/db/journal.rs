@@ -16,8 +16,47 @@ use super::Engine;
 use super::dialect::Dialect;
 use crate::schema::{Locator, QualName, Table, quote_ident};
 
-/// The Postgres schema, and the SQLite table prefix, of the journal.
+/// The SQLite table prefix of the journal, and its Postgres schema unless
+/// the operator names another ([`set_journal_schema`]).
 pub const JOURNAL_SCHEMA: &str = "dbguard";
+
+/// The Postgres schema of the journal, when not [`JOURNAL_SCHEMA`]: set
+/// once, at start, from `--journal-schema`, so every reader and writer of
+/// the process names the same one.
+static SCHEMA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the Postgres schema of the journal for the rest of the process.
+/// A schema of the system's or `public` would hide the tables dbguard
+/// guards, so they are refused.
+pub fn set_journal_schema(name: &str) -> crate::error::Result<()> {
+    let lower = name.to_ascii_lowercase();
+    if name.is_empty()
+        || lower == "public"
+        || lower == "information_schema"
+        || lower.starts_with("pg_")
+    {
+        return Err(crate::error::Error::input(format!(
+            "--journal-schema {name:?}: the journal needs a schema of its own, not {}",
+            if name.is_empty() { "an empty name" } else { "one that holds other tables" }
+        )));
+    }
+    if SCHEMA.get_or_init(|| name.to_owned()) != name {
+        return Err(crate::error::Error::input(
+            "the journal's schema was already named otherwise in this process",
+        ));
+    }
+    Ok(())
+}
+
+/// The Postgres schema of the journal.
+pub fn journal_schema() -> &'static str {
+    SCHEMA.get().map_or(JOURNAL_SCHEMA, String::as_str)
+}
+
+/// `s` as a SQL string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
 
 /// One part of a table's rows in a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,7 +103,7 @@ impl JournalNames {
     /// A journal table as SQL: `"dbguard"."changes"` or `"dbguard_changes"`.
     pub fn table(&self, name: &str) -> String {
         match self.engine {
-            Engine::Postgres => format!("{}.{}", quote_ident(JOURNAL_SCHEMA), quote_ident(name)),
+            Engine::Postgres => format!("{}.{}", quote_ident(journal_schema()), quote_ident(name)),
             Engine::Sqlite => quote_ident(&format!("{JOURNAL_SCHEMA}_{name}")),
         }
     }
@@ -104,7 +143,7 @@ impl JournalNames {
     /// Whether a table (as a statement names it) is the journal's.
     pub fn owns(&self, table: &QualName) -> bool {
         match self.engine {
-            Engine::Postgres => table.schema.as_deref() == Some(JOURNAL_SCHEMA),
+            Engine::Postgres => table.schema.as_deref() == Some(journal_schema()),
             Engine::Sqlite => {
                 let prefix = format!("{JOURNAL_SCHEMA}_");
                 table
@@ -163,8 +202,9 @@ impl Dialect {
             Engine::Postgres => format!(
                 "SELECT m.value FROM pg_catalog.pg_namespace n \
                  CROSS JOIN LATERAL (SELECT value FROM {} WHERE key = 'version') m \
-                 WHERE n.nspname = '{JOURNAL_SCHEMA}'",
-                names.table("meta")
+                 WHERE n.nspname = {}",
+                names.table("meta"),
+                literal(journal_schema())
             ),
             Engine::Sqlite => format!(
                 "SELECT value FROM {} WHERE key = 'version'",
@@ -178,7 +218,8 @@ impl Dialect {
         match self.0 {
             Engine::Postgres => format!(
                 "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = '{JOURNAL_SCHEMA}' AND c.relname = 'meta'"
+                 WHERE n.nspname = {} AND c.relname = 'meta'",
+                literal(journal_schema())
             ),
             Engine::Sqlite => format!(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
@@ -190,7 +231,7 @@ impl Dialect {
     /// The statements that create journal version 1 in an empty target.
     pub(crate) fn journal_ddl(&self, names: &JournalNames) -> Vec<String> {
         match self.0 {
-            Engine::Postgres => super::postgres::journal::ddl(JOURNAL_SCHEMA, &|n| names.table(n)),
+            Engine::Postgres => super::postgres::journal::ddl(journal_schema(), &|n| names.table(n)),
             Engine::Sqlite => super::sqlite::journal::ddl(&|n| names.table(n)),
         }
     }
@@ -374,7 +415,8 @@ impl Dialect {
             Engine::Postgres => format!(
                 "SELECT coalesce(sum(pg_catalog.pg_total_relation_size(c.oid)), 0)::bigint \
                  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = '{JOURNAL_SCHEMA}' AND c.relname IN ({})",
+                 WHERE n.nspname = {} AND c.relname IN ({})",
+                literal(journal_schema()),
                 list.join(", ")
             ),
             Engine::Sqlite => format!(

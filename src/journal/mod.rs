@@ -158,13 +158,15 @@ pub struct ApprovalUse {
 }
 
 /// Where the journal is in a target of `engine`, for the operator.
-pub fn describe_location(engine: Engine) -> &'static str {
+pub fn describe_location(engine: Engine) -> String {
     match engine {
-        Engine::Postgres => {
-            "the schema dbguard (changes, their rows, approvals used, the audit trail)"
-        }
+        Engine::Postgres => format!(
+            "the schema {} (changes, their rows, approvals used, the audit trail)",
+            crate::db::journal::journal_schema()
+        ),
         Engine::Sqlite => {
             "the dbguard_ tables of the file (changes, their rows, approvals used, the audit trail)"
+                .to_owned()
         }
     }
 }

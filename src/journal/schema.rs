@@ -229,8 +229,10 @@ fn privilege_help(conn: &Connection, e: Error) -> Error {
     }
     let id = conn.identity();
     let role = id.user.clone().unwrap_or_else(|| "this role".into());
+    let schema = crate::schema::display_ident(crate::db::journal::journal_schema());
+    let role = crate::schema::display_ident(&role);
     let message = format!(
-        "cannot create the dbguard journal in {}: {role} lacks the privilege to create it ({})\nAn administrator runs, in that database: CREATE SCHEMA dbguard AUTHORIZATION {role};\nthen: dbguard init {}",
+        "cannot create the dbguard journal in {}: {role} lacks the privilege to create it ({})\nAn administrator runs, in that database: CREATE SCHEMA {schema} AUTHORIZATION {role};\nthen: dbguard init {}",
         id.database, e.message, id.display
     );
     Error::new(ErrorKind::Refused, message).caused_by(e)

@@ -229,3 +229,72 @@ fn sqlite_init_refuses_a_version_no_dbguard_wrote() {
 fn pg_init_refuses_a_version_no_dbguard_wrote() {
     a_version_no_dbguard_wrote(Engine::Postgres);
 }
+
+/// `--journal-schema NAME` (or `DBGUARD_JOURNAL_SCHEMA`) puts the journal
+/// in another Postgres schema: created there, written and read there, as
+/// guarded as `dbguard` (a write to it is refused), and a schema that holds
+/// other tables is refused as the journal's.
+#[test]
+fn pg_journal_in_a_schema_of_the_operators_choosing() {
+    let db = Db::bare(Engine::Postgres, ROWS);
+    let j = db.machine();
+    let target = db.target();
+    let with = |args: &[&str]| {
+        let mut all = vec!["--journal-schema", "ops_journal"];
+        all.extend_from_slice(args);
+        j.run(&all)
+    };
+    let o = with(&["init", &target]);
+    assert_exit(&o, 0, "init in ops_journal");
+    assert!(stdout(&o).contains("the schema ops_journal"), "{}", stdout(&o));
+    let Db::Pg(pg) = &db else { unreachable!() };
+    let schemas: Vec<String> = pg
+        .client()
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname IN ('dbguard', 'ops_journal')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(schemas, vec!["ops_journal".to_owned()]);
+
+    let before = db.dump();
+    let o = with(&["exec", &target, "-c", "DELETE FROM t WHERE id = 1", "--yes"]);
+    assert_exit(&o, 0, "exec journaled in ops_journal");
+    let o = j
+        .command(&["undo", "list", &target, "--format", "json"])
+        .env("DBGUARD_JOURNAL_SCHEMA", "ops_journal")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0, "undo list through the environment");
+    assert!(stdout(&o).contains("DELETE FROM t WHERE id = 1"), "{}", stdout(&o));
+    let o = j.run(&["undo", "list", &target]);
+    assert!(
+        stderr(&o).contains("has no dbguard journal"),
+        "the default schema has no journal here: {}",
+        stderr(&o)
+    );
+
+    let o = with(&["exec", &target, "-c", "DELETE FROM ops_journal.changes", "--yes"]);
+    assert_exit(&o, 1, "a write to the journal's schema");
+    let o = with(&["undo", "apply", "1", &target, "--yes"]);
+    assert_exit(&o, 0, "undo from ops_journal");
+    let now: std::collections::BTreeMap<String, Vec<String>> = db
+        .dump()
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("ops_journal."))
+        .collect();
+    let was: std::collections::BTreeMap<String, Vec<String>> = before
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("ops_journal."))
+        .collect();
+    assert_eq!(now, was);
+
+    for bad in ["public", "pg_catalog", "information_schema"] {
+        let o = j.run(&["--journal-schema", bad, "init", &target]);
+        assert_exit(&o, 1, &format!("--journal-schema {bad}"));
+        assert!(stderr(&o).contains("a schema of its own"), "{}", stderr(&o));
+    }
+}

@@ -9,7 +9,7 @@
 //! is stitched together here by table OID, so 1,000 tables cost the same
 //! number of round trips as one.
 //!
-//! Every query filters relations the same way (`REL_FILTER`): ordinary,
+//! Every query filters relations the same way (`rel_filter`): ordinary,
 //! partitioned and foreign tables in every schema except the system ones.
 //! Values are read with `try_get` so a catalog surprise becomes an error
 //! message, never a panic. Names are kept exactly as the catalog spells them;
@@ -38,12 +38,17 @@ pub struct QueryCounter {
 /// (`pg_class`) and `n` (`pg_namespace`). `pg_toast*` and `pg_temp*` cover
 /// the per-backend temp and toast schemas (`pg_temp_3`, `pg_toast_temp_3`);
 /// another session's temporary tables are not ours to change.
-const REL_FILTER: &str = "c.relkind IN ('r', 'p', 'f') \
-     AND n.nspname <> 'pg_catalog' \
-     AND n.nspname <> 'information_schema' \
-     AND n.nspname <> 'dbguard' \
-     AND n.nspname NOT LIKE 'pg\\_toast%' \
-     AND n.nspname NOT LIKE 'pg\\_temp%'";
+fn rel_filter() -> String {
+    format!(
+        "c.relkind IN ('r', 'p', 'f') \
+         AND n.nspname <> 'pg_catalog' \
+         AND n.nspname <> 'information_schema' \
+         AND n.nspname <> {} \
+         AND n.nspname NOT LIKE 'pg\\_toast%' \
+         AND n.nspname NOT LIKE 'pg\\_temp%'",
+        crate::db::postgres::text_literal(crate::db::journal::journal_schema())
+    )
+}
 
 /// PG15 added `pg_constraint.confdelsetcols` (`ON DELETE SET NULL (col)`).
 const PG15: i32 = 150_000;
@@ -104,6 +109,7 @@ fn load_settings(
 ///    partitions, so the join is restricted to those.
 fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Tables> {
     counter.queries += 1;
+    let rel = rel_filter();
     let rows = tx.query(
         &format!(
             "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, \
@@ -114,7 +120,7 @@ fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<T
              LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition \
              LEFT JOIN pg_class pc ON pc.oid = i.inhparent \
              LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
-             WHERE {REL_FILTER}"
+             WHERE {rel}"
         ),
         &[],
     )?;
@@ -157,6 +163,7 @@ fn load_columns(
     tables: &mut Tables,
 ) -> Result<AttNames> {
     counter.queries += 1;
+    let rel = rel_filter();
     let rows = tx.query(
         &format!(
             "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \
@@ -166,7 +173,7 @@ fn load_columns(
              JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-             WHERE a.attnum > 0 AND NOT a.attisdropped AND {REL_FILTER} \
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND {rel} \
              ORDER BY a.attrelid, a.attnum"
         ),
         &[],
@@ -217,6 +224,7 @@ fn load_constraints(
         "NULL::int2[]"
     };
     counter.queries += 1;
+    let rel = rel_filter();
     let rows = tx.query(
         &format!(
             "SELECT con.conrelid, con.conname::text, con.contype::text, \
@@ -230,7 +238,7 @@ fn load_constraints(
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
              LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
-             WHERE con.contype IN ('p', 'u', 'f') AND {REL_FILTER}"
+             WHERE con.contype IN ('p', 'u', 'f') AND {rel}"
         ),
         &[],
     )?;
@@ -329,6 +337,7 @@ fn load_unique_indexes(
     attnames: &AttNames,
 ) -> Result<()> {
     counter.queries += 1;
+    let rel = rel_filter();
     let rows = tx.query(
         &format!(
             "SELECT i.indrelid, ic.relname::text, i.indkey::int2[], i.indnkeyatts \
@@ -339,7 +348,7 @@ fn load_unique_indexes(
              WHERE i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con \
                                WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')) \
-               AND {REL_FILTER}"
+               AND {rel}"
         ),
         &[],
     )?;
@@ -376,6 +385,7 @@ fn load_triggers(
     search_path: &[String],
 ) -> Result<()> {
     counter.queries += 1;
+    let rel = rel_filter();
     let rows = tx.query(
         &format!(
             "SELECT t.tgrelid, t.tgname::text, t.tgtype::int4, t.tgenabled::text, \
@@ -385,7 +395,7 @@ fn load_triggers(
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_proc p ON p.oid = t.tgfoid \
              JOIN pg_namespace pn ON pn.oid = p.pronamespace \
-             WHERE NOT t.tgisinternal AND {REL_FILTER}"
+             WHERE NOT t.tgisinternal AND {rel}"
         ),
         &[],
     )?;

@@ -620,8 +620,8 @@ impl ApplyTx for PgApply<'_, '_> {
         let rows = self.preview.tx.query(
             "SELECT schemaname::text, relname::text, n_tup_del, n_tup_upd, n_tup_ins \
              FROM pg_stat_xact_user_tables WHERE n_tup_del + n_tup_upd + n_tup_ins > 0 \
-             AND schemaname <> 'dbguard'",
-            &[],
+             AND schemaname <> $1",
+            &[&crate::db::journal::journal_schema()],
         )?;
         let mut out = std::collections::BTreeMap::new();
         for r in rows {
