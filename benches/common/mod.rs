@@ -1,5 +1,6 @@
 //! Shared pieces of the benchmark suite: targets, the synthetic cascade,
-//! timing, running the `dbguard` binary, and the report (table and JSON).
+//! timing, running the `dbguard` binary, the journal's sizes, and the
+//! report (table and JSON).
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -91,44 +92,107 @@ pub struct BinRun {
     pub stdout: String,
 }
 
-/// Runs the real `dbguard` binary with a permissive policy, peak-RSS
-/// reporting on, and generous timeouts where the subcommand takes them.
-pub fn dbguard(policy: &Path, journal: &Path, args: &[&str]) -> Res<BinRun> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbguard"));
-    cmd.arg("--policy")
-        .arg(policy)
-        .arg("--journal")
-        .arg(journal)
-        .args(args)
-        .env("DBGUARD_REPORT_RSS", "1")
-        .env("USER", "bench")
-        .env_remove("DATABASE_URL");
-    let start = Instant::now();
-    let out = cmd.output()?;
-    let took = ms(start.elapsed());
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        return Err(format!("dbguard {args:?} failed ({}): {stderr}{stdout}", out.status).into());
-    }
-    let rss_kb = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("peak_rss_kb="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    Ok(BinRun {
-        ms: took,
-        rss_kb,
-        stdout,
-    })
+/// How the suite runs the `dbguard` binary: its policy and its state
+/// directory (`XDG_STATE_HOME`, where the local audit witness goes). The
+/// journal itself lives in each target (`dbguard init`).
+pub struct Bin {
+    pub policy: std::path::PathBuf,
+    pub state: std::path::PathBuf,
 }
 
-/// Writes the permissive policy directory (`default = "allow"`).
+impl Bin {
+    /// Writes the permissive policy under `dir` and makes the state
+    /// directory.
+    pub fn new(dir: &Path) -> Res<Bin> {
+        let bin = Bin {
+            policy: dir.join("policy"),
+            state: dir.join("state"),
+        };
+        permissive_policy(&bin.policy)?;
+        std::fs::create_dir_all(&bin.state)?;
+        Ok(bin)
+    }
+
+    /// Runs the real `dbguard` binary with the permissive policy, peak-RSS
+    /// reporting on, and no `DATABASE_URL` (every call names its target).
+    pub fn run(&self, args: &[&str]) -> Res<BinRun> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbguard"));
+        cmd.args(args)
+            .env("DBGUARD_POLICY", &self.policy)
+            .env("XDG_STATE_HOME", &self.state)
+            .env("DBGUARD_REPORT_RSS", "1")
+            .env("USER", "bench")
+            .env("NO_COLOR", "1")
+            .env_remove("DBGUARD_AUDIT_LOG")
+            .env_remove("DBGUARD_ECHO_SQL")
+            .env_remove("DATABASE_URL");
+        let start = Instant::now();
+        let out = cmd.output()?;
+        let took = ms(start.elapsed());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(
+                format!("dbguard {args:?} failed ({}): {stderr}{stdout}", out.status).into(),
+            );
+        }
+        let rss_kb = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("peak_rss_kb="))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(BinRun {
+            ms: took,
+            rss_kb,
+            stdout,
+        })
+    }
+
+    /// `dbguard init TARGET`: the journal, once per database (not timed).
+    pub fn init(&self, target: &str) -> Res<()> {
+        self.run(&["init", target])?;
+        Ok(())
+    }
+
+    /// `dbguard undo prune TARGET --keep 0` (not timed): drops the
+    /// snapshots of every change so far, so that each cycle starts from
+    /// the same journal (entries and audit trail stay, as in use).
+    pub fn prune(&self, target: &str) -> Res<()> {
+        self.run(&["undo", "prune", target, "--keep", "0"])?;
+        Ok(())
+    }
+}
+
+/// Runs `psql -X -q -c STMT` against `url` (psql from `PATH`, or `PSQL`),
+/// a whole process as the `dbguard` binary is, and returns its wall time
+/// in ms.
+pub fn psql(url: &str, stmt: &str) -> Res<f64> {
+    let psql = std::env::var("PSQL").unwrap_or_else(|_| "psql".to_owned());
+    let mut cmd = Command::new(&psql);
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", stmt]);
+    let start = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {psql} (set PSQL to its path): {e}"))?;
+    let took = ms(start.elapsed());
+    if !out.status.success() {
+        return Err(format!(
+            "psql -c {stmt:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(took)
+}
+
+/// Writes the permissive policy directory (`default = "confirm"`: with
+/// `--yes` every change applies, as in the integration tests).
 pub fn permissive_policy(dir: &Path) -> Res<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(
         dir.join("permissive.toml"),
-        "version = 1\ndefault = \"allow\"\n",
+        "version = 1\ndefault = \"confirm\"\n",
     )?;
     Ok(())
 }
@@ -317,6 +381,175 @@ pub fn pg_settle(db: &mut postgres::Client) -> Res<()> {
     Ok(())
 }
 
+/// The tables a cascade delete captures, in the order of [`STATE_QUERY`]'s
+/// first four counts.
+pub const CAPTURED: [&str; 4] = ["parent", "child", "grandchild", "side"];
+
+/// Bytes per row of each of [`CAPTURED`] in its own table, as it stands:
+/// Postgres `pg_total_relation_size` (heap, TOAST, free space and
+/// visibility maps, every index) divided by the table's row count.
+pub fn pg_row_bytes(db: &mut postgres::Client, counts: &[i64]) -> Res<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    for (t, n) in CAPTURED.iter().zip(counts) {
+        let bytes: i64 = db
+            .query_one(
+                "SELECT pg_catalog.pg_total_relation_size($1::text::regclass)",
+                &[t],
+            )?
+            .try_get(0)?;
+        out.push(((*t).to_owned(), bytes as f64 / (*n).max(1) as f64));
+    }
+    Ok(out)
+}
+
+/// Bytes per row of each of [`CAPTURED`] in its own table, as it stands:
+/// SQLite's `dbstat` pages of the table's b-tree and of its indexes
+/// (`sqlite_schema.tbl_name`) divided by the table's row count.
+pub fn sqlite_row_bytes(db: &rusqlite::Connection, counts: &[i64]) -> Res<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    for (t, n) in CAPTURED.iter().zip(counts) {
+        let bytes: i64 = db.query_row(
+            "SELECT coalesce(sum(d.pgsize), 0) FROM dbstat AS d \
+             JOIN sqlite_schema AS s ON s.name = d.name WHERE s.tbl_name = ?1",
+            [t],
+            |r| r.get(0),
+        )?;
+        out.push(((*t).to_owned(), bytes as f64 / (*n).max(1) as f64));
+    }
+    Ok(out)
+}
+
+/// A change's entry in the journal: its `changes` row (`row_count`,
+/// `bytes`) and the rows it captured per table (`change_tables`:
+/// deleted + updated + inserted, by bare table name).
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub row_count: i64,
+    pub bytes: i64,
+    pub tables: Vec<(String, i64)>,
+}
+
+impl JournalEntry {
+    /// The journal's bytes per captured row.
+    pub fn bytes_per_row(&self) -> f64 {
+        self.bytes as f64 / self.row_count.max(1) as f64
+    }
+
+    /// What the same rows take in their own tables, per row: each table's
+    /// bytes per row (`per_row`) weighted by the rows captured from it.
+    pub fn table_bytes_per_row(&self, per_row: &[(String, f64)]) -> Res<f64> {
+        let mut sum = 0.0;
+        let mut n = 0i64;
+        for (t, rows) in &self.tables {
+            let b = per_row
+                .iter()
+                .find(|(name, _)| name == t)
+                .map(|(_, b)| *b)
+                .ok_or_else(|| {
+                    format!("change captured rows of {t}, which the suite did not size")
+                })?;
+            sum += b * *rows as f64;
+            n += rows;
+        }
+        if n != self.row_count {
+            return Err(format!(
+                "change_tables count {n} rows, changes.row_count {}",
+                self.row_count
+            )
+            .into());
+        }
+        Ok(sum / n.max(1) as f64)
+    }
+}
+
+pub fn pg_journal_entry(db: &mut postgres::Client, id: i64) -> Res<JournalEntry> {
+    let r = db.query_one(
+        "SELECT row_count, bytes FROM dbguard.changes WHERE id = $1",
+        &[&id],
+    )?;
+    let tables = db
+        .query(
+            "SELECT table_name, deleted + updated + inserted FROM dbguard.change_tables \
+             WHERE change_id = $1 ORDER BY slot",
+            &[&id],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Res<Vec<(String, i64)>>>()?;
+    Ok(JournalEntry {
+        row_count: r.try_get(0)?,
+        bytes: r.try_get(1)?,
+        tables,
+    })
+}
+
+pub fn sqlite_journal_entry(db: &rusqlite::Connection, id: i64) -> Res<JournalEntry> {
+    let (row_count, bytes) = db.query_row(
+        "SELECT row_count, bytes FROM dbguard_changes WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mut stmt = db.prepare(
+        "SELECT table_name, deleted + updated + inserted FROM dbguard_change_tables \
+         WHERE change_id = ?1 ORDER BY slot",
+    )?;
+    let tables = stmt
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(String, i64)>, _>>()?;
+    Ok(JournalEntry {
+        row_count,
+        bytes,
+        tables,
+    })
+}
+
+/// Rows of the table the `one-row-3m` measures write one row of.
+pub const BIG_ROWS: u64 = 3_000_000;
+
+/// `big`: [`BIG_ROWS`] rows of realistic width (text, numeric, jsonb,
+/// timestamptz), a primary key, and a foreign key to `account` (indexed);
+/// ids above `BIG_ROWS` are free for the one-row inserts.
+pub fn pg_load_big(db: &mut postgres::Client) -> Res<()> {
+    db.batch_execute(&format!(
+        "DROP TABLE IF EXISTS big, account CASCADE;
+         CREATE TABLE account (id bigint PRIMARY KEY, name text NOT NULL);
+         CREATE TABLE big (id bigint PRIMARY KEY, account_id bigint NOT NULL, status text NOT NULL, amount numeric(12,2) NOT NULL, note text, meta jsonb, created timestamptz NOT NULL DEFAULT now());
+         INSERT INTO account SELECT i, 'account ' || i FROM generate_series(1, 1000) i;
+         INSERT INTO big SELECT i, i % 1000 + 1, 'open', i / 100.0, 'row ' || md5(i::text), jsonb_build_object('i', i), now() - i * interval '1 second' FROM generate_series(1, {BIG_ROWS}) i;
+         ALTER TABLE big ADD FOREIGN KEY (account_id) REFERENCES account;
+         CREATE INDEX ON big (account_id);"
+    ))?;
+    db.batch_execute("VACUUM (ANALYZE) big, account")?;
+    let _ = db.batch_execute("CHECKPOINT");
+    Ok(())
+}
+
+/// What the two figures of an entry are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Wall time, ms (medians).
+    Ms,
+    /// Bytes per captured row (medians).
+    BytesPerRow,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Ms => "ms",
+            Unit::BytesPerRow => "B/row",
+        }
+    }
+
+    fn fmt(self, v: f64) -> String {
+        match self {
+            Unit::Ms => fmt_ms(v),
+            Unit::BytesPerRow if v.is_finite() => format!("{v:.1} B/row"),
+            Unit::BytesPerRow => "-".to_owned(),
+        }
+    }
+}
+
 /// One line of the report.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -325,12 +558,15 @@ pub struct Entry {
     pub size: Option<u64>,
     pub rows: Option<u64>,
     pub runs: usize,
+    /// dbguard's median, in `unit`.
     pub dbguard_ms: f64,
     pub baseline: String,
+    /// The baseline's median, in `unit`.
     pub baseline_ms: f64,
     pub target: Option<f64>,
     /// For one-row fix and startup: the absolute bound in ms, if any.
     pub limit_ms: Option<f64>,
+    pub unit: Unit,
 }
 
 impl Entry {
@@ -338,7 +574,7 @@ impl Entry {
         self.dbguard_ms / self.baseline_ms.max(1e-9)
     }
 
-    fn verdict(&self) -> &'static str {
+    pub fn verdict(&self) -> &'static str {
         let ratio_ok = self.target.map(|t| self.ratio() <= t);
         let limit_ok = self.limit_ms.map(|l| self.dbguard_ms <= l);
         match (ratio_ok, limit_ok) {
@@ -347,7 +583,28 @@ impl Entry {
             _ => "ok",
         }
     }
+
+    /// The target as the table prints it.
+    pub fn target_text(&self) -> String {
+        match (self.target, self.limit_ms) {
+            (Some(t), Some(l)) => format!("≤ {t}, ≤ {l:.0} ms"),
+            (Some(t), None) => format!("≤ {t}"),
+            (None, Some(l)) => format!("≤ {l:.0} ms"),
+            _ => "report".to_owned(),
+        }
+    }
+
+    pub fn dbguard_text(&self) -> String {
+        self.unit.fmt(self.dbguard_ms)
+    }
+
+    pub fn baseline_text(&self) -> String {
+        self.unit.fmt(self.baseline_ms)
+    }
 }
+
+/// The bound on the binary's peak RSS, at every size (issue 14).
+pub const RSS_LIMIT_MIB: f64 = 32.0;
 
 /// Peak RSS of the binary for one size (max over the timed runs).
 #[derive(Debug, Clone)]
@@ -356,6 +613,14 @@ pub struct Memory {
     pub size: u64,
     pub apply_kb: u64,
     pub undo_kb: u64,
+}
+
+impl Memory {
+    /// Both peaks within [`RSS_LIMIT_MIB`] (and measured at all).
+    pub fn within_limit(&self) -> bool {
+        let ok = |kb: u64| kb > 0 && mib(kb) <= RSS_LIMIT_MIB;
+        ok(self.apply_kb) && ok(self.undo_kb)
+    }
 }
 
 #[derive(Default)]
@@ -403,22 +668,17 @@ impl Report {
         ];
         let mut rows: Vec<Vec<String>> = Vec::new();
         for e in &self.entries {
-            let target = match (e.target, e.limit_ms) {
-                (Some(t), _) => format!("≤ {t}"),
-                (None, Some(l)) => format!("< {l:.0} ms"),
-                _ => "report".to_owned(),
-            };
             rows.push(vec![
                 e.measure.clone(),
                 e.engine.to_owned(),
                 e.size.map(fmt_count).unwrap_or_else(|| "-".into()),
                 e.rows.map(fmt_count).unwrap_or_else(|| "-".into()),
                 e.runs.to_string(),
-                fmt_ms(e.dbguard_ms),
+                e.dbguard_text(),
                 e.baseline.clone(),
-                fmt_ms(e.baseline_ms),
+                e.baseline_text(),
                 format!("{:.2}", e.ratio()),
-                target,
+                e.target_text(),
                 e.verdict().to_owned(),
             ]);
         }
@@ -478,16 +738,20 @@ impl Report {
         if self.memory.is_empty() {
             return s;
         }
-        let _ = writeln!(s, "| engine | size | apply peak RSS | undo peak RSS |");
-        let _ = writeln!(s, "|---|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| engine | size | apply peak RSS | undo peak RSS | target | met |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|");
         for m in &self.memory {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.1} MiB | {:.1} MiB |",
+                "| {} | {} | {:.1} MiB | {:.1} MiB | ≤ {RSS_LIMIT_MIB:.0} MiB | {} |",
                 m.engine,
                 fmt_count(m.size),
                 mib(m.apply_kb),
-                mib(m.undo_kb)
+                mib(m.undo_kb),
+                if m.within_limit() { "ok" } else { "MISS" }
             );
         }
         s.push('\n');
@@ -543,6 +807,7 @@ impl Report {
                     "ratio": e.ratio(),
                     "target_ratio": e.target,
                     "limit_ms": e.limit_ms,
+                    "unit": e.unit.name(),
                     "met": match e.verdict() { "ok" => Some(true), "MISS" => Some(false), _ => None },
                 })
             })
@@ -556,6 +821,8 @@ impl Report {
                     "size": m.size,
                     "apply_peak_rss_kb": m.apply_kb,
                     "undo_peak_rss_kb": m.undo_kb,
+                    "limit_mib": RSS_LIMIT_MIB,
+                    "met": m.within_limit(),
                 })
             })
             .collect();

@@ -224,20 +224,30 @@ impl<'a> TableSets<'a> {
     /// Deletes the inserted rows that are still as inserted. Where no
     /// locator tells copies of a row apart, as many copies as were
     /// inserted, not every copy there is.
+    ///
+    /// Located rows are chosen from the snapshot's side, each found by
+    /// the table's key (or rowid), and deleted by their locators: a
+    /// `WHERE EXISTS` correlated on the table read all of it on both
+    /// engines (Postgres cannot turn a semi-join that also compares the
+    /// images into index probes; SQLite runs it for every row of the
+    /// table), 0.6 s to undo a one-row insert into 3M rows.
     pub fn delete_inserted(&self) -> String {
-        if self.entry.locator == Locator::None {
+        let current = "c";
+        let Some(located) = self.located(current, "i") else {
             return self.dialect.delete_copies(
                 &self.table(),
                 &self.snap(Part::Inserted),
                 (&self.table_cols("t"), &self.snap_cols("i")),
                 &self.still_inserted(),
             );
-        }
+        };
         format!(
-            "DELETE FROM {} AS t WHERE EXISTS (SELECT 1 FROM {} AS i WHERE {})",
-            self.table(),
+            "DELETE FROM {table} AS t WHERE ({}) IN (SELECT {} FROM {} AS i JOIN {table} AS {current} ON {located} WHERE {})",
+            self.entry.locator.exprs("t").join(", "),
+            self.entry.locator.exprs(current).join(", "),
             self.snap(Part::Inserted),
-            self.still_inserted()
+            self.unchanged(current, "i"),
+            table = self.table(),
         )
     }
 
