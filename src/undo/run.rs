@@ -23,7 +23,7 @@ use crate::db::{ApplyTx, Connection, PreviewTx, TargetIdentity, Value};
 use crate::error::{Error, Result};
 use crate::journal::{ChangeMeta, Op, Recording, TableEntry};
 use crate::model::ChangeKind;
-use crate::schema::{Locator, QualName, Schema, quote_ident};
+use crate::schema::{FkAction, Locator, QualName, Schema, quote_ident};
 
 /// One undo of one journaled change on one target.
 pub struct Undo {
@@ -213,7 +213,7 @@ impl Undo {
         for t in tables.iter().rev() {
             steps.delete_inserted(t, chosen[&t.info.name].deleted)?;
         }
-        let differences = if mode == RestoreMode::Triggers {
+        let differences = if mode == RestoreMode::Triggers && could_differ(schema, &tables) {
             steps.differences(&tables)?
         } else {
             Vec::new()
@@ -265,6 +265,30 @@ fn unqualified(type_name: &str) -> &str {
         }
     }
     last_dot.map_or(type_name, |i| &type_name[i + 1..])
+}
+
+/// Whether anything but the undo's own statements could have written the
+/// restored rows: a trigger on a restored table, or a key action of a
+/// restored table's foreign key, which fires only where the undo deletes
+/// rows of the parent (the rows its change inserted) or moves their keys
+/// (rows it updated). Without either, what the undo wrote is what is
+/// there, and comparing every restored row again is only cost (most of a
+/// SQLite undo's time after the re-insert itself).
+fn could_differ(schema: &Schema, tables: &[&TableEntry]) -> bool {
+    let touched: BTreeMap<QualName, &TableEntry> = tables.iter().map(|t| (qual(t), *t)).collect();
+    tables.iter().any(|t| {
+        schema.get(&qual(t)).is_none_or(|table| {
+            !table.triggers.is_empty()
+                || table.foreign_keys.iter().any(|fk| {
+                    let Some(parent) = touched.get(&fk.ref_table) else {
+                        return false;
+                    };
+                    let acts = |a: FkAction| !matches!(a, FkAction::NoAction | FkAction::Restrict);
+                    (parent.inserted > 0 && acts(fk.on_delete))
+                        || (parent.updated > 0 && acts(fk.on_update))
+                })
+        })
+    })
 }
 
 /// The table of `t`, as the engine's counters name it.
