@@ -48,7 +48,12 @@ pub struct GlobalArgs {
 
     /// The PostgreSQL schema that holds the journal (default: dbguard);
     /// everyone working on a database must name the same one.
-    #[arg(long, global = true, value_name = "NAME", env = "DBGUARD_JOURNAL_SCHEMA")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "DBGUARD_JOURNAL_SCHEMA"
+    )]
     pub journal_schema: Option<String>,
 }
 

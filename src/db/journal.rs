@@ -37,7 +37,11 @@ pub fn set_journal_schema(name: &str) -> crate::error::Result<()> {
     {
         return Err(crate::error::Error::input(format!(
             "--journal-schema {name:?}: the journal needs a schema of its own, not {}",
-            if name.is_empty() { "an empty name" } else { "one that holds other tables" }
+            if name.is_empty() {
+                "an empty name"
+            } else {
+                "one that holds other tables"
+            }
         )));
     }
     if SCHEMA.get_or_init(|| name.to_owned()) != name {
@@ -231,7 +235,9 @@ impl Dialect {
     /// The statements that create journal version 1 in an empty target.
     pub(crate) fn journal_ddl(&self, names: &JournalNames) -> Vec<String> {
         match self.0 {
-            Engine::Postgres => super::postgres::journal::ddl(journal_schema(), &|n| names.table(n)),
+            Engine::Postgres => {
+                super::postgres::journal::ddl(journal_schema(), &|n| names.table(n))
+            }
             Engine::Sqlite => super::sqlite::journal::ddl(&|n| names.table(n)),
         }
     }

@@ -246,7 +246,11 @@ fn pg_journal_in_a_schema_of_the_operators_choosing() {
     };
     let o = with(&["init", &target]);
     assert_exit(&o, 0, "init in ops_journal");
-    assert!(stdout(&o).contains("the schema ops_journal"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("the schema ops_journal"),
+        "{}",
+        stdout(&o)
+    );
     let Db::Pg(pg) = &db else { unreachable!() };
     let schemas: Vec<String> = pg
         .client()
@@ -269,7 +273,11 @@ fn pg_journal_in_a_schema_of_the_operators_choosing() {
         .output()
         .unwrap();
     assert_exit(&o, 0, "undo list through the environment");
-    assert!(stdout(&o).contains("DELETE FROM t WHERE id = 1"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("DELETE FROM t WHERE id = 1"),
+        "{}",
+        stdout(&o)
+    );
     let o = j.run(&["undo", "list", &target]);
     assert!(
         stderr(&o).contains("has no dbguard journal"),
@@ -277,7 +285,13 @@ fn pg_journal_in_a_schema_of_the_operators_choosing() {
         stderr(&o)
     );
 
-    let o = with(&["exec", &target, "-c", "DELETE FROM ops_journal.changes", "--yes"]);
+    let o = with(&[
+        "exec",
+        &target,
+        "-c",
+        "DELETE FROM ops_journal.changes",
+        "--yes",
+    ]);
     assert_exit(&o, 1, "a write to the journal's schema");
     let o = with(&["undo", "apply", "1", &target, "--yes"]);
     assert_exit(&o, 0, "undo from ops_journal");
