@@ -316,14 +316,18 @@ pub(crate) fn chain_in(
         // from another session's commit.
         tx.execute(&lock)?;
     }
-    let (mut last_id, mut prev_hash) = head_of(tx, &names)?;
-    let pending = rows(
-        tx,
-        &format!(
-            "SELECT seq, at, event, operator, target, change_id, detail FROM {} ORDER BY seq",
-            names.table("audit_pending")
-        ),
-    )?;
+    let ((mut last_id, mut prev_hash), waiting) = head_of(tx, &names)?;
+    let pending = if waiting > 0 {
+        rows(
+            tx,
+            &format!(
+                "SELECT seq, at, event, operator, target, change_id, detail FROM {} ORDER BY seq",
+                names.table("audit_pending")
+            ),
+        )?
+    } else {
+        Vec::new()
+    };
     let mut links = Vec::new();
     for r in &pending {
         links.push(Link {
@@ -354,6 +358,7 @@ pub(crate) fn chain_in(
     }
     let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
     let mut out = Vec::with_capacity(links.len());
+    let mut values = Vec::with_capacity(links.len());
     for l in links {
         let id = last_id + 1;
         let hash = chain_hash(
@@ -368,10 +373,8 @@ pub(crate) fn chain_in(
                 &l.detail,
             ),
         );
-        tx.execute(&format!(
-            "INSERT INTO {} (id, at, event, operator, target, change_id, detail, prev_hash, hash) \
-             VALUES ({id}, {}, {}, {}, {}, {}, {}, {}, {})",
-            names.table("audit"),
+        values.push(format!(
+            "({id}, {}, {}, {}, {}, {}, {}, {}, {})",
             lit(&l.at),
             lit(&l.event),
             lit(&l.operator),
@@ -381,7 +384,7 @@ pub(crate) fn chain_in(
             lit(&l.detail),
             lit(&prev_hash),
             lit(&hash)
-        ))?;
+        ));
         out.push(AuditRecord {
             id,
             at: l.at,
@@ -397,6 +400,12 @@ pub(crate) fn chain_in(
         prev_hash = hash;
     }
     if !out.is_empty() {
+        // One statement for all of them: an append is a round trip each.
+        tx.execute(&format!(
+            "INSERT INTO {} (id, at, event, operator, target, change_id, detail, prev_hash, hash) VALUES {}",
+            names.table("audit"),
+            values.join(", ")
+        ))?;
         tx.execute(&format!(
             "UPDATE {} SET last_id = {last_id}, last_hash = {}",
             names.table("audit_head"),
@@ -408,22 +417,31 @@ pub(crate) fn chain_in(
 
 /// Where the chain continues: the recorded head, so a truncated tail stays
 /// a visible gap; the table's last record only if the head is missing or
-/// behind it.
-fn head_of(tx: &mut dyn ApplyTx, names: &JournalNames) -> Result<(i64, String)> {
-    let head = recorded_head(tx, names)?;
-    let last = rows(
+/// behind it. Also how many records wait in `audit_pending`. One round
+/// trip: every audit append starts with it.
+fn head_of(tx: &mut dyn ApplyTx, names: &JournalNames) -> Result<((i64, String), i64)> {
+    let (head, audit) = (names.table("audit_head"), names.table("audit"));
+    let row = rows(
         tx,
         &format!(
-            "SELECT id, hash FROM {} ORDER BY id DESC LIMIT 1",
-            names.table("audit")
+            "SELECT (SELECT last_id FROM {head}), (SELECT last_hash FROM {head}), \
+             (SELECT id FROM {audit} ORDER BY id DESC LIMIT 1), \
+             (SELECT hash FROM {audit} ORDER BY id DESC LIMIT 1), \
+             (SELECT count(*) FROM {})",
+            names.table("audit_pending")
         ),
     )?;
-    Ok(match (head, id_and_hash(last.first())?) {
+    let row = row.first().map(Vec::as_slice).unwrap_or_default();
+    let pair = |i: usize| -> Result<Option<(i64, String)>> {
+        Ok(optional_int(row.get(i))?.map(|id| (id, text_of(row.get(i + 1)))))
+    };
+    let at = match (pair(0)?, pair(2)?) {
         (Some(h), Some(l)) if l.0 > h.0 => l,
         (Some(h), _) => h,
         (None, Some(l)) => l,
         (None, None) => (0, GENESIS_HASH.to_owned()),
-    })
+    };
+    Ok((at, optional_int(row.get(4))?.unwrap_or(0)))
 }
 
 /// The chain's head as recorded in `audit_head`: the last record's id and

@@ -197,10 +197,10 @@ impl PgConnection {
             .start()?;
         let lock_ms = opts.lock_timeout.as_millis().max(1);
         let stmt_ms = opts.statement_timeout.as_millis().max(1);
+        // One round trip: a one-row change opens several of these.
         tx.batch_execute(&format!(
-            "SET LOCAL lock_timeout = {lock_ms}; SET LOCAL statement_timeout = {stmt_ms}"
+            "SET LOCAL lock_timeout = {lock_ms}; SET LOCAL statement_timeout = {stmt_ms}; {CANONICAL_OUTPUT}"
         ))?;
-        canonical_output(&mut tx)?;
         let result = {
             let mut runner = PgApply {
                 preview: PgPreview {
@@ -424,14 +424,16 @@ pub(crate) const EXACT_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; SET L
 /// mean what they meant; shortest exact floats; hex bytea. Captured
 /// before-images then read back as the same values.
 fn canonical_output(tx: &mut Transaction<'_>) -> Result<()> {
-    tx.batch_execute(UTF8)?;
-    tx.batch_execute(
-        "SELECT set_config('DateStyle', 'ISO, ' || coalesce(nullif(split_part(current_setting('DateStyle'), ', ', 2), ''), 'MDY'), true), \
-                set_config('extra_float_digits', '3', true), \
-                set_config('bytea_output', 'hex', true)",
-    )?;
+    tx.batch_execute(CANONICAL_OUTPUT)?;
     Ok(())
 }
+
+/// The statements of [`canonical_output`], one round trip, for callers
+/// that send other settings with them.
+const CANONICAL_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; \
+     SELECT set_config('DateStyle', 'ISO, ' || coalesce(nullif(split_part(current_setting('DateStyle'), ', ', 2), ''), 'MDY'), true), \
+            set_config('extra_float_digits', '3', true), \
+            set_config('bytea_output', 'hex', true)";
 
 /// Maps the errors an apply expects to their meaning, by SQLSTATE.
 fn apply_error(e: postgres::Error) -> Error {
