@@ -686,6 +686,11 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
+    /// The table's name as the schema and the engine's counters name it.
+    pub(crate) fn qual_name(&self) -> QualName {
+        QualName::new(self.schema.as_deref(), &self.table)
+    }
+
     /// How the journal describes `table`, restored at `position`.
     pub fn of(table: &Table, position: i64) -> TableInfo {
         let columns: Vec<ColumnInfo> = table

@@ -438,9 +438,7 @@ fn verify_coverage(
     if let Some(mut counters) = tx.counters()? {
         for (name, before) in baseline.unwrap_or_default() {
             if let Some(c) = counters.get_mut(&name) {
-                c.deleted = c.deleted.saturating_sub(before.deleted);
-                c.updated = c.updated.saturating_sub(before.updated);
-                c.inserted = c.inserted.saturating_sub(before.inserted);
+                *c = c.since(before);
             }
         }
         counters.retain(|_, c| c.deleted + c.updated + c.inserted > 0);

@@ -33,11 +33,7 @@ impl Plan for Undo {
         let canonical =
             serde_json::json!({"undo_of": id, "digest": change.meta.digest, "plan": plan.tables});
         let digest = base16ct::lower::encode_string(&Sha256::digest(canonical.to_string()));
-        let tables: Vec<QualName> = loaded
-            .tables
-            .iter()
-            .map(|t| QualName::new(t.info.schema.as_deref(), &t.info.table))
-            .collect();
+        let tables: Vec<QualName> = loaded.tables.iter().map(|t| t.info.qual_name()).collect();
         let rows = change.row_count.max(0) as u64;
         let conflicts = plan.conflicts.len();
         Ok(Preview {

@@ -57,11 +57,6 @@ pub fn journal_schema() -> &'static str {
     SCHEMA.get().map_or(JOURNAL_SCHEMA, String::as_str)
 }
 
-/// `s` as a SQL string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// One part of a table's rows in a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
@@ -186,6 +181,11 @@ pub fn data_column(i: usize) -> String {
 /// not.
 pub const KEPT_COLUMN: &str = "kept";
 
+/// [`KEPT_COLUMN`] before the change's end counts it: a select item.
+pub fn kept_uncounted() -> String {
+    format!("CAST(0 AS bigint) AS {KEPT_COLUMN}")
+}
+
 /// Whether the snapshot of `part` of a table described by `info` carries
 /// [`KEPT_COLUMN`].
 pub fn counts_copies(info: &crate::schema::TableInfo, part: Part) -> bool {
@@ -208,7 +208,7 @@ impl Dialect {
                  CROSS JOIN LATERAL (SELECT value FROM {} WHERE key = 'version') m \
                  WHERE n.nspname = {}",
                 names.table("meta"),
-                literal(journal_schema())
+                self.literal(&super::Value::Text(journal_schema().to_owned()), "")
             ),
             Engine::Sqlite => format!(
                 "SELECT value FROM {} WHERE key = 'version'",
@@ -223,7 +223,7 @@ impl Dialect {
             Engine::Postgres => format!(
                 "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = {} AND c.relname = 'meta'",
-                literal(journal_schema())
+                self.literal(&super::Value::Text(journal_schema().to_owned()), "")
             ),
             Engine::Sqlite => format!(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
@@ -422,7 +422,7 @@ impl Dialect {
                 "SELECT coalesce(sum(pg_catalog.pg_total_relation_size(c.oid)), 0)::bigint \
                  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = {} AND c.relname IN ({})",
-                literal(journal_schema()),
+                self.literal(&super::Value::Text(journal_schema().to_owned()), ""),
                 list.join(", ")
             ),
             Engine::Sqlite => format!(

@@ -157,6 +157,18 @@ pub struct TableCounts {
     pub inserted: u64,
 }
 
+impl TableCounts {
+    /// What was counted since `before`: the engine's counters add up over
+    /// a session, so a transaction's own are the difference.
+    pub fn since(self, before: TableCounts) -> TableCounts {
+        TableCounts {
+            deleted: self.deleted.saturating_sub(before.deleted),
+            updated: self.updated.saturating_sub(before.updated),
+            inserted: self.inserted.saturating_sub(before.inserted),
+        }
+    }
+}
+
 /// Runs `f`, and returns with its result the data version
 /// ([`PreviewTx::data_version`]) read before and after it when the two are
 /// equal: every query `f` ran then saw the same committed data (Postgres

@@ -12,7 +12,9 @@
 
 use super::Engine;
 use super::dialect::Dialect;
-use super::journal::{KEPT_COLUMN, Part, counts_copies, data_column, locator_column};
+use super::journal::{
+    KEPT_COLUMN, Part, counts_copies, data_column, kept_uncounted, locator_column,
+};
 use crate::model::Value;
 use crate::schema::{Locator, TableInfo, quote_ident};
 
@@ -83,7 +85,7 @@ impl Dialect {
             select.push(format!("t.{} AS {}", quote_ident(&c.name), data_column(i)));
         }
         if counts_copies(info, part) {
-            select.push(format!("CAST(0 AS bigint) AS {KEPT_COLUMN}"));
+            select.push(kept_uncounted());
         }
         let typed = format!("SELECT {} FROM {} AS t", select.join(", "), info.sql_name());
         (self.create_empty_snapshot(name, &columns, &typed), columns)

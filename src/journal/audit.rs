@@ -684,12 +684,12 @@ pub fn cross_check(trail: &[AuditRecord], witness: &[AuditRecord]) -> Option<(i6
     None
 }
 
-fn text_of(v: Option<&Value>) -> String {
+pub(super) fn text_of(v: Option<&Value>) -> String {
     v.and_then(Value::text).unwrap_or_default()
 }
 
 /// An integer column that may be NULL.
-fn optional_int(v: Option<&Value>) -> Result<Option<i64>> {
+pub(super) fn optional_int(v: Option<&Value>) -> Result<Option<i64>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         v => Ok(Some(int(v)?)),

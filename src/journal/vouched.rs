@@ -12,10 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::audit::AuditRecord;
+use super::audit::{AuditRecord, optional_int, text_of};
 use super::schema::{int, rows};
+use crate::db::PreviewTx;
 use crate::db::journal::JournalNames;
-use crate::db::{PreviewTx, Value};
 use crate::error::Result;
 
 /// One entry as `changes` holds it.
@@ -48,12 +48,9 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
         ),
     )?;
     for p in &pending {
-        let change_id = match p.first() {
-            None | Some(Value::Null) => None,
-            v => Some(int(v)?),
-        };
-        let event = text(p.get(1));
-        let detail = serde_json::from_str(&text(p.get(2))).unwrap_or(serde_json::Value::Null);
+        let change_id = optional_int(p.first())?;
+        let event = text_of(p.get(1));
+        let detail = serde_json::from_str(&text_of(p.get(2))).unwrap_or(serde_json::Value::Null);
         note(&mut vouching, &mut imported, change_id, &event, &detail);
     }
     for e in entries(tx, &names)? {
@@ -115,13 +112,9 @@ fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
     .map(|r| {
         Ok(Entry {
             id: int(r.first())?,
-            statement: text(r.get(1)),
-            digest: text(r.get(2)),
+            statement: text_of(r.get(1)),
+            digest: text_of(r.get(2)),
         })
     })
     .collect()
-}
-
-fn text(v: Option<&Value>) -> String {
-    v.and_then(Value::text).unwrap_or_default()
 }

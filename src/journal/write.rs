@@ -9,7 +9,7 @@ use super::schema::{int, require_in, rows};
 use super::{ApprovalUse, ChangeMeta, TableEntry};
 use crate::db::dialect::Dialect;
 use crate::db::journal::{
-    JournalNames, KEPT_COLUMN, Part, counts_copies, data_column, locator_column,
+    JournalNames, KEPT_COLUMN, Part, counts_copies, data_column, kept_uncounted, locator_column,
 };
 use crate::db::{ApplyTx, InsertCapture, Value};
 use crate::error::{Error, ErrorKind, Result};
@@ -147,7 +147,7 @@ impl Recording {
         if counts_copies(&entry.info, part) {
             // Counted at `finish`, once the table is as the change leaves it.
             columns.push(KEPT_COLUMN.to_owned());
-            select.push(format!("CAST(0 AS bigint) AS {KEPT_COLUMN}"));
+            select.push(kept_uncounted());
         }
         let query = format!(
             "{}SELECT {} FROM {} WHERE {}",

@@ -57,12 +57,7 @@ impl Effects {
     pub fn finish(mut self, tx: &mut dyn ApplyTx) -> Result<Option<String>> {
         if let (Some(before), Some(now)) = (self.baseline.take(), tx.counters()?) {
             for (name, c) in now {
-                let b = before.get(&name).copied().unwrap_or_default();
-                let got = TableCounts {
-                    deleted: c.deleted.saturating_sub(b.deleted),
-                    updated: c.updated.saturating_sub(b.updated),
-                    inserted: c.inserted.saturating_sub(b.inserted),
-                };
+                let got = c.since(before.get(&name).copied().unwrap_or_default());
                 let want = self.own.get(&name).copied().unwrap_or_default();
                 // In a table whose rows the undo reverts, a key action
                 // that moves them first (the parent reverted before its

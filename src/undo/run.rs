@@ -91,7 +91,7 @@ impl Undo {
     pub fn check_columns(&self, schema: &Schema) -> Result<()> {
         let id = self.loaded.change.id;
         for t in &self.loaded.tables {
-            let name = qual(t);
+            let name = t.info.qual_name();
             let Some(table) = schema.get(&name) else {
                 return Err(Error::refused(format!(
                     "cannot undo change {id}: {name} is gone since the change; nothing was changed"
@@ -275,9 +275,10 @@ fn unqualified(type_name: &str) -> &str {
 /// there, and comparing every restored row again is only cost (most of a
 /// SQLite undo's time after the re-insert itself).
 fn could_differ(schema: &Schema, tables: &[&TableEntry]) -> bool {
-    let touched: BTreeMap<QualName, &TableEntry> = tables.iter().map(|t| (qual(t), *t)).collect();
+    let touched: BTreeMap<QualName, &TableEntry> =
+        tables.iter().map(|t| (t.info.qual_name(), *t)).collect();
     tables.iter().any(|t| {
-        schema.get(&qual(t)).is_none_or(|table| {
+        schema.get(&t.info.qual_name()).is_none_or(|table| {
             !table.triggers.is_empty()
                 || table.foreign_keys.iter().any(|fk| {
                     let Some(parent) = touched.get(&fk.ref_table) else {
@@ -289,11 +290,6 @@ fn could_differ(schema: &Schema, tables: &[&TableEntry]) -> bool {
                 })
         })
     })
-}
-
-/// The table of `t`, as the engine's counters name it.
-fn qual(t: &TableEntry) -> QualName {
-    QualName::new(t.info.schema.as_deref(), &t.info.table)
 }
 
 fn cluster(id: Option<&str>) -> String {
@@ -376,7 +372,7 @@ impl Steps<'_, '_> {
         // is the count, and anything beyond `chosen` is not the undo's.
         let deleted = executed.changed.unwrap_or(executed.reported).min(chosen);
         self.effects
-            .statement(&qual(t), Op::Delete, deleted, &executed);
+            .statement(&t.info.qual_name(), Op::Delete, deleted, &executed);
         if deleted != chosen {
             return Err(Error::drift(format!(
                 "{}: {chosen} inserted rows were to be deleted but {deleted} were; nothing was committed",
@@ -401,8 +397,12 @@ impl Steps<'_, '_> {
             self.rec
                 .execute_insert(self.tx, &t.info.name, &sql, returning.as_deref())?;
         self.check(t, "re-inserting", t.deleted, executed.reported)?;
-        self.effects
-            .statement(&qual(t), Op::Insert, executed.reported, &executed);
+        self.effects.statement(
+            &t.info.qual_name(),
+            Op::Insert,
+            executed.reported,
+            &executed,
+        );
         if captured != executed.reported {
             return Err(Error::drift(format!(
                 "{}: {} rows re-inserted but {captured} recorded; nothing was committed",
@@ -428,7 +428,7 @@ impl Steps<'_, '_> {
         let executed = self.tx.execute_statement(&revert)?;
         let reverted = executed.reported;
         self.effects
-            .statement(&qual(t), Op::Update, reverted, &executed);
+            .statement(&t.info.qual_name(), Op::Update, reverted, &executed);
         let after = self.rec.after_images(self.tx, name)?;
         if reverted != chosen || after != chosen {
             return Err(Error::drift(format!(
@@ -563,7 +563,7 @@ fn references_forward(schema: &Schema, tables: &[&TableEntry]) -> bool {
     let order: BTreeMap<QualName, usize> = tables
         .iter()
         .enumerate()
-        .map(|(i, t)| (QualName::new(t.info.schema.as_deref(), &t.info.table), i))
+        .map(|(i, t)| (t.info.qual_name(), i))
         .collect();
     let reverted = |i: usize| tables.get(i).is_some_and(|t| t.updated > 0);
     order.iter().any(|(name, &i)| {
@@ -580,10 +580,7 @@ fn references_forward(schema: &Schema, tables: &[&TableEntry]) -> bool {
 /// With triggers off, foreign keys were not checked while restoring: check
 /// every key into and out of the restored tables before commit.
 fn check_integrity(tx: &mut dyn ApplyTx, schema: &Schema, tables: &[&TableEntry]) -> Result<()> {
-    let names: Vec<QualName> = tables
-        .iter()
-        .map(|t| QualName::new(t.info.schema.as_deref(), &t.info.table))
-        .collect();
+    let names: Vec<QualName> = tables.iter().map(|t| t.info.qual_name()).collect();
     let mut fks = Vec::new();
     for n in &names {
         if let Some(t) = schema.get(n) {

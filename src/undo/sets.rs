@@ -9,7 +9,7 @@
 
 use crate::db::dialect::Dialect;
 use crate::db::journal::{
-    JournalNames, KEPT_COLUMN, Part, counts_copies, data_column, locator_column,
+    JournalNames, KEPT_COLUMN, Part, counts_copies, data_column, kept_uncounted, locator_column,
 };
 use crate::journal::TableEntry;
 use crate::schema::{ColumnInfo, Locator, quote_ident};
@@ -256,7 +256,7 @@ impl<'a> TableSets<'a> {
     pub fn inserted_still_there(&self) -> String {
         let mut cols = self.all_snap_cols("i");
         if counts_copies(&self.entry.info, Part::Deleted) {
-            cols.push(format!("CAST(0 AS bigint) AS {KEPT_COLUMN}"));
+            cols.push(kept_uncounted());
         }
         format!(
             "SELECT {} FROM {} AS i WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {})",
