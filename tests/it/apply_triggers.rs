@@ -353,3 +353,36 @@ fn pg_truncate_restart_identity_is_uncovered() {
         list_entry(&j, id)
     );
 }
+
+/// SQLite restores with triggers firing: a trigger added since the change
+/// that rewrites the rows the undo puts back is a change the undo did not
+/// make (refused), and, let through, the undo names the column it left
+/// different from the before-image. (The comparison runs only where a
+/// trigger or a key action could have written the restored rows.)
+#[test]
+fn sqlite_undo_rewritten_by_a_trigger_is_refused_then_reported() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE t (id integer PRIMARY KEY, v text, stamp text);
+         INSERT INTO t VALUES (1, 'a', NULL), (2, 'b', NULL);",
+    );
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "DELETE FROM t WHERE id = 1", &[]);
+    db.plain(
+        "CREATE TRIGGER t_stamp AFTER INSERT ON t BEGIN \
+         UPDATE t SET stamp = 'touched' WHERE id = NEW.id; END;",
+    );
+    let now = db.dump();
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 1, "undo rewritten by a trigger");
+    assert!(stderr(&o).contains("--allow-uncovered"), "{}", stderr(&o));
+    assert_eq!(db.dump(), now, "a refused undo changed data");
+
+    let (_, report) = undo_yes(&j, id, &["--allow-uncovered"]);
+    let diffs = report["differences"].to_string();
+    assert!(
+        diffs.contains("stamp"),
+        "the undo does not name the rewritten column: {report}"
+    );
+}
