@@ -290,14 +290,20 @@ fn collect_tokens(
     }
 }
 
-/// One audit record per verified approval, whichever way it arrived.
+/// One audit record per verified approval, whichever way it arrived;
+/// queued, so they commit with the change (or with its refusal).
 fn audit_approvals(cx: &mut Context<'_>, preview: &Preview, approvals: &[Approval]) -> Result<()> {
-    for a in approvals {
-        cx.audit(
-            "approval",
-            None,
-            serde_json::json!({"principal": a.principal, "fingerprint": a.fingerprint, "digest": preview.digest}),
-        )?;
-    }
-    Ok(())
+    let events: Vec<_> = approvals
+        .iter()
+        .map(|a| {
+            (
+                "approval",
+                None,
+                serde_json::json!({"principal": a.principal, "fingerprint": a.fingerprint, "digest": preview.digest}),
+            )
+        })
+        .collect();
+    cx.trail
+        .queue(cx.conn, cx.operator, &events)
+        .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))
 }

@@ -40,7 +40,7 @@ pub use write::Write;
 use crate::db::{ApplyTx, Connection, TableCounts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::Impact;
-use crate::journal::audit::Trail;
+use crate::journal::trail::Trail;
 use crate::journal::{ApprovalUse, ChangeMeta, Recording};
 use crate::model::ChangeKind;
 use crate::policy::Policy;
@@ -271,10 +271,17 @@ impl Context<'_> {
         ui.busy(None);
         let preview = preview?;
         let verdict = self.policy.verdict(&preview.facts);
-        self.audit_many(&[
-            ("preview", None, preview.audit.clone()),
-            ("verdict", None, verdict_json(&verdict)),
-        ])?;
+        // Queued: they go in with the change, or with whatever ends it.
+        self.trail
+            .queue(
+                self.conn,
+                self.operator,
+                &[
+                    ("preview", None, preview.audit.clone()),
+                    ("verdict", None, verdict_json(&verdict)),
+                ],
+            )
+            .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
         let next = if preview.failure.is_some() {
             Next::Fails
         } else if self.options.dry_run {
@@ -286,7 +293,7 @@ impl Context<'_> {
         let outcome = self.decide_and_apply(plan, &preview, &verdict, ui);
         let outcome = match outcome {
             Err(e) if e.kind != ErrorKind::WouldFail => Err(self.refused(&preview, e)),
-            other => other,
+            other => self.settled(other),
         };
         let shown = ui.finished(&preview, &verdict, &outcome);
         // A refusal is the answer: output that cannot be written must not
@@ -412,6 +419,9 @@ impl Context<'_> {
         let uses: Vec<ApprovalUse> = approvals.iter().map(approval_use).collect();
         ui.busy(Some(self.conn.canceller()));
         let mut progress = |done, total| ui.progress(done, total);
+        // What the session queued (the statement, its preview, verdict and
+        // approvals) commits with the change.
+        let queued = self.trail.take_queued();
         let applied = self.conn.guarded(&guard, |tx| {
             plan.prepare(&cx, tx, preview)?;
             let mut rec = Recording::begin(tx, &meta)?;
@@ -420,7 +430,7 @@ impl Context<'_> {
             rec.approvals(tx, &uses)?;
             let (event, audit) =
                 plan.applied_audit(preview, &detail, partial.as_deref(), &approvals);
-            rec.audit(tx, event, operator, Some(&identity.display), audit)
+            rec.audit(tx, &queued, event, operator, Some(&identity.display), audit)
                 .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
             let id = rec.id();
             rec.finish(tx)?;
@@ -428,7 +438,13 @@ impl Context<'_> {
             Ok((id, detail, partial))
         });
         ui.busy(None);
-        let (change_id, detail, partial) = applied?;
+        let (change_id, detail, partial) = match applied {
+            Ok(a) => a,
+            Err(e) => {
+                self.trail.requeue(queued);
+                return Err(e);
+            }
+        };
         crate::crash::point("after_commit");
         // The change and its audit record are committed; linking the record
         // into the chain can fail only now, and the next append retries it.
@@ -445,6 +461,31 @@ impl Context<'_> {
             detail,
             audit_warning,
         })
+    }
+
+    /// Writes what the session queued about a change that ends without a
+    /// refusal (previewed only, failing, declined): nothing may end
+    /// unrecorded. A trail that cannot record it turns the outcome into
+    /// that error, except for an applied change, which says so instead.
+    fn settled(&mut self, outcome: Result<Outcome>) -> Result<Outcome> {
+        let settled = self.trail.settle(self.conn, self.operator);
+        match (outcome, settled) {
+            (outcome, Ok(())) => outcome,
+            (Ok(Outcome::Applied(mut a)), Err(e)) => {
+                a.audit_warning.get_or_insert(format!(
+                    "the change is committed, but the audit trail could not record what came before it ({e})"
+                ));
+                Ok(Outcome::Applied(a))
+            }
+            (Err(mut outcome), Err(e)) => {
+                outcome.message = format!(
+                    "{}\n(the audit trail could not record it: {})",
+                    outcome.message, e.message
+                );
+                Err(outcome)
+            }
+            (Ok(_), Err(e)) => Err(e.context("cannot write the audit trail")),
+        }
     }
 
     /// Records a refusal; the refusal stays the answer, and a trail that
@@ -472,12 +513,8 @@ impl Context<'_> {
         change_id: Option<i64>,
         detail: serde_json::Value,
     ) -> Result<()> {
-        self.audit_many(&[(event, change_id, detail)])
-    }
-
-    fn audit_many(&mut self, events: &[(&str, Option<i64>, serde_json::Value)]) -> Result<()> {
         self.trail
-            .append(self.conn, self.operator, events)
+            .append(self.conn, self.operator, &[(event, change_id, detail)])
             .map(|_| ())
             .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))
     }

@@ -117,5 +117,5 @@ fn witness_check(
         return Ok(None);
     }
     let kept = witness.records_for(conn.identity())?;
-    Ok(audit::cross_check(records, &kept))
+    Ok(crate::journal::trail::cross_check(records, &kept))
 }

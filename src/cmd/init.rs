@@ -6,7 +6,7 @@ use crate::cli::{GlobalArgs, InitArgs, JournalCommand};
 use crate::db::{Connection, OpenOptions};
 use crate::error::Result;
 use crate::journal::Init;
-use crate::journal::audit::Trail;
+use crate::journal::trail::Trail;
 
 use super::{options, out};
 

@@ -12,12 +12,12 @@ use crate::error::{Error, Result};
 /// The operator's name: `--as`, else `$USER`, else `unknown`.
 /// The audit witness: `--audit-log`, or the default under the state
 /// directory.
-pub(super) fn witness(global: &GlobalArgs) -> Option<crate::journal::audit::Witness> {
+pub(super) fn witness(global: &GlobalArgs) -> Option<crate::journal::trail::Witness> {
     global
         .audit_log
         .clone()
-        .or_else(crate::journal::audit::Witness::default_path)
-        .map(crate::journal::audit::Witness::new)
+        .or_else(crate::journal::trail::Witness::default_path)
+        .map(crate::journal::trail::Witness::new)
 }
 
 pub(super) fn operator(global: &GlobalArgs) -> String {

@@ -12,7 +12,7 @@
 use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::audit::Trail;
+use crate::journal::trail::Trail;
 use crate::shell::undo::{UndoRun, UndoTarget, list_text, run_undo, show_text, undo_of};
 
 use super::options;

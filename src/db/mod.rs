@@ -491,14 +491,16 @@ impl Connection {
 
     /// A short write transaction that reads what other transactions
     /// committed while it waited for a lock (Postgres READ COMMITTED):
-    /// the audit trail's appends.
+    /// the audit trail's appends. Not `durable`: Postgres may acknowledge
+    /// the commit before its WAL is flushed (`PgConnection::short_write`).
     pub fn short_write<T>(
         &mut self,
         opts: &GuardOptions,
+        durable: bool,
         f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
     ) -> Result<T> {
         match self {
-            Connection::Postgres(c) => c.short_write(opts, f),
+            Connection::Postgres(c) => c.short_write(opts, durable, f),
             Connection::Sqlite(c) => c.short_write(opts, f),
         }
     }

@@ -24,11 +24,14 @@
 //!
 //! A change's own record is written in the change's transaction, as a
 //! staged record (`audit_pending`) that commits with the change or not at
-//! all, and is linked into the chain right after the commit; other events
-//! (sessions, statements, previews, refusals) are appended in short
-//! transactions of their own. An append locks the chain's head
-//! (`audit_head`) and links any staged records first, so appends from
-//! several sessions never interleave.
+//! all, and is linked into the chain right after the commit. So are the
+//! events that led to it and recorded no effect of their own (the
+//! statement, its preview and verdict, its approvals: a session queues
+//! them, `super::trail::Trail`). Other events (reads, requests,
+//! refusals, session ends) are appended in short transactions of their
+//! own, queue first. An append locks the chain's head (`audit_head`) and
+//! links any staged records first, so appends from several sessions never
+//! interleave.
 //!
 //! What the chain shows and what it cannot:
 //!
@@ -54,13 +57,10 @@ use jiff::tz::Offset;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-
-use super::schema::{JournalState, int, rows};
+use super::schema::{int, rows};
 use crate::db::dialect::Dialect;
 use crate::db::journal::JournalNames;
-use crate::db::{ApplyTx, Connection, GuardOptions, PreviewTx, TargetIdentity, Value};
+use crate::db::{ApplyTx, PreviewTx, Value};
 use crate::error::{Error, Result};
 
 /// The `prev_hash` of the first record.
@@ -257,6 +257,63 @@ fn check_events(events: &[(&str, Option<i64>, serde_json::Value)]) -> Result<()>
     }
 }
 
+/// One record to write, before the chain gives it an id and a hash: its
+/// time is when it happened, not when it reaches the trail.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    at: String,
+    event: String,
+    operator: String,
+    target: Option<String>,
+    change_id: Option<i64>,
+    /// The stored (canonical) text, as hashed.
+    detail: String,
+}
+
+impl Event {
+    /// `events`, happening now.
+    pub(crate) fn now(
+        operator: &str,
+        target: Option<&str>,
+        events: &[(&str, Option<i64>, serde_json::Value)],
+    ) -> Result<Vec<Event>> {
+        check_events(events)?;
+        let at = now_ms();
+        Ok(events
+            .iter()
+            .map(|(event, change_id, detail)| Event {
+                at: at.clone(),
+                event: (*event).to_owned(),
+                operator: operator.to_owned(),
+                target: target.map(str::to_owned),
+                change_id: *change_id,
+                detail: canonical_json(detail),
+            })
+            .collect())
+    }
+
+    /// The record as a trail without a journal keeps it (the witness
+    /// only): no id, no chain.
+    pub(super) fn unchained(&self) -> AuditRecord {
+        AuditRecord {
+            id: 0,
+            at: self.at.clone(),
+            event: self.event.clone(),
+            operator: self.operator.clone(),
+            target: self.target.clone(),
+            change_id: self.change_id,
+            detail: detail_value(&self.detail),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+}
+
+/// Stored detail text as JSON (text that is not JSON stays a string).
+fn detail_value(detail: &str) -> serde_json::Value {
+    serde_json::from_str(detail).unwrap_or_else(|_| serde_json::Value::String(detail.to_owned()))
+}
+
 /// Stages events in `tx`, a change's own transaction: they commit with
 /// the change, or not at all. Linking them into the chain needs the
 /// chain's head, which a change's long REPEATABLE READ transaction cannot
@@ -269,45 +326,46 @@ pub(crate) fn stage_in(
     target: Option<&str>,
     events: &[(&str, Option<i64>, serde_json::Value)],
 ) -> Result<()> {
-    check_events(events)?;
+    stage_events(tx, &Event::now(operator, target, events)?)
+}
+
+/// [`stage_in`] for events that happened earlier (a session's queue),
+/// in one statement.
+pub(crate) fn stage_events(tx: &mut dyn ApplyTx, events: &[Event]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let names = JournalNames::new(tx.engine());
     let dialect = Dialect(tx.engine());
     let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
-    for (event, change_id, detail) in events {
-        tx.execute(&format!(
-            "INSERT INTO {} (at, event, operator, target, change_id, detail) VALUES ({}, {}, {}, {}, {}, {})",
-            names.table("audit_pending"),
-            lit(&now_ms()),
-            lit(event),
-            lit(operator),
-            target.map_or_else(|| "NULL".to_owned(), lit),
-            change_id.map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
-            lit(&canonical_json(detail))
-        ))?;
-    }
+    let values: Vec<String> = events
+        .iter()
+        .map(|e| {
+            format!(
+                "({}, {}, {}, {}, {}, {})",
+                lit(&e.at),
+                lit(&e.event),
+                lit(&e.operator),
+                e.target.as_deref().map_or_else(|| "NULL".to_owned(), lit),
+                e.change_id
+                    .map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
+                lit(&e.detail)
+            )
+        })
+        .collect();
+    // Rows of one statement get their `seq` in the order of VALUES.
+    tx.execute(&format!(
+        "INSERT INTO {} (at, event, operator, target, change_id, detail) VALUES {}",
+        names.table("audit_pending"),
+        values.join(", ")
+    ))?;
     Ok(())
-}
-
-/// One record to link into the chain: stored detail text, as hashed.
-struct Link {
-    at: String,
-    event: String,
-    operator: String,
-    target: Option<String>,
-    change_id: Option<i64>,
-    detail: String,
 }
 
 /// In a short write transaction: locks the chain's head, links every
 /// staged record into the chain (oldest first), then appends `events`.
 /// Returns every record appended, staged ones first.
-pub(crate) fn chain_in(
-    tx: &mut dyn ApplyTx,
-    operator: &str,
-    target: Option<&str>,
-    events: &[(&str, Option<i64>, serde_json::Value)],
-) -> Result<Vec<AuditRecord>> {
-    check_events(events)?;
+pub(crate) fn chain_in(tx: &mut dyn ApplyTx, events: &[Event]) -> Result<Vec<AuditRecord>> {
     let names = JournalNames::new(tx.engine());
     let dialect = Dialect(tx.engine());
     if let Some(lock) = dialect.lock_audit_head(&names) {
@@ -317,45 +375,12 @@ pub(crate) fn chain_in(
         tx.execute(&lock)?;
     }
     let ((mut last_id, mut prev_hash), waiting) = head_of(tx, &names)?;
-    let pending = if waiting > 0 {
-        rows(
-            tx,
-            &format!(
-                "SELECT seq, at, event, operator, target, change_id, detail FROM {} ORDER BY seq",
-                names.table("audit_pending")
-            ),
-        )?
+    let mut links = if waiting > 0 {
+        take_staged(tx, &names)?
     } else {
         Vec::new()
     };
-    let mut links = Vec::new();
-    for r in &pending {
-        links.push(Link {
-            at: text_of(r.get(1)),
-            event: text_of(r.get(2)),
-            operator: text_of(r.get(3)),
-            target: r.get(4).and_then(Value::text),
-            change_id: optional_int(r.get(5))?,
-            detail: text_of(r.get(6)),
-        });
-    }
-    if let Some(last) = pending.last() {
-        tx.execute(&format!(
-            "DELETE FROM {} WHERE seq <= {}",
-            names.table("audit_pending"),
-            int(last.first())?
-        ))?;
-    }
-    for (event, change_id, detail) in events {
-        links.push(Link {
-            at: now_ms(),
-            event: (*event).to_owned(),
-            operator: operator.to_owned(),
-            target: target.map(str::to_owned),
-            change_id: *change_id,
-            detail: canonical_json(detail),
-        });
-    }
+    links.extend(events.iter().cloned());
     let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
     let mut out = Vec::with_capacity(links.len());
     let mut values = Vec::with_capacity(links.len());
@@ -387,12 +412,12 @@ pub(crate) fn chain_in(
         ));
         out.push(AuditRecord {
             id,
+            detail: detail_value(&l.detail),
             at: l.at,
             event: l.event,
             operator: l.operator,
             target: l.target,
             change_id: l.change_id,
-            detail: serde_json::from_str(&l.detail).unwrap_or(serde_json::Value::String(l.detail)),
             prev_hash: prev_hash.clone(),
             hash: hash.clone(),
         });
@@ -410,6 +435,37 @@ pub(crate) fn chain_in(
             "UPDATE {} SET last_id = {last_id}, last_hash = {}",
             names.table("audit_head"),
             lit(&prev_hash)
+        ))?;
+    }
+    Ok(out)
+}
+
+/// The staged records, oldest first, removed from `audit_pending` (the
+/// caller links them in the same transaction).
+fn take_staged(tx: &mut dyn ApplyTx, names: &JournalNames) -> Result<Vec<Event>> {
+    let pending = rows(
+        tx,
+        &format!(
+            "SELECT seq, at, event, operator, target, change_id, detail FROM {} ORDER BY seq",
+            names.table("audit_pending")
+        ),
+    )?;
+    let mut out = Vec::with_capacity(pending.len());
+    for r in &pending {
+        out.push(Event {
+            at: text_of(r.get(1)),
+            event: text_of(r.get(2)),
+            operator: text_of(r.get(3)),
+            target: r.get(4).and_then(Value::text),
+            change_id: optional_int(r.get(5))?,
+            detail: text_of(r.get(6)),
+        });
+    }
+    if let Some(last) = pending.last() {
+        tx.execute(&format!(
+            "DELETE FROM {} WHERE seq <= {}",
+            names.table("audit_pending"),
+            int(last.first())?
         ))?;
     }
     Ok(out)
@@ -461,227 +517,6 @@ fn recorded_head(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Option<
 fn id_and_hash(r: Option<&Vec<Value>>) -> Result<Option<(i64, String)>> {
     r.map(|r| Ok((int(r.first())?, text_of(r.get(1)))))
         .transpose()
-}
-
-/// Where a session's audit records go: the target's trail, when the
-/// target has a journal, and the witness on this machine.
-pub struct Trail {
-    witness: Option<Witness>,
-    in_target: bool,
-}
-
-impl Trail {
-    /// The trail of the target `conn` talks to, with `witness` beside it.
-    pub fn open(conn: &mut Connection, witness: Option<Witness>) -> Result<Trail> {
-        let in_target = super::schema::state(conn)? == JournalState::Current;
-        Ok(Trail { witness, in_target })
-    }
-
-    /// A trail that writes into the target (it has a current journal).
-    pub fn set_in_target(&mut self, in_target: bool) {
-        self.in_target = in_target;
-    }
-
-    /// Whether records go into the target (it has a journal).
-    pub fn in_target(&self) -> bool {
-        self.in_target
-    }
-
-    /// Appends events in a short transaction of their own (the target's
-    /// trail, when it has a journal), then to the witness.
-    pub fn append(
-        &mut self,
-        conn: &mut Connection,
-        operator: &str,
-        events: &[(&str, Option<i64>, serde_json::Value)],
-    ) -> Result<Vec<AuditRecord>> {
-        let identity = conn.identity().clone();
-        let target = identity.display.as_str();
-        let records = if self.in_target {
-            conn.short_write(&short(), |tx| chain_in(tx, operator, Some(target), events))?
-        } else {
-            events
-                .iter()
-                .map(|(event, change_id, detail)| AuditRecord {
-                    id: 0,
-                    at: now_ms(),
-                    event: (*event).to_owned(),
-                    operator: operator.to_owned(),
-                    target: Some(target.to_owned()),
-                    change_id: *change_id,
-                    detail: detail.clone(),
-                    prev_hash: String::new(),
-                    hash: String::new(),
-                })
-                .collect()
-        };
-        self.witness(&identity, &records)?;
-        Ok(records)
-    }
-
-    /// Links the records a change staged in its own transaction into the
-    /// chain, and writes them to the witness.
-    pub fn flush(&mut self, conn: &mut Connection) -> Result<()> {
-        if !self.in_target {
-            return Ok(());
-        }
-        let identity = conn.identity().clone();
-        let records = conn.short_write(&short(), |tx| chain_in(tx, "", None, &[]))?;
-        self.witness(&identity, &records)
-    }
-
-    /// Writes records the target's trail holds to the witness.
-    fn witness(&mut self, identity: &TargetIdentity, records: &[AuditRecord]) -> Result<()> {
-        match &self.witness {
-            Some(w) => w.append(identity, records, self.in_target),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The timeouts of an append: short, it only waits for another append.
-fn short() -> GuardOptions {
-    GuardOptions {
-        lock_timeout: std::time::Duration::from_secs(10),
-        statement_timeout: std::time::Duration::from_secs(10),
-    }
-}
-
-/// The witness: an append-only file of JSON lines on this machine, one per
-/// record a session appended, naming the database it belongs to. A trail
-/// rewritten inside the database no longer matches it.
-#[derive(Debug, Clone)]
-pub struct Witness {
-    path: PathBuf,
-}
-
-/// One line of the witness.
-#[derive(Debug, Serialize, serde::Deserialize)]
-struct WitnessLine {
-    database: String,
-    system_identifier: Option<String>,
-    /// Whether the record is in the target's trail too (the target had a
-    /// journal); records of targets without one are kept here only.
-    in_target: bool,
-    record: AuditRecord,
-}
-
-impl Witness {
-    pub fn new(path: PathBuf) -> Witness {
-        Witness { path }
-    }
-
-    /// `$XDG_STATE_HOME/dbguard/audit.jsonl`.
-    pub fn default_path() -> Option<PathBuf> {
-        super::state_dir().map(|d| d.join("audit.jsonl"))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn append(&self, id: &TargetIdentity, records: &[AuditRecord], in_target: bool) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let io = |e: std::io::Error| {
-            Error::io(format!(
-                "cannot write the audit witness {}: {e}",
-                self.path.display()
-            ))
-            .caused_by(e)
-        };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let mut text = String::new();
-        for record in records {
-            let line = WitnessLine {
-                database: id.database.clone(),
-                system_identifier: id.system_identifier.clone(),
-                in_target,
-                record: record.clone(),
-            };
-            let json = serde_json::to_string(&line)
-                .map_err(|e| Error::io(format!("cannot encode an audit record: {e}")))?;
-            text.push_str(&json);
-            text.push('\n');
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io)?;
-        // One write: lines of concurrent sessions do not interleave.
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_data().map_err(io)
-    }
-
-    /// The records the witness holds of the target's trail for the
-    /// database `id` names, in the order they were written.
-    pub fn records_for(&self, id: &TargetIdentity) -> Result<Vec<AuditRecord>> {
-        let file = std::fs::File::open(&self.path).map_err(|e| {
-            Error::io(format!(
-                "cannot read the audit witness {}: {e}",
-                self.path.display()
-            ))
-            .caused_by(e)
-        })?;
-        let mut out = Vec::new();
-        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line =
-                line.map_err(|e| Error::io(format!("cannot read the audit witness: {e}")))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let w: WitnessLine = serde_json::from_str(&line).map_err(|e| {
-                Error::io(format!(
-                    "line {} of the audit witness {} is not a record: {e}",
-                    n + 1,
-                    self.path.display()
-                ))
-            })?;
-            let same_cluster = match (&w.system_identifier, &id.system_identifier) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            };
-            if w.in_target && w.database == id.database && same_cluster {
-                out.push(w.record);
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// The first record of the witness that the trail does not hold as it was
-/// written: `Some((id, reason))`.
-pub fn cross_check(trail: &[AuditRecord], witness: &[AuditRecord]) -> Option<(i64, String)> {
-    let by_id: std::collections::HashMap<i64, &AuditRecord> =
-        trail.iter().map(|r| (r.id, r)).collect();
-    for w in witness {
-        match by_id.get(&w.id) {
-            None => {
-                return Some((
-                    w.id,
-                    format!(
-                        "the witness holds record {} ({} at {}), which the trail no longer has: the trail was truncated or rewritten",
-                        w.id, w.event, w.at
-                    ),
-                ));
-            }
-            Some(t) if t.hash != w.hash => {
-                return Some((
-                    w.id,
-                    format!(
-                        "record {} differs from the witness's copy ({} at {}): the trail was rewritten",
-                        w.id, w.event, w.at
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    None
 }
 
 pub(super) fn text_of(v: Option<&Value>) -> String {

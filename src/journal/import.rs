@@ -31,9 +31,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::audit::Trail;
 use super::file::{Change as OldChange, OldApproval, OldJournal, Status};
 use super::schema::{int, rows};
+use super::trail::Trail;
 use crate::db::dialect::Dialect;
 use crate::db::journal::{JournalNames, Part, snapshot_name};
 use crate::db::{ApplyTx, Connection, GuardOptions, TargetIdentity, Value};

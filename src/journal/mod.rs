@@ -26,6 +26,7 @@ pub mod import;
 pub mod prune;
 pub(crate) mod read;
 pub(crate) mod schema;
+pub mod trail;
 pub mod vouched;
 pub mod write;
 

@@ -3,8 +3,9 @@
 //! pruned; a pruned change can no longer be shown row by row or undone.
 //! Pruning is itself audited, in the same transaction.
 
-use super::audit::{Trail, parse_since};
+use super::audit::parse_since;
 use super::schema::{int, rows};
+use super::trail::Trail;
 use crate::db::dialect::Dialect;
 use crate::db::journal::{JournalNames, Part, snapshot_name};
 use crate::db::{Connection, GuardOptions, Value};

@@ -368,17 +368,25 @@ impl Recording {
         Ok(())
     }
 
-    /// Writes the change's audit record, in its transaction (staged: the
-    /// chain links it right after the commit, `super::audit::stage_in`).
-    pub fn audit(
+    /// Writes the change's audit record, in its transaction, after the
+    /// `earlier` records the session queued about it (staged: the chain
+    /// links them right after the commit, `super::audit::stage_in`).
+    pub(crate) fn audit(
         &mut self,
         tx: &mut dyn ApplyTx,
+        earlier: &[super::audit::Event],
         event: &str,
         operator: &str,
         target: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<()> {
-        super::audit::stage_in(tx, operator, target, &[(event, Some(self.id), detail)])
+        let mut events = earlier.to_vec();
+        events.extend(super::audit::Event::now(
+            operator,
+            target,
+            &[(event, Some(self.id), detail)],
+        )?);
+        super::audit::stage_events(tx, &events)
     }
 
     /// For a table without a key whose rows were deleted: how many copies
@@ -412,17 +420,19 @@ impl Recording {
         let text = |s: &str| self.dialect.literal(&Value::Text(s.to_owned()), "");
         let mut snapshots = Vec::new();
         let mut row_count = 0u64;
+        let mut values = Vec::with_capacity(self.tables.len());
         for e in self.tables.values() {
             self.count_copies_kept(tx, e)?;
-            tx.execute(&format!(
-                "INSERT INTO {} (change_id, slot, position, name, schema_name, table_name, columns, key_columns, locator, deleted, updated, inserted) \
-                 VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                self.names.table("change_tables"),
+            values.push(format!(
+                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
                 self.id,
                 e.slot,
                 e.info.position,
                 text(&e.info.name),
-                e.info.schema.as_deref().map_or_else(|| "NULL".to_owned(), text),
+                e.info
+                    .schema
+                    .as_deref()
+                    .map_or_else(|| "NULL".to_owned(), text),
                 text(&e.info.table),
                 json_literal(&self.dialect, &e.info.columns)?,
                 json_literal(&self.dialect, &e.info.key_columns)?,
@@ -430,7 +440,7 @@ impl Recording {
                 e.deleted,
                 e.updated,
                 e.inserted
-            ))?;
+            ));
             row_count += e.deleted + e.updated + e.inserted;
             for (part, n) in [
                 (Part::Deleted, e.deleted),
@@ -443,9 +453,19 @@ impl Recording {
                 }
             }
         }
+        // One statement each: a one-row change pays a round trip per
+        // statement of its own, not per table it reached.
+        if !values.is_empty() {
+            tx.execute(&format!(
+                "INSERT INTO {} (change_id, slot, position, name, schema_name, table_name, columns, key_columns, locator, deleted, updated, inserted) \
+                 VALUES {}",
+                self.names.table("change_tables"),
+                values.join(", ")
+            ))?;
+        }
         let bytes = match self.dialect.relations_bytes_query(&self.names, &snapshots) {
-            Some(q) => int(rows(tx, &q)?.first().and_then(|r| r.first()))?,
-            None => 0,
+            Some(q) => format!("({q})"),
+            None => "0".to_owned(),
         };
         let partial = self
             .partial

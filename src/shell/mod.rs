@@ -34,7 +34,7 @@ use crate::change::{self, ApplyOptions, Plan};
 use crate::db::{Connection, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::PreviewOptions;
-use crate::journal::audit::{Trail, Witness};
+use crate::journal::trail::{Trail, Witness};
 use crate::policy::Policy;
 use crate::schema::Schema;
 use crate::sql::{self, Kind};
@@ -262,10 +262,16 @@ impl Shell {
     /// Classifies one statement and does what the guard allows with it.
     pub(crate) fn run_statement(&mut self, text: &str) -> Result<()> {
         let stmt = sql::classify(self.engine(), text);
-        self.audit(
-            "statement",
-            serde_json::json!({"statement": stmt.text, "kind": stmt.kind.name()}),
-        )?;
+        let detail = serde_json::json!({"statement": stmt.text, "kind": stmt.kind.name()});
+        if stmt.kind.is_data_write() {
+            // On record with its preview and its change, or its refusal.
+            self.trail
+                .queue(&self.conn, &self.operator, &[("statement", None, detail)])
+                .map_err(|e| e.context("cannot write the audit trail"))?;
+        } else {
+            // A read is on record before anyone sees its rows.
+            self.audit("statement", detail)?;
+        }
         let started = Instant::now();
         self.json_printed = false;
         let result = match stmt.kind {
@@ -362,6 +368,18 @@ impl Shell {
             .map_err(|e| e.context("cannot write the audit trail"))
     }
 
+    /// Appends the session's end, with whatever waited for it.
+    fn end_session(&mut self, detail: serde_json::Value) -> Result<()> {
+        self.trail
+            .end(
+                &mut self.conn,
+                &self.operator,
+                &[("session_end", None, detail)],
+            )
+            .map(|_| ())
+            .map_err(|e| e.context("cannot write the audit trail"))
+    }
+
     fn run_read(&mut self, text: &str) -> Result<()> {
         // The window may have been resized since the last statement.
         if self.display.width.is_some() {
@@ -407,9 +425,17 @@ impl Shell {
     }
 
     pub fn exec(&mut self, statements: &str) -> Result<()> {
-        self.audit("session_start", serde_json::json!({"exec": true}))?;
+        // One session end follows, whatever happens: it writes what waits.
+        self.trail.link_later();
+        self.trail
+            .queue(
+                &self.conn,
+                &self.operator,
+                &[("session_start", None, serde_json::json!({"exec": true}))],
+            )
+            .map_err(|e| e.context("cannot write the audit trail"))?;
         let failed = self.run_text(statements);
-        let ended = self.audit("session_end", serde_json::json!({"failed": failed}));
+        let ended = self.end_session(serde_json::json!({"failed": failed}));
         if let Some(e) = self.closed.take() {
             return Err(e);
         }
@@ -481,7 +507,7 @@ pub(crate) fn run_on(conn: Connection, options: &Options) -> Result<()> {
     } else {
         shell.run_script(Box::new(std::io::stdin().lock()))
     };
-    let ended = shell.audit("session_end", serde_json::json!({"ok": result.is_ok()}));
+    let ended = shell.end_session(serde_json::json!({"ok": result.is_ok()}));
     match (result, ended) {
         // The session's own failure is its answer; the trail's is said too.
         (Err(e), Err(audit)) => {

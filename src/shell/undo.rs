@@ -15,7 +15,7 @@ use crate::change;
 use crate::db::Connection;
 use crate::error::{Error, Result};
 use crate::journal::Change;
-use crate::journal::audit::Trail;
+use crate::journal::trail::Trail;
 use crate::policy::Policy;
 use crate::undo::{Loaded, UndoPlan, UndoReport};
 

@@ -9,7 +9,7 @@ use dbguard::change::{Answers, Interface, Next, Outcome, Preview};
 use dbguard::db::{Connection, Engine, OpenOptions};
 use dbguard::error::ErrorKind;
 use dbguard::impact::PreviewOptions;
-use dbguard::journal::audit::Trail;
+use dbguard::journal::trail::Trail;
 use dbguard::policy::Policy;
 
 use crate::apply::{Db, assert_exit, run_env, undo_yes};
@@ -95,6 +95,17 @@ fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce
         entries.is_empty(),
         "{engine:?}: a refused apply left journal entries: {entries:?}"
     );
+    // The preview and verdict waited to commit with the change; the change
+    // did not commit, so they are written with its refusal, in order.
+    let trail = crate::audit::records(&db);
+    let events: Vec<&str> = trail.iter().map(|r| r.event.as_str()).collect();
+    assert_eq!(
+        events,
+        ["preview", "verdict", "refusal"],
+        "{engine:?} {sql}: {trail:#?}"
+    );
+    assert_eq!(trail[2].detail["statement"], sql);
+    assert_eq!(crate::audit::library_verify(&db), None);
 }
 
 /// An interface that answers nothing and runs its closure once the

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use dbguard::ErrorKind;
 use dbguard::db::{Connection, Engine};
-use dbguard::journal::audit::{self, AuditRecord, GENESIS_HASH, Trail};
+use dbguard::journal::audit::{self, AuditRecord, GENESIS_HASH};
+use dbguard::journal::trail::Trail;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use dbguard::change::{self, Context, Outcome};
 use dbguard::db::{Connection, Engine, OpenOptions};
 use dbguard::impact::PreviewOptions;
-use dbguard::journal::audit::Trail;
+use dbguard::journal::trail::Trail;
 use dbguard::policy::Policy;
 use dbguard::schema::Schema;
 use dbguard::sql::{Kind, classify};

@@ -27,6 +27,7 @@ mod approval_verify;
 mod audit;
 mod audit_prune;
 mod audit_refused;
+mod audit_story;
 mod classify_props;
 mod cli;
 mod complete;

@@ -97,7 +97,7 @@ fn load_settings(
     counter: &mut QueryCounter,
 ) -> Result<(i32, Vec<String>)> {
     counter.queries += 1;
-    let row = tx.query_one(
+    let row = tx.query_typed_one(
         "SELECT current_setting('server_version_num')::int4, current_schemas(false)::text[]",
         &[],
     )?;
@@ -110,7 +110,7 @@ fn load_settings(
 fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Tables> {
     counter.queries += 1;
     let rel = rel_filter();
-    let rows = tx.query(
+    let rows = tx.query_typed(
         &format!(
             "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, \
                     c.relrowsecurity, c.relforcerowsecurity, \
@@ -164,7 +164,7 @@ fn load_columns(
 ) -> Result<AttNames> {
     counter.queries += 1;
     let rel = rel_filter();
-    let rows = tx.query(
+    let rows = tx.query_typed(
         &format!(
             "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                     a.attnotnull, pg_get_expr(d.adbin, d.adrelid, true), \
@@ -225,7 +225,7 @@ fn load_constraints(
     };
     counter.queries += 1;
     let rel = rel_filter();
-    let rows = tx.query(
+    let rows = tx.query_typed(
         &format!(
             "SELECT con.conrelid, con.conname::text, con.contype::text, \
                     con.conkey, con.confkey, con.confrelid, \
@@ -338,7 +338,7 @@ fn load_unique_indexes(
 ) -> Result<()> {
     counter.queries += 1;
     let rel = rel_filter();
-    let rows = tx.query(
+    let rows = tx.query_typed(
         &format!(
             "SELECT i.indrelid, ic.relname::text, i.indkey::int2[], i.indnkeyatts \
              FROM pg_index i \
@@ -386,7 +386,7 @@ fn load_triggers(
 ) -> Result<()> {
     counter.queries += 1;
     let rel = rel_filter();
-    let rows = tx.query(
+    let rows = tx.query_typed(
         &format!(
             "SELECT t.tgrelid, t.tgname::text, t.tgtype::int4, t.tgenabled::text, \
                     pn.nspname::text, p.proname::text \
