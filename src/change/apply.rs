@@ -265,8 +265,13 @@ fn execute(
     let executed = match inserts.first() {
         Some(set) => {
             let returning = crate::sql::returning_all(rec.engine(), &stmt.text);
-            let (executed, inserted) =
-                rec.execute_insert(tx, &set.table.to_string(), &stmt.text, returning.as_deref())?;
+            let (executed, inserted) = rec.execute_insert(
+                tx,
+                &set.table.to_string(),
+                &stmt.text,
+                returning.as_deref(),
+                None,
+            )?;
             done.recorded
                 .entry(set.table.to_string())
                 .or_default()

@@ -156,7 +156,13 @@ pub enum Body {
     /// A write's effects tree.
     Write(Box<Impact>),
     /// An undo's plan of rows and conflicts.
-    Undo { undo_of: i64, plan: UndoPlan },
+    Undo {
+        undo_of: i64,
+        plan: UndoPlan,
+        /// The data version the plan was read at; the apply reuses the
+        /// plan while it is still the data's (`crate::undo::Undo::restore`).
+        data_version: Option<String>,
+    },
 }
 
 /// How a change ended.
@@ -353,10 +359,12 @@ impl Context<'_> {
     /// the preview's counts (`apply::unchanged_since`).
     fn refreshed(&mut self, preview: &Preview) -> Result<Preview> {
         let mut preview = preview.clone();
-        if let Body::Write(impact) = &mut preview.body
-            && let Some(old) = &impact.data_version
-        {
-            impact.data_version = self.conn.refresh_version(old)?;
+        let version = match &mut preview.body {
+            Body::Write(impact) => &mut impact.data_version,
+            Body::Undo { data_version, .. } => data_version,
+        };
+        if let Some(old) = version {
+            *version = self.conn.refresh_version(old)?;
         }
         Ok(preview)
     }

@@ -14,18 +14,25 @@ use crate::schema::QualName;
 /// An undo of one loaded change, as a change of its own.
 pub struct Undo {
     undo: crate::undo::Undo,
+    /// Whether the apply's transaction found the data at the version the
+    /// preview read it (moved past this session's own writes since): the
+    /// previewed plan is then the plan, and is not read again.
+    unchanged: bool,
 }
 
 impl Undo {
     pub fn new(undo: crate::undo::Undo) -> Undo {
-        Undo { undo }
+        Undo {
+            undo,
+            unchanged: false,
+        }
     }
 }
 
 impl Plan for Undo {
     fn preview(&mut self, cx: &mut Context<'_>) -> Result<Preview> {
         self.undo.check_columns(cx.schema)?;
-        let plan = self.undo.preview(cx.conn)?;
+        let (plan, data_version) = self.undo.preview(cx.conn)?;
         let loaded = self.undo.loaded();
         let change = &loaded.change;
         let id = change.id;
@@ -58,8 +65,29 @@ impl Plan for Undo {
             label: None,
             statement,
             digest,
-            body: Body::Undo { undo_of: id, plan },
+            body: Body::Undo {
+                undo_of: id,
+                plan,
+                data_version,
+            },
         })
+    }
+
+    /// Before the entry is begun, while the transaction has written
+    /// nothing: whether anyone committed since the preview.
+    fn prepare(
+        &mut self,
+        _: &ApplyContext<'_>,
+        tx: &mut dyn ApplyTx,
+        preview: &Preview,
+    ) -> Result<()> {
+        self.unchanged = match &preview.body {
+            Body::Undo { data_version, .. } => {
+                crate::undo::plan_holds(tx, data_version.as_deref())?
+            }
+            _ => false,
+        };
+        Ok(())
     }
 
     fn meta(&self, cx: &Context<'_>, _: &Preview) -> Result<ChangeMeta> {
@@ -71,11 +99,15 @@ impl Plan for Undo {
         cx: &ApplyContext<'_>,
         tx: &mut dyn ApplyTx,
         rec: &mut Recording,
-        _: &Preview,
+        preview: &Preview,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Detail, Option<String>)> {
         self.undo.allow_uncovered(cx.options.apply.allow_uncovered);
-        let report = self.undo.restore(tx, rec, cx.schema, progress)?;
+        let unchanged = match &preview.body {
+            Body::Undo { plan, .. } if self.unchanged => Some(plan),
+            _ => None,
+        };
+        let report = self.undo.restore(tx, rec, cx.schema, unchanged, progress)?;
         Ok((Detail::Undo(Box::new(report)), None))
     }
 

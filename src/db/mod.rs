@@ -217,6 +217,20 @@ pub struct InsertCapture<'a> {
     /// What finds an inserted row again.
     pub locator: &'a crate::schema::Locator,
     pub updated: Option<&'a str>,
+    /// The rows the statement inserts, when they are known before it
+    /// runs: found by them instead of being watched as they go in.
+    pub inserted_keys: Option<InsertedKeys<'a>>,
+}
+
+/// The key values of the rows an INSERT puts in, when it inserts exactly
+/// those rows or fails: an undo's re-insert with no conflicts, under a
+/// one-column key that cannot be NULL (SQLite's `INTEGER PRIMARY KEY`).
+#[derive(Debug, Clone, Copy)]
+pub struct InsertedKeys<'a> {
+    /// A query of the values, as its one column `k`.
+    pub query: &'a str,
+    /// The key column, quoted.
+    pub column: &'a str,
 }
 
 /// Timeouts of a guarded apply.
@@ -508,7 +522,7 @@ impl Connection {
     /// A data-version token a preview read ([`PreviewTx::data_version`]),
     /// moved past this connection's own writes since (audit appends):
     /// `Some` when nobody else committed in between, `None` otherwise.
-    pub(crate) fn refresh_version(&mut self, old: &str) -> Result<Option<String>> {
+    pub fn refresh_version(&mut self, old: &str) -> Result<Option<String>> {
         match self {
             Connection::Postgres(c) => c.refresh_version(old),
             Connection::Sqlite(c) => c.refresh_version(old),

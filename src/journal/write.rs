@@ -294,6 +294,7 @@ impl Recording {
         table: &str,
         statement: &str,
         returning_all: Option<&str>,
+        inserted_keys: Option<crate::db::InsertedKeys<'_>>,
     ) -> Result<(crate::db::Executed, u64)> {
         let entry = self.entry(table)?;
         let position = entry.slot;
@@ -311,6 +312,7 @@ impl Recording {
             columns: &columns,
             locator: &entry.locator,
             updated: updated.as_deref(),
+            inserted_keys,
         };
         let (executed, inserted) = tx.execute_insert(statement, returning_all, &capture)?;
         self.entry_mut(table)?.inserted += inserted;

@@ -200,7 +200,7 @@ impl Interface for Ui<'_> {
                 Ok(Outcome::Declined) => self.print("Not applied.\n"),
                 _ => Ok(()),
             },
-            (Body::Undo { undo_of, plan }, format) => match (outcome, format) {
+            (Body::Undo { undo_of, plan, .. }, format) => match (outcome, format) {
                 (Ok(Outcome::Declined), _) => self.print("Not undone.\n"),
                 (Ok(Outcome::Applied(applied)), Format::Text) => match &applied.detail {
                     Detail::Undo(report) => self.print(&report_text(report)),

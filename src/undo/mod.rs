@@ -109,6 +109,18 @@ pub struct Loaded {
     pub prefix: String,
 }
 
+/// Whether the plan a preview read at `version` is still the plan in
+/// `tx`: `version` moved past the session's own audit writes since
+/// (`Connection::refresh_version`), and `tx` reads the same one, so nobody
+/// committed in between. Asked before `tx` writes anything (its own writes
+/// change the version it reads).
+pub fn plan_holds(tx: &mut dyn PreviewTx, version: Option<&str>) -> Result<bool> {
+    match version {
+        Some(v) => Ok(tx.data_version()?.as_deref() == Some(v)),
+        None => Ok(false),
+    }
+}
+
 /// Reads change `id` of the target's journal for undoing: it must not be
 /// undone already, nor pruned.
 pub fn load(conn: &mut Connection, id: i64) -> Result<Loaded> {

@@ -140,25 +140,33 @@ impl Undo {
         }
     }
 
-    /// Plans the undo without changing anything.
-    pub fn preview(&self, conn: &mut Connection) -> Result<UndoPlan> {
+    /// Plans the undo without changing anything; with the data version
+    /// the plan was read at.
+    pub fn preview(&self, conn: &mut Connection) -> Result<(UndoPlan, Option<String>)> {
         conn.preview(self.opts.guard.statement_timeout, |tx| {
-            plan(tx, &self.loaded)
+            let version = tx.data_version()?;
+            Ok((plan(tx, &self.loaded)?, version))
         })
     }
 
     /// The restore, inside the guarded transaction `tx` on the target
     /// whose schema is `schema`, recording into `rec` (the undo's own
-    /// journal entry).
+    /// journal entry). `unchanged`: the plan a preview read, when `tx`
+    /// has found the data as the preview read it
+    /// (`crate::change::undo`); planned again otherwise.
     pub fn restore(
         &mut self,
         tx: &mut dyn ApplyTx,
         rec: &mut Recording,
         schema: &Schema,
+        unchanged: Option<&UndoPlan>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<UndoReport> {
         self.check_columns(schema)?;
-        let plan = plan(tx, &self.loaded)?;
+        let plan = match unchanged {
+            Some(plan) => plan.clone(),
+            None => plan(tx, &self.loaded)?,
+        };
         if !plan.conflicts.is_empty() && !self.opts.force {
             return Err(conflict_error(&plan));
         }
@@ -390,12 +398,23 @@ impl Steps<'_, '_> {
             return Ok(());
         }
         let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
-        let sql = sets.reinsert();
+        let sql = sets.reinsert(!self.strict);
         // The statement is dbguard's own, with no RETURNING list of its own.
         let returning = Some(format!("{sql}\nRETURNING *"));
-        let (executed, captured) =
-            self.rec
-                .execute_insert(self.tx, &t.info.name, &sql, returning.as_deref())?;
+        // With no conflicts every deleted row goes back under its own key
+        // or the statement fails: under a key that is the rowid (never
+        // NULL), the rows inserted are those of the deleted rows' keys.
+        let keys = (self.strict && sets.key_is_rowid())
+            .then(|| sets.deleted_keys())
+            .flatten();
+        let (executed, captured) = self.rec.execute_insert(
+            self.tx,
+            &t.info.name,
+            &sql,
+            returning.as_deref(),
+            keys.as_ref()
+                .map(|(query, column)| crate::db::InsertedKeys { query, column }),
+        )?;
         self.check(t, "re-inserting", t.deleted, executed.reported)?;
         self.effects.statement(
             &t.info.qual_name(),

@@ -141,6 +141,21 @@ impl<'a> TableSets<'a> {
             .join(" AND ")
     }
 
+    /// For a table whose key is one column: a query of the deleted rows'
+    /// keys, as `k`, and the key column, quoted.
+    pub fn deleted_keys(&self) -> Option<(String, String)> {
+        match (
+            self.key_of("d").as_slice(),
+            self.entry.info.key_columns.as_slice(),
+        ) {
+            ([key], [column]) => Some((
+                format!("SELECT {key} AS k FROM {} AS d", self.snap(Part::Deleted)),
+                quote_ident(column),
+            )),
+            _ => None,
+        }
+    }
+
     /// Deleted rows whose key is taken again (for a table without a key,
     /// more copies of the row are there than the change left): their keys.
     pub fn taken(&self) -> Option<String> {
@@ -275,13 +290,21 @@ impl<'a> TableSets<'a> {
     }
 
     /// Inserts the deleted rows again (those whose key is free).
-    pub fn reinsert(&self) -> String {
+    ///
+    /// `skip_back`: leave out rows that are back already (a forced undo's
+    /// conflicts); without conflicts there are none, and the statement
+    /// fails on any row that is.
+    pub fn reinsert(&self, skip_back: bool) -> String {
         let cols: Vec<String> = self
             .compared()
             .iter()
             .map(|(_, c)| quote_ident(&c.name))
             .collect();
-        let free = format!(" WHERE NOT ({})", self.back_again());
+        let free = if skip_back {
+            format!(" WHERE NOT ({})", self.back_again())
+        } else {
+            String::new()
+        };
         format!(
             "INSERT{} INTO {} ({}){} SELECT {} FROM {} AS d{free}",
             self.dialect.or_abort(),

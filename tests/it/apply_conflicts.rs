@@ -729,6 +729,8 @@ struct LibUndo {
     conn: dbguard::db::Connection,
     schema: dbguard::schema::Schema,
     undo: dbguard::undo::Undo,
+    /// The last preview's plan and the data version it was read at.
+    previewed: Option<(dbguard::undo::UndoPlan, Option<String>)>,
 }
 
 impl LibUndo {
@@ -739,12 +741,19 @@ impl LibUndo {
         let loaded = dbguard::undo::load(&mut conn, id).expect("load");
         let opts = dbguard::undo::UndoOptions::default();
         let undo = dbguard::undo::Undo::new(conn.identity(), loaded, opts).expect("undo");
-        LibUndo { conn, schema, undo }
+        LibUndo {
+            conn,
+            schema,
+            undo,
+            previewed: None,
+        }
     }
 
     /// The plan, as `undo apply --dry-run` shows it.
     fn preview(&mut self) -> dbguard::error::Result<dbguard::undo::UndoPlan> {
-        self.undo.preview(&mut self.conn)
+        let (plan, version) = self.undo.preview(&mut self.conn)?;
+        self.previewed = Some((plan.clone(), version));
+        Ok(plan)
     }
 
     /// The restore, in a guarded transaction that journals it, as the
@@ -752,11 +761,19 @@ impl LibUndo {
     /// which these tests are not about).
     fn restore(&mut self) -> dbguard::error::Result<dbguard::undo::UndoReport> {
         let meta = self.undo.meta(self.conn.identity(), "tester");
+        // As the pipeline does: the preview's version moved past the
+        // session's own audit writes, then held against the transaction's.
+        let (plan, version) = match &self.previewed {
+            Some((plan, Some(v))) => (Some(plan), self.conn.refresh_version(v)?),
+            _ => (None, None),
+        };
         let (undo, schema) = (&mut self.undo, &self.schema);
         let guard = dbguard::db::GuardOptions::default();
         self.conn.guarded(&guard, |tx| {
+            let holds = dbguard::undo::plan_holds(tx, version.as_deref())?;
             let mut rec = dbguard::journal::Recording::begin(tx, &meta)?;
-            let report = undo.restore(tx, &mut rec, schema, &mut |_, _| {})?;
+            let unchanged = plan.filter(|_| holds);
+            let report = undo.restore(tx, &mut rec, schema, unchanged, &mut |_, _| {})?;
             rec.finish(tx)?;
             Ok(report)
         })

@@ -6,7 +6,7 @@
 
 use dbguard::db::Engine;
 
-use crate::apply::{Db, assert_exit};
+use crate::apply::{Db, assert_exit, list_entry};
 use crate::apply_types::*;
 use crate::helpers::*;
 
@@ -330,4 +330,40 @@ fn sqlite_random_reals_are_bit_exact_after_delete_and_undo() {
         &["reals", "rkey"],
         &["DELETE FROM reals", "DELETE FROM rkey"],
     );
+}
+
+/// `INTEGER PRIMARY KEY DESC` is not the rowid (SQLite's documented
+/// quirk), so rows' rowids and keys differ. An undo with no conflicts
+/// finds the rows it re-inserted by their key, not by rowid: its entry
+/// holds exactly the rows it put back, so undoing the undo deletes
+/// exactly them.
+#[test]
+fn sqlite_undo_finds_reinserted_rows_by_key_where_the_key_is_not_the_rowid() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE q (id INTEGER PRIMARY KEY DESC, v TEXT);
+         INSERT INTO q (rowid, id, v) VALUES (100, 1, 'a'), (200, 2, 'b'), (300, 3, 'c'), (7, 4, 'd');",
+    );
+    let j = db.machine();
+    let rows = |sql: &str| -> Vec<(i64, String)> {
+        let c = rusqlite::Connection::open(db.target()).expect("open");
+        let mut st = c.prepare(sql).expect("prepare");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let all = "SELECT id, v FROM q ORDER BY id";
+    let before = rows(all);
+    let change = exec_apply(&j, "DELETE FROM q WHERE id IN (1, 4)");
+    let undo = undo_apply(&j, change);
+    assert_eq!(rows(all), before);
+    assert_eq!(
+        list_entry(&j, undo)["row_count"].as_i64(),
+        Some(2),
+        "{}",
+        list_entry(&j, undo)
+    );
+    undo_apply(&j, undo);
+    assert_eq!(rows(all), [(2, "b".to_owned()), (3, "c".to_owned())]);
 }

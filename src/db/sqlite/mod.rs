@@ -27,6 +27,10 @@ pub mod packed;
 pub struct SqliteConnection {
     conn: RawConnection,
     identity: TargetIdentity,
+    /// The connection's `total_changes()` before and after each of its
+    /// recent short writes (audit appends, which touch the journal only):
+    /// what [`SqliteConnection::refresh_version`] may move a version past.
+    short_writes: Vec<(i64, i64)>,
 }
 
 const HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -76,7 +80,11 @@ impl SqliteConnection {
             server_version: version,
             tls: None,
         };
-        Ok(SqliteConnection { conn, identity })
+        Ok(SqliteConnection {
+            conn,
+            identity,
+            short_writes: Vec::new(),
+        })
     }
 
     pub fn identity(&self) -> &TargetIdentity {
@@ -145,15 +153,26 @@ impl SqliteConnection {
     }
 
     /// The token `old` a preview read (`other/own`), moved past this
-    /// connection's own writes since: `Some(now)` when no other connection
-    /// committed in between.
+    /// connection's own short writes since: `Some(now)` when no other
+    /// connection committed in between, and every change this one made
+    /// since was a short write's (the audit trail's, in the journal).
     pub(crate) fn refresh_version(&mut self, old: &str) -> Result<Option<String>> {
         let (other, own): (i64, i64) = self.conn.query_row(
             "SELECT data_version, total_changes() FROM pragma_data_version",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let same = old.split('/').next() == Some(other.to_string().as_str());
+        let mut parts = old.split('/').map(str::parse::<i64>);
+        let (Some(Ok(old_other)), Some(Ok(old_own))) = (parts.next(), parts.next()) else {
+            return Ok(None);
+        };
+        let short: i64 = self
+            .short_writes
+            .iter()
+            .filter(|(before, _)| *before >= old_own)
+            .map(|(before, after)| after - before)
+            .sum();
+        let same = old_other == other && own - old_own == short;
         Ok(same.then(|| format!("{other}/{own}")))
     }
 
@@ -164,12 +183,20 @@ impl SqliteConnection {
     }
 
     /// A short write transaction: SQLite has one writer at a time anyway.
+    /// Its changes are remembered as its own (`refresh_version`).
     pub fn short_write<T>(
         &mut self,
         opts: &GuardOptions,
         f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
     ) -> Result<T> {
-        self.guarded(opts, f)
+        let before = self.conn.total_changes() as i64;
+        let value = self.guarded(opts, f)?;
+        if self.short_writes.len() >= 64 {
+            self.short_writes.remove(0);
+        }
+        self.short_writes
+            .push((before, self.conn.total_changes() as i64));
+        Ok(value)
     }
 
     /// One `BEGIN IMMEDIATE` transaction (the single writer), with the lock
@@ -344,37 +371,16 @@ impl PreviewTx for SqliteApply<'_, '_> {
     }
 }
 
-impl ApplyTx for SqliteApply<'_, '_> {
-    fn lock_rows(&mut self, _: &RowScope<'_>) -> Result<Option<u64>> {
-        // BEGIN IMMEDIATE already holds the database against other writers.
-        Ok(None)
-    }
-
-    fn execute(&mut self, sql: &str) -> Result<u64> {
-        let started = std::time::Instant::now();
-        let n = self.preview.tx.execute(sql, [])?;
-        super::trace_sql(sql, started);
-        Ok(n as u64)
-    }
-
-    /// A temporary trigger notes the locator of every row inserted into
-    /// the table (by the statement, or by a trigger of its own), and the
-    /// rows are copied by it afterwards: SQLite has no `RETURNING` inside
-    /// another statement.
-    fn execute_insert(
+impl SqliteApply<'_, '_> {
+    /// [`ApplyTx::execute_insert`] watching the table: a temporary trigger
+    /// notes the locator of every row inserted.
+    fn insert_watched(
         &mut self,
         statement: &str,
-        _returning_all: Option<&str>,
         capture: &InsertCapture<'_>,
+        loc: &[String],
     ) -> Result<(Executed, u64)> {
-        let loc = capture.locator.exprs("t");
         let new = capture.locator.exprs("new");
-        if loc.is_empty() {
-            return Err(Error::database(format!(
-                "{} has no rowid or key to find inserted rows by",
-                capture.table
-            )));
-        }
         let cols: Vec<String> = (0..loc.len()).map(|i| format!("l{}", i + 1)).collect();
         self.execute("DROP TRIGGER IF EXISTS temp.dbguard_inserted")?;
         self.execute("DROP TABLE IF EXISTS temp.dbguard_inserted")?;
@@ -392,23 +398,16 @@ impl ApplyTx for SqliteApply<'_, '_> {
         // The trigger's own rows are dbguard's, not the statement's.
         let noted = self.total_changes()?.saturating_sub(before);
         self.execute("DROP TRIGGER temp.dbguard_inserted")?;
-        let mut names = cols.clone();
-        names.extend((0..capture.columns.len()).map(|i| format!("c{}", i + 1)));
-        let mut select: Vec<String> = loc.clone();
-        select.extend(capture.columns.iter().map(|c| format!("t.{c}")));
-        self.execute(&format!(
-            "CREATE TABLE {} ({})",
-            capture.into,
-            names.join(", ")
-        ))?;
-        let inserted = self.execute(&format!(
-            "INSERT INTO {} SELECT {} FROM {} AS t WHERE ({}) IN (SELECT {} FROM temp.dbguard_inserted)",
-            capture.into,
-            select.join(", "),
-            capture.table,
-            loc.join(", "),
-            cols.join(", ")
-        ))?;
+        let inserted = self.copy_inserted(
+            capture,
+            loc,
+            &format!(
+                "{} AS t WHERE ({}) IN (SELECT {} FROM temp.dbguard_inserted)",
+                capture.table,
+                loc.join(", "),
+                cols.join(", ")
+            ),
+        )?;
         let watched: u64 = self
             .preview
             .tx
@@ -422,6 +421,88 @@ impl ApplyTx for SqliteApply<'_, '_> {
             changed: Some(noted.saturating_sub(watched)),
         };
         Ok((executed, inserted))
+    }
+
+    /// Copies the inserted rows (the table as `t`, in `from`) into the
+    /// capture's snapshot table: locators, then data columns.
+    fn copy_inserted(
+        &mut self,
+        capture: &InsertCapture<'_>,
+        loc: &[String],
+        from: &str,
+    ) -> Result<u64> {
+        let mut names: Vec<String> = (0..loc.len()).map(|i| format!("l{}", i + 1)).collect();
+        names.extend((0..capture.columns.len()).map(|i| format!("c{}", i + 1)));
+        let mut select: Vec<String> = loc.to_vec();
+        select.extend(capture.columns.iter().map(|c| format!("t.{c}")));
+        self.execute(&format!(
+            "CREATE TABLE {} ({})",
+            capture.into,
+            names.join(", ")
+        ))?;
+        self.execute(&format!(
+            "INSERT INTO {} SELECT {} FROM {from}",
+            capture.into,
+            select.join(", "),
+        ))
+    }
+}
+
+impl ApplyTx for SqliteApply<'_, '_> {
+    fn lock_rows(&mut self, _: &RowScope<'_>) -> Result<Option<u64>> {
+        // BEGIN IMMEDIATE already holds the database against other writers.
+        Ok(None)
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let n = self.preview.tx.execute(sql, [])?;
+        super::trace_sql(sql, started);
+        Ok(n as u64)
+    }
+
+    /// A temporary trigger notes the locator of every row inserted into
+    /// the table (by the statement, or by a trigger of its own), and the
+    /// rows are copied by it afterwards: SQLite has no `RETURNING` inside
+    /// another statement. Rows whose keys are known beforehand
+    /// ([`InsertCapture::inserted_keys`]) are copied by those instead,
+    /// the watching being most of the statement's time.
+    fn execute_insert(
+        &mut self,
+        statement: &str,
+        _returning_all: Option<&str>,
+        capture: &InsertCapture<'_>,
+    ) -> Result<(Executed, u64)> {
+        let loc = capture.locator.exprs("t");
+        if loc.is_empty() {
+            return Err(Error::database(format!(
+                "{} has no rowid or key to find inserted rows by",
+                capture.table
+            )));
+        }
+        match capture.inserted_keys {
+            Some(keys) => {
+                let before = self.total_changes()?;
+                let reported = self.execute(statement)?;
+                let changed = self.total_changes()?.saturating_sub(before);
+                // Each key looked up, not the table scanned against a list
+                // of them: a third of the copy's time.
+                let inserted = self.copy_inserted(
+                    capture,
+                    &loc,
+                    &format!(
+                        "({}) AS k CROSS JOIN {} AS t ON t.{} = k.k",
+                        keys.query, capture.table, keys.column
+                    ),
+                )?;
+                let executed = Executed {
+                    reported,
+                    changed: Some(changed),
+                };
+                Ok((executed, inserted))
+            }
+            None => self.insert_watched(statement, capture, &loc),
+        }
     }
 
     fn execute_statement(&mut self, sql: &str) -> Result<Executed> {
