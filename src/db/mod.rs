@@ -459,8 +459,9 @@ impl Connection {
         }
     }
 
-    /// Runs a session setting the guard allowed (`SET search_path ...`).
-    pub(crate) fn run_session(&mut self, sql: &str) -> Result<()> {
+    /// Runs a session setting the guard allowed (`SET search_path ...`):
+    /// exactly one statement, or none.
+    pub fn run_session(&mut self, sql: &str) -> Result<()> {
         match self {
             Connection::Postgres(c) => c.run_session(sql),
             Connection::Sqlite(c) => c.run_session(sql),

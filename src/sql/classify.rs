@@ -165,6 +165,12 @@ fn name_parts(name: &ObjectName) -> Option<Vec<(String, bool)>> {
 /// Never panics; anything it cannot read is `Unknown` with the reason.
 pub fn classify(engine: Engine, text: &str) -> Statement {
     let text = super::strip_trailing_semicolons(text).trim_start();
+    if super::continues_a_string(engine, text) {
+        return Statement::unknown(
+            text,
+            "a string constant continues on the next line, which PostgreSQL joins into one string and dbguard's parser does not read the same way\nWrite the string as one constant.",
+        );
+    }
     let dialect = super::dialect(engine);
     let parsed = Parser::new(dialect.as_ref())
         .try_with_sql(text)

@@ -16,7 +16,7 @@ pub(crate) use classify::write_under_with;
 pub use classify::{Kind, Statement, classify};
 
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::db::Engine;
 
@@ -66,6 +66,48 @@ impl Offsets {
             None => s.len(),
         }
     }
+}
+
+/// Whether `input` continues a string constant on another line, which
+/// PostgreSQL reads as one string (`'a'` newline `'b'` is `'ab'`, and an
+/// `E'...'` keeps its escapes in what follows) and `sqlparser` reads
+/// otherwise: the same text would be one statement to dbguard and several
+/// to the server. Text that cannot be tokenized is left to the parser.
+pub(crate) fn continues_a_string(engine: Engine, input: &str) -> bool {
+    if engine != Engine::Postgres {
+        return false;
+    }
+    let Ok(tokens) = tokenize(engine, input) else {
+        return false;
+    };
+    // After a string constant: whitespace and comments so far, and
+    // whether a line ended in them.
+    let mut after_string: Option<bool> = None;
+    for t in &tokens {
+        after_string = match &t.token {
+            Token::SingleQuotedString(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::SingleQuotedByteStringLiteral(_) => {
+                if after_string == Some(true) {
+                    return true;
+                }
+                Some(false)
+            }
+            Token::Whitespace(w) => after_string.map(|newline| {
+                newline
+                    || matches!(
+                        w,
+                        Whitespace::Newline | Whitespace::SingleLineComment { .. }
+                    )
+                    || w.to_string().contains('\n')
+            }),
+            _ => None,
+        };
+    }
+    false
 }
 
 fn is_trivia(t: &Token) -> bool {
@@ -223,6 +265,36 @@ impl Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PostgreSQL joins string constants separated by whitespace with a
+    /// newline (a `--` comment ends a line too); on one line, or with
+    /// something else between them, they are not one string.
+    #[test]
+    fn strings_continued_on_another_line_are_found() {
+        let pg = Engine::Postgres;
+        for continued in [
+            "select 'a'\n'b'",
+            "select E'x'\n'\\''; commit; delete from t; --'",
+            "select 'x'\n'\\''; commit; delete from t; --'",
+            "select 'a' -- note\n 'b'",
+            "select U&'a'\r\n\t'b'",
+            "delete from t where v = 'a'\n\n  'b'",
+        ] {
+            assert!(continues_a_string(pg, continued), "{continued:?}");
+        }
+        for single in [
+            "select 'a' 'b'",
+            "select 'a', 'b'",
+            "select 'a'\n, 'b'",
+            "select 'a'\n|| 'b'",
+            "select $$a$$\n'b'",
+            "select 'a\nb'",
+            "select 1",
+        ] {
+            assert!(!continues_a_string(pg, single), "{single:?}");
+        }
+        assert!(!continues_a_string(Engine::Sqlite, "select 'a'\n'b'"));
+    }
 
     #[test]
     fn returning_all_replaces_or_adds_the_top_level_list() {

@@ -33,6 +33,7 @@ mod cli;
 mod complete;
 mod connect;
 mod demo;
+mod guard_smuggling;
 mod impact;
 mod impact_associations;
 mod impact_delete;

@@ -81,8 +81,11 @@ impl PgConnection {
         Ok(summary)
     }
 
+    /// A session statement, through the extended protocol: parsed by the
+    /// server as exactly one statement, or refused.
     pub(crate) fn run_session(&mut self, sql: &str) -> Result<()> {
-        self.client.batch_execute(sql)?;
+        let stmt = self.client.prepare(sql)?;
+        self.client.execute(&stmt, &[])?;
         Ok(())
     }
 
@@ -765,6 +768,12 @@ pub(crate) fn read_in(
 ) -> Result<ReadSummary> {
     let body = crate::db::text::strip_trailing_semicolons(sql);
     let mut summary = ReadSummary::default();
+    // The server parses the text before anything runs: the extended
+    // protocol refuses more than one statement, whatever dbguard's own
+    // parser made of it (a string continued across a line, a backslash
+    // quote with standard_conforming_strings off). What runs next is
+    // that one statement, read by the same server in the same session.
+    let stmt = tx.prepare(body)?;
     if !cursorable(body) {
         let mut started = false;
         for msg in tx.simple_query(body)? {
@@ -793,8 +802,8 @@ pub(crate) fn read_in(
         return Ok(summary);
     }
 
-    // Describe first: it gives types (for alignment) even for an empty result.
-    let stmt = tx.prepare(body)?;
+    // The description gives types (for alignment) even for an empty
+    // result.
     let metas: Vec<ColumnMeta> = stmt
         .columns()
         .iter()

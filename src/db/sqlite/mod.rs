@@ -120,8 +120,12 @@ impl SqliteConnection {
         Ok(summary)
     }
 
+    /// A session statement, prepared as exactly one statement (a second
+    /// one is refused), then stepped to the end.
     pub(crate) fn run_session(&mut self, sql: &str) -> Result<()> {
-        self.conn.execute_batch(sql)?;
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.raw_query();
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
