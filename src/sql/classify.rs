@@ -196,6 +196,14 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
     let Some(stmt) = stmts.pop() else {
         return Statement::unknown(text, "empty statement");
     };
+    if let Some((name, why)) = super::effects::side_effect(engine, &stmt) {
+        return Statement::unknown(
+            text,
+            format!(
+                "it calls {name}, which {why}; a read-only transaction cannot stop that (nor a preview, which would run it)"
+            ),
+        );
+    }
     let mut out = classify_tree(text, &stmt);
     // Previews are built from the parse tree, printed back as SQL. A write
     // whose printed form is not the same tokens as what was typed was read

@@ -9,6 +9,7 @@
 //! understand — is refused. Text that cannot be classified is never run.
 
 mod classify;
+pub mod effects;
 
 /// The engines strip a statement's trailing semicolons the same way.
 pub(crate) use crate::db::text::strip_trailing_semicolons;

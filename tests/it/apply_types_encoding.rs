@@ -1,6 +1,6 @@
 //! Issue 14, client_encoding: a session the operator put in LATIN1 (the
-//! shell runs `SELECT set_config('client_encoding', 'LATIN1', false)` as a
-//! read) changes nothing of what dbguard journals or restores: changes
+//! shell runs a read calling a function of the database's own that calls
+//! `set_config('client_encoding', 'LATIN1', false)`) changes nothing of what dbguard journals or restores: changes
 //! applied in such an exec session, and changes undone with `\undo` in
 //! such a shell session. The fixtures and comparisons are
 //! [`crate::apply_types`]'s.
@@ -14,9 +14,10 @@ use crate::terminal::Terminal;
 
 // ------------------------------------------------------- client_encoding
 
-/// The one way a dbguard session gets LATIN1: the shell refuses `SET
-/// client_encoding`, and runs this as a read.
-const LATIN1: &str = "SELECT set_config('client_encoding', 'LATIN1', false)";
+/// The one way left for a dbguard session to get LATIN1: the shell
+/// refuses `SET client_encoding` and a read calling `set_config(...,
+/// false)` (issue 15), and runs this as a read ([`SESSION_FN`]).
+const LATIN1: &str = "SELECT public.session_set('client_encoding', 'LATIN1')";
 
 /// `SESSION_VALUES` with LATIN1.
 const LATIN1_VALUES: [&str; 8] = [
@@ -39,6 +40,8 @@ INSERT INTO public.l1 VALUES
   (1, 'café', 'naïve', 'Ñ', '{"crème brûlée",ß,NULL}', '{"é": "ü"}', '\xe9', 'café'),
   (2, E'it''s \\ "q"\n\t', 'ÿ', ' ', '{}', '[]', '\x', 'naïve'),
   (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+CREATE FUNCTION public.session_set(name text, value text)
+    RETURNS text LANGUAGE sql AS $$ SELECT set_config(name, value, false) $$;
 "#;
 
 /// Neither the database's defaults, nor `PGOPTIONS`, nor the target

@@ -71,19 +71,23 @@ fn a_continued_escape_string_smuggles_nothing_through_the_shell() {
     held(&db, &out, "piped into the shell");
 }
 
-/// With `standard_conforming_strings` off, `'\''` is a string holding a
-/// quote to the server, and the start of a longer one to sqlparser.
+/// With `standard_conforming_strings` off (here from the connection's
+/// options: `set_config(..., false)` is refused as a read since finding
+/// 2), `'\''` is a string holding a quote to the server, and the start of
+/// a longer one to sqlparser.
 #[test]
 fn a_backslash_quote_smuggles_nothing_once_strings_are_not_standard() {
     let db = PgDb::with(T);
-    let script = "select set_config('standard_conforming_strings', 'off', false);\n\
+    let url = format!("{}?options=-c%20standard_conforming_strings%3Doff", db.url);
+    let script = "show standard_conforming_strings;\n\
                   /**/select 'x'\n'\\''; commit; delete from t; --';\n";
-    let out = run_with_stdin(&[&db.url], script);
-    held(
-        &db,
-        &out,
-        "after set_config(standard_conforming_strings, off)",
+    let out = run_with_stdin(&[&url], script);
+    assert!(
+        stdout(&out).lines().any(|l| l.trim() == "off"),
+        "the session does not read strings the non-standard way: {}",
+        stdout(&out)
     );
+    held(&db, &out, "with standard_conforming_strings off");
 }
 
 /// A session statement goes to the server only as the one statement it

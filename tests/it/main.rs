@@ -33,6 +33,7 @@ mod cli;
 mod complete;
 mod connect;
 mod demo;
+mod guard_effects;
 mod guard_smuggling;
 mod impact;
 mod impact_associations;

@@ -1,0 +1,283 @@
+//! Functions whose effects a read-only transaction does not stop.
+//!
+//! `BEGIN READ ONLY` refuses writes to tables, but a PostgreSQL function
+//! can act elsewhere: on another connection (`dblink_exec`), on large
+//! objects, on other sessions (`pg_terminate_backend`), on the server
+//! (`pg_reload_conf`, `pg_switch_wal`), on replication slots, or on this
+//! session's later statements (`set_config(..., false)`, session-level
+//! advisory locks). A statement that calls one of them, at any depth (a
+//! subquery, a `FROM` function, a write's `WHERE`, which the preview runs),
+//! is refused: [`SIDE_EFFECTS`] is the reviewed list, one entry per
+//! function (or family), each with what it does that the guard cannot see.
+//!
+//! Names match however they are written: schema-qualified or not, quoted
+//! or not, in any case. What this cannot see is a user-defined function
+//! that calls one of them in its body; the README says so.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{self, Visit, Visitor};
+
+use crate::db::Engine;
+
+/// One reviewed function, or a family of them by prefix.
+pub struct SideEffect {
+    /// The function's name, in lower case.
+    pub name: &'static str,
+    /// Whether every function whose name starts with `name` is meant.
+    pub prefix: bool,
+    /// What it does that a read-only transaction does not stop.
+    pub why: &'static str,
+}
+
+const fn one(name: &'static str, why: &'static str) -> SideEffect {
+    SideEffect {
+        name,
+        prefix: false,
+        why,
+    }
+}
+
+const CONNECTION: &str = "runs SQL on another connection, which commits on its own";
+const LARGE_OBJECT: &str = "writes large objects, which a read-only transaction allows";
+const SESSIONS: &str = "acts on other sessions";
+const SERVER: &str = "acts on the server itself";
+const STATS: &str = "resets the server's statistics";
+const SLOTS: &str = "changes replication slots or origins";
+const LOCK: &str = "takes or releases a session-level advisory lock that outlives the read";
+const NOTIFY: &str = "sends a notification to other sessions";
+const FILES: &str = "writes files on the server";
+
+/// The reviewed list (PostgreSQL 15).
+pub const SIDE_EFFECTS: &[SideEffect] = &[
+    SideEffect {
+        name: "dblink",
+        prefix: true,
+        why: CONNECTION,
+    },
+    one("lo_creat", LARGE_OBJECT),
+    one("lo_create", LARGE_OBJECT),
+    one("lo_from_bytea", LARGE_OBJECT),
+    one("lo_import", LARGE_OBJECT),
+    one("lo_export", FILES),
+    one("lo_put", LARGE_OBJECT),
+    one("lo_truncate", LARGE_OBJECT),
+    one("lo_truncate64", LARGE_OBJECT),
+    one("lo_unlink", LARGE_OBJECT),
+    one("lowrite", LARGE_OBJECT),
+    one("pg_terminate_backend", SESSIONS),
+    one("pg_cancel_backend", SESSIONS),
+    one("pg_reload_conf", SERVER),
+    one("pg_rotate_logfile", SERVER),
+    one("pg_switch_wal", SERVER),
+    one("pg_create_restore_point", SERVER),
+    one("pg_logical_emit_message", SERVER),
+    one("pg_promote", SERVER),
+    one("pg_backup_start", SERVER),
+    one("pg_backup_stop", SERVER),
+    one("pg_wal_replay_pause", SERVER),
+    one("pg_wal_replay_resume", SERVER),
+    one("pg_import_system_collations", SERVER),
+    SideEffect {
+        name: "pg_stat_reset",
+        prefix: true,
+        why: STATS,
+    },
+    one("pg_create_physical_replication_slot", SLOTS),
+    one("pg_create_logical_replication_slot", SLOTS),
+    one("pg_drop_replication_slot", SLOTS),
+    one("pg_copy_physical_replication_slot", SLOTS),
+    one("pg_copy_logical_replication_slot", SLOTS),
+    one("pg_replication_slot_advance", SLOTS),
+    one("pg_logical_slot_get_changes", SLOTS),
+    one("pg_logical_slot_get_binary_changes", SLOTS),
+    SideEffect {
+        name: "pg_replication_origin_",
+        prefix: true,
+        why: SLOTS,
+    },
+    one("pg_advisory_lock", LOCK),
+    one("pg_advisory_lock_shared", LOCK),
+    one("pg_try_advisory_lock", LOCK),
+    one("pg_try_advisory_lock_shared", LOCK),
+    one("pg_advisory_unlock", LOCK),
+    one("pg_advisory_unlock_shared", LOCK),
+    one("pg_advisory_unlock_all", LOCK),
+    one("pg_notify", NOTIFY),
+    SideEffect {
+        name: "pg_file_",
+        prefix: true,
+        why: FILES,
+    },
+];
+
+/// The first call in `stmt` whose effects a read-only transaction does
+/// not stop: the name as written, and why.
+pub(crate) fn side_effect(engine: Engine, stmt: &ast::Statement) -> Option<(String, &'static str)> {
+    if engine != Engine::Postgres {
+        return None;
+    }
+    let mut finder = Finder(None);
+    let _ = stmt.visit(&mut finder);
+    finder.0
+}
+
+struct Finder(Option<(String, &'static str)>);
+
+impl Visitor for Finder {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &ast::Expr) -> ControlFlow<()> {
+        if let ast::Expr::Function(f) = expr {
+            self.0 = judge(&f.name, Some(&f.args));
+        }
+        done(&self.0)
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &ast::TableFactor) -> ControlFlow<()> {
+        self.0 = match factor {
+            ast::TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | ast::TableFactor::Function { name, .. } => judge(name, None),
+            _ => None,
+        };
+        done(&self.0)
+    }
+}
+
+fn done(found: &Option<(String, &'static str)>) -> ControlFlow<()> {
+    match found {
+        Some(_) => ControlFlow::Break(()),
+        None => ControlFlow::Continue(()),
+    }
+}
+
+/// A call of `name` with `args` (where known), if it is on the list, or a
+/// `set_config` that is not local to the transaction.
+fn judge(
+    name: &ast::ObjectName,
+    args: Option<&ast::FunctionArguments>,
+) -> Option<(String, &'static str)> {
+    let last = name.0.last()?.as_ident()?.value.to_lowercase();
+    if last == "set_config" && !is_local(args) {
+        return Some((
+            name.to_string(),
+            "changes a setting for the rest of the session (only set_config(name, value, true) is local to the read)",
+        ));
+    }
+    SIDE_EFFECTS
+        .iter()
+        .find(|e| {
+            if e.prefix {
+                last.starts_with(e.name)
+            } else {
+                last == e.name
+            }
+        })
+        .map(|e| (name.to_string(), e.why))
+}
+
+/// Whether a `set_config` call's third argument is a literal true.
+fn is_local(args: Option<&ast::FunctionArguments>) -> bool {
+    let Some(ast::FunctionArguments::List(list)) = args else {
+        return false;
+    };
+    list.args.get(2).is_some_and(|a| {
+        matches!(
+            a.to_string().to_lowercase().as_str(),
+            "true" | "'true'" | "'t'" | "'on'" | "'yes'" | "'1'"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::{Kind, classify};
+
+    /// Every way of writing a call of `name`: bare, schema-qualified,
+    /// quoted, upper case, in a subquery, in `FROM`, in a write's `WHERE`,
+    /// behind `EXPLAIN`.
+    fn spellings(name: &str) -> Vec<String> {
+        let upper = name.to_uppercase();
+        vec![
+            format!("select {name}(1)"),
+            format!("select pg_catalog.{name}(1)"),
+            format!("select \"pg_catalog\".\"{name}\"(1)"),
+            format!("SELECT {upper}(1)"),
+            format!("select 1 where exists (select {name}(1))"),
+            format!("select * from {name}(1) as f"),
+            format!("select * from t join lateral {name}(t.id) as f on true"),
+            format!("delete from t where id = {name}(1)"),
+            format!("update t set v = 1 where {name}(id) is not null"),
+            format!("explain select {name}(1)"),
+            format!("with x as (select {name}(1)) select * from x"),
+        ]
+    }
+
+    #[test]
+    fn every_listed_function_is_refused_however_it_is_written() {
+        for entry in SIDE_EFFECTS {
+            let name = if entry.prefix {
+                format!("{}x", entry.name)
+            } else {
+                entry.name.to_owned()
+            };
+            for sql in spellings(&name) {
+                let s = classify(Engine::Postgres, &sql);
+                assert_eq!(s.kind, Kind::Unknown, "{sql} was taken as {:?}", s.kind);
+                let note = s.note.unwrap_or_default();
+                assert!(
+                    note.contains(entry.why) && note.to_lowercase().contains(&name),
+                    "{sql}: {note}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn set_config_is_a_read_only_when_local_to_it() {
+        for sql in [
+            "select set_config('standard_conforming_strings', 'off', false)",
+            "select set_config('search_path', 'x', 'false')",
+            "select set_config('search_path', 'x', f())",
+            "select pg_catalog.set_config('search_path', 'x', 0 = 0)",
+            "select set_config('search_path', 'x')",
+        ] {
+            assert_eq!(classify(Engine::Postgres, sql).kind, Kind::Unknown, "{sql}");
+        }
+        for sql in [
+            "select set_config('search_path', 'x', true)",
+            "select set_config('search_path', 'x', 'on')",
+            "select current_setting('search_path')",
+        ] {
+            assert_eq!(classify(Engine::Postgres, sql).kind, Kind::Read, "{sql}");
+        }
+    }
+
+    #[test]
+    fn functions_of_the_same_family_name_only_are_not_refused() {
+        for sql in [
+            "select lo_get(1)",
+            "select pg_advisory_xact_lock(1)",
+            "select pg_try_advisory_xact_lock(1)",
+            "select pg_stat_get_live_tuples(1)",
+            "select dbl(1)",
+            "select * from lo_unlinked",
+            "select pg_notifyx(1)",
+        ] {
+            assert_eq!(classify(Engine::Postgres, sql).kind, Kind::Read, "{sql}");
+        }
+    }
+
+    #[test]
+    fn sqlite_has_no_list() {
+        assert_eq!(
+            classify(Engine::Sqlite, "select lo_unlink(1)").kind,
+            Kind::Read
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Issue 15, finding 2: writes through functions in a read. A read-only
+//! transaction refuses writes to tables, not a function that commits on
+//! another connection or writes large objects; such calls are refused
+//! wherever they stand in the statement (`src/sql/effects.rs` holds the
+//! reviewed list, each entry tested there).
+
+use std::process::Output;
+
+use crate::helpers::*;
+
+const T: &str = "create table t(id int primary key); insert into t values (1), (2), (3);";
+
+fn count(db: &PgDb, sql: &str) -> i64 {
+    db.client().query_one(sql, &[]).expect("count").get(0)
+}
+
+#[track_caller]
+fn refused(out: &Output, name: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    let err = stderr(out);
+    assert!(
+        err.contains("statement not executed") && err.to_lowercase().contains(name),
+        "{err}"
+    );
+}
+
+/// `dblink_exec` commits on a connection of its own: the read-only
+/// transaction around the read never sees the delete.
+#[test]
+fn dblink_exec_in_a_read_deletes_nothing() {
+    let db = PgDb::with(&format!("{T} create extension dblink;"));
+    let conninfo = format!("dbname={} user=postgres host=127.0.0.1", db.name);
+    for sql in [
+        format!("select dblink_exec('{conninfo}', 'delete from t where id = 1')"),
+        format!(
+            "select * from dblink('{conninfo}', 'delete from t where id = 2 returning id') as d(id int)"
+        ),
+        format!("select 1 where exists (select public.dblink_exec('{conninfo}', 'delete from t'))"),
+    ] {
+        let out = run(&["exec", &db.url, "-c", &sql]);
+        refused(&out, "dblink");
+        assert_eq!(count(&db, "select count(*) from t"), 3, "{sql}");
+    }
+}
+
+/// Large objects are written from a read-only transaction in PostgreSQL
+/// 15; a read, or the preview of a write whose WHERE calls one, would
+/// create or remove them.
+#[test]
+fn large_object_writers_in_a_read_or_a_where_write_nothing() {
+    let db = PgDb::with(T);
+    let objects = "select count(*) from pg_largeobject_metadata";
+    let out = run(&["exec", &db.url, "-c", "select lo_from_bytea(0, 'x')"]);
+    refused(&out, "lo_from_bytea");
+    let out = run(&[
+        "exec",
+        &db.url,
+        "-c",
+        "delete from t where id = (select lo_create(0) % 2)",
+        "--dry-run",
+    ]);
+    refused(&out, "lo_create");
+    assert_eq!(count(&db, objects), 0);
+    assert_eq!(count(&db, "select count(*) from t"), 3);
+}
+
+/// `set_config(..., false)` changes how the rest of the session reads
+/// text (`standard_conforming_strings`, `search_path`); only the local form
+/// runs as a read.
+#[test]
+fn session_wide_set_config_is_refused_and_the_local_one_runs() {
+    let db = PgDb::with(T);
+    let out = run_with_stdin(
+        &[&db.url],
+        "select set_config('search_path', 'nowhere', false);\nselect count(*) from t;\n",
+    );
+    refused(&out, "set_config");
+    assert!(
+        stdout(&out).lines().any(|l| l.trim() == "3"),
+        "the session's search_path is unchanged: {}",
+        stdout(&out)
+    );
+    let out = run(&[
+        "exec",
+        &db.url,
+        "-c",
+        "select set_config('search_path', 'nowhere', true)",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
