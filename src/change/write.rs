@@ -30,9 +30,10 @@ impl Write {
         }
     }
 
-    /// Whether policy sees a WHERE: one that holds for every row (`WHERE
-    /// 1 = 1`) filters nothing; statements without the clause have none to
-    /// miss.
+    /// Whether policy sees a WHERE: one that holds for every row whatever
+    /// the row (`WHERE 1 = 1`) filters nothing, nor does one the preview
+    /// finds selecting every row of the table (`Impact::covers_every_row`);
+    /// statements without the clause have none to miss.
     fn has_where(&self) -> bool {
         let s = &self.statement;
         (s.predicate.is_some() && !s.where_always_true)
@@ -59,7 +60,7 @@ impl Plan for Write {
         Ok(Preview {
             statement: self.statement.text.clone(),
             digest: impact.digest.clone(),
-            facts: facts(&impact, self.has_where()),
+            facts: facts(&impact, self.has_where() && !impact.covers_every_row),
             summary: summary(&impact),
             audit: serde_json::json!({
                 "statement": self.statement.text,

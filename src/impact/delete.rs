@@ -344,6 +344,14 @@ pub(super) fn analyze(
     if ctx.options.target_only {
         return Ok(impact);
     }
+    // With USING, which rows are "outside" the WHERE is not one table's
+    // question; the WHERE stands.
+    if let Some(pred) = sql.pred.as_deref().filter(|_| !sql.distinct)
+        && target_rows.unwrap_or(0) > 0
+    {
+        let with = super::with_clause(&sql.user_ctes, sql.user_recursive);
+        impact.covers_every_row = super::covers_every_row(tx, &with, &sql.from, pred)?;
+    }
     let deleted_rows = count_deleted(tx, &sql, target_rows, &mut impact)?;
     for e in &g.edges {
         follow_edge(tx, &sql, e, &deleted_rows, &mut impact)?;

@@ -189,6 +189,10 @@ pub struct Impact {
     /// and after them, and equal.
     #[serde(skip)]
     pub data_version: Option<String>,
+    /// An UPDATE or DELETE whose WHERE selects every row of its table
+    /// (`WHERE 2 > 1`, `id = id`): policy then judges it as having none.
+    #[serde(skip)]
+    pub covers_every_row: bool,
 }
 
 /// The rows of one table a change deletes, updates or inserts, as SQL:
@@ -389,6 +393,7 @@ fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
         digest: String::new(),
         row_sets: Vec::new(),
         data_version: None,
+        covers_every_row: false,
     };
     impact
         .totals
@@ -650,7 +655,23 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         digest: String::new(),
         row_sets: Vec::new(),
         data_version: None,
+        covers_every_row: false,
     }
+}
+
+/// Whether `pred` selects every row of `from` (the target with its
+/// alias): no row for which it is false or NULL. The query stops at the
+/// first such row, so a selective predicate costs a row or two to prove
+/// it filters; one that holds everywhere reads the table, as its write
+/// will. Not known in time: `false`, and the WHERE stands.
+fn covers_every_row(tx: &mut dyn PreviewTx, with: &str, from: &str, pred: &str) -> Result<bool> {
+    let q = format!(
+        "{with}SELECT CASE WHEN EXISTS (SELECT 1 FROM {from} WHERE ({pred}) IS NOT TRUE) THEN 0 ELSE 1 END"
+    );
+    Ok(match tx.query(&q)? {
+        Some(r) => crate::db::count_of(r.rows.first().and_then(|r| r.first()))? == 1,
+        None => false,
+    })
 }
 
 /// The SQL of a table reference (with its alias) and the name the

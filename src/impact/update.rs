@@ -51,6 +51,14 @@ pub(super) fn analyze(
     let table = up.table;
     let mut impact = empty_impact(stmt, table);
     let (matched, changed) = up.count_matched(tx, &mut impact)?;
+    // With FROM, which rows are "outside" the WHERE is not one table's
+    // question; the WHERE stands.
+    if let Some(pred) = up.pred.strip_prefix(" WHERE ").filter(|_| !up.joined)
+        && matched.unwrap_or(0) > 0
+    {
+        let with = super::with_clause(&up.uctes, up.urec);
+        impact.covers_every_row = super::covers_every_row(tx, &with, &up.from, pred)?;
+    }
     if matched.unwrap_or(1) > 0 && ctx.options.sample_rows > 0 {
         up.sample_changes(tx, &mut impact)?;
     }

@@ -363,6 +363,58 @@ fn a_where_that_is_always_true_counts_as_none() {
     assert_eq!(db.dump(), before);
 }
 
+/// Issue 15, finding 7: a WHERE is judged by the rows it selects, not by
+/// its text. Tautologies the text check misses (`2 > 1`, `id = id`, a
+/// subquery that is true) and a real filter that happens to select every
+/// row of the table are caught by the rule against writes without WHERE,
+/// on both engines; a filter that leaves a row out is not.
+#[test]
+fn a_where_that_selects_every_row_counts_as_none() {
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        let db = Db::new(engine, SCHEMA);
+        let before = db.dump();
+        let j = db.machine();
+        let decision = |sql: &str| {
+            let out = shipped_policy_dry_run(&j, &db, sql);
+            (
+                out.status.code(),
+                last_json(&out)["verdict"]["decision"].clone(),
+            )
+        };
+        for pred in [
+            "2 > 1",
+            "id = id",
+            "id IS NOT NULL",
+            "true IS true",
+            "1 IN (1)",
+            "(SELECT true)",
+            "'a' LIKE 'a'",
+            "id >= 10",
+            "pid IN (SELECT id FROM p)",
+        ] {
+            for sql in [
+                format!("DELETE FROM c WHERE {pred}"),
+                format!("UPDATE c SET pid = pid WHERE {pred}"),
+            ] {
+                assert_eq!(
+                    decision(&sql),
+                    (Some(2), "deny".into()),
+                    "{engine:?}: {sql}"
+                );
+            }
+        }
+        for sql in [
+            "DELETE FROM c WHERE id >= 11",
+            "UPDATE c SET pid = 2 WHERE pid = 1",
+            "DELETE FROM c WHERE pid IS DISTINCT FROM 2",
+        ] {
+            let (_, filtered) = decision(sql);
+            assert_ne!(filtered, "deny", "{engine:?}: {sql}");
+        }
+        assert_eq!(db.dump(), before);
+    }
+}
+
 #[test]
 fn denied_exits_2_and_missing_approvers_say_how_to_add_one() {
     let db = Db::new(Engine::Sqlite, SCHEMA);
