@@ -184,6 +184,11 @@ fn approve(
             now: approval::now(),
             approvals_needed: v.approvals_needed,
             from: &v.from,
+            kind: preview.facts.kind,
+            summary: &preview.summary,
+            rules: &v.rules,
+            requested: v.approvals_needed,
+            ttl_secs: i64::try_from(cx.policy.request_ttl().as_secs()).unwrap_or(i64::MAX),
         },
         groups: cx.policy.groups(),
     };

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::LazyLock;
 
 use dbguard::ErrorKind;
 use dbguard::policy::approval::{
@@ -84,15 +85,8 @@ pub fn request(statement: &str, digest: &str, ttl: i64) -> Request {
         system_identifier: Some("7301234567890123456".to_owned()),
         operator: OPERATOR.to_owned(),
         digest: digest.to_owned(),
-        summary: serde_json::json!({
-            "target": {"table": "public.orders", "rows": 1},
-            "totals": {"public.orders": {"delete": 1, "update": 0, "insert": 0},
-                       "public.order_items": {"delete": 3, "update": 0, "insert": 0}},
-            "effects": [{"table": "public.order_items", "action": "cascade", "rows": 3}],
-            "will_fail": false,
-            "warnings": ["public.invoices.order_id: 2 rows would dangle"],
-        }),
-        rules: vec!["delete-needs-approval".to_owned()],
+        summary: SUMMARY.clone(),
+        rules: RULES.clone(),
         approvals_needed: 1,
         from: vec![],
         nonce: new_nonce().expect("nonce"),
@@ -101,6 +95,23 @@ pub fn request(statement: &str, digest: &str, ttl: i64) -> Request {
     }
 }
 
+/// The impact summary [`request`] shows, and [`expected`] holds it to.
+static SUMMARY: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    serde_json::json!({
+        "target": {"table": "public.orders", "rows": 1},
+        "totals": {"public.orders": {"delete": 1, "update": 0, "insert": 0},
+                   "public.order_items": {"delete": 3, "update": 0, "insert": 0}},
+        "effects": [{"table": "public.order_items", "action": "cascade", "rows": 3}],
+        "will_fail": false,
+        "warnings": ["public.invoices.order_id: 2 rows would dangle"],
+    })
+});
+
+/// The rules that asked for the approval.
+static RULES: LazyLock<Vec<String>> = LazyLock::new(|| vec!["delete-needs-approval".to_owned()]);
+
+/// The change a [`request`] describes, as the apply's own preview and
+/// verdict would describe it; requests live a day under its policy.
 pub fn expected<'a>(statement: &'a str, digest: &'a str, from: &'a [String]) -> Expected<'a> {
     Expected {
         digest,
@@ -111,6 +122,11 @@ pub fn expected<'a>(statement: &'a str, digest: &'a str, from: &'a [String]) -> 
         now: now(),
         approvals_needed: 1,
         from,
+        kind: dbguard::model::ChangeKind::Delete,
+        summary: &SUMMARY,
+        rules: &RULES,
+        requested: 1,
+        ttl_secs: 86_400,
     }
 }
 

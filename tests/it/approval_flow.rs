@@ -702,3 +702,108 @@ fn two_approvals_burn_both_tokens_sqlite() {
 fn two_approvals_burn_both_tokens_pg() {
     two_approvals_burn_both_tokens(Engine::Postgres);
 }
+
+// ---- issue 15, finding 3: a forged request ----
+
+/// The request `DELETE FROM p WHERE id = 1` prints (1 parent and its 2
+/// children), decoded for editing.
+fn forgeable(j: &JournalDir, a: &Approvers, db: &Db) -> dbguard::policy::approval::Request {
+    let line = request_of(j, a, &db.target(), FORGED_SQL);
+    dbguard::policy::approval::Request::decode(&line)
+        .expect("the request decodes")
+        .0
+}
+
+const FORGED_SQL: &str = "DELETE FROM p WHERE id = 1";
+
+/// The forger's edit: the approver is shown one row deleted, nothing
+/// cascading, no warning; the request's expiry moves ten years out.
+fn forge(r: &mut dbguard::policy::approval::Request) {
+    let table = r.summary["target"]["table"].clone();
+    r.summary = serde_json::json!({
+        "target": {"table": table, "rows": 1},
+        "totals": {table.as_str().unwrap_or("p"): {"delete": 1, "update": 0, "insert": 0}},
+        "effects": [],
+        "will_fail": false,
+        "warnings": [],
+    });
+    r.expires_at += 10 * 365 * 24 * 3600;
+}
+
+/// The approver signs what they are shown; the apply holds the signed
+/// request to the change's own preview and applies nothing.
+fn a_forged_summary_applies_nothing(engine: Engine) {
+    let a = Approvers::new("");
+    let db = Db::new(engine, SCHEMA);
+    let j = db.machine();
+    let before = db.dump();
+    let mut r = forgeable(&j, &a, &db);
+    forge(&mut r);
+    let token = a.approve("alice", &r.encode());
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &db.target(),
+        FORGED_SQL,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(err.contains("its impact other than this change's"), "{v}");
+    assert_eq!(db.dump(), before);
+    // The honest request, signed, applies.
+    let honest = forgeable(&j, &a, &db).encode();
+    let token = a.approve("alice", &honest);
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &db.target(),
+        FORGED_SQL,
+        &[&token],
+    );
+    assert_eq!(code, Some(0), "{v}");
+}
+
+#[test]
+fn a_forged_summary_applies_nothing_sqlite() {
+    a_forged_summary_applies_nothing(Engine::Sqlite);
+}
+
+#[test]
+fn a_forged_summary_applies_nothing_pg() {
+    a_forged_summary_applies_nothing(Engine::Postgres);
+}
+
+/// Only the expiry pushed out, the impact intact: the request is valid for
+/// the policy's TTL from its signed creation time, whatever its
+/// `expires_at` says.
+#[test]
+fn a_pushed_expiry_does_not_outlive_the_policys_ttl() {
+    let a = Approvers::new("[limits]\nrequest_ttl = \"1s\"\n");
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let j = db.machine();
+    let before = db.dump();
+    let mut r = forgeable(&j, &a, &db);
+    r.expires_at += 10 * 365 * 24 * 3600;
+    let token = a.approve("alice", &r.encode());
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &db.target(),
+        FORGED_SQL,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired at"),
+        "{v}"
+    );
+    assert_eq!(db.dump(), before);
+}

@@ -50,7 +50,11 @@ fn refuses_key_listed_for_another_namespace() {
 #[test]
 fn refuses_listed_key_outside_required_group() {
     let s = setup();
-    let line = request(STATEMENT, DIGEST, 900).encode();
+    // The request shows the groups the change needs, as a real one does
+    // (and as a token is held to since issue 15).
+    let mut req = request(STATEMENT, DIGEST, 900);
+    req.from = vec!["dba".to_owned()];
+    let line = req.encode();
     let token = sign(&line, &s.dave).unwrap().encode();
     let from = vec!["dba".to_owned()];
     refused(
@@ -63,8 +67,11 @@ fn refuses_listed_key_outside_required_group() {
         ),
         &["1st token", "dave@example.org", "is not in group `dba`"],
     );
-    // The same token is fine when dave's group is accepted.
+    // A token for a request that accepts dave's group is fine.
     let from = vec!["dba".to_owned(), "oncall".to_owned()];
+    let mut req = request(STATEMENT, DIGEST, 900);
+    req.from = from.clone();
+    let token = sign(&req.encode(), &s.dave).unwrap().encode();
     let ok = verify(
         &[token],
         &expected(STATEMENT, DIGEST, &from),
@@ -191,7 +198,9 @@ fn two_approvals_need_two_distinct_principals() {
     let by_alice = sign(&line, &s.alice).unwrap().encode();
     let by_dave = sign(&line, &s.dave).unwrap().encode();
     let mut exp = expected(STATEMENT, DIGEST, &[]);
+    // The verdict asked for two, as the request says.
     exp.approvals_needed = 2;
+    exp.requested = 2;
 
     refused(
         verify(
@@ -322,7 +331,9 @@ fn names_which_token_failed() {
     let mallory = s.keys.make("mallory");
     let bad = sign(&line, &mallory).unwrap().encode();
     let mut exp = expected(STATEMENT, DIGEST, &[]);
+    // The verdict asked for two, as the request says.
     exp.approvals_needed = 2;
+    exp.requested = 2;
     let msg = refused(
         verify(
             &[good, bad, line.clone()],

@@ -31,7 +31,8 @@ pub struct Approval {
     pub signed_at: i64,
 }
 
-/// What the tokens must match: the change about to be applied.
+/// What the tokens must match: the change about to be applied, as its
+/// own preview and verdict describe it.
 #[derive(Debug, Clone)]
 pub struct Expected<'a> {
     pub digest: &'a str,
@@ -40,9 +41,24 @@ pub struct Expected<'a> {
     pub system_identifier: Option<&'a str>,
     pub operator: &'a str,
     pub now: i64,
+    /// How many valid tokens these are to make up.
     pub approvals_needed: u32,
     pub from: &'a [String],
+    /// What a request for this change shows its approver: its kind, its
+    /// impact summary, the rules that asked and how many approvals they
+    /// ask. A signed request that shows anything else was edited.
+    pub kind: crate::model::ChangeKind,
+    pub summary: &'a serde_json::Value,
+    pub rules: &'a [String],
+    pub requested: u32,
+    /// How long a request is valid from its signed creation time (the
+    /// policy's `request_ttl`), whatever its `expires_at` says.
+    pub ttl_secs: i64,
 }
+
+/// Clock difference between the operator's machine and this one that a
+/// request's creation time may show.
+const CLOCK_SKEW_SECS: i64 = 300;
 
 /// `1st`, `2nd`, `3rd`, `4th`, `11th`...
 pub(crate) fn ordinal(n: usize) -> String {
@@ -277,18 +293,61 @@ fn check_binding(
             short(expected.digest)
         ));
     }
-    if expected.now > r.expires_at {
-        return Err(format!(
-            "expired at {} ({} ago); ask for a new approval",
-            format_time(r.expires_at),
-            format_duration(expected.now - r.expires_at)
-        ));
-    }
+    check_shown(r, expected)?;
+    check_time(r, expected)?;
     if used(&r.nonce) {
         return Err(format!(
             "already used: request {} was applied with an approval before; \
              an approval is good for one apply",
             short(&r.nonce)
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the request shows what this change's own preview and verdict
+/// show: the approver signed what they saw, so what they saw must be it.
+fn check_shown(r: &super::Request, expected: &Expected<'_>) -> std::result::Result<(), String> {
+    let mut edited = Vec::new();
+    if r.kind != expected.kind {
+        edited.push("its kind");
+    }
+    if &r.summary != expected.summary {
+        edited.push("its impact");
+    }
+    if r.rules != expected.rules || r.approvals_needed != expected.requested {
+        edited.push("the rules asking for it");
+    }
+    if r.from != expected.from {
+        edited.push("the groups it needs");
+    }
+    if edited.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "signed for a request that shows {} other than this change's (it was edited before it was signed); a new request is needed",
+        edited.join(", ")
+    ))
+}
+
+/// Whether the request is still valid: from its signed creation time for
+/// the policy's request TTL; its own `expires_at` can only shorten that.
+fn check_time(r: &super::Request, expected: &Expected<'_>) -> std::result::Result<(), String> {
+    if r.created_at > expected.now.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(format!(
+            "it was created at {}, in the future; ask for a new approval",
+            format_time(r.created_at)
+        ));
+    }
+    let until = r
+        .created_at
+        .saturating_add(expected.ttl_secs)
+        .min(r.expires_at);
+    if expected.now > until {
+        return Err(format!(
+            "expired at {} ({} ago); ask for a new approval",
+            format_time(until),
+            format_duration(expected.now - until)
         ));
     }
     Ok(())
