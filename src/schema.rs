@@ -310,6 +310,10 @@ pub struct Trigger {
     pub for_each_row: bool,
     /// Disabled triggers (`ALTER TABLE ... DISABLE TRIGGER`) do not fire.
     pub enabled: bool,
+    /// Fires with `session_replication_role = replica` too (Postgres
+    /// `ENABLE ALWAYS` or `ENABLE REPLICA`), where an undo restores with
+    /// ordinary triggers off.
+    pub fires_in_replica: bool,
     /// The function it calls (Postgres) or its body (SQLite), for display.
     pub action: String,
 }

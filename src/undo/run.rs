@@ -221,7 +221,7 @@ impl Undo {
         for t in tables.iter().rev() {
             steps.delete_inserted(t, chosen[&t.info.name].deleted)?;
         }
-        let differences = if mode == RestoreMode::Triggers && could_differ(schema, &tables) {
+        let differences = if could_differ(schema, &tables, mode) {
             steps.differences(&tables)?
         } else {
             Vec::new()
@@ -233,6 +233,18 @@ impl Undo {
             check_integrity(tx, schema, &tables)?;
         }
         let mut partial = Vec::new();
+        if !differences.is_empty() {
+            if !self.opts.allow_uncovered {
+                return Err(Error::refused(format!(
+                    "the undo would restore rows that differ from their before-images (triggers changed them): {}\nNothing was committed. Disable the triggers for the undo, undo as a role that may set session_replication_role, or rerun with --allow-uncovered (the undo's entry will be partial).",
+                    differences.join("; ")
+                )));
+            }
+            partial.push(format!(
+                "restored rows differ from their before-images: {}",
+                differences.join("; ")
+            ));
+        }
         if let Some(beyond) = effects.finish(tx)? {
             if !self.opts.allow_uncovered {
                 return Err(Error::refused(format!(
@@ -276,26 +288,34 @@ fn unqualified(type_name: &str) -> &str {
 }
 
 /// Whether anything but the undo's own statements could have written the
-/// restored rows: a trigger on a restored table, or a key action of a
-/// restored table's foreign key, which fires only where the undo deletes
-/// rows of the parent (the rows its change inserted) or moves their keys
-/// (rows it updated). Without either, what the undo wrote is what is
-/// there, and comparing every restored row again is only cost (most of a
-/// SQLite undo's time after the re-insert itself).
-fn could_differ(schema: &Schema, tables: &[&TableEntry]) -> bool {
+/// restored rows: a trigger on a restored table that fires in `mode`
+/// (with `session_replication_role = replica`, only those enabled ALWAYS
+/// or REPLICA), or, with triggers on, a key action of a restored table's
+/// foreign key, which fires only where the undo deletes rows of the
+/// parent (the rows its change inserted) or moves their keys (rows it
+/// updated). Without either, what the undo wrote is what is there, and
+/// comparing every restored row again is only cost (most of a SQLite
+/// undo's time after the re-insert itself).
+fn could_differ(schema: &Schema, tables: &[&TableEntry], mode: RestoreMode) -> bool {
+    let replica = mode == RestoreMode::Replica;
     let touched: BTreeMap<QualName, &TableEntry> =
         tables.iter().map(|t| (t.info.qual_name(), *t)).collect();
     tables.iter().any(|t| {
         schema.get(&t.info.qual_name()).is_none_or(|table| {
-            !table.triggers.is_empty()
-                || table.foreign_keys.iter().any(|fk| {
-                    let Some(parent) = touched.get(&fk.ref_table) else {
-                        return false;
-                    };
-                    let acts = |a: FkAction| !matches!(a, FkAction::NoAction | FkAction::Restrict);
-                    (parent.inserted > 0 && acts(fk.on_delete))
-                        || (parent.updated > 0 && acts(fk.on_update))
-                })
+            table
+                .triggers
+                .iter()
+                .any(|tg| tg.enabled && (!replica || tg.fires_in_replica))
+                || !replica
+                    && table.foreign_keys.iter().any(|fk| {
+                        let Some(parent) = touched.get(&fk.ref_table) else {
+                            return false;
+                        };
+                        let acts =
+                            |a: FkAction| !matches!(a, FkAction::NoAction | FkAction::Restrict);
+                        (parent.inserted > 0 && acts(fk.on_delete))
+                            || (parent.updated > 0 && acts(fk.on_update))
+                    })
         })
     })
 }

@@ -107,7 +107,20 @@ fn pg_undo_as_plain_role_fires_triggers_and_reports_the_stamped_column() {
     let id = last_json(&o)["change_id"].as_i64().expect("change_id");
     assert_ne!(pg_dump_tables(&db.url), before);
 
-    let (_, report) = undo_yes(&j, id, &[]);
+    // Issue 15, finding 14: the rows the triggers would bend are named and
+    // nothing is committed (this undo used to commit them and report)...
+    let changed = pg_dump_tables(&db.url);
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 1, "undo bent by a trigger, as the plain role");
+    let err = stderr(&o);
+    assert!(
+        err.contains("differ from their before-images") && err.contains("updated_at"),
+        "{err}"
+    );
+    assert_eq!(pg_dump_tables(&db.url), changed, "a refused undo committed");
+    // ...unless the operator accepts it: then the entry is partial.
+    let (_, report) = undo_yes(&j, id, &["--allow-uncovered"]);
     assert_eq!(report["mode"], "triggers", "{report}");
     let diffs = report["differences"].to_string();
     assert!(
@@ -139,11 +152,39 @@ fn pg_undo_as_plain_role_says_triggers_mode_in_text() {
     assert_exit(&o, 0, "exec as dbguard_plain");
     let id = last_json(&o)["change_id"].as_i64().expect("change_id");
     let ids = id.to_string();
-    let o = j.run(&["undo", "apply", &ids, "--yes"]);
-    assert_exit(&o, 0, "undo apply");
+    let o = j.run(&["undo", "apply", &ids, "--yes", "--allow-uncovered"]);
+    assert_exit(&o, 0, "undo apply --allow-uncovered");
     let out = stdout(&o);
     assert!(out.contains("triggers mode"), "{out}");
     assert!(out.contains("updated_at"), "{out}");
+}
+
+/// Issue 15, finding 12: a trigger enabled ALWAYS fires in replica mode
+/// too. Its BEFORE INSERT rewrites the rows the undo puts back; the undo
+/// compares what is in the table with the before-images and commits
+/// nothing (it used to commit them and say every row was equal).
+#[test]
+fn pg_undo_in_replica_mode_is_refused_where_an_always_trigger_bends_rows() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE t (id integer PRIMARY KEY, v text);
+         INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    );
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "DELETE FROM t WHERE id = 1", &[]);
+    db.plain(
+        "CREATE FUNCTION bend() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN NEW.v := 'bent'; RETURN NEW; END $$;
+         CREATE TRIGGER t_bend BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION bend();
+         ALTER TABLE t ENABLE ALWAYS TRIGGER t_bend;",
+    );
+    let now = db.dump();
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 1, "undo bent by an ALWAYS trigger");
+    let err = stderr(&o);
+    assert!(err.contains("differ from their before-images"), "{err}");
+    assert_eq!(db.dump(), now, "a refused undo committed");
 }
 
 // ---- acceptance 6: changes the journal cannot cover ----

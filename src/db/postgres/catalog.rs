@@ -429,6 +429,7 @@ fn load_triggers(
             // safety tool would rather list a trigger that stays quiet than
             // hide one that fires (for example under a replication role).
             enabled: enabled != "D",
+            fires_in_replica: enabled == "A" || enabled == "R",
             action,
         });
     }

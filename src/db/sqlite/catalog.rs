@@ -404,8 +404,9 @@ fn load_triggers(
             events: header.events,
             // SQLite only has row-level triggers.
             for_each_row: true,
-            // SQLite cannot disable a trigger.
+            // SQLite cannot disable a trigger, and has no replica mode.
             enabled: true,
+            fires_in_replica: false,
             action: header.body,
         });
     }
