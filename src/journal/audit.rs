@@ -292,6 +292,24 @@ impl Event {
             .collect())
     }
 
+    /// Its columns as SQL literals: at, event, operator, target,
+    /// change_id, detail.
+    fn values(&self, dialect: Dialect) -> String {
+        let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
+        format!(
+            "{}, {}, {}, {}, {}, {}",
+            lit(&self.at),
+            lit(&self.event),
+            lit(&self.operator),
+            self.target
+                .as_deref()
+                .map_or_else(|| "NULL".to_owned(), lit),
+            self.change_id
+                .map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
+            lit(&self.detail)
+        )
+    }
+
     /// The record as a trail without a journal keeps it (the witness
     /// only): no id, no chain.
     pub(super) fn unchained(&self) -> AuditRecord {
@@ -337,21 +355,9 @@ pub(crate) fn stage_events(tx: &mut dyn ApplyTx, events: &[Event]) -> Result<()>
     }
     let names = JournalNames::new(tx.engine());
     let dialect = Dialect(tx.engine());
-    let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
     let values: Vec<String> = events
         .iter()
-        .map(|e| {
-            format!(
-                "({}, {}, {}, {}, {}, {})",
-                lit(&e.at),
-                lit(&e.event),
-                lit(&e.operator),
-                e.target.as_deref().map_or_else(|| "NULL".to_owned(), lit),
-                e.change_id
-                    .map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
-                lit(&e.detail)
-            )
-        })
+        .map(|e| format!("({})", e.values(dialect)))
         .collect();
     // Rows of one statement get their `seq` in the order of VALUES.
     tx.execute(&format!(
@@ -399,14 +405,8 @@ pub(crate) fn chain_in(tx: &mut dyn ApplyTx, events: &[Event]) -> Result<Vec<Aud
             ),
         );
         values.push(format!(
-            "({id}, {}, {}, {}, {}, {}, {}, {}, {})",
-            lit(&l.at),
-            lit(&l.event),
-            lit(&l.operator),
-            l.target.as_deref().map_or_else(|| "NULL".to_owned(), lit),
-            l.change_id
-                .map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
-            lit(&l.detail),
+            "({id}, {}, {}, {})",
+            l.values(dialect),
             lit(&prev_hash),
             lit(&hash)
         ));
