@@ -440,6 +440,8 @@ fn verify_coverage(
     executed: &Executed,
     baseline: Option<BTreeMap<QualName, TableCounts>>,
 ) -> Result<Option<String>> {
+    // A deferred constraint trigger would write at COMMIT, after this.
+    tx.fire_deferred()?;
     if let Some(mut counters) = tx.counters()? {
         for (name, before) in baseline.unwrap_or_default() {
             if let Some(c) = counters.get_mut(&name) {

@@ -294,6 +294,12 @@ pub trait ApplyTx: PreviewTx {
     /// engine checks them at the end of each statement otherwise (SQLite's
     /// `defer_foreign_keys`); false where it cannot.
     fn defer_foreign_keys(&mut self) -> Result<bool>;
+    /// Runs now what the engine would run at commit: deferred constraint
+    /// triggers (Postgres `SET CONSTRAINTS ALL IMMEDIATE`), whose writes
+    /// would otherwise land after the last look at what the transaction
+    /// changed. A deferred check that fails fails here. Called once the
+    /// change's own statements are done.
+    fn fire_deferred(&mut self) -> Result<()>;
 }
 
 /// Whether `e` is the engine refusing a duplicate key (Postgres 23505,

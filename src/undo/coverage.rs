@@ -55,6 +55,8 @@ impl Effects {
     /// What the engine changed beyond the undo's own rows, described, or
     /// `None` when nothing.
     pub fn finish(mut self, tx: &mut dyn ApplyTx) -> Result<Option<String>> {
+        // A deferred constraint trigger would write at COMMIT, after this.
+        tx.fire_deferred()?;
         if let (Some(before), Some(now)) = (self.baseline.take(), tx.counters()?) {
             for (name, c) in now {
                 let got = c.since(before.get(&name).copied().unwrap_or_default());

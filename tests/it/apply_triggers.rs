@@ -200,12 +200,24 @@ INSERT INTO unrelated VALUES (1, 'x'), (2, 'y'), (3, 'z');
         "delete" => "DELETE FROM unrelated WHERE id = OLD.id",
         _ => "INSERT INTO unrelated VALUES (OLD.id + 100, 'gone: ' || OLD.v)",
     };
+    // Issue 15, finding 10: a deferred constraint trigger writes at
+    // COMMIT, after the look at what the change wrote, unless it is made
+    // to fire before it.
+    let create = match writes {
+        "deferred insert" => {
+            "CREATE CONSTRAINT TRIGGER target_spill AFTER DELETE ON target \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION spill();"
+        }
+        _ => {
+            "CREATE TRIGGER target_spill AFTER DELETE ON target FOR EACH ROW EXECUTE FUNCTION spill();"
+        }
+    };
     match engine {
         Engine::Postgres => format!(
             "{base}
 CREATE FUNCTION spill() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN {body}; RETURN OLD; END $$;
-CREATE TRIGGER target_spill AFTER DELETE ON target FOR EACH ROW EXECUTE FUNCTION spill();"
+{create}"
         ),
         Engine::Sqlite => format!(
             "{base}
@@ -261,6 +273,11 @@ fn pg_trigger_deleting_elsewhere_is_refused_unless_allowed() {
 #[test]
 fn pg_trigger_inserting_elsewhere_is_refused_unless_allowed() {
     uncovered(Engine::Postgres, "insert");
+}
+
+#[test]
+fn pg_deferred_trigger_inserting_elsewhere_is_refused_unless_allowed() {
+    uncovered(Engine::Postgres, "deferred insert");
 }
 
 #[test]

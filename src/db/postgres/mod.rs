@@ -700,6 +700,13 @@ impl ApplyTx for PgApply<'_, '_> {
         // Postgres checks restored rows in replica mode instead.
         Ok(false)
     }
+
+    fn fire_deferred(&mut self) -> Result<()> {
+        self.preview
+            .tx
+            .batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+            .map_err(apply_error)
+    }
 }
 
 /// Streams the rows of `sql` through a cursor, 5,000 rows a round trip,

@@ -533,6 +533,11 @@ impl ApplyTx for SqliteApply<'_, '_> {
         self.execute("PRAGMA defer_foreign_keys = ON")?;
         Ok(true)
     }
+
+    fn fire_deferred(&mut self) -> Result<()> {
+        // SQLite defers foreign-key checks only, which write nothing.
+        Ok(())
+    }
 }
 
 /// Says precisely why a path is not an openable SQLite database.
