@@ -455,8 +455,17 @@ fn verify_coverage(
         for name in names {
             let got = counters.get(name).copied().unwrap_or_default();
             let want = expected.get(name).copied().unwrap_or_default();
+            // TRUNCATE itself counts no rows: whatever a truncated table
+            // shows was written by something else (a trigger ON TRUNCATE
+            // putting rows back), which its entry does not hold.
             if fresh.kind == ChangeKind::Truncate && expected.contains_key(name) {
-                continue; // TRUNCATE does not count rows
+                if got.deleted + got.updated + got.inserted > 0 {
+                    uncovered.push(format!(
+                        "{name} (truncated; then {} deleted, {} updated, {} inserted)",
+                        got.deleted, got.updated, got.inserted
+                    ));
+                }
+                continue;
             }
             if !expected.contains_key(name) {
                 uncovered.push(format!(

@@ -444,3 +444,38 @@ fn sqlite_undo_rewritten_by_a_trigger_is_refused_then_reported() {
         "the undo does not name the rewritten column: {report}"
     );
 }
+
+/// Issue 15, finding 11: TRUNCATE counts no rows, so a truncated table was
+/// not looked at; a trigger AFTER TRUNCATE that puts a row back committed
+/// uncovered, and the undo could never put the truncated rows back (the
+/// new row is in the way). Refused; with --allow-uncovered, partial.
+#[test]
+fn pg_truncate_refilled_by_a_trigger_is_refused_unless_allowed() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE t (id integer PRIMARY KEY, v text);
+         INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         CREATE FUNCTION refill() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO t VALUES (1, 'refilled'); RETURN NULL; END $$;
+         CREATE TRIGGER t_refill AFTER TRUNCATE ON t FOR EACH STATEMENT EXECUTE FUNCTION refill();",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let before = db.dump();
+    let o = j.run(&["exec", &target, "-c", "TRUNCATE t", "--yes"]);
+    assert_exit(&o, 1, "TRUNCATE refilled by a trigger");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("--allow-uncovered") && all.contains("truncated"),
+        "{all}"
+    );
+    assert_eq!(db.dump(), before, "a refused TRUNCATE changed data");
+    assert!(undo_list(&j).is_empty());
+
+    let id = exec_yes(&j, &db, "TRUNCATE t", &["--allow-uncovered"]);
+    let entry = list_entry(&j, id);
+    assert!(
+        entry["partial"].as_str().is_some_and(|p| !p.is_empty()),
+        "{entry}"
+    );
+}
