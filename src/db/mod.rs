@@ -300,6 +300,11 @@ pub trait ApplyTx: PreviewTx {
     /// changed. A deferred check that fails fails here. Called once the
     /// change's own statements are done.
     fn fire_deferred(&mut self) -> Result<()>;
+    /// Tables outside the journal this transaction holds exclusively
+    /// (Postgres ACCESS EXCLUSIVE: truncated, rewritten, altered or
+    /// dropped), which its row counters do not show; none on SQLite,
+    /// which has no such statement a trigger could run.
+    fn held_exclusively(&mut self) -> Result<Vec<crate::schema::QualName>>;
 }
 
 /// Whether `e` is the engine refusing a duplicate key (Postgres 23505,

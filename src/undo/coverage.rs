@@ -79,6 +79,12 @@ impl Effects {
                 }
             }
         }
+        // Truncated or rewritten by a trigger: no row counter shows it.
+        for name in tx.held_exclusively()? {
+            self.beyond.push(format!(
+                "{name} (truncated, rewritten or altered: held exclusively)"
+            ));
+        }
         if self.beyond.is_empty() {
             return Ok(None);
         }

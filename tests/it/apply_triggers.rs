@@ -479,3 +479,42 @@ fn pg_truncate_refilled_by_a_trigger_is_refused_unless_allowed() {
         "{entry}"
     );
 }
+
+/// Issue 15, finding 9: a trigger that truncates another table writes
+/// nothing the row counters show. The table it truncated is held
+/// exclusively by the change's transaction, which the check now looks
+/// at: refused, naming it; with --allow-uncovered, partial.
+#[test]
+fn pg_trigger_truncating_elsewhere_is_refused_unless_allowed() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE target (id integer PRIMARY KEY, v text);
+         CREATE TABLE audit_log (id integer PRIMARY KEY, note text);
+         INSERT INTO target VALUES (1, 'a'), (2, 'b');
+         INSERT INTO audit_log VALUES (1, 'kept'), (2, 'kept');
+         CREATE FUNCTION forget() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN TRUNCATE audit_log; RETURN NULL; END $$;
+         CREATE TRIGGER target_forget AFTER DELETE ON target FOR EACH STATEMENT EXECUTE FUNCTION forget();",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM target WHERE id = 1";
+    let before = db.dump();
+    let o = j.run(&["exec", &target, "-c", sql, "--yes"]);
+    assert_exit(&o, 1, "a trigger truncating elsewhere");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("audit_log") && all.contains("--allow-uncovered"),
+        "{all}"
+    );
+    assert_eq!(db.dump(), before, "a refused apply changed data");
+
+    let id = exec_yes(&j, &db, sql, &["--allow-uncovered"]);
+    let entry = list_entry(&j, id);
+    assert!(
+        entry["partial"]
+            .as_str()
+            .is_some_and(|p| p.contains("audit_log")),
+        "{entry}"
+    );
+}

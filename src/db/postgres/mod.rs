@@ -701,6 +701,34 @@ impl ApplyTx for PgApply<'_, '_> {
         Ok(false)
     }
 
+    fn held_exclusively(&mut self) -> Result<Vec<crate::schema::QualName>> {
+        let rows = self
+            .preview
+            .tx
+            .query_typed(
+                "SELECT n.nspname::text, c.relname::text \
+                 FROM pg_catalog.pg_locks l \
+                 JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' \
+                   AND l.mode = 'AccessExclusiveLock' AND c.relkind IN ('r', 'p', 'm') \
+                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                   AND n.nspname !~ '^pg_(toast|temp)' AND n.nspname::text <> $1",
+                &[(
+                    &crate::db::journal::journal_schema(),
+                    postgres::types::Type::TEXT,
+                )],
+            )
+            .map_err(apply_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let schema: String = r.try_get(0)?;
+            let name: String = r.try_get(1)?;
+            out.push(crate::schema::QualName::new(Some(&schema), &name));
+        }
+        Ok(out)
+    }
+
     fn fire_deferred(&mut self) -> Result<()> {
         self.preview
             .tx

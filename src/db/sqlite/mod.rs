@@ -534,6 +534,10 @@ impl ApplyTx for SqliteApply<'_, '_> {
         Ok(true)
     }
 
+    fn held_exclusively(&mut self) -> Result<Vec<crate::schema::QualName>> {
+        Ok(Vec::new())
+    }
+
     fn fire_deferred(&mut self) -> Result<()> {
         // SQLite defers foreign-key checks only, which write nothing.
         Ok(())
