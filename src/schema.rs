@@ -417,6 +417,14 @@ impl Schema {
         self.by_name.get(name).map(|&i| &self.tables[i])
     }
 
+    /// Whether any table has an enabled trigger: without one, nothing but
+    /// a change's own statements writes while it runs.
+    pub fn has_triggers(&self) -> bool {
+        self.tables
+            .iter()
+            .any(|t| t.triggers.iter().any(|tg| tg.enabled))
+    }
+
     pub(crate) fn index_of(&self, name: &QualName) -> Option<usize> {
         self.by_name.get(name).copied()
     }
