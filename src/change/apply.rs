@@ -111,6 +111,9 @@ pub(super) fn recompute(
         timeout: cx.options.apply.guard.statement_timeout,
         sample_rows: 0,
         target_only: false,
+        // The verdict was given on the preview; the recount only checks
+        // the impact is the one previewed.
+        judge_where: false,
     };
     let target_opts = PreviewOptions {
         target_only: true,

@@ -346,7 +346,10 @@ pub(super) fn analyze(
     }
     // With USING, which rows are "outside" the WHERE is not one table's
     // question; the WHERE stands.
-    if let Some(pred) = sql.pred.as_deref().filter(|_| !sql.distinct)
+    if let Some(pred) = sql
+        .pred
+        .as_deref()
+        .filter(|_| !sql.distinct && ctx.options.judge_where)
         && target_rows.unwrap_or(0) > 0
     {
         let with = super::with_clause(&sql.user_ctes, sql.user_recursive);

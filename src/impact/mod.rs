@@ -240,6 +240,10 @@ pub struct PreviewOptions {
     /// A DELETE's target rows and their fingerprint only: what the guarded
     /// apply recounts when nothing else can have changed since the preview.
     pub target_only: bool,
+    /// Whether to find out if an UPDATE's or DELETE's WHERE selects every
+    /// row ([`Impact::covers_every_row`]): for a verdict that can depend on
+    /// it, not for the apply's recount.
+    pub judge_where: bool,
 }
 
 impl Default for PreviewOptions {
@@ -248,6 +252,7 @@ impl Default for PreviewOptions {
             timeout: Duration::from_secs(10),
             sample_rows: 3,
             target_only: false,
+            judge_where: true,
         }
     }
 }
@@ -271,6 +276,10 @@ pub fn preview(
     let (assocs, assoc_warnings) = associations::associations(schema, policy);
     let identity = conn.identity().clone();
     let engine = conn.engine();
+    let options = &PreviewOptions {
+        judge_where: options.judge_where && policy.judges_where(),
+        ..options.clone()
+    };
     let ctx = Context {
         schema,
         associations: &assocs,

@@ -53,7 +53,10 @@ pub(super) fn analyze(
     let (matched, changed) = up.count_matched(tx, &mut impact)?;
     // With FROM, which rows are "outside" the WHERE is not one table's
     // question; the WHERE stands.
-    if let Some(pred) = up.pred.strip_prefix(" WHERE ").filter(|_| !up.joined)
+    if let Some(pred) = up
+        .pred
+        .strip_prefix(" WHERE ")
+        .filter(|_| !up.joined && ctx.options.judge_where)
         && matched.unwrap_or(0) > 0
     {
         let with = super::with_clause(&up.uctes, up.urec);

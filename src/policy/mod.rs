@@ -155,6 +155,17 @@ impl Policy {
     }
 
     /// How long an approval request stays valid (default 15 minutes).
+    /// Whether a verdict can depend on a write having a WHERE clause (a
+    /// rule with `without_where`): only then does the preview ask the
+    /// database whether the WHERE leaves any row out.
+    pub fn judges_where(&self) -> bool {
+        self.rules.iter().any(|r| {
+            r.conditions
+                .iter()
+                .any(|c| matches!(c, rule::Condition::WithoutWhere(_)))
+        })
+    }
+
     pub fn request_ttl(&self) -> Duration {
         self.limits.request_ttl.unwrap_or(DEFAULT_REQUEST_TTL)
     }
