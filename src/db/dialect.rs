@@ -223,8 +223,10 @@ impl Dialect {
 
     /// An aggregate over rows of `table` (as `qual`) that changes when the
     /// set of rows changes, whatever their order: a sum of hashes of the
-    /// primary key (Postgres), or of mixed rowids (SQLite). Part of the
-    /// preview's digest, so the same number of *other* rows is drift too.
+    /// primary key (Postgres), or on SQLite dbguard's own multiset SHA-256
+    /// of the rowid or the `WITHOUT ROWID` key (`sqlite::fingerprint`).
+    /// Part of the preview's digest, so the same number of *other* rows is
+    /// drift too.
     pub fn fingerprint(&self, table: &Table, qual: &str) -> String {
         match self.0 {
             Engine::Postgres => {
@@ -245,20 +247,21 @@ impl Dialect {
                 format!("coalesce(sum(hashtextextended({key}, 0)::numeric), 0)::text")
             }
             Engine::Sqlite => {
-                if table.without_rowid {
-                    let cols: Vec<String> = table
+                let name = crate::db::sqlite::FINGERPRINT;
+                let cols: Vec<String> = if table.without_rowid {
+                    table
                         .primary_key
                         .iter()
                         .flat_map(|pk| pk.columns.iter())
-                        .map(|c| format!("length(quote({qual}.{}))", quote_ident(c)))
-                        .collect();
-                    if cols.is_empty() {
-                        return "0".into();
-                    }
-                    format!("coalesce(sum({}), 0)", cols.join(" * 31 + "))
+                        .map(|c| format!("{qual}.{}", quote_ident(c)))
+                        .collect()
                 } else {
-                    format!("coalesce(sum(({qual}.rowid * 2654435761) % 4294967311), 0)")
+                    vec![format!("{qual}.rowid")]
+                };
+                if cols.is_empty() {
+                    return "0".into();
                 }
+                format!("{name}({})", cols.join(", "))
             }
         }
     }

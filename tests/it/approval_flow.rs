@@ -790,3 +790,48 @@ fn a_pushed_expiry_does_not_outlive_the_policys_ttl() {
     );
     assert_eq!(db.dump(), before);
 }
+
+/// Issue 15, finding 4 (SQLite): the digest an approval signs binds which
+/// rows the change deletes, not only how many. The old fingerprint, a sum
+/// of mixed rowids, summed {1, 6} like {3, 4}: approved for rows 3 and 4,
+/// the token deleted 1 and 6 once they were the stale ones.
+#[test]
+fn a_token_for_some_rows_deletes_no_others_sqlite() {
+    let a = Approvers::new("");
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE t (id integer PRIMARY KEY, status text NOT NULL);
+         INSERT INTO t VALUES (1, 'ok'), (2, 'ok'), (3, 'stale'), (4, 'stale'), (5, 'ok'), (6, 'ok');",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM t WHERE status = 'stale'";
+    let line = request_of(&j, &a, &target, sql);
+    let token = a.approve("alice", &line);
+    db.plain(
+        "UPDATE t SET status = 'ok' WHERE id IN (3, 4);
+         UPDATE t SET status = 'stale' WHERE id IN (1, 6);",
+    );
+    let before = db.dump();
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &target,
+        sql,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("impact changed"),
+        "{v}"
+    );
+    assert_eq!(
+        db.dump(),
+        before,
+        "the token deleted rows it was not signed for"
+    );
+}

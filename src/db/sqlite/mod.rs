@@ -20,6 +20,10 @@ use crate::schema::Schema;
 
 pub mod catalog;
 pub mod demo;
+mod fingerprint;
+
+/// The SQL name of the rows' fingerprint aggregate ([`fingerprint`]).
+pub(crate) const FINGERPRINT: &str = fingerprint::NAME;
 pub(crate) mod journal;
 pub(crate) mod json_lines;
 pub mod packed;
@@ -54,6 +58,7 @@ impl SqliteConnection {
             .caused_by(e)
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        fingerprint::register(&conn)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         // A file with a valid header but a damaged body fails here, not later.
         conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
