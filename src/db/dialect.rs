@@ -226,6 +226,18 @@ impl Dialect {
     /// primary key (Postgres), or on SQLite dbguard's own multiset SHA-256
     /// of the rowid or the `WITHOUT ROWID` key (`sqlite::fingerprint`).
     /// Part of the preview's digest, so the same number of *other* rows is
+    /// How an operator keeps triggers off an undo, for a refusal's help.
+    pub(crate) fn quiet_restore_hint(&self) -> &'static str {
+        match self.0 {
+            Engine::Postgres => {
+                "undo as a role that may set session_replication_role (triggers and key actions then stay off)"
+            }
+            Engine::Sqlite => {
+                "drop the triggers for the undo and create them again after it (SQLite cannot turn them off)"
+            }
+        }
+    }
+
     /// drift too.
     pub fn fingerprint(&self, table: &Table, qual: &str) -> String {
         match self.0 {

@@ -232,26 +232,24 @@ impl Undo {
         if mode == RestoreMode::Replica || deferred {
             check_integrity(tx, schema, &tables)?;
         }
+        let hint = dialect.quiet_restore_hint();
         let mut partial = Vec::new();
         if !differences.is_empty() {
-            if !self.opts.allow_uncovered {
-                return Err(Error::refused(format!(
-                    "the undo would restore rows that differ from their before-images (triggers changed them): {}\nNothing was committed. Disable the triggers for the undo, undo as a role that may set session_replication_role, or rerun with --allow-uncovered (the undo's entry will be partial).",
+            partial.push(self.accepted(
+                format!(
+                    "the undo would restore rows that differ from their before-images (triggers changed them): {}",
                     differences.join("; ")
-                )));
-            }
-            partial.push(format!(
-                "restored rows differ from their before-images: {}",
-                differences.join("; ")
-            ));
+                ),
+                &format!("Disable the triggers that changed them for the undo, or {hint}"),
+            )?);
         }
         if let Some(beyond) = effects.finish(tx)? {
-            if !self.opts.allow_uncovered {
-                return Err(Error::refused(format!(
-                    "{beyond}\nNothing was committed. Remove or re-point the rows that reference what the undo deletes or moves, undo as a role that may set session_replication_role (triggers and key actions then stay off), or rerun with --allow-uncovered (the undo's entry will be partial)."
-                )));
-            }
-            partial.push(beyond);
+            partial.push(self.accepted(
+                beyond,
+                &format!(
+                    "Remove or re-point the rows that reference what the undo deletes or moves, {hint}"
+                ),
+            )?);
         }
         if forced {
             partial.push(skipped_text(&plan));
@@ -266,6 +264,20 @@ impl Undo {
             skipped: if forced { plan.conflicts.len() } else { 0 },
             plan,
         })
+    }
+}
+
+impl Undo {
+    /// What the undo would commit beyond exact before-images, `why`:
+    /// refused with `help`, unless the operator allowed it, when it is
+    /// what the entry's partial mark says.
+    fn accepted(&self, why: String, help: &str) -> Result<String> {
+        if self.opts.allow_uncovered {
+            return Ok(why);
+        }
+        Err(Error::refused(format!(
+            "{why}\nNothing was committed. {help}, or rerun with --allow-uncovered (the undo's entry will be partial)."
+        )))
     }
 }
 
