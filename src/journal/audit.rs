@@ -442,33 +442,34 @@ pub(crate) fn chain_in(tx: &mut dyn ApplyTx, events: &[Event]) -> Result<Vec<Aud
 
 /// The staged records, oldest first, removed from `audit_pending` (the
 /// caller links them in the same transaction).
+///
+/// One statement takes exactly the rows it returns: a read then a delete
+/// by range would, under READ COMMITTED, also delete a record another
+/// change committed in between, unlinked and gone.
 fn take_staged(tx: &mut dyn ApplyTx, names: &JournalNames) -> Result<Vec<Event>> {
     let pending = rows(
         tx,
         &format!(
-            "SELECT seq, at, event, operator, target, change_id, detail FROM {} ORDER BY seq",
+            "DELETE FROM {} RETURNING seq, at, event, operator, target, change_id, detail",
             names.table("audit_pending")
         ),
     )?;
-    let mut out = Vec::with_capacity(pending.len());
+    let mut staged = Vec::with_capacity(pending.len());
     for r in &pending {
-        out.push(Event {
-            at: text_of(r.get(1)),
-            event: text_of(r.get(2)),
-            operator: text_of(r.get(3)),
-            target: r.get(4).and_then(Value::text),
-            change_id: optional_int(r.get(5))?,
-            detail: text_of(r.get(6)),
-        });
+        staged.push((
+            int(r.first())?,
+            Event {
+                at: text_of(r.get(1)),
+                event: text_of(r.get(2)),
+                operator: text_of(r.get(3)),
+                target: r.get(4).and_then(Value::text),
+                change_id: optional_int(r.get(5))?,
+                detail: text_of(r.get(6)),
+            },
+        ));
     }
-    if let Some(last) = pending.last() {
-        tx.execute(&format!(
-            "DELETE FROM {} WHERE seq <= {}",
-            names.table("audit_pending"),
-            int(last.first())?
-        ))?;
-    }
-    Ok(out)
+    staged.sort_by_key(|(seq, _)| *seq);
+    Ok(staged.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Where the chain continues: the recorded head, so a truncated tail stays
