@@ -224,7 +224,8 @@ pub struct InsertCapture<'a> {
 
 /// The key values of the rows an INSERT puts in, when it inserts exactly
 /// those rows or fails: an undo's re-insert with no conflicts, under a
-/// one-column key that cannot be NULL (SQLite's `INTEGER PRIMARY KEY`).
+/// one-column key (SQLite's `INTEGER PRIMARY KEY`; a NULL among them sends
+/// the engine back to watching the rows go in).
 #[derive(Debug, Clone, Copy)]
 pub struct InsertedKeys<'a> {
     /// A query of the values, as its one column `k`.
@@ -517,16 +518,14 @@ impl Connection {
 
     /// A short write transaction that reads what other transactions
     /// committed while it waited for a lock (Postgres READ COMMITTED):
-    /// the audit trail's appends. Not `durable`: Postgres may acknowledge
-    /// the commit before its WAL is flushed (`PgConnection::short_write`).
+    /// the audit trail's appends.
     pub fn short_write<T>(
         &mut self,
         opts: &GuardOptions,
-        durable: bool,
         f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
     ) -> Result<T> {
         match self {
-            Connection::Postgres(c) => c.short_write(opts, durable, f),
+            Connection::Postgres(c) => c.short_write(opts, f),
             Connection::Sqlite(c) => c.short_write(opts, f),
         }
     }

@@ -71,29 +71,6 @@ impl Trail {
         operator: &str,
         events: &[(&str, Option<i64>, serde_json::Value)],
     ) -> Result<Vec<AuditRecord>> {
-        self.append_with(conn, operator, events, true)
-    }
-
-    /// Appends a session's last events (its end): committed without
-    /// waiting for the server's WAL flush, as nothing else depends on them
-    /// (`Connection::short_write`); what waited in the queue recorded no
-    /// effect either.
-    pub fn end(
-        &mut self,
-        conn: &mut Connection,
-        operator: &str,
-        events: &[(&str, Option<i64>, serde_json::Value)],
-    ) -> Result<Vec<AuditRecord>> {
-        self.append_with(conn, operator, events, false)
-    }
-
-    fn append_with(
-        &mut self,
-        conn: &mut Connection,
-        operator: &str,
-        events: &[(&str, Option<i64>, serde_json::Value)],
-        durable: bool,
-    ) -> Result<Vec<AuditRecord>> {
         let identity = conn.identity().clone();
         let mut all = std::mem::take(&mut self.queued);
         let queued = all.len();
@@ -105,7 +82,7 @@ impl Trail {
             }
         }
         let written = if self.in_target {
-            conn.short_write(&short(), durable, |tx| chain_in(tx, &all))
+            conn.short_write(&short(), |tx| chain_in(tx, &all))
         } else {
             Ok(all.iter().map(Event::unchained).collect())
         };
@@ -167,9 +144,7 @@ impl Trail {
             return Ok(());
         }
         let identity = conn.identity().clone();
-        // The staged records are committed already: linking them is not
-        // what keeps them.
-        let records = conn.short_write(&short(), false, |tx| chain_in(tx, &[]))?;
+        let records = conn.short_write(&short(), |tx| chain_in(tx, &[]))?;
         self.witness(&identity, &records)
     }
 

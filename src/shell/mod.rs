@@ -370,14 +370,7 @@ impl Shell {
 
     /// Appends the session's end, with whatever waited for it.
     fn end_session(&mut self, detail: serde_json::Value) -> Result<()> {
-        self.trail
-            .end(
-                &mut self.conn,
-                &self.operator,
-                &[("session_end", None, detail)],
-            )
-            .map(|_| ())
-            .map_err(|e| e.context("cannot write the audit trail"))
+        self.audit("session_end", detail)
     }
 
     fn run_read(&mut self, text: &str) -> Result<()> {

@@ -149,32 +149,20 @@ impl PgConnection {
         opts: &GuardOptions,
         f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
     ) -> Result<T> {
-        self.write(opts, postgres::IsolationLevel::RepeatableRead, "", f)
+        self.write(opts, postgres::IsolationLevel::RepeatableRead, f)
     }
 
     /// A short READ COMMITTED write transaction: the audit trail's
     /// appends, which lock the chain's head and must then read it as the
     /// last committed append left it (a REPEATABLE READ snapshot taken
     /// before the wait would fail, or see an old head).
-    ///
-    /// `durable: false` commits without waiting for the WAL flush
-    /// (`synchronous_commit = off`): for records whose loss in a server
-    /// crash loses nothing else (a session's end, linking records already
-    /// committed as staged); a crash can drop such a commit, never reorder
-    /// or corrupt the chain.
     pub fn short_write<T>(
         &mut self,
         opts: &GuardOptions,
-        durable: bool,
         f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
     ) -> Result<T> {
-        let settings = if durable {
-            ""
-        } else {
-            "; SET LOCAL synchronous_commit = off"
-        };
         let isolation = postgres::IsolationLevel::ReadCommitted;
-        let (txid, value) = self.write(opts, isolation, settings, |tx| {
+        let (txid, value) = self.write(opts, isolation, |tx| {
             let txid = tx
                 .query("SELECT txid_current()::text")?
                 .and_then(|r| r.rows.first().and_then(|r| r.first()).and_then(Value::text))
@@ -202,13 +190,10 @@ impl PgConnection {
         Ok(only_own_ended(old, &now, &self.own_txids).then_some(now))
     }
 
-    /// A write transaction; `settings` (`; SET LOCAL ...`) travel with its
-    /// timeouts.
     fn write<T>(
         &mut self,
         opts: &GuardOptions,
         isolation: postgres::IsolationLevel,
-        settings: &str,
         f: impl FnOnce(&mut dyn ApplyTx) -> Result<T>,
     ) -> Result<T> {
         let mut tx = self
@@ -220,7 +205,7 @@ impl PgConnection {
         let stmt_ms = opts.statement_timeout.as_millis().max(1);
         // One round trip: a one-row change opens several of these.
         tx.batch_execute(&format!(
-            "SET LOCAL lock_timeout = {lock_ms}; SET LOCAL statement_timeout = {stmt_ms}{settings}; {CANONICAL_OUTPUT}"
+            "SET LOCAL lock_timeout = {lock_ms}; SET LOCAL statement_timeout = {stmt_ms}; {CANONICAL_OUTPUT}"
         ))?;
         let result = {
             let mut runner = PgApply {
