@@ -239,6 +239,15 @@ pub trait Plan {
     ) -> (&'static str, serde_json::Value);
 }
 
+/// `e`, saying the audit trail could not record it (`audit`).
+fn unrecorded(mut e: Error, audit: &Error) -> Error {
+    e.message = format!(
+        "{}\n(the audit trail could not record it: {})",
+        e.message, audit.message
+    );
+    e
+}
+
 /// An approval as the journal records its use.
 fn approval_use(a: &Approval) -> ApprovalUse {
     ApprovalUse {
@@ -275,7 +284,7 @@ impl Context<'_> {
         ui.busy(Some(self.conn.canceller()));
         let preview = plan.preview(self);
         ui.busy(None);
-        let preview = preview?;
+        let preview = preview.map_err(|e| self.stopped(e))?;
         let verdict = self.policy.verdict(&preview.facts);
         // Queued: they go in with the change, or with whatever ends it.
         self.trail
@@ -295,7 +304,8 @@ impl Context<'_> {
         } else {
             Next::Gate
         };
-        ui.previewed(&preview, &verdict, next)?;
+        ui.previewed(&preview, &verdict, next)
+            .map_err(|e| self.stopped(e))?;
         let outcome = self.decide_and_apply(plan, &preview, &verdict, ui);
         let outcome = match outcome {
             Err(e) if e.kind != ErrorKind::WouldFail => Err(self.refused(&preview, e)),
@@ -485,14 +495,17 @@ impl Context<'_> {
                 ));
                 Ok(Outcome::Applied(a))
             }
-            (Err(mut outcome), Err(e)) => {
-                outcome.message = format!(
-                    "{}\n(the audit trail could not record it: {})",
-                    outcome.message, e.message
-                );
-                Err(outcome)
-            }
+            (Err(outcome), Err(e)) => Err(unrecorded(outcome, &e)),
             (Ok(_), Err(e)) => Err(e.context("cannot write the audit trail")),
+        }
+    }
+
+    /// Writes what the session queued about a change that stopped with
+    /// `e` before its verdict was acted on; `e` stays the answer.
+    fn stopped(&mut self, e: Error) -> Error {
+        match self.trail.settle(self.conn, self.operator) {
+            Ok(()) => e,
+            Err(audit) => unrecorded(e, &audit),
         }
     }
 

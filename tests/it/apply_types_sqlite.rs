@@ -367,3 +367,30 @@ fn sqlite_undo_finds_reinserted_rows_by_key_where_the_key_is_not_the_rowid() {
     undo_apply(&j, undo);
     assert_eq!(rows(all), [(2, "b".to_owned()), (3, "c".to_owned())]);
 }
+
+/// `INTEGER PRIMARY KEY DESC` may even be NULL (SQLite allows it in a key
+/// that is not the rowid), which no key lookup finds: such rows are
+/// watched as they go back in, and the undo restores them (it was refused
+/// as "re-inserted but 0 recorded").
+#[test]
+fn sqlite_undo_restores_rows_whose_non_rowid_integer_key_is_null() {
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE q (id INTEGER PRIMARY KEY DESC, v TEXT);
+         INSERT INTO q (id, v) VALUES (NULL, 'a'), (2, 'b');",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let change = exec_apply(&j, "DELETE FROM q WHERE v = 'a'");
+    assert_ne!(db.dump(), before);
+    undo_apply(&j, change);
+    let c = rusqlite::Connection::open(db.target()).expect("open");
+    let rows: Vec<(Option<i64>, String)> = c
+        .prepare("SELECT id, v FROM q ORDER BY v")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows, [(None, "a".to_owned()), (Some(2), "b".to_owned())]);
+}

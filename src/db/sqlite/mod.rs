@@ -432,6 +432,16 @@ impl SqliteApply<'_, '_> {
         Ok((executed, inserted))
     }
 
+    /// Whether the key query's `k` is NULL anywhere.
+    fn any_null(&mut self, keys: &str) -> Result<bool> {
+        let n: i64 = self.preview.tx.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM ({keys}) WHERE k IS NULL)"),
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n != 0)
+    }
+
     /// Copies the inserted rows (the table as `t`, in `from`) into the
     /// capture's snapshot table: locators, then data columns.
     fn copy_inserted(
@@ -490,7 +500,9 @@ impl ApplyTx for SqliteApply<'_, '_> {
             )));
         }
         match capture.inserted_keys {
-            Some(keys) => {
+            // `INTEGER PRIMARY KEY DESC` is not the rowid and may be NULL,
+            // which no key lookup finds: those rows are watched.
+            Some(keys) if !self.any_null(keys.query)? => {
                 let before = self.total_changes()?;
                 let reported = self.execute(statement)?;
                 let changed = self.total_changes()?.saturating_sub(before);
@@ -510,7 +522,7 @@ impl ApplyTx for SqliteApply<'_, '_> {
                 };
                 Ok((executed, inserted))
             }
-            None => self.insert_watched(statement, capture, &loc),
+            _ => self.insert_watched(statement, capture, &loc),
         }
     }
 
