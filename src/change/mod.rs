@@ -239,10 +239,10 @@ pub trait Plan {
     ) -> (&'static str, serde_json::Value);
 }
 
-/// `e`, saying the audit trail could not record it (`audit`).
-fn unrecorded(mut e: Error, audit: &Error) -> Error {
+/// `e`, saying the audit trail could not record `what` (`audit`).
+fn unrecorded(mut e: Error, what: &str, audit: &Error) -> Error {
     e.message = format!(
-        "{}\n(the audit trail could not record it: {})",
+        "{}\n(the audit trail could not record {what}: {})",
         e.message, audit.message
     );
     e
@@ -495,7 +495,7 @@ impl Context<'_> {
                 ));
                 Ok(Outcome::Applied(a))
             }
-            (Err(outcome), Err(e)) => Err(unrecorded(outcome, &e)),
+            (Err(outcome), Err(e)) => Err(unrecorded(outcome, "it", &e)),
             (Ok(_), Err(e)) => Err(e.context("cannot write the audit trail")),
         }
     }
@@ -505,7 +505,7 @@ impl Context<'_> {
     fn stopped(&mut self, e: Error) -> Error {
         match self.trail.settle(self.conn, self.operator) {
             Ok(()) => e,
-            Err(audit) => unrecorded(e, &audit),
+            Err(audit) => unrecorded(e, "it", &audit),
         }
     }
 
@@ -515,14 +515,7 @@ impl Context<'_> {
         let detail = serde_json::json!({"statement": preview.statement, "reason": e.message});
         match self.audit("refusal", None, detail) {
             Ok(()) => e,
-            Err(audit) => {
-                let mut e = e;
-                e.message = format!(
-                    "{}\n(the audit trail could not record this refusal: {})",
-                    e.message, audit.message
-                );
-                e
-            }
+            Err(audit) => unrecorded(e, "this refusal", &audit),
         }
     }
 

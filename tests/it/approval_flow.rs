@@ -699,6 +699,23 @@ fn forgeable(j: &JournalDir, a: &Approvers, db: &Db) -> dbguard::policy::approva
 
 const FORGED_SQL: &str = "DELETE FROM p WHERE id = 1";
 
+/// Carol's `exec --yes --token TOKEN` of [`FORGED_SQL`].
+fn apply_forged(
+    j: &JournalDir,
+    a: &Approvers,
+    db: &Db,
+    token: &str,
+) -> (Option<i32>, serde_json::Value) {
+    exec_json(
+        j,
+        &a.policy(),
+        "carol@example.org",
+        &db.target(),
+        FORGED_SQL,
+        &[token],
+    )
+}
+
 /// The forger's edit: the approver is shown one row deleted, nothing
 /// cascading, no warning; the request's expiry moves ten years out.
 fn forge(r: &mut dbguard::policy::approval::Request) {
@@ -723,14 +740,7 @@ fn a_forged_summary_applies_nothing(engine: Engine) {
     let mut r = forgeable(&j, &a, &db);
     forge(&mut r);
     let token = a.approve("alice", &r.encode());
-    let (code, v) = exec_json(
-        &j,
-        &a.policy(),
-        "carol@example.org",
-        &db.target(),
-        FORGED_SQL,
-        &[&token],
-    );
+    let (code, v) = apply_forged(&j, &a, &db, &token);
     assert_eq!(code, Some(3), "{v}");
     let err = v["error"].as_str().unwrap_or_default();
     assert!(err.contains("its impact other than this change's"), "{v}");
@@ -738,14 +748,7 @@ fn a_forged_summary_applies_nothing(engine: Engine) {
     // The honest request, signed, applies.
     let honest = forgeable(&j, &a, &db).encode();
     let token = a.approve("alice", &honest);
-    let (code, v) = exec_json(
-        &j,
-        &a.policy(),
-        "carol@example.org",
-        &db.target(),
-        FORGED_SQL,
-        &[&token],
-    );
+    let (code, v) = apply_forged(&j, &a, &db, &token);
     assert_eq!(code, Some(0), "{v}");
 }
 
@@ -772,14 +775,7 @@ fn a_pushed_expiry_does_not_outlive_the_policys_ttl() {
     r.expires_at += 10 * 365 * 24 * 3600;
     let token = a.approve("alice", &r.encode());
     std::thread::sleep(std::time::Duration::from_millis(2100));
-    let (code, v) = exec_json(
-        &j,
-        &a.policy(),
-        "carol@example.org",
-        &db.target(),
-        FORGED_SQL,
-        &[&token],
-    );
+    let (code, v) = apply_forged(&j, &a, &db, &token);
     assert_eq!(code, Some(3), "{v}");
     assert!(
         v["error"]

@@ -30,6 +30,9 @@ const SCHEMA: &str = "CREATE TABLE p (id integer PRIMARY KEY, name text);
      INSERT INTO p VALUES (1, 'a'), (2, 'b'), (3, 'c');
      INSERT INTO c VALUES (10, 3);";
 
+/// What an exec session records of a change it applies, before its end.
+const CHANGE_STORY: [&str; 5] = ["session_start", "statement", "preview", "verdict", "apply"];
+
 fn events(db: &Db) -> Vec<String> {
     records(db).into_iter().map(|r| r.event).collect()
 }
@@ -49,17 +52,7 @@ pub(crate) fn an_exec_change_commits_its_story_with_it(engine: Engine) {
     let j = db.machine();
     let sql = "DELETE FROM p WHERE id = 2";
     let change = exec_apply(&j, sql);
-    assert_eq!(
-        events(&db),
-        [
-            "session_start",
-            "statement",
-            "preview",
-            "verdict",
-            "apply",
-            "session_end"
-        ]
-    );
+    assert_eq!(events(&db), [&CHANGE_STORY[..], &["session_end"]].concat());
     let trail = records(&db);
     assert_eq!(trail[1].detail["statement"], sql);
     assert_eq!(trail[1].detail["kind"], "delete");
@@ -152,15 +145,10 @@ pub(crate) fn a_crash_before_the_commit_leaves_no_trace_and_after_it_the_whole_s
     assert_eq!(
         events(&db),
         [
-            "session_start",
-            "statement",
-            "preview",
-            "verdict",
-            "apply",
-            "session_start",
-            "statement",
-            "session_end"
+            &CHANGE_STORY[..],
+            &["session_start", "statement", "session_end"]
         ]
+        .concat()
     );
     settled(&db, &j);
 }

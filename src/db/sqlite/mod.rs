@@ -503,9 +503,7 @@ impl ApplyTx for SqliteApply<'_, '_> {
             // `INTEGER PRIMARY KEY DESC` is not the rowid and may be NULL,
             // which no key lookup finds: those rows are watched.
             Some(keys) if !self.any_null(keys.query)? => {
-                let before = self.total_changes()?;
-                let reported = self.execute(statement)?;
-                let changed = self.total_changes()?.saturating_sub(before);
+                let executed = self.execute_statement(statement)?;
                 // Each key looked up, not the table scanned against a list
                 // of them: a third of the copy's time.
                 let inserted = self.copy_inserted(
@@ -516,10 +514,6 @@ impl ApplyTx for SqliteApply<'_, '_> {
                         keys.query, capture.table, keys.column
                     ),
                 )?;
-                let executed = Executed {
-                    reported,
-                    changed: Some(changed),
-                };
                 Ok((executed, inserted))
             }
             _ => self.insert_watched(statement, capture, &loc),
