@@ -721,7 +721,9 @@ fn count_set_rows(
         let mut cond = format!("({})", conds.join(" OR "));
         if deleted_rows.contains_key(&c) {
             needed.push(Node::Deleted(c));
+            let reached = cond.clone();
             cond = format!("{cond} AND NOT ({})", sql.is_deleted(c, &ca));
+            count_both(tx, sql, c, &needed, &reached, impact)?;
         }
         let n = match shortcut {
             Some(n) => n,
@@ -744,6 +746,35 @@ fn count_set_rows(
             position: g.depth.get(&c).copied().unwrap_or(0) as i64,
             new_key: None,
         });
+    }
+    Ok(())
+}
+
+/// Rows of `c` that a SET NULL reaches and that are deleted anyway: the
+/// engine counts each as updated too when its SET NULL fires before the
+/// delete, and only as deleted otherwise. The coverage check allows that
+/// many extra updates of `c`, and no more.
+fn count_both(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    c: usize,
+    needed: &[Node],
+    reached: &str,
+    impact: &mut Impact,
+) -> Result<()> {
+    let ca = Sql::alias(c);
+    let n = sql.count(
+        tx,
+        needed,
+        &format!(
+            "{} AS {ca} WHERE {reached} AND {}",
+            sql.table(c).name.sql(),
+            sql.is_deleted(c, &ca)
+        ),
+    )?;
+    impact.bounded &= n.is_some();
+    if let Some(n) = n.filter(|&n| n > 0) {
+        impact.counted_twice.insert(sql.table(c).name.clone(), n);
     }
     Ok(())
 }

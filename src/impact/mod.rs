@@ -193,6 +193,11 @@ pub struct Impact {
     /// (`WHERE 2 > 1`, `id = id`): policy then judges it as having none.
     #[serde(skip)]
     pub covers_every_row: bool,
+    /// Rows per table that the engine may count both as updated and as
+    /// deleted (set to NULL by one key, deleted by another cascade, in
+    /// whichever order the engine fires them).
+    #[serde(skip)]
+    pub counted_twice: BTreeMap<QualName, u64>,
 }
 
 /// The rows of one table a change deletes, updates or inserts, as SQL:
@@ -403,6 +408,7 @@ fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
         row_sets: Vec::new(),
         data_version: None,
         covers_every_row: false,
+        counted_twice: BTreeMap::new(),
     };
     impact
         .totals
@@ -665,6 +671,7 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         row_sets: Vec::new(),
         data_version: None,
         covers_every_row: false,
+        counted_twice: BTreeMap::new(),
     }
 }
 

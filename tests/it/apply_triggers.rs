@@ -518,3 +518,84 @@ fn pg_trigger_truncating_elsewhere_is_refused_unless_allowed() {
         "{entry}"
     );
 }
+
+/// Issue 15, finding 8: an AFTER DELETE trigger that updates other rows of
+/// the table it deletes from. The counters allowed as many extra updates
+/// as deleted rows (a row set to NULL and then deleted counts as both),
+/// which hid exactly this; after an undo those rows stayed changed.
+#[test]
+fn pg_trigger_updating_its_own_table_is_refused_unless_allowed() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE target (id integer PRIMARY KEY, v text);
+         INSERT INTO target VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN UPDATE target SET v = 'touched' WHERE id = OLD.id + 2; RETURN OLD; END $$;
+         CREATE TRIGGER target_touch AFTER DELETE ON target FOR EACH ROW EXECUTE FUNCTION touch();",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM target WHERE id <= 2";
+    let before = db.dump();
+    let o = j.run(&["exec", &target, "-c", sql, "--yes"]);
+    assert_exit(&o, 1, "a trigger updating rows of its own table");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("target") && all.contains("--allow-uncovered"),
+        "{all}"
+    );
+    assert_eq!(db.dump(), before, "a refused apply changed data");
+
+    let id = exec_yes(&j, &db, sql, &["--allow-uncovered"]);
+    let entry = list_entry(&j, id);
+    assert!(
+        entry["partial"]
+            .as_str()
+            .is_some_and(|p| p.contains("target")),
+        "{entry}"
+    );
+}
+
+/// What the tolerance was for, kept exact: a row reached both by a SET
+/// NULL and by a cascade is counted as updated and deleted when the SET
+/// NULL fires first, and only as deleted otherwise. Both orders apply,
+/// and their undo restores every row.
+#[test]
+fn pg_row_set_to_null_then_deleted_is_covered_in_either_order() {
+    for set_null_first in [true, false] {
+        let fks = [
+            "ALTER TABLE c ADD FOREIGN KEY (g_id) REFERENCES g(id) ON DELETE SET NULL;",
+            "ALTER TABLE p ADD FOREIGN KEY (g_id) REFERENCES g(id) ON DELETE CASCADE;",
+        ];
+        let (first, second) = if set_null_first {
+            (fks[0], fks[1])
+        } else {
+            (fks[1], fks[0])
+        };
+        let db = Db::new(
+            Engine::Postgres,
+            &format!(
+                "CREATE TABLE g (id integer PRIMARY KEY);
+                 CREATE TABLE p (id integer PRIMARY KEY, g_id integer);
+                 CREATE TABLE c (id integer PRIMARY KEY, g_id integer,
+                                 p_id integer REFERENCES p(id) ON DELETE CASCADE);
+                 {first}
+                 {second}
+                 INSERT INTO g VALUES (1), (2);
+                 INSERT INTO p VALUES (10, 1), (20, 2);
+                 INSERT INTO c VALUES (100, 1, 10), (101, 1, 20), (102, 2, 10), (103, 2, 20);"
+            ),
+        );
+        let j = db.machine();
+        let before = db.dump();
+        let id = exec_yes(&j, &db, "DELETE FROM g WHERE id = 1", &[]);
+        let entry = list_entry(&j, id);
+        assert!(
+            entry["partial"].is_null(),
+            "set null first: {set_null_first}: {entry}"
+        );
+        assert_eq!(rows(&db.dump(), "c").len(), 2);
+        undo_yes(&j, id, &[]);
+        assert_eq!(db.dump(), before, "set null first: {set_null_first}");
+    }
+}
