@@ -5,12 +5,12 @@
 //! show`, and `\undo` in a piped shell (which must not undo without a
 //! terminal).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dbguard::db::Engine;
 
 use crate::apply::{Db, assert_exit, exec_yes, list_entry, undo_yes};
+use crate::cluster::Cluster;
 use crate::helpers::*;
 
 const SCHEMA: &str = "CREATE TABLE p (id integer PRIMARY KEY, name text);
@@ -211,151 +211,6 @@ fn replay_needs_the_targets_own_journal_and_two_databases() {
 }
 
 // ---- PostgreSQL: a second cluster ----
-
-/// A throwaway PostgreSQL cluster, made with `initdb` in a temporary
-/// directory (trust authentication, its socket in that directory, a free
-/// port), stopped and removed when dropped, panics included.
-struct Cluster {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        if as_root() {
-            // The server refuses to run as root: it runs as postgres.
-            let st = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(st.success(), "chown {}", dir.path().display());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Cluster { dir, port };
-        cluster.pg(
-            "initdb",
-            &[
-                "-D",
-                &cluster.data(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-        );
-        let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            cluster.dir.path().display()
-        );
-        let log = cluster.dir.path().join("log").display().to_string();
-        cluster.pg(
-            "pg_ctl",
-            &[
-                "-D",
-                &cluster.data(),
-                "-o",
-                &opts,
-                "-l",
-                &log,
-                "-w",
-                "start",
-            ],
-        );
-        cluster
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
-    }
-
-    /// Runs a server program of the installation, as postgres if we are root.
-    fn pg(&self, program: &str, args: &[&str]) {
-        let bin = pg_bin().join(program);
-        let mut cmd = if as_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&bin);
-            c
-        } else {
-            Command::new(&bin)
-        };
-        let out = cmd.args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}\n{}",
-            stdout(&out),
-            stderr(&out)
-        );
-    }
-
-    fn client(&self, db: &str) -> postgres::Client {
-        postgres::Client::connect(&self.url(db), postgres::NoTls).unwrap()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Whatever the test did: stop it now, the directory goes next.
-        let bin = pg_bin().join("pg_ctl");
-        let data = self.data();
-        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let _ = if as_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&bin)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&bin).args(args).output()
-        };
-    }
-}
-
-/// The server programs: `DBGUARD_TEST_PG_BIN`, else the newest installed
-/// under /usr/lib/postgresql.
-fn pg_bin() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DBGUARD_TEST_PG_BIN") {
-        return PathBuf::from(dir);
-    }
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .collect()
-        })
-        .unwrap_or_default();
-    versions.sort_by_key(|p| {
-        p.parent()
-            .and_then(Path::file_name)
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-    });
-    versions
-        .pop()
-        .filter(|p| p.join("initdb").exists())
-        .expect("no PostgreSQL server programs: set DBGUARD_TEST_PG_BIN to the directory of initdb")
-}
-
-fn as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
 
 /// Types whose text depends on session settings, set to other values on
 /// each side.

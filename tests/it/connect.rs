@@ -2,21 +2,21 @@
 //! the PG* environment, `.pgpass`, Unix sockets, TLS modes, and one clear
 //! line (plus what to do) for each way a connection can fail.
 //!
-//! The password tests need a server that checks passwords for the role
-//! `dbguard_pw`; `.ci/run` adds the pg_hba line. SSL must be on (Debian's
-//! cluster has a snakeoil certificate; `.ci/run` turns it on).
+//! The password and TLS tests run against a throwaway cluster
+//! (`crate::cluster`) that checks the password of the role `dbguard_pw`
+//! and serves a certificate made for it: the shared server is never
+//! reconfigured.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
+use crate::cluster::{Cluster, Setup};
 use crate::helpers::*;
 
-/// The role whose password the server checks (see `.ci/run`).
+/// The role whose password the throwaway cluster checks.
 const PW_ROLE: &str = "dbguard_pw";
 const PW_RIGHT: &str = "right-pw";
-const HBA_LINE: &str = "host all dbguard_pw 127.0.0.1/32 scram-sha-256";
-const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 const SOCKET_DIR: &str = "/var/run/postgresql";
 
 /// Host, port and user of the admin URL, to build other target forms.
@@ -99,31 +99,20 @@ fn assert_connect_error(out: &Output, first_line_has: &[&str]) -> String {
     err
 }
 
-fn server_ssl_on() -> bool {
-    let mut c = pg_admin();
-    let row = c.query_one("show ssl", &[]).expect("show ssl");
-    row.get::<_, String>(0) == "on"
-}
-
-/// Whether the server's certificate is Debian's snakeoil one, so the
-/// verify-* tests can trust it as a root.
-fn server_uses_snakeoil() -> bool {
-    let mut c = pg_admin();
-    let row = c
-        .query_one("show ssl_cert_file", &[])
-        .expect("show ssl_cert_file");
-    server_ssl_on() && row.get::<_, String>(0) == SNAKEOIL && Path::new(SNAKEOIL).exists()
-}
-
-/// Creates the password-checked role once; parallel test processes may race
-/// on it, so a concurrent create is not an error.
-fn ensure_pw_role() {
-    let mut c = pg_admin();
-    c.batch_execute(&format!(
-        "DO $$ BEGIN CREATE ROLE {PW_ROLE} LOGIN PASSWORD '{PW_RIGHT}'; \
-         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-    ))
-    .expect("create role dbguard_pw");
+/// A throwaway cluster that checks `dbguard_pw`'s password (everyone
+/// else is trusted) and serves TLS with a certificate for `localhost`.
+fn checked_cluster() -> Cluster {
+    let cluster = Cluster::start_with(&Setup {
+        hba_first: vec![format!("host all {PW_ROLE} 127.0.0.1/32 scram-sha-256")],
+        tls: true,
+    });
+    cluster
+        .client("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE {PW_ROLE} LOGIN PASSWORD '{PW_RIGHT}'"
+        ))
+        .expect("create role dbguard_pw");
+    cluster
 }
 
 fn pgpass_file(dir: &Path, contents: &str, mode: u32) -> String {
@@ -135,13 +124,12 @@ fn pgpass_file(dir: &Path, contents: &str, mode: u32) -> String {
 
 #[test]
 fn sslmode_require_uses_tls() {
-    assert!(
-        server_ssl_on(),
-        "the test server has ssl off; .ci/run turns it on (ALTER SYSTEM SET ssl = on; SELECT pg_reload_conf())"
-    );
-    let db = PgDb::new();
+    let cluster = checked_cluster();
     assert_eq!(
-        scalar(&exec(&with_param(&db.url, "sslmode=require"), SSL_IN_USE)),
+        scalar(&exec(
+            &with_param(&cluster.url("postgres"), "sslmode=require"),
+            SSL_IN_USE
+        )),
         "t"
     );
 }
@@ -164,39 +152,28 @@ fn pgsslmode_from_environment() {
 
 #[test]
 fn verify_ca_with_the_servers_root() {
-    if !server_uses_snakeoil() {
-        eprintln!("note: server does not use {SNAKEOIL}; verify-ca test not applicable here");
-        return;
-    }
-    let db = PgDb::new();
+    let cluster = checked_cluster();
     let url = with_param(
-        &db.url,
-        &format!("sslmode=verify-ca&sslrootcert={SNAKEOIL}"),
+        &cluster.url("postgres"),
+        &format!("sslmode=verify-ca&sslrootcert={}", cluster.root_cert()),
     );
     assert_eq!(scalar(&exec(&url, SSL_IN_USE)), "t");
 }
 
 #[test]
 fn verify_full_checks_the_host_name() {
-    if !server_uses_snakeoil() {
-        eprintln!("note: server does not use {SNAKEOIL}; verify-full test not applicable here");
-        return;
-    }
-    let a = admin();
-    let db = PgDb::new();
-    // The snakeoil certificate names "localhost": right name, forced to
-    // the test server's address.
+    let cluster = checked_cluster();
+    let (port, root) = (cluster.port, cluster.root_cert());
+    // The certificate names "localhost": right name, forced to the
+    // cluster's address.
     let good = format!(
-        "host=localhost hostaddr={} port={} user={} dbname={} sslmode=verify-full sslrootcert={SNAKEOIL}",
-        a.host, a.port, a.user, db.name
+        "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres \
+         sslmode=verify-full sslrootcert={root}"
     );
-    if a.host.parse::<std::net::IpAddr>().is_ok() {
-        assert_eq!(scalar(&exec(&good, SSL_IN_USE)), "t");
-    }
+    assert_eq!(scalar(&exec(&good, SSL_IN_USE)), "t");
     // An IP address is not the name in the certificate.
     let bad = format!(
-        "host=127.0.0.1 port={} user={} dbname={} sslmode=verify-full sslrootcert={SNAKEOIL}",
-        a.port, a.user, db.name
+        "host=127.0.0.1 port={port} user=postgres dbname=postgres sslmode=verify-full sslrootcert={root}"
     );
     let err = assert_connect_error(&exec(&bad, SSL_IN_USE), &["TLS handshake with 127.0.0.1"]);
     assert!(err.contains("host name"), "{err}");
@@ -357,25 +334,15 @@ fn bad_targets_are_input_errors() {
 
 #[test]
 fn wrong_password_is_authentication_failed() {
-    ensure_pw_role();
-    let a = admin();
-    let url = format!(
-        "postgres://{PW_ROLE}:wrong-pw@{}:{}/postgres",
-        a.host, a.port
-    );
+    let cluster = checked_cluster();
+    let port = cluster.port;
+    let url = format!("postgres://{PW_ROLE}:wrong-pw@127.0.0.1:{port}/postgres");
     let out = exec(&url, "select current_user");
-    if out.status.code() == Some(0) {
-        panic!(
-            "the server accepted a wrong password for role {PW_ROLE}: its pg_hba.conf does not check \
-             passwords for it (trust). Add this line at the top of the active pg_hba.conf \
-             (psql -Atc 'show hba_file') and reload (SELECT pg_reload_conf()); .ci/run does this:\n    {HBA_LINE}"
-        );
-    }
     let err = assert_connect_error(
         &out,
         &[
             "authentication failed for user \"dbguard_pw\"",
-            &format!("{}:{}", a.host, a.port),
+            &format!("127.0.0.1:{port}"),
         ],
     );
     assert!(
@@ -386,23 +353,20 @@ fn wrong_password_is_authentication_failed() {
 
 #[test]
 fn pgpass_supplies_the_password() {
-    ensure_pw_role();
-    let a = admin();
-    let db = PgDb::new();
+    let cluster = checked_cluster();
+    let port = cluster.port;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = pgpass_file(
         dir.path(),
         &format!(
             "# dbguard test\n\
-             {host}:{port}:*:someone_else:not-this\n\
-             {host}:{port}:*:{PW_ROLE}:{PW_RIGHT}\n\
-             *:*:*:*:not-this-either\n",
-            host = a.host,
-            port = a.port
+             127.0.0.1:{port}:*:someone_else:not-this\n\
+             127.0.0.1:{port}:*:{PW_ROLE}:{PW_RIGHT}\n\
+             *:*:*:*:not-this-either\n"
         ),
         0o600,
     );
-    let url = format!("postgres://{PW_ROLE}@{}:{}/{}", a.host, a.port, db.name);
+    let url = format!("postgres://{PW_ROLE}@127.0.0.1:{port}/postgres");
     let out = exec_env(Some(&url), "select current_user", &[("PGPASSFILE", &file)]);
     assert_eq!(scalar(&out), PW_ROLE);
     // The same without the file must fail, or the password was never checked.
@@ -411,22 +375,15 @@ fn pgpass_supplies_the_password() {
         "select current_user",
         &[("PGPASSFILE", "/nonexistent/pgpass")],
     );
-    if out.status.code() == Some(0) {
-        panic!(
-            "the server let {PW_ROLE} in without a password, so .pgpass was not really tested. \
-             Add this line at the top of the active pg_hba.conf and reload:\n    {HBA_LINE}"
-        );
-    }
     assert_connect_error(&out, &["authentication failed", "none was given"]);
 }
 
 #[test]
 fn group_readable_pgpass_is_ignored_with_a_warning() {
-    ensure_pw_role();
-    let a = admin();
+    let cluster = checked_cluster();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = pgpass_file(dir.path(), &format!("*:*:*:{PW_ROLE}:{PW_RIGHT}\n"), 0o644);
-    let url = format!("postgres://{PW_ROLE}@{}:{}/postgres", a.host, a.port);
+    let url = format!("postgres://{PW_ROLE}@127.0.0.1:{}/postgres", cluster.port);
     let out = exec_env(Some(&url), "select 1", &[("PGPASSFILE", &file)]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -438,8 +395,8 @@ fn group_readable_pgpass_is_ignored_with_a_warning() {
 
 #[test]
 fn cancel_request_uses_the_connections_tls() {
-    let db = PgDb::new();
-    let url = with_param(&db.url, "sslmode=require");
+    let cluster = checked_cluster();
+    let url = with_param(&cluster.url("postgres"), "sslmode=require");
     let mut conn =
         dbguard::db::postgres::PgConnection::connect(&url).expect("connect with sslmode=require");
     assert!(conn.identity().tls.is_some(), "the session should be TLS");

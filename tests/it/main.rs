@@ -30,6 +30,7 @@ mod audit_refused;
 mod audit_story;
 mod classify_props;
 mod cli;
+mod cluster;
 mod complete;
 mod connect;
 mod demo;
