@@ -46,6 +46,12 @@ pub struct GlobalArgs {
     #[arg(long = "as", global = true, value_name = "NAME")]
     pub operator: Option<String>,
 
+    /// Your SSH key (default: the first of ~/.ssh/id_ed25519, id_ecdsa,
+    /// id_rsa; a `.pub` file signs through ssh-agent). It signs your
+    /// approvals, and proves who you are when a change of yours needs one.
+    #[arg(long, global = true, value_name = "PATH", env = "DBGUARD_KEY")]
+    pub key: Option<PathBuf>,
+
     /// The PostgreSQL schema that holds the journal (default: dbguard);
     /// everyone working on a database must name the same one.
     #[arg(
@@ -112,11 +118,6 @@ pub struct ApproveArgs {
     /// The request line the operator's shell printed (`dbguard-request:v1:...`).
     #[arg(value_name = "REQUEST")]
     pub request: String,
-
-    /// Private key to sign with (default: the first of ~/.ssh/id_ed25519,
-    /// id_ecdsa, id_rsa). A `.pub` file signs through ssh-agent.
-    #[arg(long, value_name = "PATH")]
-    pub key: Option<PathBuf>,
 
     /// Sign without asking (for scripted approvers); the token is the last
     /// line of the output.

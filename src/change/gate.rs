@@ -173,14 +173,18 @@ fn approve(
         )));
     };
     let identity = cx.conn.identity().clone();
+    let signers = AllowedSigners::load(&file)?;
+    let me = approval::prove(cx.options.key.as_deref(), &signers, approval::now())?;
     let check = Approvals {
-        signers: AllowedSigners::load(&file)?,
+        signers,
         expected: Expected {
             digest: &preview.digest,
             statement: &preview.statement,
             database: &identity.database,
             system_identifier: identity.system_identifier.as_deref(),
-            operator: cx.operator,
+            operator: &me.principal,
+            operator_principals: &me.principals,
+            operator_key: &me.fingerprint,
             now: approval::now(),
             approvals_needed: v.approvals_needed,
             from: &v.from,
@@ -200,7 +204,7 @@ fn approve(
             ..Passed::default()
         });
     }
-    let line = request(cx, preview, v, &identity)?;
+    let line = request(cx, preview, v, &identity, &me.principal)?;
     if ui.answers() == Answers::Nobody {
         return Err(Error::approval(format!(
             "this change needs {} approval{} ({}): not applied\nAsk an approver to run `dbguard approve REQUEST`, then rerun with --token TOKEN. The request:\n{line}",
@@ -228,6 +232,7 @@ fn request(
     preview: &Preview,
     v: &Verdict,
     identity: &crate::db::TargetIdentity,
+    operator: &str,
 ) -> Result<String> {
     let created = approval::now();
     let request = Request {
@@ -237,7 +242,7 @@ fn request(
         target: identity.display.clone(),
         database: identity.database.clone(),
         system_identifier: identity.system_identifier.clone(),
-        operator: cx.operator.to_owned(),
+        operator: operator.to_owned(),
         digest: preview.digest.clone(),
         summary: preview.summary.clone(),
         rules: v.rules.clone(),

@@ -59,6 +59,9 @@ pub struct Options {
     pub yes: bool,
     /// Approval tokens given in advance (`--token`).
     pub tokens: Vec<String>,
+    /// The operator's SSH key (`--key`, else the default key): a change
+    /// that needs approval needs the operator proven by it.
+    pub key: Option<std::path::PathBuf>,
     pub apply: ApplyOptions,
 }
 

@@ -14,12 +14,12 @@ use crate::policy::approval::{
     Request, default_key, fingerprint, format_duration, format_time, now, sign, sign_rejection,
 };
 
-pub(super) fn run(_global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
+pub(super) fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     let (request, _) = Request::decode(&args.request)?;
     let w = |s: &str| out(&format!("{s}\n"));
     w(&render_request(&request, now()))?;
 
-    let key: PathBuf = match &args.key {
+    let key: PathBuf = match &global.key {
         Some(k) => k.clone(),
         None => default_key()?,
     };

@@ -65,6 +65,7 @@ pub(super) fn shell(
 ) -> Result<crate::shell::Options> {
     Ok(crate::shell::Options {
         operator: operator(global),
+        key: global.key.clone(),
         policy: global.policy.clone(),
         audit_log: global.audit_log.clone(),
         env_label: display.env.clone(),

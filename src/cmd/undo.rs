@@ -57,7 +57,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
         }
         UndoCommand::Apply { id, target, run } => {
             let mut conn = open(target.as_deref())?;
-            let run = undo_run(run)?;
+            let run = undo_run(global, run)?;
             let undo = undo_of(&mut conn, *id, &run)?;
             let policy = crate::policy::Policy::load(global.policy.as_deref())?;
             let operator = options::operator(global);
@@ -71,7 +71,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             run_undo(at, undo, &run)
         }
         UndoCommand::Replay { from, to, ids, run } => {
-            replay(global, from, to, ids, &undo_run(run)?)
+            replay(global, from, to, ids, &undo_run(global, run)?)
         }
         UndoCommand::Prune {
             target,
@@ -104,7 +104,7 @@ fn open(target: Option<&str>) -> Result<Connection> {
 }
 
 /// The undo options of `undo apply` and `undo replay`.
-fn undo_run(args: &UndoRunArgs) -> Result<UndoRun> {
+fn undo_run(global: &GlobalArgs, args: &UndoRunArgs) -> Result<UndoRun> {
     Ok(UndoRun {
         force: args.force,
         format: options::format(args.format),
@@ -112,6 +112,7 @@ fn undo_run(args: &UndoRunArgs) -> Result<UndoRun> {
             dry_run: args.dry_run,
             yes: args.yes,
             tokens: args.tokens.clone(),
+            key: global.key.clone(),
             apply: options::apply(&args.apply)?.resolve(None),
         },
     })

@@ -61,6 +61,8 @@ pub(crate) struct Shell {
     pub yes: bool,
     /// Approval tokens given with `--token`.
     pub tokens: Vec<String>,
+    /// The operator's SSH key (`--key`).
+    pub key: Option<PathBuf>,
     /// The piped input being run as a script.
     script: Option<script::Script>,
     /// Confirmation can be asked (stdin is a terminal).
@@ -128,6 +130,9 @@ impl ApplyFlags {
 pub struct Options {
     /// The name recorded with every change and audit event.
     pub operator: String,
+    /// The operator's SSH key (`--key`), which proves who they are when a
+    /// change needs approval.
+    pub key: Option<PathBuf>,
     /// Policy directory; `./policies` when it exists, else the built-in.
     pub policy: Option<PathBuf>,
     /// The audit witness file; the default location otherwise.
@@ -204,6 +209,7 @@ impl Shell {
             dry_run: false,
             yes: false,
             tokens: Vec::new(),
+            key: options.key.clone(),
             script: None,
             interactive: std::io::stdin().is_terminal(),
             apply,
@@ -322,6 +328,7 @@ impl Shell {
             dry_run: self.dry_run,
             yes: self.yes,
             tokens: self.tokens.clone(),
+            key: self.key.clone(),
             apply: self.apply.clone(),
         };
         self.run_change(&mut plan, &schema, &options)

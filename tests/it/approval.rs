@@ -119,6 +119,9 @@ pub fn expected<'a>(statement: &'a str, digest: &'a str, from: &'a [String]) -> 
         database: "shop",
         system_identifier: Some("7301234567890123456"),
         operator: OPERATOR,
+        operator_principals: &[],
+        // Bob's key, which the approvers file does not list.
+        operator_key: "SHA256:bobs-key-is-not-listed",
         now: now(),
         approvals_needed: 1,
         from,

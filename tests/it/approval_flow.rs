@@ -99,20 +99,29 @@ impl Approvers {
     }
 }
 
-/// `--policy POLICY --as OPERATOR exec TARGET -c SQL --yes --format json
-/// --token T...`.
-fn exec_args<'a>(
-    policy: &'a Path,
-    operator: &'a str,
-    target: &'a str,
-    sql: &'a str,
-    tokens: &[&'a str],
-) -> Vec<&'a str> {
-    let mut args = vec![
+/// The key of `who@example.org`, beside the policy [`Approvers`] made:
+/// the operator proves who they are with it.
+fn operator_key(policy: &Path, operator: &str) -> String {
+    let who = operator.split('@').next().unwrap_or(operator);
+    policy.parent().unwrap().join(who).display().to_string()
+}
+
+/// `--policy POLICY --as OPERATOR --key KEY exec TARGET -c SQL --yes
+/// --format json --token T...`, with the operator's own key.
+fn exec_args(
+    policy: &Path,
+    operator: &str,
+    target: &str,
+    sql: &str,
+    tokens: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = [
         "--policy",
         policy.to_str().unwrap(),
         "--as",
         operator,
+        "--key",
+        &operator_key(policy, operator),
         "exec",
         target,
         "-c",
@@ -120,10 +129,12 @@ fn exec_args<'a>(
         "--yes",
         "--format",
         "json",
-    ];
+    ]
+    .map(str::to_owned)
+    .to_vec();
     for t in tokens {
-        args.push("--token");
-        args.push(t);
+        args.push("--token".into());
+        args.push((*t).to_owned());
     }
     args
 }
@@ -136,7 +147,8 @@ fn exec_json(
     sql: &str,
     tokens: &[&str],
 ) -> (Option<i32>, serde_json::Value) {
-    let out = j.run(&exec_args(policy, operator, target, sql, tokens));
+    let args = exec_args(policy, operator, target, sql, tokens);
+    let out = j.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     (out.status.code(), last_json(&out))
 }
 
@@ -263,6 +275,8 @@ fn piped_flow(engine: Engine) {
     let mut child = j
         .command(&["--policy", a.policy().to_str().unwrap()])
         .args(["--as", "carol@example.org", target])
+        .arg("--key")
+        .arg(a.key("carol"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -570,6 +584,7 @@ fn parallel_applies_with_one_token(engine: Engine) {
     let token = a.approve("alice", &request_of(&machines[0], &a, &target, sql));
     let policy = a.policy();
     let args = exec_args(&policy, "carol@example.org", &target, sql, &[&token]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let start = std::sync::Barrier::new(RUNS);
     let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
         let runs: Vec<_> = (0..RUNS)
@@ -830,4 +845,93 @@ fn a_token_for_some_rows_deletes_no_others_sqlite() {
         before,
         "the token deleted rows it was not signed for"
     );
+}
+
+/// Issue 15, finding 5: an operator who is also a listed approver calls
+/// themselves someone else with `--as` and approves their own request with
+/// their own key. Who the operator is comes from the key they sign with,
+/// not from `--as`: the request names alice, and alice's token is refused.
+fn self_approval_under_another_name(engine: Engine) {
+    let a = Approvers::new("");
+    let db = Db::new(engine, SCHEMA);
+    let j = db.machine();
+    let target = db.target();
+    let before = db.dump();
+    let sql = "DELETE FROM p WHERE id = 1";
+    let policy = a.policy();
+    let alice = a.key("alice");
+    let run = |key: &Path, tokens: &[&str]| {
+        let mut args = vec![
+            "--policy",
+            policy.to_str().unwrap(),
+            "--as",
+            "nobody-in-particular",
+            "--key",
+            key.to_str().unwrap(),
+            "exec",
+            &target,
+            "-c",
+            sql,
+            "--yes",
+            "--format",
+            "json",
+        ];
+        for t in tokens {
+            args.extend(["--token", t]);
+        }
+        let out = j.run(&args);
+        (out.status.code(), last_json(&out))
+    };
+    let (code, v) = run(&alice, &[]);
+    assert_eq!(code, Some(3), "{v}");
+    let line = v["request"].as_str().unwrap().to_owned();
+    let request = dbguard::policy::approval::Request::decode(&line).unwrap().0;
+    assert_eq!(request.operator, "alice@example.org");
+
+    let own = a.approve("alice", &line);
+    let (code, v) = run(&alice, &[&own]);
+    assert_eq!(code, Some(3), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("self-approval"),
+        "{v}"
+    );
+    assert_eq!(db.dump(), before);
+
+    // A key the approvers file does not list proves nobody: refused before
+    // any token is looked at.
+    let stranger = a.dir.path().join("stranger");
+    let made = Command::new("ssh-keygen")
+        .args(["-t", "ed25519", "-N", "", "-q", "-f"])
+        .arg(&stranger)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, v) = run(&stranger, &[&own]);
+    assert_eq!(code, Some(3), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not in the approvers file"),
+        "{v}"
+    );
+    assert_eq!(db.dump(), before);
+
+    // Bob, another person, approves the same request: it applies.
+    let bobs = a.approve("bob", &line);
+    let (code, v) = run(&alice, &[&bobs]);
+    assert_eq!(code, Some(0), "{v}");
+}
+
+#[test]
+fn self_approval_under_another_name_is_refused_sqlite() {
+    self_approval_under_another_name(Engine::Sqlite);
+}
+
+#[test]
+fn self_approval_under_another_name_is_refused_pg() {
+    self_approval_under_another_name(Engine::Postgres);
 }

@@ -189,6 +189,43 @@ fn refuses_self_approval() {
     );
 }
 
+/// Issue 15, finding 5: the operator is who their key proves. A token
+/// signed with that key is no approval, whatever principal the request
+/// names; nor is one by any principal the operator's key is listed under.
+#[test]
+fn refuses_the_operators_key_and_every_principal_of_it() {
+    let s = setup();
+    let req = request(STATEMENT, DIGEST, 900);
+    let token = sign(&req.encode(), &s.alice).unwrap().encode();
+    let alice_fp = dbguard::policy::approval::fingerprint(
+        &ssh_key::PublicKey::read_openssh_file(&s.alice.with_extension("pub")).unwrap(),
+    );
+    let mut exp = expected(STATEMENT, DIGEST, &[]);
+    exp.operator_key = &alice_fp;
+    refused(
+        verify(
+            std::slice::from_ref(&token),
+            &exp,
+            &s.signers,
+            &s.groups,
+            &mut never_used,
+        ),
+        &[
+            "1st token",
+            "self-approval",
+            "operator's own key",
+            &alice_fp,
+        ],
+    );
+    let principals = ["ops@example.org".to_owned(), "alice@example.org".to_owned()];
+    let mut exp = expected(STATEMENT, DIGEST, &[]);
+    exp.operator_principals = &principals;
+    refused(
+        verify(&[token], &exp, &s.signers, &s.groups, &mut never_used),
+        &["1st token", "self-approval", "alice@example.org"],
+    );
+}
+
 #[test]
 fn two_approvals_need_two_distinct_principals() {
     let s = setup();

@@ -378,9 +378,14 @@ fn quoted_principal_list_verifies_and_passes_policy_check() {
     let dir = tmp.path().join("pol");
     std::fs::create_dir(&dir).unwrap();
     let alice = keygen(tmp.path(), "alice");
+    // Carol operates and does not approve: her key proves who asks.
+    let carol = keygen(tmp.path(), "carol");
     std::fs::write(
         dir.join("approvers"),
-        format!("\"alice@example.org,ally@example.org\" namespaces=\"dbguard\" {alice}\n"),
+        format!(
+            "\"alice@example.org,ally@example.org\" namespaces=\"dbguard\" {alice}\n\
+             carol@example.org namespaces=\"dbguard-operator\" {carol}\n"
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -407,8 +412,10 @@ fn quoted_principal_list_verifies_and_passes_policy_check() {
     let journal = crate::helpers::JournalDir::on(&db.target());
     let policy = dir.to_str().unwrap();
     let target = db.target();
+    let carol_key = tmp.path().join("carol").display().to_string();
     let exec = |tokens: &[&str]| {
-        let mut args = vec!["--policy", policy, "--as", "carol@example.org", "exec"];
+        let mut args = vec!["--policy", policy, "--as", "carol@example.org"];
+        args.extend(["--key", carol_key.as_str(), "exec"]);
         args.extend([target.as_str(), "-c", "DELETE FROM t WHERE id = 1"]);
         args.extend(["--yes", "--format", "json"]);
         for t in tokens {

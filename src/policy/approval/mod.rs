@@ -65,10 +65,12 @@
 //! (the line format the three kinds of line share), `token` (approvals and
 //! rejections), `signers` (the approvers file, read by the gate and by
 //! `dbguard policy check` alike), `verify` (a token against the change),
-//! `sign` (`ssh-keygen -Y sign`), `time` (the clock and how times read) and
+//! `operator` (who asks, proven by their key), `sign` (`ssh-keygen -Y
+//! sign`), `time` (the clock and how times read) and
 //! `cli` (`dbguard approve`).
 
 mod codec;
+mod operator;
 mod request;
 mod sign;
 mod signers;
@@ -76,6 +78,7 @@ mod time;
 mod token;
 mod verify;
 
+pub use operator::{OPERATOR_NAMESPACE, Operator, prove};
 pub use request::{Request, new_nonce};
 pub use sign::sign;
 pub(crate) use sign::{default_key, sign_rejection};

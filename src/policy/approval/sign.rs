@@ -75,7 +75,7 @@ fn can_prompt() -> bool {
 
 /// Signs `msg` with `ssh-keygen -Y sign -n NAMESPACE -f KEY` and checks the
 /// signature it produced.
-fn ssh_sign(msg: &[u8], namespace: &str, key: &Path) -> Result<SshSig> {
+pub(super) fn ssh_sign(msg: &[u8], namespace: &str, key: &Path) -> Result<SshSig> {
     check_can_sign(key)?;
     let dir = private_temp_dir()?;
     let result = sign_in(&dir, msg, namespace, key);

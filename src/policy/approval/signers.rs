@@ -267,10 +267,13 @@ fn parse_line(text: &str, line: usize) -> std::result::Result<Parsed, LineError>
         return Ok((None, vec![warning.to_owned()]));
     }
     let mut warnings = Vec::new();
-    if !signer.allows_dbguard() {
+    // An operator's key that only proves who asks is listed in the
+    // operator namespace alone, on purpose.
+    if !signer.allows_dbguard() && !signer.allows(super::OPERATOR_NAMESPACE) {
         warnings.push(format!(
-            "namespaces=\"{}\" does not include \"{NAMESPACE}\", so this key cannot approve dbguard changes (add {NAMESPACE} to the list)",
-            signer.namespaces.as_deref().unwrap_or_default().join(",")
+            "namespaces=\"{}\" does not include \"{NAMESPACE}\", so this key cannot approve dbguard changes (add {NAMESPACE} to the list, or {} for an operator who does not approve)",
+            signer.namespaces.as_deref().unwrap_or_default().join(","),
+            super::OPERATOR_NAMESPACE
         ));
     }
     Ok((Some(signer), warnings))

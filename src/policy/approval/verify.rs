@@ -2,8 +2,9 @@
 //!
 //! A token counts only if all of these hold: its signature verifies in
 //! namespace `dbguard`; the key is listed in the approvers file for that
-//! namespace and valid now; the principal is not the operator and is in an
-//! accepted group; and the request it signs is this change (statement,
+//! namespace and valid now; neither the key nor any of its principals is
+//! the operator's (proven by the operator's own key, `super::operator`);
+//! the principal is in an accepted group; and the request it signs is this change (statement,
 //! database, cluster, operator, impact digest), not expired, with a nonce
 //! never used. Every refused token is named with the first reason, so the
 //! operator knows what to ask for.
@@ -39,7 +40,12 @@ pub struct Expected<'a> {
     pub statement: &'a str,
     pub database: &'a str,
     pub system_identifier: Option<&'a str>,
+    /// The operator as their key proved them ([`super::Operator`]): its
+    /// first principal, every principal, and the key's fingerprint. None
+    /// of them may approve.
     pub operator: &'a str,
+    pub operator_principals: &'a [String],
+    pub operator_key: &'a str,
     pub now: i64,
     /// How many valid tokens these are to make up.
     pub approvals_needed: u32,
@@ -187,15 +193,23 @@ fn signer(
              after it was signed, or the token was damaged)"
                 .to_owned()
         })?;
+    if fp == expected.operator_key {
+        return Err(format!(
+            "self-approval: it is signed with the operator's own key ({fp}); \
+             a different person must approve"
+        ));
+    }
     let principals = signers.principals_valid_at(key, NAMESPACE, expected.now);
     if principals.is_empty() {
         return Err(unknown_key(key, fp, signers));
     }
-    if principals.iter().any(|p| p == expected.operator) {
+    if let Some(p) = principals
+        .iter()
+        .find(|p| *p == expected.operator || expected.operator_principals.contains(p))
+    {
         return Err(format!(
-            "self-approval: it is signed by {}, the operator of this change; \
-             a different person must approve",
-            expected.operator
+            "self-approval: it is signed by {p}, the operator of this change; \
+             a different person must approve"
         ));
     }
     if expected.from.is_empty() {
