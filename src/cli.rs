@@ -177,6 +177,39 @@ pub enum PolicyCommand {
         #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Pin a policy directory in the database: from then on it governs
+    /// every change there, whatever --policy says (a local directory can
+    /// only add stricter rules). A guarded change: previewed as a diff,
+    /// then whatever the pinned policy asks of `policy` changes.
+    Push(PolicyPushArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PolicyPushArgs {
+    /// The policy directory to pin (its *.toml files and approvers).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Target: postgres:// URL, key=value conninfo, SQLite file path or
+    /// sqlite: URL (default: the PG* environment, as psql).
+    #[arg(value_name = "DB")]
+    pub target: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Show what would change and the verdict; pin nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Push without asking, when the pinned policy asks confirmation.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// An approval token, when the pinned policy asks for one; repeat for
+    /// several approvers.
+    #[arg(long = "token", value_name = "TOKEN")]
+    pub tokens: Vec<String>,
 }
 
 #[derive(Debug, Args)]

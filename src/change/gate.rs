@@ -161,19 +161,15 @@ fn approve(
     v: &Verdict,
     ui: &mut dyn Interface,
 ) -> Result<Passed> {
-    let Some(file) = cx
-        .policy
-        .approvers_file()
-        .filter(|_| cx.policy.approvers_configured())
-    else {
+    if !cx.policy.approvers_configured() {
         return Err(Error::approval(format!(
             "this change needs {} approval{}, but no approver is configured\nAn approver creates a key (ssh-keygen -t ed25519) and adds a line `their@principal namespaces=\"dbguard\" ssh-ed25519 AAAA...` to policies/approvers.",
             v.approvals_needed,
             plural(v.approvals_needed)
         )));
-    };
+    }
     let identity = cx.conn.identity().clone();
-    let signers = AllowedSigners::load(&file)?;
+    let signers = cx.policy.signers();
     let me = approval::prove(cx.options.key.as_deref(), &signers, approval::now())?;
     let check = Approvals {
         signers,

@@ -26,6 +26,7 @@
 
 mod apply;
 mod gate;
+mod policy;
 mod undo;
 mod write;
 
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 
 pub use apply::ApplyOptions;
 pub(crate) use gate::{verdict_json, verdict_line};
+pub use policy::{PolicyChange, PolicyPush};
 pub use undo::Undo;
 pub use write::Write;
 
@@ -166,6 +168,8 @@ pub enum Body {
         /// plan while it is still the data's (`crate::undo::Undo::restore`).
         data_version: Option<String>,
     },
+    /// A policy push: what it replaces, and the diff.
+    Policy(PolicyChange),
 }
 
 /// How a change ended.
@@ -201,6 +205,8 @@ pub enum Detail {
         recorded: BTreeMap<String, TableCounts>,
     },
     Undo(Box<UndoReport>),
+    /// A policy pinned.
+    Policy,
 }
 
 /// One kind of change: previewed, described, applied.
@@ -375,6 +381,7 @@ impl Context<'_> {
         let version = match &mut preview.body {
             Body::Write(impact) => &mut impact.data_version,
             Body::Undo { data_version, .. } => data_version,
+            Body::Policy(_) => return Ok(preview),
         };
         if let Some(old) = version {
             *version = self.conn.refresh_version(old)?;

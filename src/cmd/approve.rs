@@ -83,6 +83,23 @@ pub(super) fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
 /// Text an attacker controls, made safe for a terminal: control characters
 /// (escape sequences, carriage returns) are shown escaped, and continuation
 /// lines are indented so they cannot pass for dbguard's own lines.
+/// A policy push as its approver reads it: what it replaces, and every
+/// line of the diff.
+fn policy_change(p: &Value, indent: &str) -> String {
+    let replaces = match p["replaces"].as_str() {
+        Some(old) => format!("replaces the pinned policy {}", clean(old, indent)),
+        None => "the first policy pinned in this database".to_owned(),
+    };
+    let mut s = format!(
+        "    policy {}: {replaces}\n",
+        clean(&value_text(&p["digest"]), indent)
+    );
+    for line in p["diff"].as_str().unwrap_or_default().lines() {
+        s.push_str(&format!("      {}\n", clean(line, indent)));
+    }
+    s
+}
+
 fn clean(s: &str, indent: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
@@ -136,6 +153,9 @@ fn render_request(r: &Request, now: i64) -> String {
 
     let sum = &r.summary;
     s.push_str("  impact:\n");
+    if let Some(p) = sum.get("policy").filter(|p| p.is_object()) {
+        s.push_str(&policy_change(p, IND));
+    }
     if let Some(t) = sum.get("target").filter(|t| t.is_object()) {
         s.push_str(&format!(
             "    {}: {} {} row(s) (the statement's target)\n",

@@ -9,6 +9,8 @@
 //! terminal, or with `--yes`; never by default), then run through the
 //! guarded path and journaled. Exit status 5 when conflicts stop it.
 
+use std::io::Write as _;
+
 use crate::cli::{ExportFormat, Format, GlobalArgs, UndoCommand, UndoRunArgs};
 use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -59,7 +61,7 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             let mut conn = open(target.as_deref())?;
             let run = undo_run(global, run)?;
             let undo = undo_of(&mut conn, *id, &run)?;
-            let policy = crate::policy::Policy::load(global.policy.as_deref())?;
+            let policy = governing(&mut conn, global)?;
             let operator = options::operator(global);
             let mut trail = Trail::open(&mut conn, options::witness(global))?;
             let at = UndoTarget {
@@ -96,6 +98,15 @@ pub(super) fn run(global: &GlobalArgs, cmd: &UndoCommand) -> Result<()> {
             ))
         }
     }
+}
+
+/// The policy that governs `conn`'s database, its notes said on stderr.
+fn governing(conn: &mut Connection, global: &GlobalArgs) -> Result<crate::policy::Policy> {
+    let (policy, notes) = crate::policy::pinned::governing(conn, global.policy.as_deref())?;
+    for note in notes {
+        let _ = writeln!(std::io::stderr(), "dbguard: {note}");
+    }
+    Ok(policy)
 }
 
 /// The target a command names.
@@ -139,8 +150,10 @@ fn replay(global: &GlobalArgs, from: &str, to: &str, ids: &[i64], run: &UndoRun)
             })?
             .into_iter()
             .filter(|c| {
-                c.meta.kind != crate::model::ChangeKind::Undo
-                    && c.undone_by.is_none()
+                !matches!(
+                    c.meta.kind,
+                    crate::model::ChangeKind::Undo | crate::model::ChangeKind::Policy
+                ) && c.undone_by.is_none()
                     && c.pruned_at.is_none()
             })
             .map(|c| c.id)
@@ -148,7 +161,7 @@ fn replay(global: &GlobalArgs, from: &str, to: &str, ids: &[i64], run: &UndoRun)
     } else {
         ids.to_vec()
     };
-    let policy = crate::policy::Policy::load(global.policy.as_deref())?;
+    let policy = governing(&mut conn, global)?;
     let operator = options::operator(global);
     let mut trail = Trail::open(&mut conn, options::witness(global))?;
     let opts = crate::undo::UndoOptions {

@@ -232,7 +232,16 @@ impl Dialect {
         }
     }
 
-    /// The statements that create journal version 1 in an empty target.
+    /// The statements that take a version-1 journal to version 2: the
+    /// table of pinned policies.
+    pub(crate) fn journal_v2_ddl(&self, names: &JournalNames) -> Vec<String> {
+        match self.0 {
+            Engine::Postgres => super::postgres::journal::policies_ddl(&|n| names.table(n)),
+            Engine::Sqlite => super::sqlite::journal::policies_ddl(&|n| names.table(n)),
+        }
+    }
+
+    /// The statements that create the current journal in an empty target.
     pub(crate) fn journal_ddl(&self, names: &JournalNames) -> Vec<String> {
         match self.0 {
             Engine::Postgres => {

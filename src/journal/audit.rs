@@ -78,6 +78,7 @@ pub(crate) const EVENTS: &[&str] = &[
     "rejection",
     "apply",
     "undo",
+    "policy_push",
     "refusal",
     "prune",
     "import",

@@ -17,12 +17,14 @@
 //!
 //! The parts: `schema` (creating, checking and migrating the journal),
 //! `write` (recording a change), `read` (changes and their rows), `audit`
-//! (the hash-chained trail and its local witness), `import` (entries of the
-//! journal files older releases kept beside the target, read by `file`).
+//! (the hash-chained trail and its local witness), `policy` (the policy
+//! the database pins), `import` (entries of the journal files older
+//! releases kept beside the target, read by `file`).
 
 pub mod audit;
 pub mod file;
 pub mod import;
+pub mod policy;
 pub mod prune;
 pub(crate) mod read;
 pub(crate) mod schema;

@@ -2,8 +2,8 @@
 //!
 //! The journal's version is the row `version` of its `meta` table. A
 //! journal written by a newer dbguard is refused untouched, naming both
-//! versions; an older one is migrated forward in one transaction (there is
-//! only version 1 so far). Creating it (`dbguard init`) is idempotent.
+//! versions; an older one is migrated forward in one transaction by
+//! `dbguard init`. Creating it (`dbguard init`) is idempotent.
 
 use crate::db::dialect::Dialect;
 use crate::db::journal::JournalNames;
@@ -13,10 +13,10 @@ use crate::error::{Error, ErrorKind, Result};
 /// The journal version this dbguard reads and writes.
 ///
 /// History: 1 — the journal in the target (changes, their tables and
-/// snapshots, approvals, the audit trail). Before it, releases kept a
-/// journal file beside the target (`super::file`), which `dbguard journal
-/// import` reads.
-pub const JOURNAL_VERSION: i64 = 1;
+/// snapshots, approvals, the audit trail). 2 — the policy pinned in the
+/// database (`policies`). Before them, releases kept a journal file beside
+/// the target (`super::file`), which `dbguard journal import` reads.
+pub const JOURNAL_VERSION: i64 = 2;
 
 /// What a target holds of a journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,10 +165,9 @@ pub fn init(conn: &mut Connection, operator: &str) -> Result<Init> {
 }
 
 /// The statements that take a journal from each version to the next: the
-/// first entry migrates version 1 to 2, and so on. Version 1 is the first
-/// this design wrote, so there are none yet; `init` must still refuse, not
-/// claim, a migration it cannot make.
-const MIGRATIONS: &[fn(&JournalNames) -> Vec<String>] = &[];
+/// first entry migrates version 1 to 2, and so on. `init` refuses, rather
+/// than claims, a migration from a version no dbguard wrote.
+const MIGRATIONS: &[fn(&Dialect, &JournalNames) -> Vec<String>] = &[Dialect::journal_v2_ddl];
 
 /// Migrates the journal from version `from` to [`JOURNAL_VERSION`] in `tx`.
 fn migrate_in(tx: &mut dyn ApplyTx, from: i64) -> Result<()> {
@@ -185,8 +184,9 @@ fn migrate_in(tx: &mut dyn ApplyTx, from: i64) -> Result<()> {
         ));
     };
     let names = JournalNames::new(tx.engine());
+    let dialect = Dialect(tx.engine());
     for step in steps {
-        for sql in step(&names) {
+        for sql in step(&dialect, &names) {
             tx.execute(&sql)?;
         }
     }
@@ -197,7 +197,7 @@ fn migrate_in(tx: &mut dyn ApplyTx, from: i64) -> Result<()> {
     Ok(())
 }
 
-/// Creates journal version 1 in `tx`.
+/// Creates the current journal version in `tx`.
 fn create_in(tx: &mut dyn ApplyTx, operator: &str) -> Result<()> {
     let names = JournalNames::new(tx.engine());
     let dialect = Dialect(tx.engine());

@@ -6,7 +6,8 @@
 //! `changes` table beside it: an entry edited with another client (a
 //! statement rewritten) or a trail whose tail was cut together with its
 //! head (a change left without its record) would pass the chain alone.
-//! `audit verify` therefore also holds each entry against its record.
+//! `audit verify` therefore also holds each entry against its record, and
+//! each pinned policy against the record of its push.
 //! Records not linked into the chain yet (`audit_pending`) count: they are
 //! committed with their change and are linked by the next append.
 
@@ -53,6 +54,9 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
         let detail = serde_json::from_str(&text_of(p.get(2))).unwrap_or(serde_json::Value::Null);
         note(&mut vouching, &mut imported, change_id, &event, &detail);
     }
+    if let Some(unvouched) = unvouched_policy(tx, &names, &vouching)? {
+        return Ok(Some(unvouched));
+    }
     for e in entries(tx, &names)? {
         if imported.contains(&e.id) {
             continue;
@@ -76,6 +80,37 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
     Ok(None)
 }
 
+/// The first pinned policy no `policy_push` record names by its digest:
+/// a policy written, or rewritten with a matching digest, outside dbguard.
+fn unvouched_policy(
+    tx: &mut dyn PreviewTx,
+    names: &JournalNames,
+    vouching: &BTreeMap<i64, (String, serde_json::Value)>,
+) -> Result<Option<String>> {
+    let pushed: BTreeSet<&str> = vouching
+        .values()
+        .filter(|(event, _)| event == "policy_push")
+        .filter_map(|(_, d)| d["digest"].as_str())
+        .collect();
+    let pinned = rows(
+        tx,
+        &format!(
+            "SELECT id, digest FROM {} ORDER BY id",
+            names.table("policies")
+        ),
+    )?;
+    for p in pinned {
+        let digest = text_of(p.get(1));
+        if !pushed.contains(digest.as_str()) {
+            return Ok(Some(format!(
+                "pinned policy {} ({digest}) has no policy_push record: it was written outside dbguard",
+                int(p.first())?
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// Takes one record's word for the change it names.
 fn note(
     vouching: &mut BTreeMap<i64, (String, serde_json::Value)>,
@@ -85,7 +120,7 @@ fn note(
     detail: &serde_json::Value,
 ) {
     match (event, change_id) {
-        ("apply" | "undo", Some(id)) => {
+        ("apply" | "undo" | "policy_push", Some(id)) => {
             vouching.insert(id, (event.to_owned(), detail.clone()));
         }
         ("import", _) => {

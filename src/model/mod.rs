@@ -46,11 +46,13 @@ pub enum ChangeKind {
     Merge,
     Ddl,
     Undo,
+    /// A policy pushed into the database (`dbguard policy push`).
+    Policy,
 }
 
 impl ChangeKind {
     /// Every kind, in the order policy files list them.
-    pub const ALL: [ChangeKind; 7] = [
+    pub const ALL: [ChangeKind; 8] = [
         ChangeKind::Insert,
         ChangeKind::Update,
         ChangeKind::Delete,
@@ -58,6 +60,7 @@ impl ChangeKind {
         ChangeKind::Merge,
         ChangeKind::Ddl,
         ChangeKind::Undo,
+        ChangeKind::Policy,
     ];
 
     /// The kind's name, as policy files, the journal and JSON spell it.
@@ -70,6 +73,7 @@ impl ChangeKind {
             ChangeKind::Merge => "merge",
             ChangeKind::Ddl => "ddl",
             ChangeKind::Undo => "undo",
+            ChangeKind::Policy => "policy",
         }
     }
 }

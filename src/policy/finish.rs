@@ -13,13 +13,14 @@ use super::verdict::Decision;
 
 impl Policy {
     /// Cross-file checks and the approvers file.
-    pub(super) fn finish(&mut self, problems: &mut Vec<Problem>) {
+    pub(super) fn finish(&mut self, approvers: Option<&str>, problems: &mut Vec<Problem>) {
         self.check_groups_exist(problems);
         let approvers_path = self.dir.as_ref().map_or_else(
             || PathBuf::from("policies/approvers"),
             |d| d.join("approvers"),
         );
-        if self.read_approvers(problems) {
+        if let Some(text) = approvers {
+            self.read_approvers(text, &approvers_path, problems);
             self.check_members_have_keys(problems, &approvers_path);
         }
         self.check_someone_can_approve(problems, approvers_path);
@@ -49,39 +50,22 @@ impl Policy {
         }
     }
 
-    /// Reads `DIR/approvers` when there is one, with the one
-    /// allowed_signers parser the gate uses too. Whether a file was read.
-    fn read_approvers(&mut self, problems: &mut Vec<Problem>) -> bool {
-        let Some(path) = self.approvers_file() else {
-            return false;
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let (approvers, line_problems) =
-                    crate::policy::approval::AllowedSigners::parse_checked(&text);
-                problems.extend(line_problems.into_iter().map(|p| Problem {
-                    file: path.clone(),
-                    line: Some(p.line),
-                    severity: if p.error {
-                        Severity::Error
-                    } else {
-                        Severity::Warning
-                    },
-                    message: p.message,
-                }));
-                self.approvers = approvers.entries;
-                true
-            }
-            Err(e) => {
-                problems.push(Problem {
-                    file: path.clone(),
-                    line: None,
-                    severity: Severity::Error,
-                    message: format!("cannot read: {e}"),
-                });
-                false
-            }
-        }
+    /// Reads the approvers file's text with the one allowed_signers
+    /// parser the gate uses too.
+    fn read_approvers(&mut self, text: &str, path: &Path, problems: &mut Vec<Problem>) {
+        let (approvers, line_problems) =
+            crate::policy::approval::AllowedSigners::parse_checked(text);
+        problems.extend(line_problems.into_iter().map(|p| Problem {
+            file: path.to_path_buf(),
+            line: Some(p.line),
+            severity: if p.error {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            message: p.message,
+        }));
+        self.approvers = approvers.entries;
     }
 
     fn check_members_have_keys(&self, problems: &mut Vec<Problem>, approvers_path: &Path) {

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::problem::{Problem, Severity};
+use super::problem::Problem;
+use super::source::{APPROVERS, PolicySource};
 use super::{BUILTIN_NAME, BUILTIN_TEXT, Policy};
 use crate::error::{Error, Result};
 
@@ -32,7 +33,7 @@ impl Policy {
         let mut policy = Policy::default();
         let mut problems = Vec::new();
         policy.merge_file(Path::new(BUILTIN_NAME), BUILTIN_TEXT, &mut problems);
-        policy.finish(&mut problems);
+        policy.finish(None, &mut problems);
         debug_assert!(
             !problems.iter().any(Problem::is_error),
             "the built-in policy is broken: {problems:?}"
@@ -71,40 +72,37 @@ impl Policy {
     /// the directory's approvers), so `policies/approvers` alone is enough
     /// to add approvers to the default policy.
     pub(crate) fn load_checked(dir: &Path) -> Result<(Policy, Vec<Problem>)> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            Error::input(format!(
-                "cannot read policy directory {}: {e}\nGive an existing directory with --policy DIR.",
-                dir.display()
-            ))
-        })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-            .collect();
-        files.sort();
+        let (source, mut problems) = PolicySource::read_dir(dir)?;
+        let policy = Policy::from_source(&source, dir, &mut problems);
+        Ok((policy, problems))
+    }
+
+    /// Builds the policy `source` holds, its files named as if in `origin`
+    /// (a directory, or how the database that pins it is named), adding
+    /// every problem to `problems` (sorted by file, then line).
+    pub(crate) fn from_source(
+        source: &PolicySource,
+        origin: &Path,
+        problems: &mut Vec<Problem>,
+    ) -> Policy {
         let mut policy = Policy::default();
-        let mut problems = Vec::new();
-        if files.is_empty() {
-            policy.merge_file(Path::new(BUILTIN_NAME), BUILTIN_TEXT, &mut problems);
+        let mut files: Vec<PathBuf> = Vec::new();
+        for (name, text) in source.toml_files() {
+            let file = origin.join(name);
+            policy.merge_file(&file, text, problems);
+            files.push(file);
         }
-        for file in &files {
-            match std::fs::read_to_string(file) {
-                Ok(text) => policy.merge_file(file, &text, &mut problems),
-                Err(e) => problems.push(Problem {
-                    file: file.clone(),
-                    line: None,
-                    severity: Severity::Error,
-                    message: format!("cannot read: {e}"),
-                }),
-            }
+        if files.is_empty() {
+            policy.merge_file(Path::new(BUILTIN_NAME), BUILTIN_TEXT, problems);
         }
         policy.files = files;
-        policy.dir = Some(dir.to_path_buf());
-        policy.finish(&mut problems);
+        policy.dir = Some(origin.to_path_buf());
+        policy.approvers_path = source.approvers().map(|_| origin.join(APPROVERS));
+        policy.finish(source.approvers(), problems);
         // By file, then line; problems without a line first in their file.
         problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         policy.warnings = problems.iter().filter(|p| !p.is_error()).cloned().collect();
-        Ok((policy, problems))
+        policy
     }
 
     /// Merges one file's text into the policy; fails on its errors.

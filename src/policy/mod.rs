@@ -29,12 +29,14 @@ pub mod glob;
 mod load;
 mod merge;
 pub mod operations;
+pub mod pinned;
 pub(crate) mod presence;
 pub mod problem;
 mod raw;
 pub mod rows;
 pub mod rule;
 mod rule_build;
+pub mod source;
 pub mod tables;
 mod target;
 pub mod verdict;
@@ -112,6 +114,16 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Usable lines of the approvers file.
     pub approvers: Vec<Approver>,
+    /// Where the approvers file was read from (for messages), when the
+    /// policy has one.
+    pub approvers_path: Option<PathBuf>,
+    /// Rules of a local policy directory laid over a database's pinned
+    /// policy: judged on their own, they can only make a verdict stricter
+    /// (`verdict.rs`).
+    pub stricter: Vec<Rule>,
+    /// The digest of the policy pinned in the database, when that is the
+    /// one that governs ([`source::PolicySource::digest`]).
+    pub pinned: Option<String>,
     /// Warnings found while loading (errors make loading fail).
     pub warnings: Vec<Problem>,
     /// Where each group was (last) defined, for messages.
@@ -134,6 +146,9 @@ impl Default for Policy {
             groups: BTreeMap::new(),
             rules: Vec::new(),
             approvers: Vec::new(),
+            approvers_path: None,
+            stricter: Vec::new(),
+            pinned: None,
             warnings: Vec::new(),
             group_sites: BTreeMap::new(),
         }
@@ -170,13 +185,16 @@ impl Policy {
         self.limits.request_ttl.unwrap_or(DEFAULT_REQUEST_TTL)
     }
 
-    /// `DIR/approvers`, when the policy was read from a directory that has
-    /// one.
+    /// `DIR/approvers`, when the policy has an approvers file.
     pub fn approvers_file(&self) -> Option<PathBuf> {
-        self.dir
-            .as_ref()
-            .map(|d| d.join("approvers"))
-            .filter(|p| p.is_file())
+        self.approvers_path.clone()
+    }
+
+    /// The approvers file's keys, as the gate checks tokens against them.
+    pub fn signers(&self) -> crate::policy::approval::AllowedSigners {
+        crate::policy::approval::AllowedSigners {
+            entries: self.approvers.clone(),
+        }
     }
 
     /// Group → principals.

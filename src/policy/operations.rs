@@ -5,7 +5,7 @@ use super::verdict::VerdictInput;
 
 /// Every operation name a rule may list, as `VerdictInput::kind` spells it.
 pub(crate) const KNOWN: &[&str] = &[
-    "insert", "update", "delete", "truncate", "merge", "ddl", "undo",
+    "insert", "update", "delete", "truncate", "merge", "ddl", "undo", "policy",
 ];
 
 /// Whether `name` is a known operation.

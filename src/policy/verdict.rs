@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::Policy;
+use super::{Policy, Rule};
 use crate::model::ChangeKind;
 use crate::schema::QualName;
 
@@ -89,7 +89,28 @@ impl Policy {
     /// `from` (any approver) add no restriction, so `from` is empty only
     /// when none of them names a group. `message` joins the deciding rules'
     /// messages with `; `.
+    ///
+    /// Rules a local directory lays over a pinned policy (`stricter`) are
+    /// judged on their own and can only make the verdict stricter.
     pub fn verdict(&self, input: &VerdictInput) -> Verdict {
+        let own = self
+            .decide(&self.rules, true, input)
+            .unwrap_or_else(|| Verdict {
+                decision: self.default_decision,
+                rules: vec!["default".to_owned()],
+                approvals_needed: 0,
+                from: Vec::new(),
+                message: None,
+            });
+        match self.decide(&self.stricter, false, input) {
+            Some(local) => stricter_of(own, local),
+            None => own,
+        }
+    }
+
+    /// The verdict of `rules` (and of `limits.max_rows` when `limits`),
+    /// or `None` when nothing matches.
+    fn decide(&self, rules: &[Rule], limits: bool, input: &VerdictInput) -> Option<Verdict> {
         struct Hit<'r> {
             decision: Decision,
             name: &'r str,
@@ -98,7 +119,7 @@ impl Policy {
             message: Option<String>,
         }
         let mut hits: Vec<Hit<'_>> = Vec::new();
-        if let Some(max) = self.limits.max_rows {
+        if let Some(max) = self.limits.max_rows.filter(|_| limits) {
             let rows = input.total_rows.max(input.target_rows);
             if rows > max {
                 hits.push(Hit {
@@ -112,7 +133,7 @@ impl Policy {
                 });
             }
         }
-        for rule in &self.rules {
+        for rule in rules {
             if rule.matches(input) {
                 hits.push(Hit {
                     decision: rule.verdict,
@@ -123,15 +144,7 @@ impl Policy {
                 });
             }
         }
-        let Some(decision) = hits.iter().map(|h| h.decision).max() else {
-            return Verdict {
-                decision: self.default_decision,
-                rules: vec!["default".to_owned()],
-                approvals_needed: 0,
-                from: Vec::new(),
-                message: None,
-            };
-        };
+        let decision = hits.iter().map(|h| h.decision).max()?;
         let winners: Vec<&Hit<'_>> = hits.iter().filter(|h| h.decision == decision).collect();
         let mut from: Vec<String> = Vec::new();
         let mut approvals_needed = 0;
@@ -149,12 +162,39 @@ impl Policy {
             .iter()
             .filter_map(|h| h.message.as_deref())
             .collect();
-        Verdict {
+        Some(Verdict {
             decision,
             rules: winners.iter().map(|h| h.name.to_owned()).collect(),
             approvals_needed,
             from,
             message: (!messages.is_empty()).then(|| messages.join("; ")),
-        }
+        })
+    }
+}
+
+/// The pinned policy's verdict `own` made stricter by a local rule's
+/// `local`, never looser: a stricter decision wins outright; at the same
+/// `approve`, the larger count, and the pinned policy's groups (a local
+/// rule can narrow "any approver" to its groups, never widen a group list).
+fn stricter_of(own: Verdict, local: Verdict) -> Verdict {
+    if local.decision > own.decision {
+        return local;
+    }
+    if local.decision < own.decision {
+        return own;
+    }
+    let mut rules = own.rules;
+    rules.extend(local.rules);
+    let messages: Vec<String> = own.message.into_iter().chain(local.message).collect();
+    Verdict {
+        decision: own.decision,
+        rules,
+        approvals_needed: own.approvals_needed.max(local.approvals_needed),
+        from: if own.from.is_empty() {
+            local.from
+        } else {
+            own.from
+        },
+        message: (!messages.is_empty()).then(|| messages.join("; ")),
     }
 }

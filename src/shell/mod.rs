@@ -14,6 +14,7 @@
 //! outcomes), `undo` (`\\undo` and how undos are shown), `render`
 //! (results), `describe` (`\\d` and friends), `complete`, `progress`.
 
+pub(crate) mod command;
 pub mod complete;
 pub(crate) mod describe;
 pub(crate) mod interrupt;
@@ -149,27 +150,13 @@ pub struct Options {
 impl Shell {
     /// Opens a shell on a connection, loading its schema.
     pub fn new(mut conn: Connection, options: &Options) -> Result<Shell> {
-        let policy = Policy::load(options.policy.as_deref())?;
         let timeout = options.preview_timeout;
         let operator = options.operator.clone();
-        // A policy whose [target] names other databases does not govern
-        // this one: the built-in default does, and the operator is told.
-        let policy = if policy.applies_to(conn.identity()) {
-            policy
-        } else {
-            let _ = writeln!(
-                std::io::stderr(),
-                "dbguard: the policy in {} does not apply to {} ([target]); using the built-in default policy",
-                policy
-                    .files
-                    .first()
-                    .and_then(|f| f.parent())
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "--policy".into()),
-                conn.identity().display
-            );
-            Policy::builtin()
-        };
+        let (policy, notes) =
+            crate::policy::pinned::governing(&mut conn, options.policy.as_deref())?;
+        for note in notes {
+            let _ = writeln!(std::io::stderr(), "dbguard: {note}");
+        }
         let schema = conn.introspect()?;
         // The target's journal holds the audit trail; the witness keeps a
         // copy on this machine.

@@ -122,6 +122,16 @@ impl Interface for Ui<'_> {
                     (other, _) => other,
                 }
             }
+            Body::Policy(change) => {
+                let mut text = policy_text(change);
+                text.push_str(&verdict_line(verdict));
+                text.push('\n');
+                self.print(&text).map_err(|e| {
+                    Error::refused(format!(
+                        "{e}: the policy's diff could not be shown; nothing was pushed"
+                    ))
+                })
+            }
         }
     }
 
@@ -204,7 +214,7 @@ impl Interface for Ui<'_> {
                 (Ok(Outcome::Declined), _) => self.print("Not undone.\n"),
                 (Ok(Outcome::Applied(applied)), Format::Text) => match &applied.detail {
                     Detail::Undo(report) => self.print(&report_text(report)),
-                    Detail::Write { .. } => Ok(()),
+                    Detail::Write { .. } | Detail::Policy => Ok(()),
                 },
                 (_, Format::Json) => {
                     let json = undo_json(*undo_of, plan, verdict, outcome, self.dry_run);
@@ -212,8 +222,58 @@ impl Interface for Ui<'_> {
                 }
                 _ => Ok(()),
             },
+            (Body::Policy(change), Format::Json) => {
+                self.print_json(policy_json(change, verdict, outcome))
+            }
+            (Body::Policy(change), Format::Text) => match outcome {
+                Ok(Outcome::Applied(applied)) => self.print(&format!(
+                    "Pinned policy {} as change {}: it governs this database from now on.\n",
+                    change.digest, applied.change_id
+                )),
+                Ok(Outcome::Declined) => self.print("Not pushed.\n"),
+                _ => Ok(()),
+            },
         }
     }
+}
+
+/// A policy push's preview: what it replaces, and the diff.
+fn policy_text(change: &crate::change::PolicyChange) -> String {
+    let replaces = match &change.replaces {
+        Some(old) => format!("replaces the pinned policy {old}"),
+        None => "the first policy pinned in this database".to_owned(),
+    };
+    format!("policy {}: {replaces}\n{}", change.digest, change.diff)
+}
+
+/// A policy push's JSON object: what it pins and replaces, the diff, the
+/// verdict, and how it ended.
+fn policy_json(
+    change: &crate::change::PolicyChange,
+    verdict: &Verdict,
+    outcome: &Result<Outcome>,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "policy": change.digest,
+        "replaces": change.replaces,
+        "diff": change.diff,
+        "verdict": verdict_json(verdict),
+    });
+    if let Some(obj) = v.as_object_mut() {
+        match outcome {
+            Ok(Outcome::Applied(applied)) => {
+                obj.insert("change_id".into(), applied.change_id.into());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(r) = &e.request {
+                    obj.insert("request".into(), r.clone().into());
+                }
+                obj.insert("error".into(), e.message.clone().into());
+            }
+        }
+    }
+    v
 }
 
 /// A write's one JSON object: the preview, the verdict, and how it ended.

@@ -7,16 +7,11 @@
 //! approvals, then runs it guarded and journaled. Exit status 5 when
 //! conflicts stop it.
 
-use std::io::IsTerminal;
-
-use super::ui::{Input, Ui};
 use super::{Format, Shell, describe};
 use crate::change;
 use crate::db::Connection;
 use crate::error::{Error, Result};
 use crate::journal::Change;
-use crate::journal::trail::Trail;
-use crate::policy::Policy;
 use crate::undo::{Loaded, UndoPlan, UndoReport};
 
 /// How an undo is asked for.
@@ -28,40 +23,14 @@ pub(crate) struct UndoRun {
     pub options: change::Options,
 }
 
-/// What an undo runs against: the target, where its audit records go, the
-/// policy that judges it, who asks for it.
-pub(crate) struct UndoTarget<'a> {
-    pub conn: &'a mut Connection,
-    pub trail: &'a mut Trail,
-    pub policy: &'a Policy,
-    pub operator: &'a str,
-}
+/// What an undo runs against.
+pub(crate) type UndoTarget<'a> = super::command::CommandTarget<'a>;
 
 /// Undoes `undo` on its target through the change pipeline: shown on
 /// stdout, asked on the terminal (nobody is asked otherwise).
 pub(crate) fn run_undo(at: UndoTarget<'_>, undo: crate::undo::Undo, run: &UndoRun) -> Result<()> {
-    let schema = at.conn.introspect()?;
     let mut plan = change::Undo::new(undo);
-    let input = if std::io::stdin().is_terminal() {
-        Input::Terminal
-    } else {
-        Input::Nobody
-    };
-    let mut stdout = std::io::stdout();
-    let style = crate::impact::render::Style {
-        color: false,
-        samples: false,
-    };
-    let mut ui = Ui::new(&mut stdout, run.format, style, input).dry_run(run.options.dry_run);
-    let mut cx = change::Context {
-        conn: at.conn,
-        trail: at.trail,
-        policy: at.policy,
-        schema: &schema,
-        operator: at.operator,
-        options: &run.options,
-    };
-    cx.run(&mut plan, &mut ui).map(|_| ())
+    super::command::run_plan(at, &mut plan, run.format, &run.options)
 }
 
 /// The undo of change `id` of `conn`'s journal, checked to belong there.

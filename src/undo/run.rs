@@ -39,6 +39,12 @@ impl Undo {
     pub fn new(identity: &TargetIdentity, loaded: Loaded, opts: UndoOptions) -> Result<Undo> {
         let meta = &loaded.change.meta;
         let id = loaded.change.id;
+        if meta.kind == crate::model::ChangeKind::Policy {
+            return Err(Error::input(format!(
+                "change {id} pinned a policy, which holds no rows to put back; nothing was undone
+To go back to an earlier policy, push it: dbguard policy push DIR"
+            )));
+        }
         let other_cluster = matches!(
             (&meta.system_identifier, &identity.system_identifier),
             (Some(a), Some(b)) if a != b

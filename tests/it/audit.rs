@@ -555,7 +555,7 @@ pub(crate) fn a_newer_journal_is_refused_untouched(engine: Engine) {
     tamper(
         &db,
         &format!(
-            "UPDATE {} SET value = '2' WHERE key = 'version'",
+            "UPDATE {} SET value = '3' WHERE key = 'version'",
             journal_table(&target, "meta")
         ),
     );
@@ -566,7 +566,7 @@ pub(crate) fn a_newer_journal_is_refused_untouched(engine: Engine) {
     let err = stderr(&out);
     assert!(err.contains("newer dbguard"), "{err}");
     assert!(
-        err.contains("version 2") && err.contains("version 1"),
+        err.contains("version 3") && err.contains("version 2"),
         "{err}"
     );
     assert_eq!(db.dump(), before);

@@ -20,14 +20,14 @@ fn init_twice(engine: Engine) {
     let o = j.run(&["init", &target]);
     assert_exit(&o, 0, "first init");
     assert!(
-        stdout(&o).contains("created the dbguard journal (version 1)"),
+        stdout(&o).contains("created the dbguard journal (version 2)"),
         "{}",
         stdout(&o)
     );
     let o = j.run(&["init", &target]);
     assert_exit(&o, 0, "second init");
     assert!(
-        stdout(&o).contains("already has the dbguard journal (version 1)"),
+        stdout(&o).contains("already has the dbguard journal (version 2)"),
         "{}",
         stdout(&o)
     );
@@ -311,4 +311,48 @@ fn pg_journal_in_a_schema_of_the_operators_choosing() {
         assert_exit(&o, 1, &format!("--journal-schema {bad}"));
         assert!(stderr(&o).contains("a schema of its own"), "{}", stderr(&o));
     }
+}
+
+/// Journal version 1 (before the pinned policy) is migrated forward, by
+/// `init` or by the next write (which migrates what it finds older, as it
+/// creates what is missing); its changes stay undoable.
+fn a_version_1_journal_is_migrated(engine: Engine) {
+    let db = Db::new(engine, ROWS);
+    let j = db.machine();
+    let target = db.target();
+    let id = crate::apply::exec_yes(&j, &db, "DELETE FROM t WHERE id = 1", &[]);
+    let (policies, meta) = match engine {
+        Engine::Postgres => ("dbguard.policies", "dbguard.meta"),
+        Engine::Sqlite => ("dbguard_policies", "dbguard_meta"),
+    };
+    let downgrade =
+        format!("DROP TABLE {policies}; UPDATE {meta} SET value = '1' WHERE key = 'version'");
+    db.plain(&downgrade);
+    let o = j.run(&["init", &target]);
+    assert_exit(&o, 0, "init of a version-1 journal");
+    assert!(stdout(&o).contains("from version 1 to 2"), "{}", stdout(&o));
+    // The table the migration made (this fails if it is not there).
+    db.plain(&format!("SELECT count(*) FROM {policies}"));
+
+    db.plain(&downgrade);
+    let o = j.run(&["exec", &target, "-c", "DELETE FROM t WHERE id = 2", "--yes"]);
+    assert_exit(&o, 0, "a write on a version-1 journal");
+    db.plain(&format!("SELECT count(*) FROM {policies}"));
+    let o = j.run(&["init", &target]);
+    assert!(
+        stdout(&o).contains("already has the dbguard journal (version 2)"),
+        "{}",
+        stdout(&o)
+    );
+    crate::apply::undo_yes(&j, id, &[]);
+}
+
+#[test]
+fn sqlite_a_version_1_journal_is_migrated() {
+    a_version_1_journal_is_migrated(Engine::Sqlite);
+}
+
+#[test]
+fn pg_a_version_1_journal_is_migrated() {
+    a_version_1_journal_is_migrated(Engine::Postgres);
 }

@@ -53,6 +53,7 @@ mod journal_init;
 mod journal_props;
 mod layout;
 mod policy;
+mod policy_pinned;
 mod reads;
 mod render;
 mod terminal;

@@ -3,7 +3,7 @@
 
 use crate::schema::quote_ident;
 
-/// Journal version 1, created in one transaction with the caller's: the
+/// The current journal version, created in one transaction with the caller's: the
 /// schema `schema`, and tables named by `t` (the journal's names, passed
 /// in so this file needs nothing from the engine-neutral side).
 pub(crate) fn ddl(schema: &str, t: &dyn Fn(&str) -> String) -> Vec<String> {
@@ -125,4 +125,22 @@ pub(crate) fn ddl(schema: &str, t: &dyn Fn(&str) -> String) -> Vec<String> {
             t("audit")
         ),
     ]
+    .into_iter()
+    .chain(policies_ddl(t))
+    .collect()
+}
+
+/// The pinned policies (journal version 2): every version pushed, the
+/// newest governing.
+pub(crate) fn policies_ddl(t: &dyn Fn(&str) -> String) -> Vec<String> {
+    vec![format!(
+        "CREATE TABLE {} (
+            id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            pushed_at text NOT NULL,
+            pushed_by text NOT NULL,
+            digest    text NOT NULL,
+            files     text NOT NULL
+        )",
+        t("policies")
+    )]
 }

@@ -2,7 +2,7 @@
 //! file itself, so one transaction covers a change and its entry (see
 //! `crate::db::journal`).
 
-/// Journal version 1, created in one transaction with the caller's: tables
+/// The current journal version, created in one transaction with the caller's: tables
 /// named by `t` (the journal's names, passed in so this file needs nothing
 /// from the engine-neutral side).
 pub(crate) fn ddl(t: &dyn Fn(&str) -> String) -> Vec<String> {
@@ -115,4 +115,22 @@ pub(crate) fn ddl(t: &dyn Fn(&str) -> String) -> Vec<String> {
             t("audit")
         ),
     ]
+    .into_iter()
+    .chain(policies_ddl(t))
+    .collect()
+}
+
+/// The pinned policies (journal version 2): every version pushed, the
+/// newest governing.
+pub(crate) fn policies_ddl(t: &dyn Fn(&str) -> String) -> Vec<String> {
+    vec![format!(
+        "CREATE TABLE {} (
+            id        INTEGER PRIMARY KEY AUTOINCREMENT,
+            pushed_at TEXT NOT NULL,
+            pushed_by TEXT NOT NULL,
+            digest    TEXT NOT NULL,
+            files     TEXT NOT NULL
+        )",
+        t("policies")
+    )]
 }
