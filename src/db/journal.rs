@@ -217,6 +217,22 @@ impl Dialect {
         }
     }
 
+    /// The other schemas of the database holding a dbguard journal that can
+    /// pin a policy (a `meta` and a `policies` table), one per row; `None`
+    /// where the journal's place is fixed (SQLite).
+    pub(crate) fn other_journals_query(&self) -> Option<String> {
+        match self.0 {
+            Engine::Postgres => Some(format!(
+                "SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relname = 'policies' AND c.relkind IN ('r', 'p') AND n.nspname <> {} \
+                 AND EXISTS (SELECT FROM pg_catalog.pg_class m WHERE m.relnamespace = n.oid AND m.relname = 'meta') \
+                 ORDER BY 1",
+                self.literal(&super::Value::Text(journal_schema().to_owned()), "")
+            )),
+            Engine::Sqlite => None,
+        }
+    }
+
     /// Whether the journal's version table exists, as a count.
     pub(crate) fn journal_exists_query(&self, names: &JournalNames) -> String {
         match self.0 {

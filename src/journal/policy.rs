@@ -27,6 +27,36 @@ pub struct PinnedRow {
 /// than the table, or newer than this dbguard, pins none it can read (and
 /// takes no change until `init` or an upgrade).
 pub fn pinned_in(tx: &mut dyn PreviewTx) -> Result<Option<PinnedRow>> {
+    let found = newest_in(tx)?;
+    if found.is_none() {
+        elsewhere(tx)?;
+    }
+    Ok(found)
+}
+
+/// A journal in another schema (PostgreSQL's `--journal-schema`) may pin
+/// the policy that governs this database; one named nowhere would walk
+/// around it. Refused, naming the schema to use.
+fn elsewhere(tx: &mut dyn PreviewTx) -> Result<()> {
+    let Some(sql) = Dialect(tx.engine()).other_journals_query() else {
+        return Ok(());
+    };
+    let others: Vec<String> = rows(tx, &sql)?
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::text))
+        .collect();
+    let Some(first) = others.first() else {
+        return Ok(());
+    };
+    Err(Error::refused(format!(
+        "this database keeps a dbguard journal in schema {}, which may pin the policy that governs it, and the journal named here ({}) pins none; nothing was done\nName that journal: --journal-schema {first} (or $DBGUARD_JOURNAL_SCHEMA).",
+        others.join(", "),
+        crate::db::journal::journal_schema()
+    )))
+}
+
+/// The newest row of this journal's `policies`, if it has one.
+fn newest_in(tx: &mut dyn PreviewTx) -> Result<Option<PinnedRow>> {
     if state_in(tx)? != JournalState::Current {
         return Ok(None);
     }

@@ -318,3 +318,51 @@ fn a_policy_pinned_outside_dbguard_fails_audit_verify() {
         stderr(&o)
     );
 }
+
+/// On PostgreSQL the journal's schema is an option (--journal-schema): a
+/// journal made in another schema pins nothing, and was a way around the
+/// pinned policy. A database whose other journal schema could pin a
+/// policy is refused until the operator names that schema.
+#[test]
+fn another_journal_schema_does_not_escape_the_pinned_policy() {
+    let team = Team::new();
+    let db = Db::new(Engine::Postgres, ROWS);
+    let j = db.machine();
+    let guarded = team.policy("guarded", GUARDED);
+    assert_exit(&push(&j, &team, &guarded, &db, &[]), 0, "the first push");
+    let target = db.target();
+    let lax = team.policy("lax", LAX).display().to_string();
+    let o = as_carol(
+        &j,
+        &team,
+        &["--journal-schema", "elsewhere", "init", &target],
+    );
+    let created = o.status.code() == Some(0);
+    let before = db.dump();
+    let o = as_carol(
+        &j,
+        &team,
+        &[
+            "--journal-schema",
+            "elsewhere",
+            "--policy",
+            &lax,
+            "exec",
+            &target,
+            "-c",
+            "DELETE FROM t WHERE id = 1",
+            "--yes",
+        ],
+    );
+    assert_exit(&o, 1, "a delete through another journal schema");
+    assert!(
+        stderr(&o).contains("--journal-schema dbguard"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(db.dump(), before);
+    assert!(
+        created,
+        "init in another schema is allowed; only writes are refused"
+    );
+}
