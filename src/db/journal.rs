@@ -338,6 +338,37 @@ impl Dialect {
         }
     }
 
+    /// A row's values as one text that equal rows share: what copies of
+    /// a row are grouped and counted by.
+    pub(crate) fn image_text(&self, cols: &[String]) -> String {
+        match self.0 {
+            Engine::Postgres => format!("ROW({})::text", cols.join(", ")),
+            Engine::Sqlite => cols
+                .iter()
+                .map(|c| format!("quote({c})"))
+                .collect::<Vec<_>>()
+                .join(" || ',' || "),
+        }
+    }
+
+    /// How many rows of `a` (as `x`, its columns `a_cols`) have no copy
+    /// left for them in `b` (as `y`, `b_cols`) when rows are matched as
+    /// multisets: per distinct row, the copies `a` holds beyond `b`'s.
+    pub(crate) fn copies_beyond(
+        &self,
+        (a, a_cols): (&str, &[String]),
+        (b, b_cols): (&str, &[String]),
+    ) -> String {
+        format!(
+            "SELECT coalesce(sum(w.n - coalesce(c.n, 0)), 0) \
+             FROM (SELECT {} AS img, count(*) AS n FROM {a} AS x GROUP BY 1) AS w \
+             LEFT JOIN (SELECT {} AS img, count(*) AS n FROM {b} AS y GROUP BY 1) AS c \
+             ON c.img = w.img WHERE coalesce(c.n, 0) < w.n",
+            self.image_text(a_cols),
+            self.image_text(b_cols)
+        )
+    }
+
     /// Deletes from `table` (as `t`), for each distinct row of `snapshot`
     /// (as `i`), as many rows equal to it (`equal`, over `t` and `i`) as
     /// the snapshot holds copies of it: the undo of an insert into a table
@@ -356,17 +387,7 @@ impl Dialect {
             Engine::Postgres => "ctid",
             Engine::Sqlite => "rowid",
         };
-        let text = |cols: &[String]| -> String {
-            match self.0 {
-                Engine::Postgres => format!("ROW({})::text", cols.join(", ")),
-                Engine::Sqlite => cols
-                    .iter()
-                    .map(|c| format!("quote({c})"))
-                    .collect::<Vec<_>>()
-                    .join(" || ',' || "),
-            }
-        };
-        let (t_text, i_text) = (text(t_cols), text(i_cols));
+        let (t_text, i_text) = (self.image_text(t_cols), self.image_text(i_cols));
         format!(
             "DELETE FROM {table} WHERE {place} IN (\
              SELECT c.place FROM (\

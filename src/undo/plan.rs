@@ -66,13 +66,16 @@ fn conflicts_of(
         }
         let Some(sql) = sets.changed(part) else {
             if part == Part::After && sets.entry.locator == Locator::None {
-                out.push(Conflict {
-                    table: table.clone(),
-                    key: Vec::new(),
-                    reason: format!(
-                        "{count} updated row(s) cannot be found again: the table has no key"
-                    ),
-                });
+                let missing = missing_copies(tx, sets)?;
+                if missing > 0 {
+                    out.push(Conflict {
+                        table: table.clone(),
+                        key: Vec::new(),
+                        reason: format!(
+                            "{missing} of {count} updated row(s) are no longer as the change left them (the table has no key: rows are matched by their values)"
+                        ),
+                    });
+                }
             }
             continue;
         };
@@ -82,6 +85,21 @@ fn conflicts_of(
         })?;
     }
     Ok(())
+}
+
+/// For a table no locator finds rows in: how many of the change's
+/// after-images have no copy left in the table.
+pub(super) fn missing_copies(tx: &mut dyn PreviewTx, sets: &TableSets<'_>) -> Result<u64> {
+    let mut n = 0u64;
+    tx.stream(&sets.missing_after_copies(), &mut |row| {
+        n = row
+            .first()
+            .and_then(Value::text)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        Ok(())
+    })?;
+    Ok(n)
 }
 
 /// A row of [`TableSets::changed`] as a conflict: its key, then whether

@@ -223,6 +223,7 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
         };
         for t in order {
             steps.revert(t, chosen[&t.info.name].reverted)?;
+            steps.swap(t, chosen[&t.info.name].swapped)?;
         }
         for t in tables.iter().rev() {
             steps.delete_inserted(t, chosen[&t.info.name].deleted)?;
@@ -393,6 +394,9 @@ impl Steps<'_, '_> {
                 .capture_query(self.tx, name, Part::Before, nloc, &before)?;
             self.check(t, "choosing to revert", t.updated, chosen.reverted)?;
         }
+        if t.updated > 0 && sets.located("t", "a").is_none() {
+            chosen.swapped = self.choose_swap(t, &sets)?;
+        }
         if t.inserted > 0 {
             chosen.deleted = self.rec.capture_query(
                 self.tx,
@@ -404,6 +408,58 @@ impl Steps<'_, '_> {
             self.check(t, "choosing to delete", t.inserted, chosen.deleted)?;
         }
         Ok(chosen)
+    }
+
+    /// Updated rows of a table without a key: every after-image still has
+    /// a copy in the table, or (forced past that conflict) none is
+    /// touched, so no row is deleted that is not put back. The copies it
+    /// will delete are recorded as the undo's own deleted rows.
+    fn choose_swap(&mut self, t: &TableEntry, sets: &TableSets<'_>) -> Result<u64> {
+        if super::plan::missing_copies(self.tx, sets)? > 0 {
+            // The plan's conflict: only a forced undo gets here.
+            self.check(t, "choosing to revert", t.updated, 0)?;
+            return Ok(0);
+        }
+        let n = self.rec.capture_query(
+            self.tx,
+            &t.info.name,
+            Part::Deleted,
+            0,
+            &sets.after_copies(),
+        )?;
+        self.check(t, "choosing to revert", t.updated, n)?;
+        Ok(n)
+    }
+
+    /// Swaps the chosen after-images of a table without a key for their
+    /// before-images: one copy of each deleted, the before-images
+    /// inserted and recorded (as the engine stored them) as the undo's
+    /// inserted rows.
+    fn swap(&mut self, t: &TableEntry, chosen: u64) -> Result<()> {
+        if chosen == 0 {
+            return Ok(());
+        }
+        let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
+        let qual = t.info.qual_name();
+        let executed = self.tx.execute_statement(&sets.delete_after_copies())?;
+        let deleted = executed.changed.unwrap_or(executed.reported).min(chosen);
+        self.effects
+            .statement(&qual, Op::Delete, deleted, &executed);
+        let sql = sets.insert_before();
+        let returning = format!("{sql}\nRETURNING *");
+        let (inserted, captured) =
+            self.rec
+                .execute_insert(self.tx, &t.info.name, &sql, Some(&returning), None)?;
+        self.effects
+            .statement(&qual, Op::Insert, inserted.reported, &inserted);
+        if deleted != chosen || inserted.reported != chosen || captured != chosen {
+            return Err(Error::drift(format!(
+                "{}: {chosen} updated rows to swap back, {deleted} deleted, {} inserted, {captured} recorded; nothing was committed",
+                t.info.name, inserted.reported
+            )));
+        }
+        self.advance(chosen);
+        Ok(())
     }
 
     /// Deletes the rows the change inserted that are still as inserted.
@@ -496,6 +552,20 @@ impl Steps<'_, '_> {
         Ok(())
     }
 
+    /// The one number `sql` answers.
+    fn count(&mut self, sql: &str) -> Result<u64> {
+        let mut n = 0u64;
+        self.tx.stream(sql, &mut |row| {
+            n = row
+                .first()
+                .and_then(Value::text)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
     /// Where triggers made restored rows differ from their before-images:
     /// `table (key): columns`.
     fn differences(&mut self, tables: &[&TableEntry]) -> Result<Vec<String>> {
@@ -506,6 +576,19 @@ impl Steps<'_, '_> {
             let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
             let slot = self.rec.entry(&t.info.name)?.slot;
             let mine = |part| names.staged(&own, slot, part);
+            if t.updated > 0 && sets.located("t", "a").is_none() {
+                if self.rec.entry(&t.info.name)?.inserted > 0 {
+                    let sql = sets.inserted_beyond_before(&mine(Part::Inserted));
+                    let bent = self.count(&sql)?;
+                    if bent > 0 {
+                        out.push(format!(
+                            "{}: {bent} restored row(s) are not among the rows the change took away",
+                            t.info.name
+                        ));
+                    }
+                }
+                continue;
+            }
             let pairs = [
                 (
                     t.deleted > 0 && sets.has_key(),
@@ -562,6 +645,8 @@ impl Steps<'_, '_> {
 struct Chosen {
     reverted: u64,
     deleted: u64,
+    /// Updated rows of a table without a key, swapped back by value.
+    swapped: u64,
 }
 
 /// Rows of snapshot `theirs` (as `s`) whose counterpart in `ours` (as

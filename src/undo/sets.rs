@@ -345,6 +345,83 @@ impl<'a> TableSets<'a> {
         ))
     }
 
+    /// For updated rows no locator finds again (a PostgreSQL table without
+    /// a key): how many after-images the table no longer holds a copy of,
+    /// rows matched by their values as multisets. None missing: the undo
+    /// swaps every after-image for its before-image
+    /// ([`Self::delete_after_copies`], [`Self::insert_before`]).
+    pub fn missing_after_copies(&self) -> String {
+        self.dialect.copies_beyond(
+            (&self.snap(Part::After), &self.snap_cols("x")),
+            (&self.table(), &self.table_cols("y")),
+        )
+    }
+
+    /// The after-images a swap deletes, as the undo's own deleted rows.
+    pub fn after_copies(&self) -> String {
+        let mut cols = self.all_snap_cols("a");
+        cols.push(kept_uncounted());
+        format!(
+            "SELECT {} FROM {} AS a",
+            cols.join(", "),
+            self.snap(Part::After)
+        )
+    }
+
+    /// Deletes one copy of the row for each after-image: identical rows are
+    /// interchangeable, so which copies is no matter, but not how many.
+    pub fn delete_after_copies(&self) -> String {
+        self.dialect.delete_copies(
+            &self.table(),
+            &self.snap(Part::After),
+            (&self.table_cols("t"), &self.snap_cols("i")),
+            &self.unchanged("t", "i"),
+        )
+    }
+
+    /// Inserts the before-images of the updated rows.
+    pub fn insert_before(&self) -> String {
+        let cols: Vec<String> = self
+            .compared()
+            .iter()
+            .map(|(_, c)| quote_ident(&c.name))
+            .collect();
+        format!(
+            "INSERT INTO {} ({}){} SELECT {} FROM {} AS b",
+            self.table(),
+            cols.join(", "),
+            self.dialect.overriding(&self.entry.info),
+            self.snap_cols("b").join(", "),
+            self.snap(Part::Before)
+        )
+    }
+
+    /// How many of the undo's own inserted rows (`ours`) are not, as a
+    /// multiset, rows the change took away (its before-images, and its
+    /// deleted rows where it deleted some too): rows a trigger bent.
+    pub fn inserted_beyond_before(&self, ours: &str) -> String {
+        let data: Vec<String> = self
+            .compared()
+            .iter()
+            .map(|(i, _)| data_column(*i))
+            .collect();
+        let mut parts = vec![format!(
+            "SELECT {} FROM {}",
+            data.join(", "),
+            self.snap(Part::Before)
+        )];
+        if self.entry.deleted > 0 {
+            parts.push(format!(
+                "SELECT {} FROM {}",
+                data.join(", "),
+                self.snap(Part::Deleted)
+            ));
+        }
+        let taken = format!("({})", parts.join(" UNION ALL "));
+        self.dialect
+            .copies_beyond((ours, &self.snap_cols("x")), (&taken, &self.snap_cols("y")))
+    }
+
     /// Gives the rows of `chosen` (the undo's own before snapshot: the
     /// updated rows it reverts, by `row`) their before-images back, found
     /// where their after-images are. Identity ALWAYS columns cannot be

@@ -57,4 +57,5 @@ mod policy_pinned;
 mod reads;
 mod render;
 mod terminal;
+mod undo_keyless;
 mod undo_output;
