@@ -28,6 +28,7 @@ mod audit;
 mod audit_prune;
 mod audit_refused;
 mod audit_story;
+mod audit_witness;
 mod classify_props;
 mod cli;
 mod cluster;

@@ -1,0 +1,81 @@
+//! What the witness catches that the chain in the database cannot (issue
+//! 15, finding 16): a trail emptied and its head set back to the start,
+//! and a journal dropped and made again. Either leaves a chain that
+//! verifies on its own; the witness of the machine that appended the
+//! records names the first one missing.
+
+use dbguard::db::Engine;
+use dbguard::journal::audit::GENESIS_HASH;
+
+use crate::apply::{Db, assert_exit};
+use crate::audit::{
+    ROWS, assert_broken_at_by_witness, assert_intact, on_both_engines, records, tamper,
+};
+use crate::helpers::*;
+
+on_both_engines!(
+    an_emptied_trail_is_caught_by_the_witness,
+    a_replaced_journal_is_caught_by_the_witness,
+);
+
+/// Issue 15, finding 16: every record deleted, the head set back to the
+/// start, and every entry with them. What is left is a valid empty chain
+/// (the limit without a witness); the witness names the first record it
+/// holds.
+fn an_emptied_trail_is_caught_by_the_witness(engine: Engine) {
+    let db = Db::new(engine, ROWS);
+    let j = db.machine();
+    exec_apply(&j, "DELETE FROM p WHERE id = 1");
+    let first = records(&db).first().expect("a record").id;
+    let target = db.target();
+    tamper(
+        &db,
+        &format!(
+            "DELETE FROM {{audit}}; UPDATE {{head}} SET last_id = 0, last_hash = '{GENESIS_HASH}'"
+        ),
+    );
+    target_batch(
+        &target,
+        &format!(
+            "DELETE FROM {}; DELETE FROM {}; DELETE FROM {}",
+            journal_table(&target, "approvals"),
+            journal_table(&target, "change_tables"),
+            journal_table(&target, "changes")
+        ),
+    );
+    assert_intact(&db, &db.machine(), 0);
+    assert_broken_at_by_witness(&j, &[], first, "which the trail no longer has");
+}
+
+/// Issue 15, finding 16: the whole journal dropped and made again (`dbguard
+/// init`): a new chain that verifies on its own; the witness holds records
+/// it does not.
+fn a_replaced_journal_is_caught_by_the_witness(engine: Engine) {
+    let db = Db::new(engine, ROWS);
+    let j = db.machine();
+    exec_apply(&j, "DELETE FROM p WHERE id = 1");
+    let target = db.target();
+    let drop = match engine {
+        Engine::Postgres => "DROP SCHEMA dbguard CASCADE".to_owned(),
+        Engine::Sqlite => {
+            let conn = rusqlite::Connection::open(target.trim_start_matches("sqlite:")).unwrap();
+            let mut stmt = conn
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'dbguard\\_%' ESCAPE '\\'")
+                .unwrap();
+            let names: Vec<String> = stmt
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|n| n.unwrap())
+                .collect();
+            let drops: Vec<String> = names
+                .iter()
+                .map(|n| format!("DROP TABLE \"{n}\";"))
+                .collect();
+            format!("PRAGMA foreign_keys = OFF; {}", drops.join(" "))
+        }
+    };
+    target_batch(&target, &drop);
+    let o = db.machine().run(&["init", &target]);
+    assert_exit(&o, 0, "init of a new journal");
+    assert_broken_at_by_witness(&j, &[], 1, "");
+}
