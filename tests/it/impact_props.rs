@@ -476,6 +476,42 @@ fn impact_props_pg() {
     property(Harness::new(&db.url, oracle), cases(1000));
 }
 
+/// Holds `cases` texts of `strategy` against PostgreSQL on a fresh
+/// fixture, as [`impact_props_pg`] does its mutations: every text the
+/// classifier takes as one write must be previewed as the engine runs it
+/// (a text the server reads as two statements fails there, and a preview
+/// that did not say so is a mismatch). Returns the report; panics on a
+/// mismatch, or when no text was both previewed and run.
+pub(crate) fn agrees_pg(
+    strategy: impl proptest::strategy::Strategy<Value = String>,
+    cases: u32,
+) -> String {
+    let db = pg_fixture();
+    let h = RefCell::new(Harness::new(&db.url, PgOracle::new(&db)));
+    let result = runner(cases).run(&strategy, |text| {
+        h.borrow_mut().check(&text);
+        Ok(())
+    });
+    let mut h = h.into_inner();
+    if let Err(e) = result {
+        panic!("a preview or classification panicked: {e}");
+    }
+    let report = h.stats.report(Engine::Postgres);
+    assert!(
+        h.oracle.snapshot() == *h.oracle.before(),
+        "the fixture changed during the run: a statement escaped its rollback"
+    );
+    assert!(
+        h.stats.agreed > 0,
+        "no text was previewed and run\n{report}"
+    );
+    assert!(
+        h.stats.mismatches.is_empty(),
+        "the classifier and the server read texts differently\n{report}"
+    );
+    report
+}
+
 /// Previews each statement on a fresh fixture of each engine and holds it
 /// against the engine; panics with every disagreement.
 pub fn assert_agrees(sqls: &[&str]) {

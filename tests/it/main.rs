@@ -29,6 +29,7 @@ mod audit_prune;
 mod audit_refused;
 mod audit_story;
 mod audit_witness;
+mod classify_lexical;
 mod classify_props;
 mod cli;
 mod cluster;
