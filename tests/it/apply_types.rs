@@ -217,7 +217,9 @@ pub(crate) const SESSION_VALUES: [&str; 8] = [
     "-15",
     "escape",
     "app, public",
-    "off",
+    // A dbguard read runs with standard conforming strings, whatever
+    // the session says (the session itself still has them off).
+    "on",
     "UTF8",
 ];
 
@@ -242,7 +244,9 @@ pub(crate) const DATABASE_VALUES: [&str; 8] = [
     "0",
     "escape",
     "app, public",
-    "off",
+    // A dbguard read runs with standard conforming strings, whatever
+    // the session says (the session itself still has them off).
+    "on",
     "UTF8",
 ];
 
@@ -259,7 +263,9 @@ pub(crate) const OPTIONS_VALUES: [&str; 8] = [
     "1",
     "escape",
     "app",
-    "off",
+    // A dbguard read runs with standard conforming strings, whatever
+    // the session says (the session itself still has them off).
+    "on",
     "UTF8",
 ];
 

@@ -27,7 +27,8 @@ const LATIN1_VALUES: [&str; 8] = [
     "-15",
     "escape",
     "app, public",
-    "off",
+    // Read with standard conforming strings (see `SESSION_VALUES`).
+    "on",
     "LATIN1",
 ];
 

@@ -151,3 +151,66 @@ fn the_classifier_reads_text_as_the_server_does() {
     let report = crate::impact_props::agrees_pg(text(), cases);
     println!("{report}");
 }
+
+/// A database whose default is `standard_conforming_strings = off` reads
+/// a backslash in a plain string as an escape, where dbguard's parser reads
+/// it as a character: `'a\' OR name = ' OR true --'` is one narrow
+/// predicate to dbguard and `name = 'a'' OR name = ' OR true` to such a
+/// session, which deletes every row. dbguard's own transactions read text
+/// with standard conforming strings whatever the database says.
+#[test]
+fn a_database_without_standard_conforming_strings_reads_as_dbguard_does() {
+    let db = crate::apply::Db::new(
+        dbguard::db::Engine::Postgres,
+        "CREATE TABLE t (id integer PRIMARY KEY, name text);
+         INSERT INTO t VALUES (1, 'r1'), (2, 'r2'), (3, 'r3');",
+    );
+    let crate::apply::Db::Pg(pg) = &db else {
+        unreachable!("a PostgreSQL database")
+    };
+    pg.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET standard_conforming_strings = off",
+            pg.name
+        ))
+        .unwrap();
+    let j = db.machine();
+    let before = db.dump();
+    let sql = "DELETE FROM t WHERE name = 'a\\' OR name = ' OR true --'";
+    let o = j.run(&[
+        "exec",
+        &db.target(),
+        "-c",
+        sql,
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    let v = crate::helpers::last_json(&o);
+    assert_eq!(v["target"]["rows"], 0, "{v}");
+    let id = crate::apply::exec_yes(&j, &db, sql, &[]);
+    assert!(id > 0);
+    assert_eq!(
+        db.dump(),
+        before,
+        "the server read more into it than the preview"
+    );
+
+    // A read: dbguard's parser sees two string constants and no call; a
+    // session without standard conforming strings would call lo_unlink,
+    // which PostgreSQL 15 runs even in a read-only transaction.
+    let mut c = pg.client();
+    c.batch_execute("SELECT lo_from_bytea(424242, 'kept')")
+        .unwrap();
+    let read = "SELECT 'a\\' , ' , lo_unlink(424242) --'";
+    let o = j.run(&["exec", &db.target(), "-c", read]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::helpers::stderr(&o));
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_largeobject_metadata WHERE oid = 424242",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 1, "a read unlinked a large object");
+}

@@ -74,8 +74,11 @@ impl PgConnection {
     /// The operator's read, in the operator's session settings (the one
     /// transaction here not switched to UTF-8: `SHOW client_encoding`
     /// must answer what the session has, as in psql).
+    /// Its text is read with standard conforming strings, as dbguard's
+    /// parser read it (see [`UTF8`]).
     pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
         let mut tx = self.client.build_transaction().read_only(true).start()?;
+        tx.batch_execute("SET LOCAL standard_conforming_strings = on")?;
         let summary = read_in(&mut tx, sql, sink)?;
         tx.commit()?;
         Ok(summary)
@@ -418,10 +421,16 @@ pub(crate) fn text_literal(t: &str) -> String {
 /// false)`), after which names and text would reach the server, and come
 /// back, misread. Every transaction of dbguard's own speaks UTF-8 again,
 /// for itself only.
-const UTF8: &str = "SET LOCAL client_encoding = 'UTF8'";
+///
+/// Text is read with standard conforming strings too, whatever the
+/// database's default: dbguard's parser reads a backslash in `'...'` as a
+/// character, and a session that took it for an escape would read a
+/// statement as another one (`'a\' OR x = ' OR true --'`).
+const UTF8: &str = "SET LOCAL client_encoding = 'UTF8'; SET LOCAL standard_conforming_strings = on";
 
 /// The settings of [`PgConnection::exact_read`], for its transaction only.
-pub(crate) const EXACT_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; SET LOCAL DateStyle = 'ISO, YMD'; \
+pub(crate) const EXACT_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; SET LOCAL standard_conforming_strings = on; \
+     SET LOCAL DateStyle = 'ISO, YMD'; \
      SET LOCAL IntervalStyle = 'postgres'; SET LOCAL TimeZone = 'UTC'; \
      SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'; \
      SET LOCAL search_path = ''";
@@ -439,7 +448,7 @@ fn canonical_output(tx: &mut Transaction<'_>) -> Result<()> {
 
 /// The statements of [`canonical_output`], one round trip, for callers
 /// that send other settings with them.
-const CANONICAL_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; \
+const CANONICAL_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; SET LOCAL standard_conforming_strings = on; \
      SELECT set_config('DateStyle', 'ISO, ' || coalesce(nullif(split_part(current_setting('DateStyle'), ', ', 2), ''), 'MDY'), true), \
             set_config('extra_float_digits', '3', true), \
             set_config('bytea_output', 'hex', true)";
