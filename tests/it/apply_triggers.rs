@@ -599,3 +599,54 @@ fn pg_row_set_to_null_then_deleted_is_covered_in_either_order() {
         assert_eq!(db.dump(), before, "set null first: {set_null_first}");
     }
 }
+
+/// Issue 15, finding 9: a trigger that unlinks a large object writes to
+/// the system catalog's large-object tables, which the per-table counters
+/// of user tables never showed; the undo could not bring the object back.
+/// Now counted like any table the journal does not hold: refused, naming
+/// it; with --allow-uncovered, partial.
+#[test]
+fn pg_trigger_unlinking_a_large_object_is_refused_unless_allowed() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE doc (id integer PRIMARY KEY, blob oid);
+         INSERT INTO doc VALUES (1, lo_from_bytea(0, 'one')), (2, lo_from_bytea(0, 'two'));
+         CREATE FUNCTION unlink_blob() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM lo_unlink(OLD.blob); RETURN OLD; END $$;
+         CREATE TRIGGER doc_unlink AFTER DELETE ON doc FOR EACH ROW EXECUTE FUNCTION unlink_blob();",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM doc WHERE id = 1";
+    let objects = || -> i64 {
+        let crate::apply::Db::Pg(pg) = &db else {
+            unreachable!()
+        };
+        pg.client()
+            .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+            .unwrap()
+            .get(0)
+    };
+    let before = (db.dump(), objects());
+    let o = j.run(&["exec", &target, "-c", sql, "--yes"]);
+    assert_exit(&o, 1, "a trigger unlinking a large object");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("pg_largeobject") && all.contains("--allow-uncovered"),
+        "{all}"
+    );
+    assert_eq!(
+        (db.dump(), objects()),
+        before,
+        "a refused apply changed data"
+    );
+
+    let id = exec_yes(&j, &db, sql, &["--allow-uncovered"]);
+    let entry = list_entry(&j, id);
+    assert!(
+        entry["partial"]
+            .as_str()
+            .is_some_and(|p| p.contains("pg_largeobject")),
+        "{entry}"
+    );
+}
