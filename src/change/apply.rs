@@ -114,6 +114,8 @@ pub(super) fn recompute(
         // The verdict was given on the preview; the recount only checks
         // the impact is the one previewed.
         judge_where: false,
+        // The same rows, where the preview bound them.
+        bind_rows: !confirmed.row_digests.is_empty(),
     };
     let target_opts = PreviewOptions {
         target_only: true,

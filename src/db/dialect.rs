@@ -278,6 +278,41 @@ impl Dialect {
         }
     }
 
+    /// A cryptographic aggregate over which rows of `table` (as `qual`)
+    /// a query holds, whatever their order: on Postgres the SHA-256 of the
+    /// rows' keys (their text, or the whole row's without a key) sorted;
+    /// on SQLite the multiset SHA-256 [`Dialect::fingerprint`] already is.
+    pub(crate) fn row_digest(&self, table: &Table, qual: &str) -> String {
+        match self.0 {
+            Engine::Postgres => {
+                // Ordered by the key's own type: as deterministic as text,
+                // and cheaper to sort.
+                let (key, order) = match &table.primary_key {
+                    Some(pk) if pk.columns.len() == 1 => {
+                        let col = format!("{qual}.{}", quote_ident(&pk.columns[0]));
+                        (format!("{col}::text"), col)
+                    }
+                    Some(pk) => {
+                        let cols: Vec<String> = pk
+                            .columns
+                            .iter()
+                            .map(|c| format!("{qual}.{}", quote_ident(c)))
+                            .collect();
+                        (format!("ROW({})::text", cols.join(", ")), cols.join(", "))
+                    }
+                    None => (
+                        format!("{qual}::text"),
+                        format!("{qual}::text COLLATE \"C\""),
+                    ),
+                };
+                format!(
+                    "encode(sha256(convert_to(coalesce(string_agg({key}, E'\\n' ORDER BY {order}), ''), 'UTF8')), 'hex')"
+                )
+            }
+            Engine::Sqlite => self.fingerprint(table, qual),
+        }
+    }
+
     /// Width of the identity of any row in a closure over a cycle: the
     /// closure table has one fixed shape for all tables in the cycle.
     fn closure_ident(&self, ident: &[String]) -> Vec<String> {

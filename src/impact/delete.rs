@@ -745,6 +745,7 @@ fn count_set_rows(
             rows: n,
             position: g.depth.get(&c).copied().unwrap_or(0) as i64,
             new_key: None,
+            digest_from: None,
         });
     }
     Ok(())
@@ -800,6 +801,7 @@ fn push_deleted_row_sets(
         } else {
             (sql.with(&[Node::Deleted(x)]), sql.is_deleted(x, &a))
         };
+        let digest_from = digest_source(sql, x, &a);
         impact.row_sets.push(super::RowSet {
             table: sql.table(x).name.clone(),
             op: crate::journal::Op::Delete,
@@ -810,8 +812,28 @@ fn push_deleted_row_sets(
             rows: deleted_rows.get(&x).copied().flatten(),
             position: pos as i64,
             new_key: None,
+            digest_from,
         });
     }
+}
+
+/// Where the digest of table `x`'s deleted rows can read them from its
+/// own CTE, which carries its key (to follow the foreign keys into it),
+/// instead of joining the table back by row identity: about 5x cheaper at
+/// 100k rows.
+fn digest_source(sql: &Sql<'_>, x: usize, alias: &str) -> Option<(String, String)> {
+    let table = sql.table(x);
+    let carried = sql.carried.get(&x)?;
+    let pk = table.primary_key.as_ref()?;
+    let usable = sql.ctx.dialect.fingerprints_by_key(table)
+        && !sql.g.is_cyclic(x)
+        && pk.columns.iter().all(|c| carried.contains(c));
+    let node = if x == sql.g.target {
+        Node::Target
+    } else {
+        Node::Deleted(x)
+    };
+    usable.then(|| (sql.with(&[node]), format!("{} AS {alias}", sql.name(node))))
 }
 
 /// Whether cascade `g` runs before the check of `f` on the same parent row:

@@ -550,6 +550,7 @@ impl<'a> Insert<'a> {
             rows: inserted,
             position: 0,
             new_key: None,
+            digest_from: None,
         });
         if impact.target.conflicts.unwrap_or(0) == 0 {
             return;
@@ -574,6 +575,7 @@ impl<'a> Insert<'a> {
             rows: None,
             position: 0,
             new_key: None,
+            digest_from: None,
         });
     }
 }

@@ -198,6 +198,11 @@ pub struct Impact {
     /// whichever order the engine fires them).
     #[serde(skip)]
     pub counted_twice: BTreeMap<QualName, u64>,
+    /// Where an approval may bind the change ([`PreviewOptions::bind_rows`]):
+    /// per row set (`table op`), a cryptographic digest of which rows it
+    /// holds, part of [`digest`].
+    #[serde(skip)]
+    pub row_digests: Vec<String>,
 }
 
 /// The rows of one table a change deletes, updates or inserts, as SQL:
@@ -221,6 +226,11 @@ pub struct RowSet {
     /// before the change (same order as the primary key), so after-images
     /// can be found even when the change moves the key.
     pub new_key: Option<Vec<String>>,
+    /// The same rows from a cheaper source, for their digest
+    /// ([`Impact::row_digests`]): `with` and `FROM ... AS alias` of a CTE
+    /// that carries the table's key under the columns' own names, where
+    /// `cond` would join the table back to it.
+    pub digest_from: Option<(String, String)>,
 }
 
 fn ser_totals<S: serde::Serializer>(
@@ -249,6 +259,11 @@ pub struct PreviewOptions {
     /// row ([`Impact::covers_every_row`]): for a verdict that can depend on
     /// it, not for the apply's recount.
     pub judge_where: bool,
+    /// Digest which rows every row set holds, cryptographically
+    /// ([`Impact::row_digests`]): for a change an approval may bind, so the
+    /// same counts of other rows (children re-parented, other rows marked)
+    /// are not the change it signed.
+    pub bind_rows: bool,
 }
 
 impl Default for PreviewOptions {
@@ -258,6 +273,7 @@ impl Default for PreviewOptions {
             sample_rows: 3,
             target_only: false,
             judge_where: true,
+            bind_rows: true,
         }
     }
 }
@@ -283,6 +299,7 @@ pub fn preview(
     let engine = conn.engine();
     let options = &PreviewOptions {
         judge_where: options.judge_where && policy.judges_where(),
+        bind_rows: options.bind_rows && policy.may_ask_approval(change_kind(stmt)),
         ..options.clone()
     };
     let ctx = Context {
@@ -374,7 +391,51 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
             }
         }
     }
+    if ctx.options.bind_rows && !ctx.options.target_only {
+        impact.row_digests = row_digests(tx, ctx, &impact)?;
+    }
     Ok(impact)
+}
+
+/// A digest of which rows each row set of `impact` holds: its table, its
+/// operation and the engine's cryptographic aggregate over the rows'
+/// identities. Inserted rows exist only afterwards and are counted.
+fn row_digests(tx: &mut dyn PreviewTx, ctx: &Context<'_>, impact: &Impact) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for set in impact
+        .row_sets
+        .iter()
+        .filter(|s| s.op != crate::journal::Op::Insert)
+    {
+        let Some(table) = ctx.schema.get(&set.table) else {
+            continue;
+        };
+        if set.rows == Some(0) {
+            out.push(format!("{} {} none", set.table, set.op.name()));
+            continue;
+        }
+        let digest = ctx.dialect.row_digest(table, &set.alias);
+        let sql = match &set.digest_from {
+            Some((with, from)) => format!("{with}SELECT {digest} FROM {from}"),
+            None => format!(
+                "{}SELECT {digest} FROM {} AS {} {} WHERE {}",
+                set.with,
+                set.table.sql(),
+                set.alias,
+                set.join,
+                set.cond
+            ),
+        };
+        let digest = first_text(tx, &sql)?.ok_or_else(|| {
+            Error::database(format!(
+                "the rows of {} to {} could not be digested within the preview's time",
+                set.table,
+                set.op.name()
+            ))
+        })?;
+        out.push(format!("{} {} {digest}", set.table, set.op.name()));
+    }
+    Ok(out)
 }
 
 /// The impact of a statement the engine rejects: it fails, and nothing
@@ -409,6 +470,7 @@ fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
         data_version: None,
         covers_every_row: false,
         counted_twice: BTreeMap::new(),
+        row_digests: Vec::new(),
     };
     impact
         .totals
@@ -455,6 +517,10 @@ pub fn digest(identity: &TargetIdentity, impact: &Impact) -> String {
         "totals": totals,
         "will_fail": impact.will_fail,
     });
+    let mut canonical = canonical;
+    if !impact.row_digests.is_empty() {
+        canonical["rows"] = serde_json::json!(impact.row_digests);
+    }
     let mut h = Sha256::new();
     h.update(canonical.to_string().as_bytes());
     base16ct::lower::encode_string(&h.finalize())
@@ -672,6 +738,7 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         data_version: None,
         covers_every_row: false,
         counted_twice: BTreeMap::new(),
+        row_digests: Vec::new(),
     }
 }
 

@@ -70,6 +70,7 @@ pub(super) fn analyze(
             rows: totals.get(name).map(|t| t.delete),
             position: pos as i64,
             new_key: None,
+            digest_from: None,
         });
     }
     impact.target.rows = totals.get(&first.name).map(|t| t.delete);

@@ -821,6 +821,7 @@ impl<'a> Update<'a> {
             new_key: self
                 .pk_moves
                 .map(|pk| (0..pk.columns.len()).map(|i| format!("m.__k{i}")).collect()),
+            digest_from: None,
         });
         for (child_name, edges) in child_updates {
             if child_name == &self.table.name {
@@ -841,6 +842,7 @@ impl<'a> Update<'a> {
                     .schema
                     .get(child_name)
                     .and_then(|child| cascaded_key(child, edges)),
+                digest_from: None,
             });
         }
     }

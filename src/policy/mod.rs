@@ -181,6 +181,20 @@ impl Policy {
         })
     }
 
+    /// Whether a rule (a local stricter one included) may ask approval of
+    /// a change of `kind`: then the preview binds which rows it touches.
+    pub fn may_ask_approval(&self, kind: crate::model::ChangeKind) -> bool {
+        self.rules.iter().chain(&self.stricter).any(|r| {
+            r.verdict == Decision::Approve
+                && r.conditions.iter().all(|c| match c {
+                    rule::Condition::Operations(ops) => {
+                        ops.0.iter().any(|op| op.eq_ignore_ascii_case(kind.name()))
+                    }
+                    _ => true,
+                })
+        })
+    }
+
     pub fn request_ttl(&self) -> Duration {
         self.limits.request_ttl.unwrap_or(DEFAULT_REQUEST_TTL)
     }

@@ -20,14 +20,14 @@ use dbguard::db::Engine;
 use crate::apply::{Db, assert_exit};
 use crate::helpers::*;
 
-const SCHEMA: &str = "CREATE TABLE p (id integer PRIMARY KEY, name text);
+pub(crate) const SCHEMA: &str = "CREATE TABLE p (id integer PRIMARY KEY, name text);
      CREATE TABLE c (id integer PRIMARY KEY, pid integer REFERENCES p ON DELETE CASCADE);
      INSERT INTO p VALUES (1, 'one'), (2, 'two'), (3, 'three');
      INSERT INTO c VALUES (10, 1), (11, 1), (12, 2);";
 
 /// A policy directory: deletes need one approval from group `dba`
 /// (alice, bob); carol is in no group. Keys are made by ssh-keygen.
-struct Approvers {
+pub(crate) struct Approvers {
     dir: tempfile::TempDir,
 }
 
@@ -35,7 +35,7 @@ struct Approvers {
 const DELETES_NEED_A_DBA: &str = "[[rule]]\nname = \"deletes-need-a-dba\"\noperations = [\"delete\"]\nverdict = \"approve\"\napprovals = 1\nfrom = [\"dba\"]\n";
 
 impl Approvers {
-    fn new(extra: &str) -> Approvers {
+    pub(crate) fn new(extra: &str) -> Approvers {
         Approvers::with_rules(&format!("{DELETES_NEED_A_DBA}{extra}"))
     }
 
@@ -72,7 +72,7 @@ impl Approvers {
         Approvers { dir }
     }
 
-    fn policy(&self) -> PathBuf {
+    pub(crate) fn policy(&self) -> PathBuf {
         self.dir.path().join("policy")
     }
 
@@ -81,7 +81,7 @@ impl Approvers {
     }
 
     /// `dbguard approve REQUEST --key WHO --yes`; the token is the last line.
-    fn approve(&self, who: &str, request: &str) -> String {
+    pub(crate) fn approve(&self, who: &str, request: &str) -> String {
         let out = run(&[
             "approve",
             request,
@@ -139,7 +139,7 @@ fn exec_args(
     args
 }
 
-fn exec_json(
+pub(crate) fn exec_json(
     j: &JournalDir,
     policy: &Path,
     operator: &str,
@@ -498,7 +498,7 @@ fn balance(db: &Db) -> i64 {
 }
 
 /// The request `sql` prints when run without a token on `j` (exit 3).
-fn request_of(j: &JournalDir, a: &Approvers, target: &str, sql: &str) -> String {
+pub(crate) fn request_of(j: &JournalDir, a: &Approvers, target: &str, sql: &str) -> String {
     let (code, v) = exec_json(j, &a.policy(), "carol@example.org", target, sql, &[]);
     assert_eq!(code, Some(3), "{sql}: {v}");
     v["request"]

@@ -22,6 +22,7 @@ mod apply_types_encoding;
 mod apply_types_sqlite;
 mod approval;
 mod approval_flow;
+mod approval_rows;
 mod approval_ssh;
 mod approval_verify;
 mod audit;

@@ -1,0 +1,107 @@
+//! An approval binds the rows its change touches in every table, not only
+//! how many (issue 15, finding 4). Where policy may ask for an approval,
+//! the preview's digest holds a SHA-256 over the identity of every row of
+//! every row set (the target, cascades, SET NULL and updated rows), so the
+//! same counts of other rows at apply time are drift, and a token signed
+//! for the first set applies nothing.
+
+use dbguard::db::Engine;
+
+use crate::apply::Db;
+use crate::approval_flow::{Approvers, exec_json, request_of};
+
+/// Approved: delete parent 1 and, by cascade, its children 10 and 11.
+/// Then the children are re-parented: parent 1 now has 12 and 13, the
+/// counts are the same. The token must not delete 12 and 13.
+fn re_parented_children_are_not_what_was_approved(engine: Engine) {
+    let a = Approvers::new("");
+    let db = Db::new(
+        engine,
+        "CREATE TABLE p (id integer PRIMARY KEY, name text);
+         CREATE TABLE c (id integer PRIMARY KEY, pid integer REFERENCES p ON DELETE CASCADE);
+         INSERT INTO p VALUES (1, 'one'), (2, 'two');
+         INSERT INTO c VALUES (10, 1), (11, 1), (12, 2), (13, 2);",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM p WHERE id = 1";
+    let line = request_of(&j, &a, &target, sql);
+    let token = a.approve("alice", &line);
+    db.plain("UPDATE c SET pid = 3 - pid");
+    let before = db.dump();
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &target,
+        sql,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("impact changed"),
+        "{v}"
+    );
+    assert_eq!(
+        db.dump(),
+        before,
+        "the token deleted children it was not signed for"
+    );
+}
+
+#[test]
+fn pg_re_parented_children_are_not_what_was_approved() {
+    re_parented_children_are_not_what_was_approved(Engine::Postgres);
+}
+
+#[test]
+fn sqlite_re_parented_children_are_not_what_was_approved() {
+    re_parented_children_are_not_what_was_approved(Engine::Sqlite);
+}
+
+/// The same for the rows an approved UPDATE changes: which rows, not how
+/// many.
+fn other_rows_of_the_same_count_are_not_what_was_approved(engine: Engine) {
+    let a = Approvers::new(
+        "[[rule]]\nname = \"updates-need-a-dba\"\noperations = [\"update\"]\nverdict = \"approve\"\napprovals = 1\nfrom = [\"dba\"]\n",
+    );
+    let db = Db::new(
+        engine,
+        "CREATE TABLE t (id integer PRIMARY KEY, status text NOT NULL, n integer NOT NULL);
+         INSERT INTO t VALUES (1, 'stale', 0), (2, 'stale', 0), (3, 'ok', 0), (4, 'ok', 0);",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "UPDATE t SET n = n + 1 WHERE status = 'stale'";
+    let line = request_of(&j, &a, &target, sql);
+    let token = a.approve("alice", &line);
+    db.plain("UPDATE t SET status = CASE WHEN status = 'stale' THEN 'ok' ELSE 'stale' END");
+    let before = db.dump();
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &target,
+        sql,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(
+        db.dump(),
+        before,
+        "the token updated rows it was not signed for"
+    );
+}
+
+#[test]
+fn pg_other_rows_of_the_same_count_are_not_what_was_approved() {
+    other_rows_of_the_same_count_are_not_what_was_approved(Engine::Postgres);
+}
+
+#[test]
+fn sqlite_other_rows_of_the_same_count_are_not_what_was_approved() {
+    other_rows_of_the_same_count_are_not_what_was_approved(Engine::Sqlite);
+}
