@@ -338,11 +338,13 @@ impl Dialect {
         }
     }
 
-    /// A row's values as one text that equal rows share: what copies of
-    /// a row are grouped and counted by.
-    pub(crate) fn image_text(&self, cols: &[String]) -> String {
+    /// A row's values as one value that only identical rows share: what
+    /// copies of a row are grouped and counted by. On Postgres their
+    /// binary form, as the undo compares images byte for byte (two NaNs
+    /// whose bits differ print alike); on SQLite their quoted text.
+    pub(crate) fn image_key(&self, cols: &[String]) -> String {
         match self.0 {
-            Engine::Postgres => format!("ROW({})::text", cols.join(", ")),
+            Engine::Postgres => format!("pg_catalog.record_send(ROW({}))", cols.join(", ")),
             Engine::Sqlite => cols
                 .iter()
                 .map(|c| format!("quote({c})"))
@@ -364,8 +366,8 @@ impl Dialect {
              FROM (SELECT {} AS img, count(*) AS n FROM {a} AS x GROUP BY 1) AS w \
              LEFT JOIN (SELECT {} AS img, count(*) AS n FROM {b} AS y GROUP BY 1) AS c \
              ON c.img = w.img WHERE coalesce(c.n, 0) < w.n",
-            self.image_text(a_cols),
-            self.image_text(b_cols)
+            self.image_key(a_cols),
+            self.image_key(b_cols)
         )
     }
 
@@ -374,7 +376,7 @@ impl Dialect {
     /// the snapshot holds copies of it: the undo of an insert into a table
     /// whose rows only their values tell apart, where one copy of a row is
     /// as good as another but the count must be exact. Copies are grouped
-    /// by their text and taken in their physical order; `equal` still
+    /// by [`Dialect::image_key`] and taken in their physical order; `equal` still
     /// decides which rows qualify.
     pub(crate) fn delete_copies(
         &self,
@@ -387,7 +389,7 @@ impl Dialect {
             Engine::Postgres => "ctid",
             Engine::Sqlite => "rowid",
         };
-        let (t_text, i_text) = (self.image_text(t_cols), self.image_text(i_cols));
+        let (t_text, i_text) = (self.image_key(t_cols), self.image_key(i_cols));
         format!(
             "DELETE FROM {table} WHERE {place} IN (\
              SELECT c.place FROM (\

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::db::PreviewTx;
 use crate::error::{Error, Result};
+use crate::schema::Locator;
 use crate::schema::{Key, QualName, Table, quote_ident};
 use crate::sql::Statement;
 
@@ -609,6 +610,12 @@ fn conflict<'s>(ctx: &Context<'_>, table: &Table, ins: &'s ast::Insert) -> Resul
             let key = conflict_target(ctx, table, oc.conflict_target.as_ref())?;
             match &oc.action {
                 OnConflictAction::DoNothing => Ok(Conflict::Nothing(key)),
+                OnConflictAction::DoUpdate(_) if ctx.dialect.locator(table) == Locator::None => {
+                    Err(Error::refused(format!(
+                        "cannot journal INSERT ... ON CONFLICT DO UPDATE into {}: it has no primary key, so once the statement ran nothing tells the rows it updated from the rows it inserted, and its undo could not be exact; nothing was changed\nAdd a primary key to the table, or write the change as a separate UPDATE and INSERT.",
+                        table.name
+                    )))
+                }
                 OnConflictAction::DoUpdate(du) => match key {
                     Some(k) => Ok(Conflict::Update(k, &du.assignments, du.selection.as_ref())),
                     None => Err(Error::input(

@@ -100,3 +100,50 @@ fn sqlite_one_of_two_identical_rows_deleted_comes_back() {
         "DELETE FROM t WHERE rowid = (SELECT min(rowid) FROM t WHERE a = 1)",
     );
 }
+
+/// An upsert into a table without a primary key (a UNIQUE column only):
+/// nothing tells the rows it updates from the rows it inserts once it has
+/// run, so its entry could not be undone, and a forced undo deleted a row
+/// it never put back (found by an attack review). Refused before anything
+/// runs, saying why; the plain insert into the same table is journaled.
+#[test]
+fn pg_an_upsert_into_a_keyless_table_is_refused() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE t (u int UNIQUE, v int); INSERT INTO t VALUES (1, 1);",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let sql = "INSERT INTO t VALUES (1, 10), (2, 20) ON CONFLICT (u) DO UPDATE SET v = excluded.v";
+    let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
+    assert_exit(&o, 1, "an upsert into a keyless table");
+    assert!(stderr(&o).contains("no primary key"), "{}", stderr(&o));
+    assert_eq!(db.dump(), before);
+    let id = exec_yes(&j, &db, "INSERT INTO t VALUES (3, 30)", &[]);
+    undo_yes(&j, id, &[]);
+    assert_eq!(db.dump(), before);
+}
+
+/// Two NaNs whose bytes differ print alike: copies are counted by their
+/// bytes, as the undo compares images, not by their text. The copy of one
+/// after-image gone since is a conflict, and no other row is deleted in
+/// its place (found by an attack review).
+#[test]
+fn pg_copies_are_counted_by_their_bytes() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE t (v float8); INSERT INTO t VALUES (1), (2), ('NaN');",
+    );
+    let j = db.machine();
+    let id = exec_yes(
+        &j,
+        &db,
+        "UPDATE t SET v = CASE WHEN v = 1 THEN 'NaN'::float8 ELSE 'Infinity'::float8 - 'Infinity'::float8 END WHERE v IN (1, 2)",
+        &[],
+    );
+    db.plain("DELETE FROM t WHERE float8send(v) = '\\xfff8000000000000'");
+    let now = db.dump();
+    let o = j.run(&["undo", "apply", &id.to_string(), "--yes"]);
+    assert_exit(&o, 5, "an undo whose after-image is gone");
+    assert_eq!(db.dump(), now);
+}
