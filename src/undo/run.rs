@@ -118,6 +118,21 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
                     quote_ident(&c.name)
                 )));
             }
+            // A keyless update is swapped back by deleting copies and
+            // inserting before-images: a column added since would lose its
+            // values, and rows differing only there would pass for copies.
+            let swapped = t.updated > 0 && t.locator == crate::schema::Locator::None;
+            if let Some(added) = table
+                .columns
+                .iter()
+                .find(|n| !t.info.columns.iter().any(|c| c.name == n.name))
+                .filter(|_| swapped)
+            {
+                return Err(Error::refused(format!(
+                    "cannot undo change {id}: {name} has no primary key and gained column {} since the change, whose values putting its updated rows back by value would lose; nothing was changed\nRestore by hand from `dbguard undo export {id}`.",
+                    quote_ident(&added.name)
+                )));
+            }
         }
         Ok(())
     }
