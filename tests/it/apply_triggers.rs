@@ -650,3 +650,40 @@ fn pg_trigger_unlinking_a_large_object_is_refused_unless_allowed() {
         "{entry}"
     );
 }
+
+/// The allowance for a row both set to NULL and deleted is no hiding place
+/// either: here the cascade fires first, the engine counts the row once,
+/// and a trigger's update of another row fit in the allowance (found by an
+/// attack review). With a trigger firing, no update passes for one counted
+/// twice.
+#[test]
+fn pg_a_trigger_update_cannot_hide_in_the_set_null_allowance() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, a int REFERENCES p ON DELETE CASCADE, b int, note text);
+         ALTER TABLE c ADD CONSTRAINT c_b_fk FOREIGN KEY (b) REFERENCES p ON DELETE SET NULL;
+         CREATE FUNCTION hide() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN UPDATE c SET note = 'pwned' WHERE id = 2; RETURN OLD; END $$;
+         CREATE TRIGGER c_hide AFTER DELETE ON c FOR EACH ROW EXECUTE FUNCTION hide();
+         INSERT INTO p VALUES (1);
+         INSERT INTO c VALUES (1, 1, 1, 'x'), (2, NULL, NULL, 'secret');",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let o = j.run(&[
+        "exec",
+        &db.target(),
+        "-c",
+        "DELETE FROM p WHERE id = 1",
+        "--yes",
+    ]);
+    assert_exit(
+        &o,
+        1,
+        "a trigger's update beside a row set to NULL and deleted",
+    );
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("--allow-uncovered"), "{all}");
+    assert_eq!(db.dump(), before);
+}
