@@ -257,6 +257,20 @@ fn unrecorded(mut e: Error, what: &str, audit: &Error) -> Error {
     e
 }
 
+/// The policy that judged the change must still be the one the database
+/// pins: a push since the session started (or a first one) governs what
+/// is applied from then on, and this change was judged by the other.
+fn policy_still_governs(tx: &mut dyn ApplyTx, policy: &Policy) -> Result<()> {
+    let now = crate::journal::policy::pinned_in(tx)?.map(|p| p.digest);
+    if now == policy.pinned {
+        return Ok(());
+    }
+    Err(Error::drift(format!(
+        "the policy pinned in this database is {} now, not the one this session judged the change by; nothing was applied\nStart a new session, so the policy that governs now judges it.",
+        now.as_deref().map_or("none", |d| d.get(..12).unwrap_or(d))
+    )))
+}
+
 /// An approval as the journal records its use.
 fn approval_use(a: &Approval) -> ApprovalUse {
     ApprovalUse {
@@ -451,6 +465,7 @@ impl Context<'_> {
         // approvals) commits with the change.
         let queued = self.trail.take_queued();
         let applied = self.conn.guarded(&guard, |tx| {
+            policy_still_governs(tx, cx.policy)?;
             plan.prepare(&cx, tx, preview)?;
             let mut rec = Recording::begin(tx, &meta)?;
             crate::crash::point("after_begin");

@@ -80,17 +80,21 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
     Ok(None)
 }
 
-/// The first pinned policy no `policy_push` record names by its digest:
-/// a policy written, or rewritten with a matching digest, outside dbguard.
+/// Where the pinned policies and the pushes the trail records part: every
+/// version pinned must be a push's, in the order pushed, and the newest
+/// pinned the newest pushed, so a policy written outside dbguard (digest
+/// and all) and a newest version deleted to roll back to an older one are
+/// both reported. A push record must also name a change the journal holds.
 fn unvouched_policy(
     tx: &mut dyn PreviewTx,
     names: &JournalNames,
     vouching: &BTreeMap<i64, (String, serde_json::Value)>,
 ) -> Result<Option<String>> {
-    let pushed: BTreeSet<&str> = vouching
-        .values()
-        .filter(|(event, _)| event == "policy_push")
-        .filter_map(|(_, d)| d["digest"].as_str())
+    // Change ids grow with time: the pushes in the order they were made.
+    let pushes: Vec<(i64, &str)> = vouching
+        .iter()
+        .filter(|(_, (event, _))| event == "policy_push")
+        .filter_map(|(id, (_, d))| d["digest"].as_str().map(|dg| (*id, dg)))
         .collect();
     let pinned = rows(
         tx,
@@ -99,14 +103,35 @@ fn unvouched_policy(
             names.table("policies")
         ),
     )?;
-    for p in pinned {
+    let changes: BTreeSet<i64> = rows(
+        tx,
+        &format!(
+            "SELECT id FROM {} WHERE kind = 'policy'",
+            names.table("changes")
+        ),
+    )?
+    .iter()
+    .map(|r| int(r.first()))
+    .collect::<Result<_>>()?;
+    if let Some((id, _)) = pushes.iter().find(|(id, _)| !changes.contains(id)) {
+        return Ok(Some(format!(
+            "the trail records a policy push as change {id}, which the journal does not hold as one: the record was written outside dbguard"
+        )));
+    }
+    for (i, p) in pinned.iter().enumerate() {
         let digest = text_of(p.get(1));
-        if !pushed.contains(digest.as_str()) {
+        if pushes.get(i).map(|(_, d)| *d) != Some(digest.as_str()) {
             return Ok(Some(format!(
-                "pinned policy {} ({digest}) has no policy_push record: it was written outside dbguard",
+                "pinned policy {} ({digest}) is not the push the trail records at that place: it was written outside dbguard",
                 int(p.first())?
             )));
         }
+    }
+    if pushes.len() != pinned.len() {
+        let (id, digest) = pushes[pinned.len().min(pushes.len().saturating_sub(1))];
+        return Ok(Some(format!(
+            "the trail records a push of policy {digest} (change {id}) that the journal no longer pins: a newer policy was deleted to go back to an older one"
+        )));
     }
     Ok(None)
 }

@@ -313,7 +313,7 @@ fn a_policy_pinned_outside_dbguard_fails_audit_verify() {
     let o = j.run(&["audit", "verify"]);
     assert_exit(&o, 1, "audit verify of a policy pinned outside dbguard");
     assert!(
-        stderr(&o).contains("no policy_push record"),
+        stderr(&o).contains("pinned policy 1") && stderr(&o).contains("written outside dbguard"),
         "{}",
         stderr(&o)
     );
@@ -364,5 +364,105 @@ fn another_journal_schema_does_not_escape_the_pinned_policy() {
     assert!(
         created,
         "init in another schema is allowed; only writes are refused"
+    );
+}
+
+/// A session judges its changes by the policy it started with; a push
+/// while it is open (here the first one) governs what is applied from
+/// then on: the open session's delete, judged by the old policy, is not
+/// applied (found by an attack review).
+#[test]
+fn a_push_during_a_session_governs_its_next_change() {
+    use std::io::{BufRead, BufReader, Write};
+    let team = Team::new();
+    let db = Db::new(Engine::Sqlite, ROWS);
+    let j = db.machine();
+    let lax = team.policy("lax", LAX).display().to_string();
+    let target = db.target();
+    let mut child = j
+        .command(&["--policy", &lax, &target])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(b"SELECT 'session is open' AS state;\n")
+        .unwrap();
+    input.flush().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("session is open") {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("session is open"), "{seen}");
+    let guarded = team.policy("guarded", GUARDED);
+    assert_exit(&push(&j, &team, &guarded, &db, &[]), 0, "a push meanwhile");
+    let before = db.dump();
+    input.write_all(b"DELETE FROM t WHERE id = 1;\n").unwrap();
+    drop(input);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(0), "{rest}{err}");
+    assert!(
+        err.contains("not the one this session judged"),
+        "{rest}{err}"
+    );
+    assert_eq!(db.dump(), before);
+}
+
+/// The newest pinned policy deleted with another client rolls the database
+/// back to an older one; the trail still records the newer push, so
+/// `audit verify` reports it (found by an attack review).
+#[test]
+fn a_policy_rolled_back_outside_dbguard_fails_audit_verify() {
+    let team = Team::new();
+    let db = Db::new(Engine::Postgres, ROWS);
+    let j = db.machine();
+    let lax = team.policy("lax", LAX);
+    assert_exit(&push(&j, &team, &lax, &db, &[]), 0, "the first push");
+    let guarded = team.policy("guarded", GUARDED);
+    assert_exit(&push(&j, &team, &guarded, &db, &[]), 0, "the second push");
+    assert_exit(&j.run(&["audit", "verify"]), 0, "audit verify");
+    db.plain("DELETE FROM dbguard.policies WHERE id = (SELECT max(id) FROM dbguard.policies)");
+    let o = j.run(&["audit", "verify"]);
+    assert_exit(&o, 1, "audit verify after a rollback");
+    assert!(stderr(&o).contains("no longer pins"), "{}", stderr(&o));
+}
+
+/// A policy written with another client, its digest right, and a pending
+/// audit record to vouch for it: the record names no policy change the
+/// journal holds (found by an attack review).
+#[test]
+fn a_policy_forged_with_a_pending_record_fails_audit_verify() {
+    let team = Team::new();
+    let db = Db::new(Engine::Postgres, ROWS);
+    let j = db.machine();
+    let guarded = team.policy("guarded", GUARDED);
+    assert_exit(&push(&j, &team, &guarded, &db, &[]), 0, "the first push");
+    db.plain(
+        "INSERT INTO dbguard.policies (pushed_at, pushed_by, digest, files)
+           SELECT now()::text, 'alice', encode(sha256(convert_to(f, 'UTF8')), 'hex'), f
+           FROM (SELECT '{\"rules.toml\":\"version = 1\\ndefault = \\\"allow\\\"\\n\"}'::text AS f) AS x;
+         INSERT INTO dbguard.audit_pending (at, event, operator, target, change_id, detail)
+           SELECT now()::text, 'policy_push', 'alice', NULL, 999,
+                  '{\"digest\":\"' || digest || '\"}' FROM dbguard.policies ORDER BY id DESC LIMIT 1;",
+    );
+    let o = j.run(&["audit", "verify"]);
+    assert_exit(&o, 1, "audit verify of a forged policy");
+    assert!(
+        stderr(&o).contains("does not hold as one"),
+        "{}",
+        stderr(&o)
     );
 }
