@@ -77,6 +77,12 @@ pub fn stage(
 ) -> Result<(Undo, Staged)> {
     check_pair(source, target)?;
     let loaded = load_source(source, id)?;
+    if loaded.change.meta.kind == crate::model::ChangeKind::Policy {
+        return Err(Error::input(format!(
+            "change {id} pinned a policy, which holds no rows to replay; nothing was done\nTo pin that policy in {}, push it there: dbguard policy push DIR",
+            target.identity().display
+        )));
+    }
     let prefix = fresh_prefix()?;
     let tables: Vec<TableEntry> = loaded.tables.iter().map(located_by_key).collect();
     let display = target.identity().display.clone();

@@ -466,3 +466,32 @@ fn a_policy_forged_with_a_pending_record_fails_audit_verify() {
         stderr(&o)
     );
 }
+
+/// `undo replay` of a push restored nothing while it said every row was
+/// restored (found by an attack review): refused, saying how to pin the
+/// policy there.
+#[test]
+fn a_push_is_not_replayed() {
+    let team = Team::new();
+    let a = Db::new(Engine::Sqlite, ROWS);
+    let b = Db::new(Engine::Sqlite, ROWS);
+    let j = a.machine();
+    let guarded = team.policy("guarded", GUARDED);
+    let o = push(&j, &team, &guarded, &a, &[]);
+    assert_exit(&o, 0, "the first push");
+    let id = last_json(&o)["change_id"].as_i64().unwrap().to_string();
+    let before = b.dump();
+    let o = j.run(&[
+        "undo",
+        "replay",
+        "--from",
+        &a.target(),
+        "--to",
+        &b.target(),
+        &id,
+        "--yes",
+    ]);
+    assert_exit(&o, 1, "a replay of a push");
+    assert!(stderr(&o).contains("policy push DIR"), "{}", stderr(&o));
+    assert_eq!(b.dump(), before);
+}
