@@ -171,6 +171,9 @@ fn approve(
     let identity = cx.conn.identity().clone();
     let signers = cx.policy.signers();
     let me = approval::prove(cx.options.key.as_deref(), &signers, approval::now())?;
+    // From here on the journal and the trail name whom the key proved,
+    // not the name the session goes by.
+    cx.operator = me.principal.clone();
     let check = Approvals {
         signers,
         expected: Expected {
@@ -310,6 +313,6 @@ fn audit_approvals(cx: &mut Context<'_>, preview: &Preview, approvals: &[Approva
         })
         .collect();
     cx.trail
-        .queue(cx.conn, cx.operator, &events)
+        .queue(cx.conn, &cx.operator, &events)
         .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))
 }

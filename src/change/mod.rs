@@ -289,13 +289,18 @@ pub struct Context<'a> {
     pub trail: &'a mut Trail,
     pub policy: &'a Policy,
     pub schema: &'a Schema,
-    pub operator: &'a str,
+    /// Who makes the change: the name the session goes by, until a key
+    /// proves who the operator is (a change that needs approval), from
+    /// when on the journal and the trail record that principal.
+    pub operator: String,
     pub options: &'a Options,
 }
 
 /// What a plan's apply may read while the guarded transaction runs.
 pub struct ApplyContext<'a> {
     pub identity: &'a crate::db::TargetIdentity,
+    /// Who makes the change ([`Context::operator`]).
+    pub operator: &'a str,
     pub policy: &'a Policy,
     pub schema: &'a Schema,
     pub options: &'a Options,
@@ -313,7 +318,7 @@ impl Context<'_> {
         self.trail
             .queue(
                 self.conn,
-                self.operator,
+                &self.operator,
                 &[
                     ("preview", None, preview.audit.clone()),
                     ("verdict", None, verdict_json(&verdict)),
@@ -420,7 +425,7 @@ impl Context<'_> {
             crate::journal::JournalState::Missing => {}
             // Older or newer: `init` migrates or refuses, saying which.
             _ => {
-                crate::journal::init(self.conn, self.operator)?;
+                crate::journal::init(self.conn, &self.operator)?;
                 self.trail.set_in_target(true);
                 return Ok(true);
             }
@@ -430,7 +435,7 @@ impl Context<'_> {
             if !ui.offer_journal(&identity.display, &creates)? {
                 return Ok(false);
             }
-            crate::journal::init(self.conn, self.operator)?;
+            crate::journal::init(self.conn, &self.operator)?;
             self.trail.set_in_target(true);
             return Ok(true);
         }
@@ -450,13 +455,14 @@ impl Context<'_> {
         let preview = &self.refreshed(preview)?;
         let meta = plan.meta(self, preview)?;
         let identity = self.conn.identity().clone();
+        let operator = self.operator.clone();
         let cx = ApplyContext {
             identity: &identity,
+            operator: &operator,
             policy: self.policy,
             schema: self.schema,
             options: self.options,
         };
-        let operator = self.operator;
         let guard = self.options.apply.guard.clone();
         let uses: Vec<ApprovalUse> = approvals.iter().map(approval_use).collect();
         ui.busy(Some(self.conn.canceller()));
@@ -473,8 +479,15 @@ impl Context<'_> {
             rec.approvals(tx, &uses)?;
             let (event, audit) =
                 plan.applied_audit(preview, &detail, partial.as_deref(), &approvals);
-            rec.audit(tx, &queued, event, operator, Some(&identity.display), audit)
-                .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
+            rec.audit(
+                tx,
+                &queued,
+                event,
+                &operator,
+                Some(&identity.display),
+                audit,
+            )
+            .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
             let id = rec.id();
             rec.finish(tx)?;
             crate::crash::point("before_commit");
@@ -511,7 +524,7 @@ impl Context<'_> {
     /// unrecorded. A trail that cannot record it turns the outcome into
     /// that error, except for an applied change, which says so instead.
     fn settled(&mut self, outcome: Result<Outcome>) -> Result<Outcome> {
-        let settled = self.trail.settle(self.conn, self.operator);
+        let settled = self.trail.settle(self.conn, &self.operator);
         match (outcome, settled) {
             (outcome, Ok(())) => outcome,
             (Ok(Outcome::Applied(mut a)), Err(e)) => {
@@ -528,7 +541,7 @@ impl Context<'_> {
     /// Writes what the session queued about a change that stopped with
     /// `e` before its verdict was acted on; `e` stays the answer.
     fn stopped(&mut self, e: Error) -> Error {
-        match self.trail.settle(self.conn, self.operator) {
+        match self.trail.settle(self.conn, &self.operator) {
             Ok(()) => e,
             Err(audit) => unrecorded(e, "it", &audit),
         }
@@ -553,7 +566,7 @@ impl Context<'_> {
         detail: serde_json::Value,
     ) -> Result<()> {
         self.trail
-            .append(self.conn, self.operator, &[(event, change_id, detail)])
+            .append(self.conn, &self.operator, &[(event, change_id, detail)])
             .map(|_| ())
             .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))
     }

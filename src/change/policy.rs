@@ -28,11 +28,10 @@ pub struct PolicyPush {
     source: PolicySource,
     /// How the statement names it: `POLICY PUSH <dir>`.
     statement: String,
-    operator: String,
 }
 
 impl PolicyPush {
-    pub fn new(source: PolicySource, dir: &std::path::Path, operator: &str) -> PolicyPush {
+    pub fn new(source: PolicySource, dir: &std::path::Path) -> PolicyPush {
         PolicyPush {
             statement: format!(
                 "POLICY PUSH {} ({})",
@@ -40,7 +39,6 @@ impl PolicyPush {
                 short(&source.digest())
             ),
             source,
-            operator: operator.to_owned(),
         }
     }
 }
@@ -115,7 +113,7 @@ impl Plan for PolicyPush {
     fn meta(&self, cx: &Context<'_>, preview: &Preview) -> Result<ChangeMeta> {
         Ok(ChangeMeta::for_target(
             cx.conn.identity(),
-            &self.operator,
+            &cx.operator,
             &self.statement,
             ChangeKind::Policy,
             &preview.digest,
@@ -146,7 +144,7 @@ impl Plan for PolicyPush {
 
     fn apply(
         &mut self,
-        _: &ApplyContext<'_>,
+        cx: &ApplyContext<'_>,
         tx: &mut dyn ApplyTx,
         _: &mut Recording,
         preview: &Preview,
@@ -155,7 +153,7 @@ impl Plan for PolicyPush {
         let Body::Policy(change) = &preview.body else {
             return Err(Error::io("a policy push was given another plan's preview"));
         };
-        crate::journal::policy::pin_in(tx, &self.source.to_json(), &change.digest, &self.operator)?;
+        crate::journal::policy::pin_in(tx, &self.source.to_json(), &change.digest, cx.operator)?;
         Ok((Detail::Policy, None))
     }
 

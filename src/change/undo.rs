@@ -91,7 +91,7 @@ impl Plan for Undo {
     }
 
     fn meta(&self, cx: &Context<'_>, _: &Preview) -> Result<ChangeMeta> {
-        Ok(self.undo.meta(cx.conn.identity(), cx.operator))
+        Ok(self.undo.meta(cx.conn.identity(), &cx.operator))
     }
 
     fn apply(

@@ -81,7 +81,7 @@ impl Plan for Write {
         };
         Ok(ChangeMeta::for_target(
             cx.conn.identity(),
-            cx.operator,
+            &cx.operator,
             &self.statement.text,
             preview.kind(),
             &preview.digest,

@@ -44,7 +44,7 @@ fn push(global: &GlobalArgs, args: &PolicyPushArgs) -> Result<()> {
     };
     let operator = options::operator(global);
     let mut trail = Trail::open(&mut conn, options::witness(global))?;
-    let mut plan = crate::change::PolicyPush::new(source, &args.dir, &operator);
+    let mut plan = crate::change::PolicyPush::new(source, &args.dir);
     let run = crate::change::Options {
         dry_run: args.dry_run,
         yes: args.yes,

@@ -46,7 +46,7 @@ pub(crate) fn run_plan(
         trail: at.trail,
         policy: at.policy,
         schema: &schema,
-        operator: at.operator,
+        operator: at.operator.to_owned(),
         options,
     };
     cx.run(plan, &mut ui).map(|_| ())

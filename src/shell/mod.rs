@@ -345,7 +345,7 @@ impl Shell {
             trail: &mut self.trail,
             policy: &self.policy,
             schema,
-            operator: &self.operator,
+            operator: self.operator.clone(),
             options,
         };
         let result = cx.run(plan, &mut ui);

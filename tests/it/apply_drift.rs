@@ -71,7 +71,7 @@ fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce
         trail: &mut trail,
         policy: &policy,
         schema: &schema,
-        operator: "tester",
+        operator: "tester".to_owned(),
         options: &options,
     }
     .run(&mut plan, &mut ui);

@@ -105,3 +105,59 @@ fn pg_other_rows_of_the_same_count_are_not_what_was_approved() {
 fn sqlite_other_rows_of_the_same_count_are_not_what_was_approved() {
     other_rows_of_the_same_count_are_not_what_was_approved(Engine::Sqlite);
 }
+
+/// The operator of an approved change is whom their key proved, in the
+/// journal and in the trail, not the name `--as` gave: carol calling
+/// herself bob gets her change recorded as carol's (found by an attack
+/// review: it was recorded as bob's, pinning it on someone else).
+#[test]
+fn an_approved_change_is_recorded_as_the_proven_operators() {
+    let a = Approvers::new("");
+    let db = Db::new(Engine::Sqlite, crate::approval_flow::SCHEMA);
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM p WHERE id = 1";
+    let key = a
+        .policy()
+        .parent()
+        .unwrap()
+        .join("carol")
+        .display()
+        .to_string();
+    let policy = a.policy().display().to_string();
+    let run = |tokens: &[&str]| {
+        let mut args = vec![
+            "--policy",
+            &policy,
+            "--as",
+            "bob@example.org",
+            "--key",
+            &key,
+        ];
+        args.extend(["exec", &target, "-c", sql, "--yes", "--format", "json"]);
+        for t in tokens {
+            args.extend(["--token", t]);
+        }
+        let o = j.run(&args);
+        (o.status.code(), crate::helpers::last_json(&o))
+    };
+    let (code, v) = run(&[]);
+    assert_eq!(code, Some(3), "{v}");
+    let token = a.approve("alice", v["request"].as_str().unwrap());
+    let (code, v) = run(&[&token]);
+    assert_eq!(code, Some(0), "{v}");
+    let id = v["change_id"].as_i64().unwrap();
+    let entry = crate::apply::list_entry(&j, id);
+    assert_eq!(entry["operator"], "carol@example.org", "{entry}");
+    let trail: serde_json::Value = serde_json::from_str(
+        crate::helpers::stdout(&j.run(&["audit", "show", "--format", "json"])).trim(),
+    )
+    .unwrap();
+    let apply = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["event"] == "apply")
+        .unwrap();
+    assert_eq!(apply["operator"], "carol@example.org", "{apply}");
+}

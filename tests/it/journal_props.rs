@@ -110,7 +110,7 @@ impl Harness {
             trail: &mut self.trail,
             policy: &self.policy,
             schema: &self.schema,
-            operator: "tester",
+            operator: "tester".to_owned(),
             options: &options,
         }
         .run(plan, &mut ui)
