@@ -165,6 +165,12 @@ fn name_parts(name: &ObjectName) -> Option<Vec<(String, bool)>> {
 /// Never panics; anything it cannot read is `Unknown` with the reason.
 pub fn classify(engine: Engine, text: &str) -> Statement {
     let text = super::strip_trailing_semicolons(text).trim_start();
+    if super::has_unicode_identifier(engine, text) {
+        return Statement::unknown(
+            text,
+            "a Unicode-escaped identifier (U&\"...\"), which PostgreSQL reads as one name and dbguard's parser does not\nWrite the name plainly, or as an ordinary quoted identifier.",
+        );
+    }
     if super::continues_a_string(engine, text) {
         return Statement::unknown(
             text,

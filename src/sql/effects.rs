@@ -47,6 +47,8 @@ const SLOTS: &str = "changes replication slots or origins";
 const LOCK: &str = "takes or releases a session-level advisory lock that outlives the read";
 const NOTIFY: &str = "sends a notification to other sessions";
 const FILES: &str = "writes files on the server";
+const QUERY_STRING: &str =
+    "runs the SQL in a string argument, which dbguard cannot read for the calls it makes";
 
 /// The reviewed list (PostgreSQL 15).
 pub const SIDE_EFFECTS: &[SideEffect] = &[
@@ -109,6 +111,16 @@ pub const SIDE_EFFECTS: &[SideEffect] = &[
         prefix: true,
         why: FILES,
     },
+    // Built-ins that execute a query given as text: a call refused here
+    // would run from inside the string (`query_to_xml('SELECT lo_unlink(1)',
+    // ...)`).
+    one("query_to_xml", QUERY_STRING),
+    one("query_to_xmlschema", QUERY_STRING),
+    one("query_to_xml_and_xmlschema", QUERY_STRING),
+    one("cursor_to_xml", QUERY_STRING),
+    one("cursor_to_xmlschema", QUERY_STRING),
+    one("ts_stat", QUERY_STRING),
+    one("ts_rewrite", QUERY_STRING),
 ];
 
 /// The first call in `stmt` whose effects a read-only transaction does

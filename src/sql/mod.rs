@@ -111,6 +111,27 @@ pub(crate) fn continues_a_string(engine: Engine, input: &str) -> bool {
     false
 }
 
+/// Whether `input` holds a Unicode-escaped identifier (`U&"d\0061ta"`),
+/// which PostgreSQL reads as one name and `sqlparser` as the word `U`, the
+/// operator `&` and a quoted name: `WHERE U&"id" = 1` would be previewed
+/// as `u & "id" = 1` while the server deletes by `id`. Text that cannot be
+/// tokenized is left to the parser.
+pub(crate) fn has_unicode_identifier(engine: Engine, input: &str) -> bool {
+    if engine != Engine::Postgres {
+        return false;
+    }
+    let Ok(tokens) = tokenize(engine, input) else {
+        return false;
+    };
+    tokens.windows(3).any(|w| {
+        matches!(&w[0].token, Token::Word(u) if u.quote_style.is_none() && u.value.eq_ignore_ascii_case("u"))
+            && matches!(w[1].token, Token::Ampersand)
+            && matches!(&w[2].token, Token::Word(q) if q.quote_style == Some('"'))
+            && w[0].span.end == w[1].span.start
+            && w[1].span.end == w[2].span.start
+    })
+}
+
 fn is_trivia(t: &Token) -> bool {
     matches!(t, Token::Whitespace(_) | Token::EOF)
 }

@@ -94,3 +94,39 @@ fn session_wide_set_config_is_refused_and_the_local_one_runs() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// Found by an attack review: a function's name spelled as a Unicode
+/// escape (`U&"\006Co_unlink"`), which dbguard's parser read as `U & "..."`,
+/// and SQL inside a string that a built-in runs (`query_to_xml`,
+/// `ts_stat`), both called what the list refuses. Both are refused now,
+/// and the objects and rows are all there.
+#[test]
+fn escaped_names_and_sql_in_strings_call_nothing() {
+    let db = PgDb::with(&format!("{T} create extension dblink;"));
+    db.client()
+        .batch_execute("select lo_from_bytea(424242, 'kept')")
+        .unwrap();
+    let conninfo = format!("dbname={} user=postgres host=127.0.0.1", db.name);
+    for sql in [
+        "select U&\"\\006Co_unlink\"(424242)".to_owned(),
+        format!("select U&\"\\0064blink_exec\"('{conninfo}', 'delete from t')"),
+        "select query_to_xml('select lo_unlink(424242)', false, false, '')".to_owned(),
+        format!(
+            "select * from ts_stat('select to_tsvector(dblink_exec(''{conninfo}'', ''delete from t''))')"
+        ),
+    ] {
+        let out = run(&["exec", &db.url, "-c", &sql]);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("statement not executed"),
+            "{sql}: {}",
+            stderr(&out)
+        );
+        assert_eq!(count(&db, "select count(*) from t"), 3, "{sql}");
+        assert_eq!(
+            count(&db, "select count(*) from pg_largeobject_metadata"),
+            1,
+            "{sql}"
+        );
+    }
+}

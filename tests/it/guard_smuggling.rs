@@ -183,3 +183,35 @@ fn sqlite_runs_only_one_statement_as_a_read_or_a_session_statement() {
         .expect("count");
     assert_eq!(n, 3);
 }
+
+/// Found by an attack review: `U&"id"` is the column `id` to PostgreSQL
+/// and `u & "id"` to dbguard's parser, so `DELETE FROM t WHERE U&"id" = 1`
+/// was previewed (and approved, and journaled) as deleting the row where
+/// `u & id = 1` while the server deleted the row where `id = 1`. Text with
+/// a Unicode-escaped identifier is refused.
+#[test]
+fn a_unicode_escaped_identifier_is_refused() {
+    let db = PgDb::with(
+        "create table t (id int primary key, u int not null default 0, note text);
+         insert into t values (1, 0, 'IMPORTANT'), (3, 1, 'junk');",
+    );
+    for sql in [
+        "DELETE FROM t WHERE U&\"id\" = 1",
+        "delete from t where u&\"\\0069d\" = 1",
+        "SELECT * FROM t WHERE U&\"id\" = 1",
+    ] {
+        let out = run(&["exec", &db.url, "-c", sql, "--yes"]);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Unicode-escaped identifier"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let left: i64 = db
+        .client()
+        .query_one("select count(*) from t", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 2);
+}
