@@ -283,33 +283,42 @@ impl Dialect {
     /// rows' keys (their text, or the whole row's without a key) sorted;
     /// on SQLite the multiset SHA-256 [`Dialect::fingerprint`] already is.
     pub(crate) fn row_digest(&self, table: &Table, qual: &str) -> String {
+        let col = |c: &str| format!("{qual}.{}", quote_ident(c));
         match self.0 {
             Engine::Postgres => {
-                // Ordered by the key's own type: as deterministic as text,
-                // and cheaper to sort.
+                // Each key as a row's text, whose quoting keeps one key from
+                // running into the next (`E'a\nb'`, `'c'` against `'a'`,
+                // `E'b\nc'`); ordered by the key's own type, as
+                // deterministic as text and cheaper to sort. Without a key,
+                // the whole row, spelled so no column can stand for it.
                 let (key, order) = match &table.primary_key {
-                    Some(pk) if pk.columns.len() == 1 => {
-                        let col = format!("{qual}.{}", quote_ident(&pk.columns[0]));
-                        (format!("{col}::text"), col)
-                    }
                     Some(pk) => {
-                        let cols: Vec<String> = pk
-                            .columns
-                            .iter()
-                            .map(|c| format!("{qual}.{}", quote_ident(c)))
-                            .collect();
+                        let cols: Vec<String> = pk.columns.iter().map(|c| col(c)).collect();
                         (format!("ROW({})::text", cols.join(", ")), cols.join(", "))
                     }
-                    None => (
-                        format!("{qual}::text"),
-                        format!("{qual}::text COLLATE \"C\""),
-                    ),
+                    None => {
+                        let row = format!("ROW({qual}.*)::text");
+                        (row.clone(), format!("{row} COLLATE \"C\""))
+                    }
                 };
                 format!(
                     "encode(sha256(convert_to(coalesce(string_agg({key}, E'\\n' ORDER BY {order}), ''), 'UTF8')), 'hex')"
                 )
             }
-            Engine::Sqlite => self.fingerprint(table, qual),
+            Engine::Sqlite => {
+                // The rowid, and what the rows are known by: the key, or
+                // every column without one (the same rowid can come to
+                // hold another row's values).
+                let mut cols = Vec::new();
+                if !table.without_rowid {
+                    cols.push(format!("{qual}.rowid"));
+                }
+                match &table.primary_key {
+                    Some(pk) => cols.extend(pk.columns.iter().map(|c| col(c))),
+                    None => cols.extend(table.columns.iter().map(|c| col(&c.name))),
+                }
+                format!("{}({})", crate::db::sqlite::FINGERPRINT, cols.join(", "))
+            }
         }
     }
 

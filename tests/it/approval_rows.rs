@@ -161,3 +161,101 @@ fn an_approved_change_is_recorded_as_the_proven_operators() {
         .unwrap();
     assert_eq!(apply["operator"], "carol@example.org", "{apply}");
 }
+
+/// `re_parented_children_are_not_what_was_approved` on a child table the
+/// review found holes in (a second attack review): a keyless child with a
+/// column named like the preview's alias for it (its rows were digested by
+/// that one column), and a text key holding a newline (two sets of keys
+/// joined alike).
+fn re_parented_children_of(engine: Engine, child: &str, rows: &str) {
+    let a = Approvers::new("");
+    let db = Db::new(
+        engine,
+        &format!(
+            "CREATE TABLE p (id integer PRIMARY KEY, name text);
+             {child}
+             INSERT INTO p VALUES (1, 'one'), (2, 'two');
+             {rows}"
+        ),
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM p WHERE id = 1";
+    let token = a.approve("alice", &request_of(&j, &a, &target, sql));
+    db.plain("UPDATE c SET pid = 3 - pid");
+    let before = db.dump();
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &target,
+        sql,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(
+        db.dump(),
+        before,
+        "the token deleted children it was not signed for"
+    );
+}
+
+#[test]
+fn pg_a_keyless_child_with_a_column_named_like_its_alias_is_bound_whole() {
+    re_parented_children_of(
+        Engine::Postgres,
+        "CREATE TABLE c (t0 int DEFAULT 0, t1 int DEFAULT 0, t2 int DEFAULT 0,
+                         pid integer REFERENCES p ON DELETE CASCADE, note text);",
+        "INSERT INTO c (pid, note) VALUES (1, 'junk1'), (1, 'junk2'), (2, 'IMPORTANT1'), (2, 'IMPORTANT2');",
+    );
+}
+
+#[test]
+fn pg_text_keys_holding_newlines_are_bound_apart() {
+    re_parented_children_of(
+        Engine::Postgres,
+        "CREATE TABLE c (code text PRIMARY KEY, pid integer REFERENCES p ON DELETE CASCADE);",
+        "INSERT INTO c VALUES (E'a\\nb', 1), ('c', 1), ('a', 2), (E'b\\nc', 2);",
+    );
+}
+
+/// SQLite bound a child's rows by rowid alone: codes swapped between rows
+/// that keep their rowids went unseen, and the token deleted the other
+/// codes (a second attack review). The key is bound too.
+#[test]
+fn sqlite_rows_are_bound_by_their_key_not_only_their_rowid() {
+    let a = Approvers::new("");
+    let db = Db::new(
+        Engine::Sqlite,
+        "CREATE TABLE p (id integer PRIMARY KEY, name text);
+         CREATE TABLE c (code text PRIMARY KEY, pid integer REFERENCES p ON DELETE CASCADE);
+         INSERT INTO p VALUES (1, 'one'), (2, 'two');
+         INSERT INTO c VALUES ('junk1', 1), ('junk2', 1), ('IMP1', 2), ('IMP2', 2);",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM p WHERE id = 1";
+    let token = a.approve("alice", &request_of(&j, &a, &target, sql));
+    db.plain(
+        "UPDATE c SET code = code || '.' ;
+         UPDATE c SET code = CASE code WHEN 'junk1.' THEN 'IMP1' WHEN 'junk2.' THEN 'IMP2'
+                                       WHEN 'IMP1.' THEN 'junk1' ELSE 'junk2' END,
+                      pid = CASE WHEN code LIKE 'junk%' THEN 1 ELSE 2 END;
+         UPDATE c SET pid = CASE WHEN code LIKE 'IMP%' THEN 1 ELSE 2 END;",
+    );
+    let before = db.dump();
+    let (code, v) = exec_json(
+        &j,
+        &a.policy(),
+        "carol@example.org",
+        &target,
+        sql,
+        &[&token],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(
+        db.dump(),
+        before,
+        "the token deleted rows it was not signed for"
+    );
+}
