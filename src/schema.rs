@@ -330,6 +330,9 @@ pub struct Table {
     /// Foreign keys declared on this table (outgoing references).
     pub foreign_keys: Vec<ForeignKey>,
     pub triggers: Vec<Trigger>,
+    /// PostgreSQL rewrite rules on the table (`CREATE RULE`), by name: they
+    /// run statements of their own that no preview sees.
+    pub rules: Vec<String>,
     pub rls_enabled: bool,
     pub rls_forced: bool,
     /// SQLite `WITHOUT ROWID` tables have no rowid to address rows by.
@@ -347,6 +350,7 @@ impl Table {
             unique: Vec::new(),
             foreign_keys: Vec::new(),
             triggers: Vec::new(),
+            rules: Vec::new(),
             rls_enabled: false,
             rls_forced: false,
             without_rowid: false,
@@ -417,12 +421,12 @@ impl Schema {
         self.by_name.get(name).map(|&i| &self.tables[i])
     }
 
-    /// Whether any table has an enabled trigger: without one, nothing but
-    /// a change's own statements writes while it runs.
+    /// Whether any table has an enabled trigger or a rule: without one,
+    /// nothing but a change's own statements writes while it runs.
     pub fn has_triggers(&self) -> bool {
         self.tables
             .iter()
-            .any(|t| t.triggers.iter().any(|tg| tg.enabled))
+            .any(|t| t.triggers.iter().any(|tg| tg.enabled) || !t.rules.is_empty())
     }
 
     pub(crate) fn index_of(&self, name: &QualName) -> Option<usize> {

@@ -391,10 +391,32 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
             }
         }
     }
+    refuse_rules(ctx, &impact)?;
     if ctx.options.bind_rows && !ctx.options.target_only {
         impact.row_digests = row_digests(tx, ctx, &impact)?;
     }
     Ok(impact)
+}
+
+/// A write that reaches a table with rewrite rules is refused: a rule runs
+/// statements of its own (`DO ALSO`, `DO INSTEAD`) that the preview does
+/// not show and the coverage check cannot count.
+fn refuse_rules(ctx: &Context<'_>, impact: &Impact) -> Result<()> {
+    let reached = impact
+        .row_sets
+        .iter()
+        .map(|s| &s.table)
+        .chain(std::iter::once(&impact.target.table));
+    for name in reached {
+        if let Some(t) = ctx.schema.get(name).filter(|t| !t.rules.is_empty()) {
+            return Err(Error::refused(format!(
+                "cannot preview a change to {name}: it has rewrite rule{} {}, which run statements of their own that dbguard cannot preview or undo; nothing was changed\nMake the change with the rule dropped for it, or by hand.",
+                if t.rules.len() == 1 { "" } else { "s" },
+                t.rules.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A digest of which rows each row set of `impact` holds: its table, its

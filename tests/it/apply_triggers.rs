@@ -687,3 +687,67 @@ fn pg_a_trigger_update_cannot_hide_in_the_set_null_allowance() {
     assert!(all.contains("--allow-uncovered"), "{all}");
     assert_eq!(db.dump(), before);
 }
+
+/// Found by a second attack review: a trigger that drops a table leaves
+/// no row counts, and the exclusive lock it holds names a relation no
+/// longer in the catalog, which the check joined away. A lock outliving
+/// its relation is named now: refused unless allowed.
+#[test]
+fn pg_trigger_dropping_a_table_is_refused_unless_allowed() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (id integer PRIMARY KEY);
+         CREATE TABLE victim (id integer PRIMARY KEY);
+         INSERT INTO p VALUES (1), (2);
+         INSERT INTO victim SELECT g FROM generate_series(1, 100) g;
+         CREATE FUNCTION drop_it() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN EXECUTE 'DROP TABLE victim'; RETURN NULL; END $$;
+         CREATE TRIGGER p_drop AFTER DELETE ON p FOR EACH STATEMENT EXECUTE FUNCTION drop_it();",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let o = j.run(&[
+        "exec",
+        &db.target(),
+        "-c",
+        "DELETE FROM p WHERE id = 1",
+        "--yes",
+    ]);
+    assert_exit(&o, 1, "a trigger dropping a table");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("dropped") && all.contains("--allow-uncovered"),
+        "{all}"
+    );
+    assert_eq!(db.dump(), before, "a refused apply changed data");
+}
+
+/// Found by a second attack review: a rewrite rule runs statements of its
+/// own (here, through a function, a TRUNCATE elsewhere), and the schema
+/// had no trigger, so no check looked. A write reaching a table with rules
+/// is refused, naming them.
+#[test]
+fn pg_a_table_with_rules_is_refused() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (id integer PRIMARY KEY);
+         CREATE TABLE victim (id integer PRIMARY KEY);
+         INSERT INTO p VALUES (1), (2);
+         INSERT INTO victim SELECT g FROM generate_series(1, 100) g;
+         CREATE FUNCTION evil() RETURNS int LANGUAGE plpgsql AS $$
+         BEGIN TRUNCATE victim; RETURN 1; END $$;
+         CREATE RULE r AS ON DELETE TO p DO ALSO SELECT evil();",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let o = j.run(&[
+        "exec",
+        &db.target(),
+        "-c",
+        "DELETE FROM p WHERE id = 1",
+        "--yes",
+    ]);
+    assert_exit(&o, 1, "a delete from a table with a rule");
+    assert!(stderr(&o).contains("rewrite rule r"), "{}", stderr(&o));
+    assert_eq!(db.dump(), before);
+}

@@ -114,7 +114,9 @@ fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<T
         &format!(
             "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, \
                     c.relrowsecurity, c.relforcerowsecurity, \
-                    pn.nspname::text, pc.relname::text \
+                    pn.nspname::text, pc.relname::text, \
+                    (SELECT array_agg(r.rulename::text ORDER BY r.rulename) FROM pg_rewrite r \
+                      WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') \
              FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition \
@@ -146,6 +148,8 @@ fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<T
         if let (Some(ps), Some(pn)) = (parent_schema, parent_name) {
             t.partition_of = Some(QualName::new(Some(&ps), &pn));
         }
+        let rules: Option<Vec<String>> = row.try_get(8)?;
+        t.rules = rules.unwrap_or_default();
         tables.by_oid.insert(oid, tables.list.len());
         tables.list.push(t);
     }

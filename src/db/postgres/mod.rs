@@ -703,14 +703,19 @@ impl ApplyTx for PgApply<'_, '_> {
             .preview
             .tx
             .query_typed(
-                "SELECT n.nspname::text, c.relname::text \
+                // A relation the lock outlived was dropped in this
+                // transaction: its name is gone with it.
+                "SELECT coalesce(n.nspname::text, ''), \
+                        coalesce(c.relname::text, 'relation ' || l.relation::text || ', dropped') \
                  FROM pg_catalog.pg_locks l \
-                 JOIN pg_catalog.pg_class c ON c.oid = l.relation \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+                 LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' \
-                   AND l.mode = 'AccessExclusiveLock' AND c.relkind IN ('r', 'p', 'm') \
+                   AND l.mode = 'AccessExclusiveLock' \
+                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
+                   AND (c.oid IS NULL OR (c.relkind IN ('r', 'p', 'm') \
                    AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                   AND n.nspname !~ '^pg_(toast|temp)' AND n.nspname::text <> $1",
+                   AND n.nspname !~ '^pg_(toast|temp)' AND n.nspname::text <> $1))",
                 &[(
                     &crate::db::journal::journal_schema(),
                     postgres::types::Type::TEXT,
@@ -721,7 +726,8 @@ impl ApplyTx for PgApply<'_, '_> {
         for r in rows {
             let schema: String = r.try_get(0)?;
             let name: String = r.try_get(1)?;
-            out.push(crate::schema::QualName::new(Some(&schema), &name));
+            let schema = (!schema.is_empty()).then_some(schema.as_str());
+            out.push(crate::schema::QualName::new(schema, &name));
         }
         Ok(out)
     }
