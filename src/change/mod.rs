@@ -312,7 +312,15 @@ impl Context<'_> {
         ui.busy(Some(self.conn.canceller()));
         let preview = plan.preview(self);
         ui.busy(None);
-        let preview = preview.map_err(|e| self.stopped(e))?;
+        let mut preview = preview.map_err(|e| self.stopped(e))?;
+        // What an approver signs includes the leave to commit writes the
+        // journal cannot undo: a token for the change without it does not
+        // cover it.
+        if self.options.apply.allow_uncovered
+            && let Some(summary) = preview.summary.as_object_mut()
+        {
+            summary.insert("allow_uncovered".into(), true.into());
+        }
         let verdict = self.policy.verdict(&preview.facts);
         // Queued: they go in with the change, or with whatever ends it.
         self.trail

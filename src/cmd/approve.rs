@@ -156,6 +156,9 @@ fn render_request(r: &Request, now: i64) -> String {
     if let Some(p) = sum.get("policy").filter(|p| p.is_object()) {
         s.push_str(&policy_change(p, IND));
     }
+    if sum.get("allow_uncovered").and_then(Value::as_bool) == Some(true) {
+        s.push_str("    and it may commit writes its undo entry cannot hold (--allow-uncovered)\n");
+    }
     if let Some(t) = sum.get("target").filter(|t| t.is_object()) {
         s.push_str(&format!(
             "    {}: {} {} row(s) (the statement's target)\n",

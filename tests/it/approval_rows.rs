@@ -259,3 +259,65 @@ fn sqlite_rows_are_bound_by_their_key_not_only_their_rowid() {
         "the token deleted rows it was not signed for"
     );
 }
+
+/// `--allow-uncovered` is part of what an approver signs: a token for the
+/// change without it does not cover applying it with it (a second attack
+/// review), and the approver is shown it when it is asked.
+#[test]
+fn leave_to_commit_uncovered_writes_is_part_of_the_approval() {
+    let a = Approvers::new("");
+    let db = Db::new(Engine::Sqlite, crate::approval_flow::SCHEMA);
+    let j = db.machine();
+    let target = db.target();
+    let sql = "DELETE FROM p WHERE id = 1";
+    let token = a.approve("alice", &request_of(&j, &a, &target, sql));
+    let before = db.dump();
+    let policy = a.policy().display().to_string();
+    let key = a
+        .policy()
+        .parent()
+        .unwrap()
+        .join("carol")
+        .display()
+        .to_string();
+    let args = [
+        "--policy",
+        &policy,
+        "--as",
+        "carol@example.org",
+        "--key",
+        &key,
+        "exec",
+        &target,
+        "-c",
+        sql,
+        "--yes",
+        "--format",
+        "json",
+        "--allow-uncovered",
+        "--token",
+        &token,
+    ];
+    let o = j.run(&args);
+    assert_eq!(o.status.code(), Some(3), "{}", crate::helpers::stderr(&o));
+    assert_eq!(db.dump(), before);
+    let o = j.run(&args[..args.len() - 2]);
+    let v = crate::helpers::last_json(&o);
+    let shown = crate::helpers::run(&[
+        "approve",
+        v["request"].as_str().unwrap(),
+        "--key",
+        &a.policy()
+            .parent()
+            .unwrap()
+            .join("alice")
+            .display()
+            .to_string(),
+        "--yes",
+    ]);
+    assert!(
+        crate::helpers::stdout(&shown).contains("--allow-uncovered"),
+        "{}",
+        crate::helpers::stdout(&shown)
+    );
+}
