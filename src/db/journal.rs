@@ -217,19 +217,30 @@ impl Dialect {
         }
     }
 
-    /// The other schemas of the database holding a dbguard journal that can
-    /// pin a policy (a `meta` and a `policies` table), one per row; `None`
-    /// where the journal's place is fixed (SQLite).
-    pub(crate) fn other_journals_query(&self) -> Option<String> {
+    /// The places of the database holding a dbguard journal that can pin a
+    /// policy (a `meta` and a `policies` table), one per row, as
+    /// [`Dialect::journal_place`] names them: on Postgres every schema,
+    /// this journal's among them; on SQLite this journal's, if so.
+    pub(crate) fn policy_journals_query(&self, names: &JournalNames) -> String {
         match self.0 {
-            Engine::Postgres => Some(format!(
-                "SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relname = 'policies' AND c.relkind IN ('r', 'p') AND n.nspname <> {} \
+            Engine::Postgres => "SELECT n.nspname::text FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relname = 'policies' AND c.relkind IN ('r', 'p') \
                  AND EXISTS (SELECT FROM pg_catalog.pg_class m WHERE m.relnamespace = n.oid AND m.relname = 'meta') \
-                 ORDER BY 1",
-                self.literal(&super::Value::Text(journal_schema().to_owned()), "")
-            )),
-            Engine::Sqlite => None,
+                 ORDER BY 1"
+                .to_owned(),
+            Engine::Sqlite => format!(
+                "SELECT 'main' FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
+                names.bare("policies")
+            ),
+        }
+    }
+
+    /// How [`Dialect::policy_journals_query`] names this journal's place.
+    pub(crate) fn journal_place(&self) -> &'static str {
+        match self.0 {
+            Engine::Postgres => journal_schema(),
+            Engine::Sqlite => "main",
         }
     }
 

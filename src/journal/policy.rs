@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::schema::{JournalState, rows, state_in};
+use super::schema::{JOURNAL_VERSION, int, rows};
 use crate::db::dialect::Dialect;
 use crate::db::journal::JournalNames;
 use crate::db::{ApplyTx, PreviewTx, Value};
@@ -23,68 +23,74 @@ pub struct PinnedRow {
     pub pushed_at: String,
 }
 
-/// The policy the database pins, if any, read in `tx`. A journal older
-/// than the table, or newer than this dbguard, pins none it can read (and
-/// takes no change until `init` or an upgrade).
+/// The policy the database pins, if any, read in `tx` in two queries
+/// (where the journals that can pin one are, then this one's version and
+/// newest policy). A journal older than the table, or newer than this
+/// dbguard, pins none it can read (and takes no change until `init` or an
+/// upgrade). A journal in another schema (PostgreSQL's `--journal-schema`)
+/// may pin the policy that governs this database: while this one pins
+/// none, that is refused, naming the schema to use.
 pub fn pinned_in(tx: &mut dyn PreviewTx) -> Result<Option<PinnedRow>> {
-    let found = newest_in(tx)?;
-    if found.is_none() {
-        elsewhere(tx)?;
-    }
-    Ok(found)
-}
-
-/// A journal in another schema (PostgreSQL's `--journal-schema`) may pin
-/// the policy that governs this database; one named nowhere would walk
-/// around it. Refused, naming the schema to use.
-fn elsewhere(tx: &mut dyn PreviewTx) -> Result<()> {
-    let Some(sql) = Dialect(tx.engine()).other_journals_query() else {
-        return Ok(());
-    };
-    let others: Vec<String> = rows(tx, &sql)?
+    let names = JournalNames::new(tx.engine());
+    let dialect = Dialect(tx.engine());
+    let places: Vec<String> = rows(tx, &dialect.policy_journals_query(&names))?
         .iter()
         .filter_map(|r| r.first().and_then(Value::text))
         .collect();
-    let Some(first) = others.first() else {
-        return Ok(());
+    let ours = dialect.journal_place();
+    let found = if places.iter().any(|p| p == ours) {
+        newest_in(tx, &names)?
+    } else {
+        None
     };
-    Err(Error::refused(format!(
-        "this database keeps a dbguard journal in schema {}, which may pin the policy that governs it, and the journal named here ({}) pins none; nothing was done\nName that journal: --journal-schema {first} (or $DBGUARD_JOURNAL_SCHEMA).",
-        others.join(", "),
-        crate::db::journal::journal_schema()
-    )))
+    let others: Vec<&String> = places.iter().filter(|p| *p != ours).collect();
+    match (found, others.first()) {
+        (None, Some(first)) => Err(Error::refused(format!(
+            "this database keeps a dbguard journal in schema {}, which may pin the policy that governs it, and the journal named here ({ours}) pins none; nothing was done\nName that journal: --journal-schema {first} (or $DBGUARD_JOURNAL_SCHEMA).",
+            others
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        (found, _) => Ok(found),
+    }
 }
 
-/// The newest row of this journal's `policies`, if it has one.
-fn newest_in(tx: &mut dyn PreviewTx) -> Result<Option<PinnedRow>> {
-    if state_in(tx)? != JournalState::Current {
-        return Ok(None);
-    }
-    let names = JournalNames::new(tx.engine());
+/// This journal's newest pinned policy, when its version is this
+/// dbguard's: one query over `meta` and `policies`, which both exist.
+fn newest_in(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Option<PinnedRow>> {
     let found = rows(
         tx,
         &format!(
-            "SELECT id, digest, files, pushed_by, pushed_at FROM {} ORDER BY id DESC LIMIT 1",
+            "SELECT m.value, p.id, p.digest, p.files, p.pushed_by, p.pushed_at \
+             FROM (SELECT value FROM {} WHERE key = 'version') AS m \
+             LEFT JOIN (SELECT id, digest, files, pushed_by, pushed_at FROM {} ORDER BY id DESC LIMIT 1) AS p \
+             ON 1 = 1",
+            names.table("meta"),
             names.table("policies")
         ),
     )?;
     let Some(row) = found.into_iter().next() else {
         return Ok(None);
     };
+    if int(row.first())? != JOURNAL_VERSION || row.get(1).is_none_or(|v| *v == Value::Null) {
+        return Ok(None);
+    }
     let text = |i: usize| row.get(i).and_then(Value::text).unwrap_or_default();
-    let files = text(2);
-    let digest = text(1);
+    let files = text(3);
+    let digest = text(2);
     if base16ct::lower::encode_string(&Sha256::digest(&files)) != digest {
         return Err(Error::database(format!(
             "the policy pinned in this database does not match its digest {digest}: it was edited outside dbguard; nothing was done\nPush the policy again: dbguard policy push DIR"
         )));
     }
     Ok(Some(PinnedRow {
-        id: super::schema::int(row.first())?,
+        id: int(row.get(1))?,
         digest,
         files,
-        pushed_by: text(3),
-        pushed_at: text(4),
+        pushed_by: text(4),
+        pushed_at: text(5),
     }))
 }
 
