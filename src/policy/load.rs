@@ -46,11 +46,7 @@ impl Policy {
     /// Fails when anything is wrong (every error is listed).
     pub fn load_dir(dir: &Path) -> Result<Policy> {
         let (policy, problems) = Policy::load_checked(dir)?;
-        let errors: Vec<String> = problems
-            .iter()
-            .filter(|p| p.is_error())
-            .map(ToString::to_string)
-            .collect();
+        let errors = super::problem::error_lines(&problems);
         if !errors.is_empty() {
             return Err(Error::input(format!(
                 "policy {} is not valid ({} problem{}):\n{}\nFix it; `dbguard policy check {}` lists every problem.",

@@ -51,11 +51,7 @@ pub fn pinned_policy(pinned: &Pinned, database: &str) -> Result<Policy> {
     let origin = format!("<policy pinned in {database}>");
     let mut problems = Vec::new();
     let mut policy = Policy::from_source(&pinned.source, Path::new(&origin), &mut problems);
-    let errors: Vec<String> = problems
-        .iter()
-        .filter(|p| p.is_error())
-        .map(ToString::to_string)
-        .collect();
+    let errors = super::problem::error_lines(&problems);
     if !errors.is_empty() {
         return Err(Error::input(format!(
             "the policy pinned in {database} does not load here:\n{}\nA newer dbguard may have pushed it: upgrade, or push one this version reads.",

@@ -21,6 +21,15 @@ pub struct Problem {
     pub message: String,
 }
 
+/// The errors among `problems`, one line each.
+pub(crate) fn error_lines(problems: &[Problem]) -> Vec<String> {
+    problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(ToString::to_string)
+        .collect()
+}
+
 impl Problem {
     pub(crate) fn is_error(&self) -> bool {
         self.severity == Severity::Error

@@ -90,8 +90,13 @@ fn conflicts_of(
 /// For a table no locator finds rows in: how many of the change's
 /// after-images have no copy left in the table.
 pub(super) fn missing_copies(tx: &mut dyn PreviewTx, sets: &TableSets<'_>) -> Result<u64> {
+    scalar_count(tx, &sets.missing_after_copies())
+}
+
+/// The one number `sql` answers (0 for none).
+pub(super) fn scalar_count(tx: &mut dyn PreviewTx, sql: &str) -> Result<u64> {
     let mut n = 0u64;
-    tx.stream(&sets.missing_after_copies(), &mut |row| {
+    tx.stream(sql, &mut |row| {
         n = row
             .first()
             .and_then(Value::text)

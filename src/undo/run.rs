@@ -567,20 +567,6 @@ impl Steps<'_, '_> {
         Ok(())
     }
 
-    /// The one number `sql` answers.
-    fn count(&mut self, sql: &str) -> Result<u64> {
-        let mut n = 0u64;
-        self.tx.stream(sql, &mut |row| {
-            n = row
-                .first()
-                .and_then(Value::text)
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0);
-            Ok(())
-        })?;
-        Ok(n)
-    }
-
     /// Where triggers made restored rows differ from their before-images:
     /// `table (key): columns`.
     fn differences(&mut self, tables: &[&TableEntry]) -> Result<Vec<String>> {
@@ -594,7 +580,7 @@ impl Steps<'_, '_> {
             if t.updated > 0 && sets.located("t", "a").is_none() {
                 if self.rec.entry(&t.info.name)?.inserted > 0 {
                     let sql = sets.inserted_beyond_before(&mine(Part::Inserted));
-                    let bent = self.count(&sql)?;
+                    let bent = super::plan::scalar_count(self.tx, &sql)?;
                     if bent > 0 {
                         out.push(format!(
                             "{}: {bent} restored row(s) are not among the rows the change took away",
