@@ -49,6 +49,9 @@ const NOTIFY: &str = "sends a notification to other sessions";
 const FILES: &str = "writes files on the server";
 const QUERY_STRING: &str =
     "runs the SQL in a string argument, which dbguard cannot read for the calls it makes";
+const STORAGE: &str =
+    "changes a table's storage directly, which no transaction and no undo can put back";
+const SEQUENCE: &str = "sets a sequence, which no rollback and no undo puts back";
 
 /// The reviewed list (PostgreSQL 15).
 pub const SIDE_EFFECTS: &[SideEffect] = &[
@@ -121,6 +124,32 @@ pub const SIDE_EFFECTS: &[SideEffect] = &[
     one("cursor_to_xmlschema", QUERY_STRING),
     one("ts_stat", QUERY_STRING),
     one("ts_rewrite", QUERY_STRING),
+    // Contrib modules that do the same (tablefunc, xml2).
+    SideEffect {
+        name: "crosstab",
+        prefix: true,
+        why: QUERY_STRING,
+    },
+    SideEffect {
+        name: "connectby",
+        prefix: true,
+        why: QUERY_STRING,
+    },
+    one("xpath_table", QUERY_STRING),
+    // pg_surgery, BRIN and GIN maintenance, the visibility map: they write
+    // storage from a read-only transaction.
+    one("heap_force_kill", STORAGE),
+    one("heap_force_freeze", STORAGE),
+    one("brin_desummarize_range", STORAGE),
+    one("brin_summarize_new_values", STORAGE),
+    one("brin_summarize_range", STORAGE),
+    one("gin_clean_pending_list", STORAGE),
+    one("pg_truncate_visibility_map", STORAGE),
+    one("pg_log_backend_memory_contexts", SERVER),
+    one("pg_stat_statements_reset", STATS),
+    // Sequences are not transactional: a setval in a write's RETURNING
+    // stays even when the change rolls back.
+    one("setval", SEQUENCE),
 ];
 
 /// The first call in `stmt` whose effects a read-only transaction does
@@ -132,6 +161,68 @@ pub(crate) fn side_effect(engine: Engine, stmt: &ast::Statement) -> Option<(Stri
     let mut finder = Finder(None);
     let _ = stmt.visit(&mut finder);
     finder.0
+}
+
+/// Functions and relations that read the state of the transaction they
+/// run in. A write is previewed in one transaction and applied in another
+/// that also writes its journal entry: a predicate reading either can
+/// select other rows at apply time than the ones previewed, approved and
+/// captured (`WHERE id = CASE WHEN txid_current_if_assigned() IS NULL THEN 1
+/// ELSE 4 END`).
+const OWN_STATE_FUNCTIONS: &[&str] = &[
+    "txid_current",
+    "txid_current_if_assigned",
+    "txid_current_snapshot",
+    "txid_status",
+    "pg_current_xact_id",
+    "pg_current_xact_id_if_assigned",
+    "pg_current_snapshot",
+    "pg_xact_status",
+    "pg_trigger_depth",
+    "pg_stat_get_xact_",
+];
+
+/// The first read in a write's `stmt` of the state of the transaction it
+/// runs in (see [`OWN_STATE_FUNCTIONS`]; also the `pg_stat_xact_*` views,
+/// `pg_locks` and the journal's own tables): the name as written.
+pub(crate) fn reads_own_transaction(engine: Engine, stmt: &ast::Statement) -> Option<String> {
+    if engine != Engine::Postgres {
+        return None;
+    }
+    let mut found = None;
+    let _ = ast::visit_expressions(stmt, |e| {
+        if let ast::Expr::Function(f) = e
+            && let Some(last) = f.name.0.last().and_then(|p| p.as_ident())
+        {
+            let last = last.value.to_lowercase();
+            if OWN_STATE_FUNCTIONS
+                .iter()
+                .any(|n| last == *n || (n.ends_with('_') && last.starts_with(n)))
+            {
+                found = Some(f.name.to_string());
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    if found.is_some() {
+        return found;
+    }
+    let journal = crate::db::journal::journal_schema();
+    let _ = ast::visit_relations(stmt, |r| {
+        let parts: Vec<String> =
+            r.0.iter()
+                .filter_map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
+                .collect();
+        let last = parts.last().map(String::as_str).unwrap_or_default();
+        let in_journal = parts.len() > 1 && parts.first().is_some_and(|s| s == journal);
+        if last.starts_with("pg_stat_xact_") || last == "pg_locks" || in_journal {
+            found = Some(r.to_string());
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
 }
 
 struct Finder(Option<(String, &'static str)>);
