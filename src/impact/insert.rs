@@ -593,10 +593,14 @@ fn inserted_columns(ctx: &Context<'_>, table: &Table, ins: &ast::Insert) -> Resu
     }
     let mut v = Vec::new();
     for name in &ins.columns {
-        let ident = name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
+        // `(w.balance)` names a field of the composite column `w`.
+        let [part] = name.0.as_slice() else {
+            return Err(Error::refused(format!(
+                "cannot preview an INSERT into {name}: it names a field of a composite column, which dbguard does not preview yet; nothing was changed\nInsert the whole column: ROW(...)"
+            )));
+        };
+        let ident = part
+            .as_ident()
             .ok_or_else(|| Error::refused("unsupported column name"))?;
         v.push(resolve_column(ctx, table, ident)?);
     }

@@ -938,10 +938,15 @@ fn assignments(
                 "UPDATE ... SET (a, b) = (...) cannot be previewed yet\nAssign the columns one by one.",
             ));
         };
-        let ident = name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
+        // `SET w.balance = 0` assigns a field of the composite column `w`:
+        // taken for the column `balance`, the preview showed another change.
+        let [part] = name.0.as_slice() else {
+            return Err(Error::refused(format!(
+                "cannot preview SET {name} = ...: it assigns a field of a composite column, which dbguard does not preview yet; nothing was changed\nAssign the whole column: SET col = ROW(...)"
+            )));
+        };
+        let ident = part
+            .as_ident()
             .ok_or_else(|| Error::refused("unsupported assignment target"))?;
         let col = resolve_column(ctx, table, ident)?;
         let type_name = table

@@ -211,6 +211,16 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
         );
     }
     let mut out = classify_tree(text, &stmt);
+    if out.kind.is_data_write()
+        && let Some(name) = super::effects::reads_own_transaction(engine, &stmt)
+    {
+        return Statement::unknown(
+            text,
+            format!(
+                "it reads {name}, the state of the transaction it runs in, which differs between the preview and the apply: the rows applied could be others than the rows shown"
+            ),
+        );
+    }
     // Previews are built from the parse tree, printed back as SQL. A write
     // whose printed form is not the same tokens as what was typed was read
     // differently by the parser than the engine may read it (operators it

@@ -37,6 +37,7 @@ mod cluster;
 mod complete;
 mod connect;
 mod demo;
+mod guard_classifier;
 mod guard_effects;
 mod guard_smuggling;
 mod impact;
