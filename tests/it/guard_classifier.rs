@@ -108,3 +108,46 @@ fn a_field_of_a_composite_column_is_not_taken_for_a_column() {
         1
     );
 }
+
+/// dbguard's own queries (counts, locks, captures, digests) use built-in
+/// operators and functions. A session that searches `public` before
+/// `pg_catalog` (an allowed `SET search_path`) would let an operator
+/// planted in `public` stand in for them (a third attack review's last
+/// note). dbguard's transactions search `pg_catalog` first: an `=` that
+/// holds for everything changes neither the preview nor the apply.
+#[test]
+fn built_ins_are_found_first_in_dbguards_transactions() {
+    let db = PgDb::with(&format!(
+        "{T}
+         create function public.always(int, int) returns boolean language sql as 'select true';
+         create operator public.= (leftarg = int, rightarg = int, function = public.always);"
+    ));
+    crate::helpers::init_journal(&db.url);
+    let out = run_with_stdin(
+        &[&db.url],
+        "SET search_path = public, pg_catalog;\nDELETE FROM t WHERE id = 1;\n",
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("1 row to delete"), "{text}");
+    assert_eq!(
+        count(&db, "select count(*) from t"),
+        3,
+        "nothing confirmed it: {text}"
+    );
+    let out = run(&[
+        "exec",
+        &db.url,
+        "-c",
+        "SET search_path = public, pg_catalog; DELETE FROM t WHERE id = 1",
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(count(&db, "select count(*) from t"), 2);
+    assert_eq!(count(&db, "select count(*) from t where id = 1"), 0);
+}

@@ -440,7 +440,11 @@ pub(crate) const EXACT_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; SET L
 /// zone offsets, not abbreviations like `IST` that read back as another
 /// zone) keeping the session's day/month order for *input*, so predicates
 /// mean what they meant; shortest exact floats; hex bytea. Captured
-/// before-images then read back as the same values.
+/// before-images then read back as the same values. `pg_catalog` is
+/// searched first, as PostgreSQL does unless told otherwise: a session
+/// that put it later (`SET search_path = public, pg_catalog`) would let
+/// functions and operators of `public` stand in for the built-ins that
+/// dbguard's own counting, locking and capturing queries use.
 fn canonical_output(tx: &mut Transaction<'_>) -> Result<()> {
     tx.batch_execute(CANONICAL_OUTPUT)?;
     Ok(())
@@ -451,7 +455,9 @@ fn canonical_output(tx: &mut Transaction<'_>) -> Result<()> {
 const CANONICAL_OUTPUT: &str = "SET LOCAL client_encoding = 'UTF8'; SET LOCAL standard_conforming_strings = on; \
      SELECT set_config('DateStyle', 'ISO, ' || coalesce(nullif(split_part(current_setting('DateStyle'), ', ', 2), ''), 'MDY'), true), \
             set_config('extra_float_digits', '3', true), \
-            set_config('bytea_output', 'hex', true)";
+            set_config('bytea_output', 'hex', true), \
+            set_config('search_path', CASE WHEN current_setting('search_path') = '' THEN 'pg_catalog' \
+                       ELSE 'pg_catalog, ' || current_setting('search_path') END, true)";
 
 /// Maps the errors an apply expects to their meaning, by SQLSTATE.
 fn apply_error(e: postgres::Error) -> Error {
