@@ -8,7 +8,6 @@ use crate::db::{Connection, OpenOptions};
 use crate::error::{Error, Result};
 use crate::journal::trail::Trail;
 use crate::policy::check::report;
-use crate::policy::source::PolicySource;
 use crate::policy::verdict::Decision;
 use crate::policy::{BUILTIN_NAME, Policy};
 use crate::shell::command::{CommandTarget, run_plan};
@@ -28,14 +27,10 @@ pub(super) fn run(global: &GlobalArgs, cmd: &PolicyCommand) -> Result<()> {
 /// audit trail records who pushed it.
 fn push(global: &GlobalArgs, args: &PolicyPushArgs) -> Result<()> {
     // Whatever is pushed must load as it will govern.
-    Policy::load_dir(&args.dir)?;
-    let (source, problems) = PolicySource::read_dir(&args.dir)?;
-    if let Some(p) = problems.first() {
-        return Err(Error::input(format!("{p}\nNothing was pushed.")));
-    }
+    let (_, source) = Policy::load_dir_source(&args.dir)?;
     let mut conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
     let policy = match crate::policy::pinned::pinned(&mut conn)? {
-        Some(_) => crate::policy::pinned::governing(&mut conn, global.policy.as_deref())?.0,
+        Some(p) => crate::policy::pinned::laid_over(&conn, &p, global.policy.as_deref())?.0,
         None => {
             let mut first = Policy::default();
             first.default_decision = Decision::Allow;

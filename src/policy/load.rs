@@ -45,7 +45,15 @@ impl Policy {
     /// Reads every `*.toml` file of `dir` in name order, and `dir/approvers`.
     /// Fails when anything is wrong (every error is listed).
     pub fn load_dir(dir: &Path) -> Result<Policy> {
-        let (policy, problems) = Policy::load_checked(dir)?;
+        Ok(Policy::load_dir_source(dir)?.0)
+    }
+
+    /// [`Policy::load_dir`], with the files it was built from: a caller
+    /// that needs both (to pin them, or to compare them with the pinned
+    /// ones) reads the directory once.
+    pub(crate) fn load_dir_source(dir: &Path) -> Result<(Policy, PolicySource)> {
+        let (source, mut problems) = PolicySource::read_dir(dir)?;
+        let policy = Policy::from_source(&source, dir, &mut problems);
         let errors = super::problem::error_lines(&problems);
         if !errors.is_empty() {
             return Err(Error::input(format!(
@@ -57,7 +65,7 @@ impl Policy {
                 dir.display()
             )));
         }
-        Ok(policy)
+        Ok((policy, source))
     }
 
     /// Reads `dir` like [`Policy::load_dir`] but returns every problem

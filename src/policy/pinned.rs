@@ -68,25 +68,33 @@ pub fn pinned_policy(pinned: &Pinned, database: &str) -> Result<Policy> {
 /// the local directory's (when its `[target]` names this database) or
 /// the built-in default.
 pub fn governing(conn: &mut Connection, given: Option<&Path>) -> Result<(Policy, Vec<String>)> {
-    let pinned = pinned(conn)?;
-    let dir = Policy::directory(given);
-    let database = conn.identity().display.clone();
-    let Some(pinned) = pinned else {
-        return Ok(match dir {
+    let Some(pinned) = pinned(conn)? else {
+        return Ok(match Policy::directory(given) {
             None => (Policy::builtin(), Vec::new()),
             Some(d) => local_only(Policy::load_dir(&d)?, &d, conn),
         });
     };
-    let mut policy = pinned_policy(&pinned, &database)?;
+    laid_over(conn, &pinned, given)
+}
+
+/// The policy `pinned` (read already), with the rules of a local
+/// directory (`given`, or `./policies`) laid over it.
+pub fn laid_over(
+    conn: &Connection,
+    pinned: &Pinned,
+    given: Option<&Path>,
+) -> Result<(Policy, Vec<String>)> {
+    let dir = Policy::directory(given);
+    let database = conn.identity().display.clone();
+    let mut policy = pinned_policy(pinned, &database)?;
     let mut notes = Vec::new();
     if let Some(d) = dir {
-        let (source, _) = PolicySource::read_dir(&d)?;
+        let (local, source) = Policy::load_dir_source(&d)?;
         if source.digest() != pinned.digest {
-            let local = Policy::load_dir(&d)?;
             policy.stricter = local.rules.into_iter().chain(local.stricter).collect();
             notes.push(format!(
                 "{database} pins its policy ({}); the rules in {} can only make it stricter",
-                short(&pinned.digest),
+                crate::journal::policy::short_digest(&pinned.digest),
                 d.display()
             ));
         }
@@ -106,8 +114,4 @@ fn local_only(policy: Policy, dir: &Path, conn: &Connection) -> (Policy, Vec<Str
         conn.identity().display
     );
     (Policy::builtin(), vec![note])
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..12).unwrap_or(digest)
 }
