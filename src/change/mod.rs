@@ -267,7 +267,8 @@ fn policy_still_governs(tx: &mut dyn ApplyTx, policy: &Policy) -> Result<()> {
     }
     Err(Error::drift(format!(
         "the policy pinned in this database is {} now, not the one this session judged the change by; nothing was applied\nStart a new session, so the policy that governs now judges it.",
-        now.as_deref().map_or("none", |d| d.get(..12).unwrap_or(d))
+        now.as_deref()
+            .map_or("none", crate::journal::policy::short_digest)
     )))
 }
 

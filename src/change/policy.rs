@@ -36,7 +36,7 @@ impl PolicyPush {
             statement: format!(
                 "POLICY PUSH {} ({})",
                 dir.display(),
-                short(&source.digest())
+                crate::journal::policy::short_digest(&source.digest())
             ),
             source,
         }
@@ -68,7 +68,7 @@ impl Plan for PolicyPush {
             return Err(Error::input(format!(
                 "{} already pins this policy ({}); nothing was pushed",
                 cx.conn.identity().display,
-                short(&new_digest)
+                crate::journal::policy::short_digest(&new_digest)
             )));
         }
         let diff = diff(&old, &self.source);
@@ -136,7 +136,8 @@ impl Plan for PolicyPush {
         if now != change.replaces {
             return Err(Error::drift(format!(
                 "the policy pinned in this database changed since the preview (now {}); nothing was pushed\nPush again to see what it replaces.",
-                now.as_deref().map_or("none", short)
+                now.as_deref()
+                    .map_or("none", crate::journal::policy::short_digest)
             )));
         }
         Ok(())
@@ -198,8 +199,4 @@ fn diff(old: &PolicySource, new: &PolicySource) -> String {
         }
     }
     out
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..12).unwrap_or(digest)
 }

@@ -80,7 +80,7 @@ fn newest_in(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Option<Pinn
     let text = |i: usize| row.get(i).and_then(Value::text).unwrap_or_default();
     let files = text(3);
     let digest = text(2);
-    if base16ct::lower::encode_string(&Sha256::digest(&files)) != digest {
+    if files_digest(&files) != digest {
         return Err(Error::database(format!(
             "the policy pinned in this database does not match its digest {digest}: it was edited outside dbguard; nothing was done\nPush the policy again: dbguard policy push DIR"
         )));
@@ -92,6 +92,16 @@ fn newest_in(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Option<Pinn
         pushed_by: text(4),
         pushed_at: text(5),
     }))
+}
+
+/// The digest of a policy: hex SHA-256 of its files' canonical JSON.
+pub fn files_digest(files: &str) -> String {
+    base16ct::lower::encode_string(&Sha256::digest(files))
+}
+
+/// How a digest is shown in messages: its first 12 digits.
+pub fn short_digest(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
 }
 
 /// Pins a policy's `files` (canonical JSON, whose SHA-256 is `digest`) in

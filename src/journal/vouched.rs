@@ -24,6 +24,7 @@ struct Entry {
     id: i64,
     statement: String,
     digest: String,
+    kind: String,
 }
 
 /// The first entry the trail does not vouch for, described; `None` when
@@ -54,10 +55,11 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
         let detail = serde_json::from_str(&text_of(p.get(2))).unwrap_or(serde_json::Value::Null);
         note(&mut vouching, &mut imported, change_id, &event, &detail);
     }
-    if let Some(unvouched) = unvouched_policy(tx, &names, &vouching)? {
+    let entries = entries(tx, &names)?;
+    if let Some(unvouched) = unvouched_policy(tx, &names, &vouching, &entries)? {
         return Ok(Some(unvouched));
     }
-    for e in entries(tx, &names)? {
+    for e in entries {
         if imported.contains(&e.id) {
             continue;
         }
@@ -89,6 +91,7 @@ fn unvouched_policy(
     tx: &mut dyn PreviewTx,
     names: &JournalNames,
     vouching: &BTreeMap<i64, (String, serde_json::Value)>,
+    entries: &[Entry],
 ) -> Result<Option<String>> {
     // Change ids grow with time: the pushes in the order they were made.
     let pushes: Vec<(i64, &str)> = vouching
@@ -103,16 +106,11 @@ fn unvouched_policy(
             names.table("policies")
         ),
     )?;
-    let changes: BTreeSet<i64> = rows(
-        tx,
-        &format!(
-            "SELECT id FROM {} WHERE kind = 'policy'",
-            names.table("changes")
-        ),
-    )?
-    .iter()
-    .map(|r| int(r.first()))
-    .collect::<Result<_>>()?;
+    let changes: BTreeSet<i64> = entries
+        .iter()
+        .filter(|e| e.kind == crate::model::ChangeKind::Policy.name())
+        .map(|e| e.id)
+        .collect();
     if let Some((id, _)) = pushes.iter().find(|(id, _)| !changes.contains(id)) {
         return Ok(Some(format!(
             "the trail records a policy push as change {id}, which the journal does not hold as one: the record was written outside dbguard"
@@ -164,7 +162,7 @@ fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
     rows(
         tx,
         &format!(
-            "SELECT id, statement, digest FROM {} ORDER BY id",
+            "SELECT id, statement, digest, kind FROM {} ORDER BY id",
             names.table("changes")
         ),
     )?
@@ -174,6 +172,7 @@ fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
             id: int(r.first())?,
             statement: text_of(r.get(1)),
             digest: text_of(r.get(2)),
+            kind: text_of(r.get(3)),
         })
     })
     .collect()

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::problem::{Problem, Severity};
 use crate::error::{Error, Result};
@@ -90,8 +89,8 @@ impl PolicySource {
         Ok(PolicySource { files })
     }
 
-    /// Hex SHA-256 of [`Self::to_json`].
+    /// Hex SHA-256 of [`Self::to_json`], as the journal checks it.
     pub fn digest(&self) -> String {
-        base16ct::lower::encode_string(&Sha256::digest(self.to_json()))
+        crate::journal::policy::files_digest(&self.to_json())
     }
 }
