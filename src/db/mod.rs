@@ -285,12 +285,17 @@ pub trait ApplyTx: PreviewTx {
     fn counters(
         &mut self,
     ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>>;
-    /// Turns off triggers and foreign-key actions for the rest of this
-    /// transaction where the engine and the role allow it (Postgres
-    /// `session_replication_role = replica`: a superuser, or granted SET on
-    /// the parameter), so restored rows cannot be bent on the way in; the
-    /// caller then checks referential integrity itself.
-    fn restore_mode(&mut self) -> Result<restore::RestoreMode>;
+    /// Keeps triggers (and foreign-key actions, where the engine can) from
+    /// writing while `tables` are restored, so restored rows cannot be
+    /// bent on the way in: Postgres `session_replication_role = replica`
+    /// for the rest of the transaction, where the role may set it (a
+    /// superuser, or granted SET on the parameter; the caller then checks
+    /// referential integrity itself); SQLite drops the tables' triggers,
+    /// to be created again by [`ApplyTx::end_restore`].
+    fn restore_mode(&mut self, tables: &[crate::schema::QualName]) -> Result<restore::RestoreMode>;
+    /// Puts back what [`ApplyTx::restore_mode`] took away for the restore
+    /// (SQLite's triggers, from their own text), before commit.
+    fn end_restore(&mut self) -> Result<()>;
     /// Defers foreign-key checks to the end of the transaction, where the
     /// engine checks them at the end of each statement otherwise (SQLite's
     /// `defer_foreign_keys`); false where it cannot.

@@ -274,11 +274,7 @@ pub(crate) fn report_text(r: &UndoReport) -> String {
         "Undone as change {} ({} mode: {}).\n",
         r.change_id,
         r.mode.name(),
-        if r.mode == crate::db::restore::RestoreMode::Replica {
-            "triggers and foreign-key actions off, referential integrity checked"
-        } else {
-            "triggers fired"
-        }
+        r.mode.meaning()
     );
     if r.skipped > 0 {
         s.push_str(&format!(

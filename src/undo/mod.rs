@@ -19,9 +19,10 @@
 //! journal entry, so an undo can be undone. On Postgres, where the role may
 //! set `session_replication_role`, rows are restored in `replica` mode so
 //! triggers and `ON UPDATE` actions do not bend them, and referential
-//! integrity is checked before commit; otherwise triggers fire and the undo
-//! reports, column by column, where restored rows differ from their
-//! before-images.
+//! integrity is checked before commit; SQLite drops the restored tables'
+//! triggers inside the undo's transaction and creates them again before
+//! commit. Otherwise triggers fire, and restored rows that differ from
+//! their before-images refuse the undo.
 //!
 //! The parts: `sets` (the set-based SQL of one table), `plan` (what the
 //! undo does and where it conflicts), `run` (the preview and the restore),

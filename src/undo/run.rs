@@ -196,7 +196,8 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
         for t in &tables {
             rec.table(&t.info, t.locator.clone());
         }
-        let mode = tx.restore_mode()?;
+        let names: Vec<QualName> = tables.iter().map(|t| t.info.qual_name()).collect();
+        let mode = tx.restore_mode(&names)?;
         let effects = Effects::start(tx)?;
         // A foreign key checked at the end of each statement fails where a
         // restored table references itself or a table restored after it:
@@ -243,6 +244,7 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
         for t in tables.iter().rev() {
             steps.delete_inserted(t, chosen[&t.info.name].deleted)?;
         }
+        steps.tx.end_restore()?;
         let differences = if could_differ(schema, &tables, mode) {
             steps.differences(&tables)?
         } else {
@@ -324,23 +326,19 @@ fn unqualified(type_name: &str) -> &str {
 /// Whether anything but the undo's own statements could have written the
 /// restored rows: a trigger on a restored table that fires in `mode`
 /// (with `session_replication_role = replica`, only those enabled ALWAYS
-/// or REPLICA), or, with triggers on, a key action of a restored table's
-/// foreign key, which fires only where the undo deletes rows of the
+/// or REPLICA; none when they were dropped for the restore), or, where
+/// key actions run, a key action of a restored table's foreign key, which fires only where the undo deletes rows of the
 /// parent (the rows its change inserted) or moves their keys (rows it
 /// updated). Without either, what the undo wrote is what is there, and
 /// comparing every restored row again is only cost (most of a SQLite
 /// undo's time after the re-insert itself).
 fn could_differ(schema: &Schema, tables: &[&TableEntry], mode: RestoreMode) -> bool {
-    let replica = mode == RestoreMode::Replica;
     let touched: BTreeMap<QualName, &TableEntry> =
         tables.iter().map(|t| (t.info.qual_name(), *t)).collect();
     tables.iter().any(|t| {
         schema.get(&t.info.qual_name()).is_none_or(|table| {
-            table
-                .triggers
-                .iter()
-                .any(|tg| tg.enabled && (!replica || tg.fires_in_replica))
-                || !replica
+            table.triggers.iter().any(|tg| mode.fires(tg))
+                || mode.key_actions()
                     && table.foreign_keys.iter().any(|fk| {
                         let Some(parent) = touched.get(&fk.ref_table) else {
                             return false;

@@ -412,37 +412,66 @@ fn pg_truncate_restart_identity_is_uncovered() {
     );
 }
 
-/// SQLite restores with triggers firing: a trigger added since the change
-/// that rewrites the rows the undo puts back is a change the undo did not
-/// make (refused), and, let through, the undo names the column it left
-/// different from the before-image. (The comparison runs only where a
-/// trigger or a key action could have written the restored rows.)
+/// Issue 15, finding 13: SQLite cannot disable a trigger, so the undo
+/// drops the triggers of the tables it restores inside its transaction and
+/// creates them again, from their own text, before commit. A trigger added
+/// since the change that rewrites the rows the undo puts back, or one that
+/// wipes another table, does not fire: every row comes back as it was, the
+/// other table is untouched, and the triggers are there afterwards, the
+/// same text, firing again for the next write.
 #[test]
-fn sqlite_undo_rewritten_by_a_trigger_is_refused_then_reported() {
+fn sqlite_undo_keeps_triggers_from_firing_and_puts_them_back() {
     let db = Db::new(
         Engine::Sqlite,
         "CREATE TABLE t (id integer PRIMARY KEY, v text, stamp text);
-         INSERT INTO t VALUES (1, 'a', NULL), (2, 'b', NULL);",
+         CREATE TABLE keep (id integer PRIMARY KEY);
+         INSERT INTO t VALUES (1, 'a', NULL), (2, 'b', NULL);
+         INSERT INTO keep VALUES (1), (2), (3);",
     );
     let j = db.machine();
+    let before = db.dump();
     let id = exec_yes(&j, &db, "DELETE FROM t WHERE id = 1", &[]);
-    db.plain(
-        "CREATE TRIGGER t_stamp AFTER INSERT ON t BEGIN \
-         UPDATE t SET stamp = 'touched' WHERE id = NEW.id; END;",
-    );
-    let now = db.dump();
-    let ids = id.to_string();
-    let o = j.run(&["undo", "apply", &ids, "--yes"]);
-    assert_exit(&o, 1, "undo rewritten by a trigger");
-    assert!(stderr(&o).contains("--allow-uncovered"), "{}", stderr(&o));
-    assert_eq!(db.dump(), now, "a refused undo changed data");
+    let triggers = "CREATE TRIGGER t_stamp AFTER INSERT ON t BEGIN \
+         UPDATE t SET stamp = 'touched' WHERE id = NEW.id; END;
+         CREATE TRIGGER t_wipe AFTER INSERT ON t BEGIN DELETE FROM keep; END;";
+    db.plain(triggers);
+    let defined = sqlite_triggers(&db);
+    assert_eq!(defined.len(), 2, "{defined:?}");
 
-    let (_, report) = undo_yes(&j, id, &["--allow-uncovered"]);
-    let diffs = report["differences"].to_string();
-    assert!(
-        diffs.contains("stamp"),
-        "the undo does not name the rewritten column: {report}"
+    let (_, report) = undo_yes(&j, id, &[]);
+    assert_eq!(
+        db.dump(),
+        before,
+        "the undo let a trigger bend rows: {report}"
     );
+    assert_eq!(report["mode"], "no-triggers", "{report}");
+    assert_eq!(
+        sqlite_triggers(&db),
+        defined,
+        "the undo did not put the triggers back as they were"
+    );
+    db.plain("INSERT INTO t VALUES (9, 'z', NULL)");
+    let after = db.dump();
+    assert!(
+        after["keep"].is_empty() && after["t"].iter().any(|r| r.contains("touched")),
+        "the triggers no longer fire after the undo: {after:?}"
+    );
+}
+
+/// The triggers of a SQLite database's own tables (not the journal's),
+/// name and text, in creation order.
+fn sqlite_triggers(db: &Db) -> Vec<(String, String)> {
+    let Db::Lite(lite) = db else {
+        panic!("a SQLite database")
+    };
+    let conn = lite.conn();
+    let mut stmt = conn
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name NOT LIKE 'dbguard%' ORDER BY rowid")
+        .expect("prepare");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
 }
 
 /// Issue 15, finding 11: TRUNCATE counts no rows, so a truncated table was

@@ -678,7 +678,10 @@ impl ApplyTx for PgApply<'_, '_> {
         Ok(Some(out))
     }
 
-    fn restore_mode(&mut self) -> Result<crate::db::restore::RestoreMode> {
+    fn restore_mode(
+        &mut self,
+        _tables: &[crate::schema::QualName],
+    ) -> Result<crate::db::restore::RestoreMode> {
         use crate::db::restore::RestoreMode;
         // The savepoint keeps a refusal from aborting the transaction. Only
         // a refusal means triggers mode: any other failure is the undo's.
@@ -697,6 +700,11 @@ impl ApplyTx for PgApply<'_, '_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn end_restore(&mut self) -> Result<()> {
+        // The replication role ends with the transaction.
+        Ok(())
     }
 
     fn defer_foreign_keys(&mut self) -> Result<bool> {

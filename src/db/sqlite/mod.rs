@@ -234,6 +234,7 @@ impl SqliteConnection {
             let v = {
                 let mut runner = SqliteApply {
                     preview: SqlitePreview { tx: &tx, deadline },
+                    dropped_triggers: Vec::new(),
                 };
                 f(&mut runner)?
             };
@@ -348,6 +349,9 @@ impl SqlitePreview<'_, '_> {
 /// The apply transaction on SQLite.
 pub(crate) struct SqliteApply<'a, 't> {
     preview: SqlitePreview<'a, 't>,
+    /// The text of the triggers an undo dropped for its restore, in
+    /// creation order ([`ApplyTx::restore_mode`]).
+    dropped_triggers: Vec<String>,
 }
 
 impl SqliteApply<'_, '_> {
@@ -536,8 +540,42 @@ impl ApplyTx for SqliteApply<'_, '_> {
         Ok(None)
     }
 
-    fn restore_mode(&mut self) -> Result<crate::db::restore::RestoreMode> {
-        Ok(crate::db::restore::RestoreMode::Triggers)
+    fn restore_mode(
+        &mut self,
+        tables: &[crate::schema::QualName],
+    ) -> Result<crate::db::restore::RestoreMode> {
+        // SQLite cannot disable a trigger, but its DDL is transactional:
+        // dropped here and created again before commit, a trigger is gone
+        // only for this transaction, and a rollback brings it back.
+        let mut stmt = self.preview.tx.prepare(
+            "SELECT name, sql FROM main.sqlite_schema \
+             WHERE type = 'trigger' AND tbl_name = ?1 ORDER BY rowid",
+        )?;
+        let mut dropped = Vec::new();
+        for t in tables {
+            let rows = stmt.query_map([&t.name], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                dropped.push(row?);
+            }
+        }
+        drop(stmt);
+        for (name, _) in &dropped {
+            self.execute(&format!(
+                "DROP TRIGGER main.{}",
+                crate::schema::quote_ident(name)
+            ))?;
+        }
+        self.dropped_triggers = dropped.into_iter().map(|(_, sql)| sql).collect();
+        Ok(crate::db::restore::RestoreMode::NoTriggers)
+    }
+
+    fn end_restore(&mut self) -> Result<()> {
+        for sql in std::mem::take(&mut self.dropped_triggers) {
+            self.execute(&sql)?;
+        }
+        Ok(())
     }
 
     fn defer_foreign_keys(&mut self) -> Result<bool> {
