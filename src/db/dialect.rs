@@ -221,23 +221,24 @@ impl Dialect {
         }
     }
 
+    /// How an operator keeps triggers and key actions off an undo, for a
+    /// refusal's help, where the engine has a way (SQLite's undo already
+    /// drops the triggers, and its key actions cannot be turned off inside
+    /// a transaction).
+    pub(crate) fn quiet_restore_hint(&self) -> Option<&'static str> {
+        match self.0 {
+            Engine::Postgres => Some(
+                "undo as a role that may set session_replication_role (triggers and key actions then stay off)",
+            ),
+            Engine::Sqlite => None,
+        }
+    }
+
     /// An aggregate over rows of `table` (as `qual`) that changes when the
     /// set of rows changes, whatever their order: a sum of hashes of the
     /// primary key (Postgres), or on SQLite dbguard's own multiset SHA-256
     /// of the rowid or the `WITHOUT ROWID` key (`sqlite::fingerprint`).
     /// Part of the preview's digest, so the same number of *other* rows is
-    /// How an operator keeps triggers off an undo, for a refusal's help.
-    pub(crate) fn quiet_restore_hint(&self) -> &'static str {
-        match self.0 {
-            Engine::Postgres => {
-                "undo as a role that may set session_replication_role (triggers and key actions then stay off)"
-            }
-            Engine::Sqlite => {
-                "drop the triggers for the undo and create them again after it (SQLite cannot turn them off)"
-            }
-        }
-    }
-
     /// drift too.
     pub fn fingerprint(&self, table: &Table, qual: &str) -> String {
         match self.0 {
@@ -279,9 +280,10 @@ impl Dialect {
     }
 
     /// A cryptographic aggregate over which rows of `table` (as `qual`)
-    /// a query holds, whatever their order: on Postgres the SHA-256 of the
-    /// rows' keys (their text, or the whole row's without a key) sorted;
-    /// on SQLite the multiset SHA-256 [`Dialect::fingerprint`] already is.
+    /// a query holds, whatever order they come in: on Postgres the SHA-256
+    /// of the rows' keys (their text, or the whole row's without a key)
+    /// sorted; on SQLite one SHA-256 over the rowid and key (or every
+    /// column) of each row, in rowid or key order.
     pub(crate) fn row_digest(&self, table: &Table, qual: &str) -> String {
         let col = |c: &str| format!("{qual}.{}", quote_ident(c));
         match self.0 {
@@ -309,15 +311,31 @@ impl Dialect {
                 // The rowid, and what the rows are known by: the key, or
                 // every column without one (the same rowid can come to
                 // hold another row's values).
+                // Ordered by the rowid, or by the key of a `WITHOUT ROWID`
+                // table: one running SHA-256, not a sum a chosen set of rows
+                // could steer.
                 let mut cols = Vec::new();
-                if !table.without_rowid {
+                let key: Vec<String> = table
+                    .primary_key
+                    .iter()
+                    .flat_map(|pk| pk.columns.iter())
+                    .map(|c| col(c))
+                    .collect();
+                let order = if table.without_rowid {
+                    key.join(", ")
+                } else {
                     cols.push(format!("{qual}.rowid"));
-                }
+                    format!("{qual}.rowid")
+                };
                 match &table.primary_key {
-                    Some(pk) => cols.extend(pk.columns.iter().map(|c| col(c))),
+                    Some(_) => cols.extend(key),
                     None => cols.extend(table.columns.iter().map(|c| col(&c.name))),
                 }
-                format!("{}({})", crate::db::sqlite::FINGERPRINT, cols.join(", "))
+                format!(
+                    "{}({} ORDER BY {order})",
+                    crate::db::sqlite::DIGEST,
+                    cols.join(", ")
+                )
             }
         }
     }

@@ -256,7 +256,9 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
         if mode == RestoreMode::Replica || deferred {
             check_integrity(tx, schema, &tables)?;
         }
-        let hint = dialect.quiet_restore_hint();
+        let hint = dialect
+            .quiet_restore_hint()
+            .map_or_else(String::new, |h| format!(", or {h}"));
         let mut partial = Vec::new();
         if !differences.is_empty() {
             partial.push(self.accepted(
@@ -264,14 +266,14 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
                     "the undo would restore rows that differ from their before-images (triggers changed them): {}",
                     differences.join("; ")
                 ),
-                &format!("Disable the triggers that changed them for the undo, or {hint}"),
+                &format!("Disable the triggers that changed them for the undo{hint}"),
             )?);
         }
         if let Some(beyond) = effects.finish(tx)? {
             partial.push(self.accepted(
                 beyond,
                 &format!(
-                    "Remove or re-point the rows that reference what the undo deletes or moves, {hint}"
+                    "Remove or re-point the rows that reference what the undo deletes or moves{hint}"
                 ),
             )?);
         }

@@ -6,8 +6,11 @@
 //! of mixed rowids collides (rowids {1, 6} summed like {3, 4}). This is an
 //! additive multiset hash: each row's key values, encoded unambiguously,
 //! are hashed with SHA-256, and the digests are added modulo 2^256, so the
-//! result does not depend on the rows' order and finding two sets of keys
-//! with the same sum is as hard as it is for SHA-256 itself.
+//! result does not depend on the rows' order. It tells sets apart that
+//! differ by accident or by a few rows; it is not collision resistant
+//! against someone free to choose very many rows (a sum modulo 2^256 yields
+//! to a generalized birthday search), so what must bind contents uses
+//! `dbguard_digest` instead, one SHA-256 over the rows in a given order.
 
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::ValueRef;
@@ -16,14 +19,41 @@ use sha2::{Digest, Sha256};
 /// The aggregate's name in SQL.
 pub(crate) const NAME: &str = "dbguard_fingerprint";
 
-/// Registers the aggregate on `conn`, for any number of arguments.
+/// The ordered digest's name in SQL ([`Ordered`]).
+pub(crate) const DIGEST: &str = "dbguard_digest";
+
+/// Registers both aggregates on `conn`, for any number of arguments.
 pub(super) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.create_aggregate_function(
-        NAME,
-        -1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        Fingerprint,
-    )
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_aggregate_function(NAME, -1, flags, Fingerprint)?;
+    conn.create_aggregate_function(DIGEST, -1, flags, Ordered)
+}
+
+/// `dbguard_digest(v1, ..., vN ORDER BY ...)`: one SHA-256 over every row
+/// in the order the call gives (SQLite 3.44's ordered aggregates), each
+/// row its value count and then its values encoded as [`encode`] does.
+/// An additive hash over many rows can be steered by choosing rows (a
+/// generalized birthday search); a single running hash cannot, so this is
+/// what binds contents: an approval's rows and a change's undo data.
+struct Ordered;
+
+impl Aggregate<Sha256, String> for Ordered {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Sha256> {
+        Ok(Sha256::new())
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, h: &mut Sha256) -> rusqlite::Result<()> {
+        h.update((ctx.len() as u64).to_le_bytes());
+        for i in 0..ctx.len() {
+            encode(h, ctx.get_raw(i));
+        }
+        Ok(())
+    }
+
+    fn finalize(&self, _: &mut Context<'_>, h: Option<Sha256>) -> rusqlite::Result<String> {
+        let digest = h.unwrap_or_default().finalize();
+        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
 }
 
 struct Fingerprint;
@@ -103,6 +133,68 @@ mod tests {
             |r| r.get(0),
         )
         .expect("fingerprint")
+    }
+
+    fn digest(conn: &rusqlite::Connection, values: &str) -> String {
+        conn.query_row(
+            &format!("SELECT {DIGEST}(value ORDER BY key) FROM json_each('[{values}]')"),
+            [],
+            |r| r.get(0),
+        )
+        .expect("digest")
+    }
+
+    /// Rows are told apart by order, count, storage class and where one
+    /// row ends; no rows digest as SHA-256 of nothing.
+    #[test]
+    fn the_ordered_digest_binds_every_row_in_order() {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory");
+        register(&conn).expect("register");
+        assert_ne!(digest(&conn, "1,6"), digest(&conn, "3,4"));
+        assert_ne!(digest(&conn, "1,6"), digest(&conn, "6,1"));
+        assert_ne!(digest(&conn, "1"), digest(&conn, "1,1"));
+        assert_ne!(digest(&conn, "1"), digest(&conn, "\"1\""));
+        assert_eq!(digest(&conn, "1,6"), digest(&conn, "1,6"));
+        let two: String = conn
+            .query_row(&format!("SELECT {DIGEST}(1, 2)"), [], |r| r.get(0))
+            .expect("two values");
+        let pair: String = conn
+            .query_row(
+                &format!("SELECT {DIGEST}(v ORDER BY v) FROM (SELECT 1 AS v UNION ALL SELECT 2)"),
+                [],
+                |r| r.get(0),
+            )
+            .expect("two rows");
+        assert_ne!(two, pair, "one row of two values digests like two rows");
+        let empty: String = conn
+            .query_row(&format!("SELECT {DIGEST}(1) WHERE 0"), [], |r| r.get(0))
+            .expect("empty");
+        assert_eq!(
+            empty,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    /// The seal reads a snapshot through a subquery ordered by rowid, and
+    /// checks a mismatch again with the aggregate's own ORDER BY: the two
+    /// agree on a table whose rows were written out of rowid order.
+    #[test]
+    fn an_ordered_subquery_digests_like_the_ordered_aggregate() {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory");
+        register(&conn).expect("register");
+        conn.execute_batch(
+            "CREATE TABLE s (a, b); \
+             INSERT INTO s (rowid, a, b) VALUES (5, 'e', x'05'), (2, 'b', 2.5), (9, NULL, 9), (1, 'a', 1);",
+        )
+        .expect("table");
+        let one = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        let sorted = one(&format!(
+            "SELECT {DIGEST}(rowid, a, b ORDER BY rowid) FROM s"
+        ));
+        let streamed = one(&format!(
+            "SELECT {DIGEST}(r, a, b) FROM (SELECT rowid AS r, a, b FROM s ORDER BY rowid)"
+        ));
+        assert_eq!(sorted, streamed);
     }
 
     /// The collision the finding names, order, and the empty set.

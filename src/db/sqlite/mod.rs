@@ -24,6 +24,8 @@ mod fingerprint;
 
 /// The SQL name of the rows' fingerprint aggregate ([`fingerprint`]).
 pub(crate) const FINGERPRINT: &str = fingerprint::NAME;
+/// The SQL name of the ordered SHA-256 aggregate ([`fingerprint`]).
+pub(crate) const DIGEST: &str = fingerprint::DIGEST;
 pub(crate) mod journal;
 pub(crate) mod json_lines;
 pub mod packed;
