@@ -486,8 +486,10 @@ impl Context<'_> {
             crate::crash::point("after_begin");
             let (detail, partial) = plan.apply(&cx, tx, &mut rec, preview, &mut progress)?;
             rec.approvals(tx, &uses)?;
-            let (event, audit) =
+            let seal = rec.finish(tx)?;
+            let (event, mut audit) =
                 plan.applied_audit(preview, &detail, partial.as_deref(), &approvals);
+            audit["seal"] = seal;
             rec.audit(
                 tx,
                 &queued,
@@ -498,7 +500,6 @@ impl Context<'_> {
             )
             .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
             let id = rec.id();
-            rec.finish(tx)?;
             crate::crash::point("before_commit");
             Ok((id, detail, partial))
         });

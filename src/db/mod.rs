@@ -15,6 +15,7 @@ pub mod journal;
 pub mod postgres;
 pub mod restore;
 pub mod rows;
+pub mod seal;
 pub mod sqlite;
 mod staging;
 pub(crate) mod text;

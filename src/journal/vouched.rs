@@ -6,7 +6,8 @@
 //! `changes` table beside it: an entry edited with another client (a
 //! statement rewritten) or a trail whose tail was cut together with its
 //! head (a change left without its record) would pass the chain alone.
-//! `audit verify` therefore also holds each entry against its record, and
+//! `audit verify` therefore also holds each entry against its record, its
+//! undo data against the seal the record holds (`crate::db::seal`), and
 //! each pinned policy against the record of its push.
 //! Records not linked into the chain yet (`audit_pending`) count: they are
 //! committed with their change and are linked by the next append.
@@ -25,6 +26,8 @@ struct Entry {
     statement: String,
     digest: String,
     kind: String,
+    /// Its undo data was pruned: no seal can be held against it.
+    pruned: bool,
 }
 
 /// The first entry the trail does not vouch for, described; `None` when
@@ -77,6 +80,13 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
                 "change {}'s statement or digest is not the one its audit record holds: the entry was edited outside dbguard",
                 e.id
             )));
+        }
+        // Entries from before seals were written carry none.
+        if !e.pruned
+            && !detail["seal"].is_null()
+            && let Some(broken) = crate::db::seal::broken(tx, e.id, &detail["seal"])?
+        {
+            return Ok(Some(broken));
         }
     }
     Ok(None)
@@ -162,7 +172,7 @@ fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
     rows(
         tx,
         &format!(
-            "SELECT id, statement, digest, kind FROM {} ORDER BY id",
+            "SELECT id, statement, digest, kind, pruned_at IS NOT NULL FROM {} ORDER BY id",
             names.table("changes")
         ),
     )?
@@ -173,6 +183,7 @@ fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
             statement: text_of(r.get(1)),
             digest: text_of(r.get(2)),
             kind: text_of(r.get(3)),
+            pruned: matches!(text_of(r.get(4)).as_str(), "t" | "true" | "1"),
         })
     })
     .collect()

@@ -38,6 +38,11 @@ pub struct Recording {
     /// The tables described, by display name.
     tables: BTreeMap<String, TableEntry>,
     partial: Option<String>,
+    /// What the engine stamps the change's rows with, for its seal
+    /// (`crate::db::seal`).
+    stamp: Option<String>,
+    /// The rows copied into each snapshot, by bare name.
+    copied: BTreeMap<String, u64>,
 }
 
 impl Recording {
@@ -52,7 +57,7 @@ impl Recording {
         let int_opt = |i: Option<i64>| i.map_or_else(|| "NULL".to_owned(), |i| i.to_string());
         let sql = format!(
             "INSERT INTO {} (created_at, operator, target, database, system_identifier, statement, kind, digest, impact, undo_of, replay_of) \
-             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id, {}",
             names.table("changes"),
             text(&super::now()),
             text(&meta.operator),
@@ -65,9 +70,14 @@ impl Recording {
             text(&meta.impact),
             int_opt(meta.undo_of),
             opt(meta.replay_of.as_deref()),
+            crate::db::seal::stamp_expr(tx.engine()),
         );
-        let id = match tx_rows(tx, &sql) {
-            Ok(r) => int(r.first().and_then(|r| r.first()))?,
+        let (id, stamp) = match tx_rows(tx, &sql) {
+            Ok(r) => {
+                let row = r.first();
+                let stamp = row.and_then(|r| r.get(1)).and_then(Value::text);
+                (int(row.and_then(|r| r.first()))?, stamp)
+            }
             Err(e) if meta.undo_of.is_some() && crate::db::is_unique_violation(&e) => {
                 return Err(already_undone(meta.undo_of.unwrap_or_default(), e));
             }
@@ -79,6 +89,8 @@ impl Recording {
             dialect,
             tables: BTreeMap::new(),
             partial: None,
+            stamp,
+            copied: BTreeMap::new(),
         })
     }
 
@@ -156,8 +168,8 @@ impl Recording {
             capture.from,
             capture.cond
         );
-        let name = self.names.snapshot(self.id, entry.slot, part);
-        let n = self.copy_rows(tx, &name, &columns, &query, done == 0)?;
+        let slot = entry.slot;
+        let n = self.copy_rows(tx, (slot, part), &columns, &query, done == 0)?;
         let entry = self.entry_mut(table)?;
         match part {
             Part::Deleted => entry.deleted += n,
@@ -194,8 +206,8 @@ impl Recording {
         if counts_copies(&entry.info, part) {
             columns.push(KEPT_COLUMN.to_owned());
         }
-        let name = self.names.snapshot(self.id, entry.slot, part);
-        let n = self.copy_rows(tx, &name, &columns, query, done == 0)?;
+        let slot = entry.slot;
+        let n = self.copy_rows(tx, (slot, part), &columns, query, done == 0)?;
         let entry = self.entry_mut(table)?;
         match part {
             Part::Deleted => entry.deleted += n,
@@ -209,21 +221,33 @@ impl Recording {
     /// Runs `query` into snapshot `name`: a new table for the first rows,
     /// more rows into it after.
     fn copy_rows(
-        &self,
+        &mut self,
         tx: &mut dyn ApplyTx,
-        name: &str,
+        (slot, part): (i64, Part),
         columns: &[String],
         query: &str,
         first: bool,
     ) -> Result<u64> {
-        if !first {
-            return tx.execute(&format!("INSERT INTO {name} {query}"));
-        }
-        let mut n = 0;
-        for sql in self.dialect.create_snapshot(name, columns, query) {
-            n = tx.execute(&sql)?;
-        }
+        let name = self.names.snapshot(self.id, slot, part);
+        let n = if first {
+            let mut n = 0;
+            for sql in self.dialect.create_snapshot(&name, columns, query) {
+                n = tx.execute(&sql)?;
+            }
+            n
+        } else {
+            tx.execute(&format!("INSERT INTO {name} {query}"))?
+        };
+        self.count_copied(slot, part, n);
         Ok(n)
+    }
+
+    /// Notes `n` more rows in a snapshot, for the seal.
+    fn count_copied(&mut self, slot: i64, part: Part, n: u64) {
+        let bare = self
+            .names
+            .bare(&crate::db::journal::snapshot_name(self.id, slot, part));
+        *self.copied.entry(bare).or_default() += n;
     }
 
     fn entry_mut(&mut self, table: &str) -> Result<&mut TableEntry> {
@@ -260,8 +284,8 @@ impl Recording {
             entry.info.sql_name(),
             on.join(" AND ")
         );
-        let name = self.names.snapshot(self.id, entry.slot, Part::After);
-        self.copy_rows(tx, &name, &columns, &query, true)
+        let slot = entry.slot;
+        self.copy_rows(tx, (slot, Part::After), &columns, &query, true)
     }
 
     /// After-images of a table nothing locates (a Postgres table without
@@ -279,8 +303,8 @@ impl Recording {
             select.join(", "),
             entry.info.sql_name()
         );
-        let name = self.names.snapshot(self.id, entry.slot, Part::After);
-        self.copy_rows(tx, &name, &columns, &query, true)
+        let slot = entry.slot;
+        self.copy_rows(tx, (slot, Part::After), &columns, &query, true)
     }
 
     /// Runs the operator's INSERT into `table` (`returning_all`: the same
@@ -316,6 +340,7 @@ impl Recording {
         };
         let (executed, inserted) = tx.execute_insert(statement, returning_all, &capture)?;
         self.entry_mut(table)?.inserted += inserted;
+        self.count_copied(position, Part::Inserted, inserted);
         Ok((executed, inserted))
     }
 
@@ -417,8 +442,9 @@ impl Recording {
         Ok(())
     }
 
-    /// Completes the entry: its tables, their counts, its size.
-    pub fn finish(self, tx: &mut dyn ApplyTx) -> Result<Vec<TableEntry>> {
+    /// Completes the entry: its tables, their counts, its size. Returns
+    /// its seal (`crate::db::seal`), for the change's audit record.
+    pub fn finish(&mut self, tx: &mut dyn ApplyTx) -> Result<serde_json::Value> {
         let text = |s: &str| self.dialect.literal(&Value::Text(s.to_owned()), "");
         let mut snapshots = Vec::new();
         let mut row_count = 0u64;
@@ -478,7 +504,13 @@ impl Recording {
             self.names.table("changes"),
             self.id
         ))?;
-        Ok(self.tables.into_values().collect())
+        crate::db::seal::seal(
+            tx,
+            self.id,
+            self.stamp.as_deref(),
+            &self.copied,
+            self.tables.len(),
+        )
     }
 }
 

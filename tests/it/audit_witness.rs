@@ -2,7 +2,8 @@
 //! 15, finding 16): a trail emptied and its head set back to the start,
 //! and a journal dropped and made again. Either leaves a chain that
 //! verifies on its own; the witness of the machine that appended the
-//! records names the first one missing.
+//! records names the first one missing. And undo data edited beside the
+//! trail, which each change's seal in its record catches.
 
 use dbguard::db::Engine;
 use dbguard::journal::audit::GENESIS_HASH;
@@ -11,11 +12,13 @@ use crate::apply::{Db, assert_exit};
 use crate::audit::{
     ROWS, assert_broken_at_by_witness, assert_intact, on_both_engines, records, tamper,
 };
+use crate::helpers::JournalDir;
 use crate::helpers::*;
 
 on_both_engines!(
     an_emptied_trail_is_caught_by_the_witness,
     a_replaced_journal_is_caught_by_the_witness,
+    edited_undo_data_is_caught_by_the_seal,
 );
 
 /// Issue 15, finding 16: every record deleted, the head set back to the
@@ -78,4 +81,58 @@ fn a_replaced_journal_is_caught_by_the_witness(engine: Engine) {
     let o = db.machine().run(&["init", &target]);
     assert_exit(&o, 0, "init of a new journal");
     assert_broken_at_by_witness(&j, &[], 1, "");
+}
+
+/// Issue 15, finding 16: undo data edited with another client: a
+/// before-image rewritten (the undo would put back a value the change never
+/// removed), a captured row deleted or one added, a table description
+/// changed. Each is named by `audit verify`, on a machine without a witness
+/// too; an untouched journal verifies, also after the server rewrote its
+/// rows' headers (`VACUUM FREEZE`).
+fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
+    let edits = [
+        ("UPDATE {d} SET c2 = 'forged'", "edited outside dbguard"),
+        ("DELETE FROM {d} WHERE c1 = 2", "edited outside dbguard"),
+        (
+            "INSERT INTO {d} SELECT * FROM {d}",
+            "edited outside dbguard",
+        ),
+        (
+            "UPDATE {tables} SET key_columns = '[]' WHERE change_id = {id}",
+            "(change_tables)",
+        ),
+        ("UPDATE {b} SET c2 = 'forged'", "edited outside dbguard"),
+    ];
+    for (edit, why) in edits {
+        let db = Db::new(engine, ROWS);
+        let j = db.machine();
+        let target = db.target();
+        let deleted = exec_apply(&j, "DELETE FROM p WHERE id IN (2, 3)");
+        let updated = exec_apply(&j, "UPDATE p SET name = 'z' WHERE id = 1");
+        let elsewhere = JournalDir::on(&target);
+        let verify = || elsewhere.run(&["audit", "verify", &target]);
+        if engine == Engine::Postgres {
+            target_batch(&target, "VACUUM FREEZE");
+        }
+        assert_exit(&verify(), 0, "verify of untouched undo data");
+
+        let id = if edit.contains("{b}") {
+            updated
+        } else {
+            deleted
+        };
+        let sql = edit
+            .replace("{d}", &journal_table(&target, &format!("c{id}_1_d")))
+            .replace("{b}", &journal_table(&target, &format!("c{id}_1_b")))
+            .replace("{tables}", &journal_table(&target, "change_tables"))
+            .replace("{id}", &id.to_string());
+        target_batch(&target, &sql);
+        let out = verify();
+        assert_exit(&out, 1, &format!("verify after {sql}"));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("change {id}'s")) && err.contains(why),
+            "{sql}: {err}"
+        );
+    }
 }

@@ -245,6 +245,10 @@ fn round_trips(engine: Engine) {
         "{engine:?}: {} writes, {} accepted by the engine, {} applied and undone exactly",
         h.writes, h.engine_ok, h.round_trips
     );
+    // Every entry the run left, applies and undos, matches its seal.
+    let target = h.db.target();
+    let out = crate::helpers::JournalDir::on(&target).run(&["audit", "verify", &target]);
+    crate::apply::assert_exit(&out, 0, "audit verify after the round trips");
     assert!(
         h.engine_ok > 0 && h.round_trips * 10 >= h.engine_ok * 3,
         "{engine:?}: fewer than 30% of the writes the engine accepts made the round trip ({} of {})",
