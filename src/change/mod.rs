@@ -24,6 +24,7 @@
 //! The next plans (schema changes, changesets) and interfaces (a live
 //! approver) plug in here without touching the steps.
 
+mod admin;
 mod apply;
 mod gate;
 mod policy;
@@ -33,6 +34,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+pub use admin::{Admin, AdminAction};
 pub use apply::ApplyOptions;
 pub(crate) use gate::{verdict_json, verdict_line};
 pub use policy::{PolicyChange, PolicyPush};
@@ -170,6 +172,8 @@ pub enum Body {
     },
     /// A policy push: what it replaces, and the diff.
     Policy(PolicyChange),
+    /// An administrative call: the session it acts on.
+    Admin(AdminAction),
 }
 
 /// How a change ended.
@@ -207,6 +211,8 @@ pub enum Detail {
     Undo(Box<UndoReport>),
     /// A policy pinned.
     Policy,
+    /// A session signalled.
+    Admin,
 }
 
 /// One kind of change: previewed, described, applied.
@@ -238,6 +244,13 @@ pub trait Plan {
         preview: &Preview,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Detail, Option<String>)>;
+    /// What cannot be rolled back, done last in the guarded transaction,
+    /// once the entry, the approvals it consumes and its audit record are
+    /// written: anything that fails before it leaves nothing done, and
+    /// only the commit comes after it.
+    fn irreversible(&mut self, _tx: &mut dyn ApplyTx) -> Result<()> {
+        Ok(())
+    }
     /// The audit record of the applied change: its event and detail.
     fn applied_audit(
         &self,
@@ -409,7 +422,7 @@ impl Context<'_> {
         let version = match &mut preview.body {
             Body::Write(impact) => &mut impact.data_version,
             Body::Undo { data_version, .. } => data_version,
-            Body::Policy(_) => return Ok(preview),
+            Body::Policy(_) | Body::Admin(_) => return Ok(preview),
         };
         if let Some(old) = version {
             *version = self.conn.refresh_version(old)?;
@@ -499,6 +512,7 @@ impl Context<'_> {
                 audit,
             )
             .map_err(|e| e.context("cannot write the audit trail; nothing was applied"))?;
+            plan.irreversible(tx)?;
             let id = rec.id();
             crate::crash::point("before_commit");
             Ok((id, detail, partial))

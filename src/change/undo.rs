@@ -120,7 +120,7 @@ impl Plan for Undo {
     ) -> (&'static str, serde_json::Value) {
         let (mode, skipped) = match detail {
             Detail::Undo(report) => (Some(report.mode), report.skipped),
-            Detail::Write { .. } | Detail::Policy => (None, 0),
+            Detail::Write { .. } | Detail::Policy | Detail::Admin => (None, 0),
         };
         (
             "undo",

@@ -77,7 +77,7 @@ impl Plan for Write {
     fn meta(&self, cx: &Context<'_>, preview: &Preview) -> Result<ChangeMeta> {
         let impact_json = match &preview.body {
             Body::Write(impact) => impact::render::json(impact).to_string(),
-            Body::Undo { .. } | Body::Policy(_) => String::new(),
+            Body::Undo { .. } | Body::Policy(_) | Body::Admin(_) => String::new(),
         };
         Ok(ChangeMeta::for_target(
             cx.conn.identity(),

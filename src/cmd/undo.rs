@@ -152,7 +152,9 @@ fn replay(global: &GlobalArgs, from: &str, to: &str, ids: &[i64], run: &UndoRun)
             .filter(|c| {
                 !matches!(
                     c.meta.kind,
-                    crate::model::ChangeKind::Undo | crate::model::ChangeKind::Policy
+                    crate::model::ChangeKind::Undo
+                        | crate::model::ChangeKind::Policy
+                        | crate::model::ChangeKind::Admin
                 ) && c.undone_by.is_none()
                     && c.pruned_at.is_none()
             })

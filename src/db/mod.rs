@@ -9,6 +9,7 @@
 //! (catalog introspection, reads) take the engine's transaction and never
 //! open one themselves, so a caller can compose them.
 
+pub mod admin;
 pub mod bulk;
 pub(crate) mod dialect;
 pub mod journal;

@@ -79,6 +79,7 @@ pub(crate) const EVENTS: &[&str] = &[
     "apply",
     "undo",
     "policy_push",
+    "admin",
     "refusal",
     "prune",
     "import",

@@ -72,7 +72,7 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
                 e.id
             )));
         };
-        if event == "apply"
+        if (event == "apply" || event == "admin")
             && (detail["statement"].as_str() != Some(e.statement.as_str())
                 || detail["digest"].as_str() != Some(e.digest.as_str()))
         {
@@ -153,7 +153,7 @@ fn note(
     detail: &serde_json::Value,
 ) {
     match (event, change_id) {
-        ("apply" | "undo" | "policy_push", Some(id)) => {
+        ("apply" | "undo" | "policy_push" | "admin", Some(id)) => {
             vouching.insert(id, (event.to_owned(), detail.clone()));
         }
         ("import", _) => {

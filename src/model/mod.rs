@@ -1,5 +1,6 @@
 //! The vocabulary every layer shares: which engine a target runs, what
-//! kind of change a plan makes, and the values rows hold.
+//! kind of change a plan makes, the values rows hold, and the
+//! administrative calls the guard knows.
 //!
 //! It sits below everything else (it imports nothing from the crate), so
 //! the schema model, the SQL classifier, policy and the journal can all
@@ -9,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod admin;
 mod value;
 
 pub use value::Value;
@@ -48,11 +50,14 @@ pub enum ChangeKind {
     Undo,
     /// A policy pushed into the database (`dbguard policy push`).
     Policy,
+    /// An administrative call on another session (`SELECT
+    /// pg_terminate_backend(PID)`, `crate::sql::admin`).
+    Admin,
 }
 
 impl ChangeKind {
     /// Every kind, in the order policy files list them.
-    pub const ALL: [ChangeKind; 8] = [
+    pub const ALL: [ChangeKind; 9] = [
         ChangeKind::Insert,
         ChangeKind::Update,
         ChangeKind::Delete,
@@ -61,6 +66,7 @@ impl ChangeKind {
         ChangeKind::Ddl,
         ChangeKind::Undo,
         ChangeKind::Policy,
+        ChangeKind::Admin,
     ];
 
     /// The kind's name, as policy files, the journal and JSON spell it.
@@ -74,6 +80,7 @@ impl ChangeKind {
             ChangeKind::Ddl => "ddl",
             ChangeKind::Undo => "undo",
             ChangeKind::Policy => "policy",
+            ChangeKind::Admin => "admin",
         }
     }
 }

@@ -3,14 +3,18 @@
 
 use super::verdict::VerdictInput;
 
-/// Every operation name a rule may list, as `VerdictInput::kind` spells it.
-pub(crate) const KNOWN: &[&str] = &[
-    "insert", "update", "delete", "truncate", "merge", "ddl", "undo", "policy",
-];
+/// Every operation name a rule may list: the kinds of change, as
+/// `VerdictInput::kind` spells them.
+pub(crate) fn known() -> Vec<&'static str> {
+    crate::model::ChangeKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect()
+}
 
 /// Whether `name` is a known operation.
 pub(crate) fn is_known(name: &str) -> bool {
-    KNOWN.contains(&name)
+    known().contains(&name)
 }
 
 /// Matches when the change's kind is one of `0`.

@@ -123,7 +123,7 @@ fn operations_of(
                 format!(
                     "{label}: unknown operation {:?} (known: {})",
                     op.get_ref(),
-                    operations::KNOWN.join(", ")
+                    operations::known().join(", ")
                 ),
             );
         }

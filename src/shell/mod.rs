@@ -256,7 +256,7 @@ impl Shell {
     pub(crate) fn run_statement(&mut self, text: &str) -> Result<()> {
         let stmt = sql::classify(self.engine(), text);
         let detail = serde_json::json!({"statement": stmt.text, "kind": stmt.kind.name()});
-        if stmt.kind.is_data_write() {
+        if stmt.kind.is_data_write() || stmt.kind == Kind::Admin {
             // On record with its preview and its change, or its refusal.
             self.trail
                 .queue(&self.conn, &self.operator, &[("statement", None, detail)])
@@ -270,6 +270,7 @@ impl Shell {
         let result = match stmt.kind {
             Kind::Read => self.run_read(&stmt.text),
             k if k.is_data_write() => self.run_write(&stmt),
+            Kind::Admin => self.run_admin(&stmt),
             Kind::Session if stmt.session_allowed => {
                 let canceller = self.conn.canceller();
                 let conn = &mut self.conn;
@@ -311,14 +312,34 @@ impl Shell {
             .map_err(|_| Error::io("schema lock poisoned"))?
             .clone();
         let mut plan = change::Write::new(stmt.clone(), self.preview.clone());
-        let options = change::Options {
+        let options = self.change_options();
+        self.run_change(&mut plan, &schema, &options)
+    }
+
+    /// An administrative call: through the change pipeline like a write.
+    fn run_admin(&mut self, stmt: &sql::Statement) -> Result<()> {
+        let Some(call) = stmt.admin else {
+            return Err(refusal(stmt));
+        };
+        let schema = self
+            .schema
+            .read()
+            .map_err(|_| Error::io("schema lock poisoned"))?
+            .clone();
+        let mut plan = change::Admin::new(&stmt.text, call);
+        let options = self.change_options();
+        self.run_change(&mut plan, &schema, &options)
+    }
+
+    /// How this session decides and applies a change.
+    fn change_options(&self) -> change::Options {
+        change::Options {
             dry_run: self.dry_run,
             yes: self.yes,
             tokens: self.tokens.clone(),
             key: self.key.clone(),
             apply: self.apply.clone(),
-        };
-        self.run_change(&mut plan, &schema, &options)
+        }
     }
 
     /// Runs a change through the pipeline with this shell as its interface.
@@ -473,6 +494,7 @@ fn refusal(stmt: &sql::Statement) -> Error {
             stmt.note.as_deref().unwrap_or("not recognised")
         ),
         Kind::Read => "read refused".to_owned(),
+        Kind::Admin => format!("{what}: not executed"),
     };
     Error::refused(msg)
 }

@@ -122,6 +122,21 @@ impl Interface for Ui<'_> {
                     (other, _) => other,
                 }
             }
+            Body::Admin(action) => {
+                let mut text = admin_text(action);
+                match (&preview.failure, next) {
+                    (Some(failure), Next::Fails) => text.push_str(&format!("{failure}\n")),
+                    _ => {
+                        text.push_str(&verdict_line(verdict));
+                        text.push('\n');
+                    }
+                }
+                self.print(&text).map_err(|e| {
+                    Error::refused(format!(
+                        "{e}: the session could not be shown; nothing was sent"
+                    ))
+                })
+            }
             Body::Policy(change) => {
                 let mut text = policy_text(change);
                 text.push_str(&verdict_line(verdict));
@@ -214,12 +229,30 @@ impl Interface for Ui<'_> {
                 (Ok(Outcome::Declined), _) => self.print("Not undone.\n"),
                 (Ok(Outcome::Applied(applied)), Format::Text) => match &applied.detail {
                     Detail::Undo(report) => self.print(&report_text(report)),
-                    Detail::Write { .. } | Detail::Policy => Ok(()),
+                    Detail::Write { .. } | Detail::Policy | Detail::Admin => Ok(()),
                 },
                 (_, Format::Json) => {
                     let json = undo_json(*undo_of, plan, verdict, outcome, self.dry_run);
                     self.print_json(json)
                 }
+                _ => Ok(()),
+            },
+            (Body::Admin(action), Format::Json) => {
+                self.print_json(admin_json(action, verdict, outcome))
+            }
+            (Body::Admin(action), Format::Text) => match outcome {
+                Ok(Outcome::Applied(applied)) => self.print(&format!(
+                    "Sent {}({}) as change {}: {}.\n",
+                    action.call.function.sql_name(),
+                    action.call.pid,
+                    applied.change_id,
+                    match action.call.function {
+                        crate::sql::admin::AdminFunction::Terminate => "the session is ended",
+                        crate::sql::admin::AdminFunction::Cancel =>
+                            "its running query is cancelled",
+                    }
+                )),
+                Ok(Outcome::Declined) => self.print("Not sent.\n"),
                 _ => Ok(()),
             },
             (Body::Policy(change), Format::Json) => {
@@ -235,6 +268,90 @@ impl Interface for Ui<'_> {
             },
         }
     }
+}
+
+/// An administrative change's preview: what it does to which session.
+fn admin_text(action: &crate::change::AdminAction) -> String {
+    let call = &action.call;
+    let Some(s) = &action.session else {
+        return format!(
+            "{}({}): no session has pid {}\n",
+            call.function.sql_name(),
+            call.pid,
+            call.pid
+        );
+    };
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    let mut text = format!(
+        "{} {}: {} as {} on {}, from {}\n  {}, started {}",
+        call.function.verb(),
+        s.pid,
+        if s.application.is_empty() {
+            s.backend_type.clone()
+        } else {
+            format!("{} ({})", s.application, s.backend_type)
+        },
+        or_none(&s.user),
+        or_none(&s.database),
+        s.client
+            .clone()
+            .unwrap_or_else(|| "a local socket".to_owned()),
+        or_none(&s.state),
+        s.started
+    );
+    if let Some(age) = &s.transaction_age {
+        text.push_str(&format!(", transaction open for {age}"));
+    }
+    if let Some(age) = &s.query_age {
+        text.push_str(&format!(", query since {age} ago"));
+    }
+    text.push('\n');
+    if let Some(q) = s.query.as_deref().filter(|q| !q.is_empty()) {
+        let one_line: String = q.split_whitespace().collect::<Vec<_>>().join(" ");
+        let shown: String = one_line.chars().take(200).collect();
+        let more = if one_line.chars().count() > 200 {
+            " ..."
+        } else {
+            ""
+        };
+        text.push_str(&format!("  query: {shown}{more}\n"));
+    }
+    if let Some(ms) = call.timeout_ms {
+        text.push_str(&format!("  waits up to {ms} ms for the session to end\n"));
+    }
+    text.push_str("This cannot be undone.\n");
+    text
+}
+
+/// An administrative change's JSON object: the call, the session, the
+/// verdict, and how it ended.
+fn admin_json(
+    action: &crate::change::AdminAction,
+    verdict: &Verdict,
+    outcome: &Result<Outcome>,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "admin": action.call.function.sql_name(),
+        "pid": action.call.pid,
+        "timeout_ms": action.call.timeout_ms,
+        "session": action.session,
+        "verdict": verdict_json(verdict),
+    });
+    if let Some(obj) = v.as_object_mut() {
+        match outcome {
+            Ok(Outcome::Applied(applied)) => {
+                obj.insert("change_id".into(), applied.change_id.into());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(r) = &e.request {
+                    obj.insert("request".into(), r.clone().into());
+                }
+                obj.insert("error".into(), e.message.clone().into());
+            }
+        }
+    }
+    v
 }
 
 /// A policy push's preview: what it replaces, and the diff.

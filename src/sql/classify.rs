@@ -28,6 +28,9 @@ pub enum Kind {
     Truncate,
     Merge,
     Ddl,
+    /// One administrative call dbguard guards as a change (`SELECT
+    /// pg_terminate_backend(PID)`, `super::admin`).
+    Admin,
     /// `BEGIN`, `COMMIT`, `ROLLBACK`, savepoints.
     Transaction,
     /// `SET`, `RESET`, `PRAGMA x = y`, ...
@@ -81,6 +84,8 @@ pub struct Statement {
     pub note: Option<String>,
     /// The parse tree, when the parser accepted the statement.
     pub ast: Option<ast::Statement>,
+    /// For `Admin` statements: the call.
+    pub admin: Option<super::admin::AdminCall>,
     /// A read-only `WITH` clause in front of a write
     /// (`WITH old AS (SELECT ...) DELETE ...`), as SQL; the write itself is
     /// `ast`'s body.
@@ -99,6 +104,7 @@ impl Statement {
             session_allowed: false,
             note: None,
             ast: None,
+            admin: None,
             with: None,
         }
     }
@@ -202,11 +208,26 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
     let Some(stmt) = stmts.pop() else {
         return Statement::unknown(text, "empty statement");
     };
+    if let Some(call) = super::admin::admin_call(engine, &stmt) {
+        let mut out = Statement::new(text, Kind::Admin);
+        out.admin = Some(call);
+        out.ast = Some(stmt);
+        return out;
+    }
     if let Some((name, why)) = super::effects::side_effect(engine, &stmt) {
+        let last = name.rsplit('.').next().unwrap_or(&name).trim_matches('"');
+        let help = match super::admin::AdminFunction::from_name(&last.to_lowercase()) {
+            Some(f) => format!(
+                "\nTo {} one session, write the call alone on its pid (SELECT {}(4711)): dbguard previews the session and guards it as a change.",
+                f.action(),
+                f.sql_name()
+            ),
+            None => String::new(),
+        };
         return Statement::unknown(
             text,
             format!(
-                "it calls {name}, which {why}; a read-only transaction cannot stop that (nor a preview, which would run it)"
+                "it calls {name}, which {why}; a read-only transaction cannot stop that (nor a preview, which would run it){help}"
             ),
         );
     }

@@ -329,8 +329,15 @@ mod tests {
             } else {
                 entry.name.to_owned()
             };
-            for sql in spellings(&name) {
+            for (i, sql) in spellings(&name).into_iter().enumerate() {
                 let s = classify(Engine::Postgres, &sql);
+                // Typed as one call on a literal pid, these two are a
+                // guarded change of their own (`crate::sql::admin`), never
+                // a read; any other spelling stays refused.
+                if i < 4 && matches!(entry.name, "pg_terminate_backend" | "pg_cancel_backend") {
+                    assert_eq!(s.kind, Kind::Admin, "{sql} was taken as {:?}", s.kind);
+                    continue;
+                }
                 assert_eq!(s.kind, Kind::Unknown, "{sql} was taken as {:?}", s.kind);
                 let note = s.note.unwrap_or_default();
                 assert!(

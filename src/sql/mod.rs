@@ -8,6 +8,7 @@
 //! writes, DDL, transaction control and anything the parser does not
 //! understand — is refused. Text that cannot be classified is never run.
 
+pub mod admin;
 mod classify;
 pub mod effects;
 
@@ -279,6 +280,7 @@ impl Kind {
             Kind::Truncate => ChangeKind::Truncate,
             Kind::Merge => ChangeKind::Merge,
             Kind::Ddl => ChangeKind::Ddl,
+            Kind::Admin => ChangeKind::Admin,
             Kind::Read | Kind::Transaction | Kind::Session | Kind::Unknown => return None,
         })
     }

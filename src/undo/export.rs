@@ -28,6 +28,20 @@ pub(crate) fn export_sql(
     loaded: &Loaded,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
+    let id = loaded.change.id;
+    match loaded.change.meta.kind {
+        crate::model::ChangeKind::Admin => {
+            return Err(Error::input(format!(
+                "change {id} signalled a session, which no script can bring back; nothing was written"
+            )));
+        }
+        crate::model::ChangeKind::Policy => {
+            return Err(Error::input(format!(
+                "change {id} pinned a policy, which holds no rows to put back; nothing was written\nTo go back to an earlier policy, push it: dbguard policy push DIR"
+            )));
+        }
+        _ => {}
+    }
     let io = |e: std::io::Error| Error::io(format!("cannot write the script: {e}")).caused_by(e);
     let engine = loaded.change.meta.engine;
     let dialect = Dialect(engine);

@@ -77,6 +77,11 @@ pub fn stage(
 ) -> Result<(Undo, Staged)> {
     check_pair(source, target)?;
     let loaded = load_source(source, id)?;
+    if loaded.change.meta.kind == crate::model::ChangeKind::Admin {
+        return Err(Error::input(format!(
+            "change {id} signalled a session, which holds no rows to replay; nothing was done"
+        )));
+    }
     if loaded.change.meta.kind == crate::model::ChangeKind::Policy {
         return Err(Error::input(format!(
             "change {id} pinned a policy, which holds no rows to replay; nothing was done\nTo pin that policy in {}, push it there: dbguard policy push DIR",

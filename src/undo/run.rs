@@ -45,6 +45,12 @@ impl Undo {
 To go back to an earlier policy, push it: dbguard policy push DIR"
             )));
         }
+        if meta.kind == crate::model::ChangeKind::Admin {
+            return Err(Error::input(format!(
+                "change {id} signalled a session ({}), which no undo can bring back; nothing was undone",
+                meta.statement
+            )));
+        }
         let other_cluster = matches!(
             (&meta.system_identifier, &identity.system_identifier),
             (Some(a), Some(b)) if a != b

@@ -37,6 +37,7 @@ mod cluster;
 mod complete;
 mod connect;
 mod demo;
+mod guard_admin;
 mod guard_classifier;
 mod guard_effects;
 mod guard_smuggling;
