@@ -187,6 +187,44 @@ fn pg_undo_in_replica_mode_is_refused_where_an_always_trigger_bends_rows() {
     assert_eq!(db.dump(), now, "a refused undo committed");
 }
 
+/// Issue 15, finding 12, second variant: an ALWAYS trigger that deletes
+/// another row while the undo restores: the deletion is no row the undo
+/// restores, so it is refused, the database unchanged; allowed, it commits
+/// with the undo's entry marked partial.
+#[test]
+fn pg_undo_in_replica_mode_is_refused_where_an_always_trigger_deletes_elsewhere() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE t (id integer PRIMARY KEY, v text);
+         CREATE TABLE keep (id integer PRIMARY KEY);
+         INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         INSERT INTO keep VALUES (1), (2);",
+    );
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "DELETE FROM t WHERE id = 1", &[]);
+    db.plain(
+        "CREATE FUNCTION wipe() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN DELETE FROM t WHERE id = 2; DELETE FROM keep; RETURN NULL; END $$;
+         CREATE TRIGGER t_wipe AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION wipe();
+         ALTER TABLE t ENABLE ALWAYS TRIGGER t_wipe;",
+    );
+    let now = db.dump();
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 1, "undo with an ALWAYS trigger deleting elsewhere");
+    assert!(stderr(&o).contains("--allow-uncovered"), "{}", stderr(&o));
+    assert_eq!(db.dump(), now, "a refused undo committed");
+
+    let (undo, _) = undo_yes(&j, id, &["--allow-uncovered"]);
+    assert!(
+        list_entry(&j, undo)["partial"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty()),
+        "{}",
+        list_entry(&j, undo)
+    );
+}
+
 // ---- acceptance 6: changes the journal cannot cover ----
 
 fn uncovered_schema(engine: Engine, writes: &str) -> String {
