@@ -183,11 +183,7 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
             "a string constant continues on the next line, which PostgreSQL joins into one string and dbguard's parser does not read the same way\nWrite the string as one constant.",
         );
     }
-    let dialect = super::dialect(engine);
-    let parsed = Parser::new(dialect.as_ref())
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_statements());
-    let mut stmts = match parsed {
+    let mut stmts = match parse(engine, text) {
         Ok(s) => s,
         Err(e) => {
             return Statement::unknown(
@@ -254,6 +250,42 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
     }
     out.ast = Some(stmt);
     out
+}
+
+/// How much stack the parser gets. It recurses once per level of nesting
+/// up to its limit (50), and an unoptimised build spends about 100 KiB of
+/// stack per level of `IN (SELECT ...`: more than a spawned thread's
+/// default 2 MiB holds, so text nested that deep would abort the process
+/// instead of being refused. The parse runs on a thread of its own with
+/// this much (reserved, not used, unless the text is that deep).
+const PARSE_STACK: usize = 64 << 20;
+
+/// `text` parsed with `engine`'s dialect, on a thread with
+/// [`PARSE_STACK`] (inline where no thread can be started).
+fn parse(
+    engine: Engine,
+    text: &str,
+) -> Result<Vec<ast::Statement>, sqlparser::parser::ParserError> {
+    let run = || {
+        let dialect = super::dialect(engine);
+        Parser::new(dialect.as_ref())
+            .try_with_sql(text)
+            .and_then(|mut p| p.parse_statements())
+    };
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("dbguard-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, run)
+        {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(sqlparser::parser::ParserError::ParserError(
+                    "the SQL parser stopped on this text".into(),
+                ))
+            }),
+            Err(_) => run(),
+        }
+    })
 }
 
 /// True when a data-modifying statement is nested inside `stmt` (a writable
