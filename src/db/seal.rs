@@ -10,15 +10,21 @@
 //! transaction's (`xmin`), and a row edited, added or put in a replaced
 //! table since carries another. The seal is that transaction id and how
 //! many rows each snapshot got, so sealing reads nothing at commit and
-//! costs nothing as the change grows. (A 32-bit `xmin` recurs only after
-//! four billion transactions, and then only for that one transaction.)
+//! costs nothing as the change grows; the snapshots' columns are held to
+//! the same transaction through their `pg_attribute` rows, which every
+//! column DDL rewrites. (A 32-bit `xmin` recurs only after four billion
+//! transactions, and then only for that one transaction.) A logical copy
+//! of the database (`pg_dump` and restore, logical replication) writes
+//! every row anew and so reads as edited; a physical one keeps the stamps.
 //! SQLite keeps no such stamp: its seal is one SHA-256 per snapshot and
-//! one over the change's `change_tables` rows, in rowid order
-//! (`dbguard_digest`), read at commit.
+//! one over the change's `change_tables` rows, over their columns as
+//! declared and their rows in rowid order (`dbguard_digest`), read at
+//! commit.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
 
 use super::journal::{JournalNames, change_prefix, journal_schema};
 use super::{PreviewTx, Value};
@@ -85,6 +91,11 @@ fn pg_broken(tx: &mut dyn PreviewTx, id: i64, seal: &Json) -> Result<Option<Stri
         if let Some(why) = pg_rows_broken(tx, &table, "true", xmin, want)? {
             return Ok(Some(format!("change {id}'s snapshot {name} {why}")));
         }
+        if pg_columns_altered(tx, &name, xmin)? {
+            return Ok(Some(format!(
+                "change {id}'s snapshot {name} has columns added, dropped, renamed or altered after the change committed: its undo data was edited outside dbguard"
+            )));
+        }
     }
     if let Some((name, _)) = expected.into_iter().find(|(_, n)| *n > 0) {
         return Ok(Some(format!(
@@ -97,6 +108,28 @@ fn pg_broken(tx: &mut dyn PreviewTx, id: i64, seal: &Json) -> Result<Option<Stri
         pg_rows_broken(tx, &described, &format!("change_id = {id}"), xmin, tables)?
             .map(|why| format!("change {id}'s table descriptions (change_tables) {why}")),
     )
+}
+
+/// Whether a column of snapshot `name` was defined by another transaction
+/// than `xmin`: every column DDL (add, drop, rename, type, default)
+/// rewrites the column's `pg_attribute` row, though adding a column with a
+/// default rewrites no table row.
+fn pg_columns_altered(tx: &mut dyn PreviewTx, name: &str, xmin: u64) -> Result<bool> {
+    let dialect = super::dialect::Dialect(Engine::Postgres);
+    let lit = |s: &str| dialect.literal(&Value::Text(s.to_owned()), "");
+    let row = one_row(
+        tx,
+        &format!(
+            "SELECT count(*) FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = {} AND c.relname = {} AND a.attnum > 0 \
+               AND a.xmin::text <> '{xmin}'",
+            lit(journal_schema()),
+            lit(name)
+        ),
+    )?;
+    Ok(count(row.first())? > 0)
 }
 
 /// Whether the rows of `table` where `cond` are `want` rows all written
@@ -199,16 +232,23 @@ fn sqlite_digest_as(
     cond: &str,
     sorted: bool,
 ) -> Result<String> {
-    let columns: Vec<String> = rows(
+    // The columns as declared go into the digest too: renaming or
+    // swapping two columns changes what the undo puts where, not a value.
+    let declared = rows(
         tx,
         &format!(
-            "SELECT name FROM pragma_table_info({}) ORDER BY cid",
+            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info({}) ORDER BY cid",
             super::dialect::Dialect(Engine::Sqlite).literal(&Value::Text(bare.to_owned()), "")
         ),
-    )?
-    .iter()
-    .map(|r| quote_ident(&r.first().and_then(Value::text).unwrap_or_default()))
-    .collect();
+    )?;
+    let columns: Vec<String> = declared
+        .iter()
+        .map(|r| quote_ident(&r.first().and_then(Value::text).unwrap_or_default()))
+        .collect();
+    let shape: Vec<Vec<Option<String>>> = declared
+        .iter()
+        .map(|r| r.iter().map(Value::text).collect())
+        .collect();
     let (digest, table) = (super::sqlite::DIGEST, quote_ident(bare));
     let cols = columns.join(", ");
     let sql = if sorted {
@@ -219,7 +259,10 @@ fn sqlite_digest_as(
         )
     };
     let row = one_row(tx, &sql)?;
-    Ok(row.first().and_then(Value::text).unwrap_or_default())
+    let rows_digest = row.first().and_then(Value::text).unwrap_or_default();
+    let both = serde_json::to_string(&(shape, rows_digest))
+        .map_err(|e| Error::database(format!("cannot encode a snapshot's seal: {e}")))?;
+    Ok(base16ct::lower::encode_string(&Sha256::digest(both)))
 }
 
 /// The bare names of change `id`'s snapshot tables, as the catalog lists

@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::audit::{AuditRecord, optional_int, text_of};
 use super::schema::{int, rows};
-use crate::db::PreviewTx;
 use crate::db::journal::JournalNames;
+use crate::db::{PreviewTx, Value};
 use crate::error::Result;
 
 /// One entry as `changes` holds it.
@@ -28,68 +28,130 @@ struct Entry {
     kind: String,
     /// Its undo data was pruned: no seal can be held against it.
     pruned: bool,
+    undo_of: Option<i64>,
+    partial: Option<String>,
+    target: String,
+}
+
+/// What one record says of the change it names.
+struct Vouch {
+    event: String,
+    target: Option<String>,
+    detail: serde_json::Value,
 }
 
 /// The first entry the trail does not vouch for, described; `None` when
 /// every entry has its record and agrees with it.
 pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Option<String>> {
     let names = JournalNames::new(tx.engine());
-    let mut vouching: BTreeMap<i64, (String, serde_json::Value)> = BTreeMap::new();
+    let mut vouching: BTreeMap<i64, Vec<Vouch>> = BTreeMap::new();
     let mut imported: BTreeSet<i64> = BTreeSet::new();
     for r in records {
-        note(
-            &mut vouching,
-            &mut imported,
-            r.change_id,
-            &r.event,
-            &r.detail,
-        );
+        let vouch = Vouch {
+            event: r.event.clone(),
+            target: r.target.clone(),
+            detail: r.detail.clone(),
+        };
+        note(&mut vouching, &mut imported, r.change_id, vouch);
     }
     let pending = rows(
         tx,
         &format!(
-            "SELECT change_id, event, detail FROM {}",
+            "SELECT change_id, event, detail, target FROM {}",
             names.table("audit_pending")
         ),
     )?;
     for p in &pending {
-        let change_id = optional_int(p.first())?;
-        let event = text_of(p.get(1));
-        let detail = serde_json::from_str(&text_of(p.get(2))).unwrap_or(serde_json::Value::Null);
-        note(&mut vouching, &mut imported, change_id, &event, &detail);
+        let vouch = Vouch {
+            event: text_of(p.get(1)),
+            target: p.get(3).and_then(Value::text),
+            detail: serde_json::from_str(&text_of(p.get(2))).unwrap_or(serde_json::Value::Null),
+        };
+        note(
+            &mut vouching,
+            &mut imported,
+            optional_int(p.first())?,
+            vouch,
+        );
     }
     let entries = entries(tx, &names)?;
     if let Some(unvouched) = unvouched_policy(tx, &names, &vouching, &entries)? {
         return Ok(Some(unvouched));
     }
+    // Once one entry carries a seal, every later one made by dbguard does:
+    // a record without one, for a later entry, was written outside it.
+    let mut sealed_since: Option<i64> = None;
     for e in entries {
         if imported.contains(&e.id) {
             continue;
         }
-        let Some((event, detail)) = vouching.get(&e.id) else {
-            return Ok(Some(format!(
-                "change {} has no audit record: the trail lost it, or the entry was written outside dbguard",
-                e.id
-            )));
+        let vouch = match vouching.get(&e.id).map(Vec::as_slice) {
+            Some([one]) => one,
+            Some(many) if many.len() > 1 => {
+                return Ok(Some(format!(
+                    "change {} has {} audit records that vouch for it, where dbguard writes one with the change: the others were written outside dbguard",
+                    e.id,
+                    many.len()
+                )));
+            }
+            _ => {
+                return Ok(Some(format!(
+                    "change {} has no audit record: the trail lost it, or the entry was written outside dbguard",
+                    e.id
+                )));
+            }
         };
-        if (event == "apply" || event == "admin")
-            && (detail["statement"].as_str() != Some(e.statement.as_str())
-                || detail["digest"].as_str() != Some(e.digest.as_str()))
-        {
+        if let Some(why) = disagrees(&e, vouch) {
             return Ok(Some(format!(
-                "change {}'s statement or digest is not the one its audit record holds: the entry was edited outside dbguard",
+                "change {}'s {why} is not what its audit record holds: the entry was edited outside dbguard",
                 e.id
             )));
         }
-        // Entries from before seals were written carry none.
+        let seal = &vouch.detail["seal"];
+        match (seal.is_null(), sealed_since) {
+            (false, _) => sealed_since = sealed_since.or(Some(e.id)),
+            (true, Some(first)) => {
+                return Ok(Some(format!(
+                    "change {}'s audit record carries no seal of its undo data, though change {first} before it does: the record was written outside dbguard",
+                    e.id
+                )));
+            }
+            // Entries from before seals were written carry none.
+            (true, None) => {}
+        }
         if !e.pruned
-            && !detail["seal"].is_null()
-            && let Some(broken) = crate::db::seal::broken(tx, e.id, &detail["seal"])?
+            && !seal.is_null()
+            && let Some(broken) = crate::db::seal::broken(tx, e.id, seal)?
         {
             return Ok(Some(broken));
         }
     }
     Ok(None)
+}
+
+/// Which part of entry `e` its record `v` says otherwise, if any: the
+/// statement and digest of an apply or an administrative call (and an
+/// apply's partial mark), the change an undo undid, the target of any.
+fn disagrees(e: &Entry, v: &Vouch) -> Option<&'static str> {
+    let d = &v.detail;
+    if v.target.as_deref().is_some_and(|t| t != e.target) {
+        return Some("target");
+    }
+    match v.event.as_str() {
+        "apply" | "admin" => {
+            if d["statement"].as_str() != Some(e.statement.as_str())
+                || d["digest"].as_str() != Some(e.digest.as_str())
+            {
+                return Some("statement or digest");
+            }
+            if v.event == "apply" && d["partial"].as_str() != e.partial.as_deref() {
+                return Some("partial mark");
+            }
+            None
+        }
+        "undo" => (d["undo_of"].as_i64() != e.undo_of).then_some("undone change"),
+        _ => None,
+    }
 }
 
 /// Where the pinned policies and the pushes the trail records part: every
@@ -100,14 +162,15 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
 fn unvouched_policy(
     tx: &mut dyn PreviewTx,
     names: &JournalNames,
-    vouching: &BTreeMap<i64, (String, serde_json::Value)>,
+    vouching: &BTreeMap<i64, Vec<Vouch>>,
     entries: &[Entry],
 ) -> Result<Option<String>> {
     // Change ids grow with time: the pushes in the order they were made.
     let pushes: Vec<(i64, &str)> = vouching
         .iter()
-        .filter(|(_, (event, _))| event == "policy_push")
-        .filter_map(|(id, (_, d))| d["digest"].as_str().map(|dg| (*id, dg)))
+        .flat_map(|(id, vs)| vs.iter().map(move |v| (*id, v)))
+        .filter(|(_, v)| v.event == "policy_push")
+        .filter_map(|(id, v)| v.detail["digest"].as_str().map(|dg| (id, dg)))
         .collect();
     let pinned = rows(
         tx,
@@ -146,19 +209,18 @@ fn unvouched_policy(
 
 /// Takes one record's word for the change it names.
 fn note(
-    vouching: &mut BTreeMap<i64, (String, serde_json::Value)>,
+    vouching: &mut BTreeMap<i64, Vec<Vouch>>,
     imported: &mut BTreeSet<i64>,
     change_id: Option<i64>,
-    event: &str,
-    detail: &serde_json::Value,
+    vouch: Vouch,
 ) {
-    match (event, change_id) {
+    match (vouch.event.as_str(), change_id) {
         ("apply" | "undo" | "policy_push" | "admin", Some(id)) => {
-            vouching.insert(id, (event.to_owned(), detail.clone()));
+            vouching.entry(id).or_default().push(vouch);
         }
         ("import", _) => {
             // `imported` lists [old id, new id] pairs.
-            for pair in detail["imported"].as_array().into_iter().flatten() {
+            for pair in vouch.detail["imported"].as_array().into_iter().flatten() {
                 if let Some(new) = pair.get(1).and_then(serde_json::Value::as_i64) {
                     imported.insert(new);
                 }
@@ -172,7 +234,7 @@ fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
     rows(
         tx,
         &format!(
-            "SELECT id, statement, digest, kind, pruned_at IS NOT NULL FROM {} ORDER BY id",
+            "SELECT id, statement, digest, kind, pruned_at IS NOT NULL, undo_of, partial, target FROM {} ORDER BY id",
             names.table("changes")
         ),
     )?
@@ -184,6 +246,9 @@ fn entries(tx: &mut dyn PreviewTx, names: &JournalNames) -> Result<Vec<Entry>> {
             digest: text_of(r.get(2)),
             kind: text_of(r.get(3)),
             pruned: matches!(text_of(r.get(4)).as_str(), "t" | "true" | "1"),
+            undo_of: optional_int(r.get(5))?,
+            partial: r.get(6).and_then(Value::text),
+            target: text_of(r.get(7)),
         })
     })
     .collect()

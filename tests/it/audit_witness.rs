@@ -19,6 +19,7 @@ on_both_engines!(
     an_emptied_trail_is_caught_by_the_witness,
     a_replaced_journal_is_caught_by_the_witness,
     edited_undo_data_is_caught_by_the_seal,
+    edited_entry_fields_are_named,
 );
 
 /// Issue 15, finding 16: every record deleted, the head set back to the
@@ -86,9 +87,10 @@ fn a_replaced_journal_is_caught_by_the_witness(engine: Engine) {
 /// Issue 15, finding 16: undo data edited with another client: a
 /// before-image rewritten (the undo would put back a value the change never
 /// removed), a captured row deleted or one added, a table description
-/// changed. Each is named by `audit verify`, on a machine without a witness
+/// changed, a snapshot's columns altered, a second record without the
+/// seal. Each is named by `audit verify`, on a machine without a witness
 /// too; an untouched journal verifies, also after the server rewrote its
-/// rows' headers (`VACUUM FREEZE`).
+/// rows' headers and its tables (`VACUUM FULL`, `VACUUM FREEZE`).
 fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
     let edits = [
         ("UPDATE {d} SET c2 = 'forged'", "edited outside dbguard"),
@@ -102,6 +104,20 @@ fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
             "(change_tables)",
         ),
         ("UPDATE {b} SET c2 = 'forged'", "edited outside dbguard"),
+        // Column DDL: a dropped column added back with a default (no row
+        // is rewritten), and two columns swapped by name.
+        (
+            "ALTER TABLE {b} DROP COLUMN c2; ALTER TABLE {b} ADD COLUMN c2 text DEFAULT 'forged'",
+            "edited outside dbguard",
+        ),
+        (
+            "ALTER TABLE {d} RENAME COLUMN c1 TO tmp; ALTER TABLE {d} RENAME COLUMN c2 TO c1; \
+             ALTER TABLE {d} RENAME COLUMN tmp TO c2",
+            "edited outside dbguard",
+        ),
+        // A second record for the change, without its seal, queued to be
+        // linked into the chain by the next append.
+        ("{forged record}", "audit records that vouch for it"),
     ];
     for (edit, why) in edits {
         let db = Db::new(engine, ROWS);
@@ -112,6 +128,7 @@ fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
         let elsewhere = JournalDir::on(&target);
         let verify = || elsewhere.run(&["audit", "verify", &target]);
         if engine == Engine::Postgres {
+            target_batch(&target, "VACUUM FULL");
             target_batch(&target, "VACUUM FREEZE");
         }
         assert_exit(&verify(), 0, "verify of untouched undo data");
@@ -121,7 +138,20 @@ fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
         } else {
             deleted
         };
+        let forged = match engine {
+            Engine::Postgres => format!(
+                "INSERT INTO dbguard.audit_pending (at, event, operator, target, change_id, detail) \
+                 SELECT at, event, operator, target, change_id, (detail::jsonb - 'seal')::text \
+                 FROM dbguard.audit WHERE change_id = {id}"
+            ),
+            Engine::Sqlite => format!(
+                "INSERT INTO dbguard_audit_pending (at, event, operator, target, change_id, detail) \
+                 SELECT at, event, operator, target, change_id, json_remove(detail, '$.seal') \
+                 FROM dbguard_audit WHERE change_id = {id}"
+            ),
+        };
         let sql = edit
+            .replace("{forged record}", &forged)
             .replace("{d}", &journal_table(&target, &format!("c{id}_1_d")))
             .replace("{b}", &journal_table(&target, &format!("c{id}_1_b")))
             .replace("{tables}", &journal_table(&target, "change_tables"))
@@ -131,8 +161,42 @@ fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
         assert_exit(&out, 1, &format!("verify after {sql}"));
         let err = stderr(&out);
         assert!(
-            err.contains(&format!("change {id}'s")) && err.contains(why),
+            err.contains(&format!("change {id}")) && err.contains(why),
             "{sql}: {err}"
         );
+    }
+}
+
+/// What the undo and `undo list` read of an entry besides its rows: the
+/// change an undo undid (cleared, the undone change lists as committed and
+/// could be undone again) and an apply's partial mark. Each is held
+/// against the change's record.
+fn edited_entry_fields_are_named(engine: Engine) {
+    let db = Db::new(engine, ROWS);
+    let j = db.machine();
+    let target = db.target();
+    let change = exec_apply(&j, "DELETE FROM p WHERE id = 2");
+    let undo = undo_apply(&j, change);
+    let changes = journal_table(&target, "changes");
+    let verify = || j.run(&["audit", "verify", &target]);
+    assert_exit(&verify(), 0, "verify of an untouched journal");
+    for (edit, put_back, why) in [
+        (
+            format!("UPDATE {changes} SET undo_of = NULL WHERE id = {undo}"),
+            format!("UPDATE {changes} SET undo_of = {change} WHERE id = {undo}"),
+            format!("change {undo}'s undone change"),
+        ),
+        (
+            format!("UPDATE {changes} SET partial = 'nothing' WHERE id = {change}"),
+            format!("UPDATE {changes} SET partial = NULL WHERE id = {change}"),
+            format!("change {change}'s partial mark"),
+        ),
+    ] {
+        target_batch(&target, &edit);
+        let out = verify();
+        assert_exit(&out, 1, &edit);
+        assert!(stderr(&out).contains(&why), "{edit}: {}", stderr(&out));
+        target_batch(&target, &put_back);
+        assert_exit(&verify(), 0, &put_back);
     }
 }
