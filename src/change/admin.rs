@@ -64,7 +64,7 @@ impl Plan for Admin {
             Some(s) if s.own => Some(format!(
                 "pid {pid} is this dbguard session itself, which cannot {action} itself"
             )),
-            Some(_) => None,
+            Some(s) => elsewhere(s, &cx.conn.identity().database, action),
         };
         let identity = cx.conn.identity();
         let canonical = serde_json::json!({
@@ -110,14 +110,7 @@ impl Plan for Admin {
     }
 
     fn meta(&self, cx: &Context<'_>, preview: &Preview) -> Result<ChangeMeta> {
-        Ok(ChangeMeta::for_target(
-            cx.conn.identity(),
-            &cx.operator,
-            &self.statement,
-            ChangeKind::Admin,
-            &preview.digest,
-            preview.summary.to_string(),
-        ))
+        Ok(super::summary_meta(cx, &self.statement, preview))
     }
 
     /// The session must still be the one the preview showed: the same pid
@@ -179,6 +172,24 @@ impl Plan for Admin {
                 "approvals": approvals,
             }),
         )
+    }
+}
+
+/// Why session `s` is not this database's to act on, if it is not: the
+/// policy that judges the change is the connected database's, so a
+/// session of another database (or a server process of none) would be
+/// judged by the wrong rules.
+fn elsewhere(s: &Session, database: &str, action: &str) -> Option<String> {
+    match s.database.as_deref() {
+        Some(db) if db == database => None,
+        Some(db) => Some(format!(
+            "session {} is connected to database {db}, not to {database}: dbguard acts only on sessions of the database it is connected to, whose policy judges the change\nConnect to {db} to {action} it there.",
+            s.pid
+        )),
+        None => Some(format!(
+            "pid {} is a server process ({}), not a session of {database}: dbguard acts only on sessions of the database it is connected to",
+            s.pid, s.backend_type
+        )),
     }
 }
 

@@ -64,7 +64,14 @@ fn call(expr: &Expr) -> Option<AdminCall> {
         .name
         .0
         .iter()
-        .map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
+        // PostgreSQL folds unquoted names to lower case and keeps quoted
+        // ones: `"PG_TERMINATE_BACKEND"` is another (missing) function.
+        .map(|p| {
+            p.as_ident().map(|i| match i.quote_style {
+                Some(_) => i.value.clone(),
+                None => i.value.to_lowercase(),
+            })
+        })
         .collect::<Option<_>>()?;
     let (schema, name) = match parts.as_slice() {
         [name] => (None, name),
@@ -167,6 +174,8 @@ mod tests {
             "with x as (select 1) select pg_terminate_backend(1)",
             "explain select pg_terminate_backend(1)",
             "select pg_terminate_backend(1) limit 1",
+            "select \"PG_TERMINATE_BACKEND\"(1)",
+            "select \"PG_CATALOG\".pg_cancel_backend(1)",
         ] {
             let s = classify(Engine::Postgres, sql);
             assert_eq!(s.kind, Kind::Unknown, "{sql} was taken as {:?}", s.kind);

@@ -210,3 +210,24 @@ fn pg_admin_changes_are_judged_and_need_a_live_session() {
     let listed = j.run(&["undo", "list", &target, "--format", "json"]);
     assert_eq!(stdout(&listed).trim(), "[]", "something was journaled");
 }
+
+/// The policy that judges an admin change is the connected database's: a
+/// session of another database on the same server is refused (its own
+/// database's policy would judge it there), and stays up.
+#[test]
+fn pg_a_session_of_another_database_is_not_this_ones_to_end() {
+    let db = Db::new(Engine::Postgres, "");
+    let other = Db::new(Engine::Postgres, "");
+    let j = db.machine();
+    let target = db.target();
+    let (mut client, pid) = victim(&other, "elsewhere");
+    let sql = format!("SELECT pg_terminate_backend({pid})");
+    let o = j.run(&["exec", &target, "-c", &sql, "--yes"]);
+    assert_exit(&o, 5, "a terminate of another database's session");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("is connected to database"), "{all}");
+    assert!(
+        kept(&other, pid, &mut client),
+        "another database's session was ended"
+    );
+}
