@@ -261,6 +261,20 @@ pub trait Plan {
     ) -> (&'static str, serde_json::Value);
 }
 
+/// The journal entry of a change that holds no rows (a policy push, an
+/// administrative call): its statement, and the summary an approver saw
+/// as its impact.
+fn summary_meta(cx: &Context<'_>, statement: &str, preview: &Preview) -> ChangeMeta {
+    ChangeMeta::for_target(
+        cx.conn.identity(),
+        &cx.operator,
+        statement,
+        preview.kind(),
+        &preview.digest,
+        preview.summary.to_string(),
+    )
+}
+
 /// `e`, saying the audit trail could not record `what` (`audit`).
 fn unrecorded(mut e: Error, what: &str, audit: &Error) -> Error {
     e.message = format!(

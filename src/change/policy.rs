@@ -111,14 +111,7 @@ impl Plan for PolicyPush {
     }
 
     fn meta(&self, cx: &Context<'_>, preview: &Preview) -> Result<ChangeMeta> {
-        Ok(ChangeMeta::for_target(
-            cx.conn.identity(),
-            &cx.operator,
-            &self.statement,
-            ChangeKind::Policy,
-            &preview.digest,
-            preview.summary.to_string(),
-        ))
+        Ok(super::summary_meta(cx, &self.statement, preview))
     }
 
     /// The policy pinned now must be the one the preview diffed against:

@@ -330,13 +330,19 @@ fn admin_json(
     verdict: &Verdict,
     outcome: &Result<Outcome>,
 ) -> serde_json::Value {
-    let mut v = serde_json::json!({
+    let v = serde_json::json!({
         "admin": action.call.function.sql_name(),
         "pid": action.call.pid,
         "timeout_ms": action.call.timeout_ms,
         "session": action.session,
         "verdict": verdict_json(verdict),
     });
+    with_outcome(v, outcome)
+}
+
+/// `v` with how a change without rows ended: its change id, or the
+/// request to send and the error.
+fn with_outcome(mut v: serde_json::Value, outcome: &Result<Outcome>) -> serde_json::Value {
     if let Some(obj) = v.as_object_mut() {
         match outcome {
             Ok(Outcome::Applied(applied)) => {
@@ -370,27 +376,13 @@ fn policy_json(
     verdict: &Verdict,
     outcome: &Result<Outcome>,
 ) -> serde_json::Value {
-    let mut v = serde_json::json!({
+    let v = serde_json::json!({
         "policy": change.digest,
         "replaces": change.replaces,
         "diff": change.diff,
         "verdict": verdict_json(verdict),
     });
-    if let Some(obj) = v.as_object_mut() {
-        match outcome {
-            Ok(Outcome::Applied(applied)) => {
-                obj.insert("change_id".into(), applied.change_id.into());
-            }
-            Ok(_) => {}
-            Err(e) => {
-                if let Some(r) = &e.request {
-                    obj.insert("request".into(), r.clone().into());
-                }
-                obj.insert("error".into(), e.message.clone().into());
-            }
-        }
-    }
-    v
+    with_outcome(v, outcome)
 }
 
 /// A write's one JSON object: the preview, the verdict, and how it ended.
