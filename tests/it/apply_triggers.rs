@@ -456,7 +456,8 @@ fn pg_truncate_restart_identity_is_uncovered() {
 /// since the change that rewrites the rows the undo puts back, or one that
 /// wipes another table, does not fire: every row comes back as it was, the
 /// other table is untouched, and the triggers are there afterwards, the
-/// same text, firing again for the next write.
+/// same text, firing again for the next write. (One names its table in
+/// another case, which SQLite matches as the same table.)
 #[test]
 fn sqlite_undo_keeps_triggers_from_firing_and_puts_them_back() {
     let db = Db::new(
@@ -471,7 +472,7 @@ fn sqlite_undo_keeps_triggers_from_firing_and_puts_them_back() {
     let id = exec_yes(&j, &db, "DELETE FROM t WHERE id = 1", &[]);
     let triggers = "CREATE TRIGGER t_stamp AFTER INSERT ON t BEGIN \
          UPDATE t SET stamp = 'touched' WHERE id = NEW.id; END;
-         CREATE TRIGGER t_wipe AFTER INSERT ON t BEGIN DELETE FROM keep; END;";
+         CREATE TRIGGER t_wipe AFTER INSERT ON T BEGIN DELETE FROM keep; END;";
     db.plain(triggers);
     let defined = sqlite_triggers(&db);
     assert_eq!(defined.len(), 2, "{defined:?}");

@@ -550,8 +550,10 @@ impl ApplyTx for SqliteApply<'_, '_> {
         // dropped here and created again before commit, a trigger is gone
         // only for this transaction, and a rollback brings it back.
         let mut stmt = self.preview.tx.prepare(
+            // The table name as the trigger's ON clause spelled it: SQLite
+            // names match in any ASCII case.
             "SELECT name, sql FROM main.sqlite_schema \
-             WHERE type = 'trigger' AND tbl_name = ?1 ORDER BY rowid",
+             WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE ORDER BY rowid",
         )?;
         let mut dropped = Vec::new();
         for t in tables {
