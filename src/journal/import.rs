@@ -26,7 +26,8 @@
 //! cannot be located (their updates show as conflicts when undone). The
 //! nonces of the approvals a change used come along, so its tokens stay
 //! used. One transaction imports the whole file, with one `import` audit
-//! record; the file itself is only read.
+//! record that also carries the seal of each change it brought
+//! (`crate::db::seal`); the file itself is only read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,8 @@ pub fn import(
             tx.execute(&pin)?;
         }
         let mut ids = BTreeMap::new();
+        let mut seals = serde_json::Map::new();
+        let stamp = import_stamp(tx)?;
         for (c, why) in changes.iter().zip(&reasons) {
             if let Some(why) = why {
                 report.skipped.push((c.id, why.clone()));
@@ -155,16 +158,21 @@ pub fn import(
                 report.already.push((c.id, new));
                 continue;
             }
-            let new = Entry {
+            let (new, copied, tables) = Entry {
                 tx: &mut *tx,
                 old: &old,
                 identity: &identity,
             }
             .import(c, &tag, &ids)?;
+            // Sealed as a change of this transaction: its rows are the
+            // import's.
+            let seal = crate::db::seal::seal(tx, new, stamp.as_deref(), &copied, tables)?;
+            seals.insert(new.to_string(), seal);
             ids.insert(c.id, new);
             report.changes.push((c.id, new));
         }
-        let detail = report.audit_detail(&file_id, old.version());
+        let mut detail = report.audit_detail(&file_id, old.version());
+        detail["seals"] = serde_json::Value::Object(seals);
         super::audit::stage_in(
             tx,
             operator,
@@ -180,6 +188,15 @@ pub fn import(
     })?;
     trail.flush(conn)?;
     Ok(report)
+}
+
+/// What the engine stamps the import's rows with (`crate::db::seal`).
+fn import_stamp(tx: &mut dyn ApplyTx) -> Result<Option<String>> {
+    let expr = crate::db::seal::stamp_expr(tx.engine());
+    Ok(rows(tx, &format!("SELECT {expr}"))?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::text))
 }
 
 /// The error for a file none of whose changes can come into this
@@ -291,8 +308,14 @@ struct Entry<'a> {
 
 impl Entry<'_> {
     /// The change `c` as a new entry tagged `tag`; `ids` maps the file's
-    /// ids to the target's. Returns its id.
-    fn import(mut self, c: &OldChange, tag: &str, ids: &BTreeMap<i64, i64>) -> Result<i64> {
+    /// ids to the target's. Returns its id, the rows each of its snapshots
+    /// got (by bare name) and how many tables it describes, for its seal.
+    fn import(
+        mut self,
+        c: &OldChange,
+        tag: &str,
+        ids: &BTreeMap<i64, i64>,
+    ) -> Result<(i64, BTreeMap<String, u64>, usize)> {
         let undo_of = match c.undo_of.and_then(|o| ids.get(&o).copied()) {
             Some(o) if !self.undone(o)? => Some(o),
             _ => None,
@@ -300,14 +323,18 @@ impl Entry<'_> {
         let id = self.entry(c, tag, undo_of)?;
         let mut total = 0;
         let mut snapshots = Vec::new();
-        for (slot, info) in self.old.tables(c.id)?.into_iter().enumerate() {
+        let mut copied = BTreeMap::new();
+        let names = JournalNames::new(self.tx.engine());
+        let tables = self.old.tables(c.id)?;
+        for (slot, info) in tables.iter().enumerate() {
             let slot = slot as i64 + 1;
-            let counts = self.table(c.id, id, slot, &info)?;
+            let counts = self.table(c.id, id, slot, info)?;
             // An updated row counts once, though it has two images.
             total += counts[0] + counts[1] + counts[3];
             for (part, n) in Part::ALL.into_iter().zip(counts) {
                 if n > 0 {
                     snapshots.push(snapshot_name(id, slot, part));
+                    copied.insert(names.bare(&snapshot_name(id, slot, part)), n);
                 }
             }
         }
@@ -315,7 +342,7 @@ impl Entry<'_> {
             self.approval(id, c, &a)?;
         }
         self.finish(id, total, &snapshots)?;
-        Ok(id)
+        Ok((id, copied, tables.len()))
     }
 
     fn lit(&self, s: &str) -> String {

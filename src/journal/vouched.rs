@@ -45,7 +45,8 @@ struct Vouch {
 pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Option<String>> {
     let names = JournalNames::new(tx.engine());
     let mut vouching: BTreeMap<i64, Vec<Vouch>> = BTreeMap::new();
-    let mut imported: BTreeSet<i64> = BTreeSet::new();
+    // Imported entries, with the seal the import's record gave each.
+    let mut imported: BTreeMap<i64, serde_json::Value> = BTreeMap::new();
     for r in records {
         let vouch = Vouch {
             event: r.event.clone(),
@@ -82,7 +83,13 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
     // a record without one, for a later entry, was written outside it.
     let mut sealed_since: Option<i64> = None;
     for e in entries {
-        if imported.contains(&e.id) {
+        if let Some(seal) = imported.get(&e.id) {
+            if !e.pruned
+                && !seal.is_null()
+                && let Some(broken) = crate::db::seal::broken(tx, e.id, seal)?
+            {
+                return Ok(Some(broken));
+            }
             continue;
         }
         let vouch = match vouching.get(&e.id).map(Vec::as_slice) {
@@ -210,7 +217,7 @@ fn unvouched_policy(
 /// Takes one record's word for the change it names.
 fn note(
     vouching: &mut BTreeMap<i64, Vec<Vouch>>,
-    imported: &mut BTreeSet<i64>,
+    imported: &mut BTreeMap<i64, serde_json::Value>,
     change_id: Option<i64>,
     vouch: Vouch,
 ) {
@@ -222,7 +229,8 @@ fn note(
             // `imported` lists [old id, new id] pairs.
             for pair in vouch.detail["imported"].as_array().into_iter().flatten() {
                 if let Some(new) = pair.get(1).and_then(serde_json::Value::as_i64) {
-                    imported.insert(new);
+                    let seal = vouch.detail["seals"][new.to_string()].clone();
+                    imported.insert(new, seal);
                 }
             }
         }

@@ -162,6 +162,29 @@ fn import_then_undo(engine: Engine, prepare: impl Fn(&rusqlite::Connection)) {
         undo_yes(&j, ids[&old], &[]);
     }
     assert_eq!(db.dump(), before, "every table as before the changes");
+    // The import sealed what it brought: intact as imported and undone,
+    // named once a before-image is edited with another client.
+    let target = db.target();
+    assert_exit(
+        &j.run(&["audit", "verify", &target]),
+        0,
+        "verify after import",
+    );
+    let first = ids[&1];
+    target_batch(
+        &target,
+        &format!(
+            "UPDATE {} SET c1 = c1 + 1000",
+            journal_table(&target, &format!("c{first}_1_d"))
+        ),
+    );
+    let o = j.run(&["audit", "verify", &target]);
+    assert_exit(&o, 1, "verify of an imported change's edited undo data");
+    assert!(
+        stderr(&o).contains(&format!("change {first}'s snapshot")),
+        "{}",
+        stderr(&o)
+    );
     if let Db::Lite(l) = &db {
         // Exactly: storage classes, and reals by their bits.
         let conn = l.conn();
