@@ -230,7 +230,7 @@ fn sqlite_drift_of_a_clock_dependent_where_is_refused() {
 }
 
 /// The same on Postgres, where the token is the snapshot. Any commit in
-/// the two seconds (autovacuum's too) sends the apply down the full
+/// the wait (autovacuum's too) sends the apply down the full
 /// recomputation instead, which must refuse it as well; the trace test
 /// below is the one that shows the short path taken.
 #[test]
@@ -239,13 +239,17 @@ fn pg_drift_of_a_clock_dependent_where_is_refused() {
 }
 
 fn clock_dependent_drift(engine: Engine) {
-    // A moment a second from now, as a Julian day: before it the
-    // WHERE picks the two closed accounts, after it the two open ones.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as f64;
-    let switch_ms = now_ms + 1000.0;
+    // A moment three seconds from now: before it the WHERE picks the two
+    // closed accounts, after it the two open ones. The previews must come
+    // before it (a second was too little on a loaded machine), the apply
+    // after it.
+    let epoch_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as f64
+    };
+    let switch_ms = epoch_ms() + 3000.0;
     let clock_after_switch = match engine {
         Engine::Sqlite => format!(
             "julianday('now') > {}",
@@ -256,8 +260,11 @@ fn clock_dependent_drift(engine: Engine) {
     let sql = format!(
         "DELETE FROM acct WHERE status = CASE WHEN {clock_after_switch} THEN 'open' ELSE 'closed' END"
     );
-    drift_after(engine, &sql, "two seconds passing", |_| {
-        std::thread::sleep(std::time::Duration::from_millis(2000));
+    drift_after(engine, &sql, "the switch passing", |_| {
+        let wait = switch_ms + 500.0 - epoch_ms();
+        if wait > 0.0 {
+            std::thread::sleep(std::time::Duration::from_millis(wait as u64));
+        }
     });
 }
 
