@@ -18,7 +18,7 @@ use super::audit::{AuditRecord, optional_int, text_of};
 use super::schema::{int, rows};
 use crate::db::journal::JournalNames;
 use crate::db::{PreviewTx, Value};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One entry as `changes` holds it.
 struct Entry {
@@ -134,6 +134,50 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
         }
     }
     Ok(None)
+}
+
+/// The seal the trail holds for change `id`'s undo data: from the record
+/// committed with it, or from the import that brought it; `None` for an
+/// entry from before seals. More than one record vouching for it is an
+/// error: the others were written outside dbguard.
+pub fn seal_of(tx: &mut dyn PreviewTx, id: i64) -> Result<Option<serde_json::Value>> {
+    let names = JournalNames::new(tx.engine());
+    let events = "('apply', 'undo', 'policy_push', 'admin')";
+    let found = rows(
+        tx,
+        &format!(
+            "SELECT detail FROM {audit} WHERE change_id = {id} AND event IN {events} \
+             UNION ALL SELECT detail FROM {pending} WHERE change_id = {id} AND event IN {events}",
+            audit = names.table("audit"),
+            pending = names.table("audit_pending"),
+        ),
+    )?;
+    let detail = |r: &Vec<Value>| {
+        serde_json::from_str::<serde_json::Value>(&text_of(r.first()))
+            .unwrap_or(serde_json::Value::Null)
+    };
+    match found.as_slice() {
+        [one] => return Ok(Some(detail(one)["seal"].clone()).filter(|s| !s.is_null())),
+        [] => {}
+        many => {
+            return Err(Error::refused(format!(
+                "change {id} has {} audit records that vouch for it, where dbguard writes one with the change: the journal was written outside dbguard; nothing was undone\nRun dbguard audit verify, and keep a copy of the database as evidence.",
+                many.len()
+            )));
+        }
+    }
+    let imports = rows(
+        tx,
+        &format!(
+            "SELECT detail FROM {} WHERE event = 'import' UNION ALL SELECT detail FROM {} WHERE event = 'import'",
+            names.table("audit"),
+            names.table("audit_pending"),
+        ),
+    )?;
+    Ok(imports
+        .iter()
+        .map(|r| detail(r)["seals"][id.to_string()].clone())
+        .find(|s| !s.is_null()))
 }
 
 /// Which part of entry `e` its record `v` says otherwise, if any: the

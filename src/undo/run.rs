@@ -172,6 +172,9 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
     pub fn preview(&self, conn: &mut Connection) -> Result<(UndoPlan, Option<String>)> {
         conn.preview(self.opts.guard.statement_timeout, |tx| {
             let version = tx.data_version()?;
+            if self.replay_of.is_none() {
+                check_sealed(tx, self.loaded.change.id)?;
+            }
             Ok((plan(tx, &self.loaded)?, version))
         })
     }
@@ -190,6 +193,11 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<UndoReport> {
         self.check_columns(schema)?;
+        // The preview checked the seal; with the data as it read it (no
+        // commit since), that still holds.
+        if self.replay_of.is_none() && unchanged.is_none() {
+            check_sealed(tx, self.loaded.change.id)?;
+        }
         let plan = match unchanged {
             Some(plan) => plan.clone(),
             None => plan(tx, &self.loaded)?,
@@ -310,6 +318,21 @@ impl Undo {
         Err(Error::refused(format!(
             "{why}\nNothing was committed. {help}, or rerun with --allow-uncovered (the undo's entry will be partial)."
         )))
+    }
+}
+
+/// Change `id`'s undo data must be what the change committed, by the seal
+/// its audit record holds (`crate::db::seal`): before-images edited with
+/// another client would be put back as if they were the change's.
+fn check_sealed(tx: &mut dyn PreviewTx, id: i64) -> Result<()> {
+    let Some(seal) = crate::journal::vouched::seal_of(tx, id)? else {
+        return Ok(());
+    };
+    match crate::db::seal::broken(tx, id, &seal)? {
+        None => Ok(()),
+        Some(why) => Err(Error::refused(format!(
+            "{why}; nothing was undone\nRun dbguard audit verify, and keep a copy of the database as evidence."
+        ))),
     }
 }
 

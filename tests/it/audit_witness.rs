@@ -89,7 +89,7 @@ fn a_replaced_journal_is_caught_by_the_witness(engine: Engine) {
 /// removed), a captured row deleted or one added, a table description
 /// changed, a snapshot's columns altered, a second record without the
 /// seal. Each is named by `audit verify`, on a machine without a witness
-/// too; an untouched journal verifies, also after the server rewrote its
+/// too, and refuses the undo; an untouched journal verifies, also after the server rewrote its
 /// rows' headers and its tables (`VACUUM FULL`, `VACUUM FREEZE`).
 fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
     let edits = [
@@ -164,6 +164,18 @@ fn edited_undo_data_is_caught_by_the_seal(engine: Engine) {
             err.contains(&format!("change {id}")) && err.contains(why),
             "{sql}: {err}"
         );
+        // The undo holds the undo data to the seal too: nothing it would
+        // put back from edited before-images is committed.
+        let tables = db.dump();
+        let ids = id.to_string();
+        let out = j.run(&["undo", "apply", &ids, "--yes"]);
+        assert_exit(&out, 1, &format!("undo after {sql}"));
+        assert!(
+            stderr(&out).contains("nothing was undone"),
+            "{sql}: {}",
+            stderr(&out)
+        );
+        assert_eq!(db.dump(), tables, "{sql}: a refused undo changed data");
     }
 }
 
