@@ -12,8 +12,9 @@
 //! columns are named by position (`c1`, `c2`, ...) so they can never clash
 //! with the few columns the journal adds (`row`, `l1`, ...).
 
-use super::Engine;
 use super::dialect::Dialect;
+use super::{Engine, PreviewTx, Value};
+use crate::error::{Error, Result};
 use crate::schema::{Locator, QualName, Table, quote_ident};
 
 /// The SQLite table prefix of the journal, and its Postgres schema unless
@@ -151,6 +152,27 @@ impl JournalNames {
                     .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
             }
         }
+    }
+}
+
+/// Runs a query the journal needs; a query stopped by the time budget is
+/// an error here, as nothing can be answered without it.
+pub(crate) fn rows(tx: &mut dyn PreviewTx, sql: &str) -> Result<Vec<Vec<Value>>> {
+    tx.query(sql)?.map(|r| r.rows).ok_or_else(|| {
+        Error::database("a query of the journal did not finish within the statement timeout")
+    })
+}
+
+/// The integer in `v`, which a journal query returned.
+pub(crate) fn int(v: Option<&Value>) -> Result<i64> {
+    match v {
+        Some(Value::Integer(i)) => Ok(*i),
+        Some(v) => v.text().and_then(|t| t.trim().parse().ok()).ok_or_else(|| {
+            Error::database(format!("the journal holds {v:?} where a number belongs"))
+        }),
+        None => Err(Error::database(
+            "the journal answered no value where a number belongs",
+        )),
     }
 }
 

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use super::journal::{JournalNames, change_prefix, journal_schema};
+use super::journal::{JournalNames, change_prefix, int, journal_schema, rows};
 use super::{PreviewTx, Value};
 use crate::error::{Error, Result};
 use crate::model::Engine;
@@ -292,12 +292,6 @@ fn snapshots(tx: &mut dyn PreviewTx, id: i64) -> Result<Vec<String>> {
         .collect())
 }
 
-fn rows(tx: &mut dyn PreviewTx, sql: &str) -> Result<Vec<Vec<Value>>> {
-    tx.query(sql)?.map(|r| r.rows).ok_or_else(|| {
-        Error::database("a query of the journal did not finish within the statement timeout")
-    })
-}
-
 fn one_row(tx: &mut dyn PreviewTx, sql: &str) -> Result<Vec<Value>> {
     rows(tx, sql)?
         .into_iter()
@@ -305,13 +299,7 @@ fn one_row(tx: &mut dyn PreviewTx, sql: &str) -> Result<Vec<Value>> {
         .ok_or_else(|| Error::database(format!("no row from {sql}")))
 }
 
+/// A count a journal query returned.
 fn count(v: Option<&Value>) -> Result<u64> {
-    match v {
-        Some(Value::Integer(i)) => Ok((*i).max(0) as u64),
-        Some(v) => v
-            .text()
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or_else(|| Error::database(format!("a count of the journal came back as {v:?}"))),
-        None => Err(Error::database("a count of the journal came back empty")),
-    }
+    Ok(int(v)?.max(0) as u64)
 }

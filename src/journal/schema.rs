@@ -31,26 +31,9 @@ pub enum JournalState {
     Newer(i64),
 }
 
-/// Runs a query the journal needs; a query stopped by the time budget is
-/// an error here, as nothing can be answered without it.
-pub(crate) fn rows(tx: &mut dyn PreviewTx, sql: &str) -> Result<Vec<Vec<Value>>> {
-    tx.query(sql)?.map(|r| r.rows).ok_or_else(|| {
-        Error::database("a query of the journal did not finish within the statement timeout")
-    })
-}
-
-/// The integer in `v`, which a journal query returned.
-pub(crate) fn int(v: Option<&Value>) -> Result<i64> {
-    match v {
-        Some(Value::Integer(i)) => Ok(*i),
-        Some(v) => v.text().and_then(|t| t.trim().parse().ok()).ok_or_else(|| {
-            Error::database(format!("the journal holds {v:?} where a number belongs"))
-        }),
-        None => Err(Error::database(
-            "the journal answered no value where a number belongs",
-        )),
-    }
-}
+/// The journal's queries, defined beside its names (`crate::db::seal`
+/// reads the journal too, below this layer).
+pub(crate) use crate::db::journal::{int, rows};
 
 /// The journal's state, read in `tx`.
 pub fn state_in(tx: &mut dyn PreviewTx) -> Result<JournalState> {
