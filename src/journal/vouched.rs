@@ -84,10 +84,7 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
     let mut sealed_since: Option<i64> = None;
     for e in entries {
         if let Some(seal) = imported.get(&e.id) {
-            if !e.pruned
-                && !seal.is_null()
-                && let Some(broken) = crate::db::seal::broken(tx, e.id, seal)?
-            {
+            if let Some(broken) = seal_broken(tx, &e, seal)? {
                 return Ok(Some(broken));
             }
             continue;
@@ -126,15 +123,29 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
             // Entries from before seals were written carry none.
             (true, None) => {}
         }
-        if !e.pruned
-            && !seal.is_null()
-            && let Some(broken) = crate::db::seal::broken(tx, e.id, seal)?
-        {
+        if let Some(broken) = seal_broken(tx, &e, seal)? {
             return Ok(Some(broken));
         }
     }
     Ok(None)
 }
+
+/// What no longer matches entry `e`'s `seal`, unless its undo data was
+/// pruned or it has no seal (from before seals were written).
+fn seal_broken(
+    tx: &mut dyn PreviewTx,
+    e: &Entry,
+    seal: &serde_json::Value,
+) -> Result<Option<String>> {
+    if e.pruned || seal.is_null() {
+        return Ok(None);
+    }
+    crate::db::seal::broken(tx, e.id, seal)
+}
+
+/// The events whose record vouches for the change it names: written with
+/// the change, one per change.
+const VOUCHING: [&str; 4] = ["apply", "undo", "policy_push", "admin"];
 
 /// The seal the trail holds for change `id`'s undo data: from the record
 /// committed with it, or from the import that brought it; `None` for an
@@ -142,7 +153,7 @@ pub fn unvouched(tx: &mut dyn PreviewTx, records: &[AuditRecord]) -> Result<Opti
 /// error: the others were written outside dbguard.
 pub fn seal_of(tx: &mut dyn PreviewTx, id: i64) -> Result<Option<serde_json::Value>> {
     let names = JournalNames::new(tx.engine());
-    let events = "('apply', 'undo', 'policy_push', 'admin')";
+    let events = format!("('{}')", VOUCHING.join("', '"));
     let found = rows(
         tx,
         &format!(
@@ -266,7 +277,7 @@ fn note(
     vouch: Vouch,
 ) {
     match (vouch.event.as_str(), change_id) {
-        ("apply" | "undo" | "policy_push" | "admin", Some(id)) => {
+        (event, Some(id)) if VOUCHING.contains(&event) => {
             vouching.entry(id).or_default().push(vouch);
         }
         ("import", _) => {
