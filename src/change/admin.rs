@@ -86,17 +86,7 @@ impl Plan for Admin {
         let n = u64::from(found.is_some());
         Ok(Preview {
             statement: self.statement.clone(),
-            facts: VerdictInput {
-                kind: ChangeKind::Admin,
-                table: table.clone(),
-                has_where: true,
-                target_rows: n,
-                total_rows: n,
-                has_cascades: false,
-                has_dangling: false,
-                has_warnings: false,
-                tables: vec![table],
-            },
+            facts: VerdictInput::one_object(ChangeKind::Admin, table, n),
             audit: serde_json::json!({"statement": self.statement, "digest": digest, "admin": described}),
             summary: serde_json::json!({ "admin": described }),
             failure,

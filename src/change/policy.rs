@@ -86,17 +86,7 @@ impl Plan for PolicyPush {
         });
         Ok(Preview {
             statement: self.statement.clone(),
-            facts: VerdictInput {
-                kind: ChangeKind::Policy,
-                table: table.clone(),
-                has_where: true,
-                target_rows: 1,
-                total_rows: 1,
-                has_cascades: false,
-                has_dangling: false,
-                has_warnings: false,
-                tables: vec![table],
-            },
+            facts: VerdictInput::one_object(ChangeKind::Policy, table, 1),
             audit: serde_json::json!({"statement": self.statement, "digest": digest, "policy": new_digest, "replaces": replaces}),
             summary,
             failure: None,

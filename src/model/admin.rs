@@ -29,6 +29,14 @@ impl AdminFunction {
         }
     }
 
+    /// What has happened once it is sent, for the change's outcome.
+    pub fn done(self) -> &'static str {
+        match self {
+            AdminFunction::Terminate => "the session is ended",
+            AdminFunction::Cancel => "its running query is cancelled",
+        }
+    }
+
     /// What it does, as a bare verb.
     pub fn action(self) -> &'static str {
         match self {

@@ -77,6 +77,25 @@ pub struct VerdictInput {
     pub tables: Vec<QualName>,
 }
 
+impl VerdictInput {
+    /// What policy judges of a change that acts on one object, not on
+    /// rows (a policy push, an administrative call): `table` names it for
+    /// table globs, `rows` is 1 when it exists and 0 when it does not.
+    pub fn one_object(kind: ChangeKind, table: QualName, rows: u64) -> VerdictInput {
+        VerdictInput {
+            kind,
+            table: table.clone(),
+            has_where: true,
+            target_rows: rows,
+            total_rows: rows,
+            has_cascades: false,
+            has_dangling: false,
+            has_warnings: false,
+            tables: vec![table],
+        }
+    }
+}
+
 impl Policy {
     /// Policy's verdict on one change: the strictest matching rule wins
     /// (deny > approve > confirm > allow) and every matching rule at that

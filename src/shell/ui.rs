@@ -246,11 +246,7 @@ impl Interface for Ui<'_> {
                     action.call.function.sql_name(),
                     action.call.pid,
                     applied.change_id,
-                    match action.call.function {
-                        crate::sql::admin::AdminFunction::Terminate => "the session is ended",
-                        crate::sql::admin::AdminFunction::Cancel =>
-                            "its running query is cancelled",
-                    }
+                    action.call.function.done()
                 )),
                 Ok(Outcome::Declined) => self.print("Not sent.\n"),
                 _ => Ok(()),
