@@ -358,9 +358,9 @@ fn unqualified(type_name: &str) -> &str {
 /// restored rows: a trigger on a restored table that fires in `mode`
 /// (with `session_replication_role = replica`, only those enabled ALWAYS
 /// or REPLICA; none when they were dropped for the restore), or, where
-/// key actions run, a key action of a restored table's foreign key, which fires only where the undo deletes rows of the
-/// parent (the rows its change inserted) or moves their keys (rows it
-/// updated). Without either, what the undo wrote is what is there, and
+/// key actions run, a key action of a restored table's foreign key,
+/// which fires only where the undo deletes rows of the parent (the rows
+/// its change inserted) or moves their keys (rows it updated). Without either, what the undo wrote is what is there, and
 /// comparing every restored row again is only cost (most of a SQLite
 /// undo's time after the re-insert itself).
 fn could_differ(schema: &Schema, tables: &[&TableEntry], mode: RestoreMode) -> bool {
