@@ -258,10 +258,17 @@ fn execute(
     expected: &BTreeMap<QualName, TableCounts>,
     done: &mut Done,
 ) -> Result<()> {
+    let beyond = beyond_the_rows(cx, fresh)?;
     // The engine's per-table counts may still hold earlier transactions'
     // (Postgres publishes a backend's counts at most once a second): what
     // the statement did is the difference.
     let baseline = tx.counters()?;
+    let triggers = cx.schema.has_triggers();
+    let catalog_before = if triggers {
+        Some(tx.catalog_writes()?)
+    } else {
+        None
+    };
     let inserts: Vec<&RowSet> = fresh
         .row_sets
         .iter()
@@ -287,12 +294,22 @@ fn execute(
     };
     let n = executed.reported;
     verify_count(fresh, expected, n)?;
-    let triggers = cx.schema.has_triggers();
-    let mut uncovered = verify_coverage(tx, fresh, expected, &executed, baseline, triggers)?;
-    if let Some(more) = crate::impact::uncovered(stmt) {
+    let mut uncovered = verify_coverage(
+        tx,
+        fresh,
+        expected,
+        &executed,
+        baseline,
+        triggers,
+        catalog_before,
+    )?;
+    for more in [crate::impact::uncovered(stmt).map(str::to_owned), beyond]
+        .into_iter()
+        .flatten()
+    {
         uncovered = Some(match uncovered {
             Some(u) => format!("{u}; {more}"),
-            None => more.to_owned(),
+            None => more,
         });
     }
     if let Some(uncovered) = uncovered {
@@ -305,6 +322,26 @@ fn execute(
         done.partial = Some(uncovered);
     }
     Ok(())
+}
+
+/// What the triggers the statement sets off would do beyond the rows its
+/// entry can hold ([`Impact::beyond_the_rows`]), described; refused here,
+/// before the statement runs, unless the operator accepted a partial
+/// entry: no rollback takes such an act back.
+fn beyond_the_rows(cx: &ApplyContext<'_>, fresh: &Impact) -> Result<Option<String>> {
+    if fresh.beyond_the_rows.is_empty() {
+        return Ok(None);
+    }
+    let why = format!(
+        "triggers the statement sets off would act beyond the rows an undo entry can hold: {}",
+        fresh.beyond_the_rows.join("; ")
+    );
+    if !cx.options.apply.allow_uncovered {
+        return Err(Error::refused(format!(
+            "{why}\nNothing was run. Rerun with --allow-uncovered to apply it anyway; its undo entry will be partial."
+        )));
+    }
+    Ok(Some(why))
 }
 
 /// Step 6: the after-images of updated rows, found by their locators. A
@@ -446,6 +483,7 @@ fn verify_coverage(
     executed: &Executed,
     baseline: Option<BTreeMap<QualName, TableCounts>>,
     triggers: bool,
+    catalog_before: Option<u64>,
 ) -> Result<Option<String>> {
     // A deferred constraint trigger would write at COMMIT, after this.
     if triggers {
@@ -519,14 +557,25 @@ fn verify_coverage(
         // Truncated or rewritten by a trigger (there must be one): no row
         // counter shows it.
         let held = if triggers {
-            tx.held_exclusively()?
+            tx.held_beyond_counters()?
         } else {
             Vec::new()
         };
-        for name in held {
-            if !(fresh.kind == ChangeKind::Truncate && expected.contains_key(&name)) {
+        for (name, held) in held {
+            let truncated = held == crate::db::Held::Exclusively
+                && fresh.kind == ChangeKind::Truncate
+                && expected.contains_key(&name);
+            if !truncated {
+                uncovered.push(format!("{name} ({held})"));
+            }
+        }
+        // DDL, GRANT and the like from a trigger: rows of the system
+        // catalog, which no undo entry holds.
+        if let Some(before) = catalog_before {
+            let n = tx.catalog_writes()?.saturating_sub(before);
+            if n > 0 {
                 uncovered.push(format!(
-                    "{name} (truncated, rewritten or altered: held exclusively)"
+                    "the system catalog ({n} rows: a trigger ran DDL, GRANT or the like)"
                 ));
             }
         }

@@ -130,6 +130,17 @@ pub trait PreviewTx {
     /// Streams the rows of a query, values in the engine's form, without
     /// the time budget: the journal's reads, which must finish.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
+    /// What the triggers in `firing` (table, trigger name) would do beyond
+    /// the rows the transaction's counters see, one line per trigger,
+    /// read from their functions' source (Postgres,
+    /// `postgres::reach`). None on SQLite, whose triggers can only run SQL
+    /// on the same file.
+    fn beyond_the_rows(
+        &mut self,
+        _firing: &[(crate::schema::QualName, String)],
+    ) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 impl dyn PreviewTx + '_ {
@@ -308,11 +319,39 @@ pub trait ApplyTx: PreviewTx {
     /// changed. A deferred check that fails fails here. Called once the
     /// change's own statements are done.
     fn fire_deferred(&mut self) -> Result<()>;
-    /// Tables outside the journal this transaction holds exclusively
-    /// (Postgres ACCESS EXCLUSIVE: truncated, rewritten, altered or
-    /// dropped), which its row counters do not show; none on SQLite,
-    /// which has no such statement a trigger could run.
-    fn held_exclusively(&mut self) -> Result<Vec<crate::schema::QualName>>;
+    /// Relations outside the journal this transaction changed where its
+    /// row counters do not look, by the locks it holds: tables held
+    /// exclusively (Postgres ACCESS EXCLUSIVE: truncated, rewritten,
+    /// altered or dropped) and foreign tables written (their rows live on
+    /// another server). None on SQLite, which has no such statement a
+    /// trigger could run.
+    fn held_beyond_counters(&mut self) -> Result<Vec<(crate::schema::QualName, Held)>>;
+    /// Rows of the system catalog this transaction has inserted, updated
+    /// or deleted so far (DDL, GRANT, COMMENT, ...), large objects aside
+    /// ([`ApplyTx::counters`] has them); 0 on SQLite, whose triggers
+    /// cannot run DDL.
+    fn catalog_writes(&mut self) -> Result<u64>;
+}
+
+/// How a relation was changed where no row counter looks
+/// ([`ApplyTx::held_beyond_counters`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Truncated, rewritten, altered or dropped.
+    Exclusively,
+    /// A foreign table written: rows on another server.
+    ForeignWrite,
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Held::Exclusively => "truncated, rewritten or altered: held exclusively",
+            Held::ForeignWrite => {
+                "a foreign table written: its rows live on another server, beyond the undo entry"
+            }
+        })
+    }
 }
 
 /// Whether `e` is the engine refusing a duplicate key (Postgres 23505,

@@ -203,6 +203,12 @@ pub struct Impact {
     /// holds, part of [`digest`].
     #[serde(skip)]
     pub row_digests: Vec<String>,
+    /// What the triggers it sets off would do beyond the rows an undo
+    /// entry can hold ([`PreviewTx::beyond_the_rows`]), one line per trigger: the
+    /// apply refuses before the statement runs, since such an act cannot
+    /// be taken back by a rollback.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub beyond_the_rows: Vec<String>,
 }
 
 /// The rows of one table a change deletes, updates or inserts, as SQL:
@@ -392,10 +398,36 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
         }
     }
     refuse_rules(ctx, &impact)?;
+    impact.beyond_the_rows = beyond_the_rows(tx, ctx, &impact)?;
     if ctx.options.bind_rows && !ctx.options.target_only {
         impact.row_digests = row_digests(tx, ctx, &impact)?;
     }
     Ok(impact)
+}
+
+/// What the triggers `impact` sets off would do beyond its rows
+/// ([`PreviewTx::beyond_the_rows`]).
+fn beyond_the_rows(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    impact: &Impact,
+) -> Result<Vec<String>> {
+    let mut firing: Vec<(QualName, String)> = impact
+        .effects
+        .iter()
+        .filter(|e| e.action == Action::Trigger)
+        .map(|e| (e.table.clone(), e.via.clone()))
+        .collect();
+    if impact.kind == ChangeKind::Truncate {
+        for name in impact.totals.keys() {
+            for t in ctx.schema.get(name).into_iter().flat_map(|t| &t.triggers) {
+                if t.enabled && t.events.contains(&TriggerEvent::Truncate) {
+                    firing.push((name.clone(), t.name.clone()));
+                }
+            }
+        }
+    }
+    tx.beyond_the_rows(&firing)
 }
 
 /// A write that reaches a table with rewrite rules is refused: a rule runs
@@ -493,6 +525,7 @@ fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
         covers_every_row: false,
         counted_twice: BTreeMap::new(),
         row_digests: Vec::new(),
+        beyond_the_rows: Vec::new(),
     };
     impact
         .totals
@@ -761,6 +794,7 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         covers_every_row: false,
         counted_twice: BTreeMap::new(),
         row_digests: Vec::new(),
+        beyond_the_rows: Vec::new(),
     }
 }
 

@@ -164,6 +164,13 @@ pub fn text(impact: &Impact, style: Style) -> String {
     for w in &impact.warnings {
         let _ = writeln!(out, "{} {w}", paint(style, "33", "warning:"));
     }
+    for b in &impact.beyond_the_rows {
+        let _ = writeln!(
+            out,
+            "{} {b}; no undo can take that back",
+            paint(style, "31", "beyond undo:")
+        );
+    }
     out
 }
 

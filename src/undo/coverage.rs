@@ -79,11 +79,10 @@ impl Effects {
                 }
             }
         }
-        // Truncated or rewritten by a trigger: no row counter shows it.
-        for name in tx.held_exclusively()? {
-            self.beyond.push(format!(
-                "{name} (truncated, rewritten or altered: held exclusively)"
-            ));
+        // Truncated, rewritten or written on another server by a trigger:
+        // no row counter shows it.
+        for (name, held) in tx.held_beyond_counters()? {
+            self.beyond.push(format!("{name} ({held})"));
         }
         if self.beyond.is_empty() {
             return Ok(None);

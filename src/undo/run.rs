@@ -212,6 +212,7 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
         }
         let names: Vec<QualName> = tables.iter().map(|t| t.info.qual_name()).collect();
         let mode = tx.restore_mode(&names)?;
+        let beyond = self.beyond_the_rows(tx, schema, &names, mode)?;
         let effects = Effects::start(tx)?;
         // A foreign key checked at the end of each statement fails where a
         // restored table references itself or a table restored after it:
@@ -273,7 +274,7 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
         let hint = dialect
             .quiet_restore_hint()
             .map_or_else(String::new, |h| format!(", or {h}"));
-        let mut partial = Vec::new();
+        let mut partial: Vec<String> = beyond.into_iter().collect();
         if !differences.is_empty() {
             partial.push(self.accepted(
                 format!(
@@ -311,6 +312,41 @@ impl Undo {
     /// What the undo would commit beyond exact before-images, `why`:
     /// refused with `help`, unless the operator allowed it, when it is
     /// what the entry's partial mark says.
+    /// What the triggers that fire on the restored tables in `mode` would
+    /// do beyond the rows ([`ApplyTx`]'s `beyond_the_rows`): refused before the
+    /// restore's first statement unless accepted, since no rollback takes
+    /// it back.
+    fn beyond_the_rows(
+        &self,
+        tx: &mut dyn ApplyTx,
+        schema: &Schema,
+        tables: &[QualName],
+        mode: RestoreMode,
+    ) -> Result<Option<String>> {
+        let firing: Vec<(QualName, String)> = tables
+            .iter()
+            .filter_map(|name| schema.get(name))
+            .flat_map(|t| {
+                t.triggers
+                    .iter()
+                    .filter(|tr| mode.fires(tr))
+                    .map(|tr| (t.name.clone(), tr.name.clone()))
+            })
+            .collect();
+        let found = tx.beyond_the_rows(&firing)?;
+        if found.is_empty() {
+            return Ok(None);
+        }
+        self.accepted(
+            format!(
+                "triggers the undo sets off would act beyond the rows its entry can hold: {}",
+                found.join("; ")
+            ),
+            "Disable those triggers for the undo",
+        )
+        .map(Some)
+    }
+
     fn accepted(&self, why: String, help: &str) -> Result<String> {
         if self.opts.allow_uncovered {
             return Ok(why);

@@ -41,6 +41,7 @@ mod guard_admin;
 mod guard_classifier;
 mod guard_effects;
 mod guard_smuggling;
+mod guard_trigger_reach;
 mod impact;
 mod impact_associations;
 mod impact_delete;

@@ -22,6 +22,8 @@ pub mod catalog;
 pub mod conninfo;
 pub mod copy;
 pub(crate) mod journal;
+mod reach;
+pub(crate) mod side_effects;
 
 /// Rows fetched per round trip when streaming a read.
 const FETCH_BATCH: usize = 1000;
@@ -408,6 +410,13 @@ impl PreviewTx for PgPreview<'_, '_> {
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
         stream_in(self.tx, sql, f)
     }
+
+    fn beyond_the_rows(
+        &mut self,
+        firing: &[(crate::schema::QualName, String)],
+    ) -> Result<Vec<String>> {
+        reach::beyond_the_rows(self.tx, firing)
+    }
 }
 
 /// `t` as a Postgres text literal. `E''` reads the same whatever
@@ -544,6 +553,12 @@ impl PreviewTx for PgApply<'_, '_> {
     }
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64> {
         self.preview.stream(sql, f)
+    }
+    fn beyond_the_rows(
+        &mut self,
+        firing: &[(crate::schema::QualName, String)],
+    ) -> Result<Vec<String>> {
+        self.preview.beyond_the_rows(firing)
     }
 }
 
@@ -712,24 +727,27 @@ impl ApplyTx for PgApply<'_, '_> {
         Ok(false)
     }
 
-    fn held_exclusively(&mut self) -> Result<Vec<crate::schema::QualName>> {
+    fn held_beyond_counters(&mut self) -> Result<Vec<(crate::schema::QualName, crate::db::Held)>> {
         let rows = self
             .preview
             .tx
             .query_typed(
                 // A relation the lock outlived was dropped in this
-                // transaction: its name is gone with it.
+                // transaction: its name is gone with it. Any lock above
+                // ROW SHARE on a foreign table is a write (or DDL) on it.
                 "SELECT coalesce(n.nspname::text, ''), \
-                        coalesce(c.relname::text, 'relation ' || l.relation::text || ', dropped') \
+                        coalesce(c.relname::text, 'relation ' || l.relation::text || ', dropped'), \
+                        coalesce(c.relkind = 'f', false) \
                  FROM pg_catalog.pg_locks l \
                  LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
                  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' \
-                   AND l.mode = 'AccessExclusiveLock' \
                    AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
-                   AND (c.oid IS NULL OR (c.relkind IN ('r', 'p', 'm') \
-                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                   AND n.nspname !~ '^pg_(toast|temp)' AND n.nspname::text <> $1))",
+                   AND ((l.mode = 'AccessExclusiveLock' \
+                         AND (c.oid IS NULL OR (c.relkind IN ('r', 'p', 'm') \
+                         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                         AND n.nspname !~ '^pg_(toast|temp)' AND n.nspname::text <> $1))) \
+                     OR (c.relkind = 'f' AND l.mode NOT IN ('AccessShareLock', 'RowShareLock')))",
                 &[(
                     &crate::db::journal::journal_schema(),
                     postgres::types::Type::TEXT,
@@ -740,10 +758,32 @@ impl ApplyTx for PgApply<'_, '_> {
         for r in rows {
             let schema: String = r.try_get(0)?;
             let name: String = r.try_get(1)?;
+            let foreign: bool = r.try_get(2)?;
             let schema = (!schema.is_empty()).then_some(schema.as_str());
-            out.push(crate::schema::QualName::new(schema, &name));
+            let held = if foreign {
+                crate::db::Held::ForeignWrite
+            } else {
+                crate::db::Held::Exclusively
+            };
+            out.push((crate::schema::QualName::new(schema, &name), held));
         }
         Ok(out)
+    }
+
+    fn catalog_writes(&mut self) -> Result<u64> {
+        let row = self
+            .preview
+            .tx
+            .query_typed_one(
+                "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::int8 \
+                 FROM pg_catalog.pg_stat_xact_sys_tables \
+                 WHERE relid NOT IN ('pg_catalog.pg_largeobject'::regclass, \
+                                     'pg_catalog.pg_largeobject_metadata'::regclass)",
+                &[],
+            )
+            .map_err(apply_error)?;
+        let n: i64 = row.try_get(0)?;
+        Ok(n.max(0) as u64)
     }
 
     fn fire_deferred(&mut self) -> Result<()> {

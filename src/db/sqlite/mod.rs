@@ -587,8 +587,12 @@ impl ApplyTx for SqliteApply<'_, '_> {
         Ok(true)
     }
 
-    fn held_exclusively(&mut self) -> Result<Vec<crate::schema::QualName>> {
+    fn held_beyond_counters(&mut self) -> Result<Vec<(crate::schema::QualName, crate::db::Held)>> {
         Ok(Vec::new())
+    }
+
+    fn catalog_writes(&mut self) -> Result<u64> {
+        Ok(0)
     }
 
     fn fire_deferred(&mut self) -> Result<()> {
