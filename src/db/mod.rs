@@ -141,6 +141,13 @@ pub trait PreviewTx {
     ) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+    /// What the functions of the database's own that a statement calls by
+    /// name (`calls`, lower case) can do that a read-only transaction does
+    /// not stop, one line per function (Postgres, `postgres::reach`): a
+    /// preview runs a write's predicate, and with it those calls.
+    fn called_beyond(&mut self, _calls: &[String]) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 impl dyn PreviewTx + '_ {
@@ -509,10 +516,18 @@ impl Connection {
     }
 
     /// Runs one statement already classified as a read, inside a read-only
-    /// transaction, streaming its rows to `sink`.
-    pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+    /// transaction, streaming its rows to `sink`. `calls`: the functions
+    /// it calls by name (lower case); one the database defines whose code
+    /// reaches beyond what the transaction stops refuses the read
+    /// (Postgres).
+    pub fn run_read(
+        &mut self,
+        sql: &str,
+        calls: &[String],
+        sink: &mut dyn RowSink,
+    ) -> Result<ReadSummary> {
         match self {
-            Connection::Postgres(c) => c.run_read(sql, sink),
+            Connection::Postgres(c) => c.run_read(sql, calls, sink),
             Connection::Sqlite(c) => c.run_read(sql, sink),
         }
     }

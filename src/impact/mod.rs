@@ -335,6 +335,16 @@ pub(crate) fn analyze(
 
 /// [`analyze`] without the data version.
 fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) -> Result<Impact> {
+    // The preview runs the statement's predicate, and every function it
+    // calls: one of the database's own whose code acts elsewhere would act
+    // now, read-only transaction or not.
+    let beyond = tx.called_beyond(&crate::sql::calls(stmt))?;
+    if !beyond.is_empty() {
+        return Err(Error::refused(format!(
+            "cannot preview the statement: a function it calls acts where no transaction can stop it: {}; nothing was run\nWrite the change without that call.",
+            beyond.join("; ")
+        )));
+    }
     // The engine reads the statement first: what it rejects fails, and no
     // preview is built from a parse the engine would not share.
     if stmt.kind.is_data_write()

@@ -11,8 +11,9 @@
 //! function (or family), each with what it does that the guard cannot see.
 //!
 //! Names match however they are written: schema-qualified or not, quoted
-//! or not, in any case. What this cannot see is a user-defined function
-//! that calls one of them in its body; the README says so.
+//! or not, in any case. A user-defined function that calls one of them in
+//! its body is found by the engine layer (`crate::db::postgres::reach`),
+//! from the names [`calls`] collects.
 
 use std::ops::ControlFlow;
 
@@ -32,6 +33,33 @@ pub(crate) fn side_effect(engine: Engine, stmt: &ast::Statement) -> Option<(Stri
     let mut finder = Finder(None);
     let _ = stmt.visit(&mut finder);
     finder.0
+}
+
+/// The functions `stmt` calls, table functions included: unqualified
+/// names in lower case, each once. A read hands them to the engine, which
+/// checks those the database defines itself (their bodies may make the
+/// calls [`SIDE_EFFECTS`] lists, which the parse tree cannot show).
+pub fn calls(stmt: &super::Statement) -> Vec<String> {
+    let Some(ast) = &stmt.ast else {
+        return Vec::new();
+    };
+    let mut names = std::collections::BTreeSet::new();
+    let mut add = |name: &ast::ObjectName| {
+        if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
+            names.insert(last.value.to_lowercase());
+        }
+    };
+    let _ = ast::visit_expressions(ast, |e| {
+        if let ast::Expr::Function(f) = e {
+            add(&f.name);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let _ = ast::visit_relations(ast, |r| {
+        add(r);
+        ControlFlow::<()>::Continue(())
+    });
+    names.into_iter().collect()
 }
 
 /// Functions and relations that read the state of the transaction they

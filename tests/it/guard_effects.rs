@@ -130,3 +130,68 @@ fn escaped_names_and_sql_in_strings_call_nothing() {
         );
     }
 }
+
+/// A function of the database's own that makes such a call in its body
+/// (here through a helper): the parse tree shows only `my_cleanup()`, the
+/// body shows `dblink_exec`. Refused before anything runs; a function
+/// whose body only reads runs as before.
+#[test]
+fn a_read_calling_a_function_that_reaches_dblink_deletes_nothing() {
+    let db = PgDb::with(&format!("{T} create extension dblink;"));
+    let conninfo = format!("dbname={} user=postgres host=127.0.0.1", db.name);
+    db.client()
+        .batch_execute(&format!(
+            "create function helper(i int) returns text language sql as $$
+               select public.dblink_exec('{conninfo}', 'delete from t where id = ' || i) $$;
+             create function My_Cleanup(i int) returns text language plpgsql as $$
+               begin return helper(i); end $$;
+             create function dyn(q text) returns int language plpgsql as $$
+               begin execute q; return 1; end $$;
+             create function harmless() returns bigint language sql as $$ select count(*) from t $$;"
+        ))
+        .expect("functions");
+    for (sql, named) in [
+        ("select my_cleanup(1)", "dblink_exec"),
+        (
+            "select * from t where id = length(public.\"my_cleanup\"(2))",
+            "dblink_exec",
+        ),
+        ("select dyn('select lo_unlink(1)')", "dynamic sql"),
+    ] {
+        let out = run(&["exec", &db.url, "-c", sql]);
+        refused(&out, named);
+        assert!(stderr(&out).contains("my_cleanup() → helper()") || named != "dblink_exec");
+        assert_eq!(count(&db, "select count(*) from t"), 3, "{sql}");
+    }
+    let out = run(&["exec", &db.url, "-c", "select harmless()"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains('3'), "{}", stdout(&out));
+}
+
+/// The same function in a write's WHERE: the preview counts the rows by
+/// running the predicate, so it would call it. Refused before the preview.
+#[test]
+fn a_write_whose_where_calls_a_function_that_reaches_dblink_runs_nothing() {
+    let db = PgDb::with(&format!("{T} create extension dblink;"));
+    let conninfo = format!("dbname={} user=postgres host=127.0.0.1", db.name);
+    db.client()
+        .batch_execute(&format!(
+            "create function forget(i int) returns int language sql as $$
+               select length(public.dblink_exec('{conninfo}', 'delete from t where id = ' || i)) $$;"
+        ))
+        .expect("function");
+    let out = run(&[
+        "exec",
+        &db.url,
+        "-c",
+        "delete from t where id = forget(3)",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("forget() calls dblink_exec"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&db, "select count(*) from t"), 3);
+}

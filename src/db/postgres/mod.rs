@@ -21,6 +21,7 @@ use conninfo::PgParams;
 pub mod catalog;
 pub mod conninfo;
 pub mod copy;
+mod counters;
 pub(crate) mod journal;
 mod reach;
 pub(crate) mod side_effects;
@@ -78,9 +79,21 @@ impl PgConnection {
     /// must answer what the session has, as in psql).
     /// Its text is read with standard conforming strings, as dbguard's
     /// parser read it (see [`UTF8`]).
-    pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+    pub fn run_read(
+        &mut self,
+        sql: &str,
+        calls: &[String],
+        sink: &mut dyn RowSink,
+    ) -> Result<ReadSummary> {
         let mut tx = self.client.build_transaction().read_only(true).start()?;
         tx.batch_execute("SET LOCAL standard_conforming_strings = on")?;
+        let beyond = reach::called_beyond(&mut tx, calls)?;
+        if !beyond.is_empty() {
+            return Err(Error::refused(format!(
+                "statement not executed: a function it calls acts where a read-only transaction cannot stop it: {}\nNothing was run: a call that acts elsewhere is not a read.",
+                beyond.join("; ")
+            )));
+        }
         let summary = read_in(&mut tx, sql, sink)?;
         tx.commit()?;
         Ok(summary)
@@ -417,6 +430,10 @@ impl PreviewTx for PgPreview<'_, '_> {
     ) -> Result<Vec<String>> {
         reach::beyond_the_rows(self.tx, firing)
     }
+
+    fn called_beyond(&mut self, calls: &[String]) -> Result<Vec<String>> {
+        reach::called_beyond(self.tx, calls)
+    }
 }
 
 /// `t` as a Postgres text literal. `E''` reads the same whatever
@@ -497,24 +514,6 @@ fn apply_error(e: postgres::Error) -> Error {
     Error::new(kind, message).caused_by(e)
 }
 
-/// What this transaction has deleted, updated and inserted so far in each
-/// user table: `pg_stat_xact_user_tables`, read through the functions that
-/// view calls, without its grouping over every relation's index scans
-/// (planning and running the view took about 1 ms of a one-row change).
-/// The large-object tables of the catalog count too: a trigger that
-/// unlinks or writes a large object changes data no journal entry holds.
-const XACT_COUNTERS: &str = "SELECT s.nspname, s.relname, s.d, s.u, s.i FROM ( \
-       SELECT n.nspname::text AS nspname, c.relname::text AS relname, \
-              pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS d, \
-              pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS u, \
-              pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS i \
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-       WHERE (c.relkind IN ('r', 't', 'm', 'p') \
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
-         AND n.nspname::text <> $1) \
-          OR c.oid IN ('pg_catalog.pg_largeobject'::regclass, 'pg_catalog.pg_largeobject_metadata'::regclass)) AS s \
-     WHERE s.d + s.u + s.i > 0";
-
 /// The apply transaction on Postgres.
 pub(crate) struct PgApply<'a, 't> {
     preview: PgPreview<'a, 't>,
@@ -559,6 +558,9 @@ impl PreviewTx for PgApply<'_, '_> {
         firing: &[(crate::schema::QualName, String)],
     ) -> Result<Vec<String>> {
         self.preview.beyond_the_rows(firing)
+    }
+    fn called_beyond(&mut self, calls: &[String]) -> Result<Vec<String>> {
+        self.preview.called_beyond(calls)
     }
 }
 
@@ -667,30 +669,7 @@ impl ApplyTx for PgApply<'_, '_> {
     fn counters(
         &mut self,
     ) -> Result<Option<std::collections::BTreeMap<crate::schema::QualName, TableCounts>>> {
-        let rows = self.preview.tx.query_typed(
-            XACT_COUNTERS,
-            &[(
-                &crate::db::journal::journal_schema(),
-                postgres::types::Type::TEXT,
-            )],
-        )?;
-        let mut out = std::collections::BTreeMap::new();
-        for r in rows {
-            let schema: String = r.try_get(0)?;
-            let name: String = r.try_get(1)?;
-            let del: i64 = r.try_get(2)?;
-            let upd: i64 = r.try_get(3)?;
-            let ins: i64 = r.try_get(4)?;
-            out.insert(
-                crate::schema::QualName::new(Some(&schema), &name),
-                TableCounts {
-                    deleted: del.max(0) as u64,
-                    updated: upd.max(0) as u64,
-                    inserted: ins.max(0) as u64,
-                },
-            );
-        }
-        Ok(Some(out))
+        counters::table_counts(self.preview.tx).map(Some)
     }
 
     fn restore_mode(
@@ -728,62 +707,11 @@ impl ApplyTx for PgApply<'_, '_> {
     }
 
     fn held_beyond_counters(&mut self) -> Result<Vec<(crate::schema::QualName, crate::db::Held)>> {
-        let rows = self
-            .preview
-            .tx
-            .query_typed(
-                // A relation the lock outlived was dropped in this
-                // transaction: its name is gone with it. Any lock above
-                // ROW SHARE on a foreign table is a write (or DDL) on it.
-                "SELECT coalesce(n.nspname::text, ''), \
-                        coalesce(c.relname::text, 'relation ' || l.relation::text || ', dropped'), \
-                        coalesce(c.relkind = 'f', false) \
-                 FROM pg_catalog.pg_locks l \
-                 LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
-                 LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' \
-                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
-                   AND ((l.mode = 'AccessExclusiveLock' \
-                         AND (c.oid IS NULL OR (c.relkind IN ('r', 'p', 'm') \
-                         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                         AND n.nspname !~ '^pg_(toast|temp)' AND n.nspname::text <> $1))) \
-                     OR (c.relkind = 'f' AND l.mode NOT IN ('AccessShareLock', 'RowShareLock')))",
-                &[(
-                    &crate::db::journal::journal_schema(),
-                    postgres::types::Type::TEXT,
-                )],
-            )
-            .map_err(apply_error)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let schema: String = r.try_get(0)?;
-            let name: String = r.try_get(1)?;
-            let foreign: bool = r.try_get(2)?;
-            let schema = (!schema.is_empty()).then_some(schema.as_str());
-            let held = if foreign {
-                crate::db::Held::ForeignWrite
-            } else {
-                crate::db::Held::Exclusively
-            };
-            out.push((crate::schema::QualName::new(schema, &name), held));
-        }
-        Ok(out)
+        counters::held_beyond_counters(self.preview.tx)
     }
 
     fn catalog_writes(&mut self) -> Result<u64> {
-        let row = self
-            .preview
-            .tx
-            .query_typed_one(
-                "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::int8 \
-                 FROM pg_catalog.pg_stat_xact_sys_tables \
-                 WHERE relid NOT IN ('pg_catalog.pg_largeobject'::regclass, \
-                                     'pg_catalog.pg_largeobject_metadata'::regclass)",
-                &[],
-            )
-            .map_err(apply_error)?;
-        let n: i64 = row.try_get(0)?;
-        Ok(n.max(0) as u64)
+        counters::catalog_writes(self.preview.tx)
     }
 
     fn fire_deferred(&mut self) -> Result<()> {

@@ -46,8 +46,56 @@ pub(crate) fn beyond_the_rows(
     Ok(judge_all(&load(tx)?, firing))
 }
 
+/// For a read: what the functions of the database's own that it calls
+/// (`calls`, unqualified names in lower case) can do that its read-only
+/// transaction does not stop, one line per function. Its writes to
+/// tables fail there, so only the calls beyond them count, and triggers
+/// are not followed. One query answers when no such function is called.
+pub(crate) fn called_beyond(tx: &mut Transaction<'_>, calls: &[String]) -> Result<Vec<String>> {
+    if calls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let row = tx.query_typed_one(
+        &format!(
+            "SELECT count(*) FROM pg_catalog.pg_proc p \
+             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+             WHERE {USER_SCHEMAS} AND lower(p.proname::text) = ANY($1)"
+        ),
+        &[(&calls, postgres::types::Type::TEXT_ARRAY)],
+    )?;
+    let n: i64 = row.try_get(0)?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let routines = load(tx)?;
+    let graph = Graph::new(&routines, Scope::Read);
+    let mut out = Vec::new();
+    for name in calls {
+        let found = graph
+            .by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .find_map(|oid| graph.first_beyond(*oid));
+        if let Some((path, what)) = found {
+            out.push(format!("{} {what}", path.join(" → ")));
+        }
+    }
+    Ok(out)
+}
+
+/// What a walk looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// A write's triggers: what lies beyond the rows the transaction's
+    /// counters see; the triggers of tables the code names are followed.
+    Write,
+    /// A read's calls: whatever a read-only transaction does not stop.
+    Read,
+}
+
 fn judge_all(routines: &Routines, firing: &[(QualName, String)]) -> Vec<String> {
-    let graph = Graph::new(routines);
+    let graph = Graph::new(routines, Scope::Write);
     let mut out = Vec::new();
     for (table, name) in firing {
         let Some(start) = routines
@@ -158,19 +206,24 @@ fn load(tx: &mut Transaction<'_>) -> Result<Routines> {
 /// table's name, both in lower case: how a function's source reaches more
 /// code.
 struct Graph<'a> {
+    scope: Scope,
     routines: &'a BTreeMap<u32, Routine>,
     by_name: BTreeMap<String, Vec<u32>>,
     by_table: BTreeMap<String, Vec<(String, u32)>>,
 }
 
 impl<'a> Graph<'a> {
-    fn new(r: &'a Routines) -> Graph<'a> {
+    fn new(r: &'a Routines, scope: Scope) -> Graph<'a> {
         let mut by_name: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (oid, f) in &r.routines {
             by_name.entry(f.name.to_lowercase()).or_default().push(*oid);
         }
         let mut by_table: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
-        for t in r.triggers.iter().filter(|t| t.enabled) {
+        for t in r
+            .triggers
+            .iter()
+            .filter(|t| t.enabled && scope == Scope::Write)
+        {
             if let Some(f) = t.function {
                 by_table
                     .entry(t.table.name.to_lowercase())
@@ -179,6 +232,7 @@ impl<'a> Graph<'a> {
             }
         }
         Graph {
+            scope,
             routines: &r.routines,
             by_name,
             by_table,
@@ -195,7 +249,7 @@ impl<'a> Graph<'a> {
                 continue;
             };
             path.push(format!("{}()", f.name));
-            if let Some(what) = judge(f) {
+            if let Some(what) = judge(f, self.scope) {
                 return Some((path, what));
             }
             if !reads(f) {
@@ -226,10 +280,10 @@ fn reads(f: &Routine) -> bool {
 }
 
 /// What `f` itself does beyond the rows, if anything.
-fn judge(f: &Routine) -> Option<String> {
+fn judge(f: &Routine, scope: Scope) -> Option<String> {
     let listed = |name: &str| {
         super::side_effects::listed(name)
-            .filter(|e| e.beyond_the_rows())
+            .filter(|e| scope == Scope::Read || e.beyond_the_rows())
             .map(|e| format!("calls {name}, which {}", e.why))
     };
     match f.language.as_str() {
