@@ -141,10 +141,12 @@ pub trait PreviewTx {
     ) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+
     /// What the functions of the database's own that a statement calls by
-    /// name (`calls`, lower case) can do that a read-only transaction does
-    /// not stop, one line per function (Postgres, `postgres::reach`): a
-    /// preview runs a write's predicate, and with it those calls.
+    /// name (`calls`, as the server resolves them) can do that a read-only
+    /// transaction does not stop, one line per function (Postgres,
+    /// `postgres::reach`): a preview runs a write's predicate, and with it
+    /// those calls.
     fn called_beyond(&mut self, _calls: &[String]) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
@@ -517,7 +519,7 @@ impl Connection {
 
     /// Runs one statement already classified as a read, inside a read-only
     /// transaction, streaming its rows to `sink`. `calls`: the functions
-    /// it calls by name (lower case); one the database defines whose code
+    /// it calls by name (see `sql::calls`); one the database defines whose code
     /// reaches beyond what the transaction stops refuses the read
     /// (Postgres).
     pub fn run_read(

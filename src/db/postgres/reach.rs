@@ -47,7 +47,7 @@ pub(crate) fn beyond_the_rows(
 }
 
 /// For a read: what the functions of the database's own that it calls
-/// (`calls`, unqualified names in lower case) can do that its read-only
+/// (`calls`, unqualified names as the server resolves them) can do that its read-only
 /// transaction does not stop, one line per function. Its writes to
 /// tables fail there, so only the calls beyond them count, and triggers
 /// are not followed. One query answers when no such function is called.
@@ -59,7 +59,7 @@ pub(crate) fn called_beyond(tx: &mut Transaction<'_>, calls: &[String]) -> Resul
         &format!(
             "SELECT count(*) FROM pg_catalog.pg_proc p \
              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-             WHERE {USER_SCHEMAS} AND lower(p.proname::text) = ANY($1)"
+             WHERE {USER_SCHEMAS} AND p.proname = ANY($1::text[]::name[])"
         ),
         &[(&calls, postgres::types::Type::TEXT_ARRAY)],
     )?;
@@ -73,7 +73,7 @@ pub(crate) fn called_beyond(tx: &mut Transaction<'_>, calls: &[String]) -> Resul
     for name in calls {
         let found = graph
             .by_name
-            .get(name)
+            .get(&name.to_lowercase())
             .into_iter()
             .flatten()
             .find_map(|oid| graph.first_beyond(*oid));
