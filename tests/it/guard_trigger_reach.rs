@@ -86,8 +86,8 @@ fn pg_trigger_reaching_dblink_is_refused_before_it_runs() {
     assert_eq!(count(&db, "SELECT count(*) FROM other"), 2);
 }
 
-/// Dynamic SQL, a sequence set and a function in an untrusted-looking
-/// language: each refused, named, nothing run.
+/// Dynamic SQL, and a sequence set directly or through a `BEGIN ATOMIC`
+/// SQL function: each refused, named, nothing run.
 #[test]
 fn pg_triggers_running_dynamic_sql_or_setting_a_sequence_are_refused() {
     for (body, named) in [
@@ -99,11 +99,18 @@ fn pg_triggers_running_dynamic_sql_or_setting_a_sequence_are_refused() {
             "LANGUAGE plpgsql AS $$ BEGIN PERFORM setval('s', 100); RETURN OLD; END $$",
             "calls setval",
         ),
+        // A SQL function in the BEGIN ATOMIC form keeps no source text.
+        (
+            "LANGUAGE plpgsql AS $$ BEGIN PERFORM bump(); RETURN OLD; END $$",
+            "bump() calls setval",
+        ),
     ] {
         let db = Db::new(
             Engine::Postgres,
             &format!(
                 "{T} CREATE SEQUENCE s;
+                 CREATE FUNCTION bump() RETURNS bigint LANGUAGE sql
+                   BEGIN ATOMIC SELECT setval('s', 100); END;
                  CREATE FUNCTION on_delete() RETURNS trigger {body};
                  CREATE TRIGGER t_act BEFORE DELETE ON t FOR EACH ROW EXECUTE FUNCTION on_delete();"
             ),

@@ -126,7 +126,9 @@ struct Routine {
     /// untrusted one reaches files, programs and the network.
     trusted: bool,
     /// The body (`prosrc`): the code for SQL and procedural languages,
-    /// the C symbol for `c` and `internal`.
+    /// the C symbol for `c` and `internal`. A SQL function written with
+    /// `BEGIN ATOMIC` keeps no source, only a parse tree: its definition
+    /// as the server prints it stands in.
     source: String,
 }
 
@@ -159,7 +161,10 @@ fn load(tx: &mut Transaction<'_>) -> Result<Routines> {
     let rows = tx.query_typed(
         &format!(
             "SELECT p.oid, n.nspname::text, p.proname::text, l.lanname::text, \
-                    l.lanpltrusted, coalesce(p.prosrc, '') \
+                    l.lanpltrusted, \
+                    CASE WHEN l.lanname = 'sql' AND coalesce(p.prosrc, '') = '' \
+                         THEN pg_catalog.pg_get_functiondef(p.oid) \
+                         ELSE coalesce(p.prosrc, '') END \
              FROM pg_catalog.pg_proc p \
              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
              JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
