@@ -333,7 +333,7 @@ fn beyond_the_rows(cx: &ApplyContext<'_>, fresh: &Impact) -> Result<Option<Strin
         return Ok(None);
     }
     let why = format!(
-        "triggers the statement sets off would act beyond the rows an undo entry can hold: {}",
+        "what the statement sets off (triggers, or functions its tables' defaults, constraints and indexes run) would act beyond the rows an undo entry can hold: {}",
         fresh.beyond_the_rows.join("; ")
     );
     if !cx.options.apply.allow_uncovered {

@@ -130,14 +130,16 @@ pub trait PreviewTx {
     /// Streams the rows of a query, values in the engine's form, without
     /// the time budget: the journal's reads, which must finish.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
-    /// What the triggers in `firing` (table, trigger name) would do beyond
-    /// the rows the transaction's counters see, one line per trigger,
-    /// read from their functions' source (Postgres,
-    /// `postgres::reach`). None on SQLite, whose triggers can only run SQL
+    /// What the triggers in `firing` (table, trigger name), and the
+    /// functions the definitions of the `written` tables run on a row
+    /// (defaults, constraints, index expressions), would do beyond the rows
+    /// the transaction's counters see, one line each, read from their
+    /// source (Postgres, `postgres::reach`). None on SQLite, whose triggers can only run SQL
     /// on the same file.
     fn beyond_the_rows(
         &mut self,
         _firing: &[(crate::schema::QualName, String)],
+        _written: &[crate::schema::QualName],
     ) -> Result<Vec<String>> {
         Ok(Vec::new())
     }

@@ -437,7 +437,15 @@ fn beyond_the_rows(
             }
         }
     }
-    tx.beyond_the_rows(&firing)
+    // Rows inserted or updated run their table's defaults, constraints
+    // and index expressions.
+    let written: Vec<QualName> = impact
+        .totals
+        .iter()
+        .filter(|(_, t)| t.insert + t.update > 0)
+        .map(|(name, _)| name.clone())
+        .collect();
+    tx.beyond_the_rows(&firing, &written)
 }
 
 /// A write that reaches a table with rewrite rules is refused: a rule runs

@@ -333,16 +333,18 @@ impl Undo {
                     .map(|tr| (t.name.clone(), tr.name.clone()))
             })
             .collect();
-        let found = tx.beyond_the_rows(&firing)?;
+        // The restore writes rows into every table it restores: their
+        // constraints and index expressions run.
+        let found = tx.beyond_the_rows(&firing, tables)?;
         if found.is_empty() {
             return Ok(None);
         }
         self.accepted(
             format!(
-                "triggers the undo sets off would act beyond the rows its entry can hold: {}",
+                "what the undo sets off (triggers, or functions its tables' defaults, constraints and indexes run) would act beyond the rows its entry can hold: {}",
                 found.join("; ")
             ),
-            "Disable those triggers for the undo",
+            "Disable those triggers, or drop those calls, for the undo",
         )
         .map(Some)
     }

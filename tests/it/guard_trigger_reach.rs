@@ -253,3 +253,47 @@ fn pg_undo_refuses_an_always_trigger_reaching_dblink() {
         "the accepted undo's entry does not say what it could not hold: {entry}"
     );
 }
+
+/// No trigger at all: a column default and a CHECK constraint run
+/// functions of their own on every row written. A default whose function
+/// deletes through `dblink_exec`, and a CHECK whose function sets a
+/// sequence, are refused before the INSERT or UPDATE runs.
+#[test]
+fn pg_defaults_and_checks_reaching_beyond_the_rows_are_refused() {
+    let db = Db::new(
+        Engine::Postgres,
+        &format!("{T} CREATE EXTENSION dblink; CREATE SEQUENCE s;"),
+    );
+    db.plain(&format!(
+        "CREATE FUNCTION stamp() RETURNS text LANGUAGE sql AS $$
+           SELECT public.dblink_exec('{}', 'DELETE FROM other') $$;
+         CREATE FUNCTION ok(v text) RETURNS boolean LANGUAGE sql AS $$
+           SELECT setval('s', 100) > 0 OR v IS NULL $$;
+         CREATE TABLE stamped (id integer PRIMARY KEY, note text DEFAULT stamp());
+         ALTER TABLE t ADD CONSTRAINT v_ok CHECK (ok(v));
+         SELECT setval('s', 1);",
+        conninfo(&db)
+    ));
+    let j = db.machine();
+    let before = db.dump();
+    for (sql, named) in [
+        (
+            "INSERT INTO stamped (id) VALUES (1)",
+            "default of stamped: stamp() calls dblink_exec",
+        ),
+        (
+            "UPDATE t SET v = 'c' WHERE id = 1",
+            "constraint v_ok on t: ok() calls setval",
+        ),
+    ] {
+        let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
+        assert_exit(&o, 1, sql);
+        let err = stderr(&o);
+        assert!(
+            err.contains(named) && err.contains("Nothing was run"),
+            "{sql}: {err}"
+        );
+        assert_eq!(db.dump(), before, "{sql}");
+        assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{sql}");
+    }
+}

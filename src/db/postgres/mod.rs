@@ -427,8 +427,9 @@ impl PreviewTx for PgPreview<'_, '_> {
     fn beyond_the_rows(
         &mut self,
         firing: &[(crate::schema::QualName, String)],
+        written: &[crate::schema::QualName],
     ) -> Result<Vec<String>> {
-        reach::beyond_the_rows(self.tx, firing)
+        reach::beyond_the_rows(self.tx, firing, written)
     }
 
     fn called_beyond(&mut self, calls: &[String]) -> Result<Vec<String>> {
@@ -556,8 +557,9 @@ impl PreviewTx for PgApply<'_, '_> {
     fn beyond_the_rows(
         &mut self,
         firing: &[(crate::schema::QualName, String)],
+        written: &[crate::schema::QualName],
     ) -> Result<Vec<String>> {
-        self.preview.beyond_the_rows(firing)
+        self.preview.beyond_the_rows(firing, written)
     }
     fn called_beyond(&mut self, calls: &[String]) -> Result<Vec<String>> {
         self.preview.called_beyond(calls)

@@ -36,14 +36,101 @@ use crate::schema::QualName;
 /// the trigger, the path of functions to the act, and what the act does.
 /// `firing`: the triggers a change sets off, by table and name. The
 /// catalog is read in the caller's transaction.
+/// `written`: the tables whose rows it inserts or updates, where column
+/// defaults, generated columns, CHECK and domain constraints and index
+/// expressions run functions of their own.
 pub(crate) fn beyond_the_rows(
     tx: &mut Transaction<'_>,
     firing: &[(QualName, String)],
+    written: &[QualName],
 ) -> Result<Vec<String>> {
-    if firing.is_empty() {
+    let uses = functions_used(tx, written)?;
+    // The engine's own functions (`nextval` in a serial's default) are
+    // judged by name: the catalog's code is read only when some of the
+    // database's own runs.
+    let routines = if firing.is_empty() && uses.iter().all(|u| u.system) {
+        Routines::default()
+    } else {
+        load(tx)?
+    };
+    let mut out = judge_all(&routines, firing);
+    let graph = Graph::new(&routines, Scope::Write);
+    for used in uses {
+        let found = match routines.routines.contains_key(&used.function) {
+            true => graph.first_beyond(used.function),
+            // The engine's own: judged by name.
+            false => judge_listed(&used.name, Scope::Write)
+                .map(|what| (vec![format!("{}()", used.name)], what)),
+        };
+        if let Some((path, what)) = found {
+            out.push(format!("{}: {} {what}", used.by, path.join(" → ")));
+        }
+    }
+    Ok(out)
+}
+
+/// A function that a written table's own definition runs.
+struct Used {
+    function: u32,
+    name: String,
+    /// In a system schema: the engine's own.
+    system: bool,
+    /// What runs it: `default of public.t`, `constraint c on public.t`, ...
+    by: String,
+}
+
+/// The functions the definitions of `tables` run on a row written:
+/// defaults and generated columns, CHECK constraints (of the tables and
+/// of the domains of their columns), index expressions and predicates,
+/// from `pg_depend`.
+fn functions_used(tx: &mut Transaction<'_>, tables: &[QualName]) -> Result<Vec<Used>> {
+    if tables.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(judge_all(&load(tx)?, firing))
+    let names: Vec<String> = tables.iter().map(QualName::sql).collect();
+    let rows = tx.query_typed(
+        "WITH t AS (SELECT to_regclass(x) AS oid FROM unnest($1::text[]) AS x), \
+              used AS ( \
+           SELECT d.refobjid AS f, 'default of ' || a.adrelid::regclass::text AS by \
+           FROM pg_catalog.pg_attrdef a \
+           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = a.oid \
+                AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
+           WHERE a.adrelid IN (SELECT oid FROM t) \
+           UNION \
+           SELECT d.refobjid, 'constraint ' || c.conname::text || ' on ' || c.conrelid::regclass::text \
+           FROM pg_catalog.pg_constraint c \
+           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid \
+                AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
+           WHERE c.conrelid IN (SELECT oid FROM t) \
+           UNION \
+           SELECT d.refobjid, 'index ' || i.indexrelid::regclass::text \
+           FROM pg_catalog.pg_index i \
+           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = i.indexrelid \
+                AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
+           WHERE i.indrelid IN (SELECT oid FROM t) \
+           UNION \
+           SELECT d.refobjid, 'domain constraint ' || c.conname::text || ' on ' || a.attrelid::regclass::text \
+           FROM pg_catalog.pg_attribute a \
+           JOIN pg_catalog.pg_constraint c ON c.contypid = a.atttypid \
+           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid \
+                AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
+           WHERE a.attrelid IN (SELECT oid FROM t) AND a.attnum > 0 AND NOT a.attisdropped) \
+         SELECT used.f, p.proname::text, used.by, \
+                p.pronamespace IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) \
+         FROM used JOIN pg_catalog.pg_proc p ON p.oid = used.f \
+         ORDER BY 3, 2",
+        &[(&names, postgres::types::Type::TEXT_ARRAY)],
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(Used {
+            function: r.try_get(0)?,
+            name: r.try_get(1)?,
+            by: r.try_get(2)?,
+            system: r.try_get(3)?,
+        });
+    }
+    Ok(out)
 }
 
 /// For a read: what the functions of the database's own that it calls
@@ -285,12 +372,16 @@ fn reads(f: &Routine) -> bool {
 }
 
 /// What `f` itself does beyond the rows, if anything.
+/// What a call of a function named `name` does beyond what `scope`
+/// allows, by the reviewed list.
+fn judge_listed(name: &str, scope: Scope) -> Option<String> {
+    super::side_effects::listed(&name.to_lowercase())
+        .filter(|e| scope == Scope::Read || e.beyond_the_rows())
+        .map(|e| format!("calls {name}, which {}", e.why))
+}
+
 fn judge(f: &Routine, scope: Scope) -> Option<String> {
-    let listed = |name: &str| {
-        super::side_effects::listed(name)
-            .filter(|e| scope == Scope::Read || e.beyond_the_rows())
-            .map(|e| format!("calls {name}, which {}", e.why))
-    };
+    let listed = |name: &str| judge_listed(name, scope);
     match f.language.as_str() {
         // Compiled code: only its name, or the symbol it is bound to,
         // tells what it is (`CREATE FUNCTION innocent(...) LANGUAGE c AS
