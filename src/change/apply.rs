@@ -140,6 +140,9 @@ pub(super) fn recompute(
             drift_details(confirmed, &fresh)
         )));
     }
+    // Before the entry's first statement: an event trigger would run on
+    // the journal's own DDL.
+    beyond_the_rows(cx, &fresh)?;
     if fresh.will_fail {
         return Err(Error::new(ErrorKind::WouldFail, fresh.failures.join("\n")));
     }

@@ -130,26 +130,28 @@ pub trait PreviewTx {
     /// Streams the rows of a query, values in the engine's form, without
     /// the time budget: the journal's reads, which must finish.
     fn stream(&mut self, sql: &str, f: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<u64>;
-    /// What the triggers in `firing` (table, trigger name), and the
-    /// functions the definitions of the `written` tables run on a row
-    /// (defaults, constraints, index expressions), would do beyond the rows
-    /// the transaction's counters see, one line each, read from their
-    /// source (Postgres, `postgres::reach`). None on SQLite, whose triggers can only run SQL
+    /// What a write sets off — the triggers in `firing` (table, trigger
+    /// name), what the `written` tables (rows inserted or updated) run on a
+    /// row (defaults, constraints, index expressions), the triggers of the
+    /// partitions and children of the `touched` tables (any row changed),
+    /// event triggers — would do beyond the rows the transaction's counters
+    /// see, one line each, read from its source (Postgres,
+    /// `postgres::reach`). None on SQLite, whose triggers can only run SQL
     /// on the same file.
     fn beyond_the_rows(
         &mut self,
         _firing: &[(crate::schema::QualName, String)],
         _written: &[crate::schema::QualName],
+        _touched: &[crate::schema::QualName],
     ) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
 
-    /// What the functions of the database's own that a statement calls by
-    /// name (`calls`, as the server resolves them) can do that a read-only
-    /// transaction does not stop, one line per function (Postgres,
-    /// `postgres::reach`): a preview runs a write's predicate, and with it
-    /// those calls.
-    fn called_beyond(&mut self, _calls: &[String]) -> Result<Vec<String>> {
+    /// What the code a statement's text names (functions, views, domains,
+    /// operators of the database's own) can do that a read-only transaction
+    /// does not stop, one line each (Postgres, `postgres::reach`): a
+    /// preview runs a write's predicate, and with it that code.
+    fn called_beyond(&mut self, _text: &str) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
 }
@@ -520,18 +522,12 @@ impl Connection {
     }
 
     /// Runs one statement already classified as a read, inside a read-only
-    /// transaction, streaming its rows to `sink`. `calls`: the functions
-    /// it calls by name (see `sql::calls`); one the database defines whose code
-    /// reaches beyond what the transaction stops refuses the read
-    /// (Postgres).
-    pub fn run_read(
-        &mut self,
-        sql: &str,
-        calls: &[String],
-        sink: &mut dyn RowSink,
-    ) -> Result<ReadSummary> {
+    /// transaction, streaming its rows to `sink`. Code of the database's
+    /// own that the text names and that reaches beyond what the
+    /// transaction stops refuses the read (Postgres).
+    pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
         match self {
-            Connection::Postgres(c) => c.run_read(sql, calls, sink),
+            Connection::Postgres(c) => c.run_read(sql, sink),
             Connection::Sqlite(c) => c.run_read(sql, sink),
         }
     }

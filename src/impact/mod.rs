@@ -338,10 +338,10 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
     // The preview runs the statement's predicate, and every function it
     // calls: one of the database's own whose code acts elsewhere would act
     // now, read-only transaction or not.
-    let beyond = tx.called_beyond(&crate::sql::calls(stmt))?;
+    let beyond = tx.called_beyond(&stmt.text)?;
     if !beyond.is_empty() {
         return Err(Error::refused(format!(
-            "cannot preview the statement: a function it calls acts where no transaction can stop it: {}; nothing was run\nWrite the change without that call.",
+            "cannot preview the statement: code it runs acts where no transaction can stop it: {}; nothing was run\nWrite the change without that call.",
             beyond.join("; ")
         )));
     }
@@ -445,7 +445,14 @@ fn beyond_the_rows(
         .filter(|(_, t)| t.insert + t.update > 0)
         .map(|(name, _)| name.clone())
         .collect();
-    tx.beyond_the_rows(&firing, &written)
+    let touched: Vec<QualName> = impact
+        .totals
+        .iter()
+        .filter(|(_, t)| t.delete + t.insert + t.update > 0)
+        .map(|(name, _)| name.clone())
+        .chain(std::iter::once(impact.target.table.clone()))
+        .collect();
+    tx.beyond_the_rows(&firing, &written, &touched)
 }
 
 /// A write that reaches a table with rewrite rules is refused: a rule runs

@@ -268,7 +268,7 @@ impl Shell {
         let started = Instant::now();
         self.json_printed = false;
         let result = match stmt.kind {
-            Kind::Read => self.run_read(&stmt.text, &crate::sql::calls(&stmt)),
+            Kind::Read => self.run_read(&stmt.text),
             k if k.is_data_write() => self.run_write(&stmt),
             Kind::Admin => self.run_admin(&stmt),
             Kind::Session if stmt.session_allowed => {
@@ -388,7 +388,7 @@ impl Shell {
         self.audit("session_end", detail)
     }
 
-    fn run_read(&mut self, text: &str, calls: &[String]) -> Result<()> {
+    fn run_read(&mut self, text: &str) -> Result<()> {
         // The window may have been resized since the last statement.
         if self.display.width.is_some() {
             self.display.width = terminal_width();
@@ -398,7 +398,7 @@ impl Shell {
             Format::Text => {
                 let mut sink = render::TableCollector::new(&self.display);
                 let conn = &mut self.conn;
-                let summary = while_running(canceller, || conn.run_read(text, calls, &mut sink))?;
+                let summary = while_running(canceller, || conn.run_read(text, &mut sink))?;
                 if summary.has_result {
                     let rendered = sink.render(&summary);
                     self.print(&rendered)?;
@@ -410,7 +410,7 @@ impl Shell {
             Format::Json => {
                 let mut sink = render::JsonWriter::new(&mut *self.out);
                 let conn = &mut self.conn;
-                match while_running(canceller, || conn.run_read(text, calls, &mut sink)) {
+                match while_running(canceller, || conn.run_read(text, &mut sink)) {
                     Ok(_) => sink.finish(),
                     Err(e) => {
                         // A result already streaming is closed with the

@@ -11,9 +11,9 @@
 //! function (or family), each with what it does that the guard cannot see.
 //!
 //! Names match however they are written: schema-qualified or not, quoted
-//! or not, in any case. A user-defined function that calls one of them in
-//! its body is found by the engine layer (`crate::db::postgres::reach`),
-//! from the names [`calls`] collects.
+//! or not, in any case. Code of the database's own that makes such calls
+//! (a function's body, a view) is found by the engine layer
+//! (`crate::db::postgres::reach`), which reads the catalog.
 
 use std::ops::ControlFlow;
 
@@ -33,57 +33,6 @@ pub(crate) fn side_effect(engine: Engine, stmt: &ast::Statement) -> Option<(Stri
     let mut finder = Finder(None);
     let _ = stmt.visit(&mut finder);
     finder.0
-}
-
-/// The functions `stmt` calls, table functions included, each once, as
-/// the server resolves the name: unqualified, folded to lower case unless
-/// quoted. A read hands them to the engine, which checks those the
-/// database defines itself (their bodies may make the calls
-/// [`SIDE_EFFECTS`] lists, which the parse tree cannot show).
-pub fn calls(stmt: &super::Statement) -> Vec<String> {
-    let Some(ast) = &stmt.ast else {
-        return Vec::new();
-    };
-    let mut calls = Calls(std::collections::BTreeSet::new());
-    let _ = ast.visit(&mut calls);
-    calls.0.into_iter().collect()
-}
-
-struct Calls(std::collections::BTreeSet<String>);
-
-impl Calls {
-    fn add(&mut self, name: &ast::ObjectName) {
-        if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
-            self.0.insert(match last.quote_style {
-                Some(_) => last.value.clone(),
-                None => last.value.to_lowercase(),
-            });
-        }
-    }
-}
-
-impl Visitor for Calls {
-    type Break = ();
-
-    fn pre_visit_expr(&mut self, expr: &ast::Expr) -> ControlFlow<()> {
-        if let ast::Expr::Function(f) = expr {
-            self.add(&f.name);
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, factor: &ast::TableFactor) -> ControlFlow<()> {
-        if let ast::TableFactor::Table {
-            name,
-            args: Some(_),
-            ..
-        }
-        | ast::TableFactor::Function { name, .. } = factor
-        {
-            self.add(name);
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 /// Functions and relations that read the state of the transaction they
@@ -260,19 +209,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn calls_are_named_as_the_server_resolves_them() {
-        let stmt = classify(
-            Engine::Postgres,
-            r#"SELECT app.My_Fn(1), "Quoted"(2), lower(x) FROM t, generate_series(1, 3) g WHERE y = public.f(z)"#,
-        );
-        assert_eq!(
-            calls(&stmt),
-            ["Quoted", "f", "generate_series", "lower", "my_fn"],
-            "plain tables are no calls"
-        );
     }
 
     #[test]

@@ -16,7 +16,6 @@ pub mod effects;
 pub(crate) use crate::db::text::strip_trailing_semicolons;
 pub(crate) use classify::write_under_with;
 pub use classify::{Kind, Statement, classify};
-pub use effects::calls;
 
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};

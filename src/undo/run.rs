@@ -335,7 +335,7 @@ impl Undo {
             .collect();
         // The restore writes rows into every table it restores: their
         // constraints and index expressions run.
-        let found = tx.beyond_the_rows(&firing, tables)?;
+        let found = tx.beyond_the_rows(&firing, tables, tables)?;
         if found.is_empty() {
             return Ok(None);
         }

@@ -297,3 +297,204 @@ fn pg_defaults_and_checks_reaching_beyond_the_rows_are_refused() {
         assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{sql}");
     }
 }
+
+/// Builds a case's setup SQL from the SQL of a call that leaks.
+type Setup = Box<dyn Fn(&str) -> String>;
+
+/// The attack review's ways around the first reading of trigger code, each
+/// reproduced: code hidden behind a quote opened in a comment or a string,
+/// a `U&"..."` name, a view, an operator, a domain cast and an aggregate
+/// reached from a trigger, a generated column and an index expression, an
+/// event trigger fired by dbguard's own temporary tables, a function put
+/// into `pg_catalog`, an `internal` function bound to `setval`'s symbol,
+/// and a trigger on a partition written through its parent. Each leaked
+/// (a row in `side`, written on another connection) or set the sequence
+/// while dbguard applied; each is refused now with nothing run.
+#[test]
+fn pg_code_reached_any_way_from_a_write_is_read() {
+    let leak_sql = |db: &Db| {
+        format!(
+            "public.dblink_exec('{}', 'INSERT INTO side VALUES (1)')",
+            conninfo(db)
+        )
+    };
+    let update = "UPDATE t SET v = 'c' WHERE id = 1";
+    let cases: Vec<(&str, Setup, &str)> = vec![
+        (
+            "an open quote in a comment",
+            Box::new(|leak| {
+                format!(
+                    "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN -- \"
+                   PERFORM {leak}; -- \"
+                   RETURN NEW; END $f$;
+                 CREATE TRIGGER t_trg AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+                )
+            }),
+            update,
+        ),
+        (
+            "a unicode-escaped name",
+            Box::new(|_| {
+                "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM U&\"setv\\0061l\"('s', 555); RETURN NEW; END $f$;
+                 CREATE TRIGGER t_trg AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+                    .to_owned()
+            }),
+            update,
+        ),
+        (
+            "a view",
+            Box::new(|leak| {
+                format!(
+                    "CREATE VIEW v_side AS SELECT {leak} AS r;
+                 CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM * FROM v_side; RETURN NEW; END $f$;
+                 CREATE TRIGGER t_trg AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+                )
+            }),
+            update,
+        ),
+        (
+            "an operator, a domain and an aggregate",
+            Box::new(|leak| {
+                format!(
+                    "CREATE FUNCTION evil(a integer, b integer) RETURNS boolean LANGUAGE sql AS $f$
+                   SELECT {leak} IS NOT NULL $f$;
+                 CREATE OPERATOR <~~> (FUNCTION = evil, LEFTARG = integer, RIGHTARG = integer);
+                 CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM NEW.id <~~> 1; RETURN NEW; END $f$;
+                 CREATE TRIGGER t_trg AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+                )
+            }),
+            update,
+        ),
+        (
+            "a generated column and an expression index",
+            Box::new(|leak| {
+                format!(
+                    "CREATE FUNCTION evil(x text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+                   SELECT x || {leak} $f$;
+                 CREATE INDEX t_evil ON t (evil(v));"
+                )
+            }),
+            update,
+        ),
+        (
+            "an event trigger",
+            Box::new(|leak| {
+                format!(
+                    "CREATE FUNCTION evt() RETURNS event_trigger LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM {leak}; END $f$;
+                 CREATE EVENT TRIGGER et ON ddl_command_start EXECUTE FUNCTION evt();"
+                )
+            }),
+            update,
+        ),
+        (
+            "a function in pg_catalog",
+            Box::new(|leak| {
+                format!(
+                "CREATE FUNCTION pg_catalog.innocent2() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM {leak}; END $f$;
+                 CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM innocent2(); RETURN NEW; END $f$;
+                 CREATE TRIGGER t_trg AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+            )
+            }),
+            update,
+        ),
+        (
+            "an internal function bound to setval",
+            Box::new(|_| {
+                "CREATE FUNCTION innocent(regclass, bigint) RETURNS bigint
+                   LANGUAGE internal STRICT AS 'setval_oid';
+                 CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM innocent('s', 777); RETURN NEW; END $f$;
+                 CREATE TRIGGER t_trg AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+                    .to_owned()
+            }),
+            update,
+        ),
+        (
+            "a trigger on a partition",
+            Box::new(|leak| {
+                format!(
+                    "CREATE TABLE par (id integer, v integer) PARTITION BY RANGE (id);
+                 CREATE TABLE par1 PARTITION OF par FOR VALUES FROM (0) TO (100);
+                 INSERT INTO par VALUES (1, 1);
+                 CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+                   PERFORM {leak}; RETURN NEW; END $f$;
+                 CREATE TRIGGER p_trg AFTER UPDATE ON par1 FOR EACH ROW EXECUTE FUNCTION trg();"
+                )
+            }),
+            "UPDATE par SET v = 2 WHERE id = 1",
+        ),
+    ];
+    for (what, setup, sql) in cases {
+        let db = Db::new(
+            Engine::Postgres,
+            &format!(
+                "{T} CREATE EXTENSION dblink; CREATE SEQUENCE s; CREATE TABLE side (n integer);"
+            ),
+        );
+        db.plain(&setup(&leak_sql(&db)));
+        let j = db.machine();
+        let before = db.dump();
+        let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
+        assert_exit(&o, 1, what);
+        assert!(
+            stderr(&o).contains("Nothing was run"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert_eq!(db.dump(), before, "{what}");
+        assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{what}");
+    }
+}
+
+/// The same ways around the call lookup, from a read: attribute notation,
+/// an operator, a view, a domain cast, an aggregate, a `BEGIN ATOMIC`
+/// function and a function put into `pg_catalog`.
+#[test]
+fn pg_code_reached_any_way_from_a_read_is_read() {
+    let db = Db::new(
+        Engine::Postgres,
+        &format!("{T} CREATE EXTENSION dblink; CREATE TABLE side (n integer);"),
+    );
+    let leak = format!(
+        "public.dblink_exec('{}', 'INSERT INTO side VALUES (1)')",
+        conninfo(&db)
+    );
+    db.plain(&format!(
+        "CREATE FUNCTION evil(t) RETURNS text LANGUAGE sql AS $f$ SELECT {leak} $f$;
+         CREATE FUNCTION evil2(a integer, b integer) RETURNS boolean LANGUAGE sql AS $f$
+           SELECT {leak} IS NOT NULL $f$;
+         CREATE OPERATOR <~~> (FUNCTION = evil2, LEFTARG = integer, RIGHTARG = integer);
+         CREATE VIEW v_evil AS SELECT {leak} AS r;
+         CREATE FUNCTION ok(integer) RETURNS boolean LANGUAGE sql AS $f$ SELECT {leak} IS NOT NULL $f$;
+         CREATE DOMAIN dint AS integer CHECK (ok(VALUE));
+         CREATE FUNCTION step(integer, integer) RETURNS integer LANGUAGE sql AS $f$
+           SELECT length({leak}) $f$;
+         CREATE AGGREGATE myagg(integer) (SFUNC = step, STYPE = integer);
+         CREATE FUNCTION atomic_f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT {leak}; END;
+         CREATE FUNCTION pg_catalog.innocent3() RETURNS text LANGUAGE sql AS $f$ SELECT {leak} $f$;"
+    ));
+    for sql in [
+        "SELECT t.evil FROM t WHERE id = 1",
+        "SELECT 7 <~~> 1",
+        "SELECT * FROM v_evil",
+        "SELECT 1::dint",
+        "SELECT myagg(1)",
+        "SELECT atomic_f()",
+        "SELECT innocent3()",
+    ] {
+        let o = db.machine().run(&["exec", &db.target(), "-c", sql]);
+        assert_exit(&o, 1, sql);
+        assert!(stderr(&o).contains("dblink_exec"), "{sql}: {}", stderr(&o));
+        assert_eq!(count(&db, "SELECT count(*) FROM side"), 0, "{sql} leaked");
+    }
+    let o = db
+        .machine()
+        .run(&["exec", &db.target(), "-c", "SELECT count(*) FROM t"]);
+    assert_exit(&o, 0, "a plain read");
+}

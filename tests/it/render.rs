@@ -22,7 +22,7 @@ fn render_at(target: &str, sql: &str, expanded: Expanded, width: Option<u16>) ->
         display_limit: 1000,
     };
     let mut sink = TableCollector::new(&settings);
-    let summary = conn.run_read(sql, &[], &mut sink).expect("read");
+    let summary = conn.run_read(sql, &mut sink).expect("read");
     sink.render(&summary)
 }
 

@@ -79,18 +79,13 @@ impl PgConnection {
     /// must answer what the session has, as in psql).
     /// Its text is read with standard conforming strings, as dbguard's
     /// parser read it (see [`UTF8`]).
-    pub fn run_read(
-        &mut self,
-        sql: &str,
-        calls: &[String],
-        sink: &mut dyn RowSink,
-    ) -> Result<ReadSummary> {
+    pub fn run_read(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
         let mut tx = self.client.build_transaction().read_only(true).start()?;
         tx.batch_execute("SET LOCAL standard_conforming_strings = on")?;
-        let beyond = reach::called_beyond(&mut tx, calls)?;
+        let beyond = reach::called_beyond(&mut tx, sql)?;
         if !beyond.is_empty() {
             return Err(Error::refused(format!(
-                "statement not executed: a function it calls acts where a read-only transaction cannot stop it: {}\nNothing was run: a call that acts elsewhere is not a read.",
+                "statement not executed: code it runs acts where a read-only transaction cannot stop it: {}\nNothing was run: a call that acts elsewhere is not a read.",
                 beyond.join("; ")
             )));
         }
@@ -428,12 +423,13 @@ impl PreviewTx for PgPreview<'_, '_> {
         &mut self,
         firing: &[(crate::schema::QualName, String)],
         written: &[crate::schema::QualName],
+        touched: &[crate::schema::QualName],
     ) -> Result<Vec<String>> {
-        reach::beyond_the_rows(self.tx, firing, written)
+        reach::beyond_the_rows(self.tx, firing, written, touched)
     }
 
-    fn called_beyond(&mut self, calls: &[String]) -> Result<Vec<String>> {
-        reach::called_beyond(self.tx, calls)
+    fn called_beyond(&mut self, text: &str) -> Result<Vec<String>> {
+        reach::called_beyond(self.tx, text)
     }
 }
 
@@ -558,11 +554,12 @@ impl PreviewTx for PgApply<'_, '_> {
         &mut self,
         firing: &[(crate::schema::QualName, String)],
         written: &[crate::schema::QualName],
+        touched: &[crate::schema::QualName],
     ) -> Result<Vec<String>> {
-        self.preview.beyond_the_rows(firing, written)
+        self.preview.beyond_the_rows(firing, written, touched)
     }
-    fn called_beyond(&mut self, calls: &[String]) -> Result<Vec<String>> {
-        self.preview.called_beyond(calls)
+    fn called_beyond(&mut self, text: &str) -> Result<Vec<String>> {
+        self.preview.called_beyond(text)
     }
 }
 
