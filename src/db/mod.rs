@@ -341,8 +341,9 @@ pub trait ApplyTx: PreviewTx {
     fn held_beyond_counters(&mut self) -> Result<Vec<(crate::schema::QualName, Held)>>;
     /// Rows of the system catalog this transaction has inserted, updated
     /// or deleted so far (DDL, GRANT, COMMENT, ...), large objects aside
-    /// ([`ApplyTx::counters`] has them); 0 on SQLite, whose triggers
-    /// cannot run DDL.
+    /// ([`ApplyTx::counters`] has them), less what dbguard's own journal
+    /// DDL wrote since the first call; 0 on SQLite, whose triggers cannot
+    /// run DDL.
     fn catalog_writes(&mut self) -> Result<u64>;
 }
 

@@ -498,3 +498,37 @@ fn pg_code_reached_any_way_from_a_read_is_read() {
         .run(&["exec", &db.target(), "-c", "SELECT count(*) FROM t"]);
     assert_exit(&o, 0, "a plain read");
 }
+
+/// Found by the second attack review: with any trigger in the database,
+/// every INSERT was refused as "the system catalog changed", because the
+/// catalog's counters were read before dbguard created the INSERT's own
+/// snapshot table. A Pagila-like table (serial key, a BEFORE trigger
+/// stamping a column, a built-in tsvector trigger) takes an INSERT, and
+/// its undo.
+#[test]
+fn pg_an_insert_beside_triggers_is_applied_and_undone() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE b (id integer PRIMARY KEY, x text);
+         CREATE TABLE film (film_id serial PRIMARY KEY, title text NOT NULL,
+           last_update timestamptz NOT NULL DEFAULT now(), fulltext tsvector);
+         CREATE FUNCTION last_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN NEW.last_update = CURRENT_TIMESTAMP; RETURN NEW; END $$;
+         CREATE TRIGGER last_updated BEFORE UPDATE ON film FOR EACH ROW EXECUTE FUNCTION last_updated();
+         CREATE TRIGGER film_fulltext BEFORE INSERT OR UPDATE ON film FOR EACH ROW
+           EXECUTE FUNCTION tsvector_update_trigger(fulltext, 'pg_catalog.english', title);",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    for sql in [
+        "INSERT INTO b VALUES (2, '1')",
+        "INSERT INTO film (title) VALUES ('Academy Dinosaur')",
+    ] {
+        let id = exec_yes(&j, &db, sql, &[]);
+        assert!(list_entry(&j, id)["partial"].is_null(), "{sql}");
+        undo_yes(&j, id, &[]);
+    }
+    let after = db.dump();
+    assert_eq!(after["public.b"], before["public.b"]);
+    assert_eq!(after["public.film"], before["public.film"]);
+}

@@ -227,6 +227,7 @@ impl PgConnection {
                     deadline: std::time::Instant::now() + opts.statement_timeout,
                     restore_ms: Some(stmt_ms),
                 },
+                own_catalog_writes: None,
             };
             f(&mut runner)
         };
@@ -514,6 +515,9 @@ fn apply_error(e: postgres::Error) -> Error {
 /// The apply transaction on Postgres.
 pub(crate) struct PgApply<'a, 't> {
     preview: PgPreview<'a, 't>,
+    /// Catalog rows dbguard's own DDL wrote (an INSERT's snapshot table),
+    /// once [`ApplyTx::catalog_writes`] has been asked: not a trigger's.
+    own_catalog_writes: Option<u64>,
 }
 
 impl PgApply<'_, '_> {
@@ -625,10 +629,17 @@ impl ApplyTx for PgApply<'_, '_> {
                 .map(|(i, c)| format!("t.{c} AS c{}", i + 1)),
         );
         let select = select.join(", ");
+        let before = match self.own_catalog_writes {
+            Some(_) => Some(counters::catalog_writes(self.preview.tx)?),
+            None => None,
+        };
         self.execute_timed(&format!(
             "CREATE TABLE {} AS SELECT {select} FROM {} AS t WITH NO DATA",
             capture.into, capture.table
         ))?;
+        if let (Some(before), Some(own)) = (before, self.own_catalog_writes.as_mut()) {
+            *own += counters::catalog_writes(self.preview.tx)?.saturating_sub(before);
+        }
         // An upsert returns the rows it updated too; those are in the
         // before snapshot already, found by the same locator.
         let not_updated = match capture.updated {
@@ -710,7 +721,8 @@ impl ApplyTx for PgApply<'_, '_> {
     }
 
     fn catalog_writes(&mut self) -> Result<u64> {
-        counters::catalog_writes(self.preview.tx)
+        let own = *self.own_catalog_writes.get_or_insert(0);
+        Ok(counters::catalog_writes(self.preview.tx)?.saturating_sub(own))
     }
 
     fn fire_deferred(&mut self) -> Result<()> {
