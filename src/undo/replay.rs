@@ -91,8 +91,18 @@ pub fn stage(
     let prefix = fresh_prefix()?;
     let tables: Vec<TableEntry> = loaded.tables.iter().map(located_by_key).collect();
     let display = target.identity().display.clone();
+    let allow_uncovered = opts.allow_uncovered;
     let staged = target.guarded(&opts.guard, |ttx| {
         crate::journal::require_in(ttx, &display)?;
+        // The staging tables are DDL, which event triggers see before any
+        // later check could: what they would do is judged first.
+        let beyond = ttx.beyond_the_rows(&[], &[], &[])?;
+        if !beyond.is_empty() && !allow_uncovered {
+            return Err(Error::refused(format!(
+                "creating the replay's staging tables in {display} would set off code that acts beyond the rows an undo entry can hold: {}\nNothing was run. Disable it for the replay, or rerun with --allow-uncovered.",
+                beyond.join("; ")
+            )));
+        }
         for pin in Dialect(ttx.engine()).pin_value_settings(true) {
             ttx.execute(&pin)?;
         }

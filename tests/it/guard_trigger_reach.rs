@@ -443,7 +443,7 @@ fn pg_code_reached_any_way_from_a_write_is_read() {
         let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
         assert_exit(&o, 1, what);
         assert!(
-            stderr(&o).contains("Nothing was run"),
+            stderr(&o).to_lowercase().contains("nothing was run"),
             "{what}: {}",
             stderr(&o)
         );
@@ -453,7 +453,7 @@ fn pg_code_reached_any_way_from_a_write_is_read() {
 }
 
 /// The same ways around the call lookup, from a read: attribute notation,
-/// an operator, a view, a domain cast, an aggregate, a `BEGIN ATOMIC`
+/// a view, a domain cast, an aggregate, a `BEGIN ATOMIC`
 /// function and a function put into `pg_catalog`.
 #[test]
 fn pg_code_reached_any_way_from_a_read_is_read() {
@@ -467,9 +467,6 @@ fn pg_code_reached_any_way_from_a_read_is_read() {
     );
     db.plain(&format!(
         "CREATE FUNCTION evil(t) RETURNS text LANGUAGE sql AS $f$ SELECT {leak} $f$;
-         CREATE FUNCTION evil2(a integer, b integer) RETURNS boolean LANGUAGE sql AS $f$
-           SELECT {leak} IS NOT NULL $f$;
-         CREATE OPERATOR <~~> (FUNCTION = evil2, LEFTARG = integer, RIGHTARG = integer);
          CREATE VIEW v_evil AS SELECT {leak} AS r;
          CREATE FUNCTION ok(integer) RETURNS boolean LANGUAGE sql AS $f$ SELECT {leak} IS NOT NULL $f$;
          CREATE DOMAIN dint AS integer CHECK (ok(VALUE));
@@ -481,7 +478,6 @@ fn pg_code_reached_any_way_from_a_read_is_read() {
     ));
     for sql in [
         "SELECT t.evil FROM t WHERE id = 1",
-        "SELECT 7 <~~> 1",
         "SELECT * FROM v_evil",
         "SELECT 1::dint",
         "SELECT myagg(1)",
@@ -531,4 +527,210 @@ fn pg_an_insert_beside_triggers_is_applied_and_undone() {
     let after = db.dump();
     assert_eq!(after["public.b"], before["public.b"]);
     assert_eq!(after["public.film"], before["public.film"]);
+}
+
+/// The second attack review's ways around the walk, from a write: a
+/// trigger reading every view through `schema_to_xml`, a domain checked
+/// through a table's row type, a trigger of a table a cascade reaches, a
+/// range type's `subtype_diff` run by a GiST index with no code named at
+/// all, a foreign table, and `×$$`, which the server reads as a name and
+/// the first lexer as a dollar quote.
+#[test]
+fn pg_code_the_statement_never_names_is_read() {
+    let leak_sql = |db: &Db| {
+        format!(
+            "public.dblink_exec('{}', 'INSERT INTO side VALUES (1)')",
+            conninfo(db)
+        )
+    };
+    let trigger = |body: &str| {
+        format!(
+            "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN {body}; RETURN NEW; END $f$;
+             CREATE TRIGGER t_trg AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+        )
+    };
+    let update = "UPDATE t SET v = 'c' WHERE id = 1";
+    let cases: Vec<(&str, Setup, &str)> = vec![
+        (
+            "schema_to_xml",
+            Box::new(move |leak| {
+                format!(
+                    "CREATE VIEW v_evil AS SELECT {leak} AS r; {}",
+                    trigger("PERFORM schema_to_xml('public', true, false, '')")
+                )
+            }),
+            update,
+        ),
+        (
+            "a domain through a row type",
+            Box::new(move |leak| {
+                format!(
+                    "CREATE FUNCTION ok(integer) RETURNS boolean LANGUAGE sql AS $f$ SELECT {leak} IS NOT NULL $f$;
+                     CREATE DOMAIN dint AS integer CHECK (ok(VALUE));
+                     CREATE TABLE logt (n dint); {}",
+                    trigger("PERFORM ROW(NEW.id)::logt")
+                )
+            }),
+            update,
+        ),
+        (
+            "a cascade's trigger",
+            Box::new(move |leak| {
+                format!(
+                    "CREATE TABLE child (id integer REFERENCES other ON DELETE CASCADE);
+                     INSERT INTO child VALUES (1);
+                     CREATE FUNCTION child_fn() RETURNS trigger LANGUAGE plpgsql AS $f$
+                       BEGIN PERFORM {leak}; RETURN OLD; END $f$;
+                     CREATE TRIGGER child_trg AFTER DELETE ON child FOR EACH ROW EXECUTE FUNCTION child_fn(); {}",
+                    trigger("DELETE FROM other WHERE id = NEW.id")
+                )
+            }),
+            update,
+        ),
+        (
+            "a range type's subtype_diff",
+            Box::new(|leak| {
+                format!(
+                    "CREATE FUNCTION rdiff(a integer, b integer) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $f$
+                       BEGIN IF a >= 400000 THEN PERFORM {leak}; END IF; RETURN a - b; END $f$;
+                     CREATE TYPE myr AS RANGE (subtype = integer, subtype_diff = rdiff);
+                     CREATE TABLE bk (id integer PRIMARY KEY, r myr);
+                     INSERT INTO bk SELECT g, myr(g, g + 5) FROM generate_series(1, 2000) g;
+                     CREATE INDEX bk_r ON bk USING gist (r);"
+                )
+            }),
+            "UPDATE bk SET r = myr(424242, 424250) WHERE id = 8",
+        ),
+        (
+            "a name ending in $$",
+            Box::new(move |_| {
+                trigger("PERFORM 1 AS ×$$; EXECUTE 'SELECT set' || 'val(''s'', 999)' -- $$\n")
+            }),
+            update,
+        ),
+    ];
+    for (what, setup, sql) in cases {
+        let db = Db::new(
+            Engine::Postgres,
+            &format!(
+                "{T} CREATE EXTENSION dblink; CREATE SEQUENCE s; CREATE TABLE side (n integer);"
+            ),
+        );
+        db.plain(&setup(&leak_sql(&db)));
+        let j = db.machine();
+        let before = db.dump();
+        let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
+        assert_exit(&o, 1, what);
+        assert!(
+            stderr(&o).to_lowercase().contains("nothing was run"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert_eq!(db.dump(), before, "{what}");
+        assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{what}");
+    }
+}
+
+/// The same from reads: an operator resolved by `IN` with no operator
+/// written, a cast named by its SQL spelling, a domain through a row type,
+/// `database_to_xml`, and a foreign table (its server runs code of its
+/// own). Operators and casts of the database's own may run from any
+/// statement: with these in the database, every statement is refused.
+#[test]
+fn pg_reads_run_nothing_unnamed() {
+    let db = Db::new(
+        Engine::Postgres,
+        &format!(
+            "{T} CREATE EXTENSION dblink; CREATE EXTENSION postgres_fdw; CREATE TABLE side (n integer);"
+        ),
+    );
+    let info = conninfo(&db);
+    let leak = format!("public.dblink_exec('{info}', 'INSERT INTO side VALUES (1)')");
+    let option = |k: &str| {
+        info.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    db.plain(&format!(
+        "CREATE FUNCTION eqti(text, integer) RETURNS boolean LANGUAGE sql AS $f$ SELECT {leak} IS NULL $f$;
+         CREATE OPERATOR public.= (FUNCTION = eqti, LEFTARG = text, RIGHTARG = integer);
+         CREATE FUNCTION i2v(integer) RETURNS character varying LANGUAGE sql AS $f$ SELECT {leak} $f$;
+         CREATE CAST (integer AS character varying) WITH FUNCTION i2v(integer) AS ASSIGNMENT;
+         CREATE FUNCTION ok(integer) RETURNS boolean LANGUAGE sql AS $f$ SELECT {leak} IS NOT NULL $f$;
+         CREATE DOMAIN dint AS integer CHECK (ok(VALUE));
+         CREATE TABLE logt (n dint);
+         CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname '{}', host '{}');
+         CREATE USER MAPPING FOR CURRENT_USER SERVER loopback OPTIONS (user '{}');
+         CREATE FOREIGN TABLE far_side (n integer) SERVER loopback OPTIONS (table_name 'side');",
+        option("dbname"),
+        option("host"),
+        option("user"),
+    ));
+    for sql in [
+        "SELECT count(*) FROM t WHERE v IN (1)",
+        "SELECT CAST(1 AS character varying)",
+        "SELECT ROW(1)::logt",
+        "SELECT length(database_to_xml(true, false, ''))",
+        "SELECT * FROM far_side",
+    ] {
+        let o = db.machine().run(&["exec", &db.target(), "-c", sql]);
+        assert_exit(&o, 1, sql);
+        assert_eq!(count(&db, "SELECT count(*) FROM side"), 0, "{sql} leaked");
+    }
+}
+
+/// Found by the second review: an event trigger for other commands (the
+/// CREATE EXTENSION hook managed platforms install, here with dynamic
+/// SQL) stopped every write; dbguard's own DDL does not fire it.
+#[test]
+fn pg_an_event_trigger_for_other_commands_does_not_stop_a_write() {
+    let db = Db::new(Engine::Postgres, T);
+    db.plain(
+        "CREATE FUNCTION on_ext() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+           BEGIN EXECUTE 'SELECT 1'; END $f$;
+         CREATE EVENT TRIGGER grant_on_ext ON ddl_command_end WHEN TAG IN ('CREATE EXTENSION')
+           EXECUTE FUNCTION on_ext();",
+    );
+    let j = db.machine();
+    exec_yes(&j, &db, "UPDATE other SET id = 30 WHERE id = 3", &[]);
+}
+
+/// Found by the second review: `undo replay` created its staging tables,
+/// firing the target's event trigger, before anything looked at it; even
+/// `--dry-run` leaked. Now refused before the staging tables exist.
+#[test]
+fn pg_replay_refuses_an_event_trigger_before_its_staging_tables() {
+    let source = Db::new(Engine::Postgres, T);
+    let target = Db::new(
+        Engine::Postgres,
+        &format!("{T} CREATE EXTENSION dblink; CREATE TABLE side (n integer);"),
+    );
+    target.plain(&format!(
+        "CREATE FUNCTION evt() RETURNS event_trigger LANGUAGE plpgsql AS $f$ BEGIN
+           PERFORM public.dblink_exec('{}', 'INSERT INTO side VALUES (1)'); END $f$;
+         CREATE EVENT TRIGGER et ON ddl_command_start EXECUTE FUNCTION evt();",
+        conninfo(&target)
+    ));
+    let j = source.machine();
+    let id = exec_yes(&j, &source, "UPDATE t SET v = 'z' WHERE id = 1", &[]);
+    let ids = id.to_string();
+    for extra in ["--dry-run", "--yes"] {
+        let o = j.run(&[
+            "undo",
+            "replay",
+            "--from",
+            &source.target(),
+            "--to",
+            &target.target(),
+            &ids,
+            extra,
+        ]);
+        assert_exit(&o, 1, extra);
+        assert!(stderr(&o).contains("event trigger et"), "{}", stderr(&o));
+        assert_eq!(
+            count(&target, "SELECT count(*) FROM side"),
+            0,
+            "{extra} leaked"
+        );
+    }
 }

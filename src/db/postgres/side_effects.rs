@@ -111,6 +111,23 @@ pub const SIDE_EFFECTS: &[SideEffect] = &[
     one("cursor_to_xml", QUERY_STRING),
     one("cursor_to_xmlschema", QUERY_STRING),
     one("ts_stat", QUERY_STRING),
+    // They run the query of every table and view they are given, or of a
+    // whole schema or database: a view's code runs unnamed.
+    SideEffect {
+        name: "database_to_xml",
+        prefix: true,
+        why: QUERY_STRING,
+    },
+    SideEffect {
+        name: "schema_to_xml",
+        prefix: true,
+        why: QUERY_STRING,
+    },
+    SideEffect {
+        name: "table_to_xml",
+        prefix: true,
+        why: QUERY_STRING,
+    },
     one("ts_rewrite", QUERY_STRING),
     // Contrib modules that do the same (tablefunc, xml2).
     SideEffect {

@@ -65,8 +65,13 @@ pub(super) struct Catalog {
     pub routines: BTreeMap<u32, Routine>,
     /// A built-in C symbol and the SQL names it is declared under.
     pub symbols: BTreeMap<String, Vec<String>>,
-    /// By lower-case name: relations, types, functions, operators.
+    /// By lower-case name: relations, functions, DDL words; `*` for what
+    /// any statement may run.
     pub links: BTreeMap<String, Vec<Link>>,
+    /// Foreign-data wrappers' handlers: a foreign table links to its
+    /// wrapper's, and rows read or written through it live on a server
+    /// that runs code of its own.
+    pub foreign_handlers: std::collections::BTreeSet<u32>,
 }
 
 impl Catalog {
@@ -99,6 +104,12 @@ impl Catalog {
         )? {
             out.symbols.insert(r.try_get(0)?, r.try_get(1)?);
         }
+        for r in tx.query_typed(
+            "SELECT fdwhandler FROM pg_catalog.pg_foreign_data_wrapper WHERE fdwhandler <> 0",
+            &[],
+        )? {
+            out.foreign_handlers.insert(r.try_get(0)?);
+        }
         for r in tx.query_typed(LINKS, &[])? {
             let name: String = r.try_get(0)?;
             let part: String = r.try_get(3)?;
@@ -117,17 +128,58 @@ impl Catalog {
     }
 }
 
+/// Functions the engine may call from any statement without its text
+/// naming them: those of the database's own operators (`IN`, `LIKE`,
+/// `BETWEEN` resolve operators unwritten), operator classes' support
+/// functions (sorts, joins, index scans), range types' functions and casts
+/// (implicit ones, and casts named by their SQL spelling):
+/// `(function, by)`.
+macro_rules! always {
+    () => {
+        "SELECT o.oprcode, 'operator ' || o.oprname::text FROM pg_catalog.pg_operator o \
+           WHERE o.oid >= 16384 AND o.oprcode <> 0 \
+         UNION SELECT a.amproc, 'operator class support' FROM pg_catalog.pg_amproc a \
+           WHERE a.oid >= 16384 \
+         UNION SELECT r.rngsubdiff, 'range type ' || r.rngtypid::regtype::text FROM pg_catalog.pg_range r \
+           WHERE r.rngtypid >= 16384 AND r.rngsubdiff <> 0 \
+         UNION SELECT r.rngcanonical, 'range type ' || r.rngtypid::regtype::text FROM pg_catalog.pg_range r \
+           WHERE r.rngtypid >= 16384 AND r.rngcanonical <> 0 \
+         UNION SELECT c.castfunc, 'cast from ' || c.castsource::regtype::text || ' to ' || c.casttarget::regtype::text \
+           FROM pg_catalog.pg_cast c WHERE c.oid >= 16384 AND c.castfunc <> 0"
+    };
+}
+
+/// Whether any function of [`always!`] is code dbguard reads (not C): a
+/// read that names nothing of the database's own still runs it.
+pub(super) const ALWAYS_READ: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM (",
+    always!(),
+    ") AS a(f, by) JOIN pg_catalog.pg_proc p ON p.oid = a.f \
+     JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
+     WHERE l.lanname NOT IN ('c', 'internal'))"
+);
+
 /// Every way a name reaches a function: `(lower-case name, function,
 /// function name, part, by)`. A relation reaches what its parts run (and
 /// its partitions' and children's): rules and policies when read;
-/// triggers, defaults, constraints and indexes when written. Disabled
-/// triggers run nothing.
-const LINKS: &str = "\
-WITH RECURSIVE tree(root, rel) AS ( \
-    SELECT oid, oid FROM pg_catalog.pg_class \
+/// triggers, defaults, constraints and indexes when written, also of the
+/// tables whose foreign keys cascade from it. Disabled triggers run
+/// nothing. A domain's checks are reached by its name and by the names of
+/// the relations with a column of it (a row coerced to their type). `*`
+/// names what every statement may run ([`always!`]); DDL words (`create`,
+/// `drop`, ...) reach the event triggers.
+const LINKS: &str = concat!(
+    "WITH RECURSIVE always(f, by) AS (",
+    always!(),
+    "), tree(root, rel, fk) AS (\
+    SELECT oid, oid, false FROM pg_catalog.pg_class \
     WHERE oid >= 16384 AND relkind IN ('r', 'p', 'v', 'm', 'f') \
   UNION \
-    SELECT t.root, i.inhrelid FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.rel), \
+    SELECT t.root, x.rel, x.fk FROM tree t CROSS JOIN LATERAL ( \
+      SELECT i.inhrelid AS rel, t.fk AS fk FROM pg_catalog.pg_inherits i WHERE i.inhparent = t.rel \
+      UNION ALL \
+      SELECT c.conrelid, true FROM pg_catalog.pg_constraint c \
+      WHERE c.contype = 'f' AND c.confrelid = t.rel) AS x), \
 parts AS ( \
   SELECT lower(c.relname::text) AS name, d.refobjid AS f, \
          CASE WHEN p.classid IN ('pg_catalog.pg_rewrite'::regclass, 'pg_catalog.pg_policy'::regclass) \
@@ -149,20 +201,35 @@ parts AS ( \
   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g \
                     WHERE p.classid = 'pg_catalog.pg_trigger'::regclass AND g.oid = p.objid \
                       AND (g.tgenabled = 'D' OR g.tgisinternal)) \
+    AND NOT (tree.fk AND p.classid IN ('pg_catalog.pg_rewrite'::regclass, 'pg_catalog.pg_policy'::regclass)) \
   UNION \
-  SELECT lower(t.typname::text), d.refobjid, 'read', 'domain ' || t.oid::regtype::text \
+  SELECT '*', f, 'read', by FROM always \
+  UNION \
+  SELECT lower(k.name), d.refobjid, 'read', 'domain ' || t.oid::regtype::text \
   FROM pg_catalog.pg_type t \
   JOIN pg_catalog.pg_constraint c ON c.contypid = t.oid \
-  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid \
-       AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass \
+       AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
+  CROSS JOIN LATERAL ( \
+    SELECT t.typname::text AS name \
+    UNION SELECT r.relname::text FROM pg_catalog.pg_attribute a \
+    JOIN pg_catalog.pg_class r ON r.oid = a.attrelid \
+    WHERE a.atttypid = t.oid AND a.attnum > 0 AND NOT a.attisdropped) AS k \
   WHERE t.oid >= 16384 \
   UNION \
-  SELECT lower(t.typname::text), c.castfunc, 'read', 'cast to or from ' || t.oid::regtype::text \
-  FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid IN (c.castsource, c.casttarget) \
-  WHERE c.oid >= 16384 AND c.castfunc <> 0 \
+  SELECT lower(c.relname::text), w.fdwhandler, 'read', 'foreign table ' || c.oid::regclass::text \
+  FROM pg_catalog.pg_foreign_table ft JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid \
+  JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver \
+  JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw \
+  WHERE w.fdwhandler <> 0 \
   UNION \
-  SELECT o.oprname::text, o.oprcode, 'read', 'operator ' || o.oprname::text \
-  FROM pg_catalog.pg_operator o WHERE o.oid >= 16384 AND o.oprcode <> 0 \
+  SELECT k.word, e.evtfoid, 'read', 'event trigger ' || e.evtname::text \
+  FROM pg_catalog.pg_event_trigger e, \
+       unnest(coalesce( \
+         ARRAY(SELECT lower(split_part(tag, ' ', 1)) FROM unnest(e.evttags) AS tag), \
+         ARRAY['create', 'alter', 'drop', 'grant', 'revoke', 'comment', 'security', 'refresh', \
+               'reindex', 'cluster', 'import'])) AS k(word) \
+  WHERE e.evtenabled <> 'D' \
   UNION \
   SELECT lower(p.proname::text), p.oid, 'function', p.proname::text \
   FROM pg_catalog.pg_proc p WHERE p.oid >= 16384 \
@@ -173,15 +240,16 @@ parts AS ( \
        AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
   WHERE p.oid >= 16384) \
 SELECT parts.name, parts.f, pr.proname::text, parts.part, parts.by \
-FROM parts JOIN pg_catalog.pg_proc pr ON pr.oid = parts.f";
+FROM parts JOIN pg_catalog.pg_proc pr ON pr.oid = parts.f"
+);
 
 /// What a write runs besides its own rows: the `firing` triggers (table,
 /// name) the preview found; for `written` (rows inserted or
 /// updated) their defaults, constraints and index expressions; for
 /// `touched` (any row changed) the triggers of their partitions and
 /// children, which the preview, counting through the parent, does not
-/// list; and the enabled event triggers, which dbguard's own DDL in the
-/// apply transaction (temporary tables) fires: functions with what runs
+/// list; and the enabled event triggers that dbguard's own DDL in the
+/// apply transaction (journal and temporary tables) fires: functions with what runs
 /// them. One query, so that a write on plain tables costs little.
 pub(super) fn run_by_writing(
     tx: &mut Transaction<'_>,
@@ -237,7 +305,9 @@ pub(super) fn run_by_writing(
              ON g.tgrelid = to_regclass(f.tbl) AND g.tgname = f.trg \
            UNION \
            SELECT e.evtfoid, 'event trigger ' || e.evtname::text \
-           FROM pg_catalog.pg_event_trigger e WHERE e.evtenabled <> 'D') \
+           FROM pg_catalog.pg_event_trigger e WHERE e.evtenabled <> 'D' \
+             AND (e.evttags IS NULL \
+                  OR e.evttags && ARRAY['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'DROP TABLE'])) \
          SELECT used.f, p.proname::text, used.by \
          FROM used JOIN pg_catalog.pg_proc p ON p.oid = used.f \
          ORDER BY 3, 2",

@@ -20,13 +20,9 @@ pub(super) struct Words {
     /// Words of the code itself (outside comments and constants), in
     /// lower case: keywords such as `execute`, `copy`.
     pub code: BTreeSet<String>,
-    /// Runs of operator characters in the code (`<~~>`).
-    pub operators: BTreeSet<String>,
     /// A `U&"..."` name, whose escapes are not decoded here.
     pub unicode_names: bool,
 }
-
-const OPERATOR_CHARS: &str = "+-*/<>=~!@#%^&|`?";
 
 pub(super) fn lex(source: &str) -> Words {
     let chars: Vec<char> = source.chars().collect();
@@ -71,7 +67,7 @@ pub(super) fn lex(source: &str) -> Words {
             let end = find_seq(&chars, tag_end + 1, &tag);
             out.text(&chars[i..end]);
             end
-        } else if c.is_alphabetic() || c == '_' {
+        } else if starts_word(c) {
             let end = word_end(&chars, i);
             let word: String = chars[i..end].iter().collect::<String>().to_lowercase();
             out.names.insert(word.clone());
@@ -86,20 +82,6 @@ pub(super) fn lex(source: &str) -> Words {
                 j += 1;
             }
             j
-        } else if OPERATOR_CHARS.contains(c) {
-            let mut j = i;
-            while j < chars.len()
-                && OPERATOR_CHARS.contains(chars[j])
-                && !(j > i
-                    && matches!(
-                        (chars[j], chars.get(j + 1)),
-                        ('-', Some('-')) | ('/', Some('*'))
-                    ))
-            {
-                j += 1;
-            }
-            out.operators.insert(chars[i..j].iter().collect());
-            j
         } else {
             i + 1
         };
@@ -112,7 +94,7 @@ impl Words {
     fn text(&mut self, chars: &[char]) {
         let mut i = 0;
         while i < chars.len() {
-            if chars[i].is_alphabetic() || chars[i] == '_' {
+            if starts_word(chars[i]) {
                 let end = word_end(chars, i);
                 self.names
                     .insert(chars[i..end].iter().collect::<String>().to_lowercase());
@@ -124,9 +106,21 @@ impl Words {
     }
 }
 
+/// PostgreSQL's identifier start: a letter, `_`, or any non-ASCII
+/// character (`×` included: the lexer works on bytes, and every byte
+/// above 127 is an identifier byte).
+fn starts_word(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || !c.is_ascii()
+}
+
+/// An identifier continues with those, digits and `$`.
+fn continues_word(c: char) -> bool {
+    starts_word(c) || c.is_ascii_digit() || c == '$'
+}
+
 fn word_end(chars: &[char], start: usize) -> usize {
     let mut j = start + 1;
-    while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '$') {
+    while j < chars.len() && continues_word(chars[j]) {
         j += 1;
     }
     j
@@ -134,7 +128,7 @@ fn word_end(chars: &[char], start: usize) -> usize {
 
 /// Whether `chars[i]` continues a word (`type'...'` is no `E'...'`).
 fn word_before(chars: &[char], i: usize) -> bool {
-    i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == '$')
+    i > 0 && continues_word(chars[i - 1])
 }
 
 /// The index after the first `c` from `from`, or the end.
@@ -215,7 +209,7 @@ fn dollar_tag(chars: &[char], start: usize) -> Option<usize> {
         if c == '$' {
             return Some(j);
         }
-        let ok = c.is_alphabetic() || c == '_' || (j > start + 1 && c.is_ascii_digit());
+        let ok = starts_word(c) || (j > start + 1 && c.is_ascii_digit());
         if !ok {
             return None;
         }
@@ -269,15 +263,22 @@ mod tests {
     }
 
     #[test]
-    fn quoted_names_operators_and_unicode_names() {
+    fn quoted_names_and_unicode_names() {
         let w = lex(r#"PERFORM "My Func"(1), NEW.id <~~> 1, a-b; PERFORM U&"d\0062link_exec"()"#);
         assert!(
             w.names.contains("My Func") && w.names.contains("my"),
             "{w:?}"
         );
-        assert!(has(&w.operators, &["<~~>", "-"]), "{w:?}");
         assert!(w.unicode_names);
         assert!(!lex("SELECT u&'x', menu&1").unicode_names);
+    }
+
+    #[test]
+    fn any_non_ascii_character_is_part_of_a_name() {
+        // `×$$` is one identifier to the server, not a dollar quote.
+        let w = lex("BEGIN PERFORM 1 AS ×$$; EXECUTE 'x'; RETURN NEW; END -- $$");
+        assert!(w.code.contains("execute"), "{w:?}");
+        assert!(w.names.contains("×$$"), "{w:?}");
     }
 
     #[test]

@@ -55,20 +55,28 @@ pub(crate) fn beyond_the_rows(
     written: &[QualName],
     touched: &[QualName],
 ) -> Result<Vec<String>> {
-    let starts = catalog::run_by_writing(tx, firing, written, touched)?;
+    let mut starts = catalog::run_by_writing(tx, firing, written, touched)?;
+    let always = tx
+        .query_typed_one(catalog::ALWAYS_READ, &[])?
+        .try_get::<_, bool>(0)?;
     // The engine's own functions (`nextval` in a serial's default) are
     // judged by name: the catalog's code is read only when some of the
     // database's own runs.
-    let catalog = if starts.iter().all(|l| l.function < FIRST_USER_OID) {
+    let catalog = if !always && starts.iter().all(|l| l.function < FIRST_USER_OID) {
         Catalog::default()
     } else {
         Catalog::load(tx)?
     };
+    // What any statement may run unnamed: an index's operator class, a
+    // range type's function, a domain's check on a written column.
+    starts.extend(catalog.links.get("*").into_iter().flatten().cloned());
     let walk = Walk {
         catalog: &catalog,
         scope: Scope::Write,
     };
-    Ok(starts.iter().filter_map(|s| walk.from(s)).collect())
+    let mut out: Vec<String> = starts.iter().filter_map(|s| walk.from(s)).collect();
+    out.dedup();
+    Ok(out)
 }
 
 /// For a read, or the predicate a preview runs: one line per name in
@@ -78,25 +86,24 @@ pub(crate) fn beyond_the_rows(
 pub(crate) fn called_beyond(tx: &mut Transaction<'_>, text: &str) -> Result<Vec<String>> {
     let words = lex::lex(text);
     let names: Vec<&str> = words.names.iter().map(String::as_str).collect();
-    let operators: Vec<&str> = words.operators.iter().map(String::as_str).collect();
     let row = tx.query_typed_one(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc \
                         WHERE oid >= 16384 AND proname = ANY($1::text[]::name[])) \
              OR EXISTS (SELECT 1 FROM pg_catalog.pg_class \
                         WHERE oid >= 16384 AND relname = ANY($1::text[]::name[]) \
                           AND (relkind = 'v' OR relrowsecurity)) \
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_class \
+                        WHERE oid >= 16384 AND relname = ANY($1::text[]::name[]) AND relkind = 'f') \
              OR EXISTS (SELECT 1 FROM pg_catalog.pg_type \
-                        WHERE oid >= 16384 AND typname = ANY($1::text[]::name[])) \
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_operator o \
-                        WHERE o.oid >= 16384 AND EXISTS \
-                          (SELECT 1 FROM unnest($2::text[]) AS u(op) \
-                           WHERE strpos(u.op, o.oprname::text) > 0))",
-        &[
-            (&names, postgres::types::Type::TEXT_ARRAY),
-            (&operators, postgres::types::Type::TEXT_ARRAY),
-        ],
+                        WHERE oid >= 16384 AND typname = ANY($1::text[]::name[]))",
+        &[(&names, postgres::types::Type::TEXT_ARRAY)],
     )?;
-    if !row.try_get::<_, bool>(0)? {
+    let named = row.try_get::<_, bool>(0)?;
+    if !named
+        && !tx
+            .query_typed_one(catalog::ALWAYS_READ, &[])?
+            .try_get::<_, bool>(0)?
+    {
         return Ok(Vec::new());
     }
     let catalog = Catalog::load(tx)?;
@@ -139,9 +146,16 @@ impl Walk<'_> {
                 _ => step,
             });
             let routine = self.catalog.routines.get(&link.function);
-            let found = match routine {
-                Some(f) => self.judge(f),
-                None => judge_listed(&link.function_name, self.scope),
+            let found = if self.catalog.foreign_handlers.contains(&link.function) {
+                Some(
+                    "reads or writes rows on another server, which runs code of its own there"
+                        .to_owned(),
+                )
+            } else {
+                match routine {
+                    Some(f) => self.judge(f),
+                    None => judge_listed(&link.function_name, self.scope),
+                }
             };
             if let Some(what) = found {
                 return Some(format!("{}: {} {what}", start.by, path.join(" → ")));
@@ -158,8 +172,8 @@ impl Walk<'_> {
         None
     }
 
-    /// The functions a text reaches through the names and operators it
-    /// holds.
+    /// The functions a text reaches through the names it holds, and what
+    /// every statement may run.
     fn next(&self, words: &lex::Words) -> Vec<Link> {
         let follows = |l: &&Link| self.scope == Scope::Write || l.part != Part::Write;
         let mut out: Vec<Link> = words
@@ -170,12 +184,9 @@ impl Walk<'_> {
             .filter(follows)
             .cloned()
             .collect();
-        for (name, links) in &self.catalog.links {
-            let operator = name.chars().all(|c| !c.is_alphanumeric() && c != '_');
-            if operator && words.operators.iter().any(|o| o.contains(name.as_str())) {
-                out.extend(links.iter().filter(follows).cloned());
-            }
-        }
+        // What any statement may run unnamed (`catalog::always!`).
+        let always = self.catalog.links.get("*").into_iter().flatten();
+        out.extend(always.filter(follows).cloned());
         out
     }
 
@@ -337,14 +348,15 @@ mod tests {
     }
 
     #[test]
-    fn operators_and_symbols_reach_what_names_do_not() {
+    fn what_runs_unnamed_and_symbols_reach_what_names_do_not() {
         let c = catalog(
             vec![
                 routine("uses_op", "sql", "SELECT 1 <~~> 2"),
                 routine("evil", "plpgsql", "BEGIN EXECUTE 'x'; RETURN true; END"),
                 routine("innocent", "internal", "setval_oid"),
             ],
-            &[("<~~>", 20001, Part::Read, "operator <~~>")],
+            // Operators run unnamed (`IN`, `LIKE`): any statement may.
+            &[("*", 20001, Part::Read, "operator <~~>")],
         );
         let mut c = c;
         c.symbols.insert("setval_oid".into(), vec!["setval".into()]);
