@@ -608,6 +608,22 @@ fn pg_code_the_statement_never_names_is_read() {
             }),
             update,
         ),
+        (
+            // Found by the third review: with the function's own
+            // standard_conforming_strings off, `\'` escapes the quote, and
+            // EXECUTE is code, not part of a constant.
+            "EXECUTE behind a backslash-escaped quote",
+            Box::new(|_| {
+                "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql
+                   SET standard_conforming_strings = off AS $f$
+                   DECLARE x text; y text; z text;
+                   BEGIN x := 'a\\';  y := ' ; EXECUTE 'SELECT set' || 'val(''s'', 4242)'; z := '';
+                   RETURN NEW; END $f$;
+                 CREATE TRIGGER t_trg BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg();"
+                    .to_owned()
+            }),
+            update,
+        ),
     ];
     for (what, setup, sql) in cases {
         let db = Db::new(

@@ -1,7 +1,9 @@
 //! Splits SQL and PL/pgSQL source the way PostgreSQL's lexer does, far
 //! enough to tell code from comments and constants: `--` and nested `/*`
 //! comments, `'...'` with `''`, `E'...'` with backslash escapes, `$tag$`
-//! quoting, `"..."` names with `""`.
+//! quoting, `"..."` names with `""`. Text with a backslash is read a second
+//! time with `'...'` taking backslash escapes, as the server reads it with
+//! `standard_conforming_strings` off, and both readings count.
 //!
 //! Names are taken from everywhere (a name in a string may be dynamic SQL,
 //! one in a comment costs at most a refusal), keywords only from code (a
@@ -25,6 +27,22 @@ pub(super) struct Words {
 }
 
 pub(super) fn lex(source: &str) -> Words {
+    // With `standard_conforming_strings` off (a database's, a role's or a
+    // function's own setting), a backslash escapes a quote in '...', and
+    // the same text splits otherwise: it is read both ways, and what
+    // either way finds counts.
+    let mut out = lex_as(source, false);
+    if source.contains('\\') {
+        let other = lex_as(source, true);
+        out.names.extend(other.names);
+        out.code.extend(other.code);
+        out.unicode_names |= other.unicode_names;
+    }
+    out
+}
+
+/// One reading; `escapes`: plain '...' constants take backslash escapes.
+fn lex_as(source: &str, escapes: bool) -> Words {
     let chars: Vec<char> = source.chars().collect();
     let mut out = Words::default();
     let mut i = 0;
@@ -40,7 +58,7 @@ pub(super) fn lex(source: &str) -> Words {
             out.text(&chars[i..end]);
             end
         } else if c == '\'' {
-            let end = string_end(&chars, i + 1, false);
+            let end = string_end(&chars, i + 1, escapes);
             out.text(&chars[i..end]);
             end
         } else if (c == 'e' || c == 'E') && next == Some('\'') && !word_before(&chars, i) {
@@ -279,6 +297,14 @@ mod tests {
         let w = lex("BEGIN PERFORM 1 AS ×$$; EXECUTE 'x'; RETURN NEW; END -- $$");
         assert!(w.code.contains("execute"), "{w:?}");
         assert!(w.names.contains("×$$"), "{w:?}");
+    }
+
+    #[test]
+    fn code_hidden_by_a_backslash_quote_counts_either_way() {
+        // With standard_conforming_strings off, `'a\'; y := '` is one
+        // constant, and EXECUTE is code.
+        let w = lex(r#"x := 'a\';  y := ' ; EXECUTE 'select 1'; z := '';"#);
+        assert!(w.code.contains("execute"), "{w:?}");
     }
 
     #[test]
