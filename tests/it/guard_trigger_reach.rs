@@ -298,6 +298,41 @@ fn pg_defaults_and_checks_reaching_beyond_the_rows_are_refused() {
     }
 }
 
+/// The SQL of a call that inserts a row into `side` on a connection of its
+/// own: committed at once, whatever becomes of the transaction it runs in.
+fn leak_sql(db: &Db) -> String {
+    format!(
+        "public.dblink_exec('{}', 'INSERT INTO side VALUES (1)')",
+        conninfo(db)
+    )
+}
+
+/// Each case in a database of its own (`T`, dblink, sequence `s`, table
+/// `side`): its setup made from [`leak_sql`], then its write refused with
+/// nothing run — the data, `side` and the sequence as they were.
+fn assert_refused_before_running(cases: Vec<(&str, Setup, &str)>) {
+    for (what, setup, sql) in cases {
+        let db = Db::new(
+            Engine::Postgres,
+            &format!(
+                "{T} CREATE EXTENSION dblink; CREATE SEQUENCE s; CREATE TABLE side (n integer);"
+            ),
+        );
+        db.plain(&setup(&leak_sql(&db)));
+        let j = db.machine();
+        let before = db.dump();
+        let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
+        assert_exit(&o, 1, what);
+        assert!(
+            stderr(&o).to_lowercase().contains("nothing was run"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert_eq!(db.dump(), before, "{what}");
+        assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{what}");
+    }
+}
+
 /// Builds a case's setup SQL from the SQL of a call that leaks.
 type Setup = Box<dyn Fn(&str) -> String>;
 
@@ -312,12 +347,6 @@ type Setup = Box<dyn Fn(&str) -> String>;
 /// while dbguard applied; each is refused now with nothing run.
 #[test]
 fn pg_code_reached_any_way_from_a_write_is_read() {
-    let leak_sql = |db: &Db| {
-        format!(
-            "public.dblink_exec('{}', 'INSERT INTO side VALUES (1)')",
-            conninfo(db)
-        )
-    };
     let update = "UPDATE t SET v = 'c' WHERE id = 1";
     let cases: Vec<(&str, Setup, &str)> = vec![
         (
@@ -430,26 +459,7 @@ fn pg_code_reached_any_way_from_a_write_is_read() {
             "UPDATE par SET v = 2 WHERE id = 1",
         ),
     ];
-    for (what, setup, sql) in cases {
-        let db = Db::new(
-            Engine::Postgres,
-            &format!(
-                "{T} CREATE EXTENSION dblink; CREATE SEQUENCE s; CREATE TABLE side (n integer);"
-            ),
-        );
-        db.plain(&setup(&leak_sql(&db)));
-        let j = db.machine();
-        let before = db.dump();
-        let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
-        assert_exit(&o, 1, what);
-        assert!(
-            stderr(&o).to_lowercase().contains("nothing was run"),
-            "{what}: {}",
-            stderr(&o)
-        );
-        assert_eq!(db.dump(), before, "{what}");
-        assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{what}");
-    }
+    assert_refused_before_running(cases);
 }
 
 /// The same ways around the call lookup, from a read: attribute notation,
@@ -537,12 +547,6 @@ fn pg_an_insert_beside_triggers_is_applied_and_undone() {
 /// the first lexer as a dollar quote.
 #[test]
 fn pg_code_the_statement_never_names_is_read() {
-    let leak_sql = |db: &Db| {
-        format!(
-            "public.dblink_exec('{}', 'INSERT INTO side VALUES (1)')",
-            conninfo(db)
-        )
-    };
     let trigger = |body: &str| {
         format!(
             "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN {body}; RETURN NEW; END $f$;
@@ -625,26 +629,7 @@ fn pg_code_the_statement_never_names_is_read() {
             update,
         ),
     ];
-    for (what, setup, sql) in cases {
-        let db = Db::new(
-            Engine::Postgres,
-            &format!(
-                "{T} CREATE EXTENSION dblink; CREATE SEQUENCE s; CREATE TABLE side (n integer);"
-            ),
-        );
-        db.plain(&setup(&leak_sql(&db)));
-        let j = db.machine();
-        let before = db.dump();
-        let o = j.run(&["exec", &db.target(), "-c", sql, "--yes"]);
-        assert_exit(&o, 1, what);
-        assert!(
-            stderr(&o).to_lowercase().contains("nothing was run"),
-            "{what}: {}",
-            stderr(&o)
-        );
-        assert_eq!(db.dump(), before, "{what}");
-        assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{what}");
-    }
+    assert_refused_before_running(cases);
 }
 
 /// The same from reads: an operator resolved by `IN` with no operator
