@@ -150,13 +150,38 @@ macro_rules! always {
 }
 
 /// Whether any function of [`always!`] is code dbguard reads (not C): a
-/// read that names nothing of the database's own still runs it.
-pub(super) const ALWAYS_READ: &str = concat!(
-    "SELECT EXISTS (SELECT 1 FROM (",
-    always!(),
-    ") AS a(f, by) JOIN pg_catalog.pg_proc p ON p.oid = a.f \
-     JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
-     WHERE l.lanname NOT IN ('c', 'internal'))"
+/// statement that names nothing of the database's own still runs it. An
+/// SQL condition, part of the queries that decide whether to read the
+/// catalog's code at all, so that deciding costs one round trip.
+macro_rules! always_read {
+    () => {
+        concat!(
+            "EXISTS (SELECT 1 FROM (",
+            always!(),
+            ") AS a(f, by) JOIN pg_catalog.pg_proc p ON p.oid = a.f \
+             JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
+             WHERE l.lanname NOT IN ('c', 'internal'))"
+        )
+    };
+}
+
+/// Whether a read's text names code of the database's own, or any
+/// statement may run some unnamed ([`always_read!`]); `$1`: the names.
+pub(super) const READ_RUNS_CODE: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc \
+                    WHERE oid >= 16384 AND proname = ANY($1::text[]::name[])) \
+         OR EXISTS (SELECT 1 FROM pg_catalog.pg_class \
+                    WHERE oid >= 16384 AND relname = ANY($1::text[]::name[]) \
+                      AND (relkind IN ('v', 'f') OR relrowsecurity)) \
+         OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t \
+                    JOIN pg_catalog.pg_constraint k ON k.contypid = t.oid \
+                    WHERE t.oid >= 16384 AND t.typname = ANY($1::text[]::name[])) \
+         OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
+                    JOIN pg_catalog.pg_constraint k ON k.contypid = a.atttypid \
+                    WHERE c.oid >= 16384 AND c.relname = ANY($1::text[]::name[])) \
+         OR ",
+    always_read!()
 );
 
 /// Every way a name reaches a function: `(lower-case name, function,
@@ -262,6 +287,7 @@ pub(super) fn run_by_writing(
     let firing_tables: Vec<String> = firing.iter().map(|(t, _)| t.sql()).collect();
     let firing_names: Vec<&str> = firing.iter().map(|(_, n)| n.as_str()).collect();
     let rows = tx.query_typed(
+        concat!(
         "WITH RECURSIVE w AS (SELECT to_regclass(x) AS oid FROM unnest($1::text[]) AS x), \
               tree(rel) AS ( \
                 SELECT to_regclass(x) FROM unnest($2::text[]) AS x \
@@ -310,7 +336,9 @@ pub(super) fn run_by_writing(
                   OR e.evttags && ARRAY['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'DROP TABLE'])) \
          SELECT used.f, p.proname::text, used.by \
          FROM used JOIN pg_catalog.pg_proc p ON p.oid = used.f \
-         ORDER BY 3, 2",
+         UNION ALL SELECT 0, '', '' WHERE ",
+        always_read!(),
+        " ORDER BY 3, 2"),
         &[
             (&written, postgres::types::Type::TEXT_ARRAY),
             (&touched, postgres::types::Type::TEXT_ARRAY),
@@ -320,6 +348,16 @@ pub(super) fn run_by_writing(
     )?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
+        // The marker row: some function that runs unnamed is code to read.
+        if r.try_get::<_, u32>(0)? == 0 {
+            out.push(Link {
+                function: 0,
+                function_name: String::new(),
+                part: Part::Read,
+                by: String::new(),
+            });
+            continue;
+        }
         out.push(Link {
             function: r.try_get(0)?,
             function_name: r.try_get(1)?,

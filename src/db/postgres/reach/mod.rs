@@ -56,9 +56,9 @@ pub(crate) fn beyond_the_rows(
     touched: &[QualName],
 ) -> Result<Vec<String>> {
     let mut starts = catalog::run_by_writing(tx, firing, written, touched)?;
-    let always = tx
-        .query_typed_one(catalog::ALWAYS_READ, &[])?
-        .try_get::<_, bool>(0)?;
+    let before = starts.len();
+    starts.retain(|l| l.function != 0);
+    let always = starts.len() < before;
     // The engine's own functions (`nextval` in a serial's default) are
     // judged by name: the catalog's code is read only when some of the
     // database's own runs.
@@ -82,28 +82,18 @@ pub(crate) fn beyond_the_rows(
 /// For a read, or the predicate a preview runs: one line per name in
 /// `text` whose code can act where a read-only transaction does not stop
 /// it. One catalog query answers when the text names nothing of the
-/// database's own that runs code.
+/// database's own that runs code: a function, a view, a relation with row
+/// security or a column of a checked domain, a checked domain, a foreign
+/// table (every table's row type has its name: only checked domains
+/// count).
 pub(crate) fn called_beyond(tx: &mut Transaction<'_>, text: &str) -> Result<Vec<String>> {
     let words = lex::lex(text);
     let names: Vec<&str> = words.names.iter().map(String::as_str).collect();
     let row = tx.query_typed_one(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc \
-                        WHERE oid >= 16384 AND proname = ANY($1::text[]::name[])) \
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_class \
-                        WHERE oid >= 16384 AND relname = ANY($1::text[]::name[]) \
-                          AND (relkind = 'v' OR relrowsecurity)) \
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_class \
-                        WHERE oid >= 16384 AND relname = ANY($1::text[]::name[]) AND relkind = 'f') \
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_type \
-                        WHERE oid >= 16384 AND typname = ANY($1::text[]::name[]))",
+        catalog::READ_RUNS_CODE,
         &[(&names, postgres::types::Type::TEXT_ARRAY)],
     )?;
-    let named = row.try_get::<_, bool>(0)?;
-    if !named
-        && !tx
-            .query_typed_one(catalog::ALWAYS_READ, &[])?
-            .try_get::<_, bool>(0)?
-    {
+    if !row.try_get::<_, bool>(0)? {
         return Ok(Vec::new());
     }
     let catalog = Catalog::load(tx)?;
