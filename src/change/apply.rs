@@ -140,9 +140,15 @@ pub(super) fn recompute(
             drift_details(confirmed, &fresh)
         )));
     }
-    // Before the entry's first statement: an event trigger would run on
-    // the journal's own DDL.
-    beyond_the_rows(cx, &fresh)?;
+    // Refused before the entry's first statement: an event trigger would
+    // run on the journal's own DDL, and no rollback takes such an act back.
+    if let Some(why) = beyond_the_rows(&fresh)
+        && !cx.options.apply.allow_uncovered
+    {
+        return Err(Error::refused(format!(
+            "{why}\nNothing was run. Rerun with --allow-uncovered to apply it anyway; its undo entry will be partial."
+        )));
+    }
     if fresh.will_fail {
         return Err(Error::new(ErrorKind::WouldFail, fresh.failures.join("\n")));
     }
@@ -261,7 +267,7 @@ fn execute(
     expected: &BTreeMap<QualName, TableCounts>,
     done: &mut Done,
 ) -> Result<()> {
-    let beyond = beyond_the_rows(cx, fresh)?;
+    let beyond = beyond_the_rows(fresh);
     // The engine's per-table counts may still hold earlier transactions'
     // (Postgres publishes a backend's counts at most once a second): what
     // the statement did is the difference.
@@ -327,24 +333,17 @@ fn execute(
     Ok(())
 }
 
-/// What the triggers the statement sets off would do beyond the rows its
-/// entry can hold ([`Impact::beyond_the_rows`]), described; refused here,
-/// before the statement runs, unless the operator accepted a partial
-/// entry: no rollback takes such an act back.
-fn beyond_the_rows(cx: &ApplyContext<'_>, fresh: &Impact) -> Result<Option<String>> {
-    if fresh.beyond_the_rows.is_empty() {
-        return Ok(None);
-    }
-    let why = format!(
-        "what the statement sets off (triggers, or functions its tables' defaults, constraints and indexes run) would act beyond the rows an undo entry can hold: {}",
-        fresh.beyond_the_rows.join("; ")
-    );
-    if !cx.options.apply.allow_uncovered {
-        return Err(Error::refused(format!(
-            "{why}\nNothing was run. Rerun with --allow-uncovered to apply it anyway; its undo entry will be partial."
-        )));
-    }
-    Ok(Some(why))
+/// What the code the statement sets off would do beyond the rows its
+/// entry can hold ([`Impact::beyond_the_rows`]), described: refused by
+/// [`recompute`] unless the operator accepted a partial entry, then the
+/// entry's partial mark.
+fn beyond_the_rows(fresh: &Impact) -> Option<String> {
+    (!fresh.beyond_the_rows.is_empty()).then(|| {
+        format!(
+            "what the statement sets off (triggers, or functions its tables' defaults, constraints and indexes run) would act beyond the rows an undo entry can hold: {}",
+            fresh.beyond_the_rows.join("; ")
+        )
+    })
 }
 
 /// Step 6: the after-images of updated rows, found by their locators. A

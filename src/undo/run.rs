@@ -309,13 +309,10 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
 }
 
 impl Undo {
-    /// What the undo would commit beyond exact before-images, `why`:
-    /// refused with `help`, unless the operator allowed it, when it is
-    /// what the entry's partial mark says.
-    /// What the triggers that fire on the restored tables in `mode` would
-    /// do beyond the rows ([`ApplyTx`]'s `beyond_the_rows`): refused before the
-    /// restore's first statement unless accepted, since no rollback takes
-    /// it back.
+    /// What the triggers that fire on the restored tables in `mode`, and
+    /// the functions those tables' definitions run, would do beyond the
+    /// rows ([`ApplyTx`]'s `beyond_the_rows`): refused before the restore's
+    /// first statement unless accepted, since no rollback takes it back.
     fn beyond_the_rows(
         &self,
         tx: &mut dyn ApplyTx,
@@ -349,6 +346,9 @@ impl Undo {
         .map(Some)
     }
 
+    /// What the undo would commit beyond exact before-images, `why`:
+    /// refused with `help`, unless the operator allowed it, when it is
+    /// what the entry's partial mark says.
     fn accepted(&self, why: String, help: &str) -> Result<String> {
         if self.opts.allow_uncovered {
             return Ok(why);

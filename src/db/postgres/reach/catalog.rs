@@ -274,14 +274,16 @@ FROM parts JOIN pg_catalog.pg_proc pr ON pr.oid = parts.f"
 /// `touched` (any row changed) the triggers of their partitions and
 /// children, which the preview, counting through the parent, does not
 /// list; and the enabled event triggers that dbguard's own DDL in the
-/// apply transaction (journal and temporary tables) fires: functions with what runs
-/// them. One query, so that a write on plain tables costs little.
+/// apply transaction (journal and temporary tables) fires: functions with
+/// what runs them, and whether some function that runs unnamed
+/// ([`always_read!`]) is code to read. One query, so that a write on plain
+/// tables costs little.
 pub(super) fn run_by_writing(
     tx: &mut Transaction<'_>,
     firing: &[(QualName, String)],
     written: &[QualName],
     touched: &[QualName],
-) -> Result<Vec<Link>> {
+) -> Result<(Vec<Link>, bool)> {
     let written: Vec<String> = written.iter().map(QualName::sql).collect();
     let touched: Vec<String> = touched.iter().map(QualName::sql).collect();
     let firing_tables: Vec<String> = firing.iter().map(|(t, _)| t.sql()).collect();
@@ -347,15 +349,11 @@ pub(super) fn run_by_writing(
         ],
     )?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut always = false;
     for r in rows {
         // The marker row: some function that runs unnamed is code to read.
         if r.try_get::<_, u32>(0)? == 0 {
-            out.push(Link {
-                function: 0,
-                function_name: String::new(),
-                part: Part::Read,
-                by: String::new(),
-            });
+            always = true;
             continue;
         }
         out.push(Link {
@@ -365,5 +363,5 @@ pub(super) fn run_by_writing(
             by: r.try_get(2)?,
         });
     }
-    Ok(out)
+    Ok((out, always))
 }

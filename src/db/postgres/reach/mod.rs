@@ -55,10 +55,7 @@ pub(crate) fn beyond_the_rows(
     written: &[QualName],
     touched: &[QualName],
 ) -> Result<Vec<String>> {
-    let mut starts = catalog::run_by_writing(tx, firing, written, touched)?;
-    let before = starts.len();
-    starts.retain(|l| l.function != 0);
-    let always = starts.len() < before;
+    let (mut starts, always) = catalog::run_by_writing(tx, firing, written, touched)?;
     // The engine's own functions (`nextval` in a serial's default) are
     // judged by name: the catalog's code is read only when some of the
     // database's own runs.
@@ -67,8 +64,8 @@ pub(crate) fn beyond_the_rows(
     } else {
         Catalog::load(tx)?
     };
-    // What any statement may run unnamed: an index's operator class, a
-    // range type's function, a domain's check on a written column.
+    // What any statement may run unnamed: an operator, an index's operator
+    // class, a range type's function, a cast.
     starts.extend(catalog.links.get("*").into_iter().flatten().cloned());
     let walk = Walk {
         catalog: &catalog,
