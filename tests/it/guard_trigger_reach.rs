@@ -138,8 +138,9 @@ fn pg_triggers_running_dynamic_sql_or_setting_a_sequence_are_refused() {
 /// A trigger writing a foreign table (postgres_fdw, back into this same
 /// database): the remote table's counters are another transaction's, the
 /// foreign table has none, and the write commits with the change. The
-/// foreign table's lock shows it; the change rolls back, the remote rows
-/// with it.
+/// trigger names the foreign table, so the preview refuses before anything
+/// runs; allowed to run, the foreign table's lock shows the write after the
+/// statement, and the entry's partial mark says so.
 #[test]
 fn pg_trigger_writing_a_foreign_table_is_refused() {
     let db = Db::new(Engine::Postgres, T);
@@ -180,6 +181,21 @@ fn pg_trigger_writing_a_foreign_table_is_refused() {
     );
     assert_eq!(db.dump(), before);
     assert_eq!(count(&db, "SELECT count(*) FROM other"), 3);
+
+    let id = exec_yes(
+        &j,
+        &db,
+        "DELETE FROM t WHERE id = 1",
+        &["--allow-uncovered"],
+    );
+    let entry = list_entry(&j, id);
+    assert!(
+        entry["partial"]
+            .as_str()
+            .is_some_and(|p| p
+                .contains("far_other (a foreign table written: its rows live on another server")),
+        "the lock check did not name the write: {entry}"
+    );
 }
 
 /// A trigger that changes the catalog (here a GRANT): no user table's
