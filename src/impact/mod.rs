@@ -682,6 +682,23 @@ fn firing_triggers(table: &Table, event: TriggerEvent) -> Vec<&crate::schema::Tr
         .collect()
 }
 
+/// Whether a statement of `kind` fires `event`'s statement-level triggers
+/// on its target with no row changed: a DELETE its DELETE ones, an UPDATE
+/// its UPDATE ones, an INSERT its INSERT ones and, since an `ON CONFLICT
+/// DO UPDATE` fires both, its UPDATE ones too (listed for any INSERT:
+/// one that fires is never left out).
+fn own_event(kind: ChangeKind, event: TriggerEvent) -> bool {
+    matches!(
+        (kind, event),
+        (ChangeKind::Delete, TriggerEvent::Delete)
+            | (ChangeKind::Update, TriggerEvent::Update)
+            | (
+                ChangeKind::Insert,
+                TriggerEvent::Insert | TriggerEvent::Update
+            )
+    )
+}
+
 /// Adds trigger effects for every table with changed rows.
 fn add_trigger_effects(
     impact: &mut Impact,
@@ -701,8 +718,11 @@ fn add_trigger_effects(
             (TriggerEvent::Insert, totals.insert),
         ] {
             for trig in firing_triggers(table, event) {
-                // Statement-level triggers on the target fire even for 0 rows.
-                if rows == 0 && (tname != &target || trig.for_each_row) {
+                // Statement-level triggers on the target fire even for 0
+                // rows, for the statement's own event only.
+                if rows == 0
+                    && (tname != &target || trig.for_each_row || !own_event(impact.kind, event))
+                {
                     continue;
                 }
                 names.push(format!("{} on {}", trig.name, tname));

@@ -604,3 +604,55 @@ INSERT INTO kv VALUES (1, 'old');
     assert!(now["public.kv"].is_empty(), "{now:?}");
     assert!(undo_list(&j).is_empty(), "{:?}", undo_list(&j));
 }
+
+/// The triggers the schema lists, as they stand, are matched in the
+/// catalog whatever their timing, level and replica setting: one that
+/// does not fire on a DELETE does not stop it, though its code reaches
+/// beyond the rows.
+#[test]
+fn pg_known_triggers_of_other_events_do_not_stop_a_write() {
+    let db = Db::new(
+        Engine::Postgres,
+        &format!(
+            "{ACCOUNTS}CREATE SEQUENCE s;
+             CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql
+               AS $$BEGIN PERFORM setval('s', 99); RETURN NEW; END$$;
+             CREATE TRIGGER b_row BEFORE UPDATE ON acct FOR EACH ROW EXECUTE FUNCTION bump();
+             CREATE TRIGGER a_stmt AFTER INSERT OR UPDATE ON acct FOR EACH STATEMENT EXECUTE FUNCTION bump();
+             CREATE TRIGGER always AFTER TRUNCATE ON acct FOR EACH STATEMENT EXECUTE FUNCTION bump();
+             ALTER TABLE acct ENABLE ALWAYS TRIGGER always;
+             CREATE TRIGGER replica BEFORE INSERT ON acct FOR EACH ROW EXECUTE FUNCTION bump();
+             ALTER TABLE acct ENABLE REPLICA TRIGGER replica;"
+        ),
+    );
+    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+    let schema = conn.introspect().expect("introspect");
+    let mut trail = Trail::open(&mut conn, None).expect("audit trail");
+    let options = dbguard::change::Options {
+        yes: true,
+        ..Default::default()
+    };
+    let stmt = dbguard::sql::classify(Engine::Postgres, DELETE_CLOSED);
+    let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
+    let outcome = dbguard::change::Context {
+        conn: &mut conn,
+        trail: &mut trail,
+        policy: &Policy::default(),
+        schema: &schema,
+        operator: "tester".to_owned(),
+        options: &options,
+    }
+    .run(&mut plan, &mut AfterPreview(None::<fn()>))
+    .expect("a DELETE none of whose triggers fires");
+    assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+    let mut c = postgres::Client::connect(&db.target(), postgres::NoTls).expect("connect");
+    let open: i64 = c
+        .query_one("SELECT count(*) FROM acct WHERE status = 'open'", &[])
+        .and_then(|r| r.try_get(0))
+        .expect("count");
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM acct", &[])
+        .and_then(|r| r.try_get(0))
+        .expect("count");
+    assert_eq!((open, left), (2, 2));
+}
