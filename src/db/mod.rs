@@ -133,7 +133,8 @@ pub trait PreviewTx {
     /// What a write sets off — the triggers in `firing` (table, trigger
     /// name), what the `written` tables (rows inserted or updated) run on a
     /// row (defaults, constraints, index expressions), the triggers of the
-    /// partitions and children of the `touched` tables (any row changed),
+    /// partitions and children of the `touched` tables (any row changed)
+    /// and those of theirs the schema does not list as it stands now,
     /// event triggers — would do beyond the rows the transaction's counters
     /// see, one line each, read from its source (Postgres,
     /// `postgres::reach`). None on SQLite, whose triggers can only run SQL
@@ -142,7 +143,7 @@ pub trait PreviewTx {
         &mut self,
         _firing: &[(crate::schema::QualName, String)],
         _written: &[crate::schema::QualName],
-        _touched: &[crate::schema::QualName],
+        _touched: &[Touched<'_>],
     ) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
@@ -208,6 +209,28 @@ pub(crate) fn at_one_version<T>(
     let value = f(&mut *tx)?;
     let last = tx.data_version()?;
     Ok((value, first.filter(|v| last.as_ref() == Some(v))))
+}
+
+/// A table whose rows a write changes, with the triggers the schema the
+/// write was previewed with lists on it ([`PreviewTx::beyond_the_rows`]):
+/// the schema is read once per session, and a trigger created, enabled
+/// or altered since was never judged by the preview.
+#[derive(Debug, Clone, Copy)]
+pub struct Touched<'a> {
+    pub table: &'a crate::schema::QualName,
+    pub triggers: &'a [crate::schema::Trigger],
+}
+
+impl<'a> Touched<'a> {
+    /// `table` with the triggers `schema` lists on it (none when it does
+    /// not know the table).
+    pub fn in_schema(schema: &'a Schema, table: &'a crate::schema::QualName) -> Touched<'a> {
+        let triggers = schema.get(table).map(|t| t.triggers.as_slice());
+        Touched {
+            table,
+            triggers: triggers.unwrap_or_default(),
+        }
+    }
 }
 
 /// The rows of one table a change reaches, as SQL: `{with}SELECT ... FROM

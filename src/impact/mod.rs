@@ -445,12 +445,13 @@ fn beyond_the_rows(
         .filter(|(_, t)| t.insert + t.update > 0)
         .map(|(name, _)| name.clone())
         .collect();
-    let touched: Vec<QualName> = impact
+    let touched: Vec<crate::db::Touched<'_>> = impact
         .totals
         .iter()
         .filter(|(_, t)| t.delete + t.insert + t.update > 0)
-        .map(|(name, _)| name.clone())
-        .chain(std::iter::once(impact.target.table.clone()))
+        .map(|(name, _)| name)
+        .chain(std::iter::once(&impact.target.table))
+        .map(|name| crate::db::Touched::in_schema(ctx.schema, name))
         .collect();
     tx.beyond_the_rows(&firing, &written, &touched)
 }

@@ -332,7 +332,11 @@ impl Undo {
             .collect();
         // The restore writes rows into every table it restores: their
         // constraints and index expressions run.
-        let found = tx.beyond_the_rows(&firing, tables, tables)?;
+        let touched: Vec<crate::db::Touched<'_>> = tables
+            .iter()
+            .map(|name| crate::db::Touched::in_schema(schema, name))
+            .collect();
+        let found = tx.beyond_the_rows(&firing, tables, &touched)?;
         if found.is_empty() {
             return Ok(None);
         }

@@ -37,7 +37,29 @@ fn drift(engine: Engine, sql: &str, concurrent: &str) {
 /// [`drift`], with `between` doing whatever happens between the preview
 /// and the apply (`concurrent` says what, for the messages).
 fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce(&Db)) {
-    let db = Db::new(engine, ACCOUNTS);
+    refused_after(
+        engine,
+        "",
+        sql,
+        concurrent,
+        between,
+        (ErrorKind::Drift, 4),
+        |_| {},
+    );
+}
+
+/// [`drift_after`] on [`ACCOUNTS`] and `setup`, refused as `kind` with its
+/// exit status; `after` checks the database last.
+fn refused_after(
+    engine: Engine,
+    setup: &str,
+    sql: &str,
+    concurrent: &str,
+    between: impl FnOnce(&Db),
+    (kind, status): (ErrorKind, u8),
+    after: impl FnOnce(&Db),
+) {
+    let db = Db::new(engine, &format!("{ACCOUNTS}{setup}"));
     let target = db.target();
     let mut conn = Connection::open(Some(&target), &OpenOptions::default()).expect("open");
     let schema = conn.introspect().expect("introspect");
@@ -83,8 +105,8 @@ fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce
         Err(e) => e,
     };
     let between = after_preview.expect("the pipeline showed its preview");
-    assert_eq!(err.kind, ErrorKind::Drift, "{engine:?} {sql}: {err}");
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(err.kind, kind, "{engine:?} {sql}: {err}");
+    assert_eq!(err.exit_code(), status);
     assert_eq!(
         db.dump(),
         between,
@@ -106,6 +128,7 @@ fn drift_after(engine: Engine, sql: &str, concurrent: &str, between: impl FnOnce
     );
     assert_eq!(trail[2].detail["statement"], sql);
     assert_eq!(crate::audit::library_verify(&db), None);
+    after(&db);
 }
 
 /// An interface that answers nothing and runs its closure once the
@@ -151,6 +174,48 @@ impl<F: FnOnce()> Interface for AfterPreview<F> {
         _: &dbguard::Result<Outcome>,
     ) -> dbguard::Result<()> {
         Ok(())
+    }
+}
+
+/// Code that acts beyond the rows, put in between the preview and the
+/// apply, is read before it runs, as it is in a preview: the apply runs
+/// the WHERE again only where nothing committed since (a replaced
+/// function), and reads the triggers the catalog holds, not only those
+/// the session's schema lists (a trigger created since). Either way the
+/// sequence the code would set keeps its value.
+#[test]
+fn pg_code_changed_since_the_preview_is_read_before_the_apply_runs_it() {
+    let setup = "CREATE SEQUENCE s;
+        CREATE FUNCTION keep(i integer) RETURNS boolean LANGUAGE sql AS 'SELECT i = 1';";
+    let sets_s = "PERFORM setval('s', 99)";
+    let replaced = format!(
+        "CREATE OR REPLACE FUNCTION keep(i integer) RETURNS boolean LANGUAGE plpgsql
+           AS $$BEGIN {sets_s}; RETURN i = 1; END$$"
+    );
+    let trigger = format!(
+        "CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN {sets_s}; RETURN OLD; END$$;
+         CREATE TRIGGER bump BEFORE DELETE ON acct FOR EACH ROW EXECUTE FUNCTION bump()"
+    );
+    let untouched = |db: &Db| {
+        let mut c = postgres::Client::connect(&db.target(), postgres::NoTls).expect("connect");
+        let row = c
+            .query_one("SELECT last_value, is_called FROM s", &[])
+            .expect("sequence");
+        assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (1, false));
+    };
+    for (between, refusal) in [
+        (replaced.as_str(), (ErrorKind::Refused, 1)),
+        (trigger.as_str(), (ErrorKind::Refused, 1)),
+    ] {
+        refused_after(
+            Engine::Postgres,
+            setup,
+            "DELETE FROM acct WHERE keep(id)",
+            between,
+            |db| db.plain(between),
+            refusal,
+            untouched,
+        );
     }
 }
 
@@ -603,6 +668,47 @@ INSERT INTO kv VALUES (1, 'old');
     let now = pg_dump_tables(&db.url);
     assert!(now["public.kv"].is_empty(), "{now:?}");
     assert!(undo_list(&j).is_empty(), "{:?}", undo_list(&j));
+}
+
+/// A trigger created after the session read its schema (a shell reads it
+/// once) is read from the catalog by the preview all the same, and the
+/// change is refused before its statement runs.
+#[test]
+fn pg_a_trigger_the_session_schema_lacks_is_read_before_the_write_runs() {
+    let db = Db::new(Engine::Postgres, &format!("{ACCOUNTS}CREATE SEQUENCE s;"));
+    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+    let schema = conn.introspect().expect("introspect");
+    db.plain(
+        "CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM setval('s', 99); RETURN OLD; END$$;
+         CREATE TRIGGER bump AFTER DELETE ON acct FOR EACH ROW EXECUTE FUNCTION bump()",
+    );
+    let before = db.dump();
+    let mut trail = Trail::open(&mut conn, None).expect("audit trail");
+    let options = dbguard::change::Options {
+        yes: true,
+        ..Default::default()
+    };
+    let stmt = dbguard::sql::classify(Engine::Postgres, DELETE_CLOSED);
+    let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
+    let mut ui = AfterPreview(None::<fn()>);
+    let err = dbguard::change::Context {
+        conn: &mut conn,
+        trail: &mut trail,
+        policy: &Policy::default(),
+        schema: &schema,
+        operator: "tester".to_owned(),
+        options: &options,
+    }
+    .run(&mut plan, &mut ui)
+    .expect_err("a trigger reaching setval ran unread");
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert!(err.message.contains("trigger bump on acct"), "{err}");
+    assert_eq!(db.dump(), before);
+    let mut c = postgres::Client::connect(&db.target(), postgres::NoTls).expect("connect");
+    let row = c
+        .query_one("SELECT last_value, is_called FROM s", &[])
+        .expect("sequence");
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (1, false));
 }
 
 /// The triggers the schema lists, as they stand, are matched in the

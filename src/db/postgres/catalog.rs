@@ -481,6 +481,33 @@ fn decode_timing(tgtype: i32) -> TriggerTiming {
     }
 }
 
+/// An enabled trigger as `run_by_writing` matches the catalog's against
+/// it: name, `tgtype`, and whether it fires under a replica role, the
+/// parts of `pg_trigger` the schema keeps.
+pub(crate) fn signature(t: &Trigger) -> String {
+    let timing = match t.timing {
+        TriggerTiming::InsteadOf => TRIGGER_TYPE_INSTEAD,
+        TriggerTiming::Before => TRIGGER_TYPE_BEFORE,
+        TriggerTiming::After => 0,
+    };
+    let events = [
+        (TRIGGER_TYPE_INSERT, TriggerEvent::Insert),
+        (TRIGGER_TYPE_UPDATE, TriggerEvent::Update),
+        (TRIGGER_TYPE_DELETE, TriggerEvent::Delete),
+        (TRIGGER_TYPE_TRUNCATE, TriggerEvent::Truncate),
+    ]
+    .into_iter()
+    .filter(|(_, ev)| t.events.contains(ev))
+    .fold(0, |bits, (bit, _)| bits | bit);
+    let row = if t.for_each_row { TRIGGER_TYPE_ROW } else { 0 };
+    format!(
+        "{}/{}/{}",
+        t.name,
+        timing | events | row,
+        t.fires_in_replica
+    )
+}
+
 /// Events in the order psql prints them.
 fn decode_events(tgtype: i32) -> Vec<TriggerEvent> {
     [

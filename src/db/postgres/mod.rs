@@ -424,7 +424,7 @@ impl PreviewTx for PgPreview<'_, '_> {
         &mut self,
         firing: &[(crate::schema::QualName, String)],
         written: &[crate::schema::QualName],
-        touched: &[crate::schema::QualName],
+        touched: &[crate::db::Touched<'_>],
     ) -> Result<Vec<String>> {
         reach::beyond_the_rows(self.tx, firing, written, touched)
     }
@@ -558,7 +558,7 @@ impl PreviewTx for PgApply<'_, '_> {
         &mut self,
         firing: &[(crate::schema::QualName, String)],
         written: &[crate::schema::QualName],
-        touched: &[crate::schema::QualName],
+        touched: &[crate::db::Touched<'_>],
     ) -> Result<Vec<String>> {
         self.preview.beyond_the_rows(firing, written, touched)
     }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use postgres::Transaction;
 
+use crate::db::Touched;
 use crate::error::Result;
 use crate::schema::QualName;
 
@@ -273,7 +274,9 @@ FROM parts JOIN pg_catalog.pg_proc pr ON pr.oid = parts.f"
 /// updated) their defaults, constraints and index expressions; for
 /// `touched` (any row changed) the triggers of their partitions and
 /// children, which the preview, counting through the parent, does not
-/// list; and the enabled event triggers that dbguard's own DDL in the
+/// list, and their own enabled triggers the schema does not list as they
+/// stand (created, enabled or altered since it was read); and the enabled
+/// event triggers that dbguard's own DDL in the
 /// apply transaction (journal and temporary tables) fires: functions with
 /// what runs them, and whether some function that runs unnamed
 /// ([`always_read!`]) is code to read. One query, so that a write on plain
@@ -282,10 +285,19 @@ pub(super) fn run_by_writing(
     tx: &mut Transaction<'_>,
     firing: &[(QualName, String)],
     written: &[QualName],
-    touched: &[QualName],
+    touched: &[Touched<'_>],
 ) -> Result<(Vec<Link>, bool)> {
     let written: Vec<String> = written.iter().map(QualName::sql).collect();
-    let touched: Vec<String> = touched.iter().map(QualName::sql).collect();
+    let (known_tables, known): (Vec<String>, Vec<String>) = touched
+        .iter()
+        .flat_map(|t| {
+            t.triggers
+                .iter()
+                .filter(|tr| tr.enabled)
+                .map(|tr| (t.table.sql(), crate::db::postgres::catalog::signature(tr)))
+        })
+        .unzip();
+    let touched: Vec<String> = touched.iter().map(|t| t.table.sql()).collect();
     let firing_tables: Vec<String> = firing.iter().map(|(t, _)| t.sql()).collect();
     let firing_names: Vec<&str> = firing.iter().map(|(_, n)| n.as_str()).collect();
     let rows = tx.query_typed(
@@ -324,8 +336,10 @@ pub(super) fn run_by_writing(
            SELECT g.tgfoid, 'trigger ' || g.tgname::text || ' on ' || g.tgrelid::regclass::text \
            FROM pg_catalog.pg_trigger g \
            WHERE g.tgrelid IN (SELECT rel FROM tree) \
-             AND g.tgrelid NOT IN (SELECT to_regclass(y) FROM unnest($2::text[]) AS y) \
              AND NOT g.tgisinternal AND g.tgenabled <> 'D' \
+             AND NOT EXISTS (SELECT FROM unnest($5::text[], $6::text[]) AS k(tbl, sig) \
+                  WHERE to_regclass(k.tbl) = g.tgrelid \
+                    AND k.sig = g.tgname::text || '/' || g.tgtype::int4 || '/' || (g.tgenabled IN ('A', 'R'))::text) \
            UNION \
            SELECT g.tgfoid, 'trigger ' || g.tgname::text || ' on ' || g.tgrelid::regclass::text \
            FROM pg_catalog.pg_trigger g \
@@ -346,6 +360,8 @@ pub(super) fn run_by_writing(
             (&touched, postgres::types::Type::TEXT_ARRAY),
             (&firing_tables, postgres::types::Type::TEXT_ARRAY),
             (&firing_names, postgres::types::Type::TEXT_ARRAY),
+            (&known_tables, postgres::types::Type::TEXT_ARRAY),
+            (&known, postgres::types::Type::TEXT_ARRAY),
         ],
     )?;
     let mut out = Vec::with_capacity(rows.len());

@@ -40,6 +40,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use postgres::Transaction;
 
+use crate::db::Touched;
 use crate::error::Result;
 use crate::schema::QualName;
 use catalog::{Catalog, FIRST_USER_OID, Link, Part, Routine};
@@ -53,7 +54,7 @@ pub(crate) fn beyond_the_rows(
     tx: &mut Transaction<'_>,
     firing: &[(QualName, String)],
     written: &[QualName],
-    touched: &[QualName],
+    touched: &[Touched<'_>],
 ) -> Result<Vec<String>> {
     let (mut starts, always) = catalog::run_by_writing(tx, firing, written, touched)?;
     // The engine's own functions (`nextval` in a serial's default) are
