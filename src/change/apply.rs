@@ -394,6 +394,12 @@ fn unchanged_since(
     {
         return Ok(false);
     }
+    // Before the WHERE runs again: only at the preview's data version is
+    // the catalog the one whose code the preview read, and a function
+    // replaced since must be read before it runs (the full analysis).
+    if tx.data_version()? != confirmed.data_version {
+        return Ok(false);
+    }
     let now = impact::analyze(tx, target_ctx, stmt)?;
     Ok(now.data_version == confirmed.data_version
         && !now.will_fail
