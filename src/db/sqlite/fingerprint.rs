@@ -197,6 +197,29 @@ mod tests {
         assert_eq!(sorted, streamed);
     }
 
+    /// Both aggregates hash exactly the documented encoding, whatever
+    /// pieces it is fed in: the values here were computed apart from this
+    /// code (Python's hashlib over the encoding), and seals already
+    /// written into journals hold such digests.
+    #[test]
+    fn digests_are_the_documented_encoding() {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory");
+        register(&conn).expect("register");
+        let rows = "SELECT 1 AS k, 'a' AS t, x'05' AS b, 2.5 AS r, NULL AS n \
+                    UNION ALL SELECT 2, 'café', x'', -1.0, NULL";
+        let one = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        assert_eq!(
+            one(&format!(
+                "SELECT {DIGEST}(k, t, b, r, n ORDER BY k) FROM ({rows})"
+            )),
+            "69e91446f5a3d1dfb7d0e9e91b46425ca5d9af19bfdd4360dbc5d4df72e0bef8"
+        );
+        assert_eq!(
+            one(&format!("SELECT {NAME}(k, t, b, r, n) FROM ({rows})")),
+            "c9761bffeb024b84fd61b1b6849c963cb37acd8bb5fec64cb751eb2411e52a6a"
+        );
+    }
+
     /// The collision the finding names, order, and the empty set.
     #[test]
     fn sets_of_keys_fingerprint_apart_and_orders_alike() {
