@@ -15,7 +15,8 @@
 //! action is spelled, whether a database is a file.
 
 use super::Engine;
-use crate::schema::{Column, NameCase, NameRules, Table, quote_ident};
+use crate::model::Value;
+use crate::schema::{Column, NameCase, NameRules, QualName, Table, quote_ident};
 
 /// One step of a closure over a cycle of tables: rows of `child` that
 /// reference rows of `parent` already in the closure.
@@ -183,6 +184,32 @@ impl Dialect {
     pub(crate) fn replication_role_query(&self) -> Option<&'static str> {
         match self.0 {
             Engine::Postgres => Some("SELECT current_setting('session_replication_role')"),
+            Engine::Sqlite => None,
+        }
+    }
+
+    /// The tables that inherit from `tables`, at every depth (partitions
+    /// and plain inheritance children), as rows of (schema, name): what a
+    /// statement on them reaches besides. `None` where the engine has no
+    /// inheritance.
+    pub(crate) fn descendants_query(&self, tables: &[QualName]) -> Option<String> {
+        match self.0 {
+            Engine::Postgres => {
+                let named: Vec<String> = tables
+                    .iter()
+                    .map(|t| format!("to_regclass({})", self.literal(&Value::Text(t.sql()), "")))
+                    .collect();
+                Some(format!(
+                    "WITH RECURSIVE d(rel) AS ( \
+                       SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent IN ({list}) \
+                     UNION \
+                       SELECT i.inhrelid FROM d JOIN pg_catalog.pg_inherits i ON i.inhparent = d.rel) \
+                     SELECT n.nspname::text, c.relname::text FROM d \
+                     JOIN pg_catalog.pg_class c ON c.oid = d.rel \
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ORDER BY 1, 2",
+                    list = named.join(", ")
+                ))
+            }
             Engine::Sqlite => None,
         }
     }

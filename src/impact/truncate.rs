@@ -46,10 +46,14 @@ pub(super) fn analyze(
         return Err(Error::refused("not a TRUNCATE statement"));
     };
     let first = target_table(ctx, stmt)?;
-    let mut set = named_tables(ctx, &t.table_names)?;
-    let cascade = matches!(t.cascade, Some(CascadeOption::Cascade));
     let mut impact = empty_impact(stmt, first);
+    let mut set = named_tables(ctx, &t.table_names, &mut impact.failures)?;
+    let cascade = matches!(t.cascade, Some(CascadeOption::Cascade));
     let depth = follow_references(ctx, &mut set, cascade, &mut impact);
+    // A statement that fails empties nothing.
+    if impact.failures.is_empty() {
+        unseen_descendants(tx, ctx, &set)?;
+    }
     let totals = count_rows(tx, &set, &mut impact)?;
     dangling_associations(tx, ctx, &set, &depth, &mut impact)?;
     for (pos, name) in set.iter().enumerate() {
@@ -73,7 +77,14 @@ pub(super) fn analyze(
             digest_from: None,
         });
     }
-    impact.target.rows = totals.get(&first.name).map(|t| t.delete);
+    // A partitioned target's rows are its partitions'.
+    impact.target.rows = Some(
+        set.iter()
+            .filter(|n| descends_from(ctx, n, &first.name))
+            .filter_map(|n| totals.get(n))
+            .map(|t| t.delete)
+            .sum(),
+    );
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
     if restarts(t) {
@@ -83,9 +94,14 @@ pub(super) fn analyze(
     Ok(impact)
 }
 
-/// The tables the statement names, each followed by its partitions,
-/// which are emptied with it.
-fn named_tables(ctx: &Context<'_>, targets: &[ast::TruncateTableTarget]) -> Result<Vec<QualName>> {
+/// The tables the statement names, each followed by its partitions at
+/// every depth, which are emptied with it (not with `ONLY`, which
+/// PostgreSQL refuses on a partitioned table: a failure).
+fn named_tables(
+    ctx: &Context<'_>,
+    targets: &[ast::TruncateTableTarget],
+    failures: &mut Vec<String>,
+) -> Result<Vec<QualName>> {
     let mut set: Vec<QualName> = Vec::new();
     for target in targets {
         let parts: Option<Vec<(String, bool)>> = target
@@ -104,18 +120,82 @@ fn named_tables(ctx: &Context<'_>, targets: &[ast::TruncateTableTarget]) -> Resu
         if !set.contains(&table.name) {
             set.push(table.name.clone());
         }
-        for p in ctx
-            .schema
-            .tables
-            .iter()
-            .filter(|p| p.partition_of.as_ref() == Some(&table.name))
-        {
-            if !set.contains(&p.name) {
-                set.push(p.name.clone());
+        if target.only {
+            if table.kind == crate::schema::TableKind::Partitioned {
+                failures.push(format!(
+                    "cannot truncate only the partitioned table {}: its rows live in its partitions\nTruncate it without ONLY, or truncate its partitions.",
+                    table.name
+                ));
+            }
+            continue;
+        }
+        // Partitions at every depth: a partition may be partitioned too.
+        let mut i = set.len() - 1;
+        while let Some(parent) = set.get(i).cloned() {
+            i += 1;
+            for p in ctx
+                .schema
+                .tables
+                .iter()
+                .filter(|p| p.partition_of.as_ref() == Some(&parent))
+            {
+                if !set.contains(&p.name) {
+                    set.push(p.name.clone());
+                }
             }
         }
     }
     Ok(set)
+}
+
+/// Whether `table` is `ancestor` or one of its partitions, at any depth.
+fn descends_from(ctx: &Context<'_>, table: &QualName, ancestor: &QualName) -> bool {
+    let mut at = Some(table.clone());
+    let mut hops = 0;
+    while let Some(name) = at {
+        if &name == ancestor {
+            return true;
+        }
+        // A partition tree is finite and acyclic; the bound keeps a
+        // damaged schema from looping.
+        hops += 1;
+        if hops > ctx.schema.tables.len() {
+            return false;
+        }
+        at = ctx.schema.get(&name).and_then(|t| t.partition_of.clone());
+    }
+    false
+}
+
+/// What the schema the preview reads does not show: tables that inherit
+/// from one in the set (plain inheritance, which the schema does not
+/// model, or a partition added since it was read). PostgreSQL empties
+/// them with their parent, and a capture of the parent reads their rows
+/// as its own (with `ONLY` too), so the statement is refused before it
+/// runs.
+fn unseen_descendants(tx: &mut dyn PreviewTx, ctx: &Context<'_>, set: &[QualName]) -> Result<()> {
+    let Some(sql) = ctx.dialect.descendants_query(set) else {
+        return Ok(());
+    };
+    let found: Vec<String> = tx
+        .query(&sql)?
+        .map(|r| r.rows)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            let schema = r.first()?.text()?;
+            Some(QualName::new(Some(&schema), &r.get(1)?.text()?))
+        })
+        .filter(|name| !set.contains(name))
+        .map(|name| name.to_string())
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Error::refused(format!(
+        "cannot preview the TRUNCATE: {} inherit from the tables it empties, which this preview does not model (their rows would not be journaled as theirs); nothing was run\nTruncate tables without inheritance children, or reload the schema (\\d) if a partition was added since it was read.",
+        found.join(", ")
+    )))
 }
 
 /// Every reference into the set: with `CASCADE` its table joins the set

@@ -298,3 +298,98 @@ fn pg_undo_truncate_cascade() {
         }
     });
 }
+
+/// A table partitioned two levels deep: `t` by range, `t1` a partition of
+/// it partitioned again (`t11`, `t12`), `t2` a leaf.
+const NESTED: &str = "
+CREATE TABLE t (a integer NOT NULL, note text) PARTITION BY RANGE (a);
+CREATE TABLE t1 PARTITION OF t FOR VALUES FROM (0) TO (100) PARTITION BY RANGE (a);
+CREATE TABLE t11 PARTITION OF t1 FOR VALUES FROM (0) TO (50);
+CREATE TABLE t12 PARTITION OF t1 FOR VALUES FROM (50) TO (100);
+CREATE TABLE t2 PARTITION OF t FOR VALUES FROM (100) TO (200);
+INSERT INTO t VALUES (10, 'in t11'), (20, 'in t11'), (60, 'in t12'), (150, 'in t2');
+";
+
+/// Issue 16, item 1: a TRUNCATE of a table partitioned two levels deep
+/// was previewed and journaled as 0 rows, and its undo restored nothing.
+/// Every leaf is counted, captured and put back.
+#[test]
+fn pg_truncate_of_nested_partitions_counts_and_restores_every_leaf() {
+    let db = Db::new(Engine::Postgres, NESTED);
+    let j = db.machine();
+    let before = db.dump();
+    let target = db.target();
+    let o = j.run(&[
+        "exec",
+        &target,
+        "-c",
+        "TRUNCATE t",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0, "TRUNCATE t --dry-run");
+    let preview = last_json(&o);
+    assert_eq!(preview["target"]["rows"], 4, "{preview}");
+    let id = exec_yes(&j, &db, "TRUNCATE t", &[]);
+    for leaf in ["t11", "t12", "t2"] {
+        assert!(rows(&db.dump(), leaf).is_empty(), "{leaf} not emptied");
+    }
+    assert_eq!(list_entry(&j, id)["row_count"], 4, "{}", list_entry(&j, id));
+    undo_yes(&j, id, &[]);
+    assert_eq!(
+        db.dump(),
+        before,
+        "the undo of TRUNCATE t did not restore every leaf"
+    );
+}
+
+/// `TRUNCATE ONLY` of a partitioned table fails in PostgreSQL, and so in
+/// its preview.
+#[test]
+fn pg_truncate_only_of_a_partitioned_table_is_previewed_as_failing() {
+    let db = Db::new(Engine::Postgres, NESTED);
+    let j = db.machine();
+    let before = db.dump();
+    let target = db.target();
+    let o = j.run(&["exec", &target, "-c", "TRUNCATE ONLY t", "--yes"]);
+    assert_exit(&o, 5, "TRUNCATE ONLY t");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("WILL FAIL: cannot truncate only the partitioned table public.t"),
+        "{out}"
+    );
+    assert_eq!(db.dump(), before);
+    let mut c = postgres::Client::connect(&target, postgres::NoTls).expect("connect");
+    let engine = c
+        .batch_execute("TRUNCATE ONLY t")
+        .expect_err("PostgreSQL truncates only a partitioned table");
+    assert_eq!(
+        engine.code(),
+        Some(&postgres::error::SqlState::WRONG_OBJECT_TYPE),
+        "{engine}"
+    );
+}
+
+/// A TRUNCATE of a table with plain inheritance children would empty them
+/// too, which the schema does not show: refused before it runs, naming
+/// them, and nothing changes.
+#[test]
+fn pg_truncate_reaching_inheritance_children_is_refused() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (a integer); CREATE TABLE c (b text) INHERITS (p);
+         INSERT INTO p VALUES (1); INSERT INTO c VALUES (2, 'child');",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let target = db.target();
+    let o = j.run(&["exec", &target, "-c", "TRUNCATE p", "--yes"]);
+    assert_exit(&o, 1, "TRUNCATE p");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("public.c inherit from the tables it empties"),
+        "{err}"
+    );
+    assert_eq!(db.dump(), before);
+}
