@@ -305,11 +305,11 @@ fn execute(
     verify_count(fresh, expected, n)?;
     let mut uncovered = verify_coverage(
         tx,
+        cx.schema,
         fresh,
         expected,
         &executed,
         baseline,
-        triggers,
         catalog_before,
     )?;
     for more in [crate::impact::uncovered(stmt).map(str::to_owned), beyond]
@@ -486,13 +486,14 @@ fn verify_count(fresh: &Impact, captured: &BTreeMap<QualName, TableCounts>, n: u
 /// a description of changes the journal does not cover, if any.
 fn verify_coverage(
     tx: &mut dyn ApplyTx,
+    schema: &Schema,
     fresh: &Impact,
     expected: &BTreeMap<QualName, TableCounts>,
     executed: &Executed,
     baseline: Option<BTreeMap<QualName, TableCounts>>,
-    triggers: bool,
     catalog_before: Option<u64>,
 ) -> Result<Option<String>> {
+    let triggers = schema.has_triggers();
     // A deferred constraint trigger would write at COMMIT, after this.
     if triggers {
         tx.fire_deferred()?;
@@ -504,6 +505,7 @@ fn verify_coverage(
             }
         }
         counters.retain(|_, c| c.deleted + c.updated + c.inserted > 0);
+        crate::db::roll_up_partitions(&mut counters, expected, schema);
         let mut uncovered = Vec::new();
         let names: std::collections::BTreeSet<&QualName> =
             counters.keys().chain(expected.keys()).collect();

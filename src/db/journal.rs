@@ -418,19 +418,27 @@ impl Dialect {
         (t_cols, i_cols): (&[String], &[String]),
         equal: &str,
     ) -> String {
-        let place = match self.0 {
-            Engine::Postgres => "ctid",
-            Engine::Sqlite => "rowid",
+        // A partitioned table's partitions share ctids: a row is its
+        // partition and its ctid.
+        let (place, of_t, picked) = match self.0 {
+            Engine::Postgres => ("(tableoid, ctid)", "t.tableoid, t.ctid", "c.p0, c.p1"),
+            Engine::Sqlite => ("rowid", "t.rowid", "c.p0"),
         };
+        let named: Vec<String> = of_t
+            .split(", ")
+            .enumerate()
+            .map(|(i, col)| format!("{col} AS p{i}"))
+            .collect();
         let (t_text, i_text) = (self.image_key(t_cols), self.image_key(i_cols));
         format!(
             "DELETE FROM {table} WHERE {place} IN (\
-             SELECT c.place FROM (\
-             SELECT t.{place} AS place, {t_text} AS img, \
-             row_number() OVER (PARTITION BY {t_text} ORDER BY t.{place}) AS rn \
+             SELECT {picked} FROM (\
+             SELECT {named}, {t_text} AS img, \
+             row_number() OVER (PARTITION BY {t_text} ORDER BY {of_t}) AS rn \
              FROM {table} AS t WHERE EXISTS (SELECT 1 FROM {snapshot} AS i WHERE {equal})) AS c \
              JOIN (SELECT {i_text} AS img, count(*) AS n FROM {snapshot} AS i GROUP BY {i_text}) AS w \
-             ON w.img = c.img AND c.rn <= w.n)"
+             ON w.img = c.img AND c.rn <= w.n)",
+            named = named.join(", ")
         )
     }
 

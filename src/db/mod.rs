@@ -26,8 +26,9 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 pub use crate::model::Engine;
 pub use crate::model::Value;
-use crate::schema::Schema;
+use crate::schema::{QualName, Schema};
 pub use bulk::BulkFormat;
+use std::collections::BTreeMap;
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with
 /// every change (later), never containing a password.
@@ -194,6 +195,54 @@ impl TableCounts {
             inserted: self.inserted.saturating_sub(before.inserted),
         }
     }
+}
+
+/// The engine counts a write through a partitioned table in the
+/// partitions whose rows it changes; a change's capture (or an undo's own
+/// rows, `expected`) holds them under the table the preview counted them
+/// in. Each partition's counts go to its nearest ancestor among those
+/// tables (none: they stay, and count as beyond what was expected).
+pub(crate) fn roll_up_partitions(
+    counters: &mut BTreeMap<QualName, TableCounts>,
+    expected: &BTreeMap<QualName, TableCounts>,
+    schema: &crate::schema::Schema,
+) {
+    let partitions: Vec<QualName> = counters
+        .keys()
+        .filter(|n| !expected.contains_key(*n))
+        .cloned()
+        .collect();
+    for partition in partitions {
+        let Some(ancestor) = captured_ancestor(schema, &partition, expected) else {
+            continue;
+        };
+        if let Some(c) = counters.remove(&partition) {
+            let sum = counters.entry(ancestor).or_default();
+            sum.deleted += c.deleted;
+            sum.updated += c.updated;
+            sum.inserted += c.inserted;
+        }
+    }
+}
+
+/// The nearest table above `partition` (its parent, the parent's parent
+/// ...) that `expected` holds.
+fn captured_ancestor(
+    schema: &crate::schema::Schema,
+    partition: &QualName,
+    expected: &BTreeMap<QualName, TableCounts>,
+) -> Option<QualName> {
+    let mut at = schema.get(partition)?.partition_of.clone();
+    // A partition tree is acyclic; the bound keeps a damaged schema from
+    // looping.
+    for _ in 0..=schema.tables.len() {
+        let name = at?;
+        if expected.contains_key(&name) {
+            return Some(name);
+        }
+        at = schema.get(&name)?.partition_of.clone();
+    }
+    None
 }
 
 /// Runs `f`, and returns with its result the data version

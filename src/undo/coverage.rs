@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::db::{ApplyTx, Executed, TableCounts};
 use crate::error::Result;
 use crate::journal::Op;
-use crate::schema::QualName;
+use crate::schema::{QualName, Schema};
 
 /// The undo's own changes per table, and what the engine did beyond them.
 pub(super) struct Effects {
@@ -54,12 +54,19 @@ impl Effects {
 
     /// What the engine changed beyond the undo's own rows, described, or
     /// `None` when nothing.
-    pub fn finish(mut self, tx: &mut dyn ApplyTx) -> Result<Option<String>> {
+    pub fn finish(mut self, tx: &mut dyn ApplyTx, schema: &Schema) -> Result<Option<String>> {
         // A deferred constraint trigger would write at COMMIT, after this.
         tx.fire_deferred()?;
         if let (Some(before), Some(now)) = (self.baseline.take(), tx.counters()?) {
-            for (name, c) in now {
-                let got = c.since(before.get(&name).copied().unwrap_or_default());
+            let mut counted: BTreeMap<QualName, TableCounts> = now
+                .into_iter()
+                .map(|(name, c)| {
+                    let got = c.since(before.get(&name).copied().unwrap_or_default());
+                    (name, got)
+                })
+                .collect();
+            crate::db::roll_up_partitions(&mut counted, &self.own, schema);
+            for (name, got) in counted {
                 let want = self.own.get(&name).copied().unwrap_or_default();
                 // In a table whose rows the undo reverts, a key action
                 // that moves them first (the parent reverted before its

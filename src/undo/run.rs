@@ -284,7 +284,7 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
                 &format!("Disable the triggers that changed them for the undo{hint}"),
             )?);
         }
-        if let Some(beyond) = effects.finish(tx)? {
+        if let Some(beyond) = effects.finish(tx, schema)? {
             partial.push(self.accepted(
                 beyond,
                 &format!(
