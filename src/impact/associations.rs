@@ -86,6 +86,37 @@ fn id_key(table: &Table) -> Option<String> {
     (pk || uq).then(|| "id".to_owned())
 }
 
+/// The kind of value a column of `type_name` holds, as far as comparing
+/// a reference with a key goes: integers of any width, text of any
+/// length, else the type itself (without its modifier). An untyped SQLite
+/// column compares with anything.
+fn value_family(type_name: &str) -> Option<String> {
+    let t = type_name.trim_end_matches("[]").to_ascii_lowercase();
+    let base = t.split('(').next().unwrap_or_default().trim().to_owned();
+    if base.is_empty() {
+        return None;
+    }
+    Some(
+        if base.contains("int") || base == "serial" || base == "bigserial" {
+            "integer".to_owned()
+        } else if base.contains("char") || base.contains("text") || base.contains("clob") {
+            "text".to_owned()
+        } else {
+            base
+        },
+    )
+}
+
+/// Whether a `<name>_id` column of `col_type` can hold keys of `key_type`:
+/// an inference between other types (a `text` `user_id` beside a
+/// `bigint` key) is a guess the engine cannot even compare.
+fn comparable(col_type: &str, key_type: &str) -> bool {
+    match (value_family(col_type), value_family(key_type)) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
 fn plural_candidates(stem: &str) -> Vec<String> {
     let mut v = vec![stem.to_owned(), format!("{stem}s"), format!("{stem}es")];
     if let Some(base) = stem.strip_suffix('y') {
@@ -136,7 +167,9 @@ pub(crate) fn associations(schema: &Schema, policy: &Policy) -> (Vec<Association
         });
     }
     if policy.infer_associations {
-        for table in &schema.tables {
+        // A partition's references are its parent's: inferring on it would
+        // show the same rows twice, or beside the parent's real key.
+        for table in schema.tables.iter().filter(|t| t.partition_of.is_none()) {
             for col in &table.columns {
                 let name = col.name.as_str();
                 let (stem, array) = if let Some(s) = name.strip_suffix("_ids") {
@@ -155,10 +188,14 @@ pub(crate) fn associations(schema: &Schema, policy: &Policy) -> (Vec<Association
                 }
                 let target = plural_candidates(stem).into_iter().find_map(|cand| {
                     let q = QualName::new(table.name.schema.as_deref(), &cand);
-                    schema.get(&q)
+                    schema.get(&q).filter(|t| t.partition_of.is_none())
                 });
                 let Some(target) = target else { continue };
                 let Some(key) = id_key(target) else { continue };
+                let key_type = target.column(&key).map(|c| c.type_name.as_str());
+                if !comparable(&col.type_name, key_type.unwrap_or_default()) {
+                    continue;
+                }
                 out.push(Association {
                     table: table.name.clone(),
                     column: name.to_owned(),

@@ -3,9 +3,10 @@
 //! left dangling (never as deletes), and the global `--policy` option that
 //! declares them.
 
+use dbguard::db::Engine;
 use serde_json::Value;
 
-use crate::helpers::{run, stderr, stdout};
+use crate::helpers::{last_json, run, stderr, stdout};
 use crate::impact::{Db, Opts, Suite, effects_on, lite, pg};
 
 /// An association without a foreign key, inferred from `widget_id`.
@@ -178,4 +179,47 @@ fn impact_policy_before_exec() {
     );
     let v: Value = serde_json::from_str(stdout(&out).trim()).expect("json");
     assert_eq!(dangling_rows(&v, "gadgets"), Some(2), "{v}");
+}
+
+/// Issue 16, items 16 and 18: a `user_id` of another type than the key it
+/// would point to is no association (inferring one made the whole preview
+/// fail with `operator does not exist: text = bigint`), and partitions,
+/// whose references are their parent's, get none inferred.
+#[test]
+fn pg_associations_are_inferred_only_between_comparable_columns_and_never_on_partitions() {
+    let db = crate::apply::Db::new(
+        Engine::Postgres,
+        "CREATE TABLE users (id bigint PRIMARY KEY);
+         CREATE TABLE notes (id integer PRIMARY KEY, user_id text);
+         CREATE TABLE visits (id integer PRIMARY KEY, user_id integer);
+         CREATE TABLE events (user_id bigint REFERENCES users ON DELETE CASCADE, at integer NOT NULL)
+           PARTITION BY RANGE (at);
+         CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM (0) TO (10);
+         INSERT INTO users VALUES (1), (2);
+         INSERT INTO notes VALUES (1, 'alice');
+         INSERT INTO visits VALUES (1, 1);
+         INSERT INTO events VALUES (1, 5);",
+    );
+    let j = db.machine();
+    let target = db.target();
+    let o = j.run(&[
+        "exec",
+        &target,
+        "-c",
+        "DELETE FROM users WHERE id = 1",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    crate::apply::assert_exit(&o, 0, "DELETE FROM users --dry-run");
+    let preview = last_json(&o);
+    assert_eq!(preview["will_fail"], false, "{preview}");
+    let dangling: Vec<&str> = preview["effects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["action"] == "dangling")
+        .filter_map(|e| e["table"].as_str())
+        .collect();
+    assert_eq!(dangling, ["public.visits"], "{preview}");
 }
