@@ -160,7 +160,10 @@ fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<T
 ///    PG18, 'v' (virtual); the generation expression lives in
 ///    `pg_attrdef` like a default does. Expressions are deparsed in
 ///    pretty mode, as psql shows them: still valid SQL, minus redundant
-///    parentheses.
+///    parentheses. A default names no column, so it is deparsed without
+///    its table (relid 0): deparsing with one opens the table for each
+///    default, three times the cost over thousands of them, for the same
+///    text; a generated column's expression names columns and keeps it.
 fn load_columns(
     tx: &mut Transaction<'_>,
     counter: &mut QueryCounter,
@@ -171,7 +174,8 @@ fn load_columns(
     let rows = tx.query_typed(
         &format!(
             "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-                    a.attnotnull, pg_get_expr(d.adbin, d.adrelid, true), \
+                    a.attnotnull, \
+                    pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END, true), \
                     a.attgenerated::text, a.attidentity::text, a.attnum \
              FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid \
