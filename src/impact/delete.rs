@@ -363,6 +363,9 @@ pub(super) fn analyze(
     for e in g.edges.iter().filter(|e| e.action == Action::SetDefault) {
         check_set_default(tx, &sql, e, &mut impact)?;
     }
+    for e in g.edges.iter().filter(|e| e.action == Action::SetNull) {
+        check_set_null(&sql, e, &deleted_rows, &mut impact);
+    }
     let mut totals: BTreeMap<usize, Totals> = BTreeMap::new();
     for (&x, n) in &deleted_rows {
         totals.entry(x).or_default().delete = n.unwrap_or(0);
@@ -847,6 +850,54 @@ fn fires_before(g: &Edge, f: &Edge) -> bool {
 
 /// For `ON DELETE SET DEFAULT`: the column default must reference a parent
 /// row that survives the delete, or the statement fails.
+/// SET NULL into a NOT NULL column fails the statement, for every row it
+/// reaches. Where the same table also loses rows to a cascade, which comes
+/// first depends on the order the engine fires its actions in: that may
+/// fail, and is said so.
+fn check_set_null(
+    sql: &Sql<'_>,
+    e: &Edge,
+    deleted: &BTreeMap<usize, Option<u64>>,
+    impact: &mut Impact,
+) {
+    let child = sql.table(e.child);
+    let rows: u64 = impact
+        .effects
+        .iter()
+        .filter(|f| f.via == e.via && f.table == child.name)
+        .filter_map(|f| f.rows)
+        .sum();
+    let not_null: Vec<&String> = e
+        .set_cols
+        .iter()
+        .filter(|c| child.column(c).is_some_and(|col| col.not_null))
+        .collect();
+    let Some(col) = not_null.first() else {
+        return;
+    };
+    if rows == 0 {
+        return;
+    }
+    let (parent, via) = (&sql.table(e.parent).name, &e.via);
+    let what = format!(
+        "ON DELETE SET NULL would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
+        child.name
+    );
+    if deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 {
+        impact.warnings.push(format!(
+            "may fail: deleting from {parent}, {what}, unless a cascade deletes those rows first: that depends on the order the engine fires its actions in"
+        ));
+        return;
+    }
+    impact.failures.push(format!(
+        "cannot delete from {parent}: {what}\nDelete or re-point those {} rows first, or change the foreign key's action.",
+        child.name
+    ));
+    for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
+        f.blocking = true;
+    }
+}
+
 fn check_set_default(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,

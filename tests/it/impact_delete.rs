@@ -290,6 +290,42 @@ fn impact_set_null_sqlite() {
     s.finish();
 }
 
+/// Issue 16, item 7: ON DELETE SET NULL into a NOT NULL column fails the
+/// delete in both engines (three such keys in GitLab made deletes of its
+/// users previewed as fine fail); a delete that reaches no such row does
+/// not.
+pub const SET_NULL_NOT_NULL: &str = "
+CREATE TABLE users (id int PRIMARY KEY, name text);
+CREATE TABLE posts (id int PRIMARY KEY, author int NOT NULL REFERENCES users (id) ON DELETE SET NULL, body text);
+CREATE TABLE notes (id int PRIMARY KEY, author int REFERENCES users (id) ON DELETE SET NULL);
+INSERT INTO users VALUES (1, 'a'), (2, 'b'), (3, 'c');
+INSERT INTO posts VALUES (1, 1, 'x'), (2, 1, 'y');
+INSERT INTO notes VALUES (1, 2), (2, 3);
+";
+
+fn set_null_not_null(s: &mut Suite<'_>) {
+    s.check_fails("DELETE FROM users WHERE id = 1");
+    s.check_fails("DELETE FROM users");
+    s.check_ok("DELETE FROM users WHERE id = 2");
+    s.check_ok("DELETE FROM users WHERE id > 1");
+}
+
+#[test]
+fn impact_set_null_not_null_pg() {
+    let db = pg(SET_NULL_NOT_NULL);
+    let mut s = Suite::new("set_null_not_null", Db::Pg(&db));
+    set_null_not_null(&mut s);
+    s.finish();
+}
+
+#[test]
+fn impact_set_null_not_null_sqlite() {
+    let db = lite(SET_NULL_NOT_NULL);
+    let mut s = Suite::new("set_null_not_null", Db::Lite(&db));
+    set_null_not_null(&mut s);
+    s.finish();
+}
+
 /// PG15 `ON DELETE SET NULL (col)`: only the listed column is nulled, the
 /// tenant column stays.
 pub const SET_NULL_COLS: &str = "
