@@ -256,6 +256,15 @@ fn impact_match_full_pg() {
     s.check_ok("DELETE FROM accounts WHERE num = 2");
     s.check_fails("DELETE FROM accounts WHERE org = 2");
     s.check_fails("DELETE FROM accounts");
+    // Issue 16, item 3: a key of NULL and non-NULL values is rejected on
+    // write, parent row or not; all NULL references nothing.
+    s.check_fails("INSERT INTO entries VALUES (10, 1, NULL)");
+    s.check_fails("INSERT INTO entries VALUES (10, NULL, 7)");
+    s.check_ok("INSERT INTO entries VALUES (10, NULL, NULL)");
+    s.check_ok("INSERT INTO entries VALUES (10, 1, 2)");
+    s.check_fails("UPDATE entries SET num = NULL WHERE id = 1");
+    s.check_ok("UPDATE entries SET org = NULL, num = NULL WHERE id = 1");
+    s.check_fails("UPDATE holds SET org = 2 WHERE id = 2");
     s.finish();
 }
 
