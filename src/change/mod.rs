@@ -395,6 +395,16 @@ impl Context<'_> {
         if let Some(failure) = &preview.failure {
             return Err(Error::new(ErrorKind::WouldFail, failure.clone()));
         }
+        // A dry run that could not count says so in its status: a script
+        // must not read "fine" from a preview that did not finish.
+        if self.options.dry_run
+            && let Body::Write(impact) = &preview.body
+            && !impact.bounded
+        {
+            return Err(Error::refused(
+                "the preview did not finish counting within its time limit, so the change's size is unknown; nothing was run\nRaise --preview-timeout, or narrow the WHERE.",
+            ));
+        }
         // A dry run asks nothing; a denial it still reports (exit 2)
         // through the gate, which refuses every denied change.
         if self.options.dry_run && verdict.decision != Decision::Deny {

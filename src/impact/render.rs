@@ -31,10 +31,13 @@ fn paint(style: Style, code: &str, text: &str) -> String {
     }
 }
 
-fn rows_text(rows: Option<u64>) -> String {
+/// A count, or why there is none: the time limit ran out (`bounded`
+/// false), or nothing was counted (a statement the database rejects).
+fn rows_text(rows: Option<u64>, bounded: bool) -> String {
     match rows {
         Some(1) => "1 row".into(),
         Some(n) => format!("{n} rows"),
+        None if bounded => "not counted".into(),
         None => "not counted in time".into(),
     }
 }
@@ -83,7 +86,7 @@ fn verb(action: Action, kind: ChangeKind) -> &'static str {
     }
 }
 
-fn effect_line(e: &Effect, kind: ChangeKind, style: Style) -> String {
+fn effect_line(e: &Effect, kind: ChangeKind, bounded: bool, style: Style) -> String {
     let action = match e.action {
         Action::Restrict | Action::NoAction if e.blocking => {
             paint(style, "1;31", verb(e.action, kind))
@@ -105,7 +108,7 @@ fn effect_line(e: &Effect, kind: ChangeKind, style: Style) -> String {
     let mut line = format!(
         "{action} {}{cols}: {}  via {}{source}",
         e.table,
-        rows_text(e.rows),
+        rows_text(e.rows, bounded),
         e.via
     );
     if !e.reached {
@@ -121,12 +124,17 @@ fn effect_line(e: &Effect, kind: ChangeKind, style: Style) -> String {
 pub fn text(impact: &Impact, style: Style) -> String {
     let mut out = String::new();
     let verb = impact.kind;
+    // Counted in time, or not counted because the statement fails before
+    // any row (the database rejects it).
+    let rows = match impact.target.rows {
+        None if impact.bounded => "nothing counted: the statement fails, so nothing".to_owned(),
+        rows => rows_text(rows, impact.bounded),
+    };
     let _ = writeln!(
         out,
-        "{} {}: {} to {verb}{}",
+        "{} {}: {rows} to {verb}{}",
         paint(style, "1", "target"),
         impact.target.table,
-        rows_text(impact.target.rows),
         match impact.target.unchanged {
             Some(n) if n > 0 => format!(" ({n} unchanged: new values equal the old)"),
             _ => String::new(),
@@ -194,7 +202,7 @@ fn draw(
     for (i, e) in children.iter().enumerate() {
         let last = i + 1 == children.len();
         let branch = if last { "└── " } else { "├── " };
-        let mut line = effect_line(e, impact.kind, style);
+        let mut line = effect_line(e, impact.kind, impact.bounded, style);
         let descend = e.action == Action::Cascade && impact.kind != ChangeKind::Update;
         if descend && path.contains(&e.table) {
             line.push_str(" (cycle)");
@@ -271,7 +279,17 @@ pub fn summary(impact: &Impact) -> Vec<String> {
         inserted += tot.insert;
     }
     let prefix = if impact.will_fail { "would" } else { "will" };
+    // A total of what was counted in time is no total: never a number
+    // where the count did not finish.
+    if !impact.bounded {
+        lines.push(format!(
+            "{prefix} {} rows not counted in time: treat the change as unbounded",
+            impact.kind
+        ));
+    }
     match impact.kind {
+        // Nothing counted: the statement is rejected before any row.
+        _ if !impact.bounded || impact.target.rows.is_none() => {}
         ChangeKind::Delete | ChangeKind::Truncate => {
             let others = deleted.saturating_sub(target_rows);
             let tables = if del_tables == 1 {
@@ -310,7 +328,7 @@ pub fn summary(impact: &Impact) -> Vec<String> {
         )),
         _ => {}
     }
-    if impact.kind == ChangeKind::Delete && updated > 0 {
+    if impact.kind == ChangeKind::Delete && updated > 0 && impact.bounded {
         lines.push(format!(
             "{prefix} set {updated} row{} in {}",
             if updated == 1 { "" } else { "s" },

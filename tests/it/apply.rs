@@ -425,3 +425,54 @@ fn pg_writes_through_a_partitioned_table_apply_and_undo() {
         );
     }
 }
+
+/// Issue 16, item 21: an apply after a preview that did not finish
+/// counting counts within its own time limit and applies what it counted,
+/// journaled and undone exactly, instead of a false drift; a table that
+/// does not exist is a failure, never "not counted in time".
+#[test]
+fn pg_an_unbounded_preview_is_counted_by_the_apply() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p ON DELETE CASCADE);
+         INSERT INTO p SELECT generate_series(1, 20);
+         INSERT INTO c SELECT i, i FROM generate_series(1, 20) i;",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let sql = "DELETE FROM p WHERE id <= 3 AND pg_sleep(0.1) IS NOT NULL";
+    let target = db.target();
+    let dry = j.run(&[
+        "exec",
+        &target,
+        "-c",
+        sql,
+        "--dry-run",
+        "--format",
+        "json",
+        "--preview-timeout",
+        "0.3",
+    ]);
+    assert_exit(&dry, 1, "an unbounded dry run");
+    assert_eq!(last_json(&dry)["bounded"], false, "{}", last_json(&dry));
+    let id = exec_yes(&j, &db, sql, &["--preview-timeout", "0.3"]);
+    assert_eq!(rows(&db.dump(), "p").len(), 17);
+    assert_eq!(rows(&db.dump(), "c").len(), 17);
+    assert_eq!(list_entry(&j, id)["row_count"], 6, "{}", list_entry(&j, id));
+    undo_yes(&j, id, &[]);
+    assert_eq!(db.dump(), before);
+
+    let target = db.target();
+    let o = j.run(&[
+        "exec",
+        &target,
+        "-c",
+        "DELETE FROM nosuch WHERE id = 1",
+        "--dry-run",
+    ]);
+    assert_exit(&o, 5, "DELETE FROM nosuch");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("in time"), "{out}");
+    assert!(out.contains("relation \"nosuch\" does not exist"), "{out}");
+}

@@ -25,9 +25,17 @@ fn impact_timeout_reports_uncounted_edges_pg() {
         "--preview-timeout",
         "0.5",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Issue 16, item 21: a dry run that did not finish counting does not
+    // exit 0, which a script reads as "fine".
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(v["bounded"], false, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("did not finish counting")),
+        "{v}"
+    );
     assert!(v["target"]["rows"].is_null(), "{v}");
     assert!(
         v["warnings"]
@@ -46,8 +54,15 @@ fn impact_timeout_reports_uncounted_edges_pg() {
         "--preview-timeout",
         "0.5",
     ]);
+    assert_eq!(text.status.code(), Some(1), "{}", stderr(&text));
     assert!(
         stdout(&text).contains("not counted in time"),
+        "{}",
+        stdout(&text)
+    );
+    // Never a number where the count did not finish.
+    assert!(
+        stdout(&text).contains("will delete rows not counted in time"),
         "{}",
         stdout(&text)
     );
