@@ -738,6 +738,7 @@ fn count_set_rows(
         };
         impact.bounded &= n.is_some();
         totals.entry(c).or_default().update = n.unwrap_or(0);
+        count_again(tx, sql, c, (&needed, &cond), &conds, n, impact)?;
         impact.row_sets.push(super::RowSet {
             table: sql.table(c).name.clone(),
             op: crate::journal::Op::Update,
@@ -750,6 +751,63 @@ fn count_set_rows(
             new_key: None,
             digest_from: None,
         });
+    }
+    Ok(())
+}
+
+/// The updates of `c` the engine counts beyond one per row ([`Impact`]'s
+/// `updated_again`): with `conds` the rows each SET NULL or SET DEFAULT key
+/// reaches and `n` the rows any reaches (where `cond`), the pairs of a row
+/// and a key that reaches it, less `n`. Only where no two keys set a
+/// column in common: the second then finds the row already changed, and
+/// how often it counts depends on the order; no allowance is made there.
+fn count_again(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    c: usize,
+    (needed, cond): (&[Node], &str),
+    conds: &[String],
+    n: Option<u64>,
+    impact: &mut Impact,
+) -> Result<()> {
+    let edges: Vec<&Edge> = sql
+        .g
+        .edges
+        .iter()
+        .filter(|e| e.child == c && matches!(e.action, Action::SetNull | Action::SetDefault))
+        .collect();
+    let disjoint = edges.iter().enumerate().all(|(i, a)| {
+        edges[i + 1..]
+            .iter()
+            .all(|b| a.set_cols.iter().all(|col| !b.set_cols.contains(col)))
+    });
+    let (Some(n), true, true) = (n, conds.len() > 1, disjoint) else {
+        return Ok(());
+    };
+    let ca = Sql::alias(c);
+    let keys: Vec<String> = (1..=conds.len())
+        .map(|i| format!("SELECT {i} AS i"))
+        .collect();
+    let which: Vec<String> = conds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("WHEN {} THEN ({c})", i + 1))
+        .collect();
+    let pairs = sql.count(
+        tx,
+        needed,
+        &format!(
+            "{} AS {ca} JOIN ({}) AS k ON (CASE k.i {} END) WHERE {cond}",
+            sql.table(c).name.sql(),
+            keys.join(" UNION ALL "),
+            which.join(" ")
+        ),
+    )?;
+    impact.bounded &= pairs.is_some();
+    if let Some(extra) = pairs.map(|p| p.saturating_sub(n)).filter(|&x| x > 0) {
+        impact
+            .updated_again
+            .insert(sql.table(c).name.clone(), extra);
     }
     Ok(())
 }

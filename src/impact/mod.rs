@@ -198,6 +198,12 @@ pub struct Impact {
     /// whichever order the engine fires them).
     #[serde(skip)]
     pub counted_twice: BTreeMap<QualName, u64>,
+    /// Updates per table the engine counts beyond one per row: each SET
+    /// NULL or SET DEFAULT key that reaches a row updates it, so a row two
+    /// keys (on separate columns) reach is counted twice, whatever the
+    /// order.
+    #[serde(skip)]
+    pub updated_again: BTreeMap<QualName, u64>,
     /// Where an approval may bind the change ([`PreviewOptions::bind_rows`]):
     /// per row set (`table op`), a cryptographic digest of which rows it
     /// holds, part of [`digest`].
@@ -587,6 +593,7 @@ fn rejected(ctx: &Context<'_>, stmt: &Statement, err: &str) -> Impact {
         data_version: None,
         covers_every_row: false,
         counted_twice: BTreeMap::new(),
+        updated_again: BTreeMap::new(),
         row_digests: Vec::new(),
         beyond_the_rows: Vec::new(),
     };
@@ -876,6 +883,7 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         data_version: None,
         covers_every_row: false,
         counted_twice: BTreeMap::new(),
+        updated_again: BTreeMap::new(),
         row_digests: Vec::new(),
         beyond_the_rows: Vec::new(),
     }
