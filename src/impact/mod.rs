@@ -744,6 +744,24 @@ fn own_event(kind: ChangeKind, event: TriggerEvent) -> bool {
     )
 }
 
+/// Whether `table` references itself with a key whose action runs `event`
+/// on it: PostgreSQL runs a key action's statement for each row the
+/// statement deletes or whose key it changes, and that statement fires
+/// its statement-level triggers even when it changes no row.
+fn self_action(table: &crate::schema::Table, event: TriggerEvent) -> bool {
+    use crate::schema::FkAction;
+    table
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.ref_table == table.name)
+        .flat_map(|fk| [fk.on_delete, fk.on_update])
+        .any(|action| match action {
+            FkAction::SetNull | FkAction::SetDefault => event == TriggerEvent::Update,
+            FkAction::Cascade => matches!(event, TriggerEvent::Delete | TriggerEvent::Update),
+            _ => false,
+        })
+}
+
 /// Adds trigger effects for every table with changed rows.
 fn add_trigger_effects(
     impact: &mut Impact,
@@ -764,9 +782,12 @@ fn add_trigger_effects(
         ] {
             for trig in firing_triggers(table, event) {
                 // Statement-level triggers on the target fire even for 0
-                // rows, for the statement's own event only.
+                // rows, for the statement's own event, and for those of
+                // the key actions it runs on its own table.
                 if rows == 0
-                    && (tname != &target || trig.for_each_row || !own_event(impact.kind, event))
+                    && (tname != &target
+                        || trig.for_each_row
+                        || !(own_event(impact.kind, event) || self_action(table, event)))
                 {
                     continue;
                 }

@@ -672,43 +672,61 @@ INSERT INTO kv VALUES (1, 'old');
 
 /// A trigger created after the session read its schema (a shell reads it
 /// once) is read from the catalog by the preview all the same, and the
-/// change is refused before its statement runs.
+/// change is refused before its statement runs: on the target, or on a
+/// table created since whose foreign key cascades from it.
 #[test]
 fn pg_a_trigger_the_session_schema_lacks_is_read_before_the_write_runs() {
-    let db = Db::new(Engine::Postgres, &format!("{ACCOUNTS}CREATE SEQUENCE s;"));
-    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
-    let schema = conn.introspect().expect("introspect");
-    db.plain(
-        "CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM setval('s', 99); RETURN OLD; END$$;
-         CREATE TRIGGER bump AFTER DELETE ON acct FOR EACH ROW EXECUTE FUNCTION bump()",
-    );
-    let before = db.dump();
-    let mut trail = Trail::open(&mut conn, None).expect("audit trail");
-    let options = dbguard::change::Options {
-        yes: true,
-        ..Default::default()
-    };
-    let stmt = dbguard::sql::classify(Engine::Postgres, DELETE_CLOSED);
-    let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
-    let mut ui = AfterPreview(None::<fn()>);
-    let err = dbguard::change::Context {
-        conn: &mut conn,
-        trail: &mut trail,
-        policy: &Policy::default(),
-        schema: &schema,
-        operator: "tester".to_owned(),
-        options: &options,
+    let bump = "CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql
+                  AS $$BEGIN PERFORM setval('s', 99); RETURN OLD; END$$;";
+    for (later, named) in [
+        (
+            format!(
+                "{bump} CREATE TRIGGER bump AFTER DELETE ON acct FOR EACH ROW EXECUTE FUNCTION bump()"
+            ),
+            "trigger bump on acct",
+        ),
+        (
+            format!(
+                "{bump} CREATE TABLE note (id integer PRIMARY KEY,
+                   acct_id integer REFERENCES acct (id) ON DELETE CASCADE);
+                 INSERT INTO note VALUES (1, 1);
+                 CREATE TRIGGER bump BEFORE DELETE ON note FOR EACH ROW EXECUTE FUNCTION bump()"
+            ),
+            "trigger bump on note",
+        ),
+    ] {
+        let db = Db::new(Engine::Postgres, &format!("{ACCOUNTS}CREATE SEQUENCE s;"));
+        let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+        let schema = conn.introspect().expect("introspect");
+        db.plain(&later);
+        let before = db.dump();
+        let mut trail = Trail::open(&mut conn, None).expect("audit trail");
+        let options = dbguard::change::Options {
+            yes: true,
+            ..Default::default()
+        };
+        let stmt = dbguard::sql::classify(Engine::Postgres, DELETE_CLOSED);
+        let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
+        let mut ui = AfterPreview(None::<fn()>);
+        let err = dbguard::change::Context {
+            conn: &mut conn,
+            trail: &mut trail,
+            policy: &Policy::default(),
+            schema: &schema,
+            operator: "tester".to_owned(),
+            options: &options,
+        }
+        .run(&mut plan, &mut ui)
+        .expect_err("a trigger reaching setval ran unread");
+        assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+        assert!(err.message.contains(named), "{named}: {err}");
+        assert_eq!(db.dump(), before);
+        let mut c = postgres::Client::connect(&db.target(), postgres::NoTls).expect("connect");
+        let row = c
+            .query_one("SELECT last_value, is_called FROM s", &[])
+            .expect("sequence");
+        assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (1, false));
     }
-    .run(&mut plan, &mut ui)
-    .expect_err("a trigger reaching setval ran unread");
-    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
-    assert!(err.message.contains("trigger bump on acct"), "{err}");
-    assert_eq!(db.dump(), before);
-    let mut c = postgres::Client::connect(&db.target(), postgres::NoTls).expect("connect");
-    let row = c
-        .query_one("SELECT last_value, is_called FROM s", &[])
-        .expect("sequence");
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (1, false));
 }
 
 /// The triggers the schema lists, as they stand, are matched in the

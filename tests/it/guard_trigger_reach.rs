@@ -751,3 +751,42 @@ fn pg_replay_refuses_an_event_trigger_before_its_staging_tables() {
         );
     }
 }
+
+/// The attack review of the catalog trigger read: a key action runs its
+/// statement for each deleted row whether or not it changes one, and that
+/// statement fires statement-level triggers: on the table itself (a
+/// self-referencing key), and on a referencing table no row of which is
+/// changed; and a referencing table created after the session read its
+/// schema, whose trigger the preview never saw. Each leaked (or set the
+/// sequence); each is refused now with nothing run.
+#[test]
+fn pg_triggers_key_actions_fire_with_no_row_changed_are_read() {
+    let stmt_trigger = |table: &str, event: &str| -> Setup {
+        let (table, event) = (table.to_owned(), event.to_owned());
+        Box::new(move |leak: &str| {
+            format!(
+                "CREATE FUNCTION leak() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM {leak}; RETURN NULL; END$$;
+                 CREATE TRIGGER leak AFTER {event} ON {table} FOR EACH STATEMENT EXECUTE FUNCTION leak();"
+            )
+        })
+    };
+    let self_ref = "CREATE TABLE tree (id integer PRIMARY KEY, parent_id integer REFERENCES tree ON DELETE SET NULL);
+        INSERT INTO tree VALUES (1, NULL), (2, 1), (3, NULL);";
+    let child =
+        "CREATE TABLE kid (id integer PRIMARY KEY, t_id integer REFERENCES t ON DELETE SET NULL);
+        INSERT INTO kid VALUES (1, 1);";
+    let in_self = stmt_trigger("tree", "UPDATE");
+    let in_child = stmt_trigger("kid", "UPDATE");
+    assert_refused_before_running(vec![
+        (
+            "a self-referencing SET NULL that changes no row",
+            Box::new(move |leak| format!("{self_ref} {}", in_self(leak))),
+            "DELETE FROM tree WHERE id = 3",
+        ),
+        (
+            "a referencing table's SET NULL that changes no row",
+            Box::new(move |leak| format!("{child} {}", in_child(leak))),
+            "DELETE FROM t WHERE id = 2",
+        ),
+    ]);
+}

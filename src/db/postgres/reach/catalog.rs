@@ -274,9 +274,12 @@ FROM parts JOIN pg_catalog.pg_proc pr ON pr.oid = parts.f"
 /// updated) their defaults, constraints and index expressions; for
 /// `touched` (any row changed) the triggers of their partitions and
 /// children, which the preview, counting through the parent, does not
-/// list, and their own enabled triggers the schema does not list as they
-/// stand (created, enabled or altered since it was read); and the enabled
-/// event triggers that dbguard's own DDL in the
+/// list, and of the tables whose foreign keys act on them (a key action
+/// runs its statement, and fires statement-level triggers, whether or not
+/// it changes a row; and the catalog, not the session's schema, says
+/// which there are), and their own enabled triggers the schema does not
+/// list as they stand (created, enabled or altered since it was read);
+/// and the enabled event triggers that dbguard's own DDL in the
 /// apply transaction (journal and temporary tables) fires: functions with
 /// what runs them, and whether some function that runs unnamed
 /// ([`always_read!`]) is code to read. One query, so that a write on plain
@@ -306,7 +309,13 @@ pub(super) fn run_by_writing(
               tree(rel) AS ( \
                 SELECT to_regclass(x) FROM unnest($2::text[]) AS x \
               UNION \
-                SELECT i.inhrelid FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.rel), \
+                SELECT e.child FROM tree JOIN ( \
+                  SELECT i.inhparent AS parent, i.inhrelid AS child FROM pg_catalog.pg_inherits i \
+                  UNION ALL \
+                  SELECT k.confrelid, k.conrelid FROM pg_catalog.pg_constraint k \
+                  WHERE k.contype = 'f' \
+                    AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd')) \
+                ) AS e ON e.parent = tree.rel), \
               used AS ( \
            SELECT d.refobjid AS f, 'default of ' || a.adrelid::regclass::text AS by \
            FROM pg_catalog.pg_attrdef a \
