@@ -520,3 +520,38 @@ fn set_null_twice(engine: Engine) {
         "{engine:?}: the undo did not restore posts"
     );
 }
+
+/// From the attack review: an undo allowed updates beyond its own in any
+/// table where it reverts updates (for key actions that move rows before
+/// the revert), and with partitions counted under their parent, a
+/// trigger's update of a sibling partition passed for one and committed
+/// unjournaled. Where a trigger of a restored table fires, or key actions
+/// do not run, no update beyond the undo's own is allowed.
+#[test]
+fn pg_an_undo_refuses_a_trigger_updating_a_sibling_partition() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE t (id integer, k integer, v text, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
+         CREATE TABLE t1 PARTITION OF t FOR VALUES FROM (0) TO (10);
+         CREATE TABLE t2 PARTITION OF t FOR VALUES FROM (10) TO (20);
+         INSERT INTO t VALUES (1, 1, 'a'), (3, 15, 'precious');",
+    );
+    let j = db.machine();
+    let id = exec_yes(&j, &db, "UPDATE t SET v = 'b' WHERE id = 1", &[]);
+    db.plain(
+        "CREATE FUNCTION clobber() RETURNS trigger LANGUAGE plpgsql
+           AS $$BEGIN UPDATE t2 SET v = 'clobbered' WHERE id = 3; RETURN NULL; END$$;
+         CREATE TRIGGER clobber AFTER UPDATE ON t1 FOR EACH ROW EXECUTE FUNCTION clobber();
+         ALTER TABLE t1 ENABLE ALWAYS TRIGGER clobber;",
+    );
+    let before = db.dump();
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 1, "the undo with a trigger updating t2");
+    assert_eq!(db.dump(), before, "the refused undo changed rows");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("public.t "),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
