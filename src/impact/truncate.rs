@@ -129,23 +129,48 @@ fn named_tables(
             }
             continue;
         }
-        // Partitions at every depth: a partition may be partitioned too.
-        let mut i = set.len() - 1;
-        while let Some(parent) = set.get(i).cloned() {
-            i += 1;
-            for p in ctx
-                .schema
-                .tables
-                .iter()
-                .filter(|p| p.partition_of.as_ref() == Some(&parent))
-            {
-                if !set.contains(&p.name) {
-                    set.push(p.name.clone());
-                }
+        push_partitions(ctx, &mut set, &table.name);
+    }
+    Ok(set)
+}
+
+/// Adds the partitions of `table` to `set`, at every depth: a partition
+/// may be partitioned too, and PostgreSQL empties them all with it.
+fn push_partitions(ctx: &Context<'_>, set: &mut Vec<QualName>, table: &QualName) {
+    let mut queue = vec![table.clone()];
+    while let Some(parent) = queue.pop() {
+        for p in ctx
+            .schema
+            .tables
+            .iter()
+            .filter(|p| p.partition_of.as_ref() == Some(&parent))
+        {
+            if !set.contains(&p.name) {
+                set.push(p.name.clone());
+                queue.push(p.name.clone());
             }
         }
     }
-    Ok(set)
+}
+
+/// `table` and the tables it is a partition of, nearest first: a foreign
+/// key that references a partitioned table references each of its
+/// partitions too.
+fn with_ancestors(ctx: &Context<'_>, table: &QualName) -> Vec<QualName> {
+    let mut out = vec![table.clone()];
+    while let Some(up) = out
+        .last()
+        .and_then(|t| ctx.schema.get(t))
+        .and_then(|t| t.partition_of.clone())
+    {
+        // A partition tree is acyclic; the bound keeps a damaged schema
+        // from looping.
+        if out.contains(&up) || out.len() > ctx.schema.tables.len() {
+            break;
+        }
+        out.push(up);
+    }
+    out
 }
 
 /// Whether `table` is `ancestor` or one of its partitions, at any depth.
@@ -209,10 +234,22 @@ fn follow_references(
 ) -> BTreeMap<QualName, usize> {
     let mut depth: BTreeMap<QualName, usize> = set.iter().map(|n| (n.clone(), 0)).collect();
     let mut i = 0;
+    // A key into a partitioned table reaches each partition in the set:
+    // one effect for it.
+    let mut seen: Vec<(QualName, String)> = Vec::new();
     while i < set.len() {
         let parent = set[i].clone();
         i += 1;
-        for fk in ctx.schema.referencing(&parent) {
+        let referencing: Vec<_> = with_ancestors(ctx, &parent)
+            .iter()
+            .flat_map(|t| ctx.schema.referencing(t))
+            .collect();
+        for fk in referencing {
+            let key = (fk.table.clone(), fk.name.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
             let inside = set.contains(&fk.table);
             if !inside && !cascade {
                 impact.failures.push(format!(
@@ -242,6 +279,13 @@ fn follow_references(
             if cascade && !inside {
                 depth.insert(fk.table.clone(), d);
                 set.push(fk.table.clone());
+                // Its partitions go with it (they hold their own copies
+                // of the key).
+                let before = set.len();
+                push_partitions(ctx, set, &fk.table);
+                for p in &set[before..] {
+                    depth.insert(p.clone(), d);
+                }
             }
         }
     }

@@ -555,3 +555,63 @@ fn pg_an_undo_refuses_a_trigger_updating_a_sibling_partition() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A partitioned tree referenced by a plain table and by a partitioned
+/// one (the attack review of the TRUNCATE fix).
+const REFERENCED_TREE: &str = "
+CREATE TABLE t (id integer, k integer, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
+CREATE TABLE t1 PARTITION OF t FOR VALUES FROM (0) TO (10) PARTITION BY RANGE (k);
+CREATE TABLE t11 PARTITION OF t1 FOR VALUES FROM (0) TO (10);
+CREATE TABLE t2 PARTITION OF t FOR VALUES FROM (10) TO (20);
+CREATE TABLE r (id integer PRIMARY KEY, t_id integer, t_k integer,
+    FOREIGN KEY (t_id, t_k) REFERENCES t ON DELETE CASCADE);
+CREATE TABLE rp (id integer, t_id integer, t_k integer,
+    FOREIGN KEY (t_id, t_k) REFERENCES t ON DELETE CASCADE) PARTITION BY RANGE (id);
+CREATE TABLE rp1 PARTITION OF rp FOR VALUES FROM (0) TO (100);
+INSERT INTO t VALUES (1, 1), (2, 12);
+INSERT INTO r VALUES (1, 1, 1), (2, 2, 12);
+INSERT INTO rp VALUES (1, 2, 12);
+";
+
+/// A key into a partitioned table references each of its partitions: a
+/// TRUNCATE of a partition fails without CASCADE, as PostgreSQL fails it,
+/// and with CASCADE empties every referencing table (the partitions of a
+/// partitioned one too), each journaled and restored. The previews said
+/// one table, the apply emptied `r` unjournaled and its undo restored
+/// nothing; a CASCADE reaching a partitioned table was refused.
+#[test]
+fn pg_truncate_of_a_referenced_partition_follows_the_keys_into_its_parent() {
+    let db = Db::new(Engine::Postgres, REFERENCED_TREE);
+    let j = db.machine();
+    let target = db.target();
+    let before = db.dump();
+    let o = j.run(&["exec", &target, "-c", "TRUNCATE t2", "--dry-run"]);
+    assert_exit(&o, 5, "TRUNCATE t2");
+    let mut c = postgres::Client::connect(&target, postgres::NoTls).expect("connect");
+    let mut tx = c.transaction().expect("begin");
+    let engine = tx
+        .batch_execute("TRUNCATE t2")
+        .expect_err("PostgreSQL truncates t2");
+    assert_eq!(
+        engine.code(),
+        Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED),
+        "{engine}"
+    );
+    drop(tx);
+    for sql in ["TRUNCATE t2 CASCADE", "TRUNCATE t CASCADE"] {
+        let id = exec_yes(&j, &db, sql, &[]);
+        let after = db.dump();
+        let engine_did = {
+            let fresh = Db::new(Engine::Postgres, REFERENCED_TREE);
+            fresh.plain(sql);
+            fresh.dump()
+        };
+        assert_eq!(after, engine_did, "{sql}: not what PostgreSQL does");
+        undo_yes(&j, id, &[]);
+        assert_eq!(
+            db.dump(),
+            before,
+            "{sql}: the undo did not restore every table"
+        );
+    }
+}

@@ -696,28 +696,8 @@ fn pg_a_trigger_the_session_schema_lacks_is_read_before_the_write_runs() {
         ),
     ] {
         let db = Db::new(Engine::Postgres, &format!("{ACCOUNTS}CREATE SEQUENCE s;"));
-        let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
-        let schema = conn.introspect().expect("introspect");
-        db.plain(&later);
-        let before = db.dump();
-        let mut trail = Trail::open(&mut conn, None).expect("audit trail");
-        let options = dbguard::change::Options {
-            yes: true,
-            ..Default::default()
-        };
-        let stmt = dbguard::sql::classify(Engine::Postgres, DELETE_CLOSED);
-        let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
-        let mut ui = AfterPreview(None::<fn()>);
-        let err = dbguard::change::Context {
-            conn: &mut conn,
-            trail: &mut trail,
-            policy: &Policy::default(),
-            schema: &schema,
-            operator: "tester".to_owned(),
-            options: &options,
-        }
-        .run(&mut plan, &mut ui)
-        .expect_err("a trigger reaching setval ran unread");
+        let (before, result) = with_stale_schema(&db, &later, DELETE_CLOSED);
+        let err = result.expect_err("a trigger reaching setval ran unread");
         assert_eq!(err.kind, ErrorKind::Refused, "{err}");
         assert!(err.message.contains(named), "{named}: {err}");
         assert_eq!(db.dump(), before);
@@ -779,4 +759,53 @@ fn pg_known_triggers_of_other_events_do_not_stop_a_write() {
         .and_then(|r| r.try_get(0))
         .expect("count");
     assert_eq!((open, left), (2, 2));
+}
+
+/// Runs `sql` through the pipeline (`exec --yes`) on a schema read before
+/// `later` ran, as a shell's is: the dump after `later`, and the outcome.
+fn with_stale_schema(
+    db: &Db,
+    later: &str,
+    sql: &str,
+) -> (crate::apply::Dump, dbguard::Result<Outcome>) {
+    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
+    let schema = conn.introspect().expect("introspect");
+    db.plain(later);
+    let before = db.dump();
+    let mut trail = Trail::open(&mut conn, None).expect("audit trail");
+    let options = dbguard::change::Options {
+        yes: true,
+        ..Default::default()
+    };
+    let stmt = dbguard::sql::classify(Engine::Postgres, sql);
+    let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
+    let result = dbguard::change::Context {
+        conn: &mut conn,
+        trail: &mut trail,
+        policy: &Policy::default(),
+        schema: &schema,
+        operator: "tester".to_owned(),
+        options: &options,
+    }
+    .run(&mut plan, &mut AfterPreview(None::<fn()>));
+    (before, result)
+}
+
+/// A TRUNCATE shows in no row counter: a table its CASCADE empties that
+/// the session's schema did not show (created since it was read) is held
+/// exclusively by the transaction, and the apply refuses, not empties it
+/// unjournaled, whether or not the database has triggers.
+#[test]
+fn pg_a_truncate_emptying_a_table_the_schema_lacks_is_refused() {
+    let db = Db::new(Engine::Postgres, ACCOUNTS);
+    let (before, result) = with_stale_schema(
+        &db,
+        "CREATE TABLE late (id integer PRIMARY KEY, acct_id integer REFERENCES acct (id));
+         INSERT INTO late VALUES (1, 3);",
+        "TRUNCATE acct CASCADE",
+    );
+    let err = result.expect_err("TRUNCATE emptied a table it never captured");
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert!(err.message.contains("public.late"), "{err}");
+    assert_eq!(db.dump(), before);
 }
