@@ -87,29 +87,66 @@ fn id_key(table: &Table) -> Option<String> {
 }
 
 /// The kind of value a column of `type_name` holds, as far as comparing
-/// a reference with a key goes: integers of any width, text of any
-/// length, else the type itself (without its modifier). An untyped SQLite
-/// column compares with anything.
+/// a reference with a key goes: numbers of any width or precision, text
+/// of any length, else the type itself (without its modifier, which a
+/// domain, a range or `interval` keeps apart from numbers). An untyped
+/// SQLite column compares with anything.
 fn value_family(type_name: &str) -> Option<String> {
     let t = type_name.trim_end_matches("[]").to_ascii_lowercase();
     let base = t.split('(').next().unwrap_or_default().trim().to_owned();
-    if base.is_empty() {
+    const NUMBERS: &[&str] = &[
+        "smallint",
+        "integer",
+        "bigint",
+        "int",
+        "int2",
+        "int4",
+        "int8",
+        "tinyint",
+        "mediumint",
+        "unsigned big int",
+        "numeric",
+        "decimal",
+        "real",
+        "double precision",
+        "double",
+        "float",
+        "float4",
+        "float8",
+        "smallserial",
+        "serial",
+        "bigserial",
+    ];
+    const TEXT: &[&str] = &[
+        "text",
+        "character varying",
+        "varchar",
+        "character",
+        "char",
+        "bpchar",
+        "nchar",
+        "nvarchar",
+        "varying character",
+        "native character",
+        "clob",
+        "citext",
+        "name",
+    ];
+    Some(if base.is_empty() {
         return None;
-    }
-    Some(
-        if base.contains("int") || base == "serial" || base == "bigserial" {
-            "integer".to_owned()
-        } else if base.contains("char") || base.contains("text") || base.contains("clob") {
-            "text".to_owned()
-        } else {
-            base
-        },
-    )
+    } else if NUMBERS.contains(&base.as_str()) {
+        "number".to_owned()
+    } else if TEXT.contains(&base.as_str()) {
+        "text".to_owned()
+    } else {
+        base
+    })
 }
 
 /// Whether a `<name>_id` column of `col_type` can hold keys of `key_type`:
-/// an inference between other types (a `text` `user_id` beside a
-/// `bigint` key) is a guess the engine cannot even compare.
+/// an inference between other types (a `text` `user_id` beside a `bigint`
+/// key, an `int4range`) is a guess the engine cannot even compare. A
+/// domain is its own name here: over a number, it is not inferred.
 fn comparable(col_type: &str, key_type: &str) -> bool {
     match (value_family(col_type), value_family(key_type)) {
         (Some(a), Some(b)) => a == b,
