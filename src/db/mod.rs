@@ -212,15 +212,33 @@ pub(crate) fn roll_up_partitions(
         .filter(|n| !expected.contains_key(*n))
         .cloned()
         .collect();
+    let mut rolled: Vec<QualName> = Vec::new();
     for partition in partitions {
         let Some(ancestor) = captured_ancestor(schema, &partition, expected) else {
             continue;
         };
         if let Some(c) = counters.remove(&partition) {
-            let sum = counters.entry(ancestor).or_default();
+            let sum = counters.entry(ancestor.clone()).or_default();
             sum.deleted += c.deleted;
             sum.updated += c.updated;
             sum.inserted += c.inserted;
+            rolled.push(ancestor);
+        }
+    }
+    // An UPDATE that moves a row to another partition is counted as a
+    // delete from the one and an insert into the other: one update of
+    // the ancestor, up to the updates it expects.
+    for ancestor in rolled {
+        let want = expected.get(&ancestor).copied().unwrap_or_default();
+        if let Some(sum) = counters.get_mut(&ancestor) {
+            let moved = sum
+                .deleted
+                .saturating_sub(want.deleted)
+                .min(sum.inserted.saturating_sub(want.inserted))
+                .min(want.updated.saturating_sub(sum.updated));
+            sum.deleted -= moved;
+            sum.inserted -= moved;
+            sum.updated += moved;
         }
     }
 }

@@ -615,3 +615,36 @@ fn pg_truncate_of_a_referenced_partition_follows_the_keys_into_its_parent() {
         );
     }
 }
+
+/// Issue 16, item 4 (in part): an UPDATE that moves rows to another
+/// partition (delete from one, insert into the other, as the engine
+/// counts it) was refused as uncovered. Applied as PostgreSQL does it and
+/// undone exactly, the rows back in their partitions.
+#[test]
+fn pg_an_update_moving_rows_across_partitions_applies_and_undoes() {
+    let schema = "CREATE TABLE t (id integer, k integer, v text, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
+         CREATE TABLE t1 PARTITION OF t FOR VALUES FROM (0) TO (10);
+         CREATE TABLE t2 PARTITION OF t FOR VALUES FROM (10) TO (20);
+         INSERT INTO t VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 15, 'c');";
+    for sql in [
+        "UPDATE t SET k = 12 WHERE id = 1",
+        "UPDATE t SET k = k + 10, v = 'moved' WHERE k < 10",
+    ] {
+        let db = Db::new(Engine::Postgres, schema);
+        let j = db.machine();
+        let before = db.dump();
+        let id = exec_yes(&j, &db, sql, &[]);
+        let engine_did = {
+            let fresh = Db::new(Engine::Postgres, schema);
+            fresh.plain(sql);
+            fresh.dump()
+        };
+        assert_eq!(db.dump(), engine_did, "{sql}: not what PostgreSQL does");
+        undo_yes(&j, id, &[]);
+        assert_eq!(
+            db.dump(),
+            before,
+            "{sql}: the undo did not put the rows back"
+        );
+    }
+}
