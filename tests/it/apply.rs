@@ -411,11 +411,7 @@ fn pg_writes_through_a_partitioned_table_apply_and_undo() {
         let id = exec_yes(&j, &db, sql, &[]);
         let after = db.dump();
         assert_ne!(before, after, "{sql}: nothing changed");
-        let engine = {
-            let fresh = Db::new(Engine::Postgres, NESTED);
-            fresh.plain(sql);
-            fresh.dump()
-        };
+        let engine = engine_does(Engine::Postgres, NESTED, sql);
         assert_eq!(after, engine, "{sql}: not what PostgreSQL does");
         undo_yes(&j, id, &[]);
         assert_eq!(
@@ -503,11 +499,7 @@ fn set_null_twice(engine: Engine) {
     let j = db.machine();
     let before = db.dump();
     let id = exec_yes(&j, &db, sql, &[]);
-    let engine_did = {
-        let fresh = Db::new(engine, schema);
-        fresh.plain(sql);
-        fresh.dump()
-    };
+    let engine_did = engine_does(engine, schema, sql);
     assert_eq!(
         db.dump(),
         engine_did,
@@ -601,11 +593,7 @@ fn pg_truncate_of_a_referenced_partition_follows_the_keys_into_its_parent() {
     for sql in ["TRUNCATE t2 CASCADE", "TRUNCATE t CASCADE"] {
         let id = exec_yes(&j, &db, sql, &[]);
         let after = db.dump();
-        let engine_did = {
-            let fresh = Db::new(Engine::Postgres, REFERENCED_TREE);
-            fresh.plain(sql);
-            fresh.dump()
-        };
+        let engine_did = engine_does(Engine::Postgres, REFERENCED_TREE, sql);
         assert_eq!(after, engine_did, "{sql}: not what PostgreSQL does");
         undo_yes(&j, id, &[]);
         assert_eq!(
@@ -634,11 +622,7 @@ fn pg_an_update_moving_rows_across_partitions_applies_and_undoes() {
         let j = db.machine();
         let before = db.dump();
         let id = exec_yes(&j, &db, sql, &[]);
-        let engine_did = {
-            let fresh = Db::new(Engine::Postgres, schema);
-            fresh.plain(sql);
-            fresh.dump()
-        };
+        let engine_did = engine_does(Engine::Postgres, schema, sql);
         assert_eq!(db.dump(), engine_did, "{sql}: not what PostgreSQL does");
         undo_yes(&j, id, &[]);
         assert_eq!(
@@ -647,4 +631,12 @@ fn pg_an_update_moving_rows_across_partitions_applies_and_undoes() {
             "{sql}: the undo did not put the rows back"
         );
     }
+}
+
+/// What `sql` leaves in a fresh database of `schema`, run by the engine
+/// alone: the oracle a change through dbguard is held to.
+fn engine_does(engine: Engine, schema: &str, sql: &str) -> Dump {
+    let fresh = Db::new(engine, schema);
+    fresh.plain(sql);
+    fresh.dump()
 }

@@ -729,25 +729,8 @@ fn pg_known_triggers_of_other_events_do_not_stop_a_write() {
              ALTER TABLE acct ENABLE REPLICA TRIGGER replica;"
         ),
     );
-    let mut conn = Connection::open(Some(&db.target()), &OpenOptions::default()).expect("open");
-    let schema = conn.introspect().expect("introspect");
-    let mut trail = Trail::open(&mut conn, None).expect("audit trail");
-    let options = dbguard::change::Options {
-        yes: true,
-        ..Default::default()
-    };
-    let stmt = dbguard::sql::classify(Engine::Postgres, DELETE_CLOSED);
-    let mut plan = dbguard::change::Write::new(stmt, PreviewOptions::default());
-    let outcome = dbguard::change::Context {
-        conn: &mut conn,
-        trail: &mut trail,
-        policy: &Policy::default(),
-        schema: &schema,
-        operator: "tester".to_owned(),
-        options: &options,
-    }
-    .run(&mut plan, &mut AfterPreview(None::<fn()>))
-    .expect("a DELETE none of whose triggers fires");
+    let (_, result) = with_stale_schema(&db, "SELECT 1", DELETE_CLOSED);
+    let outcome = result.expect("a DELETE none of whose triggers fires");
     assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
     let mut c = postgres::Client::connect(&db.target(), postgres::NoTls).expect("connect");
     let open: i64 = c
