@@ -1,0 +1,283 @@
+//! The rows a delete sets rather than deletes: `SET NULL` and `SET
+//! DEFAULT` edges, counted net of the rows deleted anyway, with what makes
+//! them fail (a NOT NULL column, a default no parent row has) and what the
+//! engine counts more than once (the coverage check's allowances).
+
+use std::collections::BTreeMap;
+
+use super::super::cascade::Edge;
+use super::super::{Action, Effect, Impact, Totals, qcol};
+use super::{Node, Sql};
+use crate::db::PreviewTx;
+use crate::error::Result;
+
+/// Net updates: rows set to NULL/default that are not deleted anyway,
+/// per table, with the row set the apply captures.
+pub(super) fn count_set_rows(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    deleted_rows: &BTreeMap<usize, Option<u64>>,
+    totals: &mut BTreeMap<usize, Totals>,
+    impact: &mut Impact,
+) -> Result<()> {
+    let g = sql.g;
+    let set_edges = || {
+        g.edges
+            .iter()
+            .filter(|e| matches!(e.action, Action::SetNull | Action::SetDefault))
+    };
+    let mut set_tables: Vec<usize> = Vec::new();
+    for e in set_edges() {
+        if !set_tables.contains(&e.child) {
+            set_tables.push(e.child);
+        }
+    }
+    for c in set_tables {
+        // One SET NULL edge into a table with no deleted rows: its count is
+        // already the net total.
+        let edges_in: Vec<&Effect> = impact
+            .effects
+            .iter()
+            .filter(|e| {
+                e.table == sql.table(c).name
+                    && matches!(e.action, Action::SetNull | Action::SetDefault)
+            })
+            .collect();
+        let shortcut =
+            (edges_in.len() == 1 && !deleted_rows.contains_key(&c)).then(|| edges_in[0].rows);
+        let ca = Sql::alias(c);
+        let mut needed = Vec::new();
+        let conds: Vec<String> = set_edges()
+            .filter(|e| e.child == c)
+            .map(|e| {
+                needed.push(Node::Deleted(e.parent));
+                sql.member(e, &ca)
+            })
+            .collect();
+        let mut cond = format!("({})", conds.join(" OR "));
+        if deleted_rows.contains_key(&c) {
+            needed.push(Node::Deleted(c));
+            let reached = cond.clone();
+            cond = format!("{cond} AND NOT ({})", sql.is_deleted(c, &ca));
+            count_both(tx, sql, c, &needed, &reached, impact)?;
+        }
+        let n = match shortcut {
+            Some(n) => n,
+            None => sql.count(
+                tx,
+                &needed,
+                &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
+            )?,
+        };
+        impact.bounded &= n.is_some();
+        totals.entry(c).or_default().update = n.unwrap_or(0);
+        count_again(tx, sql, c, (&needed, &cond), &conds, n, impact)?;
+        impact.row_sets.push(super::super::RowSet {
+            table: sql.table(c).name.clone(),
+            op: crate::journal::Op::Update,
+            with: sql.with(&needed),
+            alias: ca.clone(),
+            join: String::new(),
+            cond,
+            rows: n,
+            position: g.depth.get(&c).copied().unwrap_or(0) as i64,
+            new_key: None,
+            digest_from: None,
+        });
+    }
+    Ok(())
+}
+
+/// The updates of `c` the engine counts beyond one per row ([`Impact`]'s
+/// `updated_again`): with `conds` the rows each SET NULL or SET DEFAULT key
+/// reaches and `n` the rows any reaches (where `cond`), the pairs of a row
+/// and a key that reaches it, less `n`. Only where no two keys set a
+/// column in common: the second then finds the row already changed, and
+/// how often it counts depends on the order; no allowance is made there.
+fn count_again(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    c: usize,
+    (needed, cond): (&[Node], &str),
+    conds: &[String],
+    n: Option<u64>,
+    impact: &mut Impact,
+) -> Result<()> {
+    let edges: Vec<&Edge> = sql
+        .g
+        .edges
+        .iter()
+        .filter(|e| e.child == c && matches!(e.action, Action::SetNull | Action::SetDefault))
+        .collect();
+    let disjoint = edges.iter().enumerate().all(|(i, a)| {
+        edges[i + 1..]
+            .iter()
+            .all(|b| a.set_cols.iter().all(|col| !b.set_cols.contains(col)))
+    });
+    let (Some(n), true, true) = (n, conds.len() > 1, disjoint) else {
+        return Ok(());
+    };
+    let ca = Sql::alias(c);
+    let keys: Vec<String> = (1..=conds.len())
+        .map(|i| format!("SELECT {i} AS i"))
+        .collect();
+    let which: Vec<String> = conds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("WHEN {} THEN ({c})", i + 1))
+        .collect();
+    let pairs = sql.count(
+        tx,
+        needed,
+        &format!(
+            "{} AS {ca} JOIN ({}) AS k ON (CASE k.i {} END) WHERE {cond}",
+            sql.table(c).name.sql(),
+            keys.join(" UNION ALL "),
+            which.join(" ")
+        ),
+    )?;
+    impact.bounded &= pairs.is_some();
+    if let Some(extra) = pairs.map(|p| p.saturating_sub(n)).filter(|&x| x > 0) {
+        impact
+            .updated_again
+            .insert(sql.table(c).name.clone(), extra);
+    }
+    Ok(())
+}
+
+/// Rows of `c` that a SET NULL reaches and that are deleted anyway: the
+/// engine counts each as updated too when its SET NULL fires before the
+/// delete, and only as deleted otherwise. The coverage check allows that
+/// many extra updates of `c`, and no more.
+fn count_both(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    c: usize,
+    needed: &[Node],
+    reached: &str,
+    impact: &mut Impact,
+) -> Result<()> {
+    let ca = Sql::alias(c);
+    let n = sql.count(
+        tx,
+        needed,
+        &format!(
+            "{} AS {ca} WHERE {reached} AND {}",
+            sql.table(c).name.sql(),
+            sql.is_deleted(c, &ca)
+        ),
+    )?;
+    impact.bounded &= n.is_some();
+    if let Some(n) = n.filter(|&n| n > 0) {
+        impact.counted_twice.insert(sql.table(c).name.clone(), n);
+    }
+    Ok(())
+}
+
+/// SET NULL into a NOT NULL column fails the statement, for every row it
+/// reaches. Where the same table also loses rows to a cascade, which comes
+/// first depends on the order the engine fires its actions in: that may
+/// fail, and is said so.
+pub(super) fn check_set_null(
+    sql: &Sql<'_>,
+    e: &Edge,
+    deleted: &BTreeMap<usize, Option<u64>>,
+    impact: &mut Impact,
+) {
+    let child = sql.table(e.child);
+    let rows: u64 = impact
+        .effects
+        .iter()
+        .filter(|f| f.via == e.via && f.table == child.name)
+        .filter_map(|f| f.rows)
+        .sum();
+    let not_null: Vec<&String> = e
+        .set_cols
+        .iter()
+        .filter(|c| child.column(c).is_some_and(|col| col.not_null))
+        .collect();
+    let Some(col) = not_null.first() else {
+        return;
+    };
+    if rows == 0 {
+        return;
+    }
+    let (parent, via) = (&sql.table(e.parent).name, &e.via);
+    let what = format!(
+        "ON DELETE SET NULL would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
+        child.name
+    );
+    if deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 {
+        impact.warnings.push(format!(
+            "may fail: deleting from {parent}, {what}, unless a cascade deletes those rows first: that depends on the order the engine fires its actions in"
+        ));
+        return;
+    }
+    impact.failures.push(format!(
+        "cannot delete from {parent}: {what}\nDelete or re-point those {} rows first, or change the foreign key's action.",
+        child.name
+    ));
+    for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
+        f.blocking = true;
+    }
+}
+
+/// For `ON DELETE SET DEFAULT`: the column default must reference a parent
+/// row that survives the delete, or the statement fails.
+pub(super) fn check_set_default(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    e: &Edge,
+    impact: &mut Impact,
+) -> Result<()> {
+    let child = sql.table(e.child);
+    let parent = sql.table(e.parent);
+    let reached = impact
+        .effects
+        .iter()
+        .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0);
+    if !reached {
+        return Ok(());
+    }
+    if e.child_cols.len() != 1 {
+        impact.warnings.push(format!(
+            "{}: SET DEFAULT on a composite key is not checked against {}",
+            e.via, parent.name
+        ));
+        return Ok(());
+    }
+    let col = &e.child_cols[0];
+    let Some(column) = child.column(col) else {
+        return Ok(());
+    };
+    let Some(default) = column.default.as_deref() else {
+        return Ok(()); // default NULL always satisfies the key
+    };
+    if default.contains('(') && !default.contains("::") {
+        impact.warnings.push(format!(
+            "{}: the default of {}.{col} ({default}) is computed at run time and not checked",
+            e.via, child.name
+        ));
+        return Ok(());
+    }
+    let pa = "p";
+    let value = sql.ctx.dialect.cast(default, &column.type_name);
+    let body = format!(
+        "(SELECT {value} AS v) AS s WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS {pa} WHERE {} = s.v AND NOT ({}))",
+        parent.name.sql(),
+        qcol(pa, &e.parent_cols[0]),
+        sql.is_deleted(e.parent, pa)
+    );
+    if let Some(n) = sql.count(tx, &[Node::Deleted(e.parent)], &body)?
+        && n > 0
+    {
+        impact.failures.push(format!(
+                "cannot delete from {}: ON DELETE SET DEFAULT sets {}.{col} to {default}, which no remaining {} row has (FK {})",
+                parent.name, child.name, parent.name, e.via
+            ));
+        for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
+            f.blocking = true;
+        }
+    }
+    Ok(())
+}
