@@ -692,11 +692,27 @@ impl<'a> Update<'a> {
         ))?;
         impact.bounded &= n.is_some();
         let rows = n.unwrap_or(0);
-        let blocking = matches!(edge.action, Action::Restrict | Action::NoAction) && rows > 0;
+        let mut blocking = matches!(edge.action, Action::Restrict | Action::NoAction) && rows > 0;
         if blocking {
             impact
                 .failures
                 .push(self.still_referenced(&edge, &child.name, rows));
+        }
+        // ON UPDATE SET NULL into a NOT NULL column fails the statement.
+        if let Some(col) = edge
+            .columns
+            .iter()
+            .find(|c| child.column(c).is_some_and(|col| col.not_null))
+            .filter(|_| edge.action == Action::SetNull && rows > 0)
+        {
+            blocking = true;
+            impact.failures.push(format!(
+                "cannot update {}: ON UPDATE SET NULL would set {rows} row{} of {}.{col} to NULL, which is NOT NULL (FK {})\nChange or re-point those rows first, or change the foreign key's action.",
+                self.table.name,
+                if rows == 1 { "" } else { "s" },
+                child.name,
+                edge.via
+            ));
         }
         if matches!(
             edge.action,
