@@ -307,16 +307,23 @@ pub const SET_NULL_NOT_NULL: &str = "
 CREATE TABLE users (id int PRIMARY KEY, name text);
 CREATE TABLE posts (id int PRIMARY KEY, author int NOT NULL REFERENCES users (id) ON DELETE SET NULL, body text);
 CREATE TABLE notes (id int PRIMARY KEY, author int REFERENCES users (id) ON DELETE SET NULL);
-INSERT INTO users VALUES (1, 'a'), (2, 'b'), (3, 'c');
+CREATE TABLE marks (id int PRIMARY KEY, owner int NOT NULL REFERENCES users (id) ON DELETE SET NULL,
+    subject int REFERENCES users (id) ON DELETE CASCADE);
+INSERT INTO users VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f');
 INSERT INTO posts VALUES (1, 1, 'x'), (2, 1, 'y');
 INSERT INTO notes VALUES (1, 2), (2, 3);
+INSERT INTO marks VALUES (1, 3, 5), (2, 6, 4);
 ";
 
 fn set_null_not_null(s: &mut Suite<'_>) {
     s.check_fails("DELETE FROM users WHERE id = 1");
+    // A row the SET NULL reaches that the cascade into the same table
+    // spares fails for certain, though the cascade deletes another row
+    // there (the attack review's finding 10).
+    s.check_fails("DELETE FROM users WHERE id IN (3, 4)");
     s.check_fails("DELETE FROM users");
     s.check_ok("DELETE FROM users WHERE id = 2");
-    s.check_ok("DELETE FROM users WHERE id > 1");
+    s.check_ok("DELETE FROM users WHERE id IN (2, 4)");
 }
 
 /// The same through ON UPDATE SET NULL (the attack review's finding 10).

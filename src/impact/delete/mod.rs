@@ -367,7 +367,7 @@ pub(super) fn analyze(
         check_set_default(tx, &sql, e, &mut impact)?;
     }
     for e in g.edges.iter().filter(|e| e.action == Action::SetNull) {
-        check_set_null(&sql, e, &deleted_rows, &mut impact);
+        check_set_null(tx, &sql, e, &deleted_rows, &mut impact)?;
     }
     let mut totals: BTreeMap<usize, Totals> = BTreeMap::new();
     for (&x, n) in &deleted_rows {

@@ -175,15 +175,16 @@ fn count_both(
 }
 
 /// SET NULL into a NOT NULL column fails the statement, for every row it
-/// reaches. Where the same table also loses rows to a cascade, which comes
-/// first depends on the order the engine fires its actions in: that may
-/// fail, and is said so.
+/// reaches. Where a cascade also deletes every such row, which comes first
+/// depends on the order the engine fires its actions in: that may fail,
+/// and is said so.
 pub(super) fn check_set_null(
+    tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
     e: &Edge,
     deleted: &BTreeMap<usize, Option<u64>>,
     impact: &mut Impact,
-) {
+) -> Result<()> {
     let child = sql.table(e.child);
     let rows: u64 = impact
         .effects
@@ -197,21 +198,36 @@ pub(super) fn check_set_null(
         .filter(|c| child.column(c).is_some_and(|col| col.not_null))
         .collect();
     let Some(col) = not_null.first() else {
-        return;
+        return Ok(());
     };
     if rows == 0 {
-        return;
+        return Ok(());
     }
     let (parent, via) = (&sql.table(e.parent).name, &e.via);
     let what = format!(
         "ON DELETE SET NULL would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
         child.name
     );
+    // Rows the cascade deletes too may go first; any other row fails.
     if deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 {
-        impact.warnings.push(format!(
-            "may fail: deleting from {parent}, {what}, unless a cascade deletes those rows first: that depends on the order the engine fires its actions in"
-        ));
-        return;
+        let ca = Sql::alias(e.child);
+        let spared = sql.count(
+            tx,
+            &[Node::Deleted(e.parent), Node::Deleted(e.child)],
+            &format!(
+                "{} AS {ca} WHERE {} AND NOT ({})",
+                child.name.sql(),
+                sql.member(e, &ca),
+                sql.is_deleted(e.child, &ca)
+            ),
+        )?;
+        impact.bounded &= spared.is_some();
+        if spared == Some(0) {
+            impact.warnings.push(format!(
+                "may fail: deleting from {parent}, {what}, unless a cascade deletes those rows first: that depends on the order the engine fires its actions in"
+            ));
+            return Ok(());
+        }
     }
     impact.failures.push(format!(
         "cannot delete from {parent}: {what}\nDelete or re-point those {} rows first, or change the foreign key's action.",
@@ -220,6 +236,7 @@ pub(super) fn check_set_null(
     for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
         f.blocking = true;
     }
+    Ok(())
 }
 
 /// For `ON DELETE SET DEFAULT`: the column default must reference a parent
