@@ -216,8 +216,10 @@ pub(crate) fn associations(schema: &Schema, policy: &Policy) -> (Vec<Association
                 } else {
                     continue;
                 };
+                // `_id` names one key, `_ids` an array of them: an array
+                // under `_id` compares with no key.
                 if stem.is_empty()
-                    || (array && !col.type_name.ends_with("[]"))
+                    || array != col.type_name.ends_with("[]")
                     || has_fk_on(table, name)
                     || silenced.iter().any(|(t, c)| t == &table.name && c == name)
                 {

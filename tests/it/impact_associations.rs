@@ -197,6 +197,7 @@ fn pg_associations_are_inferred_only_between_comparable_columns_and_never_on_par
          CREATE TABLE payouts (id integer PRIMARY KEY, user_id numeric(20));
          CREATE TABLE spans (id integer PRIMARY KEY, user_id int4range);
          CREATE TABLE waits (id integer PRIMARY KEY, user_id interval);
+         CREATE TABLE lists (id integer PRIMARY KEY, user_id integer[]);
          CREATE TABLE events (user_id bigint REFERENCES users ON DELETE CASCADE, at integer NOT NULL)
            PARTITION BY RANGE (at);
          CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM (0) TO (10);
@@ -206,6 +207,7 @@ fn pg_associations_are_inferred_only_between_comparable_columns_and_never_on_par
          INSERT INTO payouts VALUES (1, 1);
          INSERT INTO spans VALUES (1, '[1,3)');
          INSERT INTO waits VALUES (1, '1 day');
+         INSERT INTO lists VALUES (1, '{1}');
          INSERT INTO events VALUES (1, 5);",
     );
     let j = db.machine();
