@@ -744,22 +744,29 @@ fn own_event(kind: ChangeKind, event: TriggerEvent) -> bool {
     )
 }
 
-/// Whether `table` references itself with a key whose action runs `event`
-/// on it: PostgreSQL runs a key action's statement for each row the
-/// statement deletes or whose key it changes, and that statement fires
-/// its statement-level triggers even when it changes no row.
-fn self_action(table: &crate::schema::Table, event: TriggerEvent) -> bool {
+/// Whether a key of `table` runs `event` on it: PostgreSQL runs a key
+/// action's statement for each row its parent loses (or whose key
+/// changes), and that statement fires `table`'s statement-level triggers
+/// even when it changes no row. A self-reference counts too.
+fn key_action_into(
+    table: &crate::schema::Table,
+    event: TriggerEvent,
+    totals: &BTreeMap<QualName, Totals>,
+) -> bool {
     use crate::schema::FkAction;
-    table
-        .foreign_keys
-        .iter()
-        .filter(|fk| fk.ref_table == table.name)
-        .flat_map(|fk| [fk.on_delete, fk.on_update])
-        .any(|action| match action {
-            FkAction::SetNull | FkAction::SetDefault => event == TriggerEvent::Update,
-            FkAction::Cascade => matches!(event, TriggerEvent::Delete | TriggerEvent::Update),
-            _ => false,
-        })
+    let runs = |action: FkAction, on_delete: bool| match action {
+        FkAction::SetNull | FkAction::SetDefault => Some(TriggerEvent::Update),
+        FkAction::Cascade if on_delete => Some(TriggerEvent::Delete),
+        FkAction::Cascade => Some(TriggerEvent::Update),
+        _ => None,
+    };
+    table.foreign_keys.iter().any(|fk| {
+        let Some(parent) = totals.get(&fk.ref_table) else {
+            return false;
+        };
+        (parent.delete > 0 && runs(fk.on_delete, true) == Some(event))
+            || (parent.update > 0 && runs(fk.on_update, false) == Some(event))
+    })
 }
 
 /// Adds trigger effects for every table with changed rows.
@@ -781,14 +788,13 @@ fn add_trigger_effects(
             (TriggerEvent::Insert, totals.insert),
         ] {
             for trig in firing_triggers(table, event) {
-                // Statement-level triggers on the target fire even for 0
-                // rows, for the statement's own event, and for those of
-                // the key actions it runs on its own table.
-                if rows == 0
-                    && (tname != &target
-                        || trig.for_each_row
-                        || !(own_event(impact.kind, event) || self_action(table, event)))
-                {
+                // Statement-level triggers fire even for 0 rows: the
+                // target's for the statement's own event, and any table's
+                // for the events of the key actions run into it.
+                let fires_empty = !trig.for_each_row
+                    && ((tname == &target && own_event(impact.kind, event))
+                        || key_action_into(table, event, &impact.totals));
+                if rows == 0 && !fires_empty {
                     continue;
                 }
                 names.push(format!("{} on {}", trig.name, tname));

@@ -790,3 +790,26 @@ fn pg_triggers_key_actions_fire_with_no_row_changed_are_read() {
         ),
     ]);
 }
+
+/// The second attack review, finding 5: a table the delete already
+/// touches (its rows cascaded) has a statement trigger for an event of
+/// another key action into it that changes no row; that trigger fires,
+/// and was left out of the catalog read as known and out of the preview
+/// as firing. Refused now with nothing run.
+#[test]
+fn pg_a_touched_tables_statement_trigger_for_another_key_action_is_read() {
+    assert_refused_before_running(vec![(
+        "a SET NULL with no row into a table a cascade touches",
+        Box::new(|leak: &str| {
+            format!(
+                "CREATE TABLE c (id integer PRIMARY KEY,
+                   owner integer REFERENCES t ON DELETE CASCADE,
+                   reviewer integer REFERENCES t ON DELETE SET NULL);
+                 INSERT INTO c VALUES (1, 1, 2);
+                 CREATE FUNCTION leak() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM {leak}; RETURN NULL; END$$;
+                 CREATE TRIGGER c_upd AFTER UPDATE ON c FOR EACH STATEMENT EXECUTE FUNCTION leak();"
+            )
+        }),
+        "DELETE FROM t WHERE id = 1",
+    )]);
+}
