@@ -206,6 +206,7 @@ pub(crate) fn roll_up_partitions(
     counters: &mut BTreeMap<QualName, TableCounts>,
     expected: &BTreeMap<QualName, TableCounts>,
     schema: &crate::schema::Schema,
+    moves: bool,
 ) {
     let partitions: Vec<QualName> = counters
         .keys()
@@ -227,8 +228,10 @@ pub(crate) fn roll_up_partitions(
     }
     // An UPDATE that moves a row to another partition is counted as a
     // delete from the one and an insert into the other: one update of
-    // the ancestor, up to the updates it expects.
-    for ancestor in rolled {
+    // the ancestor, up to the updates it expects. Only where the caller
+    // says a move is what such a pair can be (`moves`: an UPDATE, no
+    // trigger that could delete and insert in its place).
+    for ancestor in rolled.into_iter().filter(|_| moves) {
         let want = expected.get(&ancestor).copied().unwrap_or_default();
         if let Some(sum) = counters.get_mut(&ancestor) {
             let moved = sum

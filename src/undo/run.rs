@@ -284,12 +284,7 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
                 &format!("Disable the triggers that changed them for the undo{hint}"),
             )?);
         }
-        let key_actions_only = mode.key_actions()
-            && !names
-                .iter()
-                .filter_map(|n| schema.get(n))
-                .any(|t| t.triggers.iter().any(|tr| mode.fires(tr)));
-        if let Some(beyond) = effects.finish(tx, schema, key_actions_only)? {
+        if let Some(beyond) = effects.finish(tx, schema)? {
             partial.push(self.accepted(
                 beyond,
                 &format!(

@@ -640,3 +640,59 @@ fn engine_does(engine: Engine, schema: &str, sql: &str) -> Dump {
     fresh.plain(sql);
     fresh.dump()
 }
+
+/// The second attack review, finding 1: two SET NULL keys sharing a column
+/// (one nulls a column of the other's key, which then matches no row) are
+/// counted once by the engine, and a trigger's update fit in the
+/// allowance for a second count. The allowance needs keys on separate
+/// columns and no trigger: the change is refused, the victim untouched.
+#[test]
+fn pg_a_trigger_update_cannot_hide_in_the_two_keys_allowance() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (x int, y int, PRIMARY KEY (x, y));
+         CREATE TABLE c (id int PRIMARY KEY, a int, b int, d int, secret text,
+           CONSTRAINT k1 FOREIGN KEY (a, b) REFERENCES p (x, y) ON DELETE SET NULL (a),
+           CONSTRAINT k2 FOREIGN KEY (a, d) REFERENCES p (x, y) ON DELETE SET NULL (d));
+         INSERT INTO p VALUES (1, 2);
+         INSERT INTO c VALUES (1, 1, 2, 2, 'orig'), (999, NULL, NULL, NULL, 'victim');
+         CREATE FUNCTION hide() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN UPDATE c SET secret = 'pwned' WHERE id = 999; RETURN NEW; END $$;
+         CREATE TRIGGER t_hide AFTER UPDATE ON c FOR EACH ROW WHEN (OLD.id <> 999)
+           EXECUTE FUNCTION hide();",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let target = db.target();
+    let o = j.run(&["exec", &target, "-c", "DELETE FROM p WHERE x = 1", "--yes"]);
+    assert_exit(&o, 1, "a delete whose trigger updates the victim");
+    assert_eq!(db.dump(), before);
+}
+
+/// The second attack review, finding 2: a trigger that deletes one row of
+/// a partitioned table and inserts another passed for a row an UPDATE
+/// moved. A delete and an insert are a move only for an UPDATE and where
+/// no trigger can have made them: refused, the victim in place.
+#[test]
+fn pg_a_trigger_delete_and_insert_cannot_pass_for_a_moved_row() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int, r int, pid int REFERENCES p (id) ON DELETE SET NULL, note text,
+           PRIMARY KEY (id, r)) PARTITION BY RANGE (r);
+         CREATE TABLE c1 PARTITION OF c FOR VALUES FROM (0) TO (10);
+         CREATE TABLE c2 PARTITION OF c FOR VALUES FROM (10) TO (20);
+         INSERT INTO p VALUES (1), (2);
+         INSERT INTO c VALUES (1, 1, 1, 'child'), (777, 15, 2, 'victim');
+         CREATE FUNCTION swap() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN DELETE FROM c WHERE id = 777; INSERT INTO c VALUES (888, 16, 2, 'planted');
+           RETURN NULL; END $$;
+         CREATE TRIGGER t_swap BEFORE UPDATE ON c1 FOR EACH ROW EXECUTE FUNCTION swap();",
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let target = db.target();
+    let o = j.run(&["exec", &target, "-c", "DELETE FROM p WHERE id = 1", "--yes"]);
+    assert_exit(&o, 1, "a delete whose trigger swaps rows");
+    assert_eq!(db.dump(), before);
+}

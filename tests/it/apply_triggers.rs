@@ -821,3 +821,40 @@ fn pg_a_table_with_rules_is_refused() {
     assert!(stderr(&o).contains("rewrite rule r"), "{}", stderr(&o));
     assert_eq!(db.dump(), before);
 }
+
+/// The second attack review, findings 3 and 4: as a role that may not
+/// turn key actions off, an undo allowed any update beyond its own in a
+/// table where it reverts updates, for key actions that move reverted rows
+/// first. A key action on a row added since (here its key nulled) looked
+/// the same and was committed unjournaled, for good. Every update beyond
+/// the undo's own is refused now; the row keeps its key.
+#[test]
+fn pg_plain_role_undo_whose_key_action_changes_a_newer_row_is_refused() {
+    let db = Db::new(
+        Engine::Postgres,
+        "CREATE TABLE p (id int PRIMARY KEY, name text);
+         CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p (id) ON UPDATE SET NULL, body text);
+         INSERT INTO p VALUES (1, 'one'); INSERT INTO c VALUES (1, 1, 'old child');",
+    );
+    let Db::Pg(pg) = &db else { unreachable!() };
+    let url = plain_role_url(pg);
+    let j = JournalDir::on(&url);
+    let o = j.run(&[
+        "exec",
+        &url,
+        "-c",
+        "UPDATE p SET id = 2 WHERE id = 1",
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0, "exec as dbguard_plain");
+    let id = last_json(&o)["change_id"].as_i64().expect("change_id");
+    db.plain("INSERT INTO c VALUES (50, 2, 'new child of 2')");
+    let before = pg_dump_tables(&pg.url);
+    let ids = id.to_string();
+    let o = j.run(&["undo", "apply", &ids, "--yes"]);
+    assert_exit(&o, 1, "an undo whose key action nulls a newer row");
+    assert!(stderr(&o).contains("public.c"), "{}", stderr(&o));
+    assert_eq!(pg_dump_tables(&pg.url), before, "a refused undo committed");
+}
