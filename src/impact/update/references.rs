@@ -1,0 +1,254 @@
+//! What an UPDATE that changes referenced key columns does to the rows
+//! that point at them: each foreign key's `ON UPDATE` action (cascade,
+//! SET NULL, SET DEFAULT) or blocker, and associations left dangling.
+
+use super::super::{Action, Effect, Impact, display_columns, qcol, sample_order};
+use super::{ChildEdge, ChildUpdates, KeyEdge, Update, referenced_columns_change};
+use crate::db::dialect::{RefCheck, tuple};
+use crate::db::{PreviewTx, Rows};
+use crate::error::Result;
+use crate::schema::{FkAction, QualName};
+
+impl Update<'_> {
+    /// Incoming references to key columns that change: foreign keys, and
+    /// associations other than arrays.
+    pub(super) fn key_edges(&self) -> Vec<KeyEdge> {
+        let table = self.table;
+        let mut edges = Vec::new();
+        for fk in self.ctx.schema.referencing(&table.name) {
+            if fk.ref_columns.iter().any(|c| self.assigns(c)) {
+                edges.push(KeyEdge {
+                    child: fk.table.clone(),
+                    columns: fk.columns.clone(),
+                    ref_columns: fk.ref_columns.clone(),
+                    action: Action::from_fk(fk.on_update),
+                    via: fk.name.clone(),
+                    source: "fk",
+                    deferred: fk.deferrable && fk.initially_deferred,
+                    on_update: fk.on_update,
+                });
+            }
+        }
+        for a in self
+            .ctx
+            .associations
+            .iter()
+            .filter(|a| a.ref_table == table.name)
+        {
+            if self.assigns(&a.ref_column) && !a.array {
+                edges.push(KeyEdge {
+                    child: a.table.clone(),
+                    columns: vec![a.column.clone()],
+                    ref_columns: vec![a.ref_column.clone()],
+                    action: Action::Dangling,
+                    via: a.name(),
+                    source: a.source.name(),
+                    deferred: false,
+                    on_update: FkAction::NoAction,
+                });
+            }
+        }
+        edges
+    }
+
+    /// The CTE `k<edge_no>`: old and new values of the referenced key, for
+    /// rows where it changes. Returns its name and definition.
+    fn key_cte(&self, edge_no: usize, edge: &KeyEdge) -> (String, String) {
+        let old: Vec<String> = edge
+            .ref_columns
+            .iter()
+            .map(|c| qcol(&self.qual, c))
+            .collect();
+        let new: Vec<String> = edge.ref_columns.iter().map(|c| self.new_value(c)).collect();
+        let mut sel: Vec<String> = Vec::new();
+        for (i, (o, n)) in old.iter().zip(&new).enumerate() {
+            sel.push(format!("{o} AS __o{i}"));
+            sel.push(format!("{n} AS __n{i}"));
+        }
+        let kname = format!("k{edge_no}");
+        let k_cte = format!(
+            "{kname} AS (SELECT DISTINCT {} FROM {}{}{} NOT ({}))",
+            sel.join(", "),
+            self.from,
+            self.pred,
+            if self.pred.is_empty() {
+                " WHERE"
+            } else {
+                " AND"
+            },
+            new.iter()
+                .zip(&old)
+                .map(|(n, o)| self.d.not_distinct(n, o))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        );
+        (kname, k_cte)
+    }
+
+    /// The child rows (as `c`) an edge reaches: those that reference an old
+    /// key value, less, for the kinds that block, those whose key moves to
+    /// another row in time for the check.
+    fn edge_cond(&self, kname: &str, edge: &KeyEdge) -> String {
+        let n = edge.ref_columns.len();
+        let olds: Vec<String> = (0..n).map(|i| format!("__o{i}")).collect();
+        let news: Vec<String> = (0..n).map(|i| format!("__n{i}")).collect();
+        let cvals: Vec<String> = edge.columns.iter().map(|c| qcol("c", c)).collect();
+        let mut cond = format!(
+            "{} IN (SELECT {} FROM {kname})",
+            tuple(&cvals),
+            olds.join(", ")
+        );
+        let blocking_kind = matches!(
+            edge.action,
+            Action::Restrict | Action::NoAction | Action::Dangling
+        );
+        // A key that moves to another row (a swap) still satisfies a check
+        // that waits for the statement's own rows.
+        let check = self
+            .d
+            .reference_check(edge.action == Action::Restrict, edge.deferred);
+        if blocking_kind && check != RefCheck::AtTheRow {
+            // NOT EXISTS, not NOT IN: a key moved to NULL must not make the
+            // comparison unknown and hide the blocker.
+            let eq: Vec<String> = cvals
+                .iter()
+                .zip(&news)
+                .map(|(c, n)| format!("{kname}.{n} = {c}"))
+                .collect();
+            cond.push_str(&format!(
+                " AND NOT EXISTS (SELECT 1 FROM {kname} WHERE {})",
+                eq.join(" AND ")
+            ));
+        }
+        cond
+    }
+
+    /// Counts the rows one edge reaches and records what happens to them:
+    /// a failure, cascaded updates (kept in `child_updates` for the net
+    /// totals), and the effect with its sample.
+    pub(super) fn follow_key_edge(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge_no: usize,
+        edge: KeyEdge,
+        child_updates: &mut ChildUpdates,
+        impact: &mut Impact,
+    ) -> Result<()> {
+        let Some(child) = self.ctx.schema.get(&edge.child) else {
+            return Ok(());
+        };
+        let (kname, k_cte) = self.key_cte(edge_no, &edge);
+        let with_k = self.with(std::slice::from_ref(&k_cte));
+        let cond = self.edge_cond(&kname, &edge);
+        let n = tx.count(&format!(
+            "{with_k}SELECT count(*) FROM {} AS c WHERE {cond}",
+            child.name.sql()
+        ))?;
+        impact.bounded &= n.is_some();
+        let rows = n.unwrap_or(0);
+        let mut blocking = matches!(edge.action, Action::Restrict | Action::NoAction) && rows > 0;
+        if blocking {
+            impact
+                .failures
+                .push(self.still_referenced(&edge, &child.name, rows));
+        }
+        // ON UPDATE SET NULL into a NOT NULL column fails the statement.
+        if let Some(col) = edge
+            .columns
+            .iter()
+            .find(|c| child.column(c).is_some_and(|col| col.not_null))
+            .filter(|_| edge.action == Action::SetNull && rows > 0)
+        {
+            blocking = true;
+            impact.failures.push(format!(
+                "cannot update {}: ON UPDATE SET NULL would set {rows} row{} of {}.{col} to NULL, which is NOT NULL (FK {})\nChange or re-point those rows first, or change the foreign key's action.",
+                self.table.name,
+                if rows == 1 { "" } else { "s" },
+                child.name,
+                edge.via
+            ));
+        }
+        if matches!(
+            edge.action,
+            Action::Cascade | Action::SetNull | Action::SetDefault
+        ) && rows > 0
+        {
+            child_updates
+                .entry(child.name.clone())
+                .or_default()
+                .push(ChildEdge {
+                    k_cte,
+                    cond: cond.clone(),
+                    cascade: (edge.action == Action::Cascade)
+                        .then(|| (kname.clone(), edge.columns.clone())),
+                });
+            if child.name != self.table.name
+                && referenced_columns_change(self.ctx, child, &edge.columns)
+            {
+                impact.warnings.push(format!(
+                    "{}: the cascaded change of {}({}) is itself referenced; effects beyond depth 1 are not counted",
+                    edge.via,
+                    child.name,
+                    edge.columns.join(", ")
+                ));
+            }
+        }
+        let sample = if rows > 0 && self.ctx.options.sample_rows > 0 {
+            let shown = display_columns(child, &edge.columns, 5);
+            let cols: Vec<String> = shown.iter().map(|c| qcol("c", c)).collect();
+            tx.query(&format!(
+                "{with_k}SELECT {} FROM {} AS c WHERE {cond}{} LIMIT {}",
+                cols.join(", "),
+                child.name.sql(),
+                sample_order(self.d, child, "c"),
+                self.ctx.options.sample_rows
+            ))?
+            .unwrap_or_default()
+        } else {
+            Rows::default()
+        };
+        impact.effects.push(Effect {
+            table: child.name.clone(),
+            action: edge.action,
+            via: edge.via,
+            source: edge.source,
+            depth: 1,
+            rows: n,
+            columns: edge.columns,
+            parent: self.table.name.clone(),
+            reached: true,
+            blocking,
+            note: edge
+                .deferred
+                .then(|| "deferred: fails at commit".to_owned()),
+            sample,
+        });
+        Ok(())
+    }
+
+    /// The failure of a `RESTRICT`/`NO ACTION` edge `rows` rows of `child`
+    /// still hold.
+    fn still_referenced(&self, edge: &KeyEdge, child: &QualName, rows: u64) -> String {
+        let clause = format!(
+            "ON UPDATE {}{}",
+            edge.on_update.sql(),
+            if edge.deferred {
+                " DEFERRABLE INITIALLY DEFERRED"
+            } else {
+                ""
+            }
+        );
+        format!(
+            "cannot update {}: {rows} row{} in {child} still reference{} the old key (FK {}, {clause}){}",
+            self.table.name,
+            if rows == 1 { "" } else { "s" },
+            if rows == 1 { "s" } else { "" },
+            edge.via,
+            if edge.deferred {
+                "; the failure comes at commit"
+            } else {
+                ""
+            }
+        )
+    }
+}
