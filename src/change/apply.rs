@@ -316,9 +316,14 @@ fn execute(
         baseline,
         catalog_before,
     )?;
-    for more in [crate::impact::uncovered(stmt).map(str::to_owned), beyond]
-        .into_iter()
-        .flatten()
+    let kept = deleted_rows_kept(cx.schema, tx, rec, fresh)?;
+    for more in [
+        crate::impact::uncovered(stmt).map(str::to_owned),
+        beyond,
+        kept,
+    ]
+    .into_iter()
+    .flatten()
     {
         uncovered = Some(match uncovered {
             Some(u) => format!("{u}; {more}"),
@@ -437,6 +442,68 @@ fn drift_details(before: &Impact, now: &Impact) -> String {
         lines.push("  the effects (edges or their row counts) differ".into());
     }
     lines.join("\n")
+}
+
+/// Where a trigger fires, the engine's counts can match the capture while
+/// the rows differ: a trigger that skips a captured row's delete and
+/// deletes another row in its place. Every captured deleted row of a
+/// table with a primary key must be gone; one still there names the
+/// table. (Tables without a key are told apart only by their values, and
+/// a copy may rightly remain.)
+fn deleted_rows_kept(
+    schema: &Schema,
+    tx: &mut dyn ApplyTx,
+    rec: &Recording,
+    fresh: &Impact,
+) -> Result<Option<String>> {
+    if !schema.has_triggers() {
+        return Ok(None);
+    }
+    let tables: BTreeSet<&QualName> = fresh
+        .row_sets
+        .iter()
+        .filter(|s| s.op == Op::Delete && s.rows != Some(0))
+        .map(|s| &s.table)
+        .collect();
+    let mut kept = Vec::new();
+    for name in tables {
+        let Some(pk) = schema.get(name).and_then(|t| t.primary_key.as_ref()) else {
+            continue;
+        };
+        let entry = rec.entry(&name.to_string())?;
+        if entry.deleted == 0 {
+            continue;
+        }
+        let on: Option<Vec<String>> = pk
+            .columns
+            .iter()
+            .map(|k| {
+                let i = entry.info.columns.iter().position(|c| &c.name == k)?;
+                Some(format!(
+                    "t.{} = d.{}",
+                    crate::schema::quote_ident(k),
+                    crate::db::journal::data_column(i)
+                ))
+            })
+            .collect();
+        let Some(on) = on else { continue };
+        let sql = format!(
+            "SELECT count(*) FROM {} AS d WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {})",
+            rec.snapshot(&name.to_string(), Part::Deleted)?,
+            name.sql(),
+            on.join(" AND ")
+        );
+        let rows = crate::db::journal::rows(tx, &sql)?;
+        let n = crate::db::count_of(rows.first().and_then(|r| r.first()))?;
+        if n > 0 {
+            kept.push(format!(
+                "{name} ({n} captured row{} still there: something the statement set off kept {} and changed other rows)",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "them" }
+            ));
+        }
+    }
+    Ok((!kept.is_empty()).then(|| kept.join(", ")))
 }
 
 /// Copies the before-images of one row set into the journal, on the

@@ -858,3 +858,49 @@ fn pg_plain_role_undo_whose_key_action_changes_a_newer_row_is_refused() {
     assert!(stderr(&o).contains("public.c"), "{}", stderr(&o));
     assert_eq!(pg_dump_tables(&pg.url), before, "a refused undo committed");
 }
+
+/// The first attack review, finding 3: a trigger that skips the delete of
+/// a cascaded row and deletes another row in its place kept the engine's
+/// counts equal to the capture, and the change committed saying every
+/// changed row was in the journal (the other row beyond any undo). A
+/// captured deleted row still there is refused; nothing changes. (SQLite
+/// fails such a statement itself: the row kept still references the
+/// deleted parent, and its statement count tells a swapped target.)
+#[test]
+fn pg_a_trigger_swapping_a_deleted_row_is_refused() {
+    swapped_delete(
+        Engine::Postgres,
+        "CREATE FUNCTION swap() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF OLD.id = 10 THEN DELETE FROM c WHERE id = 20; RETURN NULL; END IF; RETURN OLD; END $$;
+         CREATE TRIGGER swap BEFORE DELETE ON c FOR EACH ROW EXECUTE FUNCTION swap();",
+    );
+}
+
+fn swapped_delete(engine: Engine, trigger: &str) {
+    let db = Db::new(
+        engine,
+        &format!(
+            "CREATE TABLE p (id integer PRIMARY KEY);
+             CREATE TABLE c (id integer PRIMARY KEY, p_id integer REFERENCES p (id) ON DELETE CASCADE, note text);
+             INSERT INTO p VALUES (1), (2);
+             INSERT INTO c VALUES (10, 1, 'a'), (11, 1, 'b'), (20, 2, 'keep-me');
+             {trigger}"
+        ),
+    );
+    let j = db.machine();
+    let before = db.dump();
+    let target = db.target();
+    let o = j.run(&["exec", &target, "-c", "DELETE FROM p WHERE id = 1", "--yes"]);
+    assert_exit(
+        &o,
+        1,
+        &format!("{engine:?}: a delete whose trigger swaps rows"),
+    );
+    let err = stderr(&o);
+    assert!(err.contains("still there"), "{engine:?}: {err}");
+    assert_eq!(
+        db.dump(),
+        before,
+        "{engine:?}: a refused delete changed rows"
+    );
+}
