@@ -385,15 +385,21 @@ impl<'a> Update<'a> {
                 .enumerate()
                 .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
                 .collect();
+            let missing = match self.self_parent_after(fk, &eq) {
+                Some(after) => after,
+                None => format!(
+                    "NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+                    parent.name.sql(),
+                    eq.join(" AND ")
+                ),
+            };
             let sql = format!(
-                "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS s WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-                self.with(&[]),
+                "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS s WHERE {} AND {missing}",
+                self.with_m,
                 projected.join(", "),
                 self.from,
                 self.pred,
                 not_null.join(" AND "),
-                parent.name.sql(),
-                eq.join(" AND ")
             );
             let n = tx.count(&sql)?;
             impact.bounded &= n.is_some();
@@ -408,6 +414,41 @@ impl<'a> Update<'a> {
             }
         }
         Ok(())
+    }
+
+    /// For a key into the updated table itself, the condition that no row
+    /// holds the new value (`s.__n0, ...`) once the statement is done: a
+    /// row it leaves alone with that key, or a row it gives that key (a
+    /// row re-pointed at its own new key, children re-pointed with their
+    /// parents); a row whose key it changes away is no parent. PostgreSQL
+    /// and SQLite check such a key at the end of the statement. `None`
+    /// for a key into another table, or an UPDATE ... FROM, where the
+    /// table as it stands decides.
+    fn self_parent_after(&self, fk: &crate::schema::ForeignKey, eq: &[String]) -> Option<String> {
+        if fk.ref_table != self.table.name || self.joined {
+            return None;
+        }
+        let m_ident = self.ident_cols.join(", ");
+        let kept = format!(
+            "SELECT 1 FROM {} AS p WHERE {} AND {} NOT IN (SELECT {m_ident} FROM m)",
+            self.table.name.sql(),
+            eq.join(" AND "),
+            tuple(&self.d.row_ident(self.table, "p"))
+        );
+        let moved_eq: Vec<String> = fk
+            .ref_columns
+            .iter()
+            .enumerate()
+            .map(|(i, rc)| format!("{} = s.__n{i}", self.new_value(rc)))
+            .collect();
+        let moved = format!(
+            "SELECT 1 FROM {} AS {q} WHERE {} IN (SELECT {m_ident} FROM m) AND {}",
+            self.table.name.sql(),
+            tuple(&self.d.row_ident(self.table, &self.qual)),
+            moved_eq.join(" AND "),
+            q = self.qual
+        );
+        Some(format!("NOT EXISTS ({kept}) AND NOT EXISTS ({moved})"))
     }
 
     /// NOT NULL columns must not be given NULL.

@@ -119,6 +119,19 @@ impl Update<'_> {
                 " AND NOT EXISTS (SELECT 1 FROM {kname} WHERE {})",
                 eq.join(" AND ")
             ));
+            // A row of the table itself that the statement re-points (it
+            // assigns the referencing columns) references its new value
+            // when the check comes, which the outgoing check judges.
+            if edge.child == self.table.name
+                && !self.joined
+                && edge.columns.iter().any(|c| self.assigns(c))
+            {
+                cond.push_str(&format!(
+                    " AND {} NOT IN (SELECT {} FROM m)",
+                    tuple(&self.d.row_ident(self.table, "c")),
+                    self.ident_cols.join(", ")
+                ));
+            }
         }
         cond
     }
@@ -138,7 +151,7 @@ impl Update<'_> {
             return Ok(());
         };
         let (kname, k_cte) = self.key_cte(edge_no, &edge);
-        let with_k = self.with(std::slice::from_ref(&k_cte));
+        let with_k = self.with(&[self.m_cte.clone(), k_cte.clone()]);
         let cond = self.edge_cond(&kname, &edge);
         let n = tx.count(&format!(
             "{with_k}SELECT count(*) FROM {} AS c WHERE {cond}",
