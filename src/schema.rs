@@ -447,6 +447,34 @@ impl Schema {
         fks
     }
 
+    /// `table` and the tables it is a partition of, nearest first (empty
+    /// when the schema does not know `table`). A malformed catalog could
+    /// loop; the walk stops at a table it has seen.
+    pub fn partition_chain(&self, table: &QualName) -> Vec<&Table> {
+        let mut out: Vec<&Table> = self.get(table).into_iter().collect();
+        while let Some(parent) = out
+            .last()
+            .and_then(|t| t.partition_of.as_ref())
+            .and_then(|p| self.get(p))
+        {
+            if out.iter().any(|t| t.name == parent.name) {
+                break;
+            }
+            out.push(parent);
+        }
+        out
+    }
+
+    /// Foreign keys that act when rows of `table` are deleted or updated:
+    /// those that reference it and, for a partition, its ancestors (a key
+    /// into a partitioned table references the rows of each partition).
+    pub fn referencing_through_partitions(&self, table: &QualName) -> Vec<&ForeignKey> {
+        self.partition_chain(table)
+            .into_iter()
+            .flat_map(|t| self.referencing(&t.name))
+            .collect()
+    }
+
     /// Resolves a name as the user typed it, with the engine's rules
     /// ([`NameRules`]): unquoted names fold to lower case on Postgres and
     /// match case-insensitively on SQLite; quoted names match exactly on

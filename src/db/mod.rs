@@ -215,7 +215,14 @@ pub(crate) fn roll_up_partitions(
         .collect();
     let mut rolled: Vec<QualName> = Vec::new();
     for partition in partitions {
-        let Some(ancestor) = captured_ancestor(schema, &partition, expected) else {
+        // The nearest table above it that the capture holds.
+        let Some(ancestor) = schema
+            .partition_chain(&partition)
+            .into_iter()
+            .skip(1)
+            .map(|t| t.name.clone())
+            .find(|name| expected.contains_key(name))
+        else {
             continue;
         };
         if let Some(c) = counters.remove(&partition) {
@@ -244,26 +251,6 @@ pub(crate) fn roll_up_partitions(
             sum.updated += moved;
         }
     }
-}
-
-/// The nearest table above `partition` (its parent, the parent's parent
-/// ...) that `expected` holds.
-fn captured_ancestor(
-    schema: &crate::schema::Schema,
-    partition: &QualName,
-    expected: &BTreeMap<QualName, TableCounts>,
-) -> Option<QualName> {
-    let mut at = schema.get(partition)?.partition_of.clone();
-    // A partition tree is acyclic; the bound keeps a damaged schema from
-    // looping.
-    for _ in 0..=schema.tables.len() {
-        let name = at?;
-        if expected.contains_key(&name) {
-            return Some(name);
-        }
-        at = schema.get(&name)?.partition_of.clone();
-    }
-    None
 }
 
 /// Runs `f`, and returns with its result the data version

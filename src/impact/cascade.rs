@@ -61,13 +61,7 @@ impl Graph {
             let pname = &schema.tables[p].name;
             // Keys that reference a partitioned table also reference the
             // rows of each of its partitions.
-            let mut fks = schema.referencing(pname);
-            let mut up = schema.tables[p].partition_of.clone();
-            while let Some(parent) = up {
-                fks.extend(schema.referencing(&parent));
-                up = schema.get(&parent).and_then(|t| t.partition_of.clone());
-            }
-            for fk in fks {
+            for fk in schema.referencing_through_partitions(pname) {
                 let Some(c) = schema.index_of(&fk.table) else {
                     continue;
                 };

@@ -153,43 +153,14 @@ fn push_partitions(ctx: &Context<'_>, set: &mut Vec<QualName>, table: &QualName)
     }
 }
 
-/// `table` and the tables it is a partition of, nearest first: a foreign
-/// key that references a partitioned table references each of its
-/// partitions too.
-fn with_ancestors(ctx: &Context<'_>, table: &QualName) -> Vec<QualName> {
-    let mut out = vec![table.clone()];
-    while let Some(up) = out
-        .last()
-        .and_then(|t| ctx.schema.get(t))
-        .and_then(|t| t.partition_of.clone())
-    {
-        // A partition tree is acyclic; the bound keeps a damaged schema
-        // from looping.
-        if out.contains(&up) || out.len() > ctx.schema.tables.len() {
-            break;
-        }
-        out.push(up);
-    }
-    out
-}
-
 /// Whether `table` is `ancestor` or one of its partitions, at any depth.
 fn descends_from(ctx: &Context<'_>, table: &QualName, ancestor: &QualName) -> bool {
-    let mut at = Some(table.clone());
-    let mut hops = 0;
-    while let Some(name) = at {
-        if &name == ancestor {
-            return true;
-        }
-        // A partition tree is finite and acyclic; the bound keeps a
-        // damaged schema from looping.
-        hops += 1;
-        if hops > ctx.schema.tables.len() {
-            return false;
-        }
-        at = ctx.schema.get(&name).and_then(|t| t.partition_of.clone());
-    }
-    false
+    table == ancestor
+        || ctx
+            .schema
+            .partition_chain(table)
+            .iter()
+            .any(|t| &t.name == ancestor)
 }
 
 /// What the schema the preview reads does not show: tables that inherit
@@ -240,11 +211,7 @@ fn follow_references(
     while i < set.len() {
         let parent = set[i].clone();
         i += 1;
-        let referencing: Vec<_> = with_ancestors(ctx, &parent)
-            .iter()
-            .flat_map(|t| ctx.schema.referencing(t))
-            .collect();
-        for fk in referencing {
+        for fk in ctx.schema.referencing_through_partitions(&parent) {
             let key = (fk.table.clone(), fk.name.clone());
             if seen.contains(&key) {
                 continue;

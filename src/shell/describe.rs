@@ -210,32 +210,6 @@ pub(crate) fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
 
 // ---------------------------------------------------------------- \d
 
-/// The table and its partition ancestors, nearest first. A partition is
-/// bound by the foreign keys of its partitioned ancestors (Postgres keeps
-/// those on the ancestor, see `db::postgres::catalog`).
-fn ancestors<'s>(schema: &'s Schema, table: &'s Table) -> Vec<&'s Table> {
-    let mut out = vec![table];
-    let mut cur = table;
-    while let Some(parent) = cur.partition_of.as_ref().and_then(|p| schema.get(p)) {
-        // A malformed catalog could loop; partitions never nest that deep.
-        if out.iter().any(|t| t.name == parent.name) || out.len() > 64 {
-            break;
-        }
-        out.push(parent);
-        cur = parent;
-    }
-    out
-}
-
-/// Foreign keys that act when rows of `table` are deleted or updated: the
-/// ones referencing it and, for a partition, its ancestors.
-fn incoming<'s>(schema: &'s Schema, table: &'s Table) -> Vec<&'s ForeignKey> {
-    ancestors(schema, table)
-        .into_iter()
-        .flat_map(|t| schema.referencing(&t.name))
-        .collect()
-}
-
 /// `FOREIGN KEY (a) REFERENCES t(b) MATCH FULL ON UPDATE ... ON DELETE ...
 /// DEFERRABLE INITIALLY DEFERRED`, in `pg_get_constraintdef` order, except
 /// that both actions are always spelled out (NO ACTION included): the
@@ -310,7 +284,8 @@ pub(crate) fn describe_table(schema: &Schema, table: &Table) -> String {
         "Foreign-key constraints:",
         outgoing_lines(schema, table),
     );
-    let refs: Vec<String> = incoming(schema, table)
+    let refs: Vec<String> = schema
+        .referencing_through_partitions(&table.name)
         .into_iter()
         .map(|fk| {
             format!(
@@ -381,7 +356,10 @@ fn key_lines(schema: &Schema, table: &Table) -> Vec<String> {
 /// bound by through its partitioned ancestors, named like psql does.
 fn outgoing_lines(schema: &Schema, table: &Table) -> Vec<String> {
     let mut out_fks = Vec::new();
-    for (depth, t) in ancestors(schema, table).into_iter().enumerate() {
+    // A partition is bound by the foreign keys of its partitioned
+    // ancestors (Postgres keeps those on the ancestor, see
+    // `db::postgres::catalog`).
+    for (depth, t) in schema.partition_chain(&table.name).into_iter().enumerate() {
         for fk in &t.foreign_keys {
             let owner = if depth == 0 {
                 String::new()
@@ -535,7 +513,7 @@ pub(crate) fn refs_tree(schema: &Schema, table: &Table) -> String {
 impl RefsWalk<'_> {
     fn walk(&mut self, node: &Table, prefix: &str) {
         let schema = self.schema;
-        let edges = incoming(schema, node);
+        let edges = schema.referencing_through_partitions(&node.name);
         let n = edges.len();
         for (i, fk) in edges.into_iter().enumerate() {
             let last = i + 1 == n;
@@ -543,7 +521,8 @@ impl RefsWalk<'_> {
             self.tables.insert(fk.table.clone());
             self.fks.insert((fk.table.clone(), fk.name.clone()));
             let child = schema.get(&fk.table);
-            let has_refs = child.is_some_and(|c| !incoming(schema, c).is_empty());
+            let has_refs =
+                child.is_some_and(|c| !schema.referencing_through_partitions(&c.name).is_empty());
             let marker = if self.path.contains(&fk.table) {
                 self.cycles = true;
                 " (cycle)"
