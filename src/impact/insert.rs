@@ -215,21 +215,14 @@ impl<'a> Insert<'a> {
                 .iter()
                 .map(|c| format!("v.{} IS NOT NULL", quote_ident(c)))
                 .collect();
-            if let Some(mixed) = crate::impact::mixed_nulls(fk, &not_null) {
-                let n = tx.count(&format!(
-                    "{}SELECT count(*) FROM v WHERE {mixed}",
-                    self.with_v
-                ))?;
-                impact.bounded &= n.is_some();
-                if let Some(n) = n.filter(|&n| n > 0) {
-                    impact.failures.push(crate::impact::mixed_nulls_failure(
-                        "insert into",
-                        &table.name,
-                        n,
-                        fk,
-                    ));
-                }
-            }
+            super::match_full::check(
+                tx,
+                impact,
+                ("insert into", &table.name),
+                fk,
+                &not_null,
+                |mixed| format!("{}SELECT count(*) FROM v WHERE {mixed}", self.with_v),
+            )?;
             let eq = |alias: &str| -> String {
                 fk.ref_columns
                     .iter()

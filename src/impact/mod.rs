@@ -19,6 +19,7 @@ pub(crate) mod associations;
 mod cascade;
 mod delete;
 mod insert;
+mod match_full;
 pub mod render;
 mod truncate;
 
@@ -428,34 +429,6 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
         impact.row_digests = row_digests(tx, ctx, &impact)?;
     }
     Ok(impact)
-}
-
-/// For a `MATCH FULL` foreign key over several columns, the condition
-/// (over `not_null`, one `... IS NOT NULL` per column) of a row that
-/// mixes NULL and non-NULL key values, which the engine rejects on write;
-/// `None` for any other key.
-pub(crate) fn mixed_nulls(fk: &crate::schema::ForeignKey, not_null: &[String]) -> Option<String> {
-    (fk.match_type == crate::schema::MatchType::Full && not_null.len() > 1).then(|| {
-        format!(
-            "NOT ({}) AND ({})",
-            not_null.join(" AND "),
-            not_null.join(" OR ")
-        )
-    })
-}
-
-/// The failure of `n` rows [`mixed_nulls`] finds.
-pub(crate) fn mixed_nulls_failure(
-    verb: &str,
-    table: &QualName,
-    n: u64,
-    fk: &crate::schema::ForeignKey,
-) -> String {
-    format!(
-        "cannot {verb} {table}: {n} row{} would mix NULL and non-NULL values in the key of FK {}, which MATCH FULL does not allow",
-        if n == 1 { "" } else { "s" },
-        fk.name
-    )
 }
 
 /// What the triggers `impact` sets off would do beyond its rows

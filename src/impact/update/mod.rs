@@ -361,24 +361,22 @@ impl<'a> Update<'a> {
             let not_null: Vec<String> = (0..fk.columns.len())
                 .map(|i| format!("s.__n{i} IS NOT NULL"))
                 .collect();
-            if let Some(mixed) = crate::impact::mixed_nulls(fk, &not_null) {
-                let n = tx.count(&format!(
-                    "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS s WHERE {mixed}",
-                    self.with(&[]),
-                    projected.join(", "),
-                    self.from,
-                    self.pred,
-                ))?;
-                impact.bounded &= n.is_some();
-                if let Some(n) = n.filter(|&n| n > 0) {
-                    impact.failures.push(crate::impact::mixed_nulls_failure(
-                        "update",
-                        &table.name,
-                        n,
-                        fk,
-                    ));
-                }
-            }
+            super::match_full::check(
+                tx,
+                impact,
+                ("update", &table.name),
+                fk,
+                &not_null,
+                |mixed| {
+                    format!(
+                        "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS s WHERE {mixed}",
+                        self.with(&[]),
+                        projected.join(", "),
+                        self.from,
+                        self.pred,
+                    )
+                },
+            )?;
             let eq: Vec<String> = fk
                 .ref_columns
                 .iter()
