@@ -46,6 +46,7 @@ mod impact;
 mod impact_associations;
 mod impact_delete;
 mod impact_guard;
+mod impact_order;
 mod impact_pg;
 mod impact_props;
 mod impact_props_mutations;

@@ -524,36 +524,87 @@ impl<'a> Update<'a> {
         }
         // A new key equal to another updated row's old key works only if
         // that row moves first: the engines check unique keys row by row.
-        let shifts = tx.count(&format!(
-            "{}SELECT count(*) FROM nk WHERE {} AND EXISTS (SELECT 1 FROM {} AS t WHERE {} AND {} AND NOT ({} = {}))",
-            nk.with,
-            nk.not_null,
-            table.name.sql(),
-            nk.eq,
-            nk.t_in_nk,
-            tuple(&self.d.row_ident(table, "t")),
-            tuple(
-                &self
-                    .ident_cols
-                    .iter()
-                    .map(|c| format!("nk.{c}"))
-                    .collect::<Vec<_>>()
-            )
-        ))?;
-        if let Some(n) = shifts.filter(|&n| n > 0) {
-            // Both engines check a non-deferrable unique key row by row, in
-            // an order the statement does not control: taking a key another
-            // updated row still holds fails unless that row happens to move
-            // first. Predicting failure is the safe side.
-            impact.failures.push(format!(
-                "cannot update {}: {n} row{} would take a key ({}) that another updated row still holds, and unique key {} is checked row by row; it fails unless the rows happen to be updated in the right order",
-                table.name,
-                if n == 1 { "" } else { "s" },
-                key.columns.join(", "),
-                key.name
-            ));
+        let (shifts, cycles) = self.key_shifts(tx, &nk)?;
+        impact.bounded &= shifts.is_some() && cycles.is_some();
+        let Some(n) = shifts.filter(|&n| n > 0) else {
+            return Ok(());
+        };
+        let what = format!(
+            "{n} row{} would take a key ({}) that another updated row still holds, and unique key {} is checked row by row",
+            if n == 1 { "" } else { "s" },
+            key.columns.join(", "),
+            key.name
+        );
+        match cycles {
+            // Rows that trade keys in a ring fail whatever the order.
+            Some(c) if c > 0 => impact.failures.push(format!(
+                "cannot update {}: {what}, and {c} of them trade keys in a cycle, which fails in every order",
+                table.name
+            )),
+            // A chain works if the engine happens to move its last row
+            // first: that depends on the physical order of the rows.
+            _ => impact.warnings.push(format!(
+                "may fail: updating {}, {what}: it works only if the engine happens to visit the rows in the right order",
+                table.name
+            )),
         }
         Ok(())
+    }
+
+    /// How many updated rows take a key another updated row still holds,
+    /// and how many of those lie on a cycle. Each row takes at most one
+    /// other's key and gives its own to at most one, so the moves form
+    /// chains and rings: walking every chain from its start leaves exactly
+    /// the ring rows unvisited.
+    fn key_shifts(
+        &self,
+        tx: &mut dyn PreviewTx,
+        nk: &NewKeys,
+    ) -> Result<(Option<u64>, Option<u64>)> {
+        let t_ident = self.d.row_ident(self.table, "t");
+        let src: Vec<String> = (0..self.ident_cols.len())
+            .map(|i| format!("__s{i}"))
+            .collect();
+        let dst: Vec<String> = (0..t_ident.len()).map(|i| format!("__d{i}")).collect();
+        let nk_ident: Vec<String> = self.ident_cols.iter().map(|c| format!("nk.{c}")).collect();
+        let mut sel: Vec<String> = nk_ident
+            .iter()
+            .zip(&src)
+            .map(|(c, a)| format!("{c} AS {a}"))
+            .collect();
+        sel.extend(t_ident.iter().zip(&dst).map(|(c, a)| format!("{c} AS {a}")));
+        let edges = format!(
+            "__e AS (SELECT {} FROM nk JOIN {} AS t ON {} AND {} AND NOT ({} = {}) WHERE {})",
+            sel.join(", "),
+            self.table.name.sql(),
+            nk.eq,
+            nk.t_in_nk,
+            tuple(&t_ident),
+            tuple(&nk_ident),
+            nk.not_null
+        );
+        let cols: Vec<String> = src.iter().chain(&dst).cloned().collect();
+        let e_cols: Vec<String> = cols.iter().map(|c| format!("__e.{c}")).collect();
+        let walk = format!(
+            "__w({all}) AS (SELECT {all} FROM __e WHERE {s} NOT IN (SELECT {d} FROM __e) UNION ALL SELECT {e_all} FROM __w JOIN __e ON {es} = {wd})",
+            all = cols.join(", "),
+            s = tuple(&src),
+            d = dst.join(", "),
+            e_all = e_cols.join(", "),
+            es = tuple(&src.iter().map(|c| format!("__e.{c}")).collect::<Vec<_>>()),
+            wd = tuple(&dst.iter().map(|c| format!("__w.{c}")).collect::<Vec<_>>()),
+        );
+        let mut ctes = self.uctes.clone();
+        ctes.extend([nk.cte.clone(), edges, walk]);
+        let with = with_clause(&ctes, true);
+        let shifts = tx.count(&format!("{with}SELECT count(*) FROM __e"))?;
+        if shifts.is_none_or(|n| n == 0) {
+            return Ok((shifts, Some(0)));
+        }
+        let cycles = tx.count(&format!(
+            "{with}SELECT (SELECT count(*) FROM __e) - (SELECT count(*) FROM __w)"
+        ))?;
+        Ok((shifts, cycles))
     }
 
     /// The CTE `nk` of each matched row's identity and its new values of
@@ -564,13 +615,14 @@ impl<'a> Update<'a> {
         for (i, c) in key.columns.iter().enumerate() {
             sel.push(format!("{} AS __k{i}", self.new_value(c)));
         }
-        let with = self.with(&[format!(
+        let cte = format!(
             "nk AS (SELECT {}{} FROM {}{})",
             self.distinct(),
             sel.join(", "),
             self.from,
             self.pred
-        )]);
+        );
+        let with = self.with(std::slice::from_ref(&cte));
         let not_null: Vec<String> = key_cols
             .iter()
             .map(|k| format!("nk.{k} IS NOT NULL"))
@@ -588,6 +640,7 @@ impl<'a> Update<'a> {
         );
         NewKeys {
             with,
+            cte,
             key_cols,
             not_null: not_null.join(" AND "),
             eq: eq.join(" AND "),
@@ -683,6 +736,8 @@ impl<'a> Update<'a> {
 struct NewKeys {
     /// `WITH` the user's CTEs and `nk`.
     with: String,
+    /// The CTE `nk` itself.
+    cte: String,
     /// `__k0, __k1, ...`: the new key values in `nk`.
     key_cols: Vec<String>,
     /// The new key has no NULL.
