@@ -45,6 +45,7 @@ mod guard_trigger_reach;
 mod impact;
 mod impact_associations;
 mod impact_delete;
+mod impact_found;
 mod impact_guard;
 mod impact_order;
 mod impact_pg;

@@ -608,7 +608,9 @@ fn edge_cond(sql: &Sql<'_>, e: &Edge, child_deleted: bool) -> (String, Vec<Node>
                     if saves.is_empty() {
                         member
                     } else {
-                        format!("{member} AND NOT ({})", saves.join(" OR "))
+                        // A NULL key column makes a cascade's membership
+                        // NULL: that row is not saved, and still blocks.
+                        format!("{member} AND NOT COALESCE({}, FALSE)", saves.join(" OR "))
                     }
                 }
             }
