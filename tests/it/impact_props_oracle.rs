@@ -10,7 +10,6 @@ use dbguard::db::Engine;
 use dbguard::sql::Kind;
 
 use crate::helpers::{PgDb, SqliteDb};
-use crate::impact_props::TABLES;
 
 /// Net changed rows of one table: delete, update, insert.
 pub type Counts = [u64; 3];
@@ -61,17 +60,20 @@ pub trait Oracle {
 
 pub struct PgOracle {
     client: postgres::Client,
+    /// The tables snapshotted, each with a `rid` identity column.
+    tables: Vec<String>,
     before: Snapshot,
 }
 
 impl PgOracle {
-    pub fn new(db: &PgDb) -> PgOracle {
+    pub fn new(db: &PgDb, tables: &[&str]) -> PgOracle {
         let mut client = db.client();
         client
             .batch_execute("SET statement_timeout = '10s'")
             .expect("statement_timeout");
         let mut o = PgOracle {
             client,
+            tables: tables.iter().map(|t| (*t).to_owned()).collect(),
             before: Snapshot::new(),
         };
         o.before = o.snapshot();
@@ -79,9 +81,9 @@ impl PgOracle {
     }
 }
 
-fn pg_snapshot(c: &mut impl postgres::GenericClient) -> Snapshot {
+fn pg_snapshot(c: &mut impl postgres::GenericClient, tables: &[String]) -> Snapshot {
     let mut snap = Snapshot::new();
-    for t in TABLES {
+    for t in tables {
         let rows = c
             .query(&format!("SELECT rid::text, t::text FROM {t} AS t"), &[])
             .expect("snapshot");
@@ -110,7 +112,7 @@ impl Oracle for PgOracle {
         let affected = tx.execute(sql, &[]).map_err(|e| pg_error(&e))?;
         tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
             .map_err(|e| format!("at commit: {}", pg_error(&e)))?;
-        let after = pg_snapshot(&mut tx);
+        let after = pg_snapshot(&mut tx, &self.tables);
         tx.rollback().expect("ROLLBACK");
         Ok(Run {
             affected,
@@ -119,7 +121,7 @@ impl Oracle for PgOracle {
     }
 
     fn snapshot(&mut self) -> Snapshot {
-        pg_snapshot(&mut self.client)
+        pg_snapshot(&mut self.client, &self.tables)
     }
 
     fn before(&self) -> &Snapshot {
@@ -129,14 +131,17 @@ impl Oracle for PgOracle {
 
 pub struct LiteOracle {
     conn: rusqlite::Connection,
+    /// The tables snapshotted, each followed by its rowid.
+    tables: Vec<String>,
     before: Snapshot,
 }
 
 impl LiteOracle {
-    pub fn new(db: &SqliteDb) -> LiteOracle {
+    pub fn new(db: &SqliteDb, tables: &[&str]) -> LiteOracle {
         let conn = db.conn();
         let mut o = LiteOracle {
             conn,
+            tables: tables.iter().map(|t| (*t).to_owned()).collect(),
             before: Snapshot::new(),
         };
         o.before = o.snapshot();
@@ -207,7 +212,7 @@ impl Oracle for LiteOracle {
 
     fn snapshot(&mut self) -> Snapshot {
         let mut snap = Snapshot::new();
-        for t in TABLES {
+        for t in &self.tables {
             let cols: Vec<String> = {
                 let mut st = self
                     .conn
@@ -229,12 +234,31 @@ impl Oracle for LiteOracle {
                 .expect("snapshot")
                 .map(|r| r.expect("snapshot row"))
                 .collect();
-            snap.insert((*t).to_owned(), rows);
+            snap.insert(t.clone(), rows);
         }
         snap
     }
 
     fn before(&self) -> &Snapshot {
         &self.before
+    }
+}
+
+/// A boxed oracle is an oracle, so one harness type serves both engines.
+impl<O: Oracle + ?Sized> Oracle for Box<O> {
+    fn engine(&self) -> Engine {
+        (**self).engine()
+    }
+
+    fn run(&mut self, sql: &str, kind: Kind) -> Result<Run, String> {
+        (**self).run(sql, kind)
+    }
+
+    fn snapshot(&mut self) -> Snapshot {
+        (**self).snapshot()
+    }
+
+    fn before(&self) -> &Snapshot {
+        (**self).before()
     }
 }

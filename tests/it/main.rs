@@ -46,6 +46,8 @@ mod impact;
 mod impact_associations;
 mod impact_delete;
 mod impact_found;
+mod impact_generated;
+mod impact_generated_schema;
 mod impact_guard;
 mod impact_order;
 mod impact_pg;
