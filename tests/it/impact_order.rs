@@ -60,3 +60,52 @@ fn key_shifts_by_row_order_sqlite() {
     let db = SqliteDb::with(ROWS);
     check(Db::Lite(&db));
 }
+
+/// Found by attack review: a row an `UPDATE ... FROM` matches twice may
+/// take either new key, and which one depends on the join order. One
+/// source order gives a ring, the other a chain; the preview cannot know,
+/// so "may fail", and the engine shows both outcomes.
+const TWICE: &str = "
+CREATE TABLE j (id int PRIMARY KEY, k int UNIQUE);
+INSERT INTO j VALUES (1, 1), (2, 2);
+CREATE TABLE ok_first (n int PRIMARY KEY, id int, v int);
+INSERT INTO ok_first VALUES (1, 1, 5), (2, 2, 1), (3, 1, 2);
+CREATE TABLE ring_first (n int PRIMARY KEY, id int, v int);
+INSERT INTO ring_first VALUES (1, 1, 2), (2, 1, 5), (3, 2, 1);
+";
+
+#[test]
+fn a_row_matched_twice_is_no_certain_ring_pg() {
+    let db = PgDb::with(TWICE);
+    let db = Db::Pg(&db);
+    let mut outcomes = Vec::new();
+    for src in ["ok_first", "ring_first"] {
+        let sql = format!("UPDATE j SET k = {src}.v FROM {src} WHERE {src}.id = j.id");
+        let (v, _) = preview_json(&db.target(), &sql, None).expect("preview");
+        assert_eq!(v["will_fail"], false, "{src}: {v}");
+        assert!(v["warnings"].to_string().contains("may fail"), "{src}: {v}");
+        outcomes.push(db.oracle(&sql).fail.is_none());
+    }
+    // Not asserted as a pair: the join order is the planner's. At least
+    // the preview must not call either certain.
+    let _ = outcomes;
+}
+
+/// Past the walk's limit, key moves are "may fail" whether or not they
+/// form a ring; a long chain gets the same verdict as a short one.
+#[test]
+fn a_long_chain_is_may_fail_pg() {
+    let db = PgDb::with(
+        "CREATE TABLE m (id int PRIMARY KEY, k int UNIQUE);
+         INSERT INTO m SELECT g, g FROM generate_series(1, 2000) AS g;",
+    );
+    let db = Db::Pg(&db);
+    let sql = "UPDATE m SET k = k + 1";
+    let (v, _) = preview_json(&db.target(), sql, None).expect("preview");
+    assert_eq!(v["will_fail"], false, "{v}");
+    assert!(v["warnings"].to_string().contains("may fail"), "{v}");
+    assert!(
+        db.oracle(sql).fail.is_some(),
+        "ascending rows fail row by row"
+    );
+}
