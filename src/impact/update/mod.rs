@@ -608,12 +608,15 @@ impl<'a> Update<'a> {
         // FROM matches twice may take either, so which ring it is on
         // depends on the join order, and no ring is certain.
         let shifts = tx.count(&format!("{with}SELECT count(*) FROM __e"))?;
+        if shifts.is_none_or(|n| n == 0) {
+            return Ok((shifts, Some(0)));
+        }
         let branching = tx.count(&format!(
             "{with}SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {} FROM nk) AS __u) FROM nk",
             self.ident_cols.join(", ")
         ))?;
         match (shifts, branching) {
-            (Some(n), Some(0)) if n > 0 && n <= RING_WALK_LIMIT => {}
+            (Some(n), Some(0)) if n <= RING_WALK_LIMIT => {}
             _ => return Ok((shifts, Some(0))),
         }
         let cycles = tx.count(&format!(
