@@ -23,6 +23,8 @@
 
 use std::fmt::Write as _;
 
+use dbguard::db::Engine;
+
 use crate::helpers::{PgDb, SqliteDb};
 use crate::impact_generated_schema::{Features, Model, Rng, Target, statement};
 use crate::impact_props::{Harness, Stats};
@@ -42,6 +44,13 @@ fn base_seed() -> u64 {
         }
         Some(n) => n.parse().expect("GENERATED_SEED is a number or `random`"),
         None => 16,
+    }
+}
+
+fn engine(t: Target) -> Engine {
+    match t {
+        Target::Pg => Engine::Postgres,
+        Target::Lite => Engine::Sqlite,
     }
 }
 
@@ -101,31 +110,10 @@ impl Fixture for LiteFixture {
     }
 }
 
-#[derive(Default)]
-struct Totals {
-    cases: u64,
-    agreed: u64,
-    failed_alike: u64,
-    order_dependent: u64,
-    refused_engine_ok: u64,
-    refused_engine_err: u64,
-}
-
-impl Totals {
-    fn add(&mut self, s: &Stats) {
-        self.cases += s.cases;
-        self.agreed += s.agreed;
-        self.failed_alike += s.predicted_failure;
-        self.order_dependent += s.order_dependent;
-        self.refused_engine_ok += s.refused_engine_ok;
-        self.refused_engine_err += s.refused_engine_err;
-    }
-}
-
 /// Runs one shard: `schemas()` models, `STATEMENTS` statements each.
 fn shard(fx: &mut dyn Fixture, shard: u64) {
     let base = base_seed();
-    let mut totals = Totals::default();
+    let mut totals = Stats::default();
     let mut failures = Vec::new();
     for i in 0..schemas() {
         let seed = base.wrapping_mul(1_000_003) ^ (shard << 20) ^ i;
@@ -141,8 +129,8 @@ fn shard(fx: &mut dyn Fixture, shard: u64) {
                 first = Some((s.clone(), h.stats.mismatches[before].clone()));
             }
         }
-        h.check_rolled_back();
-        totals.add(&h.stats);
+        h.assert_rolled_back();
+        totals.add_counts(&h.stats);
         drop(h);
         // Shrinking reloads the fixture, so only once the schema is done.
         if let Some((s, why)) = first
@@ -151,25 +139,18 @@ fn shard(fx: &mut dyn Fixture, shard: u64) {
             failures.push(reproduce(fx, &m, &s, seed, &why));
         }
     }
-    let t = &totals;
     println!(
-        "{:?} shard {shard} (seed {base}): {} cases; agreed {} succeeded, {} failed alike, {} may fail by row order; refused {} the engine runs, {} it rejects",
-        fx.target(),
-        t.cases,
-        t.agreed,
-        t.failed_alike,
-        t.order_dependent,
-        t.refused_engine_ok,
-        t.refused_engine_err
+        "shard {shard} (seed {base}): {}",
+        totals.report(engine(fx.target()))
     );
     assert!(
         failures.is_empty(),
         "previews that disagree with the engine (GENERATED_SEED={base}):\n\n{}",
         failures.join("\n\n")
     );
-    let engine_ok = t.agreed + t.refused_engine_ok;
+    let engine_ok = totals.agreed + totals.refused_engine_ok;
     assert!(
-        engine_ok > 0 && t.agreed * 10 >= engine_ok * 7,
+        engine_ok > 0 && totals.agreed * 10 >= engine_ok * 7,
         "fewer than 70% of the statements the engine runs got a preview"
     );
 }
@@ -197,18 +178,6 @@ fn reproduce(fx: &mut dyn Fixture, m: &Model, sql: &str, seed: u64, why: &str) -
     out.push_str(&m.sql());
     let _ = write!(out, "{sql};");
     out
-}
-
-impl<O: Oracle> Harness<O> {
-    /// Every statement ran in a transaction that was rolled back.
-    fn check_rolled_back(&mut self) {
-        let before = self.oracle.before().clone();
-        let after = self.oracle.snapshot();
-        assert!(
-            after == before,
-            "the rows changed during the run: a statement escaped its rollback\nbefore {before:?}\nafter {after:?}"
-        );
-    }
 }
 
 macro_rules! shards {

@@ -167,6 +167,17 @@ pub struct Row {
     pub f: Vec<Vec<Option<i64>>>,
 }
 
+impl Row {
+    /// The row's values of `key`.
+    pub fn key(&self, key: Key) -> Vec<Option<i64>> {
+        match key {
+            Key::Id => vec![Some(self.id)],
+            Key::K => vec![self.k],
+            Key::IdK => vec![Some(self.id), self.k],
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Table {
     pub name: String,
@@ -349,15 +360,7 @@ impl Model {
 
     /// Values of `key` that rows of table `t` hold, to aim writes at.
     pub fn key_values(&self, t: usize, key: Key) -> Vec<Vec<Option<i64>>> {
-        self.tables[t]
-            .rows
-            .iter()
-            .map(|r| match key {
-                Key::Id => vec![Some(r.id)],
-                Key::K => vec![r.k],
-                Key::IdK => vec![Some(r.id), r.k],
-            })
-            .collect()
+        self.tables[t].rows.iter().map(|r| r.key(key)).collect()
     }
 }
 
@@ -512,34 +515,22 @@ fn fk_values(rng: &mut Rng, parents: &[Row], fk: &Fk) -> Vec<Option<i64>> {
     }
     let candidates: Vec<Vec<Option<i64>>> = parents
         .iter()
-        .map(|p| match fk.key {
-            Key::Id => vec![Some(p.id)],
-            Key::K => vec![p.k],
-            Key::IdK => vec![Some(p.id), p.k],
-        })
+        .map(|p| p.key(fk.key))
         .filter(|v| v.iter().all(Option::is_some) || null_ok && !fk.match_full)
         .filter(|v| check_ok(fk, v))
         .collect();
     if candidates.is_empty() {
-        return fallback(fk);
+        // No parent fits: NULL, which `Model::generate` made sure the
+        // columns allow.
+        return vec![None; width];
     }
     candidates[rng.below(candidates.len() as u64) as usize].clone()
-}
-
-/// When no parent fits: NULL, which `Model::generate` makes sure the
-/// columns allow.
-fn fallback(fk: &Fk) -> Vec<Option<i64>> {
-    vec![None; fk.cols.len()]
 }
 
 /// The parent row's key for `fk` when it has every column and passes the
 /// child's CHECK.
 fn full_key(p: &Row, fk: &Fk) -> Option<Vec<Option<i64>>> {
-    let v = match fk.key {
-        Key::Id => vec![Some(p.id)],
-        Key::K => vec![p.k],
-        Key::IdK => vec![Some(p.id), p.k],
-    };
+    let v = p.key(fk.key);
     (v.iter().all(Option::is_some) && check_ok(fk, &v)).then_some(v)
 }
 

@@ -218,6 +218,19 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// Adds another run's counts to these; its mismatches stay with it.
+    pub(crate) fn add_counts(&mut self, other: &Stats) {
+        self.cases += other.cases;
+        for (kind, n) in &other.kinds {
+            *self.kinds.entry(kind).or_default() += n;
+        }
+        self.agreed += other.agreed;
+        self.predicted_failure += other.predicted_failure;
+        self.order_dependent += other.order_dependent;
+        self.refused_engine_ok += other.refused_engine_ok;
+        self.refused_engine_err += other.refused_engine_err;
+    }
+
     pub(crate) fn report(&self, engine: Engine) -> String {
         let engine_ok = self.agreed + self.refused_engine_ok;
         let mut s = format!(
@@ -349,6 +362,17 @@ impl<O: Oracle> Harness<O> {
         }
     }
 
+    /// Every statement ran in a transaction that was rolled back: the
+    /// rows are as they were when the oracle was made.
+    pub(crate) fn assert_rolled_back(&mut self) {
+        let before = self.oracle.before().clone();
+        let after = self.oracle.snapshot();
+        assert!(
+            after == before,
+            "the rows changed during the run: a statement escaped its rollback\nbefore {before:?}\nafter {after:?}"
+        );
+    }
+
     /// Classifies and previews one text and holds the preview against the
     /// engine. Mismatches are collected; panics propagate.
     pub(crate) fn check(&mut self, text: &str) {
@@ -438,10 +462,7 @@ fn property<O: Oracle>(h: Harness<O>, cases: u32) {
     }
     let report = h.stats.report(engine);
     println!("{report}");
-    assert!(
-        h.oracle.snapshot() == *h.oracle.before(),
-        "the fixture changed during the run: a statement escaped its rollback"
-    );
+    h.assert_rolled_back();
     assert!(
         unmutated.is_empty(),
         "the unmutated corpus does not agree with the engine:\n{}",
@@ -507,10 +528,7 @@ pub(crate) fn agrees_pg(
         panic!("a preview or classification panicked: {e}");
     }
     let report = h.stats.report(Engine::Postgres);
-    assert!(
-        h.oracle.snapshot() == *h.oracle.before(),
-        "the fixture changed during the run: a statement escaped its rollback"
-    );
+    h.assert_rolled_back();
     assert!(
         h.stats.agreed > 0,
         "no text was previewed and run\n{report}"
