@@ -201,6 +201,11 @@ pub struct Column {
     pub default: Option<String>,
     pub generated: Option<Generated>,
     pub identity: Option<Identity>,
+    /// The collation SQLite compares the column's values with, when it is
+    /// not `BINARY`: a foreign key matches child rows with its parent
+    /// column's, whatever the child column's is. Not read on PostgreSQL,
+    /// where a key's equality operator decides.
+    pub collation: Option<String>,
 }
 
 /// A primary key or unique constraint (or unique index).

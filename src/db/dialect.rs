@@ -390,12 +390,48 @@ impl Dialect {
         }
     }
 
-    /// `expr` as a value of the column type (Postgres); SQLite's dynamic
-    /// typing applies column affinity by itself.
+    /// `expr` as the column of type `type_name` stores it: cast to the
+    /// type on Postgres, converted to the column's affinity on SQLite.
     pub fn cast(&self, expr: &str, type_name: &str) -> String {
         match self.0 {
             Engine::Postgres => format!("CAST(({expr}) AS {type_name})"),
-            Engine::Sqlite => format!("({expr})"),
+            Engine::Sqlite => super::sqlite::affinity::Affinity::of(type_name).apply(expr),
+        }
+    }
+
+    /// A referencing column's value (`expr`, of `child`) as the engine
+    /// compares it with the key of `parent`: SQLite matches with the
+    /// parent column's collation whatever the child's, and an explicit
+    /// `COLLATE` wins over a column's own on either side of the `=` or
+    /// `IN`. Postgres compares with the key's equality operator.
+    pub(crate) fn as_key_of(
+        &self,
+        expr: &str,
+        child: Option<&Column>,
+        parent: Option<&Column>,
+    ) -> String {
+        let coll = |c: Option<&Column>| c.and_then(|c| c.collation.clone());
+        match (self.0, coll(parent), coll(child)) {
+            (Engine::Postgres, ..) | (Engine::Sqlite, None, None) => expr.to_owned(),
+            (Engine::Sqlite, p, _) => format!(
+                "{expr} COLLATE {}",
+                quote_ident(p.as_deref().unwrap_or("BINARY"))
+            ),
+        }
+    }
+
+    /// Whether a referenced key column moves from `old` to `new` as the
+    /// engine's key actions see it. SQLite fires `ON UPDATE` actions only
+    /// when the value differs under the parent column's collation (`IS`
+    /// with its affinity: 1 and 1.0 are the same key), Postgres when the
+    /// stored image differs.
+    pub(crate) fn key_moves(&self, old: &str, new: &str, parent: Option<&Column>) -> String {
+        match self.0 {
+            Engine::Postgres => format!("NOT {}", self.not_distinct(new, old)),
+            Engine::Sqlite => format!(
+                "NOT (({old}) IS {})",
+                self.as_key_of(&format!("({new})"), None, parent)
+            ),
         }
     }
 
@@ -408,7 +444,11 @@ impl Dialect {
     pub(crate) fn not_distinct(&self, a: &str, b: &str) -> String {
         match self.0 {
             Engine::Postgres => format!("(({a})::text IS NOT DISTINCT FROM ({b})::text)"),
-            Engine::Sqlite => format!("(({a}) IS ({b}) AND typeof({a}) = typeof({b}))"),
+            // BINARY: a column's own collation would call 'ABC' and 'abc'
+            // the same, which is not the same stored value.
+            Engine::Sqlite => {
+                format!("(({a}) IS ({b}) COLLATE BINARY AND typeof({a}) = typeof({b}))")
+            }
         }
     }
 
@@ -529,10 +569,12 @@ pub(crate) fn tuple(exprs: &[String]) -> String {
     }
 }
 
+/// The parent's column on the left: SQLite then compares with its
+/// collation, as its foreign keys do.
 fn join_pairs(pairs: &[(String, String)], child: &str, parent: &str) -> String {
     pairs
         .iter()
-        .map(|(c, p)| format!("{child}.{} = {parent}.{}", quote_ident(c), quote_ident(p)))
+        .map(|(c, p)| format!("{parent}.{} = {child}.{}", quote_ident(p), quote_ident(c)))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -553,6 +595,7 @@ mod tests {
             default: None,
             generated: None,
             identity: None,
+            collation: None,
         }
     }
 

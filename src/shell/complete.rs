@@ -710,6 +710,7 @@ mod tests {
                 default: None,
                 generated: None,
                 identity: None,
+                collation: None,
             })
             .collect();
         t

@@ -56,6 +56,7 @@ mod impact_props_mutations;
 mod impact_props_oracle;
 mod impact_props_regressions;
 mod impact_snap;
+mod impact_sqlite;
 mod impact_writes;
 mod introspect;
 mod journal_import;

@@ -211,6 +211,7 @@ fn load_columns(
                 "d" => Some(Identity::ByDefault),
                 _ => None,
             },
+            collation: None,
         });
     }
     Ok(attnames)

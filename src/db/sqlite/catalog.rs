@@ -183,13 +183,37 @@ fn load_columns(
             default,
             generated,
             identity: None,
+            collation: None,
         });
     }
     drop(stmt);
+    load_collations(tx, tables);
     for (t, cols) in tables.list.iter_mut().zip(pk_cols) {
         set_primary_key(t, cols);
     }
     Ok(())
+}
+
+/// Each column's collation, from SQLite itself
+/// (`sqlite3_table_column_metadata`): no pragma reports it, and the
+/// `CREATE TABLE` text does not always parse. A C call per column, not a
+/// query. A column whose metadata cannot be read keeps `BINARY`, as
+/// SQLite's default.
+fn load_collations(tx: &Transaction<'_>, tables: &mut Tables) {
+    for t in &mut tables.list {
+        let table = t.name.name.clone();
+        for c in &mut t.columns {
+            let Ok((_, Some(coll), ..)) =
+                tx.column_metadata(Some("main"), table.as_str(), c.name.as_str())
+            else {
+                continue;
+            };
+            let coll = coll.to_string_lossy();
+            if !coll.eq_ignore_ascii_case("BINARY") {
+                c.collation = Some(coll.into_owned());
+            }
+        }
+    }
 }
 
 /// The primary key from its columns as (position in the key, name).

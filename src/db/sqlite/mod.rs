@@ -18,6 +18,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 
+pub(crate) mod affinity;
 pub mod catalog;
 pub mod demo;
 mod fingerprint;

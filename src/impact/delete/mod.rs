@@ -142,7 +142,17 @@ impl Sql<'_> {
                 return sql;
             }
         }
-        let ccols: Vec<String> = e.child_cols.iter().map(|c| qcol(qual, c)).collect();
+        let (child, parent_table) = (self.table(e.child), self.table(e.parent));
+        let ccols: Vec<String> = e
+            .child_cols
+            .iter()
+            .zip(&e.parent_cols)
+            .map(|(c, p)| {
+                self.ctx
+                    .dialect
+                    .as_key_of(&qcol(qual, c), child.column(c), parent_table.column(p))
+            })
+            .collect();
         format!(
             "{} IN (SELECT {} FROM {parent})",
             tuple(&ccols),

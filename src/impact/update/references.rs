@@ -66,8 +66,26 @@ impl Update<'_> {
             sel.push(format!("{n} AS __n{i}"));
         }
         let kname = format!("k{edge_no}");
+        // A foreign key acts when the engine sees its key move; an
+        // association is dbguard's, and moves with the stored value.
+        let moves = if edge.source == "fk" {
+            let moved: Vec<String> = old
+                .iter()
+                .zip(&new)
+                .zip(&edge.ref_columns)
+                .map(|((o, n), c)| self.d.key_moves(o, n, self.table.column(c)))
+                .collect();
+            moved.join(" OR ")
+        } else {
+            let same: Vec<String> = new
+                .iter()
+                .zip(&old)
+                .map(|(n, o)| self.d.not_distinct(n, o))
+                .collect();
+            format!("NOT ({})", same.join(" AND "))
+        };
         let k_cte = format!(
-            "{kname} AS (SELECT DISTINCT {} FROM {}{}{} NOT ({}))",
+            "{kname} AS (SELECT DISTINCT {} FROM {}{}{} ({moves}))",
             sel.join(", "),
             self.from,
             self.pred,
@@ -76,11 +94,6 @@ impl Update<'_> {
             } else {
                 " AND"
             },
-            new.iter()
-                .zip(&old)
-                .map(|(n, o)| self.d.not_distinct(n, o))
-                .collect::<Vec<_>>()
-                .join(" AND ")
         );
         (kname, k_cte)
     }
@@ -92,7 +105,19 @@ impl Update<'_> {
         let n = edge.ref_columns.len();
         let olds: Vec<String> = (0..n).map(|i| format!("__o{i}")).collect();
         let news: Vec<String> = (0..n).map(|i| format!("__n{i}")).collect();
-        let cvals: Vec<String> = edge.columns.iter().map(|c| qcol("c", c)).collect();
+        let child = self.ctx.schema.get(&edge.child);
+        let cvals: Vec<String> = edge
+            .columns
+            .iter()
+            .zip(&edge.ref_columns)
+            .map(|(c, p)| {
+                self.d.as_key_of(
+                    &qcol("c", c),
+                    child.and_then(|t| t.column(c)),
+                    self.table.column(p),
+                )
+            })
+            .collect();
         let mut cond = format!(
             "{} IN (SELECT {} FROM {kname})",
             tuple(&cvals),
