@@ -105,6 +105,28 @@ impl Dialect {
                 .is_some_and(|c| c.type_name.eq_ignore_ascii_case("integer"))
     }
 
+    /// Whether `name` is one of SQLite's names for a rowid table's rowid
+    /// (`rowid`, `oid`, `_rowid_`), which a real column of that name hides.
+    pub(crate) fn names_rowid(&self, table: &Table, name: &str) -> bool {
+        self.0 == Engine::Sqlite
+            && !table.without_rowid
+            && ["rowid", "oid", "_rowid_"]
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+            && table.column(name).is_none()
+    }
+
+    /// The column a rowid table's `INTEGER PRIMARY KEY` makes its rowid.
+    pub(crate) fn rowid_alias<'t>(&self, table: &'t Table) -> Option<&'t Column> {
+        let pk = table.primary_key.as_ref()?;
+        let [col] = pk.columns.as_slice() else {
+            return None;
+        };
+        self.is_rowid_alias(table, col)
+            .then(|| table.column(col))
+            .flatten()
+    }
+
     /// Whether the engine has `TRUNCATE`; SQLite does not (a `DELETE`
     /// without `WHERE` empties a table there).
     pub(crate) fn has_truncate(&self) -> bool {

@@ -930,9 +930,19 @@ fn resolve_column(
     table: &Table,
     ident: &sqlparser::ast::Ident,
 ) -> Result<String> {
-    let found = ctx
-        .dialect
-        .find_column(table, &ident.value, ident.quote_style.is_some());
+    let d = ctx.dialect;
+    let found = d.find_column(table, &ident.value, ident.quote_style.is_some());
+    if found.is_none() && d.names_rowid(table, &ident.value) {
+        // The rowid is the INTEGER PRIMARY KEY where there is one: naming
+        // either writes the same value.
+        return match d.rowid_alias(table) {
+            Some(c) => Ok(c.name.clone()),
+            None => Err(Error::refused(format!(
+                "cannot preview a write to {ident} of {}: the table has no INTEGER PRIMARY KEY, so this sets its hidden rowid, which dbguard finds rows by to undo them; nothing was changed\nLeave {ident} out, or give the table an INTEGER PRIMARY KEY.",
+                table.name
+            ))),
+        };
+    }
     found.map(|c| c.name.clone()).ok_or_else(|| {
         Error::input(format!(
             "column {} of {} does not exist\nCheck the name with \\d {}.",

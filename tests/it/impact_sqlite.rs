@@ -6,7 +6,7 @@
 //! column a statement may name.
 
 use crate::helpers::SqliteDb;
-use crate::impact::{Db, Suite};
+use crate::impact::{Db, Suite, preview_json};
 
 /// Item 11. `n` tables are NOCASE, `b` tables BINARY; each scenario has
 /// its own parent so the statements do not meet.
@@ -110,4 +110,46 @@ fn values_are_compared_as_their_column_stores_them() {
         s.check(sql);
     }
     s.finish();
+}
+
+/// Item 14. `rowid` names the `INTEGER PRIMARY KEY` where there is one.
+const ROWIDS: &str = "
+CREATE TABLE t1 (id integer PRIMARY KEY, a int);
+CREATE TABLE c1 (n integer PRIMARY KEY, t1 int REFERENCES t1 ON UPDATE CASCADE);
+INSERT INTO t1 VALUES (1, 10), (2, 20);
+INSERT INTO c1 VALUES (1, 1);
+CREATE TABLE hidden (a int);
+INSERT INTO hidden VALUES (5);
+";
+
+#[test]
+fn rowid_names_the_integer_primary_key() {
+    let db = SqliteDb::with(ROWIDS);
+    let mut s = Suite::new("rowids", Db::Lite(&db));
+    s.check_ok("INSERT INTO t1 (rowid, a) VALUES (9, 90)");
+    s.check_ok("INSERT INTO t1 (OID, a) VALUES (8, 80)");
+    s.check_fails("INSERT INTO t1 (_rowid_, a) VALUES (2, 0)");
+    s.finish();
+    // The oracle follows rows by rowid, which this UPDATE moves: the
+    // preview must say what it says of the same write spelled with `id`.
+    let target = Db::Lite(&db).target();
+    let by_id = preview_json(&target, "UPDATE t1 SET id = 5 WHERE id = 1", None);
+    let (by_id, _) = by_id.expect("preview by id");
+    for name in ["rowid", "ROWID", "oid", "_rowid_"] {
+        let sql = format!("UPDATE t1 SET {name} = 5 WHERE id = 1");
+        let (v, code) = preview_json(&target, &sql, None).expect("preview by rowid");
+        assert_eq!(code, 0, "{sql}: {v}");
+        assert_eq!(v["totals"], by_id["totals"], "{sql}: {v}");
+        assert_eq!(v["effects"], by_id["effects"], "{sql}: {v}");
+        assert!(Db::Lite(&db).oracle(&sql).fail.is_none(), "{sql}");
+    }
+    // A hidden rowid is how dbguard finds a row again: setting it is
+    // refused, with what to do instead.
+    for sql in [
+        "UPDATE hidden SET rowid = 7",
+        "INSERT INTO hidden (rowid, a) VALUES (3, 1)",
+    ] {
+        let err = preview_json(&target, sql, None).expect_err(sql);
+        assert!(err.contains("no INTEGER PRIMARY KEY"), "{sql}: {err}");
+    }
 }
