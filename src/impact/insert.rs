@@ -123,7 +123,14 @@ impl<'a> Insert<'a> {
                 )
             })
             .collect();
-        ctes.push(format!("v AS (SELECT {} FROM v0)", casts.join(", ")));
+        match ctx
+            .dialect
+            .rowid_alias(table)
+            .filter(|c| columns.contains(&c.name))
+        {
+            Some(alias) => ctes.extend(rowids_assigned(table, &alias.name, &columns, &casts)),
+            None => ctes.push(format!("v AS (SELECT {} FROM v0)", casts.join(", "))),
+        }
         let with_v = with_clause(&ctes, urec);
         Ok(Insert {
             ctx,
@@ -710,6 +717,49 @@ fn conflict_assignments(
         assigned.push((col, ctx.dialect.cast(&a.value.to_string(), &t)));
     }
     Ok(assigned)
+}
+
+/// The CTEs up to `v` for an INSERT that names a rowid table's INTEGER
+/// PRIMARY KEY: SQLite gives a row that leaves it NULL the next rowid, one
+/// more than the largest the table holds by then (the rows it held, and
+/// those the statement inserted before), so unique and foreign-key checks
+/// see that value, not NULL. With `e` the explicit keys and `n` the running
+/// count of NULLs, the `i`-th NULL is `n(i) + max(m0, max(e(j) - n(j)), j
+/// before i)`. Not modelled: AUTOINCREMENT's counter, and the random rowid
+/// SQLite picks once the largest one is taken.
+fn rowids_assigned(
+    table: &Table,
+    alias: &str,
+    columns: &[String],
+    casts: &[String],
+) -> Vec<String> {
+    let a = quote_ident(alias);
+    let order = "ORDER BY __i ROWS UNBOUNDED PRECEDING";
+    // The largest rowid so far, of the table or of the statement's own
+    // keys; SQLite's max() of a NULL is NULL, hence the coalesces.
+    let (held, own) = (
+        format!("(SELECT max(rowid) FROM {})", table.name.sql()),
+        format!("max(CASE WHEN {a} IS NOT NULL THEN {a} - __n END) OVER ({order})"),
+    );
+    let assigned = format!(
+        "CASE WHEN {a} IS NULL THEN __n + coalesce(max(coalesce({held}, {own}), coalesce({own}, {held})), 0) \
+         ELSE {a} END AS {a}"
+    );
+    let outer: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() == alias {
+            true => assigned.clone(),
+            false => quote_ident(c),
+        })
+        .collect();
+    vec![
+        format!(
+            "__v1 AS (SELECT {}, row_number() OVER () AS __i FROM v0)",
+            casts.join(", ")
+        ),
+        format!("__v2 AS (SELECT *, sum({a} IS NULL) OVER ({order}) AS __n FROM __v1)"),
+        format!("v AS (SELECT {} FROM __v2 ORDER BY __i)", outer.join(", ")),
+    ]
 }
 
 /// `v.a IS NOT NULL AND ...` over the columns of `k`.

@@ -153,3 +153,38 @@ fn rowid_names_the_integer_primary_key() {
         assert!(err.contains("no INTEGER PRIMARY KEY"), "{sql}: {err}");
     }
 }
+
+/// Item 12. A NULL INTEGER PRIMARY KEY is the next rowid when the row goes
+/// in: it can collide with a key given later in the same statement, and it
+/// is a foreign key value like any other.
+const NULL_ROWIDS: &str = "
+CREATE TABLE p (x int PRIMARY KEY);
+INSERT INTO p VALUES (1), (2), (3), (5);
+CREATE TABLE q (a integer PRIMARY KEY, b int);
+INSERT INTO q VALUES (1, 1);
+CREATE TABLE r (a integer PRIMARY KEY REFERENCES p, b int);
+INSERT INTO r VALUES (1, 1);
+CREATE TABLE e (a integer PRIMARY KEY, b int);
+CREATE TABLE neg (a integer PRIMARY KEY, b int);
+INSERT INTO neg VALUES (-5, 0);
+";
+
+#[test]
+fn a_null_integer_primary_key_is_the_next_rowid() {
+    let db = SqliteDb::with(NULL_ROWIDS);
+    let mut s = Suite::new("null rowids", Db::Lite(&db));
+    s.check_fails("INSERT INTO q VALUES (NULL, 2), (2, 3)");
+    s.check_ok("INSERT INTO q VALUES (2, 2), (NULL, 3)");
+    s.check_fails("INSERT INTO q VALUES (NULL, 0), (NULL, 0), (5, 0), (NULL, 0), (6, 0)");
+    s.check_ok("INSERT INTO q VALUES (NULL, 0), (NULL, 0), (7, 0), (NULL, 0), (4, 0)");
+    s.check_fails("INSERT INTO q VALUES (NULL, 0), (NULL, 0), (7, 0), (NULL, 0), (8, 0)");
+    s.check_ok("INSERT INTO q SELECT NULL, b FROM q");
+    s.check_ok("INSERT INTO r VALUES (NULL, 2), (NULL, 3)");
+    s.check_fails("INSERT INTO r VALUES (NULL, 2), (NULL, 3), (NULL, 4)");
+    s.check_fails("INSERT INTO r VALUES (3, 0), (NULL, 4)");
+    s.check_fails("INSERT INTO e VALUES (NULL, 0), (1, 0)");
+    s.check_ok("INSERT INTO e VALUES (NULL, 0), (2, 0)");
+    s.check_fails("INSERT INTO e VALUES (NULL, 0), (NULL, 0), (2, 0)");
+    s.check_fails("INSERT INTO neg VALUES (NULL, 0), (-4, 0)");
+    s.finish();
+}
