@@ -208,6 +208,14 @@ pub struct Column {
     pub collation: Option<String>,
 }
 
+/// A CHECK constraint: its name, and its expression over the table's bare
+/// column names, as the engine evaluates it on each row written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub expr: String,
+}
+
 /// A primary key or unique constraint (or unique index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {

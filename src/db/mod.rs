@@ -111,6 +111,42 @@ pub trait PreviewTx {
     fn engine(&self) -> Engine;
     /// Runs one query; `Ok(None)` when the time budget ran out.
     fn query(&mut self, sql: &str) -> Result<Option<Rows>>;
+    /// The CHECK constraints of `table`, read when a preview needs them
+    /// rather than with the schema: deparsing every constraint of a large
+    /// schema at startup would cost more than the previews that use them.
+    /// `None` when the time budget ran out.
+    fn checks(
+        &mut self,
+        table: &crate::schema::Table,
+    ) -> Result<Option<Vec<crate::schema::Check>>> {
+        let name = table.name.sql().replace('\'', "''");
+        let sql = match self.engine() {
+            Engine::Postgres => format!(
+                "SELECT conname::text, pg_get_expr(conbin, conrelid, true) FROM pg_catalog.pg_constraint \
+                 WHERE conrelid = '{name}'::regclass AND contype = 'c' ORDER BY conname"
+            ),
+            Engine::Sqlite => format!(
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
+                table.name.name.replace('\'', "''")
+            ),
+        };
+        let Some(rows) = self.query(&sql)? else {
+            return Ok(None);
+        };
+        let texts = rows.rows.iter().filter_map(|r| match r.as_slice() {
+            [n, e] => Some((n.text()?, e.text()?)),
+            _ => None,
+        });
+        Ok(Some(match self.engine() {
+            Engine::Postgres => texts
+                .map(|(name, expr)| crate::schema::Check { name, expr })
+                .collect(),
+            Engine::Sqlite => texts
+                .flat_map(|(table, sql)| sqlite::catalog::parse_checks(&table, &sql))
+                .collect(),
+        }))
+    }
+
     /// Asks the engine to parse and plan `sql` without running it. Returns
     /// the engine's error if it rejects the statement: the preview must not
     /// describe a statement the engine reads differently, or not at all.

@@ -17,6 +17,7 @@
 
 pub(crate) mod associations;
 mod cascade;
+mod checks;
 mod delete;
 mod insert;
 mod match_full;

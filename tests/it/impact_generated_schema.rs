@@ -50,8 +50,12 @@ impl Rng {
 /// test turns all of it on with `GENERATED_ALL=1`, to see the next bug.
 #[derive(Clone, Copy, Debug)]
 pub struct Features {
-    /// CHECK constraints on `v` and on referencing columns (item 7).
+    /// CHECK constraints on `v`, which writes set (item 7).
     pub checks: bool,
+    /// CHECK constraints on referencing columns, which key actions set
+    /// too: the preview does not evaluate checks on rows a key action
+    /// changes yet (item 7).
+    pub fk_checks: bool,
     /// Foreign keys from a table to itself: their rows deleted in the same
     /// statement are checked in the engine's queue order (item 2).
     pub self_refs: bool,
@@ -80,6 +84,7 @@ impl Features {
     pub fn all() -> Features {
         Features {
             checks: true,
+            fk_checks: true,
             self_refs: true,
             on_conflict: true,
             omitted_defaults: true,
@@ -93,7 +98,13 @@ impl Features {
     /// What the preview agrees on today.
     pub fn agreed() -> Features {
         Features {
+            // Evaluated since item 7's first half, but switching it on
+            // changes every later random draw, and the schemas it then
+            // draws hit two classes not fixed yet: a RESTRICT key from a
+            // row the same DELETE removes through a cycle (SQLite), and
+            // ON UPDATE CASCADE leaving a partly NULL MATCH FULL key (PG).
             checks: false,
+            fk_checks: false,
             self_refs: false,
             on_conflict: false,
             omitted_defaults: false,
@@ -495,7 +506,7 @@ fn random_fk(rng: &mut Rng, target: Target, f: Features, from: usize, j: usize, 
         default: rng
             .one_in(2)
             .then(|| cols.iter().map(|_| 1 + rng.below(10) as i64).collect()),
-        check_ne: (f.checks && rng.one_in(5)).then(|| 1 + rng.below(8) as i64),
+        check_ne: (f.fk_checks && rng.one_in(5)).then(|| 1 + rng.below(8) as i64),
         cols,
         on_delete,
         on_update,

@@ -38,8 +38,8 @@ use crate::db::Engine;
 use crate::db::dialect::Dialect;
 use crate::error::Result;
 use crate::schema::{
-    Column, FkAction, ForeignKey, Generated, Key, MatchType, QualName, Schema, Table, Trigger,
-    TriggerEvent, TriggerTiming,
+    Check, Column, FkAction, ForeignKey, Generated, Key, MatchType, QualName, Schema, Table,
+    Trigger, TriggerEvent, TriggerTiming,
 };
 
 /// Counts catalog queries (see the Postgres twin).
@@ -543,6 +543,40 @@ fn parse_create_table(sql: &str) -> ParsedTable {
         }
     }
     out
+}
+
+/// The CHECK constraints of a `CREATE TABLE`, on columns and on the table,
+/// with their names, or `<table>_check<n>` for an unnamed one as SQLite
+/// keeps no name. A statement sqlparser cannot read has none it can show.
+pub(crate) fn parse_checks(table: &str, sql: &str) -> Vec<Check> {
+    let Ok(statements) = Parser::parse_sql(&SQLiteDialect {}, sql) else {
+        return Vec::new();
+    };
+    let Some(Statement::CreateTable(ct)) = statements.into_iter().next() else {
+        return Vec::new();
+    };
+    let mut found: Vec<(Option<String>, String)> = Vec::new();
+    for col in &ct.columns {
+        for opt in &col.options {
+            if let ColumnOption::Check(c) = &opt.option {
+                let name = opt.name.as_ref().or(c.name.as_ref());
+                found.push((name.map(|n| n.value.clone()), c.expr.to_string()));
+            }
+        }
+    }
+    for constraint in &ct.constraints {
+        if let TableConstraint::Check(c) = constraint {
+            found.push((c.name.as_ref().map(|n| n.value.clone()), c.expr.to_string()));
+        }
+    }
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, expr))| Check {
+            name: name.unwrap_or_else(|| format!("{table}_check{}", i + 1)),
+            expr,
+        })
+        .collect()
 }
 
 /// SQLite defers an FK only when it is `DEFERRABLE INITIALLY DEFERRED`;

@@ -270,7 +270,11 @@ impl PreviewTx for SqlitePreview<'_, '_> {
         // Compiling a statement runs nothing.
         match self.tx.prepare(sql) {
             Ok(_) => Ok(None),
-            Err(e @ rusqlite::Error::SqliteFailure(..)) => Ok(Some(describe_error(&e))),
+            // A compile error comes as SqlInputError where SQLite gives its
+            // offset, as SqliteFailure elsewhere: both are its rejection.
+            Err(
+                e @ (rusqlite::Error::SqliteFailure(..) | rusqlite::Error::SqlInputError { .. }),
+            ) => Ok(Some(describe_error(&e))),
             Err(e) => Err(e.into()),
         }
     }

@@ -24,7 +24,7 @@ use super::{
 use crate::db::PreviewTx;
 use crate::db::dialect::{Dialect, tuple};
 use crate::error::{Error, Result};
-use crate::schema::{FkAction, Key, QualName, Table};
+use crate::schema::{FkAction, Key, QualName, Table, quote_ident};
 use crate::sql::Statement;
 
 /// The most key moves whose rings the preview looks for. The walk visits
@@ -78,6 +78,7 @@ pub(super) fn analyze(
     totals.entry(table.name.clone()).or_default().update = changed.unwrap_or(0);
     up.check_outgoing_keys(tx, &mut impact)?;
     up.check_not_null(tx, &mut impact)?;
+    up.check_constraints(tx, &mut impact)?;
     up.check_unique_keys(tx, &mut impact)?;
     let mut child_updates = ChildUpdates::new();
     for (edge_no, edge) in up.key_edges().into_iter().enumerate() {
@@ -478,6 +479,26 @@ impl<'a> Update<'a> {
             }
         }
         Ok(())
+    }
+
+    /// CHECK constraints on each updated row as the statement leaves it,
+    /// which both engines evaluate before the row is stored.
+    fn check_constraints(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+        let row: Vec<String> = self
+            .table
+            .columns
+            .iter()
+            .filter(|c| c.generated.is_none())
+            .map(|c| format!("{} AS {}", self.new_value(&c.name), quote_ident(&c.name)))
+            .collect();
+        let rows = format!(
+            "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS __row",
+            self.with(&[]),
+            row.join(", "),
+            self.from,
+            self.pred
+        );
+        super::checks::violations(tx, self.table, &rows, "update", impact)
     }
 
     /// Unique keys: the new values must not collide with rows that keep
