@@ -68,14 +68,23 @@ impl Dialect {
     /// deferred key, and `NO ACTION` at the end of the statement (of the
     /// transaction when deferred). Postgres enforces both through `AFTER
     /// ROW` triggers, fired per parent row in creation order after the
-    /// statement's own rows, unless the key is deferred to the commit.
+    /// statement's own rows, unless a `NO ACTION` key is deferred to the
+    /// commit: it makes a `RESTRICT` key's trigger not deferrable whatever
+    /// the key says ("Restrict should not be deferrable", tablecmds.c).
     pub(crate) fn reference_check(&self, restrict: bool, deferred: bool) -> RefCheck {
         match self.0 {
             Engine::Sqlite if restrict => RefCheck::AtTheRow,
             Engine::Sqlite => RefCheck::AtTheEnd,
-            Engine::Postgres if deferred => RefCheck::AtTheEnd,
+            Engine::Postgres if deferred && !restrict => RefCheck::AtTheEnd,
             Engine::Postgres => RefCheck::AfterOwnRows,
         }
+    }
+
+    /// Whether a violation of a key so declared fails at commit rather than
+    /// in the statement: a deferred `NO ACTION` key. Neither engine defers
+    /// `RESTRICT`, whatever the key's deferral.
+    pub(crate) fn defers(&self, restrict: bool, deferred: bool) -> bool {
+        deferred && !restrict
     }
 
     /// Whether `INSERT ... ON CONFLICT DO UPDATE` may update one existing
@@ -637,7 +646,8 @@ mod tests {
         for deferred in [false, true] {
             assert_eq!(LITE.reference_check(true, deferred), RefCheck::AtTheRow);
             assert_eq!(LITE.reference_check(false, deferred), RefCheck::AtTheEnd);
-            assert_eq!(PG.reference_check(true, true), RefCheck::AtTheEnd);
+            assert_eq!(PG.reference_check(false, true), RefCheck::AtTheEnd);
+            assert_eq!(PG.reference_check(true, deferred), RefCheck::AfterOwnRows);
         }
         assert_eq!(PG.reference_check(true, false), RefCheck::AfterOwnRows);
         assert_eq!(PG.reference_check(false, false), RefCheck::AfterOwnRows);

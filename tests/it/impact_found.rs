@@ -3,7 +3,7 @@
 //! on, and held against the engine by the same oracle as every scenario.
 
 use crate::helpers::{PgDb, SqliteDb};
-use crate::impact::{Db, Suite};
+use crate::impact::{Db, Suite, preview_json};
 
 /// A NULL in the column of a sibling cascade made `NOT (cascades)` NULL,
 /// which hid the RESTRICT row that really blocks the delete.
@@ -32,4 +32,95 @@ fn null_in_a_sibling_cascade_hides_no_restrict_pg() {
 fn null_in_a_sibling_cascade_hides_no_restrict_sqlite() {
     let db = SqliteDb::with(NULL_SIBLING);
     null_sibling(Db::Lite(&db));
+}
+
+/// A RESTRICT key back to the target, from the row whose cascade reached
+/// the parent: SQLite deletes a target row before it runs its actions, so
+/// that row no longer holds the parent when its RESTRICT is checked. The
+/// preview said "will fail" (schema seed 16000059). With two target rows
+/// holding each other's parents, whether the other row is gone in time
+/// depends on the order SQLite visits them: "may fail". PostgreSQL checks
+/// RESTRICT after the statement's own rows, even on a key declared
+/// deferred, which it does not defer.
+const RESTRICT_BACK_ROWS: &str = "
+INSERT INTO t4 VALUES (4, 4), (5, 7), (6, 6);
+INSERT INTO t2 VALUES (4, 4), (6, 5), (7, 6);
+";
+const T4_KEY: &str = "REFERENCES t2 (id) ON DELETE RESTRICT DEFERRABLE INITIALLY DEFERRED";
+const T2_KEY: &str = "REFERENCES t4 (id) ON DELETE CASCADE";
+
+fn restrict_back(db: Db<'_>) {
+    let mut s = Suite::new("restrict_back", db);
+    s.check_ok("DELETE FROM t4 WHERE id = 4");
+    s.check_fails("DELETE FROM t4 WHERE id = 5");
+    s.finish();
+    let sql = "DELETE FROM t4 WHERE id IN (5, 6)";
+    let (v, _) = preview_json(&db.target(), sql, None).expect("preview");
+    let oracle = db.oracle(sql);
+    let may_fail = v["warnings"]
+        .to_string()
+        .contains("may fail: cannot delete from");
+    assert_eq!(v["will_fail"], false, "{v}");
+    match db {
+        // Each row's cascade reaches a parent the other row holds.
+        Db::Lite(_) => {
+            assert!(may_fail, "{v}");
+            assert!(oracle.fail.is_some(), "{oracle:?}");
+        }
+        Db::Pg(_) => {
+            assert!(!may_fail, "{v}");
+            assert!(oracle.fail.is_none(), "{oracle:?}");
+        }
+    }
+}
+
+#[test]
+fn a_restrict_key_from_the_row_that_started_the_cascade_pg() {
+    let db = PgDb::with(&format!(
+        "CREATE TABLE t4 (id int PRIMARY KEY, f1 int);
+         CREATE TABLE t2 (id int PRIMARY KEY, f0 int);
+         {RESTRICT_BACK_ROWS}
+         ALTER TABLE t4 ADD FOREIGN KEY (f1) {T4_KEY};
+         ALTER TABLE t2 ADD FOREIGN KEY (f0) {T2_KEY};"
+    ));
+    restrict_back(Db::Pg(&db));
+}
+
+#[test]
+fn a_restrict_key_from_the_row_that_started_the_cascade_sqlite() {
+    let db = SqliteDb::with(&format!(
+        "PRAGMA foreign_keys = OFF;
+         CREATE TABLE t4 (id int PRIMARY KEY, f1 int {T4_KEY});
+         CREATE TABLE t2 (id int PRIMARY KEY, f0 int {T2_KEY});
+         {RESTRICT_BACK_ROWS}"
+    ));
+    restrict_back(Db::Lite(&db));
+}
+
+/// PostgreSQL never defers RESTRICT ("Restrict should not be deferrable",
+/// tablecmds.c): a referencing row that the statement deletes only
+/// through a deeper cascade still blocks, in the statement. The preview
+/// took the key as checked at commit and said the delete works.
+#[test]
+fn a_deferred_restrict_key_is_checked_in_the_statement_pg() {
+    let db = PgDb::with(
+        "CREATE TABLE projects (id int PRIMARY KEY);
+         CREATE TABLE tasks (id int PRIMARY KEY, project int REFERENCES projects ON DELETE CASCADE);
+         CREATE TABLE notes (id int PRIMARY KEY, task int REFERENCES tasks ON DELETE CASCADE,
+           project int REFERENCES projects ON DELETE RESTRICT DEFERRABLE INITIALLY DEFERRED);
+         INSERT INTO projects VALUES (1);
+         INSERT INTO tasks VALUES (10, 1);
+         INSERT INTO notes VALUES (1, 10, 1);",
+    );
+    let mut s = Suite::new("deferred_restrict", Db::Pg(&db));
+    if let Some(v) = s.check_fails("DELETE FROM projects") {
+        let said = v["failures"].to_string();
+        s.expect(
+            "DELETE FROM projects",
+            !said.contains("at commit"),
+            "fails in the statement",
+            Some(&v),
+        );
+    }
+    s.finish();
 }

@@ -554,15 +554,35 @@ fn follow_edge(
         )?
     };
     impact.bounded &= rows.is_some();
-    let blocking = matches!(e.action, Action::Restrict | Action::NoAction) && rows.unwrap_or(0) > 0;
+    let blocking_kind = matches!(e.action, Action::Restrict | Action::NoAction);
+    let gone = match rows {
+        Some(n) if n > 0 && blocking_kind => {
+            gone_blockers(tx, sql, e, &cond, &needed, deleted_rows)?
+        }
+        _ => 0,
+    };
+    let certain = rows.unwrap_or(0).saturating_sub(gone);
+    // One target row: the one whose cascade reached the parent, deleted
+    // before its actions ran.
+    let gone_for_sure = deleted_rows.get(&g.target).copied().flatten() == Some(1);
+    let blocking = blocking_kind && certain > 0;
+    let at_commit = sql
+        .ctx
+        .dialect
+        .defers(e.action == Action::Restrict, e.deferred);
     let mut note = None;
     if blocking {
         impact
             .failures
-            .push(still_referenced(sql, e, rows.unwrap_or(0)));
-        if e.deferred {
+            .push(still_referenced(sql, e, certain, at_commit));
+        if at_commit {
             note = Some("deferred: fails at commit".into());
         }
+    } else if gone > 0 && !gone_for_sure {
+        impact.warnings.push(format!(
+            "may fail: {}, unless the statement deletes them before the check: that depends on the order the engine runs its key actions and visits rows in",
+            still_referenced(sql, e, gone, at_commit)
+        ));
     }
     let sample = if rows.unwrap_or(0) > 0 {
         sql.sample(tx, &needed, c, &e.child_cols, &cond)?
@@ -588,6 +608,52 @@ fn follow_edge(
         sample,
     });
     Ok(())
+}
+
+/// Of the rows holding a RESTRICT edge that SQLite checks as each parent
+/// row goes, those of the target table the statement deletes: SQLite
+/// deletes a target row, then runs its actions depth first, so a target
+/// row is gone when a cascade it started reaches the parent, and so is
+/// every target row visited before it; later ones are not. Whether each
+/// is gone in time depends on that order, which the preview does not
+/// know, so they make the delete "may fail" (unless the statement deletes
+/// one target row, the one that started the cascade). PostgreSQL checks
+/// after the statement's own rows, which `saved_in_time` already counts.
+fn gone_blockers(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    e: &Edge,
+    cond: &str,
+    needed: &[Node],
+    deleted_rows: &BTreeMap<usize, Option<u64>>,
+) -> Result<u64> {
+    let c = e.child;
+    let check = sql
+        .ctx
+        .dialect
+        .reference_check(e.action == Action::Restrict, e.deferred);
+    if c != sql.g.target
+        || e.parent == c
+        || check != RefCheck::AtTheRow
+        || !deleted_rows.contains_key(&c)
+    {
+        return Ok(0);
+    }
+    let ca = Sql::alias(c);
+    let mut needed = needed.to_vec();
+    if !needed.contains(&Node::Deleted(c)) {
+        needed.push(Node::Deleted(c));
+    }
+    let n = sql.count(
+        tx,
+        &needed,
+        &format!(
+            "{} AS {ca} WHERE {cond} AND {}",
+            sql.table(c).name.sql(),
+            sql.is_deleted(c, &ca)
+        ),
+    )?;
+    Ok(n.unwrap_or(0))
 }
 
 /// The rows of the child (as its alias) an edge reaches, and the CTEs that
@@ -667,7 +733,7 @@ fn saved_in_time(sql: &Sql<'_>, e: &Edge, check: RefCheck, needed: &mut Vec<Node
 }
 
 /// The failure of a `RESTRICT`/`NO ACTION` edge that `n` rows still hold.
-fn still_referenced(sql: &Sql<'_>, e: &Edge, n: u64) -> String {
+fn still_referenced(sql: &Sql<'_>, e: &Edge, n: u64, at_commit: bool) -> String {
     let child = sql.table(e.child).name.to_string();
     let parent = sql.table(e.parent).name.to_string();
     let action = if e.action == Action::Restrict {
@@ -680,7 +746,7 @@ fn still_referenced(sql: &Sql<'_>, e: &Edge, n: u64) -> String {
     } else {
         format!("ON DELETE {action}")
     };
-    let when = if e.deferred {
+    let when = if at_commit {
         "; the failure comes at commit"
     } else {
         ""

@@ -256,8 +256,9 @@ impl Update<'_> {
             parent: self.table.name.clone(),
             reached: true,
             blocking,
-            note: edge
-                .deferred
+            note: self
+                .d
+                .defers(edge.action == Action::Restrict, edge.deferred)
                 .then(|| "deferred: fails at commit".to_owned()),
             sample,
         });
@@ -282,7 +283,10 @@ impl Update<'_> {
             if rows == 1 { "" } else { "s" },
             if rows == 1 { "s" } else { "" },
             edge.via,
-            if edge.deferred {
+            if self
+                .d
+                .defers(edge.action == Action::Restrict, edge.deferred)
+            {
                 "; the failure comes at commit"
             } else {
                 ""
