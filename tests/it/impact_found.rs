@@ -124,3 +124,23 @@ fn a_deferred_restrict_key_is_checked_in_the_statement_pg() {
     }
     s.finish();
 }
+
+/// ON UPDATE CASCADE of a MATCH FULL key, where the parent's new key is
+/// part NULL (its own unique key allows that): the cascaded child row
+/// would mix NULL and non-NULL, which PostgreSQL rejects. The preview said
+/// the update works (schema seed 13902902).
+#[test]
+fn a_cascade_into_a_match_full_key_with_a_null_fails_pg() {
+    let db = PgDb::with(
+        "CREATE TABLE t1 (id int PRIMARY KEY, k int UNIQUE, s text, UNIQUE (id, k));
+         CREATE TABLE t0 (id int PRIMARY KEY, f0a int, f0b int,
+           FOREIGN KEY (f0a, f0b) REFERENCES t1 (id, k) MATCH FULL ON DELETE CASCADE ON UPDATE CASCADE);
+         INSERT INTO t1 VALUES (6, 10, 's6'), (7, 11, 's7');
+         INSERT INTO t0 VALUES (3, 6, 10);",
+    );
+    let mut s = Suite::new("match_full_cascade", Db::Pg(&db));
+    s.check_fails("UPDATE t1 SET k = NULL, s = 'z' WHERE id <= 6");
+    s.check_ok("UPDATE t1 SET k = NULL WHERE id = 7");
+    s.check_ok("UPDATE t1 SET k = 12 WHERE id = 6");
+    s.finish();
+}

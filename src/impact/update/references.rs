@@ -206,6 +206,10 @@ impl Update<'_> {
                 edge.via
             ));
         }
+        if edge.action == Action::Cascade && rows > 0 {
+            blocking |=
+                self.cascades_a_mixed_key(tx, &edge, child, (&kname, &with_k, &cond), impact)?;
+        }
         if matches!(
             edge.action,
             Action::Cascade | Action::SetNull | Action::SetDefault
@@ -263,6 +267,52 @@ impl Update<'_> {
             sample,
         });
         Ok(())
+    }
+
+    /// An ON UPDATE CASCADE of a MATCH FULL key that gives children a key
+    /// with some columns NULL and some not (the parent's new key is so
+    /// mixed, which its own MATCH SIMPLE keys allow): the engine rejects
+    /// the cascaded row. Returns whether it fails.
+    fn cascades_a_mixed_key(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+        (kname, with_k, cond): (&str, &str, &str),
+        impact: &mut Impact,
+    ) -> Result<bool> {
+        let Some(fk) = child.foreign_keys.iter().find(|f| f.name == edge.via) else {
+            return Ok(false);
+        };
+        let not_null: Vec<String> = (0..edge.columns.len())
+            .map(|i| format!("k.__n{i} IS NOT NULL"))
+            .collect();
+        let Some(mixed) = super::super::match_full::mixed_nulls(fk, &not_null) else {
+            return Ok(false);
+        };
+        let same: Vec<String> = edge
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("k.__o{i} = {}", qcol("c", c)))
+            .collect();
+        let n = tx.count(&format!(
+            "{with_k}SELECT count(*) FROM {} AS c WHERE {cond} AND EXISTS (SELECT 1 FROM {kname} AS k WHERE {} AND {mixed})",
+            child.name.sql(),
+            same.join(" AND ")
+        ))?;
+        impact.bounded &= n.is_some();
+        let Some(n) = n.filter(|&n| n > 0) else {
+            return Ok(false);
+        };
+        impact.failures.push(format!(
+            "cannot update {}: ON UPDATE CASCADE would give {n} row{} of {} a key mixing NULL and non-NULL values, which MATCH FULL does not allow (FK {})",
+            self.table.name,
+            if n == 1 { "" } else { "s" },
+            child.name,
+            fk.name
+        ));
+        Ok(true)
     }
 
     /// The failure of a `RESTRICT`/`NO ACTION` edge `rows` rows of `child`
