@@ -8,7 +8,8 @@
 //! the expression reads exactly as the engine reads it. An expression the
 //! preview cannot evaluate there (it names a generated column, or a column
 //! an INSERT leaves to its default, which the preview never computes: it
-//! may call `nextval`) is named as not checked, never passed silently.
+//! may call `nextval`), or whose code could act beyond a read-only
+//! transaction, is named as not checked, never passed silently.
 //!
 //! Not evaluated yet: rows changed by foreign-key actions (a SET NULL or
 //! SET DEFAULT child, a cascaded key), and the UPDATE of an ON CONFLICT.
@@ -32,6 +33,16 @@ pub(super) fn violations(
         return Ok(());
     };
     for check in checks {
+        // The preview reads: a check whose code could act beyond a
+        // read-only transaction (a function calling dblink, setval) is not
+        // run to count, and the apply's own reading refuses it.
+        if let Some(why) = tx.called_beyond(&check.expr)?.first() {
+            impact.warnings.push(format!(
+                "CHECK {} of {} is not checked by the preview: evaluating it runs code that acts beyond the transaction ({why})",
+                check.name, table.name
+            ));
+            continue;
+        }
         let sql = format!("{rows} WHERE NOT ({})", check.expr);
         if let Some(err) = tx.check(&sql)? {
             let err = err.lines().next().unwrap_or_default().to_owned();

@@ -270,6 +270,39 @@ fn pg_undo_refuses_an_always_trigger_reaching_dblink() {
     );
 }
 
+/// A preview evaluates CHECK constraints on the rows a write leaves, by
+/// running them: one whose function deletes through `dblink_exec` would
+/// delete for real even in the preview's read-only transaction. It is not
+/// run; the preview says the check was not evaluated, and why.
+#[test]
+fn pg_a_preview_does_not_run_a_check_that_reaches_beyond_the_rows() {
+    let db = Db::new(Engine::Postgres, &format!("{T} CREATE EXTENSION dblink;"));
+    db.plain(&format!(
+        "CREATE FUNCTION ok(v text) RETURNS boolean LANGUAGE sql AS $$
+           SELECT public.dblink_exec('{}', 'DELETE FROM other') IS NOT NULL OR v IS NULL $$;
+         ALTER TABLE t ADD CONSTRAINT v_ok CHECK (ok(v)) NOT VALID;",
+        conninfo(&db)
+    ));
+    let j = db.machine();
+    let sql = "UPDATE t SET v = 'c' WHERE id = 1";
+    let o = j.run(&[
+        "exec",
+        &db.target(),
+        "-c",
+        sql,
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("CHECK v_ok of public.t is not checked by the preview"),
+        "{out}\n{}",
+        stderr(&o)
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{out}");
+}
+
 /// No trigger at all: a column default and a CHECK constraint run
 /// functions of their own on every row written. A default whose function
 /// deletes through `dblink_exec`, and a CHECK whose function sets a
