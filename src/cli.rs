@@ -352,6 +352,11 @@ pub struct PreviewArgs {
     /// unbounded.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub preview_timeout: f64,
+
+    /// Show every key of a large preview with its sample rows, not the
+    /// summary by table (the shell's `\preview full`).
+    #[arg(long)]
+    pub detail: bool,
 }
 
 /// How a confirmed change is applied.
@@ -377,6 +382,7 @@ impl Default for PreviewArgs {
     fn default() -> Self {
         PreviewArgs {
             preview_timeout: 10.0,
+            detail: false,
         }
     }
 }

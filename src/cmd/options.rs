@@ -71,6 +71,7 @@ pub(super) fn shell(
         env_label: display.env.clone(),
         display_limit: display.display_limit,
         preview_timeout: seconds(preview.preview_timeout, "preview-timeout")?,
+        preview_detail: preview.detail,
         apply: apply(apply_args)?,
     })
 }

@@ -21,6 +21,7 @@ mod checks;
 mod delete;
 mod insert;
 mod match_full;
+mod overview;
 pub mod render;
 mod truncate;
 

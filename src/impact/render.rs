@@ -21,9 +21,12 @@ pub struct Style {
     pub color: bool,
     /// Show sample rows under each effect.
     pub samples: bool,
+    /// Always the whole tree; otherwise a large one is summarized
+    /// ([`super::overview`]).
+    pub detail: bool,
 }
 
-fn paint(style: Style, code: &str, text: &str) -> String {
+pub(super) fn paint(style: Style, code: &str, text: &str) -> String {
     if style.color {
         format!("\x1b[{code}m{text}\x1b[0m")
     } else {
@@ -42,7 +45,7 @@ fn rows_text(rows: Option<u64>, bounded: bool) -> String {
     }
 }
 
-fn sample_lines(rows: &Rows, indent: &str, out: &mut String) {
+pub(super) fn sample_lines(rows: &Rows, indent: &str, out: &mut String) {
     for row in &rows.rows {
         let cells: Vec<String> = rows
             .columns
@@ -120,26 +123,41 @@ fn effect_line(e: &Effect, kind: ChangeKind, bounded: bool, style: Style) -> Str
     line
 }
 
-/// The effects tree and verdict lines for the shell.
+/// The effects tree and verdict lines for the shell, or their summary
+/// when the tree is too large to review ([`super::overview`]).
 pub fn text(impact: &Impact, style: Style) -> String {
-    let mut out = String::new();
-    let verb = impact.kind;
+    let full = tree_text(impact, style);
+    if style.detail || !super::overview::needed(&full) {
+        return full;
+    }
+    super::overview::text(impact, style, full.lines().count())
+}
+
+/// The line that names the target and how many of its rows change.
+pub(super) fn target_lines(impact: &Impact, style: Style) -> Vec<String> {
     // Counted in time, or not counted because the statement fails before
     // any row (the database rejects it).
     let rows = match impact.target.rows {
         None if impact.bounded => "nothing counted: the statement fails, so nothing".to_owned(),
         rows => rows_text(rows, impact.bounded),
     };
-    let _ = writeln!(
-        out,
-        "{} {}: {rows} to {verb}{}",
+    vec![format!(
+        "{} {}: {rows} to {}{}",
         paint(style, "1", "target"),
         impact.target.table,
+        impact.kind,
         match impact.target.unchanged {
             Some(n) if n > 0 => format!(" ({n} unchanged: new values equal the old)"),
             _ => String::new(),
         }
-    );
+    )]
+}
+
+fn tree_text(impact: &Impact, style: Style) -> String {
+    let mut out = String::new();
+    for line in target_lines(impact, style) {
+        let _ = writeln!(out, "{line}");
+    }
     if style.samples {
         sample_lines(&impact.target.sample, "  ", &mut out);
         for row in &impact.target.changes {
@@ -261,6 +279,33 @@ pub fn summary(impact: &Impact) -> Vec<String> {
             lines.push(format!("WILL FAIL: {f}"));
         }
     }
+    lines.extend(verdict_lines(impact, false));
+    let mut dangling: Vec<String> = Vec::new();
+    for e in impact
+        .effects
+        .iter()
+        .filter(|e| e.action == Action::Dangling)
+    {
+        if let Some(n) = e.rows.filter(|&n| n > 0) {
+            dangling.push(format!(
+                "{n} row{} in {}.{} ({})",
+                if n == 1 { "" } else { "s" },
+                e.table,
+                e.columns.join(", "),
+                e.source
+            ));
+        }
+    }
+    if !dangling.is_empty() {
+        lines.push(format!("leaves {} dangling", dangling.join(", ")));
+    }
+    lines
+}
+
+/// The totals in words; `compact` counts the tables a delete sets rows in
+/// instead of naming them (the summary's table names them).
+pub(super) fn verdict_lines(impact: &Impact, compact: bool) -> Vec<String> {
+    let mut lines = Vec::new();
     let target_rows = impact.target.rows.unwrap_or(0);
     let mut deleted = 0u64;
     let mut del_tables = 0usize;
@@ -311,10 +356,10 @@ pub fn summary(impact: &Impact) -> Vec<String> {
         ChangeKind::Update => lines.push(format!(
             "{prefix} update {updated} row{} in {}",
             if updated == 1 { "" } else { "s" },
-            if upd_tables.is_empty() {
-                impact.target.table.to_string()
-            } else {
-                upd_tables.join(", ")
+            match (upd_tables.len(), compact) {
+                (0, _) => impact.target.table.to_string(),
+                (n, true) if n > 1 => format!("{n} tables"),
+                _ => upd_tables.join(", "),
             }
         )),
         ChangeKind::Insert => lines.push(format!(
@@ -329,30 +374,18 @@ pub fn summary(impact: &Impact) -> Vec<String> {
         _ => {}
     }
     if impact.kind == ChangeKind::Delete && updated > 0 && impact.bounded {
+        let tables = match compact {
+            true => format!(
+                "{} table{}",
+                upd_tables.len(),
+                if upd_tables.len() == 1 { "" } else { "s" }
+            ),
+            false => upd_tables.join(", "),
+        };
         lines.push(format!(
-            "{prefix} set {updated} row{} in {}",
+            "{prefix} set {updated} row{} in {tables}",
             if updated == 1 { "" } else { "s" },
-            upd_tables.join(", ")
         ));
-    }
-    let mut dangling: Vec<String> = Vec::new();
-    for e in impact
-        .effects
-        .iter()
-        .filter(|e| e.action == Action::Dangling)
-    {
-        if let Some(n) = e.rows.filter(|&n| n > 0) {
-            dangling.push(format!(
-                "{n} row{} in {}.{} ({})",
-                if n == 1 { "" } else { "s" },
-                e.table,
-                e.columns.join(", "),
-                e.source
-            ));
-        }
-    }
-    if !dangling.is_empty() {
-        lines.push(format!("leaves {} dangling", dangling.join(", ")));
     }
     lines
 }

@@ -39,6 +39,7 @@ pub(crate) fn run_plan(
     let style = crate::impact::render::Style {
         color: false,
         samples: false,
+        detail: false,
     };
     let mut ui = Ui::new(&mut stdout, format, style, input).dry_run(options.dry_run);
     let mut cx = change::Context {

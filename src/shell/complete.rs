@@ -45,6 +45,7 @@ pub(crate) const META_COMMANDS: &[&str] = &[
     "\\limit",
     "\\conninfo",
     "\\samples",
+    "\\preview",
     "\\undo",
 ];
 

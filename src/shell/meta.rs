@@ -91,6 +91,19 @@ impl Shell {
                 let word = if self.samples { "on" } else { "off" };
                 self.print(&format!("Sample rows in previews are {word}.\n"))?
             }
+            "\\preview" => {
+                self.detail = match arg {
+                    Some("full") => true,
+                    Some("summary") => false,
+                    _ => !self.detail,
+                };
+                let word = if self.detail {
+                    "shown whole"
+                } else {
+                    "summarized when they are large"
+                };
+                self.print(&format!("Previews are {word}.\n"))?
+            }
             "\\conninfo" => {
                 let text = conninfo_text(self.conn.identity());
                 self.print(&text)?
@@ -165,6 +178,7 @@ Meta commands
   \\timing [on|off] show how long each statement took
   \\limit N        show at most N rows per result (default 1000)
   \\samples [on|off] sample rows under each effect of a preview
+  \\preview [full|summary] show large previews whole, or summarized by table
   \\undo [ID]      list this database's recent changes, or undo change ID
   \\conninfo       where you are connected
 

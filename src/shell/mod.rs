@@ -56,6 +56,8 @@ pub(crate) struct Shell {
     pub preview: PreviewOptions,
     /// Show sample rows in previews (`\\samples`).
     pub samples: bool,
+    /// Show a large preview whole rather than summarized (`\\preview`).
+    pub detail: bool,
     /// `exec --dry-run`: a preview is the whole answer for a write.
     pub dry_run: bool,
     /// `exec --yes`: apply confirmed writes without asking.
@@ -144,6 +146,8 @@ pub struct Options {
     pub display_limit: usize,
     /// Time limit for computing one preview.
     pub preview_timeout: std::time::Duration,
+    /// Every key of a large preview, not its summary (`--detail`).
+    pub preview_detail: bool,
     pub apply: ApplyFlags,
 }
 
@@ -193,6 +197,7 @@ impl Shell {
                 ..PreviewOptions::default()
             },
             samples: true,
+            detail: options.preview_detail,
             dry_run: false,
             yes: false,
             tokens: Vec::new(),
@@ -352,6 +357,7 @@ impl Shell {
         let style = crate::impact::render::Style {
             color: self.display.color,
             samples: self.samples,
+            detail: self.detail,
         };
         // On a terminal answers come from the keyboard; in a piped script
         // only approval tokens are taken from the next lines.
