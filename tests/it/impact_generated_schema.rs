@@ -73,6 +73,9 @@ pub struct Features {
     /// `ON DELETE SET NULL (col)` on a MATCH FULL key, which leaves a
     /// partly NULL key the engine rejects.
     pub set_only_match_full: bool,
+    /// SQLite referencing columns declared `text`, `numeric`, `real`,
+    /// `blob` or with no type, beside `int` (item 13).
+    pub sqlite_types: bool,
     /// A RESTRICT or NO ACTION key on a table that a cascade also deletes
     /// from: whether its rows are gone in time depends on the order each
     /// engine runs its actions in (PostgreSQL's queue, SQLite's triggers
@@ -85,6 +88,7 @@ impl Features {
         Features {
             checks: true,
             fk_checks: true,
+            sqlite_types: true,
             self_refs: true,
             on_conflict: true,
             omitted_defaults: true,
@@ -100,6 +104,7 @@ impl Features {
         Features {
             checks: true,
             fk_checks: false,
+            sqlite_types: true,
             self_refs: false,
             on_conflict: false,
             omitted_defaults: false,
@@ -162,6 +167,10 @@ pub struct Fk {
     pub default: Option<Vec<i64>>,
     /// `CHECK (col <> n)` on the first referencing column.
     pub check_ne: Option<i64>,
+    /// The referencing columns' declared type: on SQLite, their affinity
+    /// decides what a key value is stored as (`'3'` in a TEXT column) and
+    /// how it is compared with its `int` parent.
+    pub decl: &'static str,
 }
 
 #[derive(Clone, Debug)]
@@ -314,7 +323,7 @@ impl Model {
         ];
         for fk in &t.fks {
             for (c, col) in fk.cols.iter().enumerate() {
-                let mut def = format!("{col} int");
+                let mut def = format!("{col} {}", fk.decl).trim_end().to_owned();
                 if fk.not_null {
                     def.push_str(" NOT NULL");
                 }
@@ -502,6 +511,13 @@ fn random_fk(rng: &mut Rng, target: Target, f: Features, from: usize, j: usize, 
             .one_in(2)
             .then(|| cols.iter().map(|_| 1 + rng.below(10) as i64).collect()),
         check_ne: (f.fk_checks && rng.one_in(5)).then(|| 1 + rng.below(8) as i64),
+        decl: match target {
+            // Drawn last, so the draws before it stay as they were.
+            Target::Lite if f.sqlite_types => {
+                rng.pick(&["int", "text", "numeric", "real", "", "blob"])
+            }
+            _ => "int",
+        },
         cols,
         on_delete,
         on_update,
