@@ -430,6 +430,29 @@ impl Dialect {
         }
     }
 
+    /// `expr` (a value already as column type `type_name` stores it) as an
+    /// expression that compares as the column does, and the condition of
+    /// values for which it would not be the same value. SQLite compares a
+    /// column with its affinity (a TEXT column with `2` as with `'2'`) but
+    /// a computed value with none; a CAST carries an affinity, and leaves
+    /// a value as stored except a text in a numeric column or a blob in a
+    /// TEXT one.
+    pub(crate) fn with_affinity(&self, expr: &str, type_name: &str) -> (String, Option<String>) {
+        use super::sqlite::affinity::Affinity;
+        let (cast, changed) = match (self.0, Affinity::of(type_name)) {
+            (Engine::Postgres, _) | (Engine::Sqlite, Affinity::Blob) => {
+                return (expr.to_owned(), None);
+            }
+            (_, Affinity::Text) => ("TEXT", "'blob'"),
+            (_, Affinity::Real) => ("REAL", "'text', 'blob'"),
+            (_, Affinity::Integer | Affinity::Numeric) => ("NUMERIC", "'text', 'blob'"),
+        };
+        (
+            format!("CAST({expr} AS {cast})"),
+            Some(format!("typeof({expr}) IN ({changed})")),
+        )
+    }
+
     /// A referencing column's value (`expr`, of `child`) as the engine
     /// compares it with the key of `parent`: SQLite matches with the
     /// parent column's collation whatever the child's, and an explicit

@@ -3,66 +3,201 @@
 //! Both engines evaluate every CHECK of a table on each row an INSERT or
 //! UPDATE writes, before the row is stored and before ON CONFLICT looks
 //! for a conflict; a row fails when the expression is false (NULL passes).
-//! The preview evaluates each expression over the rows as the statement
-//! would leave them, a subquery whose columns carry the table's names, so
-//! the expression reads exactly as the engine reads it. An expression the
-//! preview cannot evaluate there (it names a generated column, or a column
-//! an INSERT leaves to its default, which the preview never computes: it
-//! may call `nextval`), or whose code could act beyond a read-only
-//! transaction, is named as not checked, never passed silently.
+//! Rows a foreign-key action changes are checked too, by the engine as by
+//! an UPDATE of their own.
 //!
-//! Not evaluated yet: rows changed by foreign-key actions (a SET NULL or
-//! SET DEFAULT child, a cascaded key), and the UPDATE of an ON CONFLICT.
+//! The preview evaluates each expression over the rows as the statement
+//! leaves them ([`Written`]): a subquery whose columns carry the table's
+//! names, so the expression reads as the engine reads it. On SQLite the
+//! columns must also carry the table's affinity, which decides how
+//! `f <> 2` compares a TEXT column with a number; a computed column has
+//! none, so each is given it by a CAST to its affinity, which leaves the
+//! value as it is except for a text in a numeric column or a blob in a
+//! TEXT one. Rows holding those are not judged, and said so.
+//!
+//! An expression the preview cannot evaluate (it names a generated
+//! column, or a column an INSERT leaves to its default, which the preview
+//! never computes: it may call `nextval`), or whose code could act beyond
+//! a read-only transaction, is named as not checked, never passed
+//! silently. Not evaluated yet: the UPDATE of an ON CONFLICT.
 
 use super::Impact;
 use crate::db::PreviewTx;
 use crate::error::Result;
-use crate::schema::Table;
+use crate::schema::{Check, Table, quote_ident};
 
-/// Adds a failure for each CHECK of `table` that rows of `rows` (a
-/// `SELECT count(*) FROM (...) AS __row` over the rows written) violate.
+/// The rows a write (or a key action) leaves in `table`: `{with}` then
+/// `SELECT ... FROM {from}` gives them, with `values` the expression of
+/// each column over `from` (the columns not listed are missing, and a
+/// check naming them cannot be evaluated).
+pub(super) struct Written<'a> {
+    pub table: &'a Table,
+    pub with: &'a str,
+    pub from: &'a str,
+    pub values: Vec<(String, String)>,
+}
+
+impl Written<'_> {
+    /// `(SELECT <column values> FROM ...) AS __src`: the rows as written.
+    fn source(&self) -> String {
+        let cols: Vec<String> = self
+            .values
+            .iter()
+            .map(|(c, v)| format!("{v} AS {}", quote_ident(c)))
+            .collect();
+        format!("(SELECT {} FROM {}) AS __src", cols.join(", "), self.from)
+    }
+
+    /// `{with}SELECT count(*) FROM (the rows, typed) AS __row WHERE `,
+    /// and the condition (over `__src`) of rows a CAST to their column's
+    /// affinity would change, which are left out.
+    fn counted(&self, tx: &mut dyn PreviewTx) -> (String, Option<String>) {
+        let d = crate::db::dialect::Dialect(tx.engine());
+        let mut cols = Vec::new();
+        let mut unsure = Vec::new();
+        for (col, _) in &self.values {
+            let t = self.table.column(col).map_or("", |c| c.type_name.as_str());
+            let (typed, changed) = d.with_affinity(&quote_ident(col), t);
+            cols.push(format!("{typed} AS {}", quote_ident(col)));
+            unsure.extend(changed);
+        }
+        let unsure = (!unsure.is_empty()).then(|| unsure.join(" OR "));
+        let rows = format!(
+            "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS __row WHERE ",
+            self.with,
+            cols.join(", "),
+            self.source(),
+            match &unsure {
+                Some(u) => format!(" WHERE NOT ({u})"),
+                None => String::new(),
+            }
+        );
+        (rows, unsure)
+    }
+}
+
+/// Adds a failure for each CHECK of the written rows' table that some of
+/// them violate; `verb` says what the write does (`update`).
 pub(super) fn violations(
     tx: &mut dyn PreviewTx,
-    table: &Table,
-    rows: &str,
+    rows: &Written<'_>,
     verb: &str,
     impact: &mut Impact,
 ) -> Result<()> {
-    let Some(checks) = tx.checks(table)? else {
-        impact.bounded = false;
-        return Ok(());
-    };
-    for check in checks {
-        // The preview reads: a check whose code could act beyond a
-        // read-only transaction (a function calling dblink, setval) is not
-        // run to count, and the apply's own reading refuses it.
-        if let Some(why) = tx.called_beyond(&check.expr)?.first() {
-            impact.warnings.push(format!(
-                "CHECK {} of {} is not checked by the preview: evaluating it runs code that acts beyond the transaction ({why})",
-                check.name, table.name
-            ));
-            continue;
-        }
-        let sql = format!("{rows} WHERE NOT ({})", check.expr);
-        if let Some(err) = tx.check(&sql)? {
-            let err = err.lines().next().unwrap_or_default().to_owned();
-            impact.warnings.push(format!(
-                "CHECK {} of {} ({}) is not checked by the preview: {err}",
-                check.name, table.name, check.expr
-            ));
-            continue;
-        }
-        let n = tx.count(&sql)?;
-        impact.bounded &= n.is_some();
-        if let Some(n) = n.filter(|&n| n > 0) {
-            impact.failures.push(format!(
-                "cannot {verb} {}: {n} row{} would violate CHECK {} ({})",
-                table.name,
-                if n == 1 { "" } else { "s" },
-                check.name,
-                check.expr
-            ));
-        }
+    for (check, n) in violated(tx, rows, impact)? {
+        impact.failures.push(format!(
+            "cannot {verb} {}: {n} row{} would violate CHECK {} ({})",
+            rows.table.name,
+            if n == 1 { "" } else { "s" },
+            check.name,
+            check.expr
+        ));
     }
     Ok(())
+}
+
+/// The checks some written rows violate, with how many rows each.
+pub(super) fn violated(
+    tx: &mut dyn PreviewTx,
+    rows: &Written<'_>,
+    impact: &mut Impact,
+) -> Result<Vec<(Check, u64)>> {
+    let Some(checks) = tx.checks(rows.table)? else {
+        impact.bounded = false;
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    if checks.is_empty() {
+        return Ok(out);
+    }
+    let (counted, unsure) = rows.counted(tx);
+    for check in checks {
+        if let Some(n) = count_violations(tx, rows.table, &check, &counted, impact)? {
+            out.push((check, n));
+        }
+    }
+    if let Some(unsure) = unsure {
+        not_judged(tx, rows, &unsure, impact)?;
+    }
+    Ok(out)
+}
+
+/// Rows whose value a CAST to the column's affinity would change (a text
+/// in a numeric column): the checks were not evaluated on them.
+fn not_judged(
+    tx: &mut dyn PreviewTx,
+    rows: &Written<'_>,
+    unsure: &str,
+    impact: &mut Impact,
+) -> Result<()> {
+    let n = tx.count(&format!(
+        "{}SELECT count(*) FROM {} WHERE {unsure}",
+        rows.with,
+        rows.source()
+    ))?;
+    impact.bounded &= n.is_some();
+    if let Some(n) = n.filter(|&n| n > 0) {
+        impact.warnings.push(format!(
+            "the CHECK constraints of {} are not checked on {n} row{} that hold text in a numeric column or a blob in a text one, which the preview cannot compare as SQLite does",
+            rows.table.name,
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
+}
+
+/// The rows of `counted` (the query of [`Written::counted`]) that `check`
+/// rejects, when there are any; `None` also where it cannot be evaluated,
+/// which is said as a warning.
+fn count_violations(
+    tx: &mut dyn PreviewTx,
+    table: &Table,
+    check: &Check,
+    counted: &str,
+    impact: &mut Impact,
+) -> Result<Option<u64>> {
+    // The preview reads: a check whose code could act beyond a read-only
+    // transaction (a function calling dblink, setval) is not run to count,
+    // and the apply's own reading refuses it.
+    if let Some(why) = tx.called_beyond(&check.expr)?.first() {
+        impact.warnings.push(format!(
+            "CHECK {} of {} is not checked by the preview: evaluating it runs code that acts beyond the transaction ({why})",
+            check.name, table.name
+        ));
+        return Ok(None);
+    }
+    let sql = format!("{counted}NOT ({})", check.expr);
+    if let Some(err) = tx.check(&sql)? {
+        let err = err.lines().next().unwrap_or_default().to_owned();
+        impact.warnings.push(format!(
+            "CHECK {} of {} ({}) is not checked by the preview: {err}",
+            check.name, table.name, check.expr
+        ));
+        return Ok(None);
+    }
+    let n = tx.count(&sql)?;
+    impact.bounded &= n.is_some();
+    Ok(n.filter(|&n| n > 0))
+}
+
+/// The values of every stored column of `table` over `alias`, with `set`
+/// (a key action's or a write's assignments) in place of the old ones.
+pub(super) fn row_values(
+    table: &Table,
+    alias: &str,
+    set: &[(String, String)],
+) -> Vec<(String, String)> {
+    table
+        .columns
+        .iter()
+        .filter(|c| c.generated.is_none())
+        .map(|c| {
+            let value = set
+                .iter()
+                .find(|(col, _)| *col == c.name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| format!("{alias}.{}", quote_ident(&c.name)));
+            (c.name.clone(), value)
+        })
+        .collect()
 }

@@ -47,8 +47,17 @@ pub(super) fn analyze(
     v.check_not_null(tx, &mut impact)?;
     // Both engines check a row before they look for its conflict: a row
     // ON CONFLICT skips is checked too.
-    let written = format!("{}SELECT count(*) FROM v AS __row", v.with_v);
-    super::checks::violations(tx, table, &written, "insert into", &mut impact)?;
+    let written = super::checks::Written {
+        table,
+        with: &v.with_v,
+        from: "v",
+        values: v
+            .columns
+            .iter()
+            .map(|c| (c.clone(), quote_ident(c)))
+            .collect(),
+    };
+    super::checks::violations(tx, &written, "insert into", &mut impact)?;
     v.check_foreign_keys(tx, &mut impact)?;
     let conflict = conflict(ctx, table, ins)?;
     let alias = ins.table_alias.as_ref().map(|a| a.alias.to_string());

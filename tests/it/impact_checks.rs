@@ -78,3 +78,54 @@ fn a_check_on_an_omitted_column_is_named_not_checked() {
         "{v}"
     );
 }
+
+/// Rows a key action changes are checked as the engine's own UPDATE of
+/// them checks them (the second half of item 7).
+const ACTIONS: &str = "
+CREATE TABLE p (id int PRIMARY KEY, code int UNIQUE);
+INSERT INTO p VALUES (1, 10), (2, 20), (3, 30);
+CREATE TABLE sn (id int PRIMARY KEY, a int REFERENCES p (id) ON DELETE SET NULL, b int,
+  CONSTRAINT a_or_b CHECK (a IS NOT NULL OR b IS NOT NULL));
+INSERT INTO sn VALUES (1, 1, NULL), (2, 2, 5);
+CREATE TABLE sd (id int PRIMARY KEY, a int DEFAULT 3 REFERENCES p (id) ON DELETE SET DEFAULT,
+  CONSTRAINT not_three CHECK (a <> 3));
+INSERT INTO sd VALUES (1, 2);
+CREATE TABLE uc (id int PRIMARY KEY, c int REFERENCES p (code) ON UPDATE CASCADE,
+  CONSTRAINT small CHECK (c < 100));
+INSERT INTO uc VALUES (1, 10);
+CREATE TABLE us (id int PRIMARY KEY, c int REFERENCES p (code) ON UPDATE SET NULL, d int,
+  CONSTRAINT c_or_d CHECK (c IS NOT NULL OR d IS NOT NULL));
+INSERT INTO us VALUES (1, 30, NULL), (2, 20, 1);
+";
+
+fn actions(db: Db<'_>) {
+    let mut s = Suite::new("checks_on_actions", db);
+    s.check_fails("DELETE FROM p WHERE id = 1");
+    s.check_fails("DELETE FROM p WHERE id = 2");
+    s.check_fails("UPDATE p SET code = 150 WHERE id = 1");
+    s.check_ok("UPDATE p SET code = 50 WHERE id = 1");
+    s.check_fails("UPDATE p SET code = 31 WHERE id = 3");
+    s.check_ok("UPDATE p SET code = 21 WHERE id = 2");
+    if let Some(v) = s.check_fails("UPDATE p SET code = 150 WHERE id = 1") {
+        let said = v["failures"].to_string();
+        s.expect(
+            "code = 150",
+            said.contains("CHECK small"),
+            "names the check",
+            Some(&v),
+        );
+    }
+    s.finish();
+}
+
+#[test]
+fn checks_on_rows_key_actions_change_pg() {
+    let db = PgDb::with(ACTIONS);
+    actions(Db::Pg(&db));
+}
+
+#[test]
+fn checks_on_rows_key_actions_change_sqlite() {
+    let db = SqliteDb::with(ACTIONS);
+    actions(Db::Lite(&db));
+}

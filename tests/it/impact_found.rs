@@ -144,3 +144,28 @@ fn a_cascade_into_a_match_full_key_with_a_null_fails_pg() {
     s.check_ok("UPDATE t1 SET k = 12 WHERE id = 6");
     s.finish();
 }
+
+/// A CHECK on a TEXT column compares with the column's affinity: `f0 <>
+/// 2` rejects the `'2'` an integer 2 is stored as. Evaluated over the
+/// computed row, which has no affinity, it passed (schema seed 16000035).
+/// A numeric column holding text is not judged, and said so.
+#[test]
+fn a_check_compares_with_the_columns_affinity_sqlite() {
+    let db = SqliteDb::with(
+        "CREATE TABLE t (id int PRIMARY KEY, f0 text CHECK (f0 <> 2), n numeric CHECK (n < '5'));
+         INSERT INTO t VALUES (1, 'a', 1);",
+    );
+    let mut s = Suite::new("check_affinity", Db::Lite(&db));
+    s.check_fails("INSERT INTO t VALUES (2, 2, 1)");
+    s.check_ok("INSERT INTO t VALUES (2, 3, 1)");
+    s.check_fails("UPDATE t SET f0 = 2");
+    s.check_fails("UPDATE t SET n = '7'");
+    s.check_ok("UPDATE t SET n = 4.5");
+    s.finish();
+    let sql = "UPDATE t SET n = 'x'";
+    let (v, _) = preview_json(&Db::Lite(&db).target(), sql, None).expect("preview");
+    assert!(
+        v["warnings"].to_string().contains("not checked on 1 row"),
+        "{v}"
+    );
+}

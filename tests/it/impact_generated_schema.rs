@@ -103,7 +103,7 @@ impl Features {
     pub fn agreed() -> Features {
         Features {
             checks: true,
-            fk_checks: false,
+            fk_checks: true,
             sqlite_types: true,
             self_refs: false,
             on_conflict: false,
@@ -533,7 +533,9 @@ fn fk_values(rng: &mut Rng, parents: &[Row], fk: &Fk) -> Vec<Option<i64>> {
         return vec![None; width];
     }
     if null_ok && width == 2 && !fk.match_full && rng.one_in(5) {
-        return vec![Some(1 + rng.below(30) as i64), None];
+        // No parent needed, but the column's CHECK still holds.
+        let x = 1 + rng.below(30) as i64;
+        return vec![Some(if fk.check_ne == Some(x) { x + 1 } else { x }), None];
     }
     let candidates: Vec<Vec<Option<i64>>> = parents
         .iter()

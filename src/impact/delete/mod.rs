@@ -31,7 +31,7 @@ use crate::schema::{Schema, Table, quote_ident};
 use crate::sql::Statement;
 
 mod set_actions;
-use set_actions::{check_set_default, check_set_null, count_set_rows};
+use set_actions::{check_action_rows, check_set_default, check_set_null, count_set_rows};
 
 /// A CTE the counting queries may need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -378,6 +378,13 @@ pub(super) fn analyze(
     }
     for e in g.edges.iter().filter(|e| e.action == Action::SetNull) {
         check_set_null(tx, &sql, e, &deleted_rows, &mut impact)?;
+    }
+    for e in g
+        .edges
+        .iter()
+        .filter(|e| matches!(e.action, Action::SetNull | Action::SetDefault))
+    {
+        check_action_rows(tx, &sql, e, &deleted_rows, &mut impact)?;
     }
     let mut totals: BTreeMap<usize, Totals> = BTreeMap::new();
     for (&x, n) in &deleted_rows {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::super::cascade::Edge;
+use super::super::checks;
 use super::super::{Action, Effect, Impact, Totals, qcol};
 use super::{Node, Sql};
 use crate::db::PreviewTx;
@@ -298,6 +299,108 @@ pub(super) fn check_set_default(
             ));
         for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
             f.blocking = true;
+        }
+    }
+    Ok(())
+}
+
+/// CHECK constraints of the rows a SET NULL or SET DEFAULT edge changes:
+/// the engine runs the action as an UPDATE of those rows, which checks
+/// them. A row the delete also removes may go first, depending on the
+/// order the engine fires its actions in: if only such rows break a
+/// check, the delete may fail.
+pub(super) fn check_action_rows(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    e: &Edge,
+    deleted: &BTreeMap<usize, Option<u64>>,
+    impact: &mut Impact,
+) -> Result<()> {
+    let child = sql.table(e.child);
+    let reached = impact
+        .effects
+        .iter()
+        .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0);
+    if !reached {
+        return Ok(());
+    }
+    let mut set = Vec::new();
+    for col in &e.set_cols {
+        let value = match (
+            e.action,
+            child.column(col).and_then(|c| c.default.as_deref()),
+        ) {
+            (Action::SetDefault, Some(d)) if d.contains('(') && !d.contains("::") => {
+                return Ok(()); // computed at run time: said by check_set_default
+            }
+            (Action::SetDefault, Some(d)) => {
+                let t = child
+                    .column(col)
+                    .map(|c| c.type_name.as_str())
+                    .unwrap_or("");
+                sql.ctx.dialect.cast(d, t)
+            }
+            _ => "NULL".to_owned(),
+        };
+        set.push((col.clone(), value));
+    }
+    let ca = Sql::alias(e.child);
+    let mut needed = vec![Node::Deleted(e.parent)];
+    let mut from = format!("{} AS {ca} WHERE {}", child.name.sql(), sql.member(e, &ca));
+    let values = checks::row_values(child, &ca, &set);
+    let with = sql.with(&needed);
+    let rows = checks::Written {
+        table: child,
+        with: &with,
+        from: &from,
+        values: values.clone(),
+    };
+    let all = checks::violated(tx, &rows, impact)?;
+    if all.is_empty() {
+        return Ok(());
+    }
+    let mut certain = all.clone();
+    if deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 {
+        needed.push(Node::Deleted(e.child));
+        from.push_str(&format!(" AND NOT ({})", sql.is_deleted(e.child, &ca)));
+        // The same checks again: what they warned of is said once.
+        let said = impact.warnings.len();
+        let with = sql.with(&needed);
+        let rows = checks::Written {
+            table: child,
+            with: &with,
+            from: &from,
+            values,
+        };
+        certain = checks::violated(tx, &rows, impact)?;
+        impact.warnings.truncate(said);
+    }
+    let action = if e.action == Action::SetNull {
+        "SET NULL"
+    } else {
+        "SET DEFAULT"
+    };
+    let parent = &sql.table(e.parent).name;
+    for (check, n) in &all {
+        let what = format!(
+            "ON DELETE {action} would leave {n} row{} of {} violating CHECK {} ({}) (FK {})",
+            if *n == 1 { "" } else { "s" },
+            child.name,
+            check.name,
+            check.expr,
+            e.via
+        );
+        if certain.iter().any(|(c, _)| c.name == check.name) {
+            impact
+                .failures
+                .push(format!("cannot delete from {parent}: {what}"));
+            for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
+                f.blocking = true;
+            }
+        } else {
+            impact.warnings.push(format!(
+                "may fail: deleting from {parent}, {what}, unless a cascade deletes those rows first: that depends on the order the engine fires its actions in"
+            ));
         }
     }
     Ok(())

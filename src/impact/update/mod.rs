@@ -24,7 +24,7 @@ use super::{
 use crate::db::PreviewTx;
 use crate::db::dialect::{Dialect, tuple};
 use crate::error::{Error, Result};
-use crate::schema::{FkAction, Key, QualName, Table, quote_ident};
+use crate::schema::{FkAction, Key, QualName, Table};
 use crate::sql::Statement;
 
 /// The most key moves whose rings the preview looks for. The walk visits
@@ -484,21 +484,14 @@ impl<'a> Update<'a> {
     /// CHECK constraints on each updated row as the statement leaves it,
     /// which both engines evaluate before the row is stored.
     fn check_constraints(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
-        let row: Vec<String> = self
-            .table
-            .columns
-            .iter()
-            .filter(|c| c.generated.is_none())
-            .map(|c| format!("{} AS {}", self.new_value(&c.name), quote_ident(&c.name)))
-            .collect();
-        let rows = format!(
-            "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS __row",
-            self.with(&[]),
-            row.join(", "),
-            self.from,
-            self.pred
-        );
-        super::checks::violations(tx, self.table, &rows, "update", impact)
+        let (with, from) = (self.with(&[]), format!("{}{}", self.from, self.pred));
+        let rows = super::checks::Written {
+            table: self.table,
+            with: &with,
+            from: &from,
+            values: super::checks::row_values(self.table, &self.qual, &self.assigned),
+        };
+        super::checks::violations(tx, &rows, "update", impact)
     }
 
     /// Unique keys: the new values must not collide with rows that keep

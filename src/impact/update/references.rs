@@ -210,6 +210,10 @@ impl Update<'_> {
             blocking |=
                 self.cascades_a_mixed_key(tx, &edge, child, (&kname, &with_k, &cond), impact)?;
         }
+        if rows > 0 {
+            let k = (kname.as_str(), with_k.as_str(), cond.as_str());
+            blocking |= self.checks_on_action_rows(tx, &edge, child, k, impact)?;
+        }
         if matches!(
             edge.action,
             Action::Cascade | Action::SetNull | Action::SetDefault
@@ -313,6 +317,70 @@ impl Update<'_> {
             fk.name
         ));
         Ok(true)
+    }
+
+    /// CHECK constraints of the child rows an ON UPDATE CASCADE, SET NULL
+    /// or SET DEFAULT changes, as the engine's UPDATE of them checks them.
+    /// Returns whether one fails.
+    fn checks_on_action_rows(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+        (kname, with_k, cond): (&str, &str, &str),
+        impact: &mut Impact,
+    ) -> Result<bool> {
+        let mut set = Vec::new();
+        for (i, col) in edge.columns.iter().enumerate() {
+            let default = child.column(col).and_then(|c| c.default.as_deref());
+            let value = match (edge.action, default) {
+                (Action::Cascade, _) => format!("k.__n{i}"),
+                (Action::SetDefault, Some(d)) if d.contains('(') && !d.contains("::") => {
+                    return Ok(false); // computed at run time: not evaluated
+                }
+                (Action::SetDefault, Some(d)) => {
+                    let t = child
+                        .column(col)
+                        .map(|c| c.type_name.as_str())
+                        .unwrap_or("");
+                    self.d.cast(d, t)
+                }
+                (Action::SetNull | Action::SetDefault, _) => "NULL".to_owned(),
+                _ => return Ok(false),
+            };
+            set.push((col.clone(), value));
+        }
+        let same: Vec<String> = edge
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("k.__o{i} = {}", qcol("c", c)))
+            .collect();
+        let from = format!(
+            "{} AS c JOIN {kname} AS k ON {} WHERE {cond}",
+            child.name.sql(),
+            same.join(" AND ")
+        );
+        let rows = super::super::checks::Written {
+            table: child,
+            with: with_k,
+            from: &from,
+            values: super::super::checks::row_values(child, "c", &set),
+        };
+        let violated = super::super::checks::violated(tx, &rows, impact)?;
+        for (check, n) in &violated {
+            impact.failures.push(format!(
+                "cannot update {}: ON UPDATE {} would leave {n} row{} of {} violating CHECK {} ({}) (FK {})",
+                self.table.name,
+                edge.on_update.sql(),
+                if *n == 1 { "" } else { "s" },
+                child.name,
+                check.name,
+                check.expr,
+                edge.via
+            ));
+        }
+        Ok(!violated.is_empty())
     }
 
     /// The failure of a `RESTRICT`/`NO ACTION` edge `rows` rows of `child`
