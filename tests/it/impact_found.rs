@@ -169,3 +169,45 @@ fn a_check_compares_with_the_columns_affinity_sqlite() {
         "{v}"
     );
 }
+
+/// SET DEFAULT must find its parent (item 5): on update against the table
+/// as the statement leaves it, on delete for a composite key too; and a
+/// column with no default is set to NULL, which NOT NULL refuses.
+const SET_DEFAULTS: &str = "
+CREATE TABLE p (id int PRIMARY KEY, code int UNIQUE, UNIQUE (id, code));
+INSERT INTO p VALUES (1, 10), (2, 20), (3, 30);
+CREATE TABLE c (id int PRIMARY KEY,
+  pc int DEFAULT 30 REFERENCES p (code) ON UPDATE SET DEFAULT ON DELETE CASCADE);
+INSERT INTO c VALUES (1, 10);
+CREATE TABLE d (id int PRIMARY KEY,
+  pc int DEFAULT 99 REFERENCES p (code) ON UPDATE SET DEFAULT ON DELETE CASCADE);
+INSERT INTO d VALUES (1, 20);
+CREATE TABLE e (id int PRIMARY KEY, a int DEFAULT 3, b int DEFAULT 30,
+  FOREIGN KEY (a, b) REFERENCES p (id, code) ON DELETE SET DEFAULT ON UPDATE CASCADE);
+INSERT INTO e VALUES (1, 2, 20);
+CREATE TABLE nn (id int PRIMARY KEY, x int NOT NULL REFERENCES p (id) ON DELETE SET DEFAULT);
+INSERT INTO nn VALUES (1, 3);
+";
+
+fn set_defaults(db: Db<'_>) {
+    let mut s = Suite::new("set_defaults", db);
+    s.check_ok("UPDATE p SET code = 11 WHERE id = 1");
+    s.check_fails("UPDATE p SET code = 21 WHERE id = 2");
+    s.check_ok("UPDATE p SET code = 99 WHERE id = 2");
+    s.check_ok("DELETE FROM p WHERE id = 2");
+    s.check_fails("DELETE FROM p WHERE id IN (2, 3)");
+    s.check_fails("DELETE FROM p WHERE id = 3");
+    s.finish();
+}
+
+#[test]
+fn set_default_finds_its_parent_pg() {
+    let db = PgDb::with(SET_DEFAULTS);
+    set_defaults(Db::Pg(&db));
+}
+
+#[test]
+fn set_default_finds_its_parent_sqlite() {
+    let db = SqliteDb::with(SET_DEFAULTS);
+    set_defaults(Db::Lite(&db));
+}

@@ -109,7 +109,7 @@ impl Features {
             on_conflict: false,
             omitted_defaults: false,
             not_null_update_actions: false,
-            set_default: false,
+            set_default: true,
             set_only_match_full: false,
             restrict_beside_cascade: false,
         }

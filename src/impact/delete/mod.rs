@@ -374,9 +374,13 @@ pub(super) fn analyze(
     }
     // SET DEFAULT: the default must still find a parent row.
     for e in g.edges.iter().filter(|e| e.action == Action::SetDefault) {
-        check_set_default(tx, &sql, e, &mut impact)?;
+        check_set_default(tx, &sql, e, &deleted_rows, &mut impact)?;
     }
-    for e in g.edges.iter().filter(|e| e.action == Action::SetNull) {
+    for e in g
+        .edges
+        .iter()
+        .filter(|e| matches!(e.action, Action::SetNull | Action::SetDefault))
+    {
         check_set_null(tx, &sql, e, &deleted_rows, &mut impact)?;
     }
     for e in g

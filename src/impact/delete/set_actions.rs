@@ -197,10 +197,15 @@ pub(super) fn check_set_null(
         .filter(|f| f.via == e.via && f.table == child.name)
         .filter_map(|f| f.rows)
         .sum();
+    // SET DEFAULT of a column with no default sets NULL too.
     let not_null: Vec<&String> = e
         .set_cols
         .iter()
-        .filter(|c| child.column(c).is_some_and(|col| col.not_null))
+        .filter(|c| {
+            child.column(c).is_some_and(|col| {
+                col.not_null && (e.action == Action::SetNull || col.default.is_none())
+            })
+        })
         .collect();
     let Some(col) = not_null.first() else {
         return Ok(());
@@ -210,7 +215,12 @@ pub(super) fn check_set_null(
     }
     let (parent, via) = (&sql.table(e.parent).name, &e.via);
     let what = format!(
-        "ON DELETE SET NULL would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
+        "ON DELETE {} would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
+        if e.action == Action::SetNull {
+            "SET NULL"
+        } else {
+            "SET DEFAULT (no default)"
+        },
         child.name
     );
     // Rows the cascade deletes too may go first; any other row fails.
@@ -250,6 +260,7 @@ pub(super) fn check_set_default(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
     e: &Edge,
+    deleted: &BTreeMap<usize, Option<u64>>,
     impact: &mut Impact,
 ) -> Result<()> {
     let child = sql.table(e.child);
@@ -261,42 +272,99 @@ pub(super) fn check_set_default(
     if !reached {
         return Ok(());
     }
-    if e.child_cols.len() != 1 {
-        impact.warnings.push(format!(
-            "{}: SET DEFAULT on a composite key is not checked against {}",
-            e.via, parent.name
-        ));
-        return Ok(());
-    }
-    let col = &e.child_cols[0];
-    let Some(column) = child.column(col) else {
-        return Ok(());
-    };
-    let Some(default) = column.default.as_deref() else {
-        return Ok(()); // default NULL always satisfies the key
-    };
-    if default.contains('(') && !default.contains("::") {
-        impact.warnings.push(format!(
-            "{}: the default of {}.{col} ({default}) is computed at run time and not checked",
-            e.via, child.name
-        ));
-        return Ok(());
+    // The key each reached row ends with: the defaults of the columns the
+    // action sets (all, or PostgreSQL 15's column list), its own values
+    // in the others.
+    let ca = Sql::alias(e.child);
+    let mut key = Vec::new();
+    for col in &e.child_cols {
+        let column = child.column(col);
+        let default = column.and_then(|c| c.default.as_deref());
+        let value = match default {
+            _ if !e.set_cols.contains(col) => qcol(&ca, col),
+            // Typed: an untyped NULL is text to PostgreSQL.
+            None => sql
+                .ctx
+                .dialect
+                .cast("NULL", column.map_or("", |c| c.type_name.as_str())),
+            Some(d) if d.contains('(') && !d.contains("::") => {
+                impact.warnings.push(format!(
+                    "{}: the default of {}.{col} ({d}) is computed at run time and not checked",
+                    e.via, child.name
+                ));
+                return Ok(());
+            }
+            Some(d) => sql
+                .ctx
+                .dialect
+                .cast(d, column.map_or("", |c| c.type_name.as_str())),
+        };
+        key.push(value);
     }
     let pa = "p";
-    let value = sql.ctx.dialect.cast(default, &column.type_name);
-    let body = format!(
-        "(SELECT {value} AS v) AS s WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS {pa} WHERE {} = s.v AND NOT ({}))",
-        parent.name.sql(),
-        qcol(pa, &e.parent_cols[0]),
-        sql.is_deleted(e.parent, pa)
-    );
-    if let Some(n) = sql.count(tx, &[Node::Deleted(e.parent)], &body)?
-        && n > 0
-    {
+    let set: Vec<String> = key
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{v} AS v{i}"))
+        .collect();
+    let present: Vec<String> = (0..key.len())
+        .map(|i| format!("s.v{i} IS NOT NULL"))
+        .collect();
+    let eq: Vec<String> = e
+        .parent_cols
+        .iter()
+        .enumerate()
+        .map(|(i, pc)| format!("{} = s.v{i}", qcol(pa, pc)))
+        .collect();
+    let count = |tx: &mut dyn PreviewTx, spare_deleted: bool| {
+        let mut needed = vec![Node::Deleted(e.parent)];
+        let mut reached = sql.member(e, &ca);
+        if spare_deleted {
+            needed.push(Node::Deleted(e.child));
+            reached = format!("{reached} AND NOT ({})", sql.is_deleted(e.child, &ca));
+        }
+        let body = format!(
+            "(SELECT {} FROM {} AS {ca} WHERE {reached}) AS s WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS {pa} WHERE {} AND NOT ({}))",
+            set.join(", "),
+            child.name.sql(),
+            present.join(" AND "),
+            parent.name.sql(),
+            eq.join(" AND "),
+            sql.is_deleted(e.parent, pa)
+        );
+        sql.count(tx, &needed, &body)
+    };
+    let n = count(tx, false)?;
+    impact.bounded &= n.is_some();
+    // Rows the statement deletes too may be gone before the action runs
+    // (the target's always are on PostgreSQL; others depend on the order
+    // of actions): only the rest fail for certain.
+    let n = match n {
+        Some(n) if n > 0 && deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 => {
+            let certain = count(tx, true)?;
+            impact.bounded &= certain.is_some();
+            if certain == Some(0)
+                && !(e.child == sql.g.target && sql.ctx.dialect.0 == crate::db::Engine::Postgres)
+            {
+                impact.warnings.push(format!(
+                    "may fail: deleting from {}, ON DELETE SET DEFAULT would give {n} row(s) of {} a key ({}) that no remaining {} row has (FK {}), unless the statement deletes those rows first: that depends on the order the engine fires its actions in",
+                    parent.name, child.name, e.child_cols.join(", "), parent.name, e.via
+                ));
+            }
+            certain
+        }
+        n => n,
+    };
+    if let Some(n) = n.filter(|&n| n > 0) {
         impact.failures.push(format!(
-                "cannot delete from {}: ON DELETE SET DEFAULT sets {}.{col} to {default}, which no remaining {} row has (FK {})",
-                parent.name, child.name, parent.name, e.via
-            ));
+            "cannot delete from {}: ON DELETE SET DEFAULT would give {n} row{} of {} a key ({}) that no remaining {} row has (FK {})",
+            parent.name,
+            if n == 1 { "" } else { "s" },
+            child.name,
+            e.child_cols.join(", "),
+            parent.name,
+            e.via
+        ));
         for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
             f.blocking = true;
         }
@@ -340,7 +408,11 @@ pub(super) fn check_action_rows(
                     .unwrap_or("");
                 sql.ctx.dialect.cast(d, t)
             }
-            _ => "NULL".to_owned(),
+            // Typed: an untyped NULL is text to PostgreSQL.
+            _ => sql.ctx.dialect.cast(
+                "NULL",
+                child.column(col).map_or("", |c| c.type_name.as_str()),
+            ),
         };
         set.push((col.clone(), value));
     }

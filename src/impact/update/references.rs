@@ -214,6 +214,9 @@ impl Update<'_> {
             let k = (kname.as_str(), with_k.as_str(), cond.as_str());
             blocking |= self.checks_on_action_rows(tx, &edge, child, k, impact)?;
         }
+        if edge.action == Action::SetDefault && rows > 0 {
+            blocking |= self.default_has_no_parent(tx, &edge, child, impact)?;
+        }
         if matches!(
             edge.action,
             Action::Cascade | Action::SetNull | Action::SetDefault
@@ -319,6 +322,70 @@ impl Update<'_> {
         Ok(true)
     }
 
+    /// ON UPDATE SET DEFAULT gives the reached rows the key of the child
+    /// columns' defaults, which a row of this table must hold once the
+    /// statement is done (a key it leaves alone, or one it gives), or the
+    /// engine rejects it. Returns whether it fails.
+    fn default_has_no_parent(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+        impact: &mut Impact,
+    ) -> Result<bool> {
+        let Some(fk) = child.foreign_keys.iter().find(|f| f.name == edge.via) else {
+            return Ok(false);
+        };
+        let mut defaults = Vec::new();
+        for (i, col) in edge.columns.iter().enumerate() {
+            let column = child.column(col);
+            let value = match column.and_then(|c| c.default.as_deref()) {
+                None => return Ok(false), // a NULL in the key satisfies it
+                Some(d) if d.contains('(') && !d.contains("::") => {
+                    impact.warnings.push(format!(
+                        "{}: the default of {}.{col} ({d}) is computed at run time and not checked",
+                        edge.via, child.name
+                    ));
+                    return Ok(false);
+                }
+                Some(d) => self.d.cast(d, column.map_or("", |c| c.type_name.as_str())),
+            };
+            defaults.push(format!("{value} AS __n{i}"));
+        }
+        let eq: Vec<String> = edge
+            .ref_columns
+            .iter()
+            .enumerate()
+            .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
+            .collect();
+        let missing = match self.self_parent_after(fk, &eq) {
+            Some(after) => after,
+            None => format!(
+                "NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+                self.table.name.sql(),
+                eq.join(" AND ")
+            ),
+        };
+        let n = tx.count(&format!(
+            "{}SELECT count(*) FROM (SELECT {}) AS s WHERE {missing}",
+            self.with_m,
+            defaults.join(", ")
+        ))?;
+        impact.bounded &= n.is_some();
+        if n.unwrap_or(0) == 0 {
+            return Ok(false);
+        }
+        impact.failures.push(format!(
+            "cannot update {}: ON UPDATE SET DEFAULT gives rows of {} the key ({}) of their defaults, which no {} row holds once the update is done (FK {})",
+            self.table.name,
+            child.name,
+            edge.columns.join(", "),
+            self.table.name,
+            edge.via
+        ));
+        Ok(true)
+    }
+
     /// CHECK constraints of the child rows an ON UPDATE CASCADE, SET NULL
     /// or SET DEFAULT changes, as the engine's UPDATE of them checks them.
     /// Returns whether one fails.
@@ -345,7 +412,11 @@ impl Update<'_> {
                         .unwrap_or("");
                     self.d.cast(d, t)
                 }
-                (Action::SetNull | Action::SetDefault, _) => "NULL".to_owned(),
+                // Typed: an untyped NULL is text to PostgreSQL.
+                (Action::SetNull | Action::SetDefault, _) => self.d.cast(
+                    "NULL",
+                    child.column(col).map_or("", |c| c.type_name.as_str()),
+                ),
                 _ => return Ok(false),
             };
             set.push((col.clone(), value));
