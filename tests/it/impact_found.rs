@@ -211,3 +211,36 @@ fn set_default_finds_its_parent_sqlite() {
     let db = SqliteDb::with(SET_DEFAULTS);
     set_defaults(Db::Lite(&db));
 }
+
+/// An ON UPDATE action that writes NULL into a NOT NULL child column: a
+/// cascaded key that became NULL, or SET DEFAULT of a column with no
+/// default (seeds 14951474 on PostgreSQL, 12854305 on SQLite).
+const NULL_ACTIONS: &str = "
+CREATE TABLE p (id int PRIMARY KEY, k int UNIQUE);
+CREATE TABLE c (id int PRIMARY KEY, pk int NOT NULL REFERENCES p (k) ON UPDATE CASCADE);
+CREATE TABLE d (id int PRIMARY KEY, pid int NOT NULL REFERENCES p (id) ON UPDATE SET DEFAULT);
+INSERT INTO p VALUES (1, 10), (2, 20);
+INSERT INTO c VALUES (1, 10);
+INSERT INTO d VALUES (1, 2);
+";
+
+fn null_actions(db: Db<'_>) {
+    let mut s = Suite::new("null_actions", db);
+    s.check_fails("UPDATE p SET k = NULL WHERE id = 1");
+    s.check_ok("UPDATE p SET k = 11 WHERE id = 1");
+    s.check_ok("UPDATE p SET k = NULL WHERE id = 2");
+    s.check_fails("UPDATE p SET id = 3 WHERE id = 2");
+    s.finish();
+}
+
+#[test]
+fn an_update_action_writing_null_into_not_null_fails_pg() {
+    let db = PgDb::with(NULL_ACTIONS);
+    null_actions(Db::Pg(&db));
+}
+
+#[test]
+fn an_update_action_writing_null_into_not_null_fails_sqlite() {
+    let db = SqliteDb::with(NULL_ACTIONS);
+    null_actions(Db::Lite(&db));
+}

@@ -108,7 +108,7 @@ impl Features {
             self_refs: false,
             on_conflict: false,
             omitted_defaults: false,
-            not_null_update_actions: false,
+            not_null_update_actions: true,
             set_default: true,
             set_only_match_full: false,
             restrict_beside_cascade: false,

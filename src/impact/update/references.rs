@@ -386,6 +386,42 @@ impl Update<'_> {
         Ok(true)
     }
 
+    /// Child rows an action gives NULL in a NOT NULL column (`set`: the
+    /// column values over `from`, which joins the child as `c`). Returns
+    /// whether there are any, recorded as a failure.
+    fn null_into_not_null(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+        (with_k, from): (&str, &str),
+        set: &[(String, String)],
+        impact: &mut Impact,
+    ) -> Result<bool> {
+        for (col, value) in set {
+            if !child.column(col).is_some_and(|c| c.not_null) {
+                continue;
+            }
+            let n = tx.count(&format!(
+                "{with_k}SELECT count(*) FROM {from} AND ({value}) IS NULL"
+            ))?;
+            impact.bounded &= n.is_some();
+            let Some(n) = n.filter(|&n| n > 0) else {
+                continue;
+            };
+            impact.failures.push(format!(
+                "cannot update {}: ON UPDATE {} would set {n} row{} of {}.{col} to NULL, which is NOT NULL (FK {})",
+                self.table.name,
+                edge.on_update.sql(),
+                if n == 1 { "" } else { "s" },
+                child.name,
+                edge.via
+            ));
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// CHECK constraints of the child rows an ON UPDATE CASCADE, SET NULL
     /// or SET DEFAULT changes, as the engine's UPDATE of them checks them.
     /// Returns whether one fails.
@@ -432,6 +468,13 @@ impl Update<'_> {
             child.name.sql(),
             same.join(" AND ")
         );
+        // A cascaded key with a NULL in it, or a SET DEFAULT of a column
+        // with no default, writes NULL (SET NULL is judged above).
+        if edge.action != Action::SetNull
+            && self.null_into_not_null(tx, edge, child, (with_k, &from), &set, impact)?
+        {
+            return Ok(true);
+        }
         let rows = super::super::checks::Written {
             table: child,
             with: with_k,
