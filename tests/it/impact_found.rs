@@ -244,3 +244,23 @@ fn an_update_action_writing_null_into_not_null_fails_sqlite() {
     let db = SqliteDb::with(NULL_ACTIONS);
     null_actions(Db::Lite(&db));
 }
+
+/// PostgreSQL 15's `ON DELETE SET NULL (b)` on a MATCH FULL key leaves the
+/// key part NULL, which the key refuses.
+#[test]
+fn set_null_of_some_columns_of_a_match_full_key_fails_pg() {
+    let db = PgDb::with(
+        "CREATE TABLE p (id int PRIMARY KEY, k int, UNIQUE (id, k));
+         CREATE TABLE c (id int PRIMARY KEY, a int, b int,
+           FOREIGN KEY (a, b) REFERENCES p (id, k) MATCH FULL ON DELETE SET NULL (b));
+         CREATE TABLE s (id int PRIMARY KEY, a int, b int,
+           FOREIGN KEY (a, b) REFERENCES p (id, k) MATCH SIMPLE ON DELETE SET NULL (b));
+         INSERT INTO p VALUES (1, 1), (2, 2);
+         INSERT INTO c VALUES (1, 1, 1);
+         INSERT INTO s VALUES (1, 2, 2);",
+    );
+    let mut s = Suite::new("set_null_cols_match_full", Db::Pg(&db));
+    s.check_fails("DELETE FROM p WHERE id = 1");
+    s.check_ok("DELETE FROM p WHERE id = 2");
+    s.finish();
+}

@@ -110,7 +110,7 @@ impl Features {
             omitted_defaults: false,
             not_null_update_actions: true,
             set_default: true,
-            set_only_match_full: false,
+            set_only_match_full: true,
             restrict_beside_cascade: false,
         }
     }

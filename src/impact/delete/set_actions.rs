@@ -207,22 +207,35 @@ pub(super) fn check_set_null(
             })
         })
         .collect();
-    let Some(col) = not_null.first() else {
-        return Ok(());
-    };
-    if rows == 0 {
+    // PostgreSQL 15's SET NULL (col) on a MATCH FULL key leaves it part
+    // NULL, which the key refuses.
+    let part_null = e.action == Action::SetNull
+        && e.set_cols.len() < e.child_cols.len()
+        && child
+            .foreign_keys
+            .iter()
+            .any(|f| f.name == e.via && f.match_type == crate::schema::MatchType::Full);
+    if rows == 0 || (not_null.is_empty() && !part_null) {
         return Ok(());
     }
     let (parent, via) = (&sql.table(e.parent).name, &e.via);
-    let what = format!(
-        "ON DELETE {} would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
-        if e.action == Action::SetNull {
-            "SET NULL"
-        } else {
-            "SET DEFAULT (no default)"
-        },
-        child.name
-    );
+    let what = match not_null.first() {
+        Some(col) => format!(
+            "ON DELETE {} would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
+            if e.action == Action::SetNull {
+                "SET NULL"
+            } else {
+                "SET DEFAULT (no default)"
+            },
+            child.name
+        ),
+        None => format!(
+            "ON DELETE SET NULL ({}) would leave {rows} row(s) of {} with the key ({}) part NULL, which MATCH FULL does not allow (FK {via})",
+            e.set_cols.join(", "),
+            child.name,
+            e.child_cols.join(", ")
+        ),
+    };
     // Rows the cascade deletes too may go first; any other row fails.
     if deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 {
         let ca = Sql::alias(e.child);
