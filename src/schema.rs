@@ -214,6 +214,10 @@ pub struct Column {
 pub struct Check {
     pub name: String,
     pub expr: String,
+    /// Why a preview cannot evaluate it, where it cannot: declared on a
+    /// partition rows are routed to, or in table text that could not be
+    /// read.
+    pub unchecked: Option<String>,
 }
 
 /// A primary key or unique constraint (or unique index).

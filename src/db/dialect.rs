@@ -80,6 +80,13 @@ impl Dialect {
         }
     }
 
+    /// Whether every target row of a DELETE is gone before any key action
+    /// runs: PostgreSQL queues the actions after the statement's rows;
+    /// SQLite runs a row's actions as the row goes, before the next.
+    pub(crate) fn deletes_targets_before_actions(&self) -> bool {
+        self.0 == Engine::Postgres
+    }
+
     /// Whether a violation of a key so declared fails at commit rather than
     /// in the statement: a deferred `NO ACTION` key. Neither engine defers
     /// `RESTRICT`, whatever the key's deferral.

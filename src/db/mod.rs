@@ -120,13 +120,18 @@ pub trait PreviewTx {
         table: &crate::schema::Table,
     ) -> Result<Option<Vec<crate::schema::Check>>> {
         let name = table.name.sql().replace('\'', "''");
+        // PostgreSQL: the table's own checks, and those declared on its
+        // partitions, which apply only to the rows routed there.
         let sql = match self.engine() {
             Engine::Postgres => format!(
-                "SELECT conname::text, pg_get_expr(conbin, conrelid, true) FROM pg_catalog.pg_constraint \
-                 WHERE conrelid = '{name}'::regclass AND contype = 'c' ORDER BY conname"
+                "SELECT c.conname::text, pg_get_expr(c.conbin, c.conrelid, true), \
+                 CASE WHEN c.conrelid = t.oid THEN '' ELSE c.conrelid::regclass::text END \
+                 FROM pg_catalog.pg_constraint c, (SELECT '{name}'::regclass AS oid) t \
+                 WHERE c.contype = 'c' AND (c.conrelid = t.oid OR (c.conislocal AND c.conrelid IN \
+                 (SELECT relid FROM pg_catalog.pg_partition_tree(t.oid)))) ORDER BY 3, 1"
             ),
             Engine::Sqlite => format!(
-                "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
+                "SELECT name, sql, '' FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
                 table.name.name.replace('\'', "''")
             ),
         };
@@ -134,15 +139,21 @@ pub trait PreviewTx {
             return Ok(None);
         };
         let texts = rows.rows.iter().filter_map(|r| match r.as_slice() {
-            [n, e] => Some((n.text()?, e.text()?)),
+            [n, e, p] => Some((n.text()?, e.text()?, p.text().unwrap_or_default())),
             _ => None,
         });
         Ok(Some(match self.engine() {
             Engine::Postgres => texts
-                .map(|(name, expr)| crate::schema::Check { name, expr })
+                .map(|(name, expr, partition)| crate::schema::Check {
+                    name,
+                    expr,
+                    unchecked: (!partition.is_empty()).then(|| {
+                        format!("it is declared on the partition {partition}, and the preview does not work out which partition each row goes to")
+                    }),
+                })
                 .collect(),
             Engine::Sqlite => texts
-                .flat_map(|(table, sql)| sqlite::catalog::parse_checks(&table, &sql))
+                .flat_map(|(table, sql, _)| sqlite::catalog::parse_checks(&table, &sql))
                 .collect(),
         }))
     }

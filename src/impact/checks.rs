@@ -156,6 +156,13 @@ fn count_violations(
     counted: &str,
     impact: &mut Impact,
 ) -> Result<Option<u64>> {
+    if let Some(why) = &check.unchecked {
+        impact.warnings.push(format!(
+            "CHECK {} of {} is not checked by the preview: {why}",
+            check.name, table.name
+        ));
+        return Ok(None);
+    }
     // The preview reads: a check whose code could act beyond a read-only
     // transaction (a function calling dblink, setval) is not run to count,
     // and the apply's own reading refuses it.

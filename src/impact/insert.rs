@@ -58,6 +58,7 @@ pub(super) fn analyze(
             .collect(),
     };
     super::checks::violations(tx, &written, "insert into", &mut impact)?;
+    ignored_rows(ins, table, &impact)?;
     v.check_foreign_keys(tx, &mut impact)?;
     let conflict = conflict(ctx, table, ins)?;
     let alias = ins.table_alias.as_ref().map(|a| a.alias.to_string());
@@ -773,6 +774,21 @@ fn rowids_assigned(
         format!("__v2 AS (SELECT *, sum({a} IS NULL) OVER ({order}) AS __n FROM __v1)"),
         format!("v AS (SELECT {} FROM __v2 ORDER BY __i)", outer.join(", ")),
     ]
+}
+
+/// SQLite's `INSERT OR IGNORE` skips a row that breaks a NOT NULL or CHECK
+/// constraint instead of failing: the rows the preview found breaking one
+/// would not be inserted, and the counts it has are not the engine's. Such
+/// a statement is refused, with what to write instead.
+fn ignored_rows(ins: &ast::Insert, table: &Table, impact: &Impact) -> Result<()> {
+    if !matches!(ins.or, Some(SqliteOnConflict::Ignore)) || impact.failures.is_empty() {
+        return Ok(());
+    }
+    Err(Error::refused(format!(
+        "cannot preview this INSERT OR IGNORE into {} exactly: SQLite would skip rows that break a constraint ({}), and the preview does not count skipped rows; nothing was changed\nLeave those rows out of the statement, or use INSERT ... ON CONFLICT DO NOTHING, which skips only conflicts.",
+        table.name,
+        impact.failures.join("; ")
+    )))
 }
 
 /// `v.a IS NOT NULL AND ...` over the columns of `k`.

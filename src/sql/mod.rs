@@ -10,12 +10,14 @@
 
 pub mod admin;
 mod classify;
+mod constant;
 pub mod effects;
 
 /// The engines strip a statement's trailing semicolons the same way.
 pub(crate) use crate::db::text::strip_trailing_semicolons;
 pub(crate) use classify::write_under_with;
 pub use classify::{Kind, Statement, classify};
+pub(crate) use constant::is_constant;
 
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};

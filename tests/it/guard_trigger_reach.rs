@@ -303,6 +303,54 @@ fn pg_a_preview_does_not_run_a_check_that_reaches_beyond_the_rows() {
     assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{out}");
 }
 
+/// A SET DEFAULT whose default calls code (a function writing through
+/// `dblink_exec`, a `nextval`) is never evaluated by a preview: the dry
+/// runs write nothing and fail on nothing, and say the default is not
+/// checked. Its `::integer` cast once made it pass for a constant.
+#[test]
+fn pg_a_preview_does_not_run_a_set_default_that_calls_code() {
+    let db = Db::new(
+        Engine::Postgres,
+        &format!("{T} CREATE EXTENSION dblink; CREATE SEQUENCE s;"),
+    );
+    db.plain(&format!(
+        "CREATE FUNCTION side() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN
+           PERFORM public.dblink_exec('{}', 'DELETE FROM other'); RETURN 1; END $$;
+         CREATE TABLE p (id int PRIMARY KEY);
+         INSERT INTO p VALUES (1), (2);
+         CREATE TABLE c (id int PRIMARY KEY, pid int DEFAULT side()::int
+           REFERENCES p ON UPDATE SET DEFAULT ON DELETE SET DEFAULT);
+         CREATE TABLE n (id int PRIMARY KEY, pid int DEFAULT nextval('s')::int
+           REFERENCES p ON UPDATE SET DEFAULT);
+         INSERT INTO c VALUES (1, 2);
+         INSERT INTO n VALUES (1, 2);",
+        conninfo(&db)
+    ));
+    let j = db.machine();
+    for sql in [
+        "UPDATE p SET id = 3 WHERE id = 2",
+        "DELETE FROM p WHERE id = 2",
+    ] {
+        let o = j.run(&[
+            "exec",
+            &db.target(),
+            "-c",
+            sql,
+            "--dry-run",
+            "--format",
+            "json",
+        ]);
+        let out = stdout(&o);
+        assert!(
+            out.contains("is computed at run time and not checked"),
+            "{sql}: {out}\n{}",
+            stderr(&o)
+        );
+        assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{sql}: {out}");
+        assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{sql}");
+    }
+}
+
 /// No trigger at all: a column default and a CHECK constraint run
 /// functions of their own on every row written. A default whose function
 /// deletes through `dblink_exec`, and a CHECK whose function sets a

@@ -137,3 +137,46 @@ fn checks_on_rows_key_actions_change_sqlite() {
     let db = SqliteDb::with(ACTIONS);
     actions(Db::Lite(&db));
 }
+
+/// A CHECK declared on one partition applies only to the rows routed
+/// there, which the preview does not work out: it says so, by name.
+#[test]
+fn a_check_on_a_partition_is_named_not_checked_pg() {
+    let db = PgDb::with(
+        "CREATE TABLE pt (a int, b int) PARTITION BY RANGE (a);
+         CREATE TABLE pt1 PARTITION OF pt FOR VALUES FROM (0) TO (100);
+         ALTER TABLE pt1 ADD CONSTRAINT pos CHECK (b > 0);",
+    );
+    let (v, _) = preview_json(&Db::Pg(&db).target(), "INSERT INTO pt VALUES (1, -1)", None)
+        .expect("preview");
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("CHECK pos") && warnings.contains("partition"),
+        "{v}"
+    );
+}
+
+/// SQLite's INSERT OR IGNORE skips a row that breaks a CHECK or NOT NULL
+/// instead of failing; the preview, which does not count skipped rows,
+/// refuses it rather than say it fails (or how many rows go in).
+#[test]
+fn insert_or_ignore_past_a_check_is_refused_sqlite() {
+    let db = SqliteDb::with(
+        "CREATE TABLE t (a integer PRIMARY KEY, b int CHECK (b > 0), c int NOT NULL DEFAULT 1);
+         INSERT INTO t VALUES (1, 1, 1);",
+    );
+    let target = Db::Lite(&db).target();
+    for sql in [
+        "INSERT OR IGNORE INTO t VALUES (2, -1, 1)",
+        "INSERT OR IGNORE INTO t VALUES (2, 1, NULL)",
+    ] {
+        let err = preview_json(&target, sql, None).expect_err(sql);
+        assert!(
+            err.contains("INSERT OR IGNORE") && err.contains("nothing was changed"),
+            "{sql}: {err}"
+        );
+    }
+    let mut s = Suite::new("or_ignore", Db::Lite(&db));
+    s.check_ok("INSERT OR IGNORE INTO t VALUES (1, 5, 5), (3, 2, 2)");
+    s.finish();
+}

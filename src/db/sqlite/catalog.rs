@@ -547,13 +547,26 @@ fn parse_create_table(sql: &str) -> ParsedTable {
 
 /// The CHECK constraints of a `CREATE TABLE`, on columns and on the table,
 /// with their names, or `<table>_check<n>` for an unnamed one as SQLite
-/// keeps no name. A statement sqlparser cannot read has none it can show.
+/// keeps no name. A statement sqlparser cannot read that mentions CHECK
+/// gives one check the preview cannot evaluate, so it is said, not passed.
 pub(crate) fn parse_checks(table: &str, sql: &str) -> Vec<Check> {
+    let unread = || {
+        let mentions = sql.to_ascii_lowercase().contains("check");
+        let why = "the table's CREATE TABLE text could not be read";
+        match mentions {
+            true => vec![Check {
+                name: "(any)".into(),
+                expr: String::new(),
+                unchecked: Some(why.into()),
+            }],
+            false => Vec::new(),
+        }
+    };
     let Ok(statements) = Parser::parse_sql(&SQLiteDialect {}, sql) else {
-        return Vec::new();
+        return unread();
     };
     let Some(Statement::CreateTable(ct)) = statements.into_iter().next() else {
-        return Vec::new();
+        return unread();
     };
     let mut found: Vec<(Option<String>, String)> = Vec::new();
     for col in &ct.columns {
@@ -575,6 +588,7 @@ pub(crate) fn parse_checks(table: &str, sql: &str) -> Vec<Check> {
         .map(|(i, (name, expr))| Check {
             name: name.unwrap_or_else(|| format!("{table}_check{}", i + 1)),
             expr,
+            unchecked: None,
         })
         .collect()
 }
@@ -758,5 +772,21 @@ mod tests {
             .map(|f| (f.name.clone(), f.deferrable));
         assert_eq!(f, Some((None, false)));
         assert_eq!(p.generated.get("d").map(String::as_str), Some("a + b"));
+    }
+
+    #[test]
+    fn checks_of_unreadable_table_text_are_said_not_checked() {
+        let unread = parse_checks("t", "CREATE TABLE t (a int CHECK (a > 0)) GARBLED ((");
+        assert!(
+            unread.len() == 1 && unread[0].unchecked.is_some(),
+            "{unread:?}"
+        );
+        assert!(parse_checks("t", "CREATE TABLE t (a int) GARBLED ((").is_empty());
+        let read = parse_checks("t", "CREATE TABLE t (a int CONSTRAINT pos CHECK (a > 0))");
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            (read[0].name.as_str(), read[0].unchecked.is_none()),
+            ("pos", true)
+        );
     }
 }

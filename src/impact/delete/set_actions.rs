@@ -11,6 +11,7 @@ use super::super::{Action, Effect, Impact, Totals, qcol};
 use super::{Node, Sql};
 use crate::db::PreviewTx;
 use crate::error::Result;
+use crate::schema::Table;
 
 /// Net updates: rows set to NULL/default that are not deleted anyway,
 /// per table, with the row set the apply captures.
@@ -278,11 +279,7 @@ pub(super) fn check_set_default(
 ) -> Result<()> {
     let child = sql.table(e.child);
     let parent = sql.table(e.parent);
-    let reached = impact
-        .effects
-        .iter()
-        .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0);
-    if !reached {
+    if !reaches(impact, e, child) {
         return Ok(());
     }
     // The key each reached row ends with: the defaults of the columns the
@@ -291,26 +288,16 @@ pub(super) fn check_set_default(
     let ca = Sql::alias(e.child);
     let mut key = Vec::new();
     for col in &e.child_cols {
-        let column = child.column(col);
-        let default = column.and_then(|c| c.default.as_deref());
-        let value = match default {
+        let value = match set_value(sql, e, child, col) {
             _ if !e.set_cols.contains(col) => qcol(&ca, col),
-            // Typed: an untyped NULL is text to PostgreSQL.
-            None => sql
-                .ctx
-                .dialect
-                .cast("NULL", column.map_or("", |c| c.type_name.as_str())),
-            Some(d) if d.contains('(') && !d.contains("::") => {
+            Ok(v) => v,
+            Err(d) => {
                 impact.warnings.push(format!(
                     "{}: the default of {}.{col} ({d}) is computed at run time and not checked",
                     e.via, child.name
                 ));
                 return Ok(());
             }
-            Some(d) => sql
-                .ctx
-                .dialect
-                .cast(d, column.map_or("", |c| c.type_name.as_str())),
         };
         key.push(value);
     }
@@ -357,7 +344,7 @@ pub(super) fn check_set_default(
             let certain = count(tx, true)?;
             impact.bounded &= certain.is_some();
             if certain == Some(0)
-                && !(e.child == sql.g.target && sql.ctx.dialect.0 == crate::db::Engine::Postgres)
+                && !(e.child == sql.g.target && sql.ctx.dialect.deletes_targets_before_actions())
             {
                 impact.warnings.push(format!(
                     "may fail: deleting from {}, ON DELETE SET DEFAULT would give {n} row(s) of {} a key ({}) that no remaining {} row has (FK {}), unless the statement deletes those rows first: that depends on the order the engine fires its actions in",
@@ -398,34 +385,14 @@ pub(super) fn check_action_rows(
     impact: &mut Impact,
 ) -> Result<()> {
     let child = sql.table(e.child);
-    let reached = impact
-        .effects
-        .iter()
-        .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0);
-    if !reached {
+    if !reaches(impact, e, child) {
         return Ok(());
     }
     let mut set = Vec::new();
     for col in &e.set_cols {
-        let value = match (
-            e.action,
-            child.column(col).and_then(|c| c.default.as_deref()),
-        ) {
-            (Action::SetDefault, Some(d)) if d.contains('(') && !d.contains("::") => {
-                return Ok(()); // computed at run time: said by check_set_default
-            }
-            (Action::SetDefault, Some(d)) => {
-                let t = child
-                    .column(col)
-                    .map(|c| c.type_name.as_str())
-                    .unwrap_or("");
-                sql.ctx.dialect.cast(d, t)
-            }
-            // Typed: an untyped NULL is text to PostgreSQL.
-            _ => sql.ctx.dialect.cast(
-                "NULL",
-                child.column(col).map_or("", |c| c.type_name.as_str()),
-            ),
+        // A default computed at run time: said by check_set_default.
+        let Ok(value) = set_value(sql, e, child, col) else {
+            return Ok(());
         };
         set.push((col.clone(), value));
     }
@@ -489,4 +456,35 @@ pub(super) fn check_action_rows(
         }
     }
     Ok(())
+}
+
+/// Whether the edge reaches any row of its child.
+fn reaches(impact: &Impact, e: &Edge, child: &Table) -> bool {
+    impact
+        .effects
+        .iter()
+        .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0)
+}
+
+/// What a SET NULL or SET DEFAULT edge writes into `col` of its child,
+/// typed as the column; `Err(default)` where the default is computed at
+/// run time, which a preview never evaluates (it may call `nextval`).
+fn set_value<'t>(
+    sql: &Sql<'_>,
+    e: &Edge,
+    child: &'t Table,
+    col: &str,
+) -> std::result::Result<String, &'t str> {
+    let column = child.column(col);
+    let t = column.map_or("", |c| c.type_name.as_str());
+    match column.and_then(|c| c.default.as_deref()) {
+        Some(d)
+            if e.action == Action::SetDefault && !crate::sql::is_constant(sql.ctx.dialect.0, d) =>
+        {
+            Err(d)
+        }
+        Some(d) if e.action == Action::SetDefault => Ok(sql.ctx.dialect.cast(d, t)),
+        // Typed: an untyped NULL is text to PostgreSQL.
+        _ => Ok(sql.ctx.dialect.cast("NULL", t)),
+    }
 }

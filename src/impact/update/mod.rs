@@ -385,20 +385,7 @@ impl<'a> Update<'a> {
                     )
                 },
             )?;
-            let eq: Vec<String> = fk
-                .ref_columns
-                .iter()
-                .enumerate()
-                .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
-                .collect();
-            let missing = match self.self_parent_after(fk, &eq) {
-                Some(after) => after,
-                None => format!(
-                    "NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-                    parent.name.sql(),
-                    eq.join(" AND ")
-                ),
-            };
+            let missing = self.parent_missing(fk, &parent.name);
             let sql = format!(
                 "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS s WHERE {} AND {missing}",
                 self.with_m,
@@ -420,6 +407,25 @@ impl<'a> Update<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The condition that no row of `parent` holds the key `s.__n0, ...`
+    /// of `fk` once the statement is done: [`Self::self_parent_after`] for
+    /// a key into this table, the table as it stands otherwise.
+    fn parent_missing(&self, fk: &crate::schema::ForeignKey, parent: &QualName) -> String {
+        let eq: Vec<String> = fk
+            .ref_columns
+            .iter()
+            .enumerate()
+            .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
+            .collect();
+        self.self_parent_after(fk, &eq).unwrap_or_else(|| {
+            format!(
+                "NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+                parent.sql(),
+                eq.join(" AND ")
+            )
+        })
     }
 
     /// For a key into the updated table itself, the condition that no row

@@ -297,16 +297,11 @@ impl Update<'_> {
         let Some(mixed) = super::super::match_full::mixed_nulls(fk, &not_null) else {
             return Ok(false);
         };
-        let same: Vec<String> = edge
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("k.__o{i} = {}", qcol("c", c)))
-            .collect();
+        let same = k_joins(edge);
         let n = tx.count(&format!(
             "{with_k}SELECT count(*) FROM {} AS c WHERE {cond} AND EXISTS (SELECT 1 FROM {kname} AS k WHERE {} AND {mixed})",
             child.name.sql(),
-            same.join(" AND ")
+            same
         ))?;
         impact.bounded &= n.is_some();
         let Some(n) = n.filter(|&n| n > 0) else {
@@ -341,7 +336,7 @@ impl Update<'_> {
             let column = child.column(col);
             let value = match column.and_then(|c| c.default.as_deref()) {
                 None => return Ok(false), // a NULL in the key satisfies it
-                Some(d) if d.contains('(') && !d.contains("::") => {
+                Some(d) if !crate::sql::is_constant(self.d.0, d) => {
                     impact.warnings.push(format!(
                         "{}: the default of {}.{col} ({d}) is computed at run time and not checked",
                         edge.via, child.name
@@ -352,20 +347,7 @@ impl Update<'_> {
             };
             defaults.push(format!("{value} AS __n{i}"));
         }
-        let eq: Vec<String> = edge
-            .ref_columns
-            .iter()
-            .enumerate()
-            .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
-            .collect();
-        let missing = match self.self_parent_after(fk, &eq) {
-            Some(after) => after,
-            None => format!(
-                "NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-                self.table.name.sql(),
-                eq.join(" AND ")
-            ),
-        };
+        let missing = self.parent_missing(fk, &self.table.name);
         let n = tx.count(&format!(
             "{}SELECT count(*) FROM (SELECT {}) AS s WHERE {missing}",
             self.with_m,
@@ -438,7 +420,7 @@ impl Update<'_> {
             let default = child.column(col).and_then(|c| c.default.as_deref());
             let value = match (edge.action, default) {
                 (Action::Cascade, _) => format!("k.__n{i}"),
-                (Action::SetDefault, Some(d)) if d.contains('(') && !d.contains("::") => {
+                (Action::SetDefault, Some(d)) if !crate::sql::is_constant(self.d.0, d) => {
                     return Ok(false); // computed at run time: not evaluated
                 }
                 (Action::SetDefault, Some(d)) => {
@@ -457,16 +439,11 @@ impl Update<'_> {
             };
             set.push((col.clone(), value));
         }
-        let same: Vec<String> = edge
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("k.__o{i} = {}", qcol("c", c)))
-            .collect();
+        let same = k_joins(edge);
         let from = format!(
             "{} AS c JOIN {kname} AS k ON {} WHERE {cond}",
             child.name.sql(),
-            same.join(" AND ")
+            same
         );
         // A cascaded key with a NULL in it, or a SET DEFAULT of a column
         // with no default, writes NULL (SET NULL is judged above).
@@ -525,4 +502,16 @@ impl Update<'_> {
             }
         )
     }
+}
+
+/// `k.__o0 = c.col0 AND ...`: a child row (`c`) with the old key of a row
+/// of the key CTE (`k`).
+fn k_joins(edge: &KeyEdge) -> String {
+    let same: Vec<String> = edge
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("k.__o{i} = {}", qcol("c", c)))
+        .collect();
+    same.join(" AND ")
 }
