@@ -96,6 +96,25 @@ pub(super) fn violations(
     Ok(())
 }
 
+/// Of `before` (checks some rows violate), those `rows` still violate,
+/// with how many rows each: the same checks over fewer rows, which were
+/// evaluated already and warn of nothing new.
+pub(super) fn still_violated(
+    tx: &mut dyn PreviewTx,
+    rows: &Written<'_>,
+    before: &[(Check, u64)],
+    impact: &mut Impact,
+) -> Result<Vec<(Check, u64)>> {
+    let (counted, _) = rows.counted(tx);
+    let mut out = Vec::new();
+    for (check, _) in before {
+        if let Some(n) = count_rejected(tx, check, &counted, impact)? {
+            out.push((check.clone(), n));
+        }
+    }
+    Ok(out)
+}
+
 /// The checks some written rows violate, with how many rows each.
 pub(super) fn violated(
     tx: &mut dyn PreviewTx,
@@ -111,8 +130,12 @@ pub(super) fn violated(
         return Ok(out);
     }
     let (counted, unsure) = rows.counted(tx);
+    // One reading of every expression: only when it finds code reaching
+    // beyond the transaction is each read on its own, to name which.
+    let all: Vec<&str> = checks.iter().map(|c| c.expr.as_str()).collect();
+    let reaching = !tx.called_beyond(&all.join(" ;\n"))?.is_empty();
     for check in checks {
-        if let Some(n) = count_violations(tx, rows.table, &check, &counted, impact)? {
+        if let Some(n) = count_violations(tx, rows.table, (&check, reaching), &counted, impact)? {
             out.push((check, n));
         }
     }
@@ -148,11 +171,12 @@ fn not_judged(
 
 /// The rows of `counted` (the query of [`Written::counted`]) that `check`
 /// rejects, when there are any; `None` also where it cannot be evaluated,
-/// which is said as a warning.
+/// which is said as a warning. `reaching`: whether some check of the
+/// table names code that reaches beyond the transaction.
 fn count_violations(
     tx: &mut dyn PreviewTx,
     table: &Table,
-    check: &Check,
+    (check, reaching): (&Check, bool),
     counted: &str,
     impact: &mut Impact,
 ) -> Result<Option<u64>> {
@@ -166,15 +190,18 @@ fn count_violations(
     // The preview reads: a check whose code could act beyond a read-only
     // transaction (a function calling dblink, setval) is not run to count,
     // and the apply's own reading refuses it.
-    if let Some(why) = tx.called_beyond(&check.expr)?.first() {
+    let beyond = match reaching {
+        true => tx.called_beyond(&check.expr)?,
+        false => Vec::new(),
+    };
+    if let Some(why) = beyond.first() {
         impact.warnings.push(format!(
             "CHECK {} of {} is not checked by the preview: evaluating it runs code that acts beyond the transaction ({why})",
             check.name, table.name
         ));
         return Ok(None);
     }
-    let sql = format!("{counted}NOT ({})", check.expr);
-    if let Some(err) = tx.check(&sql)? {
+    if let Some(err) = tx.check(&format!("{counted}NOT ({})", check.expr))? {
         let err = err.lines().next().unwrap_or_default().to_owned();
         impact.warnings.push(format!(
             "CHECK {} of {} ({}) is not checked by the preview: {err}",
@@ -182,7 +209,17 @@ fn count_violations(
         ));
         return Ok(None);
     }
-    let n = tx.count(&sql)?;
+    count_rejected(tx, check, counted, impact)
+}
+
+/// The rows of `counted` that `check` rejects, when there are any.
+fn count_rejected(
+    tx: &mut dyn PreviewTx,
+    check: &Check,
+    counted: &str,
+    impact: &mut Impact,
+) -> Result<Option<u64>> {
+    let n = tx.count(&format!("{counted}NOT ({})", check.expr))?;
     impact.bounded &= n.is_some();
     Ok(n.filter(|&n| n > 0))
 }

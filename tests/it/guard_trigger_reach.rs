@@ -283,9 +283,17 @@ fn pg_a_preview_does_not_run_a_check_that_reaches_beyond_the_rows() {
          ALTER TABLE t ADD CONSTRAINT v_ok CHECK (ok(v)) NOT VALID;",
         conninfo(&db)
     ));
-    let j = db.machine();
-    let sql = "UPDATE t SET v = 'c' WHERE id = 1";
-    let o = j.run(&[
+    let (out, err) = dry_run_json(&db, "UPDATE t SET v = 'c' WHERE id = 1");
+    assert!(
+        out.contains("CHECK v_ok of public.t is not checked by the preview"),
+        "{out}\n{err}"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{out}");
+}
+
+/// The JSON preview of `sql` (`exec --dry-run`), and what went to stderr.
+fn dry_run_json(db: &Db, sql: &str) -> (String, String) {
+    let o = db.machine().run(&[
         "exec",
         &db.target(),
         "-c",
@@ -294,13 +302,7 @@ fn pg_a_preview_does_not_run_a_check_that_reaches_beyond_the_rows() {
         "--format",
         "json",
     ]);
-    let out = stdout(&o);
-    assert!(
-        out.contains("CHECK v_ok of public.t is not checked by the preview"),
-        "{out}\n{}",
-        stderr(&o)
-    );
-    assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{out}");
+    (stdout(&o), stderr(&o))
 }
 
 /// A SET DEFAULT whose default calls code (a function writing through
@@ -326,25 +328,14 @@ fn pg_a_preview_does_not_run_a_set_default_that_calls_code() {
          INSERT INTO n VALUES (1, 2);",
         conninfo(&db)
     ));
-    let j = db.machine();
     for sql in [
         "UPDATE p SET id = 3 WHERE id = 2",
         "DELETE FROM p WHERE id = 2",
     ] {
-        let o = j.run(&[
-            "exec",
-            &db.target(),
-            "-c",
-            sql,
-            "--dry-run",
-            "--format",
-            "json",
-        ]);
-        let out = stdout(&o);
+        let (out, err) = dry_run_json(&db, sql);
         assert!(
             out.contains("is computed at run time and not checked"),
-            "{sql}: {out}\n{}",
-            stderr(&o)
+            "{sql}: {out}\n{err}"
         );
         assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{sql}: {out}");
         assert_eq!(count(&db, "SELECT last_value FROM s"), 1, "{sql}");

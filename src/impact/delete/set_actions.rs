@@ -181,9 +181,10 @@ fn count_both(
 }
 
 /// SET NULL into a NOT NULL column fails the statement, for every row it
-/// reaches. Where a cascade also deletes every such row, which comes first
-/// depends on the order the engine fires its actions in: that may fail,
-/// and is said so.
+/// reaches; so does `SET NULL (col)` on a MATCH FULL key. Where the
+/// statement also deletes every such row, which comes first depends on
+/// the order the engine fires its actions in: that may fail, and is said
+/// so.
 pub(super) fn check_set_null(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
@@ -219,7 +220,7 @@ pub(super) fn check_set_null(
     if rows == 0 || (not_null.is_empty() && !part_null) {
         return Ok(());
     }
-    let (parent, via) = (&sql.table(e.parent).name, &e.via);
+    let via = &e.via;
     let what = match not_null.first() {
         Some(col) => format!(
             "ON DELETE {} would set {rows} row(s) of {}.{col} to NULL, which is NOT NULL (FK {via})",
@@ -237,39 +238,27 @@ pub(super) fn check_set_null(
             e.child_cols.join(", ")
         ),
     };
-    // Rows the cascade deletes too may go first; any other row fails.
-    if deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 {
+    let certain = if deletes_rows_of(deleted, e.child) {
         let ca = Sql::alias(e.child);
-        let spared = sql.count(
-            tx,
-            &[Node::Deleted(e.parent), Node::Deleted(e.child)],
-            &format!(
-                "{} AS {ca} WHERE {} AND NOT ({})",
-                child.name.sql(),
-                sql.member(e, &ca),
-                sql.is_deleted(e.child, &ca)
-            ),
-        )?;
+        let (needed, reached) = reached_rows(sql, e, &ca, true);
+        let from = format!("{} AS {ca} WHERE {reached}", child.name.sql());
+        let spared = sql.count(tx, &needed, &from)?;
         impact.bounded &= spared.is_some();
-        if spared == Some(0) {
-            impact.warnings.push(format!(
-                "may fail: deleting from {parent}, {what}, unless a cascade deletes those rows first: that depends on the order the engine fires its actions in"
-            ));
-            return Ok(());
-        }
-    }
-    impact.failures.push(format!(
-        "cannot delete from {parent}: {what}\nDelete or re-point those {} rows first, or change the foreign key's action.",
+        spared != Some(0)
+    } else {
+        true
+    };
+    let help = format!(
+        "\nDelete or re-point those {} rows first, or change the foreign key's action.",
         child.name
-    ));
-    for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
-        f.blocking = true;
-    }
+    );
+    judge(impact, (sql, e), (&what, &help), certain);
     Ok(())
 }
 
-/// For `ON DELETE SET DEFAULT`: the column default must reference a parent
-/// row that survives the delete, or the statement fails.
+/// For `ON DELETE SET DEFAULT`: the key each reached row is given must
+/// reference a parent row that survives the delete, or the statement
+/// fails.
 pub(super) fn check_set_default(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
@@ -317,12 +306,7 @@ pub(super) fn check_set_default(
         .map(|(i, pc)| format!("{} = s.v{i}", qcol(pa, pc)))
         .collect();
     let count = |tx: &mut dyn PreviewTx, spare_deleted: bool| {
-        let mut needed = vec![Node::Deleted(e.parent)];
-        let mut reached = sql.member(e, &ca);
-        if spare_deleted {
-            needed.push(Node::Deleted(e.child));
-            reached = format!("{reached} AND NOT ({})", sql.is_deleted(e.child, &ca));
-        }
+        let (needed, reached) = reached_rows(sql, e, &ca, spare_deleted);
         let body = format!(
             "(SELECT {} FROM {} AS {ca} WHERE {reached}) AS s WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS {pa} WHERE {} AND NOT ({}))",
             set.join(", "),
@@ -334,41 +318,36 @@ pub(super) fn check_set_default(
         );
         sql.count(tx, &needed, &body)
     };
-    let n = count(tx, false)?;
-    impact.bounded &= n.is_some();
-    // Rows the statement deletes too may be gone before the action runs
-    // (the target's always are on PostgreSQL; others depend on the order
-    // of actions): only the rest fail for certain.
-    let n = match n {
-        Some(n) if n > 0 && deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 => {
-            let certain = count(tx, true)?;
-            impact.bounded &= certain.is_some();
-            if certain == Some(0)
-                && !(e.child == sql.g.target && sql.ctx.dialect.deletes_targets_before_actions())
-            {
-                impact.warnings.push(format!(
-                    "may fail: deleting from {}, ON DELETE SET DEFAULT would give {n} row(s) of {} a key ({}) that no remaining {} row has (FK {}), unless the statement deletes those rows first: that depends on the order the engine fires its actions in",
-                    parent.name, child.name, e.child_cols.join(", "), parent.name, e.via
-                ));
-            }
-            certain
-        }
-        n => n,
+    let all = count(tx, false)?;
+    impact.bounded &= all.is_some();
+    let Some(all) = all.filter(|&n| n > 0) else {
+        return Ok(());
     };
-    if let Some(n) = n.filter(|&n| n > 0) {
-        impact.failures.push(format!(
-            "cannot delete from {}: ON DELETE SET DEFAULT would give {n} row{} of {} a key ({}) that no remaining {} row has (FK {})",
-            parent.name,
-            if n == 1 { "" } else { "s" },
-            child.name,
-            e.child_cols.join(", "),
-            parent.name,
-            e.via
-        ));
-        for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
-            f.blocking = true;
+    // Rows the statement deletes too may be gone before the action runs:
+    // only the rest fail for certain.
+    let mut n = all;
+    if deletes_rows_of(deleted, e.child) {
+        let certain = count(tx, true)?;
+        impact.bounded &= certain.is_some();
+        n = match certain {
+            None => return Ok(()),
+            Some(n) => n,
+        };
+        // PostgreSQL deletes the target's rows before any action runs.
+        if n == 0 && e.child == sql.g.target && sql.ctx.dialect.deletes_targets_before_actions() {
+            return Ok(());
         }
     }
+    let shown = if n > 0 { n } else { all };
+    let what = format!(
+        "ON DELETE SET DEFAULT would give {shown} row{} of {} a key ({}) that no remaining {} row has (FK {})",
+        if shown == 1 { "" } else { "s" },
+        child.name,
+        e.child_cols.join(", "),
+        parent.name,
+        e.via
+    );
+    judge(impact, (sql, e), (&what, ""), n > 0);
     Ok(())
 }
 
@@ -397,10 +376,15 @@ pub(super) fn check_action_rows(
         set.push((col.clone(), value));
     }
     let ca = Sql::alias(e.child);
-    let mut needed = vec![Node::Deleted(e.parent)];
-    let mut from = format!("{} AS {ca} WHERE {}", child.name.sql(), sql.member(e, &ca));
     let values = checks::row_values(child, &ca, &set);
-    let with = sql.with(&needed);
+    let written = |spare_deleted: bool| {
+        let (needed, reached) = reached_rows(sql, e, &ca, spare_deleted);
+        (
+            sql.with(&needed),
+            format!("{} AS {ca} WHERE {reached}", child.name.sql()),
+        )
+    };
+    let (with, from) = written(false);
     let rows = checks::Written {
         table: child,
         with: &with,
@@ -408,31 +392,25 @@ pub(super) fn check_action_rows(
         values: values.clone(),
     };
     let all = checks::violated(tx, &rows, impact)?;
-    if all.is_empty() {
-        return Ok(());
-    }
-    let mut certain = all.clone();
-    if deleted.get(&e.child).copied().flatten().unwrap_or(0) > 0 {
-        needed.push(Node::Deleted(e.child));
-        from.push_str(&format!(" AND NOT ({})", sql.is_deleted(e.child, &ca)));
-        // The same checks again: what they warned of is said once.
-        let said = impact.warnings.len();
-        let with = sql.with(&needed);
-        let rows = checks::Written {
-            table: child,
-            with: &with,
-            from: &from,
-            values,
-        };
-        certain = checks::violated(tx, &rows, impact)?;
-        impact.warnings.truncate(said);
-    }
+    // The same checks again without the rows the statement deletes too.
+    let certain = match deletes_rows_of(deleted, e.child) && !all.is_empty() {
+        true => {
+            let (with, from) = written(true);
+            let rows = checks::Written {
+                table: child,
+                with: &with,
+                from: &from,
+                values,
+            };
+            checks::still_violated(tx, &rows, &all, impact)?
+        }
+        false => all.clone(),
+    };
     let action = if e.action == Action::SetNull {
         "SET NULL"
     } else {
         "SET DEFAULT"
     };
-    let parent = &sql.table(e.parent).name;
     for (check, n) in &all {
         let what = format!(
             "ON DELETE {action} would leave {n} row{} of {} violating CHECK {} ({}) (FK {})",
@@ -442,20 +420,53 @@ pub(super) fn check_action_rows(
             check.expr,
             e.via
         );
-        if certain.iter().any(|(c, _)| c.name == check.name) {
-            impact
-                .failures
-                .push(format!("cannot delete from {parent}: {what}"));
-            for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
-                f.blocking = true;
-            }
-        } else {
-            impact.warnings.push(format!(
-                "may fail: deleting from {parent}, {what}, unless a cascade deletes those rows first: that depends on the order the engine fires its actions in"
-            ));
-        }
+        let sure = certain.iter().any(|(c, _)| c.name == check.name);
+        judge(impact, (sql, e), (&what, ""), sure);
     }
     Ok(())
+}
+
+/// What rows of `e` breaking `what` make of the delete: a failure, with
+/// `help` and the edge marked as blocking, where some of them are certain
+/// to meet the action; where only rows the statement deletes too do,
+/// whether they are gone first depends on the order the engine fires its
+/// actions in, and the delete may fail.
+fn judge(
+    impact: &mut Impact,
+    (sql, e): (&Sql<'_>, &Edge),
+    (what, help): (&str, &str),
+    certain: bool,
+) {
+    let parent = &sql.table(e.parent).name;
+    if !certain {
+        impact.warnings.push(format!(
+            "may fail: deleting from {parent}, {what}, unless the statement deletes those rows first: that depends on the order the engine fires its actions in"
+        ));
+        return;
+    }
+    impact
+        .failures
+        .push(format!("cannot delete from {parent}: {what}{help}"));
+    for f in impact.effects.iter_mut().filter(|f| f.via == e.via) {
+        f.blocking = true;
+    }
+}
+
+/// The rows of `e`'s child (as `ca`) the edge reaches, less those the
+/// statement deletes too when `spare_deleted`, and the CTEs that needs.
+fn reached_rows(sql: &Sql<'_>, e: &Edge, ca: &str, spare_deleted: bool) -> (Vec<Node>, String) {
+    let mut needed = vec![Node::Deleted(e.parent)];
+    let mut reached = sql.member(e, ca);
+    if spare_deleted {
+        needed.push(Node::Deleted(e.child));
+        reached = format!("{reached} AND NOT ({})", sql.is_deleted(e.child, ca));
+    }
+    (needed, reached)
+}
+
+/// Whether the statement deletes rows of table `x`.
+fn deletes_rows_of(deleted: &BTreeMap<usize, Option<u64>>, x: usize) -> bool {
+    deleted.get(&x).copied().flatten().unwrap_or(0) > 0
 }
 
 /// Whether the edge reaches any row of its child.
