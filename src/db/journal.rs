@@ -467,15 +467,7 @@ impl Dialect {
         let locator = self.locator(table);
         match (&locator, new_key) {
             (Locator::Key(_), Some(k)) => k.to_vec(),
-            (Locator::Rowid, Some(k))
-                if table
-                    .primary_key
-                    .as_ref()
-                    .and_then(|pk| pk.columns.first())
-                    .is_some_and(|c| self.is_rowid_alias(table, c)) =>
-            {
-                k.to_vec()
-            }
+            (Locator::Rowid, Some(k)) if self.rowid_alias(table).is_some() => k.to_vec(),
             _ => locator.exprs(alias),
         }
     }

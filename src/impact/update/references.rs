@@ -190,22 +190,6 @@ impl Update<'_> {
                 .failures
                 .push(self.still_referenced(&edge, &child.name, rows));
         }
-        // ON UPDATE SET NULL into a NOT NULL column fails the statement.
-        if let Some(col) = edge
-            .columns
-            .iter()
-            .find(|c| child.column(c).is_some_and(|col| col.not_null))
-            .filter(|_| edge.action == Action::SetNull && rows > 0)
-        {
-            blocking = true;
-            impact.failures.push(format!(
-                "cannot update {}: ON UPDATE SET NULL would set {rows} row{} of {}.{col} to NULL, which is NOT NULL (FK {})\nChange or re-point those rows first, or change the foreign key's action.",
-                self.table.name,
-                if rows == 1 { "" } else { "s" },
-                child.name,
-                edge.via
-            ));
-        }
         if edge.action == Action::Cascade && rows > 0 {
             blocking |=
                 self.cascades_a_mixed_key(tx, &edge, child, (&kname, &with_k, &cond), impact)?;
@@ -392,7 +376,7 @@ impl Update<'_> {
                 continue;
             };
             impact.failures.push(format!(
-                "cannot update {}: ON UPDATE {} would set {n} row{} of {}.{col} to NULL, which is NOT NULL (FK {})",
+                "cannot update {}: ON UPDATE {} would set {n} row{} of {}.{col} to NULL, which is NOT NULL (FK {})\nChange or re-point those rows first, or change the foreign key's action.",
                 self.table.name,
                 edge.on_update.sql(),
                 if n == 1 { "" } else { "s" },
@@ -445,13 +429,9 @@ impl Update<'_> {
             child.name.sql(),
             same
         );
-        // A cascaded key with a NULL in it, or a SET DEFAULT of a column
-        // with no default, writes NULL (SET NULL is judged above).
-        if edge.action != Action::SetNull
-            && self.null_into_not_null(tx, edge, child, (with_k, &from), &set, impact)?
-        {
-            return Ok(true);
-        }
+        // SET NULL, a cascaded key with a NULL in it, or a SET DEFAULT of a
+        // column with no default writes NULL.
+        let nulled = self.null_into_not_null(tx, edge, child, (with_k, &from), &set, impact)?;
         let rows = super::super::checks::Written {
             table: child,
             with: with_k,
@@ -471,7 +451,7 @@ impl Update<'_> {
                 edge.via
             ));
         }
-        Ok(!violated.is_empty())
+        Ok(nulled || !violated.is_empty())
     }
 
     /// The failure of a `RESTRICT`/`NO ACTION` edge `rows` rows of `child`
