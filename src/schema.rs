@@ -354,6 +354,11 @@ pub struct Table {
     pub rls_forced: bool,
     /// SQLite `WITHOUT ROWID` tables have no rowid to address rows by.
     pub without_rowid: bool,
+    /// Other tables inherit from this one (PostgreSQL `INHERITS`, not
+    /// partitions): a scan of it also returns their rows, where its
+    /// foreign keys, their actions and the engine's counters see its own
+    /// rows only.
+    pub inherited: bool,
 }
 
 impl Table {
@@ -371,6 +376,18 @@ impl Table {
             rls_enabled: false,
             rls_forced: false,
             without_rowid: false,
+            inherited: false,
+        }
+    }
+
+    /// The table as a `FROM` item that reads its own rows only, as the
+    /// engine's foreign-key checks and actions do: `ONLY name` when other
+    /// tables inherit from it, whose rows a plain scan would add.
+    pub(crate) fn own_rows(&self) -> String {
+        if self.inherited {
+            format!("ONLY {}", self.name.sql())
+        } else {
+            self.name.sql()
         }
     }
 
@@ -436,6 +453,12 @@ impl Schema {
 
     pub fn get(&self, name: &QualName) -> Option<&Table> {
         self.by_name.get(name).map(|&i| &self.tables[i])
+    }
+
+    /// [`Table::own_rows`] of the table `name`; its plain name when the
+    /// schema does not hold it.
+    pub(crate) fn own_rows(&self, name: &QualName) -> String {
+        self.get(name).map_or_else(|| name.sql(), Table::own_rows)
     }
 
     /// Whether any table has an enabled trigger or a rule: without one,
@@ -744,6 +767,11 @@ pub struct TableInfo {
     pub columns: Vec<ColumnInfo>,
     /// Columns that identify a row (primary key, or all columns).
     pub key_columns: Vec<String>,
+    /// [`Table::inherited`] of the live table, read from the schema of
+    /// the transaction that uses this (not journaled: children come and
+    /// go).
+    #[serde(skip, default)]
+    pub inherited: bool,
 }
 
 impl TableInfo {
@@ -780,6 +808,18 @@ impl TableInfo {
             position,
             columns,
             key_columns,
+            inherited: table.inherited,
+        }
+    }
+
+    /// [`Table::own_rows`]: the table as the object of a `FROM`, `UPDATE`
+    /// or `DELETE` that must reach its own rows only (not of an `INSERT
+    /// INTO`, which takes no `ONLY` and writes the table alone).
+    pub(crate) fn own_rows(&self) -> String {
+        if self.inherited {
+            format!("ONLY {}", self.sql_name())
+        } else {
+            self.sql_name()
         }
     }
 

@@ -207,7 +207,7 @@ fn lock_and_capture(
             continue;
         }
         if set.op != Op::Delete || triggers {
-            lock(tx, set)?;
+            lock(tx, schema, set)?;
         }
         let n = capture(tx, rec, set, table(schema, &set.table)?)?;
         if set.rows.is_some_and(|r| r != n) {
@@ -237,8 +237,8 @@ fn lock_and_capture(
 }
 
 /// Locks a row set; fewer rows locked than previewed is drift.
-fn lock(tx: &mut dyn ApplyTx, set: &RowSet) -> Result<()> {
-    let table = set.table.sql();
+fn lock(tx: &mut dyn ApplyTx, schema: &Schema, set: &RowSet) -> Result<()> {
+    let table = schema.own_rows(&set.table);
     let scope = RowScope {
         with: &set.with,
         table: &table,
@@ -490,7 +490,7 @@ fn deleted_rows_kept(
         let sql = format!(
             "SELECT count(*) FROM {} AS d WHERE EXISTS (SELECT 1 FROM {} AS t WHERE {})",
             rec.snapshot(&name.to_string(), Part::Deleted)?,
-            name.sql(),
+            schema.own_rows(name),
             on.join(" AND ")
         );
         let rows = crate::db::journal::rows(tx, &sql)?;
@@ -509,7 +509,7 @@ fn deleted_rows_kept(
 /// Copies the before-images of one row set into the journal, on the
 /// server; returns how many rows it holds.
 fn capture(tx: &mut dyn ApplyTx, rec: &mut Recording, set: &RowSet, table: &Table) -> Result<u64> {
-    let from = format!("{} AS {} {}", set.table.sql(), set.alias, set.join);
+    let from = format!("{} AS {} {}", table.own_rows(), set.alias, set.join);
     let locator = Dialect(rec.engine()).locator_after(table, &set.alias, set.new_key.as_deref());
     let (part, locator_after) = match set.op {
         Op::Delete => (Part::Deleted, None),

@@ -226,6 +226,29 @@ impl Dialect {
         }
     }
 
+    /// The rows a statement's `FROM` (`{with}... FROM {from} WHERE
+    /// {pred}`) matches, per table they live in, as rows of
+    /// (`schema.name`, count), `qual` naming the target: a table others
+    /// inherit from returns their rows too. `None` where the engine has no
+    /// inheritance.
+    pub(crate) fn rows_per_table(
+        &self,
+        with: &str,
+        from: &str,
+        qual: &str,
+        pred: &str,
+    ) -> Option<String> {
+        match self.0 {
+            Engine::Postgres => Some(format!(
+                "{with}SELECT (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = x.t), x.n \
+                 FROM (SELECT {qual}.tableoid AS t, count(DISTINCT {qual}.ctid) AS n \
+                 FROM {from} WHERE ({pred}) GROUP BY 1) AS x ORDER BY 1"
+            )),
+            Engine::Sqlite => None,
+        }
+    }
+
     /// The tables that inherit from `tables`, at every depth (partitions
     /// and plain inheritance children), as rows of (schema, name): what a
     /// statement on them reaches besides. `None` where the engine has no

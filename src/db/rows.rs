@@ -156,24 +156,24 @@ impl Dialect {
             .enumerate()
             .map(|(j, (_, c))| format!("{} = v.c{j}", quote_ident(&c.name)))
             .collect();
-        let target = info.sql_name();
         Some(format!(
-            "WITH v({}) AS (VALUES {}) UPDATE{} {target} SET {} FROM v WHERE {}",
+            "WITH v({}) AS (VALUES {}) UPDATE{} {} SET {} FROM v WHERE {}",
             names.join(", "),
             values.join(", "),
             self.or_abort(),
+            info.own_rows(),
             sets.join(", "),
-            self.key_match(info, &target)
+            self.key_match(info, &info.sql_name())
         ))
     }
 
     /// Deletes the rows with these keys.
     pub(crate) fn delete_keys(&self, info: &TableInfo, keys: &[&[Value]]) -> String {
-        let target = info.sql_name();
         format!(
-            "{} DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM v WHERE {})",
+            "{} DELETE FROM {} WHERE EXISTS (SELECT 1 FROM v WHERE {})",
             self.keys_values(info, keys),
-            self.key_match(info, &target)
+            info.own_rows(),
+            self.key_match(info, &info.sql_name())
         )
     }
 

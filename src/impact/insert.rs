@@ -255,7 +255,7 @@ impl<'a> Insert<'a> {
             let mut cond = format!(
                 "{} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
                 not_null.join(" AND "),
-                parent.name.sql(),
+                parent.own_rows(),
                 eq("p")
             );
             if parent.name == table.name {
@@ -331,7 +331,7 @@ impl<'a> Insert<'a> {
             .collect();
         format!(
             "EXISTS (SELECT 1 FROM {} AS t WHERE {})",
-            self.table.name.sql(),
+            self.table.own_rows(),
             eq.join(" AND ")
         )
     }
@@ -517,7 +517,7 @@ impl<'a> Insert<'a> {
             .collect();
         let mut from = format!(
             "v AS excluded JOIN {} AS {qual} ON {}",
-            table.name.sql(),
+            table.own_rows(),
             on.join(" AND ")
         );
         if let Some(w) = selection {

@@ -19,6 +19,7 @@ pub(crate) mod associations;
 mod cascade;
 mod checks;
 mod delete;
+mod inherit;
 mod insert;
 mod match_full;
 mod overview;
@@ -518,7 +519,7 @@ fn row_digests(tx: &mut dyn PreviewTx, ctx: &Context<'_>, impact: &Impact) -> Re
             None => format!(
                 "{}SELECT {digest} FROM {} AS {} {} WHERE {}",
                 set.with,
-                set.table.sql(),
+                table.own_rows(),
                 set.alias,
                 set.join,
                 set.cond

@@ -54,7 +54,7 @@ pub(super) fn analyze(
     if impact.failures.is_empty() {
         unseen_descendants(tx, ctx, &set)?;
     }
-    let totals = count_rows(tx, &set, &mut impact)?;
+    let totals = count_rows(tx, ctx.schema, &set, &mut impact)?;
     dangling_associations(tx, ctx, &set, &depth, &mut impact)?;
     for (pos, name) in set.iter().enumerate() {
         if ctx
@@ -263,6 +263,7 @@ fn follow_references(
 /// blocks the statement.
 fn count_rows(
     tx: &mut dyn PreviewTx,
+    schema: &crate::schema::Schema,
     set: &[QualName],
     impact: &mut Impact,
 ) -> Result<BTreeMap<QualName, Totals>> {
@@ -275,7 +276,10 @@ fn count_rows(
     for e in &mut impact.effects {
         e.rows = totals.get(&e.table).map(|t| t.delete).or(Some(0));
         if e.action == Action::Restrict && e.blocking {
-            let n = tx.count(&format!("SELECT count(*) FROM {}", e.table.sql()))?;
+            let n = tx.count(&format!(
+                "SELECT count(*) FROM {}",
+                schema.own_rows(&e.table)
+            ))?;
             e.rows = n;
         }
     }
@@ -297,7 +301,7 @@ fn dangling_associations(
     {
         let n = tx.count(&format!(
             "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
-            a.table.sql(),
+            ctx.schema.own_rows(&a.table),
             quote_ident(&a.column)
         ))?;
         impact.bounded &= n.is_some();

@@ -127,6 +127,7 @@ fn table_of(r: &[Value]) -> Result<TableEntry> {
             position: int(r.get(3))?,
             columns: json_of(r.get(4))?,
             key_columns: json_of(r.get(5))?,
+            inherited: false,
         },
         locator: json_of(r.get(6))?,
         deleted: count(7)?,

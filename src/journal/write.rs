@@ -281,7 +281,7 @@ impl Recording {
         let query = format!(
             "SELECT {} FROM {before} AS b JOIN {} AS t ON {}",
             select.join(", "),
-            entry.info.sql_name(),
+            entry.info.own_rows(),
             on.join(" AND ")
         );
         let slot = entry.slot;
@@ -301,7 +301,7 @@ impl Recording {
         let query = format!(
             "SELECT {} FROM {} AS t WHERE {written}",
             select.join(", "),
-            entry.info.sql_name()
+            entry.info.own_rows()
         );
         let slot = entry.slot;
         self.copy_rows(tx, (slot, Part::After), &columns, &query, true)
@@ -436,7 +436,7 @@ impl Recording {
         tx.execute(&format!(
             "UPDATE {} AS d SET {KEPT_COLUMN} = (SELECT count(*) FROM {} AS t WHERE {})",
             self.names.snapshot(self.id, e.slot, Part::Deleted),
-            e.info.sql_name(),
+            e.info.own_rows(),
             self.dialect.images_equal(&table, &snap)
         ))?;
         Ok(())

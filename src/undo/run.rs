@@ -99,16 +99,18 @@ To go back to an earlier policy, push it: dbguard policy push DIR"
     /// gone, or of another type (`numeric` become `numeric(10,1)`), would
     /// take values other than the captured ones, or none. A column added
     /// since takes its default in re-inserted rows and keeps its value in
-    /// reverted ones.
-    pub fn check_columns(&self, schema: &Schema) -> Result<()> {
+    /// reverted ones. Notes on each table what the restore must know of
+    /// it now: whether others inherit from it ([`TableInfo::inherited`]).
+    pub fn check_columns(&mut self, schema: &Schema) -> Result<()> {
         let id = self.loaded.change.id;
-        for t in &self.loaded.tables {
+        for t in &mut self.loaded.tables {
             let name = t.info.qual_name();
             let Some(table) = schema.get(&name) else {
                 return Err(Error::refused(format!(
                     "cannot undo change {id}: {name} is gone since the change; nothing was changed"
                 )));
             };
+            t.info.inherited = table.inherited;
             for c in t.info.written_columns().map(|(_, c)| c) {
                 let now = table.columns.iter().find(|n| n.name == c.name);
                 let problem = match now {
@@ -818,9 +820,9 @@ fn check_integrity(tx: &mut dyn ApplyTx, schema: &Schema, tables: &[&TableEntry]
             .collect();
         let sql = format!(
             "SELECT count(*) FROM {} AS c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-            fk.table.sql(),
+            schema.own_rows(&fk.table),
             not_null.join(" AND "),
-            fk.ref_table.sql(),
+            schema.own_rows(&fk.ref_table),
             eq.join(" AND ")
         );
         let n = (tx as &mut dyn PreviewTx).count(&sql)?.unwrap_or(0);

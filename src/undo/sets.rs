@@ -37,7 +37,14 @@ impl<'a> TableSets<'a> {
         self.names.staged(self.prefix, self.entry.slot, part)
     }
 
+    /// The table where a statement reads, updates or deletes its rows:
+    /// its own rows only ([`crate::schema::TableInfo::own_rows`]).
     pub fn table(&self) -> String {
+        self.entry.info.own_rows()
+    }
+
+    /// The table an `INSERT` names.
+    fn insert_into(&self) -> String {
         self.entry.info.sql_name()
     }
 
@@ -308,7 +315,7 @@ impl<'a> TableSets<'a> {
         format!(
             "INSERT{} INTO {} ({}){} SELECT {} FROM {} AS d{free}",
             self.dialect.or_abort(),
-            self.table(),
+            self.insert_into(),
             cols.join(", "),
             self.dialect.overriding(&self.entry.info),
             self.snap_cols("d").join(", "),
@@ -388,7 +395,7 @@ impl<'a> TableSets<'a> {
             .collect();
         format!(
             "INSERT INTO {} ({}){} SELECT {} FROM {} AS b",
-            self.table(),
+            self.insert_into(),
             cols.join(", "),
             self.dialect.overriding(&self.entry.info),
             self.snap_cols("b").join(", "),

@@ -136,7 +136,7 @@ fn diff(before: &Snapshot, after: &Snapshot) -> BTreeMap<String, Counts> {
 
 const PG_TABLES: &str = "
 SELECT n.nspname || '.' || c.relname,
-       format('%I.%I', n.nspname, c.relname),
+       CASE WHEN c.relkind = 'r' THEN 'ONLY ' ELSE '' END || format('%I.%I', n.nspname, c.relname),
        (SELECT string_agg(format('%I', a.attname), ',' ORDER BY array_position(i.indkey::int2[], a.attnum))
           FROM pg_index i
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)

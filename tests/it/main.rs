@@ -50,6 +50,7 @@ mod impact_found;
 mod impact_generated;
 mod impact_generated_schema;
 mod impact_guard;
+mod impact_inherit;
 mod impact_large;
 mod impact_order;
 mod impact_pg;

@@ -106,7 +106,8 @@ fn load_settings(
 
 /// 2. Tables, with their partition parent. `pg_inherits` also records
 ///    plain (legacy) inheritance; only `relispartition` rows are
-///    partitions, so the join is restricted to those.
+///    partitions, so the join is restricted to those, and whether a table
+///    has plain children is asked apart (`Table::inherited`).
 fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Tables> {
     counter.queries += 1;
     let rel = rel_filter();
@@ -116,7 +117,9 @@ fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<T
                     c.relrowsecurity, c.relforcerowsecurity, \
                     pn.nspname::text, pc.relname::text, \
                     (SELECT array_agg(r.rulename::text ORDER BY r.rulename) FROM pg_rewrite r \
-                      WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') \
+                      WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'), \
+                    EXISTS (SELECT 1 FROM pg_inherits h JOIN pg_class hc ON hc.oid = h.inhrelid \
+                      WHERE h.inhparent = c.oid AND NOT hc.relispartition) \
              FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition \
@@ -150,6 +153,7 @@ fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<T
         }
         let rules: Option<Vec<String>> = row.try_get(8)?;
         t.rules = rules.unwrap_or_default();
+        t.inherited = row.try_get(9)?;
         tables.by_oid.insert(oid, tables.list.len());
         tables.list.push(t);
     }

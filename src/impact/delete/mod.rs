@@ -214,7 +214,7 @@ impl Sql<'_> {
                 format!(
                     "{name} AS (SELECT {} FROM {} AS {a} WHERE {cond})",
                     self.select_list(x, &a),
-                    self.table(x).name.sql()
+                    self.table(x).own_rows()
                 )
             }
             Node::Closure(k) => {
@@ -232,9 +232,9 @@ impl Sql<'_> {
                         if self.g.scc_of.get(&e.parent) == Some(&k) {
                             steps.push(ClosureStep {
                                 parent_tag: e.parent,
-                                parent_sql: self.table(e.parent).name.sql(),
+                                parent_sql: self.table(e.parent).own_rows(),
                                 child_tag: e.child,
-                                child_sql: self.table(e.child).name.sql(),
+                                child_sql: self.table(e.child).own_rows(),
                                 pairs: e
                                     .child_cols
                                     .iter()
@@ -250,7 +250,7 @@ impl Sql<'_> {
                                 &self.ident(x, "s"),
                                 &format!(
                                     "FROM {} AS s WHERE {}",
-                                    self.table(x).name.sql(),
+                                    self.table(x).own_rows(),
                                     self.member(e, "s")
                                 ),
                             ));
@@ -312,7 +312,7 @@ impl Sql<'_> {
             "{}SELECT {} FROM {} AS {a} WHERE {cond}{} LIMIT {n}",
             self.with(needed),
             cols.join(", "),
-            self.table(x).name.sql(),
+            self.table(x).own_rows(),
             sample_order(self.ctx.dialect, self.table(x), &a)
         );
         Ok(tx.query(&sql)?.unwrap_or_default())
@@ -352,6 +352,14 @@ pub(super) fn analyze(
         user_recursive,
         carried: carried_columns(&g),
     };
+    let with = super::with_clause(&sql.user_ctes, sql.user_recursive);
+    super::inherit::refuse_inherited_rows(
+        tx,
+        ctx,
+        table,
+        (&with, &sql.from, &sql.qual),
+        sql.pred.as_deref(),
+    )?;
     let mut impact = empty_impact(stmt, table);
     let target_rows = count_target(tx, &sql, &mut impact)?;
     if ctx.options.target_only {
@@ -365,7 +373,6 @@ pub(super) fn analyze(
         .filter(|_| !sql.distinct && ctx.options.judge_where)
         && target_rows.unwrap_or(0) > 0
     {
-        let with = super::with_clause(&sql.user_ctes, sql.user_recursive);
         impact.covers_every_row = super::covers_every_row(tx, &with, &sql.from, pred)?;
     }
     let deleted_rows = count_deleted(tx, &sql, target_rows, &mut impact)?;
@@ -496,7 +503,7 @@ fn count_target(tx: &mut dyn PreviewTx, sql: &Sql<'_>, impact: &mut Impact) -> R
                 "{}SELECT {} FROM {} AS {a} WHERE {in_target}",
                 sql.with(&[Node::Target]),
                 d.fingerprint(table, &a),
-                table.name.sql(),
+                table.own_rows(),
             );
             tx.query(&fp)?.and_then(|r| {
                 r.rows
@@ -561,7 +568,7 @@ fn follow_edge(
         sql.count(
             tx,
             &needed,
-            &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
+            &format!("{} AS {ca} WHERE {cond}", sql.table(c).own_rows()),
         )?
     };
     impact.bounded &= rows.is_some();
@@ -660,7 +667,7 @@ fn gone_blockers(
         &needed,
         &format!(
             "{} AS {ca} WHERE {cond} AND {}",
-            sql.table(c).name.sql(),
+            sql.table(c).own_rows(),
             sql.is_deleted(c, &ca)
         ),
     )?;

@@ -68,7 +68,7 @@ pub(super) fn count_set_rows(
             None => sql.count(
                 tx,
                 &needed,
-                &format!("{} AS {ca} WHERE {cond}", sql.table(c).name.sql()),
+                &format!("{} AS {ca} WHERE {cond}", sql.table(c).own_rows()),
             )?,
         };
         impact.bounded &= n.is_some();
@@ -137,7 +137,7 @@ fn count_again(
         needed,
         &format!(
             "{} AS {ca} JOIN ({}) AS k ON (CASE k.i {} END) WHERE {cond}",
-            sql.table(c).name.sql(),
+            sql.table(c).own_rows(),
             keys.join(" UNION ALL "),
             which.join(" ")
         ),
@@ -169,7 +169,7 @@ fn count_both(
         needed,
         &format!(
             "{} AS {ca} WHERE {reached} AND {}",
-            sql.table(c).name.sql(),
+            sql.table(c).own_rows(),
             sql.is_deleted(c, &ca)
         ),
     )?;
@@ -241,7 +241,7 @@ pub(super) fn check_set_null(
     let certain = if deletes_rows_of(deleted, e.child) {
         let ca = Sql::alias(e.child);
         let (needed, reached) = reached_rows(sql, e, &ca, true);
-        let from = format!("{} AS {ca} WHERE {reached}", child.name.sql());
+        let from = format!("{} AS {ca} WHERE {reached}", child.own_rows());
         let spared = sql.count(tx, &needed, &from)?;
         impact.bounded &= spared.is_some();
         spared != Some(0)
@@ -310,9 +310,9 @@ pub(super) fn check_set_default(
         let body = format!(
             "(SELECT {} FROM {} AS {ca} WHERE {reached}) AS s WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS {pa} WHERE {} AND NOT ({}))",
             set.join(", "),
-            child.name.sql(),
+            child.own_rows(),
             present.join(" AND "),
-            parent.name.sql(),
+            parent.own_rows(),
             eq.join(" AND "),
             sql.is_deleted(e.parent, pa)
         );
@@ -381,7 +381,7 @@ pub(super) fn check_action_rows(
         let (needed, reached) = reached_rows(sql, e, &ca, spare_deleted);
         (
             sql.with(&needed),
-            format!("{} AS {ca} WHERE {reached}", child.name.sql()),
+            format!("{} AS {ca} WHERE {reached}", child.own_rows()),
         )
     };
     let (with, from) = written(false);

@@ -58,6 +58,9 @@ pub(super) fn analyze(
 ) -> Result<Impact> {
     let up = Update::parse(ctx, stmt)?;
     let table = up.table;
+    let with = super::with_clause(&up.uctes, up.urec);
+    let pred = up.pred.strip_prefix(" WHERE ");
+    super::inherit::refuse_inherited_rows(tx, ctx, table, (&with, &up.from, &up.qual), pred)?;
     let mut impact = empty_impact(stmt, table);
     let (matched, changed) = up.count_matched(tx, &mut impact)?;
     // With FROM, which rows are "outside" the WHERE is not one table's
@@ -68,7 +71,6 @@ pub(super) fn analyze(
         .filter(|_| !up.joined && ctx.options.judge_where)
         && matched.unwrap_or(0) > 0
     {
-        let with = super::with_clause(&up.uctes, up.urec);
         impact.covers_every_row = super::covers_every_row(tx, &with, &up.from, pred)?;
     }
     if matched.unwrap_or(1) > 0 && ctx.options.sample_rows > 0 {
@@ -305,7 +307,7 @@ impl<'a> Update<'a> {
                 "{}SELECT {} FROM {} AS a JOIN m ON {}",
                 self.with_m,
                 self.d.fingerprint(self.table, "a"),
-                self.table.name.sql(),
+                self.table.own_rows(),
                 self.join_m()
             );
             impact.target.fingerprint = tx.query(&fp)?.and_then(|r| {
@@ -422,7 +424,7 @@ impl<'a> Update<'a> {
         self.self_parent_after(fk, &eq).unwrap_or_else(|| {
             format!(
                 "NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-                parent.sql(),
+                self.ctx.schema.own_rows(parent),
                 eq.join(" AND ")
             )
         })
@@ -443,7 +445,7 @@ impl<'a> Update<'a> {
         let m_ident = self.ident_cols.join(", ");
         let kept = format!(
             "SELECT 1 FROM {} AS p WHERE {} AND {} NOT IN (SELECT {m_ident} FROM m)",
-            self.table.name.sql(),
+            self.table.own_rows(),
             eq.join(" AND "),
             tuple(&self.d.row_ident(self.table, "p"))
         );
@@ -455,7 +457,7 @@ impl<'a> Update<'a> {
             .collect();
         let moved = format!(
             "SELECT 1 FROM {} AS {q} WHERE {} IN (SELECT {m_ident} FROM m) AND {}",
-            self.table.name.sql(),
+            self.table.own_rows(),
             tuple(&self.d.row_ident(self.table, &self.qual)),
             moved_eq.join(" AND "),
             q = self.qual
@@ -527,7 +529,7 @@ impl<'a> Update<'a> {
             "{}SELECT count(*) FROM nk WHERE {} AND EXISTS (SELECT 1 FROM {} AS t WHERE {} AND NOT ({}))",
             nk.with,
             nk.not_null,
-            table.name.sql(),
+            table.own_rows(),
             nk.eq,
             nk.t_in_nk
         ))?;
@@ -603,7 +605,7 @@ impl<'a> Update<'a> {
         let edges = format!(
             "__e AS (SELECT {} FROM nk JOIN {} AS t ON {} AND {} AND NOT ({} = {}) WHERE {})",
             sel.join(", "),
-            self.table.name.sql(),
+            self.table.own_rows(),
             nk.eq,
             nk.t_in_nk,
             tuple(&t_ident),
@@ -714,7 +716,7 @@ impl<'a> Update<'a> {
             let n = tx.count(&format!(
                 "{}SELECT count(*) FROM {} AS c WHERE {}",
                 self.with(&ctes),
-                child.name.sql(),
+                child.own_rows(),
                 conds.join(" OR ")
             ))?;
             impact.bounded &= n.is_some();

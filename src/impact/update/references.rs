@@ -180,7 +180,7 @@ impl Update<'_> {
         let cond = self.edge_cond(&kname, &edge);
         let n = tx.count(&format!(
             "{with_k}SELECT count(*) FROM {} AS c WHERE {cond}",
-            child.name.sql()
+            child.own_rows()
         ))?;
         impact.bounded &= n.is_some();
         let rows = n.unwrap_or(0);
@@ -232,7 +232,7 @@ impl Update<'_> {
             tx.query(&format!(
                 "{with_k}SELECT {} FROM {} AS c WHERE {cond}{} LIMIT {}",
                 cols.join(", "),
-                child.name.sql(),
+                child.own_rows(),
                 sample_order(self.d, child, "c"),
                 self.ctx.options.sample_rows
             ))?
@@ -284,7 +284,7 @@ impl Update<'_> {
         let same = k_joins(edge);
         let n = tx.count(&format!(
             "{with_k}SELECT count(*) FROM {} AS c WHERE {cond} AND EXISTS (SELECT 1 FROM {kname} AS k WHERE {} AND {mixed})",
-            child.name.sql(),
+            child.own_rows(),
             same
         ))?;
         impact.bounded &= n.is_some();
@@ -426,7 +426,7 @@ impl Update<'_> {
         let same = k_joins(edge);
         let from = format!(
             "{} AS c JOIN {kname} AS k ON {} WHERE {cond}",
-            child.name.sql(),
+            child.own_rows(),
             same
         );
         // SET NULL, a cascaded key with a NULL in it, or a SET DEFAULT of a

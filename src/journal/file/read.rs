@@ -174,6 +174,7 @@ impl OldJournal {
                 columns: serde_json::from_str(&columns).map_err(|e| json("columns", e))?,
                 key_columns: serde_json::from_str(&keys).map_err(|e| json("key", e))?,
                 name,
+                inherited: false,
             });
         }
         Ok(out)
