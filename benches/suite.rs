@@ -17,6 +17,10 @@
 //! issue 14 at 100k rows and above, the older 1.5× below):
 //! - preview: `dbguard::impact::preview` of `DELETE FROM parent WHERE ...`
 //!   vs hand-written `count(*)` queries for every edge (≤ 1.2×);
+//! - preview vs trial run (issue 16, `trial.rs`): the same preview vs
+//!   `BEGIN; DELETE; ROLLBACK` on an open connection, and the binary's
+//!   `exec --dry-run` vs that trial run through `psql` (≤ 0.5× at 100k and
+//!   1M); group `wide`: both on a 300-table cascade (≤ 1×);
 //! - apply: the `dbguard` binary's `exec --yes` (preview, lock, capture into
 //!   the journal's snapshot tables, delete, verify, commit) vs `COPY
 //!   (SELECT ...) TO STDOUT` of every affected table into fsynced files plus
@@ -76,6 +80,8 @@ mod common;
 mod one_row;
 #[path = "suite/startup.rs"]
 mod startup;
+#[path = "suite/trial.rs"]
+mod trial;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -97,11 +103,12 @@ const USAGE: &str = "usage: cargo bench --bench suite -- [SIZE...] [--big] [--js
   --big-runs N timed runs at 1M rows and above (default 3)
   --warmup N  untimed runs first (default 1)
   --tables N  tables for the startup measure (default 5000, 2 FKs each)
-  --only LIST groups: preview, apply, one-row, one-row-3m, startup, sqlite
-              (default: all, one-row-3m only with --big)";
+  --only LIST groups: preview, apply, one-row, one-row-3m, startup, sqlite,
+              wide (default: all, one-row-3m only with --big)";
 
-const GROUPS: [&str; 6] = [
+const GROUPS: [&str; 7] = [
     "preview",
+    "wide",
     "apply",
     "one-row",
     "one-row-3m",
@@ -290,6 +297,11 @@ fn run(opts: &Opts) -> Res<()> {
         let v = one_row::one_row_3m(opts, &env, &mut report)?;
         pg_version.get_or_insert(v);
         phases.insert("one_row_3m_s".into(), t.elapsed().as_secs_f64().into());
+    }
+    if opts.wants("wide") {
+        let t = Instant::now();
+        trial::wide(opts, &env, &mut report)?;
+        phases.insert("wide_s".into(), t.elapsed().as_secs_f64().into());
     }
     if opts.wants("startup") {
         let t = Instant::now();
@@ -631,6 +643,18 @@ fn pg_size(
         };
         progress(&e);
         report.entries.push(e);
+        // Issue 16: at most half the trial run from 100k rows.
+        let trial = trial::Trial {
+            url,
+            delete: c.delete(),
+            affected: c.affected(),
+            vacuum: "VACUUM (ANALYZE) parent, child, grandchild, side, mention".to_owned(),
+            size: Some(size),
+            label: "cascade",
+            target: (size >= 100_000).then_some(0.5),
+        };
+        trial::compare(opts, env, &trial, report)?;
+        check_state("after the trial runs", &pg_state(db)?, &initial)?;
     }
 
     if opts.wants("apply") {

@@ -186,6 +186,32 @@ pub fn psql(url: &str, stmt: &str) -> Res<f64> {
     Ok(took)
 }
 
+/// Runs `psql -X -q` with one `-c` per statement, in one session (a
+/// trial run: `BEGIN`, the statement, `ROLLBACK`), a whole process, and
+/// returns its wall time in ms.
+pub fn psql_script(url: &str, stmts: &[&str]) -> Res<f64> {
+    let psql = std::env::var("PSQL").unwrap_or_else(|_| "psql".to_owned());
+    let mut cmd = Command::new(&psql);
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]);
+    for s in stmts {
+        cmd.args(["-c", s]);
+    }
+    let start = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {psql} (set PSQL to its path): {e}"))?;
+    let took = ms(start.elapsed());
+    if !out.status.success() {
+        return Err(format!(
+            "psql {stmts:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(took)
+}
+
 /// Writes the permissive policy directory (`default = "confirm"`: with
 /// `--yes` every change applies, as in the integration tests).
 pub fn permissive_policy(dir: &Path) -> Res<()> {
