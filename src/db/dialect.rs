@@ -87,6 +87,14 @@ impl Dialect {
         self.0 == Engine::Postgres
     }
 
+    /// Whether a row updated a second time in one transaction has every
+    /// foreign key of it checked, changed or not: PostgreSQL does
+    /// (`RI_FKey_fk_upd_check_required`: the old version is the
+    /// transaction's own), SQLite checks only the keys an update changes.
+    pub(crate) fn rechecks_rows_updated_twice(&self) -> bool {
+        self.0 == Engine::Postgres
+    }
+
     /// Whether a violation of a key so declared fails at commit rather than
     /// in the statement: a deferred `NO ACTION` key. Neither engine defers
     /// `RESTRICT`, whatever the key's deferral.

@@ -74,6 +74,7 @@ pub(super) fn count_set_rows(
         impact.bounded &= n.is_some();
         totals.entry(c).or_default().update = n.unwrap_or(0);
         count_again(tx, sql, c, (&needed, &cond), &conds, n, impact)?;
+        checked_again(tx, sql, c, deleted_rows, impact)?;
         impact.row_sets.push(super::super::RowSet {
             table: sql.table(c).name.clone(),
             op: crate::journal::Op::Update,
@@ -147,6 +148,87 @@ fn count_again(
         impact
             .updated_again
             .insert(sql.table(c).name.clone(), extra);
+    }
+    Ok(())
+}
+
+/// Rows of `c` that two SET NULL or SET DEFAULT keys reach are updated
+/// twice, and PostgreSQL checks every key of a row it updates a second
+/// time in the transaction ([`Dialect::rechecks_rows_updated_twice`]).
+/// Where such a row's other key `f` points at a row the statement
+/// deletes, the check fails if it runs before what `f`'s own action does
+/// to the row (delete it, set it), and passes after: that depends on the
+/// order the engine fires its actions in, so it is a "may fail". `f`'s
+/// action reaching the row counts as one of its updates only where other
+/// keys update it twice besides; keys sharing a column with `f` are left
+/// out (a NULL they write makes the check pass).
+///
+/// [`Dialect::rechecks_rows_updated_twice`]: crate::db::dialect::Dialect::rechecks_rows_updated_twice
+fn checked_again(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    c: usize,
+    deleted_rows: &BTreeMap<usize, Option<u64>>,
+    impact: &mut Impact,
+) -> Result<()> {
+    if !sql.ctx.dialect.rechecks_rows_updated_twice() {
+        return Ok(());
+    }
+    let set: Vec<&Edge> = sql
+        .g
+        .edges
+        .iter()
+        .filter(|e| e.child == c && matches!(e.action, Action::SetNull | Action::SetDefault))
+        .collect();
+    let keys = sql
+        .g
+        .edges
+        .iter()
+        .filter(|f| f.child == c && f.source == "fk" && deleted_rows.contains_key(&f.parent));
+    let ca = Sql::alias(c);
+    for f in keys {
+        let others: Vec<&&Edge> = set
+            .iter()
+            .filter(|e| e.via != f.via)
+            .filter(|e| e.set_cols.iter().all(|col| !f.child_cols.contains(col)))
+            .collect();
+        if others.len() < 2 {
+            continue;
+        }
+        let mut needed = vec![Node::Deleted(f.parent)];
+        let hits: Vec<String> = others
+            .iter()
+            .map(|e| {
+                needed.push(Node::Deleted(e.parent));
+                format!("CASE WHEN {} THEN 1 ELSE 0 END", sql.member(e, &ca))
+            })
+            .collect();
+        let n = sql.count(
+            tx,
+            &needed,
+            &format!(
+                "{} AS {ca} WHERE {} AND ({}) >= 2",
+                sql.table(c).own_rows(),
+                sql.member(f, &ca),
+                hits.join(" + ")
+            ),
+        )?;
+        impact.bounded &= n.is_some();
+        if let Some(n) = n.filter(|&n| n > 0) {
+            let names: Vec<&str> = others.iter().map(|e| e.via.as_str()).collect();
+            impact.warnings.push(format!(
+                "may fail: deleting from {}, {n} row{} of {} {} set by two keys ({}), and PostgreSQL then checks {} key {}, which points at rows this statement deletes: the check fails if it runs before the action of {} reaches {}, and which comes first depends on the order the engine fires its actions in",
+                sql.table(sql.g.target).name,
+                if n == 1 { "" } else { "s" },
+                sql.table(c).name,
+                if n == 1 { "is" } else { "are" },
+                names.join(", "),
+                if n == 1 { "its" } else { "their" },
+                f.via,
+                f.via,
+                if n == 1 { "it" } else { "them" },
+            ));
+        }
     }
     Ok(())
 }
