@@ -1,11 +1,18 @@
-//! The startup measure: opening a database of 5,000 tables and 10,000
-//! FKs and reading its schema, against psql's `\d` and SQLite's listing.
+//! The startup measures: opening a database of 5,000 tables and 10,000
+//! FKs and reading its schema, against psql's `\d` and SQLite's listing;
+//! and the binary's start on a schema of GitLab's shape (issue 16: about
+//! 1,000 tables, 90 partitions, 4,000 defaults, 2,000 foreign keys, the
+//! generator the tests use), against `psql -X -c 'SELECT 1'`.
 
 use std::time::Instant;
 
 use super::{Env, Opts, progress};
 use crate::common::*;
 use dbguard::db::{Connection, OpenOptions};
+
+#[path = "../../tests/it/gitlab_schema.rs"]
+#[allow(dead_code)]
+mod gitlab_schema;
 
 /// psql's `\d`: every relation visible on the search path.
 const PSQL_D: &str = "SELECT n.nspname AS \"Schema\", c.relname AS \"Name\", \
@@ -152,5 +159,57 @@ pub(super) fn startup(opts: &Opts, env: &Env, report: &mut Report) -> Res<()> {
     }
     let _ = std::fs::remove_file(&path);
     push("sqlite", &dg, "open + schema query", &base);
+    gitlab_shaped(opts, env, report)
+}
+
+/// Issue 16: the binary, start to exit, running `SELECT 1` against the
+/// GitLab-shaped schema (connect, read the schema, run, audit) within 3×
+/// psql doing the same; the library's open and schema read beside it.
+fn gitlab_shaped(opts: &Opts, env: &Env, report: &mut Report) -> Res<()> {
+    let db = TempPg::create("gitlab")?;
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls)?;
+    let t = Instant::now();
+    let (batches, fks) = gitlab_schema::gitlab_schema();
+    for b in &batches {
+        client.batch_execute(b)?;
+    }
+    eprintln!(
+        "postgres: the GitLab-shaped schema ({fks} FKs) created in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let args = ["exec", db.url.as_str(), "-c", "SELECT 1"];
+    let (mut bin, mut psql_ms, mut lib) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..opts.warmup + opts.runs {
+        let b = env.bin.run(&args)?.ms;
+        let q = psql(&db.url, "SELECT 1")?;
+        let (l, ()) = timed(|| {
+            Connection::open(Some(&db.url), &OpenOptions::default())?.introspect()?;
+            Ok(())
+        })?;
+        if i >= opts.warmup {
+            bin.push(b);
+            psql_ms.push(q);
+            lib.push(l);
+        }
+    }
+    let mut push = |measure: &str, dg: &[f64], target: Option<f64>| {
+        let e = Entry {
+            measure: measure.to_owned(),
+            engine: "postgres",
+            size: None,
+            rows: None,
+            runs: opts.runs,
+            dbguard_ms: median(dg),
+            baseline: "psql -X -c 'SELECT 1'".to_owned(),
+            baseline_ms: median(&psql_ms),
+            target,
+            limit_ms: None,
+            unit: Unit::Ms,
+        };
+        progress(&e);
+        report.entries.push(e);
+    };
+    push("startup GitLab-shaped", &bin, Some(3.0));
+    push("schema read GitLab-shaped", &lib, None);
     Ok(())
 }

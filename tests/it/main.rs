@@ -37,6 +37,8 @@ mod cluster;
 mod complete;
 mod connect;
 mod demo;
+mod gitlab_schema;
+mod gitlab_shape;
 mod guard_admin;
 mod guard_classifier;
 mod guard_effects;
