@@ -59,8 +59,8 @@ pub(super) fn analyze(
     };
     super::checks::violations(tx, &written, "insert into", &mut impact)?;
     ignored_rows(ins, table, &impact)?;
-    v.check_foreign_keys(tx, &mut impact)?;
     let conflict = conflict(ctx, table, ins)?;
+    v.check_foreign_keys(tx, &conflict, &mut impact)?;
     let alias = ins.table_alias.as_ref().map(|a| a.alias.to_string());
     let (inserted, updated) = v.unique_keys(tx, &conflict, rows, alias, &mut impact)?;
     let inserted = rows.map(|_| inserted);
@@ -221,9 +221,21 @@ impl<'a> Insert<'a> {
         Ok(())
     }
 
-    /// Foreign keys: every non-NULL key must find its parent row.
-    fn check_foreign_keys(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
+    /// Foreign keys: every non-NULL key of a row the statement inserts must
+    /// find its parent row. A row ON CONFLICT skips is never inserted, so
+    /// never checked: one that hits an existing row, and a later one of
+    /// rows repeating a key (the first is inserted). Which of those comes
+    /// first is the statement's order, so a row whose key a row with a
+    /// valid reference repeats makes it "may fail", not fail.
+    fn check_foreign_keys(
+        &self,
+        tx: &mut dyn PreviewTx,
+        conflict: &Conflict<'_>,
+        impact: &mut Impact,
+    ) -> Result<()> {
         let table = self.table;
+        let keys = self.conflict_keys(conflict);
+        let live = |r: &str| format!("NOT ({})", self.hits_existing(&keys, r));
         for fk in &table.foreign_keys {
             if !self.provided(&fk.columns) {
                 continue;
@@ -231,46 +243,72 @@ impl<'a> Insert<'a> {
             let Some(parent) = self.ctx.schema.get(&fk.ref_table) else {
                 continue;
             };
-            let not_null: Vec<String> = fk
-                .columns
-                .iter()
-                .map(|c| format!("v.{} IS NOT NULL", quote_ident(c)))
-                .collect();
+            let not_null = |r: &str| -> Vec<String> {
+                fk.columns
+                    .iter()
+                    .map(|c| format!("{r}.{} IS NOT NULL", quote_ident(c)))
+                    .collect()
+            };
             super::match_full::check(
                 tx,
                 impact,
                 ("insert into", &table.name),
                 fk,
-                &not_null,
-                |mixed| format!("{}SELECT count(*) FROM v WHERE {mixed}", self.with_v),
+                &not_null("v"),
+                |mixed| {
+                    format!(
+                        "{}SELECT count(*) FROM v WHERE {mixed} AND {}",
+                        self.with_v,
+                        live("v")
+                    )
+                },
             )?;
-            let eq = |alias: &str| -> String {
+            let eq = |p: &str, r: &str| -> String {
                 fk.ref_columns
                     .iter()
                     .zip(&fk.columns)
-                    .map(|(rc, c)| format!("{} = v.{}", qcol(alias, rc), quote_ident(c)))
+                    .map(|(rc, c)| format!("{} = {r}.{}", qcol(p, rc), quote_ident(c)))
                     .collect::<Vec<_>>()
                     .join(" AND ")
             };
-            let mut cond = format!(
-                "{} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-                not_null.join(" AND "),
-                parent.own_rows(),
-                eq("p")
+            let missing = |r: &str| -> String {
+                let mut cond = format!(
+                    "{} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+                    not_null(r).join(" AND "),
+                    parent.own_rows(),
+                    eq("p", r)
+                );
+                if parent.name == table.name {
+                    // A row may reference another row inserted by the same
+                    // statement.
+                    cond.push_str(&format!(
+                        " AND NOT EXISTS (SELECT 1 FROM v AS w2 WHERE {})",
+                        eq("w2", r)
+                    ));
+                }
+                cond
+            };
+            let failing = format!("{} AND {}", missing("v"), live("v"));
+            let spared = format!(
+                "EXISTS (SELECT 1 FROM v AS w WHERE ({}) AND {} AND NOT ({}))",
+                repeats(&keys, "v", "w"),
+                live("w"),
+                missing("w")
             );
-            if parent.name == table.name {
-                // A row may reference another row inserted by the same
-                // statement.
-                cond.push_str(&format!(
-                    " AND NOT EXISTS (SELECT 1 FROM v AS w WHERE {})",
-                    eq("w")
-                ));
-            }
-            let n = tx.count(&format!(
-                "{}SELECT count(*) FROM v WHERE {cond}",
-                self.with_v
-            ))?;
-            impact.bounded &= n.is_some();
+            let count = |tx: &mut dyn PreviewTx, cond: String| {
+                tx.count(&format!(
+                    "{}SELECT count(*) FROM v WHERE {cond}",
+                    self.with_v
+                ))
+            };
+            let n = count(tx, format!("{failing} AND NOT {spared}"))?;
+            let unsure = if keys.is_empty() {
+                Some(0)
+            } else {
+                count(tx, format!("{failing} AND {spared}"))?
+            };
+            impact.bounded &= n.is_some() && unsure.is_some();
+            let refs = |n: u64| if n == 1 { " references" } else { "s reference" };
             if let Some(n) = n.filter(|&n| n > 0) {
                 let when = if fk.deferrable && fk.initially_deferred {
                     "; the failure comes at commit"
@@ -280,13 +318,59 @@ impl<'a> Insert<'a> {
                 impact.failures.push(format!(
                     "cannot insert into {}: {n} row{} {} rows that do not exist (FK {}){when}",
                     table.name,
-                    if n == 1 { " references" } else { "s reference" },
+                    refs(n),
+                    parent.name,
+                    fk.name
+                ));
+            }
+            if let Some(n) = unsure.filter(|&n| n > 0) {
+                impact.warnings.push(format!(
+                    "may fail: inserting into {}, {n} row{} {} rows that do not exist (FK {}) and repeat the key of a row that does not: the statement fails if such a row comes first, and ON CONFLICT skips it otherwise",
+                    table.name,
+                    refs(n),
                     parent.name,
                     fk.name
                 ));
             }
         }
         Ok(())
+    }
+
+    /// The keys on which ON CONFLICT skips a row (or updates the existing
+    /// one instead): none without ON CONFLICT.
+    fn conflict_keys(&self, conflict: &Conflict<'_>) -> Vec<Key> {
+        match conflict {
+            Conflict::Fail => Vec::new(),
+            Conflict::Nothing(None) => all_keys(self.table)
+                .into_iter()
+                .filter(|k| self.provided(&k.columns))
+                .collect(),
+            Conflict::Nothing(Some(k)) | Conflict::Update(k, _, _) => vec![k.clone()],
+        }
+    }
+
+    /// Whether row `r` of `v` hits an existing row on one of `keys`.
+    fn hits_existing(&self, keys: &[Key], r: &str) -> String {
+        let hits: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                let eq: Vec<String> = k
+                    .columns
+                    .iter()
+                    .map(|c| format!("{} = {r}.{}", qcol("t", c), quote_ident(c)))
+                    .collect();
+                format!(
+                    "EXISTS (SELECT 1 FROM {} AS t WHERE {})",
+                    self.table.own_rows(),
+                    eq.join(" AND ")
+                )
+            })
+            .collect();
+        if hits.is_empty() {
+            "FALSE".to_owned()
+        } else {
+            hits.join(" OR ")
+        }
     }
 
     // ---- unique keys ----
@@ -314,26 +398,22 @@ impl<'a> Insert<'a> {
             }
             Conflict::Nothing(None) => {
                 let inserted = self.skip_any_conflict(tx, &keys, impact)?;
-                Ok((inserted.unwrap_or(rows.unwrap_or(0)), 0))
+                let inserted = inserted.unwrap_or(rows.unwrap_or(0));
+                impact.target.conflicts = rows.map(|r| r.saturating_sub(inserted));
+                Ok((inserted, 0))
             }
             Conflict::Nothing(Some(key)) | Conflict::Update(key, _, _) => {
-                self.on_conflict_key(tx, conflict, key, &keys, alias, impact)
+                let (inserted, updated) =
+                    self.on_conflict_key(tx, conflict, key, &keys, alias, impact)?;
+                impact.target.conflicts = rows.map(|r| r.saturating_sub(inserted));
+                Ok((inserted, updated))
             }
         }
     }
 
     /// `EXISTS` a row of the table with the row `v`'s values of `k`.
     fn exists(&self, k: &Key) -> String {
-        let eq: Vec<String> = k
-            .columns
-            .iter()
-            .map(|c| format!("{} = v.{}", qcol("t", c), quote_ident(c)))
-            .collect();
-        format!(
-            "EXISTS (SELECT 1 FROM {} AS t WHERE {})",
-            self.table.own_rows(),
-            eq.join(" AND ")
-        )
+        self.hits_existing(std::slice::from_ref(k), "v")
     }
 
     /// Rows that conflict with an existing row on `k`, or repeat a value
@@ -391,8 +471,6 @@ impl<'a> Insert<'a> {
             .map(|k| format!("({} AND {})", not_null(k), self.exists(k)))
             .collect();
         let any = any.join(" OR ");
-        let skipped = self.count(tx, format!("SELECT count(*) FROM v WHERE {any}"), impact)?;
-        impact.target.conflicts = Some(skipped);
         // Repeats within the statement: the later row is skipped too.
         let fresh = self.count(
             tx,
@@ -427,8 +505,6 @@ impl<'a> Insert<'a> {
         impact: &mut Impact,
     ) -> Result<(u64, u64)> {
         let on_key = format!("({} AND {})", not_null(key), self.exists(key));
-        let skipped = self.count(tx, format!("SELECT count(*) FROM v WHERE {on_key}"), impact)?;
-        impact.target.conflicts = Some(skipped);
         // Rows that do not hit the conflict key must not hit another.
         let among = format!("NOT {on_key} AND ");
         for k in keys.iter().filter(|k| k.columns != key.columns) {
@@ -798,6 +874,27 @@ fn not_null(k: &Key) -> String {
         .map(|c| format!("v.{} IS NOT NULL", quote_ident(c)))
         .collect::<Vec<_>>()
         .join(" AND ")
+}
+
+/// Whether rows `r` and `w` of `v` hold the same value of one of `keys`
+/// (NULLs never do).
+fn repeats(keys: &[Key], r: &str, w: &str) -> String {
+    let any: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let eq: Vec<String> = k
+                .columns
+                .iter()
+                .map(|c| format!("{r}.{c} = {w}.{c}", c = quote_ident(c)))
+                .collect();
+            format!("({})", eq.join(" AND "))
+        })
+        .collect();
+    if any.is_empty() {
+        "FALSE".to_owned()
+    } else {
+        any.join(" OR ")
+    }
 }
 
 /// `v.a, v.b`: the row's values of `k`.

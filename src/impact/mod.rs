@@ -153,7 +153,8 @@ pub struct Target {
     /// UPDATE: matched rows whose new values equal the old ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unchanged: Option<u64>,
-    /// INSERT ... ON CONFLICT: rows that hit an existing key.
+    /// INSERT ... ON CONFLICT: rows it skips or turns into updates, those
+    /// that hit an existing key and later rows repeating an earlier one's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<u64>,
     #[serde(skip)]

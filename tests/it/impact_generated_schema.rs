@@ -106,7 +106,7 @@ impl Features {
             fk_checks: true,
             sqlite_types: true,
             self_refs: false,
-            on_conflict: false,
+            on_conflict: true,
             omitted_defaults: false,
             not_null_update_actions: true,
             set_default: true,
