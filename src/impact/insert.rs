@@ -22,6 +22,10 @@ use crate::schema::Locator;
 use crate::schema::{Key, QualName, Table, quote_ident};
 use crate::sql::Statement;
 
+/// The most rows [`Insert::taken_in_order`] reads to count an ON CONFLICT
+/// DO NOTHING whose rows repeat values of two keys.
+const TAKEN_IN_ORDER: usize = 100_000;
+
 /// What happens to rows whose key already exists.
 enum Conflict<'a> {
     /// No ON CONFLICT: the statement fails.
@@ -61,6 +65,7 @@ pub(super) fn analyze(
     ignored_rows(ins, table, &impact)?;
     let conflict = conflict(ctx, table, ins)?;
     v.check_foreign_keys(tx, &conflict, &mut impact)?;
+    unchecked_defaults(table, &v.columns, &mut impact);
     let alias = ins.table_alias.as_ref().map(|a| a.alias.to_string());
     let (inserted, updated) = v.unique_keys(tx, &conflict, rows, alias, &mut impact)?;
     let inserted = rows.map(|_| inserted);
@@ -111,7 +116,7 @@ impl<'a> Insert<'a> {
                 "INSERT OR ROLLBACK/ABORT/FAIL cannot be previewed yet",
             ));
         }
-        let columns = inserted_columns(ctx, table, ins)?;
+        let mut columns = inserted_columns(ctx, table, ins)?;
         let (mut ctes, urec) = user_ctes(stmt);
         let qcols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
         let source = match &ins.source {
@@ -123,7 +128,7 @@ impl<'a> Insert<'a> {
             }
         };
         ctes.push(format!("v0({}) AS ({source})", qcols.join(", ")));
-        let casts: Vec<String> = columns
+        let mut casts: Vec<String> = columns
             .iter()
             .map(|c| {
                 let t = table
@@ -137,6 +142,10 @@ impl<'a> Insert<'a> {
                 )
             })
             .collect();
+        for (name, value) in omitted_key_values(ctx, table, &columns) {
+            casts.push(format!("{value} AS {}", quote_ident(&name)));
+            columns.push(name);
+        }
         match ctx
             .dialect
             .rowid_alias(table)
@@ -456,7 +465,8 @@ impl<'a> Insert<'a> {
     }
 
     /// ON CONFLICT DO NOTHING without a target: a row conflicting on any
-    /// key is skipped. Returns the rows inserted, when there is a key.
+    /// key is skipped, with an existing row or with a row the statement
+    /// inserted before it. Returns the rows inserted, when there is a key.
     fn skip_any_conflict(
         &self,
         tx: &mut dyn PreviewTx,
@@ -466,30 +476,106 @@ impl<'a> Insert<'a> {
         let Some(first) = keys.first() else {
             return Ok(None);
         };
-        let any: Vec<String> = keys
-            .iter()
-            .map(|k| format!("({} AND {})", not_null(k), self.exists(k)))
-            .collect();
-        let any = any.join(" OR ");
-        // Repeats within the statement: the later row is skipped too.
+        let live = format!("NOT ({})", self.hits_existing(keys, "v"));
+        // Rows repeating a value of one key only: the first of each is
+        // inserted, the rest skipped. Repeats on two keys chain (a row
+        // skipped on one no longer blocks a later one on the other), so
+        // the rows are then taken in the statement's order.
+        let mut repeated = Vec::new();
+        for k in keys {
+            let n = self.count(
+                tx,
+                format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM v WHERE {live} AND {} GROUP BY {} HAVING count(*) > 1) AS d",
+                    not_null(k),
+                    vkey(k)
+                ),
+                impact,
+            )?;
+            if n > 0 {
+                repeated.push(k);
+            }
+        }
+        if repeated.len() > 1 {
+            return self.taken_in_order(tx, keys, &live, impact);
+        }
+        let key = repeated.first().copied().unwrap_or(first);
         let fresh = self.count(
             tx,
             format!(
-                "SELECT count(*) FROM (SELECT DISTINCT {} FROM v WHERE NOT ({any}) AND {}) AS f",
-                vkey(first),
-                not_null(first)
+                "SELECT count(*) FROM (SELECT DISTINCT {} FROM v WHERE {live} AND {}) AS f",
+                vkey(key),
+                not_null(key)
             ),
             impact,
         )?;
         let nulls = self.count(
             tx,
             format!(
-                "SELECT count(*) FROM v WHERE NOT ({any}) AND NOT ({})",
-                not_null(first)
+                "SELECT count(*) FROM v WHERE {live} AND NOT ({})",
+                not_null(key)
             ),
             impact,
         )?;
         Ok(Some(fresh + nulls))
+    }
+
+    /// The rows inserted when each row, in the statement's order, is
+    /// skipped if it repeats a value of any of `keys` of a row inserted
+    /// before it (`live`: rows that hit no existing row). Read row by row,
+    /// up to [`TAKEN_IN_ORDER`] of them; beyond, not counted.
+    fn taken_in_order(
+        &self,
+        tx: &mut dyn PreviewTx,
+        keys: &[Key],
+        live: &str,
+        impact: &mut Impact,
+    ) -> Result<Option<u64>> {
+        let cols: Vec<String> = keys
+            .iter()
+            .flat_map(|k| k.columns.iter())
+            .map(|c| format!("v.{}", quote_ident(c)))
+            .collect();
+        let Some(rows) = tx.query(&format!(
+            "{}SELECT {} FROM v WHERE {live} LIMIT {}",
+            self.with_v,
+            cols.join(", "),
+            TAKEN_IN_ORDER + 1
+        ))?
+        else {
+            impact.bounded = false;
+            return Ok(None);
+        };
+        if rows.rows.len() > TAKEN_IN_ORDER {
+            impact.bounded = false;
+            return Ok(None);
+        }
+        let mut seen: Vec<std::collections::HashSet<String>> = vec![Default::default(); keys.len()];
+        let mut inserted = 0;
+        for row in &rows.rows {
+            let mut values = row.iter();
+            let of_keys: Vec<Option<String>> = keys
+                .iter()
+                .map(|k| {
+                    let v: Vec<&crate::model::Value> =
+                        values.by_ref().take(k.columns.len()).collect();
+                    let null = v.iter().any(|x| matches!(x, crate::model::Value::Null));
+                    (!null).then(|| format!("{v:?}"))
+                })
+                .collect();
+            let repeats = of_keys
+                .iter()
+                .zip(&seen)
+                .any(|(v, s)| v.as_ref().is_some_and(|v| s.contains(v)));
+            if repeats {
+                continue;
+            }
+            inserted += 1;
+            for (v, s) in of_keys.into_iter().zip(seen.iter_mut()) {
+                s.extend(v);
+            }
+        }
+        Ok(Some(inserted))
     }
 
     /// ON CONFLICT on `key` (DO NOTHING or DO UPDATE): rows that hit it
@@ -850,6 +936,68 @@ fn rowids_assigned(
         format!("__v2 AS (SELECT *, sum({a} IS NULL) OVER ({order}) AS __n FROM __v1)"),
         format!("v AS (SELECT {} FROM __v2 ORDER BY __i)", outer.join(", ")),
     ]
+}
+
+/// The referencing columns an INSERT leaves out, with what each takes:
+/// its default where that is a literal ([`crate::sql::is_constant`]),
+/// NULL where it has none, typed as the column, so the foreign keys are
+/// checked on the rows as the engine writes them. A default computed at
+/// run time (`nextval`, a function) is never evaluated: its key is left
+/// unchecked, and [`unchecked_defaults`] says so.
+fn omitted_key_values(
+    ctx: &Context<'_>,
+    table: &Table,
+    columns: &[String],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let fk_columns = table.foreign_keys.iter().flat_map(|fk| &fk.columns);
+    for name in fk_columns {
+        let Some(c) = table.column(name) else {
+            continue;
+        };
+        let taken = columns.contains(name) || out.iter().any(|(n, _)| n == name);
+        if taken
+            || c.generated.is_some()
+            || c.identity.is_some()
+            || ctx.dialect.is_rowid_alias(table, name)
+        {
+            continue;
+        }
+        let value = match c.default.as_deref() {
+            None => "NULL",
+            Some(d) if crate::sql::is_constant(ctx.dialect.0, d) => d,
+            Some(_) => continue,
+        };
+        out.push((name.clone(), ctx.dialect.cast(value, &c.type_name)));
+    }
+    out
+}
+
+/// Warnings for the foreign keys of `table` whose columns the INSERT
+/// leaves to a default computed at run time, which [`omitted_key_values`]
+/// does not evaluate.
+fn unchecked_defaults(table: &Table, columns: &[String], impact: &mut Impact) {
+    for fk in &table.foreign_keys {
+        let computed: Vec<String> = fk
+            .columns
+            .iter()
+            .filter(|c| !columns.contains(*c))
+            .filter_map(|c| table.column(c))
+            .filter_map(|c| {
+                c.default
+                    .as_deref()
+                    .map(|d| format!("{} DEFAULT {d}", c.name))
+            })
+            .collect();
+        if !computed.is_empty() {
+            impact.warnings.push(format!(
+                "not checked: FK {} of {}, whose {} the preview does not compute",
+                fk.name,
+                table.name,
+                computed.join(", ")
+            ));
+        }
+    }
 }
 
 /// SQLite's `INSERT OR IGNORE` skips a row that breaks a NOT NULL or CHECK

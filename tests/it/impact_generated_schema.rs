@@ -107,7 +107,7 @@ impl Features {
             sqlite_types: true,
             self_refs: false,
             on_conflict: true,
-            omitted_defaults: false,
+            omitted_defaults: true,
             not_null_update_actions: true,
             set_default: true,
             set_only_match_full: true,
