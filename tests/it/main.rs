@@ -46,6 +46,7 @@ mod guard_smuggling;
 mod guard_trigger_reach;
 mod impact;
 mod impact_associations;
+mod impact_chains;
 mod impact_checks;
 mod impact_delete;
 mod impact_found;

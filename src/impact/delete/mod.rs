@@ -31,7 +31,9 @@ use crate::schema::{Schema, Table, quote_ident};
 use crate::sql::Statement;
 
 mod set_actions;
-use set_actions::{check_action_rows, check_set_default, check_set_null, count_set_rows};
+use set_actions::{
+    chains_not_followed, check_action_rows, check_set_default, check_set_null, count_set_rows,
+};
 
 /// A CTE the counting queries may need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -402,6 +404,7 @@ pub(super) fn analyze(
         totals.entry(x).or_default().delete = n.unwrap_or(0);
     }
     count_set_rows(tx, &sql, &deleted_rows, &mut totals, &mut impact)?;
+    chains_not_followed(tx, &sql, &impact)?;
     push_deleted_row_sets(&sql, &deleted_rows, &mut impact);
     impact.totals = totals
         .into_iter()

@@ -10,6 +10,7 @@ use super::super::checks;
 use super::super::{Action, Effect, Impact, Totals, qcol};
 use super::{Node, Sql};
 use crate::db::PreviewTx;
+use crate::db::dialect::tuple;
 use crate::error::Result;
 use crate::schema::Table;
 
@@ -148,6 +149,82 @@ fn count_again(
         impact
             .updated_again
             .insert(sql.table(c).name.clone(), extra);
+    }
+    Ok(())
+}
+
+/// A SET NULL or SET DEFAULT that changes a column another table
+/// references sets off that table's ON UPDATE action, which the preview
+/// does not follow: where rows reference a value it changes, the delete
+/// is refused ([`super::super::chain_not_followed`]).
+pub(super) fn chains_not_followed(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    impact: &Impact,
+) -> Result<()> {
+    let set_edges = sql
+        .g
+        .edges
+        .iter()
+        .filter(|e| matches!(e.action, Action::SetNull | Action::SetDefault));
+    for e in set_edges {
+        let child = sql.table(e.child);
+        if !reaches(impact, e, child) {
+            continue;
+        }
+        for fk in sql.schema.referencing_through_partitions(&child.name) {
+            let changed: Vec<&String> = fk
+                .ref_columns
+                .iter()
+                .filter(|c| e.set_cols.contains(*c))
+                .collect();
+            if changed.is_empty() {
+                continue;
+            }
+            let Some(grand) = sql.schema.get(&fk.table) else {
+                continue;
+            };
+            // Rows whose value the action really changes.
+            let mut moves = Vec::new();
+            for col in &changed {
+                let old = qcol("s", col);
+                // A default computed at run time may change it or not.
+                moves.push(match set_value(sql, e, child, col) {
+                    Ok(new) => format!("NOT {}", sql.ctx.dialect.not_distinct(&old, &new)),
+                    Err(_) => "TRUE".to_owned(),
+                });
+            }
+            let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol("s", c)).collect();
+            let cols: Vec<String> = fk.columns.iter().map(|c| qcol("gx", c)).collect();
+            let n = sql.count(
+                tx,
+                &[Node::Deleted(e.parent)],
+                &format!(
+                    "{} AS gx WHERE {} IN (SELECT {} FROM {} AS s WHERE {} AND ({}))",
+                    grand.own_rows(),
+                    tuple(&cols),
+                    refs.join(", "),
+                    child.own_rows(),
+                    sql.member(e, "s"),
+                    moves.join(" OR ")
+                ),
+            )?;
+            if let Some(n) = n.filter(|&n| n > 0) {
+                let action = if e.action == Action::SetNull {
+                    "SET NULL"
+                } else {
+                    "SET DEFAULT"
+                };
+                let step = format!("the {action} of {} ({})", child.name, e.via);
+                return Err(super::super::chain_not_followed(
+                    "delete",
+                    &step,
+                    &child.name,
+                    fk,
+                    n,
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -889,11 +889,3 @@ fn assignments(
     }
     Ok(assigned)
 }
-
-/// Whether changing `cols` of `table` changes a key other tables reference.
-fn referenced_columns_change(ctx: &Context<'_>, table: &Table, cols: &[String]) -> bool {
-    ctx.schema
-        .referencing(&table.name)
-        .iter()
-        .any(|fk| fk.ref_columns.iter().any(|c| cols.contains(c)))
-}

@@ -3,7 +3,7 @@
 //! SET NULL, SET DEFAULT) or blocker, and associations left dangling.
 
 use super::super::{Action, Effect, Impact, display_columns, qcol, sample_order};
-use super::{ChildEdge, ChildUpdates, KeyEdge, Update, referenced_columns_change};
+use super::{ChildEdge, ChildUpdates, KeyEdge, Update};
 use crate::db::dialect::{RefCheck, tuple};
 use crate::db::{PreviewTx, Rows};
 use crate::error::Result;
@@ -215,15 +215,8 @@ impl Update<'_> {
                     cascade: (edge.action == Action::Cascade)
                         .then(|| (kname.clone(), edge.columns.clone())),
                 });
-            if child.name != self.table.name
-                && referenced_columns_change(self.ctx, child, &edge.columns)
-            {
-                impact.warnings.push(format!(
-                    "{}: the cascaded change of {}({}) is itself referenced; effects beyond depth 1 are not counted",
-                    edge.via,
-                    child.name,
-                    edge.columns.join(", ")
-                ));
+            if child.name != self.table.name {
+                self.chains_not_followed(tx, &edge, child, (&with_k, &cond))?;
             }
         }
         let sample = if rows > 0 && self.ctx.options.sample_rows > 0 {
@@ -257,6 +250,53 @@ impl Update<'_> {
                 .then(|| "deferred: fails at commit".to_owned()),
             sample,
         });
+        Ok(())
+    }
+
+    /// An action that changes columns of `child` another table references
+    /// sets off that table's ON UPDATE action, which the preview does not
+    /// follow: where rows reference a value of the child rows the edge
+    /// reaches (`cond`, as `c`), the update is refused
+    /// ([`super::super::chain_not_followed`]).
+    fn chains_not_followed(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+        (with_k, cond): (&str, &str),
+    ) -> Result<()> {
+        for fk in self.ctx.schema.referencing_through_partitions(&child.name) {
+            if !fk.ref_columns.iter().any(|c| edge.columns.contains(c)) {
+                continue;
+            }
+            let Some(grand) = self.ctx.schema.get(&fk.table) else {
+                continue;
+            };
+            let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol("c", c)).collect();
+            let cols: Vec<String> = fk.columns.iter().map(|c| qcol("gx", c)).collect();
+            let n = tx.count(&format!(
+                "{with_k}SELECT count(*) FROM {} AS gx WHERE {} IN (SELECT {} FROM {} AS c WHERE {cond})",
+                grand.own_rows(),
+                tuple(&cols),
+                refs.join(", "),
+                child.own_rows()
+            ))?;
+            if let Some(n) = n.filter(|&n| n > 0) {
+                let step = format!(
+                    "the ON UPDATE {} of {} ({})",
+                    edge.on_update.sql(),
+                    child.name,
+                    edge.via
+                );
+                return Err(super::super::chain_not_followed(
+                    "update",
+                    &step,
+                    &child.name,
+                    fk,
+                    n,
+                ));
+            }
+        }
         Ok(())
     }
 
