@@ -236,25 +236,43 @@ impl Dialect {
 
     /// The rows a statement's `FROM` (`{with}... FROM {from} WHERE
     /// {pred}`) matches, per table they live in, as rows of
-    /// (`schema.name`, count), `qual` naming the target: a table others
-    /// inherit from returns their rows too. `None` where the engine has no
+    /// (`schema.name`, count, whether it is `table` itself), `qual` naming
+    /// the target: a table others inherit from returns their rows too.
+    /// Tables are told apart by OID, not by a name that two can spell
+    /// alike (`"s.t".u` and `s."t.u"`). `None` where the engine has no
     /// inheritance.
     pub(crate) fn rows_per_table(
         &self,
-        with: &str,
-        from: &str,
-        qual: &str,
+        (with, from, qual): (&str, &str, &str),
         pred: &str,
+        table: &QualName,
     ) -> Option<String> {
         match self.0 {
             Engine::Postgres => Some(format!(
                 "{with}SELECT (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = x.t), x.n \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = x.t), x.n, \
+                 CASE WHEN x.t = {} THEN 1 ELSE 0 END \
                  FROM (SELECT {qual}.tableoid AS t, count(DISTINCT {qual}.ctid) AS n \
-                 FROM {from} WHERE ({pred}) GROUP BY 1) AS x ORDER BY 1"
+                 FROM {from} WHERE ({pred}) GROUP BY 1) AS x ORDER BY 1",
+                self.regclass(table)
             )),
             Engine::Sqlite => None,
         }
+    }
+
+    /// The condition that a row (as `qual`) of `table` is the table's own,
+    /// not one of a table inheriting from it. `None` where the engine has
+    /// no inheritance.
+    pub(crate) fn own_row(&self, qual: &str, table: &QualName) -> Option<String> {
+        match self.0 {
+            Engine::Postgres => Some(format!("{qual}.tableoid = {}", self.regclass(table))),
+            Engine::Sqlite => None,
+        }
+    }
+
+    /// `table` as a PostgreSQL `regclass` literal.
+    fn regclass(&self, table: &QualName) -> String {
+        format!("{}::regclass", self.literal(&Value::Text(table.sql()), ""))
     }
 
     /// The tables that inherit from `tables`, at every depth (partitions

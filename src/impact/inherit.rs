@@ -29,7 +29,7 @@ pub(super) fn refuse_inherited_rows(
         .inherited
         .then(|| {
             ctx.dialect
-                .rows_per_table(with, from, qual, pred.unwrap_or("true"))
+                .rows_per_table((with, from, qual), pred.unwrap_or("true"), &table.name)
         })
         .flatten()
     else {
@@ -46,7 +46,7 @@ pub(super) fn refuse_inherited_rows(
     for r in &rows.rows {
         let name = r.first().and_then(|v| v.text()).unwrap_or_default();
         let n = crate::db::count_of(r.get(1))?;
-        others |= name != own;
+        others |= crate::db::count_of(r.get(2))? == 0;
         parts.push(format!("{name} ({n} row{})", if n == 1 { "" } else { "s" }));
     }
     if !others {
@@ -56,4 +56,19 @@ pub(super) fn refuse_inherited_rows(
         "cannot preview the statement as one change: other tables inherit from {own}, and it writes their rows too: {}; dbguard holds each table's rows with that table's own columns, and would take theirs for {own}'s; nothing was run\nRestrict it to {own}'s own rows (AND {qual}.tableoid = '{own}'::regclass), and write one statement for each table that inherits from it.",
         parts.join(", ")
     )))
+}
+
+/// `pred` narrowed to `table`'s own rows (as `qual`) where other tables
+/// inherit from it: whether a WHERE selects every row is a question about
+/// the rows the statement may write, which are the table's own (the rest
+/// are refused above).
+pub(super) fn own_rows_only(ctx: &Context<'_>, table: &Table, qual: &str, pred: &str) -> String {
+    match table
+        .inherited
+        .then(|| ctx.dialect.own_row(qual, &table.name))
+        .flatten()
+    {
+        Some(own) => format!("({pred}) OR NOT ({own})"),
+        None => pred.to_owned(),
+    }
 }

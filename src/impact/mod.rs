@@ -17,6 +17,7 @@
 
 pub(crate) mod associations;
 mod cascade;
+mod chain;
 mod checks;
 mod delete;
 mod inherit;
@@ -891,29 +892,6 @@ fn empty_impact(stmt: &Statement, table: &Table) -> Impact {
         row_digests: Vec::new(),
         beyond_the_rows: Vec::new(),
     }
-}
-
-/// The refusal for a key action whose change is itself referenced (issue
-/// 16, item 6): `n` rows of `fk`'s table reference values of `changed`'s
-/// columns that an action of the statement changes, so their own ON
-/// UPDATE action would run, which no preview follows yet. Counts that
-/// leave those rows out would be wrong, so there are none.
-fn chain_not_followed(
-    verb: &str,
-    step: &str,
-    changed: &QualName,
-    fk: &crate::schema::ForeignKey,
-    n: u64,
-) -> Error {
-    Error::refused(format!(
-        "cannot preview the {verb} exactly: {step} changes a key of {changed} that {n} row{} of {} reference{} (FK {}, ON UPDATE {}), and what that sets off in turn is not followed yet; nothing was run\nChange or re-point those rows of {} first, then run this statement.",
-        if n == 1 { "" } else { "s" },
-        fk.table,
-        if n == 1 { "s" } else { "" },
-        fk.name,
-        fk.on_update.sql(),
-        fk.table
-    ))
 }
 
 /// Whether `pred` selects every row of `from` (the target with its

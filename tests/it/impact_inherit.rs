@@ -122,3 +122,34 @@ fn applies_and_undoes_exactly_beside_inheritance_children() {
         assert_eq!(db.dump(), before, "undo of {sql}");
     }
 }
+
+/// The attack review of f2b987f. A WHERE that selects every row of the
+/// parent's own (`tableoid = 'parent'::regclass`, what the refusal tells
+/// the operator to write) is a write of every row to the policy, as on a
+/// table without children; and a child whose name reads like the
+/// parent's (`"s.t".u` and `s."t.u"`) is still another table.
+#[test]
+fn the_parents_own_rows_are_all_its_rows_and_names_do_not_collide() {
+    let db = PgDb::with(INHERIT);
+    for sql in [
+        "DELETE FROM parent WHERE tableoid = 'parent'::regclass",
+        "UPDATE parent SET v = 'x' WHERE tableoid = 'parent'::regclass",
+        "DELETE FROM q WHERE id = id",
+    ] {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        match preview_json(&db.url, sql, Some(&shipped)) {
+            Ok((v, _)) => panic!("{sql}: not denied: {v}"),
+            Err(e) => assert!(e.contains("rule no-unbounded-writes"), "{sql}: {e}"),
+        }
+    }
+    let db = PgDb::with(
+        r#"CREATE SCHEMA "s.t"; CREATE SCHEMA s;
+           CREATE TABLE "s.t".u (id int PRIMARY KEY);
+           CREATE TABLE s."t.u" (PRIMARY KEY (id)) INHERITS ("s.t".u);
+           INSERT INTO "s.t".u VALUES (1); INSERT INTO s."t.u" VALUES (2);"#,
+    );
+    match preview_json(&db.url, r#"DELETE FROM "s.t".u"#, None) {
+        Ok((v, _)) => panic!("previewed: {v}"),
+        Err(e) => assert!(e.contains("inherit"), "{e}"),
+    }
+}

@@ -168,6 +168,8 @@ fn load_tables(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<T
 ///    its table (relid 0): deparsing with one opens the table for each
 ///    default, three times the cost over thousands of them, for the same
 ///    text; a generated column's expression names columns and keeps it.
+///    A column of a domain type with no default of its own takes the
+///    domain's, as an INSERT or a SET DEFAULT action does.
 fn load_columns(
     tx: &mut Transaction<'_>,
     counter: &mut QueryCounter,
@@ -179,12 +181,14 @@ fn load_columns(
         &format!(
             "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                     a.attnotnull, \
-                    pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END, true), \
+                    coalesce(pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END, true), \
+                             pg_get_expr(dt.typdefaultbin, 0, true)), \
                     a.attgenerated::text, a.attidentity::text, a.attnum \
              FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             LEFT JOIN pg_type dt ON dt.oid = a.atttypid AND dt.typtype = 'd' \
              WHERE a.attnum > 0 AND NOT a.attisdropped AND {rel} \
              ORDER BY a.attrelid, a.attnum"
         ),

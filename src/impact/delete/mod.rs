@@ -375,7 +375,8 @@ pub(super) fn analyze(
         .filter(|_| !sql.distinct && ctx.options.judge_where)
         && target_rows.unwrap_or(0) > 0
     {
-        impact.covers_every_row = super::covers_every_row(tx, &with, &sql.from, pred)?;
+        let pred = super::inherit::own_rows_only(ctx, table, &sql.qual, pred);
+        impact.covers_every_row = super::covers_every_row(tx, &with, &sql.from, &pred)?;
     }
     let deleted_rows = count_deleted(tx, &sql, target_rows, &mut impact)?;
     for e in &g.edges {

@@ -156,7 +156,7 @@ fn count_again(
 /// A SET NULL or SET DEFAULT that changes a column another table
 /// references sets off that table's ON UPDATE action, which the preview
 /// does not follow: where rows reference a value it changes, the delete
-/// is refused ([`super::super::chain_not_followed`]).
+/// is refused ([`super::super::chain::not_followed`]).
 pub(super) fn chains_not_followed(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
@@ -216,7 +216,7 @@ pub(super) fn chains_not_followed(
                     "SET DEFAULT"
                 };
                 let step = format!("the {action} of {} ({})", child.name, e.via);
-                return Err(super::super::chain_not_followed(
+                return Err(super::super::chain::not_followed(
                     "delete",
                     &step,
                     &child.name,

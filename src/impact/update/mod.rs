@@ -71,7 +71,8 @@ pub(super) fn analyze(
         .filter(|_| !up.joined && ctx.options.judge_where)
         && matched.unwrap_or(0) > 0
     {
-        impact.covers_every_row = super::covers_every_row(tx, &with, &up.from, pred)?;
+        let pred = super::inherit::own_rows_only(ctx, table, &up.qual, pred);
+        impact.covers_every_row = super::covers_every_row(tx, &with, &up.from, &pred)?;
     }
     if matched.unwrap_or(1) > 0 && ctx.options.sample_rows > 0 {
         up.sample_changes(tx, &mut impact)?;

@@ -257,7 +257,7 @@ impl Update<'_> {
     /// sets off that table's ON UPDATE action, which the preview does not
     /// follow: where rows reference a value of the child rows the edge
     /// reaches (`cond`, as `c`), the update is refused
-    /// ([`super::super::chain_not_followed`]).
+    /// ([`super::super::chain::not_followed`]).
     fn chains_not_followed(
         &self,
         tx: &mut dyn PreviewTx,
@@ -288,7 +288,7 @@ impl Update<'_> {
                     child.name,
                     edge.via
                 );
-                return Err(super::super::chain_not_followed(
+                return Err(super::super::chain::not_followed(
                     "update",
                     &step,
                     &child.name,
