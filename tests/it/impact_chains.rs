@@ -79,3 +79,48 @@ fn a_chain_of_key_actions_is_refused_where_it_reaches_rows_sqlite() {
     let db = SqliteDb::with(CHAINS);
     chains(Db::Lite(&db));
 }
+
+/// The attack review: ON CONFLICT DO UPDATE that changes a referenced
+/// key sets off the ON UPDATE actions of the tables referencing it.
+const UPSERT_KEY: &str = "
+CREATE TABLE p (id int PRIMARY KEY, v int);
+CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p ON UPDATE CASCADE);
+INSERT INTO p VALUES (1, 0), (2, 0);
+INSERT INTO c VALUES (1, 1), (2, 1);
+";
+
+fn upsert_key(db: Db<'_>) {
+    let sql = "INSERT INTO p VALUES (1, 5) ON CONFLICT (id) DO UPDATE SET id = 7";
+    let engine = db.oracle(sql);
+    assert!(
+        engine.totals.keys().any(|t| t.ends_with('c')),
+        "the engine does not cascade: {engine:?}"
+    );
+    match preview_json(&db.target(), sql, None) {
+        Ok((v, _)) => panic!("{sql}: previewed without the cascade: {v}"),
+        Err(e) => assert!(e.contains("2 rows of") && e.contains("not followed"), "{e}"),
+    }
+    // A key no row references, or a column no key reads: exact.
+    let mut s = Suite::new("upsert_key", db);
+    s.check_ok("INSERT INTO p VALUES (1, 5) ON CONFLICT (id) DO UPDATE SET v = excluded.v");
+    s.finish();
+    let (v, _) = preview_json(
+        &db.target(),
+        "INSERT INTO p VALUES (2, 5) ON CONFLICT (id) DO UPDATE SET id = 9",
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["will_fail"], false, "{v}");
+}
+
+#[test]
+fn an_upsert_changing_a_referenced_key_is_refused_pg() {
+    let db = PgDb::with(UPSERT_KEY);
+    upsert_key(Db::Pg(&db));
+}
+
+#[test]
+fn an_upsert_changing_a_referenced_key_is_refused_sqlite() {
+    let db = SqliteDb::with(UPSERT_KEY);
+    upsert_key(Db::Lite(&db));
+}

@@ -521,3 +521,31 @@ fn omitted_keys_from_domains_identities_and_rowids_sqlite() {
         "{v}"
     );
 }
+
+/// The attack review: a unique-key column the INSERT leaves to a literal
+/// default collides like a value it gives.
+const UNIQUE_DEFAULT: &str = "
+CREATE TABLE t (id int PRIMARY KEY, code int UNIQUE DEFAULT 7);
+INSERT INTO t VALUES (0, 7);
+";
+
+fn unique_default(db: Db<'_>) {
+    let mut s = Suite::new("unique_default", db);
+    s.check_ok("INSERT INTO t (id) VALUES (1) ON CONFLICT DO NOTHING");
+    s.check_fails("INSERT INTO t (id) VALUES (1), (2)");
+    s.check_fails("INSERT INTO t (id) VALUES (1)");
+    s.check_ok("INSERT INTO t (id, code) VALUES (1, 8)");
+    s.finish();
+}
+
+#[test]
+fn an_omitted_unique_column_takes_its_default_pg() {
+    let db = PgDb::with(UNIQUE_DEFAULT);
+    unique_default(Db::Pg(&db));
+}
+
+#[test]
+fn an_omitted_unique_column_takes_its_default_sqlite() {
+    let db = SqliteDb::with(UNIQUE_DEFAULT);
+    unique_default(Db::Lite(&db));
+}

@@ -276,6 +276,7 @@ impl Insert<'_> {
             )?
         };
         self.check_updated_keys(tx, key, (assignments, *selection), alias.clone(), impact)?;
+        self.referenced_keys_changed(tx, key, (assignments, *selection), alias.clone())?;
         let (n, changes) = self.conflict_updates(tx, key, assignments, *selection, alias)?;
         impact.bounded &= n.is_some();
         impact.target.changes = changes;
@@ -378,6 +379,57 @@ impl Insert<'_> {
             from.push_str(&format!(" WHERE ({w})"));
         }
         (qual, from)
+    }
+
+    /// ON CONFLICT DO UPDATE that changes a key other tables reference
+    /// sets off their ON UPDATE actions, which this preview does not
+    /// follow: where rows reference a value it changes, it is refused
+    /// ([`super::super::chain::not_followed`]).
+    fn referenced_keys_changed(
+        &self,
+        tx: &mut dyn PreviewTx,
+        key: &Key,
+        (assignments, selection): (&[ast::Assignment], Option<&ast::Expr>),
+        alias: Option<String>,
+    ) -> Result<()> {
+        let (table, d) = (self.table, self.ctx.dialect);
+        let assigned = conflict_assignments(self.ctx, table, assignments)?;
+        let (qual, from) = self.conflict_from(key, selection, alias);
+        let glue = if selection.is_some() { "AND" } else { "WHERE" };
+        for fk in self.ctx.schema.referencing_through_partitions(&table.name) {
+            let moved: Vec<String> = assigned
+                .iter()
+                .filter(|(c, _)| fk.ref_columns.contains(c))
+                .map(|(c, v)| format!("NOT {}", d.not_distinct(v, &qcol(&qual, c))))
+                .collect();
+            if moved.is_empty() {
+                continue;
+            }
+            let Some(referencing) = self.ctx.schema.get(&fk.table) else {
+                continue;
+            };
+            let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol(&qual, c)).collect();
+            let cols: Vec<String> = fk.columns.iter().map(|c| qcol("gx", c)).collect();
+            let n = tx.count(&format!(
+                "{}SELECT count(*) FROM {} AS gx WHERE {} IN (SELECT {} FROM {from} {glue} ({}))",
+                self.with_v,
+                referencing.own_rows(),
+                crate::db::dialect::tuple(&cols),
+                refs.join(", "),
+                moved.join(" OR ")
+            ))?;
+            if let Some(n) = n.filter(|&n| n > 0) {
+                let step = format!("ON CONFLICT DO UPDATE of {}", table.name);
+                return Err(super::super::chain::not_followed(
+                    "insert",
+                    &step,
+                    &table.name,
+                    fk,
+                    n,
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The foreign keys of the values ON CONFLICT DO UPDATE writes into

@@ -1,17 +1,18 @@
-//! Columns an INSERT leaves out that a foreign key reads: what the engine
-//! writes into them (a literal default, its domain's, NULL), and the keys
-//! whose columns take a value computed at run time, which no preview
-//! computes.
+//! Columns an INSERT leaves out that a foreign key or a unique key reads:
+//! what the engine writes into them (a literal default, its domain's,
+//! NULL), and the foreign keys whose columns take a value computed at run
+//! time, which no preview computes.
 
 use super::super::{Context, Impact};
 use crate::schema::Table;
 
-/// The referencing columns an INSERT leaves out, with what each takes:
-/// its default where that is a literal ([`crate::sql::is_constant`]),
-/// NULL where it has none, typed as the column, so the foreign keys are
-/// checked on the rows as the engine writes them. A default computed at
-/// run time (`nextval`, a function) is never evaluated: its key is left
-/// unchecked, and [`unchecked_defaults`] says so.
+/// The referencing and unique-key columns an INSERT leaves out, with what
+/// each takes, typed as the column: its default where that is a literal
+/// ([`crate::sql::is_constant`]), NULL where a referencing column has
+/// none. So keys are checked on the rows as the engine writes them. A
+/// default computed at run time (`nextval`, a function) is never
+/// evaluated: its foreign key is left unchecked, and
+/// [`unchecked_defaults`] says so.
 pub(super) fn omitted_key_values(
     ctx: &Context<'_>,
     table: &Table,
@@ -19,7 +20,16 @@ pub(super) fn omitted_key_values(
 ) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let fk_columns = table.foreign_keys.iter().flat_map(|fk| &fk.columns);
-    for name in fk_columns {
+    // A unique key's column with a literal default collides like a given
+    // value (NULL never does, so no default adds nothing there).
+    let keys = super::all_keys(table);
+    let unique_columns = keys.iter().flat_map(|k| &k.columns).filter(|c| {
+        table
+            .column(c)
+            .and_then(|c| c.default.as_deref())
+            .is_some_and(|d| crate::sql::is_constant(ctx.dialect.0, d))
+    });
+    for name in fk_columns.chain(unique_columns) {
         let Some(c) = table.column(name) else {
             continue;
         };
