@@ -380,6 +380,11 @@ impl Table {
         }
     }
 
+    /// Whether an enabled trigger or a rule of the table can write.
+    fn writes(&self) -> bool {
+        self.triggers.iter().any(|tg| tg.enabled) || !self.rules.is_empty()
+    }
+
     /// The table as a `FROM` item that reads its own rows only, as the
     /// engine's foreign-key checks and actions do: `ONLY name` when other
     /// tables inherit from it, whose rows a plain scan would add.
@@ -464,9 +469,22 @@ impl Schema {
     /// Whether any table has an enabled trigger or a rule: without one,
     /// nothing but a change's own statements writes while it runs.
     pub fn has_triggers(&self) -> bool {
-        self.tables
-            .iter()
-            .any(|t| t.triggers.iter().any(|tg| tg.enabled) || !t.rules.is_empty())
+        self.tables.iter().any(Table::writes)
+    }
+
+    /// Whether a trigger or rule can write when a change writes `tables`:
+    /// one on any of them or on a partition of one, at any depth. A table
+    /// a change does not write fires nothing.
+    pub(crate) fn has_triggers_on<'q>(
+        &self,
+        tables: impl IntoIterator<Item = &'q QualName>,
+    ) -> bool {
+        let written: Vec<&QualName> = tables.into_iter().collect();
+        self.tables.iter().filter(|t| t.writes()).any(|t| {
+            self.partition_chain(&t.name)
+                .iter()
+                .any(|a| written.contains(&&a.name))
+        })
     }
 
     pub(crate) fn index_of(&self, name: &QualName) -> Option<usize> {

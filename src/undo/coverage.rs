@@ -65,7 +65,8 @@ impl Effects {
                     (name, got)
                 })
                 .collect();
-            crate::db::roll_up_partitions(&mut counted, &self.own, schema, !schema.has_triggers());
+            let moves = !schema.has_triggers_on(self.own.keys());
+            crate::db::roll_up_partitions(&mut counted, &self.own, schema, moves);
             for (name, got) in counted {
                 let want = self.own.get(&name).copied().unwrap_or_default();
                 // Every update beyond the undo's own counts. A key action
