@@ -29,3 +29,32 @@ pub(super) fn not_followed(
         fk.table
     ))
 }
+
+/// The types of the columns key actions may write when `table`'s rows
+/// are deleted or its keys change: the referencing columns of every
+/// foreign key into it, and into the tables those reach in turn. A
+/// preview casts NULLs and defaults into them, and a cast into a domain
+/// runs the domain's CHECK, so they are screened with the statement
+/// ([`crate::db::PreviewTx::called_beyond`]) before anything runs.
+pub(super) fn written_types(schema: &crate::schema::Schema, table: &QualName) -> Vec<String> {
+    let mut seen: Vec<QualName> = vec![table.clone()];
+    let mut types: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(t) = seen.get(i).cloned() {
+        i += 1;
+        for fk in schema.referencing_through_partitions(&t) {
+            let Some(child) = schema.get(&fk.table) else {
+                continue;
+            };
+            for c in fk.columns.iter().filter_map(|c| child.column(c)) {
+                if !types.contains(&c.type_name) {
+                    types.push(c.type_name.clone());
+                }
+            }
+            if !seen.contains(&fk.table) {
+                seen.push(fk.table.clone());
+            }
+        }
+    }
+    types
+}

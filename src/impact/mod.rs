@@ -356,7 +356,13 @@ fn analyze_queries(tx: &mut dyn PreviewTx, ctx: &Context<'_>, stmt: &Statement) 
     let beyond = if ctx.options.target_only {
         Vec::new()
     } else {
-        tx.called_beyond(&stmt.text)?
+        // The types key actions write are cast into too (a domain's
+        // CHECK runs on a cast).
+        let typed = match (stmt.kind.is_data_write(), target_table(ctx, stmt)) {
+            (true, Ok(t)) => chain::written_types(ctx.schema, &t.name).join(" "),
+            _ => String::new(),
+        };
+        tx.called_beyond(&format!("{} {typed}", stmt.text))?
     };
     if !beyond.is_empty() {
         return Err(Error::refused(format!(

@@ -291,6 +291,39 @@ fn pg_a_preview_does_not_run_a_check_that_reaches_beyond_the_rows() {
     assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{out}");
 }
 
+/// The second attack review of this session: a preview casts values into
+/// the columns a key action writes (a NULL for a SET NULL, a default for
+/// a SET DEFAULT), and a cast into a domain runs the domain's CHECK. One
+/// whose function deletes through `dblink_exec` deleted during a dry run
+/// of a DELETE that named only the parent. Such a delete is now refused
+/// before anything runs, and nothing is deleted.
+#[test]
+fn pg_a_domain_check_reached_through_a_key_action_is_refused() {
+    let db = Db::new(Engine::Postgres, &format!("{T} CREATE EXTENSION dblink;"));
+    db.plain(&format!(
+        "CREATE FUNCTION evil(v int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN
+           PERFORM public.dblink_exec('{}', 'DELETE FROM other'); RETURN true; END $$;
+         CREATE DOMAIN d AS int;
+         CREATE DOMAIN d2 AS int DEFAULT 7;
+         CREATE TABLE p (id int PRIMARY KEY);
+         INSERT INTO p VALUES (1), (2), (7);
+         CREATE TABLE c (id int PRIMARY KEY, x d UNIQUE REFERENCES p (id) ON DELETE SET NULL);
+         CREATE TABLE g (y int REFERENCES c (x) ON UPDATE CASCADE);
+         CREATE TABLE c2 (id int PRIMARY KEY, x d2 REFERENCES p (id) ON DELETE SET DEFAULT);
+         INSERT INTO c VALUES (1, 1);
+         INSERT INTO g VALUES (1);
+         INSERT INTO c2 VALUES (1, 2);
+         ALTER DOMAIN d ADD CONSTRAINT evil CHECK (evil(VALUE)) NOT VALID;
+         ALTER DOMAIN d2 ADD CONSTRAINT evil CHECK (evil(VALUE)) NOT VALID;",
+        conninfo(&db)
+    ));
+    for sql in ["DELETE FROM p WHERE id = 1", "DELETE FROM p WHERE id = 2"] {
+        let (out, err) = dry_run_json(&db, sql);
+        assert!(out.contains("evil"), "{sql}: {out}\n{err}");
+        assert_eq!(count(&db, "SELECT count(*) FROM other"), 3, "{sql}: {out}");
+    }
+}
+
 /// The JSON preview of `sql` (`exec --dry-run`), and what went to stderr.
 fn dry_run_json(db: &Db, sql: &str) -> (String, String) {
     let o = db.machine().run(&[
