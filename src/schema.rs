@@ -526,6 +526,24 @@ impl Schema {
     /// Foreign keys that act when rows of `table` are deleted or updated:
     /// those that reference it and, for a partition, its ancestors (a key
     /// into a partitioned table references the rows of each partition).
+    /// Foreign keys whose rows a change of `table`'s rows can reach: those
+    /// into it or a table it is a partition of
+    /// ([`Self::referencing_through_partitions`]), and those into any of
+    /// its own partitions, at any depth (a key may name a leaf).
+    pub fn referencing_tree(&self, table: &QualName) -> Vec<&ForeignKey> {
+        let mut fks = self.referencing_through_partitions(table);
+        for t in self.tables.iter().filter(|t| t.name != *table) {
+            if self
+                .partition_chain(&t.name)
+                .iter()
+                .any(|a| a.name == *table)
+            {
+                fks.extend(self.referencing(&t.name));
+            }
+        }
+        fks
+    }
+
     pub fn referencing_through_partitions(&self, table: &QualName) -> Vec<&ForeignKey> {
         self.partition_chain(table)
             .into_iter()

@@ -42,7 +42,7 @@ pub(super) fn written_types(schema: &crate::schema::Schema, table: &QualName) ->
     let mut i = 0;
     while let Some(t) = seen.get(i).cloned() {
         i += 1;
-        for fk in schema.referencing_through_partitions(&t) {
+        for fk in schema.referencing_tree(&t) {
             let Some(child) = schema.get(&fk.table) else {
                 continue;
             };
@@ -57,4 +57,28 @@ pub(super) fn written_types(schema: &crate::schema::Schema, table: &QualName) ->
         }
     }
     types
+}
+
+/// The referencing columns of `fk` (on `referencing`, as `alias`) as the
+/// engine compares them with the key of `referenced` (SQLite: with the
+/// key column's collation), as one tuple.
+pub(super) fn referencing_key(
+    d: crate::db::dialect::Dialect,
+    fk: &ForeignKey,
+    (referencing, alias): (&crate::schema::Table, &str),
+    referenced: &crate::schema::Table,
+) -> String {
+    let cols: Vec<String> = fk
+        .columns
+        .iter()
+        .zip(&fk.ref_columns)
+        .map(|(c, rc)| {
+            d.as_key_of(
+                &super::qcol(alias, c),
+                referencing.column(c),
+                referenced.column(rc),
+            )
+        })
+        .collect();
+    crate::db::dialect::tuple(&cols)
 }

@@ -124,3 +124,78 @@ fn an_upsert_changing_a_referenced_key_is_refused_sqlite() {
     let db = SqliteDb::with(UPSERT_KEY);
     upsert_key(Db::Lite(&db));
 }
+
+/// The second attack review: chains through a self-reference, into a key
+/// declared on a leaf partition, and matched with the key's collation on
+/// SQLite are refused too; a composite key whose referenced column does
+/// not move starts no chain.
+fn refused(db: &Db<'_>, sql: &str) {
+    let engine = db.oracle(sql);
+    assert!(
+        engine.fail.is_some() || engine.totals.keys().any(|t| t.ends_with('g')),
+        "{sql}: the engine does not reach g: {engine:?}"
+    );
+    match preview_json(&db.target(), sql, None) {
+        Ok((v, _)) => panic!("{sql}: previewed without the chain: {v}"),
+        Err(e) => assert!(e.contains("not followed"), "{sql}: {e}"),
+    }
+}
+
+const SELF_CHAIN: &str = "
+CREATE TABLE t (id int PRIMARY KEY, alt int UNIQUE REFERENCES t (id) ON UPDATE CASCADE);
+CREATE TABLE g (id int PRIMARY KEY, x int REFERENCES t (alt) ON UPDATE CASCADE);
+INSERT INTO t VALUES (1, NULL), (2, 1);
+INSERT INTO g VALUES (1, 1);
+CREATE TABLE cp (a int, b int, PRIMARY KEY (a, b));
+CREATE TABLE cc (id int PRIMARY KEY, a int UNIQUE, b int, FOREIGN KEY (a, b) REFERENCES cp (a, b) ON UPDATE CASCADE);
+CREATE TABLE cg (id int PRIMARY KEY, x int REFERENCES cc (a) ON UPDATE RESTRICT);
+INSERT INTO cp VALUES (1, 1);
+INSERT INTO cc VALUES (1, 1, 1);
+INSERT INTO cg VALUES (1, 1);
+";
+
+fn self_chain(db: Db<'_>) {
+    refused(&db, "UPDATE t SET id = 10 WHERE id = 1");
+    let sql = "UPDATE cp SET b = 2 WHERE a = 1";
+    assert!(db.oracle(sql).fail.is_none(), "{sql}");
+    let (v, _) = preview_json(&db.target(), sql, None).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    assert_eq!(v["will_fail"], false, "{v}");
+}
+
+#[test]
+fn chains_through_a_self_reference_pg() {
+    let db = PgDb::with(SELF_CHAIN);
+    self_chain(Db::Pg(&db));
+}
+
+#[test]
+fn chains_through_a_self_reference_sqlite() {
+    let db = SqliteDb::with(SELF_CHAIN);
+    self_chain(Db::Lite(&db));
+}
+
+#[test]
+fn a_chain_into_a_key_on_a_leaf_partition_pg() {
+    let db = PgDb::with(
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, x int REFERENCES p (id) ON DELETE SET NULL ON UPDATE CASCADE)
+           PARTITION BY RANGE (id);
+         CREATE TABLE c1 PARTITION OF c FOR VALUES FROM (0) TO (100);
+         ALTER TABLE c1 ADD CONSTRAINT c1_x_key UNIQUE (x);
+         CREATE TABLE g (id int PRIMARY KEY, gx int REFERENCES c1 (x) ON UPDATE CASCADE);
+         INSERT INTO p VALUES (1), (2); INSERT INTO c VALUES (5, 1); INSERT INTO g VALUES (1, 1);",
+    );
+    refused(&Db::Pg(&db), "DELETE FROM p WHERE id = 1");
+}
+
+#[test]
+fn a_chain_matched_with_the_keys_collation_sqlite() {
+    let db = SqliteDb::with(
+        "CREATE TABLE p (k text COLLATE NOCASE PRIMARY KEY);
+         CREATE TABLE c (id integer PRIMARY KEY,
+           x text COLLATE NOCASE UNIQUE REFERENCES p (k) ON DELETE SET NULL ON UPDATE CASCADE);
+         CREATE TABLE g (id integer PRIMARY KEY, gx text REFERENCES c (x) ON UPDATE CASCADE);
+         INSERT INTO p VALUES ('abc'); INSERT INTO c VALUES (1, 'abc'); INSERT INTO g VALUES (1, 'ABC');",
+    );
+    refused(&Db::Lite(&db), "DELETE FROM p WHERE k = 'abc'");
+}

@@ -10,7 +10,6 @@ use super::super::checks;
 use super::super::{Action, Effect, Impact, Totals, qcol};
 use super::{Node, Sql};
 use crate::db::PreviewTx;
-use crate::db::dialect::tuple;
 use crate::error::Result;
 use crate::schema::Table;
 
@@ -172,7 +171,7 @@ pub(super) fn chains_not_followed(
         if !reaches(impact, e, child) {
             continue;
         }
-        for fk in sql.schema.referencing_through_partitions(&child.name) {
+        for fk in sql.schema.referencing_tree(&child.name) {
             let changed: Vec<&String> = fk
                 .ref_columns
                 .iter()
@@ -195,14 +194,15 @@ pub(super) fn chains_not_followed(
                 });
             }
             let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol("s", c)).collect();
-            let cols: Vec<String> = fk.columns.iter().map(|c| qcol("gx", c)).collect();
+            let d = sql.ctx.dialect;
+            let cols = super::super::chain::referencing_key(d, fk, (grand, "gx"), child);
             let n = sql.count(
                 tx,
                 &[Node::Deleted(e.parent)],
                 &format!(
                     "{} AS gx WHERE {} IN (SELECT {} FROM {} AS s WHERE {} AND ({}))",
                     grand.own_rows(),
-                    tuple(&cols),
+                    cols,
                     refs.join(", "),
                     child.own_rows(),
                     sql.member(e, "s"),

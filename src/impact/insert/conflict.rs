@@ -124,17 +124,30 @@ impl Insert<'_> {
         live: &str,
         impact: &mut Impact,
     ) -> Result<Option<u64>> {
-        let repeats = self.count(
-            tx,
-            format!(
-                "SELECT count(*) FROM v WHERE {live} AND EXISTS (SELECT 1 FROM v AS w WHERE NOT ({}) AND ({}))",
-                self.hits_existing(keys, "w"),
-                self.repeats(keys, "v", "w")
-            ),
-            impact,
-        )?;
-        if repeats > 0 {
-            return self.taken_in_order(tx, keys, live, impact);
+        // Values of a key repeated among those rows, grouped as the
+        // key's index compares them.
+        let d = self.ctx.dialect;
+        for k in keys {
+            let group: Vec<String> = k
+                .columns
+                .iter()
+                .map(|c| {
+                    let col = self.table.column(c);
+                    d.as_key_of(&qcol("v", c), col, col)
+                })
+                .collect();
+            let repeated = self.count(
+                tx,
+                format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM v WHERE {live} AND {} GROUP BY {} HAVING count(*) > 1) AS d",
+                    not_null(k),
+                    group.join(", ")
+                ),
+                impact,
+            )?;
+            if repeated > 0 {
+                return self.taken_in_order(tx, keys, live, impact);
+            }
         }
         Ok(Some(self.count(
             tx,
@@ -396,7 +409,7 @@ impl Insert<'_> {
         let assigned = conflict_assignments(self.ctx, table, assignments)?;
         let (qual, from) = self.conflict_from(key, selection, alias);
         let glue = if selection.is_some() { "AND" } else { "WHERE" };
-        for fk in self.ctx.schema.referencing_through_partitions(&table.name) {
+        for fk in self.ctx.schema.referencing_tree(&table.name) {
             let moved: Vec<String> = assigned
                 .iter()
                 .filter(|(c, _)| fk.ref_columns.contains(c))
@@ -409,12 +422,12 @@ impl Insert<'_> {
                 continue;
             };
             let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol(&qual, c)).collect();
-            let cols: Vec<String> = fk.columns.iter().map(|c| qcol("gx", c)).collect();
+            let cols = super::super::chain::referencing_key(d, fk, (referencing, "gx"), table);
             let n = tx.count(&format!(
                 "{}SELECT count(*) FROM {} AS gx WHERE {} IN (SELECT {} FROM {from} {glue} ({}))",
                 self.with_v,
                 referencing.own_rows(),
-                crate::db::dialect::tuple(&cols),
+                cols,
                 refs.join(", "),
                 moved.join(" OR ")
             ))?;

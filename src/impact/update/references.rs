@@ -215,9 +215,7 @@ impl Update<'_> {
                     cascade: (edge.action == Action::Cascade)
                         .then(|| (kname.clone(), edge.columns.clone())),
                 });
-            if child.name != self.table.name {
-                self.chains_not_followed(tx, &edge, child, (&with_k, &cond))?;
-            }
+            self.chains_not_followed(tx, &edge, child, (&kname, &with_k, &cond))?;
         }
         let sample = if rows > 0 && self.ctx.options.sample_rows > 0 {
             let shown = display_columns(child, &edge.columns, 5);
@@ -263,23 +261,40 @@ impl Update<'_> {
         tx: &mut dyn PreviewTx,
         edge: &KeyEdge,
         child: &crate::schema::Table,
-        (with_k, cond): (&str, &str),
+        (kname, with_k, cond): (&str, &str, &str),
     ) -> Result<()> {
-        for fk in self.ctx.schema.referencing_through_partitions(&child.name) {
-            if !fk.ref_columns.iter().any(|c| edge.columns.contains(c)) {
+        for fk in self.ctx.schema.referencing_tree(&child.name) {
+            // The referenced columns the action writes, and their new
+            // values: a chain starts only where one of them moves.
+            let moved: Vec<String> = fk
+                .ref_columns
+                .iter()
+                .filter_map(|rc| {
+                    let i = edge.columns.iter().position(|c| c == rc)?;
+                    let new = match edge.action {
+                        Action::Cascade => format!("k.__n{i}"),
+                        Action::SetNull => "NULL".to_owned(),
+                        _ => return Some("TRUE".to_owned()),
+                    };
+                    Some(format!("NOT {}", self.d.not_distinct(&new, &qcol("c", rc))))
+                })
+                .collect();
+            if moved.is_empty() {
                 continue;
             }
             let Some(grand) = self.ctx.schema.get(&fk.table) else {
                 continue;
             };
             let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol("c", c)).collect();
-            let cols: Vec<String> = fk.columns.iter().map(|c| qcol("gx", c)).collect();
+            let cols = super::super::chain::referencing_key(self.d, fk, (grand, "gx"), child);
             let n = tx.count(&format!(
-                "{with_k}SELECT count(*) FROM {} AS gx WHERE {} IN (SELECT {} FROM {} AS c WHERE {cond})",
+                "{with_k}SELECT count(*) FROM {} AS gx WHERE {cols} IN (SELECT {} FROM {} AS c WHERE {cond} \
+                 AND EXISTS (SELECT 1 FROM {kname} AS k WHERE {} AND ({})))",
                 grand.own_rows(),
-                tuple(&cols),
                 refs.join(", "),
-                child.own_rows()
+                child.own_rows(),
+                k_joins(edge),
+                moved.join(" OR ")
             ))?;
             if let Some(n) = n.filter(|&n| n > 0) {
                 let step = format!(
