@@ -19,7 +19,8 @@
 //! column, or a column an INSERT leaves to its default, which the preview
 //! never computes: it may call `nextval`), or whose code could act beyond
 //! a read-only transaction, is named as not checked, never passed
-//! silently. Not evaluated yet: the UPDATE of an ON CONFLICT.
+//! silently. The rows an ON CONFLICT DO UPDATE leaves are checked like an
+//! UPDATE's.
 
 use super::Impact;
 use crate::db::PreviewTx;

@@ -549,3 +549,33 @@ fn an_omitted_unique_column_takes_its_default_sqlite() {
     let db = SqliteDb::with(UNIQUE_DEFAULT);
     unique_default(Db::Lite(&db));
 }
+
+/// The second attack review: what ON CONFLICT DO UPDATE writes must keep
+/// NOT NULL and CHECK, as an UPDATE must.
+const UPSERT_ROWS: &str = "
+CREATE TABLE nn (id int PRIMARY KEY, v int NOT NULL CHECK (v > 0));
+INSERT INTO nn VALUES (1, 1);
+";
+
+fn upsert_rows(db: Db<'_>) {
+    let mut s = Suite::new("upsert_rows", db);
+    s.check_fails("INSERT INTO nn VALUES (1, 5) ON CONFLICT (id) DO UPDATE SET v = NULL");
+    s.check_fails("INSERT INTO nn VALUES (1, 5) ON CONFLICT (id) DO UPDATE SET v = -1");
+    s.check_fails(
+        "INSERT INTO nn VALUES (1, -5) ON CONFLICT (id) DO UPDATE SET v = excluded.v + 1",
+    );
+    s.check_ok("INSERT INTO nn VALUES (1, 5) ON CONFLICT (id) DO UPDATE SET v = 2");
+    s.finish();
+}
+
+#[test]
+fn what_do_update_writes_keeps_not_null_and_checks_pg() {
+    let db = PgDb::with(UPSERT_ROWS);
+    upsert_rows(Db::Pg(&db));
+}
+
+#[test]
+fn what_do_update_writes_keeps_not_null_and_checks_sqlite() {
+    let db = SqliteDb::with(UPSERT_ROWS);
+    upsert_rows(Db::Lite(&db));
+}

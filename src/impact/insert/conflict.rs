@@ -290,6 +290,7 @@ impl Insert<'_> {
         };
         self.check_updated_keys(tx, key, (assignments, *selection), alias.clone(), impact)?;
         self.referenced_keys_changed(tx, key, (assignments, *selection), alias.clone())?;
+        self.check_updated_rows(tx, key, (assignments, *selection), alias.clone(), impact)?;
         let (n, changes) = self.conflict_updates(tx, key, assignments, *selection, alias)?;
         impact.bounded &= n.is_some();
         impact.target.changes = changes;
@@ -392,6 +393,58 @@ impl Insert<'_> {
             from.push_str(&format!(" WHERE ({w})"));
         }
         (qual, from)
+    }
+
+    /// The rows ON CONFLICT DO UPDATE leaves: every assigned NOT NULL
+    /// column must hold a value, and every CHECK hold, as for an UPDATE.
+    fn check_updated_rows(
+        &self,
+        tx: &mut dyn PreviewTx,
+        key: &Key,
+        (assignments, selection): (&[ast::Assignment], Option<&ast::Expr>),
+        alias: Option<String>,
+        impact: &mut Impact,
+    ) -> Result<()> {
+        let table = self.table;
+        let assigned = conflict_assignments(self.ctx, table, assignments)?;
+        let (qual, from) = self.conflict_from(key, selection, alias);
+        let glue = if selection.is_some() { "AND" } else { "WHERE" };
+        for (c, v) in &assigned {
+            if !table.column(c).is_some_and(|col| col.not_null) {
+                continue;
+            }
+            let n = tx.count(&format!(
+                "{}SELECT count(*) FROM {from} {glue} ({v}) IS NULL",
+                self.with_v
+            ))?;
+            impact.bounded &= n.is_some();
+            if let Some(n) = n.filter(|&n| n > 0) {
+                impact.failures.push(format!(
+                    "cannot insert into {}: ON CONFLICT DO UPDATE would set {n} row{} NULL in the NOT NULL column {c}",
+                    table.name,
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        let values = table
+            .columns
+            .iter()
+            .filter(|c| c.generated.is_none())
+            .map(|c| {
+                let v = assigned
+                    .iter()
+                    .find(|(a, _)| *a == c.name)
+                    .map_or_else(|| qcol(&qual, &c.name), |(_, v)| format!("({v})"));
+                (c.name.clone(), v)
+            })
+            .collect();
+        let written = super::super::checks::Written {
+            table,
+            with: &self.with_v,
+            from: &from,
+            values,
+        };
+        super::super::checks::violations(tx, &written, "insert into", impact)
     }
 
     /// ON CONFLICT DO UPDATE that changes a key other tables reference
