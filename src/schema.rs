@@ -359,6 +359,9 @@ pub struct Table {
     /// foreign keys, their actions and the engine's counters see its own
     /// rows only.
     pub inherited: bool,
+    /// Unique indexes on an expression or with a WHERE (partial), by
+    /// name: the preview does not evaluate them, and says so.
+    pub unmodelled_unique: Vec<String>,
 }
 
 impl Table {
@@ -377,6 +380,7 @@ impl Table {
             rls_forced: false,
             without_rowid: false,
             inherited: false,
+            unmodelled_unique: Vec::new(),
         }
     }
 

@@ -579,3 +579,41 @@ fn what_do_update_writes_keeps_not_null_and_checks_sqlite() {
     let db = SqliteDb::with(UPSERT_ROWS);
     upsert_rows(Db::Lite(&db));
 }
+
+/// The second attack review: a unique index on an expression or with a
+/// WHERE is not evaluated by the preview, which now says so instead of
+/// passing over it.
+const UNMODELLED: &str = "
+CREATE TABLE u (id int PRIMARY KEY, email text, active int);
+CREATE UNIQUE INDEX u_lower ON u (lower(email));
+CREATE UNIQUE INDEX u_active ON u (email) WHERE active = 1;
+INSERT INTO u VALUES (1, 'A@x', 1);
+";
+
+fn unmodelled(db: Db<'_>) {
+    let target = db.target();
+    for sql in [
+        "INSERT INTO u VALUES (2, 'a@x', 0) ON CONFLICT DO NOTHING",
+        "UPDATE u SET email = 'b@x' WHERE id = 1",
+    ] {
+        let (v, _) = preview_json(&target, sql, None).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let w = v["warnings"].to_string();
+        assert!(
+            w.contains("not checked: unique indexes u_active, u_lower")
+                || w.contains("u_lower, u_active"),
+            "{sql}: {v}"
+        );
+    }
+}
+
+#[test]
+fn unique_indexes_on_expressions_are_named_not_checked_pg() {
+    let db = PgDb::with(UNMODELLED);
+    unmodelled(Db::Pg(&db));
+}
+
+#[test]
+fn unique_indexes_on_expressions_are_named_not_checked_sqlite() {
+    let db = SqliteDb::with(UNMODELLED);
+    unmodelled(Db::Lite(&db));
+}

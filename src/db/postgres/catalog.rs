@@ -357,12 +357,13 @@ fn load_unique_indexes(
     let rel = rel_filter();
     let rows = tx.query_typed(
         &format!(
-            "SELECT i.indrelid, ic.relname::text, i.indkey::int2[], i.indnkeyatts \
+            "SELECT i.indrelid, ic.relname::text, i.indkey::int2[], i.indnkeyatts, \
+                    i.indpred IS NOT NULL OR i.indexprs IS NOT NULL \
              FROM pg_index i \
              JOIN pg_class ic ON ic.oid = i.indexrelid \
              JOIN pg_class c ON c.oid = i.indrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL \
+             WHERE i.indisunique AND i.indisvalid \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con \
                                WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')) \
                AND {rel}"
@@ -375,6 +376,10 @@ fn load_unique_indexes(
             continue;
         };
         let name: String = row.try_get(1)?;
+        if row.try_get::<_, bool>(4)? {
+            table.unmodelled_unique.push(name);
+            continue;
+        }
         let indkey: Vec<i16> = row.try_get(2)?;
         let key_atts: i16 = row.try_get(3)?;
         let keys: Vec<i16> = indkey

@@ -342,7 +342,9 @@ fn foreign_key(group: &[FkRow], tables: &Tables) -> Option<(usize, ForeignKey)> 
 
 /// 4. Unique indexes and constraints. `origin` is 'pk' for the primary
 ///    key (already known from the columns), 'u' for a UNIQUE constraint,
-///    'c' for CREATE UNIQUE INDEX. A NULL column name is an expression.
+///    'c' for CREATE UNIQUE INDEX. A NULL column name is an expression; an
+///    index on one, or a partial one, is kept by name only
+///    (`Table::unmodelled_unique`).
 fn load_unique_indexes(
     tx: &Transaction<'_>,
     counter: &mut QueryCounter,
@@ -350,9 +352,9 @@ fn load_unique_indexes(
 ) -> Result<()> {
     counter.queries += 1;
     let mut stmt = tx.prepare(&format!(
-        "SELECT m.name, il.name, il.origin, ii.name \
+        "SELECT m.name, il.name, il.origin, CASE WHEN il.partial = 0 THEN ii.name END \
          FROM sqlite_schema m, pragma_index_list(m.name) il, pragma_index_info(il.name) ii \
-         WHERE {TABLE_FILTER} AND il.\"unique\" = 1 AND il.partial = 0 AND il.origin <> 'pk' \
+         WHERE {TABLE_FILTER} AND il.\"unique\" = 1 AND il.origin <> 'pk' \
          ORDER BY m.name, il.name, ii.seqno"
     ))?;
     let rows = stmt.query_map([], |r| {
@@ -383,6 +385,8 @@ fn load_unique_indexes(
     drop(stmt);
     for ((ti, index), origin, cols) in indexes {
         let Some(columns) = cols.filter(|c| !c.is_empty()) else {
+            // On an expression, or partial: not a column list.
+            tables.list[ti].unmodelled_unique.push(index);
             continue;
         };
         let t = &mut tables.list[ti];

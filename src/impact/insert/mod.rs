@@ -64,6 +64,7 @@ pub(super) fn analyze(
     let conflict = conflict(ctx, table, ins)?;
     v.check_foreign_keys(tx, &conflict, &mut impact)?;
     unchecked_defaults(ctx, table, &v.columns, &mut impact);
+    super::checks::unmodelled_unique(table, &mut impact);
     let alias = ins.table_alias.as_ref().map(|a| a.alias.to_string());
     let (inserted, updated) = v.unique_keys(tx, &conflict, rows, alias, &mut impact)?;
     let inserted = rows.map(|_| inserted);

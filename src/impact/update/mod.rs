@@ -80,6 +80,7 @@ pub(super) fn analyze(
     let mut totals: BTreeMap<QualName, Totals> = BTreeMap::new();
     totals.entry(table.name.clone()).or_default().update = changed.unwrap_or(0);
     up.check_outgoing_keys(tx, &mut impact)?;
+    super::checks::unmodelled_unique(table, &mut impact);
     up.check_not_null(tx, &mut impact)?;
     up.check_constraints(tx, &mut impact)?;
     up.check_unique_keys(tx, &mut impact)?;
