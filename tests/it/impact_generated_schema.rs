@@ -111,7 +111,7 @@ impl Features {
             not_null_update_actions: true,
             set_default: true,
             set_only_match_full: true,
-            restrict_beside_cascade: true,
+            restrict_beside_cascade: false,
         }
     }
 }
