@@ -538,6 +538,20 @@ impl Insert<'_> {
                 .map(|(c, n)| format!("NOT {}", d.not_distinct(n, &qcol(&qual, c))))
                 .collect();
             let not_null: Vec<String> = news.iter().map(|n| format!("{n} IS NOT NULL")).collect();
+            super::super::match_full::check(
+                tx,
+                impact,
+                ("insert into", &table.name),
+                fk,
+                &not_null,
+                |mixed| {
+                    format!(
+                        "{}SELECT count(*) FROM {from} {glue} ({}) AND {mixed}",
+                        self.with_v,
+                        moved.join(" OR ")
+                    )
+                },
+            )?;
             let eq: Vec<String> = fk
                 .ref_columns
                 .iter()
