@@ -167,23 +167,7 @@ impl Bin {
 /// a whole process as the `dbguard` binary is, and returns its wall time
 /// in ms.
 pub fn psql(url: &str, stmt: &str) -> Res<f64> {
-    let psql = std::env::var("PSQL").unwrap_or_else(|_| "psql".to_owned());
-    let mut cmd = Command::new(&psql);
-    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", stmt]);
-    let start = Instant::now();
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {psql} (set PSQL to its path): {e}"))?;
-    let took = ms(start.elapsed());
-    if !out.status.success() {
-        return Err(format!(
-            "psql -c {stmt:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(took)
+    psql_script(url, &[stmt])
 }
 
 /// Runs `psql -X -q` with one `-c` per statement, in one session (a

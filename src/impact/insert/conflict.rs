@@ -13,6 +13,17 @@ use crate::db::PreviewTx;
 use crate::error::{Error, Result};
 use crate::schema::{Key, Locator, Table, quote_ident};
 
+/// One ON CONFLICT DO UPDATE, taken apart once for its checks: the
+/// assignments (column, new value cast to its type), the name of the
+/// existing row, the `FROM` of the proposed rows joined with the rows they
+/// hit, and the word that adds a condition to it.
+struct DoUpdate {
+    assigned: Vec<(String, String)>,
+    qual: String,
+    from: String,
+    glue: &'static str,
+}
+
 /// The most rows [`Insert::taken_in_order`] reads to count an ON CONFLICT
 /// DO NOTHING whose rows repeat values of two keys.
 const TAKEN_IN_ORDER: usize = 100_000;
@@ -288,10 +299,11 @@ impl Insert<'_> {
                 impact,
             )?
         };
-        self.check_updated_keys(tx, key, (assignments, *selection), alias.clone(), impact)?;
-        self.referenced_keys_changed(tx, key, (assignments, *selection), alias.clone())?;
-        self.check_updated_rows(tx, key, (assignments, *selection), alias.clone(), impact)?;
-        let (n, changes) = self.conflict_updates(tx, key, assignments, *selection, alias)?;
+        let du = self.do_update(key, assignments, *selection, alias)?;
+        self.check_updated_keys(tx, &du, impact)?;
+        self.referenced_keys_changed(tx, &du)?;
+        self.check_updated_rows(tx, &du, impact)?;
+        let (n, changes) = self.conflict_updates(tx, key, &du)?;
         impact.bounded &= n.is_some();
         impact.target.changes = changes;
         Ok((inserted, n.unwrap_or(0)))
@@ -318,46 +330,44 @@ impl Insert<'_> {
         &self,
         tx: &mut dyn PreviewTx,
         key: &Key,
-        assignments: &[ast::Assignment],
-        selection: Option<&ast::Expr>,
-        alias: Option<String>,
+        du: &DoUpdate,
     ) -> Result<(Option<u64>, Vec<super::super::ChangedRow>)> {
         let (ctx, table, d) = (self.ctx, self.table, self.ctx.dialect);
-        let assigned = conflict_assignments(ctx, table, assignments)?;
-        let (qual, from) = self.conflict_from(key, selection, alias);
+        let DoUpdate {
+            assigned,
+            qual,
+            from,
+            glue,
+        } = du;
         let with = &self.with_v;
         // Like an UPDATE, a row whose new values equal the old ones is not a
         // change in the totals (the database is the same afterwards).
         let same: Vec<String> = assigned
             .iter()
-            .map(|(c, v)| d.not_distinct(v, &qcol(&qual, c)))
+            .map(|(c, v)| d.not_distinct(v, &qcol(qual, c)))
             .collect();
         let changed = if same.is_empty() {
             String::new()
         } else {
-            format!(
-                " {} NOT ({})",
-                if selection.is_some() { "AND" } else { "WHERE" },
-                same.join(" AND ")
-            )
+            format!(" {glue} NOT ({})", same.join(" AND "))
         };
         // Distinct rows: SQLite may update one row twice from two proposed
         // rows.
-        let key_sel: Vec<String> = key.columns.iter().map(|c| qcol(&qual, c)).collect();
+        let key_sel: Vec<String> = key.columns.iter().map(|c| qcol(qual, c)).collect();
         let n = tx.count(&format!(
             "{with}SELECT count(*) FROM (SELECT DISTINCT {} FROM {from}{changed}) AS u",
             key_sel.join(", ")
         ))?;
         let mut sel = key_sel;
-        for (c, v) in &assigned {
-            sel.push(qcol(&qual, c));
+        for (c, v) in assigned {
+            sel.push(qcol(qual, c));
             sel.push(v.clone());
         }
         let rows = if ctx.options.sample_rows > 0 && n.unwrap_or(1) > 0 {
             tx.query(&format!(
                 "{with}SELECT {} FROM {from}{} LIMIT {}",
                 sel.join(", "),
-                super::super::sample_order(d, table, &qual),
+                super::super::sample_order(d, table, qual),
                 ctx.options.sample_rows
             ))?
             .unwrap_or_default()
@@ -368,16 +378,18 @@ impl Insert<'_> {
         Ok((n, changed_rows(&rows, key.columns.len(), &names)))
     }
 
-    /// ON CONFLICT DO UPDATE's rows: each proposed row (`excluded`) joined
-    /// with the existing row it hits (as the statement's alias, or the
-    /// table's name), where the DO UPDATE's WHERE holds. Returns the alias
-    /// and the `FROM` text.
-    fn conflict_from(
+    /// ON CONFLICT DO UPDATE on `key`, taken apart once for its checks
+    /// ([`DoUpdate`]): each proposed row (`excluded`) joined with the
+    /// existing row it hits (as the statement's alias, or the table's
+    /// name), where the DO UPDATE's WHERE holds.
+    fn do_update(
         &self,
         key: &Key,
+        assignments: &[ast::Assignment],
         selection: Option<&ast::Expr>,
         alias: Option<String>,
-    ) -> (String, String) {
+    ) -> Result<DoUpdate> {
+        let assigned = conflict_assignments(self.ctx, self.table, assignments)?;
         let qual = alias.unwrap_or_else(|| crate::schema::display_ident(&self.table.name.name));
         let on: Vec<String> = key
             .columns
@@ -392,7 +404,12 @@ impl Insert<'_> {
         if let Some(w) = selection {
             from.push_str(&format!(" WHERE ({w})"));
         }
-        (qual, from)
+        Ok(DoUpdate {
+            assigned,
+            qual,
+            from,
+            glue: if selection.is_some() { "AND" } else { "WHERE" },
+        })
     }
 
     /// The rows ON CONFLICT DO UPDATE leaves: every assigned NOT NULL
@@ -400,16 +417,17 @@ impl Insert<'_> {
     fn check_updated_rows(
         &self,
         tx: &mut dyn PreviewTx,
-        key: &Key,
-        (assignments, selection): (&[ast::Assignment], Option<&ast::Expr>),
-        alias: Option<String>,
+        du: &DoUpdate,
         impact: &mut Impact,
     ) -> Result<()> {
         let table = self.table;
-        let assigned = conflict_assignments(self.ctx, table, assignments)?;
-        let (qual, from) = self.conflict_from(key, selection, alias);
-        let glue = if selection.is_some() { "AND" } else { "WHERE" };
-        for (c, v) in &assigned {
+        let DoUpdate {
+            assigned,
+            qual,
+            from,
+            glue,
+        } = du;
+        for (c, v) in assigned {
             if !table.column(c).is_some_and(|col| col.not_null) {
                 continue;
             }
@@ -434,14 +452,14 @@ impl Insert<'_> {
                 let v = assigned
                     .iter()
                     .find(|(a, _)| *a == c.name)
-                    .map_or_else(|| qcol(&qual, &c.name), |(_, v)| format!("({v})"));
+                    .map_or_else(|| qcol(qual, &c.name), |(_, v)| format!("({v})"));
                 (c.name.clone(), v)
             })
             .collect();
         let written = super::super::checks::Written {
             table,
             with: &self.with_v,
-            from: &from,
+            from,
             values,
         };
         super::super::checks::violations(tx, &written, "insert into", impact)
@@ -451,22 +469,19 @@ impl Insert<'_> {
     /// sets off their ON UPDATE actions, which this preview does not
     /// follow: where rows reference a value it changes, it is refused
     /// ([`super::super::chain::not_followed`]).
-    fn referenced_keys_changed(
-        &self,
-        tx: &mut dyn PreviewTx,
-        key: &Key,
-        (assignments, selection): (&[ast::Assignment], Option<&ast::Expr>),
-        alias: Option<String>,
-    ) -> Result<()> {
+    fn referenced_keys_changed(&self, tx: &mut dyn PreviewTx, du: &DoUpdate) -> Result<()> {
         let (table, d) = (self.table, self.ctx.dialect);
-        let assigned = conflict_assignments(self.ctx, table, assignments)?;
-        let (qual, from) = self.conflict_from(key, selection, alias);
-        let glue = if selection.is_some() { "AND" } else { "WHERE" };
+        let DoUpdate {
+            assigned,
+            qual,
+            from,
+            glue,
+        } = du;
         for fk in self.ctx.schema.referencing_tree(&table.name) {
             let moved: Vec<String> = assigned
                 .iter()
                 .filter(|(c, _)| fk.ref_columns.contains(c))
-                .map(|(c, v)| format!("NOT {}", d.not_distinct(v, &qcol(&qual, c))))
+                .map(|(c, v)| format!("NOT {}", d.not_distinct(v, &qcol(qual, c))))
                 .collect();
             if moved.is_empty() {
                 continue;
@@ -474,7 +489,7 @@ impl Insert<'_> {
             let Some(referencing) = self.ctx.schema.get(&fk.table) else {
                 continue;
             };
-            let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol(&qual, c)).collect();
+            let refs: Vec<String> = fk.ref_columns.iter().map(|c| qcol(qual, c)).collect();
             let cols = super::super::chain::referencing_key(d, fk, (referencing, "gx"), table);
             let n = tx.count(&format!(
                 "{}SELECT count(*) FROM {} AS gx WHERE {} IN (SELECT {} FROM {from} {glue} ({}))",
@@ -504,15 +519,16 @@ impl Insert<'_> {
     fn check_updated_keys(
         &self,
         tx: &mut dyn PreviewTx,
-        key: &Key,
-        (assignments, selection): (&[ast::Assignment], Option<&ast::Expr>),
-        alias: Option<String>,
+        du: &DoUpdate,
         impact: &mut Impact,
     ) -> Result<()> {
         let (table, d) = (self.table, self.ctx.dialect);
-        let assigned = conflict_assignments(self.ctx, table, assignments)?;
-        let (qual, from) = self.conflict_from(key, selection, alias);
-        let glue = if selection.is_some() { "AND" } else { "WHERE" };
+        let DoUpdate {
+            assigned,
+            qual,
+            from,
+            glue,
+        } = du;
         for fk in &table.foreign_keys {
             if !fk
                 .columns
@@ -528,14 +544,14 @@ impl Insert<'_> {
                 assigned
                     .iter()
                     .find(|(a, _)| a == c)
-                    .map_or_else(|| qcol(&qual, c), |(_, v)| format!("({v})"))
+                    .map_or_else(|| qcol(qual, c), |(_, v)| format!("({v})"))
             };
             let news: Vec<String> = fk.columns.iter().map(new).collect();
             let moved: Vec<String> = fk
                 .columns
                 .iter()
                 .zip(&news)
-                .map(|(c, n)| format!("NOT {}", d.not_distinct(n, &qcol(&qual, c))))
+                .map(|(c, n)| format!("NOT {}", d.not_distinct(n, &qcol(qual, c))))
                 .collect();
             let not_null: Vec<String> = news.iter().map(|n| format!("{n} IS NOT NULL")).collect();
             super::super::match_full::check(
