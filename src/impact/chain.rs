@@ -32,31 +32,58 @@ pub(super) fn not_followed(
 
 /// The types of the columns key actions may write when `table`'s rows
 /// are deleted or its keys change: the referencing columns of every
-/// foreign key into it, and into the tables those reach in turn. A
-/// preview casts NULLs and defaults into them, and a cast into a domain
-/// runs the domain's CHECK, so they are screened with the statement
+/// foreign key into it (or a partition of it, or a table it is a partition
+/// of), and into the tables those reach in turn. A preview casts NULLs and
+/// defaults into them, and a cast into a domain runs the domain's CHECK,
+/// so they are screened with the statement
 /// ([`crate::db::PreviewTx::called_beyond`]) before anything runs.
+/// Built-in types run no code of the database's own, and are left out:
+/// their words (`time`, `zone`) would only find functions so named.
 pub(super) fn written_types(schema: &crate::schema::Schema, table: &QualName) -> Vec<String> {
-    let mut seen: Vec<QualName> = vec![table.clone()];
-    let mut types: Vec<String> = Vec::new();
-    let mut i = 0;
-    while let Some(t) = seen.get(i).cloned() {
-        i += 1;
-        for fk in schema.referencing_tree(&t) {
-            let Some(child) = schema.get(&fk.table) else {
-                continue;
-            };
-            for c in fk.columns.iter().filter_map(|c| child.column(c)) {
-                if !types.contains(&c.type_name) {
-                    types.push(c.type_name.clone());
-                }
+    use std::collections::{BTreeSet, HashMap, VecDeque};
+    let mut partitions: HashMap<&QualName, Vec<&QualName>> = HashMap::new();
+    for t in &schema.tables {
+        if let Some(p) = &t.partition_of {
+            partitions.entry(p).or_default().push(&t.name);
+        }
+    }
+    let mut seen: BTreeSet<QualName> = BTreeSet::from([table.clone()]);
+    let mut queue: VecDeque<QualName> = VecDeque::from([table.clone()]);
+    let mut types: BTreeSet<String> = BTreeSet::new();
+    while let Some(t) = queue.pop_front() {
+        for part in partitions.get(&t).into_iter().flatten() {
+            if seen.insert((*part).clone()) {
+                queue.push_back((*part).clone());
             }
-            if !seen.contains(&fk.table) {
-                seen.push(fk.table.clone());
+        }
+        for fk in schema.referencing_through_partitions(&t) {
+            if let Some(child) = schema.get(&fk.table) {
+                let cols = fk.columns.iter().filter_map(|c| child.column(c));
+                types.extend(cols.map(|c| c.type_name.clone()).filter(|n| !built_in(n)));
+            }
+            if seen.insert(fk.table.clone()) {
+                queue.push_back(fk.table.clone());
             }
         }
     }
-    types
+    types.into_iter().collect()
+}
+
+/// Whether a type, as the catalog spells it (`format_type`, SQLite's
+/// declared type), is one the engine defines: a name with a space, a
+/// modifier or an array suffix of a built-in, or one of the common names
+/// (unquoted).
+fn built_in(name: &str) -> bool {
+    const NAMES: [&str; 23] = [
+        "integer", "bigint", "smallint", "int", "text", "numeric", "boolean", "date", "uuid",
+        "json", "jsonb", "bytea", "real", "money", "inet", "cidr", "xml", "oid", "name", "char",
+        "interval", "blob", "",
+    ];
+    let base = name.trim_end_matches("[]");
+    let base = base.split('(').next().unwrap_or(base).trim();
+    // A quoted name (`"my domain"`) is the user's, spaces or not.
+    !base.contains('"')
+        && (base.contains(' ') || NAMES.contains(&base.to_ascii_lowercase().as_str()))
 }
 
 /// The referencing columns of `fk` (on `referencing`, as `alias`) as the
@@ -81,4 +108,27 @@ pub(super) fn referencing_key(
         })
         .collect();
     crate::db::dialect::tuple(&cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::built_in;
+
+    #[test]
+    fn built_in_types_are_told_from_the_users() {
+        for t in [
+            "integer",
+            "integer[]",
+            "character varying(20)",
+            "timestamp with time zone",
+            "numeric(12,2)",
+            "TEXT",
+            "",
+        ] {
+            assert!(built_in(t), "{t}");
+        }
+        for t in ["d", "public.d", "\"my domain\"", "email_address", "d[]"] {
+            assert!(!built_in(t), "{t}");
+        }
+    }
 }
