@@ -632,3 +632,35 @@ fn unique_indexes_on_expressions_are_named_not_checked_sqlite() {
     let db = SqliteDb::with(UNMODELLED);
     unmodelled(Db::Lite(&db));
 }
+
+/// Found by the generator at a random seed after this session's review
+/// fixes: a row of ON CONFLICT DO NOTHING whose MATCH FULL key mixes NULL
+/// and non-NULL values is skipped, unchecked, when an earlier row has its
+/// key; which row comes first is the statement's order, so "may fail".
+#[test]
+fn a_mixed_match_full_key_on_a_skipped_row_pg() {
+    let db = PgDb::with(
+        "CREATE TABLE mp (a int, b int, PRIMARY KEY (a, b));
+         INSERT INTO mp VALUES (1, 1);
+         CREATE TABLE mt (id int PRIMARY KEY, a int, b int,
+           FOREIGN KEY (a, b) REFERENCES mp (a, b) MATCH FULL);",
+    );
+    let mut s = Suite::new("mixed_skipped", Db::Pg(&db));
+    let v = s.check_ok("INSERT INTO mt VALUES (102, 1, 1), (102, 1, NULL) ON CONFLICT DO NOTHING");
+    let may = v.as_ref().is_some_and(|v| {
+        v["warnings"]
+            .to_string()
+            .contains("may fail: inserting into")
+    });
+    s.expect("a good row first", may, "no may fail", v.as_ref());
+    s.check_fails("INSERT INTO mt VALUES (104, 1, NULL) ON CONFLICT DO NOTHING");
+    let sql = "INSERT INTO mt VALUES (103, 1, NULL), (103, 1, 1) ON CONFLICT DO NOTHING";
+    let fails = Db::Pg(&db).oracle(sql).fail.is_some();
+    let v = preview_json(&db.url, sql, None).ok().map(|(v, _)| v);
+    let ok = fails
+        && v.as_ref().is_some_and(|v| {
+            v["will_fail"] == false && v["warnings"].to_string().contains("may fail")
+        });
+    s.expect(sql, ok, "the engine fails, and no may fail", v.as_ref());
+    s.finish();
+}

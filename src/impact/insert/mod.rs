@@ -257,6 +257,17 @@ impl<'a> Insert<'a> {
                     .map(|c| format!("{r}.{} IS NOT NULL", quote_ident(c)))
                     .collect()
             };
+            // A mixed key fails, unless its row repeats the key of a row
+            // that does not mix, which may come first (the later one is
+            // skipped): then it may fail.
+            let mixed_w = super::match_full::mixed_nulls(fk, &not_null("w"));
+            let spared_mixed = |mixed_w: &str| {
+                format!(
+                    "EXISTS (SELECT 1 FROM v AS w WHERE ({}) AND {} AND NOT ({mixed_w}))",
+                    self.repeats(&keys, "v", "w"),
+                    live("w")
+                )
+            };
             super::match_full::check(
                 tx,
                 impact,
@@ -264,13 +275,38 @@ impl<'a> Insert<'a> {
                 fk,
                 &not_null("v"),
                 |mixed| {
+                    let spared = match (&mixed_w, keys.is_empty()) {
+                        (Some(m), false) => format!(" AND NOT {}", spared_mixed(m)),
+                        _ => String::new(),
+                    };
                     format!(
-                        "{}SELECT count(*) FROM v WHERE {mixed} AND {}",
+                        "{}SELECT count(*) FROM v WHERE {mixed} AND {}{spared}",
                         self.with_v,
                         live("v")
                     )
                 },
             )?;
+            if let (Some(m), Some(mixed), false) = (
+                &mixed_w,
+                super::match_full::mixed_nulls(fk, &not_null("v")),
+                keys.is_empty(),
+            ) {
+                let n = tx.count(&format!(
+                    "{}SELECT count(*) FROM v WHERE {mixed} AND {} AND {}",
+                    self.with_v,
+                    live("v"),
+                    spared_mixed(m)
+                ))?;
+                impact.bounded &= n.is_some();
+                if let Some(n) = n.filter(|&n| n > 0) {
+                    impact.warnings.push(format!(
+                        "may fail: inserting into {}, {n} row{} would mix NULL and non-NULL values in the key of FK {} (MATCH FULL) and repeat the key of a row that does not: the statement fails if such a row comes first, and ON CONFLICT skips it otherwise",
+                        table.name,
+                        if n == 1 { "" } else { "s" },
+                        fk.name
+                    ));
+                }
+            }
             let eq = |p: &str, r: &str| -> String {
                 fk.ref_columns
                     .iter()
