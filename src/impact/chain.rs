@@ -1,8 +1,9 @@
-//! Key actions whose changes are themselves referenced (issue 16, item
-//! 6): a SET NULL of a column another table references, an ON UPDATE
-//! CASCADE into one. That table's own ON UPDATE action then runs, and no
-//! preview follows it yet; where such a chain reaches rows, the preview
-//! refuses with them rather than show counts that leave them out.
+//! What key actions write, and key actions whose changes are themselves
+//! referenced (issue 16, item 6): a SET NULL of a column another table
+//! references, an ON UPDATE CASCADE into one. That table's own ON UPDATE
+//! action then runs, and no preview follows it yet; where such a chain
+//! reaches rows, the preview refuses with them rather than show counts
+//! that leave them out.
 
 use crate::error::Error;
 use crate::schema::{ForeignKey, QualName};
@@ -28,6 +29,28 @@ pub(super) fn not_followed(
         fk.on_update.sql(),
         fk.table
     ))
+}
+
+/// What a SET NULL or SET DEFAULT writes into `column` (NULL for any
+/// other action), typed as the column: an untyped NULL is text to
+/// PostgreSQL. `Err(default)` where the default is computed at run time,
+/// which a preview never evaluates (it may call `nextval`).
+pub(super) fn action_value(
+    d: crate::db::dialect::Dialect,
+    action: super::Action,
+    column: Option<&crate::schema::Column>,
+) -> std::result::Result<String, &str> {
+    let t = column.map_or("", |c| c.type_name.as_str());
+    match column.and_then(|c| c.default.as_deref()) {
+        Some(def) if action == super::Action::SetDefault => {
+            if crate::sql::is_constant(d.0, def) {
+                Ok(d.cast(def, t))
+            } else {
+                Err(def)
+            }
+        }
+        _ => Ok(d.cast("NULL", t)),
+    }
 }
 
 /// The types of the columns key actions may write when `table`'s rows

@@ -636,25 +636,13 @@ fn reaches(impact: &Impact, e: &Edge, child: &Table) -> bool {
         .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0)
 }
 
-/// What a SET NULL or SET DEFAULT edge writes into `col` of its child,
-/// typed as the column; `Err(default)` where the default is computed at
-/// run time, which a preview never evaluates (it may call `nextval`).
+/// What a SET NULL or SET DEFAULT edge writes into `col` of its child
+/// ([`super::super::chain::action_value`]).
 fn set_value<'t>(
     sql: &Sql<'_>,
     e: &Edge,
     child: &'t Table,
     col: &str,
 ) -> std::result::Result<String, &'t str> {
-    let column = child.column(col);
-    let t = column.map_or("", |c| c.type_name.as_str());
-    match column.and_then(|c| c.default.as_deref()) {
-        Some(d)
-            if e.action == Action::SetDefault && !crate::sql::is_constant(sql.ctx.dialect.0, d) =>
-        {
-            Err(d)
-        }
-        Some(d) if e.action == Action::SetDefault => Ok(sql.ctx.dialect.cast(d, t)),
-        // Typed: an untyped NULL is text to PostgreSQL.
-        _ => Ok(sql.ctx.dialect.cast("NULL", t)),
-    }
+    super::super::chain::action_value(sql.ctx.dialect, e.action, child.column(col))
 }

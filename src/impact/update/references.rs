@@ -373,16 +373,18 @@ impl Update<'_> {
         let mut defaults = Vec::new();
         for (i, col) in edge.columns.iter().enumerate() {
             let column = child.column(col);
-            let value = match column.and_then(|c| c.default.as_deref()) {
-                None => return Ok(false), // a NULL in the key satisfies it
-                Some(d) if !crate::sql::is_constant(self.d.0, d) => {
+            if column.and_then(|c| c.default.as_deref()).is_none() {
+                return Ok(false); // a NULL in the key satisfies it
+            }
+            let value = match super::super::chain::action_value(self.d, edge.action, column) {
+                Ok(value) => value,
+                Err(d) => {
                     impact.warnings.push(format!(
                         "{}: the default of {}.{col} ({d}) is computed at run time and not checked",
                         edge.via, child.name
                     ));
                     return Ok(false);
                 }
-                Some(d) => self.d.cast(d, column.map_or("", |c| c.type_name.as_str())),
             };
             defaults.push(format!("{value} AS __n{i}"));
         }
@@ -456,24 +458,17 @@ impl Update<'_> {
     ) -> Result<bool> {
         let mut set = Vec::new();
         for (i, col) in edge.columns.iter().enumerate() {
-            let default = child.column(col).and_then(|c| c.default.as_deref());
-            let value = match (edge.action, default) {
-                (Action::Cascade, _) => format!("k.__n{i}"),
-                (Action::SetDefault, Some(d)) if !crate::sql::is_constant(self.d.0, d) => {
-                    return Ok(false); // computed at run time: not evaluated
+            let value = match edge.action {
+                Action::Cascade => format!("k.__n{i}"),
+                Action::SetNull | Action::SetDefault => {
+                    let written =
+                        super::super::chain::action_value(self.d, edge.action, child.column(col));
+                    // Computed at run time: not evaluated.
+                    let Ok(value) = written else {
+                        return Ok(false);
+                    };
+                    value
                 }
-                (Action::SetDefault, Some(d)) => {
-                    let t = child
-                        .column(col)
-                        .map(|c| c.type_name.as_str())
-                        .unwrap_or("");
-                    self.d.cast(d, t)
-                }
-                // Typed: an untyped NULL is text to PostgreSQL.
-                (Action::SetNull | Action::SetDefault, _) => self.d.cast(
-                    "NULL",
-                    child.column(col).map_or("", |c| c.type_name.as_str()),
-                ),
                 _ => return Ok(false),
             };
             set.push((col.clone(), value));
