@@ -38,11 +38,17 @@ pub(crate) fn check(
     let n = tx.count(&count(&mixed))?;
     impact.bounded &= n.is_some();
     if let Some(n) = n.filter(|&n| n > 0) {
-        impact.failures.push(format!(
-            "cannot {verb} {table}: {n} row{} would mix NULL and non-NULL values in the key of FK {}, which MATCH FULL does not allow",
-            if n == 1 { "" } else { "s" },
-            fk.name
-        ));
+        impact.failures.push(failure((verb, table), fk, n));
     }
     Ok(())
+}
+
+/// The failure of `n` rows that `verb` would write into `table` with a
+/// mixed key of `fk`.
+pub(crate) fn failure((verb, table): (&str, &QualName), fk: &ForeignKey, n: u64) -> String {
+    format!(
+        "cannot {verb} {table}: {n} row{} would mix NULL and non-NULL values in the key of FK {}, which MATCH FULL does not allow",
+        if n == 1 { "" } else { "s" },
+        fk.name
+    )
 }

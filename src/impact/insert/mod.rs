@@ -243,7 +243,6 @@ impl<'a> Insert<'a> {
     ) -> Result<()> {
         let table = self.table;
         let keys = self.conflict_keys(conflict);
-        let live = |r: &str| format!("NOT ({})", self.hits_existing(&keys, r));
         for fk in &table.foreign_keys {
             if !self.provided(&fk.columns) {
                 continue;
@@ -257,55 +256,20 @@ impl<'a> Insert<'a> {
                     .map(|c| format!("{r}.{} IS NOT NULL", quote_ident(c)))
                     .collect()
             };
-            // A mixed key fails, unless its row repeats the key of a row
-            // that does not mix, which may come first (the later one is
-            // skipped): then it may fail.
-            let mixed_w = super::match_full::mixed_nulls(fk, &not_null("w"));
-            let spared_mixed = |mixed_w: &str| {
-                format!(
-                    "EXISTS (SELECT 1 FROM v AS w WHERE ({}) AND {} AND NOT ({mixed_w}))",
-                    self.repeats(&keys, "v", "w"),
-                    live("w")
-                )
-            };
-            super::match_full::check(
-                tx,
-                impact,
-                ("insert into", &table.name),
-                fk,
-                &not_null("v"),
-                |mixed| {
-                    let spared = match (&mixed_w, keys.is_empty()) {
-                        (Some(m), false) => format!(" AND NOT {}", spared_mixed(m)),
-                        _ => String::new(),
-                    };
-                    format!(
-                        "{}SELECT count(*) FROM v WHERE {mixed} AND {}{spared}",
-                        self.with_v,
-                        live("v")
-                    )
-                },
-            )?;
-            if let (Some(m), Some(mixed), false) = (
-                &mixed_w,
-                super::match_full::mixed_nulls(fk, &not_null("v")),
-                keys.is_empty(),
-            ) {
-                let n = tx.count(&format!(
-                    "{}SELECT count(*) FROM v WHERE {mixed} AND {} AND {}",
-                    self.with_v,
-                    live("v"),
-                    spared_mixed(m)
-                ))?;
-                impact.bounded &= n.is_some();
-                if let Some(n) = n.filter(|&n| n > 0) {
-                    impact.warnings.push(format!(
-                        "may fail: inserting into {}, {n} row{} would mix NULL and non-NULL values in the key of FK {} (MATCH FULL) and repeat the key of a row that does not: the statement fails if such a row comes first, and ON CONFLICT skips it otherwise",
-                        table.name,
-                        if n == 1 { "" } else { "s" },
-                        fk.name
-                    ));
+            if super::match_full::mixed_nulls(fk, &not_null("v")).is_some() {
+                let mixed =
+                    |r: &str| super::match_full::mixed_nulls(fk, &not_null(r)).unwrap_or_default();
+                let (n, unsure) = self.inserted_bad(tx, &keys, &mixed, impact)?;
+                if n > 0 {
+                    let failure = super::match_full::failure(("insert into", &table.name), fk, n);
+                    impact.failures.push(failure);
                 }
+                let rows = if unsure == 1 { "row" } else { "rows" };
+                let what = format!(
+                    "{rows} would mix NULL and non-NULL values in the key of FK {} (MATCH FULL)",
+                    fk.name
+                );
+                self.may_fail_repeating(unsure, &what, impact);
             }
             let eq = |p: &str, r: &str| -> String {
                 fk.ref_columns
@@ -332,52 +296,86 @@ impl<'a> Insert<'a> {
                 }
                 cond
             };
-            let failing = format!("{} AND {}", missing("v"), live("v"));
-            let spared = format!(
-                "EXISTS (SELECT 1 FROM v AS w WHERE ({}) AND {} AND NOT ({}))",
-                self.repeats(&keys, "v", "w"),
-                live("w"),
-                missing("w")
-            );
-            let count = |tx: &mut dyn PreviewTx, cond: String| {
-                tx.count(&format!(
-                    "{}SELECT count(*) FROM v WHERE {cond}",
-                    self.with_v
-                ))
+            let (n, unsure) = self.inserted_bad(tx, &keys, &missing, impact)?;
+            let refs = |n: u64| {
+                if n == 1 {
+                    "row references"
+                } else {
+                    "rows reference"
+                }
             };
-            let n = count(tx, format!("{failing} AND NOT {spared}"))?;
-            let unsure = if keys.is_empty() {
-                Some(0)
-            } else {
-                count(tx, format!("{failing} AND {spared}"))?
-            };
-            impact.bounded &= n.is_some() && unsure.is_some();
-            let refs = |n: u64| if n == 1 { " references" } else { "s reference" };
-            if let Some(n) = n.filter(|&n| n > 0) {
+            if n > 0 {
                 let when = if fk.deferrable && fk.initially_deferred {
                     "; the failure comes at commit"
                 } else {
                     ""
                 };
                 impact.failures.push(format!(
-                    "cannot insert into {}: {n} row{} {} rows that do not exist (FK {}){when}",
+                    "cannot insert into {}: {n} {} {} rows that do not exist (FK {}){when}",
                     table.name,
                     refs(n),
                     parent.name,
                     fk.name
                 ));
             }
-            if let Some(n) = unsure.filter(|&n| n > 0) {
-                impact.warnings.push(format!(
-                    "may fail: inserting into {}, {n} row{} {} rows that do not exist (FK {}) and repeat the key of a row that does not: the statement fails if such a row comes first, and ON CONFLICT skips it otherwise",
-                    table.name,
-                    refs(n),
-                    parent.name,
-                    fk.name
-                ));
-            }
+            let what = format!(
+                "{} {} rows that do not exist (FK {})",
+                refs(unsure),
+                parent.name,
+                fk.name
+            );
+            self.may_fail_repeating(unsure, &what, impact);
         }
         Ok(())
+    }
+
+    /// Counts the rows of `v` the statement inserts for which `bad` (over
+    /// a row alias) holds, as (certain, unsure). A row ON CONFLICT skips is
+    /// never checked: one that hits an existing row on a conflict key
+    /// (`keys`), and a later one of rows repeating a key (the first is
+    /// inserted). Which of those comes first is the statement's order, so a
+    /// bad row whose key a row that is not bad repeats is unsure.
+    fn inserted_bad(
+        &self,
+        tx: &mut dyn PreviewTx,
+        keys: &[Key],
+        bad: &dyn Fn(&str) -> String,
+        impact: &mut Impact,
+    ) -> Result<(u64, u64)> {
+        let live = |r: &str| format!("NOT ({})", self.hits_existing(keys, r));
+        let failing = format!("({}) AND {}", bad("v"), live("v"));
+        let spared = format!(
+            "EXISTS (SELECT 1 FROM v AS w WHERE ({}) AND {} AND NOT ({}))",
+            self.repeats(keys, "v", "w"),
+            live("w"),
+            bad("w")
+        );
+        let n = self.count(
+            tx,
+            format!("SELECT count(*) FROM v WHERE {failing} AND NOT {spared}"),
+            impact,
+        )?;
+        let unsure = if keys.is_empty() {
+            0
+        } else {
+            self.count(
+                tx,
+                format!("SELECT count(*) FROM v WHERE {failing} AND {spared}"),
+                impact,
+            )?
+        };
+        Ok((n, unsure))
+    }
+
+    /// The warning for `n` rows that break a key (`what`, after the count)
+    /// and repeat the key of a row that does not ([`Self::inserted_bad`]).
+    fn may_fail_repeating(&self, n: u64, what: &str, impact: &mut Impact) {
+        if n > 0 {
+            impact.warnings.push(format!(
+                "may fail: inserting into {}, {n} {what} and repeat the key of a row that does not: the statement fails if such a row comes first, and ON CONFLICT skips it otherwise",
+                self.table.name
+            ));
+        }
     }
 
     /// The keys on which ON CONFLICT skips a row (or updates the existing
