@@ -192,10 +192,7 @@ fn lock_and_capture(
     fresh: &Impact,
     done: &mut Done,
 ) -> Result<BTreeMap<QualName, TableCounts>> {
-    let triggers = fresh
-        .effects
-        .iter()
-        .any(|e| e.action == impact::Action::Trigger);
+    let triggers = sets_off_triggers(fresh);
     let mut expected: BTreeMap<QualName, TableCounts> = BTreeMap::new();
     for set in fresh.row_sets.iter().filter(|s| s.op != Op::Insert) {
         // Counted in this transaction's own snapshot: a set with no rows
@@ -234,6 +231,14 @@ fn lock_and_capture(
         expected.entry(set.table.clone()).or_default().inserted += set.rows.unwrap_or(0);
     }
     Ok(expected)
+}
+
+/// Whether the preview found triggers the change sets off.
+fn sets_off_triggers(fresh: &Impact) -> bool {
+    fresh
+        .effects
+        .iter()
+        .any(|e| e.action == impact::Action::Trigger)
 }
 
 /// Locks a row set; fewer rows locked than previewed is drift.
@@ -580,12 +585,9 @@ fn verify_coverage(
         // can have made them: none the preview saw fire, none on a table
         // the change writes or its partitions. A trigger elsewhere fires
         // on nothing this statement writes.
-        let fires = fresh
-            .effects
-            .iter()
-            .any(|e| e.action == impact::Action::Trigger);
-        let moves =
-            fresh.kind == ChangeKind::Update && !fires && !schema.has_triggers_on(expected.keys());
+        let moves = fresh.kind == ChangeKind::Update
+            && !sets_off_triggers(fresh)
+            && !schema.has_triggers_on(expected.keys());
         crate::db::roll_up_partitions(&mut counters, expected, schema, moves);
         let mut uncovered = Vec::new();
         let names: std::collections::BTreeSet<&QualName> =
