@@ -288,11 +288,13 @@ pub struct ForeignKey {
     pub match_type: MatchType,
     pub deferrable: bool,
     pub initially_deferred: bool,
-    /// Where this key comes in the order the engine runs the actions of a
-    /// table's foreign keys: the constraint's OID on Postgres (its RI
-    /// triggers fire in creation order), the `pragma_foreign_key_list` id on
-    /// SQLite. Whether a RESTRICT reference is cleared by a cascade on the
-    /// same rows depends on which of the two runs first.
+    /// Where this key comes in the order the engine runs the actions of
+    /// the keys that reference one table, lowest first: the constraint's
+    /// OID on Postgres (its RI triggers fire in creation order), on SQLite
+    /// the table's place in `sqlite_schema` (later tables first) and the
+    /// `pragma_foreign_key_list` id. Whether a RESTRICT reference is
+    /// cleared by a cascade depends on which of the two runs first. Always
+    /// in `0..2^40`.
     pub ordinal: i64,
 }
 

@@ -41,16 +41,21 @@ pub(crate) struct ClosureStep {
 /// check, and which it removes too late.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RefCheck {
-    /// As the referenced row is deleted or its key changed: only what has
-    /// already happened to the referencing rows counts, that is a cascade
-    /// from the same parent row that fires first. Not the statement's own
-    /// other rows, whose order the statement does not control.
+    /// As the referenced row is deleted or its key changed, among its own
+    /// actions (SQLite runs a row's actions depth first as the row goes):
+    /// a cascade from the same parent row that fires first counts, and so
+    /// does an earlier branch of the statement's one row; the order of
+    /// the statement's other rows is not the statement's to control.
     AtTheRow,
-    /// Per referenced row, in the order of the keys, once the statement's
-    /// own rows are done: those rows count, and so does a cascade from the
-    /// same parent row that fires first; a cascade arriving through a
-    /// deeper path comes too late.
-    AfterOwnRows,
+    /// In the statement's queue of key actions, after the statement's own
+    /// rows: PostgreSQL appends the actions of each row a cascade deletes
+    /// to the queue, so they run breadth first. A referencing row deleted
+    /// at a depth no greater than its parent row's is gone when that
+    /// row's check runs, one deleted two levels deeper is not, and one
+    /// deleted at the next level depends on the order rows were queued
+    /// in, except that a cascade from the same parent row runs in key
+    /// order.
+    InQueue,
     /// At the end of the statement or of the transaction: every change the
     /// statement makes counts.
     AtTheEnd,
@@ -76,8 +81,16 @@ impl Dialect {
             Engine::Sqlite if restrict => RefCheck::AtTheRow,
             Engine::Sqlite => RefCheck::AtTheEnd,
             Engine::Postgres if deferred && !restrict => RefCheck::AtTheEnd,
-            Engine::Postgres => RefCheck::AfterOwnRows,
+            Engine::Postgres => RefCheck::InQueue,
         }
+    }
+
+    /// Whether the engine runs the key actions of a statement breadth
+    /// first: PostgreSQL queues them and appends the actions of the rows a
+    /// cascade deletes; SQLite runs a row's actions as the row goes, each
+    /// cascade to its end before the next action (depth first).
+    pub(crate) fn key_actions_breadth_first(&self) -> bool {
+        self.0 == Engine::Postgres
     }
 
     /// Whether every target row of a DELETE is gone before any key action
@@ -726,10 +739,10 @@ mod tests {
             assert_eq!(LITE.reference_check(true, deferred), RefCheck::AtTheRow);
             assert_eq!(LITE.reference_check(false, deferred), RefCheck::AtTheEnd);
             assert_eq!(PG.reference_check(false, true), RefCheck::AtTheEnd);
-            assert_eq!(PG.reference_check(true, deferred), RefCheck::AfterOwnRows);
+            assert_eq!(PG.reference_check(true, deferred), RefCheck::InQueue);
         }
-        assert_eq!(PG.reference_check(true, false), RefCheck::AfterOwnRows);
-        assert_eq!(PG.reference_check(false, false), RefCheck::AfterOwnRows);
+        assert_eq!(PG.reference_check(true, false), RefCheck::InQueue);
+        assert_eq!(PG.reference_check(false, false), RefCheck::InQueue);
         assert_eq!(PG.reference_check(false, true), RefCheck::AtTheEnd);
     }
 

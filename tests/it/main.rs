@@ -61,6 +61,7 @@ mod impact_props;
 mod impact_props_mutations;
 mod impact_props_oracle;
 mod impact_props_regressions;
+mod impact_queue;
 mod impact_snap;
 mod impact_sqlite;
 mod impact_writes;

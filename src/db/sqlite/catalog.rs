@@ -252,7 +252,7 @@ fn load_foreign_keys(
 ) -> Result<()> {
     counter.queries += 1;
     let mut stmt = tx.prepare(&format!(
-        "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete \
+        "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete, m.rowid \
          FROM sqlite_schema m, pragma_foreign_key_list(m.name) f \
          WHERE {TABLE_FILTER} ORDER BY m.name, f.id, f.seq"
     ))?;
@@ -265,6 +265,7 @@ fn load_foreign_keys(
             to: r.get(4)?,
             on_update: r.get(5)?,
             on_delete: r.get(6)?,
+            schema_row: r.get(7)?,
         })
     })?;
     let mut fk_rows: Vec<FkRow> = Vec::new();
@@ -292,6 +293,18 @@ fn load_foreign_keys(
         tables.list[ti].foreign_keys.push(fk);
     }
     Ok(())
+}
+
+/// Where a key's action comes among all the keys that reference the same
+/// table: SQLite keeps them in one list per parent, each key put first as
+/// its table's schema is read (in `sqlite_schema` order, each table's keys
+/// in declaration order), and runs the list from the start: the keys of
+/// the table created last first, a table's last declared key (id 0)
+/// first. Positive and below 2^40, the bound the impact analysis counts
+/// on.
+fn action_order(schema_row: i64, id: i64) -> i64 {
+    let row = schema_row.clamp(0, (1 << 24) - 1);
+    ((1 << 24) - row) * (1 << 12) + id.clamp(0, (1 << 12) - 1)
 }
 
 /// One foreign key from its rows (one per column), with the index of its
@@ -335,7 +348,7 @@ fn foreign_key(group: &[FkRow], tables: &Tables) -> Option<(usize, ForeignKey)> 
         match_type: MatchType::Simple,
         deferrable: info.is_some_and(|f| f.deferrable),
         initially_deferred: info.is_some_and(|f| f.initially_deferred),
-        ordinal: first.id,
+        ordinal: action_order(first.schema_row, first.id),
     };
     Some((ti, fk))
 }
@@ -453,6 +466,8 @@ struct FkRow {
     to: Option<String>,
     on_update: String,
     on_delete: String,
+    /// The table's row in `sqlite_schema`: the order its schema is read in.
+    schema_row: i64,
 }
 
 /// Decodes the pragma's action spelling. SQLite only ever reports these

@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::schema::{Schema, Table, quote_ident};
 use crate::sql::Statement;
 
+mod queue;
 mod set_actions;
 use set_actions::{
     chains_not_followed, check_action_rows, check_set_default, check_set_null, count_set_rows,
@@ -44,6 +45,9 @@ enum Node {
     Deleted(usize),
     /// The recursive closure of a cyclic component.
     Closure(usize),
+    /// The deleted rows of a table outside any cycle, each with the depth
+    /// it is deleted at (see [`queue`]).
+    Depth(usize),
 }
 
 /// Writes the counting SQL for one DELETE.
@@ -96,12 +100,19 @@ impl Sql<'_> {
             }
             Node::Deleted(x) => format!("d{x}"),
             Node::Closure(k) => format!("r{k}"),
+            Node::Depth(x) => format!("__l{x}"),
         }
     }
 
     fn deps(&self, n: Node) -> Vec<Node> {
         match n {
             Node::Target => Vec::new(),
+            Node::Depth(x) if x == self.g.target => vec![Node::Target],
+            Node::Depth(x) => self
+                .g
+                .cascade_into(x)
+                .map(|e| Node::Depth(e.parent))
+                .collect(),
             Node::Deleted(x) if x == self.g.target && !self.g.is_cyclic(x) => vec![Node::Target],
             Node::Deleted(x) => {
                 if self.g.is_cyclic(x) {
@@ -261,6 +272,7 @@ impl Sql<'_> {
                 }
                 self.ctx.dialect.closure_cte(&name, &seeds, &steps)
             }
+            Node::Depth(x) => queue::depth_def(self, x),
         }
     }
 
@@ -577,16 +589,16 @@ fn follow_edge(
     };
     impact.bounded &= rows.is_some();
     let blocking_kind = matches!(e.action, Action::Restrict | Action::NoAction);
-    let gone = match rows {
+    let late = match rows {
         Some(n) if n > 0 && blocking_kind => {
-            gone_blockers(tx, sql, e, &cond, &needed, deleted_rows)?
+            queue::late_blockers(tx, sql, e, (&cond, &needed), deleted_rows)?
         }
-        _ => 0,
+        _ => queue::Late::default(),
     };
-    let certain = rows.unwrap_or(0).saturating_sub(gone);
-    // One target row: the one whose cascade reached the parent, deleted
-    // before its actions ran.
-    let gone_for_sure = deleted_rows.get(&g.target).copied().flatten() == Some(1);
+    let certain = rows
+        .unwrap_or(0)
+        .saturating_sub(late.saved)
+        .saturating_sub(late.maybe);
     let blocking = blocking_kind && certain > 0;
     let at_commit = sql
         .ctx
@@ -600,10 +612,10 @@ fn follow_edge(
         if at_commit {
             note = Some("deferred: fails at commit".into());
         }
-    } else if gone > 0 && !gone_for_sure {
+    } else if late.maybe > 0 {
         impact.warnings.push(format!(
             "may fail: {}, unless the statement deletes them before the check: that depends on the order the engine runs its key actions and visits rows in",
-            still_referenced(sql, e, gone, at_commit)
+            still_referenced(sql, e, late.maybe, at_commit)
         ));
     }
     let sample = if rows.unwrap_or(0) > 0 {
@@ -632,52 +644,6 @@ fn follow_edge(
     Ok(())
 }
 
-/// Of the rows holding a RESTRICT edge that SQLite checks as each parent
-/// row goes, those of the target table the statement deletes: SQLite
-/// deletes a target row, then runs its actions depth first, so a target
-/// row is gone when a cascade it started reaches the parent, and so is
-/// every target row visited before it; later ones are not. Whether each
-/// is gone in time depends on that order, which the preview does not
-/// know, so they make the delete "may fail" (unless the statement deletes
-/// one target row, the one that started the cascade). PostgreSQL checks
-/// after the statement's own rows, which `saved_in_time` already counts.
-fn gone_blockers(
-    tx: &mut dyn PreviewTx,
-    sql: &Sql<'_>,
-    e: &Edge,
-    cond: &str,
-    needed: &[Node],
-    deleted_rows: &BTreeMap<usize, Option<u64>>,
-) -> Result<u64> {
-    let c = e.child;
-    let check = sql
-        .ctx
-        .dialect
-        .reference_check(e.action == Action::Restrict, e.deferred);
-    if c != sql.g.target
-        || e.parent == c
-        || check != RefCheck::AtTheRow
-        || !deleted_rows.contains_key(&c)
-    {
-        return Ok(0);
-    }
-    let ca = Sql::alias(c);
-    let mut needed = needed.to_vec();
-    if !needed.contains(&Node::Deleted(c)) {
-        needed.push(Node::Deleted(c));
-    }
-    let n = sql.count(
-        tx,
-        &needed,
-        &format!(
-            "{} AS {ca} WHERE {cond} AND {}",
-            sql.table(c).own_rows(),
-            sql.is_deleted(c, &ca)
-        ),
-    )?;
-    Ok(n.unwrap_or(0))
-}
-
 /// The rows of the child (as its alias) an edge reaches, and the CTEs that
 /// condition needs. A blocker or a dangling reference from a row the
 /// delete removes in time is no blocker.
@@ -701,7 +667,7 @@ fn edge_cond(sql: &Sql<'_>, e: &Edge, child_deleted: bool) -> (String, Vec<Node>
                     format!("{member} AND NOT ({})", sql.is_deleted(c, &ca))
                 }
                 RefCheck::AtTheEnd => member,
-                RefCheck::AtTheRow | RefCheck::AfterOwnRows => {
+                RefCheck::AtTheRow | RefCheck::InQueue => {
                     let saves = saved_in_time(sql, e, check, &mut needed);
                     if saves.is_empty() {
                         member
@@ -734,7 +700,7 @@ fn saved_in_time(sql: &Sql<'_>, e: &Edge, check: RefCheck, needed: &mut Vec<Node
     let c = e.child;
     let ca = Sql::alias(c);
     let mut saves: Vec<String> = Vec::new();
-    if c == sql.g.target && check == RefCheck::AfterOwnRows {
+    if c == sql.g.target && check == RefCheck::InQueue {
         needed.push(Node::Target);
         saves.push(format!(
             "{} IN (SELECT {} FROM {})",
@@ -749,9 +715,33 @@ fn saved_in_time(sql: &Sql<'_>, e: &Edge, check: RefCheck, needed: &mut Vec<Node
             && cg.child == c
             && fires_before(cg, e)
     }) {
-        saves.push(sql.member(cg, &ca));
+        saves.push(same_parent_row(sql, e, cg, &ca));
     }
     saves
+}
+
+/// The row `qual` of `e`'s child reaches, through cascade `cg`, the very
+/// parent row it references through `e`. Another deleted parent row's
+/// cascade runs in another row's turn, whose order the statement does
+/// not control.
+fn same_parent_row(sql: &Sql<'_>, e: &Edge, cg: &Edge, qual: &str) -> String {
+    let (child, parent) = (sql.table(e.child), sql.table(e.parent));
+    let conds: Vec<String> = [e, cg]
+        .iter()
+        .flat_map(|k| k.child_cols.iter().zip(&k.parent_cols))
+        .map(|(c, p)| {
+            let key = sql
+                .ctx
+                .dialect
+                .as_key_of(&qcol(qual, c), child.column(c), parent.column(p));
+            format!("{key} = __q.{}", quote_ident(p))
+        })
+        .collect();
+    format!(
+        "EXISTS (SELECT 1 FROM {} AS __q WHERE {})",
+        sql.name(Node::Deleted(e.parent)),
+        conds.join(" AND ")
+    )
 }
 
 /// The failure of a `RESTRICT`/`NO ACTION` edge that `n` rows still hold.
