@@ -289,8 +289,10 @@ pub struct ForeignKey {
     pub deferrable: bool,
     pub initially_deferred: bool,
     /// Where this key comes in the order the engine runs the actions of
-    /// the keys that reference one table, lowest first: the constraint's
-    /// OID on Postgres (its RI triggers fire in creation order), on SQLite
+    /// the keys that reference one table, lowest first: on Postgres the
+    /// rank of its ON DELETE trigger's name (triggers fire in name order;
+    /// an RI trigger is `RI_ConstraintTrigger_a_<oid>`, so `99999` comes
+    /// after `100000`, and a renamed one wherever its name sorts), on SQLite
     /// the table's place in `sqlite_schema` (later tables first) and the
     /// `pragma_foreign_key_list` id. Whether a RESTRICT reference is
     /// cleared by a cascade depends on which of the two runs first. Always

@@ -158,3 +158,24 @@ fn a_shallower_cascade_clears_a_deeper_check_pg() {
     s.check_ok("DELETE FROM t2 WHERE id > 0");
     s.finish();
 }
+
+/// Found by review against the engine: PostgreSQL fires triggers in name
+/// order, and an RI trigger can be renamed. Renamed to sort last, the
+/// statuses' branch runs after the lists' one, and account 3's list pin
+/// is gone before its status's check: the same delete now succeeds.
+#[test]
+fn branches_follow_trigger_names_pg() {
+    let db = PgDb::with(&format!(
+        "{SIBLINGS}
+         DO $$ DECLARE n name; BEGIN
+           SELECT t.tgname INTO n FROM pg_trigger t
+             JOIN pg_constraint c ON c.oid = t.tgconstraint
+            WHERE c.conname = 'statuses_account_id_fkey'
+              AND t.tgrelid = 'accounts'::regclass AND t.tgtype & 8 <> 0;
+           EXECUTE format('ALTER TRIGGER %I ON accounts RENAME TO %I', n, 'RI_ConstraintTrigger_a_9999999999');
+         END $$;"
+    ));
+    let mut s = Suite::new("renamed trigger", Db::Pg(&db));
+    s.check_ok("DELETE FROM accounts WHERE id = 3");
+    s.finish();
+}

@@ -249,11 +249,12 @@ fn load_constraints(
                     fn.nspname::text, fc.relname::text, \
                     con.confdeltype::text, con.confupdtype::text, con.confmatchtype::text, \
                     con.condeferrable, con.condeferred, con.conparentid, \
-                    {del_set_cols}, \
-                    COALESCE((SELECT min(t.oid) FROM pg_trigger t \
-                      WHERE t.tgconstraint = con.oid AND t.tgrelid = con.confrelid \
-                        AND t.tgtype & 8 <> 0), con.oid) \
+                    {del_set_cols}, COALESCE(ri.n, 0) \
              FROM pg_constraint con \
+             LEFT JOIN (SELECT t.tgconstraint, t.tgrelid, \
+                          row_number() OVER (ORDER BY t.tgname COLLATE \"C\", t.oid) AS n \
+                        FROM pg_trigger t WHERE t.tgconstraint <> 0 AND t.tgtype & 8 <> 0) ri \
+               ON ri.tgconstraint = con.oid AND ri.tgrelid = con.confrelid \
              JOIN pg_class c ON c.oid = con.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
@@ -285,19 +286,6 @@ fn load_constraints(
         }
     }
     Ok(())
-}
-
-/// Where a key's ON DELETE trigger fires among a table's triggers, from
-/// its OID: PostgreSQL fires them in name order, and an RI action trigger
-/// is named `RI_ConstraintTrigger_a_<oid>`, so two keys compare as the
-/// decimal text of their OIDs (`99999` after `100000`). Each digit becomes
-/// one more than itself in base 11, padded with zeros (shorter text first
-/// on a common prefix): below 11^10 < 2^40, the bound
-/// [`crate::schema::ForeignKey::ordinal`] promises.
-fn name_order(oid: u32) -> i64 {
-    let text = oid.to_string();
-    let mut digits = text.bytes().map(|b| i64::from(b - b'0') + 1);
-    (0..10).fold(0, |n, _| n * 11 + digits.next().unwrap_or(0))
 }
 
 /// A foreign key from its constraint row, or `None` for a clone.
@@ -350,7 +338,7 @@ fn foreign_key(
         },
         deferrable: row.try_get(11)?,
         initially_deferred: row.try_get(12)?,
-        ordinal: name_order(row.try_get::<_, u32>(15)?),
+        ordinal: row.try_get(15)?,
         table,
         columns,
         ref_table: QualName::new(ref_schema.as_deref(), &ref_name),
@@ -588,24 +576,5 @@ mod tests {
         assert_eq!(decode_timing(8), TriggerTiming::After);
         assert_eq!(decode_timing(64 | 1 | 8), TriggerTiming::InsteadOf);
         assert_eq!(decode_events(32), vec![TriggerEvent::Truncate]);
-    }
-
-    #[test]
-    fn keys_fire_in_the_text_order_of_their_trigger_oids() {
-        let mut oids = [16390u32, 100000, 99999, 16389, 1, 10, 9, u32::MAX, 0];
-        oids.sort_by_key(|&o| name_order(o));
-        let mut text: Vec<String> = oids.iter().map(u32::to_string).collect();
-        let sorted = {
-            let mut t = text.clone();
-            t.sort();
-            t
-        };
-        assert_eq!(text, sorted);
-        text.dedup();
-        assert_eq!(text.len(), oids.len());
-        assert!(
-            oids.iter()
-                .all(|&o| (0..1i64 << 40).contains(&name_order(o)))
-        );
     }
 }
