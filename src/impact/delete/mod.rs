@@ -173,6 +173,25 @@ impl Sql<'_> {
         )
     }
 
+    /// `child key = parent key` for each column pair of `e`, the child as
+    /// `qual` (with the parent column's collation where the engine matches
+    /// by it) and the parent as `parent`.
+    fn key_equals(&self, e: &Edge, qual: &str, parent: &str) -> Vec<String> {
+        let (child_table, parent_table) = (self.table(e.child), self.table(e.parent));
+        e.child_cols
+            .iter()
+            .zip(&e.parent_cols)
+            .map(|(c, p)| {
+                let key = self.ctx.dialect.as_key_of(
+                    &qcol(qual, c),
+                    child_table.column(c),
+                    parent_table.column(p),
+                );
+                format!("{key} = {parent}.{}", quote_ident(p))
+            })
+            .collect()
+    }
+
     /// The row `qual` of table `x` is among its deleted rows.
     fn is_deleted(&self, x: usize, qual: &str) -> String {
         format!(
@@ -725,18 +744,8 @@ fn saved_in_time(sql: &Sql<'_>, e: &Edge, check: RefCheck, needed: &mut Vec<Node
 /// cascade runs in another row's turn, whose order the statement does
 /// not control.
 fn same_parent_row(sql: &Sql<'_>, e: &Edge, cg: &Edge, qual: &str) -> String {
-    let (child, parent) = (sql.table(e.child), sql.table(e.parent));
-    let conds: Vec<String> = [e, cg]
-        .iter()
-        .flat_map(|k| k.child_cols.iter().zip(&k.parent_cols))
-        .map(|(c, p)| {
-            let key = sql
-                .ctx
-                .dialect
-                .as_key_of(&qcol(qual, c), child.column(c), parent.column(p));
-            format!("{key} = __q.{}", quote_ident(p))
-        })
-        .collect();
+    let mut conds = sql.key_equals(e, qual, "__q");
+    conds.extend(sql.key_equals(cg, qual, "__q"));
     format!(
         "EXISTS (SELECT 1 FROM {} AS __q WHERE {})",
         sql.name(Node::Deleted(e.parent)),

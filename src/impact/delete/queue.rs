@@ -36,7 +36,7 @@ use super::{Edge, Node, Sql};
 use crate::db::PreviewTx;
 use crate::db::dialect::{RefCheck, tuple};
 use crate::error::Result;
-use crate::impact::{Action, qcol};
+use crate::impact::Action;
 use crate::schema::quote_ident;
 
 /// Of the referencing rows that hold a check, those the statement deletes
@@ -69,24 +69,12 @@ pub(super) fn depth_def(sql: &Sql<'_>, x: usize) -> String {
         );
     }
     let a = Sql::alias(x);
-    let (child, table) = (sql.table(x), sql.table(x).own_rows());
+    let table = sql.table(x).own_rows();
     let arms: Vec<String> = sql
         .g
         .cascade_into(x)
         .map(|e| {
-            let parent = sql.table(e.parent);
-            let on: Vec<String> = e
-                .child_cols
-                .iter()
-                .zip(&e.parent_cols)
-                .map(|(c, p)| {
-                    let key =
-                        sql.ctx
-                            .dialect
-                            .as_key_of(&qcol(&a, c), child.column(c), parent.column(p));
-                    format!("{key} = lp.{}", quote_ident(p))
-                })
-                .collect();
+            let on = sql.key_equals(e, &a, "lp");
             let breadth_first = sql.ctx.dialect.key_actions_breadth_first();
             let order = match (e.parent == sql.g.target, breadth_first) {
                 (true, true) => format!("{}", BRANCHES + e.ordinal),
@@ -256,19 +244,7 @@ fn by_order(
         .iter()
         .map(|i| format!("lc.{i}"))
         .collect();
-    let (child, parent) = (sql.table(c), sql.table(p));
-    let on: Vec<String> = e
-        .child_cols
-        .iter()
-        .zip(&e.parent_cols)
-        .map(|(cc, pc)| {
-            let key =
-                sql.ctx
-                    .dialect
-                    .as_key_of(&qcol(&ca, cc), child.column(cc), parent.column(pc));
-            format!("{key} = lp.{}", quote_ident(pc))
-        })
-        .collect();
+    let on = sql.key_equals(e, &ca, "lp");
     let (saved, mut maybe) = if sql.ctx.dialect.key_actions_breadth_first() {
         breadth_first(one_row)
     } else {
