@@ -108,6 +108,57 @@ impl SqliteDb {
     pub fn target(&self) -> String {
         self.path.display().to_string()
     }
+
+    /// Whether the database has a key SQLite checks at commit.
+    pub fn has_deferred_keys(&self) -> bool {
+        sqlite_has_deferred_keys(&self.conn())
+    }
+
+    /// Why COMMIT refuses `sql` run on the database as it stands (see
+    /// [`sqlite_commit_refused`]).
+    pub fn commit_refused(&self, sql: &str) -> Option<String> {
+        sqlite_commit_refused(&self.path, sql)
+    }
+}
+
+/// Whether the database `conn` opens has a key SQLite checks at commit.
+pub fn sqlite_has_deferred_keys(conn: &rusqlite::Connection) -> bool {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE sql LIKE '%INITIALLY DEFERRED%'",
+        [],
+        |r| r.get(0),
+    )
+    .expect("sqlite_schema")
+}
+
+/// Why COMMIT refuses `sql` run on the database at `path` as it stands,
+/// found by committing it on a copy beside it. SQLite checks deferred keys
+/// at commit by a count of the violations the transaction made, which
+/// `foreign_key_check` (a scan of the rows) cannot stand in for: a row
+/// SQLite failed to find when it wrote it counts though the scan finds it.
+/// `None` when the statement itself fails or the commit succeeds.
+pub fn sqlite_commit_refused(path: &Path, sql: &str) -> Option<String> {
+    let copy = path.with_extension("commit-copy");
+    let _ = std::fs::remove_file(&copy);
+    rusqlite::Connection::open(path)
+        .expect("open sqlite")
+        .execute("VACUUM INTO ?1", [copy.display().to_string()])
+        .expect("VACUUM INTO");
+    let conn = rusqlite::Connection::open(&copy).expect("open copy");
+    conn.execute_batch("PRAGMA foreign_keys = ON; BEGIN")
+        .expect("BEGIN");
+    let ran = conn.prepare(sql).and_then(|mut st| {
+        let mut rows = st.raw_query();
+        while rows.next()?.is_some() {}
+        Ok(())
+    });
+    let refused = match ran {
+        Err(_) => None,
+        Ok(()) => conn.execute_batch("COMMIT").err().map(|e| e.to_string()),
+    };
+    drop(conn);
+    let _ = std::fs::remove_file(&copy);
+    refused
 }
 
 /// A policy directory whose only rule is "confirm everything": most tests

@@ -131,6 +131,10 @@ impl Oracle for PgOracle {
 
 pub struct LiteOracle {
     conn: rusqlite::Connection,
+    path: std::path::PathBuf,
+    /// Whether a key is checked at commit, which the oracle then tries on
+    /// a copy of the database.
+    deferred: bool,
     /// The tables snapshotted, each followed by its rowid.
     tables: Vec<String>,
     before: Snapshot,
@@ -140,7 +144,9 @@ impl LiteOracle {
     pub fn new(db: &SqliteDb, tables: &[&str]) -> LiteOracle {
         let conn = db.conn();
         let mut o = LiteOracle {
+            deferred: crate::helpers::sqlite_has_deferred_keys(&conn),
             conn,
+            path: db.path.clone(),
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
             before: Snapshot::new(),
         };
@@ -158,19 +164,6 @@ impl LiteOracle {
         drop(rows);
         Ok(self.conn.changes())
     }
-
-    fn fk_violations(&self) -> usize {
-        let mut st = self
-            .conn
-            .prepare("PRAGMA foreign_key_check")
-            .expect("foreign_key_check");
-        let mut rows = st.query([]).expect("foreign_key_check");
-        let mut n = 0;
-        while rows.next().expect("foreign_key_check row").is_some() {
-            n += 1;
-        }
-        n
-    }
 }
 
 impl Oracle for LiteOracle {
@@ -179,16 +172,18 @@ impl Oracle for LiteOracle {
     }
 
     fn run(&mut self, sql: &str, kind: Kind) -> Result<Run, String> {
+        let at_commit = if self.deferred {
+            crate::helpers::sqlite_commit_refused(&self.path, sql)
+        } else {
+            None
+        };
         self.conn
             .execute_batch("PRAGMA foreign_keys = ON; BEGIN")
             .expect("BEGIN");
         let res = self.exec(sql).map_err(|e| e.to_string());
-        let res = res.and_then(|n| {
-            if self.fk_violations() > 0 {
-                Err("at commit: FOREIGN KEY constraint failed".to_owned())
-            } else {
-                Ok(n)
-            }
+        let res = res.and_then(|n| match at_commit {
+            Some(e) => Err(format!("at commit: {e}")),
+            None => Ok(n),
         });
         let after = res.is_ok().then(|| self.snapshot());
         self.conn.execute_batch("ROLLBACK").expect("ROLLBACK");
