@@ -16,7 +16,7 @@
 
 use super::Engine;
 use crate::model::Value;
-use crate::schema::{Column, NameCase, NameRules, QualName, Table, quote_ident};
+use crate::schema::{Column, ForeignKey, NameCase, NameRules, QualName, Table, quote_ident};
 
 /// One step of a closure over a cycle of tables: rows of `child` that
 /// reference rows of `parent` already in the closure.
@@ -140,6 +140,28 @@ impl Dialect {
             && table
                 .column(col)
                 .is_some_and(|c| c.type_name.eq_ignore_ascii_case("integer"))
+    }
+
+    /// Whether the engine, writing a row of `table`, fails to find that
+    /// row itself as the parent of `fk` (a key into `table`) when the
+    /// row's reference and key are stored as different types. SQLite
+    /// looks a parent up with the key's affinity (`'3'` finds `3`), but the
+    /// row it writes is not in the key's index then, and its shortcut for
+    /// a row referencing itself compares the stored values as they are.
+    /// A rowid key is found by value.
+    pub(crate) fn misses_own_row_by_type(&self, table: &Table, fk: &ForeignKey) -> bool {
+        self.0 == Engine::Sqlite
+            && fk.ref_table == table.name
+            && !(fk.ref_columns.len() == 1 && self.is_rowid_alias(table, &fk.ref_columns[0]))
+    }
+
+    /// `a` and `b` are the same stored value, type included: SQLite with
+    /// neither side's affinity and the BINARY collation.
+    pub(crate) fn same_stored_value(&self, a: &str, b: &str) -> String {
+        match self.0 {
+            Engine::Postgres => format!("({a}) = ({b})"),
+            Engine::Sqlite => format!("+({a}) = +({b}) COLLATE BINARY"),
+        }
     }
 
     /// Whether `name` is one of SQLite's names for a rowid table's rowid

@@ -34,6 +34,7 @@ use crate::sql::Statement;
 /// still agrees with.
 const RING_WALK_LIMIT: u64 = 500;
 
+mod own_row;
 mod references;
 
 /// For each child table a key change updates, every edge that updates it.
@@ -80,6 +81,7 @@ pub(super) fn analyze(
     let mut totals: BTreeMap<QualName, Totals> = BTreeMap::new();
     totals.entry(table.name.clone()).or_default().update = changed.unwrap_or(0);
     up.check_outgoing_keys(tx, &mut impact)?;
+    up.check_own_row_references(tx, &mut impact)?;
     super::checks::unmodelled_unique(table, &mut impact);
     up.check_not_null(tx, &mut impact)?;
     up.check_constraints(tx, &mut impact)?;
