@@ -86,6 +86,10 @@ pub struct Features {
     /// SQLite's actions depth first), which the preview models (item 2,
     /// `src/impact/delete/queue.rs`).
     pub restrict_beside_cascade: bool,
+    /// SQLite `WITHOUT ROWID` tables: rows are found by their primary key,
+    /// which statements move. The oracle follows their rows by a `rid`
+    /// column with a random default.
+    pub without_rowid: bool,
 }
 
 impl Features {
@@ -101,6 +105,7 @@ impl Features {
             set_default: true,
             set_only_match_full: true,
             restrict_beside_cascade: true,
+            without_rowid: true,
         }
     }
 
@@ -117,6 +122,7 @@ impl Features {
             set_default: true,
             set_only_match_full: true,
             restrict_beside_cascade: true,
+            without_rowid: true,
         }
     }
 }
@@ -204,6 +210,8 @@ pub struct Table {
     pub fks: Vec<Fk>,
     /// `CHECK (v <> 13)`.
     pub check_v: bool,
+    /// SQLite `WITHOUT ROWID`.
+    pub without_rowid: bool,
     pub rows: Vec<Row>,
 }
 
@@ -223,6 +231,7 @@ impl Model {
                 name: format!("t{i}"),
                 fks: Vec::new(),
                 check_v: f.checks && rng.one_in(3),
+                without_rowid: target == Target::Lite && f.without_rowid && rng.one_in(3),
                 rows: spine_rows(rng),
             })
             .collect();
@@ -343,6 +352,9 @@ impl Model {
                 cols.push(def);
             }
         }
+        if t.without_rowid {
+            cols.push("rid int DEFAULT (random())".to_owned());
+        }
         cols.push("UNIQUE (id, k)".to_owned());
         match self.target {
             Target::Pg => cols.push("rid bigint GENERATED ALWAYS AS IDENTITY".to_owned()),
@@ -352,7 +364,12 @@ impl Model {
                 }
             }
         }
-        format!("CREATE TABLE {} ({});", t.name, cols.join(", "))
+        let options = if t.without_rowid {
+            " WITHOUT ROWID"
+        } else {
+            ""
+        };
+        format!("CREATE TABLE {} ({}){options};", t.name, cols.join(", "))
     }
 
     fn references(&self, fk: &Fk) -> String {

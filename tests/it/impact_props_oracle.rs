@@ -135,7 +135,7 @@ pub struct LiteOracle {
     /// Whether a key is checked at commit, which the oracle then tries on
     /// a copy of the database.
     deferred: bool,
-    /// The tables snapshotted, each followed by its rowid.
+    /// The tables snapshotted, each followed by its rowid (or `rid`).
     tables: Vec<String>,
     before: Snapshot,
 }
@@ -218,9 +218,19 @@ impl Oracle for LiteOracle {
                     .map(|c| format!("quote({})", c.expect("column")))
                     .collect()
             };
+            // A WITHOUT ROWID table has no rowid; the generator gives it a
+            // `rid` no statement writes.
+            let ident = if cols.iter().any(|c| c == "quote(rid)") {
+                "rid"
+            } else {
+                "rowid"
+            };
             let mut st = self
                 .conn
-                .prepare(&format!("SELECT rowid, {} FROM {t}", cols.join("||','||")))
+                .prepare(&format!(
+                    "SELECT {ident}, {} FROM {t}",
+                    cols.join("||','||")
+                ))
                 .expect("snapshot");
             let rows = st
                 .query_map([], |r| {
