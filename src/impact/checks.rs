@@ -13,7 +13,8 @@
 //! `f <> 2` compares a TEXT column with a number; a computed column has
 //! none, so each is given it by a CAST to its affinity, which leaves the
 //! value as it is except for a text in a numeric column or a blob in a
-//! TEXT one. Rows holding those are not judged, and said so.
+//! TEXT one. A check that reads such a column is not judged on the rows
+//! holding one, and said so; the table's other checks are.
 //!
 //! An expression the preview cannot evaluate (it names a generated
 //! column, or a column an INSERT leaves to its default, which the preview
@@ -51,8 +52,9 @@ impl Written<'_> {
 
     /// `{with}SELECT count(*) FROM (the rows, typed) AS __row WHERE `,
     /// and the condition (over `__src`) of rows a CAST to their column's
-    /// affinity would change, which are left out.
-    fn counted(&self, tx: &mut dyn PreviewTx) -> (String, Option<String>) {
+    /// affinity would change in a column `expr` reads, which are left out
+    /// of judging it.
+    fn counted(&self, tx: &mut dyn PreviewTx, expr: &str) -> (String, Option<String>) {
         let d = crate::db::dialect::Dialect(tx.engine());
         let mut cols = Vec::new();
         let mut unsure = Vec::new();
@@ -60,7 +62,7 @@ impl Written<'_> {
             let t = self.table.column(col).map_or("", |c| c.type_name.as_str());
             let (typed, changed) = d.with_affinity(&quote_ident(col), t);
             cols.push(format!("{typed} AS {}", quote_ident(col)));
-            unsure.extend(changed);
+            unsure.extend(changed.filter(|_| mentions(expr, col)));
         }
         let unsure = (!unsure.is_empty()).then(|| unsure.join(" OR "));
         let rows = format!(
@@ -106,9 +108,9 @@ pub(super) fn still_violated(
     before: &[(Check, u64)],
     impact: &mut Impact,
 ) -> Result<Vec<(Check, u64)>> {
-    let (counted, _) = rows.counted(tx);
     let mut out = Vec::new();
     for (check, _) in before {
+        let (counted, _) = rows.counted(tx, &check.expr);
         if let Some(n) = count_rejected(tx, check, &counted, impact)? {
             out.push((check.clone(), n));
         }
@@ -130,24 +132,38 @@ pub(super) fn violated(
     if checks.is_empty() {
         return Ok(out);
     }
-    let (counted, unsure) = rows.counted(tx);
     // One reading of every expression: only when it finds code reaching
     // beyond the transaction is each read on its own, to name which.
     let all: Vec<&str> = checks.iter().map(|c| c.expr.as_str()).collect();
     let reaching = !tx.called_beyond(&all.join(" ;\n"))?.is_empty();
+    let mut unsure_any = Vec::new();
     for check in checks {
+        let (counted, unsure) = rows.counted(tx, &check.expr);
+        unsure_any.extend(unsure);
         if let Some(n) = count_violations(tx, rows.table, (&check, reaching), &counted, impact)? {
             out.push((check, n));
         }
     }
-    if let Some(unsure) = unsure {
-        not_judged(tx, rows, &unsure, impact)?;
+    if !unsure_any.is_empty() {
+        not_judged(tx, rows, &unsure_any.join(" OR "), impact)?;
     }
     Ok(out)
 }
 
+/// Whether `expr` may read column `col`: the name, any case, not inside a
+/// longer identifier. A name inside a string literal counts too, which
+/// only leaves a row unjudged that could have been judged.
+fn mentions(expr: &str, col: &str) -> bool {
+    let (expr, col) = (expr.to_lowercase(), col.to_lowercase());
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    expr.match_indices(&col).any(|(i, _)| {
+        !word(expr[..i].chars().next_back()) && !word(expr[i + col.len()..].chars().next())
+    })
+}
+
 /// Rows whose value a CAST to the column's affinity would change (a text
-/// in a numeric column): the checks were not evaluated on them.
+/// in a numeric column) in a column some check reads: those checks were
+/// not evaluated on them.
 fn not_judged(
     tx: &mut dyn PreviewTx,
     rows: &Written<'_>,
@@ -162,7 +178,7 @@ fn not_judged(
     impact.bounded &= n.is_some();
     if let Some(n) = n.filter(|&n| n > 0) {
         impact.warnings.push(format!(
-            "the CHECK constraints of {} are not checked on {n} row{} that hold text in a numeric column or a blob in a text one, which the preview cannot compare as SQLite does",
+            "the CHECK constraints of {} that read a column holding text where it is numeric (or a blob where it is text) are not checked on {n} row{} that do, which the preview cannot compare as SQLite does",
             rows.table.name,
             if n == 1 { "" } else { "s" }
         ));
@@ -261,4 +277,19 @@ pub(super) fn unmodelled_unique(table: &Table, impact: &mut Impact) {
         table.unmodelled_unique.join(", "),
         table.name
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn a_check_mentions_a_column_as_a_whole_word() {
+        assert!(mentions("v <> 13", "v"));
+        assert!(mentions("\"F0\" <> 5", "f0"));
+        assert!(mentions("lo <= hi", "HI"));
+        assert!(!mentions("v2 <> 13", "v"));
+        assert!(!mentions("level <> 1", "v"));
+        assert!(!mentions("x_v <> 1", "v"));
+    }
 }
