@@ -90,6 +90,10 @@ pub struct Features {
     /// which statements move. The oracle follows their rows by a `rid`
     /// column with a random default.
     pub without_rowid: bool,
+    /// SQLite keys on a `text UNIQUE COLLATE NOCASE` column `n` (`'K3'`),
+    /// referenced by values in another case (`'k3'`): the parent column's
+    /// collation decides the match (item 11).
+    pub collations: bool,
 }
 
 impl Features {
@@ -106,6 +110,7 @@ impl Features {
             set_only_match_full: true,
             restrict_beside_cascade: true,
             without_rowid: true,
+            collations: true,
         }
     }
 
@@ -123,6 +128,7 @@ impl Features {
             set_only_match_full: true,
             restrict_beside_cascade: true,
             without_rowid: true,
+            collations: true,
         }
     }
 }
@@ -140,6 +146,8 @@ pub enum Key {
     Id,
     K,
     IdK,
+    /// SQLite's NOCASE text key `n`.
+    N,
 }
 
 impl Key {
@@ -148,6 +156,7 @@ impl Key {
             Key::Id => &["id"],
             Key::K => &["k"],
             Key::IdK => &["id", "k"],
+            Key::N => &["n"],
         }
     }
 }
@@ -200,6 +209,7 @@ impl Row {
             Key::Id => vec![Some(self.id)],
             Key::K => vec![self.k],
             Key::IdK => vec![Some(self.id), self.k],
+            Key::N => vec![self.k],
         }
     }
 }
@@ -212,6 +222,8 @@ pub struct Table {
     pub check_v: bool,
     /// SQLite `WITHOUT ROWID`.
     pub without_rowid: bool,
+    /// The NOCASE key `n`, `'K' || k` in the generated rows.
+    pub n: bool,
     pub rows: Vec<Row>,
 }
 
@@ -232,6 +244,7 @@ impl Model {
                 fks: Vec::new(),
                 check_v: f.checks && rng.one_in(3),
                 without_rowid: target == Target::Lite && f.without_rowid && rng.one_in(3),
+                n: target == Target::Lite && f.collations,
                 rows: spine_rows(rng),
             })
             .collect();
@@ -299,12 +312,16 @@ impl Model {
             if t.rows.is_empty() {
                 continue;
             }
-            let rows: Vec<String> = t.rows.iter().map(|r| row_values(r, true)).collect();
+            let rows: Vec<String> = t.rows.iter().map(|r| row_values(t, r)).collect();
+            let mut cols = insert_cols(t);
+            if t.n {
+                cols.push("n".to_owned());
+            }
             let _ = writeln!(
                 s,
                 "INSERT INTO {} ({}) VALUES {};",
                 t.name,
-                insert_cols(t).join(", "),
+                cols.join(", "),
                 rows.join(", ")
             );
         }
@@ -335,6 +352,9 @@ impl Model {
             },
             "s text".to_owned(),
         ];
+        if t.n {
+            cols.push("n text UNIQUE COLLATE NOCASE".to_owned());
+        }
         for fk in &t.fks {
             for (c, col) in fk.cols.iter().enumerate() {
                 let mut def = format!("{col} {}", fk.decl).trim_end().to_owned();
@@ -342,7 +362,7 @@ impl Model {
                     def.push_str(" NOT NULL");
                 }
                 if let Some(d) = &fk.default {
-                    let _ = write!(def, " DEFAULT {}", d[c]);
+                    let _ = write!(def, " DEFAULT {}", key_lit(fk.key, Some(d[c])));
                 }
                 if c == 0
                     && let Some(n) = fk.check_ne
@@ -517,7 +537,7 @@ fn random_fk(rng: &mut Rng, target: Target, f: Features, from: usize, j: usize, 
         _ => None,
     };
     let match_full = pg && composite && rng.one_in(2);
-    Fk {
+    let mut fk = Fk {
         to,
         key,
         set_only: (pg
@@ -543,7 +563,13 @@ fn random_fk(rng: &mut Rng, target: Target, f: Features, from: usize, j: usize, 
         cols,
         on_delete,
         on_update,
+    };
+    // Later still: a K key on SQLite may be the NOCASE key instead.
+    if target == Target::Lite && f.collations && fk.key == Key::K && rng.one_in(2) {
+        fk.key = Key::N;
+        fk.check_ne = None;
     }
+    fk
 }
 
 /// A valid value of `fk` for one row: a parent's key, or NULL where the
@@ -599,17 +625,28 @@ fn lit(v: Option<i64>) -> String {
     v.map_or("NULL".to_owned(), |v| v.to_string())
 }
 
-pub fn row_values(r: &Row, with_fks: bool) -> String {
+/// A value of a key's column: `'k3'` for the NOCASE key, whose parents
+/// hold `'K3'`.
+fn key_lit(key: Key, v: Option<i64>) -> String {
+    match (key, v) {
+        (Key::N, Some(x)) => format!("'k{x}'"),
+        _ => lit(v),
+    }
+}
+
+/// A generated row's values, in `insert_cols` order and then `n`.
+pub fn row_values(t: &Table, r: &Row) -> String {
     let mut vals = vec![
         r.id.to_string(),
         lit(r.k),
         r.v.to_string(),
         format!("'s{}'", r.id),
     ];
-    if with_fks {
-        for f in &r.f {
-            vals.extend(f.iter().map(|v| lit(*v)));
-        }
+    for (fk, f) in t.fks.iter().zip(&r.f) {
+        vals.extend(f.iter().map(|v| key_lit(fk.key, *v)));
+    }
+    if t.n {
+        vals.push(r.k.map_or("NULL".to_owned(), |k| format!("'K{k}'")));
     }
     format!("({})", vals.join(", "))
 }
@@ -669,7 +706,8 @@ fn predicate(rng: &mut Rng, m: &Model, t: usize) -> Option<String> {
             if rng.one_in(3) {
                 format!("{} IS NULL", fk.cols[0])
             } else {
-                format!("{} = {}", fk.cols[0], rng.below(10))
+                let x = rng.below(10) as i64;
+                format!("{} = {}", fk.cols[0], key_lit(fk.key, Some(x)))
             }
         }
         7 => format!("id > {}", rng.below(3)),
@@ -687,6 +725,10 @@ fn assignment(rng: &mut Rng, m: &Model, t: usize) -> String {
         4 => "id = id + 1".to_owned(),
         5 => format!("id = {}", id_near(rng, m, t) + 50 * rng.below(2) as i64),
         6 => "k = k + 1".to_owned(),
+        7 if table.n && rng.one_in(2) => {
+            let case = if rng.one_in(2) { 'k' } else { 'K' };
+            format!("n = '{case}{}'", rng.below(30))
+        }
         7 => match rng.below(3) {
             0 => "k = NULL".to_owned(),
             _ => format!("k = {}", rng.below(30)),
@@ -705,7 +747,7 @@ fn assignment(rng: &mut Rng, m: &Model, t: usize) -> String {
             fk.cols
                 .iter()
                 .zip(vals)
-                .map(|(c, v)| format!("{c} = {}", lit(v)))
+                .map(|(c, v)| format!("{c} = {}", key_lit(fk.key, v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         }
@@ -738,7 +780,7 @@ fn insert(rng: &mut Rng, m: &Model, t: usize) -> String {
                         _ if parents.is_empty() => vec![Some(id); fk.cols.len()],
                         _ => parents[rng.below(parents.len() as u64) as usize].clone(),
                     };
-                    vals.extend(v.into_iter().map(lit));
+                    vals.extend(v.into_iter().map(|v| key_lit(fk.key, v)));
                 }
             }
             format!("({})", vals.join(", "))
