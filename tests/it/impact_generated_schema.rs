@@ -94,6 +94,10 @@ pub struct Features {
     /// referenced by values in another case (`'k3'`): the parent column's
     /// collation decides the match (item 11).
     pub collations: bool,
+    /// PostgreSQL tables partitioned by range of `id`, with a default
+    /// partition; `k` is not unique there (a unique key of a partitioned
+    /// table must hold the partition key), so keys reference `id`.
+    pub partitions: bool,
 }
 
 impl Features {
@@ -111,6 +115,7 @@ impl Features {
             restrict_beside_cascade: true,
             without_rowid: true,
             collations: true,
+            partitions: true,
         }
     }
 
@@ -129,6 +134,7 @@ impl Features {
             restrict_beside_cascade: true,
             without_rowid: true,
             collations: true,
+            partitions: true,
         }
     }
 }
@@ -224,6 +230,8 @@ pub struct Table {
     pub without_rowid: bool,
     /// The NOCASE key `n`, `'K' || k` in the generated rows.
     pub n: bool,
+    /// PostgreSQL: partitioned by range of `id`.
+    pub partitioned: bool,
     pub rows: Vec<Row>,
 }
 
@@ -245,6 +253,7 @@ impl Model {
                 check_v: f.checks && rng.one_in(3),
                 without_rowid: target == Target::Lite && f.without_rowid && rng.one_in(3),
                 n: target == Target::Lite && f.collations,
+                partitioned: target == Target::Pg && f.partitions && rng.one_in(4),
                 rows: spine_rows(rng),
             })
             .collect();
@@ -253,6 +262,15 @@ impl Model {
             t.fks = (0..count)
                 .map(|j| random_fk(rng, target, f, i, j, n))
                 .collect();
+        }
+        // A partitioned table's unique keys hold `id`: `k` is no key.
+        let partitioned: Vec<bool> = tables.iter().map(|t| t.partitioned).collect();
+        for t in &mut tables {
+            for fk in &mut t.fks {
+                if partitioned[fk.to] && fk.key == Key::K {
+                    fk.key = Key::Id;
+                }
+            }
         }
         if !f.restrict_beside_cascade {
             let cascaded: Vec<bool> = (0..n)
@@ -344,7 +362,12 @@ impl Model {
     fn create(&self, t: &Table) -> String {
         let mut cols = vec![
             "id int PRIMARY KEY".to_owned(),
-            "k int UNIQUE".to_owned(),
+            if t.partitioned {
+                "k int"
+            } else {
+                "k int UNIQUE"
+            }
+            .to_owned(),
             if t.check_v {
                 "v int CHECK (v <> 13)".to_owned()
             } else {
@@ -383,6 +406,16 @@ impl Model {
                     cols.push(self.references(fk));
                 }
             }
+        }
+        if t.partitioned {
+            let n = &t.name;
+            return format!(
+                "CREATE TABLE {n} ({}) PARTITION BY RANGE (id);\n\
+                 CREATE TABLE {n}_p0 PARTITION OF {n} FOR VALUES FROM (MINVALUE) TO (4);\n\
+                 CREATE TABLE {n}_p1 PARTITION OF {n} FOR VALUES FROM (4) TO (100);\n\
+                 CREATE TABLE {n}_pd PARTITION OF {n} DEFAULT;",
+                cols.join(", ")
+            );
         }
         let options = if t.without_rowid {
             " WITHOUT ROWID"

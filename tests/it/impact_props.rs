@@ -264,14 +264,18 @@ impl Stats {
 /// An engine failure the preview said may happen, depending on the order
 /// rows are visited in, agrees with it; an engine success is then judged
 /// on its counts like any other.
-fn judge(kind: Kind, imp: &Impact, run: &Result<Run, String>) -> Result<(), String> {
+fn judge(
+    kind: Kind,
+    (imp, schema): (&Impact, &Schema),
+    run: &Result<Run, String>,
+) -> Result<(), String> {
     let run = match run {
         Err(_) if imp.will_fail || may_fail(imp) => return Ok(()),
         Err(e) => {
             return Err(format!(
                 "the engine rejects it ({e}) but the preview says it succeeds (target rows {:?}, totals {:?})",
                 imp.target.rows,
-                totals(imp)
+                totals(imp, schema)
             ));
         }
         Ok(run) => run,
@@ -285,7 +289,7 @@ fn judge(kind: Kind, imp: &Impact, run: &Result<Run, String>) -> Result<(), Stri
         ));
     }
     let mut errs = Vec::new();
-    let preview = totals(imp);
+    let preview = totals(imp, schema);
     if preview != run.totals {
         errs.push(format!(
             "totals: preview {preview:?}, engine {:?}",
@@ -326,12 +330,23 @@ fn may_fail(imp: &Impact) -> bool {
     imp.warnings.iter().any(|w| w.starts_with("may fail:"))
 }
 
-fn totals(imp: &Impact) -> BTreeMap<String, Counts> {
-    imp.totals
-        .iter()
-        .map(|(k, t)| (k.to_string(), [t.delete, t.update, t.insert]))
-        .filter(|(_, c)| *c != [0; 3])
-        .collect()
+/// The preview's net changes per table, a partition's under the table it
+/// is a partition of (as the engine's snapshot of that table holds them:
+/// a TRUNCATE counts per partition).
+fn totals(imp: &Impact, schema: &Schema) -> BTreeMap<String, Counts> {
+    let mut out: BTreeMap<String, Counts> = BTreeMap::new();
+    for (k, t) in &imp.totals {
+        let root = schema
+            .partition_chain(k)
+            .last()
+            .map_or_else(|| k.to_string(), |r| r.name.to_string());
+        let c = out.entry(root).or_default();
+        for (sum, n) in c.iter_mut().zip([t.delete, t.update, t.insert]) {
+            *sum += n;
+        }
+    }
+    out.retain(|_, c| *c != [0; 3]);
+    out
 }
 
 fn other(engine: Engine) -> Engine {
@@ -406,7 +421,7 @@ impl<O: Oracle> Harness<O> {
             }
             return;
         };
-        match judge(stmt.kind, &imp, &run) {
+        match judge(stmt.kind, (&imp, &self.schema), &run) {
             Ok(()) if run.is_ok() => self.stats.agreed += 1,
             Ok(()) if imp.will_fail => self.stats.predicted_failure += 1,
             Ok(()) => self.stats.order_dependent += 1,
