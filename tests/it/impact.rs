@@ -221,9 +221,16 @@ fn sqlite_snapshot(conn: &rusqlite::Connection) -> Snapshot {
                 cols.push(format!("quote(\"{}\")", r.expect("col")));
             }
         }
+        // A WITHOUT ROWID table has no rowid: a fixture gives it a `rid`
+        // no statement writes.
+        let ident = if cols.iter().any(|c| c == "quote(\"rid\")") {
+            "rid"
+        } else {
+            "rowid"
+        };
         let expr = cols.join("||','||");
         let mut st = conn
-            .prepare(&format!("SELECT rowid, {expr} FROM \"{name}\""))
+            .prepare(&format!("SELECT {ident}, {expr} FROM \"{name}\""))
             .expect("snapshot");
         let rows = st
             .query_map([], |r| {

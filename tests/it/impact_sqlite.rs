@@ -210,6 +210,11 @@ INSERT INTO t1 VALUES (1, 1, 0, 1);
 CREATE TABLE t4 (id int PRIMARY KEY, k int UNIQUE, v int, f0 int REFERENCES t4 (k),
     f1 text REFERENCES t4 (id) DEFERRABLE INITIALLY DEFERRED);
 INSERT INTO t4 VALUES (2, 2, 0, NULL, 2), (3, 3, 0, NULL, 2);
+CREATE TABLE t5 (id integer PRIMARY KEY, k text UNIQUE, r int REFERENCES t5 (k));
+INSERT INTO t5 VALUES (1, '3', 3), (2, '7', NULL);
+CREATE TABLE t6 (id int PRIMARY KEY, v int, k text UNIQUE, r int REFERENCES t6 (k),
+    rid int DEFAULT (random())) WITHOUT ROWID;
+INSERT INTO t6 (id, v, k, r) VALUES (1, 0, '3', 3), (2, 0, '7', NULL);
 ";
 
 #[test]
@@ -235,5 +240,12 @@ fn a_row_referencing_itself_by_another_type_is_missing() {
     s.check_fails("UPDATE t4 SET f0 = NULL WHERE id = 2");
     s.check_ok("UPDATE t4 SET f0 = NULL WHERE id = 3");
     s.check_ok("UPDATE t4 SET v = 1");
+    // Found by review: a key assigned beside a moved rowid (or WITHOUT
+    // ROWID primary key) rewrites the row too.
+    s.check_fails("UPDATE t5 SET k = '3', id = 10 WHERE id = 1");
+    s.check_fails("UPDATE t5 SET k = k, id = id + 100");
+    s.check_ok("UPDATE t5 SET k = '3' WHERE id = 1");
+    s.check_fails("UPDATE t6 SET k = '3', id = 10 WHERE id = 1");
+    s.check_ok("UPDATE t6 SET v = 1, id = 10 WHERE id = 1");
     s.finish();
 }

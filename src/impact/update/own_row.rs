@@ -10,8 +10,9 @@
 //! is out of its indexes only when SQLite rewrites updated rows whole:
 //! when the UPDATE assigns a column of a key from the table to itself, or
 //! a key column that a key with an `ON UPDATE` action references
-//! (`sqlite3FkRequired` returns 2). Then every key from the table to
-//! itself is checked on every updated row, assigned or not.
+//! (`sqlite3FkRequired` returns 2), or assigns any key column and moves
+//! the rowid. Then every key from the table to itself is checked on every
+//! updated row, assigned or not.
 //!
 //! [`Dialect::misses_own_row_by_type`]: crate::db::dialect::Dialect::misses_own_row_by_type
 
@@ -67,19 +68,31 @@ impl Update<'_> {
         Ok(())
     }
 
-    /// Whether SQLite rewrites each updated row whole: the UPDATE assigns
-    /// a column of a key from the table to itself, or a key column that a
-    /// key with an `ON UPDATE` action references.
+    /// Whether SQLite rewrites each updated row whole, out of every index
+    /// (`sqlite3FkRequired` returns 2, or returns 1 and the row's key
+    /// moves): the UPDATE assigns a column of a key from the table to
+    /// itself, or a key column that a key with an `ON UPDATE` action
+    /// references; or it assigns any key's column, either side, and moves
+    /// the rowid (or a WITHOUT ROWID table's primary key).
     fn rewrites_whole_rows(&self) -> bool {
-        let name = &self.table.name;
-        let own = self
-            .table
+        let (table, name) = (self.table, &self.table.name);
+        let assigns_any = |cols: &[String]| cols.iter().any(|c| self.assigns(c));
+        let incoming = self.ctx.schema.referencing(name);
+        let own = table
             .foreign_keys
             .iter()
-            .any(|fk| &fk.ref_table == name && fk.columns.iter().any(|c| self.assigns(c)));
-        own || self.ctx.schema.referencing(name).iter().any(|fk| {
-            fk.on_update != FkAction::NoAction && fk.ref_columns.iter().any(|c| self.assigns(c))
-        })
+            .any(|fk| &fk.ref_table == name && assigns_any(&fk.columns));
+        let acting = incoming
+            .iter()
+            .any(|fk| fk.on_update != FkAction::NoAction && assigns_any(&fk.ref_columns));
+        let keyed = table.foreign_keys.iter().any(|fk| assigns_any(&fk.columns))
+            || incoming.iter().any(|fk| assigns_any(&fk.ref_columns));
+        let row_moves = table.primary_key.as_ref().is_some_and(|pk| {
+            pk.columns.iter().any(|c| {
+                self.d.is_rowid_alias(table, c) || (table.without_rowid && self.assigns(c))
+            }) && assigns_any(&pk.columns)
+        });
+        own || acting || (keyed && row_moves)
     }
 
     /// The row's new reference through `fk` (no NULL in it) finds the
