@@ -156,8 +156,12 @@ pub(super) fn violated(
 fn mentions(expr: &str, col: &str) -> bool {
     let (expr, col) = (expr.to_lowercase(), col.to_lowercase());
     let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    expr.match_indices(&col).any(|(i, _)| {
-        !word(expr[..i].chars().next_back()) && !word(expr[i + col.len()..].chars().next())
+    // Quoted, a name's double quotes are doubled.
+    let quoted = col.replace('"', "\"\"");
+    [col, quoted].iter().any(|name| {
+        expr.match_indices(name.as_str()).any(|(i, _)| {
+            !word(expr[..i].chars().next_back()) && !word(expr[i + name.len()..].chars().next())
+        })
     })
 }
 
@@ -291,5 +295,6 @@ mod tests {
         assert!(!mentions("v2 <> 13", "v"));
         assert!(!mentions("level <> 1", "v"));
         assert!(!mentions("x_v <> 1", "v"));
+        assert!(mentions("\"a\"\"b\" > 5", "a\"b"));
     }
 }

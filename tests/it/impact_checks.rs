@@ -206,4 +206,19 @@ fn text_in_a_numeric_column_hides_only_its_own_checks_sqlite() {
         v["warnings"].to_string().contains("not checked on 1 row"),
         "f's own check is still left unjudged: {v}"
     );
+    // Found by review: a column whose name holds a double quote is written
+    // with the quote doubled in the check.
+    let db = SqliteDb::with(
+        "CREATE TABLE w (id integer PRIMARY KEY, \"a\"\"b\" integer CHECK (\"a\"\"b\" > 5));",
+    );
+    let (v, _) = preview_json(
+        &Db::Lite(&db).target(),
+        "INSERT INTO w VALUES (1, 'abc')",
+        None,
+    )
+    .expect("preview");
+    assert_eq!(v["will_fail"], false, "{v}");
+    let conn = db.conn();
+    let engine = conn.execute_batch("BEGIN; INSERT INTO w VALUES (1, 'abc'); ROLLBACK");
+    assert!(engine.is_ok(), "{engine:?}");
 }
