@@ -295,8 +295,10 @@ pub struct ForeignKey {
     /// after `100000`, and a renamed one wherever its name sorts), on SQLite
     /// the table's place in `sqlite_schema` (later tables first) and the
     /// `pragma_foreign_key_list` id. Whether a RESTRICT reference is
-    /// cleared by a cascade depends on which of the two runs first. Always
-    /// in `0..2^40`.
+    /// cleared by a cascade depends on which of the two runs first. In
+    /// `0..2^40`, or negative where the engine's order is not one order (a
+    /// key into a partitioned table whose partitions fire their triggers
+    /// in different orders).
     pub ordinal: i64,
 }
 

@@ -244,12 +244,15 @@ fn load_constraints(
     let rel = rel_filter();
     let rows = tx.query_typed(
         &format!(
-            "SELECT con.conrelid, con.conname::text, con.contype::text, \
+            "{UNORDERED}\
+             SELECT con.conrelid, con.conname::text, con.contype::text, \
                     con.conkey, con.confkey, con.confrelid, \
                     fn.nspname::text, fc.relname::text, \
                     con.confdeltype::text, con.confupdtype::text, con.confmatchtype::text, \
                     con.condeferrable, con.condeferred, con.conparentid, \
-                    {del_set_cols}, COALESCE(ri.n, 0) \
+                    {del_set_cols}, \
+                    CASE WHEN con.oid IN (SELECT root FROM unordered) THEN -1 \
+                         ELSE COALESCE(ri.n, 0) END \
              FROM pg_constraint con \
              LEFT JOIN (SELECT t.tgconstraint, t.tgrelid, \
                           row_number() OVER (ORDER BY t.tgname COLLATE \"C\", t.oid) AS n \
@@ -287,6 +290,40 @@ fn load_constraints(
     }
     Ok(())
 }
+
+/// The keys into a partitioned table whose ON DELETE triggers fire in
+/// another order on some partition than on another (or than on the
+/// table): PostgreSQL fires the triggers of the partition a row is in,
+/// and creates them per partition in the order it scans the keys, which a
+/// renamed or validated key changes. Each trigger is traced to the key it
+/// was cloned from (`conparentid`) and ranked by name on each relation;
+/// a key ranked otherwise on some partition than on its partitioned table
+/// is listed (every partition agreeing with the table is one order). A
+/// partition that holds a key the table does not (one into the partition
+/// itself) ranks otherwise too: listed, "may fail", never a wrong
+/// certainty.
+/// Only keys into partitioned tables are paired, so a hub table with
+/// hundreds of keys costs nothing.
+const UNORDERED: &str = "WITH RECURSIVE fk_root AS ( \
+      SELECT con.oid, con.oid AS root, con.confrelid AS top FROM pg_constraint con \
+        JOIN pg_class pc ON pc.oid = con.confrelid \
+       WHERE con.contype = 'f' AND con.conparentid = 0 AND pc.relkind = 'p' \
+      UNION ALL \
+      SELECT c.oid, r.root, r.top FROM pg_constraint c JOIN fk_root r ON c.conparentid = r.oid \
+       WHERE c.contype = 'f'), \
+    fk_trigger AS ( \
+      SELECT r.root, r.top, t.tgrelid, min(t.tgname::text COLLATE \"C\") AS name \
+        FROM fk_root r JOIN pg_constraint c ON c.oid = r.oid \
+        JOIN pg_trigger t ON t.tgconstraint = c.oid AND t.tgrelid = c.confrelid \
+       WHERE t.tgtype & 8 <> 0 GROUP BY r.root, r.top, t.tgrelid), \
+    ranked AS ( \
+      SELECT root, top, tgrelid, \
+             row_number() OVER (PARTITION BY tgrelid ORDER BY name COLLATE \"C\") AS n \
+        FROM fk_trigger), \
+    unordered AS ( \
+      SELECT x.root FROM ranked x \
+        JOIN ranked y ON y.root = x.root AND y.tgrelid = y.top \
+       WHERE x.n <> y.n) ";
 
 /// A foreign key from its constraint row, or `None` for a clone.
 ///

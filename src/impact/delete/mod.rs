@@ -836,11 +836,18 @@ fn digest_source(sql: &Sql<'_>, x: usize, alias: &str) -> Option<(String, String
     usable.then(|| (sql.with(&[node]), format!("{} AS {alias}", sql.name(node))))
 }
 
-/// Whether cascade `g` runs before the check of `f` on the same parent row:
+/// Whether cascade `g` surely runs before the check of `f` on the same
+/// parent row:
 /// Postgres fires RI triggers in creation (OID) order; SQLite runs the
 /// actions in `pragma_foreign_key_list` id order, last declared first. Both
 /// are ascending `ordinal` (the scenario suite checks this against each
 /// engine).
 fn fires_before(g: &Edge, f: &Edge) -> bool {
-    g.ordinal < f.ordinal
+    ordered(g, f) && g.ordinal < f.ordinal
+}
+
+/// Whether the engine runs the actions of `g` and `f` in one known order
+/// (see [`crate::schema::ForeignKey::ordinal`]).
+fn ordered(g: &Edge, f: &Edge) -> bool {
+    g.ordinal >= 0 && f.ordinal >= 0
 }

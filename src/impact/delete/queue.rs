@@ -76,9 +76,12 @@ pub(super) fn depth_def(sql: &Sql<'_>, x: usize) -> String {
         .map(|e| {
             let on = sql.key_equals(e, &a, "lp");
             let breadth_first = sql.ctx.dialect.key_actions_breadth_first();
+            // A key of no one order ranks as 0: branches are then not
+            // compared (`by_order`), and the depth stays whole.
+            let rank = e.ordinal.max(0);
             let order = match (e.parent == sql.g.target, breadth_first) {
-                (true, true) => format!("{}", BRANCHES + e.ordinal),
-                (true, false) => e.ordinal.to_string(),
+                (true, true) => format!("{}", BRANCHES + rank),
+                (true, false) => rank.to_string(),
                 (false, true) => format!("lp.__order + {BRANCHES}"),
                 (false, false) => "lp.__order".to_owned(),
             };
@@ -133,7 +136,8 @@ pub(super) fn late_blockers(
     let one_row = deleted_rows.get(&sql.g.target).copied().flatten() == Some(1);
     // Depth first, the order of the statement's rows decides everything
     // beyond the one row.
-    let ordered = check == RefCheck::InQueue || one_row;
+    let ordered =
+        check == RefCheck::InQueue || one_row && sql.g.edges.iter().all(|x| super::ordered(x, e));
     if ordered
         && depth_known(sql, c)
         && depth_known(sql, e.parent)
@@ -210,7 +214,9 @@ fn elsewhere(sql: &Sql<'_>, e: &Edge, qual: &str) -> Option<(String, Vec<Node>)>
     for g in sql.g.cascade_into(c) {
         nodes.push(Node::Deleted(g.parent));
         let reached = sql.member(g, qual);
-        ways.push(if g.parent == e.parent {
+        // The parent row's own cascade, known to run after the check, is
+        // too late; run in an order not known, it may be in time.
+        ways.push(if g.parent == e.parent && super::ordered(g, e) {
             format!(
                 "({reached} AND NOT {})",
                 super::same_parent_row(sql, e, g, qual)
@@ -245,8 +251,11 @@ fn by_order(
         .map(|i| format!("lc.{i}"))
         .collect();
     let on = sql.key_equals(e, &ca, "lp");
+    // The order of branches, and of a row's own actions, is known only
+    // where every key runs in one order.
+    let keyed = one_row && sql.g.edges.iter().all(|x| super::ordered(x, e));
     let (saved, mut maybe) = if sql.ctx.dialect.key_actions_breadth_first() {
-        breadth_first(one_row)
+        breadth_first(keyed)
     } else {
         depth_first(e.ordinal)
     };
