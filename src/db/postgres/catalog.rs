@@ -252,7 +252,7 @@ fn load_constraints(
                     con.condeferrable, con.condeferred, con.conparentid, \
                     {del_set_cols}, \
                     CASE WHEN con.oid IN (SELECT root FROM unordered) THEN -1 \
-                         ELSE COALESCE(ri.n, 0) END \
+                         ELSE COALESCE(ri.n, -1) END \
              FROM pg_constraint con \
              LEFT JOIN (SELECT t.tgconstraint, t.tgrelid, \
                           row_number() OVER (ORDER BY t.tgname COLLATE \"C\", t.oid) AS n \
