@@ -366,7 +366,8 @@ pub struct Table {
     /// rows only.
     pub inherited: bool,
     /// Unique indexes on an expression or with a WHERE (partial), by
-    /// name: the preview does not evaluate them, and says so.
+    /// name, and those whose NULLs collide (`NULLS NOT DISTINCT`, named
+    /// with that): the preview does not evaluate them, and says so.
     pub unmodelled_unique: Vec<String>,
 }
 

@@ -267,16 +267,17 @@ pub(super) fn row_values(
         .collect()
 }
 
-/// Names, as not checked, the unique indexes of `table` on an expression
-/// or with a WHERE, which the preview does not evaluate: a row written may
-/// collide on one (failing the statement, or skipped by ON CONFLICT DO
-/// NOTHING) without the preview counting it.
+/// Names, as not checked, the unique indexes of `table` on an expression,
+/// with a WHERE, or whose NULLs collide (`NULLS NOT DISTINCT`), which the
+/// preview does not evaluate: a row written may collide on one (failing
+/// the statement, or skipped by ON CONFLICT DO NOTHING) without the
+/// preview counting it.
 pub(super) fn unmodelled_unique(table: &Table, impact: &mut Impact) {
     if table.unmodelled_unique.is_empty() {
         return;
     }
     impact.warnings.push(format!(
-        "not checked: unique index{} {} of {} (on an expression, or partial), which the preview does not evaluate: a row written may collide on it",
+        "not checked: unique index{} {} of {} (on an expression, partial, or with NULLs that collide), which the preview does not evaluate: a row written may collide on it",
         if table.unmodelled_unique.len() == 1 { "" } else { "es" },
         table.unmodelled_unique.join(", "),
         table.name

@@ -59,7 +59,7 @@ pub fn load(tx: &mut Transaction<'_>, counter: &mut QueryCounter) -> Result<Sche
     let mut tables = load_tables(tx, counter)?;
     let attnames = load_columns(tx, counter, &mut tables)?;
     load_constraints(tx, counter, version, &mut tables, &attnames)?;
-    load_unique_indexes(tx, counter, &mut tables, &attnames)?;
+    load_unique_indexes(tx, counter, version, &mut tables, &attnames)?;
     load_triggers(tx, counter, &mut tables, &search_path)?;
     let names = Dialect(Engine::Postgres).name_rules();
     Ok(Schema::new(
@@ -240,6 +240,7 @@ fn load_constraints(
     } else {
         "NULL::int2[]"
     };
+    let nulls_equal = nulls_not_distinct(version, "con.conindid");
     counter.queries += 1;
     let rel = rel_filter();
     let rows = tx.query_typed(
@@ -252,7 +253,7 @@ fn load_constraints(
                     con.condeferrable, con.condeferred, con.conparentid, \
                     {del_set_cols}, \
                     CASE WHEN con.oid IN (SELECT root FROM unordered) THEN -1 \
-                         ELSE COALESCE(ri.n, -1) END \
+                         ELSE COALESCE(ri.n, -1) END, {nulls_equal} \
              FROM pg_constraint con \
              LEFT JOIN (SELECT t.tgconstraint, t.tgrelid, \
                           row_number() OVER (ORDER BY t.tgname COLLATE \"C\", t.oid) AS n \
@@ -277,7 +278,14 @@ fn load_constraints(
         let columns = column_names(attnames, oid, conkey.as_deref(), &name)?;
         match contype.as_str() {
             "p" => table.primary_key = Some(Key { name, columns }),
-            "u" => table.unique.push(Key { name, columns }),
+            "u" => {
+                if row.try_get::<_, bool>(16)? {
+                    table
+                        .unmodelled_unique
+                        .push(format!("{name} (NULLS NOT DISTINCT)"));
+                }
+                table.unique.push(Key { name, columns });
+            }
             "f" => {
                 let Some(fk) = foreign_key(row, oid, table.name.clone(), name, columns, attnames)?
                 else {
@@ -384,6 +392,20 @@ fn foreign_key(
     }))
 }
 
+/// Whether the unique index `index` (an OID expression) treats NULLs as
+/// equal (PostgreSQL 15's `NULLS NOT DISTINCT`): two NULLs collide there,
+/// which the preview's unique checks do not model. Its non-NULL values are
+/// still checked as a key; the NULLs are named as not checked.
+fn nulls_not_distinct(version: i32, index: &str) -> String {
+    if version >= PG15 {
+        format!(
+            "COALESCE((SELECT x.indnullsnotdistinct FROM pg_index x WHERE x.indexrelid = {index}), false)"
+        )
+    } else {
+        "false".to_owned()
+    }
+}
+
 /// 5. Unique indexes that back no constraint (`CREATE UNIQUE INDEX`):
 ///    they enforce uniqueness just the same. Partial and expression
 ///    indexes are left out, since they do not make a column list unique;
@@ -391,15 +413,17 @@ fn foreign_key(
 fn load_unique_indexes(
     tx: &mut Transaction<'_>,
     counter: &mut QueryCounter,
+    version: i32,
     tables: &mut Tables,
     attnames: &AttNames,
 ) -> Result<()> {
     counter.queries += 1;
+    let nulls_equal = nulls_not_distinct(version, "i.indexrelid");
     let rel = rel_filter();
     let rows = tx.query_typed(
         &format!(
             "SELECT i.indrelid, ic.relname::text, i.indkey::int2[], i.indnkeyatts, \
-                    i.indpred IS NOT NULL OR i.indexprs IS NOT NULL \
+                    i.indpred IS NOT NULL OR i.indexprs IS NOT NULL, {nulls_equal} \
              FROM pg_index i \
              JOIN pg_class ic ON ic.oid = i.indexrelid \
              JOIN pg_class c ON c.oid = i.indrelid \
@@ -433,6 +457,11 @@ fn load_unique_indexes(
             continue;
         }
         let columns = column_names(attnames, oid, Some(&keys), &name)?;
+        if row.try_get::<_, bool>(5)? {
+            table
+                .unmodelled_unique
+                .push(format!("{name} (NULLS NOT DISTINCT)"));
+        }
         table.unique.push(Key { name, columns });
     }
     Ok(())
