@@ -309,9 +309,8 @@ fn load_constraints(
 /// is listed (every partition agreeing with the table is one order). A
 /// partition that holds a key the table does not (one into the partition
 /// itself) ranks otherwise too: listed, "may fail", never a wrong
-/// certainty.
-/// Only keys into partitioned tables are paired, so a hub table with
-/// hundreds of keys costs nothing.
+/// certainty. Only keys into partitioned tables are traced, so a hub table
+/// with hundreds of keys costs nothing.
 const UNORDERED: &str = "WITH RECURSIVE fk_root AS ( \
       SELECT con.oid, con.oid AS root, con.confrelid AS top FROM pg_constraint con \
         JOIN pg_class pc ON pc.oid = con.confrelid \

@@ -194,11 +194,17 @@ impl Sql<'_> {
 
     /// The row `qual` of table `x` is among its deleted rows.
     fn is_deleted(&self, x: usize, qual: &str) -> String {
+        self.is_in(x, qual, Node::Deleted(x))
+    }
+
+    /// The row `qual` of table `x` is among the rows of CTE `n` (which
+    /// carries `x`'s row identities).
+    fn is_in(&self, x: usize, qual: &str, n: Node) -> String {
         format!(
             "{} IN (SELECT {} FROM {})",
             tuple(&self.ident(x, qual)),
             self.ident_cols(x).join(", "),
-            self.name(Node::Deleted(x))
+            self.name(n)
         )
     }
 
@@ -510,11 +516,7 @@ fn count_target(tx: &mut dyn PreviewTx, sql: &Sql<'_>, impact: &mut Impact) -> R
                 .iter()
                 .all(|c| sql.carried.get(&target).is_some_and(|v| v.contains(c)))
         });
-    let in_target = format!(
-        "{} IN (SELECT {} FROM {target_name})",
-        tuple(&sql.ident(target, &a)),
-        sql.ident_cols(target).join(", ")
-    );
+    let in_target = sql.is_in(target, &a, Node::Target);
     let (target_rows, fingerprint) = if key_carried {
         let both = format!(
             "{}SELECT count(*), {} FROM {target_name} AS {a}",
@@ -721,12 +723,7 @@ fn saved_in_time(sql: &Sql<'_>, e: &Edge, check: RefCheck, needed: &mut Vec<Node
     let mut saves: Vec<String> = Vec::new();
     if c == sql.g.target && check == RefCheck::InQueue {
         needed.push(Node::Target);
-        saves.push(format!(
-            "{} IN (SELECT {} FROM {})",
-            tuple(&sql.ident(c, &ca)),
-            sql.ident_cols(c).join(", "),
-            sql.name(Node::Target)
-        ));
+        saves.push(sql.is_in(c, &ca, Node::Target));
     }
     for cg in sql.g.edges.iter().filter(|cg| {
         cg.action == Action::Cascade
@@ -837,11 +834,9 @@ fn digest_source(sql: &Sql<'_>, x: usize, alias: &str) -> Option<(String, String
 }
 
 /// Whether cascade `g` surely runs before the check of `f` on the same
-/// parent row:
-/// Postgres fires RI triggers in creation (OID) order; SQLite runs the
-/// actions in `pragma_foreign_key_list` id order, last declared first. Both
-/// are ascending `ordinal` (the scenario suite checks this against each
-/// engine).
+/// parent row: both engines run them in ascending `ordinal` (PostgreSQL
+/// its RI triggers by name, SQLite its per-parent list of keys; see
+/// [`crate::schema::ForeignKey::ordinal`]), where the order is known.
 fn fires_before(g: &Edge, f: &Edge) -> bool {
     ordered(g, f) && g.ordinal < f.ordinal
 }

@@ -70,12 +70,12 @@ pub(super) fn depth_def(sql: &Sql<'_>, x: usize) -> String {
     }
     let a = Sql::alias(x);
     let table = sql.table(x).own_rows();
+    let breadth_first = sql.ctx.dialect.key_actions_breadth_first();
     let arms: Vec<String> = sql
         .g
         .cascade_into(x)
         .map(|e| {
             let on = sql.key_equals(e, &a, "lp");
-            let breadth_first = sql.ctx.dialect.key_actions_breadth_first();
             // A key of no one order ranks as 0: branches are then not
             // compared (`by_order`), and the depth stays whole.
             let rank = e.ordinal.max(0);
@@ -134,14 +134,15 @@ pub(super) fn late_blockers(
         return Ok(Late::default());
     }
     let one_row = deleted_rows.get(&sql.g.target).copied().flatten() == Some(1);
+    // The order of branches, and of a row's own actions, is known only
+    // with one statement row and where every key runs in one order.
+    let keyed = one_row && sql.g.edges.iter().all(|x| super::ordered(x, e));
     // Depth first, the order of the statement's rows decides everything
-    // beyond the one row.
-    let ordered =
-        check == RefCheck::InQueue || one_row && sql.g.edges.iter().all(|x| super::ordered(x, e));
-    if ordered
+    // beyond that.
+    if (check == RefCheck::InQueue || keyed)
         && depth_known(sql, c)
         && depth_known(sql, e.parent)
-        && let Some(late) = by_order(tx, sql, e, (cond, needed), one_row)?
+        && let Some(late) = by_order(tx, sql, e, (cond, needed), keyed)?
     {
         return Ok(late);
     }
@@ -160,14 +161,8 @@ pub(super) fn late_blockers(
     };
     let gone = count(tx, Node::Deleted(c), sql.is_deleted(c, &ca))?.unwrap_or(0);
     // The statement's one row goes before any action runs.
-    let own = format!(
-        "{} IN (SELECT {} FROM {})",
-        tuple(&sql.ident(c, &ca)),
-        sql.ident_cols(c).join(", "),
-        sql.name(Node::Target)
-    );
     let saved = if one_row && c == sql.g.target && gone > 0 {
-        count(tx, Node::Target, own)?.unwrap_or(0)
+        count(tx, Node::Target, sql.is_in(c, &ca, Node::Target))?.unwrap_or(0)
     } else {
         0
     };
@@ -204,12 +199,7 @@ fn elsewhere(sql: &Sql<'_>, e: &Edge, qual: &str) -> Option<(String, Vec<Node>)>
     let mut nodes = Vec::new();
     if c == sql.g.target {
         nodes.push(Node::Target);
-        ways.push(format!(
-            "{} IN (SELECT {} FROM {})",
-            tuple(&sql.ident(c, qual)),
-            sql.ident_cols(c).join(", "),
-            sql.name(Node::Target)
-        ));
+        ways.push(sql.is_in(c, qual, Node::Target));
     }
     for g in sql.g.cascade_into(c) {
         nodes.push(Node::Deleted(g.parent));
@@ -232,14 +222,14 @@ fn elsewhere(sql: &Sql<'_>, e: &Edge, qual: &str) -> Option<(String, Vec<Node>)>
 }
 
 /// Each referencing row's place in the order of the key actions against
-/// its parent row's (see the module doc); `None` when not counted in
-/// time.
+/// its parent row's (see the module doc); `keyed`: the order between
+/// branches is known. `None` when not counted in time.
 fn by_order(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
     e: &Edge,
     (cond, needed): (&str, &[Node]),
-    one_row: bool,
+    keyed: bool,
 ) -> Result<Option<Late>> {
     let (c, p) = (e.child, e.parent);
     let ca = Sql::alias(c);
@@ -251,9 +241,6 @@ fn by_order(
         .map(|i| format!("lc.{i}"))
         .collect();
     let on = sql.key_equals(e, &ca, "lp");
-    // The order of branches, and of a row's own actions, is known only
-    // where every key runs in one order.
-    let keyed = one_row && sql.g.edges.iter().all(|x| super::ordered(x, e));
     let (saved, mut maybe) = if sql.ctx.dialect.key_actions_breadth_first() {
         breadth_first(keyed)
     } else {

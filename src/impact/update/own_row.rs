@@ -33,15 +33,15 @@ impl Update<'_> {
         if !self.rewrites_whole_rows() {
             return Ok(());
         }
+        let filter = if self.pred.is_empty() {
+            " WHERE".to_owned()
+        } else {
+            format!("{} AND", self.pred)
+        };
         for fk in &self.table.foreign_keys {
             if !self.d.misses_own_row_by_type(self.table, fk) {
                 continue;
             }
-            let filter = if self.pred.is_empty() {
-                " WHERE".to_owned()
-            } else {
-                format!("{} AND", self.pred)
-            };
             let n = tx.count(&format!(
                 "{}SELECT count(*) FROM (SELECT DISTINCT {} FROM {}{filter} {}) AS s",
                 self.with(&[]),
