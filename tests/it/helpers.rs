@@ -121,6 +121,17 @@ impl SqliteDb {
     }
 }
 
+/// Runs one statement to completion (RETURNING rows are read and dropped,
+/// unbound parameters are NULL, as in the sqlite3 shell) and returns the
+/// change count.
+pub fn sqlite_run(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<u64> {
+    let mut st = conn.prepare(sql)?;
+    let mut rows = st.raw_query();
+    while rows.next()?.is_some() {}
+    drop(rows);
+    Ok(conn.changes())
+}
+
 /// Whether the database `conn` opens has a key SQLite checks at commit.
 pub fn sqlite_has_deferred_keys(conn: &rusqlite::Connection) -> bool {
     conn.query_row(
@@ -147,14 +158,9 @@ pub fn sqlite_commit_refused(path: &Path, sql: &str) -> Option<String> {
     let conn = rusqlite::Connection::open(&copy).expect("open copy");
     conn.execute_batch("PRAGMA foreign_keys = ON; BEGIN")
         .expect("BEGIN");
-    let ran = conn.prepare(sql).and_then(|mut st| {
-        let mut rows = st.raw_query();
-        while rows.next()?.is_some() {}
-        Ok(())
-    });
-    let refused = match ran {
+    let refused = match sqlite_run(&conn, sql) {
         Err(_) => None,
-        Ok(()) => conn.execute_batch("COMMIT").err().map(|e| e.to_string()),
+        Ok(_) => conn.execute_batch("COMMIT").err().map(|e| e.to_string()),
     };
     drop(conn);
     let _ = std::fs::remove_file(&copy);

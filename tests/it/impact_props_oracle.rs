@@ -154,15 +154,8 @@ impl LiteOracle {
         o
     }
 
-    /// Runs one statement to completion (RETURNING rows are read and
-    /// dropped, unbound parameters are NULL, as in the sqlite3 shell) and
-    /// returns the change count.
     fn exec(&self, sql: &str) -> rusqlite::Result<u64> {
-        let mut st = self.conn.prepare(sql)?;
-        let mut rows = st.raw_query();
-        while rows.next()?.is_some() {}
-        drop(rows);
-        Ok(self.conn.changes())
+        crate::helpers::sqlite_run(&self.conn, sql)
     }
 }
 
