@@ -45,12 +45,32 @@ impl QualName {
     }
 }
 
+/// Each part as written, quoted where it holds what no unquoted name can
+/// (a dot, a space, a quote), so two tables never read alike: `"s.t".u`
+/// and `s."t.u"`, not `s.t.u` twice. Case is left alone: the name carries
+/// no engine, and on SQLite `Film` and `film` are one table.
 impl fmt::Display for QualName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.schema {
-            Some(s) => write!(f, "{s}.{}", self.name),
-            None => f.write_str(&self.name),
+            Some(s) => write!(f, "{}.{}", shown_part(s), shown_part(&self.name)),
+            None => f.write_str(&shown_part(&self.name)),
         }
+    }
+}
+
+/// One part of a [`QualName`] for display.
+fn shown_part(part: &str) -> std::borrow::Cow<'_, str> {
+    let word = part
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && part
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    if word {
+        part.into()
+    } else {
+        quote_ident(part).into()
     }
 }
 
@@ -708,6 +728,24 @@ mod tests {
 
     fn resolved(s: &Schema, typed: &str) -> Option<String> {
         s.resolve_str(typed).map(|t| t.name.to_string())
+    }
+
+    #[test]
+    fn names_that_would_read_alike_are_quoted() {
+        let a = QualName::new(Some("s.t"), "u");
+        let b = QualName::new(Some("s"), "t.u");
+        assert_eq!(a.to_string(), "\"s.t\".u");
+        assert_eq!(b.to_string(), "s.\"t.u\"");
+        for (name, shown) in [
+            ("Orders", "Orders"),
+            ("my table", "\"my table\""),
+            ("a\"b", "\"a\"\"b\""),
+            ("1x", "\"1x\""),
+            ("", "\"\""),
+            ("café", "café"),
+        ] {
+            assert_eq!(QualName::new(None, name).to_string(), shown, "{name}");
+        }
     }
 
     #[test]

@@ -276,7 +276,11 @@ pub(crate) fn describe_table(schema: &Schema, table: &Table) -> String {
         TableKind::Table => "Table",
     };
     // psql's title: the raw qualified name in double quotes.
-    let mut s = format!("{title} \"{}\"\n", table.name);
+    let raw = match &table.name.schema {
+        Some(sch) => format!("{sch}.{}", table.name.name),
+        None => table.name.name.clone(),
+    };
+    let mut s = format!("{title} \"{raw}\"\n");
     s.push_str(&column_grid(schema, table));
     section(&mut s, "Indexes:", key_lines(schema, table));
     section(

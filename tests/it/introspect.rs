@@ -189,7 +189,7 @@ fn postgres_schema_model_is_exact() {
         names,
         [
             "other.child",
-            "public.Weird \"Name\" ü",
+            "public.\"Weird \"\"Name\"\" ü\"",
             "public.author",
             "public.book",
             "public.category",
