@@ -1,19 +1,20 @@
-//! Columns an INSERT leaves out that a foreign key or a unique key reads:
-//! what the engine writes into them (a literal default, its domain's,
-//! NULL), and the foreign keys whose columns take a value computed at run
-//! time, which no preview computes.
+//! Columns an INSERT leaves out: what the engine writes into them (a
+//! literal default, its domain's, NULL), so keys and CHECKs read the rows
+//! as the engine writes them; and the foreign keys whose columns take a
+//! value computed at run time, which no preview computes.
 
 use super::super::{Context, Impact};
 use crate::schema::Table;
 
-/// The referencing and unique-key columns an INSERT leaves out, with what
-/// each takes, typed as the column: its default where that is a literal
-/// ([`crate::sql::is_constant`]), NULL where a referencing column has
-/// none. So keys are checked on the rows as the engine writes them. A
-/// default computed at run time (`nextval`, a function) is never
-/// evaluated: its foreign key is left unchecked, and
-/// [`unchecked_defaults`] says so.
-pub(super) fn omitted_key_values(
+/// The columns an INSERT leaves out, with what each takes, typed as the
+/// column: its default where that is a literal
+/// ([`crate::sql::is_constant`]), NULL where it has none. So keys and
+/// CHECKs are checked on the rows as the engine writes them. A default
+/// computed at run time (`nextval`, a function) is never evaluated: its
+/// foreign key is left unchecked, and [`unchecked_defaults`] says so, as
+/// does the CHECK that reads it. A NOT NULL column with no default is
+/// left to the NOT NULL check, which names it.
+pub(super) fn omitted_values(
     ctx: &Context<'_>,
     table: &Table,
     columns: &[String],
@@ -29,7 +30,14 @@ pub(super) fn omitted_key_values(
             .and_then(|c| c.default.as_deref())
             .is_some_and(|d| crate::sql::is_constant(ctx.dialect.0, d))
     });
-    for name in fk_columns.chain(unique_columns) {
+    // Any other column a CHECK may read (the catalog's checks are read
+    // later, with the rows).
+    let others = table
+        .columns
+        .iter()
+        .filter(|c| !(c.not_null && c.default.is_none()))
+        .map(|c| &c.name);
+    for name in fk_columns.chain(unique_columns).chain(others) {
         let Some(c) = table.column(name) else {
             continue;
         };
@@ -52,7 +60,7 @@ pub(super) fn omitted_key_values(
 }
 
 /// Warnings for the foreign keys of `table` with a column the INSERT
-/// leaves to a value computed at run time, which [`omitted_key_values`]
+/// leaves to a value computed at run time, which [`omitted_values`]
 /// does not evaluate: a default that is not a literal, an identity, a
 /// generated column, the rowid SQLite assigns.
 pub(super) fn unchecked_defaults(

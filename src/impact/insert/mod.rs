@@ -22,7 +22,7 @@ use crate::sql::Statement;
 mod conflict;
 mod defaults;
 use conflict::{all_keys, conflict};
-use defaults::{omitted_key_values, unchecked_defaults};
+use defaults::{omitted_values, unchecked_defaults};
 
 /// What happens to rows whose key already exists.
 enum Conflict<'a> {
@@ -80,7 +80,7 @@ pub(super) fn analyze(
     v.push_row_sets(&conflict, inserted, &mut impact);
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
-    add_trigger_effects(&mut impact, ctx, &|_: &QualName| 0);
+    add_trigger_effects(&mut impact, ctx, &|_: &QualName| 0, false);
     Ok(impact)
 }
 
@@ -141,7 +141,7 @@ impl<'a> Insert<'a> {
                 )
             })
             .collect();
-        for (name, value) in omitted_key_values(ctx, table, &columns) {
+        for (name, value) in omitted_values(ctx, table, &columns) {
             casts.push(format!("{value} AS {}", quote_ident(&name)));
             columns.push(name);
         }
