@@ -270,12 +270,12 @@ impl Dialect {
     }
 
     /// The rows a statement's `FROM` (`{with}... FROM {from} WHERE
-    /// {pred}`) matches, per table they live in, as rows of
-    /// (`schema.name`, count, whether it is `table` itself), `qual` naming
-    /// the target: a table others inherit from returns their rows too.
-    /// Tables are told apart by OID, not by a name that two can spell
-    /// alike (`"s.t".u` and `s."t.u"`). `None` where the engine has no
-    /// inheritance.
+    /// {pred}`) matches, per table they live in, as rows of (schema, name,
+    /// count, whether it is `table` itself), `qual` naming the target: a
+    /// table others inherit from returns their rows too. Tables are told
+    /// apart by OID, and named in two parts, never by a dotted name that
+    /// two can spell alike (`"s.t".u` and `s."t.u"`). `None` where the
+    /// engine has no inheritance.
     pub(crate) fn rows_per_table(
         &self,
         (with, from, qual): (&str, &str, &str),
@@ -284,11 +284,12 @@ impl Dialect {
     ) -> Option<String> {
         match self.0 {
             Engine::Postgres => Some(format!(
-                "{with}SELECT (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = x.t), x.n, \
+                "{with}SELECT n.nspname::text, c.relname::text, x.n, \
                  CASE WHEN x.t = {} THEN 1 ELSE 0 END \
                  FROM (SELECT {qual}.tableoid AS t, count(DISTINCT {qual}.ctid) AS n \
-                 FROM {from} WHERE ({pred}) GROUP BY 1) AS x ORDER BY 1",
+                 FROM {from} WHERE ({pred}) GROUP BY 1) AS x \
+                 JOIN pg_catalog.pg_class c ON c.oid = x.t \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ORDER BY x.t",
                 self.regclass(table)
             )),
             Engine::Sqlite => None,

@@ -2,29 +2,47 @@
 //!
 //! Everywhere else a preview reads a table's own rows (`ONLY`,
 //! [`crate::schema::Table::own_rows`]), as foreign keys do. A DELETE or
-//! UPDATE naming a table with inheritance children reaches their rows
-//! too, and those are theirs to hold: this refuses such a statement before
-//! anything is counted.
+//! UPDATE naming a table that others inherit from writes their matching
+//! rows too, each in its own table, where that table's own keys, triggers
+//! and constraints act on it, and where the engine counts it.
+//!
+//! Such a statement is previewed as one analysis per table of the tree
+//! that holds matching rows, each reading that table's own rows under the
+//! statement's qualifier, joined into one impact: the target's own rows,
+//! and under it one `inherited` effect per table inheriting from it, with
+//! everything that table's rows set off. The statement's row count is
+//! theirs together, as the engine reports it.
+//!
+//! The join is exact where the tables' effects stay apart. Where what one
+//! table's rows set off reaches a table another's rows write (a cascade
+//! from the parent deleting the rows that block a child's delete), the
+//! outcome depends on the order the engine fires their key actions in,
+//! which no analysis of one table sees: such a statement is refused,
+//! naming where they meet.
 
-use super::Context;
-use crate::db::PreviewTx;
+use std::collections::BTreeSet;
+
+use super::{Action, Context, Effect, Impact};
+use crate::db::{PreviewTx, count_of};
 use crate::error::{Error, Result};
-use crate::schema::Table;
+use crate::schema::{QualName, Table};
 
-/// A DELETE or UPDATE of a table that others inherit from (PostgreSQL
-/// `INHERITS`) also writes their matching rows, which the preview and the
-/// journal would hold as the target's: restored into it, without their
-/// own columns. Such a statement is refused, with each table's rows and
-/// what to write instead; one that matches the target's own rows only
-/// goes on. (`ONLY` is not read: the statement parser takes it for a
-/// table name, which does not exist.)
-pub(super) fn refuse_inherited_rows(
+/// One analysis of the statement over the own rows of one table of the
+/// target's tree.
+pub(super) type One<'a> = dyn FnMut(&mut dyn PreviewTx, &Table) -> Result<Impact> + 'a;
+
+/// The tables besides `table` that inherit from it and hold rows the
+/// statement's `FROM ... WHERE pred` matches (`with`, `from` and `qual` as
+/// the statement writes them), in the order of their OIDs. A table the
+/// schema dbguard read does not show is refused: its columns and keys are
+/// unknown.
+pub(super) fn others_written<'a>(
     tx: &mut dyn PreviewTx,
-    ctx: &Context<'_>,
+    ctx: &Context<'a>,
     table: &Table,
     (with, from, qual): (&str, &str, &str),
     pred: Option<&str>,
-) -> Result<()> {
+) -> Result<Vec<&'a Table>> {
     let Some(sql) = table
         .inherited
         .then(|| {
@@ -33,35 +51,217 @@ pub(super) fn refuse_inherited_rows(
         })
         .flatten()
     else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    let own = table.name.to_string();
+    let own = &table.name;
     let Some(rows) = tx.query(&sql)? else {
         return Err(Error::refused(format!(
             "cannot preview the statement: other tables inherit from {own}, and its rows in them could not be counted within the preview time limit; nothing was run\nRestrict it to {own}'s own rows (AND {qual}.tableoid = '{own}'::regclass), or raise --preview-timeout."
         )));
     };
-    let mut parts = Vec::new();
-    let mut others = false;
+    let mut others = Vec::new();
     for r in &rows.rows {
-        let name = r.first().and_then(|v| v.text()).unwrap_or_default();
-        let n = crate::db::count_of(r.get(1))?;
-        others |= crate::db::count_of(r.get(2))? == 0;
-        parts.push(format!("{name} ({n} row{})", if n == 1 { "" } else { "s" }));
+        if count_of(r.get(3))? == 1 {
+            continue;
+        }
+        let text = |i: usize| r.get(i).and_then(|v| v.text()).unwrap_or_default();
+        let name = QualName::new(Some(&text(0)), &text(1));
+        let found = ctx.schema.get(&name).ok_or_else(|| {
+            Error::refused(format!(
+                "cannot preview the statement: {name} inherits from {own} and holds rows it matches, but the schema dbguard read does not show {name}; nothing was run\nReload the schema (\\d) and preview again."
+            ))
+        })?;
+        others.push(found);
     }
-    if !others {
-        return Ok(());
+    Ok(others)
+}
+
+/// The statement's impact as one analysis of `table`'s own rows and one
+/// of each of `others`, joined; refused where their effects meet.
+pub(super) fn each_table(
+    tx: &mut dyn PreviewTx,
+    table: &Table,
+    others: &[&Table],
+    one: &mut One<'_>,
+) -> Result<Impact> {
+    let mut whole = one(tx, table)?;
+    let mut parts = Vec::with_capacity(others.len());
+    for t in others {
+        parts.push(one(tx, t)?);
     }
-    Err(Error::refused(format!(
-        "cannot preview the statement as one change: other tables inherit from {own}, and it writes their rows too: {}; dbguard holds each table's rows with that table's own columns, and would take theirs for {own}'s; nothing was run\nRestrict it to {own}'s own rows (AND {qual}.tableoid = '{own}'::regclass), and write one statement for each table that inherits from it.",
-        parts.join(", ")
-    )))
+    refuse_meeting(&whole, &parts)?;
+    let written: Vec<&Impact> = std::iter::once(&whole)
+        .chain(&parts)
+        .filter(|i| i.target.rows.unwrap_or(1) > 0)
+        .collect();
+    // Every row of every table it writes: the WHERE selects every row.
+    let covers = !written.is_empty() && written.iter().all(|i| i.covers_every_row);
+    for p in parts {
+        absorb(&mut whole, p);
+    }
+    whole.covers_every_row = covers;
+    whole.will_fail = !whole.failures.is_empty();
+    Ok(whole)
+}
+
+/// The tables an analysis writes rows of.
+fn writes(i: &Impact) -> BTreeSet<&QualName> {
+    i.totals
+        .iter()
+        .filter(|(_, t)| t.delete + t.update + t.insert > 0)
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// The tables whose rows an analysis writes or reads for an effect (not
+/// counted in time included).
+fn touches(i: &Impact) -> BTreeSet<&QualName> {
+    let mut t = writes(i);
+    t.extend(
+        i.effects
+            .iter()
+            .filter(|e| e.rows != Some(0) && e.action != Action::Trigger)
+            .map(|e| &e.table),
+    );
+    t
+}
+
+/// Refuses a statement two of whose tables' effects meet in one table.
+fn refuse_meeting(whole: &Impact, parts: &[Impact]) -> Result<()> {
+    let all: Vec<&Impact> = std::iter::once(whole).chain(parts).collect();
+    for a in &all {
+        for b in all.iter().filter(|b| !std::ptr::eq(**b, *a)) {
+            if let Some(t) = writes(a).intersection(&touches(b)).next() {
+                let root = &whole.target.table;
+                return Err(Error::refused(format!(
+                    "cannot preview the statement as one change: it writes rows of {} and of {} (which inherit from {root}), and what they set off meets in {t}, where the engine's outcome depends on the order it fires their key actions in; this preview does not follow that order across tables; nothing was run\nWrite one statement per table: this one for {root}'s own rows (AND tableoid = '{root}'::regclass), then one for each table that inherits from it.",
+                    a.target.table, b.target.table
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Joins the analysis of a table inheriting from the target into the
+/// target's: one `inherited` effect with its rows, its own effects one
+/// level below it.
+fn absorb(whole: &mut Impact, part: Impact) {
+    let root = whole.target.table.clone();
+    let table = part.target.table.clone();
+    let verb = match whole.kind {
+        crate::model::ChangeKind::Update => "updates",
+        _ => "deletes",
+    };
+    whole.effects.push(Effect {
+        table: table.clone(),
+        action: Action::Inherited,
+        via: "INHERITS".into(),
+        source: "inheritance",
+        depth: 1,
+        rows: part.target.rows,
+        columns: Vec::new(),
+        parent: root.clone(),
+        reached: true,
+        blocking: false,
+        note: Some(format!(
+            "inherits from {root}: the statement {verb} its matching rows too"
+        )),
+        sample: if part.target.sample.rows.is_empty() {
+            changes_as_rows(&part.target.changes)
+        } else {
+            part.target.sample
+        },
+    });
+    whole
+        .effects
+        .extend(part.effects.into_iter().map(|e| Effect {
+            depth: e.depth + 1,
+            ..e
+        }));
+    let t = &mut whole.target;
+    t.rows = t.rows.zip(part.target.rows).map(|(a, b)| a + b);
+    t.unchanged = match (t.unchanged, part.target.unchanged) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    // Which rows of each table, so the same count of others is drift.
+    if t.fingerprint.is_some() || part.target.fingerprint.is_some() {
+        t.fingerprint = Some(format!(
+            "{} {table}:{}",
+            t.fingerprint.as_deref().unwrap_or("-"),
+            part.target.fingerprint.as_deref().unwrap_or("-")
+        ));
+    }
+    // Tables both count hold rows of one of them only (else they meet),
+    // but either may list the other's with none.
+    for (name, n) in part.totals {
+        let t = whole.totals.entry(name).or_default();
+        t.delete += n.delete;
+        t.update += n.update;
+        t.insert += n.insert;
+    }
+    whole.failures.extend(part.failures);
+    for w in part.warnings {
+        if !whole.warnings.contains(&w) {
+            whole.warnings.push(w);
+        }
+    }
+    whole.bounded &= part.bounded;
+    whole.row_sets.extend(part.row_sets);
+    for (name, n) in part.counted_twice {
+        *whole.counted_twice.entry(name).or_default() += n;
+    }
+    for (name, n) in part.updated_again {
+        *whole.updated_again.entry(name).or_default() += n;
+    }
+    whole.row_digests.extend(part.row_digests);
+    for b in part.beyond_the_rows {
+        if !whole.beyond_the_rows.contains(&b) {
+            whole.beyond_the_rows.push(b);
+        }
+    }
+}
+
+/// An UPDATE's before → after of a table's first rows, as sample rows of
+/// its effect: the key, then each changed column as `before → after`.
+fn changes_as_rows(changes: &[super::ChangedRow]) -> crate::db::Rows {
+    use crate::db::Value;
+    let mut out = crate::db::Rows::default();
+    let Some(first) = changes.first() else {
+        return out;
+    };
+    // A key column the update changes shows once, as its change.
+    let changed = |k: &str| first.changes.iter().any(|c| c.column == k);
+    out.columns = first
+        .key
+        .iter()
+        .filter(|(k, _)| !changed(k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.columns
+        .extend(first.changes.iter().map(|c| c.column.clone()));
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
+    for row in changes {
+        let mut values: Vec<Value> = row
+            .key
+            .iter()
+            .filter(|(k, _)| !changed(k))
+            .map(|(_, v)| v.clone().map_or(Value::Null, Value::Text))
+            .collect();
+        values.extend(
+            row.changes
+                .iter()
+                .map(|c| Value::Text(format!("{} → {}", text(&c.before), text(&c.after)))),
+        );
+        out.rows.push(values);
+    }
+    out
 }
 
 /// `pred` narrowed to `table`'s own rows (as `qual`) where other tables
 /// inherit from it: whether a WHERE selects every row is a question about
-/// the rows the statement may write, which are the table's own (the rest
-/// are refused above).
+/// the rows of each table the statement writes, each asked apart.
 pub(super) fn own_rows_only(ctx: &Context<'_>, table: &Table, qual: &str, pred: &str) -> String {
     match table
         .inherited
@@ -70,5 +270,15 @@ pub(super) fn own_rows_only(ctx: &Context<'_>, table: &Table, qual: &str, pred: 
     {
         Some(own) => format!("({pred}) OR NOT ({own})"),
         None => pred.to_owned(),
+    }
+}
+
+/// The statement's target relation read as `table`'s own rows under the
+/// statement's qualifier, for one analysis of [`each_table`]; `relation`
+/// as written for the statement itself.
+pub(super) fn relation(written: String, own: Option<&Table>, qual: &str) -> String {
+    match own {
+        Some(t) => format!("{} AS {qual}", t.own_rows()),
+        None => written,
     }
 }

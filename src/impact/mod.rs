@@ -25,8 +25,10 @@ mod insert;
 mod match_full;
 mod overview;
 pub mod render;
+mod triggers;
 mod truncate;
 
+use triggers::add_trigger_effects;
 pub(crate) use truncate::uncovered;
 mod update;
 
@@ -56,6 +58,9 @@ pub enum Action {
     NoAction,
     Dangling,
     Trigger,
+    /// The rows of a table that inherits from the target (PostgreSQL
+    /// `INHERITS`), which the statement writes too.
+    Inherited,
 }
 
 impl Action {
@@ -68,6 +73,7 @@ impl Action {
             Action::NoAction => "no_action",
             Action::Dangling => "dangling",
             Action::Trigger => "trigger",
+            Action::Inherited => "inherited",
         }
     }
 
@@ -92,7 +98,7 @@ pub struct Effect {
     pub action: Action,
     /// The constraint, association or trigger that causes it.
     pub via: String,
-    /// `fk`, `declared`, `inferred` or `trigger`.
+    /// `fk`, `declared`, `inferred`, `trigger` or `inheritance`.
     pub source: &'static str,
     /// 1 for effects on the target's direct references, and so on.
     pub depth: usize,
@@ -700,131 +706,6 @@ fn sample_order(d: Dialect, table: &Table, qual: &str) -> String {
     } else {
         format!(" ORDER BY {}", cols.join(", "))
     }
-}
-
-/// Triggers on `table` that fire for `event`.
-fn firing_triggers(table: &Table, event: TriggerEvent) -> Vec<&crate::schema::Trigger> {
-    table
-        .triggers
-        .iter()
-        .filter(|t| t.enabled && t.events.contains(&event))
-        .collect()
-}
-
-/// Whether a statement of `kind` fires `event`'s statement-level triggers
-/// on its target with no row changed: a DELETE its DELETE ones, an UPDATE
-/// its UPDATE ones, an INSERT its INSERT ones and, since an `ON CONFLICT
-/// DO UPDATE` fires both, its UPDATE ones too (listed for any INSERT:
-/// one that fires is never left out).
-fn own_event(kind: ChangeKind, event: TriggerEvent) -> bool {
-    matches!(
-        (kind, event),
-        (ChangeKind::Delete, TriggerEvent::Delete)
-            | (ChangeKind::Update, TriggerEvent::Update)
-            | (
-                ChangeKind::Insert,
-                TriggerEvent::Insert | TriggerEvent::Update
-            )
-    )
-}
-
-/// Whether a key of `table` runs `event` on it: PostgreSQL runs a key
-/// action's statement for each row its parent loses (or whose key
-/// changes), and that statement fires `table`'s statement-level triggers
-/// even when it changes no row. A self-reference counts too.
-fn key_action_into(
-    table: &crate::schema::Table,
-    event: TriggerEvent,
-    totals: &BTreeMap<QualName, Totals>,
-) -> bool {
-    use crate::schema::FkAction;
-    let runs = |action: FkAction, on_delete: bool| match action {
-        FkAction::SetNull | FkAction::SetDefault => Some(TriggerEvent::Update),
-        FkAction::Cascade if on_delete => Some(TriggerEvent::Delete),
-        FkAction::Cascade => Some(TriggerEvent::Update),
-        _ => None,
-    };
-    table.foreign_keys.iter().any(|fk| {
-        let Some(parent) = totals.get(&fk.ref_table) else {
-            return false;
-        };
-        (parent.delete > 0 && runs(fk.on_delete, true) == Some(event))
-            || (parent.update > 0 && runs(fk.on_update, false) == Some(event))
-    })
-}
-
-/// Adds trigger effects for every table with changed rows.
-fn add_trigger_effects(
-    impact: &mut Impact,
-    ctx: &Context<'_>,
-    depth_of: &dyn Fn(&QualName) -> usize,
-) {
-    let mut extra = Vec::new();
-    let mut names = Vec::new();
-    let target = impact.target.table.clone();
-    for (tname, totals) in &impact.totals {
-        let Some(table) = ctx.schema.get(tname) else {
-            continue;
-        };
-        for (event, rows) in [
-            (TriggerEvent::Delete, totals.delete),
-            (TriggerEvent::Update, totals.update),
-            (TriggerEvent::Insert, totals.insert),
-        ] {
-            for trig in firing_triggers(table, event) {
-                // Statement-level triggers fire even for 0 rows: the
-                // target's for the statement's own event, and any table's
-                // for the events of the key actions run into it.
-                let fires_empty = !trig.for_each_row
-                    && ((tname == &target && own_event(impact.kind, event))
-                        || key_action_into(table, event, &impact.totals));
-                if rows == 0 && !fires_empty {
-                    continue;
-                }
-                names.push(format!("{} on {}", trig.name, tname));
-                extra.push(Effect {
-                    table: tname.clone(),
-                    action: Action::Trigger,
-                    via: trig.name.clone(),
-                    source: "trigger",
-                    depth: depth_of(tname),
-                    rows: Some(if trig.for_each_row { rows } else { 1 }),
-                    columns: Vec::new(),
-                    parent: tname.clone(),
-                    reached: true,
-                    blocking: false,
-                    note: Some(format!(
-                        "{} {} {} trigger, calls {}",
-                        match trig.timing {
-                            crate::schema::TriggerTiming::Before => "BEFORE",
-                            crate::schema::TriggerTiming::After => "AFTER",
-                            crate::schema::TriggerTiming::InsteadOf => "INSTEAD OF",
-                        },
-                        match event {
-                            TriggerEvent::Delete => "DELETE",
-                            TriggerEvent::Update => "UPDATE",
-                            TriggerEvent::Insert => "INSERT",
-                            TriggerEvent::Truncate => "TRUNCATE",
-                        },
-                        if trig.for_each_row {
-                            "row"
-                        } else {
-                            "statement"
-                        },
-                        trig.action
-                    )),
-                    sample: Rows::default(),
-                });
-            }
-        }
-    }
-    if !names.is_empty() {
-        impact.warnings.push(format!(
-            "triggers will fire ({}): what they do cannot be computed from the catalog and is not in these counts",
-            names.join(", ")
-        ));
-    }
-    impact.effects.extend(extra);
 }
 
 /// Builds `WITH [RECURSIVE] a, b, ...` from CTE definitions.

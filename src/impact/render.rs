@@ -86,6 +86,9 @@ fn verb(action: Action, kind: ChangeKind) -> &'static str {
         Action::NoAction => "no action",
         Action::Dangling => "dangling",
         Action::Trigger => "trigger",
+        Action::Inherited if kind == ChangeKind::Update => "update",
+        Action::Inherited if kind == ChangeKind::Truncate => "truncate",
+        Action::Inherited => "delete",
     }
 }
 
@@ -95,7 +98,7 @@ fn effect_line(e: &Effect, kind: ChangeKind, bounded: bool, style: Style) -> Str
             paint(style, "1;31", verb(e.action, kind))
         }
         Action::Dangling => paint(style, "33", verb(e.action, kind)),
-        Action::Cascade => paint(style, "31", verb(e.action, kind)),
+        Action::Cascade | Action::Inherited => paint(style, "31", verb(e.action, kind)),
         _ => verb(e.action, kind).to_owned(),
     };
     let cols = if e.columns.is_empty() || e.action == Action::Trigger {
@@ -103,7 +106,7 @@ fn effect_line(e: &Effect, kind: ChangeKind, bounded: bool, style: Style) -> Str
     } else {
         format!(" ({})", e.columns.join(", "))
     };
-    let source = if e.source == "fk" {
+    let source = if matches!(e.source, "fk" | "inheritance") {
         String::new()
     } else {
         format!(", {}", e.source)
@@ -141,8 +144,22 @@ pub(super) fn target_lines(impact: &Impact, style: Style) -> Vec<String> {
         None if impact.bounded => "nothing counted: the statement fails, so nothing".to_owned(),
         rows => rows_text(rows, impact.bounded),
     };
+    // A DELETE or UPDATE counts the rows of the tables inheriting from
+    // the target with its own, as the engine reports them.
+    let inherited: u64 = impact
+        .effects
+        .iter()
+        .filter(|e| e.action == Action::Inherited && e.parent == impact.target.table)
+        .filter_map(|e| e.rows)
+        .sum();
+    let inherited = match impact.kind {
+        ChangeKind::Delete | ChangeKind::Update if inherited > 0 => {
+            format!(", {inherited} of them in tables that inherit from it")
+        }
+        _ => String::new(),
+    };
     vec![format!(
-        "{} {}: {rows} to {}{}",
+        "{} {}: {rows} to {}{inherited}{}",
         paint(style, "1", "target"),
         impact.target.table,
         impact.kind,
@@ -221,7 +238,9 @@ fn draw(
         let last = i + 1 == children.len();
         let branch = if last { "└── " } else { "├── " };
         let mut line = effect_line(e, impact.kind, impact.bounded, style);
-        let descend = e.action == Action::Cascade && impact.kind != ChangeKind::Update;
+        // A table inheriting from the target has effects of its own.
+        let descend = (e.action == Action::Cascade && impact.kind != ChangeKind::Update)
+            || e.action == Action::Inherited;
         if descend && path.contains(&e.table) {
             line.push_str(" (cycle)");
         } else if descend && seen.contains(&e.table) && &e.table != parent {

@@ -47,12 +47,23 @@ pub(super) fn analyze(
     };
     let first = target_table(ctx, stmt)?;
     let mut impact = empty_impact(stmt, first);
-    let mut set = named_tables(ctx, &t.table_names, &mut impact.failures)?;
+    let (mut set, recursed) = named_tables(ctx, &t.table_names, &mut impact.failures)?;
+    inheritance_children(tx, ctx, &recursed, &mut set, &mut impact)?;
     let cascade = matches!(t.cascade, Some(CascadeOption::Cascade));
     let depth = follow_references(ctx, &mut set, cascade, &mut impact);
     // A statement that fails empties nothing.
     if impact.failures.is_empty() {
-        unseen_descendants(tx, ctx, &set)?;
+        let mut emptied_below = recursed;
+        emptied_below.extend(
+            set.iter()
+                .filter(|n| {
+                    ctx.schema
+                        .get(n)
+                        .is_some_and(|t| t.kind == crate::schema::TableKind::Partitioned)
+                })
+                .cloned(),
+        );
+        unseen_descendants(tx, ctx, &emptied_below, &set)?;
     }
     let totals = count_rows(tx, ctx.schema, &set, &mut impact)?;
     dangling_associations(tx, ctx, &set, &depth, &mut impact)?;
@@ -96,13 +107,15 @@ pub(super) fn analyze(
 
 /// The tables the statement names, each followed by its partitions at
 /// every depth, which are emptied with it (not with `ONLY`, which
-/// PostgreSQL refuses on a partitioned table: a failure).
+/// PostgreSQL refuses on a partitioned table: a failure); and those named
+/// without `ONLY`, whose inheritance children it empties too.
 fn named_tables(
     ctx: &Context<'_>,
     targets: &[ast::TruncateTableTarget],
     failures: &mut Vec<String>,
-) -> Result<Vec<QualName>> {
+) -> Result<(Vec<QualName>, Vec<QualName>)> {
     let mut set: Vec<QualName> = Vec::new();
+    let mut recursed: Vec<QualName> = Vec::new();
     for target in targets {
         let parts: Option<Vec<(String, bool)>> = target
             .name
@@ -129,9 +142,58 @@ fn named_tables(
             }
             continue;
         }
+        recursed.push(table.name.clone());
         push_partitions(ctx, &mut set, &table.name);
     }
-    Ok(set)
+    Ok((set, recursed))
+}
+
+/// Adds the tables inheriting from those named without `ONLY` (plain
+/// inheritance, at every depth), which PostgreSQL empties with them, each
+/// shown as an `inherited` effect. A table the schema does not show is
+/// left for [`unseen_descendants`] to refuse. (Tables a CASCADE adds are
+/// emptied without their inheritance children.)
+fn inheritance_children(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    recursed: &[QualName],
+    set: &mut Vec<QualName>,
+    impact: &mut Impact,
+) -> Result<()> {
+    for root in recursed {
+        let Some(sql) = ctx
+            .schema
+            .get(root)
+            .filter(|t| t.inherited)
+            .and_then(|_| ctx.dialect.descendants_query(std::slice::from_ref(root)))
+        else {
+            continue;
+        };
+        let rows = tx.query(&sql)?.map(|r| r.rows).unwrap_or_default();
+        for r in &rows {
+            let text = |i: usize| r.get(i).and_then(|v| v.text()).unwrap_or_default();
+            let name = QualName::new(Some(&text(0)), &text(1));
+            if set.contains(&name) || ctx.schema.get(&name).is_none() {
+                continue;
+            }
+            set.push(name.clone());
+            impact.effects.push(Effect {
+                table: name,
+                action: Action::Inherited,
+                via: "INHERITS".into(),
+                source: "inheritance",
+                depth: 1,
+                rows: None,
+                columns: Vec::new(),
+                parent: root.clone(),
+                reached: true,
+                blocking: false,
+                note: Some(format!("inherits from {root}: TRUNCATE empties it too")),
+                sample: Rows::default(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Adds the partitions of `table` to `set`, at every depth: a partition
@@ -164,13 +226,20 @@ fn descends_from(ctx: &Context<'_>, table: &QualName, ancestor: &QualName) -> bo
 }
 
 /// What the schema the preview reads does not show: tables that inherit
-/// from one in the set (plain inheritance, which the schema does not
-/// model, or a partition added since it was read). PostgreSQL empties
-/// them with their parent, and a capture of the parent reads their rows
-/// as its own (with `ONLY` too), so the statement is refused before it
-/// runs.
-fn unseen_descendants(tx: &mut dyn PreviewTx, ctx: &Context<'_>, set: &[QualName]) -> Result<()> {
-    let Some(sql) = ctx.dialect.descendants_query(set) else {
+/// from one of `roots`, the tables emptied with what inherits from them,
+/// and are not in the set (a table or partition added since the schema
+/// was read). PostgreSQL empties them with their parent, and nothing here
+/// would hold their rows, so the statement is refused before it runs.
+fn unseen_descendants(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    roots: &[QualName],
+    set: &[QualName],
+) -> Result<()> {
+    if roots.is_empty() {
+        return Ok(());
+    }
+    let Some(sql) = ctx.dialect.descendants_query(roots) else {
         return Ok(());
     };
     let found: Vec<String> = tx
@@ -189,7 +258,7 @@ fn unseen_descendants(tx: &mut dyn PreviewTx, ctx: &Context<'_>, set: &[QualName
         return Ok(());
     }
     Err(Error::refused(format!(
-        "cannot preview the TRUNCATE: {} inherit from the tables it empties, which this preview does not model (their rows would not be journaled as theirs); nothing was run\nTruncate tables without inheritance children, or reload the schema (\\d) if a partition was added since it was read.",
+        "cannot preview the TRUNCATE: {} inherit from the tables it empties, but the schema dbguard read does not show them (their rows would not be journaled); nothing was run\nReload the schema (\\d) and preview again.",
         found.join(", ")
     )))
 }

@@ -194,3 +194,28 @@ fn impact_snapshots_sqlite() {
         None,
     );
 }
+
+/// Issue 16, item 10: a write through an inheritance parent, each table's
+/// rows under it with what they set off.
+#[test]
+fn impact_snapshots_inheritance_pg() {
+    let d = pg(crate::impact_inherit::INHERIT);
+    snap(
+        Db::Pg(&d),
+        "inherit_delete",
+        "DELETE FROM parent WHERE id > 1",
+        None,
+    );
+    snap(
+        Db::Pg(&d),
+        "inherit_update",
+        "UPDATE parent SET id = id + 10, v = upper(v) WHERE id > 1",
+        None,
+    );
+    snap(
+        Db::Pg(&d),
+        "inherit_truncate",
+        "TRUNCATE child CASCADE",
+        None,
+    );
+}

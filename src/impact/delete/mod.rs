@@ -363,6 +363,18 @@ pub(super) fn analyze(
     ctx: &Context<'_>,
     stmt: &Statement,
 ) -> Result<Impact> {
+    analyze_as(tx, ctx, stmt, None)
+}
+
+/// [`analyze`] over the own rows of `own`, a table of the target's
+/// inheritance tree ([`super::inherit`]), or over the statement as
+/// written.
+fn analyze_as(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    stmt: &Statement,
+    own: Option<&Table>,
+) -> Result<Impact> {
     let ast::Statement::Delete(del) = write_ast(stmt)? else {
         return Err(Error::refused("not a DELETE statement"));
     };
@@ -371,12 +383,13 @@ pub(super) fn analyze(
             "DELETE ... ORDER BY/LIMIT cannot be previewed exactly\nSelect the rows with a WHERE clause instead.",
         ));
     }
-    let table = target_table(ctx, stmt)?;
+    let named = target_table(ctx, stmt)?;
+    let table = own.unwrap_or(named);
     let target = ctx
         .schema
         .index_of(&table.name)
         .ok_or_else(|| Error::refused("target table vanished from the schema"))?;
-    let (from, qual, distinct) = target_from(del)?;
+    let (from, qual, distinct) = target_from(del, own)?;
     let g = Graph::build(ctx, target);
     let (user_ctes, user_recursive) = user_ctes(stmt);
     let sql = Sql {
@@ -392,13 +405,20 @@ pub(super) fn analyze(
         carried: carried_columns(&g),
     };
     let with = super::with_clause(&sql.user_ctes, sql.user_recursive);
-    super::inherit::refuse_inherited_rows(
-        tx,
-        ctx,
-        table,
-        (&with, &sql.from, &sql.qual),
-        sql.pred.as_deref(),
-    )?;
+    if own.is_none() {
+        let others = super::inherit::others_written(
+            tx,
+            ctx,
+            table,
+            (&with, &sql.from, &sql.qual),
+            sql.pred.as_deref(),
+        )?;
+        if !others.is_empty() {
+            return super::inherit::each_table(tx, table, &others, &mut |tx, t| {
+                analyze_as(tx, ctx, stmt, Some(t))
+            });
+        }
+    }
     let mut impact = empty_impact(stmt, table);
     let target_rows = count_target(tx, &sql, &mut impact)?;
     if ctx.options.target_only {
@@ -456,14 +476,14 @@ pub(super) fn analyze(
             .and_then(|i| g.depth.get(&i).copied())
             .unwrap_or(1)
     };
-    add_trigger_effects(&mut impact, ctx, &depth_of);
+    add_trigger_effects(&mut impact, ctx, &depth_of, table.name != named.name);
     Ok(impact)
 }
 
-/// The `FROM` text of the target (relation with alias, and the `USING`
-/// list), how the statement names the target, and whether `USING` may
-/// join a row twice.
-fn target_from(del: &ast::Delete) -> Result<(String, String, bool)> {
+/// The `FROM` text of the target (relation with alias, or `own`'s own
+/// rows under the statement's qualifier, and the `USING` list), how the
+/// statement names the target, and whether `USING` may join a row twice.
+fn target_from(del: &ast::Delete, own: Option<&Table>) -> Result<(String, String, bool)> {
     let from = match &del.from {
         FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
     };
@@ -471,7 +491,8 @@ fn target_from(del: &ast::Delete) -> Result<(String, String, bool)> {
         .first()
         .ok_or_else(|| Error::refused("DELETE without a table"))?
         .relation;
-    let (mut from_sql, qual) = table_ref_qual(relation)?;
+    let (written, qual) = table_ref_qual(relation)?;
+    let mut from_sql = super::inherit::relation(written, own, &qual);
     let mut distinct = false;
     if let Some(using) = &del.using {
         for u in using {

@@ -57,11 +57,32 @@ pub(super) fn analyze(
     ctx: &Context<'_>,
     stmt: &Statement,
 ) -> Result<Impact> {
-    let up = Update::parse(ctx, stmt)?;
+    analyze_as(tx, ctx, stmt, None)
+}
+
+/// [`analyze`] over the own rows of `own`, a table of the target's
+/// inheritance tree ([`super::inherit`]), or over the statement as
+/// written.
+fn analyze_as(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    stmt: &Statement,
+    own: Option<&Table>,
+) -> Result<Impact> {
+    let up = Update::parse(ctx, stmt, own)?;
     let table = up.table;
     let with = super::with_clause(&up.uctes, up.urec);
     let pred = up.pred.strip_prefix(" WHERE ");
-    super::inherit::refuse_inherited_rows(tx, ctx, table, (&with, &up.from, &up.qual), pred)?;
+    if own.is_none() {
+        let others =
+            super::inherit::others_written(tx, ctx, table, (&with, &up.from, &up.qual), pred)?;
+        if !others.is_empty() {
+            return super::inherit::each_table(tx, table, &others, &mut |tx, t| {
+                analyze_as(tx, ctx, stmt, Some(t))
+            });
+        }
+    }
+    let inherited = own.is_some_and(|t| target_table(ctx, stmt).is_ok_and(|n| n.name != t.name));
     let mut impact = empty_impact(stmt, table);
     let (matched, changed) = up.count_matched(tx, &mut impact)?;
     // With FROM, which rows are "outside" the WHERE is not one table's
@@ -95,7 +116,12 @@ pub(super) fn analyze(
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
     let target = table.name.clone();
-    add_trigger_effects(&mut impact, ctx, &|q: &QualName| usize::from(q != &target));
+    add_trigger_effects(
+        &mut impact,
+        ctx,
+        &|q: &QualName| usize::from(q != &target),
+        inherited,
+    );
     Ok(impact)
 }
 
@@ -140,7 +166,9 @@ struct KeyEdge {
 }
 
 impl<'a> Update<'a> {
-    fn parse(ctx: &'a Context<'a>, stmt: &Statement) -> Result<Update<'a>> {
+    /// `own`: read the own rows of this table of the target's inheritance
+    /// tree ([`super::inherit`]) instead of the target as written.
+    fn parse(ctx: &'a Context<'a>, stmt: &Statement, own: Option<&'a Table>) -> Result<Update<'a>> {
         let ast::Statement::Update(up) = write_ast(stmt)? else {
             return Err(Error::refused("not an UPDATE statement"));
         };
@@ -154,10 +182,10 @@ impl<'a> Update<'a> {
                 "UPDATE ... ORDER BY/LIMIT cannot be previewed exactly\nSelect the rows with a WHERE clause instead.",
             ));
         }
-        let table = target_table(ctx, stmt)?;
+        let table = own.map_or_else(|| target_table(ctx, stmt), Ok)?;
         let d = ctx.dialect;
         let (relation, qual) = table_ref_qual(&up.table.relation)?;
-        let mut from = relation;
+        let mut from = super::inherit::relation(relation, own, &qual);
         let mut joined = false;
         if let Some(UpdateTableFromKind::AfterSet(f) | UpdateTableFromKind::BeforeSet(f)) = &up.from
         {
