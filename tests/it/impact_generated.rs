@@ -89,7 +89,9 @@ impl Fixture for PgFixture {
             .expect("reset schema");
         c.batch_execute(&m.sql())
             .unwrap_or_else(|e| panic!("generated schema: {e:?}\n{}", m.sql()));
-        let oracle: Box<dyn Oracle> = Box::new(PgOracle::new(&self.0, &m.names()));
+        let own = m.own_rows();
+        let own: Vec<&str> = own.iter().map(String::as_str).collect();
+        let oracle: Box<dyn Oracle> = Box::new(PgOracle::new(&self.0, &own));
         Harness::new(&self.0.url, oracle)
     }
 }
@@ -116,7 +118,7 @@ fn shard(fx: &mut dyn Fixture, shard: u64) {
     let mut totals = Stats::default();
     let mut failures = Vec::new();
     for i in 0..schemas() {
-        let seed = base.wrapping_mul(1_000_003) ^ (shard << 20) ^ i;
+        let seed = model_seed(base, shard, i);
         let mut rng = Rng::new(seed);
         let m = Model::generate(&mut rng, fx.target(), features());
         let statements: Vec<String> = (0..STATEMENTS).map(|_| statement(&mut rng, &m)).collect();
@@ -152,6 +154,46 @@ fn shard(fx: &mut dyn Fixture, shard: u64) {
     assert!(
         engine_ok > 0 && totals.agreed * 10 >= engine_ok * 7,
         "fewer than 70% of the statements the engine runs got a preview"
+    );
+}
+
+/// The seed of schema `i` of a shard.
+fn model_seed(base: u64, shard: u64, i: u64) -> u64 {
+    base.wrapping_mul(1_000_003) ^ (shard << 20) ^ i
+}
+
+/// What the PostgreSQL shards draw reaches their statements: partitioned
+/// tables, inheritance children, and writes through an inheritance
+/// parent (counted over the default run's schemas).
+#[test]
+fn generated_pg_schemas_draw_partitions_and_inheritance() {
+    let (mut partitioned, mut children, mut through_parent) = (0, 0, 0);
+    for shard in 0..4 {
+        for i in 0..SCHEMAS {
+            let mut rng = Rng::new(model_seed(16, shard, i));
+            let m = Model::generate(&mut rng, Target::Pg, Features::agreed());
+            partitioned += m.tables.iter().filter(|t| t.partitioned).count();
+            let parents: Vec<&str> = m
+                .tables
+                .iter()
+                .filter_map(|t| t.inherits.map(|p| m.tables[p].name.as_str()))
+                .collect();
+            children += parents.len();
+            for _ in 0..STATEMENTS {
+                let s = statement(&mut rng, &m);
+                let target = s.split_whitespace().find(|w| m.names().contains(w));
+                through_parent += usize::from(target.is_some_and(|t| parents.contains(&t)));
+            }
+        }
+    }
+    println!(
+        "{partitioned} partitioned tables, {children} inheritance children, {through_parent} writes through a parent"
+    );
+    assert!(partitioned > 0, "no partitioned table drawn");
+    assert!(children > 0, "no inheritance child drawn");
+    assert!(
+        through_parent > 100,
+        "{through_parent} writes through a parent"
     );
 }
 

@@ -98,6 +98,11 @@ pub struct Features {
     /// partition; `k` is not unique there (a unique key of a partitioned
     /// table must hold the partition key), so keys reference `id`.
     pub partitions: bool,
+    /// PostgreSQL plain inheritance: a table may have a child `tN_c`
+    /// (`INHERITS`) with rows of its own, its own keys (which other
+    /// tables may reference) and the parent's columns, CHECKs and NOT
+    /// NULLs; a write through the parent writes its rows too (item 10).
+    pub inheritance: bool,
 }
 
 impl Features {
@@ -116,6 +121,7 @@ impl Features {
             without_rowid: true,
             collations: true,
             partitions: true,
+            inheritance: true,
         }
     }
 
@@ -135,6 +141,7 @@ impl Features {
             without_rowid: true,
             collations: true,
             partitions: true,
+            inheritance: true,
         }
     }
 }
@@ -232,6 +239,9 @@ pub struct Table {
     pub n: bool,
     /// PostgreSQL: partitioned by range of `id`.
     pub partitioned: bool,
+    /// PostgreSQL: the table this one inherits from. Its `fks` are the
+    /// parent's, as columns only: foreign keys are not inherited.
+    pub inherits: Option<usize>,
     pub rows: Vec<Row>,
 }
 
@@ -254,13 +264,16 @@ impl Model {
                 without_rowid: target == Target::Lite && f.without_rowid && rng.one_in(3),
                 n: target == Target::Lite && f.collations,
                 partitioned: target == Target::Pg && f.partitions && rng.one_in(4),
+                inherits: None,
                 rows: spine_rows(rng),
             })
             .collect();
-        for (i, t) in tables.iter_mut().enumerate() {
+        push_inheritance_children(rng, target, f, &mut tables);
+        let all = tables.len();
+        for (i, t) in tables.iter_mut().enumerate().take(n) {
             let count = rng.below(3) as usize;
             t.fks = (0..count)
-                .map(|j| random_fk(rng, target, f, i, j, n))
+                .map(|j| random_fk(rng, target, f, i, j, all))
                 .collect();
         }
         // A partitioned table's unique keys hold `id`: `k` is no key.
@@ -294,7 +307,14 @@ impl Model {
                 }
             }
         }
-        for i in 0..n {
+        // A child has its parent's columns (and their NOT NULLs and
+        // CHECKs), not its keys.
+        for c in n..all {
+            if let Some(p) = tables[c].inherits {
+                tables[c].fks = tables[p].fks.clone();
+            }
+        }
+        for i in 0..all {
             for r in 0..tables[i].rows.len() {
                 let vals: Vec<Vec<Option<i64>>> = tables[i]
                     .fks
@@ -313,6 +333,21 @@ impl Model {
 
     pub fn names(&self) -> Vec<&str> {
         self.tables.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// What the oracle reads each table's own rows from: `ONLY` where
+    /// another inherits from it.
+    pub fn own_rows(&self) -> Vec<String> {
+        (0..self.tables.len())
+            .map(|i| {
+                let name = &self.tables[i].name;
+                if self.tables.iter().any(|c| c.inherits == Some(i)) {
+                    format!("ONLY {name}")
+                } else {
+                    name.clone()
+                }
+            })
+            .collect()
     }
 
     /// The DDL and rows for the model's engine. PostgreSQL tables get a
@@ -344,7 +379,7 @@ impl Model {
             );
         }
         if self.target == Target::Pg {
-            for t in &self.tables {
+            for t in self.tables.iter().filter(|t| t.inherits.is_none()) {
                 for (j, fk) in t.fks.iter().enumerate() {
                     let _ = writeln!(
                         s,
@@ -360,6 +395,15 @@ impl Model {
     }
 
     fn create(&self, t: &Table) -> String {
+        if let Some(p) = t.inherits {
+            // Keys of its own (not inherited), and an identity of its own
+            // for the oracle (an identity is not inherited either).
+            return format!(
+                "CREATE TABLE {} (rid bigint GENERATED ALWAYS AS IDENTITY (START WITH 1000), \
+                 PRIMARY KEY (id), UNIQUE (k), UNIQUE (id, k)) INHERITS ({});",
+                t.name, self.tables[p].name
+            );
+        }
         let mut cols = vec![
             "id int PRIMARY KEY".to_owned(),
             if t.partitioned {
@@ -462,11 +506,18 @@ impl Model {
     pub fn smaller(&self) -> Vec<Model> {
         let mut out = Vec::new();
         for (t, table) in self.tables.iter().enumerate() {
+            if table.inherits.is_some() {
+                continue; // its columns go with its parent's key
+            }
             for j in 0..table.fks.len() {
                 let mut m = self.clone();
-                m.tables[t].fks.remove(j);
-                for r in &mut m.tables[t].rows {
-                    r.f.remove(j);
+                for c in 0..m.tables.len() {
+                    if c == t || m.tables[c].inherits == Some(t) {
+                        m.tables[c].fks.remove(j);
+                        for r in &mut m.tables[c].rows {
+                            r.f.remove(j);
+                        }
+                    }
                 }
                 out.push(m);
             }
@@ -510,6 +561,30 @@ impl Model {
                 None => return,
             }
         }
+    }
+}
+
+/// PostgreSQL: a child `tN_c` inheriting from some plain tables, with rows
+/// of its own (ids overlapping the parent's: its keys are its own).
+fn push_inheritance_children(rng: &mut Rng, target: Target, f: Features, tables: &mut Vec<Table>) {
+    if target != Target::Pg || !f.inheritance {
+        return;
+    }
+    for p in 0..tables.len() {
+        if tables[p].partitioned || !rng.one_in(3) {
+            continue;
+        }
+        let child = Table {
+            name: format!("{}_c", tables[p].name),
+            fks: Vec::new(),
+            check_v: tables[p].check_v,
+            without_rowid: false,
+            n: false,
+            partitioned: false,
+            inherits: Some(p),
+            rows: spine_rows(rng),
+        };
+        tables.push(child);
     }
 }
 

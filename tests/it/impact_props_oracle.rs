@@ -60,7 +60,8 @@ pub trait Oracle {
 
 pub struct PgOracle {
     client: postgres::Client,
-    /// The tables snapshotted, each with a `rid` identity column.
+    /// The tables snapshotted (`ONLY t` for a table with inheritance
+    /// children), each with a `rid` identity column.
     tables: Vec<String>,
     before: Snapshot,
 }
@@ -88,7 +89,7 @@ fn pg_snapshot(c: &mut impl postgres::GenericClient, tables: &[String]) -> Snaps
             .query(&format!("SELECT rid::text, t::text FROM {t} AS t"), &[])
             .expect("snapshot");
         snap.insert(
-            format!("public.{t}"),
+            format!("public.{}", t.trim_start_matches("ONLY ")),
             rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
         );
     }
