@@ -127,6 +127,8 @@ pub(super) fn recompute(
         associations: &assocs,
         options,
         dialect,
+        chain_depth: 0,
+        step: None,
     };
     let mut fresh = if unchanged_since(tx, &context(&target_opts), stmt, confirmed)? {
         confirmed.clone()

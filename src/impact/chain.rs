@@ -1,18 +1,204 @@
 //! What key actions write, and key actions whose changes are themselves
 //! referenced (issue 16, item 6): a SET NULL of a column another table
 //! references, an ON UPDATE CASCADE into one. That table's own ON UPDATE
-//! action then runs, and no preview follows it yet; where such a chain
-//! reaches rows, the preview refuses with them rather than show counts
-//! that leave them out.
+//! action then runs, and so on.
+//!
+//! Such a step is the engine's own UPDATE of the child's rows the action
+//! reaches, setting the columns it writes: the preview writes that UPDATE
+//! out ([`Step`]), previews it as an UPDATE of the child's own rows (which
+//! follows its own chains in turn, to the end), and grafts what it finds
+//! below the action's effect ([`graft`]). Each step reads the database as
+//! the statement found it, which is what the engine's step sees wherever
+//! the chain stays apart from the rest of the statement; where it comes
+//! back to a table the statement writes otherwise (the target, a cycle,
+//! a table two steps write), the outcome depends on the order the engine
+//! runs the actions in, and the preview refuses with the rows.
 
-use crate::error::Error;
-use crate::schema::{ForeignKey, QualName};
+use std::collections::BTreeSet;
+
+use super::{Action, Context, Impact, PreviewOptions};
+use crate::db::PreviewTx;
+use crate::error::{Error, Result};
+use crate::schema::{ForeignKey, QualName, Table};
+
+/// The most steps a chain is followed through; past them, refused.
+const MAX_STEPS: usize = 12;
+
+/// What the preview of a step reads besides its statement.
+#[derive(Debug, Clone)]
+pub struct StepContext {
+    /// The key whose action the step is: the values it writes are its
+    /// parent rows' as the statement leaves them, which the statement's
+    /// own preview checks.
+    pub via: String,
+    /// The CTEs the step's statement reads (the rows the action reaches,
+    /// computed from the statement's own), written by the preview and
+    /// never parsed: only the statement that reads them is.
+    pub ctes: Vec<String>,
+}
+
+/// One step of a chain: the UPDATE of `child`'s own rows a key action
+/// makes, and where its effects hang in the statement's tree.
+pub(super) struct Step<'a> {
+    /// The table whose key columns the action writes.
+    pub child: &'a Table,
+    /// The action's UPDATE of them, as SQL over `child AS {alias}`,
+    /// reading `ctes`.
+    pub sql: String,
+    pub ctes: Vec<String>,
+    /// The depth of the action's effect in the statement's tree.
+    pub depth: usize,
+    /// `the SET NULL of c1 (c1_x_fkey)`, for a refusal.
+    pub what: String,
+    /// The foreign key whose action the step is.
+    pub via: String,
+}
+
+/// What one step sets off, previewed; `None` where the step is refused
+/// before it is previewed (a self-reference, a partition, too deep).
+pub(super) fn follow(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    step: &Step<'_>,
+    target: &QualName,
+) -> Result<Option<Impact>> {
+    let partitions = step.child.partition_of.is_some()
+        || step.child.kind == crate::schema::TableKind::Partitioned;
+    if &step.child.name == target || partitions || ctx.chain_depth >= MAX_STEPS {
+        return Ok(None);
+    }
+    let stmt = crate::sql::classify(ctx.dialect.0, &step.sql);
+    if stmt.kind != crate::sql::Kind::Update {
+        return Ok(None);
+    }
+    let options = PreviewOptions {
+        judge_where: false,
+        ..ctx.options.clone()
+    };
+    let sub = Context {
+        schema: ctx.schema,
+        associations: ctx.associations,
+        options: &options,
+        dialect: ctx.dialect,
+        chain_depth: ctx.chain_depth + 1,
+        step: Some(StepContext {
+            via: step.via.clone(),
+            ctes: step.ctes.clone(),
+        }),
+    };
+    super::update::analyze_step(tx, &sub, &stmt, step.child).map(Some)
+}
+
+/// The tables an impact writes rows of.
+pub(super) fn writes(i: &Impact) -> BTreeSet<&QualName> {
+    i.totals
+        .iter()
+        .filter(|(_, t)| t.delete + t.update + t.insert > 0)
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// The tables whose rows an impact writes or reads for an effect (not
+/// counted in time included).
+pub(super) fn touches(i: &Impact) -> BTreeSet<&QualName> {
+    let mut t = writes(i);
+    t.extend(
+        i.effects
+            .iter()
+            .filter(|e| e.rows != Some(0) && e.action != Action::Trigger)
+            .map(|e| &e.table),
+    );
+    t
+}
+
+/// Joins what a step set off (`sub`, an UPDATE of `child`) into the
+/// statement's impact, below the step's effect at `depth`: its effects,
+/// the rows it writes beyond `child`'s (which the statement already
+/// counts), its failures and the row sets the journal captures. Refused
+/// where the step comes back to a table the statement writes otherwise.
+pub(super) fn graft(
+    impact: &mut Impact,
+    sub: Impact,
+    (child, depth, what): (&QualName, usize, &str),
+) -> Result<()> {
+    let own = |set: BTreeSet<&QualName>| -> BTreeSet<QualName> {
+        set.into_iter().filter(|t| *t != child).cloned().collect()
+    };
+    let (sub_writes, sub_touches) = (own(writes(&sub)), own(touches(&sub)));
+    let met = sub_writes
+        .iter()
+        .find(|t| touches(impact).contains(t))
+        .or_else(|| sub_touches.iter().find(|t| writes(impact).contains(t)));
+    if let Some(t) = met {
+        return Err(Error::refused(format!(
+            "cannot preview the statement exactly: {what} changes keys of {child}, and what that sets off reaches {t}, which the statement changes otherwise; the engine's outcome then depends on the order it runs those actions in, which this preview does not follow; nothing was run\nChange or re-point the rows of {child} first, then run this statement."
+        )));
+    }
+    // In a DELETE, an ON UPDATE CASCADE is told from the delete's own.
+    let on_update = impact.kind != crate::model::ChangeKind::Update;
+    impact.effects.extend(
+        sub.effects
+            .into_iter()
+            .filter(|e| e.action != Action::Trigger)
+            .map(|e| super::Effect {
+                depth: e.depth + depth,
+                on_update,
+                ..e
+            }),
+    );
+    for (name, n) in sub.totals.into_iter().filter(|(t, _)| t != child) {
+        let t = impact.totals.entry(name).or_default();
+        t.delete += n.delete;
+        t.update += n.update;
+        t.insert += n.insert;
+    }
+    impact.failures.extend(sub.failures);
+    impact.will_fail = !impact.failures.is_empty();
+    for w in sub.warnings {
+        // The statement lists the triggers of every table it writes.
+        if !w.starts_with("triggers will fire") && !impact.warnings.contains(&w) {
+            impact.warnings.push(w);
+        }
+    }
+    impact.bounded &= sub.bounded;
+    let after = impact
+        .row_sets
+        .iter()
+        .map(|r| r.position)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    impact.row_sets.extend(
+        sub.row_sets
+            .into_iter()
+            .filter(|r| &r.table != child)
+            .map(|r| super::RowSet {
+                position: r.position + after,
+                ..r
+            }),
+    );
+    for (name, n) in sub.counted_twice.into_iter().filter(|(t, _)| t != child) {
+        *impact.counted_twice.entry(name).or_default() += n;
+    }
+    for (name, n) in sub.updated_again.into_iter().filter(|(t, _)| t != child) {
+        *impact.updated_again.entry(name).or_default() += n;
+    }
+    for b in sub.beyond_the_rows {
+        if !impact.beyond_the_rows.contains(&b) {
+            impact.beyond_the_rows.push(b);
+        }
+    }
+    Ok(())
+}
 
 /// The refusal for a key action whose change is itself referenced (issue
-/// 16, item 6): `n` rows of `fk`'s table reference values of `changed`'s
-/// columns that an action of the statement changes, so their own ON
-/// UPDATE action would run, which no preview follows yet. Counts that
-/// leave those rows out would be wrong, so there are none.
+/// 16, item 6) where the chain cannot be followed exactly: `n` rows of
+/// `fk`'s table reference values of `changed`'s columns that an action of
+/// the statement changes, and their own ON UPDATE action would run
+/// through a self-reference, a partition, a default computed at run time,
+/// rows the statement also deletes or updates twice, or past
+/// [`MAX_STEPS`]. Counts that leave those rows out would be wrong, so
+/// there are none.
 pub(super) fn not_followed(
     verb: &str,
     step: &str,
@@ -20,8 +206,44 @@ pub(super) fn not_followed(
     fk: &ForeignKey,
     n: u64,
 ) -> Error {
+    refused_chain(
+        verb,
+        step,
+        changed,
+        fk,
+        n,
+        "cannot be followed exactly (a self-reference, a partition, a default computed at run time, or rows the statement changes otherwise)",
+    )
+}
+
+/// The refusal of a chain an `ON CONFLICT DO UPDATE` starts, which the
+/// preview does not follow.
+pub(super) fn upsert_not_followed(
+    step: &str,
+    changed: &QualName,
+    fk: &ForeignKey,
+    n: u64,
+) -> Error {
+    refused_chain(
+        "insert",
+        step,
+        changed,
+        fk,
+        n,
+        "is not followed for ON CONFLICT DO UPDATE",
+    )
+}
+
+fn refused_chain(
+    verb: &str,
+    step: &str,
+    changed: &QualName,
+    fk: &ForeignKey,
+    n: u64,
+    why: &str,
+) -> Error {
     Error::refused(format!(
-        "cannot preview the {verb} exactly: {step} changes a key of {changed} that {n} row{} of {} reference{} (FK {}, ON UPDATE {}), and what that sets off in turn is not followed yet; nothing was run\nChange or re-point those rows of {} first, then run this statement.",
+        "cannot preview the {verb} exactly: {step} changes a key of {changed} that {n} row{} of {} reference{} (FK {}, ON UPDATE {}), and what that sets off in turn {why}; nothing was run\nChange or re-point those rows of {} first, then run this statement.",
         if n == 1 { "" } else { "s" },
         fk.table,
         if n == 1 { "s" } else { "" },

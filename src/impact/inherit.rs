@@ -20,8 +20,7 @@
 //! which no analysis of one table sees: such a statement is refused,
 //! naming where they meet.
 
-use std::collections::BTreeSet;
-
+use super::chain::{touches, writes};
 use super::{Action, Context, Effect, Impact};
 use crate::db::{PreviewTx, count_of};
 use crate::error::{Error, Result};
@@ -104,28 +103,6 @@ pub(super) fn each_table(
     Ok(whole)
 }
 
-/// The tables an analysis writes rows of.
-fn writes(i: &Impact) -> BTreeSet<&QualName> {
-    i.totals
-        .iter()
-        .filter(|(_, t)| t.delete + t.update + t.insert > 0)
-        .map(|(n, _)| n)
-        .collect()
-}
-
-/// The tables whose rows an analysis writes or reads for an effect (not
-/// counted in time included).
-fn touches(i: &Impact) -> BTreeSet<&QualName> {
-    let mut t = writes(i);
-    t.extend(
-        i.effects
-            .iter()
-            .filter(|e| e.rows != Some(0) && e.action != Action::Trigger)
-            .map(|e| &e.table),
-    );
-    t
-}
-
 /// Refuses a statement two of whose tables' effects meet in one table.
 fn refuse_meeting(whole: &Impact, parts: &[Impact]) -> Result<()> {
     let all: Vec<&Impact> = std::iter::once(whole).chain(parts).collect();
@@ -172,6 +149,7 @@ fn absorb(whole: &mut Impact, part: Impact) {
         } else {
             part.target.sample
         },
+        on_update: false,
     });
     whole
         .effects

@@ -116,6 +116,10 @@ pub struct Effect {
     /// A remark for the operator (deferred check, trigger caveat, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Set off by a change of key (`ON UPDATE`), whatever the statement:
+    /// in a DELETE, a step of a chain a SET NULL starts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub on_update: bool,
     /// A few of the rows reached.
     #[serde(skip)]
     pub sample: Rows,
@@ -311,6 +315,12 @@ pub struct Context<'a> {
     pub associations: &'a [Association],
     pub options: &'a PreviewOptions,
     pub dialect: Dialect,
+    /// How many steps of a chain of key actions deep this preview is
+    /// ([`chain`]): 0 for the statement itself.
+    pub chain_depth: usize,
+    /// In a step of such a chain: the key whose action the step is, and
+    /// the CTEs its statement reads ([`chain::StepContext`]).
+    pub step: Option<chain::StepContext>,
 }
 
 /// Computes the impact of a classified write on a connection.
@@ -334,6 +344,8 @@ pub fn preview(
         associations: &assocs,
         options,
         dialect: Dialect(engine),
+        chain_depth: 0,
+        step: None,
     };
     let mut impact = conn.preview(options.timeout, |tx| analyze(tx, &ctx, stmt))?;
     impact.warnings.extend(assoc_warnings);

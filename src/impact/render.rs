@@ -93,6 +93,12 @@ fn verb(action: Action, kind: ChangeKind) -> &'static str {
 }
 
 fn effect_line(e: &Effect, kind: ChangeKind, bounded: bool, style: Style) -> String {
+    // A step of a chain is an UPDATE's, whatever the statement.
+    let kind = if e.on_update {
+        ChangeKind::Update
+    } else {
+        kind
+    };
     let action = match e.action {
         Action::Restrict | Action::NoAction if e.blocking => {
             paint(style, "1;31", verb(e.action, kind))
@@ -238,9 +244,13 @@ fn draw(
         let last = i + 1 == children.len();
         let branch = if last { "└── " } else { "├── " };
         let mut line = effect_line(e, impact.kind, impact.bounded, style);
-        // A table inheriting from the target has effects of its own.
+        // A table inheriting from the target has effects of its own, and
+        // so has a table whose keys an action changes (a chain).
         let descend = (e.action == Action::Cascade && impact.kind != ChangeKind::Update)
-            || e.action == Action::Inherited;
+            || e.action == Action::Inherited
+            || impact.effects.iter().any(|f| {
+                f.parent == e.table && f.depth == e.depth + 1 && f.action != Action::Trigger
+            });
         if descend && path.contains(&e.table) {
             line.push_str(" (cycle)");
         } else if descend && seen.contains(&e.table) && &e.table != parent {

@@ -135,6 +135,7 @@ pub(super) fn add_trigger_effects(
                         trig.action
                     )),
                     sample: Rows::default(),
+                    on_update: false,
                 });
             }
         }

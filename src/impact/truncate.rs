@@ -190,6 +190,7 @@ fn inheritance_children(
                 blocking: false,
                 note: Some(format!("inherits from {root}: TRUNCATE empties it too")),
                 sample: Rows::default(),
+                on_update: false,
             });
         }
     }
@@ -311,6 +312,7 @@ fn follow_references(
                 blocking: !cascade && !inside,
                 note: cascade.then(|| "TRUNCATE ... CASCADE empties the whole table".to_owned()),
                 sample: Rows::default(),
+                on_update: false,
             });
             if cascade && !inside {
                 depth.insert(fk.table.clone(), d);
@@ -387,6 +389,7 @@ fn dangling_associations(
             blocking: false,
             note: None,
             sample: Rows::default(),
+            on_update: false,
         });
     }
     Ok(())

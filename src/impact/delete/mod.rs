@@ -33,7 +33,7 @@ use crate::sql::Statement;
 mod queue;
 mod set_actions;
 use set_actions::{
-    chains_not_followed, check_action_rows, check_set_default, check_set_null, count_set_rows,
+    chain_steps, check_action_rows, check_set_default, check_set_null, count_set_rows,
 };
 
 /// A CTE the counting queries may need.
@@ -462,7 +462,7 @@ fn analyze_as(
         totals.entry(x).or_default().delete = n.unwrap_or(0);
     }
     count_set_rows(tx, &sql, &deleted_rows, &mut totals, &mut impact)?;
-    chains_not_followed(tx, &sql, &impact)?;
+    let steps = chain_steps(tx, &sql, &impact)?;
     push_deleted_row_sets(&sql, &deleted_rows, &mut impact);
     impact.totals = totals
         .into_iter()
@@ -470,6 +470,7 @@ fn analyze_as(
         .collect();
     impact.totals.entry(table.name.clone()).or_default();
     impact.will_fail = !impact.failures.is_empty();
+    set_actions::follow_steps(tx, &sql, steps, &mut impact)?;
     let depth_of = |q: &crate::schema::QualName| {
         ctx.schema
             .index_of(q)
@@ -682,6 +683,7 @@ fn follow_edge(
         blocking,
         note,
         sample,
+        on_update: false,
     });
     Ok(())
 }

@@ -152,22 +152,31 @@ fn count_again(
     Ok(())
 }
 
+/// A step of a chain of key actions a delete starts, with the refusal
+/// that stands where it cannot be followed ([`super::super::chain`]).
+pub(super) struct PendingStep<'a> {
+    pub step: Option<super::super::chain::Step<'a>>,
+    pub refusal: crate::error::Error,
+}
+
 /// A SET NULL or SET DEFAULT that changes a column another table
-/// references sets off that table's ON UPDATE action, which the preview
-/// does not follow: where rows reference a value it changes, the delete
-/// is refused ([`super::super::chain::not_followed`]).
-pub(super) fn chains_not_followed(
+/// references sets off that table's ON UPDATE action: where rows
+/// reference a value it changes, the step to follow.
+pub(super) fn chain_steps<'a>(
     tx: &mut dyn PreviewTx,
-    sql: &Sql<'_>,
+    sql: &Sql<'a>,
     impact: &Impact,
-) -> Result<()> {
+) -> Result<Vec<PendingStep<'a>>> {
+    let mut steps = Vec::new();
     let set_edges = sql
         .g
         .edges
         .iter()
-        .filter(|e| matches!(e.action, Action::SetNull | Action::SetDefault));
-    for e in set_edges {
-        let child = sql.table(e.child);
+        .enumerate()
+        .filter(|(_, e)| matches!(e.action, Action::SetNull | Action::SetDefault));
+    for (edge_no, e) in set_edges {
+        let schema: &'a crate::schema::Schema = sql.schema;
+        let child = &schema.tables[e.child];
         if !reaches(impact, e, child) {
             continue;
         }
@@ -215,16 +224,101 @@ pub(super) fn chains_not_followed(
                 } else {
                     "SET DEFAULT"
                 };
-                let step = format!("the {action} of {} ({})", child.name, e.via);
-                return Err(super::super::chain::not_followed(
-                    "delete",
-                    &step,
-                    &child.name,
-                    fk,
-                    n,
-                ));
+                let what = format!("the {action} of {} ({})", child.name, e.via);
+                let refusal =
+                    super::super::chain::not_followed("delete", &what, &child.name, fk, n);
+                let step = step_sql(sql, edge_no, e).map(|(text, cte)| super::super::chain::Step {
+                    child,
+                    sql: text,
+                    ctes: vec![cte],
+                    depth: sql.g.depth.get(&e.child).copied().unwrap_or(1),
+                    what,
+                    via: e.via.clone(),
+                });
+                steps.push(PendingStep { step, refusal });
+                break;
             }
         }
+    }
+    Ok(steps)
+}
+
+/// The engine's UPDATE of the child rows a SET NULL or SET DEFAULT edge
+/// reaches, as SQL over `child AS s`, and the CTE of those rows' identities
+/// it reads (a name no other preview CTE takes). `None` where a value is a
+/// default computed at run time.
+fn step_sql(sql: &Sql<'_>, edge_no: usize, e: &Edge) -> Option<(String, String)> {
+    let child = sql.table(e.child);
+    let dx = format!("__d{}_{edge_no}", sql.ctx.chain_depth);
+    let ident = sql.ident(e.child, "s");
+    let ident_cols = sql.ident_cols(e.child);
+    let selected: Vec<String> = ident
+        .iter()
+        .zip(&ident_cols)
+        .map(|(i, c)| format!("{i} AS {c}"))
+        .collect();
+    let cte = format!(
+        "{dx} AS ({}SELECT {} FROM {} AS s WHERE {})",
+        sql.with(&[Node::Deleted(e.parent)]),
+        selected.join(", "),
+        child.own_rows(),
+        sql.member(e, "s")
+    );
+    let mut sets = Vec::new();
+    for col in &e.set_cols {
+        let value = set_value(sql, e, child, col).ok()?;
+        sets.push(format!("{} = {value}", crate::schema::quote_ident(col)));
+    }
+    let text = format!(
+        "UPDATE {} AS s SET {} WHERE {} IN (SELECT {} FROM {dx})",
+        child.name.sql(),
+        sets.join(", "),
+        crate::db::dialect::tuple(&ident),
+        ident_cols.join(", ")
+    );
+    Some((text, cte))
+}
+
+/// Follows the chains a delete's SET NULL and SET DEFAULT edges start,
+/// once its own effects are known. A delete that fails does not get that
+/// far; a child whose rows the delete also deletes, or that two edges
+/// update, is refused: the engine's outcome then depends on the order it
+/// runs the actions in.
+pub(super) fn follow_steps(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    steps: Vec<PendingStep<'_>>,
+    impact: &mut Impact,
+) -> Result<()> {
+    if impact.will_fail {
+        return Ok(());
+    }
+    let target = impact.target.table.clone();
+    for p in steps {
+        let Some(step) = p.step else {
+            return Err(p.refusal);
+        };
+        let t = impact
+            .totals
+            .get(&step.child.name)
+            .copied()
+            .unwrap_or_default();
+        let edges_into = impact
+            .effects
+            .iter()
+            .filter(|f| {
+                f.table == step.child.name
+                    && matches!(f.action, Action::SetNull | Action::SetDefault)
+                    && f.rows.unwrap_or(1) > 0
+            })
+            .count();
+        if t.delete > 0 || edges_into > 1 {
+            return Err(p.refusal);
+        }
+        let Some(sub) = super::super::chain::follow(tx, sql.ctx, &step, &target)? else {
+            return Err(p.refusal);
+        };
+        super::super::chain::graft(impact, sub, (&step.child.name, step.depth, &step.what))?;
     }
     Ok(())
 }

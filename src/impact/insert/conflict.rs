@@ -468,7 +468,7 @@ impl Insert<'_> {
     /// ON CONFLICT DO UPDATE that changes a key other tables reference
     /// sets off their ON UPDATE actions, which this preview does not
     /// follow: where rows reference a value it changes, it is refused
-    /// ([`super::super::chain::not_followed`]).
+    /// ([`super::super::chain::upsert_not_followed`]).
     fn referenced_keys_changed(&self, tx: &mut dyn PreviewTx, du: &DoUpdate) -> Result<()> {
         let (table, d) = (self.table, self.ctx.dialect);
         let DoUpdate {
@@ -501,8 +501,7 @@ impl Insert<'_> {
             ))?;
             if let Some(n) = n.filter(|&n| n > 0) {
                 let step = format!("ON CONFLICT DO UPDATE of {}", table.name);
-                return Err(super::super::chain::not_followed(
-                    "insert",
+                return Err(super::super::chain::upsert_not_followed(
                     &step,
                     &table.name,
                     fk,

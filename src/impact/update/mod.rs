@@ -40,6 +40,14 @@ mod references;
 /// For each child table a key change updates, every edge that updates it.
 type ChildUpdates = BTreeMap<QualName, Vec<ChildEdge>>;
 
+/// A step of a chain of key actions found while following an edge
+/// ([`super::chain`]): previewed once the statement's own effects are
+/// known, or, where it cannot be, refused.
+struct PendingStep<'a> {
+    step: Option<super::chain::Step<'a>>,
+    refusal: crate::error::Error,
+}
+
 /// One edge through which a key change updates a child's rows (as `c`).
 struct ChildEdge {
     /// The `k` CTE definition the condition reads.
@@ -108,13 +116,16 @@ fn analyze_as(
     up.check_constraints(tx, &mut impact)?;
     up.check_unique_keys(tx, &mut impact)?;
     let mut child_updates = ChildUpdates::new();
+    let mut steps = Vec::new();
     for (edge_no, edge) in up.key_edges().into_iter().enumerate() {
-        up.follow_key_edge(tx, edge_no, edge, &mut child_updates, &mut impact)?;
+        let pending = (&mut child_updates, &mut steps);
+        up.follow_key_edge(tx, edge_no, edge, pending, &mut impact)?;
     }
     up.count_child_updates(tx, &child_updates, &mut totals, &mut impact)?;
     up.push_row_sets(&child_updates, &totals, matched, &mut impact);
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
+    follow_steps(tx, ctx, steps, &child_updates, &mut impact)?;
     let target = table.name.clone();
     add_trigger_effects(
         &mut impact,
@@ -123,6 +134,47 @@ fn analyze_as(
         inherited,
     );
     Ok(impact)
+}
+
+/// [`analyze`] of one step of a chain of key actions: the engine's UPDATE
+/// of `child`'s own rows ([`super::chain::follow`]).
+pub(super) fn analyze_step(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    stmt: &Statement,
+    child: &Table,
+) -> Result<Impact> {
+    analyze_as(tx, ctx, stmt, Some(child))
+}
+
+/// Follows the chains the key edges start, once the statement's own
+/// effects are known. A statement that fails does not get that far; a
+/// child two edges update, whose rows the engine changes twice, is
+/// refused.
+fn follow_steps(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    steps: Vec<PendingStep<'_>>,
+    child_updates: &ChildUpdates,
+    impact: &mut Impact,
+) -> Result<()> {
+    if impact.will_fail {
+        return Ok(());
+    }
+    let target = impact.target.table.clone();
+    for p in steps {
+        let Some(step) = p.step else {
+            return Err(p.refusal);
+        };
+        if child_updates.get(&step.child.name).map_or(0, Vec::len) > 1 {
+            return Err(p.refusal);
+        }
+        let Some(sub) = super::chain::follow(tx, ctx, &step, &target)? else {
+            return Err(p.refusal);
+        };
+        super::chain::graft(impact, sub, (&step.child.name, step.depth, &step.what))?;
+    }
+    Ok(())
 }
 
 /// One UPDATE taken apart into the SQL its phases share.
@@ -196,7 +248,10 @@ impl<'a> Update<'a> {
             joined = !f.is_empty();
         }
         let assigned = assignments(ctx, table, &up.assignments)?;
-        let (uctes, urec) = user_ctes(stmt);
+        let (mut uctes, urec) = user_ctes(stmt);
+        if let Some(step) = &ctx.step {
+            uctes.splice(0..0, step.ctes.iter().cloned());
+        }
         let pred = up
             .selection
             .as_ref()
@@ -385,7 +440,11 @@ impl<'a> Update<'a> {
     fn check_outgoing_keys(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
         let table = self.table;
         for fk in &table.foreign_keys {
-            if !fk.columns.iter().any(|c| self.assigns(c)) {
+            // A chain's step writes what its key's parent rows hold once
+            // the statement has changed them ([`super::chain`]).
+            if !fk.columns.iter().any(|c| self.assigns(c))
+                || self.ctx.step.as_ref().is_some_and(|s| s.via == fk.name)
+            {
                 continue;
             }
             let Some(parent) = self.ctx.schema.get(&fk.ref_table) else {

@@ -3,13 +3,13 @@
 //! SET NULL, SET DEFAULT) or blocker, and associations left dangling.
 
 use super::super::{Action, Effect, Impact, display_columns, qcol, sample_order};
-use super::{ChildEdge, ChildUpdates, KeyEdge, Update};
+use super::{ChildEdge, ChildUpdates, KeyEdge, PendingStep, Update};
 use crate::db::dialect::{RefCheck, tuple};
 use crate::db::{PreviewTx, Rows};
 use crate::error::Result;
 use crate::schema::{FkAction, QualName};
 
-impl Update<'_> {
+impl<'a> Update<'a> {
     /// Incoming references to key columns that change: foreign keys, and
     /// associations other than arrays.
     pub(super) fn key_edges(&self) -> Vec<KeyEdge> {
@@ -169,7 +169,7 @@ impl Update<'_> {
         tx: &mut dyn PreviewTx,
         edge_no: usize,
         edge: KeyEdge,
-        child_updates: &mut ChildUpdates,
+        (child_updates, steps): (&mut ChildUpdates, &mut Vec<PendingStep<'a>>),
         impact: &mut Impact,
     ) -> Result<()> {
         let Some(child) = self.ctx.schema.get(&edge.child) else {
@@ -215,7 +215,11 @@ impl Update<'_> {
                     cascade: (edge.action == Action::Cascade)
                         .then(|| (kname.clone(), edge.columns.clone())),
                 });
-            self.chains_not_followed(tx, &edge, child, (&kname, &with_k, &cond))?;
+            if let Some(step) =
+                self.chain_step(tx, edge_no, &edge, child, (&kname, &with_k, &cond))?
+            {
+                steps.push(step);
+            }
         }
         let sample = if rows > 0 && self.ctx.options.sample_rows > 0 {
             let shown = display_columns(child, &edge.columns, 5);
@@ -247,22 +251,24 @@ impl Update<'_> {
                 .defers(edge.action == Action::Restrict, edge.deferred)
                 .then(|| "deferred: fails at commit".to_owned()),
             sample,
+            on_update: false,
         });
         Ok(())
     }
 
     /// An action that changes columns of `child` another table references
-    /// sets off that table's ON UPDATE action, which the preview does not
-    /// follow: where rows reference a value of the child rows the edge
-    /// reaches (`cond`, as `c`), the update is refused
-    /// ([`super::super::chain::not_followed`]).
-    fn chains_not_followed(
+    /// sets off that table's ON UPDATE action: where rows reference a
+    /// value of the child rows the edge reaches (`cond`, as `c`) that the
+    /// action moves, the step to follow ([`super::super::chain`]), with
+    /// the refusal that stands where it cannot be followed.
+    fn chain_step(
         &self,
         tx: &mut dyn PreviewTx,
+        edge_no: usize,
         edge: &KeyEdge,
-        child: &crate::schema::Table,
+        child: &'a crate::schema::Table,
         (kname, with_k, cond): (&str, &str, &str),
-    ) -> Result<()> {
+    ) -> Result<Option<PendingStep<'a>>> {
         for fk in self.ctx.schema.referencing_tree(&child.name) {
             // The referenced columns the action writes, and their new
             // values: a chain starts only where one of them moves.
@@ -297,22 +303,77 @@ impl Update<'_> {
                 moved.join(" OR ")
             ))?;
             if let Some(n) = n.filter(|&n| n > 0) {
-                let step = format!(
+                let what = format!(
                     "the ON UPDATE {} of {} ({})",
                     edge.on_update.sql(),
                     child.name,
                     edge.via
                 );
-                return Err(super::super::chain::not_followed(
-                    "update",
-                    &step,
-                    &child.name,
-                    fk,
-                    n,
-                ));
+                let refusal =
+                    super::super::chain::not_followed("update", &what, &child.name, fk, n);
+                let sql = self.step_sql(edge_no, edge, child, (kname, with_k));
+                return Ok(Some(PendingStep {
+                    step: sql.map(|(sql, cte)| super::super::chain::Step {
+                        child,
+                        sql,
+                        ctes: vec![cte],
+                        depth: 1,
+                        what,
+                        via: edge.via.clone(),
+                    }),
+                    refusal,
+                }));
             }
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// The engine's UPDATE of the child rows an ON UPDATE CASCADE, SET
+    /// NULL or SET DEFAULT edge reaches, as SQL, each column set to what
+    /// the action writes there, and the CTE it reads: the key CTE (one row
+    /// per old key) wrapped in one of a name no other preview CTE takes.
+    /// `None` where a value is a default computed at run time.
+    fn step_sql(
+        &self,
+        edge_no: usize,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+        (kname, with_k): (&str, &str),
+    ) -> Option<(String, String)> {
+        let kx = format!("__k{}_{edge_no}", self.ctx.chain_depth);
+        let cvals: Vec<String> = edge
+            .columns
+            .iter()
+            .zip(&edge.ref_columns)
+            .map(|(c, p)| {
+                self.d
+                    .as_key_of(&qcol("c", c), child.column(c), self.table.column(p))
+            })
+            .collect();
+        let joins: Vec<String> = cvals
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("k.__o{i} = {c}"))
+            .collect();
+        let mut sets = Vec::new();
+        for (i, col) in edge.columns.iter().enumerate() {
+            let value = match edge.action {
+                Action::Cascade => format!("k.__n{i}"),
+                _ => super::super::chain::action_value(self.d, edge.action, child.column(col))
+                    .ok()?,
+            };
+            sets.push(format!("{} = {value}", crate::schema::quote_ident(col)));
+        }
+        // Joined, not a subquery per column: SQLite's affinity casts
+        // repeat an assigned expression, and a subquery repeated at each
+        // step of a chain nests past SQLite's limit.
+        let sql = format!(
+            "UPDATE {} AS c SET {} FROM {kx} AS k WHERE {}",
+            child.name.sql(),
+            sets.join(", "),
+            joins.join(" AND ")
+        );
+        Some((sql, format!("{kx} AS ({with_k}SELECT * FROM {kname})")))
     }
 
     /// An ON UPDATE CASCADE of a MATCH FULL key that gives children a key
