@@ -26,7 +26,8 @@ use std::fmt::Write as _;
 use dbguard::db::Engine;
 
 use crate::helpers::{PgDb, SqliteDb};
-use crate::impact_generated_schema::{Features, Model, Rng, Target, statement};
+use crate::impact_generated_schema::{Features, Key, Model, Rng, Target};
+use crate::impact_generated_statements::statement;
 use crate::impact_props::{Harness, Stats};
 use crate::impact_props_oracle::{LiteOracle, Oracle, PgOracle};
 
@@ -163,16 +164,24 @@ fn model_seed(base: u64, shard: u64, i: u64) -> u64 {
 }
 
 /// What the PostgreSQL shards draw reaches their statements: partitioned
-/// tables, inheritance children, and writes through an inheritance
-/// parent (counted over the default run's schemas).
+/// tables, inheritance children, writes through an inheritance parent,
+/// and `u` columns other keys reference, where chains of key actions
+/// start (counted over the default run's schemas).
 #[test]
-fn generated_pg_schemas_draw_partitions_and_inheritance() {
+fn generated_pg_schemas_draw_partitions_inheritance_and_chains() {
     let (mut partitioned, mut children, mut through_parent) = (0, 0, 0);
+    let mut chained = 0;
     for shard in 0..4 {
         for i in 0..SCHEMAS {
             let mut rng = Rng::new(model_seed(16, shard, i));
             let m = Model::generate(&mut rng, Target::Pg, Features::agreed());
             partitioned += m.tables.iter().filter(|t| t.partitioned).count();
+            chained += m
+                .tables
+                .iter()
+                .flat_map(|t| &t.fks)
+                .filter(|fk| fk.key == Key::U)
+                .count();
             let parents: Vec<&str> = m
                 .tables
                 .iter()
@@ -187,7 +196,8 @@ fn generated_pg_schemas_draw_partitions_and_inheritance() {
         }
     }
     println!(
-        "{partitioned} partitioned tables, {children} inheritance children, {through_parent} writes through a parent"
+        "{partitioned} partitioned tables, {children} inheritance children, \
+         {through_parent} writes through a parent, {chained} keys on a key that references"
     );
     assert!(partitioned > 0, "no partitioned table drawn");
     assert!(children > 0, "no inheritance child drawn");
@@ -195,6 +205,7 @@ fn generated_pg_schemas_draw_partitions_and_inheritance() {
         through_parent > 100,
         "{through_parent} writes through a parent"
     );
+    assert!(chained > 10, "{chained} keys reference a u column");
 }
 
 /// The disagreement on the smallest model that still shows it.

@@ -103,6 +103,11 @@ pub struct Features {
     /// tables may reference) and the parent's columns, CHECKs and NOT
     /// NULLs; a write through the parent writes its rows too (item 10).
     pub inheritance: bool,
+    /// A column `u UNIQUE` that references another table's `id` (ON
+    /// DELETE and ON UPDATE actions of its own) and that other keys
+    /// reference in turn: an action that changes it sets off theirs, a
+    /// chain the preview follows to its end (item 6).
+    pub chains: bool,
 }
 
 impl Features {
@@ -122,6 +127,7 @@ impl Features {
             collations: true,
             partitions: true,
             inheritance: true,
+            chains: true,
         }
     }
 
@@ -142,6 +148,7 @@ impl Features {
             collations: true,
             partitions: true,
             inheritance: true,
+            chains: true,
         }
     }
 }
@@ -161,6 +168,8 @@ pub enum Key {
     IdK,
     /// SQLite's NOCASE text key `n`.
     N,
+    /// The `u` column, itself a reference ([`Table::u`]).
+    U,
 }
 
 impl Key {
@@ -170,6 +179,7 @@ impl Key {
             Key::K => &["k"],
             Key::IdK => &["id", "k"],
             Key::N => &["n"],
+            Key::U => &["u"],
         }
     }
 }
@@ -211,6 +221,8 @@ pub struct Row {
     pub id: i64,
     pub k: Option<i64>,
     pub v: i64,
+    /// The `u` column ([`Table::u`]).
+    pub u: Option<i64>,
     /// Per foreign key of the table, its column values.
     pub f: Vec<Vec<Option<i64>>>,
 }
@@ -223,6 +235,7 @@ impl Row {
             Key::K => vec![self.k],
             Key::IdK => vec![Some(self.id), self.k],
             Key::N => vec![self.k],
+            Key::U => vec![self.u],
         }
     }
 }
@@ -242,7 +255,17 @@ pub struct Table {
     /// PostgreSQL: the table this one inherits from. Its `fks` are the
     /// parent's, as columns only: foreign keys are not inherited.
     pub inherits: Option<usize>,
+    /// A column `u int UNIQUE` referencing `id` of another table.
+    pub u: Option<URef>,
     pub rows: Vec<Row>,
+}
+
+/// The reference `u` holds, with its actions.
+#[derive(Clone, Debug)]
+pub struct URef {
+    pub to: usize,
+    pub on_delete: &'static str,
+    pub on_update: &'static str,
 }
 
 #[derive(Clone, Debug)]
@@ -265,16 +288,27 @@ impl Model {
                 n: target == Target::Lite && f.collations,
                 partitioned: target == Target::Pg && f.partitions && rng.one_in(4),
                 inherits: None,
+                u: None,
                 rows: spine_rows(rng),
             })
             .collect();
         push_inheritance_children(rng, target, f, &mut tables);
+        draw_u_columns(rng, f, n, &mut tables);
         let all = tables.len();
         for (i, t) in tables.iter_mut().enumerate().take(n) {
             let count = rng.below(3) as usize;
             t.fks = (0..count)
                 .map(|j| random_fk(rng, target, f, i, j, all))
                 .collect();
+        }
+        // Some references to `id` take `u` instead, where there is one.
+        let has_u: Vec<bool> = tables.iter().map(|t| t.u.is_some()).collect();
+        for t in tables.iter_mut().take(n) {
+            for fk in &mut t.fks {
+                if has_u[fk.to] && fk.key == Key::Id && !rng.one_in(3) {
+                    fk.key = Key::U;
+                }
+            }
         }
         // A partitioned table's unique keys hold `id`: `k` is no key.
         let partitioned: Vec<bool> = tables.iter().map(|t| t.partitioned).collect();
@@ -389,6 +423,15 @@ impl Model {
                         self.references(fk)
                     );
                 }
+                if let Some(u) = &t.u {
+                    let _ = writeln!(
+                        s,
+                        "ALTER TABLE {} ADD CONSTRAINT {}_fku {};",
+                        t.name,
+                        t.name,
+                        self.u_reference(u)
+                    );
+                }
             }
         }
         s
@@ -422,6 +465,9 @@ impl Model {
         if t.n {
             cols.push("n text UNIQUE COLLATE NOCASE".to_owned());
         }
+        if t.u.is_some() {
+            cols.push("u int UNIQUE".to_owned());
+        }
         for fk in &t.fks {
             for (c, col) in fk.cols.iter().enumerate() {
                 let mut def = format!("{col} {}", fk.decl).trim_end().to_owned();
@@ -449,6 +495,9 @@ impl Model {
                 for fk in &t.fks {
                     cols.push(self.references(fk));
                 }
+                if let Some(u) = &t.u {
+                    cols.push(self.u_reference(u));
+                }
             }
         }
         if t.partitioned {
@@ -467,6 +516,13 @@ impl Model {
             ""
         };
         format!("CREATE TABLE {} ({}){options};", t.name, cols.join(", "))
+    }
+
+    fn u_reference(&self, u: &URef) -> String {
+        format!(
+            "FOREIGN KEY (u) REFERENCES {} (id) ON DELETE {} ON UPDATE {}",
+            self.tables[u.to].name, u.on_delete, u.on_update
+        )
     }
 
     fn references(&self, fk: &Fk) -> String {
@@ -543,6 +599,15 @@ impl Model {
         loop {
             let mut found = None;
             'find: for c in 0..self.tables.len() {
+                if self.tables[c].u.as_ref().is_some_and(|u| u.to == t)
+                    && let Some(at) = self.tables[c]
+                        .rows
+                        .iter()
+                        .position(|r| r.u == Some(gone.id))
+                {
+                    found = Some((c, at));
+                    break 'find;
+                }
                 for (j, fk) in self.tables[c].fks.iter().enumerate() {
                     let Some(key) = (fk.to == t).then(|| full_key(&gone, fk)).flatten() else {
                         continue;
@@ -564,6 +629,37 @@ impl Model {
     }
 }
 
+/// Gives some tables a column `u UNIQUE` referencing another table's `id`,
+/// holding distinct ids of that table's rows (or NULL). Not on a
+/// partitioned table (its unique keys must hold `id`), nor on one with
+/// inheritance children (they would inherit the column, not its keys).
+fn draw_u_columns(rng: &mut Rng, f: Features, n: usize, tables: &mut [Table]) {
+    if !f.chains {
+        return;
+    }
+    const ACTIONS: [&str; 4] = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"];
+    for i in 0..n {
+        let inherited = tables.iter().any(|c| c.inherits == Some(i));
+        if tables[i].partitioned || inherited || !rng.one_in(3) {
+            continue;
+        }
+        let to = (i + 1 + rng.below(n as u64 - 1) as usize) % n;
+        let mut ids: Vec<i64> = tables[to].rows.iter().map(|r| r.id).collect();
+        for r in &mut tables[i].rows {
+            r.u = if ids.is_empty() || rng.one_in(4) {
+                None
+            } else {
+                Some(ids.swap_remove(rng.below(ids.len() as u64) as usize))
+            };
+        }
+        tables[i].u = Some(URef {
+            to,
+            on_delete: rng.pick(&ACTIONS),
+            on_update: rng.pick(&ACTIONS),
+        });
+    }
+}
+
 /// PostgreSQL: a child `tN_c` inheriting from some plain tables, with rows
 /// of its own (ids overlapping the parent's: its keys are its own).
 fn push_inheritance_children(rng: &mut Rng, target: Target, f: Features, tables: &mut Vec<Table>) {
@@ -582,6 +678,7 @@ fn push_inheritance_children(rng: &mut Rng, target: Target, f: Features, tables:
             n: false,
             partitioned: false,
             inherits: Some(p),
+            u: None,
             rows: spine_rows(rng),
         };
         tables.push(child);
@@ -599,6 +696,7 @@ fn spine_rows(rng: &mut Rng) -> Vec<Row> {
                 id,
                 k: (!rng.one_in(6)).then_some(k),
                 v: rng.below(13) as i64,
+                u: None,
                 f: Vec::new(),
             }
         })
@@ -726,16 +824,19 @@ pub fn insert_cols(t: &Table) -> Vec<String> {
     for fk in &t.fks {
         cols.extend(fk.cols.iter().cloned());
     }
+    if t.u.is_some() {
+        cols.push("u".to_owned());
+    }
     cols
 }
 
-fn lit(v: Option<i64>) -> String {
+pub fn lit(v: Option<i64>) -> String {
     v.map_or("NULL".to_owned(), |v| v.to_string())
 }
 
 /// A value of a key's column: `'k3'` for the NOCASE key, whose parents
 /// hold `'K3'`.
-fn key_lit(key: Key, v: Option<i64>) -> String {
+pub fn key_lit(key: Key, v: Option<i64>) -> String {
     match (key, v) {
         (Key::N, Some(x)) => format!("'k{x}'"),
         _ => lit(v),
@@ -753,160 +854,11 @@ pub fn row_values(t: &Table, r: &Row) -> String {
     for (fk, f) in t.fks.iter().zip(&r.f) {
         vals.extend(f.iter().map(|v| key_lit(fk.key, *v)));
     }
+    if t.u.is_some() {
+        vals.push(lit(r.u));
+    }
     if t.n {
         vals.push(r.k.map_or("NULL".to_owned(), |k| format!("'K{k}'")));
     }
     format!("({})", vals.join(", "))
-}
-
-// ---------------------------------------------------------------- statements
-
-/// A random write over `m`.
-pub fn statement(rng: &mut Rng, m: &Model) -> String {
-    let t = rng.below(m.tables.len() as u64) as usize;
-    let name = &m.tables[t].name;
-    let kinds = if m.target == Target::Pg { 10 } else { 9 };
-    match rng.below(kinds) {
-        0..=2 => match predicate(rng, m, t) {
-            Some(p) => format!("DELETE FROM {name} WHERE {p}"),
-            None => format!("DELETE FROM {name}"),
-        },
-        3..=6 => {
-            let mut sets = vec![assignment(rng, m, t)];
-            if rng.one_in(3) {
-                let other = assignment(rng, m, t);
-                if other.split(" = ").next() != sets[0].split(" = ").next() {
-                    sets.push(other);
-                }
-            }
-            let sets = sets.join(", ");
-            match predicate(rng, m, t) {
-                Some(p) => format!("UPDATE {name} SET {sets} WHERE {p}"),
-                None => format!("UPDATE {name} SET {sets}"),
-            }
-        }
-        7 | 8 => insert(rng, m, t),
-        _ => {
-            if rng.one_in(2) {
-                format!("TRUNCATE {name} CASCADE")
-            } else {
-                format!("TRUNCATE {name}")
-            }
-        }
-    }
-}
-
-fn id_near(rng: &mut Rng, m: &Model, t: usize) -> i64 {
-    1 + rng.below(m.tables[t].rows.len() as u64 + 2) as i64
-}
-
-fn predicate(rng: &mut Rng, m: &Model, t: usize) -> Option<String> {
-    let table = &m.tables[t];
-    let x = id_near(rng, m, t);
-    Some(match rng.below(9) {
-        0 | 1 => format!("id = {x}"),
-        2 => format!("id <= {x}"),
-        3 => format!("id IN ({x}, {})", id_near(rng, m, t)),
-        4 => format!("v = {}", rng.below(13)),
-        5 => format!("k >= {}", rng.below(20)),
-        6 if !table.fks.is_empty() => {
-            let fk = &table.fks[rng.below(table.fks.len() as u64) as usize];
-            if rng.one_in(3) {
-                format!("{} IS NULL", fk.cols[0])
-            } else {
-                let x = rng.below(10) as i64;
-                format!("{} = {}", fk.cols[0], key_lit(fk.key, Some(x)))
-            }
-        }
-        7 => format!("id > {}", rng.below(3)),
-        _ => return None,
-    })
-}
-
-fn assignment(rng: &mut Rng, m: &Model, t: usize) -> String {
-    let table = &m.tables[t];
-    match rng.below(12) {
-        0 => format!("v = {}", rng.below(14)),
-        1 => "v = v + 1".to_owned(),
-        2 => "s = 'z'".to_owned(),
-        3 => "id = id + 100".to_owned(),
-        4 => "id = id + 1".to_owned(),
-        5 => format!("id = {}", id_near(rng, m, t) + 50 * rng.below(2) as i64),
-        6 => "k = k + 1".to_owned(),
-        7 if table.n && rng.one_in(2) => {
-            let case = if rng.one_in(2) { 'k' } else { 'K' };
-            format!("n = '{case}{}'", rng.below(30))
-        }
-        7 => match rng.below(3) {
-            0 => "k = NULL".to_owned(),
-            _ => format!("k = {}", rng.below(30)),
-        },
-        8 => "id = id".to_owned(),
-        _ if table.fks.is_empty() => "v = 1".to_owned(),
-        _ => {
-            let fk = &table.fks[rng.below(table.fks.len() as u64) as usize];
-            let parents = m.key_values(fk.to, fk.key);
-            let vals: Vec<Option<i64>> = match rng.below(4) {
-                0 => vec![None; fk.cols.len()],
-                1 => vec![Some(99); fk.cols.len()],
-                _ if parents.is_empty() => vec![Some(1); fk.cols.len()],
-                _ => parents[rng.below(parents.len() as u64) as usize].clone(),
-            };
-            fk.cols
-                .iter()
-                .zip(vals)
-                .map(|(c, v)| format!("{c} = {}", key_lit(fk.key, v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    }
-}
-
-fn insert(rng: &mut Rng, m: &Model, t: usize) -> String {
-    let table = &m.tables[t];
-    let omit_fks = m.features.omitted_defaults && !table.fks.is_empty() && rng.one_in(4);
-    let rows: Vec<String> = (0..1 + rng.below(2))
-        .map(|i| {
-            let id = if rng.one_in(4) {
-                id_near(rng, m, t)
-            } else {
-                100 + i as i64 + rng.below(3) as i64
-            };
-            let mut vals = vec![
-                id.to_string(),
-                lit((!rng.one_in(5)).then(|| rng.below(30) as i64)),
-                rng.below(14).to_string(),
-                "'new'".to_owned(),
-            ];
-            if !omit_fks {
-                for fk in &table.fks {
-                    let parents = m.key_values(fk.to, fk.key);
-                    let v: Vec<Option<i64>> = match rng.below(5) {
-                        0 => vec![None; fk.cols.len()],
-                        1 => vec![Some(99); fk.cols.len()],
-                        2 if fk.cols.len() == 2 => vec![Some(1), None],
-                        _ if parents.is_empty() => vec![Some(id); fk.cols.len()],
-                        _ => parents[rng.below(parents.len() as u64) as usize].clone(),
-                    };
-                    vals.extend(v.into_iter().map(|v| key_lit(fk.key, v)));
-                }
-            }
-            format!("({})", vals.join(", "))
-        })
-        .collect();
-    let cols = if omit_fks {
-        "id, k, v, s".to_owned()
-    } else {
-        insert_cols(table).join(", ")
-    };
-    let conflict = if m.features.on_conflict && rng.one_in(4) {
-        " ON CONFLICT DO NOTHING"
-    } else {
-        ""
-    };
-    format!(
-        "INSERT INTO {} ({cols}) VALUES {}{conflict}",
-        table.name,
-        rows.join(", ")
-    )
 }

@@ -249,3 +249,23 @@ fn a_row_referencing_itself_by_another_type_is_missing() {
     s.check_ok("UPDATE t6 SET v = 1, id = 10 WHERE id = 1");
     s.finish();
 }
+
+/// Found by the generated schemas (GENERATED_SEED=14643075373248339611):
+/// ON UPDATE SET DEFAULT gives a TEXT column the default `2`, stored as
+/// '2'; SQLite looks it up in the INTEGER key with the key's affinity, so
+/// the row the statement moves to 2 is its parent.
+#[test]
+fn a_text_default_finds_its_parent_by_the_keys_affinity() {
+    let db = SqliteDb::with(
+        "PRAGMA foreign_keys = OFF;
+         CREATE TABLE t3 (id int PRIMARY KEY, k int);
+         CREATE TABLE t2 (id int PRIMARY KEY, f0 text DEFAULT 2
+           REFERENCES t3 (id) ON DELETE CASCADE ON UPDATE SET DEFAULT DEFERRABLE INITIALLY DEFERRED);
+         INSERT INTO t2 VALUES (1, 1);
+         INSERT INTO t3 VALUES (1, 2);",
+    );
+    let mut s = Suite::new("text_default_affinity", Db::Lite(&db));
+    s.check_ok("UPDATE t3 SET id = id + 1 WHERE id = 1");
+    s.check_fails("UPDATE t3 SET id = id + 2 WHERE id = 1");
+    s.finish();
+}

@@ -52,6 +52,7 @@ mod impact_delete;
 mod impact_found;
 mod impact_generated;
 mod impact_generated_schema;
+mod impact_generated_statements;
 mod impact_guard;
 mod impact_inherit;
 mod impact_large;

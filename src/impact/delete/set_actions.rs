@@ -280,19 +280,17 @@ fn step_sql(sql: &Sql<'_>, edge_no: usize, e: &Edge) -> Option<(String, String)>
 }
 
 /// Follows the chains a delete's SET NULL and SET DEFAULT edges start,
-/// once its own effects are known. A delete that fails does not get that
-/// far; a child whose rows the delete also deletes, or that two edges
-/// update, is refused: the engine's outcome then depends on the order it
-/// runs the actions in.
+/// once its own effects are known, even where it fails: a step may change
+/// the rows a failing check reads before the check runs. A child whose
+/// rows the delete also deletes, or that two edges update, is refused:
+/// the engine's outcome then depends on the order it runs the actions
+/// in.
 pub(super) fn follow_steps(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
     steps: Vec<PendingStep<'_>>,
     impact: &mut Impact,
 ) -> Result<()> {
-    if impact.will_fail {
-        return Ok(());
-    }
     let target = impact.target.table.clone();
     for p in steps {
         let Some(step) = p.step else {

@@ -148,9 +148,9 @@ pub(super) fn analyze_step(
 }
 
 /// Follows the chains the key edges start, once the statement's own
-/// effects are known. A statement that fails does not get that far; a
-/// child two edges update, whose rows the engine changes twice, is
-/// refused.
+/// effects are known, even where it fails: a step may change the rows a
+/// failing check reads before the check runs. A child two edges update,
+/// whose rows the engine changes twice, is refused.
 fn follow_steps(
     tx: &mut dyn PreviewTx,
     ctx: &Context<'_>,
@@ -158,9 +158,6 @@ fn follow_steps(
     child_updates: &ChildUpdates,
     impact: &mut Impact,
 ) -> Result<()> {
-    if impact.will_fail {
-        return Ok(());
-    }
     let target = impact.target.table.clone();
     for p in steps {
         let Some(step) = p.step else {
@@ -245,7 +242,9 @@ impl<'a> Update<'a> {
                 from.push_str(", ");
                 from.push_str(&t.to_string());
             }
-            joined = !f.is_empty();
+            // A chain's step joins each row to the one old key it holds
+            // ([`super::chain`]): no row twice.
+            joined = !f.is_empty() && ctx.step.is_none();
         }
         let assigned = assignments(ctx, table, &up.assignments)?;
         let (mut uctes, urec) = user_ctes(stmt);
@@ -544,7 +543,14 @@ impl<'a> Update<'a> {
             .ref_columns
             .iter()
             .enumerate()
-            .map(|(i, rc)| format!("{} = s.__n{i}", self.new_value(rc)))
+            .map(|(i, rc)| {
+                // With the key column's affinity, as the engine looks a
+                // value up in the key (SQLite finds '2' in an INTEGER key
+                // as 2): two computed values compare with none.
+                let t = self.table.column(rc).map_or("", |c| c.type_name.as_str());
+                let (new, _) = self.d.with_affinity(&self.new_value(rc), t);
+                format!("{new} = s.__n{i}")
+            })
             .collect();
         let moved = format!(
             "SELECT 1 FROM {} AS {q} WHERE {} IN (SELECT {m_ident} FROM m) AND {}",
