@@ -54,6 +54,40 @@ pub(super) struct Step<'a> {
     pub via: String,
 }
 
+/// A step a statement's analysis found, with the refusal that stands
+/// where it cannot be followed.
+pub(super) struct PendingStep<'a> {
+    /// `None` where the step cannot be written out (a default computed at
+    /// run time).
+    pub step: Option<Step<'a>>,
+    pub refusal: Error,
+}
+
+/// Follows each step and grafts what it sets off into `impact`, once the
+/// statement's own effects are known, even where it fails: a step may
+/// change the rows a failing check reads before the check runs. A step
+/// the caller's `unsure` says the engine runs in an order of its own
+/// (a child also deleted, or updated twice) is refused.
+pub(super) fn follow_all(
+    tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
+    steps: Vec<PendingStep<'_>>,
+    impact: &mut Impact,
+    unsure: &dyn Fn(&Step<'_>, &Impact) -> bool,
+) -> Result<()> {
+    let target = impact.target.table.clone();
+    for p in steps {
+        let Some(step) = p.step.filter(|s| !unsure(s, impact)) else {
+            return Err(p.refusal);
+        };
+        let Some(sub) = follow(tx, ctx, &step, &target)? else {
+            return Err(p.refusal);
+        };
+        graft(impact, sub, (&step.child.name, step.depth, &step.what))?;
+    }
+    Ok(())
+}
+
 /// What one step sets off, previewed; `None` where the step is refused
 /// before it is previewed (a self-reference, a partition, too deep).
 pub(super) fn follow(

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::super::cascade::Edge;
+use super::super::chain::PendingStep;
 use super::super::checks;
 use super::super::{Action, Effect, Impact, Totals, qcol};
 use super::{Node, Sql};
@@ -152,13 +153,6 @@ fn count_again(
     Ok(())
 }
 
-/// A step of a chain of key actions a delete starts, with the refusal
-/// that stands where it cannot be followed ([`super::super::chain`]).
-pub(super) struct PendingStep<'a> {
-    pub step: Option<super::super::chain::Step<'a>>,
-    pub refusal: crate::error::Error,
-}
-
 /// A SET NULL or SET DEFAULT that changes a column another table
 /// references sets off that table's ON UPDATE action: where rows
 /// reference a value it changes, the step to follow.
@@ -279,46 +273,31 @@ fn step_sql(sql: &Sql<'_>, edge_no: usize, e: &Edge) -> Option<(String, String)>
     Some((text, cte))
 }
 
-/// Follows the chains a delete's SET NULL and SET DEFAULT edges start,
-/// once its own effects are known, even where it fails: a step may change
-/// the rows a failing check reads before the check runs. A child whose
-/// rows the delete also deletes, or that two edges update, is refused:
-/// the engine's outcome then depends on the order it runs the actions
-/// in.
+/// Follows the chains a delete's SET NULL and SET DEFAULT edges start
+/// ([`super::super::chain::follow_all`]). A child whose rows the delete
+/// also deletes, or that two edges set, is refused: the engine's outcome
+/// then depends on the order it runs the actions in.
 pub(super) fn follow_steps(
     tx: &mut dyn PreviewTx,
     sql: &Sql<'_>,
     steps: Vec<PendingStep<'_>>,
     impact: &mut Impact,
 ) -> Result<()> {
-    let target = impact.target.table.clone();
-    for p in steps {
-        let Some(step) = p.step else {
-            return Err(p.refusal);
-        };
-        let t = impact
-            .totals
-            .get(&step.child.name)
-            .copied()
-            .unwrap_or_default();
+    let unsure = |step: &super::super::chain::Step<'_>, impact: &Impact| {
+        let name = &step.child.name;
+        let deleted = impact.totals.get(name).is_some_and(|t| t.delete > 0);
         let edges_into = impact
             .effects
             .iter()
             .filter(|f| {
-                f.table == step.child.name
+                &f.table == name
                     && matches!(f.action, Action::SetNull | Action::SetDefault)
                     && f.rows.unwrap_or(1) > 0
             })
             .count();
-        if t.delete > 0 || edges_into > 1 {
-            return Err(p.refusal);
-        }
-        let Some(sub) = super::super::chain::follow(tx, sql.ctx, &step, &target)? else {
-            return Err(p.refusal);
-        };
-        super::super::chain::graft(impact, sub, (&step.child.name, step.depth, &step.what))?;
-    }
-    Ok(())
+        deleted || edges_into > 1
+    };
+    super::super::chain::follow_all(tx, sql.ctx, steps, impact, &unsure)
 }
 
 /// Rows of `c` that two SET NULL or SET DEFAULT keys reach are updated

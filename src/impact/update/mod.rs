@@ -40,14 +40,6 @@ mod references;
 /// For each child table a key change updates, every edge that updates it.
 type ChildUpdates = BTreeMap<QualName, Vec<ChildEdge>>;
 
-/// A step of a chain of key actions found while following an edge
-/// ([`super::chain`]): previewed once the statement's own effects are
-/// known, or, where it cannot be, refused.
-struct PendingStep<'a> {
-    step: Option<super::chain::Step<'a>>,
-    refusal: crate::error::Error,
-}
-
 /// One edge through which a key change updates a child's rows (as `c`).
 struct ChildEdge {
     /// The `k` CTE definition the condition reads.
@@ -125,7 +117,11 @@ fn analyze_as(
     up.push_row_sets(&child_updates, &totals, matched, &mut impact);
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
-    follow_steps(tx, ctx, steps, &child_updates, &mut impact)?;
+    // A child two edges update, whose rows the engine changes twice.
+    let twice = |s: &super::chain::Step<'_>, _: &Impact| {
+        child_updates.get(&s.child.name).map_or(0, Vec::len) > 1
+    };
+    super::chain::follow_all(tx, ctx, steps, &mut impact, &twice)?;
     let target = table.name.clone();
     add_trigger_effects(
         &mut impact,
@@ -145,33 +141,6 @@ pub(super) fn analyze_step(
     child: &Table,
 ) -> Result<Impact> {
     analyze_as(tx, ctx, stmt, Some(child))
-}
-
-/// Follows the chains the key edges start, once the statement's own
-/// effects are known, even where it fails: a step may change the rows a
-/// failing check reads before the check runs. A child two edges update,
-/// whose rows the engine changes twice, is refused.
-fn follow_steps(
-    tx: &mut dyn PreviewTx,
-    ctx: &Context<'_>,
-    steps: Vec<PendingStep<'_>>,
-    child_updates: &ChildUpdates,
-    impact: &mut Impact,
-) -> Result<()> {
-    let target = impact.target.table.clone();
-    for p in steps {
-        let Some(step) = p.step else {
-            return Err(p.refusal);
-        };
-        if child_updates.get(&step.child.name).map_or(0, Vec::len) > 1 {
-            return Err(p.refusal);
-        }
-        let Some(sub) = super::chain::follow(tx, ctx, &step, &target)? else {
-            return Err(p.refusal);
-        };
-        super::chain::graft(impact, sub, (&step.child.name, step.depth, &step.what))?;
-    }
-    Ok(())
 }
 
 /// One UPDATE taken apart into the SQL its phases share.

@@ -2,8 +2,9 @@
 //! that point at them: each foreign key's `ON UPDATE` action (cascade,
 //! SET NULL, SET DEFAULT) or blocker, and associations left dangling.
 
+use super::super::chain::PendingStep;
 use super::super::{Action, Effect, Impact, display_columns, qcol, sample_order};
-use super::{ChildEdge, ChildUpdates, KeyEdge, PendingStep, Update};
+use super::{ChildEdge, ChildUpdates, KeyEdge, Update};
 use crate::db::dialect::{RefCheck, tuple};
 use crate::db::{PreviewTx, Rows};
 use crate::error::Result;
