@@ -35,6 +35,9 @@ pub struct StepContext {
     /// computed from the statement's own), written by the preview and
     /// never parsed: only the statement that reads them is.
     pub ctes: Vec<String>,
+    /// The tables the chain has passed through, the statement's target
+    /// first.
+    pub path: Vec<QualName>,
 }
 
 /// One step of a chain: the UPDATE of `child`'s own rows a key action
@@ -98,7 +101,22 @@ pub(super) fn follow(
 ) -> Result<Option<Impact>> {
     let partitions = step.child.partition_of.is_some()
         || step.child.kind == crate::schema::TableKind::Partitioned;
-    if &step.child.name == target || partitions || ctx.chain_depth >= MAX_STEPS {
+    // A table the chain has passed through (a cycle of keys), or one
+    // whose own keys reference it: the engine changes its rows again,
+    // beyond the rows the action reaches.
+    let mut path = ctx
+        .step
+        .as_ref()
+        .map(|s| s.path.clone())
+        .unwrap_or_default();
+    path.push(target.clone());
+    let again = path.contains(&step.child.name)
+        || step
+            .child
+            .foreign_keys
+            .iter()
+            .any(|fk| fk.ref_table == step.child.name);
+    if again || partitions || ctx.chain_depth >= MAX_STEPS {
         return Ok(None);
     }
     let stmt = crate::sql::classify(ctx.dialect.0, &step.sql);
@@ -118,6 +136,7 @@ pub(super) fn follow(
         step: Some(StepContext {
             via: step.via.clone(),
             ctes: step.ctes.clone(),
+            path,
         }),
     };
     super::update::analyze_step(tx, &sub, &stmt, step.child).map(Some)
@@ -152,7 +171,7 @@ pub(super) fn touches(i: &Impact) -> BTreeSet<&QualName> {
 /// where the step comes back to a table the statement writes otherwise.
 pub(super) fn graft(
     impact: &mut Impact,
-    sub: Impact,
+    mut sub: Impact,
     (child, depth, what): (&QualName, usize, &str),
 ) -> Result<()> {
     let own = |set: BTreeSet<&QualName>| -> BTreeSet<QualName> {
@@ -171,7 +190,7 @@ pub(super) fn graft(
     // In a DELETE, an ON UPDATE CASCADE is told from the delete's own.
     let on_update = impact.kind != crate::model::ChangeKind::Update;
     impact.effects.extend(
-        sub.effects
+        std::mem::take(&mut sub.effects)
             .into_iter()
             .filter(|e| e.action != Action::Trigger)
             .map(|e| super::Effect {
@@ -180,49 +199,60 @@ pub(super) fn graft(
                 ..e
             }),
     );
-    for (name, n) in sub.totals.into_iter().filter(|(t, _)| t != child) {
-        let t = impact.totals.entry(name).or_default();
+    // The statement lists the triggers of every table it writes.
+    let keep = |w: &str| !w.starts_with("triggers will fire");
+    merge(impact, sub, Some(child), &keep);
+    Ok(())
+}
+
+/// Adds what `part`, an analysis joined into `whole`, counts and finds:
+/// totals and the rows counted twice or updated again (but for
+/// `except`'s, which `whole` counts already), failures, the warnings
+/// `keep` keeps, boundedness, row sets (restored after `whole`'s), row
+/// digests and what triggers do beyond the rows.
+pub(super) fn merge(
+    whole: &mut Impact,
+    part: Impact,
+    except: Option<&QualName>,
+    keep: &dyn Fn(&str) -> bool,
+) {
+    let counted = |t: &QualName| Some(t) != except;
+    for (name, n) in part.totals.into_iter().filter(|(t, _)| counted(t)) {
+        let t = whole.totals.entry(name).or_default();
         t.delete += n.delete;
         t.update += n.update;
         t.insert += n.insert;
     }
-    impact.failures.extend(sub.failures);
-    impact.will_fail = !impact.failures.is_empty();
-    for w in sub.warnings {
-        // The statement lists the triggers of every table it writes.
-        if !w.starts_with("triggers will fire") && !impact.warnings.contains(&w) {
-            impact.warnings.push(w);
+    for (name, n) in part.counted_twice.into_iter().filter(|(t, _)| counted(t)) {
+        *whole.counted_twice.entry(name).or_default() += n;
+    }
+    for (name, n) in part.updated_again.into_iter().filter(|(t, _)| counted(t)) {
+        *whole.updated_again.entry(name).or_default() += n;
+    }
+    whole.failures.extend(part.failures);
+    whole.will_fail = !whole.failures.is_empty();
+    for w in part.warnings {
+        if keep(&w) && !whole.warnings.contains(&w) {
+            whole.warnings.push(w);
         }
     }
-    impact.bounded &= sub.bounded;
-    let after = impact
-        .row_sets
-        .iter()
-        .map(|r| r.position)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    impact.row_sets.extend(
-        sub.row_sets
+    whole.bounded &= part.bounded;
+    let after = whole.row_sets.iter().map(|r| r.position).max().unwrap_or(0) + 1;
+    whole.row_sets.extend(
+        part.row_sets
             .into_iter()
-            .filter(|r| &r.table != child)
+            .filter(|r| counted(&r.table))
             .map(|r| super::RowSet {
                 position: r.position + after,
                 ..r
             }),
     );
-    for (name, n) in sub.counted_twice.into_iter().filter(|(t, _)| t != child) {
-        *impact.counted_twice.entry(name).or_default() += n;
-    }
-    for (name, n) in sub.updated_again.into_iter().filter(|(t, _)| t != child) {
-        *impact.updated_again.entry(name).or_default() += n;
-    }
-    for b in sub.beyond_the_rows {
-        if !impact.beyond_the_rows.contains(&b) {
-            impact.beyond_the_rows.push(b);
+    whole.row_digests.extend(part.row_digests);
+    for b in part.beyond_the_rows {
+        if !whole.beyond_the_rows.contains(&b) {
+            whole.beyond_the_rows.push(b);
         }
     }
-    Ok(())
 }
 
 /// The refusal for a key action whose change is itself referenced (issue

@@ -55,7 +55,8 @@ pub(super) fn others_written<'a>(
     let own = &table.name;
     let Some(rows) = tx.query(&sql)? else {
         return Err(Error::refused(format!(
-            "cannot preview the statement: other tables inherit from {own}, and its rows in them could not be counted within the preview time limit; nothing was run\nRestrict it to {own}'s own rows (AND {qual}.tableoid = '{own}'::regclass), or raise --preview-timeout."
+            "cannot preview the statement: other tables inherit from {own}, and its rows in them could not be counted within the preview time limit; nothing was run\nRestrict it to {own}'s own rows (AND {qual}.tableoid = {}), or raise --preview-timeout.",
+            regclass(own)
         )));
     };
     let mut others = Vec::new();
@@ -75,10 +76,18 @@ pub(super) fn others_written<'a>(
     Ok(others)
 }
 
+/// `name` as a `regclass` literal for a hint the operator copies.
+fn regclass(name: &QualName) -> String {
+    format!("'{}'::regclass", name.sql().replace('\'', "''"))
+}
+
 /// The statement's impact as one analysis of `table`'s own rows and one
-/// of each of `others`, joined; refused where their effects meet.
+/// of each of `others`, joined; refused where their effects meet. The
+/// types key actions into each other table write are screened first, as
+/// the statement's own target's were ([`super::chain::written_types`]).
 pub(super) fn each_table(
     tx: &mut dyn PreviewTx,
+    ctx: &Context<'_>,
     table: &Table,
     others: &[&Table],
     one: &mut One<'_>,
@@ -86,6 +95,16 @@ pub(super) fn each_table(
     let mut whole = one(tx, table)?;
     let mut parts = Vec::with_capacity(others.len());
     for t in others {
+        if !ctx.options.target_only {
+            let typed = super::chain::written_types(ctx.schema, &t.name).join(" ");
+            let beyond = tx.called_beyond(&typed)?;
+            if !beyond.is_empty() {
+                return Err(Error::refused(format!(
+                    "cannot preview the statement: code it runs acts where no transaction can stop it: {}; nothing was run\nWrite the change without that call.",
+                    beyond.join("; ")
+                )));
+            }
+        }
         parts.push(one(tx, t)?);
     }
     refuse_meeting(&whole, &parts)?;
@@ -111,8 +130,10 @@ fn refuse_meeting(whole: &Impact, parts: &[Impact]) -> Result<()> {
             if let Some(t) = writes(a).intersection(&touches(b)).next() {
                 let root = &whole.target.table;
                 return Err(Error::refused(format!(
-                    "cannot preview the statement as one change: it writes rows of {} and of {} (which inherit from {root}), and what they set off meets in {t}, where the engine's outcome depends on the order it fires their key actions in; this preview does not follow that order across tables; nothing was run\nWrite one statement per table: this one for {root}'s own rows (AND tableoid = '{root}'::regclass), then one for each table that inherits from it.",
-                    a.target.table, b.target.table
+                    "cannot preview the statement as one change: it writes rows of {} and of {} (which inherit from {root}), and what they set off meets in {t}, where the engine's outcome depends on the order it fires their key actions in; this preview does not follow that order across tables; nothing was run\nWrite one statement per table: this one for {root}'s own rows (AND tableoid = {}), then one for each table that inherits from it.",
+                    a.target.table,
+                    b.target.table,
+                    regclass(root)
                 )));
             }
         }
@@ -123,7 +144,7 @@ fn refuse_meeting(whole: &Impact, parts: &[Impact]) -> Result<()> {
 /// Joins the analysis of a table inheriting from the target into the
 /// target's: one `inherited` effect with its rows, its own effects one
 /// level below it.
-fn absorb(whole: &mut Impact, part: Impact) {
+fn absorb(whole: &mut Impact, mut part: Impact) {
     let root = whole.target.table.clone();
     let table = part.target.table.clone();
     let verb = match whole.kind {
@@ -147,16 +168,18 @@ fn absorb(whole: &mut Impact, part: Impact) {
         sample: if part.target.sample.rows.is_empty() {
             changes_as_rows(&part.target.changes)
         } else {
-            part.target.sample
+            std::mem::take(&mut part.target.sample)
         },
         on_update: false,
     });
-    whole
-        .effects
-        .extend(part.effects.into_iter().map(|e| Effect {
-            depth: e.depth + 1,
-            ..e
-        }));
+    whole.effects.extend(
+        std::mem::take(&mut part.effects)
+            .into_iter()
+            .map(|e| Effect {
+                depth: e.depth + 1,
+                ..e
+            }),
+    );
     let t = &mut whole.target;
     t.rows = t.rows.zip(part.target.rows).map(|(a, b)| a + b);
     t.unchanged = match (t.unchanged, part.target.unchanged) {
@@ -173,32 +196,7 @@ fn absorb(whole: &mut Impact, part: Impact) {
     }
     // Tables both count hold rows of one of them only (else they meet),
     // but either may list the other's with none.
-    for (name, n) in part.totals {
-        let t = whole.totals.entry(name).or_default();
-        t.delete += n.delete;
-        t.update += n.update;
-        t.insert += n.insert;
-    }
-    whole.failures.extend(part.failures);
-    for w in part.warnings {
-        if !whole.warnings.contains(&w) {
-            whole.warnings.push(w);
-        }
-    }
-    whole.bounded &= part.bounded;
-    whole.row_sets.extend(part.row_sets);
-    for (name, n) in part.counted_twice {
-        *whole.counted_twice.entry(name).or_default() += n;
-    }
-    for (name, n) in part.updated_again {
-        *whole.updated_again.entry(name).or_default() += n;
-    }
-    whole.row_digests.extend(part.row_digests);
-    for b in part.beyond_the_rows {
-        if !whole.beyond_the_rows.contains(&b) {
-            whole.beyond_the_rows.push(b);
-        }
-    }
+    super::chain::merge(whole, part, None, &|_| true);
 }
 
 /// An UPDATE's before → after of a table's first rows, as sample rows of

@@ -169,7 +169,9 @@ fn inheritance_children(
         else {
             continue;
         };
-        let rows = tx.query(&sql)?.map(|r| r.rows).unwrap_or_default();
+        let Some(rows) = tx.query(&sql)?.map(|r| r.rows) else {
+            return Err(not_listed(root));
+        };
         for r in &rows {
             let text = |i: usize| r.get(i).and_then(|v| v.text()).unwrap_or_default();
             let name = QualName::new(Some(&text(0)), &text(1));
@@ -226,6 +228,15 @@ fn descends_from(ctx: &Context<'_>, table: &QualName, ancestor: &QualName) -> bo
             .any(|t| &t.name == ancestor)
 }
 
+/// The refusal where the tables inheriting from `table` could not be
+/// listed in time: the TRUNCATE empties them too, and nothing would hold
+/// their rows.
+fn not_listed(table: &QualName) -> Error {
+    Error::refused(format!(
+        "cannot preview the TRUNCATE: the tables that inherit from {table}, which it empties too, could not be listed within the preview time limit; nothing was run\nRaise --preview-timeout, or truncate with ONLY."
+    ))
+}
+
 /// What the schema the preview reads does not show: tables that inherit
 /// from one of `roots`, the tables emptied with what inherits from them,
 /// and are not in the set (a table or partition added since the schema
@@ -243,10 +254,10 @@ fn unseen_descendants(
     let Some(sql) = ctx.dialect.descendants_query(roots) else {
         return Ok(());
     };
-    let found: Vec<String> = tx
-        .query(&sql)?
-        .map(|r| r.rows)
-        .unwrap_or_default()
+    let Some(rows) = tx.query(&sql)?.map(|r| r.rows) else {
+        return Err(not_listed(&roots[0]));
+    };
+    let found: Vec<String> = rows
         .iter()
         .filter_map(|r| {
             let schema = r.first()?.text()?;

@@ -336,3 +336,113 @@ fn a_chain_that_changes_what_a_failing_check_reads_is_refused_pg() {
         ),
     }
 }
+
+/// The review of 15257ff. A step into a table that references itself
+/// updates more of its rows than the action reaches (its own ON UPDATE
+/// CASCADE), which the statement counts once: refused. A SET DEFAULT at
+/// the next step needs a row as the step leaves its table, read through
+/// the step's own join. Keys that reference each other are refused at
+/// once, not after a dozen steps.
+const REVIEW: &str = "
+CREATE TABLE p (rid int PRIMARY KEY, id int UNIQUE);
+CREATE TABLE c (id int PRIMARY KEY, pid int UNIQUE REFERENCES p (id) ON UPDATE CASCADE,
+                parent_pid int REFERENCES c (pid) ON UPDATE CASCADE);
+INSERT INTO p VALUES (1, 1), (2, 2);
+INSERT INTO c VALUES (1, 1, NULL), (2, NULL, 1);
+CREATE TABLE q (rid int PRIMARY KEY, id int UNIQUE);
+CREATE TABLE r (id int PRIMARY KEY, qid int UNIQUE REFERENCES q (id) ON UPDATE CASCADE);
+CREATE TABLE g (id int PRIMARY KEY, rq int DEFAULT 0 REFERENCES r (qid) ON UPDATE SET DEFAULT);
+INSERT INTO q VALUES (1, 0), (2, 1), (3, 3);
+INSERT INTO r VALUES (1, 0), (2, 1), (3, 3);
+INSERT INTO g VALUES (1, 1), (2, 3);
+CREATE TABLE a (id int PRIMARY KEY, y int UNIQUE);
+CREATE TABLE b (id int PRIMARY KEY, x int UNIQUE);
+INSERT INTO a VALUES (1, 1);
+INSERT INTO b VALUES (1, 1);
+";
+
+fn review(db: Db<'_>, cycle: &str) {
+    let target = db.target();
+    match preview_json(&target, "UPDATE p SET id = 10 WHERE id = 1", None) {
+        Ok((v, _)) => panic!("previewed a step into a self-reference: {v}"),
+        Err(e) => assert!(e.contains("cannot be followed"), "{e}"),
+    }
+    let mut s = Suite::new("chain_review", db);
+    s.check_ok("UPDATE q SET id = 10 WHERE id = 1");
+    s.check_ok("UPDATE q SET id = 20 WHERE id = 0");
+    s.check_fails("UPDATE q SET id = id + 10 WHERE id IN (0, 1)");
+    s.finish();
+    let db2 = match db {
+        Db::Pg(d) => {
+            d.client().batch_execute(cycle).expect("cycle");
+            Db::Pg(d)
+        }
+        Db::Lite(d) => {
+            d.conn().execute_batch(cycle).expect("cycle");
+            Db::Lite(d)
+        }
+    };
+    match preview_json(&db2.target(), "UPDATE a SET y = 5", None) {
+        Ok((v, _)) => panic!("previewed a cycle of keys: {v}"),
+        // Refused at the step back into a, where the chain began.
+        Err(e) => assert!(
+            e.contains("cannot be followed") && e.contains("a_y_fkey"),
+            "{e}"
+        ),
+    }
+}
+
+#[test]
+fn chain_review_findings_pg() {
+    let db = PgDb::with(REVIEW);
+    review(
+        Db::Pg(&db),
+        "ALTER TABLE a ADD FOREIGN KEY (y) REFERENCES b (x) ON UPDATE CASCADE;
+         ALTER TABLE b ADD FOREIGN KEY (x) REFERENCES a (y) ON UPDATE CASCADE;",
+    );
+}
+
+#[test]
+fn chain_review_findings_sqlite() {
+    // SQLite declares keys with the table: the cycle is in the fixture.
+    let db = SqliteDb::with(&format!("PRAGMA foreign_keys = OFF;\n{}", REVIEW).replace(
+        "CREATE TABLE a (id int PRIMARY KEY, y int UNIQUE);
+CREATE TABLE b (id int PRIMARY KEY, x int UNIQUE);",
+        "CREATE TABLE a (id int PRIMARY KEY, y int UNIQUE REFERENCES b (x) ON UPDATE CASCADE);
+CREATE TABLE b (id int PRIMARY KEY, x int UNIQUE REFERENCES a (y) ON UPDATE CASCADE);",
+    ));
+    review(Db::Lite(&db), "SELECT 1;");
+}
+
+/// The review of 15257ff: a SET DEFAULT into a child's primary key moves
+/// the row, and a chain then follows its key into the next table. The
+/// journal must find each row where the statement leaves it.
+fn set_default_into_a_key(engine: dbguard::db::Engine) {
+    use crate::apply::{Db as ApplyDb, exec_yes, undo_yes};
+    let schema = "
+        CREATE TABLE p (id int PRIMARY KEY);
+        CREATE TABLE c (pid int PRIMARY KEY DEFAULT 0 REFERENCES p ON DELETE SET DEFAULT);
+        CREATE TABLE g (id int PRIMARY KEY, cp int REFERENCES c (pid) ON UPDATE CASCADE);
+        INSERT INTO p VALUES (0), (5), (6);
+        INSERT INTO c VALUES (5), (6);
+        INSERT INTO g VALUES (1, 5);";
+    let db = ApplyDb::new(engine, schema);
+    let j = db.machine();
+    for sql in ["DELETE FROM p WHERE id = 6", "DELETE FROM p WHERE id = 5"] {
+        let before = db.dump();
+        let id = exec_yes(&j, &db, sql, &[]);
+        assert_ne!(db.dump(), before, "{sql} changed nothing");
+        undo_yes(&j, id, &[]);
+        assert_eq!(db.dump(), before, "undo of {sql}");
+    }
+}
+
+#[test]
+fn a_set_default_into_a_key_applies_and_undoes_pg() {
+    set_default_into_a_key(dbguard::db::Engine::Postgres);
+}
+
+#[test]
+fn a_set_default_into_a_key_applies_and_undoes_sqlite() {
+    set_default_into_a_key(dbguard::db::Engine::Sqlite);
+}

@@ -414,7 +414,7 @@ fn analyze_as(
             sql.pred.as_deref(),
         )?;
         if !others.is_empty() {
-            return super::inherit::each_table(tx, table, &others, &mut |tx, t| {
+            return super::inherit::each_table(tx, ctx, table, &others, &mut |tx, t| {
                 analyze_as(tx, ctx, stmt, Some(t))
             });
         }

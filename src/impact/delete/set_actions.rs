@@ -85,11 +85,45 @@ pub(super) fn count_set_rows(
             cond,
             rows: n,
             position: g.depth.get(&c).copied().unwrap_or(0) as i64,
-            new_key: None,
+            new_key: set_key(sql, c, &ca),
             digest_from: None,
         });
     }
     Ok(())
+}
+
+/// Where a child's rows (as `alias`) move when a SET DEFAULT (or SET
+/// NULL) writes columns of its primary key: each key column's new value,
+/// so the journal finds the after-image where the statement leaves it;
+/// `None` when no action writes the key (or a default is computed at run
+/// time, which the preview never computes: the after-image is then looked
+/// for where it was, and its absence refuses the apply).
+fn set_key(sql: &Sql<'_>, c: usize, alias: &str) -> Option<Vec<String>> {
+    let child = sql.table(c);
+    let pk = child.primary_key.as_ref()?;
+    let mut moved = false;
+    let mut key = Vec::new();
+    for col in &pk.columns {
+        let edge = sql.g.edges.iter().find(|e| {
+            e.child == c
+                && matches!(e.action, Action::SetNull | Action::SetDefault)
+                && e.set_cols.contains(col)
+        });
+        let kept = qcol(alias, col);
+        key.push(match edge {
+            // A row another key's action reaches keeps its value.
+            Some(e) => {
+                moved = true;
+                let value = set_value(sql, e, child, col).ok()?;
+                format!(
+                    "CASE WHEN {} THEN {value} ELSE {kept} END",
+                    sql.member(e, alias)
+                )
+            }
+            None => kept,
+        });
+    }
+    moved.then_some(key)
 }
 
 /// The updates of `c` the engine counts beyond one per row ([`Impact`]'s

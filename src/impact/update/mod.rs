@@ -77,7 +77,7 @@ fn analyze_as(
         let others =
             super::inherit::others_written(tx, ctx, table, (&with, &up.from, &up.qual), pred)?;
         if !others.is_empty() {
-            return super::inherit::each_table(tx, table, &others, &mut |tx, t| {
+            return super::inherit::each_table(tx, ctx, table, &others, &mut |tx, t| {
                 analyze_as(tx, ctx, stmt, Some(t))
             });
         }
@@ -104,8 +104,12 @@ fn analyze_as(
     up.check_outgoing_keys(tx, &mut impact)?;
     up.check_own_row_references(tx, &mut impact)?;
     super::checks::unmodelled_unique(table, &mut impact);
-    up.check_not_null(tx, &mut impact)?;
-    up.check_constraints(tx, &mut impact)?;
+    // A chain's step: the action that makes it has judged its rows'
+    // NOT NULLs and CHECKs, in the statement's terms.
+    if ctx.step.is_none() {
+        up.check_not_null(tx, &mut impact)?;
+        up.check_constraints(tx, &mut impact)?;
+    }
     up.check_unique_keys(tx, &mut impact)?;
     let mut child_updates = ChildUpdates::new();
     let mut steps = Vec::new();
@@ -521,12 +525,15 @@ impl<'a> Update<'a> {
                 format!("{new} = s.__n{i}")
             })
             .collect();
+        // Over the statement's own FROM: a chain's step reads its new
+        // values through its join ([`super::chain`]).
         let moved = format!(
-            "SELECT 1 FROM {} AS {q} WHERE {} IN (SELECT {m_ident} FROM m) AND {}",
-            self.table.own_rows(),
+            "SELECT 1 FROM {}{} {} {} IN (SELECT {m_ident} FROM m) AND {}",
+            self.from,
+            self.pred,
+            if self.pred.is_empty() { "WHERE" } else { "AND" },
             tuple(&self.d.row_ident(self.table, &self.qual)),
             moved_eq.join(" AND "),
-            q = self.qual
         );
         Some(format!("NOT EXISTS ({kept}) AND NOT EXISTS ({moved})"))
     }
