@@ -31,10 +31,10 @@ pub struct StepContext {
     /// parent rows' as the statement leaves them, which the statement's
     /// own preview checks.
     pub via: String,
-    /// The CTEs the step's statement reads (the rows the action reaches,
+    /// The CTE the step's statement reads (the rows the action reaches,
     /// computed from the statement's own), written by the preview and
-    /// never parsed: only the statement that reads them is.
-    pub ctes: Vec<String>,
+    /// never parsed: only the statement that reads it is.
+    pub cte: String,
     /// The tables the chain has passed through, the statement's target
     /// first.
     pub path: Vec<QualName>,
@@ -46,9 +46,9 @@ pub(super) struct Step<'a> {
     /// The table whose key columns the action writes.
     pub child: &'a Table,
     /// The action's UPDATE of them, as SQL over `child AS {alias}`,
-    /// reading `ctes`.
+    /// reading `cte`.
     pub sql: String,
-    pub ctes: Vec<String>,
+    pub cte: String,
     /// The depth of the action's effect in the statement's tree.
     pub depth: usize,
     /// `the SET NULL of c1 (c1_x_fkey)`, for a refusal.
@@ -135,7 +135,7 @@ pub(super) fn follow(
         chain_depth: ctx.chain_depth + 1,
         step: Some(StepContext {
             via: step.via.clone(),
-            ctes: step.ctes.clone(),
+            cte: step.cte.clone(),
             path,
         }),
     };

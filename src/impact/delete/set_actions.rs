@@ -258,7 +258,7 @@ pub(super) fn chain_steps<'a>(
                 let step = step_sql(sql, edge_no, e).map(|(text, cte)| super::super::chain::Step {
                     child,
                     sql: text,
-                    ctes: vec![cte],
+                    cte,
                     depth: sql.g.depth.get(&e.child).copied().unwrap_or(1),
                     what,
                     via: e.via.clone(),

@@ -222,7 +222,7 @@ impl<'a> Update<'a> {
         let assigned = assignments(ctx, table, &up.assignments)?;
         let (mut uctes, urec) = user_ctes(stmt);
         if let Some(step) = &ctx.step {
-            uctes.splice(0..0, step.ctes.iter().cloned());
+            uctes.insert(0, step.cte.clone());
         }
         let pred = up
             .selection

@@ -99,16 +99,11 @@ impl<'a> Update<'a> {
         (kname, k_cte)
     }
 
-    /// The child rows (as `c`) an edge reaches: those that reference an old
-    /// key value, less, for the kinds that block, those whose key moves to
-    /// another row in time for the check.
-    fn edge_cond(&self, kname: &str, edge: &KeyEdge) -> String {
-        let n = edge.ref_columns.len();
-        let olds: Vec<String> = (0..n).map(|i| format!("__o{i}")).collect();
-        let news: Vec<String> = (0..n).map(|i| format!("__n{i}")).collect();
-        let child = self.ctx.schema.get(&edge.child);
-        let cvals: Vec<String> = edge
-            .columns
+    /// The referencing columns of an edge's child (as `c`), each as the
+    /// engine compares it with the referenced key (with the key's
+    /// collation on SQLite).
+    fn child_key(&self, edge: &KeyEdge, child: Option<&crate::schema::Table>) -> Vec<String> {
+        edge.columns
             .iter()
             .zip(&edge.ref_columns)
             .map(|(c, p)| {
@@ -118,7 +113,17 @@ impl<'a> Update<'a> {
                     self.table.column(p),
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    /// The child rows (as `c`) an edge reaches: those that reference an old
+    /// key value, less, for the kinds that block, those whose key moves to
+    /// another row in time for the check.
+    fn edge_cond(&self, kname: &str, edge: &KeyEdge) -> String {
+        let n = edge.ref_columns.len();
+        let olds: Vec<String> = (0..n).map(|i| format!("__o{i}")).collect();
+        let news: Vec<String> = (0..n).map(|i| format!("__n{i}")).collect();
+        let cvals = self.child_key(edge, self.ctx.schema.get(&edge.child));
         let mut cond = format!(
             "{} IN (SELECT {} FROM {kname})",
             tuple(&cvals),
@@ -317,7 +322,7 @@ impl<'a> Update<'a> {
                     step: sql.map(|(sql, cte)| super::super::chain::Step {
                         child,
                         sql,
-                        ctes: vec![cte],
+                        cte,
                         depth: 1,
                         what,
                         via: edge.via.clone(),
@@ -342,16 +347,8 @@ impl<'a> Update<'a> {
         (kname, with_k): (&str, &str),
     ) -> Option<(String, String)> {
         let kx = format!("__k{}_{edge_no}", self.ctx.chain_depth);
-        let cvals: Vec<String> = edge
-            .columns
-            .iter()
-            .zip(&edge.ref_columns)
-            .map(|(c, p)| {
-                self.d
-                    .as_key_of(&qcol("c", c), child.column(c), self.table.column(p))
-            })
-            .collect();
-        let joins: Vec<String> = cvals
+        let joins: Vec<String> = self
+            .child_key(edge, Some(child))
             .iter()
             .enumerate()
             .map(|(i, c)| format!("k.__o{i} = {c}"))
