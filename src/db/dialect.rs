@@ -306,6 +306,49 @@ impl Dialect {
         }
     }
 
+    /// The leaf partitions of the partitioned `table` as rows of (oid,
+    /// partition constraint): an UPDATE moves a row whose new values fail
+    /// its leaf's constraint to another leaf, and PostgreSQL then checks
+    /// the row's foreign keys as for an insert. `None` where the engine
+    /// has no partitions.
+    pub(crate) fn leaf_constraints_query(&self, table: &QualName) -> Option<String> {
+        match self.0 {
+            Engine::Postgres => Some(format!(
+                "SELECT t.relid::oid::text, pg_get_partition_constraintdef(t.relid) \
+                 FROM pg_partition_tree({}) AS t WHERE t.isleaf",
+                self.regclass(table)
+            )),
+            Engine::Sqlite => None,
+        }
+    }
+
+    /// The leaf that holds the row `qual` (with [`Self::leaf_constraints_query`]'s
+    /// oids).
+    pub(crate) fn leaf_of(&self, qual: &str) -> String {
+        format!("{qual}.tableoid::oid::text")
+    }
+
+    /// Whether SQLite may count a row that references the key an UPDATE
+    /// gives it (again) against that key twice: it scans the references
+    /// to the new key while the row's old version is still in the table,
+    /// after it counted the others to the old key without it, and a count
+    /// that does not come back to zero fails the statement. It rewrites
+    /// the row before that scan, out of the way, when the key is the
+    /// row's own b-tree key: a rowid alias, a WITHOUT ROWID primary key.
+    pub(crate) fn recounts_own_reference(&self, table: &Table, key: &[String]) -> bool {
+        let btree_key = match key {
+            [c] if self.is_rowid_alias(table, c) => true,
+            _ => {
+                table.without_rowid
+                    && table
+                        .primary_key
+                        .as_ref()
+                        .is_some_and(|pk| pk.columns == key)
+            }
+        };
+        self.0 == Engine::Sqlite && !btree_key
+    }
+
     /// `table` as a PostgreSQL `regclass` literal.
     fn regclass(&self, table: &QualName) -> String {
         format!("{}::regclass", self.literal(&Value::Text(table.sql()), ""))

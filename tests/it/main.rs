@@ -57,6 +57,7 @@ mod impact_guard;
 mod impact_inherit;
 mod impact_large;
 mod impact_order;
+mod impact_own_keys;
 mod impact_pg;
 mod impact_props;
 mod impact_props_mutations;

@@ -34,6 +34,7 @@ use crate::sql::Statement;
 /// still agrees with.
 const RING_WALK_LIMIT: u64 = 500;
 
+mod own_key;
 mod own_row;
 mod references;
 
@@ -102,6 +103,7 @@ fn analyze_as(
     let mut totals: BTreeMap<QualName, Totals> = BTreeMap::new();
     totals.entry(table.name.clone()).or_default().update = changed.unwrap_or(0);
     up.check_outgoing_keys(tx, &mut impact)?;
+    up.check_own_keys(tx, &mut impact)?;
     up.check_own_row_references(tx, &mut impact)?;
     super::checks::unmodelled_unique(table, &mut impact);
     // A chain's step: the action that makes it has judged its rows'
@@ -450,6 +452,9 @@ impl<'a> Update<'a> {
                     )
                 },
             )?;
+            if self.checks_own_key(fk) {
+                continue;
+            }
             let missing = self.parent_missing(fk, &parent.name);
             let sql = format!(
                 "{}SELECT count(*) FROM (SELECT {} FROM {}{}) AS s WHERE {} AND {missing}",
