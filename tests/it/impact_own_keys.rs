@@ -29,6 +29,8 @@ CREATE TABLE nn (rid int PRIMARY KEY, k int UNIQUE, f int NOT NULL REFERENCES nn
 INSERT INTO nn VALUES (1, 5, 5), (2, 3, 5);
 CREATE TABLE q (rid int PRIMARY KEY, k int UNIQUE, f int REFERENCES q (k));
 INSERT INTO q VALUES (1, 3, 3), (2, 1, 3), (3, 7, 7);
+CREATE TABLE r (rid int PRIMARY KEY, id int, k int, fa int, fb int, UNIQUE (id, k), FOREIGN KEY (fa, fb) REFERENCES r (id, k) ON UPDATE RESTRICT);
+INSERT INTO r VALUES (1, 1, 4, NULL, NULL), (2, 2, 6, 2, 6);
 ";
 
 /// Whether the preview said the statement may fail, and did not say it
@@ -98,6 +100,10 @@ fn own_keys(db: Db<'_>) {
             s.check_ok(again);
         }
     }
+    // A RESTRICT key the row itself held, re-pointed by the statement:
+    // the row no longer references it when SQLite checks it as the row
+    // goes, nor when PostgreSQL checks it after the statement's rows.
+    s.check_ok("UPDATE r SET id = 53, fa = 1, fb = 4 WHERE rid = 2");
     // Referenced by itself alone: no other reference to count.
     s.check_ok("UPDATE q SET k = k WHERE rid = 3");
     s.finish();

@@ -269,3 +269,34 @@ fn a_text_default_finds_its_parent_by_the_keys_affinity() {
     s.check_fails("UPDATE t3 SET id = id + 2 WHERE id = 1");
     s.finish();
 }
+
+/// Item 11, past the first step: the rows a key action rewrites are found
+/// with the parent column's collation when their CHECKs, their NOT NULLs
+/// and the keys that reference them in turn are checked.
+const ACTION_ROWS: &str = "
+CREATE TABLE n8 (a text COLLATE NOCASE PRIMARY KEY);
+CREATE TABLE c8 (id integer PRIMARY KEY, a text CHECK (a <> 'zz') REFERENCES n8 ON UPDATE CASCADE);
+INSERT INTO n8 VALUES ('ABC');
+INSERT INTO c8 VALUES (1, 'abc');
+CREATE TABLE n9 (a text COLLATE NOCASE PRIMARY KEY);
+CREATE TABLE c9 (id integer PRIMARY KEY, a text NOT NULL REFERENCES n9 ON UPDATE SET NULL);
+INSERT INTO n9 VALUES ('ABC');
+INSERT INTO c9 VALUES (1, 'abc');
+CREATE TABLE n10 (a text COLLATE NOCASE PRIMARY KEY);
+CREATE TABLE c10 (id integer PRIMARY KEY, a text UNIQUE REFERENCES n10 ON UPDATE CASCADE);
+CREATE TABLE g10 (id integer PRIMARY KEY, a text REFERENCES c10 (a) ON UPDATE RESTRICT);
+INSERT INTO n10 VALUES ('ABC');
+INSERT INTO c10 VALUES (1, 'abc');
+INSERT INTO g10 VALUES (1, 'abc');
+";
+
+#[test]
+fn key_actions_find_their_rows_by_the_parent_collation() {
+    let db = SqliteDb::with(ACTION_ROWS);
+    let mut s = Suite::new("collations of action rows", Db::Lite(&db));
+    s.check_fails("UPDATE n8 SET a = 'zz'");
+    s.check_ok("UPDATE n8 SET a = 'yy'");
+    s.check_fails("UPDATE n9 SET a = 'x'");
+    s.check_fails("UPDATE n10 SET a = 'zz'");
+    s.finish();
+}

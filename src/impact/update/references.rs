@@ -163,6 +163,27 @@ impl<'a> Update<'a> {
                     self.ident_cols.join(", ")
                 ));
             }
+        } else if blocking_kind
+            && edge.child == self.table.name
+            && !self.joined
+            && edge.columns.iter().any(|c| self.assigns(c))
+        {
+            // Checked as the row goes (SQLite's RESTRICT), after the row is
+            // written: a row that referenced its own key and is re-pointed
+            // by the statement no longer references it then.
+            let own: Vec<String> = edge
+                .columns
+                .iter()
+                .zip(&cvals)
+                .zip(&edge.ref_columns)
+                .map(|((_, c), rc)| format!("{c} = {}", qcol("c", rc)))
+                .collect();
+            cond.push_str(&format!(
+                " AND NOT ({} IN (SELECT {} FROM m) AND {})",
+                tuple(&self.d.row_ident(self.table, "c")),
+                self.ident_cols.join(", "),
+                own.join(" AND ")
+            ));
         }
         cond
     }
