@@ -108,6 +108,18 @@ impl Dialect {
         self.0 == Engine::Postgres
     }
 
+    /// Whether the engine checks a `NO ACTION` key from a table to itself,
+    /// when an UPDATE changes the key, by a count that the order it
+    /// rewrites rows in can leave even while a reference dangles: SQLite
+    /// counts, per row as it goes, the references to its old key but its
+    /// own, and looks up each row's own reference with the keys other rows
+    /// hold at that moment, so a row left referencing its own old key may
+    /// never be counted. A deferred key is counted the same way, and the
+    /// count decides the commit. Postgres checks rows.
+    pub(crate) fn counts_own_references(&self, restrict: bool) -> bool {
+        self.0 == Engine::Sqlite && !restrict
+    }
+
     /// Whether a violation of a key so declared fails at commit rather than
     /// in the statement: a deferred `NO ACTION` key. Neither engine defers
     /// `RESTRICT`, whatever the key's deferral.

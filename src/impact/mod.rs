@@ -24,6 +24,7 @@ mod inherit;
 mod insert;
 mod match_full;
 mod overview;
+mod own_row;
 pub mod render;
 mod triggers;
 mod truncate;

@@ -33,7 +33,8 @@ use crate::sql::Statement;
 mod queue;
 mod set_actions;
 use set_actions::{
-    chain_steps, check_action_rows, check_set_default, check_set_null, count_set_rows,
+    chain_steps, check_action_rows, check_own_references, check_set_default, check_set_null,
+    count_set_rows,
 };
 
 /// A CTE the counting queries may need.
@@ -456,6 +457,7 @@ fn analyze_as(
         .filter(|e| matches!(e.action, Action::SetNull | Action::SetDefault))
     {
         check_action_rows(tx, &sql, e, &deleted_rows, &mut impact)?;
+        check_own_references(tx, &sql, e, &deleted_rows, &mut impact)?;
     }
     let mut totals: BTreeMap<usize, Totals> = BTreeMap::new();
     for (&x, n) in &deleted_rows {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use super::super::cascade::Edge;
 use super::super::chain::PendingStep;
-use super::super::checks;
 use super::super::{Action, Effect, Impact, Totals, qcol};
+use super::super::{checks, own_row};
 use super::{Node, Sql};
 use crate::db::PreviewTx;
 use crate::error::Result;
@@ -686,6 +686,76 @@ pub(super) fn check_action_rows(
         );
         let sure = certain.iter().any(|(c, _)| c.name == check.name);
         judge(impact, (sql, e), (&what, ""), sure);
+    }
+    Ok(())
+}
+
+/// SQLite runs a SET NULL or SET DEFAULT as an UPDATE of the rows it
+/// reaches, which rewrites them whole when it assigns a column of a key
+/// from the table to itself (or one a key with an ON UPDATE action
+/// references); such a row then misses itself as the parent of its other
+/// references to itself that match its key only by affinity or collation
+/// ([`crate::impact::own_row`]).
+pub(super) fn check_own_references(
+    tx: &mut dyn PreviewTx,
+    sql: &Sql<'_>,
+    e: &Edge,
+    deleted: &BTreeMap<usize, Option<u64>>,
+    impact: &mut Impact,
+) -> Result<()> {
+    let d = sql.ctx.dialect;
+    let child = sql.table(e.child);
+    let assigns = |c: &str| e.set_cols.iter().any(|s| s == c);
+    if !reaches(impact, e, child)
+        || !own_row::rewrites_whole_rows(d, sql.ctx.schema, child, &assigns)
+    {
+        return Ok(());
+    }
+    let mut set = Vec::new();
+    for col in &e.set_cols {
+        let Ok(value) = set_value(sql, e, child, col) else {
+            return Ok(());
+        };
+        set.push((col.clone(), value));
+    }
+    let ca = Sql::alias(e.child);
+    let value = |c: &str| {
+        set.iter()
+            .find(|(s, _)| s == c)
+            .map_or_else(|| qcol(&ca, c), |(_, v)| v.clone())
+    };
+    for fk in child
+        .foreign_keys
+        .iter()
+        .filter(|fk| d.misses_own_row_by_type(child, fk))
+    {
+        let missed = own_row::itself_by_another_type(d, child, fk, &value);
+        let count = |tx: &mut dyn PreviewTx, spare_deleted: bool| {
+            let (needed, reached) = reached_rows(sql, e, &ca, spare_deleted);
+            sql.count(
+                tx,
+                &needed,
+                &format!("{} AS {ca} WHERE {reached} AND {missed}", child.own_rows()),
+            )
+        };
+        let n = count(tx, false)?;
+        impact.bounded &= n.is_some();
+        let Some(n) = n.filter(|&n| n > 0) else {
+            continue;
+        };
+        let certain = !deletes_rows_of(deleted, e.child) || count(tx, true)?.unwrap_or(n) > 0;
+        let deferred = d.defers(false, fk.deferrable && fk.initially_deferred);
+        let what = format!(
+            "ON DELETE {} of FK {} rewrites {}",
+            if e.action == Action::SetNull {
+                "SET NULL"
+            } else {
+                "SET DEFAULT"
+            },
+            e.via,
+            own_row::missing_itself(child, fk, n, deferred)
+        );
+        judge(impact, (sql, e), (&what, ""), certain);
     }
     Ok(())
 }

@@ -248,9 +248,9 @@ impl Update<'_> {
         impact: &mut Impact,
         fk: &ForeignKey,
     ) -> Result<()> {
-        let deferred = fk.deferrable && fk.initially_deferred;
-        if deferred
-            || !fk.ref_columns.iter().any(|c| self.assigns(c))
+        // A deferred key is counted the same way, and the count decides
+        // the commit.
+        if !fk.ref_columns.iter().any(|c| self.assigns(c))
             || !self.d.recounts_own_reference(self.table, &fk.ref_columns)
         {
             return Ok(());
@@ -279,7 +279,7 @@ impl Update<'_> {
         impact.bounded &= n.is_some();
         if let Some(n) = n.filter(|&n| n > 0) {
             impact.warnings.push(format!(
-                "may fail: updating {}, {n} row{} reference the key this statement gives them (FK {}): SQLite counts such a row against that key twice as it rewrites it, and fails the statement when other rows reference the key too",
+                "may fail: updating {}, {n} row{} reference the key this statement gives them (FK {}): SQLite counts such a row against that key twice as it rewrites it, and fails the statement (or the commit, for a deferred key) when other rows reference the key too",
                 self.table.name,
                 if n == 1 { "" } else { "s" },
                 fk.name

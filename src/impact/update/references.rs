@@ -212,7 +212,20 @@ impl<'a> Update<'a> {
         impact.bounded &= n.is_some();
         let rows = n.unwrap_or(0);
         let mut blocking = matches!(edge.action, Action::Restrict | Action::NoAction) && rows > 0;
-        if blocking {
+        if blocking
+            && edge.child == self.table.name
+            && self
+                .d
+                .counts_own_references(edge.action == Action::Restrict)
+        {
+            impact.warnings.push(format!(
+                "may fail: updating {}, {rows} of its row{} still reference{} the old key (FK {}): SQLite checks a key from a table to itself by counting references as it rewrites each row, in the order it picks, and the count can come out even and let the statement through, leaving them referencing a key that no longer exists",
+                self.table.name,
+                if rows == 1 { "" } else { "s" },
+                if rows == 1 { "s" } else { "" },
+                edge.via
+            ));
+        } else if blocking {
             impact
                 .failures
                 .push(self.still_referenced(&edge, &child.name, rows));
