@@ -100,6 +100,13 @@ impl Dialect {
         self.0 == Engine::Postgres
     }
 
+    /// Whether the key actions of an UPDATE run once all the statement's
+    /// own rows are written: PostgreSQL queues them; SQLite runs a row's
+    /// actions as the row goes, before the next row is written.
+    pub(crate) fn runs_actions_after_rows(&self) -> bool {
+        self.0 == Engine::Postgres
+    }
+
     /// Whether a row updated a second time in one transaction has every
     /// foreign key of it checked, changed or not: PostgreSQL does
     /// (`RI_FKey_fk_upd_check_required`: the old version is the
@@ -113,8 +120,9 @@ impl Dialect {
     /// rewrites rows in can leave even while a reference dangles: SQLite
     /// counts, per row as it goes, the references to its old key but its
     /// own, and looks up each row's own reference with the keys other rows
-    /// hold at that moment, so a row left referencing its own old key may
-    /// never be counted. A deferred key is counted the same way, and the
+    /// hold at that moment, so a row of the statement's own left
+    /// referencing an old key may never be counted (a row it leaves alone
+    /// is). A deferred key is counted the same way, and the
     /// count decides the commit. Postgres checks rows.
     pub(crate) fn counts_own_references(&self, restrict: bool) -> bool {
         self.0 == Engine::Sqlite && !restrict

@@ -446,3 +446,40 @@ fn a_set_default_into_a_key_applies_and_undoes_pg() {
 fn a_set_default_into_a_key_applies_and_undoes_sqlite() {
     set_default_into_a_key(dbguard::db::Engine::Sqlite);
 }
+
+/// An UPDATE that points a row at a value its own cascade moves: `cb`
+/// row 1 at `cu.u = 1`, which the cascade of its key change makes 101.
+/// The check of the new reference would read `cu` as it stands (random
+/// seed 11431783996900641928). Refused.
+fn points_at_a_value_its_cascade_moves(db: Db<'_>) {
+    let target = db.target();
+    let sql = "UPDATE cb SET id = 101, f0 = 1 WHERE id = 1";
+    match preview_json(&target, sql, None) {
+        Err(e) => assert!(e.contains("that its own key action changes"), "{e}"),
+        Ok((v, _)) => panic!("expected a refusal, got {v}"),
+    }
+    assert!(db.oracle(sql).fail.is_some(), "the engine rejects it");
+}
+
+const POINTS_AT_MOVED: &str = "
+CREATE TABLE cb (id int PRIMARY KEY, f0 int);
+CREATE TABLE cu (id int PRIMARY KEY, u int UNIQUE REFERENCES cb (id) ON UPDATE CASCADE);
+INSERT INTO cb VALUES (1, NULL);
+INSERT INTO cu VALUES (2, 1);
+";
+
+#[test]
+fn a_row_pointed_at_a_value_its_own_cascade_moves_is_refused_pg() {
+    let db = PgDb::with(&format!(
+        "{POINTS_AT_MOVED} ALTER TABLE cb ADD FOREIGN KEY (f0) REFERENCES cu (u) ON UPDATE RESTRICT;"
+    ));
+    points_at_a_value_its_cascade_moves(Db::Pg(&db));
+}
+
+#[test]
+fn a_row_pointed_at_a_value_its_own_cascade_moves_is_refused_sqlite() {
+    let db = SqliteDb::with(
+        &POINTS_AT_MOVED.replace("f0 int);", "f0 int REFERENCES cu (u) ON UPDATE RESTRICT);"),
+    );
+    points_at_a_value_its_cascade_moves(Db::Lite(&db));
+}

@@ -128,6 +128,7 @@ fn analyze_as(
         child_updates.get(&s.child.name).map_or(0, Vec::len) > 1
     };
     super::chain::follow_all(tx, ctx, steps, &mut impact, &twice)?;
+    up.refuse_pointing_at_changed_values(&impact)?;
     let target = table.name.clone();
     add_trigger_effects(
         &mut impact,

@@ -18,7 +18,9 @@
 //! - A row pointed at the key another row gives up is rewritten first only
 //!   if that row comes first: the order the engine visits rows in decides
 //!   ("may fail").
-//! - A deferred key is checked at commit, after every action.
+//! - A deferred key is checked at commit, after every action; but SQLite
+//!   runs a row's action as the row goes, so a row another row re-points
+//!   later is not rewritten by it.
 //!
 //! And SQLite counts references instead of checking them: a row that
 //! references the key it is given (again) is counted against that key
@@ -28,8 +30,8 @@
 
 use super::Update;
 use crate::db::PreviewTx;
-use crate::error::Result;
-use crate::impact::{Impact, qcol};
+use crate::error::{Error, Result};
+use crate::impact::{Action, Impact, qcol};
 use crate::schema::{FkAction, ForeignKey, quote_ident};
 
 /// How the rows whose reference is missing when it is checked divide.
@@ -201,10 +203,14 @@ impl Update<'_> {
                 fk.on_update.sql()
             ));
         }
-        let rewritten = m.own + if deferred { m.own_moved + m.other } else { 0 };
-        if m.other > 0 && !deferred {
+        // Checked at commit, a row another row re-points is rewritten by
+        // that row's action first where the actions run after the rows.
+        let others_first = deferred && self.d.runs_actions_after_rows();
+        let rewritten =
+            m.own + if deferred { m.own_moved } else { 0 } + if others_first { m.other } else { 0 };
+        if m.other > 0 && !others_first {
             impact.warnings.push(format!(
-                "may fail: updating {t}, {} would point at a key another updated row gives up (FK {}): the key's ON UPDATE {} rewrites them only if that row comes first, and which comes first depends on the order the engine visits rows in",
+                "may fail: updating {t}, {} would point at a key another updated row gives up (FK {}): the key's ON UPDATE {} rewrites them only if the engine happens to handle the two rows in the right order, which depends on the order it visits rows in",
                 rows(m.other),
                 fk.name,
                 fk.on_update.sql()
@@ -239,6 +245,37 @@ impl Update<'_> {
             )),
             _ => impact.warnings.push(format!("updating {t}: {what}")),
         }
+    }
+
+    /// Refuses an UPDATE that points rows at values of another table that
+    /// its own key actions change: the new references are checked against
+    /// that table as it stands, and whether the engine checks them before
+    /// or after the action is not modelled.
+    pub(super) fn refuse_pointing_at_changed_values(&self, impact: &Impact) -> Result<()> {
+        for fk in self.table.foreign_keys.iter().filter(|fk| {
+            fk.ref_table != self.table.name && fk.columns.iter().any(|c| self.assigns(c))
+        }) {
+            let Some(e) = impact.effects.iter().find(|e| {
+                e.table == fk.ref_table
+                    && matches!(
+                        e.action,
+                        Action::Cascade | Action::SetNull | Action::SetDefault
+                    )
+                    && e.rows.unwrap_or(0) > 0
+                    && e.columns.iter().any(|c| fk.ref_columns.contains(c))
+            }) else {
+                continue;
+            };
+            return Err(Error::refused(format!(
+                "cannot preview the statement exactly: it points rows of {} at values of {} (FK {}) that its own key action changes (FK {}, {} rows), and the preview does not model whether the engine checks those references before or after that action; nothing was run\nWrite it as two statements: one that changes the key, then one that points the rows.",
+                self.table.name,
+                fk.ref_table,
+                fk.name,
+                e.via,
+                e.rows.unwrap_or(0)
+            )));
+        }
+        Ok(())
     }
 
     /// SQLite: rows that reference the key the statement gives them.

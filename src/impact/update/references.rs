@@ -2,7 +2,8 @@
 //! that point at them: each foreign key's `ON UPDATE` action (cascade,
 //! SET NULL, SET DEFAULT) or blocker, and associations left dangling.
 
-use super::super::chain::PendingStep;
+use super::super::chain::{self, PendingStep};
+use super::super::own_row;
 use super::super::{Action, Effect, Impact, display_columns, qcol, sample_order};
 use super::{ChildEdge, ChildUpdates, KeyEdge, Update};
 use crate::db::dialect::{RefCheck, tuple};
@@ -150,42 +151,61 @@ impl<'a> Update<'a> {
                 " AND NOT EXISTS (SELECT 1 FROM {kname} WHERE {})",
                 eq.join(" AND ")
             ));
-            // A row of the table itself that the statement re-points (it
-            // assigns the referencing columns) references its new value
-            // when the check comes, which the outgoing check judges.
-            if edge.child == self.table.name
-                && !self.joined
-                && edge.columns.iter().any(|c| self.assigns(c))
-            {
-                cond.push_str(&format!(
-                    " AND {} NOT IN (SELECT {} FROM m)",
-                    tuple(&self.d.row_ident(self.table, "c")),
-                    self.ident_cols.join(", ")
-                ));
-            }
-        } else if blocking_kind
-            && edge.child == self.table.name
-            && !self.joined
-            && edge.columns.iter().any(|c| self.assigns(c))
-        {
+        }
+        if !self.repoints_own_rows(edge) {
+            return cond;
+        }
+        let repointed = format!(
+            "{} IN (SELECT {} FROM m)",
+            tuple(&self.d.row_ident(self.table, "c")),
+            self.ident_cols.join(", ")
+        );
+        if blocking_kind && check == RefCheck::AtTheRow {
             // Checked as the row goes (SQLite's RESTRICT), after the row is
             // written: a row that referenced its own key and is re-pointed
-            // by the statement no longer references it then.
-            let own: Vec<String> = edge
-                .columns
+            // by the statement no longer references it then; one that
+            // referenced another row's may not yet.
+            let own: Vec<String> = cvals
                 .iter()
-                .zip(&cvals)
                 .zip(&edge.ref_columns)
-                .map(|((_, c), rc)| format!("{c} = {}", qcol("c", rc)))
+                .map(|(c, rc)| format!("{c} = {}", qcol("c", rc)))
                 .collect();
-            cond.push_str(&format!(
-                " AND NOT ({} IN (SELECT {} FROM m) AND {})",
-                tuple(&self.d.row_ident(self.table, "c")),
-                self.ident_cols.join(", "),
-                own.join(" AND ")
-            ));
+            cond.push_str(&format!(" AND NOT ({repointed} AND {})", own.join(" AND ")));
+        } else {
+            // A check that waits for the statement's rows, and an action,
+            // find a re-pointed row by its new value, which the outgoing
+            // check judges ([`super::own_key`]).
+            cond.push_str(&format!(" AND NOT ({repointed})"));
         }
         cond
+    }
+
+    /// Whether some of the rows an edge of the table into itself reaches
+    /// (`cond`, as `c`) are rows the statement updates.
+    fn holds_own_rows(
+        &self,
+        tx: &mut dyn PreviewTx,
+        with_k: &str,
+        child: &crate::schema::Table,
+        cond: &str,
+        impact: &mut Impact,
+    ) -> Result<bool> {
+        let n = tx.count(&format!(
+            "{with_k}SELECT count(*) FROM {} AS c WHERE {cond} AND {} IN (SELECT {} FROM m)",
+            child.own_rows(),
+            tuple(&self.d.row_ident(self.table, "c")),
+            self.ident_cols.join(", ")
+        ))?;
+        impact.bounded &= n.is_some();
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    /// Whether `edge` is a key from the table to itself whose referencing
+    /// columns the statement assigns.
+    fn repoints_own_rows(&self, edge: &KeyEdge) -> bool {
+        edge.child == self.table.name
+            && !self.joined
+            && edge.columns.iter().any(|c| self.assigns(c))
     }
 
     /// Counts the rows one edge reaches and records what happens to them:
@@ -217,9 +237,10 @@ impl<'a> Update<'a> {
             && self
                 .d
                 .counts_own_references(edge.action == Action::Restrict)
+            && self.holds_own_rows(tx, &with_k, child, &cond, impact)?
         {
             impact.warnings.push(format!(
-                "may fail: updating {}, {rows} of its row{} still reference{} the old key (FK {}): SQLite checks a key from a table to itself by counting references as it rewrites each row, in the order it picks, and the count can come out even and let the statement through, leaving them referencing a key that no longer exists",
+                "may fail: updating {}, {rows} of its row{} still reference{} the old key (FK {}), some of them rows it updates: SQLite checks a key from a table to itself by counting references as it rewrites each row, in the order it picks, and the count can come out even and let the statement through, leaving them referencing a key that no longer exists",
                 self.table.name,
                 if rows == 1 { "" } else { "s" },
                 if rows == 1 { "s" } else { "" },
@@ -237,6 +258,7 @@ impl<'a> Update<'a> {
         if rows > 0 {
             let k = (kname.as_str(), with_k.as_str(), cond.as_str());
             blocking |= self.checks_on_action_rows(tx, &edge, child, k, impact)?;
+            blocking |= self.action_rows_miss_themselves(tx, &edge, child, k, impact)?;
         }
         if edge.action == Action::SetDefault && rows > 0 {
             blocking |= self.default_has_no_parent(tx, &edge, child, impact)?;
@@ -595,6 +617,98 @@ impl<'a> Update<'a> {
             ));
         }
         Ok(nulled || !violated.is_empty())
+    }
+
+    /// SQLite runs an ON UPDATE action as an UPDATE of the rows it
+    /// reaches, which rewrites them whole when it assigns a column of a
+    /// key from their table to itself: such a row then misses itself as
+    /// the parent of its references to itself that match its key only by
+    /// collation or affinity ([`crate::impact::own_row`]). Returns whether
+    /// one does.
+    fn action_rows_miss_themselves(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+        (kname, with_k, cond): (&str, &str, &str),
+        impact: &mut Impact,
+    ) -> Result<bool> {
+        let assigns = |c: &str| edge.columns.iter().any(|e| e == c);
+        if !matches!(
+            edge.action,
+            Action::Cascade | Action::SetNull | Action::SetDefault
+        ) || !own_row::rewrites_whole_rows(self.d, self.ctx.schema, child, &assigns)
+        {
+            return Ok(false);
+        }
+        let mut set = Vec::new();
+        for (i, col) in edge.columns.iter().enumerate() {
+            let value = match edge.action {
+                Action::Cascade => {
+                    let t = child.column(col).map_or("", |c| c.type_name.as_str());
+                    self.d.cast(&format!("k.__n{i}"), t)
+                }
+                _ => match chain::action_value(self.d, edge.action, child.column(col)) {
+                    Ok(v) => v,
+                    // Computed at run time: not evaluated.
+                    Err(_) => return Ok(false),
+                },
+            };
+            set.push((col.clone(), value));
+        }
+        let value = |c: &str| {
+            set.iter()
+                .find(|(s, _)| s == c)
+                .map_or_else(|| self.after_statement(child, c), |(_, v)| v.clone())
+        };
+        let mut missed_any = false;
+        for fk in child
+            .foreign_keys
+            .iter()
+            .filter(|fk| self.d.misses_own_row_by_type(child, fk))
+        {
+            let n = tx.count(&format!(
+                "{with_k}SELECT count(*) FROM {} AS c JOIN {kname} AS k ON {} WHERE {cond} AND {}",
+                child.own_rows(),
+                k_joins(edge),
+                own_row::itself_by_another_type(self.d, child, fk, &value)
+            ))?;
+            impact.bounded &= n.is_some();
+            let Some(n) = n.filter(|&n| n > 0) else {
+                continue;
+            };
+            let deferred = self.d.defers(false, fk.deferrable && fk.initially_deferred);
+            impact.failures.push(format!(
+                "cannot update {}: ON UPDATE {} of FK {} rewrites {}",
+                self.table.name,
+                edge.on_update.sql(),
+                edge.via,
+                own_row::missing_itself(child, fk, n, deferred)
+            ));
+            missed_any = true;
+        }
+        Ok(missed_any)
+    }
+
+    /// Column `col` of a row of `child` (as `c`) once the statement has
+    /// written it: the statement's new value for a row of its own, the
+    /// value as it stands otherwise.
+    fn after_statement(&self, child: &crate::schema::Table, col: &str) -> String {
+        if child.name != self.table.name || self.joined || !self.assigns(col) {
+            return qcol("c", col);
+        }
+        let own = tuple(&self.d.row_ident(self.table, "c"));
+        let same = format!(
+            "{} = {own}",
+            tuple(&self.d.row_ident(self.table, &self.qual))
+        );
+        format!(
+            "CASE WHEN {own} IN (SELECT {} FROM m) THEN (SELECT {} FROM {} WHERE {same}) ELSE {} END",
+            self.ident_cols.join(", "),
+            self.new_value(col),
+            self.from,
+            qcol("c", col)
+        )
     }
 
     /// The failure of a `RESTRICT`/`NO ACTION` edge `rows` rows of `child`
