@@ -252,6 +252,35 @@ pub(super) fn own_rows_only(ctx: &Context<'_>, table: &Table, qual: &str, pred: 
 /// The statement's target relation read as `table`'s own rows under the
 /// statement's qualifier, for one analysis of [`each_table`]; `relation`
 /// as written for the statement itself.
+/// Rewrites `schema.table.column` references to the target `target` as
+/// `table.column`: each table of the tree is read under the target's
+/// name as an alias ([`relation`]), which a schema-qualified reference
+/// cannot name.
+pub(super) fn unqualify(
+    ctx: &Context<'_>,
+    stmt: &mut sqlparser::ast::Statement,
+    target: &QualName,
+) {
+    let _ = sqlparser::ast::visit_expressions_mut(stmt, |e| {
+        if let sqlparser::ast::Expr::CompoundIdentifier(parts) = e
+            && parts.len() == 3
+        {
+            let named: Vec<(String, bool)> = parts[..2]
+                .iter()
+                .map(|p| (p.value.clone(), p.quote_style.is_some()))
+                .collect();
+            if ctx
+                .schema
+                .resolve(&named)
+                .is_some_and(|t| &t.name == target)
+            {
+                parts.remove(0);
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
 pub(super) fn relation(written: String, own: Option<&Table>, qual: &str) -> String {
     match own {
         Some(t) => format!("{} AS {qual}", t.own_rows()),

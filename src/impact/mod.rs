@@ -753,6 +753,24 @@ fn user_ctes(stmt: &Statement) -> (Vec<String>, bool) {
 }
 
 /// The write statement itself (under a `WITH`, or bare).
+/// [`write_ast`] for the analysis of one table of the target's inheritance
+/// tree (`own`), with the column references qualified by the target's
+/// schema made to name the table as the analysis reads it
+/// ([`inherit::unqualify`]).
+fn write_ast_for<'s>(
+    ctx: &Context<'_>,
+    stmt: &'s Statement,
+    own: Option<&Table>,
+) -> Result<std::borrow::Cow<'s, sqlparser::ast::Statement>> {
+    let ast = write_ast(stmt)?;
+    if own.is_none() {
+        return Ok(std::borrow::Cow::Borrowed(ast));
+    }
+    let mut owned = ast.clone();
+    inherit::unqualify(ctx, &mut owned, &target_table(ctx, stmt)?.name);
+    Ok(std::borrow::Cow::Owned(owned))
+}
+
 fn write_ast(stmt: &Statement) -> Result<&sqlparser::ast::Statement> {
     let ast = stmt
         .ast

@@ -89,6 +89,10 @@ fn a_write_through_a_parent_is_counted_in_each_table() {
         "UPDATE parent SET v = v WHERE id > 4",
         "DELETE FROM child WHERE id > 5",
         "UPDATE child SET v = v || '!'",
+        // Columns named through the parent's schema: each table is read
+        // under the parent's name, which the schema cannot qualify.
+        "DELETE FROM public.parent WHERE public.parent.id > 1",
+        "UPDATE public.parent SET v = public.parent.v || '!' WHERE public.parent.id > 4",
     ] {
         s.check_ok(sql);
     }

@@ -22,7 +22,7 @@ use sqlparser::ast::{self, FromTable};
 use super::cascade::{Edge, Graph};
 use super::{
     Action, Context, Effect, Impact, Totals, add_trigger_effects, display_columns, empty_impact,
-    qcol, sample_order, table_ref_qual, target_table, user_ctes, with_clause, write_ast,
+    qcol, sample_order, table_ref_qual, target_table, user_ctes, with_clause, write_ast_for,
 };
 use crate::db::dialect::{ClosureStep, RefCheck, tuple};
 use crate::db::{PreviewTx, Rows, Value, count_of};
@@ -376,7 +376,8 @@ fn analyze_as(
     stmt: &Statement,
     own: Option<&Table>,
 ) -> Result<Impact> {
-    let ast::Statement::Delete(del) = write_ast(stmt)? else {
+    let ast = write_ast_for(ctx, stmt, own)?;
+    let ast::Statement::Delete(del) = ast.as_ref() else {
         return Err(Error::refused("not a DELETE statement"));
     };
     if !del.order_by.is_empty() || del.limit.is_some() {

@@ -19,7 +19,7 @@ use sqlparser::ast::{self, AssignmentTarget, UpdateTableFromKind};
 use super::{
     Action, Context, Impact, Totals, add_trigger_effects, changed_rows, display_columns,
     empty_impact, qcol, resolve_column, sample_order, table_ref_qual, target_table, user_ctes,
-    with_clause, write_ast,
+    with_clause,
 };
 use crate::db::PreviewTx;
 use crate::db::dialect::{Dialect, tuple};
@@ -194,7 +194,8 @@ impl<'a> Update<'a> {
     /// `own`: read the own rows of this table of the target's inheritance
     /// tree ([`super::inherit`]) instead of the target as written.
     fn parse(ctx: &'a Context<'a>, stmt: &Statement, own: Option<&'a Table>) -> Result<Update<'a>> {
-        let ast::Statement::Update(up) = write_ast(stmt)? else {
+        let ast = super::write_ast_for(ctx, stmt, own)?;
+        let ast::Statement::Update(up) = ast.as_ref() else {
             return Err(Error::refused("not an UPDATE statement"));
         };
         if up.or.is_some() {
