@@ -695,7 +695,7 @@ fn pg_a_row_moved_between_partitions_applies_beside_unrelated_triggers() {
 
 /// What `sql` leaves in a fresh database of `schema`, run by the engine
 /// alone: the oracle a change through dbguard is held to.
-fn engine_does(engine: Engine, schema: &str, sql: &str) -> Dump {
+pub fn engine_does(engine: Engine, schema: &str, sql: &str) -> Dump {
     let fresh = Db::new(engine, schema);
     fresh.plain(sql);
     fresh.dump()

@@ -42,6 +42,10 @@ mod references;
 type ChildUpdates = BTreeMap<QualName, Vec<ChildEdge>>;
 
 /// One edge through which a key change updates a child's rows (as `c`).
+/// The rows the key actions reach in each child table, those they leave as
+/// they were included: the engine writes each, and the apply captures it.
+type Reached = BTreeMap<QualName, Option<u64>>;
+
 struct ChildEdge {
     /// The `k` CTE definition the condition reads.
     k_cte: String,
@@ -51,6 +55,10 @@ struct ChildEdge {
     /// it rewrites, so a cascade into the child's own key can say where
     /// each row moves.
     cascade: Option<(String, Vec<String>)>,
+    /// For `ON UPDATE SET DEFAULT`: the rows it gives the values they
+    /// already hold, which it leaves as they were (not counted as
+    /// updated).
+    same: Option<String>,
 }
 
 pub(super) fn analyze(
@@ -119,8 +127,8 @@ fn analyze_as(
         let pending = (&mut child_updates, &mut steps);
         up.follow_key_edge(tx, edge_no, edge, pending, &mut impact)?;
     }
-    up.count_child_updates(tx, &child_updates, &mut totals, &mut impact)?;
-    up.push_row_sets(&child_updates, &totals, matched, &mut impact);
+    let reached = up.count_child_updates(tx, &child_updates, &mut totals, &mut impact)?;
+    up.push_row_sets(&child_updates, &reached, matched, &mut impact);
     impact.totals = totals;
     impact.will_fail = !impact.failures.is_empty();
     // A child two edges update, whose rows the engine changes twice.
@@ -771,45 +779,69 @@ impl<'a> Update<'a> {
     // ---- net totals and row sets ----
 
     /// Net updated rows of each child: a row reached through two keys, or
-    /// a target row that is also a cascaded child, counts once.
+    /// a target row that is also a cascaded child, counts once, and a row
+    /// a SET DEFAULT gives the values it holds not at all. Returns the
+    /// rows reached, those included, for the row sets.
     fn count_child_updates(
         &self,
         tx: &mut dyn PreviewTx,
         child_updates: &ChildUpdates,
         totals: &mut BTreeMap<QualName, Totals>,
         impact: &mut Impact,
-    ) -> Result<()> {
+    ) -> Result<Reached> {
+        let mut reached = Reached::new();
         for (child_name, edges) in child_updates {
             let Some(child) = self.ctx.schema.get(child_name) else {
                 continue;
             };
-            let (mut ctes, mut conds) = child_ctes_and_conds(edges);
+            let (mut ctes, mut all) = child_ctes_and_conds(edges);
+            let mut changed: Vec<String> = edges
+                .iter()
+                .map(|e| match &e.same {
+                    Some(same) => format!("(({}) AND NOT ({same}))", e.cond),
+                    None => format!("({})", e.cond),
+                })
+                .collect();
             if child_name == &self.table.name {
                 ctes.push(self.m_cte.clone());
-                let cident = self.d.row_ident(child, "c");
-                conds.push(format!(
+                let own = format!(
                     "{} IN (SELECT {} FROM m WHERE __changed = 1)",
-                    tuple(&cident),
+                    tuple(&self.d.row_ident(child, "c")),
                     self.ident_cols.join(", ")
-                ));
+                );
+                all.push(own.clone());
+                changed.push(own);
             }
-            let n = tx.count(&format!(
-                "{}SELECT count(*) FROM {} AS c WHERE {}",
-                self.with(&ctes),
-                child.own_rows(),
-                conds.join(" OR ")
-            ))?;
-            impact.bounded &= n.is_some();
-            totals.entry(child_name.clone()).or_default().update = n.unwrap_or(0);
+            let mut count = |conds: &[String]| {
+                tx.count(&format!(
+                    "{}SELECT count(*) FROM {} AS c WHERE {}",
+                    self.with(&ctes),
+                    child.own_rows(),
+                    conds.join(" OR ")
+                ))
+            };
+            let n_all = count(&all)?;
+            let n = if edges.iter().any(|e| e.same.is_some()) {
+                count(&changed)?
+            } else {
+                n_all
+            };
+            impact.bounded &= n.is_some() && n_all.is_some();
+            reached.insert(child_name.clone(), n_all);
+            // A table whose rows the actions all leave as they were
+            // changes nothing.
+            if n != Some(0) || totals.contains_key(child_name) {
+                totals.entry(child_name.clone()).or_default().update = n.unwrap_or(0);
+            }
         }
-        Ok(())
+        Ok(reached)
     }
 
     /// The target's rows, and the children a key change updates.
     fn push_row_sets(
         &self,
         child_updates: &ChildUpdates,
-        totals: &BTreeMap<QualName, Totals>,
+        reached: &Reached,
         matched: Option<u64>,
         impact: &mut Impact,
     ) {
@@ -839,7 +871,7 @@ impl<'a> Update<'a> {
                 alias: "c".into(),
                 join: String::new(),
                 cond: conds.join(" OR "),
-                rows: totals.get(child_name).map(|t| t.update),
+                rows: reached.get(child_name).copied().flatten(),
                 position: 1,
                 new_key: self
                     .ctx

@@ -180,6 +180,28 @@ impl<'a> Update<'a> {
         cond
     }
 
+    /// For an `ON UPDATE SET DEFAULT` edge, the condition that a child row
+    /// (as `c`) already holds the defaults it is given; `None` for other
+    /// actions, or a default computed at run time.
+    fn defaults_already_held(
+        &self,
+        edge: &KeyEdge,
+        child: &crate::schema::Table,
+    ) -> Option<String> {
+        if edge.action != Action::SetDefault {
+            return None;
+        }
+        let same: Option<Vec<String>> = edge
+            .columns
+            .iter()
+            .map(|col| {
+                let value = chain::action_value(self.d, edge.action, child.column(col)).ok()?;
+                Some(self.d.not_distinct(&qcol("c", col), &value))
+            })
+            .collect();
+        same.map(|s| s.join(" AND "))
+    }
+
     /// Whether some of the rows an edge of the table into itself reaches
     /// (`cond`, as `c`) are rows the statement updates.
     fn holds_own_rows(
@@ -276,6 +298,7 @@ impl<'a> Update<'a> {
                     cond: cond.clone(),
                     cascade: (edge.action == Action::Cascade)
                         .then(|| (kname.clone(), edge.columns.clone())),
+                    same: self.defaults_already_held(&edge, child),
                 });
             if let Some(step) =
                 self.chain_step(tx, edge_no, &edge, child, (&kname, &with_k, &cond))?
