@@ -345,7 +345,10 @@ impl Dialect {
     /// The leaf that holds the row `qual` (with [`Self::leaf_constraints_query`]'s
     /// oids).
     pub(crate) fn leaf_of(&self, qual: &str) -> String {
-        format!("{qual}.tableoid::oid::text")
+        match self.0 {
+            Engine::Postgres => format!("{qual}.tableoid::oid::text"),
+            Engine::Sqlite => "NULL".into(),
+        }
     }
 
     /// Whether SQLite may count a row that references the key an UPDATE

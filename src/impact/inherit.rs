@@ -249,9 +249,6 @@ pub(super) fn own_rows_only(ctx: &Context<'_>, table: &Table, qual: &str, pred: 
     }
 }
 
-/// The statement's target relation read as `table`'s own rows under the
-/// statement's qualifier, for one analysis of [`each_table`]; `relation`
-/// as written for the statement itself.
 /// Rewrites `schema.table.column` references to the target `target` as
 /// `table.column`: each table of the tree is read under the target's
 /// name as an alias ([`relation`]), which a schema-qualified reference
@@ -261,6 +258,18 @@ pub(super) fn unqualify(
     stmt: &mut sqlparser::ast::Statement,
     target: &QualName,
 ) {
+    use sqlparser::ast::Expr;
+    // Inside a subquery the same words may name another table; which one
+    // they name is the engine's scoping, not rewritten here.
+    let nested = sqlparser::ast::visit_expressions(stmt, |e| match e {
+        Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
+            std::ops::ControlFlow::Break(())
+        }
+        _ => std::ops::ControlFlow::Continue(()),
+    });
+    if nested.is_break() {
+        return;
+    }
     let _ = sqlparser::ast::visit_expressions_mut(stmt, |e| {
         if let sqlparser::ast::Expr::CompoundIdentifier(parts) = e
             && parts.len() == 3
@@ -281,6 +290,9 @@ pub(super) fn unqualify(
     });
 }
 
+/// The statement's target relation read as `table`'s own rows under the
+/// statement's qualifier, for one analysis of [`each_table`]; `relation`
+/// as written for the statement itself.
 pub(super) fn relation(written: String, own: Option<&Table>, qual: &str) -> String {
     match own {
         Some(t) => format!("{} AS {qual}", t.own_rows()),

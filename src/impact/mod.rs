@@ -752,7 +752,6 @@ fn user_ctes(stmt: &Statement) -> (Vec<String>, bool) {
     }
 }
 
-/// The write statement itself (under a `WITH`, or bare).
 /// [`write_ast`] for the analysis of one table of the target's inheritance
 /// tree (`own`), with the column references qualified by the target's
 /// schema made to name the table as the analysis reads it
@@ -771,6 +770,7 @@ fn write_ast_for<'s>(
     Ok(std::borrow::Cow::Owned(owned))
 }
 
+/// The write statement itself (under a `WITH`, or bare).
 fn write_ast(stmt: &Statement) -> Result<&sqlparser::ast::Statement> {
     let ast = stmt
         .ast

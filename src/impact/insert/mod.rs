@@ -288,10 +288,11 @@ impl<'a> Insert<'a> {
                 );
                 if parent.name == table.name {
                     // A row may reference another row inserted by the same
-                    // statement.
+                    // statement, unless ON CONFLICT skips that row.
                     cond.push_str(&format!(
-                        " AND NOT EXISTS (SELECT 1 FROM v AS w2 WHERE {})",
-                        eq("w2", r)
+                        " AND NOT EXISTS (SELECT 1 FROM v AS w2 WHERE {} AND NOT ({}))",
+                        eq("w2", r),
+                        self.hits_existing(&keys, "w2")
                     ));
                 }
                 cond

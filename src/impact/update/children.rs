@@ -17,6 +17,7 @@ use crate::schema::{QualName, Table};
 /// they were included: the engine writes each, and the apply captures it.
 pub(super) type Reached = BTreeMap<QualName, Option<u64>>;
 
+/// One edge through which a key change updates a child's rows (as `c`).
 pub(super) struct ChildEdge {
     /// The `k` CTE definition the condition reads.
     pub(super) k_cte: String,

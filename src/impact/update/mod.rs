@@ -39,12 +39,11 @@ mod own_key;
 mod own_row;
 mod references;
 
-/// For each child table a key change updates, every edge that updates it.
 use children::ChildEdge;
 
+/// For each child table a key change updates, every edge that updates it.
 type ChildUpdates = BTreeMap<QualName, Vec<ChildEdge>>;
 
-/// One edge through which a key change updates a child's rows (as `c`).
 pub(super) fn analyze(
     tx: &mut dyn PreviewTx,
     ctx: &Context<'_>,

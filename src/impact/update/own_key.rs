@@ -30,6 +30,7 @@
 
 use super::Update;
 use crate::db::PreviewTx;
+use crate::db::dialect::tuple;
 use crate::error::{Error, Result};
 use crate::impact::{Action, Impact, qcol};
 use crate::schema::{FkAction, ForeignKey, quote_ident};
@@ -57,7 +58,7 @@ impl Update<'_> {
     /// Checks the references of each key from the table to itself
     /// against the keys the statement changes.
     pub(super) fn check_own_keys(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<()> {
-        let leaves = self.leaves(tx)?;
+        let leaves = self.leaves(tx, impact)?;
         for fk in &self.table.foreign_keys {
             // A chain's step writes what its key's parent rows hold once
             // the statement has changed them ([`crate::impact::chain`]).
@@ -68,7 +69,10 @@ impl Update<'_> {
             let assigned = fk.columns.iter().any(|c| self.assigns(c));
             if assigned || !leaves.is_empty() {
                 let missing = self.missing(tx, impact, fk, assigned, &leaves)?;
-                self.report(impact, fk, &missing);
+                // Checks the preview could not read count as some.
+                let checked = missing.own + missing.own_moved + missing.other > 0
+                    && tx.checks(self.table)?.is_none_or(|c| !c.is_empty());
+                self.report(impact, fk, &missing, checked);
             }
             self.check_recount(tx, impact, fk)?;
         }
@@ -77,19 +81,24 @@ impl Update<'_> {
 
     /// The leaves of a partitioned table with their partition
     /// constraints, when the statement may move rows between them.
-    fn leaves(&self, tx: &mut dyn PreviewTx) -> Result<Vec<(String, String)>> {
+    fn leaves(&self, tx: &mut dyn PreviewTx, impact: &mut Impact) -> Result<Vec<(String, String)>> {
         let movable = self.table.kind == crate::schema::TableKind::Partitioned
             && self.ctx.step.is_none()
-            && self.assigned.iter().any(|(c, _)| {
-                // Any column may be in a partition key expression.
-                self.table.column(c).is_some()
-            });
+            && self
+                .table
+                .foreign_keys
+                .iter()
+                .any(|fk| self.checks_own_key(fk));
         let query = self.d.leaf_constraints_query(&self.table.name);
         let (true, Some(query)) = (movable, query) else {
             return Ok(Vec::new());
         };
-        let rows = tx.query(&query)?.map(|r| r.rows).unwrap_or_default();
+        let Some(rows) = tx.query(&query)? else {
+            impact.bounded = false;
+            return Ok(Vec::new());
+        };
         Ok(rows
+            .rows
             .iter()
             .filter_map(|row| {
                 let oid = row.first()?.text()?.to_owned();
@@ -184,7 +193,7 @@ impl Update<'_> {
     }
 
     /// Turns the counts into failures and warnings.
-    fn report(&self, impact: &mut Impact, fk: &ForeignKey, m: &Missing) {
+    fn report(&self, impact: &mut Impact, fk: &ForeignKey, m: &Missing, checked: bool) {
         let t = &self.table.name;
         let rows = |n: u64| format!("{n} row{}", if n == 1 { "" } else { "s" });
         let deferred = fk.deferrable && fk.initially_deferred;
@@ -208,7 +217,19 @@ impl Update<'_> {
         let others_first = deferred && self.d.runs_actions_after_rows();
         let rewritten =
             m.own + if deferred { m.own_moved } else { 0 } + if others_first { m.other } else { 0 };
-        if m.other > 0 && !others_first {
+        let nulls_a_not_null = fk.on_update == FkAction::SetNull
+            && fk
+                .columns
+                .iter()
+                .any(|c| self.table.column(c).is_some_and(|c| c.not_null));
+        if m.other > 0 && !others_first && nulls_a_not_null {
+            // Either order fails: the check first, or the action's NULL.
+            impact.failures.push(format!(
+                "cannot update {t}: {} would point at a key another updated row gives up (FK {}), whose ON UPDATE SET NULL would set a NOT NULL column to NULL: it fails whichever comes first\nPoint them at a key the statement keeps.",
+                rows(m.other),
+                fk.name
+            ));
+        } else if m.other > 0 && !others_first {
             impact.warnings.push(format!(
                 "may fail: updating {t}, {} would point at a key another updated row gives up (FK {}): the key's ON UPDATE {} rewrites them only if the engine happens to handle the two rows in the right order, which depends on the order it visits rows in",
                 rows(m.other),
@@ -217,13 +238,19 @@ impl Update<'_> {
             ));
         }
         if rewritten > 0 {
-            self.rewritten_by_own_action(impact, fk, rows(rewritten));
+            self.rewritten_by_own_action(impact, fk, rows(rewritten), checked);
         }
     }
 
     /// Rows the key's own `ON UPDATE` action rewrites after the statement
     /// pointed them at the key it changes.
-    fn rewritten_by_own_action(&self, impact: &mut Impact, fk: &ForeignKey, rows: String) {
+    fn rewritten_by_own_action(
+        &self,
+        impact: &mut Impact,
+        fk: &ForeignKey,
+        rows: String,
+        checked: bool,
+    ) {
         let t = &self.table.name;
         let what = format!(
             "{rows} would point at a key this statement changes (FK {}), and its ON UPDATE {} rewrites them",
@@ -241,7 +268,12 @@ impl Update<'_> {
                 not_null[0]
             )),
             FkAction::SetDefault => impact.warnings.push(format!(
-                "may fail: updating {t}, {what} with the column defaults, which this preview does not look up in the key"
+                "may fail: updating {t}, {what} with the column defaults, which this preview does not look up in the key\nRun it as two statements: one that changes the key, then one that points the rows."
+            )),
+            // The rewritten row is checked again: its CHECKs see the
+            // action's values, which this preview does not evaluate.
+            _ if checked => impact.warnings.push(format!(
+                "may fail: updating {t}, {what}, and the table's CHECK constraints then see the values the action writes, which this preview does not evaluate\nRun it as two statements: one that changes the key, then one that points the rows."
             )),
             _ => impact.warnings.push(format!("updating {t}: {what}")),
         }
@@ -261,7 +293,8 @@ impl Update<'_> {
                         e.action,
                         Action::Cascade | Action::SetNull | Action::SetDefault
                     )
-                    && e.rows.unwrap_or(0) > 0
+                    // Not counted in time: it may reach rows.
+                    && e.rows.unwrap_or(1) > 0
                     && e.columns.iter().any(|c| fk.ref_columns.contains(c))
             }) else {
                 continue;
@@ -272,7 +305,7 @@ impl Update<'_> {
                 fk.ref_table,
                 fk.name,
                 e.via,
-                e.rows.unwrap_or(0)
+                e.rows.map_or("uncounted".into(), |n| n.to_string())
             )));
         }
         Ok(())
@@ -285,12 +318,51 @@ impl Update<'_> {
         impact: &mut Impact,
         fk: &ForeignKey,
     ) -> Result<()> {
-        // A deferred key is counted the same way, and the count decides
-        // the commit.
-        if !fk.ref_columns.iter().any(|c| self.assigns(c))
+        let Some(n) = self.recounted(tx, impact, fk)?.filter(|&n| n > 0) else {
+            return Ok(());
+        };
+        let t = &self.table.name;
+        if impact.target.rows != Some(1) {
+            impact.warnings.push(format!(
+                "may fail: updating {t}, {n} row{} reference{} the key this statement gives {} (FK {}): SQLite counts such a row against that key twice as it rewrites it, and the statement (or the commit, for a deferred key) fails when the count does not come back even, which depends on the order it rewrites rows in\nUpdate those rows in a statement of their own.",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                if n == 1 { "it" } else { "them" },
+                fk.name
+            ));
+            return Ok(());
+        }
+        // One row: no order to decide; it fails when other rows reference
+        // its old key, counted once going and twice coming back.
+        let others = self.others_referencing_old_key(tx, impact, fk)?;
+        if others > 0 {
+            impact.failures.push(format!(
+                "cannot update {t}: the row references the key this statement gives it (FK {}), and {others} other row{} reference{} its old key: SQLite counts the row against that key twice as it rewrites it, and its count of FK {} does not come back even\nUpdate without assigning the key columns, or point the row elsewhere first.",
+                fk.name,
+                if others == 1 { "" } else { "s" },
+                if others == 1 { "s" } else { "" },
+                fk.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// SQLite: the rows of the statement that reference the key it gives
+    /// them (their old reference is their new key), which its count of
+    /// `fk` takes twice; `Some(0)` where that count does not apply.
+    pub(super) fn recounted(
+        &self,
+        tx: &mut dyn PreviewTx,
+        impact: &mut Impact,
+        fk: &ForeignKey,
+    ) -> Result<Option<u64>> {
+        // Only a NO ACTION key is counted so: an action (or RESTRICT's
+        // trigger) acts on the rows instead.
+        if fk.on_update != FkAction::NoAction
+            || !fk.ref_columns.iter().any(|c| self.assigns(c))
             || !self.d.recounts_own_reference(self.table, &fk.ref_columns)
         {
-            return Ok(());
+            return Ok(Some(0));
         }
         let same: Vec<String> = fk
             .columns
@@ -301,28 +373,53 @@ impl Update<'_> {
                 format!("{old} IS NOT NULL AND {old} = {}", self.new_value(rc))
             })
             .collect();
-        let filter = if self.pred.is_empty() {
-            " WHERE"
-        } else {
-            " AND"
-        };
         let n = tx.count(&format!(
-            "{}SELECT count(*) FROM {}{}{filter} {}",
+            "{}SELECT count(*) FROM {}{}{} {}",
             self.with(&[]),
             self.from,
             self.pred,
+            if self.pred.is_empty() {
+                " WHERE"
+            } else {
+                " AND"
+            },
             same.join(" AND ")
         ))?;
         impact.bounded &= n.is_some();
-        if let Some(n) = n.filter(|&n| n > 0) {
-            impact.warnings.push(format!(
-                "may fail: updating {}, {n} row{} reference the key this statement gives them (FK {}): SQLite counts such a row against that key twice as it rewrites it, and fails the statement (or the commit, for a deferred key) when other rows reference the key too",
-                self.table.name,
-                if n == 1 { "" } else { "s" },
-                fk.name
-            ));
-        }
-        Ok(())
+        Ok(n)
+    }
+
+    /// The rows other than the statement's one row that reference its
+    /// old key through `fk`.
+    fn others_referencing_old_key(
+        &self,
+        tx: &mut dyn PreviewTx,
+        impact: &mut Impact,
+        fk: &ForeignKey,
+    ) -> Result<u64> {
+        let eq: Vec<String> = fk
+            .columns
+            .iter()
+            .zip(&fk.ref_columns)
+            .map(|(c, rc)| format!("{} = {}", qcol("x", c), qcol(&self.qual, rc)))
+            .collect();
+        let n = tx.count(&format!(
+            "{}SELECT count(*) FROM {}{}{} EXISTS (SELECT 1 FROM {} AS x WHERE {} AND {} <> {})",
+            self.with(&[]),
+            self.from,
+            self.pred,
+            if self.pred.is_empty() {
+                " WHERE"
+            } else {
+                " AND"
+            },
+            self.table.own_rows(),
+            eq.join(" AND "),
+            tuple(&self.d.row_ident(self.table, "x")),
+            tuple(&self.d.row_ident(self.table, &self.qual)),
+        ))?;
+        impact.bounded &= n.is_some();
+        Ok(n.unwrap_or(0))
     }
 }
 

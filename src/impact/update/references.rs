@@ -222,6 +222,21 @@ impl<'a> Update<'a> {
         Ok(n.unwrap_or(0) > 0)
     }
 
+    /// Whether SQLite's count of `edge`'s key takes some of the
+    /// statement's rows twice ([`Self::recounted`]): only then can it come
+    /// out even while a reference dangles.
+    fn recounted_through(
+        &self,
+        tx: &mut dyn PreviewTx,
+        edge: &KeyEdge,
+        impact: &mut Impact,
+    ) -> Result<bool> {
+        let Some(fk) = self.table.foreign_keys.iter().find(|f| f.name == edge.via) else {
+            return Ok(false);
+        };
+        Ok(self.recounted(tx, impact, fk)?.unwrap_or(1) > 0)
+    }
+
     /// Whether `edge` is a key from the table to itself whose referencing
     /// columns the statement assigns.
     fn repoints_own_rows(&self, edge: &KeyEdge) -> bool {
@@ -260,11 +275,11 @@ impl<'a> Update<'a> {
                 .d
                 .counts_own_references(edge.action == Action::Restrict)
             && self.holds_own_rows(tx, &with_k, child, &cond, impact)?
+            && self.recounted_through(tx, &edge, impact)?
         {
             impact.warnings.push(format!(
-                "may fail: updating {}, {rows} of its row{} still reference{} the old key (FK {}), some of them rows it updates: SQLite checks a key from a table to itself by counting references as it rewrites each row, in the order it picks, and the count can come out even and let the statement through, leaving them referencing a key that no longer exists",
+                "may fail: updating {}, {rows} of its rows still reference{} the old key (FK {}), some of them rows it updates: SQLite checks a key from a table to itself by counting references as it rewrites each row, in the order it picks, and the count can come out even and let the statement through, leaving them referencing a key that no longer exists\nPoint those rows elsewhere in a statement of their own first.",
                 self.table.name,
-                if rows == 1 { "" } else { "s" },
                 if rows == 1 { "s" } else { "" },
                 edge.via
             ));
@@ -280,6 +295,7 @@ impl<'a> Update<'a> {
         if rows > 0 {
             let k = (kname.as_str(), with_k.as_str(), cond.as_str());
             blocking |= self.checks_on_action_rows(tx, &edge, child, k, impact)?;
+            let k = (kname.as_str(), k_cte.as_str(), cond.as_str());
             blocking |= self.action_rows_miss_themselves(tx, &edge, child, k, impact)?;
         }
         if edge.action == Action::SetDefault && rows > 0 {
@@ -653,10 +669,11 @@ impl<'a> Update<'a> {
         tx: &mut dyn PreviewTx,
         edge: &KeyEdge,
         child: &crate::schema::Table,
-        (kname, with_k, cond): (&str, &str, &str),
+        (kname, k_cte, cond): (&str, &str, &str),
         impact: &mut Impact,
     ) -> Result<bool> {
         let assigns = |c: &str| edge.columns.iter().any(|e| e == c);
+        let with_k = self.with(&[self.m_cte.clone(), k_cte.to_owned(), self.new_values_cte()]);
         if !matches!(
             edge.action,
             Action::Cascade | Action::SetNull | Action::SetDefault
@@ -713,23 +730,36 @@ impl<'a> Update<'a> {
         Ok(missed_any)
     }
 
-    /// Column `col` of a row of `child` (as `c`) once the statement has
-    /// written it: the statement's new value for a row of its own, the
-    /// value as it stands otherwise.
-    fn after_statement(&self, child: &crate::schema::Table, col: &str) -> String {
-        if child.name != self.table.name || self.joined || !self.assigns(col) {
-            return qcol("c", col);
+    /// The CTE `__nv` of the statement's rows (`__i0, ...`) with the new
+    /// value of each column it assigns (`__v0, ...`, in assignment order):
+    /// a CTE, so that the statement's own alias cannot capture the outer
+    /// row an expression over it reads.
+    fn new_values_cte(&self) -> String {
+        let mut items = self.ident_sel.clone();
+        for (j, (_, v)) in self.assigned.iter().enumerate() {
+            items.push(format!("{v} AS __v{j}"));
         }
-        let own = tuple(&self.d.row_ident(self.table, "c"));
-        let same = format!(
-            "{} = {own}",
-            tuple(&self.d.row_ident(self.table, &self.qual))
-        );
         format!(
-            "CASE WHEN {own} IN (SELECT {} FROM m) THEN (SELECT {} FROM {} WHERE {same}) ELSE {} END",
-            self.ident_cols.join(", "),
-            self.new_value(col),
+            "__nv AS (SELECT {}{} FROM {}{})",
+            self.distinct(),
+            items.join(", "),
             self.from,
+            self.pred
+        )
+    }
+
+    /// Column `col` of a row of `child` (as `c`) once the statement has
+    /// written it: the statement's new value for a row of its own
+    /// (from [`Self::new_values_cte`]), the value as it stands otherwise.
+    fn after_statement(&self, child: &crate::schema::Table, col: &str) -> String {
+        let assigned = self.assigned.iter().position(|(c, _)| c == col);
+        let (true, false, Some(j)) = (child.name == self.table.name, self.joined, assigned) else {
+            return qcol("c", col);
+        };
+        let own = tuple(&self.d.row_ident(self.table, "c"));
+        let ident = self.ident_cols.join(", ");
+        format!(
+            "CASE WHEN {own} IN (SELECT {ident} FROM __nv) THEN (SELECT __v{j} FROM __nv WHERE ({ident}) = {own}) ELSE {} END",
             qcol("c", col)
         )
     }
