@@ -631,14 +631,10 @@ pub(super) fn check_action_rows(
     if !reaches(impact, e, child) {
         return Ok(());
     }
-    let mut set = Vec::new();
-    for col in &e.set_cols {
-        // A default computed at run time: said by check_set_default.
-        let Ok(value) = set_value(sql, e, child, col) else {
-            return Ok(());
-        };
-        set.push((col.clone(), value));
-    }
+    // A default computed at run time: said by check_set_default.
+    let Some(set) = set_values(sql, e, child) else {
+        return Ok(());
+    };
     let ca = Sql::alias(e.child);
     let values = checks::row_values(child, &ca, &set);
     let written = |spare_deleted: bool| {
@@ -711,13 +707,9 @@ pub(super) fn check_own_references(
     {
         return Ok(());
     }
-    let mut set = Vec::new();
-    for col in &e.set_cols {
-        let Ok(value) = set_value(sql, e, child, col) else {
-            return Ok(());
-        };
-        set.push((col.clone(), value));
-    }
+    let Some(set) = set_values(sql, e, child) else {
+        return Ok(());
+    };
     let ca = Sql::alias(e.child);
     let value = |c: &str| {
         set.iter()
@@ -809,6 +801,15 @@ fn reaches(impact: &Impact, e: &Edge, child: &Table) -> bool {
         .effects
         .iter()
         .any(|f| f.via == e.via && f.table == child.name && f.rows.unwrap_or(0) > 0)
+}
+
+/// What a SET NULL or SET DEFAULT edge writes into each column it sets,
+/// as (column, value); `None` where a default is computed at run time.
+fn set_values(sql: &Sql<'_>, e: &Edge, child: &Table) -> Option<Vec<(String, String)>> {
+    e.set_cols
+        .iter()
+        .map(|col| Some((col.clone(), set_value(sql, e, child, col).ok()?)))
+        .collect()
 }
 
 /// What a SET NULL or SET DEFAULT edge writes into `col` of its child
