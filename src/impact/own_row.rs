@@ -53,6 +53,34 @@ pub(super) fn rewrites_whole_rows(
     own || acting || (keyed && row_moves)
 }
 
+/// For the rows a key action's UPDATE of `table` writes, setting the
+/// columns of `set` to their values and leaving the others as `kept`
+/// gives them: each key SQLite then misses the row through, with the
+/// condition that it does. Empty where SQLite does not rewrite the rows
+/// whole.
+pub(super) fn missed_by_rewrite<'t>(
+    d: Dialect,
+    schema: &Schema,
+    table: &'t Table,
+    set: &[(String, String)],
+    kept: &dyn Fn(&str) -> String,
+) -> Vec<(&'t ForeignKey, String)> {
+    if !rewrites_whole_rows(d, schema, table, &|c| set.iter().any(|(s, _)| s == c)) {
+        return Vec::new();
+    }
+    let value = |c: &str| {
+        set.iter()
+            .find(|(s, _)| s == c)
+            .map_or_else(|| kept(c), |(_, v)| v.clone())
+    };
+    table
+        .foreign_keys
+        .iter()
+        .filter(|fk| d.misses_own_row_by_type(table, fk))
+        .map(|fk| (fk, itself_by_another_type(d, table, fk, &value)))
+        .collect()
+}
+
 /// The condition that a row's reference through `fk` (no NULL in it),
 /// with each column's value after the write as `value` gives it, finds
 /// the row's own key by the key's affinity and collation but is not the

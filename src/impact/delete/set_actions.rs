@@ -701,27 +701,15 @@ pub(super) fn check_own_references(
 ) -> Result<()> {
     let d = sql.ctx.dialect;
     let child = sql.table(e.child);
-    let assigns = |c: &str| e.set_cols.iter().any(|s| s == c);
-    if !reaches(impact, e, child)
-        || !own_row::rewrites_whole_rows(d, sql.ctx.schema, child, &assigns)
-    {
+    if !reaches(impact, e, child) {
         return Ok(());
     }
     let Some(set) = set_values(sql, e, child) else {
         return Ok(());
     };
     let ca = Sql::alias(e.child);
-    let value = |c: &str| {
-        set.iter()
-            .find(|(s, _)| s == c)
-            .map_or_else(|| qcol(&ca, c), |(_, v)| v.clone())
-    };
-    for fk in child
-        .foreign_keys
-        .iter()
-        .filter(|fk| d.misses_own_row_by_type(child, fk))
-    {
-        let missed = own_row::itself_by_another_type(d, child, fk, &value);
+    let kept = |c: &str| qcol(&ca, c);
+    for (fk, missed) in own_row::missed_by_rewrite(d, sql.ctx.schema, child, &set, &kept) {
         let count = |tx: &mut dyn PreviewTx, spare_deleted: bool| {
             let (needed, reached) = reached_rows(sql, e, &ca, spare_deleted);
             sql.count(

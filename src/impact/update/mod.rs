@@ -476,19 +476,25 @@ impl<'a> Update<'a> {
     /// of `fk` once the statement is done: [`Self::self_parent_after`] for
     /// a key into this table, the table as it stands otherwise.
     fn parent_missing(&self, fk: &crate::schema::ForeignKey, parent: &QualName) -> String {
-        let eq: Vec<String> = fk
-            .ref_columns
-            .iter()
-            .enumerate()
-            .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
-            .collect();
-        self.self_parent_after(fk, &eq).unwrap_or_else(|| {
-            format!(
-                "NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-                self.ctx.schema.own_rows(parent),
-                eq.join(" AND ")
-            )
-        })
+        self.self_parent_after(fk, &new_key_eq(fk))
+            .unwrap_or_else(|| format!("NOT {}", self.held_before(fk, parent)))
+    }
+
+    /// The condition that a row of `parent` holds the key `s.__n0, ...` of
+    /// `fk` as the table stands, before the statement.
+    fn held_before(&self, fk: &crate::schema::ForeignKey, parent: &QualName) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+            self.ctx.schema.own_rows(parent),
+            new_key_eq(fk).join(" AND ")
+        )
+    }
+
+    /// The statement's rows (`FROM` and `WHERE` as written) that also
+    /// satisfy `cond`.
+    fn rows_where(&self, cond: &str) -> String {
+        let glue = if self.pred.is_empty() { "WHERE" } else { "AND" };
+        format!("{}{} {glue} {cond}", self.from, self.pred)
     }
 
     /// For a key into the updated table itself, the condition that no row
@@ -774,6 +780,15 @@ struct NewKeys {
     eq: String,
     /// The table's row `t` is one of the updated rows.
     t_in_nk: String,
+}
+
+/// `p.<key column> = s.__n<i>` for each column of `fk`'s key.
+fn new_key_eq(fk: &crate::schema::ForeignKey) -> Vec<String> {
+    fk.ref_columns
+        .iter()
+        .enumerate()
+        .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
+        .collect()
 }
 
 /// How new key values clash: with rows that keep theirs (`collide`), or

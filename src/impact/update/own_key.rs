@@ -138,17 +138,7 @@ impl Update<'_> {
         }
         let moved = moved_expr(leaves);
         let checked = if assigned { "TRUE" } else { moved.as_str() };
-        let existed: Vec<String> = fk
-            .ref_columns
-            .iter()
-            .enumerate()
-            .map(|(i, rc)| format!("{} = s.__n{i}", qcol("p", rc)))
-            .collect();
-        let existed = format!(
-            "EXISTS (SELECT 1 FROM {} AS p WHERE {})",
-            self.table.own_rows(),
-            existed.join(" AND ")
-        );
+        let existed = self.held_before(fk, &self.table.name);
         let own: Vec<String> = (0..n).map(|i| format!("s.__o{i} = s.__n{i}")).collect();
         let own = own.join(" AND ");
         let not_null: Vec<String> = (0..n).map(|i| format!("s.__n{i} IS NOT NULL")).collect();
@@ -217,12 +207,7 @@ impl Update<'_> {
         let others_first = deferred && self.d.runs_actions_after_rows();
         let rewritten =
             m.own + if deferred { m.own_moved } else { 0 } + if others_first { m.other } else { 0 };
-        let nulls_a_not_null = fk.on_update == FkAction::SetNull
-            && fk
-                .columns
-                .iter()
-                .any(|c| self.table.column(c).is_some_and(|c| c.not_null));
-        if m.other > 0 && !others_first && nulls_a_not_null {
+        if m.other > 0 && !others_first && self.nulled_not_null(fk).is_some() {
             // Either order fails: the check first, or the action's NULL.
             impact.failures.push(format!(
                 "cannot update {t}: {} would point at a key another updated row gives up (FK {}), whose ON UPDATE SET NULL would set a NOT NULL column to NULL: it fails whichever comes first\nPoint them at a key the statement keeps.",
@@ -257,17 +242,11 @@ impl Update<'_> {
             fk.name,
             fk.on_update.sql()
         );
-        let not_null: Vec<&String> = fk
-            .columns
-            .iter()
-            .filter(|c| self.table.column(c).is_some_and(|c| c.not_null))
-            .collect();
-        match fk.on_update {
-            FkAction::SetNull if !not_null.is_empty() => impact.failures.push(format!(
-                "cannot update {t}: {what}, setting the NOT NULL column {} to NULL",
-                not_null[0]
+        match (self.nulled_not_null(fk), fk.on_update) {
+            (Some(col), _) => impact.failures.push(format!(
+                "cannot update {t}: {what}, setting the NOT NULL column {col} to NULL"
             )),
-            FkAction::SetDefault => impact.warnings.push(format!(
+            (None, FkAction::SetDefault) => impact.warnings.push(format!(
                 "may fail: updating {t}, {what} with the column defaults, which this preview does not look up in the key\nRun it as two statements: one that changes the key, then one that points the rows."
             )),
             // The rewritten row is checked again: its CHECKs see the
@@ -277,6 +256,16 @@ impl Update<'_> {
             )),
             _ => impact.warnings.push(format!("updating {t}: {what}")),
         }
+    }
+
+    /// A NOT NULL column of `fk` its `ON UPDATE SET NULL` would set to
+    /// NULL.
+    fn nulled_not_null<'f>(&self, fk: &'f ForeignKey) -> Option<&'f str> {
+        let col = fk
+            .columns
+            .iter()
+            .find(|c| self.table.column(c).is_some_and(|c| c.not_null))?;
+        (fk.on_update == FkAction::SetNull).then_some(col.as_str())
     }
 
     /// Refuses an UPDATE that points rows at values of another table that
@@ -374,16 +363,9 @@ impl Update<'_> {
             })
             .collect();
         let n = tx.count(&format!(
-            "{}SELECT count(*) FROM {}{}{} {}",
+            "{}SELECT count(*) FROM {}",
             self.with(&[]),
-            self.from,
-            self.pred,
-            if self.pred.is_empty() {
-                " WHERE"
-            } else {
-                " AND"
-            },
-            same.join(" AND ")
+            self.rows_where(&same.join(" AND "))
         ))?;
         impact.bounded &= n.is_some();
         Ok(n)
@@ -403,20 +385,17 @@ impl Update<'_> {
             .zip(&fk.ref_columns)
             .map(|(c, rc)| format!("{} = {}", qcol("x", c), qcol(&self.qual, rc)))
             .collect();
-        let n = tx.count(&format!(
-            "{}SELECT count(*) FROM {}{}{} EXISTS (SELECT 1 FROM {} AS x WHERE {} AND {} <> {})",
-            self.with(&[]),
-            self.from,
-            self.pred,
-            if self.pred.is_empty() {
-                " WHERE"
-            } else {
-                " AND"
-            },
+        let others = format!(
+            "EXISTS (SELECT 1 FROM {} AS x WHERE {} AND {} <> {})",
             self.table.own_rows(),
             eq.join(" AND "),
             tuple(&self.d.row_ident(self.table, "x")),
             tuple(&self.d.row_ident(self.table, &self.qual)),
+        );
+        let n = tx.count(&format!(
+            "{}SELECT count(*) FROM {}",
+            self.with(&[]),
+            self.rows_where(&others)
         ))?;
         impact.bounded &= n.is_some();
         Ok(n.unwrap_or(0))

@@ -19,21 +19,15 @@ impl Update<'_> {
         if !self.rewrites_whole_rows() {
             return Ok(());
         }
-        let filter = if self.pred.is_empty() {
-            " WHERE".to_owned()
-        } else {
-            format!("{} AND", self.pred)
-        };
         for fk in &self.table.foreign_keys {
             if !self.d.misses_own_row_by_type(self.table, fk) {
                 continue;
             }
             let n = tx.count(&format!(
-                "{}SELECT count(*) FROM (SELECT DISTINCT {} FROM {}{filter} {}) AS s",
+                "{}SELECT count(*) FROM (SELECT DISTINCT {} FROM {}) AS s",
                 self.with(&[]),
                 self.ident_sel.join(", "),
-                self.from,
-                self.itself_by_another_type(fk)
+                self.rows_where(&self.itself_by_another_type(fk))
             ))?;
             impact.bounded &= n.is_some();
             if let Some(n) = n.filter(|&n| n > 0) {

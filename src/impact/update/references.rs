@@ -672,13 +672,10 @@ impl<'a> Update<'a> {
         (kname, k_cte, cond): (&str, &str, &str),
         impact: &mut Impact,
     ) -> Result<bool> {
-        let assigns = |c: &str| edge.columns.iter().any(|e| e == c);
-        let with_k = self.with(&[self.m_cte.clone(), k_cte.to_owned(), self.new_values_cte()]);
         if !matches!(
             edge.action,
             Action::Cascade | Action::SetNull | Action::SetDefault
-        ) || !own_row::rewrites_whole_rows(self.d, self.ctx.schema, child, &assigns)
-        {
+        ) {
             return Ok(false);
         }
         let mut set = Vec::new();
@@ -696,22 +693,18 @@ impl<'a> Update<'a> {
             };
             set.push((col.clone(), value));
         }
-        let value = |c: &str| {
-            set.iter()
-                .find(|(s, _)| s == c)
-                .map_or_else(|| self.after_statement(child, c), |(_, v)| v.clone())
-        };
+        let kept = |c: &str| self.after_statement(child, c);
+        let missed = own_row::missed_by_rewrite(self.d, self.ctx.schema, child, &set, &kept);
+        if missed.is_empty() {
+            return Ok(false);
+        }
+        let with_k = self.with(&[self.m_cte.clone(), k_cte.to_owned(), self.new_values_cte()]);
         let mut missed_any = false;
-        for fk in child
-            .foreign_keys
-            .iter()
-            .filter(|fk| self.d.misses_own_row_by_type(child, fk))
-        {
+        for (fk, cond_missed) in missed {
             let n = tx.count(&format!(
-                "{with_k}SELECT count(*) FROM {} AS c JOIN {kname} AS k ON {} WHERE {cond} AND {}",
+                "{with_k}SELECT count(*) FROM {} AS c JOIN {kname} AS k ON {} WHERE {cond} AND {cond_missed}",
                 child.own_rows(),
                 k_joins(edge),
-                own_row::itself_by_another_type(self.d, child, fk, &value)
             ))?;
             impact.bounded &= n.is_some();
             let Some(n) = n.filter(|&n| n > 0) else {
