@@ -26,11 +26,10 @@ use rustyline::Helper;
 use rustyline::completion::Completer;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::validate::Validator;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer, Word};
 
-use crate::db::Engine;
 use crate::schema::{NameCase, Schema, Table, display_ident};
 
 /// Meta commands offered after `\`, in the order `\?` lists them.
@@ -638,13 +637,12 @@ fn meta_candidates(schema: &Schema, before: &str) -> (usize, Vec<String>) {
 }
 
 pub(crate) struct ShellHelper {
-    engine: Engine,
     schema: Arc<RwLock<Schema>>,
 }
 
 impl ShellHelper {
-    pub fn new(engine: Engine, schema: Arc<RwLock<Schema>>) -> Self {
-        ShellHelper { engine, schema }
+    pub fn new(schema: Arc<RwLock<Schema>>) -> Self {
+        ShellHelper { schema }
     }
 }
 
@@ -682,21 +680,14 @@ impl Highlighter for ShellHelper {
     }
 }
 
-impl Validator for ShellHelper {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        let input = ctx.input();
-        let t = input.trim();
-        if t.is_empty() || t.starts_with('\\') || crate::sql::is_complete(self.engine, input) {
-            Ok(ValidationResult::Valid(None))
-        } else {
-            Ok(ValidationResult::Incomplete)
-        }
-    }
-}
+/// Every line is taken as typed: the shell's query buffer gathers a
+/// statement over lines, so each shows its continuation prompt.
+impl Validator for ShellHelper {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Engine;
     use crate::db::dialect::Dialect;
     use crate::schema::{Column, QualName};
 

@@ -14,9 +14,12 @@
 //! outcomes), `undo` (`\\undo` and how undos are shown), `render`
 //! (results), `describe` (`\\d` and friends), `complete`, `progress`.
 
+mod ask;
 pub(crate) mod command;
 pub mod complete;
 pub(crate) mod describe;
+mod editor;
+mod input;
 pub(crate) mod interrupt;
 mod meta;
 pub mod progress;
@@ -68,6 +71,10 @@ pub(crate) struct Shell {
     pub key: Option<PathBuf>,
     /// The piped input being run as a script.
     script: Option<script::Script>,
+    /// The statement being typed, and the last one run.
+    buffer: input::QueryBuffer,
+    /// Statements and meta commands that failed or were refused.
+    failed: usize,
     /// Confirmation can be asked (stdin is a terminal).
     pub interactive: bool,
     pub apply: ApplyOptions,
@@ -203,6 +210,8 @@ impl Shell {
             tokens: Vec::new(),
             key: options.key.clone(),
             script: None,
+            buffer: input::QueryBuffer::default(),
+            failed: 0,
             interactive: std::io::stdin().is_terminal(),
             apply,
             trail,

@@ -5,9 +5,10 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
+use super::input::Step;
 use super::{Shell, complete};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sql;
+use crate::sql::pending::Pending;
 
 impl Shell {
     /// Reads statements from a non-terminal, like `psql -f`: no prompt, no
@@ -15,54 +16,54 @@ impl Shell {
     /// if any statement failed or was refused.
     pub(crate) fn run_script(&mut self, input: Box<dyn BufRead>) -> Result<()> {
         self.script = Some(super::script::Script::new(input));
-        let mut failed = 0usize;
-        let mut buffer = String::new();
         loop {
             let line = match self.script.as_mut() {
                 Some(script) => script.next_line()?,
                 None => None,
             };
             let Some(line) = line else { break };
-            if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
-                buffer.clear();
-                match self.run_meta(&line) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) if e.is_broken_pipe() => return Err(e),
-                    Err(e) => {
-                        self.report(&e);
-                        failed += 1;
-                    }
-                }
-                continue;
-            }
-            buffer.push_str(&line);
-            if sql::is_complete(self.engine(), &buffer) {
-                failed += self.run_text(&buffer);
-                buffer.clear();
+            if self.take_reported(&line)? == Step::Quit {
+                break;
             }
             if let Some(e) = self.closed.take() {
                 return Err(e);
             }
         }
-        if !buffer.trim().is_empty() {
-            failed += self.run_text(&buffer);
+        // A script may end without a last `;`, as with psql -f.
+        let rest = std::mem::take(&mut self.buffer.text);
+        if !rest.trim().is_empty() {
+            self.failed += self.run_text(&rest);
         }
         if let Some(e) = self.closed.take() {
             return Err(e);
         }
-        if failed > 0 {
+        if self.failed > 0 {
             return Err(Error::new(
                 ErrorKind::ScriptFailed,
-                format!("{failed} statement(s) failed or were refused"),
+                format!("{} statement(s) failed or were refused", self.failed),
             ));
         }
         Ok(())
     }
 
-    /// The prompt: `production:obs (alice)=> `, and `-> ` while a statement
-    /// continues over several lines. Returns (plain, colored).
-    pub fn prompt(&self, continuation: bool) -> (String, String) {
+    /// Takes a line, reporting a meta command's failure; only output that
+    /// can no longer be written ends the session.
+    fn take_reported(&mut self, line: &str) -> Result<Step> {
+        match self.take_line(line) {
+            Ok(step) => Ok(step),
+            Err(e) if e.is_broken_pipe() => Err(e),
+            Err(e) => {
+                self.report(&e);
+                self.failed += 1;
+                Ok(Step::Continue)
+            }
+        }
+    }
+
+    /// The prompt: `production:obs (alice)=> `, and while a statement
+    /// continues over several lines psql's `-> `, or what is open: `'> `,
+    /// `"> `, `$> `, `*> `, `(> `. Returns (plain, colored).
+    pub fn prompt(&self, pending: Option<Pending>) -> (String, String) {
         let env = self.env_label.as_deref().unwrap_or("unknown");
         let id = self.conn.identity();
         let db = if id.is_file() {
@@ -73,7 +74,10 @@ impl Shell {
         } else {
             id.database.clone()
         };
-        let tail = if continuation { "-> " } else { "=> " };
+        let tail = match pending {
+            None => "=> ".to_owned(),
+            Some(p) => format!("{}> ", p.prompt_char()),
+        };
         let plain = format!("{env}:{db} ({}){tail}", self.operator);
         if !self.display.color {
             return (plain.clone(), plain);
@@ -104,10 +108,7 @@ impl Shell {
             .build();
         let mut editor: Editor<complete::ShellHelper, FileHistory> = Editor::with_config(config)
             .map_err(|e| Error::io(format!("cannot start line editor: {e}")))?;
-        editor.set_helper(Some(complete::ShellHelper::new(
-            self.engine(),
-            self.schema(),
-        )));
+        editor.set_helper(Some(complete::ShellHelper::new(self.schema())));
         let history = history_path();
         if let Some(h) = &history {
             let _ = editor.load_history(h);
@@ -120,37 +121,32 @@ impl Shell {
             ident.server_version,
             ident.display
         ))?;
+        // The lines of the statement being typed: one history entry once
+        // it has run, saved at once so a killed session keeps it.
+        let mut typed: Vec<String> = Vec::new();
         loop {
-            let prompt = self.prompt(false);
+            let prompt = self.prompt(self.buffer.pending(self.engine()));
             match editor.readline(&prompt) {
                 Ok(input) => {
-                    if input.trim().is_empty() {
-                        continue;
+                    typed.push(input.clone());
+                    let step = self.take_reported(&input)?;
+                    if self.buffer.text.is_empty() {
+                        remember(&mut editor, history.as_deref(), &typed.join("\n"));
+                        typed.clear();
                     }
-                    // Approval tokens are credentials: never in the history.
-                    if !input.contains("dbguard-approval:") {
-                        let _ = editor.add_history_entry(input.as_str());
-                    }
-                    if input.trim_start().starts_with('\\') {
-                        match self.run_meta(&input) {
-                            Ok(true) => {}
-                            Ok(false) => break,
-                            Err(e) => self.report(&e),
-                        }
-                    } else {
-                        self.run_text(&input);
+                    if step == Step::Quit {
+                        break;
                     }
                 }
-                Err(ReadlineError::Interrupted) => continue,
+                // Ctrl-C drops what was typed, like psql; only Ctrl-D or
+                // \q end the session.
+                Err(ReadlineError::Interrupted) => {
+                    self.buffer.text.clear();
+                    typed.clear();
+                }
                 Err(ReadlineError::Eof) => break,
                 Err(e) => return Err(Error::io(format!("cannot read input: {e}"))),
             }
-        }
-        if let Some(h) = &history {
-            if let Some(dir) = h.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = editor.save_history(h);
         }
         Ok(())
     }
@@ -158,4 +154,23 @@ impl Shell {
 
 fn history_path() -> Option<PathBuf> {
     crate::journal::state_dir().map(|d| d.join("history"))
+}
+
+/// Adds a statement or meta command to the history and appends it to the
+/// history file now. Approval tokens are credentials: never kept.
+fn remember<H: rustyline::Helper>(
+    editor: &mut rustyline::Editor<H, rustyline::history::FileHistory>,
+    file: Option<&std::path::Path>,
+    entry: &str,
+) {
+    if entry.trim().is_empty() || entry.contains("dbguard-approval:") {
+        return;
+    }
+    let _ = editor.add_history_entry(entry);
+    if let Some(path) = file {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = editor.append_history(path);
+    }
 }

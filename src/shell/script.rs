@@ -34,13 +34,14 @@ impl Script {
         Ok((n > 0).then_some(line))
     }
 
-    /// The next line if it is an approval token; any other line stays
+    /// The next line if it is an approval token or a rejection; any other line stays
     /// next for the shell.
     pub fn token(&mut self) -> Result<Option<String>> {
         let Some(line) = self.next_line()? else {
             return Ok(None);
         };
-        if line.trim_start().starts_with("dbguard-approval:") {
+        let answer = ["dbguard-approval:", "dbguard-rejection:"];
+        if answer.iter().any(|p| line.trim_start().starts_with(p)) {
             Ok(Some(line))
         } else {
             self.ahead = Some(line);

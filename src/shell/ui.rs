@@ -7,7 +7,7 @@
 //! the pipeline through this one interface; what each prints for a write
 //! or an undo is decided here, once, from the pipeline's report.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use super::Format;
 use super::progress::Progress;
@@ -70,6 +70,20 @@ impl<'s> Ui<'s> {
 
     fn print(&mut self, text: &str) -> Result<()> {
         super::render::write_flushed(&mut *self.out, text)
+    }
+
+    /// Asks the terminal `prompt`; nobody else answers, so anything but a
+    /// terminal gets an empty answer.
+    fn ask(&mut self, prompt: &str) -> Result<String> {
+        match self.input {
+            Input::Terminal => {
+                self.out
+                    .flush()
+                    .map_err(|e| Error::io(format!("cannot write the question: {e}")))?;
+                Ok(super::ask::ask(prompt)?.text())
+            }
+            _ => Ok(String::new()),
+        }
     }
 
     fn print_json(&mut self, value: serde_json::Value) -> Result<()> {
@@ -151,36 +165,30 @@ impl Interface for Ui<'_> {
     }
 
     fn confirm(&mut self, _: &Preview) -> Result<bool> {
-        self.print("Apply this change? Type apply (or yes) to run it; anything else cancels: ")?;
-        let answer = match self.input {
-            Input::Terminal => terminal_line()?.unwrap_or_default(),
-            _ => String::new(),
-        };
+        let answer =
+            self.ask("Apply this change? Type apply (or yes) to run it; anything else cancels: ")?;
         let a = answer.trim().to_ascii_lowercase();
         Ok(a == "apply" || a == "yes")
     }
 
     fn offer_journal(&mut self, target: &str, creates: &str) -> Result<bool> {
         self.print(&format!(
-            "{target} has no dbguard journal, so this change could not be undone.\nCreating it adds {creates}.\nCreate it now? Type yes to create it; anything else cancels: "
+            "{target} has no dbguard journal, so this change could not be undone.\nCreating it adds {creates}.\n"
         ))?;
-        let answer = match self.input {
-            Input::Terminal => terminal_line()?.unwrap_or_default(),
-            _ => String::new(),
-        };
+        let answer = self.ask("Create it now? Type yes to create it; anything else cancels: ")?;
         Ok(answer.trim().eq_ignore_ascii_case("yes"))
     }
 
     fn request(&mut self, needed: u32, line: &str) -> Result<()> {
         self.print(&format!(
-            "This change needs {needed} approval{}. Send this request to an approver, who runs: dbguard approve REQUEST\n{line}\nPaste approval tokens, one per line (an empty line cancels):\n",
+            "This change needs {needed} approval{}. Send this request to an approver, who runs: dbguard approve REQUEST\n{line}\nPaste the approval token (or a rejection), one per line; an empty line or Ctrl-C cancels.\n",
             if needed == 1 { "" } else { "s" }
         ))
     }
 
     fn token(&mut self) -> Result<Option<String>> {
         match &mut self.input {
-            Input::Terminal => terminal_line(),
+            Input::Terminal => Ok(Some(self.ask("approval token> ")?)),
             Input::Script(script) => script.token(),
             Input::Nobody => Ok(None),
         }
@@ -476,14 +484,4 @@ fn applied_text(a: &Applied) -> String {
         a.change_id, a.change_id
     ));
     s
-}
-
-/// Reads one answer line from the terminal.
-fn terminal_line() -> Result<Option<String>> {
-    let mut answer = String::new();
-    let n = std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;
-    Ok((n > 0).then_some(answer))
 }
