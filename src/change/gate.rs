@@ -260,8 +260,11 @@ fn request(
 }
 
 /// Reads tokens until they are enough (`Some`), or the operator gives up
-/// with an empty line (`None`). A bad token is named and dropped; a
-/// script that gives no valid token is refused.
+/// with an empty line (`None`). A signed rejection of this request stops
+/// the change, on record with its reason. On a terminal a refused token
+/// ends the wait too, so the next statement typed is never read as a
+/// token; a script's bad token is named and dropped, and a script that
+/// gives no valid token is refused.
 fn collect_tokens(
     cx: &mut Context<'_>,
     check: &Approvals<'_>,
@@ -284,8 +287,18 @@ fn collect_tokens(
             }
             return Ok(None);
         }
+        if t.starts_with(approval::REJECTION_PREFIX) {
+            return Err(rejected(cx, check, t, line));
+        }
         // Each token on its own first, so a bad one is named and dropped.
         if let Err(e) = check.verify(&[t.to_owned()], cx.conn, 1) {
+            if ui.answers() == Answers::Terminal {
+                return Err(Error::approval(format!(
+                    "approval token refused: {}\nNot applied; back at the prompt. Ask the approver for a token for this request, then run the statement again.",
+                    e.message
+                ))
+                .with_request(line.to_owned()));
+            }
             ui.token_refused(&e.message)?;
             continue;
         }
@@ -297,6 +310,50 @@ fn collect_tokens(
             Err(e) => ui.token_refused(&e.message)?,
         }
     }
+}
+
+/// A rejection pasted where a token was asked: when it is a signed answer
+/// to this very request, the change stops and the rejection is recorded
+/// with its reason; anything else is refused as a token would be.
+fn rejected(cx: &mut Context<'_>, check: &Approvals<'_>, given: &str, line: &str) -> Error {
+    let answered = approval::Rejection::decode(given).and_then(|r| {
+        let ours = Request::decode(line).map(|(_, bytes)| bytes)?;
+        if r.request_bytes != ours {
+            return Err(Error::input(
+                "this rejection answers another request, not this one",
+            ));
+        }
+        r.check(&check.signers)
+    });
+    let by = match answered {
+        Ok(by) => by,
+        Err(e) => {
+            return Error::approval(format!(
+                "rejection not accepted: {}\nNot applied; back at the prompt.",
+                e.message
+            ))
+            .with_request(line.to_owned());
+        }
+    };
+    let recorded = cx.audit(
+        "rejection",
+        None,
+        serde_json::json!({
+            "principal": by.principal,
+            "fingerprint": by.fingerprint,
+            "nonce": by.nonce,
+            "reason": by.reason,
+            "digest": check.expected.digest,
+        }),
+    );
+    let mut e = Error::approval(format!(
+        "rejected by {} ({}): {}\nNot applied.",
+        by.principal, by.fingerprint, by.reason
+    ));
+    if let Err(audit) = recorded {
+        e.message.push_str(&format!("\n{}", audit.message));
+    }
+    e
 }
 
 /// One audit record per verified approval, whichever way it arrived;

@@ -85,5 +85,6 @@ pub(crate) use sign::{default_key, sign_rejection};
 pub use signers::{AllowedSigners, Signer, fingerprint};
 pub use time::now;
 pub(crate) use time::{format_duration, format_time};
+pub(crate) use token::REJECTION_PREFIX;
 pub use token::{RejectedBy, Rejection, Token};
 pub use verify::{Approval, Expected, verify};
