@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let status = match dbguard::cli::Cli::try_parse() {
+    let status = match dbguard::cli::Cli::parse_placed() {
         Ok(cli) => dbguard::cmd::run(cli),
         Err(e) => dbguard::cmd::usage(&e),
     };

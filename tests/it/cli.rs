@@ -202,6 +202,102 @@ fn global_options_are_accepted_before_and_after_the_subcommand() {
     }
 }
 
+/// Shell options typed before the subcommand are the subcommand's
+/// (issue 17, item 4): they were silently dropped, so `--display-limit 2
+/// exec` printed every row and `--statement-timeout 0.3 exec` ran without
+/// a limit.
+#[test]
+fn shell_options_before_the_subcommand_are_honoured() {
+    use dbguard::cli::{Cli, Command};
+    let parsed = Cli::parse_placed_from([
+        "dbguard",
+        "--display-limit",
+        "2",
+        "--statement-timeout",
+        "0.3",
+        "--lock-timeout",
+        "0.1",
+        "--env",
+        "production",
+        "--preview-timeout",
+        "4",
+        "--detail",
+        "--allow-uncovered",
+        "db.sqlite",
+        "exec",
+        "-c",
+        "select 1",
+    ])
+    .unwrap();
+    let Some(Command::Exec(exec)) = parsed.command else {
+        panic!("not exec: {:?}", parsed.command)
+    };
+    assert_eq!(exec.display.display_limit, 2);
+    assert_eq!(exec.display.env.as_deref(), Some("production"));
+    assert_eq!(exec.apply.statement_timeout, Some(0.3));
+    assert_eq!(exec.apply.lock_timeout, Some(0.1));
+    assert_eq!(exec.preview.preview_timeout, 4.0);
+    assert!(exec.preview.detail && exec.apply.allow_uncovered);
+    assert_eq!(exec.target.as_deref(), Some("db.sqlite"));
+
+    let db = SqliteDb::with("create table t(a integer); insert into t values (1),(2),(3),(4);");
+    let out = run(&[
+        "--display-limit",
+        "2",
+        "exec",
+        &db.target(),
+        "-c",
+        "select a from t order by a",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("showing the first 2 of 4 rows"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&[&db.target(), "exec", "-c", "select a from t where a = 3"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the DB before exec: {}",
+        stderr(&out)
+    );
+}
+
+/// An option the subcommand does not take, or one given on both sides, is
+/// refused: never ignored.
+#[test]
+fn shell_options_a_subcommand_cannot_take_are_refused() {
+    let db = SqliteDb::with("create table t(a integer);");
+    for (args, says) in [
+        (
+            vec!["--display-limit", "2", "undo", "list", &db.target()],
+            "--display-limit is an option of the shell, exec and demo, not of `undo`",
+        ),
+        (
+            vec![
+                "--env",
+                "prod",
+                "exec",
+                "--env",
+                "prod",
+                &db.target(),
+                "-c",
+                "select 1",
+            ],
+            "--env was given both before and after `exec`",
+        ),
+        (
+            vec![&db.target(), "demo", "--no-shell"],
+            "`demo` takes no database",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}
+
 /// Runs `dbguard ARGS` with stdout (and, with `both`, stderr) writing into
 /// a pipe nobody reads any more, as after `| head -1`: every write fails
 /// with EPIPE. Returns the exit status and what went to stderr.

@@ -2,6 +2,8 @@
 //! else. `crate::cmd` turns them into the library's options; nothing below
 //! the command layer sees these types.
 
+mod leading;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
