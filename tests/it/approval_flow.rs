@@ -76,7 +76,7 @@ impl Approvers {
         self.dir.path().join("policy")
     }
 
-    fn key(&self, who: &str) -> PathBuf {
+    pub(crate) fn key(&self, who: &str) -> PathBuf {
         self.dir.path().join(who)
     }
 
@@ -88,6 +88,30 @@ impl Approvers {
             "--key",
             self.key(who).to_str().unwrap(),
             "--yes",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Approvers {
+    /// `dbguard approve REQUEST --key WHO --reject --reason REASON`; the
+    /// signed rejection is the last line.
+    pub(crate) fn reject(&self, who: &str, request: &str, reason: &str) -> String {
+        let key = self.key(who);
+        let out = run(&[
+            "approve",
+            request,
+            "--key",
+            key.to_str().unwrap(),
+            "--reject",
+            "--reason",
+            reason,
         ]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         stdout(&out)

@@ -76,6 +76,7 @@ mod policy;
 mod policy_pinned;
 mod reads;
 mod render;
+mod shell_terminal;
 mod terminal;
 mod undo_keyless;
 mod undo_output;

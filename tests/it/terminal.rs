@@ -22,11 +22,29 @@ pub(crate) struct Terminal {
 impl Terminal {
     /// The shell of machine `j` on its database.
     pub(crate) fn open(j: &JournalDir) -> Terminal {
-        let shell = j.command(&[]);
+        Terminal::spawn(j, &[], "dumb")
+    }
+
+    /// The shell of machine `j` with `args`, on a terminal the line
+    /// editor drives in raw mode, as a person's is: Ctrl-C reaches it as
+    /// a key, not as SIGINT.
+    pub(crate) fn open_raw(j: &JournalDir, args: &[&str]) -> Terminal {
+        Terminal::spawn(j, args, "xterm")
+    }
+
+    fn spawn(j: &JournalDir, args: &[&str], term: &str) -> Terminal {
+        let shell = j.command(args);
         let program = shell.get_program().to_string_lossy().replace('\'', "'\\''");
         let mut cmd = std::process::Command::new("script");
         // A terminal wide enough for a value to show whole.
-        let run = format!("stty cols 1000 rows 50; exec '{program}'");
+        let quoted: Vec<String> = shell
+            .get_args()
+            .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+            .collect();
+        let run = format!(
+            "stty cols 1000 rows 50; exec '{program}' {}",
+            quoted.join(" ")
+        );
         cmd.args(["-q", "-e", "-f", "-c", &run, "/dev/null"]);
         for (k, v) in shell.get_envs() {
             match v {
@@ -35,7 +53,7 @@ impl Terminal {
             };
         }
         let mut child = cmd
-            .env("TERM", "dumb")
+            .env("TERM", term)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -63,7 +81,8 @@ impl Terminal {
     }
 
     /// Waits until the shell prints one of `any` (after what was waited
-    /// through before); which one. An error message instead fails.
+    /// through before); which one. An error message instead fails, and so
+    /// do 60 s without output.
     pub(crate) fn wait_for(&mut self, any: &[&str]) -> usize {
         loop {
             let fresh = &self.seen[self.done..];
@@ -79,8 +98,13 @@ impl Terminal {
             if fresh.contains("ERROR") {
                 self.fail(&format!("an error instead of {any:?}"));
             }
-            match self.output.recv() {
+            // A shell that waits for something else never prints it: the
+            // test fails with the transcript instead of hanging.
+            match self.output.recv_timeout(std::time::Duration::from_secs(60)) {
                 Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("nothing printed {any:?} within 60 s"))
+                }
                 Err(_) => self.fail(&format!("the shell ended before printing {any:?}")),
             }
         }
@@ -94,6 +118,29 @@ impl Terminal {
             .write_all(format!("{line}\n").as_bytes())
             .and_then(|()| stdin.flush())
             .expect("type into the shell");
+    }
+
+    /// Types `keys` as they are: `"\x03"` is Ctrl-C, `"\r"` Enter in raw
+    /// mode.
+    pub(crate) fn key(&mut self, keys: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("the terminal is open");
+        stdin
+            .write_all(keys.as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("type into the shell");
+    }
+
+    /// What the shell printed since the last wait ended.
+    pub(crate) fn fresh(&self) -> &str {
+        &self.seen[self.done..]
+    }
+
+    /// Kills the shell, as a closed terminal window or `kill -9` would.
+    pub(crate) fn kill(mut self) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Ends the session and fails with the transcript.
@@ -125,6 +172,13 @@ impl Terminal {
             .and_then(|n| n.parse().ok());
         self.wait_for(&["=> "]);
         undo.unwrap_or_else(|| self.fail("no undo id after \"Undone as change\""))
+    }
+
+    /// Waits for the shell to end after `\q` was typed; it must end well.
+    pub(crate) fn quit_after_eof(mut self) {
+        self.stdin = None;
+        let status = self.child.wait().expect("wait for the shell");
+        assert!(status.success(), "the shell ended {status}:\n{}", self.seen);
     }
 
     /// `\q`, and the shell's end.
