@@ -36,10 +36,19 @@ use crate::schema::{NameCase, Schema, Table, display_ident};
 /// Meta commands offered after `\`, in the order `\?` lists them.
 pub(crate) const META_COMMANDS: &[&str] = &[
     "\\?",
+    "\\h",
     "\\q",
     "\\dt",
+    "\\dt+",
     "\\d",
+    "\\d+",
     "\\refs",
+    "\\l",
+    "\\dn",
+    "\\df",
+    "\\dv",
+    "\\di",
+    "\\du",
     "\\x",
     "\\timing",
     "\\limit",
@@ -612,7 +621,7 @@ fn meta_candidates(schema: &Schema, before: &str) -> (usize, Vec<String>) {
     let arg = &before[arg_start..];
     let mut out = Candidates::new(arg);
     match cmd {
-        "\\d" | "\\dt" | "\\refs" => {
+        "\\d" | "\\dt" | "\\d+" | "\\dt+" | "\\refs" => {
             if let Some(dot) = last_dot_outside_quotes(arg) {
                 let qualifier = &arg[..dot];
                 for t in tables_in_schema(schema, qualifier) {
