@@ -176,7 +176,7 @@ impl Shell {
             return Ok(describe::describe_table_with(schema, table, &extras));
         }
         match self.find_view(schema, name)? {
-            Some(view) => self.describe_view(schema, &view),
+            Some((view, kind)) => self.describe_view(schema, &view, &kind),
             None => Err(super::meta::not_found(name)),
         }
     }
@@ -257,24 +257,23 @@ impl Shell {
     /// The view `name` means, psql pattern rules (an exact name matches
     /// only itself); the first on the search path when several schemas
     /// have one.
-    fn find_view(&mut self, schema: &Schema, name: &str) -> Result<Option<QualName>> {
+    /// Returns the view and its kind (`view`, `materialized view`).
+    fn find_view(&mut self, schema: &Schema, name: &str) -> Result<Option<(QualName, String)>> {
         let Some(rows) = self.listed_rows(Listing::Views { system: true })? else {
             return Ok(None);
         };
         let rows = matching_rows(schema, rows, Some(name), "Name");
         let col = |c: &str| rows.columns.iter().position(|x| x == c);
-        let mut found: Vec<QualName> = rows
+        let mut found: Vec<(QualName, String)> = rows
             .rows
             .iter()
             .filter_map(|r| {
                 let text = |i: Option<usize>| i.and_then(|i| r.get(i)).and_then(|v| v.text());
-                Some(QualName::new(
-                    text(col("Schema")).as_deref(),
-                    &text(col("Name"))?,
-                ))
+                let view = QualName::new(text(col("Schema")).as_deref(), &text(col("Name"))?);
+                Some((view, text(col("Type")).unwrap_or_else(|| "view".to_owned())))
             })
             .collect();
-        let rank = |q: &QualName| {
+        let rank = |(q, _): &(QualName, String)| {
             let s = schema.names.schema_of(q);
             schema
                 .search_path
@@ -287,12 +286,17 @@ impl Shell {
     }
 
     /// `\d VIEW`: its columns and its definition.
-    fn describe_view(&mut self, schema: &Schema, view: &QualName) -> Result<String> {
+    fn describe_view(&mut self, schema: &Schema, view: &QualName, kind: &str) -> Result<String> {
         let raw = match &view.schema {
             Some(s) => format!("{s}.{}", view.name),
             None => view.name.clone(),
         };
-        let mut s = format!("View \"{raw}\"\n");
+        // psql's title: "View" or "Materialized view".
+        let mut title = kind.to_owned();
+        if let Some(first) = title.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        let mut s = format!("{title} \"{raw}\"\n");
         if let Some(rows) = self.listed_rows(Listing::ViewColumns(view))? {
             s.push_str(&grid_text(&rows_grid(schema, &rows)));
         }

@@ -888,7 +888,12 @@ mod tests {
     fn meta_commands() {
         let (start, c) = at_end(&pg(), "\\d");
         assert_eq!(start, 0);
-        assert_eq!(c, vec!["\\dt", "\\d"]);
+        assert_eq!(
+            c,
+            vec![
+                "\\dt", "\\dt+", "\\d", "\\d+", "\\dn", "\\df", "\\dv", "\\di", "\\du"
+            ]
+        );
         let (_, c) = at_end(&pg(), "\\");
         assert_eq!(c.len(), META_COMMANDS.len());
         let (_, c) = at_end(&pg(), "\\ti");
