@@ -36,7 +36,7 @@ const TOPICS: &[Topic] = &[
     topic(
         "TABLE",
         "TABLE name",
-        "read: SELECT * FROM name, run in a read-only transaction.",
+        "refused: dbguard's SQL parser cannot read it yet; write SELECT * FROM name, which runs as a read.",
     ),
     topic(
         "VALUES",
@@ -46,7 +46,7 @@ const TOPICS: &[Topic] = &[
     topic(
         "EXPLAIN",
         "EXPLAIN [ANALYZE] [VERBOSE] statement",
-        "plain EXPLAIN only plans, and runs as a read. EXPLAIN ANALYZE runs the statement, so it is judged as that statement: of a read, a read; of a write, that write.",
+        "plain EXPLAIN only plans, and runs as a read. EXPLAIN ANALYZE runs the statement: of a read, it runs read-only; of a write, it is not run (it would execute the write); type the write itself to see its preview.",
     ),
     topic(
         "SHOW",
