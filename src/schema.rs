@@ -359,6 +359,9 @@ pub struct Trigger {
     pub fires_in_replica: bool,
     /// The function it calls (Postgres) or its body (SQLite), for display.
     pub action: String,
+    /// The `WHEN (...)` condition, for display: a trigger that looks like
+    /// it fires on every row may fire on few.
+    pub when: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

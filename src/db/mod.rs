@@ -13,6 +13,7 @@ pub mod admin;
 pub mod bulk;
 pub(crate) mod dialect;
 pub mod journal;
+pub mod listing;
 pub mod postgres;
 pub mod restore;
 pub mod rows;

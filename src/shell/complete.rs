@@ -35,10 +35,19 @@ use crate::schema::{NameCase, Schema, Table, display_ident};
 /// Meta commands offered after `\`, in the order `\?` lists them.
 pub(crate) const META_COMMANDS: &[&str] = &[
     "\\?",
+    "\\h",
     "\\q",
     "\\dt",
+    "\\dt+",
     "\\d",
+    "\\d+",
     "\\refs",
+    "\\l",
+    "\\dn",
+    "\\df",
+    "\\dv",
+    "\\di",
+    "\\du",
     "\\x",
     "\\timing",
     "\\limit",
@@ -611,7 +620,7 @@ fn meta_candidates(schema: &Schema, before: &str) -> (usize, Vec<String>) {
     let arg = &before[arg_start..];
     let mut out = Candidates::new(arg);
     match cmd {
-        "\\d" | "\\dt" | "\\refs" => {
+        "\\d" | "\\dt" | "\\d+" | "\\dt+" | "\\refs" => {
             if let Some(dot) = last_dot_outside_quotes(arg) {
                 let qualifier = &arg[..dot];
                 for t in tables_in_schema(schema, qualifier) {
@@ -870,7 +879,12 @@ mod tests {
     fn meta_commands() {
         let (start, c) = at_end(&pg(), "\\d");
         assert_eq!(start, 0);
-        assert_eq!(c, vec!["\\dt", "\\d"]);
+        assert_eq!(
+            c,
+            vec![
+                "\\dt", "\\dt+", "\\d", "\\d+", "\\dn", "\\df", "\\dv", "\\di", "\\du"
+            ]
+        );
         let (_, c) = at_end(&pg(), "\\");
         assert_eq!(c.len(), META_COMMANDS.len());
         let (_, c) = at_end(&pg(), "\\ti");

@@ -11,7 +11,7 @@
 //! quoted, so every name shown can be pasted back into SQL.
 
 use crate::policy::glob::{Glob, Part};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use comfy_table::{ContentArrangement, ContentLineStyle, LineStyle, Table as Grid, TableStyle};
 
@@ -57,7 +57,7 @@ fn ident(schema: &Schema, name: &str) -> String {
 
 /// A table name as shown everywhere in this module: `schema.table` on
 /// Postgres, bare on SQLite, quoted where needed.
-fn tname(schema: &Schema, q: &QualName) -> String {
+pub(crate) fn tname(schema: &Schema, q: &QualName) -> String {
     match &q.schema {
         Some(s) => format!("{}.{}", ident(schema, s), ident(schema, &q.name)),
         None => ident(schema, &q.name),
@@ -71,11 +71,11 @@ fn col_list(schema: &Schema, cols: &[String]) -> String {
         .join(", ")
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn kind_label(t: &Table) -> &'static str {
+pub(crate) fn kind_label(t: &Table) -> &'static str {
     match (t.kind, &t.partition_of) {
         (TableKind::Partitioned, _) => "partitioned table",
         (TableKind::Foreign, _) => "foreign table",
@@ -90,7 +90,7 @@ fn kind_label(t: &Table) -> &'static str {
 /// policy's globs: as written, and with its letters lower-cased for
 /// engines that ignore case (where the name is lower-cased too).
 #[derive(Debug, Clone)]
-struct NamePattern {
+pub(crate) struct NamePattern {
     exact: Glob,
     folded: Glob,
 }
@@ -113,7 +113,7 @@ impl NamePattern {
     /// Whether `name` matches. The pattern's unquoted letters are already
     /// folded; where the engine ignores case, both sides are compared
     /// folded.
-    fn matches(&self, name: &str, case: NameCase) -> bool {
+    pub(crate) fn matches(&self, name: &str, case: NameCase) -> bool {
         if case == NameCase::FoldsUnquoted {
             return self.exact.matches(name);
         }
@@ -125,7 +125,7 @@ impl NamePattern {
 /// double quotes; unquoted letters fold to lower case (Postgres rules);
 /// inside quotes everything is literal and `""` is a quote. Returns the
 /// schema part (if any) and the name part.
-fn compile_pattern(p: &str) -> (Option<NamePattern>, NamePattern) {
+pub(crate) fn compile_pattern(p: &str) -> (Option<NamePattern>, NamePattern) {
     let mut parts: Vec<Vec<Part>> = vec![Vec::new()];
     let mut chars = p.trim().chars().peekable();
     let mut quoted = false;
@@ -159,10 +159,10 @@ fn compile_pattern(p: &str) -> (Option<NamePattern>, NamePattern) {
     (schema, name)
 }
 
-/// `\dt [pattern]`: the list of tables. A pattern without a schema part
+/// The tables `\\dt [pattern]` lists. A pattern without a schema part
 /// matches tables of every schema (psql limits it to the search path; a
 /// guard shell would rather show a same-named table elsewhere).
-pub(crate) fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
+pub(crate) fn matching_tables<'s>(schema: &'s Schema, pattern: Option<&str>) -> Vec<&'s Table> {
     let (schema_pat, name_pat) = match pattern {
         Some(p) => {
             let (s, n) = compile_pattern(p);
@@ -170,7 +170,7 @@ pub(crate) fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
         }
         None => (None, None),
     };
-    let shown: Vec<&Table> = schema
+    schema
         .tables
         .iter()
         .filter(|t| {
@@ -181,7 +181,12 @@ pub(crate) fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
                     .as_ref()
                     .is_none_or(|p| p.matches(schema.names.schema_of(&t.name), schema.names.case))
         })
-        .collect();
+        .collect()
+}
+
+/// `\dt [pattern]`: the list of tables.
+pub(crate) fn list_tables(schema: &Schema, pattern: Option<&str>) -> String {
+    let shown = matching_tables(schema, pattern);
     if shown.is_empty() {
         return match pattern {
             Some(p) => format!("Did not find any relation named \"{p}\".\n"),
@@ -268,8 +273,23 @@ fn event_text(e: TriggerEvent) -> &'static str {
     }
 }
 
-/// `\d TABLE`.
-pub(crate) fn describe_table(schema: &Schema, table: &Table) -> String {
+/// What `\\d TABLE` shows beyond the introspected schema, read from the
+/// catalog when the command runs (`shell::catalog`): the schema keeps
+/// only what previews need.
+#[derive(Debug, Default)]
+pub(crate) struct Extras {
+    /// Index lines for the indexes the key lines do not already show.
+    pub indexes: Vec<String>,
+    /// `\\d+`: each column's storage and description, by column name.
+    pub details: Option<HashMap<String, (String, String)>>,
+    /// Sections after the triggers (associations): title and lines.
+    pub sections: Vec<(String, Vec<String>)>,
+    /// Lines at the very end (sizes).
+    pub footer: Vec<String>,
+}
+
+/// `\\d TABLE`, with what the catalog added.
+pub(crate) fn describe_table_with(schema: &Schema, table: &Table, extras: &Extras) -> String {
     let title = match table.kind {
         TableKind::Partitioned => "Partitioned table",
         TableKind::Foreign => "Foreign table",
@@ -281,8 +301,10 @@ pub(crate) fn describe_table(schema: &Schema, table: &Table) -> String {
         None => table.name.name.clone(),
     };
     let mut s = format!("{title} \"{raw}\"\n");
-    s.push_str(&column_grid(schema, table));
-    section(&mut s, "Indexes:", key_lines(schema, table));
+    s.push_str(&column_grid(schema, table, extras.details.as_ref()));
+    let mut indexes = key_lines(schema, table);
+    indexes.extend(extras.indexes.iter().cloned());
+    section(&mut s, "Indexes:", indexes);
     section(
         &mut s,
         "Foreign-key constraints:",
@@ -302,13 +324,29 @@ pub(crate) fn describe_table(schema: &Schema, table: &Table) -> String {
         .collect();
     section(&mut s, "Referenced by:", refs);
     section(&mut s, "Triggers:", trigger_lines(schema, table));
+    for (title, lines) in &extras.sections {
+        section(&mut s, title, lines.clone());
+    }
     push_table_footer(&mut s, schema, table);
+    for line in &extras.footer {
+        s.push_str(line);
+        s.push('\n');
+    }
     s
 }
 
-/// The `Column | Type | Nullable | Default` grid.
-fn column_grid(schema: &Schema, table: &Table) -> String {
-    let mut g = grid(&["Column", "Type", "Nullable", "Default"]);
+/// The `Column | Type | Nullable | Default` grid, with `Storage |
+/// Description` when `details` are given (`\\d+`).
+fn column_grid(
+    schema: &Schema,
+    table: &Table,
+    details: Option<&HashMap<String, (String, String)>>,
+) -> String {
+    let mut header = vec!["Column", "Type", "Nullable", "Default"];
+    if details.is_some() {
+        header.extend(["Storage", "Description"]);
+    }
+    let mut g = grid(&header);
     for c in &table.columns {
         let default = match (c.generated, c.identity, &c.default) {
             (_, Some(Identity::Always), _) => "generated always as identity".to_owned(),
@@ -326,12 +364,17 @@ fn column_grid(schema: &Schema, table: &Table) -> String {
             (None, None, Some(d)) => d.clone(),
             (None, None, None) => String::new(),
         };
-        g.add_row(vec![
+        let mut row = vec![
             ident(schema, &c.name),
             c.type_name.clone(),
             if c.not_null { "not null" } else { "" }.to_owned(),
             default,
-        ]);
+        ];
+        if let Some(d) = details {
+            let (storage, description) = d.get(&c.name).cloned().unwrap_or_default();
+            row.extend([storage, description]);
+        }
+        g.add_row(row);
     }
     grid_text(&g)
 }
@@ -395,8 +438,13 @@ fn trigger_lines(schema: &Schema, table: &Table) -> Vec<String> {
             let level = if t.for_each_row { "ROW" } else { "STATEMENT" };
             let action = dialect.trigger_action(&t.action);
             let disabled = if t.enabled { "" } else { " (disabled)" };
+            let when = t
+                .when
+                .as_ref()
+                .map(|w| format!("WHEN ({w}) "))
+                .unwrap_or_default();
             format!(
-                "    {} {} {events} FOR EACH {level} {action}{disabled}",
+                "    {} {} {events} FOR EACH {level} {when}{action}{disabled}",
                 quote_ident(&t.name),
                 timing_text(t.timing)
             )
@@ -431,7 +479,7 @@ fn push_table_footer(s: &mut String, schema: &Schema, table: &Table) {
     }
 }
 
-fn section(s: &mut String, title: &str, lines: Vec<String>) {
+pub(crate) fn section(s: &mut String, title: &str, lines: Vec<String>) {
     if lines.is_empty() {
         return;
     }

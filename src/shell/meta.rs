@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::render::Expanded;
-use super::{Shell, describe};
+use super::{Shell, describe, sql_help};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 
@@ -24,20 +24,33 @@ impl Shell {
             .map_err(|_| Error::io("schema lock poisoned"))?;
         match cmd {
             "\\q" | "\\quit" => return Ok(false),
+            // `\\help` alone has always been this list; with a statement
+            // it is psql's `\\help SELECT`.
+            "\\h" => self.print(&sql_help::help(arg))?,
+            "\\help" if arg.is_some() => self.print(&sql_help::help(arg))?,
             "\\?" | "\\help" => self.print(META_HELP)?,
             "\\dt" => self.print(&describe::list_tables(&schema, arg))?,
-            "\\d" => match arg {
+            "\\dt+" => {
+                let text = self.list_tables_plus(&schema, arg)?;
+                self.print(&text)?
+            }
+            "\\d" | "\\d+" => match arg {
                 None => self.print(&describe::list_tables(&schema, None))?,
                 Some(name) => {
-                    let table = find_table(&schema, name)?;
-                    self.print(&describe::describe_table(&schema, table))?
+                    let text = self.describe_named(&schema, name, cmd == "\\d+")?;
+                    self.print(&text)?
                 }
             },
+            "\\l" | "\\list" | "\\dn" | "\\df" | "\\dv" | "\\di" | "\\du" | "\\dg" => {
+                let text = self.list_catalog(&schema, cmd, arg)?;
+                self.print(&text)?
+            }
             "\\refs" => {
                 let name =
                     arg.ok_or_else(|| Error::input("\\refs needs a table name: \\refs TABLE"))?;
                 let table = find_table(&schema, name)?;
-                self.print(&describe::refs_tree(&schema, table))?
+                let text = self.refs_text(&schema, table);
+                self.print(&text)?
             }
             "\\x" => {
                 self.display.expanded = match arg {
@@ -119,11 +132,13 @@ impl Shell {
 }
 
 fn find_table<'s>(schema: &'s Schema, name: &str) -> Result<&'s crate::schema::Table> {
-    schema.resolve_str(name).ok_or_else(|| {
-        Error::input(format!(
-            "table {name} not found\nList tables with \\dt; quote mixed-case names (\"MyTable\")."
-        ))
-    })
+    schema.resolve_str(name).ok_or_else(|| not_found(name))
+}
+
+pub(super) fn not_found(name: &str) -> Error {
+    Error::input(format!(
+        "table {name} not found\nList tables with \\dt; quote mixed-case names (\"MyTable\")."
+    ))
 }
 
 fn conninfo_text(id: &crate::db::TargetIdentity) -> String {
@@ -170,10 +185,20 @@ fn conninfo_text(id: &crate::db::TargetIdentity) -> String {
 const META_HELP: &str = "\
 Meta commands
   \\?              this help
+  \\h [STATEMENT]  SQL synopsis, and what dbguard does with the statement
   \\q              quit (Ctrl-D works too)
-  \\dt [PATTERN]   list tables (PATTERN: a substring of schema.table)
-  \\d TABLE        columns, keys, foreign keys out and in, triggers
-  \\refs TABLE     tree of everything that references TABLE, recursively
+  \\dt[+] [PATTERN] list tables; + adds sizes, row estimates, comments
+  \\d[+] NAME      a table's columns, keys, every index, foreign keys out
+                  and in, triggers, associations (+: sizes, storage,
+                  comments); or a view's columns and definition
+  \\refs TABLE     tree of everything that references TABLE, recursively,
+                  and the associations that point at it
+  \\l [PATTERN]    databases (SQLite: the attached database files)
+  \\dn [PATTERN]   schemas (SQLite: main and attached databases)
+  \\df [PATTERN]   functions and procedures (none on SQLite)
+  \\dv [PATTERN]   views
+  \\di [PATTERN]   indexes
+  \\du [PATTERN]   roles and their attributes (none on SQLite)
   \\x [on|off|auto] expanded display (one column per line)
   \\timing [on|off] show how long each statement took
   \\limit N        show at most N rows per result (default 1000)
@@ -181,6 +206,11 @@ Meta commands
   \\preview [full|summary] show large previews whole, or summarized by table
   \\undo [ID]      list this database's recent changes, or undo change ID
   \\conninfo       where you are connected
+
+PATTERN is psql's: [schema.]name, * and ? wildcards, unquoted letters
+fold to lower case, \"Quoted\" parts match exactly; a pattern without a
+schema matches in every schema. System objects are listed only when the
+pattern names a schema (\\df pg_catalog.now).
 
 Statements end with ';' and may span lines. Ctrl-C cancels the input line
 or the running query. Reads run in a read-only transaction. A write shows

@@ -12,9 +12,13 @@
 //! The parts: `repl` (the interactive loop and script mode), `meta` (the
 //! backslash commands), `ui` (the pipeline's interface: previews, answers,
 //! outcomes), `undo` (`\\undo` and how undos are shown), `render`
-//! (results), `describe` (`\\d` and friends), `complete`, `progress`.
+//! (results), `describe` (`\\d` and friends), `catalog` (`\\l`, `\\df`,
+//! `\\di`, ... read from the catalog when asked), `sql_help` (`\\h`),
+//! `input` (the query buffer, psql's way), `ask` (questions Ctrl-C
+//! cancels), `editor` (`\\e`), `complete`, `progress`.
 
 mod ask;
+mod catalog;
 pub(crate) mod command;
 pub mod complete;
 pub(crate) mod describe;
@@ -26,6 +30,7 @@ pub mod progress;
 pub mod render;
 mod repl;
 mod script;
+mod sql_help;
 pub mod ui;
 pub mod undo;
 

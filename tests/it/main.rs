@@ -72,6 +72,7 @@ mod journal_import;
 mod journal_init;
 mod journal_props;
 mod layout;
+mod meta_catalog;
 mod policy;
 mod policy_pinned;
 mod reads;

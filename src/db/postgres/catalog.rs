@@ -480,7 +480,9 @@ fn load_triggers(
     let rows = tx.query_typed(
         &format!(
             "SELECT t.tgrelid, t.tgname::text, t.tgtype::int4, t.tgenabled::text, \
-                    pn.nspname::text, p.proname::text \
+                    pn.nspname::text, p.proname::text, \
+                    substring(pg_get_triggerdef(t.oid, true) \
+                              from ' WHEN \\((.*)\\) EXECUTE (?:FUNCTION|PROCEDURE) ') \
              FROM pg_trigger t \
              JOIN pg_class c ON c.oid = t.tgrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -522,6 +524,9 @@ fn load_triggers(
             enabled: enabled != "D",
             fires_in_replica: enabled == "A" || enabled == "R",
             action,
+            // Cut from the deparsed definition: the condition stored in
+            // `tgqual` names OLD and NEW, which `pg_get_expr` cannot show.
+            when: row.try_get(6)?,
         });
     }
     Ok(())

@@ -23,6 +23,7 @@ pub mod conninfo;
 pub mod copy;
 mod counters;
 pub(crate) mod journal;
+pub(crate) mod listing;
 mod reach;
 pub(crate) mod side_effects;
 

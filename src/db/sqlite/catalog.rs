@@ -449,6 +449,7 @@ fn load_triggers(
             enabled: true,
             fires_in_replica: false,
             action: header.body,
+            when: header.when,
         });
     }
     Ok(())
@@ -636,6 +637,8 @@ struct TriggerHeader {
     events: Vec<TriggerEvent>,
     /// The statements between BEGIN and END, whitespace collapsed.
     body: String,
+    /// The condition after WHEN, before BEGIN, whitespace collapsed.
+    when: Option<String>,
 }
 
 /// Reads timing and event from the header of a CREATE TRIGGER:
@@ -657,6 +660,7 @@ fn parse_trigger(sql: &str) -> TriggerHeader {
             TriggerEvent::Delete,
         ],
         body: String::new(),
+        when: None,
     };
     let dialect = SQLiteDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
@@ -724,10 +728,16 @@ fn parse_trigger(sql: &str) -> TriggerHeader {
         (Some(b), Some(e)) if e > b + 1 => body_text(&tokens[sig[b + 1]..=sig[e - 1]]),
         _ => String::new(),
     };
+    // The header's WHEN (a WHEN inside the body is after BEGIN).
+    let when = begin.and_then(|b| {
+        let w = (i..b).find(|&j| kw(j) == Some(Keyword::WHEN))?;
+        (b > w + 1).then(|| body_text(&tokens[sig[w + 1]..=sig[b - 1]]))
+    });
     TriggerHeader {
         timing,
         events,
         body,
+        when,
     }
 }
 
@@ -763,6 +773,7 @@ mod tests {
         assert_eq!(h.timing, TriggerTiming::After);
         assert_eq!(h.events, vec![TriggerEvent::Update]);
         assert_eq!(h.body, "INSERT INTO log VALUES ('end');");
+        assert_eq!(h.when.as_deref(), Some("new.x > 1"));
 
         let h = parse_trigger(
             "create temp trigger if not exists main.before delete on t begin select 1; end;",

@@ -29,6 +29,7 @@ pub(crate) const FINGERPRINT: &str = fingerprint::NAME;
 pub(crate) const DIGEST: &str = fingerprint::DIGEST;
 pub(crate) mod journal;
 pub(crate) mod json_lines;
+pub(crate) mod listing;
 pub mod packed;
 
 pub struct SqliteConnection {
