@@ -42,6 +42,7 @@ mod gitlab_shape;
 mod guard_admin;
 mod guard_classifier;
 mod guard_effects;
+mod guard_forms;
 mod guard_smuggling;
 mod guard_trigger_reach;
 mod impact;
