@@ -295,13 +295,17 @@ impl Shell {
         }
         if let (Err(e), Format::Json, false) = (&result, self.format, self.json_printed) {
             {
-                let obj = serde_json::json!({
+                let mut obj = serde_json::json!({
                     "statement": stmt.text,
                     "kind": stmt.kind.name(),
                     "table": stmt.table,
                     "predicate": stmt.predicate,
                     "error": e.message,
                 });
+                // The server's code, for scripts to branch on.
+                if let Some(code) = crate::db::postgres::sqlstate(e) {
+                    obj["sqlstate"] = code.into();
+                }
                 let _ = self.print(&format!("{obj}\n"));
             }
         }

@@ -76,6 +76,7 @@ mod layout;
 mod policy;
 mod policy_pinned;
 mod reads;
+mod reads_errors;
 mod render;
 mod terminal;
 mod undo_keyless;
