@@ -36,6 +36,7 @@ mod cli;
 mod cluster;
 mod complete;
 mod connect;
+mod connect_defaults;
 mod demo;
 mod gitlab_schema;
 mod gitlab_shape;
