@@ -309,13 +309,17 @@ impl Shell {
         }
         if let (Err(e), Format::Json, false) = (&result, self.format, self.json_printed) {
             {
-                let obj = serde_json::json!({
+                let mut obj = serde_json::json!({
                     "statement": stmt.text,
                     "kind": stmt.kind.name(),
                     "table": stmt.table,
                     "predicate": stmt.predicate,
                     "error": e.message,
                 });
+                // The server's code, for scripts to branch on.
+                if let Some(code) = crate::db::postgres::sqlstate(e) {
+                    obj["sqlstate"] = code.into();
+                }
                 let _ = self.print(&format!("{obj}\n"));
             }
         }
@@ -509,10 +513,14 @@ fn refusal(stmt: &sql::Statement) -> Error {
             "session setting not executed{}\nOnly display and lookup settings (search_path, timezone, datestyle, statement_timeout, ...) may be changed.",
             stmt.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
         ),
-        Kind::Unknown => format!(
-            "statement not executed: {}\nThe guard runs only statements it can classify.",
-            stmt.note.as_deref().unwrap_or("not recognised")
-        ),
+        // A note with a line of its own already says what to do instead.
+        Kind::Unknown => match stmt.note.as_deref() {
+            Some(note) if note.contains('\n') => format!("statement not executed: {note}"),
+            note => format!(
+                "statement not executed: {}\nThe guard runs only statements it can classify.",
+                note.unwrap_or("not recognised")
+            ),
+        },
         Kind::Read => "read refused".to_owned(),
         Kind::Admin => format!("{what}: not executed"),
     };

@@ -36,7 +36,7 @@ const TOPICS: &[Topic] = &[
     topic(
         "TABLE",
         "TABLE name",
-        "refused: dbguard's SQL parser cannot read it yet; write SELECT * FROM name, which runs as a read.",
+        "read (PostgreSQL): TABLE name runs as typed, in a read-only transaction. Other forms (ONLY, ORDER BY, ...) are refused: write the SELECT. SQLite has no TABLE statement: refused, with the SELECT to write.",
     ),
     topic(
         "VALUES",
@@ -86,7 +86,7 @@ const TOPICS: &[Topic] = &[
     topic(
         "PRAGMA",
         "PRAGMA name | PRAGMA name(argument) | PRAGMA name = value",
-        "SQLite: a pragma without a value, or a reporting one (table_info, index_list, foreign_key_list, integrity_check, ...), reads; an assignment is refused (it could turn off foreign keys or durability).",
+        "SQLite: a reporting pragma (table_info(t), index_list(t), foreign_key_list(t), integrity_check, database_list, ...) or the bare form of a setting (PRAGMA foreign_keys) reads; an assignment, a setting given an argument, and a pragma that acts (optimize, wal_checkpoint, incremental_vacuum, ...) are refused. PostgreSQL has no PRAGMA: refused.",
     ),
     topic(
         "BEGIN",

@@ -3,7 +3,7 @@
 //!
 //! Classification is a whitelist. A statement is a read only when its parse
 //! tree says so (a query with no data-modifying CTE and no `SELECT INTO`, a
-//! plain `EXPLAIN`, a `SHOW`, a value-less `PRAGMA`); every parse tree the
+//! plain `EXPLAIN`, a `SHOW`, a reporting `PRAGMA` on SQLite); every parse tree the
 //! code does not recognise, and every text the parser rejects, is `Unknown`
 //! and is refused. Reads additionally run in a read-only transaction, so a
 //! function with side effects called from a `SELECT` fails in the engine.
@@ -33,7 +33,7 @@ pub enum Kind {
     Admin,
     /// `BEGIN`, `COMMIT`, `ROLLBACK`, savepoints.
     Transaction,
-    /// `SET`, `RESET`, `PRAGMA x = y`, ...
+    /// `SET`, `RESET`, `DISCARD`, ...
     Session,
     Unknown,
 }
@@ -93,7 +93,7 @@ pub struct Statement {
 }
 
 impl Statement {
-    fn new(text: &str, kind: Kind) -> Self {
+    pub(super) fn new(text: &str, kind: Kind) -> Self {
         Statement {
             text: text.to_owned(),
             kind,
@@ -109,7 +109,7 @@ impl Statement {
         }
     }
 
-    fn unknown(text: &str, why: impl Into<String>) -> Self {
+    pub(super) fn unknown(text: &str, why: impl Into<String>) -> Self {
         let mut s = Statement::new(text, Kind::Unknown);
         s.note = Some(why.into());
         s
@@ -142,21 +142,6 @@ const SAFE_SETTINGS: &[&str] = &[
     "jit",
 ];
 
-/// SQLite pragmas that take an argument in parentheses and only report.
-/// A parenthesised argument to any other pragma sets it.
-const READ_PRAGMAS: &[&str] = &[
-    "table_info",
-    "table_xinfo",
-    "index_list",
-    "index_info",
-    "index_xinfo",
-    "foreign_key_list",
-    "foreign_key_check",
-    "integrity_check",
-    "quick_check",
-    "table_list",
-];
-
 fn name_parts(name: &ObjectName) -> Option<Vec<(String, bool)>> {
     name.0
         .iter()
@@ -183,7 +168,17 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
             "a string constant continues on the next line, which PostgreSQL joins into one string and dbguard's parser does not read the same way\nWrite the string as one constant.",
         );
     }
-    let mut stmts = match parse(engine, text) {
+    if let Some(pragma) = super::forms::pragma(engine, text) {
+        return pragma;
+    }
+    // `TABLE name` is parsed as the `SELECT * FROM name` it is; the text
+    // that runs stays the one typed.
+    let parsed = match super::forms::table_statement(engine, text) {
+        Some(Err(refused)) => return refused,
+        Some(Ok(select)) => parse(engine, &select),
+        None => parse(engine, text),
+    };
+    let mut stmts = match parsed {
         Ok(s) => s,
         Err(e) => {
             return Statement::unknown(
@@ -224,6 +219,18 @@ pub fn classify(engine: Engine, text: &str) -> Statement {
             text,
             format!(
                 "it calls {name}, which {why}; a read-only transaction cannot stop that (nor a preview, which would run it){help}"
+            ),
+        );
+    }
+    if let (Engine::Sqlite, ast::Statement::Truncate(t)) = (engine, &stmt) {
+        let name = t
+            .table_names
+            .first()
+            .map_or_else(|| "the table".to_owned(), |n| n.name.to_string());
+        return Statement::unknown(
+            text,
+            format!(
+                "SQLite has no TRUNCATE; use DELETE FROM {name} (it is previewed and can be undone)\nNothing was run."
             ),
         );
     }
@@ -381,9 +388,18 @@ fn classify_tree(text: &str, stmt: &ast::Statement) -> Statement {
             _ => Statement::unknown(text, "MERGE into something other than a table"),
         },
         S::Explain {
-            analyze, statement, ..
-        } => classify_explain(text, *analyze, statement),
-        S::Pragma { name, value, is_eq } => classify_pragma(text, name, value.is_some(), *is_eq),
+            analyze,
+            statement,
+            options,
+            ..
+        } => classify_explain(
+            text,
+            *analyze || analyze_option(options.as_deref()),
+            statement,
+        ),
+        // PRAGMA is read from its tokens (`super::forms`) before parsing;
+        // one found in a tree is somewhere dbguard does not look.
+        S::Pragma { .. } => Statement::unknown(text, "a PRAGMA inside another statement"),
         S::Set(set) => classify_set(text, set),
         S::Reset { .. } | S::Discard { .. } | S::Use { .. } => Statement::new(text, Kind::Session),
         _ if is_show(stmt) => Statement::new(text, Kind::Read),
@@ -479,34 +495,62 @@ fn classify_truncate(text: &str, t: &ast::Truncate) -> Statement {
     }
 }
 
-/// EXPLAIN ANALYZE runs the statement, so it is what that statement is;
-/// plain EXPLAIN only plans it.
+/// EXPLAIN ANALYZE runs the statement: of a read it is a read, of
+/// anything else it is refused (it would write outside the guarded path,
+/// or fail in the read-only transaction with a message that says less).
+/// Plain EXPLAIN only plans the statement, except on a PRAGMA: SQLite
+/// carries a pragma out while preparing it, EXPLAIN or not
+/// (`EXPLAIN PRAGMA ignore_check_constraints = 1` turns checks off).
 fn classify_explain(text: &str, analyze: bool, statement: &ast::Statement) -> Statement {
+    if matches!(statement, ast::Statement::Pragma { .. }) {
+        return Statement::unknown(
+            text,
+            "EXPLAIN of a PRAGMA: SQLite carries a pragma out while preparing it, so explaining it can change the session\nRun a reporting pragma (PRAGMA table_info(t)) by itself.",
+        );
+    }
     if !analyze {
         return Statement::new(text, Kind::Read);
     }
     let inner = classify_tree(text, statement);
     if inner.kind == Kind::Read {
-        Statement::new(text, Kind::Read)
-    } else {
-        let mut s = inner;
-        s.note = Some("EXPLAIN ANALYZE executes the statement".into());
-        s
+        return Statement::new(text, Kind::Read);
     }
+    let what = if inner.kind.is_data_write() {
+        inner.kind.name().to_uppercase()
+    } else {
+        "statement".to_owned()
+    };
+    Statement::unknown(
+        text,
+        format!(
+            "EXPLAIN ANALYZE runs the statement: {statement} would be executed\nUse EXPLAIN without ANALYZE for the plan, or run the {what} itself to see its preview."
+        ),
+    )
 }
 
-/// A pragma without a value, or a reporting one with a parenthesised
-/// argument, reads; any other sets something.
-fn classify_pragma(text: &str, name: &ObjectName, has_value: bool, is_eq: bool) -> Statement {
-    let pragma = name.to_string().to_ascii_lowercase();
-    let pragma = pragma.rsplit('.').next().unwrap_or("");
-    if !has_value || (!is_eq && READ_PRAGMAS.contains(&pragma)) {
-        Statement::new(text, Kind::Read)
-    } else {
-        let mut s = Statement::new(text, Kind::Session);
-        s.note = Some("PRAGMA assignments can turn off foreign keys or durability".into());
-        s
-    }
+/// Whether PostgreSQL-style options (`EXPLAIN (FORMAT JSON, ANALYZE)`)
+/// turn ANALYZE on. Only an explicit false (`false`, `off`, `0`, in any
+/// case or quoted) turns it off; `ANALYSE` is PostgreSQL's other
+/// spelling; any other value is taken as on, so a
+/// value dbguard misreads refuses rather than runs.
+fn analyze_option(options: Option<&[ast::UtilityOption]>) -> bool {
+    options.unwrap_or_default().iter().any(|o| {
+        (o.name.value.eq_ignore_ascii_case("analyze")
+            || o.name.value.eq_ignore_ascii_case("analyse"))
+            && !o.arg.as_ref().is_some_and(|arg| {
+                let word = match arg {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::Boolean(b) => return !b,
+                        ast::Value::Number(n, _) => n.clone(),
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        _ => return false,
+                    },
+                    ast::Expr::Identifier(id) => id.value.clone(),
+                    _ => return false,
+                };
+                matches!(word.to_ascii_lowercase().as_str(), "false" | "off" | "0")
+            })
+    })
 }
 
 fn classify_set(text: &str, set: &ast::Set) -> Statement {
@@ -785,9 +829,10 @@ mod tests {
             kind(Engine::Postgres, "DELETE FROM t USING u WHERE t.a = u.a"),
             Kind::Delete
         );
+        // It runs the DELETE outside the guarded path: refused.
         assert_eq!(
             kind(Engine::Postgres, "EXPLAIN ANALYZE DELETE FROM t"),
-            Kind::Delete
+            Kind::Unknown
         );
     }
 
@@ -820,13 +865,12 @@ mod tests {
         assert_eq!(kind(Engine::Postgres, "SELEC 1"), Kind::Unknown);
         assert_eq!(
             kind(Engine::Sqlite, "PRAGMA foreign_keys = 0"),
-            Kind::Session
+            Kind::Unknown
         );
         assert_eq!(
             kind(Engine::Sqlite, "PRAGMA foreign_keys(0)"),
-            Kind::Session
+            Kind::Unknown
         );
-        // the parser rejects OFF as a value: refused all the same
         assert_eq!(
             kind(Engine::Sqlite, "PRAGMA foreign_keys = OFF"),
             Kind::Unknown

@@ -12,6 +12,7 @@ pub mod admin;
 mod classify;
 mod constant;
 pub mod effects;
+mod forms;
 pub mod pending;
 
 /// The engines strip a statement's trailing semicolons the same way.

@@ -92,10 +92,7 @@ fn layout_only_the_command_layer_names_cli() {
             }
         }
     }
-    assert_none(
-        "paths to crate::cli outside cli/, cmd/ and main.rs",
-        &found,
-    );
+    assert_none("paths to crate::cli outside cli/, cmd/ and main.rs", &found);
 }
 
 /// `cli/` holds clap's types only: it names nothing of the library, so

@@ -17,11 +17,14 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::Schema;
 use conninfo::PgParams;
+use errors::sent_as;
+pub(crate) use errors::{describe_error, sqlstate};
 
 pub mod catalog;
 pub mod conninfo;
 pub mod copy;
 mod counters;
+mod errors;
 pub(crate) mod journal;
 pub(crate) mod listing;
 mod reach;
@@ -98,7 +101,7 @@ impl PgConnection {
     /// A session statement, through the extended protocol: parsed by the
     /// server as exactly one statement, or refused.
     pub(crate) fn run_session(&mut self, sql: &str) -> Result<()> {
-        let stmt = self.client.prepare(sql)?;
+        let stmt = self.client.prepare(sql).map_err(|e| sent_as(e, sql, 0))?;
         self.client.execute(&stmt, &[])?;
         Ok(())
     }
@@ -811,10 +814,10 @@ pub(crate) fn read_in(
     // parser made of it (a string continued across a line, a backslash
     // quote with standard_conforming_strings off). What runs next is
     // that one statement, read by the same server in the same session.
-    let stmt = tx.prepare(body)?;
+    let stmt = tx.prepare(body).map_err(|e| sent_as(e, body, 0))?;
     if !cursorable(body) {
         let mut started = false;
-        for msg in tx.simple_query(body)? {
+        for msg in tx.simple_query(body).map_err(|e| sent_as(e, body, 0))? {
             match msg {
                 SimpleQueryMessage::RowDescription(cols) => {
                     let metas: Vec<ColumnMeta> = cols
@@ -852,9 +855,11 @@ pub(crate) fn read_in(
         .collect();
     sink.columns(&metas)?;
     summary.has_result = true;
-    tx.batch_execute(&format!(
-        "DECLARE dbguard_read NO SCROLL CURSOR FOR {body}\n"
-    ))?;
+    // Positions in the server's errors count from the start of this
+    // text: the user's statement begins after the DECLARE.
+    let declare = "DECLARE dbguard_read NO SCROLL CURSOR FOR ";
+    tx.batch_execute(&format!("{declare}{body}\n"))
+        .map_err(|e| sent_as(e, body, declare.chars().count()))?;
     let fetch = format!("FETCH FORWARD {FETCH_BATCH} FROM dbguard_read");
     loop {
         let mut got = 0usize;
@@ -880,50 +885,6 @@ fn text_row(row: &postgres::SimpleQueryRow) -> Vec<Value> {
             _ => Value::Null,
         })
         .collect()
-}
-
-/// Turns a driver error into one readable message: the server's error with
-/// its detail and hint, or what went wrong on the wire.
-pub(crate) fn describe_error(e: &postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        let mut s = format!("{}: {}", db.severity(), db.message());
-        if db.code() == &SqlState::QUERY_CANCELED {
-            s = "query cancelled".to_owned();
-        }
-        if let Some(detail) = db.detail() {
-            s.push_str("\nDETAIL: ");
-            s.push_str(detail);
-        }
-        if let Some(hint) = db.hint() {
-            s.push_str("\nHINT: ");
-            s.push_str(hint);
-        }
-        return s;
-    }
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = inner.source();
-    }
-    s
-}
-
-/// A driver error as dbguard shows it, keeping the driver error (and its
-/// SQLSTATE) as the cause. The server's own errors begin with their
-/// severity, as psql shows them.
-impl From<postgres::Error> for Error {
-    fn from(e: postgres::Error) -> Self {
-        let labelled = e
-            .as_db_error()
-            .is_some_and(|db| db.code() != &SqlState::QUERY_CANCELED);
-        let error = Error::database(describe_error(&e)).caused_by(e);
-        if labelled { error.labelled() } else { error }
-    }
 }
 
 #[cfg(test)]

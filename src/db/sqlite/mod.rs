@@ -705,7 +705,6 @@ pub(crate) fn read_in(
     Ok(summary)
 }
 
-/// One readable line for a SQLite error.
 /// A SQLite literal for a value, in its storage class.
 pub fn literal(v: &Value) -> String {
     match v {
@@ -733,6 +732,7 @@ pub fn literal(v: &Value) -> String {
     }
 }
 
+/// One readable message for a SQLite error.
 pub(crate) fn describe_error(e: &rusqlite::Error) -> String {
     match e {
         rusqlite::Error::SqliteFailure(err, Some(msg)) => {
@@ -747,6 +747,24 @@ pub(crate) fn describe_error(e: &rusqlite::Error) -> String {
     }
 }
 
+/// A SQLite error as the shell shows it: a prepare error at a token gets
+/// psql's caret under it, in the text that was prepared (the offset
+/// counts bytes of that text); others read as [`describe_error`], which
+/// stays one line for the preview's verdicts.
+fn shown(e: &rusqlite::Error) -> String {
+    if let rusqlite::Error::SqlInputError {
+        msg, sql, offset, ..
+    } = e
+        && let Some(lines) = usize::try_from(*offset)
+            .ok()
+            .and_then(|o| sql.get(..o))
+            .and_then(|before| crate::db::text::caret(sql, before.chars().count()))
+    {
+        return format!("ERROR: {msg}\n{lines}");
+    }
+    describe_error(e)
+}
+
 /// A driver error as dbguard shows it, keeping the driver error (and its
 /// result code) as the cause.
 impl From<rusqlite::Error> for Error {
@@ -756,7 +774,7 @@ impl From<rusqlite::Error> for Error {
             rusqlite::Error::SqliteFailure(err, _)
                 if err.code == rusqlite::ErrorCode::OperationInterrupted
         );
-        let error = Error::database(describe_error(&e)).caused_by(e);
+        let error = Error::database(shown(&e)).caused_by(e);
         if interrupted { error } else { error.labelled() }
     }
 }

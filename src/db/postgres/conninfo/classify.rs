@@ -115,10 +115,47 @@ pub(super) fn classify(e: &postgres::Error, to: &Endpoint<'_>, tls: TlsUse) -> A
     if let Some(t) = tls_error(e) {
         return Attempt::Next(handshake_failed(t, to.params.sslmode, &place));
     }
+    if let Some(seen) = not_the_protocol(e) {
+        return Attempt::Next(Failure {
+            cause: format!(
+                "the server at {place} did not speak the PostgreSQL protocol as expected ({seen})"
+            ),
+            short: format!("{place}: not the PostgreSQL protocol ({seen})"),
+            advice: "Check that this host and port are a PostgreSQL server and not another service, that a connection pooler in front of it runs in session mode (not transaction or statement mode), and the sslmode (a TLS-only endpoint answers a plain connection with something else)."
+                .to_owned(),
+        });
+    }
     if let Some(io) = source_of::<std::io::Error>(e) {
         return Attempt::Next(unreachable(io, to, &place));
     }
     client_side(e, to, &place, tls)
+}
+
+/// What arrived instead of the PostgreSQL protocol, when the peer answered
+/// with something the driver could not read as it: another service on the
+/// port (MySQL greets first, HTTP answers anything), or a pooler or proxy
+/// in the wrong mode.
+///
+/// The driver's error kinds are not public. A decoder failure is an I/O
+/// error of kind `InvalidInput` or `InvalidData`, which is typed; but a
+/// message of a type not expected at that point, and bytes left over when
+/// the peer closed, exist only as the fixed text of the driver's own
+/// errors (tokio-postgres' `Kind::UnexpectedMessage`, tokio-util's framed
+/// reader at end of stream). That text is matched here, and only here.
+fn not_the_protocol(e: &postgres::Error) -> Option<&'static str> {
+    const UNEXPECTED: &str = "unexpected message from server";
+    const LEFT_OVER: &str = "bytes remaining on stream";
+    if std::error::Error::source(e).is_none() && e.to_string() == UNEXPECTED {
+        return Some(UNEXPECTED);
+    }
+    let io = source_of::<std::io::Error>(e)?;
+    match io.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+            Some("a message it could not read")
+        }
+        std::io::ErrorKind::Other if io.to_string() == LEFT_OVER => Some(LEFT_OVER),
+        _ => None,
+    }
 }
 
 /// Where the attempt went, for messages: the host, plus the address when

@@ -329,8 +329,8 @@ mod tests {
         assert_eq!(
             connect_error(port, "prefer"),
             format!(
-                "cannot connect to PostgreSQL at 127.0.0.1:{port}: unexpected message from server\n\
-                 Check the connection parameters and the server's log."
+                "the server at 127.0.0.1:{port} did not speak the PostgreSQL protocol as expected (unexpected message from server)\n\
+                 Check that this host and port are a PostgreSQL server and not another service, that a connection pooler in front of it runs in session mode (not transaction or statement mode), and the sslmode (a TLS-only endpoint answers a plain connection with something else)."
             )
         );
         let port = fake::server(vec![vec![

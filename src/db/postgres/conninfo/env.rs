@@ -41,6 +41,9 @@ pub struct Ambient<'a> {
     pub var: &'a dyn Fn(&str) -> Option<String>,
     /// Whether a path exists (for the default socket directory).
     pub exists: &'a dyn Fn(&Path) -> bool,
+    /// The operating system's name for the user running dbguard, asked
+    /// only when nothing else names the user.
+    pub os_user: &'a dyn Fn() -> Option<String>,
 }
 
 /// Resolves a target string using the real environment.
@@ -52,8 +55,44 @@ pub fn resolve(spec: &str) -> Result<PgParams> {
         &Ambient {
             var: &var,
             exists: &exists,
+            os_user: &os_user_name,
         },
     )
+}
+
+/// The name of the user this process runs as, as libpq finds it with
+/// `getpwuid(geteuid())` — without the unsafe calls this crate forbids.
+/// The effective uid is the owner of `/proc/self` (proc(5)); its name is
+/// looked up in `/etc/passwd`, then through NSS with `getent passwd UID`
+/// for users from LDAP or the like. `None` when neither knows the uid.
+pub(crate) fn os_user_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let in_file = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| passwd_name(&text, uid));
+    in_file.or_else(|| {
+        let out = std::process::Command::new("getent")
+            .args(["passwd", &uid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| passwd_name(&String::from_utf8_lossy(&out.stdout), uid))
+            .flatten()
+    })
+}
+
+/// The name on the first line of passwd(5) text whose uid is `uid`.
+fn passwd_name(text: &str, uid: u32) -> Option<String> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty() && !name.starts_with(['#', '+', '-']))
+            .then(|| name.to_owned())
+    })
 }
 
 /// libpq's default host on Debian-style builds: the socket directory when
@@ -200,17 +239,20 @@ fn resolve_ports(opts: &RawOptions, host_count: usize) -> Result<Vec<u16>> {
     }
 }
 
-/// The user name: the target's, else the operating system's, as libpq.
+/// The user name: the target's (or PGUSER's), else `$USER` or
+/// `$LOGNAME`, else the operating system's name for the user dbguard runs
+/// as, which is where libpq gets it.
 fn resolve_user(opts: &RawOptions, env: &Ambient<'_>) -> Result<String> {
     if let Some(u) = opts.given("user") {
         return Ok(u.to_owned());
     }
     (env.var)("USER")
-        .or_else(|| (env.var)("LOGNAME"))
         .filter(|u| !u.is_empty())
+        .or_else(|| (env.var)("LOGNAME").filter(|u| !u.is_empty()))
+        .or_else(|| (env.os_user)())
         .ok_or_else(|| {
             Error::input(
-                "no user name given and $USER is not set\nGive user=NAME in the target or set PGUSER.",
+                "no user name given: $USER is not set and the operating system has no name for this process's user\nGive user=NAME in the target or set PGUSER.",
             )
         })
 }
@@ -293,6 +335,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_os_user_is_found_by_uid_in_passwd_text() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n# comment:x:5:5\nbob:x:1000:1000::/home/bob:/bin/sh\n+:::::\n";
+        assert_eq!(passwd_name(text, 1000).as_deref(), Some("bob"));
+        assert_eq!(passwd_name(text, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(text, 5), None);
+        assert_eq!(passwd_name(text, 42), None);
+    }
+
+    #[test]
     fn environment_fills_what_is_missing() {
         let vars = [
             ("USER", "alice"),
@@ -355,6 +406,7 @@ mod tests {
             &Ambient {
                 var: &var,
                 exists: &exists,
+                os_user: &|| None,
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));

@@ -27,6 +27,7 @@ pub(super) fn resolve_in(spec: &str, vars: &[(&str, &str)], socket: bool) -> Res
         &Ambient {
             var: &var,
             exists: &exists,
+            os_user: &|| None,
         },
     )
 }
