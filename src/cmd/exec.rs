@@ -10,7 +10,8 @@ use crate::shell::{Format, Shell};
 use super::options;
 
 pub(super) fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<()> {
-    let opts = options::shell(global, &args.display, &args.preview, &args.apply)?;
+    let mut opts = options::shell(global, &args.display, &args.preview, &args.apply)?;
+    opts.target = args.target.clone();
     let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
     let mut shell = Shell::new(conn, &opts)?;
     shell.format = options::format(args.format);

@@ -64,6 +64,7 @@ pub(super) fn shell(
     apply_args: &ApplyArgs,
 ) -> Result<crate::shell::Options> {
     Ok(crate::shell::Options {
+        target: None,
         operator: operator(global),
         key: global.key.clone(),
         policy: global.policy.clone(),

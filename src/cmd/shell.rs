@@ -8,7 +8,8 @@ use crate::error::Result;
 use super::options;
 
 pub(super) fn run(global: &GlobalArgs, args: &ShellArgs) -> Result<()> {
-    let opts = options::shell(global, &args.display, &args.preview, &args.apply)?;
+    let mut opts = options::shell(global, &args.display, &args.preview, &args.apply)?;
+    opts.target = args.target.clone();
     let conn = Connection::open(args.target.as_deref(), &OpenOptions::default())?;
     crate::shell::run_on(conn, &opts)
 }

@@ -4,6 +4,8 @@
 //! person decides: Ctrl-C cancels the question instead of reaching the
 //! process as SIGINT, and the shell goes on with nothing applied.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rustyline::error::ReadlineError;
 
 use crate::error::{Error, Result};
@@ -26,9 +28,26 @@ impl Answer {
     }
 }
 
+/// Microseconds spent waiting for answers, ever: `\timing` leaves them
+/// out, so it reports the statement's time, not the person's.
+static WAITED_US: AtomicU64 = AtomicU64::new(0);
+
+/// Time spent waiting for answers so far.
+pub(crate) fn waited() -> std::time::Duration {
+    std::time::Duration::from_micros(WAITED_US.load(Ordering::SeqCst))
+}
+
 /// Asks `prompt` and reads one line. No history: answers are not
 /// statements, and tokens are credentials.
 pub(crate) fn ask(prompt: &str) -> Result<Answer> {
+    let started = std::time::Instant::now();
+    let answer = read(prompt);
+    let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    WAITED_US.fetch_add(us, Ordering::SeqCst);
+    answer
+}
+
+fn read(prompt: &str) -> Result<Answer> {
     let config = rustyline::Config::builder().auto_add_history(false).build();
     let mut editor = rustyline::DefaultEditor::with_config(config)
         .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;

@@ -48,6 +48,7 @@ impl Shell {
             self.buffer.text.len()
         };
         self.buffer.text.push_str(line);
+        self.interpolate_from(from);
         let found = scan(self.engine(), &self.buffer.text, from);
         let Some(at) = found.backslash else {
             self.run_ready();
@@ -61,6 +62,21 @@ impl Shell {
         }
         self.run_ready();
         self.buffer_meta(&meta)
+    }
+
+    /// psql variables typed in the buffer from `from` on, replaced.
+    fn interpolate_from(&mut self, from: usize) {
+        if self.vars.is_empty() {
+            return;
+        }
+        let found = scan(self.engine(), &self.buffer.text, from);
+        if found.colons.is_empty() {
+            return;
+        }
+        let tail = self.buffer.text.split_off(from);
+        let at: Vec<usize> = found.colons.iter().map(|c| c - from).collect();
+        let replaced = super::settings::interpolate(&tail, &at, &self.vars);
+        self.buffer.text.push_str(&replaced);
     }
 
     /// Runs the statements the buffer holds up to its last top-level `;`,
@@ -86,11 +102,7 @@ impl Shell {
         let cmd = meta.split_whitespace().next().unwrap_or_default();
         match cmd {
             "\\g" | "\\gx" => {
-                let text = if self.buffer.text.trim().is_empty() {
-                    self.buffer.last.clone()
-                } else {
-                    std::mem::take(&mut self.buffer.text)
-                };
+                let text = self.take_query();
                 if text.trim().is_empty() {
                     return Err(Error::input("\\g: the query buffer is empty"));
                 }
@@ -120,6 +132,17 @@ impl Shell {
                 self.edit_buffer()?;
                 Ok(Step::Continue)
             }
+            "\\watch" => {
+                let text = self.take_query();
+                let arg = meta.strip_prefix(cmd).map(str::trim);
+                self.watch(&text, arg.filter(|a| !a.is_empty()))?;
+                self.buffer.last = text;
+                Ok(Step::Continue)
+            }
+            "\\i" | "\\include" => {
+                let arg = meta.strip_prefix(cmd).map(str::trim).unwrap_or_default();
+                self.include(arg)
+            }
             _ => match self.run_meta(meta)? {
                 true => Ok(Step::Continue),
                 false => Ok(Step::Quit),
@@ -127,14 +150,51 @@ impl Shell {
         }
     }
 
-    /// `\e`: the buffer (or the last statement) in `$VISUAL`/`$EDITOR`; the
-    /// text comes back into the buffer and runs when it ends with `;`.
-    fn edit_buffer(&mut self) -> Result<()> {
-        let text = if self.buffer.text.trim().is_empty() {
+    /// The statement the buffer holds, taken out of it; the last one run
+    /// when it is empty.
+    fn take_query(&mut self) -> String {
+        if self.buffer.text.trim().is_empty() {
+            self.buffer.text.clear();
             self.buffer.last.clone()
         } else {
             std::mem::take(&mut self.buffer.text)
+        }
+    }
+
+    /// `\i FILE`: the file's lines, taken as typed ones (through the
+    /// guard, meta commands included), with a buffer of their own.
+    fn include(&mut self, arg: &str) -> Result<Step> {
+        let Some(path) = super::settings::words(arg).into_iter().next() else {
+            return Err(Error::input("\\i: missing required argument: \\i FILE"));
         };
+        if self.include_depth >= 16 {
+            return Err(Error::input(format!(
+                "\\i {path}: files include each other more than 16 deep; stopped"
+            )));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::io(format!("\\i: cannot read {path}: {e}")))?;
+        let outer = std::mem::take(&mut self.buffer.text);
+        self.include_depth += 1;
+        let mut step = Step::Continue;
+        for line in text.lines() {
+            step = self.take_reported(line)?;
+            if step == Step::Quit || self.closed.is_some() {
+                break;
+            }
+        }
+        let rest = std::mem::replace(&mut self.buffer.text, outer);
+        if step == Step::Continue && !rest.trim().is_empty() {
+            self.run_buffered(rest);
+        }
+        self.include_depth -= 1;
+        Ok(step)
+    }
+
+    /// `\e`: the buffer (or the last statement) in `$VISUAL`/`$EDITOR`; the
+    /// text comes back into the buffer and runs when it ends with `;`.
+    fn edit_buffer(&mut self) -> Result<()> {
+        let text = self.take_query();
         let edited = super::editor::edit(&text)?;
         self.buffer.text = edited.trim_end().to_owned();
         self.run_ready();

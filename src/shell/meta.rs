@@ -117,6 +117,19 @@ impl Shell {
                 };
                 self.print(&format!("Previews are {word}.\n"))?
             }
+            "\\pset" => self.pset(arg)?,
+            "\\copy" => {
+                drop(schema);
+                self.copy(arg)?;
+            }
+            "\\set" => self.set_var(arg)?,
+            "\\unset" => self.unset_var(arg)?,
+            "\\echo" => self.echo(arg)?,
+            "\\o" | "\\out" => self.output_to(arg)?,
+            "\\c" | "\\connect" => {
+                drop(schema);
+                self.reconnect(arg)?;
+            }
             "\\conninfo" => {
                 let text = conninfo_text(self.conn.identity());
                 self.print(&text)?
@@ -141,7 +154,7 @@ pub(super) fn not_found(name: &str) -> Error {
     ))
 }
 
-fn conninfo_text(id: &crate::db::TargetIdentity) -> String {
+pub(super) fn conninfo_text(id: &crate::db::TargetIdentity) -> String {
     let mut s = format!(
         "{} {} at {}\n",
         id.engine.name(),
@@ -206,14 +219,36 @@ Meta commands
   \\preview [full|summary] show large previews whole, or summarized by table
   \\undo [ID]      list this database's recent changes, or undo change ID
   \\conninfo       where you are connected
+  \\c DB          connect to another database (a name on the same server,
+                  a URL, conninfo or SQLite file); its policy and journal
+  \\pset [OPTION [VALUE]] null TEXT (NULL is shown empty by default),
+                  format aligned|unaligned|csv, border 0|1|2,
+                  pager on|off|always
+  \\o [FILE]      read results to FILE, or back to the terminal
+                  (previews and questions stay on the terminal)
+  \\i FILE        run the statements in FILE, through the guard as typed
+  \\set [NAME [VALUE]] set or list variables; :NAME, :'NAME' and :\"NAME\"
+                  in a statement are replaced; \\unset NAME removes one
+  \\echo TEXT     print TEXT
+
+Query buffer
+  \\g             run the statement typed so far (or the last one again)
+  \\gx            the same, with expanded display for this result
+  \\p             show the statement typed so far (or the last one)
+  \\r             clear the statement typed so far
+  \\e             edit it (or the last one) in $PSQL_EDITOR, $VISUAL or $EDITOR
+  \\watch [SECS]  run a read again every SECS seconds (2) until Ctrl-C
 
 PATTERN is psql's: [schema.]name, * and ? wildcards, unquoted letters
 fold to lower case, \"Quoted\" parts match exactly; a pattern without a
 schema matches in every schema. System objects are listed only when the
 pattern names a schema (\\df pg_catalog.now).
 
-Statements end with ';' and may span lines. Ctrl-C cancels the input line
-or the running query. Reads run in a read-only transaction. A write shows
+Statements end with ';' and may span lines; the prompt says what is still
+open (-> a statement, '> a string, \"> a name, $> a dollar body, *> a
+comment, (> parentheses). Ctrl-C clears the input, cancels the running
+query, or answers no to a question. Results taller or wider than the
+terminal go through $PSQL_PAGER, $PAGER or less -S. Reads run in a read-only transaction. A write shows
 its preview (every row it deletes, changes or leaves dangling, at every
 depth) and asks; `apply` runs it under guard and journals every changed
 row, so \\undo ID puts it back. DDL and anything unrecognised never run.

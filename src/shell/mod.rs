@@ -21,18 +21,24 @@ mod ask;
 mod catalog;
 pub(crate) mod command;
 pub mod complete;
+mod copy;
 pub(crate) mod describe;
 mod editor;
+mod formats;
 mod input;
 pub(crate) mod interrupt;
 mod meta;
+mod pager;
 pub mod progress;
+mod reconnect;
 pub mod render;
 mod repl;
 mod script;
+mod settings;
 mod sql_help;
 pub mod ui;
 pub mod undo;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -80,6 +86,16 @@ pub(crate) struct Shell {
     buffer: input::QueryBuffer,
     /// Statements and meta commands that failed or were refused.
     failed: usize,
+    /// psql variables (`\\set`).
+    vars: std::collections::BTreeMap<String, String>,
+    /// `\\pset pager`.
+    pager: pager::PagerMode,
+    /// Where read results go after `\\o FILE`; the terminal otherwise.
+    results: Option<Box<dyn Write>>,
+    /// What the session was opened with (`\\c` opens the next with it).
+    options: Options,
+    /// How deep `\\i` files include each other.
+    include_depth: u8,
     /// Confirmation can be asked (stdin is a terminal).
     pub interactive: bool,
     pub apply: ApplyOptions,
@@ -143,6 +159,8 @@ impl ApplyFlags {
 /// What a shell session starts with.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The target as given (`\\c NAME` replaces its database).
+    pub target: Option<String>,
     /// The name recorded with every change and audit event.
     pub operator: String,
     /// The operator's SSH key (`--key`), which proves who they are when a
@@ -198,6 +216,7 @@ impl Shell {
                 color,
                 width,
                 display_limit: options.display_limit,
+                ..DisplaySettings::default()
             },
             format: Format::Text,
             timing: false,
@@ -217,6 +236,11 @@ impl Shell {
             script: None,
             buffer: input::QueryBuffer::default(),
             failed: 0,
+            vars: std::collections::BTreeMap::new(),
+            pager: pager::PagerMode::default(),
+            results: None,
+            options: options.clone(),
+            include_depth: 0,
             interactive: std::io::stdin().is_terminal(),
             apply,
             trail,
@@ -239,6 +263,18 @@ impl Shell {
 
     fn print(&mut self, s: &str) -> Result<()> {
         render::write_flushed(&mut *self.out, s)
+    }
+
+    /// A read's result: to the `\o` file, through the pager when it does
+    /// not fit the terminal, or printed.
+    fn show_result(&mut self, text: &str) -> Result<()> {
+        if let Some(file) = self.results.as_mut() {
+            return render::write_flushed(&mut **file, text);
+        }
+        if pager::page(text, self.pager)? {
+            return Ok(());
+        }
+        self.print(text)
     }
 
     fn print_err(&mut self, s: &str) {
@@ -285,6 +321,7 @@ impl Shell {
             self.audit("statement", detail)?;
         }
         let started = Instant::now();
+        let waited = ask::waited();
         self.json_printed = false;
         let result = match stmt.kind {
             Kind::Read => self.run_read(&stmt.text),
@@ -304,7 +341,10 @@ impl Shell {
             _ => Err(refusal(&stmt)),
         };
         if self.timing && self.format == Format::Text {
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            // The time at the Apply prompt is the person's, not the
+            // statement's.
+            let asked = ask::waited().saturating_sub(waited);
+            let ms = started.elapsed().saturating_sub(asked).as_secs_f64() * 1000.0;
             let _ = self.print(&format!("Time: {ms:.3} ms\n"));
         }
         if let (Err(e), Format::Json, false) = (&result, self.format, self.json_printed) {
@@ -423,13 +463,15 @@ impl Shell {
                 let mut sink = render::TableCollector::new(&self.display);
                 let conn = &mut self.conn;
                 let summary = while_running(canceller, || conn.run_read(text, &mut sink))?;
-                if summary.has_result {
-                    let rendered = sink.render(&summary);
-                    self.print(&rendered)?;
+                let rendered = if summary.has_result {
+                    sink.render(&summary)
                 } else {
-                    self.print("OK\n")?;
+                    "OK\n".to_owned()
+                };
+                if let Some(note) = sink.cut_note(&summary) {
+                    self.print_err(&note);
                 }
-                Ok(())
+                self.show_result(&rendered)
             }
             Format::Json => {
                 let mut sink = render::JsonWriter::new(&mut *self.out);

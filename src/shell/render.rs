@@ -37,6 +37,16 @@ pub enum Expanded {
     Auto,
 }
 
+/// `\pset format`: psql's aligned tables, its unaligned `a|b` lines, or
+/// CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    #[default]
+    Aligned,
+    Unaligned,
+    Csv,
+}
+
 /// How results are displayed.
 #[derive(Debug, Clone)]
 pub struct DisplaySettings {
@@ -47,10 +57,28 @@ pub struct DisplaySettings {
     pub width: Option<u16>,
     /// Rows shown per result.
     pub display_limit: usize,
+    /// How NULL is shown (`\pset null`): empty by default, as in psql,
+    /// so a stored `<null>` string is never mistaken for NULL.
+    pub null: String,
+    /// `\pset format`.
+    pub format: OutputFormat,
+    /// `\pset border`: 0 (no lines), 1 (psql's default), 2 (a box).
+    pub border: u8,
 }
 
-/// How NULL is shown, like pgcli: distinct from an empty string.
-pub(crate) const NULL_TEXT: &str = "<null>";
+impl Default for DisplaySettings {
+    fn default() -> Self {
+        DisplaySettings {
+            expanded: Expanded::Auto,
+            color: false,
+            width: None,
+            display_limit: 1000,
+            null: String::new(),
+            format: OutputFormat::Aligned,
+            border: 1,
+        }
+    }
+}
 
 /// psql's unaligned-border look: ` a | b `, a `---+---` rule under the
 /// header, no outer box.
@@ -58,6 +86,21 @@ const PSQL_STYLE: TableStyle = TableStyle::new()
     .header_lines(ContentLineStyle::none().junction('|'))
     .header_separator(LineStyle::none().fill('-').junction('+'))
     .content_lines(ContentLineStyle::none().junction('|'));
+
+/// psql's `\pset border 0`: columns apart by a space, a dashed rule
+/// under the header.
+const BORDER0_STYLE: TableStyle = TableStyle::new()
+    .header_lines(ContentLineStyle::none().junction(' '))
+    .header_separator(LineStyle::none().fill('-').junction(' '))
+    .content_lines(ContentLineStyle::none().junction(' '));
+
+/// psql's `\pset border 2`: the table in a `+---+` box.
+const BORDER2_STYLE: TableStyle = TableStyle::new()
+    .top_border(LineStyle::new('+', '-', '+', '+'))
+    .header_lines(ContentLineStyle::new('|', '|', '|'))
+    .header_separator(LineStyle::new('+', '-', '+', '+'))
+    .content_lines(ContentLineStyle::new('|', '|', '|'))
+    .bottom_border(LineStyle::new('+', '-', '+', '+'));
 
 /// Expanded records: `name | value` lines, nothing else.
 const RECORD_STYLE: TableStyle =
@@ -100,12 +143,30 @@ impl TableCollector {
         self.hidden
     }
 
+    /// Formats without a footer (CSV) cannot say that rows were left
+    /// out: the note for the operator, beside the result.
+    pub fn cut_note(&self, summary: &ReadSummary) -> Option<String> {
+        let shown = self.rows.len() as u64;
+        let total = summary.rows.max(shown + self.hidden);
+        (self.settings.format == OutputFormat::Csv && total > shown)
+            .then(|| format!("(showing the first {shown} of {total} rows; \\limit N shows more)"))
+    }
+
     /// The rendered result, footer included.
     pub fn render(&self, summary: &ReadSummary) -> String {
         let shown = self.rows.len() as u64;
         // The engine's count is authoritative; ours can only be lower if a
         // sink was fed outside `run_read`, so take the larger.
         let total = summary.rows.max(shown + self.hidden);
+        match self.settings.format {
+            OutputFormat::Aligned => {}
+            OutputFormat::Unaligned => {
+                return super::formats::unaligned(&self.columns, &self.rows, &self.settings, total);
+            }
+            OutputFormat::Csv => {
+                return super::formats::csv(&self.columns, &self.rows, &self.settings);
+            }
+        }
         let mut out = String::new();
         if !self.columns.is_empty() {
             let cells = self.display_cells();
@@ -113,10 +174,9 @@ impl TableCollector {
             let expanded = match self.settings.expanded {
                 Expanded::On => true,
                 Expanded::Off => false,
-                Expanded::Auto => self
-                    .settings
-                    .width
-                    .is_some_and(|w| natural_width(&self.columns, &cells) > usize::from(w)),
+                Expanded::Auto => self.settings.width.is_some_and(|w| {
+                    natural_width(&self.columns, &cells, &self.settings.null) > usize::from(w)
+                }),
             };
             if expanded {
                 if !cells.is_empty() {
@@ -202,7 +262,7 @@ impl TableCollector {
     }
 
     fn null_cell(&self) -> Cell {
-        let c = Cell::new(NULL_TEXT);
+        let c = Cell::new(visible(&self.settings.null));
         if self.settings.color {
             c.add_attribute(Attribute::Dim)
         } else {
@@ -211,7 +271,12 @@ impl TableCollector {
     }
 
     fn render_table(&self, cells: &[Vec<Shown>], numeric: &[bool]) -> String {
-        let mut t = self.new_table(PSQL_STYLE);
+        let style = match self.settings.border {
+            0 => BORDER0_STYLE,
+            2 => BORDER2_STYLE,
+            _ => PSQL_STYLE,
+        };
+        let mut t = self.new_table(style);
         let mut header = Row::new();
         for (c, is_num) in self.columns.iter().zip(numeric) {
             // Names are aligned like their values (pgcli's choice rather
@@ -254,6 +319,13 @@ impl TableCollector {
                 t.add_row(r);
             }
         }
+        if self.settings.border == 0 {
+            for i in 0..self.columns.len() {
+                if let Some(col) = t.column_mut(i) {
+                    col.set_padding((0, 0));
+                }
+            }
+        }
         let mut s = t.trim_fmt();
         s.push('\n');
         s
@@ -269,7 +341,7 @@ impl TableCollector {
         measure.force_no_tty();
         for row in cells {
             for (name, value) in names.iter().zip(row) {
-                measure.add_row(vec![name.as_str(), value.as_str()]);
+                measure.add_row(vec![name.as_str(), value.as_str(&self.settings.null)]);
             }
         }
         let widths = measure.column_max_content_widths();
@@ -333,9 +405,9 @@ impl Shown {
         }
     }
 
-    fn as_str(&self) -> &str {
+    fn as_str<'a>(&'a self, null: &'a str) -> &'a str {
         match self {
-            Shown::Null => NULL_TEXT,
+            Shown::Null => null,
             Shown::Text(s) => s,
         }
     }
@@ -343,12 +415,12 @@ impl Shown {
 
 /// The width of the table laid out without any limit: every column's widest
 /// line plus one space of padding each side, and a `|` between columns.
-fn natural_width(columns: &[ColumnMeta], cells: &[Vec<Shown>]) -> usize {
+fn natural_width(columns: &[ColumnMeta], cells: &[Vec<Shown>], null: &str) -> usize {
     let mut t = Table::new();
     t.force_no_tty();
     t.set_header(columns.iter().map(|c| visible(&c.name)));
     for row in cells {
-        t.add_row(row.iter().map(Shown::as_str));
+        t.add_row(row.iter().map(|v| v.as_str(null)));
     }
     let widths = t.column_max_content_widths();
     widths.iter().map(|w| usize::from(*w) + 2).sum::<usize>() + widths.len().saturating_sub(1)
@@ -512,9 +584,10 @@ mod tests {
     fn settings(expanded: Expanded, width: Option<u16>, limit: usize) -> DisplaySettings {
         DisplaySettings {
             expanded,
-            color: false,
             width,
             display_limit: limit,
+            null: "<null>".into(),
+            ..DisplaySettings::default()
         }
     }
 

@@ -48,7 +48,7 @@ impl Shell {
 
     /// Takes a line, reporting a meta command's failure; only output that
     /// can no longer be written ends the session.
-    fn take_reported(&mut self, line: &str) -> Result<Step> {
+    pub(super) fn take_reported(&mut self, line: &str) -> Result<Step> {
         match self.take_line(line) {
             Ok(step) => Ok(step),
             Err(e) if e.is_broken_pipe() => Err(e),

@@ -56,6 +56,12 @@ pub struct Scan {
     /// Byte offset of the first backslash at the top level at or after
     /// the offset asked for: a meta command starts there.
     pub backslash: Option<usize>,
+    /// Byte offsets, at or after the offset asked for, of top-level `:`
+    /// that may start a psql variable (`:name`, `:'name'`, `:"name"`);
+    /// never one of a `::` cast.
+    pub colons: Vec<usize>,
+    /// Byte offset of the `)` that closes the first top-level `(`.
+    pub first_close: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -81,6 +87,8 @@ pub fn scan(engine: Engine, text: &str, meta_from: usize) -> Scan {
     let mut depth = 0u32;
     let mut last_end = None;
     let mut backslash = None;
+    let mut colons = Vec::new();
+    let mut first_close = None;
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
@@ -109,6 +117,9 @@ pub fn scan(engine: Engine, text: &str, meta_from: usize) -> Scan {
                     State::Top
                 }
                 b')' => {
+                    if depth == 1 && first_close.is_none() {
+                        first_close = Some(i);
+                    }
                     depth = depth.saturating_sub(1);
                     State::Top
                 }
@@ -119,6 +130,17 @@ pub fn scan(engine: Engine, text: &str, meta_from: usize) -> Scan {
                 b'\\' => {
                     if i >= meta_from && backslash.is_none() {
                         backslash = Some(i);
+                    }
+                    State::Top
+                }
+                b':' if next == Some(b':') => {
+                    step = 2;
+                    State::Top
+                }
+                b':' => {
+                    let starts = next.is_some_and(|n| is_word_byte(n) || n == b'\'' || n == b'"');
+                    if i >= meta_from && starts {
+                        colons.push(i);
                     }
                     State::Top
                 }
@@ -188,6 +210,8 @@ pub fn scan(engine: Engine, text: &str, meta_from: usize) -> Scan {
         pending,
         last_end,
         backslash,
+        colons,
+        first_close,
     }
 }
 
@@ -270,5 +294,18 @@ mod tests {
         assert_eq!(scan(pg, "SELECT '\\d' \\g", 0).backslash, Some(12));
         assert_eq!(scan(pg, "SELECT '\\d'", 0).backslash, None);
         assert_eq!(scan(pg, "a \\x\nb \\g", 5).backslash, Some(7));
+    }
+
+    #[test]
+    fn the_first_parenthesis_closes_past_quotes() {
+        let s = "(select ')' from (t)) to 'f'";
+        assert_eq!(scan(Engine::Postgres, s, 0).first_close, Some(20));
+    }
+
+    #[test]
+    fn variables_are_top_level_colons_but_not_casts() {
+        let pg = Engine::Postgres;
+        let s = "SELECT :id, 1::int, ':x', :'n' -- :c";
+        assert_eq!(scan(pg, s, 0).colons, vec![7, 26]);
     }
 }

@@ -80,6 +80,7 @@ mod policy_pinned;
 mod reads;
 mod reads_errors;
 mod render;
+mod shell_meta;
 mod shell_terminal;
 mod terminal;
 mod undo_keyless;

@@ -17,9 +17,9 @@ fn render_at(target: &str, sql: &str, expanded: Expanded, width: Option<u16>) ->
     let mut conn = Connection::open(Some(target), &OpenOptions::default()).expect("open target");
     let settings = DisplaySettings {
         expanded,
-        color: false,
         width,
-        display_limit: 1000,
+        null: "<null>".into(),
+        ..DisplaySettings::default()
     };
     let mut sink = TableCollector::new(&settings);
     let summary = conn.run_read(sql, &mut sink).expect("read");

@@ -22,18 +22,24 @@ pub(crate) struct Terminal {
 impl Terminal {
     /// The shell of machine `j` on its database.
     pub(crate) fn open(j: &JournalDir) -> Terminal {
-        Terminal::spawn(j, &[], "dumb")
+        Terminal::spawn(j, &[], "dumb", &[])
     }
 
     /// The shell of machine `j` with `args`, on a terminal the line
     /// editor drives in raw mode, as a person's is: Ctrl-C reaches it as
     /// a key, not as SIGINT.
     pub(crate) fn open_raw(j: &JournalDir, args: &[&str]) -> Terminal {
-        Terminal::spawn(j, args, "xterm")
+        Terminal::spawn(j, args, "xterm", &[])
     }
 
-    fn spawn(j: &JournalDir, args: &[&str], term: &str) -> Terminal {
-        let shell = j.command(args);
+    /// [`Terminal::open_raw`] with `env` set for the shell.
+    pub(crate) fn open_raw_env(j: &JournalDir, args: &[&str], env: &[(&str, &str)]) -> Terminal {
+        Terminal::spawn(j, args, "xterm", env)
+    }
+
+    fn spawn(j: &JournalDir, args: &[&str], term: &str, env: &[(&str, &str)]) -> Terminal {
+        let mut shell = j.command(args);
+        shell.envs(env.iter().copied());
         let program = shell.get_program().to_string_lossy().replace('\'', "'\\''");
         let mut cmd = std::process::Command::new("script");
         // A terminal wide enough for a value to show whole.
