@@ -9,7 +9,6 @@ use std::time::Duration;
 use crate::cli::{ApplyArgs, DisplayArgs, Format, GlobalArgs, PreviewArgs};
 use crate::error::{Error, Result};
 
-/// The operator's name: `--as`, else `$USER`, else `unknown`.
 /// The audit witness: `--audit-log`, or the default under the state
 /// directory.
 pub(super) fn witness(global: &GlobalArgs) -> Option<crate::journal::trail::Witness> {
@@ -20,11 +19,14 @@ pub(super) fn witness(global: &GlobalArgs) -> Option<crate::journal::trail::Witn
         .map(crate::journal::trail::Witness::new)
 }
 
+/// The operator's name: `--as`, else `$USER`, else the operating
+/// system's name for this user (as libpq finds it), else `unknown`.
 pub(super) fn operator(global: &GlobalArgs) -> String {
     global
         .operator
         .clone()
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(crate::db::os_user_name)
         .unwrap_or_else(|| "unknown".into())
 }
 

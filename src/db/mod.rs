@@ -29,6 +29,8 @@ pub use crate::model::Engine;
 pub use crate::model::Value;
 use crate::schema::{QualName, Schema};
 pub use bulk::BulkFormat;
+/// The operating system's name for this process's user, as libpq finds it.
+pub(crate) use postgres::conninfo::os_user_name;
 use std::collections::BTreeMap;
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with

@@ -93,3 +93,25 @@ fn a_port_that_speaks_something_else_is_named_as_such() {
         assert!(err.contains("connection pooler"), "{err}");
     }
 }
+
+/// With `$USER` unset, the operator on record is the operating system's
+/// name for this user too, not `unknown`.
+#[test]
+fn with_no_user_anywhere_the_os_user_is_the_operator() {
+    let db = SqliteDb::with("create table t(a integer);");
+    let state = tempfile::tempdir().unwrap();
+    let out = dbguard(state.path())
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["exec", &db.target(), "-c", "select 1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let witness = state.path().join("dbguard").join("audit.jsonl");
+    let audit = std::fs::read_to_string(&witness).unwrap_or_default();
+    let user = os_user();
+    assert!(
+        audit.contains(&format!("\"operator\":\"{user}\"")),
+        "not {user} on record:\n{audit}"
+    );
+}
