@@ -115,3 +115,37 @@ fn with_no_user_anywhere_the_os_user_is_the_operator() {
         "not {user} on record:\n{audit}"
     );
 }
+
+/// A peer that accepts and then says nothing held the session forever:
+/// the driver's timeout covers opening the socket only. Connecting now
+/// gives up at `connect_timeout`, naming the host.
+#[test]
+fn a_port_that_never_answers_is_given_up_at_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            held.push(s);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let state = tempfile::tempdir().unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/x?sslmode=disable&connect_timeout=2");
+    let started = std::time::Instant::now();
+    let out = dbguard(state.path())
+        .args(["exec", &url, "-c", "select 1"])
+        .output()
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no answer from 127.0.0.1 within 2 s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(waited < std::time::Duration::from_secs(20), "{waited:?}");
+}

@@ -19,7 +19,7 @@ use super::pgpass::{pgpass_lookup, read_passfile};
 use super::tls::{TlsConnector, tls_connector};
 use super::{DEFAULT_PORT, PgParams, SslMode, is_socket_host};
 use crate::db::Canceller;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Connects to the first host that accepts, like libpq: each host (and
 /// each address of a host name) in order; a server that answers with an
@@ -28,9 +28,39 @@ pub fn connect(params: &PgParams) -> Result<Client> {
     connect_with_host(params).map(|(client, _)| client)
 }
 
+/// How long connecting may take in all when the target sets no
+/// `connect_timeout`.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Like [`connect`], also saying which entry of `params.hosts` answered,
 /// so the identity of a multi-host target names the server really used.
+///
+/// The driver's `connect_timeout` only bounds opening the socket: a peer
+/// that accepts and then says nothing (a Redis, an HTTP server, a stuck
+/// proxy) would hold the session forever. So the whole attempt runs on a
+/// thread and is given up at a deadline: `connect_timeout` for each host,
+/// or a minute.
 pub(crate) fn connect_with_host(params: &PgParams) -> Result<(Client, usize)> {
+    let deadline = params.connect_timeout.map_or(DEFAULT_DEADLINE, |t| {
+        let hosts = u32::try_from(params.hosts.len().max(1)).unwrap_or(u32::MAX);
+        Duration::from_secs(t.max(1)).saturating_mul(hosts)
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = params.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(connect_now(&owned));
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(result) => result,
+        Err(_) => Err(Error::connect(format!(
+            "no answer from {} within {} s while starting the PostgreSQL protocol\nCheck that a PostgreSQL server listens there (not another service, or a proxy that holds the connection); give connect_timeout=SECS in the target to wait longer.",
+            params.hosts.join(","),
+            deadline.as_secs()
+        ))),
+    }
+}
+
+fn connect_now(params: &PgParams) -> Result<(Client, usize)> {
     let tls = tls_connector(params)?;
     let mut passfile: Option<Option<String>> = None;
     let mut failures = Vec::new();

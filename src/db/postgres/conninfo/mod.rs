@@ -40,8 +40,8 @@ mod tls;
 
 pub(crate) use connect::connect_with_host;
 pub use connect::{canceller, connect};
-pub use env::{Ambient, resolve};
 pub(crate) use env::os_user_name;
+pub use env::{Ambient, resolve};
 pub use parse::RawOptions;
 pub(crate) use parse::looks_like_keyword_value;
 pub use tls::{Handshake, HandshakeError, SslMode, TlsConnector};
