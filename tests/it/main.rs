@@ -16,6 +16,7 @@ mod apply_crash;
 mod apply_drift;
 mod apply_export;
 mod apply_replay;
+mod apply_returning;
 mod apply_triggers;
 mod apply_types;
 mod apply_types_encoding;
