@@ -52,6 +52,7 @@ mod impact_associations;
 mod impact_chains;
 mod impact_checks;
 mod impact_delete;
+mod impact_diff_snap;
 mod impact_found;
 mod impact_generated;
 mod impact_generated_schema;
