@@ -27,7 +27,9 @@
 //!    journal's snapshot tables (`crate::journal`), in their own types.
 //! 4. Execute the operator's statement as typed (an INSERT as the first
 //!    part of a statement that also copies the rows it inserts, or watched
-//!    by a temporary trigger on SQLite).
+//!    by a temporary trigger on SQLite). The rows its own `RETURNING` list
+//!    gives back are kept for the operator, as the engine returned them
+//!    here: what a committed change returned, not read again later.
 //! 5. Verify coverage: the statement's row count, and the engine's own
 //!    per-table counters (Postgres `pg_stat_xact_user_tables`, SQLite
 //!    `total_changes()`), equal what was captured. A table changed that was
@@ -47,7 +49,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::ApplyContext;
 use crate::db::dialect::Dialect;
 use crate::db::journal::Part;
-use crate::db::{ApplyTx, Executed, GuardOptions, RowScope, TableCounts};
+use crate::db::{
+    ApplyTx, Executed, GuardOptions, OwnReturning, Returned, RowScope, RowSink, TableCounts,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, Context, Impact, PreviewOptions, RowSet};
 use crate::journal::write::Capture;
@@ -71,21 +75,28 @@ pub(super) struct Done {
     pub recorded: BTreeMap<String, TableCounts>,
     /// Set when the change is only partly covered by its entry.
     pub partial: Option<String>,
+    /// The rows the statement's own `RETURNING` list gave back, if it has
+    /// one.
+    pub returned: Option<Returned>,
 }
 
 /// Applies a confirmed write, as recomputed in the guarded transaction
 /// `tx` ([`recompute`], before the entry was begun), recording into `rec`:
-/// steps 2 to 6 of the module doc.
+/// steps 2 to 6 of the module doc. Of the rows the statement's own
+/// `RETURNING` list gives back, the first `keep` are kept.
 pub(super) fn write(
     cx: &ApplyContext<'_>,
     tx: &mut dyn ApplyTx,
     rec: &mut Recording,
     stmt: &Statement,
     fresh: &Impact,
+    keep: usize,
 ) -> Result<Done> {
     let mut done = Done {
         recorded: BTreeMap::new(),
         partial: None,
+        returned: crate::sql::has_own_returning(rec.engine(), &stmt.text)
+            .then(|| Returned::new(keep)),
     };
     describe_tables(cx.schema, rec, fresh)?;
     let expected = lock_and_capture(cx.schema, tx, rec, fresh, &mut done)?;
@@ -289,29 +300,7 @@ fn execute(
     } else {
         None
     };
-    let inserts: Vec<&RowSet> = fresh
-        .row_sets
-        .iter()
-        .filter(|s| s.op == Op::Insert)
-        .collect();
-    let executed = match inserts.first() {
-        Some(set) => {
-            let returning = crate::sql::returning_all(rec.engine(), &stmt.text);
-            let (executed, inserted) = rec.execute_insert(
-                tx,
-                &set.table.to_string(),
-                &stmt.text,
-                returning.as_deref(),
-                None,
-            )?;
-            done.recorded
-                .entry(set.table.to_string())
-                .or_default()
-                .inserted += inserted;
-            executed
-        }
-        None => tx.execute_statement(&stmt.text)?,
-    };
+    let executed = run_statement(tx, rec, stmt, fresh, done)?;
     let n = executed.reported;
     verify_count(fresh, expected, n)?;
     let mut uncovered = verify_coverage(
@@ -347,6 +336,41 @@ fn execute(
         done.partial = Some(uncovered);
     }
     Ok(())
+}
+
+/// Step 4: the operator's statement, an INSERT copying the rows it
+/// inserts; the rows of its own `RETURNING` list go to `done.returned`.
+fn run_statement(
+    tx: &mut dyn ApplyTx,
+    rec: &mut Recording,
+    stmt: &Statement,
+    fresh: &Impact,
+    done: &mut Done,
+) -> Result<Executed> {
+    let returned = done.returned.as_mut().map(|r| r as &mut dyn RowSink);
+    let Some(set) = fresh.row_sets.iter().find(|s| s.op == Op::Insert) else {
+        return tx.execute_statement(&stmt.text, returned);
+    };
+    let engine = rec.engine();
+    let returning = crate::sql::returning_all(engine, &stmt.text);
+    let then_all = crate::sql::own_returning_then_all(engine, &stmt.text);
+    let own = match (returned, then_all.as_deref()) {
+        (Some(sink), Some(then_all)) => Some(OwnReturning { then_all, sink }),
+        _ => None,
+    };
+    let (executed, inserted) = rec.execute_insert(
+        tx,
+        &set.table.to_string(),
+        &stmt.text,
+        returning.as_deref(),
+        None,
+        own,
+    )?;
+    done.recorded
+        .entry(set.table.to_string())
+        .or_default()
+        .inserted += inserted;
+    Ok(executed)
 }
 
 /// What the code the statement sets off would do beyond the rows its

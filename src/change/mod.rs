@@ -204,9 +204,11 @@ pub struct Applied {
 /// What a plan's apply reports.
 #[derive(Debug)]
 pub enum Detail {
-    /// Rows recorded per table and operation.
+    /// Rows recorded per table and operation, and the rows the
+    /// statement's own `RETURNING` list gave back, if it has one.
     Write {
         recorded: BTreeMap<String, TableCounts>,
+        returned: Option<crate::db::Returned>,
     },
     Undo(Box<UndoReport>),
     /// A policy pinned.

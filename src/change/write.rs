@@ -18,16 +18,28 @@ pub struct Write {
     /// The impact recomputed in the apply's transaction, before its entry
     /// is written (`Plan::prepare`).
     fresh: Option<Impact>,
+    /// How many of the rows its own `RETURNING` list gives back are kept
+    /// to be shown.
+    keep_returned: usize,
 }
 
 impl Write {
-    /// A write of `statement`, previewed with `options`.
+    /// A write of `statement`, previewed with `options`, keeping every
+    /// row its own `RETURNING` list gives back.
     pub fn new(statement: Statement, options: PreviewOptions) -> Write {
         Write {
             statement,
             options,
             fresh: None,
+            keep_returned: usize::MAX,
         }
+    }
+
+    /// Keeps only the first `rows` the statement's own `RETURNING` list
+    /// gives back (the rest are counted), as a read shows one page.
+    pub fn keep_returned(mut self, rows: usize) -> Write {
+        self.keep_returned = rows;
+        self
     }
 
     /// Whether policy sees a WHERE: one that holds for every row whatever
@@ -114,10 +126,11 @@ impl Plan for Write {
             .fresh
             .take()
             .ok_or_else(|| Error::io("a write was applied without being prepared"))?;
-        let done = super::apply::write(cx, tx, rec, &self.statement, &fresh)?;
+        let done = super::apply::write(cx, tx, rec, &self.statement, &fresh, self.keep_returned)?;
         Ok((
             Detail::Write {
                 recorded: done.recorded,
+                returned: done.returned,
             },
             done.partial,
         ))

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod listing;
 pub mod postgres;
 pub mod restore;
+pub mod returned;
 pub mod rows;
 pub mod seal;
 pub mod sqlite;
@@ -31,6 +32,7 @@ use crate::schema::{QualName, Schema};
 pub use bulk::BulkFormat;
 /// The operating system's name for this process's user, as libpq finds it.
 pub(crate) use postgres::conninfo::os_user_name;
+pub use returned::Returned;
 use std::collections::BTreeMap;
 
 /// Who and where a connection talks to: shown by `\conninfo`, recorded with
@@ -378,6 +380,16 @@ pub struct InsertCapture<'a> {
     pub inserted_keys: Option<InsertedKeys<'a>>,
 }
 
+/// An INSERT's own `RETURNING` list, whose rows the operator sees. On
+/// Postgres the statement runs inside one that also copies the rows it
+/// inserts, as `then_all`: its text with `*` after its own list (so its
+/// own columns come first, however they are named); SQLite runs it as
+/// typed.
+pub struct OwnReturning<'a> {
+    pub then_all: &'a str,
+    pub sink: &'a mut dyn RowSink,
+}
+
 /// The key values of the rows an INSERT puts in, when it inserts exactly
 /// those rows or fails: an undo's re-insert with no conflicts, under a
 /// one-column key (SQLite's `INTEGER PRIMARY KEY`; a NULL among them sends
@@ -426,16 +438,23 @@ pub trait ApplyTx: PreviewTx {
     /// Runs the operator's INSERT and copies every row it inserts into
     /// `capture.into`, found without scanning the table: through
     /// `returning_all` (the same statement returning every column) on
-    /// Postgres, a temporary trigger on SQLite. Returns the rows the
-    /// statement reported and the rows it inserted.
+    /// Postgres, a temporary trigger on SQLite. The rows of the
+    /// statement's own `RETURNING` list go to `own`, when given. Returns
+    /// the rows the statement reported and the rows it inserted.
     fn execute_insert(
         &mut self,
         statement: &str,
         returning_all: Option<&str>,
         capture: &InsertCapture<'_>,
+        own: Option<OwnReturning<'_>>,
     ) -> Result<(Executed, u64)>;
-    /// Runs the operator's statement (not an INSERT) as typed.
-    fn execute_statement(&mut self, sql: &str) -> Result<Executed>;
+    /// Runs the operator's statement (not an INSERT) as typed; the rows
+    /// of its own `RETURNING` list go to `returned`, when given.
+    fn execute_statement(
+        &mut self,
+        sql: &str,
+        returned: Option<&mut dyn RowSink>,
+    ) -> Result<Executed>;
     /// Per-table row counts of this transaction so far, where the engine
     /// keeps them (Postgres `pg_stat_xact_user_tables`).
     fn counters(

@@ -20,6 +20,7 @@ mod cascade;
 mod chain;
 mod checks;
 mod delete;
+mod diff;
 mod inherit;
 mod insert;
 mod match_full;

@@ -191,7 +191,7 @@ fn tree_text(impact: &Impact, style: Style) -> String {
                 .collect();
             let _ = writeln!(out, "  · {}", key.join(", "));
             for c in &row.changes {
-                let _ = writeln!(out, "      {}", change_line(c, style));
+                let _ = writeln!(out, "      {}", super::diff::change_line(c, style));
             }
         }
     }
@@ -266,37 +266,6 @@ fn draw(
             draw(impact, &e.table, &inner, style, seen, path, out);
             path.pop();
         }
-    }
-}
-
-fn change_line(c: &super::Change, style: Style) -> String {
-    let before = c.before.as_deref().unwrap_or("NULL");
-    let after = c.after.as_deref().unwrap_or("NULL");
-    if c.before == c.after {
-        return format!("{}: {before} (unchanged)", c.column);
-    }
-    // An inline diff for text that changed in part; whole values otherwise.
-    let diff = similar::TextDiff::from_chars(before, after);
-    if diff.ratio() > 0.5 && before.len() > 8 {
-        let mut s = String::new();
-        for op in diff.iter_all_changes() {
-            let v = op.value();
-            match op.tag() {
-                similar::ChangeTag::Equal => s.push_str(v),
-                similar::ChangeTag::Delete => s.push_str(&paint(style, "31", &format!("[-{v}-]"))),
-                similar::ChangeTag::Insert => {
-                    s.push_str(&paint(style, "32", &format!("{{+{v}+}}")))
-                }
-            }
-        }
-        format!("{}: {s}", c.column)
-    } else {
-        format!(
-            "{}: {} → {}",
-            c.column,
-            paint(style, "31", before),
-            paint(style, "32", after)
-        )
     }
 }
 

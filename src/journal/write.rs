@@ -310,7 +310,8 @@ impl Recording {
     /// Runs the operator's INSERT into `table` (`returning_all`: the same
     /// statement returning every column, for engines that capture through
     /// `RETURNING`), copying every row it inserts into the inserted
-    /// snapshot. Returns the rows the statement reported and those it
+    /// snapshot; the rows of its own `RETURNING` list go to `own`, when
+    /// given. Returns the rows the statement reported and those it
     /// inserted.
     pub fn execute_insert(
         &mut self,
@@ -319,6 +320,7 @@ impl Recording {
         statement: &str,
         returning_all: Option<&str>,
         inserted_keys: Option<crate::db::InsertedKeys<'_>>,
+        own: Option<crate::db::OwnReturning<'_>>,
     ) -> Result<(crate::db::Executed, u64)> {
         let entry = self.entry(table)?;
         let position = entry.slot;
@@ -338,7 +340,7 @@ impl Recording {
             updated: updated.as_deref(),
             inserted_keys,
         };
-        let (executed, inserted) = tx.execute_insert(statement, returning_all, &capture)?;
+        let (executed, inserted) = tx.execute_insert(statement, returning_all, &capture, own)?;
         self.entry_mut(table)?.inserted += inserted;
         self.count_copied(position, Part::Inserted, inserted);
         Ok((executed, inserted))

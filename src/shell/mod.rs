@@ -374,7 +374,8 @@ impl Shell {
             .read()
             .map_err(|_| Error::io("schema lock poisoned"))?
             .clone();
-        let mut plan = change::Write::new(stmt.clone(), self.preview.clone());
+        let mut plan = change::Write::new(stmt.clone(), self.preview.clone())
+            .keep_returned(self.display.display_limit);
         let options = self.change_options();
         self.run_change(&mut plan, &schema, &options)
     }
@@ -424,7 +425,9 @@ impl Shell {
             Some(script) => Input::Script(script),
             None => Input::Nobody,
         };
-        let mut ui = Ui::new(&mut *self.out, self.format, style, input).dry_run(options.dry_run);
+        let mut ui = Ui::new(&mut *self.out, self.format, style, input)
+            .dry_run(options.dry_run)
+            .display(&self.display);
         let mut cx = change::Context {
             conn: &mut self.conn,
             trail: &mut self.trail,

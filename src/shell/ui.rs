@@ -11,11 +11,12 @@ use std::io::Write;
 
 use super::Format;
 use super::progress::Progress;
+use super::render::{DisplaySettings, Expanded, TableCollector};
 use super::undo::{plan_text, report_text};
 use crate::change::{
     Answers, Applied, Body, Detail, Interface, Next, Outcome, Preview, verdict_json, verdict_line,
 };
-use crate::db::Canceller;
+use crate::db::{Canceller, ReadSummary, Returned, RowSink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::impact::{self, Impact};
 use crate::policy::verdict::Verdict;
@@ -40,6 +41,8 @@ pub(crate) struct Ui<'s> {
     progress: Progress,
     /// The change is previewed only (`--dry-run`): undo JSON says so.
     dry_run: bool,
+    /// How rows a write returned are shown, as the session shows a read's.
+    display: DisplaySettings,
     /// The change's JSON object has been printed (nothing else is).
     pub printed_json: bool,
 }
@@ -58,8 +61,21 @@ impl<'s> Ui<'s> {
             input,
             progress: Progress::default(),
             dry_run: false,
+            display: DisplaySettings {
+                expanded: Expanded::Off,
+                color: style.color,
+                width: None,
+                display_limit: usize::MAX,
+                ..DisplaySettings::default()
+            },
             printed_json: false,
         }
+    }
+
+    /// Shows the rows a write returns with the session's display settings.
+    pub fn display(mut self, display: &DisplaySettings) -> Self {
+        self.display = display.clone();
+        self
     }
 
     /// Tells the interface the change is only previewed.
@@ -229,7 +245,10 @@ impl Interface for Ui<'_> {
                 self.print_json(write_json(impact, verdict, outcome))
             }
             (Body::Write(_), Format::Text) => match outcome {
-                Ok(Outcome::Applied(applied)) => self.print(&applied_text(applied)),
+                Ok(Outcome::Applied(applied)) => {
+                    let text = applied_text(applied) + &returned_text(applied, &self.display)?;
+                    self.print(&text)
+                }
                 Ok(Outcome::Declined) => self.print("Not applied.\n"),
                 _ => Ok(()),
             },
@@ -400,6 +419,12 @@ fn write_json(impact: &Impact, verdict: &Verdict, outcome: &Result<Outcome>) -> 
                 if let Some(p) = &applied.partial {
                     obj.insert("partial".into(), p.clone().into());
                 }
+                if let Detail::Write {
+                    returned: Some(r), ..
+                } = &applied.detail
+                {
+                    obj.insert("returning".into(), returned_json(r));
+                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -453,7 +478,7 @@ fn undo_json(
 /// command that undoes it.
 fn applied_text(a: &Applied) -> String {
     let mut parts = Vec::new();
-    if let Detail::Write { recorded } = &a.detail {
+    if let Detail::Write { recorded, .. } = &a.detail {
         for (table, c) in recorded {
             let mut v = Vec::new();
             if c.deleted > 0 {
@@ -484,4 +509,40 @@ fn applied_text(a: &Applied) -> String {
         a.change_id, a.change_id
     ));
     s
+}
+
+/// The rows a write's own `RETURNING` list gave back, after its report, as
+/// the table a read prints (with its row count, and how many were not
+/// kept); nothing for a write without the list.
+fn returned_text(a: &Applied, display: &DisplaySettings) -> Result<String> {
+    let Detail::Write {
+        returned: Some(r), ..
+    } = &a.detail
+    else {
+        return Ok(String::new());
+    };
+    let mut table = TableCollector::new(display);
+    table.columns(&r.columns)?;
+    for row in &r.rows {
+        table.row(row.clone())?;
+    }
+    Ok(table.render(&ReadSummary {
+        rows: r.total,
+        has_result: true,
+    }))
+}
+
+/// The `returning` field of a write's JSON object: a read's object, the
+/// rows kept and `row_count` every row returned.
+fn returned_json(r: &Returned) -> serde_json::Value {
+    let rows: Vec<Vec<Option<String>>> = r
+        .rows
+        .iter()
+        .map(|row| row.iter().map(crate::db::Value::text).collect())
+        .collect();
+    serde_json::json!({
+        "columns": r.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        "rows": rows,
+        "row_count": r.total,
+    })
 }

@@ -228,12 +228,11 @@ pub(crate) fn same_tokens(engine: Engine, a: &str, b: &str) -> bool {
     }
 }
 
-/// An INSERT's text made to return every column of the rows it inserts:
-/// its own top-level `RETURNING` list replaced by `*`, or `RETURNING *`
-/// added. The journal captures inserted rows through it on Postgres (the
-/// statement runs inside `WITH ... AS (...)`, so its own result is not
-/// shown anyway). `None` when the text cannot be tokenized.
-pub(crate) fn returning_all(engine: Engine, text: &str) -> Option<String> {
+/// A write's text split at its own top-level `RETURNING`: the text before
+/// the keyword, and the list after it (`None` when it has none). A
+/// `RETURNING` inside parentheses belongs to a subquery or a CTE. `None`
+/// when the text cannot be tokenized.
+fn split_returning(engine: Engine, text: &str) -> Option<(&str, Option<&str>)> {
     use sqlparser::keywords::Keyword;
     let body = strip_trailing_semicolons(text);
     let tokens = tokenize(engine, body).ok()?;
@@ -247,13 +246,41 @@ pub(crate) fn returning_all(engine: Engine, text: &str) -> Option<String> {
                 if depth == 0 && w.quote_style.is_none() && w.keyword == Keyword::RETURNING =>
             {
                 let at = offsets.byte(body, t.span.start.line, t.span.start.column);
-                return Some(format!("{}RETURNING *", &body[..at]));
+                let list = body[at..].get("RETURNING".len()..)?;
+                return Some((&body[..at], Some(list)));
             }
             _ => {}
         }
     }
-    // On a line of its own: the text may end in a `--` comment.
-    Some(format!("{body}\nRETURNING *"))
+    Some((body, None))
+}
+
+/// An INSERT's text made to return every column of the rows it inserts:
+/// its own top-level `RETURNING` list replaced by `*`, or `RETURNING *`
+/// added. The journal captures inserted rows through it on Postgres (the
+/// statement runs inside `WITH ... AS (...)`). `None` when the text
+/// cannot be tokenized.
+pub(crate) fn returning_all(engine: Engine, text: &str) -> Option<String> {
+    match split_returning(engine, text)? {
+        (before, Some(_)) => Some(format!("{before}RETURNING *")),
+        // On a line of its own: the text may end in a `--` comment.
+        (body, None) => Some(format!("{body}\nRETURNING *")),
+    }
+}
+
+/// A write's own `RETURNING` list with every column after it: what
+/// captures an INSERT's rows on Postgres while its own list is still what
+/// the operator sees, first. `None` when it has no list of its own.
+pub(crate) fn own_returning_then_all(engine: Engine, text: &str) -> Option<String> {
+    let (before, list) = split_returning(engine, text)?;
+    // The `*` on a line of its own: the list may end in a `--` comment.
+    list.map(|list| format!("{before}RETURNING{list}\n, *"))
+}
+
+/// Whether a write has a top-level `RETURNING` list of its own, whose
+/// rows the operator is shown once it is applied.
+pub(crate) fn has_own_returning(engine: Engine, text: &str) -> bool {
+    matches!(split_returning(engine, text), Some((_, Some(_))))
 }
 
 impl Statement {
@@ -322,6 +349,30 @@ mod tests {
             assert!(!continues_a_string(pg, single), "{single:?}");
         }
         assert!(!continues_a_string(Engine::Sqlite, "select 'a'\n'b'"));
+    }
+
+    #[test]
+    fn own_returning_list_comes_first_then_every_column() {
+        let pg = Engine::Postgres;
+        assert_eq!(
+            own_returning_then_all(pg, "INSERT INTO t VALUES (1) returning id -- note;").as_deref(),
+            Some("INSERT INTO t VALUES (1) RETURNING id -- note\n, *")
+        );
+        assert_eq!(
+            own_returning_then_all(
+                pg,
+                "WITH s AS (INSERT INTO u VALUES (1) RETURNING a) INSERT INTO t SELECT a FROM s"
+            ),
+            None
+        );
+        assert!(has_own_returning(
+            Engine::Sqlite,
+            "DELETE FROM t RETURNING *;"
+        ));
+        assert!(!has_own_returning(
+            Engine::Sqlite,
+            "DELETE FROM t WHERE note = 'returning'"
+        ));
     }
 
     #[test]

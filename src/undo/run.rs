@@ -529,7 +529,9 @@ impl Steps<'_, '_> {
         }
         let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
         let qual = t.info.qual_name();
-        let executed = self.tx.execute_statement(&sets.delete_after_copies())?;
+        let executed = self
+            .tx
+            .execute_statement(&sets.delete_after_copies(), None)?;
         let deleted = executed.changed.unwrap_or(executed.reported).min(chosen);
         self.effects
             .statement(&qual, Op::Delete, deleted, &executed);
@@ -537,7 +539,7 @@ impl Steps<'_, '_> {
         let returning = format!("{sql}\nRETURNING *");
         let (inserted, captured) =
             self.rec
-                .execute_insert(self.tx, &t.info.name, &sql, Some(&returning), None)?;
+                .execute_insert(self.tx, &t.info.name, &sql, Some(&returning), None, None)?;
         self.effects
             .statement(&qual, Op::Insert, inserted.reported, &inserted);
         if deleted != chosen || inserted.reported != chosen || captured != chosen {
@@ -556,7 +558,7 @@ impl Steps<'_, '_> {
             return Ok(());
         }
         let sets = TableSets::new(t, self.dialect, &self.loaded.prefix);
-        let executed = self.tx.execute_statement(&sets.delete_inserted())?;
+        let executed = self.tx.execute_statement(&sets.delete_inserted(), None)?;
         // SQLite's own count leaves out rows of the same table a cascade
         // removed before the statement reached them: the engine's total
         // is the count, and anything beyond `chosen` is not the undo's.
@@ -596,6 +598,7 @@ impl Steps<'_, '_> {
             returning.as_deref(),
             keys.as_ref()
                 .map(|(query, column)| crate::db::InsertedKeys { query, column }),
+            None,
         )?;
         self.check(t, "re-inserting", t.deleted, executed.reported)?;
         self.effects.statement(
@@ -626,7 +629,7 @@ impl Steps<'_, '_> {
         let Some(revert) = sets.revert(&own) else {
             return Ok(());
         };
-        let executed = self.tx.execute_statement(&revert)?;
+        let executed = self.tx.execute_statement(&revert, None)?;
         let reverted = executed.reported;
         self.effects
             .statement(&t.info.qual_name(), Op::Update, reverted, &executed);

@@ -11,8 +11,8 @@ use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage, Transaction};
 
 use super::{
-    ApplyTx, Canceller, ColumnMeta, Engine, Executed, GuardOptions, InsertCapture, PreviewTx,
-    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value,
+    ApplyTx, Canceller, ColumnMeta, Engine, Executed, GuardOptions, InsertCapture, OwnReturning,
+    PreviewTx, ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::Schema;
@@ -28,6 +28,7 @@ mod errors;
 pub(crate) mod journal;
 pub(crate) mod listing;
 mod reach;
+mod returning;
 pub(crate) mod side_effects;
 
 /// Rows fetched per round trip when streaming a read.
@@ -606,9 +607,17 @@ impl ApplyTx for PgApply<'_, '_> {
         self.execute_timed(sql)
     }
 
-    fn execute_statement(&mut self, sql: &str) -> Result<Executed> {
+    fn execute_statement(
+        &mut self,
+        sql: &str,
+        returned: Option<&mut dyn RowSink>,
+    ) -> Result<Executed> {
+        let reported = match returned {
+            Some(sink) => self.execute_returning(sql, sink)?,
+            None => self.execute_timed(sql)?,
+        };
         Ok(Executed {
-            reported: self.execute_timed(sql)?,
+            reported,
             changed: None,
         })
     }
@@ -618,9 +627,10 @@ impl ApplyTx for PgApply<'_, '_> {
     /// snapshot SELECT ... FROM w`, so they never leave the server.
     fn execute_insert(
         &mut self,
-        _statement: &str,
+        statement: &str,
         returning_all: Option<&str>,
         capture: &InsertCapture<'_>,
+        own: Option<OwnReturning<'_>>,
     ) -> Result<(Executed, u64)> {
         let returning = returning_all.ok_or_else(|| {
             Error::database("the INSERT could not be made to return the rows it inserts")
@@ -666,10 +676,16 @@ impl ApplyTx for PgApply<'_, '_> {
             }
             _ => String::new(),
         };
-        let sql = format!(
-            "WITH dbguard_w AS ({returning}), dbguard_s AS (INSERT INTO {} SELECT {select} FROM dbguard_w AS t{not_updated} RETURNING 1) \
-             SELECT (SELECT count(*) FROM dbguard_w), (SELECT count(*) FROM dbguard_s)",
+        let copy = format!(
+            "dbguard_s AS (INSERT INTO {} SELECT {select} FROM dbguard_w AS t{not_updated} RETURNING 1)",
             capture.into
+        );
+        if let Some(own) = own {
+            return self.insert_returning_own(statement, own, &copy);
+        }
+        let sql = format!(
+            "WITH dbguard_w AS ({returning}), {copy} \
+             SELECT (SELECT count(*) FROM dbguard_w), (SELECT count(*) FROM dbguard_s)"
         );
         let tx = &mut *self.preview.tx;
         let started = std::time::Instant::now();

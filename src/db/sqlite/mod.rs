@@ -12,8 +12,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection as RawConnection, OpenFlags, Transaction};
 
 use super::{
-    ApplyTx, Canceller, ColumnMeta, Engine, Executed, GuardOptions, InsertCapture, PreviewTx,
-    ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value,
+    ApplyTx, Canceller, ColumnMeta, Engine, Executed, GuardOptions, InsertCapture, OwnReturning,
+    PreviewTx, ReadSummary, RowScope, RowSink, Rows, TableCounts, TargetIdentity, Value,
 };
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -400,6 +400,7 @@ impl SqliteApply<'_, '_> {
         statement: &str,
         capture: &InsertCapture<'_>,
         loc: &[String],
+        returned: Option<&mut dyn RowSink>,
     ) -> Result<(Executed, u64)> {
         let new = capture.locator.exprs("new");
         let cols: Vec<String> = (0..loc.len()).map(|i| format!("l{}", i + 1)).collect();
@@ -415,7 +416,7 @@ impl SqliteApply<'_, '_> {
             new.join(", ")
         ))?;
         let before = self.total_changes()?;
-        let reported = self.execute(statement)?;
+        let reported = self.run_operators(statement, returned)?;
         // The trigger's own rows are dbguard's, not the statement's.
         let noted = self.total_changes()?.saturating_sub(before);
         self.execute("DROP TRIGGER temp.dbguard_inserted")?;
@@ -442,6 +443,23 @@ impl SqliteApply<'_, '_> {
             changed: Some(noted.saturating_sub(watched)),
         };
         Ok((executed, inserted))
+    }
+
+    /// Runs the operator's statement as typed; the rows of its own
+    /// `RETURNING` list go to `returned`, when given. Returns the rows it
+    /// changed, as SQLite counts them once it has run to the end.
+    fn run_operators(&mut self, sql: &str, returned: Option<&mut dyn RowSink>) -> Result<u64> {
+        let Some(sink) = returned else {
+            return self.execute(sql);
+        };
+        let started = std::time::Instant::now();
+        let mut stmt = self.preview.tx.prepare(sql)?;
+        let metas = column_metas(&stmt);
+        sink.columns(&metas)?;
+        stream_rows(&mut stmt, metas.len(), sink)?;
+        drop(stmt);
+        super::trace_sql(sql, started);
+        Ok(self.preview.tx.changes())
     }
 
     /// Whether the key query's `k` is NULL anywhere.
@@ -503,7 +521,10 @@ impl ApplyTx for SqliteApply<'_, '_> {
         statement: &str,
         _returning_all: Option<&str>,
         capture: &InsertCapture<'_>,
+        own: Option<OwnReturning<'_>>,
     ) -> Result<(Executed, u64)> {
+        // Run as typed: the rows go straight to the operator's sink.
+        let returned = own.map(|o| o.sink);
         let loc = capture.locator.exprs("t");
         if loc.is_empty() {
             return Err(Error::database(format!(
@@ -515,7 +536,7 @@ impl ApplyTx for SqliteApply<'_, '_> {
             // `INTEGER PRIMARY KEY DESC` is not the rowid and may be NULL,
             // which no key lookup finds: those rows are watched.
             Some(keys) if !self.any_null(keys.query)? => {
-                let executed = self.execute_statement(statement)?;
+                let executed = self.execute_statement(statement, returned)?;
                 // Each key looked up, not the table scanned against a list
                 // of them: a third of the copy's time.
                 let inserted = self.copy_inserted(
@@ -528,13 +549,17 @@ impl ApplyTx for SqliteApply<'_, '_> {
                 )?;
                 Ok((executed, inserted))
             }
-            _ => self.insert_watched(statement, capture, &loc),
+            _ => self.insert_watched(statement, capture, &loc, returned),
         }
     }
 
-    fn execute_statement(&mut self, sql: &str) -> Result<Executed> {
+    fn execute_statement(
+        &mut self,
+        sql: &str,
+        returned: Option<&mut dyn RowSink>,
+    ) -> Result<Executed> {
         let before = self.total_changes()?;
-        let reported = self.execute(sql)?;
+        let reported = self.run_operators(sql, returned)?;
         let changed = self.total_changes()?.saturating_sub(before);
         Ok(Executed {
             reported,
@@ -678,21 +703,35 @@ pub(crate) fn read_in(
             "SQLite reports that this statement writes; it was not run\nWrites go through the guarded path.",
         ));
     }
-    let metas: Vec<ColumnMeta> = stmt
-        .columns()
+    let metas = column_metas(&stmt);
+    let ncols = metas.len();
+    if ncols > 0 {
+        sink.columns(&metas)?;
+    }
+    Ok(ReadSummary {
+        rows: stream_rows(&mut stmt, ncols, sink)?,
+        has_result: ncols > 0,
+    })
+}
+
+/// The columns a prepared statement returns, numbers by declared type.
+fn column_metas(stmt: &rusqlite::Statement<'_>) -> Vec<ColumnMeta> {
+    stmt.columns()
         .map(|c| ColumnMeta {
             name: c.name().to_owned(),
             numeric: is_numeric_decl(c.decl_type()),
         })
-        .collect();
-    let ncols = metas.len();
-    let mut summary = ReadSummary {
-        rows: 0,
-        has_result: ncols > 0,
-    };
-    if ncols > 0 {
-        sink.columns(&metas)?;
-    }
+        .collect()
+}
+
+/// Runs a prepared statement to the end, its rows (of `ncols` values) to
+/// `sink`; returns how many there were.
+fn stream_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    ncols: usize,
+    sink: &mut dyn RowSink,
+) -> Result<u64> {
+    let mut n = 0;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let mut values = Vec::with_capacity(ncols);
@@ -700,9 +739,9 @@ pub(crate) fn read_in(
             values.push(to_value(row.get_ref(i)?));
         }
         sink.row(values)?;
-        summary.rows += 1;
+        n += 1;
     }
-    Ok(summary)
+    Ok(n)
 }
 
 /// A SQLite literal for a value, in its storage class.
