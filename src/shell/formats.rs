@@ -20,14 +20,7 @@ pub(crate) fn unaligned(
         out.push_str(&names.join("|"));
         out.push('\n');
         for row in rows {
-            let fields: Vec<String> = (0..columns.len())
-                .map(|i| {
-                    row.get(i)
-                        .and_then(Value::text)
-                        .unwrap_or_else(|| settings.null.clone())
-                })
-                .collect();
-            out.push_str(&fields.join("|"));
+            out.push_str(&fields(row, columns.len(), &settings.null).join("|"));
             out.push('\n');
         }
     }
@@ -49,15 +42,19 @@ pub(crate) fn csv(
         .from_writer(Vec::new());
     let _ = w.write_record(columns.iter().map(|c| c.name.as_str()));
     for row in rows {
-        let fields: Vec<String> = (0..columns.len())
-            .map(|i| {
-                row.get(i)
-                    .and_then(Value::text)
-                    .unwrap_or_else(|| settings.null.clone())
-            })
-            .collect();
-        let _ = w.write_record(&fields);
+        let _ = w.write_record(fields(row, columns.len(), &settings.null));
     }
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A row's `n` values as text, NULL as `null`.
+fn fields(row: &[Value], n: usize, null: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            row.get(i)
+                .and_then(Value::text)
+                .unwrap_or_else(|| null.to_owned())
+        })
+        .collect()
 }

@@ -82,13 +82,15 @@ impl Approvers {
 
     /// `dbguard approve REQUEST --key WHO --yes`; the token is the last line.
     pub(crate) fn approve(&self, who: &str, request: &str) -> String {
-        let out = run(&[
-            "approve",
-            request,
-            "--key",
-            self.key(who).to_str().unwrap(),
-            "--yes",
-        ]);
+        self.answer(who, request, &["--yes"])
+    }
+
+    /// `dbguard approve REQUEST --key WHO ANSWER...`: its last line.
+    fn answer(&self, who: &str, request: &str, answer: &[&str]) -> String {
+        let key = self.key(who);
+        let mut args = vec!["approve", request, "--key", key.to_str().unwrap()];
+        args.extend_from_slice(answer);
+        let out = run(&args);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         stdout(&out)
             .lines()
@@ -103,23 +105,7 @@ impl Approvers {
     /// `dbguard approve REQUEST --key WHO --reject --reason REASON`; the
     /// signed rejection is the last line.
     pub(crate) fn reject(&self, who: &str, request: &str, reason: &str) -> String {
-        let key = self.key(who);
-        let out = run(&[
-            "approve",
-            request,
-            "--key",
-            key.to_str().unwrap(),
-            "--reject",
-            "--reason",
-            reason,
-        ]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        stdout(&out)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
+        self.answer(who, request, &["--reject", "--reason", reason])
     }
 }
 
