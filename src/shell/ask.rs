@@ -51,7 +51,11 @@ fn read(prompt: &str) -> Result<Answer> {
     let config = rustyline::Config::builder().auto_add_history(false).build();
     let mut editor = rustyline::DefaultEditor::with_config(config)
         .map_err(|e| Error::io(format!("cannot read the answer: {e}")))?;
-    match editor.readline(prompt) {
+    let read = super::interrupt::reading(|| editor.readline(prompt));
+    if super::interrupt::interrupted() {
+        return Ok(Answer::Cancelled);
+    }
+    match read {
         Ok(line) => Ok(Answer::Line(line)),
         Err(ReadlineError::Interrupted | ReadlineError::Eof) => Ok(Answer::Cancelled),
         Err(e) => Err(Error::io(format!("cannot read the answer: {e}"))),

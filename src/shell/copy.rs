@@ -56,9 +56,15 @@ impl Shell {
     fn copy_to(&mut self, copy: &Copy) -> Result<()> {
         let query = match &copy.source {
             Source::Query(q) => q.clone(),
-            Source::Table { name, columns } => {
-                format!("SELECT {} FROM {name}", columns.as_deref().unwrap_or("*"))
-            }
+            // The column list without its parentheses: `SELECT (a, b)`
+            // would be one row-valued column.
+            Source::Table { name, columns } => format!(
+                "SELECT {} FROM {name}",
+                columns
+                    .as_deref()
+                    .and_then(|c| c.strip_prefix('(')?.strip_suffix(')'))
+                    .unwrap_or("*")
+            ),
         };
         let stmt = sql::classify(self.engine(), &query);
         if stmt.kind != Kind::Read {

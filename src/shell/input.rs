@@ -48,20 +48,33 @@ impl Shell {
             self.buffer.text.len()
         };
         self.buffer.text.push_str(line);
-        self.interpolate_from(from);
+        // Where a meta command starts is decided on the line as typed: a
+        // variable's value is never scanned for one, as in psql.
         let found = scan(self.engine(), &self.buffer.text, from);
-        let Some(at) = found.backslash else {
-            self.run_ready();
-            return Ok(Step::Continue);
-        };
-        let meta = self.buffer.text.split_off(at);
+        let meta = found.backslash.map(|at| self.buffer.text.split_off(at));
+        self.interpolate_from(from);
         // Text before the backslash is part of the statement; what it
         // completes runs first, as in psql.
         if self.buffer.text.trim().is_empty() {
             self.buffer.text.clear();
         }
         self.run_ready();
-        self.buffer_meta(&meta)
+        match meta {
+            None => Ok(Step::Continue),
+            Some(meta) => {
+                let meta = self.interpolated_meta(meta);
+                self.buffer_meta(&meta)
+            }
+        }
+    }
+
+    /// A meta command's arguments with variables replaced.
+    fn interpolated_meta(&self, meta: String) -> String {
+        if self.vars.is_empty() {
+            return meta;
+        }
+        let at = scan(self.engine(), &meta, 0).colons;
+        super::settings::interpolate(&meta, &at, &self.vars)
     }
 
     /// psql variables typed in the buffer from `from` on, replaced.
@@ -176,19 +189,33 @@ impl Shell {
             .map_err(|e| Error::io(format!("\\i: cannot read {path}: {e}")))?;
         let outer = std::mem::take(&mut self.buffer.text);
         self.include_depth += 1;
-        let mut step = Step::Continue;
-        for line in text.lines() {
-            step = self.take_reported(line)?;
-            if step == Step::Quit || self.closed.is_some() {
-                break;
-            }
-        }
+        // Ctrl-C abandons the rest of the file, as in psql.
+        let step = super::interrupt::holding(|| self.include_lines(&text, &path));
         let rest = std::mem::replace(&mut self.buffer.text, outer);
+        self.include_depth -= 1;
+        let step = step?;
         if step == Step::Continue && !rest.trim().is_empty() {
             self.run_buffered(rest);
         }
-        self.include_depth -= 1;
         Ok(step)
+    }
+
+    fn include_lines(&mut self, text: &str, path: &str) -> Result<Step> {
+        for (n, line) in text.lines().enumerate() {
+            let step = self.take_reported(line)?;
+            if step == Step::Quit || self.closed.is_some() {
+                return Ok(step);
+            }
+            if super::interrupt::interrupted() {
+                self.buffer.text.clear();
+                self.print_err(&format!(
+                    "\\i {path}: stopped at line {} by Ctrl-C; the rest of the file was not run",
+                    n + 1
+                ));
+                return Ok(Step::Continue);
+            }
+        }
+        Ok(Step::Continue)
     }
 
     /// `\e`: the buffer (or the last statement) in `$VISUAL`/`$EDITOR`; the

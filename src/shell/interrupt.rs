@@ -2,7 +2,8 @@
 //! connection runs it. The shell and the change pipeline say when
 //! something runs; the command layer installs the handler that asks.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::db::Canceller;
@@ -28,18 +29,33 @@ pub(crate) fn while_running<T>(canceller: Canceller, f: impl FnOnce() -> T) -> T
     r
 }
 
-/// Ctrl-C is held: it is noted, not acted on (a pager or `\watch` has it).
-static HELD: AtomicBool = AtomicBool::new(false);
+/// How many callers hold Ctrl-C: it is noted, not acted on (a pager,
+/// `\\watch`, `\\i`, a line being read). Holds nest: the pager inside
+/// `\\watch` must not let go of `\\watch`'s.
+static HELD: AtomicUsize = AtomicUsize::new(0);
 /// Ctrl-C came while held.
 static NOTED: AtomicBool = AtomicBool::new(false);
+/// A line is being read: on a terminal the line editor cannot drive (a
+/// `dumb` one) Ctrl-C arrives as SIGINT, and the read only ends at Enter.
+static READING: AtomicBool = AtomicBool::new(false);
 
-/// Runs `f` with Ctrl-C held: it neither ends the session nor cancels a
-/// statement, and [`interrupted`] says whether it came.
+/// Runs `f` with Ctrl-C held: it neither ends the session nor cancels
+/// anything but a running statement, and [`interrupted`] says whether it
+/// came.
 pub(crate) fn holding<T>(f: impl FnOnce() -> T) -> T {
-    NOTED.store(false, Ordering::SeqCst);
-    HELD.store(true, Ordering::SeqCst);
+    if HELD.fetch_add(1, Ordering::SeqCst) == 0 {
+        NOTED.store(false, Ordering::SeqCst);
+    }
     let r = f();
-    HELD.store(false, Ordering::SeqCst);
+    HELD.fetch_sub(1, Ordering::SeqCst);
+    r
+}
+
+/// Reads a line with Ctrl-C held; see [`READING`].
+pub(crate) fn reading<T>(f: impl FnOnce() -> T) -> T {
+    READING.store(true, Ordering::SeqCst);
+    let r = holding(f);
+    READING.store(false, Ordering::SeqCst);
     r
 }
 
@@ -51,8 +67,11 @@ pub(crate) fn interrupted() -> bool {
 /// Cancels the running statement; false when nothing runs and nothing
 /// holds Ctrl-C.
 pub(crate) fn cancel_running() -> bool {
-    if HELD.load(Ordering::SeqCst) {
+    if HELD.load(Ordering::SeqCst) > 0 {
         NOTED.store(true, Ordering::SeqCst);
+        if READING.load(Ordering::SeqCst) {
+            let _ = writeln!(std::io::stderr(), "^C (cancelled: press Enter)");
+        }
         // A statement running under the hold (\watch) is cancelled too.
         if let Some(c) = running().lock().ok().and_then(|g| g.clone()) {
             c.cancel();

@@ -18,6 +18,13 @@ impl Shell {
             Some(i) => (&line[..i], Some(line[i..].trim()).filter(|a| !a.is_empty())),
             None => (line, None),
         };
+        if READS_CATALOG.contains(&cmd) {
+            // A look at the catalog is a read: on record before it is shown.
+            self.audit(
+                "statement",
+                serde_json::json!({"statement": line, "kind": "meta"}),
+            )?;
+        }
         let schema = Arc::clone(&self.schema);
         let schema = schema
             .read()
@@ -143,6 +150,12 @@ impl Shell {
         Ok(true)
     }
 }
+
+/// The meta commands that read the database's catalog.
+const READS_CATALOG: &[&str] = &[
+    "\\l", "\\l+", "\\list", "\\dg", "\\dn", "\\df", "\\dv", "\\di", "\\du", "\\dt", "\\dt+",
+    "\\d", "\\d+", "\\refs",
+];
 
 fn find_table<'s>(schema: &'s Schema, name: &str) -> Result<&'s crate::schema::Table> {
     schema.resolve_str(name).ok_or_else(|| not_found(name))

@@ -126,7 +126,14 @@ impl Shell {
         let mut typed: Vec<String> = Vec::new();
         loop {
             let prompt = self.prompt(self.buffer.pending(self.engine()));
-            match editor.readline(&prompt) {
+            let read = super::interrupt::reading(|| editor.readline(&prompt));
+            // Ctrl-C on a terminal the editor cannot drive came as a
+            // signal: the line is dropped, as the editor drops it.
+            let read = match read {
+                Ok(_) if super::interrupt::interrupted() => Err(ReadlineError::Interrupted),
+                other => other,
+            };
+            match read {
                 Ok(input) => {
                     typed.push(input.clone());
                     let step = self.take_reported(&input)?;

@@ -52,7 +52,6 @@ const REPORTS_BARE: &[&str] = &[
     "freelist_count",
     "function_list",
     "integrity_check",
-    "journal_mode",
     "max_page_count",
     "module_list",
     "page_count",

@@ -294,3 +294,52 @@ fn timing_leaves_out_the_time_at_the_apply_prompt() {
     term.key("\\q\r");
     term.quit_after_eof();
 }
+
+/// A variable's value is never scanned for a meta command, as in psql: a
+/// `\o` inside one opened the file (found in review).
+#[test]
+fn a_variable_never_becomes_a_meta_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    let db = SqliteDb::with(ROWS);
+    let input = format!(
+        "\\set id '5 \\o {}'\nSELECT :id AS x;\n\\echo :id\n",
+        victim.display()
+    );
+    // The SELECT it makes is not SQL, and is refused as such.
+    let out = stdout(&run_with_stdin(&[&db.target()], &input));
+    assert!(!victim.exists(), "the variable ran \\o: {out}");
+    assert!(
+        out.contains(&format!("5 \\o {}", victim.display())),
+        "{out}"
+    );
+}
+
+/// Catalog meta commands are reads: on record like any read.
+#[test]
+fn catalog_meta_commands_are_on_record() {
+    let db = SqliteDb::with(ROWS);
+    let state = tempfile::tempdir().unwrap();
+    let out = dbguard(state.path())
+        .arg(db.target())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"\\dt+ t*\n\\di\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    let audit = std::fs::read_to_string(state.path().join("dbguard").join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\\\\dt+ t*"), "{audit}");
+    assert!(audit.contains("\\\\di"), "{audit}");
+}
+
+/// `\copy t (a, b) TO` copies two columns, not one row-valued column.
+#[test]
+fn copy_a_column_list_to_stdout() {
+    let out = piped("\\copy t (id, v) TO STDOUT (FORMAT csv)\n");
+    assert!(out.starts_with("1,one\n2,\n3,<null>\n4,\"a,b\"\n"), "{out}");
+}

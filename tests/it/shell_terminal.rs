@@ -275,3 +275,100 @@ fn the_env_given_before_shell_is_in_the_prompt() {
     enter(&mut term, "\\q");
     term.quit_after_eof();
 }
+
+/// On a terminal the line editor cannot drive (`TERM=dumb`), Ctrl-C at a
+/// question arrives as SIGINT: it cancelled nothing and ended the process,
+/// losing the change's queued audit records and the session's end. It
+/// now cancels the question once Enter ends the read.
+#[test]
+fn ctrl_c_at_a_question_on_a_dumb_terminal_cancels_it() {
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let j = db.machine();
+    let before = db.dump();
+    let mut term = Terminal::open(&j);
+    term.wait_for(&["=> "]);
+    term.send("DELETE FROM p WHERE id = 1;");
+    term.wait_for(&["anything else cancels: "]);
+    term.key(CTRL_C);
+    term.wait_for(&["press Enter"]);
+    term.send("");
+    term.wait_for(&["Not applied."]);
+    term.wait_for(&["=> "]);
+    term.send("SELECT 'still here' AS alive;");
+    term.wait_for(&["still here"]);
+    term.wait_for(&["=> "]);
+    term.quit();
+    assert_eq!(db.dump(), before);
+    let audit = std::fs::read_to_string(j.witness()).unwrap_or_default();
+    assert!(audit.contains("\"session_end\""), "{audit}");
+    assert!(
+        audit.contains("\"verdict\""),
+        "the change's records were lost:\n{audit}"
+    );
+}
+
+/// Ctrl-C stops `\watch` even when its results went through the pager,
+/// whose own hold on Ctrl-C ended first.
+#[test]
+fn ctrl_c_stops_watch_through_the_pager() {
+    let db = Db::new(Engine::Sqlite, SCHEMA);
+    let j = db.machine();
+    let mut term = Terminal::open_raw_env(&j, &[], &[("PAGER", "cat > /dev/null")]);
+    term.wait_for(&["=> "]);
+    enter(&mut term, "\\pset pager always");
+    term.wait_for(&["Pager usage is always."]);
+    enter(&mut term, "SELECT 1 AS one \\watch 0.2");
+    term.wait_for(&["(every 0.2s)"]);
+    term.wait_for(&["(every 0.2s)"]);
+    term.key(CTRL_C);
+    term.wait_for(&["=> "]);
+    enter(&mut term, "\\q");
+    term.quit_after_eof();
+}
+
+/// Ctrl-C during `\i` abandons the rest of the file, as in psql.
+#[test]
+fn ctrl_c_stops_an_included_file() {
+    let db = Db::new(Engine::Postgres, SCHEMA);
+    let j = db.machine();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.sql");
+    std::fs::write(
+        &file,
+        "SELECT pg_sleep(5);\nSELECT 'never reached' AS marker;\n",
+    )
+    .unwrap();
+    let mut term = Terminal::open_raw(&j, &[]);
+    term.wait_for(&["=> "]);
+    enter(&mut term, &format!("\\i {}", file.display()));
+    // Ctrl-C once the file's first statement runs, not while the line is
+    // still being read.
+    let Db::Pg(pg) = &db else { unreachable!() };
+    let mut c = pg.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while c
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "the file never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    term.key(CTRL_C);
+    term.wait_past_errors(&["stopped at line 1 by Ctrl-C"]);
+    term.wait_for(&["=> "]);
+    enter(&mut term, "SELECT 'done' AS finished;");
+    term.wait_for(&["finished"]);
+    assert!(
+        !term.seen.contains("never reached"),
+        "the rest of the file ran:\n{}",
+        term.seen
+    );
+    term.wait_for(&["=> "]);
+    enter(&mut term, "\\q");
+    term.quit_after_eof();
+}

@@ -90,6 +90,16 @@ impl Terminal {
     /// through before); which one. An error message instead fails, and so
     /// do 60 s without output.
     pub(crate) fn wait_for(&mut self, any: &[&str]) -> usize {
+        self.wait(any, false)
+    }
+
+    /// [`Terminal::wait_for`] where an error message is expected on the
+    /// way (a cancelled statement).
+    pub(crate) fn wait_past_errors(&mut self, any: &[&str]) -> usize {
+        self.wait(any, true)
+    }
+
+    fn wait(&mut self, any: &[&str], errors_expected: bool) -> usize {
         loop {
             let fresh = &self.seen[self.done..];
             let hit = any
@@ -101,7 +111,7 @@ impl Terminal {
                 self.done += at + len;
                 return i;
             }
-            if fresh.contains("ERROR") {
+            if !errors_expected && fresh.contains("ERROR") {
                 self.fail(&format!("an error instead of {any:?}"));
             }
             // A shell that waits for something else never prints it: the
