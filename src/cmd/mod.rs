@@ -13,6 +13,7 @@
 mod approve;
 mod audit;
 mod demo;
+mod demo_policy;
 mod exec;
 mod init;
 mod options;

@@ -103,7 +103,7 @@ fn pg_undo_export_restores_with_plain_psql() {
     let file = j.dir.path().join("undo.sql");
     std::fs::write(&file, &script).expect("write script");
 
-    let url = url::Url::parse(&db.url).expect("test URL");
+    let url = crate::helpers::PgUrl::parse(&db.url);
     let mut cmd = cli(
         "psql",
         "on Debian/Ubuntu: apt-get install postgresql-client",
@@ -120,18 +120,25 @@ fn pg_undo_export_restores_with_plain_psql() {
     ] {
         cmd.env_remove(var);
     }
-    if let Some(p) = url.password() {
+    if let Some(p) = &url.password {
         cmd.env("PGPASSWORD", p);
     }
-    let user = if url.username().is_empty() {
+    let user = if url.user.is_empty() {
         "postgres"
     } else {
-        url.username()
+        &url.user
     };
     let o = cmd
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .args(["-h", url.host_str().unwrap_or("127.0.0.1")])
-        .args(["-p", &url.port().unwrap_or(5432).to_string()])
+        .args([
+            "-h",
+            if url.host.is_empty() {
+                "127.0.0.1"
+            } else {
+                &url.host
+            },
+        ])
+        .args(["-p", &url.port.unwrap_or(5432).to_string()])
         .args(["-U", user, "-d", &db.name, "-f"])
         .arg(&file)
         .output()
@@ -225,11 +232,11 @@ fn export_update_insert(engine: Engine) {
             Db::Pg(pg) => {
                 let file = j.dir.path().join("undo.sql");
                 std::fs::write(&file, &script).expect("write script");
-                let url = url::Url::parse(&pg.url).expect("URL");
-                let user = if url.username().is_empty() {
+                let url = crate::helpers::PgUrl::parse(&pg.url);
+                let user = if url.user.is_empty() {
                     "postgres"
                 } else {
-                    url.username()
+                    &url.user
                 };
                 let o = cli(
                     "psql",
@@ -238,8 +245,15 @@ fn export_update_insert(engine: Engine) {
                 .env_remove("PGOPTIONS")
                 .env_remove("PSQLRC")
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-                .args(["-h", url.host_str().unwrap_or("127.0.0.1")])
-                .args(["-p", &url.port().unwrap_or(5432).to_string()])
+                .args([
+                    "-h",
+                    if url.host.is_empty() {
+                        "127.0.0.1"
+                    } else {
+                        &url.host
+                    },
+                ])
+                .args(["-p", &url.port.unwrap_or(5432).to_string()])
                 .args(["-U", user, "-d", &pg.name, "-f"])
                 .arg(&file)
                 .output()

@@ -77,10 +77,10 @@ fn plain_role_url(db: &PgDb) -> String {
              GRANT ALL ON ALL SEQUENCES IN SCHEMA public, dbguard TO dbguard_plain",
         )
         .expect("grant to dbguard_plain");
-    let mut url = url::Url::parse(&db.url).expect("test URL");
-    url.set_username("dbguard_plain").expect("set user");
-    url.set_password(None).expect("clear password");
-    let url = url.to_string();
+    let mut url = crate::helpers::PgUrl::parse(&db.url);
+    url.user = "dbguard_plain".into();
+    url.password = None;
+    let url = url.to_url();
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
         panic!("cannot connect as dbguard_plain ({url}): {e}\npg_hba.conf must trust 127.0.0.1")
     });

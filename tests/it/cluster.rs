@@ -1,7 +1,7 @@
 //! Throwaway PostgreSQL clusters, made with `initdb` in a temporary
 //! directory, for tests that need a server configured otherwise than the
 //! shared one: a second cluster (replay), a role whose password is really
-//! checked, TLS with a certificate the test made. The shared server is
+//! checked, TLS with a certificate of the test's own (tests/fixtures/tls). The shared server is
 //! never reconfigured: the README's test command must pass against any
 //! reachable server with default settings.
 
@@ -15,7 +15,8 @@ use crate::helpers::*;
 pub struct Setup {
     /// pg_hba.conf lines put before initdb's (the first match wins).
     pub hba_first: Vec<String>,
-    /// Serve TLS with a self-signed certificate for `localhost`, made here.
+    /// Serve TLS with the self-signed certificate for `localhost` of
+    /// tests/fixtures/tls.
     pub tls: bool,
 }
 
@@ -90,16 +91,18 @@ impl Cluster {
         cluster
     }
 
-    /// Writes a self-signed certificate for `localhost` and its key into
-    /// the data directory, the certificate also as the clients' root;
-    /// returns the server options that serve it.
+    /// Copies the self-signed certificate for `localhost` and its key
+    /// (tests/fixtures/tls) into the data directory, the certificate also
+    /// as the clients' root; returns the server options that serve it.
     fn make_certificate(&self) -> String {
-        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+        let pem = std::fs::read_to_string(fixtures.join("localhost.crt")).unwrap();
+        let private = std::fs::read_to_string(fixtures.join("localhost.key")).unwrap();
         let data = PathBuf::from(self.data());
         let (cert, key) = (data.join("server.crt"), data.join("server.key"));
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-        std::fs::write(self.root_cert(), made.cert.pem()).unwrap();
+        std::fs::write(&cert, &pem).unwrap();
+        std::fs::write(&key, private).unwrap();
+        std::fs::write(self.root_cert(), &pem).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         if as_root() {

@@ -86,6 +86,110 @@ pub fn replace_dbname(url: &str, db: &str) -> String {
     }
 }
 
+/// The parts of a `postgres://[user[:password]@]host[:port][/db][?...]`
+/// test URL that tests read or change. Hand-read like [`replace_dbname`]:
+/// the `url` crate's IDNA tables were 27 of the test build's crates, for
+/// this alone. Parts are kept as written (percent-encoded, if they are).
+pub struct PgUrl {
+    scheme: String,
+    /// Empty when the URL names no user.
+    pub user: String,
+    pub password: Option<String>,
+    /// Without the brackets of an IPv6 address.
+    pub host: String,
+    pub port: Option<u16>,
+    /// The path and query, from the `/` or `?` that ends the host part.
+    rest: String,
+}
+
+impl PgUrl {
+    /// Reads `url`; panics, naming it, when it is not a URL of that shape.
+    pub fn parse(url: &str) -> PgUrl {
+        let bad = || -> ! { panic!("not a postgres:// test URL: {url}") };
+        let (scheme, after) = url.split_once("://").unwrap_or_else(|| bad());
+        let end = after.find(['/', '?']).unwrap_or(after.len());
+        let (authority, rest) = after.split_at(end);
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (user, password) = match userinfo.map(|u| u.split_once(':')) {
+            Some(Some((u, p))) => (u.to_owned(), Some(p.to_owned())),
+            Some(None) => (userinfo.unwrap_or_default().to_owned(), None),
+            None => (String::new(), None),
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, tail) = v6.split_once(']').unwrap_or_else(|| bad());
+            (h, tail.strip_prefix(':'))
+        } else {
+            match hostport.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        PgUrl {
+            scheme: scheme.to_owned(),
+            user,
+            password,
+            host: host.to_owned(),
+            port: port
+                .filter(|p| !p.is_empty())
+                .map(|p| p.parse().unwrap_or_else(|_| bad())),
+            rest: rest.to_owned(),
+        }
+    }
+
+    /// The URL again, with what was changed.
+    pub fn to_url(&self) -> String {
+        let mut s = format!("{}://", self.scheme);
+        if !self.user.is_empty() || self.password.is_some() {
+            s.push_str(&self.user);
+            if let Some(p) = &self.password {
+                s.push(':');
+                s.push_str(p);
+            }
+            s.push('@');
+        }
+        if self.host.contains(':') {
+            s.push_str(&format!("[{}]", self.host));
+        } else {
+            s.push_str(&self.host);
+        }
+        if let Some(port) = self.port {
+            s.push_str(&format!(":{port}"));
+        }
+        s.push_str(&self.rest);
+        s
+    }
+}
+
+#[test]
+fn pg_url_reads_and_rewrites_test_urls() {
+    let u = PgUrl::parse("postgres://postgres:pw@127.0.0.1:5432/db?sslmode=disable");
+    assert_eq!(
+        (
+            u.user.as_str(),
+            u.password.as_deref(),
+            u.host.as_str(),
+            u.port
+        ),
+        ("postgres", Some("pw"), "127.0.0.1", Some(5432))
+    );
+    let mut u = u;
+    u.user = "role".into();
+    u.password = None;
+    assert_eq!(
+        u.to_url(),
+        "postgres://role@127.0.0.1:5432/db?sslmode=disable"
+    );
+    let v6 = PgUrl::parse("postgresql://[::1]/postgres");
+    assert_eq!(
+        (v6.user.as_str(), v6.host.as_str(), v6.port),
+        ("", "::1", None)
+    );
+    assert_eq!(v6.to_url(), "postgresql://[::1]/postgres");
+}
+
 /// A SQLite file in a temp dir, built by `sql`.
 pub struct SqliteDb {
     pub dir: tempfile::TempDir,

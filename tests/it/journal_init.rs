@@ -152,9 +152,9 @@ fn pg_role_without_create_is_told_what_an_administrator_runs() {
     db.client()
         .batch_execute(&format!("GRANT ALL ON t TO {role}"))
         .expect("grant");
-    let mut url = url::Url::parse(&db.url).expect("test URL");
-    url.set_username(&role).expect("set user");
-    let url = url.to_string();
+    let mut url = crate::helpers::PgUrl::parse(&db.url);
+    url.user = role.clone();
+    let url = url.to_url();
     let j = JournalDir::on(&url);
 
     let o = j.run(&["init", &url]);

@@ -37,9 +37,21 @@ impl Terminal {
         Terminal::spawn(j, args, "xterm", env)
     }
 
+    /// `shell`, a `dbguard` command the test has set up itself (its
+    /// environment, its arguments), on a terminal in raw mode as
+    /// [`Terminal::open_raw`]'s, or on a plain one (`raw` false) as
+    /// [`Terminal::open`]'s.
+    pub(crate) fn open_command(shell: std::process::Command, raw: bool) -> Terminal {
+        Terminal::run_on_pty(shell, if raw { "xterm" } else { "dumb" })
+    }
+
     fn spawn(j: &JournalDir, args: &[&str], term: &str, env: &[(&str, &str)]) -> Terminal {
         let mut shell = j.command(args);
         shell.envs(env.iter().copied());
+        Terminal::run_on_pty(shell, term)
+    }
+
+    fn run_on_pty(shell: std::process::Command, term: &str) -> Terminal {
         let program = shell.get_program().to_string_lossy().replace('\'', "'\\''");
         let mut cmd = std::process::Command::new("script");
         // A terminal wide enough for a value to show whole.
@@ -124,6 +136,16 @@ impl Terminal {
                 Err(_) => self.fail(&format!("the shell ended before printing {any:?}")),
             }
         }
+    }
+
+    /// The rest of the line the last wait ended in, once it is whole
+    /// (without its line end), and the wait moved past it.
+    pub(crate) fn rest_of_line(&mut self) -> String {
+        let from = self.done;
+        self.wait_for(&["\n"]);
+        self.seen[from..self.done - 1]
+            .trim_end_matches('\r')
+            .to_owned()
     }
 
     /// Types `line` and Enter.

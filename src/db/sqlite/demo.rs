@@ -324,10 +324,3 @@ fn fill(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     }
     Ok(())
 }
-
-pub(crate) const TRY: &str = "\
-Three things to try:
-  \\refs architectures                              what a delete there would touch
-  \\d repository_architectures                      an architecture_id with no foreign key
-  DELETE FROM architectures WHERE name = 'i586';   classified, and not executed
-";
