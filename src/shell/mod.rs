@@ -547,7 +547,7 @@ fn refusal(stmt: &sql::Statement) -> Error {
     let what = stmt.recognised();
     let msg = match stmt.kind {
         Kind::Insert | Kind::Update | Kind::Delete | Kind::Truncate | Kind::Merge => format!(
-            "{what}: not executed\nWrites run only through the guarded path (preview, approval, apply with undo), which this version does not have yet."
+            "{what}: not executed\nWrites run only through the guarded path: preview, approval, apply with undo."
         ),
         Kind::Ddl => format!(
             "DDL not executed{}\nSchema changes require the DDL guard, which does not exist yet.",
