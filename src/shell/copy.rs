@@ -161,35 +161,24 @@ impl<W: Write> RowSink for CopySink<'_, W> {
     }
 }
 
-/// One CSV line: a field quoted where needed (by the `csv` crate), NULL
-/// as the null string unquoted, and an empty string quoted so that it
-/// does not read back as NULL, as COPY writes it.
+/// One CSV line as COPY writes it: NULL as the null string, unquoted; a
+/// value quoted when it holds the delimiter, a quote or a line break, and
+/// also when it is empty or equals the null string, so that it does not
+/// read back as NULL. The csv crate's writer has no such rule (it quotes
+/// an empty field only alone on its line), and one writer per field
+/// allocated a buffer for every value copied.
 fn csv_line(fields: &[Option<String>], delimiter: char, null: &str) -> String {
     let shown: Vec<String> = fields
         .iter()
         .map(|f| match f {
             None => null.to_owned(),
-            Some(s) => csv_field(s, delimiter, s.is_empty() || s == null),
+            Some(s) if s.is_empty() || s == null || s.contains([delimiter, '"', '\n', '\r']) => {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            }
+            Some(s) => s.clone(),
         })
         .collect();
     format!("{}\n", shown.join(&delimiter.to_string()))
-}
-
-fn csv_field(s: &str, delimiter: char, always: bool) -> String {
-    let style = if always {
-        ::csv::QuoteStyle::Always
-    } else {
-        ::csv::QuoteStyle::Necessary
-    };
-    let mut w = ::csv::WriterBuilder::new()
-        .delimiter(u8::try_from(delimiter).unwrap_or(b','))
-        .terminator(::csv::Terminator::Any(b'\n'))
-        .quote_style(style)
-        .from_writer(Vec::new());
-    let _ = w.write_record([s]);
-    let bytes = w.into_inner().unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes);
-    text.strip_suffix('\n').unwrap_or(&text).to_owned()
 }
 
 /// COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
