@@ -94,16 +94,11 @@ fn cli(program: &str, install: &str) -> Command {
     Command::new(program)
 }
 
-#[test]
-fn pg_undo_export_restores_with_plain_psql() {
-    let wrapped = Db::new(Engine::Postgres, PG_NASTY);
-    let j = wrapped.machine();
-    let (before, script) = export(&wrapped, &j);
-    let Db::Pg(db) = &wrapped else { unreachable!() };
-    let file = j.dir.path().join("undo.sql");
-    std::fs::write(&file, &script).expect("write script");
-
-    let url = crate::helpers::PgUrl::parse(&db.url);
+/// `psql -f FILE` on database `dbname` of the server `url` names, as an
+/// operator would run an exported script: no psqlrc, stop at the first
+/// error, nothing taken from the PG* environment.
+fn psql_file(url: &str, dbname: &str, file: &std::path::Path) -> std::process::Output {
+    let url = crate::helpers::PgUrl::parse(url);
     let mut cmd = cli(
         "psql",
         "on Debian/Ubuntu: apt-get install postgresql-client",
@@ -128,21 +123,29 @@ fn pg_undo_export_restores_with_plain_psql() {
     } else {
         &url.user
     };
-    let o = cmd
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .args([
-            "-h",
-            if url.host.is_empty() {
-                "127.0.0.1"
-            } else {
-                &url.host
-            },
-        ])
+    let host = if url.host.is_empty() {
+        "127.0.0.1"
+    } else {
+        &url.host
+    };
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", host])
         .args(["-p", &url.port.unwrap_or(5432).to_string()])
-        .args(["-U", user, "-d", &db.name, "-f"])
-        .arg(&file)
+        .args(["-U", user, "-d", dbname, "-f"])
+        .arg(file)
         .output()
-        .expect("run psql");
+        .expect("run psql")
+}
+
+#[test]
+fn pg_undo_export_restores_with_plain_psql() {
+    let wrapped = Db::new(Engine::Postgres, PG_NASTY);
+    let j = wrapped.machine();
+    let (before, script) = export(&wrapped, &j);
+    let Db::Pg(db) = &wrapped else { unreachable!() };
+    let file = j.dir.path().join("undo.sql");
+    std::fs::write(&file, &script).expect("write script");
+
+    let o = psql_file(&db.url, &db.name, &file);
     assert!(
         o.status.success(),
         "psql failed on the exported script ({:?}):\n{}\n--- script ---\n{script}",
@@ -232,32 +235,7 @@ fn export_update_insert(engine: Engine) {
             Db::Pg(pg) => {
                 let file = j.dir.path().join("undo.sql");
                 std::fs::write(&file, &script).expect("write script");
-                let url = crate::helpers::PgUrl::parse(&pg.url);
-                let user = if url.user.is_empty() {
-                    "postgres"
-                } else {
-                    &url.user
-                };
-                let o = cli(
-                    "psql",
-                    "on Debian/Ubuntu: apt-get install postgresql-client",
-                )
-                .env_remove("PGOPTIONS")
-                .env_remove("PSQLRC")
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-                .args([
-                    "-h",
-                    if url.host.is_empty() {
-                        "127.0.0.1"
-                    } else {
-                        &url.host
-                    },
-                ])
-                .args(["-p", &url.port.unwrap_or(5432).to_string()])
-                .args(["-U", user, "-d", &pg.name, "-f"])
-                .arg(&file)
-                .output()
-                .expect("psql");
+                let o = psql_file(&pg.url, &pg.name, &file);
                 assert!(
                     o.status.success(),
                     "{sql}: psql failed:\n{}\n--- script ---\n{script}",

@@ -126,8 +126,7 @@ fn demo_headline_delete_applies_and_undoes_as_the_screen_says() {
         "applied, yet nothing changed"
     );
     undo_as_told(&mut term, &steps, change);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
     assert_eq!(
         sqlite_dump_tables(&db),
         before,
@@ -188,7 +187,6 @@ fn demo_approval_step_works_with_the_demo_approver_key() {
     );
     // "\undo takes it back as in step 3".
     undo_as_told(&mut term, &steps, change);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
     assert_eq!(sqlite_dump_tables(&db), before);
 }

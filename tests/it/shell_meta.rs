@@ -168,8 +168,7 @@ fn copy_to_a_file_reads_and_copy_from_one_is_a_guarded_insert() {
     term.key("apply\r");
     term.wait_for(&["Applied as change "]);
     term.wait_for(&["=> "]);
-    term.key("\\q\r");
-    term.quit_after_eof();
+    term.quit_raw();
     let Db::Pg(pg) = &db else { unreachable!() };
     let mut c = pg.client();
     let got: Vec<(i32, Option<String>)> = c
@@ -235,8 +234,7 @@ fn watch_repeats_a_read_until_ctrl_c() {
     term.key("DELETE FROM t \\watch\r");
     term.wait_for(&["\\watch runs reads only"]);
     term.wait_for(&["=> "]);
-    term.key("\\q\r");
-    term.quit_after_eof();
+    term.quit_raw();
     assert_eq!(db.dump(), before);
 }
 
@@ -263,8 +261,7 @@ fn tall_results_go_through_the_pager() {
     term.wait_for(&["=> "]);
     term.key("SELECT 'short' AS s;\r");
     term.wait_for(&["(1 row)"]);
-    term.key("\\q\r");
-    term.quit_after_eof();
+    term.quit_raw();
     assert!(!paged.exists(), "paged with the pager off");
 }
 
@@ -291,8 +288,7 @@ fn timing_leaves_out_the_time_at_the_apply_prompt() {
         .unwrap_or_else(|| panic!("no time after \"Time: \": {rest}"));
     assert!(ms < 2500.0, "the time at the prompt was counted: {ms} ms");
     term.wait_for(&["=> "]);
-    term.key("\\q\r");
-    term.quit_after_eof();
+    term.quit_raw();
 }
 
 /// A variable's value is never scanned for a meta command, as in psql: a

@@ -40,8 +40,7 @@ fn ctrl_c_at_apply_cancels(engine: Engine) {
     term.wait_for(&["still_here"]);
     term.wait_for(&["3"]);
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
     assert_eq!(
         db.dump(),
         before,
@@ -134,8 +133,7 @@ fn ctrl_c_at_token_cancels(engine: Engine) {
     enter(&mut term, "SELECT 40 + 2 AS answer;");
     term.wait_for(&["42"]);
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
     assert_eq!(db.dump(), before);
 }
 
@@ -171,8 +169,7 @@ fn a_refused_token_returns_to_the_prompt() {
     term.wait_for(&["answer"]);
     term.wait_for(&["42"]);
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
     assert_eq!(db.dump(), before);
 }
 
@@ -190,8 +187,7 @@ fn a_pasted_rejection_is_recorded(engine: Engine) {
     term.wait_for(&["rejected by bob@example.org"]);
     term.wait_for(&["wrong table: use c"]);
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
     assert_eq!(db.dump(), before);
     let audit = std::fs::read_to_string(j.witness()).unwrap_or_default();
     let rejection = audit
@@ -259,8 +255,7 @@ fn continuation_prompts_and_meta_commands_mid_statement() {
     term.wait_for(&["-> "]);
     term.key(CTRL_C);
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
 }
 
 /// `--env` before `shell` names the prompt's environment (issue 17, item
@@ -272,8 +267,7 @@ fn the_env_given_before_shell_is_in_the_prompt() {
     let mut term = Terminal::open_raw(&j, &["--env", "production", "shell"]);
     term.wait_for(&["production:"]);
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
 }
 
 /// On a terminal the line editor cannot drive (`TERM=dumb`), Ctrl-C at a
@@ -322,8 +316,7 @@ fn ctrl_c_stops_watch_through_the_pager() {
     term.wait_for(&["(every 0.2s)"]);
     term.key(CTRL_C);
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
 }
 
 /// Ctrl-C during `\i` abandons the rest of the file, as in psql.
@@ -369,6 +362,5 @@ fn ctrl_c_stops_an_included_file() {
         term.seen
     );
     term.wait_for(&["=> "]);
-    enter(&mut term, "\\q");
-    term.quit_after_eof();
+    term.quit_raw();
 }

@@ -212,6 +212,13 @@ impl Terminal {
         undo.unwrap_or_else(|| self.fail("no undo id after \"Undone as change\""))
     }
 
+    /// Types `\q` and Enter on a raw terminal, and waits for the shell to
+    /// end well.
+    pub(crate) fn quit_raw(mut self) {
+        self.key("\\q\r");
+        self.quit_after_eof();
+    }
+
     /// Waits for the shell to end after `\q` was typed; it must end well.
     pub(crate) fn quit_after_eof(mut self) {
         self.stdin = None;
